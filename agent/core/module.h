@@ -1,0 +1,48 @@
+// Module: a unit of protection (integrity, autoheal, antimalware, ips, ...), and what it may
+// touch. Nothing registers itself: agent/modules/builtin.cc holds the one list of modules.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <stop_token>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/config_node.h"
+#include "common/event_sink.h"
+#include "common/file_system.h"
+#include "common/status.h"
+
+namespace ward::agent {
+
+// A module's section of the policy document (the value under its top-level key).
+using PolicySection = ConfigNode;
+
+// What a module may touch; owned by the host and outliving every module.
+struct ModuleContext {
+  EventSink& events;  // thread-safe, never blocks
+  FileSystem& fs;     // the real one in production, a fake or faulty one in tests
+  const Clock& clock;
+  std::filesystem::path state_dir;
+};
+
+// Configure() runs before Run() and again on every policy update, possibly while Run()
+// executes. A failed Configure() leaves the previous policy in force.
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual std::string_view Name() const = 0;
+  virtual Status Configure(const PolicySection& policy) = 0;
+  virtual void Run(std::stop_token stop) = 0;  // returns soon after stop is requested
+};
+
+struct ModuleSpec {
+  std::string_view name;
+  std::unique_ptr<Module> (*create)(const ModuleContext& ctx);
+  // Validates a section without side effects (the manager uses it too).
+  Status (*validate)(const PolicySection& section);
+  // Whether a present section turns the module on (false when it says `enabled: false`).
+  bool (*enabled)(const PolicySection& section);
+};
+
+}  // namespace ward::agent

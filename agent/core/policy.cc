@@ -1,0 +1,79 @@
+#include "agent/core/policy.h"
+
+#include <fmt/format.h>
+
+namespace ward::agent {
+namespace {
+
+Result<AgentSettings> ParseAgent(const ConfigNode& n) {
+  AgentSettings a;
+  if (n.IsNull()) return a;
+  WARD_RETURN_IF_ERROR(CheckKeys(n, {"name", "outputs", "queue_capacity"}));
+  if (const ConfigNode* v = n.Find("name")) {
+    WARD_ASSIGN_OR_RETURN(a.name, ReadString(*v));
+  }
+  if (const ConfigNode* v = n.Find("queue_capacity")) {
+    WARD_ASSIGN_OR_RETURN(int64_t c, ReadInt(*v, 16, 16 << 20));
+    a.queue_capacity = static_cast<size_t>(c);
+  }
+  if (const ConfigNode* o = n.Find("outputs")) {
+    WARD_RETURN_IF_ERROR(CheckKeys(*o, {"stdout", "file", "file_max_size", "file_keep"}));
+    if (const ConfigNode* v = o->Find("stdout")) {
+      WARD_ASSIGN_OR_RETURN(a.stdout_output, ReadBool(*v));
+    }
+    if (const ConfigNode* v = o->Find("file")) {
+      WARD_ASSIGN_OR_RETURN(a.file_output, ReadBool(*v));
+    }
+    if (const ConfigNode* v = o->Find("file_max_size")) {
+      WARD_ASSIGN_OR_RETURN(a.file_max_size, ReadSize(*v));
+      if (a.file_max_size < 4096) return v->Error("must be at least 4k");
+    }
+    if (const ConfigNode* v = o->Find("file_keep")) {
+      WARD_ASSIGN_OR_RETURN(int64_t k, ReadInt(*v, 1, 1000));
+      a.file_keep = static_cast<int>(k);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> modules) {
+  Policy p;
+  if (root.IsNull()) {
+    p.root_ = std::move(root);
+    return p;
+  }
+  WARD_RETURN_IF_ERROR(RequireMap(root));
+  for (const auto& [key, value] : root.entries()) {
+    if (key == "agent") {
+      WARD_ASSIGN_OR_RETURN(p.agent_, ParseAgent(value));
+      continue;
+    }
+    const ModuleSpec* spec = nullptr;
+    for (const auto& m : modules) {
+      if (m.name == key) spec = &m;
+    }
+    if (spec == nullptr) {
+      std::string names = "agent";
+      for (const auto& m : modules) names += fmt::format(", {}", m.name);
+      return value.Error(fmt::format("unknown section (expected one of: {})", names));
+    }
+    WARD_RETURN_IF_ERROR(spec->validate(value));
+  }
+  p.root_ = std::move(root);
+  return p;
+}
+
+Result<Policy> Policy::LoadFile(const std::filesystem::path& file,
+                                std::span<const ModuleSpec> modules) {
+  WARD_ASSIGN_OR_RETURN(auto root, ConfigNode::FromYamlFile(file));
+  return FromNode(std::move(root), modules);
+}
+
+bool Policy::Enabled(const ModuleSpec& spec) const {
+  const ConfigNode* s = Section(spec.name);
+  return s != nullptr && spec.enabled(*s);
+}
+
+}  // namespace ward::agent

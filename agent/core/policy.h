@@ -1,0 +1,53 @@
+// Policy: the one document that says what the agent does; one top-level key per module, plus
+// `agent` for the agent's own settings. The same schema comes from a local YAML file or, managed,
+// from the manager as JSON. Parsing names the file, line and key of the first error.
+//
+//   agent:
+//     name: web-01                  # host.name in events (default: the host name)
+//     outputs:
+//       stdout: true                # JSON lines on standard output
+//       file: true                  # JSON lines in <state-dir>/events.jsonl, rotated
+//       file_max_size: 10M
+//       file_keep: 5
+//     queue_capacity: 65536         # in-process event queue; beyond it events are dropped+counted
+//   integrity: { ... }
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+#include "agent/core/module.h"
+#include "common/config_node.h"
+
+namespace ward::agent {
+
+struct AgentSettings {
+  std::string name;  // empty = gethostname()
+  bool stdout_output = true;
+  bool file_output = true;
+  uint64_t file_max_size = 10 << 20;
+  int file_keep = 5;
+  size_t queue_capacity = 65536;
+};
+
+class Policy {
+ public:
+  // Parses and validates a whole document against the given modules.
+  static Result<Policy> FromNode(ConfigNode root, std::span<const ModuleSpec> modules);
+  static Result<Policy> LoadFile(const std::filesystem::path& file,
+                                 std::span<const ModuleSpec> modules);
+
+  const AgentSettings& agent() const { return agent_; }
+  // The module's section, or nullptr when absent.
+  const ConfigNode* Section(std::string_view module) const { return root_.Find(module); }
+  // True when the section is present and not `enabled: false`.
+  bool Enabled(const ModuleSpec& spec) const;
+  const ConfigNode& root() const { return root_; }
+
+ private:
+  ConfigNode root_;
+  AgentSettings agent_;
+};
+
+}  // namespace ward::agent

@@ -1,0 +1,283 @@
+// ward-agent: the agent daemon and its local command line. A thin front-end: all logic lives in
+// the libraries under agent/.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "agent/core/event_queue.h"
+#include "agent/core/module_host.h"
+#include "agent/core/policy.h"
+#include "agent/modules/builtin.h"
+#include "agent/modules/integrity/config.h"
+#include "agent/modules/integrity/engine.h"
+#include "agent/version.h"
+#include "common/log.h"
+
+namespace ward::agent {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitChanges = 1;
+constexpr int kExitError = 2;
+
+struct CommonOptions {
+  std::string config;
+  std::string state_dir = "/var/lib/ward";
+  std::string log_level = "info";
+};
+
+std::string HostName(const Policy& policy) {
+  if (!policy.agent().name.empty()) return policy.agent().name;
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Start-up as an ordered list of small named steps; the first failure stops it and is reported
+// with the step's name.
+struct Step {
+  std::string_view name;
+  std::function<Status()> run;
+};
+Status RunSteps(const std::vector<Step>& steps) {
+  for (const auto& s : steps) {
+    Status st = s.run();
+    if (!st.ok()) return st.WithContext(s.name);
+  }
+  return Status::Ok();
+}
+
+Status PrepareStateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return ErrnoStatus(ec.value(), fmt::format("create state dir {}", dir));
+  ::chmod(dir.c_str(), 0700);
+  return Status::Ok();
+}
+
+Result<Policy> LoadPolicy(const std::string& file) {
+  if (file.empty()) return InvalidArgument("--config FILE is required (managed mode comes later)");
+  return Policy::LoadFile(file, BuiltinModules());
+}
+
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int WaitForStopSignal(const sigset_t& set) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: policy reload is not supported yet; ignoring");
+      continue;
+    }
+    return sig;
+  }
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "ward-agent: %s\n", s.ToString().c_str());
+  return kExitError;
+}
+
+// `run` and `integrity watch`: modules in the foreground until SIGINT/SIGTERM.
+int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_modules,
+             bool file_output) {
+  sigset_t signals = BlockStopSignals();
+  Policy policy;
+  std::unique_ptr<EventQueue> queue;
+  std::unique_ptr<ModuleHost> host;
+  std::vector<ModuleSpec> specs;
+  Status s = RunSteps({
+      {"load policy",
+       [&] {
+         WARD_ASSIGN_OR_RETURN(policy, LoadPolicy(opt.config));
+         return Status::Ok();
+       }},
+      {"prepare state dir", [&] { return PrepareStateDir(opt.state_dir); }},
+      {"start outputs",
+       [&] {
+         queue = std::make_unique<EventQueue>(policy.agent().queue_capacity, HostName(policy),
+                                              SystemClock());
+         if (policy.agent().stdout_output) queue->AddOutput(std::make_unique<JsonLinesOutput>());
+         if (policy.agent().file_output && file_output) {
+           WARD_ASSIGN_OR_RETURN(
+               auto f, RotatingFileOutput::Open(std::filesystem::path(opt.state_dir) / "events.jsonl",
+                                                policy.agent().file_max_size,
+                                                policy.agent().file_keep));
+           queue->AddOutput(std::move(f));
+         }
+         queue->Start();
+         return Status::Ok();
+       }},
+      {"start modules",
+       [&] {
+         for (const auto& spec : BuiltinModules()) {
+           if (only_modules.empty() ||
+               std::find(only_modules.begin(), only_modules.end(), spec.name) != only_modules.end()) {
+             specs.push_back(spec);
+           }
+         }
+         ModuleContext ctx{*queue, RealFileSystem(), SystemClock(), opt.state_dir};
+         host = std::make_unique<ModuleHost>(ctx, specs);
+         WARD_RETURN_IF_ERROR(host->Start(policy));
+         if (host->Running().empty()) {
+           return FailedPrecondition("the policy enables no module");
+         }
+         return Status::Ok();
+       }},
+  });
+  if (!s.ok()) {
+    if (host) host->Stop();
+    if (queue) queue->Stop();
+    return Fail(s);
+  }
+  int sig = WaitForStopSignal(signals);
+  spdlog::info("signal {}: stopping", sig);
+  host->Stop();
+  queue->Stop();
+  if (queue->dropped() > 0) spdlog::warn("{} event(s) were dropped", queue->dropped());
+  return kExitOk;
+}
+
+struct IntegrityCommand {
+  std::unique_ptr<integrity::IntegrityEngine> engine;
+  std::unique_ptr<DirectSink> sink;
+};
+
+Result<IntegrityCommand> OpenIntegrity(const CommonOptions& opt) {
+  WARD_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(opt.config));
+  const ConfigNode* section = policy.Section("integrity");
+  if (section == nullptr) return InvalidArgument(fmt::format("{}: no `integrity` section", opt.config));
+  WARD_ASSIGN_OR_RETURN(auto config, integrity::ParseIntegrityConfig(*section));
+  if (config.paths.empty()) {
+    return InvalidArgument(fmt::format("{}: integrity.paths is empty", opt.config));
+  }
+  WARD_RETURN_IF_ERROR(PrepareStateDir(opt.state_dir));
+  IntegrityCommand cmd;
+  WARD_ASSIGN_OR_RETURN(cmd.engine, integrity::IntegrityEngine::Open(std::move(config), RealFileSystem(),
+                                                                     SystemClock(), opt.state_dir));
+  cmd.sink = std::make_unique<DirectSink>(HostName(policy));
+  cmd.sink->AddOutput(std::make_unique<JsonLinesOutput>());
+  return cmd;
+}
+
+void AddCommon(CLI::App* app, CommonOptions& opt, bool config_required) {
+  auto* c = app->add_option("--config,-c", opt.config, "policy file (YAML)");
+  if (config_required) c->required();
+  app->add_option("--state-dir", opt.state_dir, "agent state directory")->capture_default_str();
+  app->add_option("--log-level", opt.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"ward-agent: host-based security agent (integrity monitoring, ...)"};
+  app.set_version_flag("--version", std::string(kVersion));
+  app.require_subcommand(1);
+
+  CommonOptions opt;
+  int rc = kExitOk;
+
+  auto* run = app.add_subcommand("run", "run every module the policy enables, in the foreground");
+  AddCommon(run, opt, true);
+  run->callback([&] { rc = RunAgent(opt, {}, true); });
+
+  auto* integ = app.add_subcommand("integrity", "integrity monitoring commands");
+  integ->require_subcommand(1);
+
+  auto* baseline = integ->add_subcommand("baseline", "record the baseline of every watched path");
+  AddCommon(baseline, opt, true);
+  baseline->callback([&] {
+    auto cmd = OpenIntegrity(opt);
+    if (!cmd) {
+      rc = Fail(cmd.error());
+      return;
+    }
+    auto stats = cmd->engine->RecordBaseline(*cmd->sink);
+    if (!stats) {
+      rc = Fail(stats.error());
+      return;
+    }
+    std::fprintf(stderr, "baseline recorded: %zu entries, %.1f MB hashed, %zu warning(s)\n",
+                 stats->records, static_cast<double>(stats->bytes_hashed) / 1e6, stats->warnings);
+    rc = kExitOk;
+  });
+
+  auto* check = integ->add_subcommand("check", "compare now with the baseline (exit 0 no change, "
+                                               "1 changes, 2 error)");
+  AddCommon(check, opt, true);
+  check->callback([&] {
+    auto cmd = OpenIntegrity(opt);
+    if (!cmd) {
+      rc = Fail(cmd.error());
+      return;
+    }
+    auto stats = cmd->engine->FullCheck(*cmd->sink, "check", /*update=*/false);
+    if (!stats) {
+      rc = Fail(stats.error());
+      return;
+    }
+    std::fprintf(stderr, "checked %zu entries: %zu change(s)\n", stats->records, stats->changes);
+    rc = stats->changes > 0 ? kExitChanges : kExitOk;
+  });
+
+  auto* watch = integ->add_subcommand("watch", "report changes in real time until SIGINT/SIGTERM");
+  AddCommon(watch, opt, true);
+  watch->callback([&] { rc = RunAgent(opt, {"integrity"}, false); });
+
+  std::vector<std::string> accept_paths;
+  auto* accept = integ->add_subcommand(
+      "accept", "take the current state of PATHs (all watched paths if none) into the baseline");
+  AddCommon(accept, opt, true);
+  accept->add_option("paths", accept_paths, "paths under watched roots");
+  accept->callback([&] {
+    auto cmd = OpenIntegrity(opt);
+    if (!cmd) {
+      rc = Fail(cmd.error());
+      return;
+    }
+    auto stats = cmd->engine->Accept(accept_paths, *cmd->sink);
+    if (!stats) {
+      rc = Fail(stats.error());
+      return;
+    }
+    rc = kExitOk;
+  });
+
+  app.parse_complete_callback([&] { InitLogging(opt.log_level); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitError;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace ward::agent
+
+int main(int argc, char** argv) {
+  try {
+    return ward::agent::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ward-agent: fatal: %s\n", e.what());
+    return 2;
+  }
+}

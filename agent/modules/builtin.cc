@@ -1,0 +1,14 @@
+#include "agent/modules/builtin.h"
+
+#include "agent/modules/integrity/integrity_module.h"
+
+namespace ward::agent {
+
+std::span<const ModuleSpec> BuiltinModules() {
+  static const ModuleSpec kModules[] = {
+      {"integrity", &integrity::Create, &integrity::Validate, &integrity::Enabled},
+  };
+  return kModules;
+}
+
+}  // namespace ward::agent

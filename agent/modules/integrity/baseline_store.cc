@@ -1,0 +1,317 @@
+#include "agent/modules/integrity/baseline_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace ward::agent::integrity {
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS integrity_baseline(
+  path BLOB PRIMARY KEY, type INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
+  uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+  inode INTEGER NOT NULL, dev INTEGER NOT NULL, sha256 BLOB, target BLOB, flags INTEGER NOT NULL,
+  mac BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS integrity_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
+)sql";
+
+constexpr int64_t kFlagHashUnstable = 1;
+constexpr int64_t kFlagUnreadable = 2;
+
+void AppendField(std::string& out, std::string_view bytes) {
+  uint32_t n = static_cast<uint32_t>(bytes.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(bytes);
+}
+void AppendInt(std::string& out, int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+void XorInto(Sha256Digest& acc, const Sha256Digest& d) {
+  for (size_t i = 0; i < acc.size(); ++i) acc[i] ^= d[i];
+}
+
+std::string DigestBytes(const Sha256Digest& d) {
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+int64_t Flags(const FileRecord& r) {
+  return (r.hash_unstable ? kFlagHashUnstable : 0) | (r.unreadable ? kFlagUnreadable : 0);
+}
+
+Status InsertRow(SqliteStmt& ins, const FileRecord& r, const Sha256Digest& mac) {
+  ins.BindBlob(1, r.path)
+      .Bind(2, static_cast<int64_t>(r.type))
+      .Bind(3, static_cast<int64_t>(r.size))
+      .Bind(4, static_cast<int64_t>(r.mode))
+      .Bind(5, static_cast<int64_t>(r.uid))
+      .Bind(6, static_cast<int64_t>(r.gid))
+      .Bind(7, r.mtime_ns)
+      .Bind(8, r.ctime_ns)
+      .Bind(9, static_cast<int64_t>(r.inode))
+      .Bind(10, static_cast<int64_t>(r.dev));
+  if (r.has_sha256) {
+    ins.BindBlob(11, DigestBytes(r.sha256));
+  } else {
+    ins.BindNull(11);
+  }
+  ins.BindBlob(12, r.target).Bind(13, Flags(r)).BindBlob(14, DigestBytes(mac));
+  return ins.Run();
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> LoadOrCreateKey(const std::filesystem::path& state_dir,
+                                             std::string_view name) {
+  auto dir = state_dir / "keys";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return ErrnoStatus(ec.value(), fmt::format("create {}", dir.string()));
+  ::chmod(dir.c_str(), 0700);
+  auto file = dir / fmt::format("{}.key", name);
+  std::vector<uint8_t> key(32);
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, key.data(), key.size());
+    ::close(fd);
+    if (n != static_cast<ssize_t>(key.size())) {
+      return DataLoss(fmt::format("{} is damaged (expected 32 bytes)", file.string()));
+    }
+    return key;
+  }
+  if (errno != ENOENT) return ErrnoStatus(errno, fmt::format("open {}", file.string()));
+  WARD_RETURN_IF_ERROR(RandomBytes(key));
+  std::string tmp = file.string() + ".tmp";
+  fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("create {}", tmp));
+  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return ErrnoStatus(errno, fmt::format("write {}", tmp));
+  // link() fails if another process created the key first: then use theirs.
+  if (::link(tmp.c_str(), file.c_str()) != 0 && errno != EEXIST) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, fmt::format("install {}", file.string()));
+  }
+  ::unlink(tmp.c_str());
+  return LoadOrCreateKey(state_dir, name);
+}
+
+Result<std::unique_ptr<BaselineStore>> BaselineStore::Open(const std::filesystem::path& state_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return ErrnoStatus(ec.value(), fmt::format("create state dir {}", state_dir.string()));
+  WARD_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(state_dir, "integrity"));
+  WARD_ASSIGN_OR_RETURN(auto mac, HmacSha256::Create(key));
+  WARD_ASSIGN_OR_RETURN(auto db, SqliteDb::Open((state_dir / "state.db").string()));
+  ::chmod((state_dir / "state.db").c_str(), 0600);
+  WARD_RETURN_IF_ERROR(db->Exec(kSchema));
+  return std::unique_ptr<BaselineStore>(new BaselineStore(std::move(db), std::move(mac)));
+}
+
+Sha256Digest BaselineStore::RowMac(const FileRecord& r) {
+  std::string buf;
+  buf.reserve(r.path.size() + r.target.size() + 160);
+  buf.append("ward.integrity.row.v1");
+  AppendField(buf, r.path);
+  AppendInt(buf, static_cast<int64_t>(r.type));
+  AppendInt(buf, static_cast<int64_t>(r.size));
+  AppendInt(buf, r.mode);
+  AppendInt(buf, r.uid);
+  AppendInt(buf, r.gid);
+  AppendInt(buf, r.mtime_ns);
+  AppendInt(buf, r.ctime_ns);
+  AppendInt(buf, static_cast<int64_t>(r.inode));
+  AppendInt(buf, static_cast<int64_t>(r.dev));
+  AppendField(buf, r.has_sha256 ? DigestBytes(r.sha256) : std::string());
+  AppendField(buf, r.target);
+  AppendInt(buf, Flags(r));
+  return mac_->Compute(buf);
+}
+
+Sha256Digest BaselineStore::SetMac(const Sha256Digest& xor_of_rows, int64_t count,
+                                   const std::string& roots_json) {
+  std::string buf = "ward.integrity.set.v1";
+  AppendField(buf, DigestBytes(xor_of_rows));
+  AppendInt(buf, count);
+  AppendField(buf, roots_json);
+  return mac_->Compute(buf);
+}
+
+Result<std::string> BaselineStore::ReadMeta(const std::string& key) {
+  WARD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT value FROM integrity_meta WHERE key = ?"));
+  st.Bind(1, key);
+  WARD_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound(key);
+  return st.ColumnBlob(0);
+}
+
+Status BaselineStore::WriteMeta(const Sha256Digest& agg, int64_t count,
+                                const std::string& roots_json) {
+  WARD_ASSIGN_OR_RETURN(
+      auto st, db_->Prepare("INSERT OR REPLACE INTO integrity_meta(key, value) VALUES (?, ?)"));
+  auto put = [&](std::string_view k, std::string_view v) {
+    st.Bind(1, k).BindBlob(2, v);
+    return st.Run();
+  };
+  WARD_RETURN_IF_ERROR(put("aggregate", DigestBytes(agg)));
+  WARD_RETURN_IF_ERROR(put("count", std::to_string(count)));
+  WARD_RETURN_IF_ERROR(put("roots", roots_json));
+  WARD_RETURN_IF_ERROR(put("set_mac", DigestBytes(SetMac(agg, count, roots_json))));
+  return Status::Ok();
+}
+
+Result<LoadedBaseline> BaselineStore::Load() {
+  LoadedBaseline out;
+  auto set_mac = ReadMeta("set_mac");
+  auto agg_stored = ReadMeta("aggregate");
+  auto count_stored = ReadMeta("count");
+  auto roots_stored = ReadMeta("roots");
+  auto at = ReadMeta("recorded_at");
+  out.exists = set_mac.has_value();
+  if (at) out.recorded_at_ns = std::atoll(at->c_str());
+  std::string roots_json = roots_stored ? *roots_stored : "[]";
+  try {
+    auto j = nlohmann::json::parse(roots_json);
+    for (const auto& r : j) out.roots.push_back(r.get<std::string>());
+  } catch (const nlohmann::json::exception&) {
+    out.set_intact = false;
+  }
+
+  WARD_ASSIGN_OR_RETURN(
+      auto st, db_->Prepare("SELECT path, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, "
+                            "dev, sha256, target, flags, mac FROM integrity_baseline"));
+  Sha256Digest agg{};
+  int64_t count = 0;
+  for (;;) {
+    WARD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    FileRecord r;
+    r.path = st.ColumnBlob(0);
+    r.type = static_cast<FileType>(st.ColumnInt(1));
+    r.size = static_cast<uint64_t>(st.ColumnInt(2));
+    r.mode = static_cast<uint32_t>(st.ColumnInt(3));
+    r.uid = static_cast<uint32_t>(st.ColumnInt(4));
+    r.gid = static_cast<uint32_t>(st.ColumnInt(5));
+    r.mtime_ns = st.ColumnInt(6);
+    r.ctime_ns = st.ColumnInt(7);
+    r.inode = static_cast<uint64_t>(st.ColumnInt(8));
+    r.dev = static_cast<uint64_t>(st.ColumnInt(9));
+    std::string sha = st.ColumnBlob(10);
+    if (sha.size() == r.sha256.size()) {
+      r.has_sha256 = true;
+      std::copy(sha.begin(), sha.end(), r.sha256.begin());
+    }
+    r.target = st.ColumnBlob(11);
+    int64_t flags = st.ColumnInt(12);
+    r.hash_unstable = flags & kFlagHashUnstable;
+    r.unreadable = flags & kFlagUnreadable;
+    std::string mac = st.ColumnBlob(13);
+    Sha256Digest expect = RowMac(r);
+    ++count;
+    XorInto(agg, expect);
+    if (mac != DigestBytes(expect)) {
+      out.tampered_rows.push_back(r.path);
+      continue;
+    }
+    std::string path = r.path;
+    out.records.emplace(std::move(path), std::move(r));
+  }
+  if (out.exists) {
+    bool meta_ok = agg_stored && count_stored && *agg_stored == DigestBytes(agg) &&
+                   std::atoll(count_stored->c_str()) == count &&
+                   *set_mac == DigestBytes(SetMac(agg, count, roots_json));
+    if (!meta_ok) out.set_intact = false;
+  } else if (count > 0) {
+    out.set_intact = false;  // rows without the authenticated summary
+  }
+  return out;
+}
+
+Status BaselineStore::Replace(const std::vector<FileRecord>& records,
+                              const std::vector<std::string>& roots, int64_t now_ns) {
+  WARD_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(*db_));
+  WARD_RETURN_IF_ERROR(db_->Exec("DELETE FROM integrity_baseline"));
+  WARD_ASSIGN_OR_RETURN(
+      auto ins, db_->Prepare("INSERT INTO integrity_baseline(path, type, size, mode, uid, gid, "
+                             "mtime_ns, ctime_ns, inode, dev, sha256, target, flags, mac) VALUES "
+                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  Sha256Digest agg{};
+  for (const auto& r : records) {
+    Sha256Digest mac = RowMac(r);
+    XorInto(agg, mac);
+    WARD_RETURN_IF_ERROR(InsertRow(ins, r, mac));
+  }
+  nlohmann::json j = roots;
+  WARD_RETURN_IF_ERROR(WriteMeta(agg, static_cast<int64_t>(records.size()), j.dump()));
+  WARD_ASSIGN_OR_RETURN(
+      auto at, db_->Prepare("INSERT OR REPLACE INTO integrity_meta(key, value) VALUES (?, ?)"));
+  at.Bind(1, std::string_view("recorded_at")).BindBlob(2, std::to_string(now_ns));
+  WARD_RETURN_IF_ERROR(at.Run());
+  return tx->Commit();
+}
+
+Status BaselineStore::Apply(const std::vector<FileRecord>& upserts,
+                            const std::vector<std::string>& deletes,
+                            const std::vector<std::string>& add_roots) {
+  if (upserts.empty() && deletes.empty() && add_roots.empty()) return Status::Ok();
+  WARD_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(*db_));
+  auto agg_stored = ReadMeta("aggregate");
+  auto count_stored = ReadMeta("count");
+  auto roots_stored = ReadMeta("roots");
+  Sha256Digest agg{};
+  if (agg_stored && agg_stored->size() == agg.size()) std::copy(agg_stored->begin(), agg_stored->end(), agg.begin());
+  int64_t count = count_stored ? std::atoll(count_stored->c_str()) : 0;
+  std::vector<std::string> roots;
+  try {
+    if (roots_stored) roots = nlohmann::json::parse(*roots_stored).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  for (const auto& r : add_roots) {
+    if (std::find(roots.begin(), roots.end(), r) == roots.end()) roots.push_back(r);
+  }
+
+  WARD_ASSIGN_OR_RETURN(auto get, db_->Prepare("SELECT mac FROM integrity_baseline WHERE path = ?"));
+  WARD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM integrity_baseline WHERE path = ?"));
+  WARD_ASSIGN_OR_RETURN(
+      auto ins, db_->Prepare("INSERT OR REPLACE INTO integrity_baseline(path, type, size, mode, "
+                             "uid, gid, mtime_ns, ctime_ns, inode, dev, sha256, target, flags, "
+                             "mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  auto remove_old = [&](const std::string& path) -> Result<bool> {
+    get.BindBlob(1, path);
+    auto row = get.Step();
+    if (!row) return row.error();
+    bool found = *row;
+    if (found) {
+      std::string mac = get.ColumnBlob(0);
+      Sha256Digest d{};
+      if (mac.size() == d.size()) std::copy(mac.begin(), mac.end(), d.begin());
+      XorInto(agg, d);
+      --count;
+    }
+    get.Reset();
+    return found;
+  };
+  for (const auto& p : deletes) {
+    WARD_ASSIGN_OR_RETURN(bool found, remove_old(p));
+    if (!found) continue;
+    del.BindBlob(1, p);
+    WARD_RETURN_IF_ERROR(del.Run());
+  }
+  for (const auto& r : upserts) {
+    WARD_ASSIGN_OR_RETURN(bool found, remove_old(r.path));
+    (void)found;
+    Sha256Digest mac = RowMac(r);
+    XorInto(agg, mac);
+    ++count;
+    WARD_RETURN_IF_ERROR(InsertRow(ins, r, mac));
+  }
+  nlohmann::json j = roots;
+  WARD_RETURN_IF_ERROR(WriteMeta(agg, count, j.dump()));
+  return tx->Commit();
+}
+
+}  // namespace ward::agent::integrity

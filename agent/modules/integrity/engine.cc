@@ -1,0 +1,348 @@
+#include "agent/modules/integrity/engine.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "agent/modules/integrity/compare.h"
+#include "agent/modules/integrity/events.h"
+#include "common/log.h"
+#include "common/text.h"
+
+namespace ward::agent::integrity {
+namespace {
+
+int64_t NowNs(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock.Now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> RootPaths(const PathFilter& f) {
+  std::vector<std::string> out;
+  for (const auto& r : f.roots()) out.push_back(r.path);
+  return out;
+}
+
+constexpr size_t kMaxPathsInEvent = 100;
+
+}  // namespace
+
+Result<std::unique_ptr<IntegrityEngine>> IntegrityEngine::Open(
+    IntegrityConfig config, FileSystem& fs, const Clock& clock,
+    const std::filesystem::path& state_dir) {
+  WARD_ASSIGN_OR_RETURN(auto store, BaselineStore::Open(state_dir));
+  return std::unique_ptr<IntegrityEngine>(
+      new IntegrityEngine(std::move(config), fs, clock, std::move(store)));
+}
+
+IntegrityEngine::IntegrityEngine(IntegrityConfig config, FileSystem& fs, const Clock& clock,
+                                 std::unique_ptr<BaselineStore> store)
+    : config_(std::move(config)),
+      fs_(fs),
+      clock_(clock),
+      filter_(config_.paths),
+      scanner_(fs_, filter_, config_.hash_threads),
+      store_(std::move(store)) {}
+
+uint32_t IntegrityEngine::AttrsOf(const std::string& path) const {
+  const WatchedPath* r = filter_.RootOf(path);
+  return r ? r->attributes : kDefaultAttrs;
+}
+
+void IntegrityEngine::EmitWarnings(const std::vector<ScanWarning>& warnings, EventSink& sink) {
+  for (const auto& w : warnings) {
+    Event e = StatusEvent(clock_, "scan_warning", Severity::kLow, w.message);
+    e.SetBytes("file.path", w.path);
+    sink.Emit(std::move(e));
+  }
+}
+
+Result<RunStats> IntegrityEngine::RecordBaseline(EventSink& sink) {
+  ScanOutput scan = scanner_.ScanAll();
+  EmitWarnings(scan.warnings, sink);
+  WARD_RETURN_IF_ERROR(store_->Replace(scan.records, RootPaths(filter_), NowNs(clock_)));
+  baseline_ = LoadedBaseline{};
+  baseline_.exists = true;
+  baseline_.roots = RootPaths(filter_);
+  for (auto& r : scan.records) {
+    std::string p = r.path;
+    baseline_.records.emplace(std::move(p), std::move(r));
+  }
+  loaded_ = true;
+  RunStats stats;
+  stats.records = baseline_.records.size();
+  stats.warnings = scan.warnings.size();
+  stats.bytes_hashed = scan.bytes_hashed;
+  return stats;
+}
+
+Status IntegrityEngine::LoadIfNeeded(EventSink& sink) {
+  if (loaded_) return Status::Ok();
+  WARD_ASSIGN_OR_RETURN(baseline_, store_->Load());
+  loaded_ = true;
+  if (!baseline_.tampered_rows.empty() || !baseline_.set_intact) {
+    std::string msg;
+    if (!baseline_.tampered_rows.empty()) {
+      msg = fmt::format("{} baseline row(s) fail verification with the agent key: the baseline "
+                        "database was edited; those entries are not trusted",
+                        baseline_.tampered_rows.size());
+    }
+    if (!baseline_.set_intact) {
+      if (!msg.empty()) msg += "; ";
+      msg += "baseline rows were added or removed outside the agent (the authenticated summary "
+             "does not match)";
+    }
+    spdlog::error("integrity: {}", msg);
+    Event e = StatusEvent(clock_, "baseline_tampered", Severity::kCritical, msg);
+    nlohmann::json paths = nlohmann::json::array();
+    for (size_t i = 0; i < baseline_.tampered_rows.size() && i < kMaxPathsInEvent; ++i) {
+      paths.push_back(LossyUtf8(baseline_.tampered_rows[i]));
+    }
+    e.Set("integrity.tampered_rows", paths);
+    e.Set("integrity.tampered_row_count", baseline_.tampered_rows.size());
+    e.Set("integrity.set_intact", baseline_.set_intact);
+    sink.Emit(std::move(e));
+  }
+  return Status::Ok();
+}
+
+Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view detected_by,
+                                            bool update) {
+  WARD_RETURN_IF_ERROR(LoadIfNeeded(sink));
+  RunStats stats;
+  ScanOutput scan = scanner_.ScanAll();
+  EmitWarnings(scan.warnings, sink);
+  stats.records = scan.records.size();
+  stats.warnings = scan.warnings.size();
+  stats.bytes_hashed = scan.bytes_hashed;
+
+  if (!baseline_.exists) {
+    if (!update) {
+      return FailedPrecondition(
+          "no baseline has been recorded yet: run `ward-agent integrity baseline` first");
+    }
+    WARD_RETURN_IF_ERROR(store_->Replace(scan.records, RootPaths(filter_), NowNs(clock_)));
+    baseline_.exists = true;
+    baseline_.roots = RootPaths(filter_);
+    baseline_.set_intact = true;
+    for (auto& r : scan.records) baseline_.records[r.path] = r;
+    sink.Emit(StatusEvent(clock_, "baseline_recorded", Severity::kInfo,
+                          fmt::format("first baseline recorded: {} entries", scan.records.size())));
+    return stats;
+  }
+
+  // Roots that were never baselined are taken in silently (first look), not reported.
+  std::set<std::string> known(baseline_.roots.begin(), baseline_.roots.end());
+  std::vector<std::string> new_roots;
+  for (const auto& r : filter_.roots()) {
+    if (!known.count(r.path)) new_roots.push_back(r.path);
+  }
+  auto in_known_root = [&](const std::string& path) {
+    const WatchedPath* root = filter_.RootOf(path);
+    return root != nullptr && known.count(root->path) > 0;
+  };
+
+  std::vector<const FileRecord*> before, after;
+  std::vector<FileRecord> new_root_records;
+  for (const auto& [path, rec] : baseline_.records) {
+    if (filter_.Monitored(path) && in_known_root(path)) before.push_back(&rec);
+  }
+  for (const auto& rec : scan.records) {
+    if (in_known_root(rec.path)) {
+      after.push_back(&rec);
+    } else {
+      new_root_records.push_back(rec);
+    }
+  }
+  // Entries whose baseline row failed verification are reported with no trusted "before".
+  std::set<std::string> untrusted(baseline_.tampered_rows.begin(), baseline_.tampered_rows.end());
+  std::vector<Change> changes =
+      CompareRecords(before, after, [&](const std::string& p) { return AttrsOf(p); });
+  for (auto& c : changes) {
+    if (c.kind == ChangeKind::kCreated && untrusted.count(c.after->path)) {
+      c.kind = ChangeKind::kModified;  // reported below as unverified
+    }
+  }
+  std::vector<Change> reportable;
+  for (auto& c : changes) {
+    if (c.kind == ChangeKind::kModified && !c.before) {
+      Event e = Event::Make(clock_, "integrity", "change", "unverified", Severity::kHigh);
+      e.Set("event.category", "file");
+      SetFileFields(e, *c.after, c.attrs);
+      e.Set("integrity.detected_by", std::string(detected_by));
+      e.Set("message", "the baseline entry for this path was tampered with; its previous state is "
+                       "unknown");
+      sink.Emit(std::move(e));
+      ++stats.changes;
+      if (update) {
+        WARD_RETURN_IF_ERROR(store_->Apply({*c.after}, {}));
+        baseline_.records[c.after->path] = *c.after;
+      }
+      continue;
+    }
+    reportable.push_back(std::move(c));
+  }
+  stats.changes += reportable.size();
+  WARD_RETURN_IF_ERROR(Report(reportable, sink, detected_by, update));
+
+  if (update && (!new_roots.empty() || !untrusted.empty() || !baseline_.set_intact)) {
+    WARD_RETURN_IF_ERROR(store_->Apply(new_root_records, {}, new_roots));
+    for (auto& r : new_root_records) baseline_.records[r.path] = r;
+    for (const auto& nr : new_roots) baseline_.roots.push_back(nr);
+    if (!new_roots.empty()) {
+      Event e = StatusEvent(clock_, "baseline_recorded", Severity::kInfo,
+                            fmt::format("baseline recorded for newly watched path(s): {} entries",
+                                        new_root_records.size()));
+      e.Set("integrity.roots", new_roots);
+      sink.Emit(std::move(e));
+    }
+    if (!baseline_.set_intact) {
+      // Re-seal: what was reported above is now the trusted state.
+      std::vector<FileRecord> all;
+      all.reserve(baseline_.records.size());
+      for (const auto& [p, r] : baseline_.records) all.push_back(r);
+      WARD_RETURN_IF_ERROR(store_->Replace(all, baseline_.roots, NowNs(clock_)));
+      baseline_.set_intact = true;
+    }
+    baseline_.tampered_rows.clear();
+  } else if (!update && !new_roots.empty()) {
+    Event e = StatusEvent(clock_, "not_baselined", Severity::kLow,
+                          "these paths have no baseline yet; run `ward-agent integrity baseline` "
+                          "or `ward-agent integrity accept PATH`");
+    e.Set("integrity.roots", new_roots);
+    sink.Emit(std::move(e));
+  }
+  return stats;
+}
+
+Status IntegrityEngine::Report(const std::vector<Change>& changes, EventSink& sink,
+                               std::string_view detected_by, bool update) {
+  std::vector<FileRecord> upserts;
+  std::vector<std::string> deletes;
+  for (const auto& c : changes) {
+    sink.Emit(ChangeEvent(clock_, c, detected_by));
+    if (!update) continue;
+    if (c.before && (!c.after || c.before->path != c.after->path)) deletes.push_back(c.before->path);
+    if (c.after) upserts.push_back(*c.after);
+  }
+  if (!update || (upserts.empty() && deletes.empty())) return Status::Ok();
+  WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
+  for (const auto& d : deletes) baseline_.records.erase(d);
+  for (auto& u : upserts) baseline_.records[u.path] = std::move(u);
+  return Status::Ok();
+}
+
+Result<RunStats> IntegrityEngine::Accept(const std::vector<std::string>& paths, EventSink& sink) {
+  RunStats stats;
+  if (paths.empty()) {
+    WARD_ASSIGN_OR_RETURN(stats, RecordBaseline(sink));
+    Event e = StatusEvent(clock_, "baseline_accepted", Severity::kLow,
+                          fmt::format("current state of every watched path accepted into the "
+                                      "baseline ({} entries)",
+                                      stats.records));
+    e.Set("integrity.roots", RootPaths(filter_));
+    sink.Emit(std::move(e));
+    return stats;
+  }
+  WARD_RETURN_IF_ERROR(LoadIfNeeded(sink));
+  std::vector<std::string> normalized;
+  for (const auto& p : paths) {
+    if (p.empty() || p[0] != '/') {
+      return InvalidArgument(fmt::format("{}: an absolute path is needed", p));
+    }
+    std::string n = NormalizePath(p);
+    if (filter_.RootOf(n) == nullptr) {
+      return InvalidArgument(fmt::format("{} is not under any watched path", p));
+    }
+    normalized.push_back(std::move(n));
+  }
+  std::vector<FileRecord> upserts;
+  std::vector<std::string> deletes;
+  for (const auto& p : normalized) {
+    ScanOutput scan = scanner_.ScanPath(p, true);
+    EmitWarnings(scan.warnings, sink);
+    std::set<std::string> present;
+    for (auto& r : scan.records) {
+      present.insert(r.path);
+      upserts.push_back(std::move(r));
+    }
+    for (auto it = baseline_.records.lower_bound(p);
+         it != baseline_.records.end() && IsUnder(it->first, p); ++it) {
+      if (!present.count(it->first)) deletes.push_back(it->first);
+    }
+  }
+  WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
+  stats.records = upserts.size();
+  stats.changes = deletes.size();
+  for (const auto& d : deletes) baseline_.records.erase(d);
+  for (auto& u : upserts) baseline_.records[u.path] = std::move(u);
+  Event e = StatusEvent(clock_, "baseline_accepted", Severity::kLow,
+                        fmt::format("current state accepted into the baseline: {} entries "
+                                    "updated, {} removed",
+                                    upserts.size(), deletes.size()));
+  nlohmann::json jp = nlohmann::json::array();
+  for (const auto& p : normalized) jp.push_back(LossyUtf8(p));
+  e.Set("integrity.paths", jp);
+  sink.Emit(std::move(e));
+  return stats;
+}
+
+Result<RunStats> IntegrityEngine::ProcessPaths(
+    const std::vector<std::pair<std::string, bool>>& paths, EventSink& sink,
+    std::string_view detected_by) {
+  WARD_CHECK(loaded_);
+  RunStats stats;
+  // Subtrees first, so paths they cover are skipped.
+  std::vector<std::pair<std::string, bool>> work(paths);
+  std::sort(work.begin(), work.end(), [](const auto& a, const auto& b) {
+    if (a.second != b.second) return a.second;
+    return a.first < b.first;
+  });
+  std::vector<std::string> subtrees;
+  std::map<std::string, FileRecord> after_map;
+  std::map<std::string, const FileRecord*> before_map;
+  auto covered = [&](const std::string& p) {
+    for (const auto& s : subtrees) {
+      if (IsUnder(p, s)) return true;
+    }
+    return false;
+  };
+  for (auto [path, subtree] : work) {
+    if (covered(path)) continue;
+    if (!subtree) {
+      // An entry that is (now) a directory it was not before: look at all of it.
+      auto st = fs_.Lstat(path);
+      auto it = baseline_.records.find(path);
+      bool was_dir = it != baseline_.records.end() && it->second.type == FileType::kDirectory;
+      bool is_dir = st && st->type == FileType::kDirectory;
+      if (is_dir != was_dir) subtree = true;
+    }
+    ScanOutput scan = scanner_.ScanPath(path, subtree);
+    EmitWarnings(scan.warnings, sink);
+    stats.warnings += scan.warnings.size();
+    for (auto& r : scan.records) {
+      if (filter_.Monitored(r.path)) after_map[r.path] = std::move(r);
+    }
+    if (subtree) {
+      subtrees.push_back(path);
+      for (auto it = baseline_.records.lower_bound(path);
+           it != baseline_.records.end() && IsUnder(it->first, path); ++it) {
+        before_map[it->first] = &it->second;
+      }
+    } else if (auto it = baseline_.records.find(path); it != baseline_.records.end()) {
+      before_map[path] = &it->second;
+    }
+  }
+  std::vector<const FileRecord*> before, after;
+  for (const auto& [p, r] : before_map) before.push_back(r);
+  for (const auto& [p, r] : after_map) after.push_back(&r);
+  std::vector<Change> changes =
+      CompareRecords(before, after, [&](const std::string& p) { return AttrsOf(p); });
+  stats.changes = changes.size();
+  stats.records = after.size();
+  WARD_RETURN_IF_ERROR(Report(changes, sink, detected_by, true));
+  return stats;
+}
+
+}  // namespace ward::agent::integrity

@@ -1,0 +1,80 @@
+// IntegrityEngine: integrity monitoring's logic, shared by the `integrity` module (real-time and
+// scheduled) and the `ward-agent integrity ...` commands.
+//
+// It holds the baseline in memory (loaded from BaselineStore and kept in step with it), compares
+// fresh looks at the file system with it, emits one event per change, and — for the running
+// agent — moves the baseline forward once a change has been reported, so each change is reported
+// exactly once. `check` is read-only, like `aide --check`.
+// Thread-safety: not thread-safe; one thread drives an engine.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/modules/integrity/baseline_store.h"
+#include "agent/modules/integrity/config.h"
+#include "agent/modules/integrity/path_filter.h"
+#include "agent/modules/integrity/scanner.h"
+#include "common/clock.h"
+#include "common/event_sink.h"
+#include "common/file_system.h"
+
+namespace ward::agent::integrity {
+
+struct RunStats {
+  size_t changes = 0;
+  size_t records = 0;
+  size_t warnings = 0;
+  uint64_t bytes_hashed = 0;
+};
+
+class IntegrityEngine {
+ public:
+  static Result<std::unique_ptr<IntegrityEngine>> Open(IntegrityConfig config, FileSystem& fs,
+                                                       const Clock& clock,
+                                                       const std::filesystem::path& state_dir);
+
+  // Records a fresh baseline of every root, replacing the old one atomically.
+  Result<RunStats> RecordBaseline(EventSink& sink);
+
+  // Compares every root with the stored baseline and emits one event per change.
+  // `update`: move the baseline forward (the running agent) or not (the `check` command).
+  // Roots never baselined are baselined silently when `update`, else reported as a warning.
+  // Emits a critical event when the stored baseline fails verification.
+  Result<RunStats> FullCheck(EventSink& sink, std::string_view detected_by, bool update);
+
+  // Takes the current state of `paths` (all roots when empty) into the baseline.
+  Result<RunStats> Accept(const std::vector<std::string>& paths, EventSink& sink);
+
+  // Looks again at the given paths (true = whole subtree), compares with the in-memory baseline,
+  // emits events and moves the baseline forward. REQUIRES: FullCheck(update=true) ran first.
+  Result<RunStats> ProcessPaths(const std::vector<std::pair<std::string, bool>>& paths,
+                                EventSink& sink, std::string_view detected_by);
+
+  const PathFilter& filter() const { return filter_; }
+  const IntegrityConfig& config() const { return config_; }
+
+ private:
+  IntegrityEngine(IntegrityConfig config, FileSystem& fs, const Clock& clock,
+                  std::unique_ptr<BaselineStore> store);
+  uint32_t AttrsOf(const std::string& path) const;
+  // Emits events for changes and, when update, writes them to store and memory.
+  Status Report(const std::vector<Change>& changes, EventSink& sink, std::string_view detected_by,
+                bool update);
+  void EmitWarnings(const std::vector<ScanWarning>& warnings, EventSink& sink);
+  Status LoadIfNeeded(EventSink& sink);
+
+  IntegrityConfig config_;
+  FileSystem& fs_;
+  const Clock& clock_;
+  PathFilter filter_;
+  Scanner scanner_;
+  std::unique_ptr<BaselineStore> store_;
+  bool loaded_ = false;
+  LoadedBaseline baseline_;
+};
+
+}  // namespace ward::agent::integrity

@@ -1,0 +1,274 @@
+#include "agent/modules/integrity/integrity_module.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "agent/modules/integrity/config.h"
+#include "agent/modules/integrity/engine.h"
+#include "agent/modules/integrity/events.h"
+#include "agent/modules/integrity/watcher.h"
+#include "common/log.h"
+
+namespace ward::agent::integrity {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+constexpr auto kMaxCoalesce = std::chrono::seconds(1);
+constexpr auto kPollInterval = std::chrono::seconds(5);
+constexpr size_t kMaxPending = 100'000;
+
+class IntegrityModule final : public Module {
+ public:
+  explicit IntegrityModule(const ModuleContext& ctx) : ctx_(ctx) {}
+
+  std::string_view Name() const override { return "integrity"; }
+
+  Status Configure(const PolicySection& policy) override {
+    WARD_ASSIGN_OR_RETURN(IntegrityConfig c, ParseIntegrityConfig(policy));
+    std::lock_guard lock(mu_);
+    next_config_ = std::move(c);
+    cv_.notify_all();
+    return Status::Ok();
+  }
+
+  void Run(std::stop_token stop) override {
+    while (!stop.stop_requested()) {
+      IntegrityConfig config;
+      {
+        std::lock_guard lock(mu_);
+        if (!next_config_) return;
+        config = std::move(*next_config_);
+        next_config_.reset();
+        pending_.clear();
+        rescan_all_ = false;
+      }
+      RunWith(std::move(config), stop);
+    }
+  }
+
+ private:
+  struct Pending {
+    bool subtree = false;
+    SteadyTime first;
+    SteadyTime due;
+  };
+
+  void OnNotice(const Notice& n, std::chrono::milliseconds settle) {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    switch (n.kind) {
+      case Notice::Kind::kRescanAll:
+        rescan_all_ = true;
+        rescan_reason_ = n.message;
+        break;
+      case Notice::Kind::kWarning:
+        warnings_.push_back(n);
+        if (!n.path.empty()) polled_.insert(n.path);
+        break;
+      case Notice::Kind::kPath:
+      case Notice::Kind::kSubtree: {
+        if (pending_.size() >= kMaxPending) {
+          rescan_all_ = true;
+          rescan_reason_ = "too many pending changes";
+          pending_.clear();
+          break;
+        }
+        auto [it, inserted] = pending_.try_emplace(n.path);
+        Pending& p = it->second;
+        if (inserted) p.first = now;
+        p.subtree = p.subtree || n.kind == Notice::Kind::kSubtree;
+        p.due = std::min<SteadyTime>(now + settle, p.first + kMaxCoalesce);
+        break;
+      }
+    }
+    cv_.notify_all();
+  }
+
+  std::unique_ptr<Watcher> MakeWatcher(const IntegrityConfig& config, const PathFilter& filter) {
+    if (config.backend != RealtimeBackend::kInotify) {
+      auto w = CreateFanotifyWatcher(filter);
+      if (w) return std::move(*w);
+      if (config.backend == RealtimeBackend::kFanotify) {
+        Emit(StatusEvent(ctx_.clock, "realtime_unavailable", Severity::kHigh,
+                         fmt::format("fanotify is not available ({}); real-time monitoring is off, "
+                                     "scheduled checks continue",
+                                     w.error().message())));
+        return nullptr;
+      }
+      spdlog::info("integrity: fanotify unavailable ({}), using inotify", w.error().message());
+    }
+    auto w = CreateInotifyWatcher(filter);
+    if (w) return std::move(*w);
+    Emit(StatusEvent(ctx_.clock, "realtime_unavailable", Severity::kHigh,
+                     fmt::format("no real-time backend ({}); scheduled checks continue",
+                                 w.error().message())));
+    return nullptr;
+  }
+
+  void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
+
+  void RunWith(IntegrityConfig config, std::stop_token stop) {
+    auto engine_or = IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir);
+    if (!engine_or) {
+      spdlog::error("integrity: {}", engine_or.error().ToString());
+      Emit(StatusEvent(ctx_.clock, "module_error", Severity::kHigh, engine_or.error().message()));
+      WaitForReconfigure(stop);
+      return;
+    }
+    IntegrityEngine& engine = **engine_or;
+
+    // The watcher starts before the first comparison, so nothing changed meanwhile is missed.
+    std::unique_ptr<Watcher> watcher;
+    std::jthread watch_thread;
+    if (config.realtime) {
+      watcher = MakeWatcher(config, engine.filter());
+      if (watcher) {
+        spdlog::info("integrity: real-time monitoring with {}", watcher->Name());
+        auto settle = config.settle;
+        watch_thread = std::jthread([this, w = watcher.get(), settle](std::stop_token st) {
+          w->Run(st, [this, settle](Notice n) { OnNotice(n, settle); });
+        });
+      }
+    }
+
+    auto check = [&](std::string_view how) {
+      auto stats = engine.FullCheck(ctx_.events, how, /*update=*/true);
+      if (!stats) {
+        spdlog::error("integrity: {} check failed: {}", how, stats.error().ToString());
+        Emit(StatusEvent(ctx_.clock, "check_failed", Severity::kHigh, stats.error().message()));
+      } else {
+        spdlog::info("integrity: {} check: {} entries, {} change(s)", how, stats->records,
+                     stats->changes);
+      }
+      return stats.has_value();
+    };
+    if (!check("startup")) {
+      WaitForReconfigure(stop);
+      return;
+    }
+    Emit(StatusEvent(ctx_.clock, "started", Severity::kInfo,
+                     fmt::format("integrity monitoring started: {} path(s), real-time {}, "
+                                 "schedule {}",
+                                 config.paths.size(), watcher ? watcher->Name() : "off",
+                                 config.schedule.count() == 0
+                                     ? std::string("off")
+                                     : fmt::format("{}s", config.schedule.count() / 1000))));
+
+    auto now = std::chrono::steady_clock::now();
+    std::optional<SteadyTime> next_schedule;
+    if (config.schedule.count() > 0) next_schedule = now + config.schedule;
+    SteadyTime next_poll = now + kPollInterval;
+
+    std::unique_lock lock(mu_);
+    while (!stop.stop_requested() && !next_config_) {
+      SteadyTime wake = now + std::chrono::seconds(1);
+      for (const auto& [p, pend] : pending_) wake = std::min(wake, pend.due);
+      if (next_schedule) wake = std::min(wake, *next_schedule);
+      if (!polled_.empty()) wake = std::min(wake, next_poll);
+      cv_.wait_until(lock, stop, wake, [&] {
+        return next_config_.has_value() || rescan_all_ || !warnings_.empty() ||
+               std::any_of(pending_.begin(), pending_.end(), [&](const auto& kv) {
+                 return kv.second.due <= std::chrono::steady_clock::now();
+               });
+      });
+      if (stop.stop_requested() || next_config_) break;
+      now = std::chrono::steady_clock::now();
+
+      std::vector<Notice> warnings = std::move(warnings_);
+      warnings_.clear();
+      bool rescan = rescan_all_;
+      std::string reason = rescan_reason_;
+      rescan_all_ = false;
+      std::vector<std::pair<std::string, bool>> due;
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (rescan || it->second.due <= now) {
+          if (!rescan) due.emplace_back(it->first, it->second.subtree);
+          it = pending_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      bool poll = !polled_.empty() && now >= next_poll;
+      std::vector<std::string> polled(polled_.begin(), polled_.end());
+      lock.unlock();
+
+      for (const auto& w : warnings) {
+        spdlog::warn("integrity: {}", w.message);
+        Event e = StatusEvent(ctx_.clock, "watch_degraded", Severity::kMedium, w.message);
+        if (!w.path.empty()) e.SetBytes("file.path", w.path);
+        Emit(std::move(e));
+      }
+      if (rescan) {
+        spdlog::warn("integrity: notifications lost ({}); rescanning", reason);
+        Emit(StatusEvent(ctx_.clock, "notifications_lost", Severity::kMedium,
+                         fmt::format("real-time notifications were lost ({}); every watched path "
+                                     "is being rescanned so no change goes unreported",
+                                     reason)));
+        check("rescan");
+      } else if (!due.empty()) {
+        auto stats = engine.ProcessPaths(due, ctx_.events, "realtime");
+        if (!stats) {
+          spdlog::error("integrity: {}", stats.error().ToString());
+          Emit(StatusEvent(ctx_.clock, "check_failed", Severity::kHigh, stats.error().message()));
+        }
+      }
+      if (poll) {
+        std::vector<std::pair<std::string, bool>> subtrees;
+        for (const auto& p : polled) subtrees.emplace_back(p, true);
+        (void)engine.ProcessPaths(subtrees, ctx_.events, "rescan");
+        next_poll = std::chrono::steady_clock::now() + kPollInterval;
+      }
+      if (next_schedule && std::chrono::steady_clock::now() >= *next_schedule) {
+        check("scheduled");
+        next_schedule = std::chrono::steady_clock::now() + config.schedule;
+      }
+      lock.lock();
+      now = std::chrono::steady_clock::now();
+    }
+    lock.unlock();
+    if (watch_thread.joinable()) {
+      watch_thread.request_stop();
+      watch_thread.join();
+    }
+    std::lock_guard relock(mu_);
+    polled_.clear();
+    warnings_.clear();
+  }
+
+  void WaitForReconfigure(std::stop_token stop) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, stop, [&] { return next_config_.has_value(); });
+  }
+
+  ModuleContext ctx_;
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::optional<IntegrityConfig> next_config_;
+  std::map<std::string, Pending> pending_;
+  bool rescan_all_ = false;
+  std::string rescan_reason_;
+  std::vector<Notice> warnings_;
+  std::set<std::string> polled_;
+};
+
+}  // namespace
+
+std::unique_ptr<Module> Create(const ModuleContext& ctx) {
+  return std::make_unique<IntegrityModule>(ctx);
+}
+
+Status Validate(const PolicySection& section) { return ParseIntegrityConfig(section).status(); }
+
+bool Enabled(const PolicySection& section) {
+  auto c = ParseIntegrityConfig(section);
+  return c.has_value() && c->enabled;
+}
+
+}  // namespace ward::agent::integrity

@@ -1,0 +1,48 @@
+// FileRecord: what integrity monitoring knows about one path, and how two records differ.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/modules/integrity/config.h"
+#include "common/file_system.h"
+#include "common/hash.h"
+
+namespace ward::agent::integrity {
+
+struct FileRecord {
+  std::string path;  // bytes, as the kernel knows it
+  FileType type = FileType::kUnknown;
+  uint64_t size = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  // not compared (restores change it); used to notice races
+  uint64_t inode = 0;
+  uint64_t dev = 0;
+  bool has_sha256 = false;
+  Sha256Digest sha256{};
+  std::string target;          // symlink target
+  bool hash_unstable = false;  // the file kept changing while it was hashed
+  bool unreadable = false;     // could not be opened or read: content unknown
+
+  bool operator==(const FileRecord&) const = default;
+};
+
+// The attributes (within `attrs`) whose values differ between a and b.
+uint32_t ChangedAttrs(const FileRecord& a, const FileRecord& b, uint32_t attrs);
+
+enum class ChangeKind { kCreated, kDeleted, kModified, kRenamed };
+
+struct Change {
+  ChangeKind kind;
+  std::optional<FileRecord> before;  // absent for kCreated
+  std::optional<FileRecord> after;   // absent for kDeleted
+  uint32_t changed = 0;              // for kModified/kRenamed: attributes that differ
+  uint32_t attrs = kDefaultAttrs;    // the root's configured attributes
+};
+
+}  // namespace ward::agent::integrity

@@ -1,0 +1,205 @@
+#include "common/file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace ward {
+
+void UniqueFd::Reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+std::string_view FileTypeName(FileType t) {
+  switch (t) {
+    case FileType::kRegular: return "file";
+    case FileType::kDirectory: return "dir";
+    case FileType::kSymlink: return "symlink";
+    case FileType::kFifo: return "fifo";
+    case FileType::kSocket: return "socket";
+    case FileType::kCharDevice: return "char_device";
+    case FileType::kBlockDevice: return "block_device";
+    case FileType::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+FileType FileTypeFromMode(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return FileType::kRegular;
+    case S_IFDIR: return FileType::kDirectory;
+    case S_IFLNK: return FileType::kSymlink;
+    case S_IFIFO: return FileType::kFifo;
+    case S_IFSOCK: return FileType::kSocket;
+    case S_IFCHR: return FileType::kCharDevice;
+    case S_IFBLK: return FileType::kBlockDevice;
+    default: return FileType::kUnknown;
+  }
+}
+
+FileStat FileStatFromStat(const struct stat& st) {
+  FileStat s;
+  s.type = FileTypeFromMode(st.st_mode);
+  s.dev = st.st_dev;
+  s.inode = st.st_ino;
+  s.size = static_cast<uint64_t>(st.st_size);
+  s.mode = st.st_mode & 07777;
+  s.uid = st.st_uid;
+  s.gid = st.st_gid;
+  s.nlink = st.st_nlink;
+  s.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  s.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return s;
+}
+
+namespace {
+
+FileType FromDType(unsigned char d) {
+  switch (d) {
+    case DT_REG: return FileType::kRegular;
+    case DT_DIR: return FileType::kDirectory;
+    case DT_LNK: return FileType::kSymlink;
+    case DT_FIFO: return FileType::kFifo;
+    case DT_SOCK: return FileType::kSocket;
+    case DT_CHR: return FileType::kCharDevice;
+    case DT_BLK: return FileType::kBlockDevice;
+    default: return FileType::kUnknown;
+  }
+}
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<FileStat> Lstat(const std::string& path) override {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus(errno, fmt::format("lstat {}", path));
+    return FileStatFromStat(st);
+  }
+
+  Result<std::vector<DirEntry>> ListDir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, fmt::format("open directory {}", path));
+    DIR* dir = ::fdopendir(fd);
+    if (dir == nullptr) {
+      int err = errno;
+      ::close(fd);
+      return ErrnoStatus(err, fmt::format("fdopendir {}", path));
+    }
+    std::vector<DirEntry> out;
+    errno = 0;
+    while (struct dirent* de = ::readdir(dir)) {
+      std::string_view name(de->d_name);
+      if (name == "." || name == "..") continue;
+      out.push_back({std::string(name), FromDType(de->d_type)});
+    }
+    int err = errno;
+    ::closedir(dir);
+    if (err != 0) return ErrnoStatus(err, fmt::format("readdir {}", path));
+    return out;
+  }
+
+  Result<UniqueFd> OpenForRead(const std::string& path) override {
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    int fd = ::open(path.c_str(), flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), flags);  // O_NOATIME needs ownership
+    if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", path));
+    return UniqueFd(fd);
+  }
+
+  Result<std::string> ReadLink(const std::string& path) override {
+    std::string buf(256, '\0');
+    for (;;) {
+      ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+      if (n < 0) return ErrnoStatus(errno, fmt::format("readlink {}", path));
+      if (static_cast<size_t>(n) < buf.size()) {
+        buf.resize(static_cast<size_t>(n));
+        return buf;
+      }
+      buf.resize(buf.size() * 2);
+    }
+  }
+
+  Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override {
+    WARD_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(path));
+    std::string out;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, fmt::format("read {}", path));
+      }
+      out.append(buf, static_cast<size_t>(n));
+      if (out.size() > max_bytes) {
+        return InvalidArgument(fmt::format("{} is larger than {} bytes", path, max_bytes));
+      }
+    }
+    return out;
+  }
+
+  Status WriteFileAtomic(const std::string& path, std::string_view data, uint32_t mode) override {
+    std::string tmp = fmt::format("{}.ward-tmp-{}", path, ::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) return ErrnoStatus(errno, fmt::format("create {}", tmp));
+    UniqueFd guard(fd);
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return ErrnoStatus(err, fmt::format("write {}", tmp));
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return ErrnoStatus(err, fmt::format("fsync {}", tmp));
+    }
+    guard.Reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return ErrnoStatus(err, fmt::format("rename {} to {}", tmp, path));
+    }
+    return Status::Ok();
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoStatus(errno, fmt::format("rename {} to {}", from, to));
+    }
+    return Status::Ok();
+  }
+
+  Status Remove(const std::string& path) override {
+    if (::unlink(path.c_str()) == 0) return Status::Ok();
+    if (errno == EISDIR && ::rmdir(path.c_str()) == 0) return Status::Ok();
+    return ErrnoStatus(errno, fmt::format("remove {}", path));
+  }
+
+  Status CreateDirectories(const std::string& path, uint32_t mode) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return ErrnoStatus(ec.value(), fmt::format("create directory {}", path));
+    if (::chmod(path.c_str(), mode) != 0) return ErrnoStatus(errno, fmt::format("chmod {}", path));
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+FileSystem& RealFileSystem() {
+  static PosixFileSystem fs;
+  return fs;
+}
+
+}  // namespace ward

@@ -1,0 +1,92 @@
+// FileSystem: the seam through which modules touch files, so that tests can inject faults
+// (see testing/faulty_file_system.h). Paths are byte strings: Linux file names need not be UTF-8.
+// Thread-safety: RealFileSystem is stateless and safe from any thread; fakes say their own.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ward {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.Release();
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void Reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+enum class FileType { kRegular, kDirectory, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice, kUnknown };
+std::string_view FileTypeName(FileType t);
+FileType FileTypeFromMode(mode_t mode);
+
+struct FileStat {
+  FileType type = FileType::kUnknown;
+  uint64_t dev = 0;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  uint32_t mode = 0;  // permission bits incl. setuid/setgid/sticky (mode & 07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t nlink = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+};
+FileStat FileStatFromStat(const struct stat& st);
+
+struct DirEntry {
+  std::string name;
+  FileType type = FileType::kUnknown;  // from d_type; kUnknown when the file system does not say
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // lstat(2): never follows a final symlink.
+  virtual Result<FileStat> Lstat(const std::string& path) = 0;
+  virtual Result<std::vector<DirEntry>> ListDir(const std::string& path) = 0;
+  // Opens a file for reading without following a final symlink, without blocking on FIFOs and,
+  // where permitted, without updating its access time.
+  virtual Result<UniqueFd> OpenForRead(const std::string& path) = 0;
+  virtual Result<std::string> ReadLink(const std::string& path) = 0;
+  virtual Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) = 0;
+  // Writes to a temp file beside `path`, fsyncs, and renames it over `path`.
+  virtual Status WriteFileAtomic(const std::string& path, std::string_view data, uint32_t mode) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Status CreateDirectories(const std::string& path, uint32_t mode) = 0;
+};
+
+// The process-wide real file system.
+FileSystem& RealFileSystem();
+
+}  // namespace ward

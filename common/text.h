@@ -1,0 +1,20 @@
+// Small text helpers: UTF-8 validation, lossless rendering of arbitrary bytes, hex, base64.
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace ward {
+
+bool IsValidUtf8(std::string_view bytes);
+// Replaces each byte that is not part of valid UTF-8 with U+FFFD.
+std::string LossyUtf8(std::string_view bytes);
+std::string ToHex(std::span<const uint8_t> bytes);
+std::string Base64Encode(std::string_view bytes);
+std::optional<std::string> Base64Decode(std::string_view text);
+
+}  // namespace ward
