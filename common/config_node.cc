@@ -1,13 +1,15 @@
 #include "common/config_node.h"
 
+#include <cerrno>
 #include <charconv>
-#include <fstream>
+#include <cstdio>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+
+#include "common/text.h"
 
 namespace ward {
 
@@ -33,6 +35,7 @@ class ConfigBuilder {
         n.kind_ = ConfigNode::Kind::kScalar;
         n.scalar_ = y.Scalar();
         n.quoted_ = y.Tag() == "!";
+        if (!IsValidUtf8(n.scalar_)) return Located(mark, key_path, "value is not valid UTF-8");
         break;
       case YAML::NodeType::Sequence: {
         n.kind_ = ConfigNode::Kind::kSequence;
@@ -52,12 +55,18 @@ class ConfigBuilder {
             return Located(kv.first.Mark(), key_path, "a map key must be a plain string");
           }
           std::string key = kv.first.Scalar();
+          if (!IsValidUtf8(key)) return Located(kv.first.Mark(), key_path, "key is not valid UTF-8");
           std::string child_path = key_path.empty() ? key : key_path + "." + key;
           if (!seen.insert(key).second) {
             return Located(kv.first.Mark(), child_path, "duplicate key");
           }
           auto child = FromYaml(kv.second, child_path);
           if (!child) return child.error();
+          const YAML::Mark key_mark = kv.first.Mark();
+          if (key_mark.line >= 0) {
+            child->key_line_ = key_mark.line + 1;
+            child->key_column_ = key_mark.column + 1;
+          }
           n.entries_.emplace_back(std::move(key), std::move(*child));
         }
         break;
@@ -118,11 +127,18 @@ Result<ConfigNode> ConfigNode::FromYaml(std::string_view text, std::string_view 
 }
 
 Result<ConfigNode> ConfigNode::FromYamlFile(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
+  // stdio rather than iostreams: a read error (EISDIR for a directory, EIO) must not look like
+  // an empty document.
+  std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(file.c_str(), "rbe"), &std::fclose);
   if (!in) return ErrnoStatus(errno, fmt::format("cannot read {}", file.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return FromYaml(ss.str(), file.string());
+  std::string text;
+  char buf[8192];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, in.get())) > 0) text.append(buf, n);
+  if (std::ferror(in.get())) {
+    return ErrnoStatus(errno, fmt::format("cannot read {}", file.string()));
+  }
+  return FromYaml(text, file.string());
 }
 
 Result<ConfigNode> ConfigNode::FromJson(const nlohmann::json& json, std::string_view source_name) {
@@ -145,6 +161,12 @@ std::string ConfigNode::Location() const {
 Status ConfigNode::Error(std::string_view message) const {
   return InvalidArgument(fmt::format("{}: {}: {}", Location(),
                                      key_path_.empty() ? "(root)" : key_path_, message));
+}
+
+Status ConfigNode::KeyError(std::string_view message) const {
+  if (key_line_ == 0) return Error(message);
+  return InvalidArgument(fmt::format("{}:{}:{}: {}: {}", source_ ? *source_ : "<config>", key_line_,
+                                     key_column_, key_path_, message));
 }
 
 nlohmann::json ConfigNode::ToJson() const {
@@ -204,7 +226,9 @@ Status CheckKeys(const ConfigNode& map, std::initializer_list<std::string_view> 
   for (const auto& [k, v] : map.entries()) {
     bool ok = false;
     for (auto a : allowed) ok = ok || a == k;
-    if (!ok) return v.Error(fmt::format("unknown key (expected one of: {})", AllowedList(allowed)));
+    if (!ok) {
+      return v.KeyError(fmt::format("unknown key (expected one of: {})", AllowedList(allowed)));
+    }
   }
   return Status::Ok();
 }

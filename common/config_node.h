@@ -52,6 +52,10 @@ class ConfigNode {
 
   // An InvalidArgument status: "<location>: <key path>: <message>".
   Status Error(std::string_view message) const;
+  // Like Error(), but located at this node's key in its parent map (where a reader has to look
+  // for an unknown or misspelt key; its value may start on a later line). Falls back to
+  // Location() for nodes that are not map values.
+  Status KeyError(std::string_view message) const;
 
   // The document back as JSON (scalars typed as YAML 1.2 core would type them).
   nlohmann::json ToJson() const;
@@ -66,6 +70,9 @@ class ConfigNode {
   std::shared_ptr<const std::string> source_;
   int line_ = 0;    // 1-based; 0 when unknown
   int column_ = 0;  // 1-based; 0 when unknown
+  // Where this node's key is in its parent map; 0 when unknown or not a map value.
+  int key_line_ = 0;
+  int key_column_ = 0;
   std::string key_path_;
 };
 

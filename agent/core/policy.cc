@@ -57,7 +57,7 @@ Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> mod
     if (spec == nullptr) {
       std::string names = "agent";
       for (const auto& m : modules) names += fmt::format(", {}", m.name);
-      return value.Error(fmt::format("unknown section (expected one of: {})", names));
+      return value.KeyError(fmt::format("unknown section (expected one of: {})", names));
     }
     WARD_RETURN_IF_ERROR(spec->validate(value));
   }

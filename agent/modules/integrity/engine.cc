@@ -26,6 +26,22 @@ std::vector<std::string> RootPaths(const PathFilter& f) {
 
 constexpr size_t kMaxPathsInEvent = 100;
 
+// Calls fn(path, record) for every entry at or below `dir`. Entries are sorted byte-wise, so
+// siblings such as "dir-old" or "dir.bak" sort between "dir" and "dir/...": they are skipped,
+// not taken as the end of the subtree.
+template <typename Fn>
+void ForEachUnder(const std::map<std::string, FileRecord>& records, const std::string& dir,
+                  Fn&& fn) {
+  if (dir != "/") {
+    if (auto it = records.find(dir); it != records.end()) fn(it->first, it->second);
+  }
+  const std::string prefix = dir == "/" ? dir : dir + "/";
+  for (auto it = records.lower_bound(prefix);
+       it != records.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    fn(it->first, it->second);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<IntegrityEngine>> IntegrityEngine::Open(
@@ -267,10 +283,9 @@ Result<RunStats> IntegrityEngine::Accept(const std::vector<std::string>& paths, 
       present.insert(r.path);
       upserts.push_back(std::move(r));
     }
-    for (auto it = baseline_.records.lower_bound(p);
-         it != baseline_.records.end() && IsUnder(it->first, p); ++it) {
-      if (!present.count(it->first)) deletes.push_back(it->first);
-    }
+    ForEachUnder(baseline_.records, p, [&](const std::string& path, const FileRecord&) {
+      if (!present.count(path)) deletes.push_back(path);
+    });
   }
   WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
   stats.records = upserts.size();
@@ -326,10 +341,9 @@ Result<RunStats> IntegrityEngine::ProcessPaths(
     }
     if (subtree) {
       subtrees.push_back(path);
-      for (auto it = baseline_.records.lower_bound(path);
-           it != baseline_.records.end() && IsUnder(it->first, path); ++it) {
-        before_map[it->first] = &it->second;
-      }
+      ForEachUnder(baseline_.records, path, [&](const std::string& p, const FileRecord& r) {
+        before_map[p] = &r;
+      });
     } else if (auto it = baseline_.records.find(path); it != baseline_.records.end()) {
       before_map[path] = &it->second;
     }

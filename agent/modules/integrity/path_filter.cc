@@ -1,5 +1,8 @@
 #include "agent/modules/integrity/path_filter.h"
 
+#include <cstdint>
+#include <vector>
+
 namespace ward::agent::integrity {
 namespace {
 
@@ -29,45 +32,88 @@ bool MatchClass(std::string_view p, char c, size_t& len) {
   return matched != negate;
 }
 
-bool Match(std::string_view p, std::string_view t) {
-  while (!p.empty()) {
-    if (p.size() >= 2 && p[0] == '*' && p[1] == '*') {
-      std::string_view rest = p.substr(2);
-      // "**/" may also match nothing at all.
-      if (!rest.empty() && rest[0] == '/' && Match(rest.substr(1), t)) return true;
-      for (size_t i = 0; i <= t.size(); ++i) {
-        if (Match(rest, t.substr(i))) return true;
+struct Token {
+  enum class Kind { kLiteral, kAnyChar, kClass, kStar, kStarStar, kStarStarSlash };
+  Kind kind;
+  char c = 0;
+  std::string_view cls;  // the whole bracket expression, for kClass
+};
+
+std::vector<Token> Tokenize(std::string_view p) {
+  std::vector<Token> out;
+  for (size_t i = 0; i < p.size();) {
+    if (p[i] == '*') {
+      if (i + 1 < p.size() && p[i + 1] == '*') {
+        if (i + 2 < p.size() && p[i + 2] == '/') {
+          out.push_back({Token::Kind::kStarStarSlash, 0, {}});
+          i += 3;
+        } else {
+          out.push_back({Token::Kind::kStarStar, 0, {}});
+          i += 2;
+          while (i < p.size() && p[i] == '*') ++i;
+        }
+      } else {
+        out.push_back({Token::Kind::kStar, 0, {}});
+        ++i;
       }
-      return false;
-    }
-    if (p[0] == '*') {
-      std::string_view rest = p.substr(1);
-      for (size_t i = 0; i <= t.size(); ++i) {
-        if (Match(rest, t.substr(i))) return true;
-        if (i < t.size() && t[i] == '/') break;
-      }
-      return false;
-    }
-    if (t.empty()) return false;
-    if (p[0] == '?') {
-      if (t[0] == '/') return false;
-      p.remove_prefix(1);
-      t.remove_prefix(1);
-      continue;
-    }
-    if (p[0] == '[') {
+    } else if (p[i] == '?') {
+      out.push_back({Token::Kind::kAnyChar, 0, {}});
+      ++i;
+    } else if (p[i] == '[') {
       size_t len = 0;
-      if (t[0] == '/' || !MatchClass(p, t[0], len)) return false;
-      p.remove_prefix(len);
-      t.remove_prefix(1);
-      continue;
+      (void)MatchClass(p.substr(i), '\0', len);
+      if (len <= 1) {
+        out.push_back({Token::Kind::kLiteral, '[', {}});
+        ++i;
+      } else {
+        out.push_back({Token::Kind::kClass, 0, p.substr(i, len)});
+        i += len;
+      }
+    } else if (p[i] == '\\' && i + 1 < p.size()) {
+      out.push_back({Token::Kind::kLiteral, p[i + 1], {}});
+      i += 2;
+    } else {
+      out.push_back({Token::Kind::kLiteral, p[i], {}});
+      ++i;
     }
-    if (p[0] == '\\' && p.size() > 1) p.remove_prefix(1);
-    if (p[0] != t[0]) return false;
-    p.remove_prefix(1);
-    t.remove_prefix(1);
   }
-  return t.empty();
+  return out;
+}
+
+// Bottom-up dynamic programming over (token, text position): O(tokens x text) time, O(text)
+// memory, so no pattern and file name can make it backtrack exponentially.
+bool Match(std::string_view pattern, std::string_view t) {
+  std::vector<Token> toks = Tokenize(pattern);
+  const size_t m = t.size();
+  std::vector<uint8_t> next(m + 2, 0), cur(m + 2, 0), pend(m + 2, 0);
+  next[m] = 1;  // empty pattern matches only the empty rest
+  for (size_t ti = toks.size(); ti-- > 0;) {
+    const Token& tok = toks[ti];
+    cur.assign(m + 2, 0);
+    pend.assign(m + 2, 0);
+    for (size_t j = m + 1; j-- > 0;) {
+      bool has = j < m;
+      bool v = false;
+      switch (tok.kind) {
+        case Token::Kind::kLiteral: v = has && t[j] == tok.c && next[j + 1]; break;
+        case Token::Kind::kAnyChar: v = has && t[j] != '/' && next[j + 1]; break;
+        case Token::Kind::kClass: {
+          size_t len = 0;
+          v = has && t[j] != '/' && MatchClass(tok.cls, t[j], len) && next[j + 1];
+          break;
+        }
+        case Token::Kind::kStar: v = next[j] || (has && t[j] != '/' && cur[j + 1]); break;
+        case Token::Kind::kStarStar: v = next[j] || (has && cur[j + 1]); break;
+        case Token::Kind::kStarStarSlash:
+          pend[j] = has && ((t[j] == '/' && next[j + 1]) || pend[j + 1]);
+          v = next[j] || pend[j];
+          break;
+      }
+      cur[j] = v;
+    }
+    std::swap(cur, next);
+  }
+  return next[0] != 0;
 }
 
 }  // namespace
@@ -81,15 +127,17 @@ bool IsUnder(std::string_view path, std::string_view dir) {
 }
 
 const WatchedPath* PathFilter::RootOf(std::string_view path) const {
+  // The most specific root decides, including how deep it goes: a non-recursive root nested in a
+  // recursive one limits what is watched below it (the scanner walks each root on its own).
   const WatchedPath* best = nullptr;
   for (const auto& r : roots_) {
     if (!IsUnder(path, r.path)) continue;
-    if (!r.recursive && path.size() > r.path.size()) {
-      // Non-recursive: the root and its direct children only.
-      std::string_view rest = path.substr(r.path == "/" ? 1 : r.path.size() + 1);
-      if (rest.find('/') != std::string_view::npos) continue;
-    }
     if (best == nullptr || r.path.size() > best->path.size()) best = &r;
+  }
+  if (best != nullptr && !best->recursive && path.size() > best->path.size()) {
+    // Non-recursive: the root and its direct children only.
+    std::string_view rest = path.substr(best->path == "/" ? 1 : best->path.size() + 1);
+    if (rest.find('/') != std::string_view::npos) return nullptr;
   }
   return best;
 }

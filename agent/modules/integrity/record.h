@@ -28,6 +28,7 @@ struct FileRecord {
   std::string target;          // symlink target
   bool hash_unstable = false;  // the file kept changing while it was hashed
   bool unreadable = false;     // could not be opened or read: content unknown
+  bool vanished = false;       // gone between listing and hashing; dropped from scan output
 
   bool operator==(const FileRecord&) const = default;
 };

@@ -80,6 +80,12 @@ ScanOutput Scanner::ScanPath(const std::string& path, bool subtree) {
     if (root != nullptr) depth = root->recursive ? -1 : (root->path == path ? 1 : 0);
   }
   Walk(path, depth, out);
+  if (subtree) {
+    // Roots nested below `path` are walked on their own, with their own settings, as in ScanAll.
+    for (const auto& r : filter_.roots()) {
+      if (r.path != path && IsUnder(r.path, path)) Walk(r.path, r.recursive ? -1 : 1, out);
+    }
+  }
   HashAll(out);
   return out;
 }
@@ -155,14 +161,29 @@ void Scanner::HashRecord(FileRecord& rec, std::vector<uint8_t>& buf, Sha256& has
   for (int attempt = 0; attempt < kHashAttempts; ++attempt) {
     auto fd = fs_.OpenForRead(rec.path);
     if (!fd) {
-      if (fd.error().code() == StatusCode::kNotFound) return;  // gone: the next look sees it
+      if (fd.error().code() == StatusCode::kNotFound) {
+        rec.vanished = true;  // deleted meanwhile: its deletion is reported by the next look
+        return;
+      }
       rec.unreadable = true;
       warnings.push_back({rec.path, fd.error().message()});
       return;
     }
     struct stat before {};
     if (::fstat(fd->get(), &before) != 0 || !S_ISREG(before.st_mode)) {
-      return;  // replaced by something else since lstat; the next look sees it
+      // Replaced by something else since it was listed: record what is there now.
+      auto now = fs_.Lstat(rec.path);
+      if (!now) {
+        rec.vanished = true;
+        return;
+      }
+      std::string path = std::move(rec.path);
+      rec = FromStat(std::move(path), *now);
+      if (now->type == FileType::kSymlink) {
+        if (auto t = fs_.ReadLink(rec.path)) rec.target = std::move(*t);
+      }
+      if (now->type != FileType::kRegular) return;
+      continue;
     }
     FileStat b = FileStatFromStat(before);
     // Take the metadata of what we actually hash.
@@ -241,6 +262,7 @@ void Scanner::HashAll(ScanOutput& out) {
     for (auto& t : pool) t.join();
   }
   out.bytes_hashed = bytes;
+  std::erase_if(out.records, [](const FileRecord& r) { return r.vanished; });
 }
 
 }  // namespace ward::agent::integrity

@@ -1,0 +1,27 @@
+// File names are attacker-controlled: the exclude matcher must terminate and never crash.
+// Input: pattern '\0' path.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "agent/modules/integrity/path_filter.h"
+
+using ward::agent::integrity::PathFilter;
+using ward::agent::integrity::WatchedPath;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  size_t nul = in.find('\0');
+  if (nul == std::string_view::npos || nul > 64) return 0;
+  std::string pattern(in.substr(0, nul));
+  std::string path = "/root/" + std::string(in.substr(nul + 1));
+  (void)ward::agent::integrity::GlobMatch(pattern, path);
+  WatchedPath w;
+  w.path = "/root";
+  w.exclude = {pattern};
+  PathFilter f({w});
+  (void)f.Monitored(path);
+  (void)ward::agent::integrity::NormalizePath(path);
+  return 0;
+}
