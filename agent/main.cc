@@ -12,10 +12,15 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "agent/core/change_ledger.h"
 #include "agent/core/event_queue.h"
 #include "agent/core/module_host.h"
 #include "agent/core/policy.h"
+#include "agent/modules/autoheal/config.h"
+#include "agent/modules/autoheal/git_source.h"
+#include "agent/modules/autoheal/healer.h"
 #include "agent/modules/builtin.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
@@ -104,6 +109,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   std::unique_ptr<EventQueue> queue;
   std::unique_ptr<ModuleHost> host;
   std::vector<ModuleSpec> specs;
+  ChangeLedger ledger;
   Status s = RunSteps({
       {"load policy",
        [&] {
@@ -134,7 +140,8 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
              specs.push_back(spec);
            }
          }
-         ModuleContext ctx{*queue, RealFileSystem(), SystemClock(), opt.state_dir};
+         ModuleContext ctx{*queue, RealFileSystem(), SystemClock(), opt.state_dir, queue.get(),
+                           &ledger};
          host = std::make_unique<ModuleHost>(ctx, specs);
          WARD_RETURN_IF_ERROR(host->Start(policy));
          if (host->Running().empty()) {
@@ -176,6 +183,65 @@ Result<IntegrityCommand> OpenIntegrity(const CommonOptions& opt) {
   cmd.sink = std::make_unique<DirectSink>(HostName(policy));
   cmd.sink->AddOutput(std::make_unique<JsonLinesOutput>());
   return cmd;
+}
+
+// `autoheal status`: what the running agent last recorded, and what git and the lock file say now.
+int AutohealStatus(const CommonOptions& opt, bool json) {
+  auto policy = LoadPolicy(opt.config);
+  if (!policy) return Fail(policy.error());
+  const ConfigNode* section = policy->Section("autoheal");
+  if (section == nullptr) return Fail(InvalidArgument(fmt::format("{}: no `autoheal` section", opt.config)));
+  auto config = autoheal::ParseAutohealConfig(*section);
+  if (!config) return Fail(config.error());
+  auto saved = autoheal::LoadStatus(opt.state_dir);
+  if (!saved) return Fail(saved.error());
+  for (const auto& r : config->roots) {
+    autoheal::HealerStatus s;
+    for (const auto& x : *saved) {
+      if (x.root == r.path) s = x;
+    }
+    std::string now_commit;
+    std::string git_error;
+    if (auto git = autoheal::GitSource::Open(r.repository)) {
+      if (auto c = (*git)->ResolveCommit(r.ref)) {
+        now_commit = autoheal::OidHex(*c);
+      } else {
+        git_error = c.error().message();
+      }
+    } else {
+      git_error = git.error().message();
+    }
+    bool locked = !r.lock_file.empty() && ::access(r.lock_file.c_str(), F_OK) == 0;
+    std::string last = s.last_restore_ns > 0 ? FormatTimestampNs(s.last_restore_ns) : "never";
+    if (json) {
+      nlohmann::json j = {{"root", r.path},
+                          {"repository", r.repository},
+                          {"ref", r.ref},
+                          {"ref_commit", now_commit},
+                          {"applied_commit", s.commit},
+                          {"locked", locked},
+                          {"lock_file", r.lock_file},
+                          {"restored", s.restored},
+                          {"last_restore", s.last_restore_ns > 0 ? last : ""},
+                          {"last_restore_path", s.last_restore_path},
+                          {"error", git_error.empty() ? s.error : git_error}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%s\n  repository  %s (%s)\n  commit      %s%s\n  lock        %s%s\n"
+                  "  restored    %llu file(s), last %s%s%s\n",
+                  r.path.c_str(), r.repository.c_str(), r.ref.c_str(),
+                  now_commit.empty() ? "?" : now_commit.substr(0, 12).c_str(),
+                  !s.commit.empty() && s.commit != now_commit
+                      ? fmt::format(" (agent at {})", s.commit.substr(0, 12)).c_str()
+                      : "",
+                  locked ? "present (maintenance: nothing is restored)" : "absent",
+                  r.lock_file.empty() ? " (no lock file configured)" : "",
+                  static_cast<unsigned long long>(s.restored), last.c_str(),
+                  s.last_restore_path.empty() ? "" : (" " + s.last_restore_path).c_str(),
+                  git_error.empty() ? "" : ("\n  error       " + git_error).c_str());
+    }
+  }
+  return kExitOk;
 }
 
 void AddCommon(CLI::App* app, CommonOptions& opt, bool config_required) {
@@ -259,6 +325,15 @@ int Main(int argc, char** argv) {
     }
     rc = kExitOk;
   });
+
+  bool status_json = false;
+  auto* heal = app.add_subcommand("autoheal", "auto-healing commands");
+  heal->require_subcommand(1);
+  auto* status = heal->add_subcommand(
+      "status", "each root: commit, lock state, files restored, last restore");
+  AddCommon(status, opt, true);
+  status->add_flag("--json", status_json, "one JSON object per root");
+  status->callback([&] { rc = AutohealStatus(opt, status_json); });
 
   app.parse_complete_callback([&] { InitLogging(opt.log_level); });
   try {

@@ -32,8 +32,16 @@ EventQueue::~EventQueue() { Stop(); }
 
 void EventQueue::AddOutput(std::unique_ptr<Output> out) { outputs_.push_back(std::move(out)); }
 
-void EventQueue::Subscribe(std::function<void(const Event&)> fn) {
-  subscribers_.push_back(std::move(fn));
+int EventQueue::Subscribe(std::function<void(const Event&)> fn) {
+  std::lock_guard lock(sub_mu_);
+  int id = next_sub_id_++;
+  subscribers_.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void EventQueue::Unsubscribe(int id) {
+  std::lock_guard lock(sub_mu_);
+  std::erase_if(subscribers_, [id](const auto& s) { return s.first == id; });
 }
 
 void EventQueue::Start() {
@@ -89,7 +97,10 @@ void EventQueue::Loop() {
     for (auto& e : batch) {
       StampAgentFields(e, host_name_);
       for (auto& out : outputs_) out->Write(e);
-      for (auto& fn : subscribers_) fn(e);
+      {
+        std::lock_guard lock(sub_mu_);
+        for (auto& [id, fn] : subscribers_) fn(e);
+      }
       ++delivered_;
     }
     for (auto& out : outputs_) out->Flush();

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/core/event_bus.h"
 #include "agent/core/output.h"
 #include "common/event_sink.h"
 
@@ -37,14 +38,12 @@ class DirectSink final : public EventSink {
   uint64_t count_ = 0;
 };
 
-class EventQueue final : public EventSink {
+class EventQueue final : public EventSink, public EventBus {
  public:
   EventQueue(size_t capacity, std::string host_name, const Clock& clock);
   ~EventQueue() override;
 
   void AddOutput(std::unique_ptr<Output> out);
-  // Called on the dispatch thread for every event, after the outputs. Must not block for long.
-  void Subscribe(std::function<void(const Event&)> fn);
 
   void Start();
   // Delivers what is queued, then stops the dispatch thread.
@@ -52,6 +51,10 @@ class EventQueue final : public EventSink {
 
   // EventSink
   void Emit(Event event) override;
+
+  // EventBus: callbacks run on the dispatch thread for every event, after the outputs.
+  int Subscribe(std::function<void(const Event&)> fn) override;
+  void Unsubscribe(int id) override;
 
   uint64_t dropped() const { return dropped_total_.load(); }
   uint64_t delivered() const { return delivered_.load(); }
@@ -70,7 +73,9 @@ class EventQueue final : public EventSink {
   std::atomic<uint64_t> dropped_total_{0};
   std::atomic<uint64_t> delivered_{0};
   std::vector<std::unique_ptr<Output>> outputs_;
-  std::vector<std::function<void(const Event&)>> subscribers_;
+  std::mutex sub_mu_;  // held while subscribers run, so Unsubscribe waits for a running call
+  std::vector<std::pair<int, std::function<void(const Event&)>>> subscribers_;
+  int next_sub_id_ = 0;
   std::thread thread_;
 };
 

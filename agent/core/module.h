@@ -7,6 +7,8 @@
 #include <stop_token>
 #include <string_view>
 
+#include "agent/core/change_ledger.h"
+#include "agent/core/event_bus.h"
 #include "common/clock.h"
 #include "common/config_node.h"
 #include "common/event_sink.h"
@@ -24,15 +26,18 @@ struct ModuleContext {
   FileSystem& fs;     // the real one in production, a fake or faulty one in tests
   const Clock& clock;
   std::filesystem::path state_dir;
+  EventBus* bus = nullptr;         // every event, in process; null in some tests and commands
+  ChangeLedger* ledger = nullptr;  // modules announcing their own changes; may be null
 };
 
 // Configure() runs before Run() and again on every policy update, possibly while Run()
-// executes. A failed Configure() leaves the previous policy in force.
+// executes. A failed Configure() leaves the previous policy in force. `document` is the whole
+// policy, for the rare module whose section depends on another's (autoheal needs integrity's).
 class Module {
  public:
   virtual ~Module() = default;
   virtual std::string_view Name() const = 0;
-  virtual Status Configure(const PolicySection& policy) = 0;
+  virtual Status Configure(const PolicySection& section, const ConfigNode& document) = 0;
   virtual void Run(std::stop_token stop) = 0;  // returns soon after stop is requested
 };
 
@@ -40,7 +45,7 @@ struct ModuleSpec {
   std::string_view name;
   std::unique_ptr<Module> (*create)(const ModuleContext& ctx);
   // Validates a section without side effects (the manager uses it too).
-  Status (*validate)(const PolicySection& section);
+  Status (*validate)(const PolicySection& section, const ConfigNode& document);
   // Whether a present section turns the module on (false when it says `enabled: false`).
   bool (*enabled)(const PolicySection& section);
 };

@@ -9,7 +9,7 @@ Status ModuleHost::Start(const Policy& policy) {
   for (const auto& spec : specs_) {
     if (!policy.Enabled(spec)) continue;
     auto m = spec.create(ctx_);
-    Status s = m->Configure(*policy.Section(spec.name));
+    Status s = m->Configure(*policy.Section(spec.name), policy.root());
     if (!s.ok()) return s.WithContext(std::string(spec.name));
     created.push_back(std::move(m));
   }

@@ -59,7 +59,7 @@ Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> mod
       for (const auto& m : modules) names += fmt::format(", {}", m.name);
       return value.KeyError(fmt::format("unknown section (expected one of: {})", names));
     }
-    WARD_RETURN_IF_ERROR(spec->validate(value));
+    WARD_RETURN_IF_ERROR(spec->validate(value, root));
   }
   p.root_ = std::move(root);
   return p;

@@ -1,5 +1,6 @@
 #include "agent/modules/builtin.h"
 
+#include "agent/modules/autoheal/autoheal_module.h"
 #include "agent/modules/integrity/integrity_module.h"
 
 namespace ward::agent {
@@ -7,6 +8,7 @@ namespace ward::agent {
 std::span<const ModuleSpec> BuiltinModules() {
   static const ModuleSpec kModules[] = {
       {"integrity", &integrity::Create, &integrity::Validate, &integrity::Enabled},
+      {"autoheal", &autoheal::Create, &autoheal::Validate, &autoheal::Enabled},
   };
   return kModules;
 }

@@ -46,20 +46,39 @@ void ForEachUnder(const std::map<std::string, FileRecord>& records, const std::s
 
 Result<std::unique_ptr<IntegrityEngine>> IntegrityEngine::Open(
     IntegrityConfig config, FileSystem& fs, const Clock& clock,
-    const std::filesystem::path& state_dir) {
+    const std::filesystem::path& state_dir, ChangeLedger* ledger) {
   WARD_ASSIGN_OR_RETURN(auto store, BaselineStore::Open(state_dir));
   return std::unique_ptr<IntegrityEngine>(
-      new IntegrityEngine(std::move(config), fs, clock, std::move(store)));
+      new IntegrityEngine(std::move(config), fs, clock, std::move(store), ledger));
 }
 
 IntegrityEngine::IntegrityEngine(IntegrityConfig config, FileSystem& fs, const Clock& clock,
-                                 std::unique_ptr<BaselineStore> store)
+                                 std::unique_ptr<BaselineStore> store, ChangeLedger* ledger)
     : config_(std::move(config)),
       fs_(fs),
       clock_(clock),
       filter_(config_.paths),
       scanner_(fs_, filter_, config_.hash_threads),
-      store_(std::move(store)) {}
+      store_(std::move(store)),
+      ledger_(ledger) {}
+
+bool IntegrityEngine::Announced(const Change& c) const {
+  if (ledger_ == nullptr) return false;
+  auto consume = [&](const FileRecord* r, const std::string& path) {
+    if (r == nullptr) return ledger_->Consume(path, false, FileType::kUnknown, nullptr, "", 0);
+    return ledger_->Consume(path, true, r->type, r->has_sha256 ? &r->sha256 : nullptr, r->target,
+                            r->mode);
+  };
+  switch (c.kind) {
+    case ChangeKind::kCreated:
+    case ChangeKind::kModified: return consume(&*c.after, c.after->path);
+    case ChangeKind::kDeleted: return consume(nullptr, c.before->path);
+    case ChangeKind::kRenamed:
+      // Both ends must have been announced (a temp file renamed into place).
+      return consume(nullptr, c.before->path) && consume(&*c.after, c.after->path);
+  }
+  return false;
+}
 
 uint32_t IntegrityEngine::AttrsOf(const std::string& path) const {
   const WatchedPath* r = filter_.RootOf(path);
@@ -237,7 +256,16 @@ Status IntegrityEngine::Report(const std::vector<Change>& changes, EventSink& si
   std::vector<FileRecord> upserts;
   std::vector<std::string> deletes;
   for (const auto& c : changes) {
-    sink.Emit(ChangeEvent(clock_, c, detected_by));
+    if (update && Announced(c)) {
+      // Another module made this change on purpose (autoheal restoring, a deploy): the baseline
+      // follows it silently.
+    } else {
+      Event e = ChangeEvent(clock_, c, detected_by);
+      if (ledger_ && ledger_->InMaintenance(c.after ? c.after->path : c.before->path)) {
+        e.Set("integrity.maintenance", true);
+      }
+      sink.Emit(std::move(e));
+    }
     if (!update) continue;
     if (c.before && (!c.after || c.before->path != c.after->path)) deletes.push_back(c.before->path);
     if (c.after) upserts.push_back(*c.after);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/change_ledger.h"
 #include "agent/modules/integrity/baseline_store.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/path_filter.h"
@@ -33,9 +34,12 @@ struct RunStats {
 
 class IntegrityEngine {
  public:
+  // `ledger` (may be null): changes other modules announced there are taken into the baseline
+  // without an event, and changes under a root in maintenance are marked as such.
   static Result<std::unique_ptr<IntegrityEngine>> Open(IntegrityConfig config, FileSystem& fs,
                                                        const Clock& clock,
-                                                       const std::filesystem::path& state_dir);
+                                                       const std::filesystem::path& state_dir,
+                                                       ChangeLedger* ledger = nullptr);
 
   // Records a fresh baseline of every root, replacing the old one atomically.
   Result<RunStats> RecordBaseline(EventSink& sink);
@@ -59,7 +63,9 @@ class IntegrityEngine {
 
  private:
   IntegrityEngine(IntegrityConfig config, FileSystem& fs, const Clock& clock,
-                  std::unique_ptr<BaselineStore> store);
+                  std::unique_ptr<BaselineStore> store, ChangeLedger* ledger);
+  // True when the change is one another module announced (and so is not reported).
+  bool Announced(const Change& c) const;
   uint32_t AttrsOf(const std::string& path) const;
   // Emits events for changes and, when update, writes them to store and memory.
   Status Report(const std::vector<Change>& changes, EventSink& sink, std::string_view detected_by,
@@ -73,6 +79,7 @@ class IntegrityEngine {
   PathFilter filter_;
   Scanner scanner_;
   std::unique_ptr<BaselineStore> store_;
+  ChangeLedger* ledger_;
   bool loaded_ = false;
   LoadedBaseline baseline_;
 };

@@ -30,8 +30,8 @@ class IntegrityModule final : public Module {
 
   std::string_view Name() const override { return "integrity"; }
 
-  Status Configure(const PolicySection& policy) override {
-    WARD_ASSIGN_OR_RETURN(IntegrityConfig c, ParseIntegrityConfig(policy));
+  Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
+    WARD_ASSIGN_OR_RETURN(IntegrityConfig c, ParseIntegrityConfig(section));
     std::lock_guard lock(mu_);
     next_config_ = std::move(c);
     cv_.notify_all();
@@ -88,6 +88,7 @@ class IntegrityModule final : public Module {
         break;
       }
     }
+    woken_ = true;  // the loop recomputes when to wake
     cv_.notify_all();
   }
 
@@ -115,7 +116,7 @@ class IntegrityModule final : public Module {
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
 
   void RunWith(IntegrityConfig config, std::stop_token stop) {
-    auto engine_or = IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir);
+    auto engine_or = IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
     if (!engine_or) {
       spdlog::error("integrity: {}", engine_or.error().ToString());
       Emit(StatusEvent(ctx_.clock, "module_error", Severity::kHigh, engine_or.error().message()));
@@ -173,12 +174,13 @@ class IntegrityModule final : public Module {
       if (next_schedule) wake = std::min(wake, *next_schedule);
       if (!polled_.empty()) wake = std::min(wake, next_poll);
       cv_.wait_until(lock, stop, wake, [&] {
-        return next_config_.has_value() || rescan_all_ || !warnings_.empty() ||
+        return woken_ || next_config_.has_value() || rescan_all_ || !warnings_.empty() ||
                std::any_of(pending_.begin(), pending_.end(), [&](const auto& kv) {
                  return kv.second.due <= std::chrono::steady_clock::now();
                });
       });
       if (stop.stop_requested() || next_config_) break;
+      woken_ = false;
       now = std::chrono::steady_clock::now();
 
       std::vector<Notice> warnings = std::move(warnings_);
@@ -253,6 +255,7 @@ class IntegrityModule final : public Module {
   std::optional<IntegrityConfig> next_config_;
   std::map<std::string, Pending> pending_;
   bool rescan_all_ = false;
+  bool woken_ = false;
   std::string rescan_reason_;
   std::vector<Notice> warnings_;
   std::set<std::string> polled_;
@@ -264,7 +267,9 @@ std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<IntegrityModule>(ctx);
 }
 
-Status Validate(const PolicySection& section) { return ParseIntegrityConfig(section).status(); }
+Status Validate(const PolicySection& section, const ConfigNode& /*document*/) {
+  return ParseIntegrityConfig(section).status();
+}
 
 bool Enabled(const PolicySection& section) {
   auto c = ParseIntegrityConfig(section);

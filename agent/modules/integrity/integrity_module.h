@@ -13,7 +13,7 @@
 namespace ward::agent::integrity {
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx);
-Status Validate(const PolicySection& section);
+Status Validate(const PolicySection& section, const ConfigNode& document);
 bool Enabled(const PolicySection& section);
 
 }  // namespace ward::agent::integrity

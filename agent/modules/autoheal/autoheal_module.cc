@@ -1,0 +1,166 @@
+#include "agent/modules/autoheal/autoheal_module.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "agent/modules/autoheal/config.h"
+#include "agent/modules/autoheal/healer.h"
+#include "agent/modules/integrity/config.h"
+#include "agent/modules/integrity/path_filter.h"
+#include "common/log.h"
+#include "common/text.h"
+
+namespace ward::agent::autoheal {
+namespace {
+
+struct Settings {
+  AutohealConfig config;
+  integrity::IntegrityConfig integrity;
+};
+
+Result<Settings> ParseSettings(const PolicySection& section, const ConfigNode& document) {
+  Settings s;
+  WARD_ASSIGN_OR_RETURN(s.config, ParseAutohealConfig(section));
+  const ConfigNode* integ = document.Find("integrity");
+  if (integ != nullptr) {
+    WARD_ASSIGN_OR_RETURN(s.integrity, integrity::ParseIntegrityConfig(*integ));
+  }
+  integrity::PathFilter filter(s.integrity.paths);
+  const ConfigNode* roots = section.Find("roots");
+  for (size_t i = 0; i < s.config.roots.size(); ++i) {
+    const auto& r = s.config.roots[i];
+    const ConfigNode& where = roots ? roots->items()[i] : section;
+    if (integ == nullptr || !s.integrity.enabled) {
+      return where.Error(fmt::format("{} must also be watched by `integrity` (autoheal reacts "
+                                     "to its real-time events), and there is no integrity section",
+                                     r.path));
+    }
+    if (filter.RootOf(r.path) == nullptr || filter.Excluded(*filter.RootOf(r.path), r.path)) {
+      return where.Error(fmt::format("{} is not watched by `integrity`: add it to integrity.paths",
+                                     r.path));
+    }
+    if (!s.integrity.realtime) {
+      return where.Error("autoheal needs integrity.realtime: true");
+    }
+  }
+  return s;
+}
+
+class AutohealModule final : public Module {
+ public:
+  explicit AutohealModule(const ModuleContext& ctx) : ctx_(ctx) {}
+
+  std::string_view Name() const override { return "autoheal"; }
+
+  Status Configure(const PolicySection& section, const ConfigNode& document) override {
+    WARD_ASSIGN_OR_RETURN(Settings s, ParseSettings(section, document));
+    std::lock_guard lock(mu_);
+    next_ = std::move(s);
+    cv_.notify_all();
+    return Status::Ok();
+  }
+
+  void Run(std::stop_token stop) override {
+    int sub = -1;
+    if (ctx_.bus != nullptr) {
+      sub = ctx_.bus->Subscribe([this](const Event& e) { OnEvent(e); });
+    }
+    while (!stop.stop_requested()) {
+      Settings s;
+      {
+        std::lock_guard lock(mu_);
+        if (!next_) break;
+        s = std::move(*next_);
+        next_.reset();
+      }
+      RunWith(std::move(s), stop);
+    }
+    if (sub >= 0) ctx_.bus->Unsubscribe(sub);
+  }
+
+ private:
+  void OnEvent(const Event& e) {
+    if (e.Module() != "integrity") return;
+    std::string type = e.GetString("event.type");
+    if (type != "creation" && type != "change" && type != "deletion") return;
+    auto path_of = [&](std::string_view field) {
+      std::string b64 = e.GetString(std::string(field) + "_base64");
+      if (!b64.empty()) {
+        if (auto raw = Base64Decode(b64)) return *raw;
+      }
+      return e.GetString(field);
+    };
+    std::lock_guard lock(mu_);
+    std::string p = path_of("file.path");
+    if (!p.empty()) queue_.push_back(std::move(p));
+    std::string prev = path_of("integrity.previous_path");
+    if (!prev.empty()) queue_.push_back(std::move(prev));
+    cv_.notify_all();
+  }
+
+  void RunWith(Settings s, std::stop_token stop) {
+    integrity::PathFilter filter(s.integrity.paths);
+    std::vector<std::unique_ptr<Healer>> healers;
+    for (const auto& r : s.config.roots) {
+      healers.push_back(std::make_unique<Healer>(r, &filter, ctx_.ledger, ctx_.events, ctx_.clock,
+                                                 ctx_.state_dir, s.config.persistent_threshold,
+                                                 s.config.persistent_window));
+      Status st = healers.back()->Start();
+      if (!st.ok()) {
+        spdlog::error("autoheal: {}: {} (retrying)", r.path, st.ToString());
+      } else {
+        spdlog::info("autoheal: {} follows {} {} ({})", r.path, r.repository, r.ref,
+                     healers.back()->status().commit.substr(0, 12));
+      }
+    }
+    auto next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
+    std::unique_lock lock(mu_);
+    while (!stop.stop_requested() && !next_) {
+      cv_.wait_until(lock, stop, next_poll, [&] { return !queue_.empty() || next_.has_value(); });
+      if (stop.stop_requested() || next_) break;
+      std::deque<std::string> work;
+      work.swap(queue_);
+      lock.unlock();
+      std::set<std::string> seen;
+      for (const auto& path : work) {
+        if (!seen.insert(path).second) continue;
+        for (auto& h : healers) {
+          if (integrity::IsUnder(path, h->root().path)) h->OnChange(path);
+        }
+      }
+      if (std::chrono::steady_clock::now() >= next_poll) {
+        for (auto& h : healers) h->Poll();
+        next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
+      }
+      lock.lock();
+    }
+  }
+
+  ModuleContext ctx_;
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::optional<Settings> next_;
+  std::deque<std::string> queue_;
+};
+
+}  // namespace
+
+std::unique_ptr<Module> Create(const ModuleContext& ctx) {
+  return std::make_unique<AutohealModule>(ctx);
+}
+
+Status Validate(const PolicySection& section, const ConfigNode& document) {
+  return ParseSettings(section, document).status();
+}
+
+bool Enabled(const PolicySection& section) {
+  auto c = ParseAutohealConfig(section);
+  return c.has_value() && c->enabled;
+}
+
+}  // namespace ward::agent::autoheal
