@@ -335,7 +335,13 @@ int Main(int argc, char** argv) {
   status->add_flag("--json", status_json, "one JSON object per root");
   status->callback([&] { rc = AutohealStatus(opt, status_json); });
 
-  app.parse_complete_callback([&] { InitLogging(opt.log_level); });
+  app.parse_complete_callback([&] {
+    InitLogging(opt.log_level);
+    // Paths in events and status files are absolute, whatever the working directory was.
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(opt.state_dir, ec);
+    if (!ec) opt.state_dir = abs.lexically_normal().string();
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,7 +60,51 @@ FileStat FileStatFromStat(const struct stat& st) {
   return s;
 }
 
+std::string JoinPath(std::string_view dir, std::string_view name) {
+  std::string out;
+  out.reserve(dir.size() + 1 + name.size());
+  out.append(dir);
+  if (dir != "/") out.push_back('/');
+  out.append(name);
+  return out;
+}
+
 namespace {
+
+constexpr int kReadFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+bool IsPseudoFsType(const struct statfs& sf) {
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case BPF_FS_MAGIC:
+    case DEVPTS_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// readlink(2) or readlinkat(2), into a buffer that grows until the target fits.
+template <typename ReadFn>
+Result<std::string> ReadLinkWith(ReadFn&& read, std::string_view path) {
+  std::string buf(256, '\0');
+  for (;;) {
+    ssize_t n = read(buf.data(), buf.size());
+    if (n < 0) return ErrnoStatus(errno, fmt::format("readlink {}", path));
+    if (static_cast<size_t>(n) < buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    buf.resize(buf.size() * 2);
+  }
+}
 
 FileType FromDType(unsigned char d) {
   switch (d) {
@@ -104,24 +150,15 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Result<UniqueFd> OpenForRead(const std::string& path) override {
-    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-    int fd = ::open(path.c_str(), flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), flags);  // O_NOATIME needs ownership
+    int fd = ::open(path.c_str(), kReadFlags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), kReadFlags);  // O_NOATIME: owner only
     if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", path));
     return UniqueFd(fd);
   }
 
   Result<std::string> ReadLink(const std::string& path) override {
-    std::string buf(256, '\0');
-    for (;;) {
-      ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
-      if (n < 0) return ErrnoStatus(errno, fmt::format("readlink {}", path));
-      if (static_cast<size_t>(n) < buf.size()) {
-        buf.resize(static_cast<size_t>(n));
-        return buf;
-      }
-      buf.resize(buf.size() * 2);
-    }
+    return ReadLinkWith([&](char* buf, size_t size) { return ::readlink(path.c_str(), buf, size); },
+                        path);
   }
 
   Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override {
@@ -193,9 +230,131 @@ class PosixFileSystem final : public FileSystem {
     if (::chmod(path.c_str(), mode) != 0) return ErrnoStatus(errno, fmt::format("chmod {}", path));
     return Status::Ok();
   }
+
+  Result<std::unique_ptr<Directory>> OpenDir(const std::string& path) override;
+};
+
+// A Directory through its descriptor.
+class FdDirectory final : public Directory {
+ public:
+  FdDirectory(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+
+  const std::string& path() const override { return path_; }
+
+  Result<FileStat> Stat() override {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0) return ErrnoStatus(errno, fmt::format("fstat {}", path_));
+    return FileStatFromStat(st);
+  }
+
+  bool IsPseudoFs() override {
+    struct statfs sf {};
+    return ::fstatfs(fd_.get(), &sf) == 0 && IsPseudoFsType(sf);
+  }
+
+  Result<std::vector<DirEntry>> List() override {
+    if (::lseek(fd_.get(), 0, SEEK_SET) != 0) {
+      return ErrnoStatus(errno, fmt::format("rewind directory {}", path_));
+    }
+    std::vector<DirEntry> out;
+    alignas(struct dirent64) char buf[32 * 1024];
+    for (;;) {
+      ssize_t n = ::getdents64(fd_.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, fmt::format("readdir {}", path_));
+      }
+      if (n == 0) break;
+      for (ssize_t off = 0; off < n;) {
+        const auto* de = reinterpret_cast<const struct dirent64*>(buf + off);
+        off += de->d_reclen;
+        std::string_view name(de->d_name);
+        if (name == "." || name == "..") continue;
+        out.push_back({std::string(name), FromDType(de->d_type)});
+      }
+    }
+    return out;
+  }
+
+  Result<FileStat> StatAt(const std::string& name) override {
+    struct stat st {};
+    if (::fstatat(fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return ErrnoStatus(errno, fmt::format("lstat {}", JoinPath(path_, name)));
+    }
+    return FileStatFromStat(st);
+  }
+
+  Result<std::string> ReadLinkAt(const std::string& name) override {
+    return ReadLinkWith(
+        [&](char* buf, size_t size) { return ::readlinkat(fd_.get(), name.c_str(), buf, size); },
+        JoinPath(path_, name));
+  }
+
+  Result<UniqueFd> OpenForReadAt(const std::string& name) override {
+    int fd = ::openat(fd_.get(), name.c_str(), kReadFlags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::openat(fd_.get(), name.c_str(), kReadFlags);
+    if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", JoinPath(path_, name)));
+    return UniqueFd(fd);
+  }
+
+  Result<std::unique_ptr<Directory>> OpenDirAt(const std::string& name) override {
+    std::string path = JoinPath(path_, name);
+    int fd = ::openat(fd_.get(), name.c_str(), kDirFlags);
+    if (fd < 0) return ErrnoStatus(errno, fmt::format("open directory {}", path));
+    return std::unique_ptr<Directory>(new FdDirectory(UniqueFd(fd), std::move(path)));
+  }
+
+ private:
+  UniqueFd fd_;
+  std::string path_;
+};
+
+Result<std::unique_ptr<Directory>> PosixFileSystem::OpenDir(const std::string& path) {
+  int fd = ::open(path.c_str(), kDirFlags);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("open directory {}", path));
+  return std::unique_ptr<Directory>(new FdDirectory(UniqueFd(fd), path));
+}
+
+// The slow path: a Directory through a FileSystem's path-based calls.
+class PathDirectory final : public Directory {
+ public:
+  PathDirectory(FileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
+
+  const std::string& path() const override { return path_; }
+  Result<FileStat> Stat() override { return fs_.Lstat(path_); }
+  bool IsPseudoFs() override {
+    struct statfs sf {};
+    return ::statfs(path_.c_str(), &sf) == 0 && IsPseudoFsType(sf);
+  }
+  Result<std::vector<DirEntry>> List() override { return fs_.ListDir(path_); }
+  Result<FileStat> StatAt(const std::string& name) override {
+    return fs_.Lstat(JoinPath(path_, name));
+  }
+  Result<std::string> ReadLinkAt(const std::string& name) override {
+    return fs_.ReadLink(JoinPath(path_, name));
+  }
+  Result<UniqueFd> OpenForReadAt(const std::string& name) override {
+    return fs_.OpenForRead(JoinPath(path_, name));
+  }
+  Result<std::unique_ptr<Directory>> OpenDirAt(const std::string& name) override {
+    return fs_.OpenDir(JoinPath(path_, name));
+  }
+
+ private:
+  FileSystem& fs_;
+  std::string path_;
 };
 
 }  // namespace
+
+Result<std::unique_ptr<Directory>> FileSystem::OpenDir(const std::string& path) {
+  WARD_ASSIGN_OR_RETURN(FileStat st, Lstat(path));
+  if (st.type != FileType::kDirectory) {
+    return ErrnoStatus(st.type == FileType::kSymlink ? ELOOP : ENOTDIR,
+                       fmt::format("open directory {}", path));
+  }
+  return std::unique_ptr<Directory>(new PathDirectory(*this, path));
+}
 
 FileSystem& RealFileSystem() {
   static PosixFileSystem fs;

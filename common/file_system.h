@@ -1,5 +1,6 @@
 // FileSystem: the seam through which modules touch files, so that tests can inject faults
 // (see testing/faulty_file_system.h). Paths are byte strings: Linux file names need not be UTF-8.
+// Directory: an open directory, for looking at many entries relative to it.
 // Thread-safety: RealFileSystem is stateless and safe from any thread; fakes say their own.
 #pragma once
 
@@ -45,7 +46,16 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-enum class FileType { kRegular, kDirectory, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice, kUnknown };
+enum class FileType : uint8_t {
+  kRegular,
+  kDirectory,
+  kSymlink,
+  kFifo,
+  kSocket,
+  kCharDevice,
+  kBlockDevice,
+  kUnknown
+};
 std::string_view FileTypeName(FileType t);
 FileType FileTypeFromMode(mode_t mode);
 
@@ -68,6 +78,35 @@ struct DirEntry {
   FileType type = FileType::kUnknown;  // from d_type; kUnknown when the file system does not say
 };
 
+// "dir/name" ("/name" when dir is "/").
+std::string JoinPath(std::string_view dir, std::string_view name);
+
+// An open directory whose entries are looked at relative to it (fstatat(2), openat(2), ...):
+// no lookup of the full path on every call, and a parent renamed or swapped for a symlink
+// meanwhile cannot send the calls elsewhere. `name` is one path component. Errors name the full
+// path, JoinPath(path(), name).
+// Thread-safety: List() one caller at a time; the other calls may run concurrently with each
+// other and with List(), as long as the object outlives them.
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  // The path it was opened as.
+  virtual const std::string& path() const = 0;
+  // Metadata of the directory itself (fstat(2)): which directory was really opened.
+  virtual Result<FileStat> Stat() = 0;
+  // True when it is on a kernel pseudo file system (proc, sysfs, cgroup, debugfs, tracefs,
+  // securityfs, bpf, devpts); false also when that cannot be told.
+  virtual bool IsPseudoFs() = 0;
+  // Its entries but "." and "..", in no particular order.
+  virtual Result<std::vector<DirEntry>> List() = 0;
+  // As FileSystem::Lstat, ReadLink and OpenForRead, for the entry `name`.
+  virtual Result<FileStat> StatAt(const std::string& name) = 0;
+  virtual Result<std::string> ReadLinkAt(const std::string& name) = 0;
+  virtual Result<UniqueFd> OpenForReadAt(const std::string& name) = 0;
+  // Opens the subdirectory `name`; fails when it is a symlink (never followed) or no directory.
+  virtual Result<std::unique_ptr<Directory>> OpenDirAt(const std::string& name) = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -84,6 +123,11 @@ class FileSystem {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
   virtual Status CreateDirectories(const std::string& path, uint32_t mode) = 0;
+  // Opens the directory `path`, not following a final symlink. The real file system returns one
+  // that works through a directory descriptor. This default is the slow path for fakes: a
+  // Directory that goes through this object's path-based calls (Lstat, ListDir, OpenForRead,
+  // ReadLink) with the full path each time, so faults injected there apply to it too.
+  virtual Result<std::unique_ptr<Directory>> OpenDir(const std::string& path);
 };
 
 // The process-wide real file system.

@@ -1,11 +1,15 @@
 // FaultyFileSystem: wraps a real FileSystem and fails the operations a test picks, on paths that
-// contain a chosen substring. Thread-safe.
+// contain a chosen substring. Directories it opens fail the same way, on the full path of each
+// entry: Directory::StatAt and Stat are kLstat, ReadLinkAt kReadLink, OpenForReadAt kOpen, and
+// opening or listing a directory (OpenDir, OpenDirAt, List) is kListDir. Thread-safe.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "common/file_system.h"
 
@@ -63,8 +67,55 @@ class FaultyFileSystem final : public FileSystem {
     WARD_RETURN_IF_ERROR(Fault(Op::kMkdir, p));
     return base_.CreateDirectories(p, m);
   }
+  Result<std::unique_ptr<Directory>> OpenDir(const std::string& p) override {
+    if (auto s = Fault(Op::kListDir, p); !s.ok()) return s;
+    WARD_ASSIGN_OR_RETURN(auto dir, base_.OpenDir(p));
+    return Wrap(std::move(dir));
+  }
 
  private:
+  // The base file system's directory, with this object's faults.
+  class FaultyDirectory final : public Directory {
+   public:
+    FaultyDirectory(FaultyFileSystem& fs, std::unique_ptr<Directory> base)
+        : fs_(fs), base_(std::move(base)) {}
+    const std::string& path() const override { return base_->path(); }
+    Result<FileStat> Stat() override {
+      if (auto s = fs_.Fault(Op::kLstat, path()); !s.ok()) return s;
+      return base_->Stat();
+    }
+    bool IsPseudoFs() override { return base_->IsPseudoFs(); }
+    Result<std::vector<DirEntry>> List() override {
+      if (auto s = fs_.Fault(Op::kListDir, path()); !s.ok()) return s;
+      return base_->List();
+    }
+    Result<FileStat> StatAt(const std::string& n) override {
+      if (auto s = fs_.Fault(Op::kLstat, JoinPath(path(), n)); !s.ok()) return s;
+      return base_->StatAt(n);
+    }
+    Result<std::string> ReadLinkAt(const std::string& n) override {
+      if (auto s = fs_.Fault(Op::kReadLink, JoinPath(path(), n)); !s.ok()) return s;
+      return base_->ReadLinkAt(n);
+    }
+    Result<UniqueFd> OpenForReadAt(const std::string& n) override {
+      if (auto s = fs_.Fault(Op::kOpen, JoinPath(path(), n)); !s.ok()) return s;
+      return base_->OpenForReadAt(n);
+    }
+    Result<std::unique_ptr<Directory>> OpenDirAt(const std::string& n) override {
+      if (auto s = fs_.Fault(Op::kListDir, JoinPath(path(), n)); !s.ok()) return s;
+      WARD_ASSIGN_OR_RETURN(auto dir, base_->OpenDirAt(n));
+      return fs_.Wrap(std::move(dir));
+    }
+
+   private:
+    FaultyFileSystem& fs_;
+    std::unique_ptr<Directory> base_;
+  };
+
+  std::unique_ptr<Directory> Wrap(std::unique_ptr<Directory> dir) {
+    return std::make_unique<FaultyDirectory>(*this, std::move(dir));
+  }
+
   struct Rule {
     Op op;
     std::string needle;

@@ -17,7 +17,8 @@ void ChangeLedger::Expect(const std::string& path, Expected what) {
 }
 
 bool ChangeLedger::Consume(const std::string& path, bool exists, FileType type,
-                           const Sha256Digest* sha256, const std::string& target, uint32_t mode) {
+                           const Sha256Digest* sha256, const std::string& target, uint32_t mode,
+                           uint64_t inode) {
   std::lock_guard lock(mu_);
   ExpireLocked(std::chrono::steady_clock::now());
   auto it = expected_.find(path);
@@ -38,9 +39,15 @@ bool ChangeLedger::Consume(const std::string& path, bool exists, FileType type,
     if (match && e.sha256) match = sha256 != nullptr && *sha256 == *e.sha256;
     if (match && type == FileType::kSymlink) match = e.target == target;
     if (match && e.mode != 0) match = e.mode == mode;
+    if (match && e.inode != 0) match = e.inode == inode;
   }
   if (match) expected_.erase(it);
   return match;
+}
+
+void ChangeLedger::Forget(const std::string& path) {
+  std::lock_guard lock(mu_);
+  expected_.erase(path);
 }
 
 void ChangeLedger::SetMaintenance(const std::string& root, bool on) {

@@ -30,6 +30,7 @@ class ChangeLedger {
     std::optional<Sha256Digest> sha256;  // regular files
     std::string target;                  // symlinks
     uint32_t mode = 0;                   // 0 = not checked
+    uint64_t inode = 0;                  // 0 = not checked; else the very file must be seen
 
     static Expected File(const Sha256Digest& sha256, uint32_t mode) {
       Expected e;
@@ -67,7 +68,9 @@ class ChangeLedger {
   // True when `path` was announced to end up in this state (and then forgets it, unless it is a
   // scratch path). `sha256` may be null for non-regular files; `exists` false for a deletion.
   bool Consume(const std::string& path, bool exists, FileType type, const Sha256Digest* sha256,
-               const std::string& target, uint32_t mode);
+               const std::string& target, uint32_t mode, uint64_t inode = 0);
+  // Drops any expectation for exactly this path (a scratch file that is gone).
+  void Forget(const std::string& path);
 
   void SetMaintenance(const std::string& root, bool on);
   bool InMaintenance(const std::string& path) const;

@@ -95,11 +95,21 @@ class AutohealModule final : public Module {
       }
       return e.GetString(field);
     };
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      ctx_.clock.Now().time_since_epoch())
+                      .count();
     std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) {
+      // Too much at once (mass tampering): compare whole roots instead of path by path.
+      queue_.clear();
+      reconcile_all_ = true;
+      cv_.notify_all();
+      return;
+    }
     std::string p = path_of("file.path");
-    if (!p.empty()) queue_.push_back(std::move(p));
+    if (!p.empty()) queue_.push_back({std::move(p), now});
     std::string prev = path_of("integrity.previous_path");
-    if (!prev.empty()) queue_.push_back(std::move(prev));
+    if (!prev.empty()) queue_.push_back({std::move(prev), now});
     cv_.notify_all();
   }
 
@@ -121,18 +131,27 @@ class AutohealModule final : public Module {
     auto next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
     std::unique_lock lock(mu_);
     while (!stop.stop_requested() && !next_) {
-      cv_.wait_until(lock, stop, next_poll, [&] { return !queue_.empty() || next_.has_value(); });
+      cv_.wait_until(lock, stop, next_poll,
+                     [&] { return !queue_.empty() || reconcile_all_ || next_.has_value(); });
       if (stop.stop_requested() || next_) break;
-      std::deque<std::string> work;
+      std::deque<Change> work;
       work.swap(queue_);
+      bool reconcile = reconcile_all_;
+      reconcile_all_ = false;
       lock.unlock();
-      std::set<std::string> seen;
-      for (const auto& path : work) {
-        if (!seen.insert(path).second) continue;
+      if (reconcile) {
         for (auto& h : healers) {
-          if (integrity::IsUnder(path, h->root().path)) h->OnChange(path);
+          if (!h->status().locked) (void)h->Reconcile();
         }
       }
+      std::set<std::string> seen;
+      for (const auto& [path, observed_ns] : work) {
+        if (!seen.insert(path).second) continue;
+        for (auto& h : healers) {
+          if (integrity::IsUnder(path, h->root().path)) h->OnChange(path, observed_ns);
+        }
+      }
+      for (auto& h : healers) h->FlushStatus();
       if (std::chrono::steady_clock::now() >= next_poll) {
         for (auto& h : healers) h->Poll();
         next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
@@ -145,7 +164,13 @@ class AutohealModule final : public Module {
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::optional<Settings> next_;
-  std::deque<std::string> queue_;
+  struct Change {
+    std::string path;
+    int64_t observed_ns;
+  };
+  std::deque<Change> queue_;
+  bool reconcile_all_ = false;
+  static constexpr size_t kMaxQueued = 100'000;
 };
 
 }  // namespace

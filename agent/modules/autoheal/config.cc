@@ -44,6 +44,10 @@ Result<HealRoot> ParseRoot(const ConfigNode& n) {
   }
   if (const ConfigNode* v = n.Find("lock_file")) {
     WARD_ASSIGN_OR_RETURN(r.lock_file, ReadAbsPath(*v));
+    if (integrity::IsUnder(r.lock_file, r.path)) {
+      return v->Error("the lock file must not be inside the root (whoever can write the root "
+                      "could then turn healing off)");
+    }
   }
   if (const ConfigNode* v = n.Find("unexpected_files")) {
     WARD_ASSIGN_OR_RETURN(std::string a, ReadString(*v));

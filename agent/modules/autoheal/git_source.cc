@@ -195,12 +195,17 @@ Result<std::vector<GitChange>> GitSource::Diff(const GitOid& from, const GitOid&
   WARD_ASSIGN_OR_RETURN(auto a, ListTree(from, ""));
   WARD_ASSIGN_OR_RETURN(auto b, ListTree(to, ""));
   std::map<std::string, GitEntry> before;
+  // Entries with names we refuse are never part of a diff: nothing is written or removed for them.
+  auto usable = [](const GitTreeItem& i) {
+    return i.entry.kind != GitEntry::Kind::kTree && i.entry.kind != GitEntry::Kind::kInvalid &&
+           SafeRelativePath(i.path);
+  };
   for (auto& i : a) {
-    if (i.entry.kind != GitEntry::Kind::kTree) before[i.path] = i.entry;
+    if (usable(i)) before[i.path] = i.entry;
   }
   std::vector<GitChange> out;
   for (auto& i : b) {
-    if (i.entry.kind == GitEntry::Kind::kTree) continue;
+    if (!usable(i)) continue;
     auto it = before.find(i.path);
     if (it == before.end() || it->second.kind != i.entry.kind || it->second.oid != i.entry.oid) {
       out.push_back({i.path, GitChange::Kind::kWritten});

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -19,7 +20,10 @@
 namespace ward::agent::autoheal {
 namespace {
 
-constexpr uint64_t kMaxCompareSize = 1ULL << 30;
+// Files larger than this are not compared in memory (they are rewritten from git).
+constexpr uint64_t kMaxCompareSize = 256ULL << 20;
+// Forensic copies keep at most this much of a tampered file (meta.json says when cut short).
+constexpr uint64_t kMaxForensicsSize = 64ULL << 20;
 
 int64_t CtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
@@ -28,8 +32,11 @@ int64_t CtimeNs(const struct stat& st) {
 std::string Sha256Hex(std::string_view data) { return DigestHex(Sha256::Of(data)); }
 
 // Resolves a symlink target lexically against the link's directory (relative to the root);
-// false when it leaves the root.
-bool SymlinkStaysInside(const std::string& link_rel, const std::string& target) {
+// false when it leaves the root. `is_symlink(prefix)` says whether a path in the commit is itself
+// a symlink: a target that goes *through* one (a -> ., up -> a/..) is refused, since the kernel
+// would resolve it differently from the text.
+bool SymlinkStaysInside(const std::string& link_rel, const std::string& target,
+                        const std::function<bool(const std::string&)>& is_symlink) {
   if (target.empty() || target[0] == '/') return false;
   std::vector<std::string> parts;
   std::string dir = ParentOf(link_rel);
@@ -58,9 +65,23 @@ bool SymlinkStaysInside(const std::string& link_rel, const std::string& target) 
       return false;
     }
     if (slash == std::string::npos) break;
+    // This component is traversed as a directory.
+    std::string prefix;
+    for (const auto& p : parts) prefix = prefix.empty() ? p : prefix + "/" + p;
+    if (!prefix.empty() && is_symlink(prefix)) return false;
     start = slash + 1;
   }
   return true;
+}
+
+// Writing rel makes its missing parent directories (SafeRoot does): announce them too, so that
+// integrity monitoring does not report them as new.
+void ExpectMissingParents(const SafeRoot& safe, ChangeLedger* ledger, const std::string& rel) {
+  if (ledger == nullptr) return;
+  for (std::string d = ParentOf(rel); !d.empty(); d = ParentOf(d)) {
+    if (safe.Lstat(d)) break;
+    ledger->Expect(safe.Abs(d), ChangeLedger::Expected::Directory());
+  }
 }
 
 std::string StatusFile(const std::filesystem::path& state_dir, const std::string& root) {
@@ -122,21 +143,26 @@ Status Healer::Start() {
   ::chmod((state_dir_ / "autoheal").c_str(), 0700);
   auto git = GitSource::Open(root_.repository);
   if (!git) {
-    status_.error = git.error().message();
-    Event e = MakeEvent("repository_unavailable", "info", Severity::kHigh);
-    e.Set("message", LossyUtf8(git.error().message()));
-    sink_.Emit(std::move(e));
-    SaveStatus();
+    // Poll() retries every poll_interval: report each distinct error once, not on every retry.
+    if (status_.error != git.error().message()) {
+      status_.error = git.error().message();
+      Event e = MakeEvent("repository_unavailable", "info", Severity::kHigh);
+      e.Set("message", LossyUtf8(git.error().message()));
+      sink_.Emit(std::move(e));
+      SaveStatus();
+    }
     return git.error();
   }
   git_ = std::move(*git);
   auto commit = git_->ResolveCommit(root_.ref);
   if (!commit) {
-    status_.error = commit.error().message();
-    Event e = MakeEvent("ref_unavailable", "info", Severity::kHigh);
-    e.Set("message", LossyUtf8(commit.error().message()));
-    sink_.Emit(std::move(e));
-    SaveStatus();
+    if (status_.error != commit.error().message()) {
+      status_.error = commit.error().message();
+      Event e = MakeEvent("ref_unavailable", "info", Severity::kHigh);
+      e.Set("message", LossyUtf8(commit.error().message()));
+      sink_.Emit(std::move(e));
+      SaveStatus();
+    }
     return commit.error();
   }
   commit_ = *commit;
@@ -196,7 +222,7 @@ void Healer::Poll() {
   if (!locked && commit && *commit != *commit_) Deploy(*commit_, *commit);
 }
 
-void Healer::Deploy(const GitOid& from, const GitOid& to) {
+void Healer::Deploy(GitOid from, GitOid to) {
   auto changes = git_->Diff(from, to);
   commit_ = to;
   status_.commit = OidHex(to);
@@ -206,30 +232,36 @@ void Healer::Deploy(const GitOid& from, const GitOid& to) {
   }
   deploy_written_ = deploy_removed_ = 0;
   std::set<std::string, std::greater<>> emptied_dirs;
+  // Removals first: a path that turns from a file into a directory (or back) must be cleared
+  // before what replaces it can be written.
   for (const auto& c : *changes) {
-    if (c.kind == GitChange::Kind::kWritten) {
-      auto entry = git_->Lookup(to, c.path);
-      if (entry) Apply(c.path, *entry, Why::kDeploy, false);
-    } else {
-      auto st = safe_.Lstat(c.path);
-      if (st && !Excluded(safe_.Abs(c.path))) {
-        if (ledger_) ledger_->Expect(safe_.Abs(c.path), ChangeLedger::Expected::Gone(true));
-        if (Status s = safe_.Remove(c.path); s.ok()) {
-          ++deploy_removed_;
-        } else {
-          Refuse(c.path, s.message());
-        }
+    if (c.kind != GitChange::Kind::kRemoved) continue;
+    auto st = safe_.Lstat(c.path);
+    if (st && !Excluded(safe_.Abs(c.path))) {
+      if (ledger_) ledger_->Expect(safe_.Abs(c.path), ChangeLedger::Expected::Gone(true));
+      if (Status s = safe_.Remove(c.path); s.ok()) {
+        ++deploy_removed_;
+      } else {
+        Refuse(c.path, s.message());
       }
-      for (std::string d = ParentOf(c.path); !d.empty(); d = ParentOf(d)) emptied_dirs.insert(d);
     }
+    for (std::string d = ParentOf(c.path); !d.empty(); d = ParentOf(d)) emptied_dirs.insert(d);
   }
-  // Directories the new commit no longer has, once empty, go too (deepest first).
+  // Directories the new commit no longer has (or has as a file or symlink), once empty, go too
+  // (deepest first).
   for (const auto& d : emptied_dirs) {
     auto e = git_->Lookup(to, d);
-    if (!e || e->kind != GitEntry::Kind::kNone) continue;
+    if (!e || e->kind == GitEntry::Kind::kTree || e->kind == GitEntry::Kind::kSubmodule) continue;
     std::string abs = safe_.Abs(d);
+    if (Excluded(abs)) continue;
     if (ledger_) ledger_->Expect(abs, ChangeLedger::Expected::Gone(false));
-    ::rmdir(abs.c_str());  // fails harmlessly when not empty
+    // Never through a path: a symlink planted on the way must not lead the rmdir outside.
+    if (!safe_.RemoveEmptyDir(d).ok() && ledger_) ledger_->Forget(abs);
+  }
+  for (const auto& c : *changes) {
+    if (c.kind != GitChange::Kind::kWritten) continue;
+    auto entry = git_->Lookup(to, c.path);
+    if (entry) Apply(c.path, *entry, Why::kDeploy, false);
   }
   Event e = MakeEvent("deployed", "change", Severity::kLow);
   e.Set("autoheal.commit_before", OidHex(from));
@@ -241,12 +273,22 @@ void Healer::Deploy(const GitOid& from, const GitOid& to) {
   SaveStatus();
 }
 
-void Healer::OnChange(const std::string& abs_path) {
+void Healer::OnChange(const std::string& abs_path, int64_t observed_ns) {
+  observed_ns_ = observed_ns;
+  OnChangeImpl(abs_path);
+  observed_ns_ = 0;
+}
+
+void Healer::OnChangeImpl(const std::string& abs_path) {
   if (!started_ || status_.locked) return;
   if (!integrity::IsUnder(abs_path, root_.path)) return;
+  // The lock file may have appeared since the last Poll() (`touch lock; edit`): look now.
+  if (!root_.lock_file.empty() && ::access(root_.lock_file.c_str(), F_OK) == 0) {
+    SetLocked(true);
+    return;
+  }
   if (Excluded(abs_path) && abs_path != root_.path) return;
   std::string rel = abs_path == root_.path ? "" : abs_path.substr(root_.path.size() + 1);
-  if (rel.find(".ward-heal-") != std::string::npos) return;  // our own scratch file
   if (rel.empty()) {
     (void)Reconcile();
     return;
@@ -304,7 +346,6 @@ Status Healer::Reconcile() {
     if (!entries) continue;
     for (const auto& e : *entries) {
       std::string rel = dir.empty() ? e.name : dir + "/" + e.name;
-      if (rel.find(".ward-heal-") != std::string::npos) continue;
       if (Excluded(safe_.Abs(rel))) continue;
       auto st = safe_.Lstat(rel);
       if (!st) continue;
@@ -344,15 +385,21 @@ std::string Healer::KeepForensics(const std::string& rel, const struct stat& st,
   std::string content_path = (dir / "content").string();
   if (S_ISREG(st.st_mode)) {
     meta["type"] = "file";
-    auto data = safe_.ReadFile(rel, kMaxCompareSize);
+    meta["size"] = static_cast<uint64_t>(st.st_size);
+    auto data = safe_.ReadFile(rel, kMaxForensicsSize);
     if (data) {
       std::string sha = Sha256Hex(*data);
       if (sha256_hex) *sha256_hex = sha;
       meta["sha256"] = sha;
-      meta["size"] = data->size();
+      // Written as a new file (never the tampered inode itself, which may have other links).
       std::ofstream out(content_path, std::ios::binary);
       out.write(data->data(), static_cast<std::streamsize>(data->size()));
+      out.close();
+      meta["content_kept"] = static_cast<bool>(out);
       ::chmod(content_path.c_str(), 0400);
+    } else {
+      meta["content_kept"] = false;
+      meta["content_error"] = data.error().message();
     }
   } else if (S_ISLNK(st.st_mode)) {
     meta["type"] = "symlink";
@@ -369,10 +416,9 @@ std::string Healer::KeepForensics(const std::string& rel, const struct stat& st,
   }
   if (move) {
     if (ledger_) ledger_->Expect(safe_.Abs(rel), ChangeLedger::Expected::Gone(true));
-    if (Status s = safe_.MoveOut(rel, content_path + (S_ISREG(st.st_mode) ? ".moved" : ""));
-        !s.ok()) {
-      meta["move_error"] = s.message();
-    }
+    // A regular file was copied above: remove it. Anything else moves whole.
+    Status s = S_ISREG(st.st_mode) ? safe_.Remove(rel) : safe_.MoveOut(rel, content_path);
+    if (!s.ok()) meta["move_error"] = s.message();
   }
   std::ofstream(dir / "meta.json") << meta.dump(2) << "\n";
   return dir.string();
@@ -384,6 +430,8 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
   int64_t change_ns = 0;
   if (st) {
     change_ns = CtimeNs(*st);
+  } else if (observed_ns_ > 0) {
+    change_ns = observed_ns_;  // a deletion: when integrity's event reached us
   } else if (auto pst = safe_.Lstat(ParentOf(rel))) {
     change_ns = CtimeNs(*pst);  // a deletion changes the parent directory
   }
@@ -430,7 +478,11 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
         Refuse(rel, target.error().message());
         return;
       }
-      if (!SymlinkStaysInside(rel, *target)) {
+      auto through_symlink = [&](const std::string& prefix) {
+        auto e = git_->Lookup(*commit_, prefix);
+        return !e || e->kind == GitEntry::Kind::kSymlink;
+      };
+      if (!SymlinkStaysInside(rel, *target, through_symlink)) {
         Refuse(rel, fmt::format("the repository's symlink points outside the root ({})",
                                 LossyUtf8(*target)));
         return;
@@ -445,9 +497,13 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
       if (ledger_) {
         ledger_->Expect(abs, ChangeLedger::Expected::Symlink(*target));
       }
+      ExpectMissingParents(safe_, ledger_, rel);
+      std::string scratch;
       Status s = safe_.WriteSymlink(rel, *target, [&](const std::string& tmp) {
+        scratch = tmp;
         if (ledger_) ledger_->Expect(tmp, ChangeLedger::Expected::Scratch());
       });
+      if (ledger_ && !scratch.empty()) ledger_->Forget(scratch);
       if (!s.ok()) {
         Refuse(rel, s.message());
         return;
@@ -461,19 +517,21 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
       std::string before_sha;
       if (st && S_ISREG(st->st_mode)) {
         auto cur = safe_.ReadFile(rel, kMaxCompareSize);
-        if (cur && GitSource::HashBlob(*cur) == entry.oid) {
+        // Only the mode was changed: put it back in place. Not on a file with other hard links,
+        // though: its inode may be a file outside the root, whose mode is not ours to change; it
+        // is rewritten (a new inode) below instead.
+        if (cur && GitSource::HashBlob(*cur) == entry.oid &&
+            ((st->st_mode & 07777) == want_mode || st->st_nlink == 1)) {
           if ((st->st_mode & 07777) == want_mode) return;
-          // Only the mode was changed.
           std::string sha = Sha256Hex(*cur);
           if (ledger_) {
             ledger_->Expect(abs, ChangeLedger::Expected::File(Sha256::Of(*cur), want_mode));
           }
-          if (Status s = safe_.Chmod(rel, want_mode); !s.ok()) {
-            Refuse(rel, s.message());
+          if (Status s = safe_.Chmod(rel, want_mode); s.ok()) {
+            Restored(rel, "mode", sha, sha, "", change_ns, why);
             return;
           }
-          Restored(rel, "mode", sha, sha, "", change_ns, why);
-          return;
+          // Swapped for something else meanwhile (another link): rewrite it below instead.
         }
       }
       auto content = git_->ReadBlob(entry.oid);
@@ -499,9 +557,23 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
       if (ledger_) {
         ledger_->Expect(abs, ChangeLedger::Expected::File(after, want_mode));
       }
-      Status s = safe_.WriteFile(rel, *content, want_mode, uid, gid, [&](const std::string& tmp) {
-        if (ledger_) ledger_->Expect(tmp, ChangeLedger::Expected::Scratch());
-      });
+      ExpectMissingParents(safe_, ledger_, rel);
+      std::string scratch;
+      uint64_t inode = 0;
+      Status s = safe_.WriteFile(
+          rel, *content, want_mode, uid, gid,
+          [&](const std::string& tmp) {
+            scratch = tmp;
+            if (ledger_) ledger_->Expect(tmp, ChangeLedger::Expected::Scratch());
+          },
+          &inode);
+      if (ledger_) {
+        if (!scratch.empty()) ledger_->Forget(scratch);
+        // Only this very file counts as the restore: not another file with the same bytes.
+        ChangeLedger::Expected exact = ChangeLedger::Expected::File(after, want_mode);
+        exact.inode = inode;
+        if (s.ok() && inode != 0) ledger_->Expect(abs, exact);
+      }
       if (!s.ok()) {
         Refuse(rel, s.message());
         return;
@@ -600,10 +672,15 @@ void Healer::Restored(const std::string& rel, std::string_view what, const std::
     sink_.Emit(std::move(p));
   }
   if (recent_.size() > 10000) recent_.clear();
-  SaveStatus();
+  status_dirty_ = true;  // written by FlushStatus() once the batch is done
+}
+
+void Healer::FlushStatus() {
+  if (status_dirty_) SaveStatus();
 }
 
 void Healer::SaveStatus() {
+  status_dirty_ = false;
   nlohmann::json j;
   j["root"] = status_.root;
   j["repository"] = status_.repository;

@@ -53,7 +53,10 @@ class Healer {
   // Looks at the lock file and the ref; handles their changes.
   void Poll();
   // A path under the root may have changed; heal it (no-op while locked).
-  void OnChange(const std::string& abs_path);
+  // `observed_ns`: when the change was reported (the change time of a deleted path); 0 = unknown.
+  void OnChange(const std::string& abs_path, int64_t observed_ns = 0);
+  // Writes the status file if restores happened since it was last written.
+  void FlushStatus();
   // Compares the whole root with the commit and restores every difference.
   Status Reconcile();
 
@@ -69,7 +72,8 @@ class Healer {
   // Returns the forensics directory and the sha256 of a regular file's content.
   std::string KeepForensics(const std::string& rel, const struct stat& st, bool move,
                             std::string* sha256_hex);
-  void Deploy(const GitOid& from, const GitOid& to);
+  // By value: callers pass commit_, which this overwrites.
+  void Deploy(GitOid from, GitOid to);
   void SetLocked(bool locked);
   void Restored(const std::string& rel, std::string_view what, const std::string& before_sha,
                 const std::string& after_sha, const std::string& forensics, int64_t change_ns,
@@ -77,6 +81,7 @@ class Healer {
   void Refuse(const std::string& rel, std::string_view why);
   Event MakeEvent(std::string_view action, std::string_view type, Severity sev);
   void SaveStatus();
+  void OnChangeImpl(const std::string& abs_path);
   bool Excluded(const std::string& abs) const;
   int64_t NowNs() const;
 
@@ -95,6 +100,8 @@ class Healer {
   bool ref_error_reported_ = false;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_;
   HealerStatus status_;
+  bool status_dirty_ = false;
+  int64_t observed_ns_ = 0;
   // Counts during a deploy, for its summary event.
   size_t deploy_written_ = 0;
   size_t deploy_removed_ = 0;

@@ -27,6 +27,20 @@ std::vector<std::string> Split(const std::string& rel) {
   return out;
 }
 
+constexpr int kMaxDepth = 256;
+
+bool BadComponent(std::string_view c) { return c.empty() || c == "." || c == ".."; }
+
+// Every component of rel must be a real name: never "", "." or "..".
+Status CheckRelative(const std::string& rel) {
+  if (rel.empty()) return InvalidArgument("empty relative path");
+  if (rel.find('\0') != std::string::npos) return InvalidArgument("NUL in path");
+  for (const auto& c : Split(rel)) {
+    if (BadComponent(c)) return InvalidArgument(fmt::format("unsafe path component in {}", rel));
+  }
+  return Status::Ok();
+}
+
 std::string TempName(const std::string& base) {
   uint8_t r[6];
   (void)RandomBytes(r);
@@ -34,7 +48,9 @@ std::string TempName(const std::string& base) {
                      r[1], r[2], r[3], r[4], r[5]);
 }
 
-Status RemoveAt(int dirfd, const std::string& name) {
+Status RemoveAt(int dirfd, const std::string& name, int depth = 0) {
+  if (BadComponent(name)) return InvalidArgument("refusing to remove . or ..");
+  if (depth > kMaxDepth) return FailedPrecondition("directory nesting too deep to remove");
   if (::unlinkat(dirfd, name.c_str(), 0) == 0) return Status::Ok();
   if (errno != EISDIR && errno != EPERM) return ErrnoStatus(errno, fmt::format("unlink {}", name));
   int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -51,7 +67,7 @@ Status RemoveAt(int dirfd, const std::string& name) {
   }
   Status st = Status::Ok();
   for (const auto& n : names) {
-    Status s = RemoveAt(::dirfd(d), n);
+    Status s = RemoveAt(::dirfd(d), n, depth + 1);
     if (!s.ok() && st.ok()) st = s;
   }
   ::closedir(d);
@@ -63,7 +79,8 @@ Status RemoveAt(int dirfd, const std::string& name) {
 }
 
 // Copies dirfd/name (file, symlink or directory tree) to the absolute path dest.
-Status CopyOut(int dirfd, const std::string& name, const std::string& dest) {
+Status CopyOut(int dirfd, const std::string& name, const std::string& dest, int depth = 0) {
+  if (depth > kMaxDepth) return FailedPrecondition("directory nesting too deep to copy");
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoStatus(errno, fmt::format("stat {}", name));
@@ -89,7 +106,7 @@ Status CopyOut(int dirfd, const std::string& name, const std::string& dest) {
     while (struct dirent* de = ::readdir(d)) {
       std::string n = de->d_name;
       if (n == "." || n == "..") continue;
-      Status s = CopyOut(::dirfd(d), n, dest + "/" + n);
+      Status s = CopyOut(::dirfd(d), n, dest + "/" + n, depth + 1);
       if (!s.ok() && result.ok()) result = s;
     }
     ::closedir(d);
@@ -102,15 +119,15 @@ Status CopyOut(int dirfd, const std::string& name, const std::string& dest) {
   int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0) return ErrnoStatus(errno, fmt::format("create {}", dest));
   UniqueFd og(out);
-  char buf[65536];
+  std::vector<char> buf(65536);  // on the heap: this function recurses
   for (;;) {
-    ssize_t n = ::read(in, buf, sizeof buf);
+    ssize_t n = ::read(in, buf.data(), buf.size());
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "read");
     }
-    if (::write(out, buf, static_cast<size_t>(n)) != n) return ErrnoStatus(errno, "write");
+    if (::write(out, buf.data(), static_cast<size_t>(n)) != n) return ErrnoStatus(errno, "write");
   }
   return Status::Ok();
 }
@@ -128,6 +145,7 @@ std::string ParentOf(const std::string& rel) {
 }
 
 Result<UniqueFd> SafeRoot::OpenParent(const std::string& rel, bool create) const {
+  WARD_RETURN_IF_ERROR(CheckRelative(rel));
   int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 && create && errno == ENOENT) {
     // The root itself was deleted: bring it back (its parent is outside our care, but exists).
@@ -215,7 +233,8 @@ Status SafeRoot::MakeDirs(const std::string& rel) const {
 }
 
 Status SafeRoot::WriteFile(const std::string& rel, std::string_view content, mode_t mode, uid_t uid,
-                           gid_t gid, const std::function<void(const std::string&)>& on_temp) const {
+                           gid_t gid, const std::function<void(const std::string&)>& on_temp,
+                           uint64_t* inode_out) const {
   WARD_ASSIGN_OR_RETURN(UniqueFd dir, OpenParent(rel, true));
   std::string base = BaseName(rel);
   std::string tmp = TempName(base);
@@ -243,6 +262,10 @@ Status SafeRoot::WriteFile(const std::string& rel, std::string_view content, mod
     int err = errno;
     ::unlinkat(dir.get(), tmp.c_str(), 0);
     return ErrnoStatus(err, "fchmod");
+  }
+  if (inode_out != nullptr) {
+    struct stat st {};
+    *inode_out = ::fstat(fd, &st) == 0 ? st.st_ino : 0;
   }
   out.Reset();
   // A directory where the file belongs cannot be renamed over: the caller moves it away first.
@@ -277,7 +300,20 @@ Status SafeRoot::Chmod(const std::string& rel, mode_t mode) const {
   int fd = ::openat(dir.get(), BaseName(rel).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", rel));
   UniqueFd g(fd);
+  // Only a regular file with no other name: a hard link would carry the change outside the root.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    return FailedPrecondition(fmt::format("{} is not a singly-linked regular file", rel));
+  }
   if (::fchmod(fd, mode) != 0) return ErrnoStatus(errno, fmt::format("chmod {}", rel));
+  return Status::Ok();
+}
+
+Status SafeRoot::RemoveEmptyDir(const std::string& rel) const {
+  WARD_ASSIGN_OR_RETURN(UniqueFd dir, OpenParent(rel, false));
+  if (::unlinkat(dir.get(), BaseName(rel).c_str(), AT_REMOVEDIR) != 0) {
+    return ErrnoStatus(errno, fmt::format("rmdir {}", rel));
+  }
   return Status::Ok();
 }
 

@@ -37,13 +37,18 @@ class SafeRoot {
   Status MakeDirs(const std::string& rel) const;
   // Writes content to rel atomically with this mode and owner. `on_temp(abs_temp_path)` is called
   // before the temp file is created, so others can expect it.
+  // `inode_out`, when given, receives the inode of the file that was renamed into place.
   Status WriteFile(const std::string& rel, std::string_view content, mode_t mode, uid_t uid,
-                   gid_t gid, const std::function<void(const std::string&)>& on_temp) const;
+                   gid_t gid, const std::function<void(const std::string&)>& on_temp,
+                   uint64_t* inode_out = nullptr) const;
   Status WriteSymlink(const std::string& rel, const std::string& target,
                       const std::function<void(const std::string&)>& on_temp) const;
+  // REQUIRES nothing; fails (FailedPrecondition) unless rel is a regular file with one link.
   Status Chmod(const std::string& rel, mode_t mode) const;
   // Removes rel (a directory with everything in it).
   Status Remove(const std::string& rel) const;
+  // Removes rel only if it is an empty directory.
+  Status RemoveEmptyDir(const std::string& rel) const;
   // Moves rel to an absolute destination outside the root (same file system: rename; otherwise
   // copy then remove). The destination's parent must exist.
   Status MoveOut(const std::string& rel, const std::string& dest) const;

@@ -4,20 +4,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include "agent/modules/integrity/tmp_timing.h"
 
 namespace ward::agent::integrity {
 namespace {
 
-constexpr std::string_view kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS integrity_baseline(
+// The baseline table's columns; a replacement is staged in a temporary table with the same ones.
+constexpr std::string_view kBaselineColumns = R"sql((
   path BLOB PRIMARY KEY, type INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
   inode INTEGER NOT NULL, dev INTEGER NOT NULL, sha256 BLOB, target BLOB, flags INTEGER NOT NULL,
-  mac BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS integrity_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
-)sql";
+  mac BLOB NOT NULL) WITHOUT ROWID)sql";
+// Where a replacement is staged: a private temporary database (a file SQLite deletes itself).
+constexpr std::string_view kStaging = "integrity_staging";
+
+std::string Schema() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS integrity_baseline{};\n"
+      "CREATE TABLE IF NOT EXISTS integrity_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);\n",
+      kBaselineColumns);
+}
+
+std::string InsertSql(std::string_view schema, std::string_view table) {
+  return fmt::format("INSERT INTO {}.{}(path, type, size, mode, uid, gid, mtime_ns, ctime_ns, "
+                     "inode, dev, sha256, target, flags, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     schema, table);
+}
 
 constexpr int64_t kFlagHashUnstable = 1;
 constexpr int64_t kFlagUnreadable = 2;
@@ -37,6 +55,13 @@ std::string DigestBytes(const Sha256Digest& d) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
+std::string_view DigestView(const Sha256Digest& d) {
+  return std::string_view(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+// RowMacs() uses one thread per this many rows, up to one per core.
+constexpr size_t kRowsPerMacThread = 4096;
+
 int64_t Flags(const FileRecord& r) {
   return (r.hash_unstable ? kFlagHashUnstable : 0) | (r.unreadable ? kFlagUnreadable : 0);
 }
@@ -53,12 +78,32 @@ Status InsertRow(SqliteStmt& ins, const FileRecord& r, const Sha256Digest& mac) 
       .Bind(9, static_cast<int64_t>(r.inode))
       .Bind(10, static_cast<int64_t>(r.dev));
   if (r.has_sha256) {
-    ins.BindBlob(11, DigestBytes(r.sha256));
+    ins.BindBlob(11, DigestView(r.sha256));
   } else {
     ins.BindNull(11);
   }
-  ins.BindBlob(12, r.target).Bind(13, Flags(r)).BindBlob(14, DigestBytes(mac));
+  ins.BindBlob(12, r.target).Bind(13, Flags(r)).BindBlob(14, DigestView(mac));
   return ins.Run();
+}
+
+// The MAC of one row; `buf` is scratch space, reused from call to call.
+Sha256Digest ComputeRowMac(HmacSha256& mac, const FileRecord& r, std::string& buf) {
+  buf.clear();
+  buf.append("ward.integrity.row.v1");
+  AppendField(buf, r.path);
+  AppendInt(buf, static_cast<int64_t>(r.type));
+  AppendInt(buf, static_cast<int64_t>(r.size));
+  AppendInt(buf, r.mode);
+  AppendInt(buf, r.uid);
+  AppendInt(buf, r.gid);
+  AppendInt(buf, r.mtime_ns);
+  AppendInt(buf, r.ctime_ns);
+  AppendInt(buf, static_cast<int64_t>(r.inode));
+  AppendInt(buf, static_cast<int64_t>(r.dev));
+  AppendField(buf, r.has_sha256 ? DigestView(r.sha256) : std::string_view());
+  AppendField(buf, r.target);
+  AppendInt(buf, Flags(r));
+  return mac.Compute(buf);
 }
 
 }  // namespace
@@ -108,28 +153,41 @@ Result<std::unique_ptr<BaselineStore>> BaselineStore::Open(const std::filesystem
   WARD_ASSIGN_OR_RETURN(auto mac, HmacSha256::Create(key));
   WARD_ASSIGN_OR_RETURN(auto db, SqliteDb::Open((state_dir / "state.db").string()));
   ::chmod((state_dir / "state.db").c_str(), 0600);
-  WARD_RETURN_IF_ERROR(db->Exec(kSchema));
-  return std::unique_ptr<BaselineStore>(new BaselineStore(std::move(db), std::move(mac)));
+  WARD_RETURN_IF_ERROR(db->Exec(Schema()));
+  return std::unique_ptr<BaselineStore>(
+      new BaselineStore(std::move(db), std::move(key), std::move(mac)));
 }
 
 Sha256Digest BaselineStore::RowMac(const FileRecord& r) {
   std::string buf;
-  buf.reserve(r.path.size() + r.target.size() + 160);
-  buf.append("ward.integrity.row.v1");
-  AppendField(buf, r.path);
-  AppendInt(buf, static_cast<int64_t>(r.type));
-  AppendInt(buf, static_cast<int64_t>(r.size));
-  AppendInt(buf, r.mode);
-  AppendInt(buf, r.uid);
-  AppendInt(buf, r.gid);
-  AppendInt(buf, r.mtime_ns);
-  AppendInt(buf, r.ctime_ns);
-  AppendInt(buf, static_cast<int64_t>(r.inode));
-  AppendInt(buf, static_cast<int64_t>(r.dev));
-  AppendField(buf, r.has_sha256 ? DigestBytes(r.sha256) : std::string());
-  AppendField(buf, r.target);
-  AppendInt(buf, Flags(r));
-  return mac_->Compute(buf);
+  return ComputeRowMac(*mac_, r, buf);
+}
+
+Result<std::vector<Sha256Digest>> BaselineStore::RowMacs(
+    const std::vector<const FileRecord*>& rows) {
+  std::vector<Sha256Digest> out(rows.size());
+  size_t nthreads = std::clamp<size_t>(rows.size() / kRowsPerMacThread, 1,
+                                       std::max(1u, std::thread::hardware_concurrency()));
+  // One HMAC context per thread; the calling thread uses the store's own.
+  std::vector<std::unique_ptr<HmacSha256>> macs;
+  for (size_t i = 1; i < nthreads; ++i) {
+    WARD_ASSIGN_OR_RETURN(auto m, HmacSha256::Create(key_));
+    macs.push_back(std::move(m));
+  }
+  constexpr size_t kBatch = 512;
+  std::atomic<size_t> next{0};
+  auto work = [&](HmacSha256& mac) {
+    std::string buf;
+    for (size_t begin; (begin = next.fetch_add(kBatch)) < rows.size();) {
+      size_t end = std::min(rows.size(), begin + kBatch);
+      for (size_t i = begin; i < end; ++i) out[i] = ComputeRowMac(mac, *rows[i], buf);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (auto& m : macs) pool.emplace_back(work, std::ref(*m));
+  work(*mac_);
+  for (auto& t : pool) t.join();
+  return out;
 }
 
 Sha256Digest BaselineStore::SetMac(const Sha256Digest& xor_of_rows, int64_t count,
@@ -164,7 +222,7 @@ Status BaselineStore::WriteMeta(const Sha256Digest& agg, int64_t count,
   return Status::Ok();
 }
 
-Result<LoadedBaseline> BaselineStore::Load() {
+Result<LoadedBaseline> BaselineStore::Load(const std::function<void(FileRecord&&)>& rows) {
   LoadedBaseline out;
   auto set_mac = ReadMeta("set_mac");
   auto agg_stored = ReadMeta("aggregate");
@@ -183,9 +241,10 @@ Result<LoadedBaseline> BaselineStore::Load() {
 
   WARD_ASSIGN_OR_RETURN(
       auto st, db_->Prepare("SELECT path, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, "
-                            "dev, sha256, target, flags, mac FROM integrity_baseline"));
+                            "dev, sha256, target, flags, mac FROM integrity_baseline ORDER BY path"));
   Sha256Digest agg{};
   int64_t count = 0;
+  std::string buf;
   for (;;) {
     WARD_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
@@ -210,15 +269,18 @@ Result<LoadedBaseline> BaselineStore::Load() {
     r.hash_unstable = flags & kFlagHashUnstable;
     r.unreadable = flags & kFlagUnreadable;
     std::string mac = st.ColumnBlob(13);
-    Sha256Digest expect = RowMac(r);
+    Sha256Digest expect = ComputeRowMac(*mac_, r, buf);
     ++count;
     XorInto(agg, expect);
-    if (mac != DigestBytes(expect)) {
+    if (mac != DigestView(expect)) {
       out.tampered_rows.push_back(r.path);
       continue;
     }
-    std::string path = r.path;
-    out.records.emplace(std::move(path), std::move(r));
+    if (rows) {
+      rows(std::move(r));
+    } else {
+      out.records.emplace_hint(out.records.end(), std::move(r));  // in order: at the end
+    }
   }
   if (out.exists) {
     bool meta_ok = agg_stored && count_stored && *agg_stored == DigestBytes(agg) &&
@@ -233,25 +295,87 @@ Result<LoadedBaseline> BaselineStore::Load() {
 
 Status BaselineStore::Replace(const std::vector<FileRecord>& records,
                               const std::vector<std::string>& roots, int64_t now_ns) {
-  WARD_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(*db_));
-  WARD_RETURN_IF_ERROR(db_->Exec("DELETE FROM integrity_baseline"));
-  WARD_ASSIGN_OR_RETURN(
-      auto ins, db_->Prepare("INSERT INTO integrity_baseline(path, type, size, mode, uid, gid, "
-                             "mtime_ns, ctime_ns, inode, dev, sha256, target, flags, mac) VALUES "
-                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
-  Sha256Digest agg{};
-  for (const auto& r : records) {
-    Sha256Digest mac = RowMac(r);
-    XorInto(agg, mac);
-    WARD_RETURN_IF_ERROR(InsertRow(ins, r, mac));
+  std::vector<const FileRecord*> rows;
+  rows.reserve(records.size());
+  for (const auto& r : records) rows.push_back(&r);
+  if (!std::is_sorted(records.begin(), records.end(), ByPath())) {
+    std::sort(rows.begin(), rows.end(),
+              [](const FileRecord* a, const FileRecord* b) { return a->path < b->path; });
   }
+  return ReplaceRows(rows, roots, now_ns);
+}
+
+Status BaselineStore::ReplaceRows(const std::vector<const FileRecord*>& rows,
+                                  const std::vector<std::string>& roots, int64_t now_ns) {
+  WARD_ASSIGN_OR_RETURN(auto replacement, BeginReplace());
+  WARD_RETURN_IF_ERROR(replacement->Add(rows));
+  return replacement->Commit(roots, now_ns);
+}
+
+Result<std::unique_ptr<BaselineReplacement>> BaselineStore::BeginReplace() {
+  WARD_RETURN_IF_ERROR(db_->Exec(fmt::format("ATTACH '' AS {}", kStaging)));
+  // Owned from here, so that the staging database is detached on every path.
+  std::unique_ptr<BaselineReplacement> r(new BaselineReplacement(*this));
+  WARD_RETURN_IF_ERROR(
+      db_->Exec(fmt::format("CREATE TABLE {}.integrity_baseline{}", kStaging, kBaselineColumns)));
+  return r;
+}
+
+BaselineReplacement::~BaselineReplacement() {
+  // Detaching deletes the staging database at once, however large.
+  (void)store_.db_->Exec(fmt::format("DETACH {}", kStaging));
+  ward_tmp::Mark("c.drop");
+  // The pages cached for the bulk write are not needed again.
+  (void)store_.db_->Exec("PRAGMA shrink_memory");
+}
+
+Status BaselineReplacement::Add(const std::vector<const FileRecord*>& rows) {
+  WARD_CHECK(!committed_);
+  if (rows.empty()) return Status::Ok();
+  WARD_ASSIGN_OR_RETURN(std::vector<Sha256Digest> macs, store_.RowMacs(rows));
+  SqliteDb& db = *store_.db_;
+  // A deferred transaction that writes only the staging database: state.db is not locked.
+  WARD_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  Status st = [&]() -> Status {
+    WARD_ASSIGN_OR_RETURN(auto ins, db.Prepare(InsertSql(kStaging, "integrity_baseline")));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      WARD_RETURN_IF_ERROR(InsertRow(ins, *rows[i], macs[i]));
+    }
+    return Status::Ok();
+  }();
+  if (st.ok()) st = db.Exec("COMMIT");
+  if (!st.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return st;
+  }
+  for (const auto& m : macs) XorInto(agg_, m);
+  count_ += static_cast<int64_t>(rows.size());
+  return Status::Ok();
+}
+
+Status BaselineReplacement::Commit(const std::vector<std::string>& roots, int64_t now_ns) {
+  WARD_CHECK(!committed_);
+  SqliteDb& db = *store_.db_;
+  WARD_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(db));
+  WARD_RETURN_IF_ERROR(db.Exec("DELETE FROM main.integrity_baseline"));
+  ward_tmp::Mark("c.delete");
+  // Same columns, empty destination: SQLite copies the rows as they are, in key order, without
+  // decoding them again.
+  WARD_RETURN_IF_ERROR(db.Exec(
+      fmt::format("INSERT INTO main.integrity_baseline SELECT * FROM {}.integrity_baseline",
+                  kStaging)));
+  ward_tmp::Mark("c.xfer");
   nlohmann::json j = roots;
-  WARD_RETURN_IF_ERROR(WriteMeta(agg, static_cast<int64_t>(records.size()), j.dump()));
+  WARD_RETURN_IF_ERROR(store_.WriteMeta(agg_, count_, j.dump()));
   WARD_ASSIGN_OR_RETURN(
-      auto at, db_->Prepare("INSERT OR REPLACE INTO integrity_meta(key, value) VALUES (?, ?)"));
+      auto at, db.Prepare("INSERT OR REPLACE INTO integrity_meta(key, value) VALUES (?, ?)"));
   at.Bind(1, std::string_view("recorded_at")).BindBlob(2, std::to_string(now_ns));
   WARD_RETURN_IF_ERROR(at.Run());
-  return tx->Commit();
+  ward_tmp::Mark("c.meta");
+  WARD_RETURN_IF_ERROR(tx->Commit());
+  ward_tmp::Mark("c.commit");
+  committed_ = true;
+  return Status::Ok();
 }
 
 Status BaselineStore::Apply(const std::vector<FileRecord>& upserts,

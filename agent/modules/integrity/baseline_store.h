@@ -5,12 +5,13 @@
 // integrity.key, 0600), so an edited row is detected; the XOR of all row MACs, itself
 // authenticated together with the row count, detects rows that were removed or added.
 // Replace() swaps the whole baseline in one transaction: a crash mid-way leaves the old one.
+// Row MACs are computed on several threads (one HMAC context each).
 // Thread-safety: not thread-safe; one user at a time (the module's own thread or a CLI command).
 // Another process may read or write the same database concurrently (WAL, busy timeout).
 #pragma once
 
 #include <filesystem>
-#include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,10 +22,38 @@
 
 namespace ward::agent::integrity {
 
+class BaselineStore;
+
+// A Replace() built up in steps, for a caller that has most rows well before the last ones (a
+// baseline scan, while it hashes the largest files): Add() sets rows aside, MACs computed, in a
+// private temporary database, without touching the stored baseline or its lock;
+// Commit() then replaces the baseline with all of them in one short transaction. Destroyed
+// without Commit(), it leaves the stored baseline as it was. One at a time per store, which must
+// outlive it; same thread-safety as the store.
+class BaselineReplacement {
+ public:
+  ~BaselineReplacement();
+  BaselineReplacement(const BaselineReplacement&) = delete;
+  BaselineReplacement& operator=(const BaselineReplacement&) = delete;
+
+  // Paths must be unique over all calls. Fastest in path order. REQUIRES: not committed.
+  Status Add(const std::vector<const FileRecord*>& rows);
+  // REQUIRES: not committed.
+  Status Commit(const std::vector<std::string>& roots, int64_t now_ns);
+
+ private:
+  friend class BaselineStore;
+  explicit BaselineReplacement(BaselineStore& store) : store_(store) {}
+  BaselineStore& store_;
+  Sha256Digest agg_{};  // XOR of the MACs of the rows added
+  int64_t count_ = 0;
+  bool committed_ = false;
+};
+
 struct LoadedBaseline {
   bool exists = false;                       // a baseline was ever recorded
   std::vector<std::string> roots;            // roots covered when it was recorded / extended
-  std::map<std::string, FileRecord> records;  // only rows whose MAC verified
+  RecordSet records;                         // only rows whose MAC verified
   std::vector<std::string> tampered_rows;    // paths whose row failed verification
   bool set_intact = true;                    // false: rows were removed or added behind our back
   int64_t recorded_at_ns = 0;
@@ -35,24 +64,36 @@ class BaselineStore {
   // Opens (creating) state_dir/state.db and the key (creating it on first use).
   static Result<std::unique_ptr<BaselineStore>> Open(const std::filesystem::path& state_dir);
 
-  Result<LoadedBaseline> Load();
-  // Replaces the whole baseline atomically.
+  // `rows`, when given, is called with each verified row in path order instead of the row going
+  // into LoadedBaseline::records, which stays empty: for a caller that streams through them.
+  Result<LoadedBaseline> Load(const std::function<void(FileRecord&&)>& rows = {});
+  // Replaces the whole baseline atomically. Paths must be unique.
   Status Replace(const std::vector<FileRecord>& records, const std::vector<std::string>& roots,
                  int64_t now_ns);
+  // The same from records held elsewhere, without a copy of them; fastest sorted by path.
+  Status ReplaceRows(const std::vector<const FileRecord*>& rows,
+                     const std::vector<std::string>& roots, int64_t now_ns);
+  // The same in steps; see BaselineReplacement.
+  Result<std::unique_ptr<BaselineReplacement>> BeginReplace();
   // Upserts and deletes rows in one transaction; `add_roots` joins the recorded root list.
   Status Apply(const std::vector<FileRecord>& upserts, const std::vector<std::string>& deletes,
                const std::vector<std::string>& add_roots = {});
 
  private:
-  BaselineStore(std::unique_ptr<SqliteDb> db, std::unique_ptr<HmacSha256> mac)
-      : db_(std::move(db)), mac_(std::move(mac)) {}
+  BaselineStore(std::unique_ptr<SqliteDb> db, std::vector<uint8_t> key,
+                std::unique_ptr<HmacSha256> mac)
+      : db_(std::move(db)), key_(std::move(key)), mac_(std::move(mac)) {}
+  // The MACs of many rows, computed on several threads.
+  Result<std::vector<Sha256Digest>> RowMacs(const std::vector<const FileRecord*>& rows);
   Sha256Digest RowMac(const FileRecord& r);
   Sha256Digest SetMac(const Sha256Digest& xor_of_rows, int64_t count,
                       const std::string& roots_json);
   Status WriteMeta(const Sha256Digest& agg, int64_t count, const std::string& roots_json);
   Result<std::string> ReadMeta(const std::string& key);
 
+  friend class BaselineReplacement;
   std::unique_ptr<SqliteDb> db_;
+  std::vector<uint8_t> key_;  // for the extra HMAC contexts of RowMacs()
   std::unique_ptr<HmacSha256> mac_;
 };
 

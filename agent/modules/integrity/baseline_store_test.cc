@@ -84,11 +84,7 @@ std::vector<FileRecord> VariedRecords() {
   return v;
 }
 
-std::map<std::string, FileRecord> ToMap(const std::vector<FileRecord>& v) {
-  std::map<std::string, FileRecord> m;
-  for (const auto& r : v) m.emplace(r.path, r);
-  return m;
-}
+RecordSet ToSet(const std::vector<FileRecord>& v) { return RecordSet(v.begin(), v.end()); }
 
 // Direct access to the database, as another process (or an attacker) would have.
 class RawDb {
@@ -156,7 +152,7 @@ TEST(BaselineStore, ReplaceThenLoadRoundTripsRecordsExactly) {
   for (const auto& r : records) {
     auto it = b->records.find(r.path);
     ASSERT_NE(it, b->records.end()) << r.path;
-    EXPECT_EQ(it->second, r) << r.path;
+    EXPECT_EQ(*it, r) << r.path;
   }
 }
 
@@ -170,7 +166,7 @@ TEST(BaselineStore, ReplaceRemovesEveryOldRowAndKeepsEveryNewOne) {
   ASSERT_TRUE((*store)->Replace(new_set, {"/r", "/q"}, 2).ok());
   auto b = (*store)->Load();
   ASSERT_TRUE(b.has_value());
-  EXPECT_EQ(b->records, ToMap(new_set));
+  EXPECT_EQ(b->records, ToSet(new_set));
   EXPECT_EQ(b->roots, (std::vector<std::string>{"/r", "/q"}));
   EXPECT_EQ(b->recorded_at_ns, 2);
   EXPECT_TRUE(b->set_intact);
@@ -196,7 +192,7 @@ TEST(BaselineStore, ReplaceThatFailsMidwayLeavesThePreviousBaseline) {
 
   auto b = (*store)->Load();
   ASSERT_TRUE(b.has_value()) << b.error().ToString();
-  EXPECT_EQ(b->records, ToMap(old_set));
+  EXPECT_EQ(b->records, ToSet(old_set));
   EXPECT_TRUE(b->set_intact);
   EXPECT_TRUE(b->tampered_rows.empty());
   EXPECT_EQ(b->recorded_at_ns, 1);
@@ -210,11 +206,11 @@ TEST(BaselineStore, ReplaceThatFailsMidwayLeavesThePreviousBaseline) {
   ASSERT_TRUE(reopened.has_value());
   auto b2 = (*reopened)->Load();
   ASSERT_TRUE(b2.has_value());
-  EXPECT_EQ(b2->records, ToMap(old_set));
+  EXPECT_EQ(b2->records, ToSet(old_set));
   ASSERT_TRUE((*store)->Replace(new_set, {"/r"}, 3).ok());
   auto b3 = (*reopened)->Load();
   ASSERT_TRUE(b3.has_value());
-  EXPECT_EQ(b3->records, ToMap(new_set));
+  EXPECT_EQ(b3->records, ToSet(new_set));
   EXPECT_TRUE(b3->set_intact);
 }
 
@@ -349,7 +345,7 @@ TEST(BaselineStore, ApplyUpsertsAndDeletesKeepVerificationIntact) {
   ASSERT_TRUE(b.has_value());
   EXPECT_TRUE(b->set_intact);
   EXPECT_TRUE(b->tampered_rows.empty());
-  EXPECT_EQ(b->records, ToMap({b_changed, d_new, File("/s/e", 5)}));
+  EXPECT_EQ(b->records, ToSet({b_changed, d_new, File("/s/e", 5)}));
   EXPECT_EQ(b->roots, (std::vector<std::string>{"/r", "/s"}));
 }
 
@@ -368,7 +364,7 @@ TEST(BaselineStore, ApplyThatFailsMidwayChangesNothing) {
   ASSERT_FALSE((*store)->Apply({File("/r/a", 7), File("/r/z", 8)}, {"/r/b"}, {"/q"}).ok());
   auto b = (*store)->Load();
   ASSERT_TRUE(b.has_value());
-  EXPECT_EQ(b->records, ToMap(initial));
+  EXPECT_EQ(b->records, ToSet(initial));
   EXPECT_TRUE(b->set_intact);
   EXPECT_EQ(b->roots, std::vector<std::string>{"/r"});
 }

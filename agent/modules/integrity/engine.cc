@@ -1,6 +1,7 @@
 #include "agent/modules/integrity/engine.h"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "agent/modules/integrity/events.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "agent/modules/integrity/tmp_timing.h"
 
 namespace ward::agent::integrity {
 namespace {
@@ -30,16 +32,32 @@ constexpr size_t kMaxPathsInEvent = 100;
 // siblings such as "dir-old" or "dir.bak" sort between "dir" and "dir/...": they are skipped,
 // not taken as the end of the subtree.
 template <typename Fn>
-void ForEachUnder(const std::map<std::string, FileRecord>& records, const std::string& dir,
-                  Fn&& fn) {
+void ForEachUnder(const RecordSet& records, const std::string& dir, Fn&& fn) {
   if (dir != "/") {
-    if (auto it = records.find(dir); it != records.end()) fn(it->first, it->second);
+    if (auto it = records.find(dir); it != records.end()) fn(it->path, *it);
   }
   const std::string prefix = dir == "/" ? dir : dir + "/";
-  for (auto it = records.lower_bound(prefix);
-       it != records.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    fn(it->first, it->second);
+  for (auto it = records.lower_bound(std::string_view(prefix));
+       it != records.end() && it->path.compare(0, prefix.size(), prefix) == 0; ++it) {
+    fn(it->path, *it);
   }
+}
+
+void ErasePath(RecordSet& records, const std::string& path) {
+  if (auto it = records.find(path); it != records.end()) records.erase(it);
+}
+
+template <typename Records>
+std::vector<const FileRecord*> Pointers(const Records& records) {
+  std::vector<const FileRecord*> out;
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back(&r);
+  return out;
+}
+
+// Moves the records of a scan (sorted by path) into `set`, freeing the scan's memory as it goes.
+void MoveInto(std::deque<FileRecord>& scan, RecordSet& set) {
+  for (; !scan.empty(); scan.pop_front()) set.emplace_hint(set.end(), std::move(scan.front()));
 }
 
 }  // namespace
@@ -67,7 +85,7 @@ bool IntegrityEngine::Announced(const Change& c) const {
   auto consume = [&](const FileRecord* r, const std::string& path) {
     if (r == nullptr) return ledger_->Consume(path, false, FileType::kUnknown, nullptr, "", 0);
     return ledger_->Consume(path, true, r->type, r->has_sha256 ? &r->sha256 : nullptr, r->target,
-                            r->mode);
+                            r->mode, r->inode);
   };
   switch (c.kind) {
     case ChangeKind::kCreated:
@@ -94,19 +112,24 @@ void IntegrityEngine::EmitWarnings(const std::vector<ScanWarning>& warnings, Eve
 }
 
 Result<RunStats> IntegrityEngine::RecordBaseline(EventSink& sink) {
-  ScanOutput scan = scanner_.ScanAll();
+  ward_tmp::Mark("start");
+  WARD_ASSIGN_OR_RETURN(auto replacement, store_->BeginReplace());
+  // Most rows are written (aside) while the scan still hashes its largest files.
+  Status staged;
+  ScanOutput scan = scanner_.ScanAll([&](const std::vector<const FileRecord*>& settled) {
+    if (staged.ok()) staged = replacement->Add(settled);
+    ward_tmp::Mark("staged");
+  });
+  ward_tmp::Mark("scan");
   EmitWarnings(scan.warnings, sink);
-  WARD_RETURN_IF_ERROR(store_->Replace(scan.records, RootPaths(filter_), NowNs(clock_)));
+  WARD_RETURN_IF_ERROR(staged);
+  WARD_RETURN_IF_ERROR(replacement->Commit(RootPaths(filter_), NowNs(clock_)));
+  ward_tmp::Mark("replace");
+  // Not kept in memory: whatever looks next loads it back, verified, from the store.
   baseline_ = LoadedBaseline{};
-  baseline_.exists = true;
-  baseline_.roots = RootPaths(filter_);
-  for (auto& r : scan.records) {
-    std::string p = r.path;
-    baseline_.records.emplace(std::move(p), std::move(r));
-  }
-  loaded_ = true;
+  loaded_ = false;
   RunStats stats;
-  stats.records = baseline_.records.size();
+  stats.records = scan.records.size();
   stats.warnings = scan.warnings.size();
   stats.bytes_hashed = scan.bytes_hashed;
   return stats;
@@ -116,14 +139,19 @@ Status IntegrityEngine::LoadIfNeeded(EventSink& sink) {
   if (loaded_) return Status::Ok();
   WARD_ASSIGN_OR_RETURN(baseline_, store_->Load());
   loaded_ = true;
-  if (!baseline_.tampered_rows.empty() || !baseline_.set_intact) {
+  ReportTampering(baseline_, sink);
+  return Status::Ok();
+}
+
+void IntegrityEngine::ReportTampering(const LoadedBaseline& baseline, EventSink& sink) {
+  if (!baseline.tampered_rows.empty() || !baseline.set_intact) {
     std::string msg;
-    if (!baseline_.tampered_rows.empty()) {
+    if (!baseline.tampered_rows.empty()) {
       msg = fmt::format("{} baseline row(s) fail verification with the agent key: the baseline "
                         "database was edited; those entries are not trusted",
-                        baseline_.tampered_rows.size());
+                        baseline.tampered_rows.size());
     }
-    if (!baseline_.set_intact) {
+    if (!baseline.set_intact) {
       if (!msg.empty()) msg += "; ";
       msg += "baseline rows were added or removed outside the agent (the authenticated summary "
              "does not match)";
@@ -131,20 +159,22 @@ Status IntegrityEngine::LoadIfNeeded(EventSink& sink) {
     spdlog::error("integrity: {}", msg);
     Event e = StatusEvent(clock_, "baseline_tampered", Severity::kCritical, msg);
     nlohmann::json paths = nlohmann::json::array();
-    for (size_t i = 0; i < baseline_.tampered_rows.size() && i < kMaxPathsInEvent; ++i) {
-      paths.push_back(LossyUtf8(baseline_.tampered_rows[i]));
+    for (size_t i = 0; i < baseline.tampered_rows.size() && i < kMaxPathsInEvent; ++i) {
+      paths.push_back(LossyUtf8(baseline.tampered_rows[i]));
     }
     e.Set("integrity.tampered_rows", paths);
-    e.Set("integrity.tampered_row_count", baseline_.tampered_rows.size());
-    e.Set("integrity.set_intact", baseline_.set_intact);
+    e.Set("integrity.tampered_row_count", baseline.tampered_rows.size());
+    e.Set("integrity.set_intact", baseline.set_intact);
     sink.Emit(std::move(e));
   }
-  return Status::Ok();
 }
 
 Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view detected_by,
                                             bool update) {
-  WARD_RETURN_IF_ERROR(LoadIfNeeded(sink));
+  // A look that changes nothing (`check`) does not hold the baseline in memory next to the scan:
+  // it streams the stored rows past the scan and keeps only those that may have changed.
+  const bool stream = !update && !loaded_;
+  if (!stream) WARD_RETURN_IF_ERROR(LoadIfNeeded(sink));
   RunStats stats;
   ScanOutput scan = scanner_.ScanAll();
   EmitWarnings(scan.warnings, sink);
@@ -152,23 +182,46 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
   stats.warnings = scan.warnings.size();
   stats.bytes_hashed = scan.bytes_hashed;
 
-  if (!baseline_.exists) {
+  LoadedBaseline streamed;             // stream: the stored baseline, without its records
+  std::deque<FileRecord> kept;         // stream: stored rows that may differ from the scan
+  std::vector<const FileRecord*> differing;  // stream: scanned records that may differ
+  if (stream) {
+    const std::deque<FileRecord>& now = scan.records;
+    size_t j = 0;
+    auto merge = [&](FileRecord&& b) {
+      for (; j < now.size() && now[j].path < b.path; ++j) differing.push_back(&now[j]);
+      if (j < now.size() && now[j].path == b.path) {
+        const FileRecord& a = now[j++];
+        if (ChangedAttrs(b, a, AttrsOf(a.path)) == 0) return;  // as CompareRecords would find
+        differing.push_back(&a);
+      }
+      kept.push_back(std::move(b));
+    };
+    WARD_ASSIGN_OR_RETURN(streamed, store_->Load(merge));
+    for (; j < now.size(); ++j) differing.push_back(&now[j]);
+    ReportTampering(streamed, sink);
+  }
+  const LoadedBaseline& base = stream ? streamed : baseline_;
+
+  if (!base.exists) {
     if (!update) {
       return FailedPrecondition(
           "no baseline has been recorded yet: run `ward-agent integrity baseline` first");
     }
-    WARD_RETURN_IF_ERROR(store_->Replace(scan.records, RootPaths(filter_), NowNs(clock_)));
+    WARD_RETURN_IF_ERROR(
+        store_->ReplaceRows(Pointers(scan.records), RootPaths(filter_), NowNs(clock_)));
     baseline_.exists = true;
     baseline_.roots = RootPaths(filter_);
     baseline_.set_intact = true;
-    for (auto& r : scan.records) baseline_.records[r.path] = r;
+    baseline_.records.clear();
+    MoveInto(scan.records, baseline_.records);
     sink.Emit(StatusEvent(clock_, "baseline_recorded", Severity::kInfo,
-                          fmt::format("first baseline recorded: {} entries", scan.records.size())));
+                          fmt::format("first baseline recorded: {} entries", stats.records)));
     return stats;
   }
 
   // Roots that were never baselined are taken in silently (first look), not reported.
-  std::set<std::string> known(baseline_.roots.begin(), baseline_.roots.end());
+  std::set<std::string> known(base.roots.begin(), base.roots.end());
   std::vector<std::string> new_roots;
   for (const auto& r : filter_.roots()) {
     if (!known.count(r.path)) new_roots.push_back(r.path);
@@ -178,22 +231,40 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
     return root != nullptr && known.count(root->path) > 0;
   };
 
+  // The same records go into the comparison either way: pairs left out of the stream compare
+  // equal, and a path that was scanned is monitored.
   std::vector<const FileRecord*> before, after;
   std::vector<FileRecord> new_root_records;
-  for (const auto& [path, rec] : baseline_.records) {
-    if (filter_.Monitored(path) && in_known_root(path)) before.push_back(&rec);
-  }
-  for (const auto& rec : scan.records) {
-    if (in_known_root(rec.path)) {
-      after.push_back(&rec);
-    } else {
-      new_root_records.push_back(rec);
+  auto add_before = [&](const FileRecord& rec) {
+    if (filter_.Monitored(rec.path) && in_known_root(rec.path)) before.push_back(&rec);
+  };
+  if (stream) {
+    for (const auto& rec : kept) add_before(rec);
+    for (const FileRecord* rec : differing) {
+      if (in_known_root(rec->path)) after.push_back(rec);
+    }
+  } else {
+    before.reserve(baseline_.records.size());
+    after.reserve(scan.records.size());
+    for (const auto& rec : baseline_.records) add_before(rec);
+    for (auto& rec : scan.records) {
+      if (in_known_root(rec.path)) {
+        after.push_back(&rec);
+      } else if (update) {
+        new_root_records.push_back(std::move(rec));  // not pointed to by `after`
+      }
     }
   }
   // Entries whose baseline row failed verification are reported with no trusted "before".
-  std::set<std::string> untrusted(baseline_.tampered_rows.begin(), baseline_.tampered_rows.end());
+  std::set<std::string> untrusted(base.tampered_rows.begin(), base.tampered_rows.end());
   std::vector<Change> changes =
       CompareRecords(before, after, [&](const std::string& p) { return AttrsOf(p); });
+  // The changes hold copies of what they need: the scan can go.
+  std::vector<const FileRecord*>().swap(before);
+  std::vector<const FileRecord*>().swap(after);
+  std::vector<const FileRecord*>().swap(differing);
+  std::deque<FileRecord>().swap(kept);
+  std::deque<FileRecord>().swap(scan.records);
   for (auto& c : changes) {
     if (c.kind == ChangeKind::kCreated && untrusted.count(c.after->path)) {
       c.kind = ChangeKind::kModified;  // reported below as unverified
@@ -212,7 +283,7 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
       ++stats.changes;
       if (update) {
         WARD_RETURN_IF_ERROR(store_->Apply({*c.after}, {}));
-        baseline_.records[c.after->path] = *c.after;
+        Upsert(baseline_.records, *c.after);
       }
       continue;
     }
@@ -223,7 +294,7 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
 
   if (update && (!new_roots.empty() || !untrusted.empty() || !baseline_.set_intact)) {
     WARD_RETURN_IF_ERROR(store_->Apply(new_root_records, {}, new_roots));
-    for (auto& r : new_root_records) baseline_.records[r.path] = r;
+    for (auto& r : new_root_records) Upsert(baseline_.records, std::move(r));
     for (const auto& nr : new_roots) baseline_.roots.push_back(nr);
     if (!new_roots.empty()) {
       Event e = StatusEvent(clock_, "baseline_recorded", Severity::kInfo,
@@ -234,10 +305,8 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
     }
     if (!baseline_.set_intact) {
       // Re-seal: what was reported above is now the trusted state.
-      std::vector<FileRecord> all;
-      all.reserve(baseline_.records.size());
-      for (const auto& [p, r] : baseline_.records) all.push_back(r);
-      WARD_RETURN_IF_ERROR(store_->Replace(all, baseline_.roots, NowNs(clock_)));
+      WARD_RETURN_IF_ERROR(
+          store_->ReplaceRows(Pointers(baseline_.records), baseline_.roots, NowNs(clock_)));
       baseline_.set_intact = true;
     }
     baseline_.tampered_rows.clear();
@@ -272,8 +341,8 @@ Status IntegrityEngine::Report(const std::vector<Change>& changes, EventSink& si
   }
   if (!update || (upserts.empty() && deletes.empty())) return Status::Ok();
   WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
-  for (const auto& d : deletes) baseline_.records.erase(d);
-  for (auto& u : upserts) baseline_.records[u.path] = std::move(u);
+  for (const auto& d : deletes) ErasePath(baseline_.records, d);
+  for (auto& u : upserts) Upsert(baseline_.records, std::move(u));
   return Status::Ok();
 }
 
@@ -318,8 +387,8 @@ Result<RunStats> IntegrityEngine::Accept(const std::vector<std::string>& paths, 
   WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
   stats.records = upserts.size();
   stats.changes = deletes.size();
-  for (const auto& d : deletes) baseline_.records.erase(d);
-  for (auto& u : upserts) baseline_.records[u.path] = std::move(u);
+  for (const auto& d : deletes) ErasePath(baseline_.records, d);
+  for (auto& u : upserts) Upsert(baseline_.records, std::move(u));
   Event e = StatusEvent(clock_, "baseline_accepted", Severity::kLow,
                         fmt::format("current state accepted into the baseline: {} entries "
                                     "updated, {} removed",
@@ -357,7 +426,7 @@ Result<RunStats> IntegrityEngine::ProcessPaths(
       // An entry that is (now) a directory it was not before: look at all of it.
       auto st = fs_.Lstat(path);
       auto it = baseline_.records.find(path);
-      bool was_dir = it != baseline_.records.end() && it->second.type == FileType::kDirectory;
+      bool was_dir = it != baseline_.records.end() && it->type == FileType::kDirectory;
       bool is_dir = st && st->type == FileType::kDirectory;
       if (is_dir != was_dir) subtree = true;
     }
@@ -373,7 +442,7 @@ Result<RunStats> IntegrityEngine::ProcessPaths(
         before_map[p] = &r;
       });
     } else if (auto it = baseline_.records.find(path); it != baseline_.records.end()) {
-      before_map[path] = &it->second;
+      before_map[path] = &*it;
     }
   }
   std::vector<const FileRecord*> before, after;

@@ -41,7 +41,8 @@ class IntegrityEngine {
                                                        const std::filesystem::path& state_dir,
                                                        ChangeLedger* ledger = nullptr);
 
-  // Records a fresh baseline of every root, replacing the old one atomically.
+  // Records a fresh baseline of every root, replacing the old one atomically. It is not kept in
+  // memory: the next look loads it from the store.
   Result<RunStats> RecordBaseline(EventSink& sink);
 
   // Compares every root with the stored baseline and emits one event per change.
@@ -72,6 +73,8 @@ class IntegrityEngine {
                 bool update);
   void EmitWarnings(const std::vector<ScanWarning>& warnings, EventSink& sink);
   Status LoadIfNeeded(EventSink& sink);
+  // Emits the critical event for rows that fail verification, if any.
+  void ReportTampering(const LoadedBaseline& baseline, EventSink& sink);
 
   IntegrityConfig config_;
   FileSystem& fs_;

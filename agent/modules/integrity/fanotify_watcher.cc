@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -117,17 +118,16 @@ class FanotifyWatcher final : public Watcher {
       int fd = ::open_by_handle_at(mfd.get(), h, O_PATH | O_CLOEXEC);
       if (fd < 0) continue;
       UniqueFd guard(fd);
+      // A directory that is gone has no links left. (Its /proc name ends in " (deleted)", but so
+      // can a live directory's: the name is not evidence.)
+      struct stat st {};
+      if (::fstat(fd, &st) != 0 || st.st_nlink == 0) return false;
       char link[64];
       std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-      std::string target(4096, '\0');
+      std::string target(PATH_MAX + 1, '\0');
       ssize_t n = ::readlink(link, target.data(), target.size());
-      if (n <= 0) return false;
+      if (n <= 0 || static_cast<size_t>(n) >= target.size()) return false;
       target.resize(static_cast<size_t>(n));
-      constexpr std::string_view kDeleted = " (deleted)";
-      if (target.size() > kDeleted.size() &&
-          target.compare(target.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
-        return false;
-      }
       out = std::move(target);
       return true;
     }

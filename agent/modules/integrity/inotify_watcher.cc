@@ -26,9 +26,19 @@ class InotifyWatcher final : public Watcher {
 
   std::string_view Name() const override { return "inotify"; }
 
+  // Adds the watches for every root now, before the caller's first full look, so that nothing
+  // changed after that look can be missed. Degradations are held until Run().
+  void AddInitialWatches() {
+    std::function<void(Notice)> hold = [this](Notice n) { held_.push_back(std::move(n)); };
+    on_notice_ = &hold;
+    for (const auto& r : filter_.roots()) AddRoot(r.path);
+    on_notice_ = nullptr;
+  }
+
   void Run(std::stop_token stop, const std::function<void(Notice)>& on_notice) override {
     on_notice_ = &on_notice;
-    for (const auto& r : filter_.roots()) AddRoot(r.path);
+    for (auto& n : held_) on_notice(std::move(n));
+    held_.clear();
     alignas(struct inotify_event) char buf[64 * 1024];
     auto last_retry = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
@@ -53,6 +63,9 @@ class InotifyWatcher final : public Watcher {
  private:
   void Handle(const struct inotify_event& ev) {
     if (ev.mask & IN_Q_OVERFLOW) {
+      // Directories created in what was lost have no watch yet: add every missing one first
+      // (adding an existing watch is harmless), then have everything looked at again.
+      for (const auto& r : filter_.roots()) AddRoot(r.path);
       (*on_notice_)({Notice::Kind::kRescanAll, "", "inotify queue overflow"});
       return;
     }
@@ -141,6 +154,10 @@ class InotifyWatcher final : public Watcher {
                        fmt::format("inotify watch limit reached at {} (fs.inotify.max_user_watches); "
                                    "this directory is polled instead",
                                    path)});
+      } else if (errno != ENOENT && errno != ENOTDIR) {
+        (*on_notice_)({Notice::Kind::kWarning, path,
+                       fmt::format("cannot watch {} ({}); this directory is polled instead", path,
+                                   std::strerror(errno))});
       }
       return false;
     }
@@ -192,6 +209,7 @@ class InotifyWatcher final : public Watcher {
   std::unordered_map<std::string, int> path_wd_;
   std::vector<std::string> missing_roots_;
   bool missing_roots_dirty_ = false;
+  std::vector<Notice> held_;
 };
 
 }  // namespace
@@ -199,7 +217,9 @@ class InotifyWatcher final : public Watcher {
 Result<std::unique_ptr<Watcher>> CreateInotifyWatcher(const PathFilter& filter) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "inotify_init1");
-  return std::unique_ptr<Watcher>(new InotifyWatcher(filter, UniqueFd(fd)));
+  auto w = std::make_unique<InotifyWatcher>(filter, UniqueFd(fd));
+  w->AddInitialWatches();
+  return std::unique_ptr<Watcher>(std::move(w));
 }
 
 }  // namespace ward::agent::integrity

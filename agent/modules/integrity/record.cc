@@ -2,6 +2,18 @@
 
 namespace ward::agent::integrity {
 
+void Upsert(RecordSet& set, FileRecord r) {
+  auto it = set.find(r.path);
+  if (it == set.end()) {
+    set.insert(std::move(r));
+    return;
+  }
+  // Reuse the node: the key stays the same, and so does the order.
+  auto node = set.extract(it);
+  node.value() = std::move(r);
+  set.insert(std::move(node));
+}
+
 uint32_t ChangedAttrs(const FileRecord& a, const FileRecord& b, uint32_t attrs) {
   uint32_t c = 0;
   if ((attrs & kAttrType) && a.type != b.type) c |= kAttrType;

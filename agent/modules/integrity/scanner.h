@@ -1,11 +1,22 @@
-// Scanner: walks the watched roots and records every monitored path, hashing regular files on
-// several threads. Symbolic links are recorded, never followed (so directory loops cannot trap
-// it); FIFOs, sockets and devices get metadata only and are never opened; a file that changes
-// while it is hashed is hashed again (up to 3 times) and otherwise marked `hash_unstable`.
-// A missing root or an unreadable file is a warning in the output; the rest continues.
-// Thread-safety: one Scan* call at a time per Scanner.
+// Scanner: walks the watched roots and records every monitored path, hashing regular files.
+//
+// Worker threads share the walk: each takes a directory from a common stack, lists it through
+// an open directory (FileSystem::OpenDir), looks at each entry relative to it and hashes small
+// regular files at once; files above 8 MB are hashed afterwards, largest first, so that one big
+// file does not finish last on a single thread, and very large directories are shared out in
+// slices. Symbolic links are recorded, never followed; FIFOs, sockets and devices get metadata
+// only and are never opened; a directory is not entered again below itself (bind-mount loops,
+// by device and inode), nor on a kernel pseudo file system reached by crossing a mount. A file
+// that changes while it is hashed is hashed again (up to 3 times) and otherwise marked
+// `hash_unstable`; one that cannot be read keeps its record, marked `unreadable`, with a
+// warning; one that vanished before it was hashed is dropped. A missing root or an unlistable
+// directory is a warning too; the rest continues.
+// Thread-safety: one Scan* call at a time per Scanner. `fs` must be safe from several threads.
 #pragma once
 
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,30 +32,35 @@ struct ScanWarning {
 };
 
 struct ScanOutput {
-  std::vector<FileRecord> records;  // sorted by path, unique
-  std::vector<ScanWarning> warnings;
+  std::deque<FileRecord> records;     // sorted by path, unique
+  std::vector<ScanWarning> warnings;  // sorted by path
   uint64_t bytes_hashed = 0;
 };
 
 class Scanner {
  public:
-  // threads: hashing threads; 0 = one per core.
+  // threads: worker threads (the calling thread is one of them); 0 = one per core.
   Scanner(FileSystem& fs, const PathFilter& filter, int threads);
 
-  // Every root.
-  ScanOutput ScanAll();
+  // Receives records whose content is final, sorted by path; see ScanAll().
+  using SettledFn = std::function<void(const std::vector<const FileRecord*>& records)>;
+
+  // Every root. `settled`, when given, is called on the calling thread with every record once,
+  // in two batches sorted by path: all but the large files as soon as the walk is over, while
+  // those are still being hashed (so that the caller can use the wait), then the large files.
+  // The records are in the output too.
+  ScanOutput ScanAll(const SettledFn& settled = {});
   // `path` itself and, when it is a directory and `subtree`, what is below it (as deep as its
   // root allows). A path that does not exist yields no record and no warning.
   ScanOutput ScanPath(const std::string& path, bool subtree);
 
-  // Fills sha256 / hash_unstable / unreadable for one regular-file record.
-  void HashRecord(FileRecord& rec, std::vector<uint8_t>& buf, Sha256& hasher,
-                  std::vector<ScanWarning>& warnings);
-
  private:
-  // depth: 0 = the path only, 1 = and its children, -1 = everything below.
-  void Walk(const std::string& start, int depth, ScanOutput& out);
-  void HashAll(ScanOutput& out);
+  // Where a walk starts; depth: 0 = the path only, 1 = and its children, -1 = everything below.
+  struct Start {
+    std::string path;
+    int depth;
+  };
+  ScanOutput Scan(const std::vector<Start>& starts, const SettledFn& settled);
 
   FileSystem& fs_;
   const PathFilter& filter_;
