@@ -47,12 +47,18 @@ say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
 [[ -x "$ward" ]] || die "no ward-agent at $ward (build it, or set WARD_AGENT)"
-for tool in aide openssl sha256sum /usr/bin/time; do
+for tool in aide openssl sha256sum flock /usr/bin/time; do
   command -v "$tool" > /dev/null || die "$tool is not installed"
 done
 
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
+# Runs sharing a work directory would delete each other's files and load the machine: one at a time.
+exec 9> "$work/.lock"
+if ! flock -n 9; then
+  say "another run is using $work: waiting for it to finish"
+  flock 9
+fi
 corpus="$work/corpus"
 params="files=$files gb=${gb:-default}"
 

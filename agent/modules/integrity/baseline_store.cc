@@ -5,24 +5,33 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include "agent/modules/integrity/tmp_timing.h"
+
+#include "common/text.h"
 
 namespace ward::agent::integrity {
 namespace {
 
-// The baseline table's columns; a replacement is staged in a temporary table with the same ones.
+// The baseline table's columns.
 constexpr std::string_view kBaselineColumns = R"sql((
   path BLOB PRIMARY KEY, type INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
   inode INTEGER NOT NULL, dev INTEGER NOT NULL, sha256 BLOB, target BLOB, flags INTEGER NOT NULL,
   mac BLOB NOT NULL) WITHOUT ROWID)sql";
-// Where a replacement is staged: a private temporary database (a file SQLite deletes itself).
-constexpr std::string_view kStaging = "integrity_staging";
+constexpr int kColumns = 14;
+// A replacement is written to a table of this name plus 16 hex digits, renamed at the end.
+constexpr std::string_view kNextTablePrefix = "integrity_baseline_next_";
+
+bool IsNextTableName(std::string_view name) {
+  if (name.substr(0, kNextTablePrefix.size()) != kNextTablePrefix) return false;
+  std::string_view id = name.substr(kNextTablePrefix.size());
+  return id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
 
 std::string Schema() {
   return fmt::format(
@@ -31,10 +40,22 @@ std::string Schema() {
       kBaselineColumns);
 }
 
-std::string InsertSql(std::string_view schema, std::string_view table) {
-  return fmt::format("INSERT INTO {}.{}(path, type, size, mode, uid, gid, mtime_ns, ctime_ns, "
-                     "inode, dev, sha256, target, flags, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     schema, table);
+// Rows per INSERT statement when many are written at once: a step per row costs more than the
+// B-tree insertion itself.
+constexpr size_t kRowsPerInsert = 32;
+// Rows per transaction of a replacement: about a quarter of a second of holding the write lock.
+constexpr size_t kRowsPerTransaction = 65536;
+
+std::string InsertSql(std::string_view schema, std::string_view table, size_t rows = 1) {
+  std::string sql = fmt::format(
+      "INSERT INTO {}.{}(path, type, size, mode, uid, gid, mtime_ns, "
+      "ctime_ns, inode, dev, sha256, target, flags, mac) VALUES ",
+      schema, table);
+  for (size_t i = 0; i < rows; ++i) {
+    if (i > 0) sql += ',';
+    sql += "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  }
+  return sql;
 }
 
 constexpr int64_t kFlagHashUnstable = 1;
@@ -66,23 +87,29 @@ int64_t Flags(const FileRecord& r) {
   return (r.hash_unstable ? kFlagHashUnstable : 0) | (r.unreadable ? kFlagUnreadable : 0);
 }
 
-Status InsertRow(SqliteStmt& ins, const FileRecord& r, const Sha256Digest& mac) {
-  ins.BindBlob(1, r.path)
-      .Bind(2, static_cast<int64_t>(r.type))
-      .Bind(3, static_cast<int64_t>(r.size))
-      .Bind(4, static_cast<int64_t>(r.mode))
-      .Bind(5, static_cast<int64_t>(r.uid))
-      .Bind(6, static_cast<int64_t>(r.gid))
-      .Bind(7, r.mtime_ns)
-      .Bind(8, r.ctime_ns)
-      .Bind(9, static_cast<int64_t>(r.inode))
-      .Bind(10, static_cast<int64_t>(r.dev));
+// Binds one row to the kColumns parameters from `first` (1 for a one-row statement).
+void BindRow(SqliteStmt& ins, int first, const FileRecord& r, const Sha256Digest& mac) {
+  const int i = first - 1;
+  ins.BindBlob(i + 1, r.path)
+      .Bind(i + 2, static_cast<int64_t>(r.type))
+      .Bind(i + 3, static_cast<int64_t>(r.size))
+      .Bind(i + 4, static_cast<int64_t>(r.mode))
+      .Bind(i + 5, static_cast<int64_t>(r.uid))
+      .Bind(i + 6, static_cast<int64_t>(r.gid))
+      .Bind(i + 7, r.mtime_ns)
+      .Bind(i + 8, r.ctime_ns)
+      .Bind(i + 9, static_cast<int64_t>(r.inode))
+      .Bind(i + 10, static_cast<int64_t>(r.dev));
   if (r.has_sha256) {
-    ins.BindBlob(11, DigestView(r.sha256));
+    ins.BindBlob(i + 11, DigestView(r.sha256));
   } else {
-    ins.BindNull(11);
+    ins.BindNull(i + 11);
   }
-  ins.BindBlob(12, r.target).Bind(13, Flags(r)).BindBlob(14, DigestView(mac));
+  ins.BindBlob(i + 12, r.target).Bind(i + 13, Flags(r)).BindBlob(i + 14, DigestView(mac));
+}
+
+Status InsertRow(SqliteStmt& ins, const FileRecord& r, const Sha256Digest& mac) {
+  BindRow(ins, 1, r, mac);
   return ins.Run();
 }
 
@@ -240,8 +267,9 @@ Result<LoadedBaseline> BaselineStore::Load(const std::function<void(FileRecord&&
   }
 
   WARD_ASSIGN_OR_RETURN(
-      auto st, db_->Prepare("SELECT path, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, "
-                            "dev, sha256, target, flags, mac FROM integrity_baseline ORDER BY path"));
+      auto st,
+      db_->Prepare("SELECT path, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, "
+                   "dev, sha256, target, flags, mac FROM integrity_baseline ORDER BY path"));
   Sha256Digest agg{};
   int64_t count = 0;
   std::string buf;
@@ -313,18 +341,16 @@ Status BaselineStore::ReplaceRows(const std::vector<const FileRecord*>& rows,
 }
 
 Result<std::unique_ptr<BaselineReplacement>> BaselineStore::BeginReplace() {
-  WARD_RETURN_IF_ERROR(db_->Exec(fmt::format("ATTACH '' AS {}", kStaging)));
-  // Owned from here, so that the staging database is detached on every path.
-  std::unique_ptr<BaselineReplacement> r(new BaselineReplacement(*this));
-  WARD_RETURN_IF_ERROR(
-      db_->Exec(fmt::format("CREATE TABLE {}.integrity_baseline{}", kStaging, kBaselineColumns)));
-  return r;
+  std::array<uint8_t, 8> id{};
+  WARD_RETURN_IF_ERROR(RandomBytes(id));
+  return std::unique_ptr<BaselineReplacement>(
+      new BaselineReplacement(*this, std::string(kNextTablePrefix) + ToHex(id)));
 }
 
 BaselineReplacement::~BaselineReplacement() {
-  // Detaching deletes the staging database at once, however large.
-  (void)store_.db_->Exec(fmt::format("DETACH {}", kStaging));
-  ward_tmp::Mark("c.drop");
+  if (created_ && !committed_) {
+    (void)store_.db_->Exec(fmt::format("DROP TABLE IF EXISTS main.{}", table_));
+  }
   // The pages cached for the bulk write are not needed again.
   (void)store_.db_->Exec("PRAGMA shrink_memory");
 }
@@ -334,46 +360,67 @@ Status BaselineReplacement::Add(const std::vector<const FileRecord*>& rows) {
   if (rows.empty()) return Status::Ok();
   WARD_ASSIGN_OR_RETURN(std::vector<Sha256Digest> macs, store_.RowMacs(rows));
   SqliteDb& db = *store_.db_;
-  // A deferred transaction that writes only the staging database: state.db is not locked.
-  WARD_RETURN_IF_ERROR(db.Exec("BEGIN"));
-  Status st = [&]() -> Status {
-    WARD_ASSIGN_OR_RETURN(auto ins, db.Prepare(InsertSql(kStaging, "integrity_baseline")));
-    for (size_t i = 0; i < rows.size(); ++i) {
-      WARD_RETURN_IF_ERROR(InsertRow(ins, *rows[i], macs[i]));
+  // In transactions of bounded size, so that other writers never wait long.
+  for (size_t begin = 0; begin < rows.size(); begin += kRowsPerTransaction) {
+    const size_t end = std::min(rows.size(), begin + kRowsPerTransaction);
+    WARD_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(db));
+    if (!created_) WARD_RETURN_IF_ERROR(CreateTable());
+    size_t i = begin;
+    if (end - i >= kRowsPerInsert) {
+      WARD_ASSIGN_OR_RETURN(auto many, db.Prepare(InsertSql("main", table_, kRowsPerInsert)));
+      for (; i + kRowsPerInsert <= end; i += kRowsPerInsert) {
+        for (size_t k = 0; k < kRowsPerInsert; ++k) {
+          BindRow(many, static_cast<int>(k * kColumns + 1), *rows[i + k], macs[i + k]);
+        }
+        WARD_RETURN_IF_ERROR(many.Run());
+      }
     }
-    return Status::Ok();
-  }();
-  if (st.ok()) st = db.Exec("COMMIT");
-  if (!st.ok()) {
-    (void)db.Exec("ROLLBACK");
-    return st;
+    if (i < end) {
+      WARD_ASSIGN_OR_RETURN(auto one, db.Prepare(InsertSql("main", table_)));
+      for (; i < end; ++i) WARD_RETURN_IF_ERROR(InsertRow(one, *rows[i], macs[i]));
+    }
+    WARD_RETURN_IF_ERROR(tx->Commit());
+    created_ = true;
+    for (size_t k = begin; k < end; ++k) XorInto(agg_, macs[k]);
+    count_ += static_cast<int64_t>(end - begin);
   }
-  for (const auto& m : macs) XorInto(agg_, m);
-  count_ += static_cast<int64_t>(rows.size());
   return Status::Ok();
+}
+
+Status BaselineReplacement::CreateTable() {
+  SqliteDb& db = *store_.db_;
+  // Tables left by replacements that crashed, or that run now (which then fail).
+  WARD_ASSIGN_OR_RETURN(auto others, db.Prepare("SELECT name FROM main.sqlite_schema WHERE "
+                                                "type = 'table' AND name GLOB ?"));
+  others.Bind(1, fmt::format("{}*", kNextTablePrefix));
+  std::vector<std::string> drop;
+  for (;;) {
+    WARD_ASSIGN_OR_RETURN(bool row, others.Step());
+    if (!row) break;
+    drop.push_back(others.ColumnText(0));
+  }
+  for (const auto& t : drop) {
+    if (IsNextTableName(t)) WARD_RETURN_IF_ERROR(db.Exec(fmt::format("DROP TABLE main.{}", t)));
+  }
+  return db.Exec(fmt::format("CREATE TABLE main.{}{}", table_, kBaselineColumns));
 }
 
 Status BaselineReplacement::Commit(const std::vector<std::string>& roots, int64_t now_ns) {
   WARD_CHECK(!committed_);
   SqliteDb& db = *store_.db_;
   WARD_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(db));
-  WARD_RETURN_IF_ERROR(db.Exec("DELETE FROM main.integrity_baseline"));
-  ward_tmp::Mark("c.delete");
-  // Same columns, empty destination: SQLite copies the rows as they are, in key order, without
-  // decoding them again.
-  WARD_RETURN_IF_ERROR(db.Exec(
-      fmt::format("INSERT INTO main.integrity_baseline SELECT * FROM {}.integrity_baseline",
-                  kStaging)));
-  ward_tmp::Mark("c.xfer");
+  if (!created_) WARD_RETURN_IF_ERROR(CreateTable());
+  // The swap: the rows are written already, so this is short (but for freeing the old pages).
+  WARD_RETURN_IF_ERROR(db.Exec(fmt::format(
+      "DROP TABLE main.integrity_baseline; ALTER TABLE main.{} RENAME TO integrity_baseline",
+      table_)));
   nlohmann::json j = roots;
   WARD_RETURN_IF_ERROR(store_.WriteMeta(agg_, count_, j.dump()));
   WARD_ASSIGN_OR_RETURN(
       auto at, db.Prepare("INSERT OR REPLACE INTO integrity_meta(key, value) VALUES (?, ?)"));
   at.Bind(1, std::string_view("recorded_at")).BindBlob(2, std::to_string(now_ns));
   WARD_RETURN_IF_ERROR(at.Run());
-  ward_tmp::Mark("c.meta");
   WARD_RETURN_IF_ERROR(tx->Commit());
-  ward_tmp::Mark("c.commit");
   committed_ = true;
   return Status::Ok();
 }

@@ -4,8 +4,10 @@
 // Each row carries an HMAC-SHA-256 of its content under the agent's key (state_dir/keys/
 // integrity.key, 0600), so an edited row is detected; the XOR of all row MACs, itself
 // authenticated together with the row count, detects rows that were removed or added.
-// Replace() swaps the whole baseline in one transaction: a crash mid-way leaves the old one.
-// Row MACs are computed on several threads (one HMAC context each).
+// Replace() writes the new rows beside the old ones, then swaps them in with one short
+// transaction: readers see the old baseline until then, and a crash mid-way leaves it. The old
+// rows' pages stay in the file, free, for the next replacement to reuse: the database holds up to
+// twice the baseline. Row MACs are computed on several threads (one HMAC context each).
 // Thread-safety: not thread-safe; one user at a time (the module's own thread or a CLI command).
 // Another process may read or write the same database concurrently (WAL, busy timeout).
 #pragma once
@@ -25,11 +27,12 @@ namespace ward::agent::integrity {
 class BaselineStore;
 
 // A Replace() built up in steps, for a caller that has most rows well before the last ones (a
-// baseline scan, while it hashes the largest files): Add() sets rows aside, MACs computed, in a
-// private temporary database, without touching the stored baseline or its lock;
-// Commit() then replaces the baseline with all of them in one short transaction. Destroyed
-// without Commit(), it leaves the stored baseline as it was. One at a time per store, which must
-// outlive it; same thread-safety as the store.
+// baseline scan, while it hashes its largest files): each Add() writes rows, MACs computed, to a
+// new table of their own in a short transaction of its own, next to the stored baseline, which
+// readers keep seeing; Commit() then swaps the new table in (with the summary) in one short
+// transaction. Destroyed without Commit(), it drops its table and leaves the stored baseline as
+// it was. Of two replacements writing at once, the one that started writing last wins; the
+// other fails. The store must outlive it; same thread-safety as the store.
 class BaselineReplacement {
  public:
   ~BaselineReplacement();
@@ -43,8 +46,13 @@ class BaselineReplacement {
 
  private:
   friend class BaselineStore;
-  explicit BaselineReplacement(BaselineStore& store) : store_(store) {}
+  BaselineReplacement(BaselineStore& store, std::string table)
+      : store_(store), table_(std::move(table)) {}
+  // Creates table_, dropping those of other replacements. REQUIRES: in a write transaction.
+  Status CreateTable();
   BaselineStore& store_;
+  std::string table_;  // where the rows go until Commit()
+  bool created_ = false;
   Sha256Digest agg_{};  // XOR of the MACs of the rows added
   int64_t count_ = 0;
   bool committed_ = false;

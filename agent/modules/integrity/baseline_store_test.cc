@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -86,6 +87,10 @@ std::vector<FileRecord> VariedRecords() {
 
 RecordSet ToSet(const std::vector<FileRecord>& v) { return RecordSet(v.begin(), v.end()); }
 
+void ErasePathForTest(RecordSet& set, const std::string& path) {
+  if (auto it = set.find(path); it != set.end()) set.erase(it);
+}
+
 // Direct access to the database, as another process (or an attacker) would have.
 class RawDb {
  public:
@@ -108,6 +113,17 @@ class RawDb {
     EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(db_);
     sqlite3_finalize(st);
     return sqlite3_changes(db_);
+  }
+
+  // The integer a one-row query gives.
+  int64_t Count(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_);
+    EXPECT_EQ(sqlite3_step(st), SQLITE_ROW) << sqlite3_errmsg(db_);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
   }
 
  private:
@@ -179,12 +195,12 @@ TEST(BaselineStore, ReplaceThatFailsMidwayLeavesThePreviousBaseline) {
   std::vector<FileRecord> old_set = {File("/r/a", 1), File("/r/b", 2)};
   ASSERT_TRUE((*store)->Replace(old_set, {"/r"}, 1).ok());
   {
-    // Make the third insert of the next Replace fail, after the old rows were deleted and two
-    // new ones inserted.
+    // Make the last step of the next Replace fail: after its rows were written and the old rows
+    // dropped, when the authenticated summary is written.
     RawDb raw(state.path());
     raw.Run(
-        "CREATE TRIGGER fail_insert BEFORE INSERT ON integrity_baseline "
-        "WHEN NEW.path = CAST('/r/z' AS BLOB) BEGIN SELECT RAISE(ABORT, 'injected'); END");
+        "CREATE TRIGGER fail_summary BEFORE INSERT ON integrity_meta "
+        "WHEN NEW.key = 'aggregate' BEGIN SELECT RAISE(ABORT, 'injected'); END");
   }
   std::vector<FileRecord> new_set = {File("/r/x", 3), File("/r/y", 4), File("/r/z", 5)};
   Status s = (*store)->Replace(new_set, {"/r"}, 2);
@@ -200,7 +216,7 @@ TEST(BaselineStore, ReplaceThatFailsMidwayLeavesThePreviousBaseline) {
   // Another connection sees the old baseline too, and the store keeps working afterwards.
   {
     RawDb raw(state.path());
-    raw.Run("DROP TRIGGER fail_insert");
+    raw.Run("DROP TRIGGER fail_summary");
   }
   auto reopened = BaselineStore::Open(state.path());
   ASSERT_TRUE(reopened.has_value());
@@ -212,6 +228,137 @@ TEST(BaselineStore, ReplaceThatFailsMidwayLeavesThePreviousBaseline) {
   ASSERT_TRUE(b3.has_value());
   EXPECT_EQ(b3->records, ToSet(new_set));
   EXPECT_TRUE(b3->set_intact);
+}
+
+std::vector<const FileRecord*> Rows(const std::vector<FileRecord>& v) {
+  std::vector<const FileRecord*> out;
+  for (const auto& r : v) out.push_back(&r);
+  return out;
+}
+
+TEST(BaselineStore, ReplacementInStepsEqualsOneReplace) {
+  TempDir state;
+  auto store = BaselineStore::Open(state.path());
+  ASSERT_TRUE(store.has_value());
+  ASSERT_TRUE((*store)->Replace({File("/r/old", 9)}, {"/r"}, 1).ok());
+  std::vector<FileRecord> most = {File("/r/a", 1), File("/r/b", 2), File("/r/d", 4)};
+  std::vector<FileRecord> rest = {File("/r/e", 5), File("/r/c", 3)};  // later, and unsorted
+  {
+    auto replacement = (*store)->BeginReplace();
+    ASSERT_TRUE(replacement.has_value()) << replacement.error().ToString();
+    ASSERT_TRUE((*replacement)->Add(Rows(most)).ok());
+    ASSERT_TRUE((*replacement)->Add({}).ok());
+    ASSERT_TRUE((*replacement)->Add(Rows(rest)).ok());
+    ASSERT_TRUE((*replacement)->Commit({"/r", "/s"}, 7).ok());
+  }
+  auto reopened = BaselineStore::Open(state.path());
+  ASSERT_TRUE(reopened.has_value());
+  auto b = (*reopened)->Load();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(b->set_intact);
+  EXPECT_TRUE(b->tampered_rows.empty());
+  EXPECT_EQ(b->recorded_at_ns, 7);
+  EXPECT_EQ(b->roots, (std::vector<std::string>{"/r", "/s"}));
+  EXPECT_EQ(b->records, ToSet({File("/r/a", 1), File("/r/b", 2), File("/r/c", 3), File("/r/d", 4),
+                               File("/r/e", 5)}));
+  // And the store goes on working: another replacement, and incremental changes.
+  ASSERT_TRUE((*reopened)->Replace({File("/r/x", 8)}, {"/r"}, 8).ok());
+  ASSERT_TRUE((*reopened)->Apply({File("/r/y", 6)}, {}).ok());
+  auto b2 = (*reopened)->Load();
+  ASSERT_TRUE(b2.has_value());
+  EXPECT_TRUE(b2->set_intact);
+  EXPECT_EQ(b2->records, ToSet({File("/r/x", 8), File("/r/y", 6)}));
+}
+
+TEST(BaselineStore, ReplacementNotCommittedLeavesTheBaselineAsItWas) {
+  TempDir state;
+  auto store = BaselineStore::Open(state.path());
+  ASSERT_TRUE(store.has_value());
+  std::vector<FileRecord> old_set = {File("/r/a", 1), File("/r/b", 2)};
+  ASSERT_TRUE((*store)->Replace(old_set, {"/r"}, 1).ok());
+  std::vector<FileRecord> new_set = {File("/r/x", 3), File("/r/y", 4)};
+  {
+    auto replacement = (*store)->BeginReplace();
+    ASSERT_TRUE(replacement.has_value());
+    ASSERT_TRUE((*replacement)->Add(Rows(new_set)).ok());
+    // Rows added hold no lock once added: another process can write meanwhile, and readers
+    // still see the old baseline.
+    RawDb raw(state.path());
+    raw.Run("BEGIN IMMEDIATE");
+    raw.Run("COMMIT");
+    auto other = BaselineStore::Open(state.path());
+    ASSERT_TRUE(other.has_value());
+    auto seen = (*other)->Load();
+    ASSERT_TRUE(seen.has_value());
+    EXPECT_EQ(seen->records, ToSet(old_set));
+  }
+  auto b = (*store)->Load();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->records, ToSet(old_set));
+  EXPECT_TRUE(b->set_intact);
+  EXPECT_EQ(b->recorded_at_ns, 1);
+  ASSERT_TRUE((*store)->Replace(new_set, {"/r"}, 2).ok());
+  auto b2 = (*store)->Load();
+  ASSERT_TRUE(b2.has_value());
+  EXPECT_EQ(b2->records, ToSet(new_set));
+}
+
+TEST(BaselineStore, ReplaceThatFailsWritingRowsLeavesThePreviousBaselineAndNoTable) {
+  TempDir state;
+  auto store = BaselineStore::Open(state.path());
+  ASSERT_TRUE(store.has_value());
+  std::vector<FileRecord> old_set = {File("/r/a", 1), File("/r/b", 2)};
+  ASSERT_TRUE((*store)->Replace(old_set, {"/r"}, 1).ok());
+  // The same path twice cannot be written.
+  EXPECT_FALSE((*store)->Replace({File("/r/x", 3), File("/r/x", 4)}, {"/r"}, 2).ok());
+  auto b = (*store)->Load();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->records, ToSet(old_set));
+  EXPECT_TRUE(b->set_intact);
+  RawDb raw(state.path());
+  EXPECT_EQ(raw.Count("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 2)
+      << "only the baseline and its summary";
+}
+
+TEST(BaselineStore, ReplaceDropsTablesLeftByACrashedReplacement) {
+  TempDir state;
+  auto store = BaselineStore::Open(state.path());
+  ASSERT_TRUE(store.has_value());
+  {
+    RawDb raw(state.path());
+    raw.Run("CREATE TABLE integrity_baseline_next_0123456789abcdef(path BLOB PRIMARY KEY)");
+    raw.Run("INSERT INTO integrity_baseline_next_0123456789abcdef VALUES (x'00')");
+  }
+  ASSERT_TRUE((*store)->Replace({File("/r/a", 1)}, {"/r"}, 1).ok());
+  RawDb raw(state.path());
+  EXPECT_EQ(raw.Count("SELECT count(*) FROM sqlite_schema WHERE name GLOB 'integrity_baseline_*'"),
+            0);
+  auto b = (*store)->Load();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->records, ToSet({File("/r/a", 1)}));
+}
+
+TEST(BaselineStore, LoadCanStreamRowsInPathOrderWithoutKeepingThem) {
+  TempDir state;
+  auto store = BaselineStore::Open(state.path());
+  ASSERT_TRUE(store.has_value());
+  auto records = VariedRecords();
+  ASSERT_TRUE((*store)->Replace(records, {"/r"}, 1).ok());
+  {
+    RawDb raw(state.path());
+    EXPECT_EQ(
+        raw.Run("UPDATE integrity_baseline SET size = 1 WHERE path = ?1", std::string("/r/a.txt")),
+        1);
+  }
+  std::vector<FileRecord> streamed;
+  auto b = (*store)->Load([&](FileRecord&& r) { streamed.push_back(std::move(r)); });
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(b->records.empty());
+  EXPECT_EQ(b->tampered_rows, std::vector<std::string>{"/r/a.txt"}) << "still verified";
+  EXPECT_TRUE(std::is_sorted(streamed.begin(), streamed.end(), ByPath()));
+  auto expect = ToSet(records);
+  ErasePathForTest(expect, "/r/a.txt");
+  EXPECT_EQ(RecordSet(streamed.begin(), streamed.end()), expect);
 }
 
 TEST(BaselineStore, EditedSha256IsDetectedAndNamesThePath) {

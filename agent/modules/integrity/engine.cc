@@ -10,7 +10,6 @@
 #include "agent/modules/integrity/events.h"
 #include "common/log.h"
 #include "common/text.h"
-#include "agent/modules/integrity/tmp_timing.h"
 
 namespace ward::agent::integrity {
 namespace {
@@ -112,24 +111,22 @@ void IntegrityEngine::EmitWarnings(const std::vector<ScanWarning>& warnings, Eve
 }
 
 Result<RunStats> IntegrityEngine::RecordBaseline(EventSink& sink) {
-  ward_tmp::Mark("start");
   WARD_ASSIGN_OR_RETURN(auto replacement, store_->BeginReplace());
-  // Most rows are written (aside) while the scan still hashes its largest files.
-  Status staged;
+  // Most rows are written while the scan still hashes its largest files.
+  Status written;
+  size_t records = 0;
   ScanOutput scan = scanner_.ScanAll([&](const std::vector<const FileRecord*>& settled) {
-    if (staged.ok()) staged = replacement->Add(settled);
-    ward_tmp::Mark("staged");
+    records += settled.size();
+    if (written.ok()) written = replacement->Add(settled);
   });
-  ward_tmp::Mark("scan");
   EmitWarnings(scan.warnings, sink);
-  WARD_RETURN_IF_ERROR(staged);
+  WARD_RETURN_IF_ERROR(written);
   WARD_RETURN_IF_ERROR(replacement->Commit(RootPaths(filter_), NowNs(clock_)));
-  ward_tmp::Mark("replace");
   // Not kept in memory: whatever looks next loads it back, verified, from the store.
   baseline_ = LoadedBaseline{};
   loaded_ = false;
   RunStats stats;
-  stats.records = scan.records.size();
+  stats.records = records;
   stats.warnings = scan.warnings.size();
   stats.bytes_hashed = scan.bytes_hashed;
   return stats;
@@ -147,9 +144,10 @@ void IntegrityEngine::ReportTampering(const LoadedBaseline& baseline, EventSink&
   if (!baseline.tampered_rows.empty() || !baseline.set_intact) {
     std::string msg;
     if (!baseline.tampered_rows.empty()) {
-      msg = fmt::format("{} baseline row(s) fail verification with the agent key: the baseline "
-                        "database was edited; those entries are not trusted",
-                        baseline.tampered_rows.size());
+      msg = fmt::format(
+          "{} baseline row(s) fail verification with the agent key: the baseline "
+          "database was edited; those entries are not trusted",
+          baseline.tampered_rows.size());
     }
     if (!baseline.set_intact) {
       if (!msg.empty()) msg += "; ";
@@ -182,8 +180,8 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
   stats.warnings = scan.warnings.size();
   stats.bytes_hashed = scan.bytes_hashed;
 
-  LoadedBaseline streamed;             // stream: the stored baseline, without its records
-  std::deque<FileRecord> kept;         // stream: stored rows that may differ from the scan
+  LoadedBaseline streamed;                   // stream: the stored baseline, without its records
+  std::deque<FileRecord> kept;               // stream: stored rows that may differ from the scan
   std::vector<const FileRecord*> differing;  // stream: scanned records that may differ
   if (stream) {
     const std::deque<FileRecord>& now = scan.records;

@@ -140,6 +140,42 @@ TEST_F(IntegrityEngineTest, CheckRightAfterBaselineReportsNothing) {
   EXPECT_TRUE(again.empty()) << Describe(again);
 }
 
+TEST_F(IntegrityEngineTest, StreamedCheckReportsWhatTheLoadedBaselineComparisonReports) {
+  Baselined().reset();
+  WriteFile(P("a.txt"), "changed");
+  ASSERT_EQ(::chmod(P("b.txt").c_str(), 0600), 0);
+  ASSERT_EQ(::rename(P("dir/c.txt").c_str(), P("dir/moved.txt").c_str()), 0);
+  ASSERT_EQ(::unlink(P("link").c_str()), 0);
+  ASSERT_EQ(::symlink("b.txt", P("link").c_str()), 0);
+  WriteFile(P("new/d.txt"), "delta");
+  ASSERT_EQ(::mkfifo(P("new/pipe").c_str(), 0600), 0);
+
+  // `check` streams the stored baseline past the scan; the running agent compares with the
+  // baseline it holds in memory. Both see the same changes, with the same details.
+  auto streamed = ChangesOf(Check(*Open()));
+  sink_.Clear();
+  auto running = Open();
+  ASSERT_TRUE(running->FullCheck(sink_, "check", /*update=*/true).has_value());
+  auto loaded = ChangesOf(sink_.Events());
+  EXPECT_EQ(Summary(streamed), Summary(loaded));
+  EXPECT_EQ(Summary(streamed).size(), 7u) << Describe(streamed);
+  auto by_path = [](std::vector<Event> v) {
+    std::sort(v.begin(), v.end(), [](const Event& a, const Event& b) {
+      return a.GetString("file.path") < b.GetString("file.path");
+    });
+    return v;
+  };
+  streamed = by_path(streamed);
+  loaded = by_path(loaded);
+  ASSERT_EQ(streamed.size(), loaded.size());
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    EXPECT_EQ(streamed[i].Get("integrity.changed_attributes"),
+              loaded[i].Get("integrity.changed_attributes"));
+    EXPECT_EQ(streamed[i].Get("integrity.before"), loaded[i].Get("integrity.before"));
+    EXPECT_EQ(streamed[i].Get("integrity.after"), loaded[i].Get("integrity.after"));
+  }
+}
+
 TEST_F(IntegrityEngineTest, CheckWithoutBaselineIsAFailedPrecondition) {
   auto engine = Open();
   auto s = engine->FullCheck(sink_, "check", false);

@@ -15,7 +15,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include "agent/modules/integrity/tmp_timing.h"
 
 namespace ward::agent::integrity {
 namespace {
@@ -344,11 +343,10 @@ void Walk::Process(Task& task, WorkerOut& out, HashScratch& scratch) {
     // A directory changing while it is read may list a name twice: each is looked at once.
     std::sort(job.entries.begin(), job.entries.end(),
               [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
-    job.entries.erase(std::unique(job.entries.begin(), job.entries.end(),
-                                  [](const DirEntry& a, const DirEntry& b) {
-                                    return a.name == b.name;
-                                  }),
-                      job.entries.end());
+    job.entries.erase(
+        std::unique(job.entries.begin(), job.entries.end(),
+                    [](const DirEntry& a, const DirEntry& b) { return a.name == b.name; }),
+        job.entries.end());
     task.begin = 0;
     task.end = std::min(job.entries.size(), kSliceEntries);
     if (job.entries.size() > kSliceEntries) {
@@ -509,10 +507,8 @@ ScanOutput Scanner::Scan(const std::vector<Start>& starts, const SettledFn& sett
     }
   }
   std::deque<FileRecord>& records = found.records;
-  ward_tmp::Mark("scan.walk");
 
-  // Second pass: the large files, largest first, each on whichever thread is free. The calling
-  // thread takes part, unless it has settled records to hand over meanwhile.
+  // Second pass: the large files, largest first, each on whichever thread is free.
   std::vector<size_t>& large = found.large;
   std::sort(large.begin(), large.end(),
             [&](size_t a, size_t b) { return records[a].size > records[b].size; });
@@ -529,11 +525,14 @@ ScanOutput Scanner::Scan(const std::vector<Start>& starts, const SettledFn& sett
     }
   };
   const size_t nthreads = std::min(static_cast<size_t>(threads_), large.size());
+  // The calling thread hashes too, unless it has work of its own meanwhile: putting a large scan
+  // in order, and handing settled records over.
+  const bool caller_hashes = !settled && records.size() <= kSliceEntries;
   std::vector<std::thread> pool;
-  for (size_t i = settled ? 0 : 1; i < nthreads; ++i) {
+  for (size_t i = caller_hashes ? 1 : 0; i < nthreads; ++i) {
     pool.emplace_back(hash_large, std::ref(outs[i]));
   }
-  if (!settled && nthreads > 0) hash_large(outs[0]);
+  if (caller_hashes && nthreads > 0) hash_large(outs[0]);
 
   // Meanwhile the rest is put in path order: an order of indexes is sorted, then applied, so that
   // each record moves once. The large files are not touched until they are done.
@@ -560,16 +559,18 @@ ScanOutput Scanner::Scan(const std::vector<Start>& starts, const SettledFn& sett
     if (!records[i].vanished) done.push_back(i);
   }
   std::sort(done.begin(), done.end(), by_path);
-  if (settled && !done.empty()) settled(pointers(done));
-  std::vector<size_t> all;
-  all.reserve(order.size() + done.size());
-  std::merge(order.begin(), order.end(), done.begin(), done.end(), std::back_inserter(all),
-             by_path);
-  std::vector<size_t>().swap(order);
-  Reorder(records, std::move(all));
-
   ScanOutput out;
-  out.records = std::move(records);
+  if (settled) {
+    if (!done.empty()) settled(pointers(done));
+  } else {
+    std::vector<size_t> all;
+    all.reserve(order.size() + done.size());
+    std::merge(order.begin(), order.end(), done.begin(), done.end(), std::back_inserter(all),
+               by_path);
+    std::vector<size_t>().swap(order);
+    Reorder(records, std::move(all));
+    out.records = std::move(records);
+  }
   for (auto& o : outs) {
     for (auto& w : o.warnings) out.warnings.push_back(std::move(w));
     out.bytes_hashed += o.bytes_hashed;

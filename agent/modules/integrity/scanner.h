@@ -6,7 +6,8 @@
 // file does not finish last on a single thread, and very large directories are shared out in
 // slices. Symbolic links are recorded, never followed; FIFOs, sockets and devices get metadata
 // only and are never opened; a directory is not entered again below itself (bind-mount loops,
-// by device and inode), nor on a kernel pseudo file system reached by crossing a mount. A file
+// by device and inode; one mounted twice side by side is walked at both paths), nor on a kernel
+// pseudo file system reached by crossing a mount. A file
 // that changes while it is hashed is hashed again (up to 3 times) and otherwise marked
 // `hash_unstable`; one that cannot be read keeps its record, marked `unreadable`, with a
 // warning; one that vanished before it was hashed is dropped. A missing root or an unlistable
@@ -32,23 +33,25 @@ struct ScanWarning {
 };
 
 struct ScanOutput {
-  std::deque<FileRecord> records;     // sorted by path, unique
+  // Sorted by path, unique. A deque grows without moving what it holds: a scan never holds its
+  // records twice.
+  std::deque<FileRecord> records;
   std::vector<ScanWarning> warnings;  // sorted by path
   uint64_t bytes_hashed = 0;
 };
 
 class Scanner {
  public:
-  // threads: worker threads (the calling thread is one of them); 0 = one per core.
+  // threads: how many threads walk and hash (the calling one among them); 0 = one per core.
   Scanner(FileSystem& fs, const PathFilter& filter, int threads);
 
-  // Receives records whose content is final, sorted by path; see ScanAll().
+  // Receives records whose content is final, sorted by path, valid during the call; see ScanAll().
   using SettledFn = std::function<void(const std::vector<const FileRecord*>& records)>;
 
   // Every root. `settled`, when given, is called on the calling thread with every record once,
-  // in two batches sorted by path: all but the large files as soon as the walk is over, while
-  // those are still being hashed (so that the caller can use the wait), then the large files.
-  // The records are in the output too.
+  // in batches sorted by path: all but the large files as soon as the walk is over, while those
+  // are still being hashed (so that the caller can use the wait), then the large files, if any.
+  // The records are not kept: the output then has none, only warnings and bytes_hashed.
   ScanOutput ScanAll(const SettledFn& settled = {});
   // `path` itself and, when it is a directory and `subtree`, what is below it (as deep as its
   // root allows). A path that does not exist yields no record and no warning.

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +15,8 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -414,6 +419,289 @@ TEST(IntegrityScanner, FilesAreNotHashedWhenSha256IsNotConfigured) {
   EXPECT_FALSE(out.records[1].has_sha256);
   EXPECT_EQ(out.records[1].size, 7u);
   EXPECT_EQ(out.bytes_hashed, 0u);
+}
+
+// The real file system, seen through path-based calls only (FileSystem's default OpenDir, the
+// slow path fakes get), and optionally with directory listings that misreport: every entry
+// listed twice, or every type given as "regular file", as a directory changing while it is read
+// or a file replaced between listing and opening would make it look.
+class TweakedFileSystem final : public FileSystem {
+ public:
+  bool path_only = false;
+  bool duplicate_names = false;
+  bool all_regular = false;
+
+  Result<FileStat> Lstat(const std::string& p) override { return real_.Lstat(p); }
+  Result<std::vector<DirEntry>> ListDir(const std::string& p) override {
+    WARD_ASSIGN_OR_RETURN(auto entries, real_.ListDir(p));
+    return Tweak(std::move(entries));
+  }
+  Result<UniqueFd> OpenForRead(const std::string& p) override { return real_.OpenForRead(p); }
+  Result<std::string> ReadLink(const std::string& p) override { return real_.ReadLink(p); }
+  Result<std::string> ReadFile(const std::string& p, uint64_t max) override {
+    return real_.ReadFile(p, max);
+  }
+  Status WriteFileAtomic(const std::string& p, std::string_view d, uint32_t m) override {
+    return real_.WriteFileAtomic(p, d, m);
+  }
+  Status Rename(const std::string& a, const std::string& b) override { return real_.Rename(a, b); }
+  Status Remove(const std::string& p) override { return real_.Remove(p); }
+  Status CreateDirectories(const std::string& p, uint32_t m) override {
+    return real_.CreateDirectories(p, m);
+  }
+  Result<std::unique_ptr<Directory>> OpenDir(const std::string& p) override {
+    if (path_only) return FileSystem::OpenDir(p);
+    WARD_ASSIGN_OR_RETURN(auto dir, real_.OpenDir(p));
+    return std::unique_ptr<Directory>(new TweakedDirectory(*this, std::move(dir)));
+  }
+
+ private:
+  class TweakedDirectory final : public Directory {
+   public:
+    TweakedDirectory(TweakedFileSystem& fs, std::unique_ptr<Directory> base)
+        : fs_(fs), base_(std::move(base)) {}
+    const std::string& path() const override { return base_->path(); }
+    Result<FileStat> Stat() override { return base_->Stat(); }
+    bool IsPseudoFs() override { return base_->IsPseudoFs(); }
+    Result<std::vector<DirEntry>> List() override {
+      WARD_ASSIGN_OR_RETURN(auto entries, base_->List());
+      return fs_.Tweak(std::move(entries));
+    }
+    Result<FileStat> StatAt(const std::string& n) override { return base_->StatAt(n); }
+    Result<std::string> ReadLinkAt(const std::string& n) override { return base_->ReadLinkAt(n); }
+    Result<UniqueFd> OpenForReadAt(const std::string& n) override {
+      return base_->OpenForReadAt(n);
+    }
+    Result<std::unique_ptr<Directory>> OpenDirAt(const std::string& n) override {
+      WARD_ASSIGN_OR_RETURN(auto dir, base_->OpenDirAt(n));
+      return std::unique_ptr<Directory>(new TweakedDirectory(fs_, std::move(dir)));
+    }
+
+   private:
+    TweakedFileSystem& fs_;
+    std::unique_ptr<Directory> base_;
+  };
+
+  std::vector<DirEntry> Tweak(std::vector<DirEntry> entries) {
+    if (all_regular) {
+      for (auto& e : entries) e.type = FileType::kRegular;
+    }
+    if (duplicate_names) {
+      size_t n = entries.size();
+      for (size_t i = 0; i < n; ++i) entries.push_back(entries[i]);
+    }
+    return entries;
+  }
+
+  FileSystem& real_ = RealFileSystem();
+};
+
+// Every kind of entry, and enough of them to exercise the shared walk: a directory wider than
+// a slice, more subdirectories than are kept open, files above the large-file size.
+void MakeVariedTree(const std::string& root) {
+  for (int i = 0; i < 1100; ++i)
+    WriteFile(root + "/wide/f" + std::to_string(i), Pseudo(i, i % 700));
+  for (int i = 0; i < 90; ++i) {
+    WriteFile(root + "/many/d" + std::to_string(i) + "/x/f", Pseudo(i, 100));
+  }
+  WriteFile(root + "/big/one", Pseudo(7, 9 * 1024 * 1024 + 3));
+  WriteFile(root + "/big/two", Pseudo(8, 12 * 1024 * 1024));
+  ASSERT_EQ(::symlink("wide/f1", (root + "/link").c_str()), 0);
+  ASSERT_EQ(::symlink("many", (root + "/dirlink").c_str()), 0);
+  ASSERT_EQ(::mkfifo((root + "/pipe").c_str(), 0600), 0);
+  ASSERT_EQ(::mkdir((root + "/empty").c_str(), 0755), 0);
+}
+
+TEST(IntegrityScanner, SharedWalkGivesTheSameRecordsOnAnyNumberOfThreads) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  MakeVariedTree(root);
+  PathFilter filter({Root(root)});
+  ScanOutput one = Scanner(RealFileSystem(), filter, 1).ScanAll();
+  ScanOutput three = Scanner(RealFileSystem(), filter, 3).ScanAll();
+  EXPECT_TRUE(one.warnings.empty());
+  EXPECT_TRUE(three.warnings.empty());
+  EXPECT_EQ(one.records.size(), 1u + 1 + 1100 + 1 + 90 * 2 + 90 + 1 + 2 + 1 + 1 + 1 + 1);
+  ASSERT_EQ(one.records.size(), three.records.size());
+  for (size_t i = 0; i < one.records.size(); ++i) {
+    EXPECT_EQ(one.records[i], three.records[i]) << one.records[i].path;
+  }
+  EXPECT_TRUE(std::is_sorted(three.records.begin(), three.records.end(), integrity::ByPath()));
+  EXPECT_EQ(one.bytes_hashed, three.bytes_hashed);
+  auto m = ByPath(three);
+  EXPECT_EQ(m[root + "/big/one"].sha256, OpenSslSha256(Pseudo(7, 9 * 1024 * 1024 + 3)));
+  EXPECT_EQ(m[root + "/big/two"].sha256, OpenSslSha256(Pseudo(8, 12 * 1024 * 1024)));
+  EXPECT_EQ(m[root + "/big/two"].size, 12u * 1024 * 1024);
+  EXPECT_EQ(m[root + "/wide/f699"].sha256, OpenSslSha256(Pseudo(699, 699)));
+  EXPECT_EQ(m[root + "/many/d89/x/f"].sha256, OpenSslSha256(Pseudo(89, 100)));
+  EXPECT_EQ(m[root + "/dirlink"].type, FileType::kSymlink);
+  EXPECT_EQ(m[root + "/pipe"].type, FileType::kFifo);
+  EXPECT_FALSE(m[root + "/pipe"].has_sha256);
+}
+
+TEST(IntegrityScanner, PathBasedFileSystemGivesTheSameScanAsDescriptors) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  MakeVariedTree(root);
+  PathFilter filter({Root(root, {"f1?"})});
+  TweakedFileSystem path_only;
+  path_only.path_only = true;
+  ScanOutput by_fd = Scanner(RealFileSystem(), filter, 2).ScanAll();
+  ScanOutput by_path = Scanner(path_only, filter, 2).ScanAll();
+  EXPECT_TRUE(by_path.warnings.empty());
+  ASSERT_EQ(by_fd.records.size(), by_path.records.size());
+  for (size_t i = 0; i < by_fd.records.size(); ++i) {
+    EXPECT_EQ(by_fd.records[i], by_path.records[i]) << by_fd.records[i].path;
+  }
+}
+
+TEST(IntegrityScanner, LargeUnreadableFileIsAWarningAndKeepsItsRecord) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  WriteFile(root + "/big.secret", Pseudo(1, 9 * 1024 * 1024));
+  WriteFile(root + "/big.public", Pseudo(2, 9 * 1024 * 1024));
+  FaultyFileSystem fs;
+  fs.FailOn(FaultyFileSystem::Op::kOpen, "secret", EACCES);
+  PathFilter filter({Root(root)});
+  ScanOutput out = Scanner(fs, filter, 2).ScanAll();
+  ASSERT_EQ(out.warnings.size(), 1u);
+  EXPECT_EQ(out.warnings[0].path, root + "/big.secret");
+  auto m = ByPath(out);
+  EXPECT_TRUE(m[root + "/big.secret"].unreadable);
+  EXPECT_EQ(m[root + "/big.secret"].size, 9u * 1024 * 1024);
+  EXPECT_TRUE(m[root + "/big.public"].has_sha256);
+  EXPECT_EQ(out.bytes_hashed, 9u * 1024 * 1024);
+}
+
+TEST(IntegrityScanner, SettledRecordsArriveOnceInSortedBatchesLargeFilesLast) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  MakeVariedTree(root);
+  PathFilter filter({Root(root)});
+  Scanner scanner(RealFileSystem(), filter, 2);
+  std::vector<std::vector<FileRecord>> batches;
+  ScanOutput handed = scanner.ScanAll([&](const std::vector<const FileRecord*>& settled) {
+    batches.emplace_back();
+    for (const FileRecord* r : settled) batches.back().push_back(*r);
+  });
+  EXPECT_TRUE(handed.records.empty()) << "handed over, not kept";
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_TRUE(std::is_sorted(batches[0].begin(), batches[0].end(), integrity::ByPath()));
+  ASSERT_EQ(batches[1].size(), 2u) << "the large files come last, hashed";
+  EXPECT_EQ(batches[1][0].path, root + "/big/one");
+  EXPECT_EQ(batches[1][1].path, root + "/big/two");
+  EXPECT_TRUE(batches[1][0].has_sha256);
+  std::vector<FileRecord> all = batches[0];
+  all.insert(all.end(), batches[1].begin(), batches[1].end());
+  std::sort(all.begin(), all.end(), integrity::ByPath());
+  ScanOutput kept = scanner.ScanAll();
+  ASSERT_EQ(all.size(), kept.records.size());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], kept.records[i]) << all[i].path;
+  EXPECT_EQ(handed.bytes_hashed, kept.bytes_hashed);
+
+  // Without large files, everything comes at once.
+  PathFilter small({Root(root + "/wide")});
+  batches.clear();
+  Scanner(RealFileSystem(), small, 2).ScanAll([&](const std::vector<const FileRecord*>& settled) {
+    batches.emplace_back();
+    for (const FileRecord* r : settled) batches.back().push_back(*r);
+  });
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].size(), 1101u);
+}
+
+TEST(IntegrityScanner, NameListedTwiceIsRecordedOnce) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  WriteFile(root + "/a", "a");
+  WriteFile(root + "/d/b", "b");
+  TweakedFileSystem fs;
+  fs.duplicate_names = true;
+  PathFilter filter({Root(root)});
+  ScanOutput out = Scanner(fs, filter, 2).ScanAll();
+  EXPECT_EQ(Paths(out), (std::vector<std::string>{root, root + "/a", root + "/d", root + "/d/b"}));
+}
+
+TEST(IntegrityScanner, EntryListedAsAFileButReplacedIsRecordedAsWhatItIsNow) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  WriteFile(root + "/file", "f");
+  WriteFile(root + "/dir/inner", "i");
+  ASSERT_EQ(::symlink("file", (root + "/link").c_str()), 0);
+  TweakedFileSystem fs;
+  fs.all_regular = true;  // as if each had been a regular file when the directory was read
+  PathFilter filter({Root(root)});
+  ScanOutput out = Scanner(fs, filter, 1).ScanAll();
+  EXPECT_TRUE(out.warnings.empty()) << out.warnings.front().message;
+  auto m = ByPath(out);
+  EXPECT_EQ(m[root + "/link"].type, FileType::kSymlink);
+  EXPECT_EQ(m[root + "/link"].target, "file");
+  EXPECT_FALSE(m[root + "/link"].has_sha256) << "a symlink is never followed";
+  EXPECT_EQ(m[root + "/dir"].type, FileType::kDirectory);
+  EXPECT_FALSE(m[root + "/dir"].has_sha256);
+  EXPECT_TRUE(m[root + "/file"].has_sha256);
+}
+
+// Runs `body` in a child process with a mount namespace of its own; skips the test where that
+// is not permitted. `body` returns an empty string on success, or what went wrong.
+template <typename Body>
+void InMountNamespace(Body body) {
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string result = "skip";
+    if (::unshare(CLONE_NEWNS) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+      result = body();
+    }
+    (void)!::write(pipefd[1], result.data(), result.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string result;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) result.append(buf, n);
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (result == "skip") GTEST_SKIP() << "no permission for a private mount namespace";
+  EXPECT_EQ(result, "");
+}
+
+TEST(IntegrityScanner, BindMountLoopIsNotEnteredAgain) {
+  TempDir tmp;
+  const std::string root = Canonical(tmp);
+  WriteFile(root + "/a/file", "x");
+  WriteFile(root + "/b/other", "y");
+  ASSERT_EQ(::mkdir((root + "/a/loop").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/a/copy").c_str(), 0755), 0);
+  InMountNamespace([&]() -> std::string {
+    // root/a/loop shows root again (a loop); root/a/copy shows root/b (the same directory twice).
+    if (::mount(root.c_str(), (root + "/a/loop").c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount((root + "/b").c_str(), (root + "/a/copy").c_str(), nullptr, MS_BIND, nullptr) !=
+            0) {
+      return "skip";
+    }
+    PathFilter filter({Root(root)});
+    ScanOutput out = Scanner(RealFileSystem(), filter, 2).ScanAll();
+    std::vector<std::string> expect = {root,
+                                       root + "/a",
+                                       root + "/a/copy",
+                                       root + "/a/copy/other",
+                                       root + "/a/file",
+                                       root + "/a/loop",
+                                       root + "/b",
+                                       root + "/b/other"};
+    if (Paths(out) != expect) {
+      std::string got;
+      for (const auto& p : Paths(out)) got += p + "\n";
+      return "unexpected records:\n" + got;
+    }
+    return out.warnings.empty() ? "" : out.warnings[0].message;
+  });
 }
 
 }  // namespace
