@@ -1,18 +1,17 @@
 // ward-agent: the agent daemon and its local command line. A thin front-end: all logic lives in
 // the libraries under agent/.
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "agent/core/change_ledger.h"
 #include "agent/core/event_queue.h"
@@ -124,9 +123,9 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
          if (policy.agent().stdout_output) queue->AddOutput(std::make_unique<JsonLinesOutput>());
          if (policy.agent().file_output && file_output) {
            WARD_ASSIGN_OR_RETURN(
-               auto f, RotatingFileOutput::Open(std::filesystem::path(opt.state_dir) / "events.jsonl",
-                                                policy.agent().file_max_size,
-                                                policy.agent().file_keep));
+               auto f,
+               RotatingFileOutput::Open(std::filesystem::path(opt.state_dir) / "events.jsonl",
+                                        policy.agent().file_max_size, policy.agent().file_keep));
            queue->AddOutput(std::move(f));
          }
          queue->Start();
@@ -135,13 +134,13 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
       {"start modules",
        [&] {
          for (const auto& spec : BuiltinModules()) {
-           if (only_modules.empty() ||
-               std::find(only_modules.begin(), only_modules.end(), spec.name) != only_modules.end()) {
+           if (only_modules.empty() || std::find(only_modules.begin(), only_modules.end(),
+                                                 spec.name) != only_modules.end()) {
              specs.push_back(spec);
            }
          }
-         ModuleContext ctx{*queue, RealFileSystem(), SystemClock(), opt.state_dir, queue.get(),
-                           &ledger};
+         ModuleContext ctx{*queue,        RealFileSystem(), SystemClock(),
+                           opt.state_dir, queue.get(),      &ledger};
          host = std::make_unique<ModuleHost>(ctx, specs);
          WARD_RETURN_IF_ERROR(host->Start(policy));
          if (host->Running().empty()) {
@@ -171,15 +170,17 @@ struct IntegrityCommand {
 Result<IntegrityCommand> OpenIntegrity(const CommonOptions& opt) {
   WARD_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(opt.config));
   const ConfigNode* section = policy.Section("integrity");
-  if (section == nullptr) return InvalidArgument(fmt::format("{}: no `integrity` section", opt.config));
+  if (section == nullptr)
+    return InvalidArgument(fmt::format("{}: no `integrity` section", opt.config));
   WARD_ASSIGN_OR_RETURN(auto config, integrity::ParseIntegrityConfig(*section));
   if (config.paths.empty()) {
     return InvalidArgument(fmt::format("{}: integrity.paths is empty", opt.config));
   }
   WARD_RETURN_IF_ERROR(PrepareStateDir(opt.state_dir));
   IntegrityCommand cmd;
-  WARD_ASSIGN_OR_RETURN(cmd.engine, integrity::IntegrityEngine::Open(std::move(config), RealFileSystem(),
-                                                                     SystemClock(), opt.state_dir));
+  WARD_ASSIGN_OR_RETURN(cmd.engine,
+                        integrity::IntegrityEngine::Open(std::move(config), RealFileSystem(),
+                                                         SystemClock(), opt.state_dir));
   cmd.sink = std::make_unique<DirectSink>(HostName(policy));
   cmd.sink->AddOutput(std::make_unique<JsonLinesOutput>());
   return cmd;
@@ -190,7 +191,8 @@ int AutohealStatus(const CommonOptions& opt, bool json) {
   auto policy = LoadPolicy(opt.config);
   if (!policy) return Fail(policy.error());
   const ConfigNode* section = policy->Section("autoheal");
-  if (section == nullptr) return Fail(InvalidArgument(fmt::format("{}: no `autoheal` section", opt.config)));
+  if (section == nullptr)
+    return Fail(InvalidArgument(fmt::format("{}: no `autoheal` section", opt.config)));
   auto config = autoheal::ParseAutohealConfig(*section);
   if (!config) return Fail(config.error());
   auto saved = autoheal::LoadStatus(opt.state_dir);
@@ -227,18 +229,19 @@ int AutohealStatus(const CommonOptions& opt, bool json) {
                           {"error", git_error.empty() ? s.error : git_error}};
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%s\n  repository  %s (%s)\n  commit      %s%s\n  lock        %s%s\n"
-                  "  restored    %llu file(s), last %s%s%s\n",
-                  r.path.c_str(), r.repository.c_str(), r.ref.c_str(),
-                  now_commit.empty() ? "?" : now_commit.substr(0, 12).c_str(),
-                  !s.commit.empty() && s.commit != now_commit
-                      ? fmt::format(" (agent at {})", s.commit.substr(0, 12)).c_str()
-                      : "",
-                  locked ? "present (maintenance: nothing is restored)" : "absent",
-                  r.lock_file.empty() ? " (no lock file configured)" : "",
-                  static_cast<unsigned long long>(s.restored), last.c_str(),
-                  s.last_restore_path.empty() ? "" : (" " + s.last_restore_path).c_str(),
-                  git_error.empty() ? "" : ("\n  error       " + git_error).c_str());
+      std::printf(
+          "%s\n  repository  %s (%s)\n  commit      %s%s\n  lock        %s%s\n"
+          "  restored    %llu file(s), last %s%s%s\n",
+          r.path.c_str(), r.repository.c_str(), r.ref.c_str(),
+          now_commit.empty() ? "?" : now_commit.substr(0, 12).c_str(),
+          !s.commit.empty() && s.commit != now_commit
+              ? fmt::format(" (agent at {})", s.commit.substr(0, 12)).c_str()
+              : "",
+          locked ? "present (maintenance: nothing is restored)" : "absent",
+          r.lock_file.empty() ? " (no lock file configured)" : "",
+          static_cast<unsigned long long>(s.restored), last.c_str(),
+          s.last_restore_path.empty() ? "" : (" " + s.last_restore_path).c_str(),
+          git_error.empty() ? "" : ("\n  error       " + git_error).c_str());
     }
   }
   return kExitOk;
@@ -285,8 +288,9 @@ int Main(int argc, char** argv) {
     rc = kExitOk;
   });
 
-  auto* check = integ->add_subcommand("check", "compare now with the baseline (exit 0 no change, "
-                                               "1 changes, 2 error)");
+  auto* check = integ->add_subcommand("check",
+                                      "compare now with the baseline (exit 0 no change, "
+                                      "1 changes, 2 error)");
   AddCommon(check, opt, true);
   check->callback([&] {
     auto cmd = OpenIntegrity(opt);
@@ -329,8 +333,8 @@ int Main(int argc, char** argv) {
   bool status_json = false;
   auto* heal = app.add_subcommand("autoheal", "auto-healing commands");
   heal->require_subcommand(1);
-  auto* status = heal->add_subcommand(
-      "status", "each root: commit, lock state, files restored, last restore");
+  auto* status =
+      heal->add_subcommand("status", "each root: commit, lock state, files restored, last restore");
   AddCommon(status, opt, true);
   status->add_flag("--json", status_json, "one JSON object per root");
   status->callback([&] { rc = AutohealStatus(opt, status_json); });

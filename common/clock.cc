@@ -1,8 +1,8 @@
 #include "common/clock.h"
 
-#include <ctime>
-
 #include <fmt/format.h>
+
+#include <ctime>
 
 namespace ward {
 

@@ -1,13 +1,13 @@
 #include "common/config_node.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
+#include <set>
 
 #include "common/text.h"
 
@@ -55,7 +55,8 @@ class ConfigBuilder {
             return Located(kv.first.Mark(), key_path, "a map key must be a plain string");
           }
           std::string key = kv.first.Scalar();
-          if (!IsValidUtf8(key)) return Located(kv.first.Mark(), key_path, "key is not valid UTF-8");
+          if (!IsValidUtf8(key))
+            return Located(kv.first.Mark(), key_path, "key is not valid UTF-8");
           std::string child_path = key_path.empty() ? key : key_path + "." + key;
           if (!seen.insert(key).second) {
             return Located(kv.first.Mark(), child_path, "duplicate key");
@@ -103,9 +104,8 @@ class ConfigBuilder {
 
  private:
   Status Located(const YAML::Mark& mark, const std::string& key_path, std::string_view msg) {
-    return InvalidArgument(fmt::format("{}:{}:{}: {}: {}", *source_, mark.line + 1,
-                                       mark.column + 1, key_path.empty() ? "(root)" : key_path,
-                                       msg));
+    return InvalidArgument(fmt::format("{}:{}:{}: {}: {}", *source_, mark.line + 1, mark.column + 1,
+                                       key_path.empty() ? "(root)" : key_path, msg));
   }
   std::shared_ptr<const std::string> source_;
 };
@@ -159,8 +159,8 @@ std::string ConfigNode::Location() const {
 }
 
 Status ConfigNode::Error(std::string_view message) const {
-  return InvalidArgument(fmt::format("{}: {}: {}", Location(),
-                                     key_path_.empty() ? "(root)" : key_path_, message));
+  return InvalidArgument(
+      fmt::format("{}: {}: {}", Location(), key_path_.empty() ? "(root)" : key_path_, message));
 }
 
 Status ConfigNode::KeyError(std::string_view message) const {
@@ -171,7 +171,8 @@ Status ConfigNode::KeyError(std::string_view message) const {
 
 nlohmann::json ConfigNode::ToJson() const {
   switch (kind_) {
-    case Kind::kNull: return nullptr;
+    case Kind::kNull:
+      return nullptr;
     case Kind::kMap: {
       nlohmann::json o = nlohmann::json::object();
       for (const auto& [k, v] : entries_) o[k] = v.ToJson();
@@ -198,10 +199,14 @@ nlohmann::json ConfigNode::ToJson() const {
 namespace {
 std::string Describe(const ConfigNode& node) {
   switch (node.kind()) {
-    case ConfigNode::Kind::kNull: return "nothing";
-    case ConfigNode::Kind::kMap: return "a map";
-    case ConfigNode::Kind::kSequence: return "a list";
-    case ConfigNode::Kind::kScalar: return fmt::format("\"{}\"", node.scalar());
+    case ConfigNode::Kind::kNull:
+      return "nothing";
+    case ConfigNode::Kind::kMap:
+      return "a map";
+    case ConfigNode::Kind::kSequence:
+      return "a list";
+    case ConfigNode::Kind::kScalar:
+      return fmt::format("\"{}\"", node.scalar());
   }
   return "?";
 }
@@ -309,7 +314,8 @@ Result<uint64_t> ParseSize(std::string_view s) {
   } else if (unit == "T" || unit == "TB" || unit == "TiB") {
     mult = 1ULL << 40;
   } else {
-    return InvalidArgument(fmt::format("\"{}\": unknown size unit \"{}\" (use k, M, G, T)", s, unit));
+    return InvalidArgument(
+        fmt::format("\"{}\": unknown size unit \"{}\" (use k, M, G, T)", s, unit));
   }
   if (v > UINT64_MAX / mult) return InvalidArgument(fmt::format("\"{}\" is too large", s));
   return v * mult;

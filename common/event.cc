@@ -9,11 +9,16 @@ namespace ward {
 
 std::string_view SeverityName(Severity s) {
   switch (s) {
-    case Severity::kInfo: return "info";
-    case Severity::kLow: return "low";
-    case Severity::kMedium: return "medium";
-    case Severity::kHigh: return "high";
-    case Severity::kCritical: return "critical";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kLow:
+      return "low";
+    case Severity::kMedium:
+      return "medium";
+    case Severity::kHigh:
+      return "high";
+    case Severity::kCritical:
+      return "critical";
   }
   return "info";
 }
@@ -50,7 +55,8 @@ Event& Event::Set(std::string_view dotted, nlohmann::json value) {
   size_t start = 0;
   for (;;) {
     size_t dot = dotted.find('.', start);
-    std::string key(dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start));
+    std::string key(
+        dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start));
     if (dot == std::string_view::npos || key == "@timestamp") {
       (*node)[key] = std::move(value);
       return *this;
@@ -78,7 +84,8 @@ const nlohmann::json& Event::Get(std::string_view dotted) const {
   size_t start = 0;
   for (;;) {
     size_t dot = dotted.find('.', start);
-    std::string key(dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start));
+    std::string key(
+        dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start));
     if (!node->is_object()) return kNull;
     auto it = node->find(key);
     if (it == node->end()) return kNull;

@@ -2,14 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 namespace ward {
 
@@ -20,28 +19,44 @@ void UniqueFd::Reset(int fd) {
 
 std::string_view FileTypeName(FileType t) {
   switch (t) {
-    case FileType::kRegular: return "file";
-    case FileType::kDirectory: return "dir";
-    case FileType::kSymlink: return "symlink";
-    case FileType::kFifo: return "fifo";
-    case FileType::kSocket: return "socket";
-    case FileType::kCharDevice: return "char_device";
-    case FileType::kBlockDevice: return "block_device";
-    case FileType::kUnknown: return "unknown";
+    case FileType::kRegular:
+      return "file";
+    case FileType::kDirectory:
+      return "dir";
+    case FileType::kSymlink:
+      return "symlink";
+    case FileType::kFifo:
+      return "fifo";
+    case FileType::kSocket:
+      return "socket";
+    case FileType::kCharDevice:
+      return "char_device";
+    case FileType::kBlockDevice:
+      return "block_device";
+    case FileType::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
 
 FileType FileTypeFromMode(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return FileType::kRegular;
-    case S_IFDIR: return FileType::kDirectory;
-    case S_IFLNK: return FileType::kSymlink;
-    case S_IFIFO: return FileType::kFifo;
-    case S_IFSOCK: return FileType::kSocket;
-    case S_IFCHR: return FileType::kCharDevice;
-    case S_IFBLK: return FileType::kBlockDevice;
-    default: return FileType::kUnknown;
+    case S_IFREG:
+      return FileType::kRegular;
+    case S_IFDIR:
+      return FileType::kDirectory;
+    case S_IFLNK:
+      return FileType::kSymlink;
+    case S_IFIFO:
+      return FileType::kFifo;
+    case S_IFSOCK:
+      return FileType::kSocket;
+    case S_IFCHR:
+      return FileType::kCharDevice;
+    case S_IFBLK:
+      return FileType::kBlockDevice;
+    default:
+      return FileType::kUnknown;
   }
 }
 
@@ -108,14 +123,22 @@ Result<std::string> ReadLinkWith(ReadFn&& read, std::string_view path) {
 
 FileType FromDType(unsigned char d) {
   switch (d) {
-    case DT_REG: return FileType::kRegular;
-    case DT_DIR: return FileType::kDirectory;
-    case DT_LNK: return FileType::kSymlink;
-    case DT_FIFO: return FileType::kFifo;
-    case DT_SOCK: return FileType::kSocket;
-    case DT_CHR: return FileType::kCharDevice;
-    case DT_BLK: return FileType::kBlockDevice;
-    default: return FileType::kUnknown;
+    case DT_REG:
+      return FileType::kRegular;
+    case DT_DIR:
+      return FileType::kDirectory;
+    case DT_LNK:
+      return FileType::kSymlink;
+    case DT_FIFO:
+      return FileType::kFifo;
+    case DT_SOCK:
+      return FileType::kSocket;
+    case DT_CHR:
+      return FileType::kCharDevice;
+    case DT_BLK:
+      return FileType::kBlockDevice;
+    default:
+      return FileType::kUnknown;
   }
 }
 

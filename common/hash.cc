@@ -1,13 +1,12 @@
 #include "common/hash.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "common/text.h"
 

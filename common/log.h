@@ -1,9 +1,9 @@
 // Logging: spdlog to stderr. Log where a decision is made, not where an error is born.
 #pragma once
 
-#include <string_view>
-
 #include <spdlog/spdlog.h>
+
+#include <string_view>
 
 namespace ward {
 // Sets up the default logger ("info", "debug", "warn", ...). Safe to call more than once.

@@ -1,13 +1,13 @@
 #include "common/sqlite.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 namespace ward {
 namespace {
 Status SqlError(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = fmt::format("sqlite: {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg =
+      fmt::format("sqlite: {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int primary = rc & 0xFF;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Unavailable(std::move(msg));
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return DataLoss(std::move(msg));
@@ -81,14 +81,13 @@ std::string SqliteStmt::ColumnBlob(int i) const {
                          static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
            : std::string();
 }
-bool SqliteStmt::ColumnIsNull(int i) const {
-  return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
-}
+bool SqliteStmt::ColumnIsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Status s = SqlError(raw, rc, fmt::format("open {}", path));
     sqlite3_close(raw);

@@ -1,25 +1,35 @@
 #include "common/status.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ward {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid argument";
-    case StatusCode::kNotFound: return "not found";
-    case StatusCode::kAlreadyExists: return "already exists";
-    case StatusCode::kPermissionDenied: return "permission denied";
-    case StatusCode::kUnauthenticated: return "unauthenticated";
-    case StatusCode::kFailedPrecondition: return "failed precondition";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kDataLoss: return "data loss";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid argument";
+    case StatusCode::kNotFound:
+      return "not found";
+    case StatusCode::kAlreadyExists:
+      return "already exists";
+    case StatusCode::kPermissionDenied:
+      return "permission denied";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kFailedPrecondition:
+      return "failed precondition";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kDataLoss:
+      return "data loss";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -38,21 +48,28 @@ Status ErrnoStatus(int err, std::string_view what) {
   std::string msg = fmt::format("{}: {}", what, std::strerror(err));
   switch (err) {
     case ENOENT:
-    case ENOTDIR: return NotFound(std::move(msg));
+    case ENOTDIR:
+      return NotFound(std::move(msg));
     case EACCES:
-    case EPERM: return PermissionDenied(std::move(msg));
-    case EEXIST: return AlreadyExists(std::move(msg));
+    case EPERM:
+      return PermissionDenied(std::move(msg));
+    case EEXIST:
+      return AlreadyExists(std::move(msg));
     case EINVAL:
     case ENAMETOOLONG:
-    case ELOOP: return InvalidArgument(std::move(msg));
+    case ELOOP:
+      return InvalidArgument(std::move(msg));
     case EAGAIN:
     case EBUSY:
     case ENOSPC:
     case EMFILE:
     case ENFILE:
-    case ENOMEM: return Unavailable(std::move(msg));
-    case EIO: return DataLoss(std::move(msg));
-    default: return Internal(std::move(msg));
+    case ENOMEM:
+      return Unavailable(std::move(msg));
+    case EIO:
+      return DataLoss(std::move(msg));
+    default:
+      return Internal(std::move(msg));
   }
 }
 

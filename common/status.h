@@ -50,13 +50,17 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status PermissionDenied(std::string m) {
   return {StatusCode::kPermissionDenied, std::move(m)};
 }
-inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }
@@ -68,9 +72,9 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 Status ErrnoStatus(int err, std::string_view what);
 
 // Aborts with a message: for programmer errors only, never for input or environment.
-#define WARD_CHECK(cond)                                                           \
-  do {                                                                             \
-    if (!(cond)) ::ward::internal::CheckFailed(#cond, __FILE__, __LINE__);         \
+#define WARD_CHECK(cond)                                                   \
+  do {                                                                     \
+    if (!(cond)) ::ward::internal::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (0)
 
 namespace internal {
@@ -81,9 +85,7 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {
-    WARD_CHECK(!std::get<Status>(v_).ok());
-  }
+  Result(Status status) : v_(std::move(status)) { WARD_CHECK(!std::get<Status>(v_).ok()); }
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -121,10 +123,10 @@ class [[nodiscard]] Result {
 #define WARD_CONCAT(a, b) WARD_CONCAT_INNER(a, b)
 
 // WARD_RETURN_IF_ERROR(expr): returns the Status of expr from the enclosing function on failure.
-#define WARD_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
-    ::ward::Status ward_status_ = (expr);           \
-    if (!ward_status_.ok()) return ward_status_;    \
+#define WARD_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::ward::Status ward_status_ = (expr);        \
+    if (!ward_status_.ok()) return ward_status_; \
   } while (0)
 
 // WARD_ASSIGN_OR_RETURN(lhs, expr): lhs = *expr, or returns its error.

@@ -1,9 +1,8 @@
 // Policy documents (YAML from a file, JSON from the manager) through the agent's own validator.
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "agent/core/policy.h"
 #include "agent/modules/builtin.h"

@@ -24,7 +24,7 @@ class ChangeLedger {
  public:
   struct Expected {
     bool exists = true;
-    bool any_state = false;  // a scratch path (e.g. a temp file): whatever is seen is expected
+    bool any_state = false;     // a scratch path (e.g. a temp file): whatever is seen is expected
     bool subtree_gone = false;  // the path and everything below it are being removed
     FileType type = FileType::kRegular;
     std::optional<Sha256Digest> sha256;  // regular files

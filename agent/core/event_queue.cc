@@ -89,8 +89,8 @@ void EventQueue::Loop() {
     if (dropped > 0) {
       spdlog::warn("event queue full: {} event(s) dropped", dropped);
       Event e = Event::Make(clock_, "ward", "info", "events_dropped", Severity::kHigh);
-      e.Set("message", fmt::format("the in-process event queue was full; {} event(s) dropped",
-                                   dropped));
+      e.Set("message",
+            fmt::format("the in-process event queue was full; {} event(s) dropped", dropped));
       e.Set("ward.dropped_events", dropped);
       batch.push_back(std::move(e));
     }

@@ -1,12 +1,12 @@
 #include "agent/modules/autoheal/autoheal_module.h"
 
+#include <fmt/format.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "agent/modules/autoheal/config.h"
 #include "agent/modules/autoheal/healer.h"
@@ -36,13 +36,14 @@ Result<Settings> ParseSettings(const PolicySection& section, const ConfigNode& d
     const auto& r = s.config.roots[i];
     const ConfigNode& where = roots ? roots->items()[i] : section;
     if (integ == nullptr || !s.integrity.enabled) {
-      return where.Error(fmt::format("{} must also be watched by `integrity` (autoheal reacts "
-                                     "to its real-time events), and there is no integrity section",
-                                     r.path));
+      return where.Error(
+          fmt::format("{} must also be watched by `integrity` (autoheal reacts "
+                      "to its real-time events), and there is no integrity section",
+                      r.path));
     }
     if (filter.RootOf(r.path) == nullptr || filter.Excluded(*filter.RootOf(r.path), r.path)) {
-      return where.Error(fmt::format("{} is not watched by `integrity`: add it to integrity.paths",
-                                     r.path));
+      return where.Error(
+          fmt::format("{} is not watched by `integrity`: add it to integrity.paths", r.path));
     }
     if (!s.integrity.realtime) {
       return where.Error("autoheal needs integrity.realtime: true");
@@ -95,9 +96,9 @@ class AutohealModule final : public Module {
       }
       return e.GetString(field);
     };
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      ctx_.clock.Now().time_since_epoch())
-                      .count();
+    int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(ctx_.clock.Now().time_since_epoch())
+            .count();
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
       // Too much at once (mass tampering): compare whole roots instead of path by path.

@@ -9,9 +9,12 @@ namespace ward::agent::autoheal {
 
 std::string_view UnexpectedActionName(UnexpectedAction a) {
   switch (a) {
-    case UnexpectedAction::kQuarantine: return "quarantine";
-    case UnexpectedAction::kDelete: return "delete";
-    case UnexpectedAction::kKeep: return "keep";
+    case UnexpectedAction::kQuarantine:
+      return "quarantine";
+    case UnexpectedAction::kDelete:
+      return "delete";
+    case UnexpectedAction::kKeep:
+      return "keep";
   }
   return "keep";
 }
@@ -45,8 +48,9 @@ Result<HealRoot> ParseRoot(const ConfigNode& n) {
   if (const ConfigNode* v = n.Find("lock_file")) {
     WARD_ASSIGN_OR_RETURN(r.lock_file, ReadAbsPath(*v));
     if (integrity::IsUnder(r.lock_file, r.path)) {
-      return v->Error("the lock file must not be inside the root (whoever can write the root "
-                      "could then turn healing off)");
+      return v->Error(
+          "the lock file must not be inside the root (whoever can write the root "
+          "could then turn healing off)");
     }
   }
   if (const ConfigNode* v = n.Find("unexpected_files")) {
@@ -69,8 +73,8 @@ Result<HealRoot> ParseRoot(const ConfigNode& n) {
 Result<AutohealConfig> ParseAutohealConfig(const ConfigNode& section) {
   AutohealConfig c;
   if (section.IsNull()) return c;
-  WARD_RETURN_IF_ERROR(CheckKeys(section, {"enabled", "roots", "persistent_threshold",
-                                           "persistent_window", "poll_interval"}));
+  WARD_RETURN_IF_ERROR(CheckKeys(
+      section, {"enabled", "roots", "persistent_threshold", "persistent_window", "poll_interval"}));
   if (const ConfigNode* n = section.Find("enabled")) {
     WARD_ASSIGN_OR_RETURN(c.enabled, ReadBool(*n));
   }

@@ -1,13 +1,12 @@
 #include "agent/modules/autoheal/git_source.h"
 
+#include <fmt/format.h>
 #include <git2.h>
 
 #include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "common/text.h"
 
@@ -62,12 +61,24 @@ GitEntry EntryOf(const git_tree_entry* e) {
   GitEntry out;
   out.oid = FromGit(git_tree_entry_id(e));
   switch (git_tree_entry_filemode(e)) {
-    case GIT_FILEMODE_BLOB: out.kind = GitEntry::Kind::kBlob; break;
-    case GIT_FILEMODE_BLOB_EXECUTABLE: out.kind = GitEntry::Kind::kExecutable; break;
-    case GIT_FILEMODE_LINK: out.kind = GitEntry::Kind::kSymlink; break;
-    case GIT_FILEMODE_TREE: out.kind = GitEntry::Kind::kTree; break;
-    case GIT_FILEMODE_COMMIT: out.kind = GitEntry::Kind::kSubmodule; break;
-    default: out.kind = GitEntry::Kind::kInvalid; break;
+    case GIT_FILEMODE_BLOB:
+      out.kind = GitEntry::Kind::kBlob;
+      break;
+    case GIT_FILEMODE_BLOB_EXECUTABLE:
+      out.kind = GitEntry::Kind::kExecutable;
+      break;
+    case GIT_FILEMODE_LINK:
+      out.kind = GitEntry::Kind::kSymlink;
+      break;
+    case GIT_FILEMODE_TREE:
+      out.kind = GitEntry::Kind::kTree;
+      break;
+    case GIT_FILEMODE_COMMIT:
+      out.kind = GitEntry::Kind::kSubmodule;
+      break;
+    default:
+      out.kind = GitEntry::Kind::kInvalid;
+      break;
   }
   if (!SafeComponent(git_tree_entry_name(e))) out.kind = GitEntry::Kind::kInvalid;
   return out;
@@ -82,7 +93,8 @@ bool GitSource::SafeRelativePath(std::string_view rel) {
   size_t start = 0;
   for (;;) {
     size_t slash = rel.find('/', start);
-    if (!SafeComponent(rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start))) {
+    if (!SafeComponent(
+            rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start))) {
       return false;
     }
     if (slash == std::string_view::npos) return true;
@@ -93,8 +105,8 @@ bool GitSource::SafeRelativePath(std::string_view rel) {
 Result<std::unique_ptr<GitSource>> GitSource::Open(const std::string& repository) {
   InitOnce();
   git_repository* repo = nullptr;
-  int rc = git_repository_open_ext(&repo, repository.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH,
-                                   nullptr);
+  int rc =
+      git_repository_open_ext(&repo, repository.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr);
   if (rc != 0) return GitError(rc, fmt::format("open git repository {}", repository));
   return std::unique_ptr<GitSource>(new GitSource(repo));
 }

@@ -1,16 +1,15 @@
 #include "agent/modules/autoheal/healer.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "agent/modules/integrity/config.h"
 #include "common/hash.h"
@@ -53,15 +52,16 @@ bool SymlinkStaysInside(const std::string& link_rel, const std::string& target,
   };
   while (!dir.empty() && start <= dir.size()) {
     size_t slash = dir.find('/', start);
-    push(std::string_view(dir).substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    push(std::string_view(dir).substr(
+        start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
   start = 0;
   for (;;) {
     size_t slash = target.find('/', start);
-    if (!push(std::string_view(target).substr(start, slash == std::string::npos ? std::string::npos
-                                                                                 : slash - start))) {
+    if (!push(std::string_view(target).substr(
+            start, slash == std::string::npos ? std::string::npos : slash - start))) {
       return false;
     }
     if (slash == std::string::npos) break;
@@ -85,8 +85,7 @@ void ExpectMissingParents(const SafeRoot& safe, ChangeLedger* ledger, const std:
 }
 
 std::string StatusFile(const std::filesystem::path& state_dir, const std::string& root) {
-  return (state_dir / "autoheal" / "status" /
-          (DigestHex(Sha256::Of(root)).substr(0, 16) + ".json"))
+  return (state_dir / "autoheal" / "status" / (DigestHex(Sha256::Of(root)).substr(0, 16) + ".json"))
       .string();
 }
 
@@ -613,9 +612,9 @@ void Healer::HandleUnexpected(const std::string& rel, const struct stat& st, Why
       std::string sha;
       std::string where = KeepForensics(rel, st, /*move=*/true, &sha);
       // KeepForensics put it under forensics/; quarantine is the same record, filed apart.
-      std::string qdir = (state_dir_ / "autoheal" / "quarantine" /
-                          std::filesystem::path(where).filename())
-                             .string();
+      std::string qdir =
+          (state_dir_ / "autoheal" / "quarantine" / std::filesystem::path(where).filename())
+              .string();
       std::error_code ec;
       std::filesystem::rename(where, qdir, ec);
       if (!ec) where = qdir;
@@ -632,8 +631,8 @@ void Healer::HandleUnexpected(const std::string& rel, const struct stat& st, Why
 }
 
 void Healer::Restored(const std::string& rel, std::string_view what, const std::string& before_sha,
-                      const std::string& after_sha, const std::string& forensics,
-                      int64_t change_ns, Why why) {
+                      const std::string& after_sha, const std::string& forensics, int64_t change_ns,
+                      Why why) {
   std::string abs = safe_.Abs(rel);
   int64_t now = NowNs();
   if (why == Why::kDeploy) {
@@ -652,7 +651,8 @@ void Healer::Restored(const std::string& rel, std::string_view what, const std::
     e.Set("file.hash.sha256", after_sha);
   }
   if (!forensics.empty()) e.Set("autoheal.forensics_path", forensics);
-  if (change_ns > 0 && change_ns <= now) e.Set("autoheal.latency_ms", (now - change_ns) / 1'000'000);
+  if (change_ns > 0 && change_ns <= now)
+    e.Set("autoheal.latency_ms", (now - change_ns) / 1'000'000);
   e.Set("autoheal.trigger", why == Why::kTamper ? "tamper" : "reconcile");
   sink_.Emit(std::move(e));
 

@@ -43,9 +43,9 @@ struct HealerStatus {
 class Healer {
  public:
   // `filter` (integrity's) decides which paths are watched at all; may be null in tests.
-  Healer(HealRoot root, const integrity::PathFilter* filter, ChangeLedger* ledger,
-         EventSink& sink, const Clock& clock, std::filesystem::path state_dir,
-         int persistent_threshold, std::chrono::milliseconds persistent_window);
+  Healer(HealRoot root, const integrity::PathFilter* filter, ChangeLedger* ledger, EventSink& sink,
+         const Clock& clock, std::filesystem::path state_dir, int persistent_threshold,
+         std::chrono::milliseconds persistent_window);
 
   // Opens the repository, resolves the ref, looks at the lock file and — unless locked —
   // reconciles the root with the commit. A missing repository or ref is an error and an event.

@@ -2,13 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/hash.h"
 
@@ -20,7 +19,8 @@ std::vector<std::string> Split(const std::string& rel) {
   size_t start = 0;
   while (start <= rel.size() && !rel.empty()) {
     size_t slash = rel.find('/', start);
-    out.push_back(rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    out.push_back(
+        rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -44,8 +44,8 @@ Status CheckRelative(const std::string& rel) {
 std::string TempName(const std::string& base) {
   uint8_t r[6];
   (void)RandomBytes(r);
-  return fmt::format(".{}.ward-heal-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", base.substr(0, 200), r[0],
-                     r[1], r[2], r[3], r[4], r[5]);
+  return fmt::format(".{}.ward-heal-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", base.substr(0, 200),
+                     r[0], r[1], r[2], r[3], r[4], r[5]);
 }
 
 Status RemoveAt(int dirfd, const std::string& name, int depth = 0) {
@@ -177,7 +177,8 @@ Result<UniqueFd> SafeRoot::OpenParent(const std::string& rel, bool create) const
     }
     if (next < 0) {
       if (errno == ELOOP || errno == ENOTDIR) {
-        return FailedPrecondition(fmt::format("{} is not a directory (symlink or file in the way)", p));
+        return FailedPrecondition(
+            fmt::format("{} is not a directory (symlink or file in the way)", p));
       }
       return ErrnoStatus(errno, fmt::format("open {}", p));
     }
@@ -240,8 +241,8 @@ Status SafeRoot::WriteFile(const std::string& rel, std::string_view content, mod
   std::string tmp = TempName(base);
   std::string parent = ParentOf(rel);
   if (on_temp) on_temp(Abs(parent.empty() ? tmp : parent + "/" + tmp));
-  int fd = ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0600);
+  int fd =
+      ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(errno, fmt::format("create temp for {}", rel));
   UniqueFd out(fd);
   size_t done = 0;
@@ -297,7 +298,8 @@ Status SafeRoot::WriteSymlink(const std::string& rel, const std::string& target,
 
 Status SafeRoot::Chmod(const std::string& rel, mode_t mode) const {
   WARD_ASSIGN_OR_RETURN(UniqueFd dir, OpenParent(rel, false));
-  int fd = ::openat(dir.get(), BaseName(rel).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  int fd =
+      ::openat(dir.get(), BaseName(rel).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", rel));
   UniqueFd g(fd);
   // Only a regular file with no other name: a hard link would carry the change outside the root.
@@ -333,7 +335,8 @@ Status SafeRoot::MoveOut(const std::string& rel, const std::string& dest) const 
 
 Result<std::string> SafeRoot::ReadFile(const std::string& rel, uint64_t max) const {
   WARD_ASSIGN_OR_RETURN(UniqueFd dir, OpenParent(rel, false));
-  int fd = ::openat(dir.get(), BaseName(rel).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  int fd =
+      ::openat(dir.get(), BaseName(rel).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", rel));
   UniqueFd g(fd);
   struct stat st {};
@@ -350,7 +353,8 @@ Result<std::string> SafeRoot::ReadFile(const std::string& rel, uint64_t max) con
       return ErrnoStatus(errno, fmt::format("read {}", rel));
     }
     out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max) return FailedPrecondition(fmt::format("{} is larger than {} bytes", rel, max));
+    if (out.size() > max)
+      return FailedPrecondition(fmt::format("{} is larger than {} bytes", rel, max));
   }
   return out;
 }

@@ -1,16 +1,15 @@
 #include "agent/modules/integrity/baseline_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <thread>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/text.h"
 
@@ -66,7 +65,9 @@ void AppendField(std::string& out, std::string_view bytes) {
   out.append(reinterpret_cast<const char*>(&n), sizeof n);
   out.append(bytes);
 }
-void AppendInt(std::string& out, int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+void AppendInt(std::string& out, int64_t v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
 
 void XorInto(Sha256Digest& acc, const Sha256Digest& d) {
   for (size_t i = 0; i < acc.size(); ++i) acc[i] ^= d[i];
@@ -158,8 +159,8 @@ Result<std::vector<uint8_t>> LoadOrCreateKey(const std::filesystem::path& state_
   std::string tmp = file.string() + ".tmp";
   fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return ErrnoStatus(errno, fmt::format("create {}", tmp));
-  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
-            ::fsync(fd) == 0;
+  bool ok =
+      ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) return ErrnoStatus(errno, fmt::format("write {}", tmp));
   // link() fails if another process created the key first: then use theirs.
@@ -434,7 +435,8 @@ Status BaselineStore::Apply(const std::vector<FileRecord>& upserts,
   auto count_stored = ReadMeta("count");
   auto roots_stored = ReadMeta("roots");
   Sha256Digest agg{};
-  if (agg_stored && agg_stored->size() == agg.size()) std::copy(agg_stored->begin(), agg_stored->end(), agg.begin());
+  if (agg_stored && agg_stored->size() == agg.size())
+    std::copy(agg_stored->begin(), agg_stored->end(), agg.begin());
   int64_t count = count_stored ? std::atoll(count_stored->c_str()) : 0;
   std::vector<std::string> roots;
   try {
@@ -445,7 +447,8 @@ Status BaselineStore::Apply(const std::vector<FileRecord>& upserts,
     if (std::find(roots.begin(), roots.end(), r) == roots.end()) roots.push_back(r);
   }
 
-  WARD_ASSIGN_OR_RETURN(auto get, db_->Prepare("SELECT mac FROM integrity_baseline WHERE path = ?"));
+  WARD_ASSIGN_OR_RETURN(auto get,
+                        db_->Prepare("SELECT mac FROM integrity_baseline WHERE path = ?"));
   WARD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM integrity_baseline WHERE path = ?"));
   WARD_ASSIGN_OR_RETURN(
       auto ins, db_->Prepare("INSERT OR REPLACE INTO integrity_baseline(path, type, size, mode, "

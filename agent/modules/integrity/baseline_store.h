@@ -59,11 +59,11 @@ class BaselineReplacement {
 };
 
 struct LoadedBaseline {
-  bool exists = false;                       // a baseline was ever recorded
-  std::vector<std::string> roots;            // roots covered when it was recorded / extended
-  RecordSet records;                         // only rows whose MAC verified
-  std::vector<std::string> tampered_rows;    // paths whose row failed verification
-  bool set_intact = true;                    // false: rows were removed or added behind our back
+  bool exists = false;                     // a baseline was ever recorded
+  std::vector<std::string> roots;          // roots covered when it was recorded / extended
+  RecordSet records;                       // only rows whose MAC verified
+  std::vector<std::string> tampered_rows;  // paths whose row failed verification
+  bool set_intact = true;                  // false: rows were removed or added behind our back
   int64_t recorded_at_ns = 0;
 };
 

@@ -10,7 +10,9 @@ struct InodeKey {
   bool operator==(const InodeKey&) const = default;
 };
 struct InodeHash {
-  size_t operator()(const InodeKey& k) const { return std::hash<uint64_t>()(k.dev * 1000003 ^ k.inode); }
+  size_t operator()(const InodeKey& k) const {
+    return std::hash<uint64_t>()(k.dev * 1000003 ^ k.inode);
+  }
 };
 }  // namespace
 
@@ -36,8 +38,10 @@ std::vector<Change> CompareRecords(const std::vector<const FileRecord*>& before,
   }
   // Pair renames by inode.
   std::unordered_map<InodeKey, std::vector<size_t>, InodeHash> del_by_inode, cre_by_inode;
-  for (size_t k = 0; k < deleted.size(); ++k) del_by_inode[{deleted[k]->dev, deleted[k]->inode}].push_back(k);
-  for (size_t k = 0; k < created.size(); ++k) cre_by_inode[{created[k]->dev, created[k]->inode}].push_back(k);
+  for (size_t k = 0; k < deleted.size(); ++k)
+    del_by_inode[{deleted[k]->dev, deleted[k]->inode}].push_back(k);
+  for (size_t k = 0; k < created.size(); ++k)
+    cre_by_inode[{created[k]->dev, created[k]->inode}].push_back(k);
   std::vector<bool> del_paired(deleted.size()), cre_paired(created.size());
   for (const auto& [key, dels] : del_by_inode) {
     auto it = cre_by_inode.find(key);
@@ -54,10 +58,14 @@ std::vector<Change> CompareRecords(const std::vector<const FileRecord*>& before,
     cre_paired[it->second[0]] = true;
   }
   for (size_t k = 0; k < deleted.size(); ++k) {
-    if (!del_paired[k]) changes.push_back({ChangeKind::kDeleted, *deleted[k], std::nullopt, 0, attrs_of(deleted[k]->path)});
+    if (!del_paired[k])
+      changes.push_back(
+          {ChangeKind::kDeleted, *deleted[k], std::nullopt, 0, attrs_of(deleted[k]->path)});
   }
   for (size_t k = 0; k < created.size(); ++k) {
-    if (!cre_paired[k]) changes.push_back({ChangeKind::kCreated, std::nullopt, *created[k], 0, attrs_of(created[k]->path)});
+    if (!cre_paired[k])
+      changes.push_back(
+          {ChangeKind::kCreated, std::nullopt, *created[k], 0, attrs_of(created[k]->path)});
   }
   auto path_of = [](const Change& c) -> const std::string& {
     return c.after ? c.after->path : c.before->path;

@@ -1,8 +1,8 @@
 #include "agent/modules/integrity/config.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace ward::agent::integrity {
 namespace {
@@ -12,9 +12,9 @@ struct AttrName {
   std::string_view name;
 };
 constexpr AttrName kAttrNames[] = {
-    {kAttrType, "type"},   {kAttrSha256, "sha256"}, {kAttrSize, "size"},   {kAttrMode, "mode"},
-    {kAttrOwner, "owner"}, {kAttrGroup, "group"},   {kAttrMtime, "mtime"}, {kAttrTarget, "target"},
-    {kAttrInode, "inode"},
+    {kAttrType, "type"},   {kAttrSha256, "sha256"}, {kAttrSize, "size"},
+    {kAttrMode, "mode"},   {kAttrOwner, "owner"},   {kAttrGroup, "group"},
+    {kAttrMtime, "mtime"}, {kAttrTarget, "target"}, {kAttrInode, "inode"},
 };
 
 Result<WatchedPath> ParseWatchedPath(const ConfigNode& node) {

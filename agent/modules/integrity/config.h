@@ -10,8 +10,8 @@
 //     schedule: 1h                  # periodic full check; 0 = off
 //     realtime: true
 //     realtime_backend: auto        # auto | fanotify | inotify
-//     settle: 50ms                  # a burst of writes to one file is one event once quiet this long
-//     hash_threads: 0               # 0 = one per core
+//     settle: 50ms                  # a burst of writes to one file is one event once quiet this
+//     long hash_threads: 0               # 0 = one per core
 #pragma once
 
 #include <chrono>

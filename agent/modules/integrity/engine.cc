@@ -1,10 +1,10 @@
 #include "agent/modules/integrity/engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "agent/modules/integrity/compare.h"
 #include "agent/modules/integrity/events.h"
@@ -88,8 +88,10 @@ bool IntegrityEngine::Announced(const Change& c) const {
   };
   switch (c.kind) {
     case ChangeKind::kCreated:
-    case ChangeKind::kModified: return consume(&*c.after, c.after->path);
-    case ChangeKind::kDeleted: return consume(nullptr, c.before->path);
+    case ChangeKind::kModified:
+      return consume(&*c.after, c.after->path);
+    case ChangeKind::kDeleted:
+      return consume(nullptr, c.before->path);
     case ChangeKind::kRenamed:
       // Both ends must have been announced (a temp file renamed into place).
       return consume(nullptr, c.before->path) && consume(&*c.after, c.after->path);
@@ -151,8 +153,9 @@ void IntegrityEngine::ReportTampering(const LoadedBaseline& baseline, EventSink&
     }
     if (!baseline.set_intact) {
       if (!msg.empty()) msg += "; ";
-      msg += "baseline rows were added or removed outside the agent (the authenticated summary "
-             "does not match)";
+      msg +=
+          "baseline rows were added or removed outside the agent (the authenticated summary "
+          "does not match)";
     }
     spdlog::error("integrity: {}", msg);
     Event e = StatusEvent(clock_, "baseline_tampered", Severity::kCritical, msg);
@@ -275,8 +278,9 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
       e.Set("event.category", "file");
       SetFileFields(e, *c.after, c.attrs);
       e.Set("integrity.detected_by", std::string(detected_by));
-      e.Set("message", "the baseline entry for this path was tampered with; its previous state is "
-                       "unknown");
+      e.Set("message",
+            "the baseline entry for this path was tampered with; its previous state is "
+            "unknown");
       sink.Emit(std::move(e));
       ++stats.changes;
       if (update) {
@@ -334,7 +338,8 @@ Status IntegrityEngine::Report(const std::vector<Change>& changes, EventSink& si
       sink.Emit(std::move(e));
     }
     if (!update) continue;
-    if (c.before && (!c.after || c.before->path != c.after->path)) deletes.push_back(c.before->path);
+    if (c.before && (!c.after || c.before->path != c.after->path))
+      deletes.push_back(c.before->path);
     if (c.after) upserts.push_back(*c.after);
   }
   if (!update || (upserts.empty() && deletes.empty())) return Status::Ok();
@@ -436,9 +441,8 @@ Result<RunStats> IntegrityEngine::ProcessPaths(
     }
     if (subtree) {
       subtrees.push_back(path);
-      ForEachUnder(baseline_.records, path, [&](const std::string& p, const FileRecord& r) {
-        before_map[p] = &r;
-      });
+      ForEachUnder(baseline_.records, path,
+                   [&](const std::string& p, const FileRecord& r) { before_map[p] = &r; });
     } else if (auto it = baseline_.records.find(path); it != baseline_.records.end()) {
       before_map[path] = &*it;
     }

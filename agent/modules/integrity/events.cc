@@ -1,12 +1,11 @@
 #include "agent/modules/integrity/events.h"
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
 
 #include <mutex>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "common/text.h"
 
@@ -17,16 +16,24 @@ std::string ModeString(uint32_t mode) { return fmt::format("{:04o}", mode); }
 
 nlohmann::json AttrValue(const FileRecord& r, Attr a) {
   switch (a) {
-    case kAttrSha256: return r.has_sha256 ? nlohmann::json(DigestHex(r.sha256)) : nlohmann::json();
-    case kAttrSize: return r.size;
-    case kAttrMode: return ModeString(r.mode);
-    case kAttrOwner: return fmt::format("{}", r.uid);
-    case kAttrGroup: return fmt::format("{}", r.gid);
-    case kAttrMtime: return FormatTimestampNs(r.mtime_ns);
-    case kAttrType: return std::string(FileTypeName(r.type));
+    case kAttrSha256:
+      return r.has_sha256 ? nlohmann::json(DigestHex(r.sha256)) : nlohmann::json();
+    case kAttrSize:
+      return r.size;
+    case kAttrMode:
+      return ModeString(r.mode);
+    case kAttrOwner:
+      return fmt::format("{}", r.uid);
+    case kAttrGroup:
+      return fmt::format("{}", r.gid);
+    case kAttrMtime:
+      return FormatTimestampNs(r.mtime_ns);
+    case kAttrType:
+      return std::string(FileTypeName(r.type));
     case kAttrTarget:
       return IsValidUtf8(r.target) ? nlohmann::json(r.target) : nlohmann::json(LossyUtf8(r.target));
-    case kAttrInode: return fmt::format("{}", r.inode);
+    case kAttrInode:
+      return fmt::format("{}", r.inode);
   }
   return nullptr;
 }
@@ -82,7 +89,8 @@ void SetFileFields(Event& e, const FileRecord& r, uint32_t attrs) {
   if (attrs & kAttrMtime) e.Set("file.mtime", FormatTimestampNs(r.mtime_ns));
   e.Set("file.inode", fmt::format("{}", r.inode));
   if ((attrs & kAttrSha256) && r.has_sha256) e.Set("file.hash.sha256", DigestHex(r.sha256));
-  if ((attrs & kAttrTarget) && r.type == FileType::kSymlink) e.SetBytes("file.target_path", r.target);
+  if ((attrs & kAttrTarget) && r.type == FileType::kSymlink)
+    e.SetBytes("file.target_path", r.target);
   if (r.hash_unstable) e.Set("integrity.hash_unstable", true);
   if (r.unreadable) e.Set("integrity.unreadable", true);
 }
@@ -91,13 +99,19 @@ Event ChangeEvent(const Clock& clock, const Change& c, std::string_view detected
   std::string_view type, action;
   Severity sev = Severity::kMedium;
   switch (c.kind) {
-    case ChangeKind::kCreated: type = "creation", action = "created"; break;
-    case ChangeKind::kDeleted: type = "deletion", action = "deleted"; break;
+    case ChangeKind::kCreated:
+      type = "creation", action = "created";
+      break;
+    case ChangeKind::kDeleted:
+      type = "deletion", action = "deleted";
+      break;
     case ChangeKind::kModified:
       type = "change", action = (c.changed & kAttrType) ? "type_changed" : "modified";
       if (c.changed & kAttrType) sev = Severity::kHigh;
       break;
-    case ChangeKind::kRenamed: type = "change", action = "renamed"; break;
+    case ChangeKind::kRenamed:
+      type = "change", action = "renamed";
+      break;
   }
   Event e = Event::Make(clock, "integrity", type, action, sev);
   e.Set("event.category", "file");

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
@@ -10,8 +11,6 @@
 #include <cstring>
 #include <map>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "agent/modules/integrity/watcher.h"
 #include "common/file_system.h"
@@ -44,13 +43,15 @@ class FanotifyWatcher final : public Watcher {
   void Run(std::stop_token stop, const std::function<void(Notice)>& on_notice) override {
     alignas(struct fanotify_event_metadata) char buf[64 * 1024];
     while (!stop.stop_requested()) {
-      struct pollfd pfd {fd_.get(), POLLIN, 0};
+      struct pollfd pfd {
+        fd_.get(), POLLIN, 0
+      };
       int pr = ::poll(&pfd, 1, 100);
       if (pr <= 0) continue;
       ssize_t len = ::read(fd_.get(), buf, sizeof buf);
       if (len <= 0) continue;
-      for (auto* md = reinterpret_cast<struct fanotify_event_metadata*>(buf);
-           FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
+      for (auto* md = reinterpret_cast<struct fanotify_event_metadata*>(buf); FAN_EVENT_OK(md, len);
+           md = FAN_EVENT_NEXT(md, len)) {
         if (md->vers != FANOTIFY_METADATA_VERSION) continue;
         if (md->mask & FAN_Q_OVERFLOW) {
           on_notice({Notice::Kind::kRescanAll, "", "fanotify queue overflow"});
@@ -84,7 +85,8 @@ class FanotifyWatcher final : public Watcher {
         } else if (name != nullptr && std::strcmp(name, ".") != 0) {
           std::string path = dir == "/" ? "/" + std::string(name) : dir + "/" + name;
           bool is_dir = md->mask & FAN_ONDIR;
-          bool subtree = is_dir && (md->mask & (FAN_CREATE | FAN_MOVED_TO | FAN_MOVED_FROM | FAN_DELETE));
+          bool subtree =
+              is_dir && (md->mask & (FAN_CREATE | FAN_MOVED_TO | FAN_MOVED_FROM | FAN_DELETE));
           Emit(path, subtree, on_notice);
         } else {
           // An event on the directory itself (attributes, deleted, moved).
@@ -145,7 +147,8 @@ class FanotifyWatcher final : public Watcher {
 Result<std::unique_ptr<Watcher>> CreateFanotifyWatcher(const PathFilter& filter) {
   int fd = ::fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
                            O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "fanotify_init(FAN_REPORT_DFID_NAME)").WithContext("fanotify");
+  if (fd < 0)
+    return ErrnoStatus(errno, "fanotify_init(FAN_REPORT_DFID_NAME)").WithContext("fanotify");
   UniqueFd guard(fd);
   std::vector<UniqueFd> mount_fds;
   std::map<std::pair<int32_t, int32_t>, bool> seen_fs;
@@ -167,7 +170,8 @@ Result<std::unique_ptr<Watcher>> CreateFanotifyWatcher(const PathFilter& filter)
     }
     if (mfd >= 0) mount_fds.emplace_back(mfd);
   }
-  return std::unique_ptr<Watcher>(new FanotifyWatcher(filter, std::move(guard), std::move(mount_fds)));
+  return std::unique_ptr<Watcher>(
+      new FanotifyWatcher(filter, std::move(guard), std::move(mount_fds)));
 }
 
 }  // namespace ward::agent::integrity

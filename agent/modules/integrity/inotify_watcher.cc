@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -7,8 +8,6 @@
 #include <cstring>
 #include <unordered_map>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "agent/modules/integrity/watcher.h"
 #include "common/file_system.h"
@@ -42,7 +41,9 @@ class InotifyWatcher final : public Watcher {
     alignas(struct inotify_event) char buf[64 * 1024];
     auto last_retry = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
-      struct pollfd pfd {fd_.get(), POLLIN, 0};
+      struct pollfd pfd {
+        fd_.get(), POLLIN, 0
+      };
       int pr = ::poll(&pfd, 1, 100);
       auto now = std::chrono::steady_clock::now();
       if (now - last_retry > std::chrono::seconds(2)) {
@@ -150,10 +151,11 @@ class InotifyWatcher final : public Watcher {
     int wd = ::inotify_add_watch(fd_.get(), path.c_str(), kMask);
     if (wd < 0) {
       if (errno == ENOSPC) {
-        (*on_notice_)({Notice::Kind::kWarning, path,
-                       fmt::format("inotify watch limit reached at {} (fs.inotify.max_user_watches); "
-                                   "this directory is polled instead",
-                                   path)});
+        (*on_notice_)(
+            {Notice::Kind::kWarning, path,
+             fmt::format("inotify watch limit reached at {} (fs.inotify.max_user_watches); "
+                         "this directory is polled instead",
+                         path)});
       } else if (errno != ENOENT && errno != ENOTDIR) {
         (*on_notice_)({Notice::Kind::kWarning, path,
                        fmt::format("cannot watch {} ({}); this directory is polled instead", path,

@@ -1,5 +1,7 @@
 #include "agent/modules/integrity/integrity_module.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -7,8 +9,6 @@
 #include <optional>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
@@ -23,6 +23,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr auto kMaxCoalesce = std::chrono::seconds(1);
 constexpr auto kPollInterval = std::chrono::seconds(5);
 constexpr size_t kMaxPending = 100'000;
+constexpr auto kBatchGrace = std::chrono::milliseconds(10);
 
 class IntegrityModule final : public Module {
  public:
@@ -107,16 +108,17 @@ class IntegrityModule final : public Module {
     }
     auto w = CreateInotifyWatcher(filter);
     if (w) return std::move(*w);
-    Emit(StatusEvent(ctx_.clock, "realtime_unavailable", Severity::kHigh,
-                     fmt::format("no real-time backend ({}); scheduled checks continue",
-                                 w.error().message())));
+    Emit(StatusEvent(
+        ctx_.clock, "realtime_unavailable", Severity::kHigh,
+        fmt::format("no real-time backend ({}); scheduled checks continue", w.error().message())));
     return nullptr;
   }
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
 
   void RunWith(IntegrityConfig config, std::stop_token stop) {
-    auto engine_or = IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
+    auto engine_or =
+        IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
     if (!engine_or) {
       spdlog::error("integrity: {}", engine_or.error().ToString());
       Emit(StatusEvent(ctx_.clock, "module_error", Severity::kHigh, engine_or.error().message()));
@@ -190,7 +192,9 @@ class IntegrityModule final : public Module {
       rescan_all_ = false;
       std::vector<std::pair<std::string, bool>> due;
       for (auto it = pending_.begin(); it != pending_.end();) {
-        if (rescan || it->second.due <= now) {
+        // Paths due within a few ms are taken together, so that the two halves of a rename
+        // (noticed microseconds apart) are compared in one batch and pair into one event.
+        if (rescan || it->second.due <= now + kBatchGrace) {
           if (!rescan) due.emplace_back(it->first, it->second.subtree);
           it = pending_.erase(it);
         } else {

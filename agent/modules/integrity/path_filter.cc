@@ -95,15 +95,23 @@ bool Match(std::string_view pattern, std::string_view t) {
       bool has = j < m;
       bool v = false;
       switch (tok.kind) {
-        case Token::Kind::kLiteral: v = has && t[j] == tok.c && next[j + 1]; break;
-        case Token::Kind::kAnyChar: v = has && t[j] != '/' && next[j + 1]; break;
+        case Token::Kind::kLiteral:
+          v = has && t[j] == tok.c && next[j + 1];
+          break;
+        case Token::Kind::kAnyChar:
+          v = has && t[j] != '/' && next[j + 1];
+          break;
         case Token::Kind::kClass: {
           size_t len = 0;
           v = has && t[j] != '/' && MatchClass(tok.cls, t[j], len) && next[j + 1];
           break;
         }
-        case Token::Kind::kStar: v = next[j] || (has && t[j] != '/' && cur[j + 1]); break;
-        case Token::Kind::kStarStar: v = next[j] || (has && cur[j + 1]); break;
+        case Token::Kind::kStar:
+          v = next[j] || (has && t[j] != '/' && cur[j + 1]);
+          break;
+        case Token::Kind::kStarStar:
+          v = next[j] || (has && cur[j + 1]);
+          break;
         case Token::Kind::kStarStarSlash:
           pend[j] = has && ((t[j] == '/' && next[j + 1]) || pend[j + 1]);
           v = next[j] || pend[j];
@@ -151,7 +159,8 @@ bool PathFilter::Excluded(const WatchedPath& root, std::string_view path) const 
       size_t start = 0;
       while (start <= rel.size()) {
         size_t slash = rel.find('/', start);
-        std::string_view comp = rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start);
+        std::string_view comp =
+            rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start);
         if (Match(pat, comp)) return true;
         if (slash == std::string_view::npos) break;
         start = slash + 1;
@@ -160,7 +169,8 @@ bool PathFilter::Excluded(const WatchedPath& root, std::string_view path) const 
       std::string_view p = pat;
       if (!p.empty() && p[0] == '/') p.remove_prefix(1);
       if (Match(p, rel)) return true;
-      if (p.size() >= 3 && p.substr(p.size() - 3) == "/**" && Match(p.substr(0, p.size() - 3), rel)) {
+      if (p.size() >= 3 && p.substr(p.size() - 3) == "/**" &&
+          Match(p.substr(0, p.size() - 3), rel)) {
         return true;
       }
       // A pattern that matches a parent directory excludes everything below it.

@@ -17,7 +17,8 @@ void Upsert(RecordSet& set, FileRecord r) {
 uint32_t ChangedAttrs(const FileRecord& a, const FileRecord& b, uint32_t attrs) {
   uint32_t c = 0;
   if ((attrs & kAttrType) && a.type != b.type) c |= kAttrType;
-  if ((attrs & kAttrSha256) && !a.unreadable && !b.unreadable && (a.has_sha256 != b.has_sha256 || a.sha256 != b.sha256)) {
+  if ((attrs & kAttrSha256) && !a.unreadable && !b.unreadable &&
+      (a.has_sha256 != b.has_sha256 || a.sha256 != b.sha256)) {
     // A file that became a directory has no hash: that is a type change, not a content change,
     // unless type is not monitored.
     if (a.has_sha256 && b.has_sha256) {

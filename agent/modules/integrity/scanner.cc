@@ -1,6 +1,7 @@
 #include "agent/modules/integrity/scanner.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,8 +14,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 namespace ward::agent::integrity {
 namespace {
