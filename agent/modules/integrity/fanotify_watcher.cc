@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -50,34 +51,51 @@ class FanotifyWatcher final : public Watcher {
       if (pr <= 0) continue;
       ssize_t len = ::read(fd_.get(), buf, sizeof buf);
       if (len <= 0) continue;
-      for (auto* md = reinterpret_cast<struct fanotify_event_metadata*>(buf); FAN_EVENT_OK(md, len);
-           md = FAN_EVENT_NEXT(md, len)) {
-        if (md->vers != FANOTIFY_METADATA_VERSION) continue;
-        if (md->mask & FAN_Q_OVERFLOW) {
-          on_notice({Notice::Kind::kRescanAll, "", "fanotify queue overflow"});
-          continue;
+      // Records are walked by offset and copied out: the kernel does not promise that they are
+      // aligned for their types inside the buffer.
+      for (size_t off = 0;
+           off + sizeof(struct fanotify_event_metadata) <= static_cast<size_t>(len);) {
+        struct fanotify_event_metadata md;
+        std::memcpy(&md, buf + off, sizeof md);
+        if (md.event_len < sizeof md || off + md.event_len > static_cast<size_t>(len)) break;
+        if (md.vers == FANOTIFY_METADATA_VERSION) {
+          if (md.mask & FAN_Q_OVERFLOW) {
+            on_notice({Notice::Kind::kRescanAll, "", "fanotify queue overflow"});
+          } else {
+            HandleEvent(md, buf + off, on_notice);
+          }
         }
-        HandleEvent(md, on_notice);
+        off += md.event_len;
       }
     }
   }
 
  private:
-  void HandleEvent(const struct fanotify_event_metadata* md,
+  void HandleEvent(const struct fanotify_event_metadata& m, const char* raw,
                    const std::function<void(Notice)>& on_notice) {
-    const char* end = reinterpret_cast<const char*>(md) + md->event_len;
-    const char* p = reinterpret_cast<const char*>(md) + md->metadata_len;
+    const struct fanotify_event_metadata* md = &m;
+    const char* end = raw + m.event_len;
+    const char* p = raw + m.metadata_len;
     while (p + sizeof(struct fanotify_event_info_header) <= end) {
-      auto* hdr = reinterpret_cast<const struct fanotify_event_info_header*>(p);
+      struct fanotify_event_info_header info;
+      std::memcpy(&info, p, sizeof info);
+      const auto* hdr = &info;
       if (hdr->len == 0 || p + hdr->len > end) break;
       if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
           hdr->info_type == FAN_EVENT_INFO_TYPE_DFID || hdr->info_type == FAN_EVENT_INFO_TYPE_FID) {
-        auto* fid = reinterpret_cast<const struct fanotify_event_info_fid*>(p);
-        auto* handle = reinterpret_cast<const struct file_handle*>(fid->handle);
+        // The file handle follows the header and the fsid; read its size without assuming
+        // alignment, and copy it whole (Resolve needs an aligned struct file_handle).
+        const char* handle_raw = p + offsetof(struct fanotify_event_info_fid, handle);
+        unsigned int handle_bytes = 0;
+        std::memcpy(&handle_bytes, handle_raw + offsetof(struct file_handle, handle_bytes),
+                    sizeof handle_bytes);
+        size_t handle_size = sizeof(struct file_handle) + handle_bytes;
+        if (handle_raw + handle_size > p + hdr->len) break;
+        std::vector<char> handle_copy(handle_size);
+        std::memcpy(handle_copy.data(), handle_raw, handle_size);
+        auto* handle = reinterpret_cast<const struct file_handle*>(handle_copy.data());
         const char* name = nullptr;
-        if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
-          name = reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
-        }
+        if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) name = handle_raw + handle_size;
         std::string dir;
         if (!Resolve(handle, dir)) {
           ++unresolved_;
