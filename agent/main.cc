@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/cli/common.h"
 #include "agent/core/change_ledger.h"
 #include "agent/core/event_queue.h"
 #include "agent/core/module_host.h"
@@ -28,16 +29,6 @@
 
 namespace ward::agent {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitChanges = 1;
-constexpr int kExitError = 2;
-
-struct CommonOptions {
-  std::string config;
-  std::string state_dir = "/var/lib/ward";
-  std::string log_level = "info";
-};
 
 std::string HostName(const Policy& policy) {
   if (!policy.agent().name.empty()) return policy.agent().name;
@@ -60,14 +51,6 @@ Status RunSteps(const std::vector<Step>& steps) {
   return Status::Ok();
 }
 
-Status PrepareStateDir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return ErrnoStatus(ec.value(), fmt::format("create state dir {}", dir));
-  ::chmod(dir.c_str(), 0700);
-  return Status::Ok();
-}
-
 Result<Policy> LoadPolicy(const std::string& file) {
   if (file.empty()) return InvalidArgument("--config FILE is required (managed mode comes later)");
   return Policy::LoadFile(file, BuiltinModules());
@@ -83,21 +66,17 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
-int WaitForStopSignal(const sigset_t& set) {
+// Waits for SIGINT/SIGTERM and returns it; every SIGHUP in between calls on_hup.
+int WaitForStopSignal(const sigset_t& set, const std::function<void()>& on_hup) {
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: policy reload is not supported yet; ignoring");
+      on_hup();
       continue;
     }
     return sig;
   }
-}
-
-int Fail(const Status& s) {
-  std::fprintf(stderr, "ward-agent: %s\n", s.ToString().c_str());
-  return kExitError;
 }
 
 // `run` and `integrity watch`: modules in the foreground until SIGINT/SIGTERM.
@@ -154,7 +133,24 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
     if (queue) queue->Stop();
     return Fail(s);
   }
-  int sig = WaitForStopSignal(signals);
+  // SIGHUP: read the policy file again and apply it without a restart; a policy that cannot be
+  // applied leaves the one in force running (reported as agent.policy_rejected).
+  auto reload = [&] {
+    auto next = LoadPolicy(opt.config);
+    Status applied = next ? host->Apply(*next) : next.error();
+    Event e = Event::Make(SystemClock(), "agent", "change",
+                          applied.ok() ? "policy_applied" : "policy_rejected",
+                          applied.ok() ? Severity::kInfo : Severity::kHigh);
+    e.Set("file.path", opt.config);
+    if (!applied.ok()) {
+      e.Set("error.message", applied.ToString());
+      spdlog::error("SIGHUP: policy not applied: {}", applied.ToString());
+    } else {
+      spdlog::info("SIGHUP: policy {} applied", opt.config);
+    }
+    queue->Emit(std::move(e));
+  };
+  int sig = WaitForStopSignal(signals, reload);
   spdlog::info("signal {}: stopping", sig);
   host->Stop();
   queue->Stop();
@@ -245,14 +241,6 @@ int AutohealStatus(const CommonOptions& opt, bool json) {
     }
   }
   return kExitOk;
-}
-
-void AddCommon(CLI::App* app, CommonOptions& opt, bool config_required) {
-  auto* c = app->add_option("--config,-c", opt.config, "policy file (YAML)");
-  if (config_required) c->required();
-  app->add_option("--state-dir", opt.state_dir, "agent state directory")->capture_default_str();
-  app->add_option("--log-level", opt.log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
 }
 
 int Main(int argc, char** argv) {

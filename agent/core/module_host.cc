@@ -13,13 +13,47 @@ Status ModuleHost::Start(const Policy& policy) {
     if (!s.ok()) return s.WithContext(std::string(spec.name));
     created.push_back(std::move(m));
   }
-  modules_ = std::move(created);
-  for (auto& m : modules_) {
-    spdlog::info("module {} started", m->Name());
-    Module* raw = m.get();
-    threads_.emplace_back([raw](std::stop_token st) { raw->Run(st); });
-  }
+  for (auto& m : created) Launch(std::move(m));
   return Status::Ok();
+}
+
+void ModuleHost::Launch(std::unique_ptr<Module> m) {
+  spdlog::info("module {} started", m->Name());
+  Module* raw = m.get();
+  modules_.push_back(std::move(m));
+  threads_.emplace_back([raw](std::stop_token st) { raw->Run(st); });
+}
+
+Status ModuleHost::Apply(const Policy& policy) {
+  std::vector<std::string> errors;
+  for (const auto& spec : specs_) {
+    size_t i = 0;
+    while (i < modules_.size() && modules_[i]->Name() != spec.name) ++i;
+    bool running = i < modules_.size();
+    bool wanted = policy.Enabled(spec);
+    if (running && !wanted) {
+      threads_[i].request_stop();
+      if (threads_[i].joinable()) threads_[i].join();
+      threads_.erase(threads_.begin() + static_cast<std::ptrdiff_t>(i));
+      modules_.erase(modules_.begin() + static_cast<std::ptrdiff_t>(i));
+      spdlog::info("module {} stopped (no longer enabled)", spec.name);
+    } else if (running) {
+      Status s = modules_[i]->Configure(*policy.Section(spec.name), policy.root());
+      if (!s.ok()) errors.push_back(s.WithContext(std::string(spec.name)).ToString());
+    } else if (wanted) {
+      auto m = spec.create(ctx_);
+      Status s = m->Configure(*policy.Section(spec.name), policy.root());
+      if (!s.ok()) {
+        errors.push_back(s.WithContext(std::string(spec.name)).ToString());
+        continue;
+      }
+      Launch(std::move(m));
+    }
+  }
+  if (errors.empty()) return Status::Ok();
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+  return FailedPrecondition(all);
 }
 
 void ModuleHost::Stop() {

@@ -1,5 +1,5 @@
 // ModuleHost: starts the modules a policy enables, each on its own thread, and stops them.
-// Thread-safety: Start/Stop from one thread (the agent's main thread).
+// Thread-safety: Start/Apply/Stop from one thread (the agent's main thread).
 #pragma once
 
 #include <memory>
@@ -22,6 +22,11 @@ class ModuleHost {
   // Creates and configures every enabled module, then runs each on its thread. If any module
   // fails to configure, none is started and the error names the module.
   Status Start(const Policy& policy);
+  // Applies a new policy while running: modules still enabled are re-configured in place (a module
+  // whose Configure() fails keeps its previous settings), modules no longer enabled are stopped,
+  // newly enabled ones are created and started. Returns the errors of the modules that could not
+  // take the new policy, each named; the others have taken it.
+  Status Apply(const Policy& policy);
   // Requests every module to stop and waits for them.
   void Stop();
 
@@ -33,7 +38,9 @@ class ModuleHost {
   ModuleContext ctx_;
   std::vector<ModuleSpec> specs_;
   std::vector<std::unique_ptr<Module>> modules_;
-  std::vector<std::jthread> threads_;
+  std::vector<std::jthread> threads_;  // threads_[i] runs modules_[i]
+
+  void Launch(std::unique_ptr<Module> m);
 };
 
 }  // namespace ward::agent

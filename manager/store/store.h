@@ -1,0 +1,275 @@
+// Store: everything the manager keeps, behind one interface with one implementation per database
+// family (SQLite embedded by default, PostgreSQL, MySQL/MariaDB). The manager is stateless apart
+// from its store, so several `ward-manager serve` processes can share one PostgreSQL or MySQL
+// database; background jobs coordinate through leases (TryAcquireLease).
+//
+// Every row belongs to exactly one tenant, and every call that reads or changes a tenant's
+// objects takes the tenant id: a lookup with the wrong tenant finds nothing (kNotFound), which is
+// how the API answers 404 across tenants. Ids are strings (UUIDv7, time-ordered).
+//
+// Errors: kNotFound (no such object in this tenant), kAlreadyExists (unique name taken),
+// kUnavailable (the database cannot be reached; callers answer 503 and retry), kInternal.
+// Every mutating call is one transaction: it happens entirely or not at all.
+//
+// Thread-safety: implementations are safe to call from many threads (a connection pool).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ward::manager {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct TenantSettings {
+  int event_retention_days = 91;  // 13 weeks
+  int heartbeat_interval_s = 60;
+  int inactive_agent_cleanup_days = 30;  // offline agents older than this are removed; 0 = never
+};
+
+struct Tenant {
+  std::string id;
+  std::string name;
+  bool primary = false;  // the tenant created by `init`; its admins manage tenants
+  bool disabled = false;
+  TenantSettings settings;
+  TimePoint created_at;
+};
+
+enum class Role { kAdmin, kOperator, kAuditor };
+
+struct ApiKey {
+  std::string id;
+  std::string tenant_id;
+  std::string name;
+  Role role = Role::kAuditor;
+  std::string secret_hash;  // SHA-256 hex of the whole secret; the secret itself is never stored
+  std::optional<TimePoint> expires_at;
+  bool revoked = false;
+  TimePoint created_at;
+};
+
+struct ActivationToken {
+  std::string id;
+  std::string tenant_id;
+  std::string name;
+  std::string token_hash;  // SHA-256 hex
+  std::optional<std::string> policy_id;
+  std::optional<TimePoint> expires_at;
+  std::optional<int> max_uses;  // nullopt = unlimited
+  int uses = 0;
+  bool revoked = false;
+  TimePoint created_at;
+};
+
+struct Agent {
+  std::string id;
+  std::string tenant_id;
+  std::string hostname;
+  std::string machine_id;
+  std::string version;
+  std::string credential_hash;  // SHA-256 hex
+  std::optional<std::string> policy_id;
+  int applied_policy_version = 0;
+  bool online = false;
+  std::optional<TimePoint> last_seen;
+  nlohmann::json status = nlohmann::json::object();  // the last heartbeat's status object
+  TimePoint created_at;
+};
+
+struct AgentFilter {
+  std::optional<bool> online;
+  std::optional<std::string> hostname;  // exact
+  std::optional<std::string> policy_id;
+};
+
+struct Policy {
+  std::string id;
+  std::string tenant_id;
+  std::string name;
+  int version = 1;  // bumped by every update
+  nlohmann::json document = nlohmann::json::object();
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+enum class CommandState { kQueued, kDelivered, kCompleted, kFailed };
+
+struct Command {
+  std::string id;
+  std::string tenant_id;
+  std::string agent_id;
+  std::string name;  // integrity.check, antimalware.scan, ...
+  nlohmann::json args = nlohmann::json::object();
+  CommandState state = CommandState::kQueued;
+  nlohmann::json result;  // null until completed/failed
+  TimePoint created_at;
+};
+
+// A stored event: the agent's JSON document plus the columns queries filter on, extracted at
+// ingestion. `doc` is kept verbatim (with agent.id/agent.name set by the manager).
+struct StoredEvent {
+  std::string id;  // event.id
+  std::string tenant_id;
+  std::string agent_id;
+  TimePoint timestamp;  // @timestamp
+  std::string module;   // event.module
+  std::string action;   // event.action
+  int severity = 0;     // event.severity
+  std::string path;     // file.path, else url.original ("" when none): free-text search
+  std::string rule;     // rule.id / rule.name joined ("" when none): free-text search
+  nlohmann::json doc;
+};
+
+struct EventQuery {
+  std::optional<TimePoint> from;  // inclusive
+  std::optional<TimePoint> to;    // exclusive
+  std::optional<std::string> agent_id;
+  std::optional<std::string> module;
+  std::optional<int> min_severity;
+  std::optional<std::string> action;
+  std::optional<std::string> text;  // substring of path or rule
+  // Keyset pagination: events strictly after (timestamp, id) of the cursor, ascending by
+  // (timestamp, id); `descending` walks newest first and "after" means older.
+  std::optional<std::pair<TimePoint, std::string>> after;
+  bool descending = false;
+  int limit = 100;  // callers cap it (API: 1..1000)
+};
+
+struct EventCount {
+  TimePoint bucket;  // start of the bucket
+  std::string module;
+  int severity = 0;
+  int64_t count = 0;
+};
+
+struct IngestResult {
+  int accepted = 0;
+  int duplicates = 0;  // ids already stored for this tenant
+};
+
+struct AuditEntry {
+  std::string id;
+  std::string tenant_id;
+  std::string actor;   // "apikey:<id>", "agent:<id>", "system"
+  std::string method;  // POST, PATCH, ...
+  std::string path;    // /api/v1/policies/...
+  int status = 0;      // HTTP status answered
+  nlohmann::json detail = nlohmann::json::object();
+  TimePoint at;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens "sqlite:PATH", "postgresql://user:pass@host:port/db" or "mysql://user:pass@host:port/db"
+  // (MariaDB counts as MySQL). Does not create or upgrade the schema.
+  static Result<std::unique_ptr<Store>> Open(const std::string& url);
+
+  // Schema: versioned migrations, applied in order inside transactions; idempotent.
+  virtual Result<int> SchemaVersion() = 0;  // 0 = empty database
+  virtual Status Migrate() = 0;             // to the newest version this build knows
+
+  // Tenants.
+  virtual Status CreateTenant(const Tenant& t) = 0;
+  virtual Result<Tenant> GetTenant(const std::string& id) = 0;
+  virtual Result<std::vector<Tenant>> ListTenants() = 0;
+  virtual Status UpdateTenant(const Tenant& t) = 0;  // name, disabled, settings
+  // Deletes the tenant and every row that belongs to it.
+  virtual Status DeleteTenant(const std::string& id) = 0;
+
+  // API keys. FindApiKeyByHash looks across tenants (authentication) and returns revoked and
+  // expired keys too; the caller decides.
+  virtual Status CreateApiKey(const ApiKey& k) = 0;
+  virtual Result<ApiKey> FindApiKeyByHash(const std::string& secret_hash) = 0;
+  virtual Result<ApiKey> GetApiKey(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<ApiKey>> ListApiKeys(const std::string& tenant_id) = 0;
+  virtual Status RevokeApiKey(const std::string& tenant_id, const std::string& id) = 0;
+
+  // Activation tokens. UseActivationToken atomically checks (not revoked, not expired at `now`,
+  // uses < max_uses) and counts one use; kUnauthenticated when the token cannot be used.
+  virtual Status CreateActivationToken(const ActivationToken& t) = 0;
+  virtual Result<ActivationToken> UseActivationToken(const std::string& token_hash,
+                                                     TimePoint now) = 0;
+  virtual Result<std::vector<ActivationToken>> ListActivationTokens(
+      const std::string& tenant_id) = 0;
+  virtual Result<ActivationToken> GetActivationToken(const std::string& tenant_id,
+                                                     const std::string& id) = 0;
+  virtual Status RevokeActivationToken(const std::string& tenant_id, const std::string& id) = 0;
+
+  // Agents.
+  virtual Status CreateAgent(const Agent& a) = 0;
+  virtual Result<Agent> FindAgentByCredentialHash(const std::string& credential_hash) = 0;
+  virtual Result<Agent> GetAgent(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<Agent>> ListAgents(const std::string& tenant_id,
+                                                const AgentFilter& filter) = 0;
+  // Heartbeat: last_seen, online, version, hostname, status, applied_policy_version. Returns
+  // whether the agent was offline before (so the caller can raise agent_online).
+  virtual Result<bool> RecordHeartbeat(const Agent& a) = 0;
+  virtual Status AssignPolicy(const std::string& tenant_id, const std::string& agent_id,
+                              const std::optional<std::string>& policy_id) = 0;
+  virtual Status DeleteAgent(const std::string& tenant_id, const std::string& id) = 0;
+  // Marks offline every online agent (all tenants) whose last_seen is older than 3 x its
+  // tenant's heartbeat_interval_s at `now`; returns them (so the caller can raise agent_offline).
+  virtual Result<std::vector<Agent>> MarkOffline(TimePoint now) = 0;
+  // Deletes offline agents of `tenant_id` last seen before `cutoff`; returns how many.
+  virtual Result<int> DeleteInactiveAgents(const std::string& tenant_id, TimePoint cutoff) = 0;
+
+  // Policies.
+  virtual Status CreatePolicy(const Policy& p) = 0;
+  virtual Result<Policy> GetPolicy(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<Policy>> ListPolicies(const std::string& tenant_id) = 0;
+  // Replaces name and document and bumps version; returns the stored policy.
+  virtual Result<Policy> UpdatePolicy(const std::string& tenant_id, const std::string& id,
+                                      const std::string& name, const nlohmann::json& document,
+                                      TimePoint now) = 0;
+  // kFailedPrecondition while agents or activation tokens still use it.
+  virtual Status DeletePolicy(const std::string& tenant_id, const std::string& id) = 0;
+
+  // Commands queued for agents.
+  virtual Status QueueCommand(const Command& c) = 0;
+  // Queued commands of the agent, marked delivered in the same transaction.
+  virtual Result<std::vector<Command>> TakeCommands(const std::string& tenant_id,
+                                                    const std::string& agent_id) = 0;
+  virtual Status CompleteCommand(const std::string& tenant_id, const std::string& agent_id,
+                                 const std::string& id, bool ok, const nlohmann::json& result) = 0;
+  virtual Result<std::vector<Command>> ListCommands(const std::string& tenant_id,
+                                                    const std::string& agent_id) = 0;
+
+  // Events. InsertEvents stores a batch in one transaction; an id already stored for the tenant
+  // is counted as a duplicate and not stored again.
+  virtual Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) = 0;
+  virtual Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
+                                                       const EventQuery& q) = 0;
+  // Counts per (bucket, module, severity) over the query's filters (after/limit ignored).
+  virtual Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id,
+                                                      const EventQuery& q,
+                                                      std::chrono::seconds bucket) = 0;
+  // Deletes up to `batch` events of the tenant older than `cutoff`; returns how many. Called in
+  // a loop by the retention job so ingestion is never blocked for long. (PostgreSQL drops whole
+  // partitions where it can.)
+  virtual Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
+                                             int batch) = 0;
+
+  // Audit log.
+  virtual Status AppendAudit(const AuditEntry& e) = 0;
+  virtual Result<std::vector<AuditEntry>> QueryAudit(
+      const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> after,
+      int limit) = 0;
+
+  // Leases for background jobs across manager nodes: true when `holder` now holds `name` until
+  // now + ttl (it was free, expired, or already held by `holder`).
+  virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,
+                                       TimePoint now, std::chrono::seconds ttl) = 0;
+  virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
+};
+
+}  // namespace ward::manager
