@@ -138,7 +138,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   auto reload = [&] {
     auto next = LoadPolicy(opt.config);
     Status applied = next ? host->Apply(*next) : next.error();
-    Event e = Event::Make(SystemClock(), "agent", "change",
+    Event e = Event::Make(SystemClock(), "ward", "change",
                           applied.ok() ? "policy_applied" : "policy_rejected",
                           applied.ok() ? Severity::kInfo : Severity::kHigh);
     e.Set("file.path", opt.config);

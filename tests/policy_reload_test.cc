@@ -65,7 +65,7 @@ TEST_F(PolicyReload, SighupAppliesANewPolicyWithoutRestart) {
   ASSERT_TRUE(agent_->Signal(SIGHUP));
   auto applied = agent_->WaitForEvent(Action("policy_applied"), seconds(20));
   ASSERT_TRUE(applied) << agent_->Transcript();
-  EXPECT_EQ(StrField(applied->doc, "event.module"), "agent");
+  EXPECT_EQ(StrField(applied->doc, "event.module"), "ward");
   EXPECT_EQ(StrField(applied->doc, "file.path"), config_);
   // The new root is watched by the same process.
   EXPECT_TRUE(Reported("b", "after")) << agent_->Transcript();
