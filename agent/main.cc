@@ -18,6 +18,7 @@
 #include "agent/core/event_queue.h"
 #include "agent/core/module_host.h"
 #include "agent/core/policy.h"
+#include "agent/modules/antimalware/cli.h"
 #include "agent/modules/autoheal/config.h"
 #include "agent/modules/autoheal/git_source.h"
 #include "agent/modules/autoheal/healer.h"
@@ -326,6 +327,8 @@ int Main(int argc, char** argv) {
   AddCommon(status, opt, true);
   status->add_flag("--json", status_json, "one JSON object per root");
   status->callback([&] { rc = AutohealStatus(opt, status_json); });
+
+  AddAntimalwareCommands(app, opt, rc);
 
   app.parse_complete_callback([&] {
     InitLogging(opt.log_level);
