@@ -24,6 +24,7 @@
 #include "agent/modules/builtin.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
+#include "agent/modules/ips/cli.h"
 #include "agent/version.h"
 #include "common/log.h"
 
@@ -326,6 +327,8 @@ int Main(int argc, char** argv) {
   AddCommon(status, opt, true);
   status->add_flag("--json", status_json, "one JSON object per root");
   status->callback([&] { rc = AutohealStatus(opt, status_json); });
+
+  AddIpsCommands(app, opt, rc);
 
   app.parse_complete_callback([&] {
     InitLogging(opt.log_level);

@@ -2,6 +2,7 @@
 
 #include "agent/modules/autoheal/autoheal_module.h"
 #include "agent/modules/integrity/integrity_module.h"
+#include "agent/modules/ips/ips_module.h"
 
 namespace ward::agent {
 
@@ -9,6 +10,7 @@ std::span<const ModuleSpec> BuiltinModules() {
   static const ModuleSpec kModules[] = {
       {"integrity", &integrity::Create, &integrity::Validate, &integrity::Enabled},
       {"autoheal", &autoheal::Create, &autoheal::Validate, &autoheal::Enabled},
+      {"ips", &ips::Create, &ips::Validate, &ips::Enabled},
   };
   return kModules;
 }

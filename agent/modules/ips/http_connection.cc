@@ -1,0 +1,358 @@
+#include "agent/modules/ips/http_connection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace ward::agent::ips {
+namespace {
+
+constexpr size_t kMaxRawHead = 96 * 1024;
+constexpr size_t kMaxWaiting = 64;
+constexpr size_t kMaxHeaderValue = 64 * 1024;
+
+HttpConnection* Self(http_parser* p) { return static_cast<HttpConnection*>(p->data); }
+
+const http_parser_settings& RequestSettings();
+const http_parser_settings& ResponseSettings();
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+void AddHeaderPiece(HeaderList& headers, bool& in_value, bool value, const char* at, size_t n) {
+  if (!value) {
+    if (in_value || headers.empty()) headers.emplace_back();
+    in_value = false;
+    if (headers.back().first.size() < kMaxHeaderValue) headers.back().first.append(at, n);
+  } else {
+    if (headers.empty()) headers.emplace_back();
+    in_value = true;
+    if (headers.back().second.size() < kMaxHeaderValue) headers.back().second.append(at, n);
+  }
+}
+
+}  // namespace
+
+RequestHead LenientRequestHead(std::string_view raw, size_t* head_len) {
+  RequestHead h;
+  h.version.clear();
+  size_t pos = 0;
+  auto next_line = [&](std::string_view& line) -> bool {
+    if (pos >= raw.size()) return false;
+    size_t nl = raw.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      line = raw.substr(pos);
+      pos = raw.size();
+    } else {
+      line = raw.substr(pos, nl - pos);
+      pos = nl + 1;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return true;
+  };
+  std::string_view line;
+  // Skip empty lines before the request line, as servers do.
+  while (next_line(line) && line.empty()) {
+  }
+  std::string_view rl = line;
+  size_t sp = rl.find(' ');
+  h.method = std::string(rl.substr(0, sp));
+  if (sp != std::string_view::npos) {
+    std::string_view rest = rl.substr(sp + 1);
+    size_t last = rest.rfind(' ');
+    if (last != std::string_view::npos && rest.substr(last + 1).starts_with("HTTP/")) {
+      h.version = std::string(rest.substr(last + 1 + 5));
+      rest = rest.substr(0, last);
+    }
+    h.uri = std::string(TrimSpace(rest));
+  }
+  if (h.version.empty()) h.version = "1.1";
+  while (next_line(line)) {
+    if (line.empty()) break;
+    if ((line.front() == ' ' || line.front() == '\t') && !h.headers.empty()) {
+      h.headers.back().second += " ";
+      h.headers.back().second += std::string(TrimSpace(line));
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      h.headers.emplace_back(std::string(TrimSpace(line)), "");
+    } else {
+      h.headers.emplace_back(std::string(TrimSpace(line.substr(0, colon))),
+                             std::string(TrimSpace(line.substr(colon + 1))));
+    }
+  }
+  if (head_len != nullptr) *head_len = pos;
+  return h;
+}
+
+HttpConnection::HttpConnection(std::shared_ptr<const WafRules> rules, Endpoints ep, DoneFn done)
+    : rules_(std::move(rules)), ep_(std::move(ep)), done_(std::move(done)) {
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  http_parser_init(&resp_, HTTP_RESPONSE);
+  resp_.data = this;
+  resp_.lenient_http_headers = 1;
+}
+
+HttpConnection::~HttpConnection() { Close(); }
+
+void HttpConnection::FinishTransaction(std::unique_ptr<WafTransaction> t) {
+  if (!t) return;
+  t->Finish();
+  if (done_) done_(std::move(t));
+}
+
+void HttpConnection::Close() {
+  if (current_ && current_->request_seen()) {
+    if (head_done_) current_->RequestBody();
+    FinishTransaction(std::move(current_));
+  } else if (current_ && !raw_head_.empty() && !req_stopped_) {
+    RequestParseError();
+  }
+  current_.reset();
+  while (!waiting_.empty()) {
+    auto t = std::move(waiting_.front());
+    waiting_.pop_front();
+    FinishTransaction(std::move(t));
+  }
+  req_stopped_ = resp_stopped_ = true;
+}
+
+void HttpConnection::RequestParseError() {
+  req_stopped_ = true;
+  if (!current_) current_ = rules_->Begin(ep_);
+  if (!head_done_) {
+    size_t head_len = 0;
+    RequestHead h = LenientRequestHead(raw_head_, &head_len);
+    if (h.method.empty() && h.uri.empty() && h.headers.empty()) {
+      current_.reset();
+      return;
+    }
+    bool block = current_->RequestHeaders(h);
+    if (!block) {
+      current_->AppendRequestBody(std::string_view(raw_head_).substr(head_len));
+      block = current_->RequestBody();
+    }
+    if (block) blocked_ = true;
+  } else if (current_->RequestBody()) {
+    blocked_ = true;
+  }
+  FinishTransaction(std::move(current_));
+  raw_head_.clear();
+}
+
+bool HttpConnection::ClientData(std::string_view data) {
+  if (blocked_) return true;
+  while (!data.empty() && !req_stopped_) {
+    if (!head_done_ && raw_head_.size() < kMaxRawHead) {
+      raw_head_.append(data.substr(0, kMaxRawHead - raw_head_.size()));
+    }
+    size_t n = http_parser_execute(&req_, &RequestSettings(), data.data(), data.size());
+    auto err = HTTP_PARSER_ERRNO(&req_);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&req_, 0);
+      data.remove_prefix(std::min(n, data.size()));
+      if (blocked_) {
+        if (current_) FinishTransaction(std::move(current_));
+        req_stopped_ = true;
+        return true;
+      }
+      continue;
+    }
+    if (err != HPE_OK) {
+      RequestParseError();
+      return blocked_;
+    }
+    if (req_.upgrade) {
+      // CONNECT or an upgrade: the rest is not HTTP.
+      if (current_) FinishTransaction(std::move(current_));
+      req_stopped_ = true;
+      return blocked_;
+    }
+    data.remove_prefix(std::min(n, data.size()));
+    if (n == 0) break;
+  }
+  return blocked_;
+}
+
+void HttpConnection::ServerData(std::string_view data) {
+  if (blocked_) return;
+  while (!data.empty() && !resp_stopped_) {
+    size_t n = http_parser_execute(&resp_, &ResponseSettings(), data.data(), data.size());
+    auto err = HTTP_PARSER_ERRNO(&resp_);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&resp_, 0);
+      data.remove_prefix(std::min(n, data.size()));
+      continue;
+    }
+    if (err != HPE_OK || resp_.upgrade) {
+      resp_stopped_ = true;
+      return;
+    }
+    data.remove_prefix(std::min(n, data.size()));
+    if (n == 0) break;
+  }
+}
+
+// --- request callbacks ---
+
+int HttpConnection::OnReqBegin(http_parser* p) {
+  auto* c = Self(p);
+  c->current_ = c->rules_->Begin(c->ep_);
+  c->head_ = RequestHead{};
+  c->in_value_ = false;
+  c->head_done_ = false;
+  return 0;
+}
+
+int HttpConnection::OnReqUrl(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  if (c->head_.uri.size() < kMaxRawHead) c->head_.uri.append(at, n);
+  return 0;
+}
+
+int HttpConnection::OnReqField(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->head_.headers, c->in_value_, false, at, n);
+  return 0;
+}
+
+int HttpConnection::OnReqValue(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->head_.headers, c->in_value_, true, at, n);
+  return 0;
+}
+
+int HttpConnection::OnReqHeadersDone(http_parser* p) {
+  auto* c = Self(p);
+  c->head_done_ = true;
+  c->raw_head_.clear();
+  c->head_.method = http_method_str(static_cast<http_method>(p->method));
+  c->head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if (c->current_->RequestHeaders(c->head_)) {
+    c->blocked_ = true;
+    http_parser_pause(p, 1);
+  }
+  return 0;
+}
+
+int HttpConnection::OnReqBody(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  if (c->current_) c->current_->AppendRequestBody(std::string_view(at, n));
+  return 0;
+}
+
+int HttpConnection::OnReqDone(http_parser* p) {
+  auto* c = Self(p);
+  if (!c->current_) return 0;
+  bool block = c->blocked_ || c->current_->RequestBody();
+  c->head_done_ = false;
+  c->raw_head_.clear();
+  if (block) {
+    c->blocked_ = true;
+    c->FinishTransaction(std::move(c->current_));
+  } else {
+    c->waiting_.push_back(std::move(c->current_));
+    if (c->waiting_.size() > kMaxWaiting) {
+      auto t = std::move(c->waiting_.front());
+      c->waiting_.pop_front();
+      c->FinishTransaction(std::move(t));
+    }
+  }
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+// --- response callbacks ---
+
+int HttpConnection::OnRespBegin(http_parser* p) {
+  auto* c = Self(p);
+  c->resp_head_ = ResponseHead{};
+  c->resp_in_value_ = false;
+  c->resp_body_.clear();
+  return 0;
+}
+
+int HttpConnection::OnRespField(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->resp_head_.headers, c->resp_in_value_, false, at, n);
+  return 0;
+}
+
+int HttpConnection::OnRespValue(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->resp_head_.headers, c->resp_in_value_, true, at, n);
+  return 0;
+}
+
+int HttpConnection::OnRespHeadersDone(http_parser* p) {
+  auto* c = Self(p);
+  c->resp_head_.status = static_cast<int>(p->status_code);
+  c->resp_head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if (!c->waiting_.empty() && c->waiting_.front()->request().method == "HEAD") return 1;
+  return 0;
+}
+
+int HttpConnection::OnRespBody(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  uint64_t limit = c->rules_->config().limits.response_body;
+  if (c->resp_body_.size() < limit) {
+    c->resp_body_.append(at, std::min<uint64_t>(n, limit - c->resp_body_.size()));
+  }
+  return 0;
+}
+
+int HttpConnection::OnRespDone(http_parser* p) {
+  auto* c = Self(p);
+  if (c->resp_head_.status >= 100 && c->resp_head_.status < 200) return 0;  // interim
+  if (!c->waiting_.empty()) {
+    auto t = std::move(c->waiting_.front());
+    c->waiting_.pop_front();
+    t->Response(c->resp_head_, c->resp_body_);
+    c->FinishTransaction(std::move(t));
+  }
+  c->resp_body_.clear();
+  c->resp_body_.shrink_to_fit();
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+namespace {
+
+const http_parser_settings& RequestSettings() {
+  static const http_parser_settings s = [] {
+    http_parser_settings x{};
+    x.on_message_begin = &HttpConnection::OnReqBegin;
+    x.on_url = &HttpConnection::OnReqUrl;
+    x.on_header_field = &HttpConnection::OnReqField;
+    x.on_header_value = &HttpConnection::OnReqValue;
+    x.on_headers_complete = &HttpConnection::OnReqHeadersDone;
+    x.on_body = &HttpConnection::OnReqBody;
+    x.on_message_complete = &HttpConnection::OnReqDone;
+    return x;
+  }();
+  return s;
+}
+
+const http_parser_settings& ResponseSettings() {
+  static const http_parser_settings s = [] {
+    http_parser_settings x{};
+    x.on_message_begin = &HttpConnection::OnRespBegin;
+    x.on_header_field = &HttpConnection::OnRespField;
+    x.on_header_value = &HttpConnection::OnRespValue;
+    x.on_headers_complete = &HttpConnection::OnRespHeadersDone;
+    x.on_body = &HttpConnection::OnRespBody;
+    x.on_message_complete = &HttpConnection::OnRespDone;
+    return x;
+  }();
+  return s;
+}
+
+}  // namespace
+
+}  // namespace ward::agent::ips
