@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <strings.h>
+
 #include <algorithm>
 
 namespace ward::agent::ips {
@@ -32,6 +34,42 @@ void AddHeaderPiece(HeaderList& headers, bool& in_value, bool value, const char*
     in_value = true;
     if (headers.back().second.size() < kMaxHeaderValue) headers.back().second.append(at, n);
   }
+}
+
+bool HeaderIs(const std::string& name, std::string_view want) {
+  return name.size() == want.size() && strncasecmp(name.c_str(), want.data(), want.size()) == 0;
+}
+
+// Best-effort de-chunking of a body whose framing libhttp-parser refused: stops at the last chunk
+// or at the first malformed size line.
+std::string Dechunk(std::string_view in) {
+  std::string out;
+  while (!in.empty()) {
+    size_t nl = in.find('\n');
+    if (nl == std::string_view::npos) break;
+    std::string_view size_line = in.substr(0, nl);
+    in.remove_prefix(nl + 1);
+    size_t n = 0;
+    size_t digits = 0;
+    for (char ch : size_line) {
+      int v = (ch >= '0' && ch <= '9') ? ch - '0'
+              : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
+              : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
+                                         : -1;
+      if (v < 0) break;
+      if (++digits > 8) return out;
+      n = n * 16 + static_cast<size_t>(v);
+    }
+    if (digits == 0 || n == 0) break;
+    out.append(in.substr(0, n));
+    in.remove_prefix(std::min(n, in.size()));
+    if (in.starts_with("\r\n")) {
+      in.remove_prefix(2);
+    } else if (in.starts_with("\n")) {
+      in.remove_prefix(1);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -133,9 +171,18 @@ void HttpConnection::RequestParseError() {
       current_.reset();
       return;
     }
+    bool chunked = std::any_of(h.headers.begin(), h.headers.end(), [](const auto& kv) {
+      return HeaderIs(kv.first, "transfer-encoding") &&
+             kv.second.find("chunked") != std::string::npos;
+    });
+    if (chunked) {
+      // As for parsed requests: Transfer-Encoding overrides Content-Length (RFC 7230 3.3.3).
+      std::erase_if(h.headers, [](const auto& kv) { return HeaderIs(kv.first, "content-length"); });
+    }
     bool block = current_->RequestHeaders(h);
     if (!block) {
-      current_->AppendRequestBody(std::string_view(raw_head_).substr(head_len));
+      std::string_view body = std::string_view(raw_head_).substr(head_len);
+      current_->AppendRequestBody(chunked ? Dechunk(body) : std::string(body));
       block = current_->RequestBody();
     }
     if (block) blocked_ = true;
@@ -234,6 +281,12 @@ int HttpConnection::OnReqHeadersDone(http_parser* p) {
   c->raw_head_.clear();
   c->head_.method = http_method_str(static_cast<http_method>(p->method));
   c->head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if ((p->flags & F_CHUNKED) != 0) {
+    // RFC 7230 3.3.3: Transfer-Encoding overrides Content-Length, which a server or proxy must
+    // remove; the body is framed (and inspected) as chunked, as the web server behind sees it.
+    std::erase_if(c->head_.headers,
+                  [](const auto& h) { return HeaderIs(h.first, "content-length"); });
+  }
   if (c->current_->RequestHeaders(c->head_)) {
     c->blocked_ = true;
     http_parser_pause(p, 1);
