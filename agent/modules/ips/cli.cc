@@ -43,7 +43,8 @@ int Replay(const CommonOptions& opt, const ReplayOptions& r) {
   if (!r.ports.empty()) {
     config->ports.clear();
     for (int p : r.ports) {
-      if (p < 1 || p > 65535) return Fail(InvalidArgument(fmt::format("--port {}: out of range", p)));
+      if (p < 1 || p > 65535)
+        return Fail(InvalidArgument(fmt::format("--port {}: out of range", p)));
       config->ports.push_back(static_cast<uint16_t>(p));
     }
   }
@@ -90,13 +91,12 @@ int Replay(const CommonOptions& opt, const ReplayOptions& r) {
   engine.CloseAll();
   std::fflush(stdout);
   const auto& st = engine.stats();
-  std::fprintf(stderr,
-               "ward-agent: ips replay: %llu packet(s), %llu flow(s), %llu transaction(s), "
-               "%llu event(s)\n",
-               static_cast<unsigned long long>(st.packets),
-               static_cast<unsigned long long>(st.flows),
-               static_cast<unsigned long long>(st.transactions),
-               static_cast<unsigned long long>(events));
+  std::fprintf(
+      stderr,
+      "ward-agent: ips replay: %llu packet(s), %llu flow(s), %llu transaction(s), "
+      "%llu event(s)\n",
+      static_cast<unsigned long long>(st.packets), static_cast<unsigned long long>(st.flows),
+      static_cast<unsigned long long>(st.transactions), static_cast<unsigned long long>(events));
   return events > 0 ? kExitChanges : kExitOk;
 }
 

@@ -17,8 +17,8 @@ Result<Mode> ReadMode(const ConfigNode& node) {
 // Characters that could break out of a generated SecRule argument.
 bool SafeInRule(std::string_view s) {
   return std::none_of(s.begin(), s.end(), [](char c) {
-    return c == '"' || c == '\'' || c == '\\' || c == ',' || static_cast<unsigned char>(c) <= 0x20 ||
-           c == 0x7f;
+    return c == '"' || c == '\'' || c == '\\' || c == ',' ||
+           static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
   });
 }
 
@@ -43,9 +43,9 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   IpsConfig c;
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(RequireMap(section));
-  WARD_RETURN_IF_ERROR(CheckKeys(section, {"enabled", "mode", "ports", "capture", "interface",
-                                           "fail", "queue", "crs", "rules", "exclusions",
-                                           "custom_rules", "log_file", "limits"}));
+  WARD_RETURN_IF_ERROR(
+      CheckKeys(section, {"enabled", "mode", "ports", "capture", "interface", "fail", "queue",
+                          "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
   if (const ConfigNode* n = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*n).status());
   if (const ConfigNode* n = section.Find("mode")) {
     WARD_ASSIGN_OR_RETURN(c.mode, ReadMode(*n));
@@ -162,8 +162,9 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
       if (const ConfigNode* p = item.Find("path")) {
         WARD_ASSIGN_OR_RETURN(e.path, ReadString(*p));
         if (e.path.empty() || e.path[0] != '/' || !SafeInRule(e.path)) {
-          return p->Error("expected a URL path starting with / (no quotes, commas, backslashes "
-                          "or spaces)");
+          return p->Error(
+              "expected a URL path starting with / (no quotes, commas, backslashes "
+              "or spaces)");
         }
       }
       c.exclusions.push_back(std::move(e));

@@ -57,8 +57,8 @@ struct CrsSettings {
 struct Limits {
   uint64_t request_body = 128 * 1024;
   uint64_t response_body = 64 * 1024;
-  uint64_t flow_buffer = 256 * 1024;        // out-of-order + unparsed bytes per direction
-  uint64_t total_buffer = 64ull << 20;      // over every flow
+  uint64_t flow_buffer = 256 * 1024;    // out-of-order + unparsed bytes per direction
+  uint64_t total_buffer = 64ull << 20;  // over every flow
   uint64_t max_flows = 65536;
   std::chrono::milliseconds flow_timeout{std::chrono::seconds(120)};
 };

@@ -1,7 +1,6 @@
 #include "agent/modules/ips/http_connection.h"
 
 #include <fmt/format.h>
-
 #include <strings.h>
 
 #include <algorithm>
@@ -20,7 +19,8 @@ const http_parser_settings& ResponseSettings();
 
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -52,7 +52,7 @@ std::string Dechunk(std::string_view in) {
     size_t n = 0;
     size_t digits = 0;
     for (char ch : size_line) {
-      int v = (ch >= '0' && ch <= '9') ? ch - '0'
+      int v = (ch >= '0' && ch <= '9')   ? ch - '0'
               : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
               : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
                                          : -1;

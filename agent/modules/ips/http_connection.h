@@ -46,7 +46,7 @@ class HttpConnection {
   // Bytes held for parsing (request head, response body).
   size_t buffered() const { return raw_head_.size() + resp_body_.size(); }
 
- // libhttp-parser callbacks (p->data is the connection).
+  // libhttp-parser callbacks (p->data is the connection).
   static int OnReqBegin(http_parser* p);
   static int OnReqUrl(http_parser* p, const char* at, size_t n);
   static int OnReqField(http_parser* p, const char* at, size_t n);
@@ -62,7 +62,6 @@ class HttpConnection {
   static int OnRespDone(http_parser* p);
 
  private:
-
   void RequestParseError();
   void FinishTransaction(std::unique_ptr<WafTransaction> t);
 

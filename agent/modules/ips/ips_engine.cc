@@ -30,8 +30,8 @@ std::string VariableOf(std::string_view line) {
 }  // namespace
 
 struct IpsEngine::Flow {
-  Flow(std::shared_ptr<const WafRules> r, const Endpoints& ep, BufferBudget* budget,
-       uint64_t limit, HttpConnection::DoneFn done)
+  Flow(std::shared_ptr<const WafRules> r, const Endpoints& ep, BufferBudget* budget, uint64_t limit,
+       HttpConnection::DoneFn done)
       : rules(std::move(r)),
         client(budget, limit),
         server(budget, limit),
@@ -53,9 +53,9 @@ Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsCon
   int score = t.AnomalyScore();
   Severity sev = blocked ? Severity::kHigh
                          : (score >= config.crs.inbound_anomaly_threshold ? Severity::kMedium
-                                                                           : Severity::kLow);
-  Event e = Event::Make(clock, "ips", blocked ? "denied" : "info",
-                        blocked ? "blocked" : "detected", sev);
+                                                                          : Severity::kLow);
+  Event e =
+      Event::Make(clock, "ips", blocked ? "denied" : "info", blocked ? "blocked" : "detected", sev);
   e.Set("event.kind", "alert");
   e.Set("event.category", nlohmann::json::array({"intrusion_detection", "web"}));
   nlohmann::json ids = nlohmann::json::array();
@@ -123,7 +123,8 @@ void IpsEngine::Emit(std::unique_ptr<WafTransaction> t) {
   if (t->blocked()) ++stats_.blocked;
   if (t->matches().empty() && !t->blocked()) return;
   ++stats_.events;
-  if (emit_) emit_(TransactionEvent(clock_, *t, t->blocked() ? rules_->config() : rules_->config()));
+  if (emit_)
+    emit_(TransactionEvent(clock_, *t, t->blocked() ? rules_->config() : rules_->config()));
 }
 
 void IpsEngine::CloseFlow(FlowMap::iterator it) {
@@ -182,8 +183,9 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
       }
     }
     Endpoints ep{key.client.ToString(), key.client_port, key.server.ToString(), key.server_port};
-    auto flow = std::make_unique<Flow>(rules_, ep, &budget_, config.limits.flow_buffer,
-                                       [this](std::unique_ptr<WafTransaction> t) { Emit(std::move(t)); });
+    auto flow =
+        std::make_unique<Flow>(rules_, ep, &budget_, config.limits.flow_buffer,
+                               [this](std::unique_ptr<WafTransaction> t) { Emit(std::move(t)); });
     lru_.push_back(key);
     flow->lru = std::prev(lru_.end());
     it = flows_.emplace(key, std::move(flow)).first;

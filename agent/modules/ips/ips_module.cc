@@ -173,7 +173,9 @@ class IpsModule final : public Module {
 
 }  // namespace
 
-std::unique_ptr<Module> Create(const ModuleContext& ctx) { return std::make_unique<IpsModule>(ctx); }
+std::unique_ptr<Module> Create(const ModuleContext& ctx) {
+  return std::make_unique<IpsModule>(ctx);
+}
 
 Status Validate(const PolicySection& section, const ConfigNode& /*document*/) {
   return ParseIpsConfig(section).status();

@@ -128,8 +128,7 @@ NfQueue::~NfQueue() {
   if (h_ != nullptr) nfq_close(h_);
 }
 
-int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa,
-                      void* data) {
+int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, void* data) {
   auto* self = static_cast<NfQueue*>(data);
   nfqnl_msg_packet_hdr* ph = nfq_get_msg_packet_hdr(nfa);
   if (ph == nullptr) return 0;
@@ -138,8 +137,8 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa,
   int len = nfq_get_payload(nfa, &payload);
   bool accept = true;
   if (len > 0 && payload != nullptr) {
-    accept = self->handler_(std::string_view(reinterpret_cast<const char*>(payload),
-                                             static_cast<size_t>(len)));
+    accept = self->handler_(
+        std::string_view(reinterpret_cast<const char*>(payload), static_cast<size_t>(len)));
   }
   return nfq_set_verdict(qh, id, accept ? NF_ACCEPT : NF_DROP, 0, nullptr);
 }
@@ -185,8 +184,8 @@ bool RawSender::Send(std::string_view pkt, bool v6) {
     sockaddr_in6 to{};
     to.sin6_family = AF_INET6;
     std::memcpy(&to.sin6_addr, pkt.data() + 24, 16);
-    return ::sendto(fd6_, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                    sizeof to) == static_cast<ssize_t>(pkt.size());
+    return ::sendto(fd6_, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+           static_cast<ssize_t>(pkt.size());
   }
   if (fd4_ < 0 || pkt.size() < 20) return false;
   sockaddr_in to{};

@@ -145,14 +145,14 @@ std::optional<std::string_view> IpFromFrame(int linktype, std::string_view f) {
     case 276:  // DLT_LINUX_SLL2
       if (f.size() < 20) return std::nullopt;
       return ip_by_type(Be16(p), 20);
-    case 0:    // DLT_NULL: host-order family
+    case 0:      // DLT_NULL: host-order family
     case 108: {  // DLT_LOOP: network-order family
       if (f.size() < 4) return std::nullopt;
       uint32_t fam;
       std::memcpy(&fam, p, 4);
       if (linktype == 108) fam = ntohl(fam);
-      if (fam == 2 || fam == 24 || fam == 28 || fam == 30 || fam == 10 ||
-          fam == 0x02000000u || fam == 0x18000000u || fam == 0x1c000000u || fam == 0x1e000000u) {
+      if (fam == 2 || fam == 24 || fam == 28 || fam == 30 || fam == 10 || fam == 0x02000000u ||
+          fam == 0x18000000u || fam == 0x1c000000u || fam == 0x1e000000u) {
         return f.substr(4);
       }
       return std::nullopt;

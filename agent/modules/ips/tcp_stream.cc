@@ -66,7 +66,8 @@ TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::st
   }
   for (; pos < end; ++it) {
     uint64_t next_start = (it == ooo_.end()) ? end : std::min(end, it->first);
-    if (next_start > pos) pieces.emplace(pos, std::string(data.substr(pos - start, next_start - pos)));
+    if (next_start > pos)
+      pieces.emplace(pos, std::string(data.substr(pos - start, next_start - pos)));
     if (it == ooo_.end()) break;
     pos = std::max(pos, it->first + it->second.size());
   }

@@ -52,7 +52,7 @@ class TcpStream {
   uint64_t limit_;
   bool started_ = false;
   uint32_t next_seq_ = 0;
-  uint64_t delivered_ = 0;              // stream offset of next_seq_
+  uint64_t delivered_ = 0;               // stream offset of next_seq_
   std::map<uint64_t, std::string> ooo_;  // stream offset -> bytes, non-overlapping
   uint64_t held_ = 0;
 };

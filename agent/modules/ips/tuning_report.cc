@@ -48,7 +48,8 @@ bool Excludable(const std::string& v) {
 template <typename M>
 std::vector<std::pair<typename M::key_type, uint64_t>> Top(const M& m, size_t n) {
   std::vector<std::pair<typename M::key_type, uint64_t>> v(m.begin(), m.end());
-  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   if (v.size() > n) v.resize(n);
   return v;
 }
@@ -145,7 +146,8 @@ nlohmann::json TuningReportJson(const TuningReport& r) {
     j["parameters"] = vars;
     nlohmann::json ex = nlohmann::json::array();
     for (const auto& [pv, n] : Top(t.lone_targets, 10)) {
-      ex.push_back({{"id", std::stoll(t.id)}, {"target", pv.second}, {"path", pv.first}, {"hits", n}});
+      ex.push_back(
+          {{"id", std::stoll(t.id)}, {"target", pv.second}, {"path", pv.first}, {"hits", n}});
     }
     j["proposed_exclusions"] = ex;
     out["rules"].push_back(std::move(j));
@@ -154,10 +156,11 @@ nlohmann::json TuningReportJson(const TuningReport& r) {
 }
 
 std::string FormatTuningReport(const TuningReport& r) {
-  std::string out = fmt::format("{} ips event(s) read, {} rule(s) fired\n", r.events, r.rules.size());
+  std::string out =
+      fmt::format("{} ips event(s) read, {} rule(s) fired\n", r.events, r.rules.size());
   for (const auto& t : r.rules) {
-    out += fmt::format("\nrule {}  {}\n  hits {} ({} alone on their request), {} client(s)\n",
-                       t.id, t.message, t.hits, t.lone_hits, t.sources.size());
+    out += fmt::format("\nrule {}  {}\n  hits {} ({} alone on their request), {} client(s)\n", t.id,
+                       t.message, t.hits, t.lone_hits, t.sources.size());
     out += "  paths     ";
     for (const auto& [p, n] : Top(t.paths, 5)) out += fmt::format(" {} ({})", p, n);
     out += "\n  parameters";
@@ -171,8 +174,7 @@ std::string FormatTuningReport(const TuningReport& r) {
                            pv.second, pv.first, n);
       }
     }
-    out += fmt::format("  verdict: {} — {}\n", t.ready ? "ready to prevent" : "not yet",
-                       t.reason);
+    out += fmt::format("  verdict: {} — {}\n", t.ready ? "ready to prevent" : "not yet", t.reason);
   }
   return out;
 }

@@ -7,10 +7,9 @@
 #include <cstdint>
 #include <istream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ward::agent::ips {
 

@@ -22,8 +22,10 @@ namespace ward::agent::ips {
 namespace {
 
 constexpr const char* kCrsSetup = "/etc/modsecurity/crs/crs-setup.conf";
-constexpr const char* kCrsBefore = "/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf";
-constexpr const char* kCrsAfter = "/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf";
+constexpr const char* kCrsBefore =
+    "/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf";
+constexpr const char* kCrsAfter =
+    "/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf";
 constexpr const char* kCrsRulesDir = "/usr/share/modsecurity-crs/rules";
 constexpr const char* kUnicodeMap = "/etc/nginx/unicode.mapping";
 constexpr int64_t kWardIdBase = 1900000;
@@ -241,7 +243,7 @@ Result<WafConfigText> GenerateWafConfig(const IpsConfig& c) {
 }
 
 Result<std::shared_ptr<const WafRules>> WafRules::Load(const IpsConfig& config,
-                                                      std::shared_ptr<WafLog> log) {
+                                                       std::shared_ptr<WafLog> log) {
   WARD_ASSIGN_OR_RETURN(WafConfigText text, GenerateWafConfig(config));
   auto w = std::shared_ptr<WafRules>(new WafRules());
   w->config_ = config;
@@ -288,8 +290,8 @@ std::unique_ptr<WafTransaction> WafRules::Begin(const Endpoints& ep) const {
 
 WafTransaction::WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep)
     : rules_(std::move(rules)), ep_(ep) {
-  tx_ = std::make_unique<modsecurity::Transaction>(rules_->modsec_.get(), rules_->rules_.get(),
-                                                   this);
+  tx_ =
+      std::make_unique<modsecurity::Transaction>(rules_->modsec_.get(), rules_->rules_.get(), this);
   tx_->processConnection(ep_.src_ip.c_str(), ep_.src_port, ep_.dst_ip.c_str(), ep_.dst_port);
 }
 
@@ -310,7 +312,14 @@ bool WafTransaction::CheckIntervention() {
   modsecurity::ModSecurityIntervention it{};
   it.status = 200;
   bool disrupt = tx_->intervention(&it);
-  if (it.log != nullptr) std::free(it.log);
+  if (it.log != nullptr) {
+    // The disruptive rule's own message comes with the intervention, not the log callback.
+    std::string_view line(it.log);
+    if (rules_->log_ != nullptr) rules_->log_->Write(line);
+    RuleMatch m = ParseLogLine(line);
+    if (m.id != 0) matches_.push_back(std::move(m));
+    std::free(it.log);
+  }
   if (it.url != nullptr) std::free(it.url);
   if (prevent && disrupt) {
     blocked_ = true;

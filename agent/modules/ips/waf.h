@@ -108,9 +108,9 @@ class WafRules : public std::enable_shared_from_this<WafRules> {
 
 // The text Ward gives libmodsecurity before and after the rule files (for docs and tests).
 struct WafConfigText {
-  std::string before;                                    // engine settings + CRS variables
-  std::vector<std::string> files;                        // in load order
-  std::string after;                                     // overrides and exclusions
+  std::string before;              // engine settings + CRS variables
+  std::vector<std::string> files;  // in load order
+  std::string after;               // overrides and exclusions
 };
 Result<WafConfigText> GenerateWafConfig(const IpsConfig& config);
 
