@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
+
 #include "agent/modules/ips/packet.h"
 
 namespace ward::agent::ips {
@@ -10,6 +13,22 @@ Result<std::unique_ptr<PcapSource>> PcapSource::OpenFile(const std::string& path
   char err[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_open_offline(path.c_str(), err);
   if (p == nullptr) return InvalidArgument(fmt::format("{}: {}", path, err));
+  auto s = std::unique_ptr<PcapSource>(new PcapSource());
+  s->pcap_ = p;
+  s->linktype_ = pcap_datalink(p);
+  return s;
+}
+
+Result<std::unique_ptr<PcapSource>> PcapSource::OpenMemory(std::string_view bytes) {
+  if (bytes.empty()) return InvalidArgument("empty capture");
+  FILE* f = fmemopen(const_cast<char*>(bytes.data()), bytes.size(), "rb");
+  if (f == nullptr) return ErrnoStatus(errno, "fmemopen");
+  char err[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_fopen_offline(f, err);
+  if (p == nullptr) {
+    fclose(f);
+    return InvalidArgument(fmt::format("capture: {}", err));
+  }
   auto s = std::unique_ptr<PcapSource>(new PcapSource());
   s->pcap_ = p;
   s->linktype_ = pcap_datalink(p);

@@ -18,6 +18,8 @@ namespace ward::agent::ips {
 class PcapSource {
  public:
   static Result<std::unique_ptr<PcapSource>> OpenFile(const std::string& path);
+  // A capture held in memory (fuzzing, tests). `bytes` must outlive the source.
+  static Result<std::unique_ptr<PcapSource>> OpenMemory(std::string_view bytes);
   // Live capture of TCP to or from `ports` ("any" when iface is empty), immediate mode.
   static Result<std::unique_ptr<PcapSource>> OpenLive(const std::string& iface,
                                                       const std::vector<uint16_t>& ports);
