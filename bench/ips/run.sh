@@ -30,11 +30,11 @@ mkdir -p "$W"/{www,tmp,logs}
 echo ok > "$W/www/index.html"
 
 nginx_conf() {  # name port extra-server-lines extra-top-lines
-  cat > "$W/$1.conf" <<CONF
+  cat > "$W/nginx-$1.conf" <<CONF
 $4
 worker_processes 1;
 daemon on;
-pid $W/$1.pid;
+pid $W/nginx-$1.pid;
 error_log $W/logs/$1.err warn;
 events { worker_connections 1024; }
 http {
@@ -59,8 +59,8 @@ sed -e "s|@DIR@|$W|g" -e 's/^SecRuleEngine DetectionOnly/SecRuleEngine On/' \
 nginx_conf plain $PORT "" ""
 nginx_conf modsec $MSPORT "modsecurity on; modsecurity_rules_file $W/modsec.conf;" \
   "load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;"
-nginx -c "$W/plain.conf"
-nginx -c "$W/modsec.conf"
+nginx -c "$W/nginx-plain.conf"
+nginx -c "$W/nginx-modsec.conf"
 
 cat > "$W/policy.yaml" <<POL
 agent: { outputs: { stdout: false, file: false } }
@@ -78,7 +78,7 @@ cpu_of() {  # pids -> total utime+stime ticks
   done
   echo $t
 }
-nginx_pids() { local m; m=$(cat "$W/$1.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
+nginx_pids() { local m; m=$(cat "$W/nginx-$1.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
 
 GET_PATH="/index.html?a1=alpha&a2=bravo&a3=charlie&a4=delta&a5=echo&a6=foxtrot&a7=golf&a8=hotel&a9=india&a10=juliet"
 printf "%-28s %-5s %10s %9s %9s %12s\n" setup load req/s p50 p99 cpu/req
