@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t now = 0;
   while (in.size() >= 4) {
     uint8_t ctl = static_cast<uint8_t>(in[0]);
-    uint16_t off = static_cast<uint16_t>(static_cast<uint8_t>(in[1]) | static_cast<uint8_t>(in[2]) << 8);
+    uint16_t off =
+        static_cast<uint16_t>(static_cast<uint8_t>(in[1]) | static_cast<uint8_t>(in[2]) << 8);
     size_t len = static_cast<uint8_t>(in[3]);
     in.remove_prefix(4);
     len = std::min(len, in.size());

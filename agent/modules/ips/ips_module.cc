@@ -123,9 +123,7 @@ class IpsModule final : public Module {
     const bool prevent = c.mode == Mode::kPrevent;
     auto handler = [&](std::string_view pkt) -> bool {
       if (!prevent) {
-        // Detect mode never holds traffic: the verdict is accept; inspection runs on the copy.
-        // (libnetfilter_queue sends the verdict when the handler returns; the handler's work is
-        // what the packet waits for, so detect mode inspects after deciding.)
+        // Detect mode: the packet was already accepted (verdict first); this is its copy.
         engine.OnPacket(pkt, NowMs());
         return true;
       }
@@ -133,7 +131,8 @@ class IpsModule final : public Module {
       if (d.reset) SendResets(sender, d);
       return !d.drop;
     };
-    WARD_ASSIGN_OR_RETURN(auto queue, NfQueue::Open(c.queue, c.fail == FailMode::kOpen, handler));
+    WARD_ASSIGN_OR_RETURN(auto queue,
+                          NfQueue::Open(c.queue, c.fail == FailMode::kOpen, !prevent, handler));
     WARD_RETURN_IF_ERROR(InstallIptablesRules(c));
     spdlog::info("ips: inline on NFQUEUE {} ({} mode, fail {})", c.queue, ModeName(c.mode),
                  c.fail == FailMode::kOpen ? "open" : "closed");

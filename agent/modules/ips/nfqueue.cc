@@ -100,8 +100,10 @@ void RemoveIptablesRules() {
   RemoveFor("ip6tables");
 }
 
-Result<std::unique_ptr<NfQueue>> NfQueue::Open(uint16_t queue, bool fail_open, Handler handler) {
+Result<std::unique_ptr<NfQueue>> NfQueue::Open(uint16_t queue, bool fail_open, bool verdict_first,
+                                               Handler handler) {
   auto q = std::unique_ptr<NfQueue>(new NfQueue());
+  q->verdict_first_ = verdict_first;
   q->handler_ = std::move(handler);
   q->h_ = nfq_open();
   if (q->h_ == nullptr) return ErrnoStatus(errno, "nfq_open");
@@ -135,6 +137,14 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, vo
   uint32_t id = ntohl(ph->packet_id);
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
+  if (self->verdict_first_) {
+    int rc = nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
+    if (len > 0 && payload != nullptr) {
+      self->copy_.assign(reinterpret_cast<const char*>(payload), static_cast<size_t>(len));
+      self->handler_(self->copy_);
+    }
+    return rc;
+  }
   bool accept = true;
   if (len > 0 && payload != nullptr) {
     accept = self->handler_(

@@ -32,7 +32,10 @@ class NfQueue {
  public:
   // Returns true to accept the packet, false to drop it.
   using Handler = std::function<bool(std::string_view ip_packet)>;
-  static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open, Handler handler);
+  // verdict_first: every packet is accepted before the handler sees (a copy of) it, so inspection
+  // never delays traffic (detect mode); the handler's answer is then ignored.
+  static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open, bool verdict_first,
+                                               Handler handler);
   ~NfQueue();
   // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called in
   // between, returns true.
@@ -44,6 +47,8 @@ class NfQueue {
   nfq_handle* h_ = nullptr;
   nfq_q_handle* qh_ = nullptr;
   Handler handler_;
+  bool verdict_first_ = false;
+  std::string copy_;
 };
 
 // Sends crafted TCP packets (RSTs) through a raw socket.
