@@ -103,17 +103,18 @@ class Lab:
         sh("ip", "netns", "del", self.c, check_rc=False)
         sh("ip", "netns", "del", self.s, check_rc=False)
 
-    def start_agent(self, mode, fail="open", extra=""):
+    def start_agent(self, mode, fail="open", extra="", capture="nfqueue"):
         policy = os.path.join(self.dir, "policy.yaml")
         with open(policy, "w") as f:
             f.write("agent:\n  outputs: { stdout: true, file: false }\n"
-                    "ips:\n  mode: %s\n  ports: [80]\n  capture: nfqueue\n  fail: %s\n%s" % (mode, fail, extra))
+                    "ips:\n  mode: %s\n  ports: [80]\n  capture: %s\n  fail: %s\n%s" % (mode, capture, fail, extra))
         self.out = open(self.events_path, "w")
         self.agent = subprocess.Popen(["ip", "netns", "exec", self.s, self.agent_bin, "run", "--config", policy,
                                        "--state-dir", os.path.join(self.dir, "state")],
                                       stdout=self.out, stderr=open(os.path.join(self.dir, "agent.err"), "w"))
         deadline = time.time() + 20
-        while "inline on NFQUEUE" not in open(os.path.join(self.dir, "agent.err")).read():
+        ready = "inline on NFQUEUE" if capture == "nfqueue" else "passive capture on"
+        while ready not in open(os.path.join(self.dir, "agent.err")).read():
             check(self.agent.poll() is None, "agent exited: " + open(os.path.join(self.dir, "agent.err")).read())
             check(time.time() < deadline, "agent did not start inline")
             time.sleep(0.05)
@@ -234,11 +235,30 @@ def recovery_time(lab, want_ok, window):
 def case_fail_open(lab):
     lab.start_agent("prevent", fail="open")
     check(lab.curl("/")[0] == 200, "benign request failed before the kill")
+    # kill -9 during a wrk run: no request may take a second or more (wrk --timeout 1s counts
+    # those as timeouts), none may fail.
+    wrk = subprocess.Popen(["ip", "netns", "exec", lab.c, "wrk", "-t1", "-c4", "-d3s", "--timeout", "1s",
+                            "http://%s/index.html" % lab.server_ip], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
     lab.stop_agent(signal.SIGKILL)
+    out = wrk.communicate(timeout=30)[0]
+    check("requests in" in out, "wrk did not run: " + out)
+    check("Socket errors" not in out and "Non-2xx" not in out, "requests failed around the kill:\n" + out)
     t = recovery_time(lab, True, 3)
     check(t is not None and t < 1.0, "fail: open — requests did not succeed within 1 s of kill -9 (%s)" % t)
     for _ in range(5):
         check(lab.curl("/index.html", timeout=1)[0] == 200, "fail: open — a request failed after the kill")
+
+
+def case_pcap(lab):
+    dev = "wv" + lab.c[5:] + "s"
+    lab.start_agent("detect", extra="", capture="pcap\n  interface: %s" % dev)
+    for name, path in ATTACKS.items():
+        code, _ = lab.curl(path)
+        check(code == 200, "%s was not answered with passive capture (%d)" % (name, code))
+    got = lab.wait_events(lambda e: e["event"]["action"] == "detected" and e["ips"]["anomaly_score"] >= 5, len(ATTACKS))
+    check(len(got) >= len(ATTACKS), "expected %d detected events from pcap, got %d" % (len(ATTACKS), len(got)))
+    check(lab.curl("/index.html")[0] == 200, "benign request failed")
 
 
 def case_fail_closed(lab):
@@ -294,7 +314,7 @@ def case_rules_lifecycle(lab):
     check("NFQUEUE" in s and "--queue-bypass" not in s, "fail: closed must not bypass:\n" + s)
 
 
-CASES = {"prevent": case_prevent, "detect": case_detect, "fail_open": case_fail_open,
+CASES = {"prevent": case_prevent, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
          "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle}
 
 

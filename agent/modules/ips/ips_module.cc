@@ -97,6 +97,8 @@ class IpsModule final : public Module {
   Status RunPcap(std::shared_ptr<const WafRules> rules, std::stop_token stop) {
     const IpsConfig c = rules->config();
     WARD_ASSIGN_OR_RETURN(auto src, PcapSource::OpenLive(c.interface, c.ports));
+    spdlog::info("ips: passive capture on {} (detect only)",
+                 c.interface.empty() ? "any" : c.interface);
     IpsEngine engine(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
     int64_t last_expire = NowMs();
     while (!stop.stop_requested()) {
