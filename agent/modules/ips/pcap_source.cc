@@ -1,6 +1,7 @@
 #include "agent/modules/ips/pcap_source.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -66,6 +67,9 @@ Result<std::unique_ptr<PcapSource>> PcapSource::OpenLive(const std::string& ifac
   }
   pcap_freecode(&prog);
   s->linktype_ = pcap_datalink(p);
+  // libpcap blocks without a timeout in immediate mode: poll the descriptor ourselves.
+  if (pcap_setnonblock(p, 1, err) != 0) return Internal(fmt::format("pcap {}: {}", dev, err));
+  s->fd_ = pcap_get_selectable_fd(p);
   return s;
 }
 
@@ -78,6 +82,11 @@ Result<PcapSource::Next> PcapSource::Read(std::string_view* ip_packet, int64_t* 
     pcap_pkthdr* h = nullptr;
     const u_char* data = nullptr;
     int rc = pcap_next_ex(pcap_, &h, &data);
+    if (rc == 0 && fd_ >= 0) {
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0) return Next::kTimeout;
+      rc = pcap_next_ex(pcap_, &h, &data);
+    }
     if (rc == 0) return Next::kTimeout;
     if (rc == PCAP_ERROR_BREAK) return Next::kEnd;
     if (rc < 0) return DataLoss(fmt::format("pcap: {}", pcap_geterr(pcap_)));

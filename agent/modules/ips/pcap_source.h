@@ -35,6 +35,7 @@ class PcapSource {
   PcapSource() = default;
   pcap_t* pcap_ = nullptr;
   int linktype_ = 0;
+  int fd_ = -1;  // live captures: polled for readability
   uint64_t skipped_ = 0;
 };
 
