@@ -112,11 +112,26 @@ for load in get post; do
   for _ in $(seq 100); do iptables -w -S WARD_IPS_IN 2>/dev/null | grep -q NFQUEUE && break; sleep 0.1; done
   if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
     perf record -g -o "$W/perf.data" -p $AGENT_PID -- sleep $((SECS - 2)) >/dev/null 2>&1 &
+    PERF_PID=$!
   fi
   run_case "nginx+ward inline (prevent)" $PORT $load $(nginx_pids plain) $AGENT_PID
   if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
-    wait %?perf 2>/dev/null || sleep 1
-    perf report -i "$W/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "${PERF_OUT:-/tmp/ward-ips-perf.txt}"
+    wait "$PERF_PID" || true
+    # Flat profile of the agent, each sample put in one stage of the per-request path.
+    perf report -i "$W/perf.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null \
+      | awk '/%/ && $1 ~ /%$/ {
+          p = $1; sub("%", "", p); dso = $2; sym = ""; for (i = 4; i <= NF; i++) sym = sym " " $i
+          if (dso ~ /modsecurity|pcre|libxml|libyajl|liblua|libmaxmind|libfuzzy|libGeoIP/) c = "rule evaluation (libmodsecurity, PCRE)"
+          else if (dso ~ /libc\.so|libstdc\+\+/) c = "allocation/copies/strings (libc, libstdc++; mostly under libmodsecurity)"
+          else if (dso ~ /http_parser/ || sym ~ /HttpConnection|LenientRequestHead|Dechunk/) c = "HTTP parsing (libhttp-parser + framing)"
+          else if (sym ~ /TcpStream/) c = "TCP reassembly"
+          else if (dso ~ /kernel|netfilter|mnl|nfnetlink/ || sym ~ /DecodeIpTcp|IpsEngine::OnPacket|NfQueue|BuildTcpPacket|RawSender/) c = "packet handling (NFQUEUE I/O, verdicts, decoding, flow table)"
+          else if (sym ~ /WafTransaction|ParseLogLine|WafLog|Token|CrsScore|TransactionEvent|Event/) c = "Ward WAF glue + events"
+          else c = "other (" dso ")"
+          t[c] += p
+        } END { for (c in t) printf "%6.2f%%  %s\n", t[c], c }' | sort -rn > "${PERF_OUT:-/tmp/ward-ips-perf.txt}" || true
+    perf report -i "$W/perf.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null \
+      | grep '%' | grep -v '^#' | head -25 | cut -c1-160 >> "${PERF_OUT:-/tmp/ward-ips-perf.txt}" || true
   fi
   kill $AGENT_PID; wait $AGENT_PID 2>/dev/null || true; AGENT_PID=""
 done
