@@ -6,7 +6,7 @@ results of Debian's nginx + libmodsecurity 3.0.9 + the same CRS.
 
   ips_crs_conformance.py --agent BUILD/bin/ward-agent [--subset K] [--port P] [--json OUT]
 
---subset K runs every K-th test file (CTest uses a subset; the full suite is bench/ips/crs_full.sh).
+--subset K runs every K-th test file (CTest runs the whole suite: about 25 s wall).
 Exit 0 when every test the reference passes also passes here, or the difference is listed in
 ips_crs_known_differences.txt with its explanation (docs/ips.md); 1 otherwise; 2 on setup errors.
 Cleans up (agent stopped, which removes its iptables rules; backend killed) even on failure."""
