@@ -36,6 +36,12 @@ void AddHeaderPiece(HeaderList& headers, bool& in_value, bool value, const char*
   }
 }
 
+// True once a request head's terminating empty line is in `raw`.
+bool HeadComplete(std::string_view raw) {
+  return raw.find("\r\n\r\n") != std::string_view::npos ||
+         raw.find("\n\n") != std::string_view::npos;
+}
+
 bool HeaderIs(const std::string& name, std::string_view want) {
   return name.size() == want.size() && strncasecmp(name.c_str(), want.data(), want.size()) == 0;
 }
@@ -149,8 +155,8 @@ void HttpConnection::Close() {
   if (current_ && current_->request_seen()) {
     if (head_done_) current_->RequestBody();
     FinishTransaction(std::move(current_));
-  } else if (current_ && !raw_head_.empty() && !req_stopped_) {
-    RequestParseError();
+  } else if (!req_stopped_ && (lenient_wait_ || (current_ && !raw_head_.empty()))) {
+    LenientRequest(nullptr);
   }
   current_.reset();
   while (!waiting_.empty()) {
@@ -161,41 +167,90 @@ void HttpConnection::Close() {
   req_stopped_ = resp_stopped_ = true;
 }
 
-void HttpConnection::RequestParseError() {
+bool HttpConnection::LenientRequest(std::string* resume) {
+  lenient_wait_ = false;
   req_stopped_ = true;
   if (!current_) current_ = rules_->Begin(ep_);
-  if (!head_done_) {
-    size_t head_len = 0;
-    RequestHead h = LenientRequestHead(raw_head_, &head_len);
-    if (h.method.empty() && h.uri.empty() && h.headers.empty()) {
-      current_.reset();
-      return;
-    }
-    bool chunked = std::any_of(h.headers.begin(), h.headers.end(), [](const auto& kv) {
-      return HeaderIs(kv.first, "transfer-encoding") &&
-             kv.second.find("chunked") != std::string::npos;
-    });
-    if (chunked) {
-      // As for parsed requests: Transfer-Encoding overrides Content-Length (RFC 7230 3.3.3).
-      std::erase_if(h.headers, [](const auto& kv) { return HeaderIs(kv.first, "content-length"); });
-    }
-    bool block = current_->RequestHeaders(h);
-    if (!block) {
-      std::string_view body = std::string_view(raw_head_).substr(head_len);
-      current_->AppendRequestBody(chunked ? Dechunk(body) : std::string(body));
-      block = current_->RequestBody();
-    }
-    if (block) blocked_ = true;
-  } else if (current_->RequestBody()) {
-    blocked_ = true;
+  if (head_done_) {
+    // The head was fine, the body framing was not (bad chunk): inspect what came, then stop.
+    if (current_->RequestBody()) blocked_ = true;
+    FinishTransaction(std::move(current_));
+    raw_head_.clear();
+    return false;
   }
+  size_t head_len = 0;
+  RequestHead h = LenientRequestHead(raw_head_, &head_len);
+  if (h.method.empty() && h.uri.empty() && h.headers.empty()) {
+    current_.reset();
+    raw_head_.clear();
+    return false;
+  }
+  bool chunked = false;
+  bool framed = raw_head_.size() < kMaxRawHead && head_len > 0;
+  uint64_t length = 0;
+  for (const auto& [k, v] : h.headers) {
+    if (HeaderIs(k, "transfer-encoding")) {
+      chunked = v.find("chunked") != std::string::npos;
+      framed = false;  // a body we cannot frame reliably
+    }
+    if (HeaderIs(k, "content-length")) {
+      if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) {
+        framed = false;
+      } else {
+        length = std::stoull(v);
+      }
+    }
+  }
+  if (chunked) {
+    // As for parsed requests: Transfer-Encoding overrides Content-Length (RFC 7230 3.3.3).
+    std::erase_if(h.headers, [](const auto& kv) { return HeaderIs(kv.first, "content-length"); });
+  }
+  std::string_view rest = std::string_view(raw_head_).substr(head_len);
+  std::string_view body = framed ? rest.substr(0, std::min<uint64_t>(length, rest.size())) : rest;
+  bool block = current_->RequestHeaders(h);
+  if (!block) {
+    current_->AppendRequestBody(chunked ? Dechunk(body) : std::string(body));
+    block = current_->RequestBody();
+  }
+  if (block) blocked_ = true;
   FinishTransaction(std::move(current_));
+  if (blocked_ || !framed || resume == nullptr) {
+    raw_head_.clear();
+    return false;
+  }
+  // The request could be framed: carry on with the bytes after it (and skip the part of its body
+  // that has not arrived yet), so a malformed request cannot hide the ones pipelined after it.
+  skip_ = length - body.size();
+  *resume = std::string(rest.substr(body.size()));
   raw_head_.clear();
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  req_stopped_ = false;
+  head_done_ = false;
+  return true;
 }
 
 bool HttpConnection::ClientData(std::string_view data) {
-  if (blocked_) return true;
-  while (!data.empty() && !req_stopped_) {
+  std::string pending;
+  while (!blocked_) {
+    if (skip_ > 0) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(skip_, data.size()));
+      data.remove_prefix(k);
+      skip_ -= k;
+    }
+    if (data.empty() || req_stopped_) break;
+    if (lenient_wait_) {
+      // A head libhttp-parser refused: gather it whole, then inspect it leniently.
+      if (raw_head_.size() < kMaxRawHead) {
+        raw_head_.append(data.substr(0, kMaxRawHead - raw_head_.size()));
+      }
+      data = {};
+      if (!HeadComplete(raw_head_) && raw_head_.size() < kMaxRawHead) break;
+      if (!LenientRequest(&pending)) break;
+      data = pending;
+      continue;
+    }
     if (!head_done_ && raw_head_.size() < kMaxRawHead) {
       raw_head_.append(data.substr(0, kMaxRawHead - raw_head_.size()));
     }
@@ -207,19 +262,25 @@ bool HttpConnection::ClientData(std::string_view data) {
       if (blocked_) {
         if (current_) FinishTransaction(std::move(current_));
         req_stopped_ = true;
-        return true;
+        break;
       }
       continue;
     }
     if (err != HPE_OK) {
-      RequestParseError();
-      return blocked_;
+      if (!head_done_) {
+        lenient_wait_ = true;
+        data = {};
+        if (!HeadComplete(raw_head_) && raw_head_.size() < kMaxRawHead) break;
+      }
+      if (!LenientRequest(&pending)) break;
+      data = pending;
+      continue;
     }
     if (req_.upgrade) {
       // CONNECT or an upgrade: the rest is not HTTP.
       if (current_) FinishTransaction(std::move(current_));
       req_stopped_ = true;
-      return blocked_;
+      break;
     }
     data.remove_prefix(std::min(n, data.size()));
     if (n == 0) break;

@@ -5,11 +5,11 @@
 // limit, phase 2 when the message is complete. Pipelined requests queue for their responses;
 // a response runs phases 3-4 for the oldest waiting request and finishes it. A request head that
 // libhttp-parser rejects (broken request line, bad header) is still inspected from its raw bytes
-// by a lenient parser, like a web server in front of ModSecurity would, and then parsing of that
-// connection stops (nothing after it can be framed reliably). Upgrades (CONNECT, WebSocket) end
-// inspection of the connection.
-// In prevent mode, once a request is blocked the connection is blocked: nothing more is parsed.
-// Thread-safety: none; one connection belongs to one thread.
+// by a lenient parser, like a forgiving web server would; when its body can be framed
+// (Content-Length or none) parsing resumes after it, otherwise parsing of that connection stops.
+// Upgrades (CONNECT, WebSocket) end inspection of the connection. In prevent mode, once a request
+// is blocked the connection is blocked: nothing more is parsed. Thread-safety: none; one connection
+// belongs to one thread.
 #pragma once
 
 #include <http_parser.h>
@@ -62,7 +62,10 @@ class HttpConnection {
   static int OnRespDone(http_parser* p);
 
  private:
-  void RequestParseError();
+  // Inspects the request in raw_head_ that libhttp-parser refused. When it can be framed
+  // (Content-Length or no body) and `resume` is set, parsing restarts after it: *resume gets the
+  // bytes that follow and true is returned. Otherwise parsing of the connection stops.
+  bool LenientRequest(std::string* resume);
   void FinishTransaction(std::unique_ptr<WafTransaction> t);
 
   std::shared_ptr<const WafRules> rules_;
@@ -73,6 +76,8 @@ class HttpConnection {
   bool req_stopped_ = false;
   bool resp_stopped_ = false;
   bool blocked_ = false;
+  bool lenient_wait_ = false;  // gathering a refused head until its empty line
+  uint64_t skip_ = 0;          // body bytes of a leniently framed request still to come
 
   // Request being parsed.
   std::unique_ptr<WafTransaction> current_;

@@ -221,6 +221,24 @@ TEST_F(IpsEngineTest, MalformedRequestIsStillInspectedByTheLenientParser) {
   EXPECT_TRUE(HasRule(events_[0], "942100")) << events_[0].ToJson();
 }
 
+TEST_F(IpsEngineTest, AMalformedRequestDoesNotHideTheRequestsPipelinedAfterIt) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  // Refused by libhttp-parser (space in the URI), split across segments, with a framed body,
+  // then a pipelined attack.
+  std::string req =
+      "POST /a b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" + std::string(kSqli);
+  auto d = Feed(c.ClientSend(req, 12));
+  EXPECT_TRUE(d.back().drop);
+  EXPECT_TRUE(d.back().reset);
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().GetString("event.action"), "blocked");
+  EXPECT_EQ(events_.back().GetString("url.original"), "/search?q=1%27%20OR%20%271%27=%271");
+}
+
 TEST_F(IpsEngineTest, NonHttpPortsAndNonTcpPacketsPassUntouched) {
   IpsConfig cfg;
   cfg.mode = Mode::kPrevent;
