@@ -46,6 +46,7 @@ struct IpsEngine::Flow {
   bool server_fin = false;
   bool blocked = false;
   std::string scratch;
+  uint64_t http_accounted = 0;  // bytes of http.buffered() counted in http_buffered_
 };
 
 Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsConfig& config) {
@@ -128,6 +129,7 @@ void IpsEngine::Emit(std::unique_ptr<WafTransaction> t) {
 }
 
 void IpsEngine::CloseFlow(FlowMap::iterator it) {
+  http_buffered_ -= it->second->http_accounted;
   it->second->http.Close();
   lru_.erase(it->second->lru);
   flows_.erase(it);
@@ -218,8 +220,23 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
       return d;
     }
     if (!f.scratch.empty()) {
+      // Request heads and response bodies held for parsing count against the total budget too;
+      // past it, the least recently active flows are ended (oldest first).
+      auto account = [&] {
+        uint64_t now_held = f.http.buffered();
+        http_buffered_ = http_buffered_ - f.http_accounted + now_held;
+        f.http_accounted = now_held;
+        while (budget_.used + http_buffered_ > budget_.limit && lru_.size() > 1) {
+          auto victim = flows_.find(lru_.front());
+          if (victim == flows_.end() || victim->second.get() == &f) break;
+          CloseFlow(victim);
+          ++stats_.flows_evicted;
+        }
+      };
       if (from_client) {
-        if (f.http.ClientData(f.scratch)) {
+        bool blocked = f.http.ClientData(f.scratch);
+        account();
+        if (blocked) {
           f.blocked = true;
           d.drop = true;
           d.reset = true;
@@ -229,6 +246,7 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
         }
       } else {
         f.http.ServerData(f.scratch);
+        account();
       }
     }
   }

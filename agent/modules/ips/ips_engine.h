@@ -3,8 +3,10 @@
 // event per transaction with matched rules (event.action detected, or blocked in prevent mode).
 //
 // Bounded: at most limits.max_flows flows (the least recently active is evicted), out-of-order
-// bytes per direction and in total, idle flows expire after limits.flow_timeout (Expire()).
-// Thread-safety: none; one thread feeds packets. SetRules() may be called between packets.
+// bytes per direction and in total; out-of-order bytes plus the HTTP bytes held for parsing
+// (request heads, response bodies) stay within limits.total_buffer (least recently active flows are
+// ended to stay under it); idle flows expire after limits.flow_timeout (Expire()). Thread-safety:
+// none; one thread feeds packets. SetRules() may be called between packets.
 #pragma once
 
 #include <cstdint>
@@ -65,7 +67,7 @@ class IpsEngine {
 
   const EngineStats& stats() const { return stats_; }
   size_t flow_count() const { return flows_.size(); }
-  uint64_t buffered_bytes() const { return budget_.used; }
+  uint64_t buffered_bytes() const { return budget_.used + http_buffered_; }
 
  private:
   struct FlowKey {
@@ -87,6 +89,7 @@ class IpsEngine {
   FlowMap flows_;
   std::list<FlowKey> lru_;  // front: least recently active
   BufferBudget budget_;
+  uint64_t http_buffered_ = 0;  // HttpConnection::buffered() over all flows
   EngineStats stats_;
 };
 

@@ -210,6 +210,21 @@ TEST_F(IpsEngineTest, FlowsAreBoundedAndExpire) {
   EXPECT_EQ(engine_->buffered_bytes(), 0u);
 }
 
+TEST_F(IpsEngineTest, HeldRequestHeadsCountAgainstTheTotalBudget) {
+  IpsConfig cfg;
+  cfg.limits.total_buffer = 20000;
+  Init(cfg);
+  // 10 flows each holding a 4 KB unfinished request head: at most ~5 fit in the budget.
+  for (uint16_t p = 0; p < 10; ++p) {
+    Conversation c = Conv(static_cast<uint16_t>(52000 + p));
+    Feed(c.Handshake());
+    Feed(c.ClientSend("GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(4000, 'a')));
+    EXPECT_LE(engine_->buffered_bytes(), 20000u);
+  }
+  EXPECT_GT(engine_->stats().flows_evicted, 0u);
+  EXPECT_LT(engine_->flow_count(), 10u);
+}
+
 TEST_F(IpsEngineTest, MalformedRequestIsStillInspectedByTheLenientParser) {
   Init(IpsConfig{});
   Conversation c = Conv();
