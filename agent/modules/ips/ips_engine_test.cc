@@ -210,6 +210,23 @@ TEST_F(IpsEngineTest, FlowsAreBoundedAndExpire) {
   EXPECT_EQ(engine_->buffered_bytes(), 0u);
 }
 
+TEST_F(IpsEngineTest, ResponsesRunThroughTheResponsePhases) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  Feed(c.ClientSend(kBenign));
+  std::string body =
+      "<html>You have an error in your SQL syntax; check the manual that corresponds to your "
+      "MySQL server version for the right syntax to use near 'x' at line 1</html>";
+  Feed(c.ServerSend("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body,
+                    50));
+  ASSERT_EQ(events_.size(), 1u);
+  bool leak = false;
+  for (const auto& id : events_[0].Get("rule.id")) leak |= id.get<std::string>().starts_with("951");
+  EXPECT_TRUE(leak) << events_[0].ToJson();
+}
+
 TEST_F(IpsEngineTest, HeldRequestHeadsCountAgainstTheTotalBudget) {
   IpsConfig cfg;
   cfg.limits.total_buffer = 20000;
