@@ -31,6 +31,7 @@ http {
   uwsgi_temp_path @DIR@/uw; scgi_temp_path @DIR@/sc;
   server {
     listen 80;
+    listen [::]:80;
     root @DIR@/www;
     location / { try_files $uri /index.html; }
     error_page 405 =200 /index.html;
@@ -62,6 +63,7 @@ class Lab:
         self.c, self.s = "wipsc" + tag, "wipss" + tag
         self.net = "10.%d.%d" % (200 + os.getpid() % 50, os.getpid() % 250)
         self.client_ip, self.server_ip = self.net + ".1", self.net + ".2"
+        self.server_ip6 = "fd00:%x::2" % (os.getpid() % 65536)
         self.dir = tempfile.mkdtemp(prefix="ward-ips-ns-")
         os.chmod(self.dir, 0o755)
         self.procs = []
@@ -76,6 +78,8 @@ class Lab:
         sh("ip", "link", "set", "wv" + self.c[5:] + "s", "netns", self.s)
         for ns, dev, ip in ((self.c, "wv" + self.c[5:] + "c", self.client_ip), (self.s, "wv" + self.c[5:] + "s", self.server_ip)):
             sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev)
+            v6 = "fd00:%x::%d" % (os.getpid() % 65536, 1 if ns == self.c else 2)
+            sh("ip", "-n", ns, "addr", "add", v6 + "/64", "dev", dev, "nodad")
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         www = os.path.join(self.dir, "www")
@@ -149,9 +153,10 @@ class Lab:
             time.sleep(0.05)
         return [e for e in self.events() if pred(e)]
 
-    def curl(self, path, data=None, timeout=3):
-        args = ["ip", "netns", "exec", self.c, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                "--max-time", str(timeout), "http://%s%s" % (self.server_ip, path)]
+    def curl(self, path, data=None, timeout=3, v6=False):
+        host = "[%s]" % self.server_ip6 if v6 else self.server_ip
+        args = ["ip", "netns", "exec", self.c, "curl", "-s", "-g", "-o", "/dev/null", "-w", "%{http_code}",
+                "--max-time", str(timeout), "http://%s%s" % (host, path)]
         if data is not None:
             args[-1:-1] = ["--data", data]
         r = subprocess.run(args, capture_output=True, text=True)
@@ -210,6 +215,15 @@ def case_prevent(lab):
     resp = lab.raw(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /?id=1%27%20OR%201=1-- HTTP/1.1\r\nHost: x\r\n\r\n")
     check(resp.count(b"HTTP/1.1 200") <= 1, "the pipelined attack was answered: %r" % resp[:300])
     check(lab.agent_alive(), "agent died")
+
+
+def case_ipv6(lab):
+    lab.start_agent("prevent")
+    check(lab.curl("/index.html", v6=True)[0] == 200, "benign IPv6 request failed")
+    code, _ = lab.curl(ATTACKS["sqli"], v6=True)
+    check(code != 200, "IPv6 attack was answered %d in prevent mode" % code)
+    got = lab.wait_events(lambda e: e["event"]["action"] == "blocked", 1)
+    check(got and ":" in got[0]["source"]["ip"], "no blocked IPv6 event: %s" % got)
 
 
 def case_detect(lab):
@@ -314,7 +328,7 @@ def case_rules_lifecycle(lab):
     check("NFQUEUE" in s and "--queue-bypass" not in s, "fail: closed must not bypass:\n" + s)
 
 
-CASES = {"prevent": case_prevent, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
+CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
          "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle}
 
 
