@@ -25,6 +25,7 @@
 #include "agent/modules/builtin.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
+#include "agent/modules/ips/cli.h"
 #include "agent/version.h"
 #include "common/log.h"
 
@@ -329,6 +330,7 @@ int Main(int argc, char** argv) {
   status->callback([&] { rc = AutohealStatus(opt, status_json); });
 
   AddAntimalwareCommands(app, opt, rc);
+  AddIpsCommands(app, opt, rc);
 
   app.parse_complete_callback([&] {
     InitLogging(opt.log_level);

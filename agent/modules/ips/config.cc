@@ -1,0 +1,214 @@
+#include "agent/modules/ips/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace ward::agent::ips {
+namespace {
+
+Result<Mode> ReadMode(const ConfigNode& node) {
+  WARD_ASSIGN_OR_RETURN(std::string s, ReadString(node));
+  if (s == "detect") return Mode::kDetect;
+  if (s == "prevent") return Mode::kPrevent;
+  return node.Error(fmt::format("expected detect or prevent, got \"{}\"", s));
+}
+
+// Characters that could break out of a generated SecRule argument.
+bool SafeInRule(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return c == '"' || c == '\'' || c == '\\' || c == ',' ||
+           static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+}
+
+Result<int64_t> ReadRuleId(const ConfigNode& node) { return ReadInt(node, 1, 9'999'999); }
+
+}  // namespace
+
+std::string_view ModeName(Mode m) { return m == Mode::kPrevent ? "prevent" : "detect"; }
+
+Mode IpsConfig::RuleMode(int64_t id) const {
+  for (const auto& r : rules) {
+    if (r.id == id && r.mode) return *r.mode;
+  }
+  return mode;
+}
+
+bool IpsConfig::IsPort(uint16_t port) const {
+  return std::find(ports.begin(), ports.end(), port) != ports.end();
+}
+
+Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
+  IpsConfig c;
+  if (section.IsNull()) return c;
+  WARD_RETURN_IF_ERROR(RequireMap(section));
+  WARD_RETURN_IF_ERROR(
+      CheckKeys(section, {"enabled", "mode", "ports", "capture", "interface", "fail", "queue",
+                          "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
+  if (const ConfigNode* n = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*n).status());
+  if (const ConfigNode* n = section.Find("mode")) {
+    WARD_ASSIGN_OR_RETURN(c.mode, ReadMode(*n));
+  }
+  if (const ConfigNode* n = section.Find("ports")) {
+    c.ports.clear();
+    if (n->IsScalar()) {
+      WARD_ASSIGN_OR_RETURN(int64_t p, ReadInt(*n, 1, 65535));
+      c.ports.push_back(static_cast<uint16_t>(p));
+    } else if (n->IsSequence()) {
+      for (const auto& item : n->items()) {
+        WARD_ASSIGN_OR_RETURN(int64_t p, ReadInt(item, 1, 65535));
+        c.ports.push_back(static_cast<uint16_t>(p));
+      }
+    } else {
+      return n->Error("expected a port or a list of ports");
+    }
+    if (c.ports.empty()) return n->Error("at least one port is needed");
+  }
+  if (const ConfigNode* n = section.Find("capture")) {
+    WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*n));
+    if (s == "nfqueue") {
+      c.capture = Capture::kNfqueue;
+    } else if (s == "pcap") {
+      c.capture = Capture::kPcap;
+    } else {
+      return n->Error(fmt::format("expected nfqueue or pcap, got \"{}\"", s));
+    }
+  }
+  if (const ConfigNode* n = section.Find("interface")) {
+    WARD_ASSIGN_OR_RETURN(c.interface, ReadString(*n));
+    if (c.capture != Capture::kPcap) return n->Error("interface is only used with capture: pcap");
+  }
+  if (const ConfigNode* n = section.Find("fail")) {
+    WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*n));
+    if (s == "open") {
+      c.fail = FailMode::kOpen;
+    } else if (s == "closed") {
+      c.fail = FailMode::kClosed;
+    } else {
+      return n->Error(fmt::format("expected open or closed, got \"{}\"", s));
+    }
+  }
+  if (const ConfigNode* n = section.Find("queue")) {
+    WARD_ASSIGN_OR_RETURN(int64_t q, ReadInt(*n, 0, 65535));
+    c.queue = static_cast<uint16_t>(q);
+  }
+  if (c.capture == Capture::kPcap && c.mode == Mode::kPrevent) {
+    return section.Find("mode")->Error(
+        "prevent needs capture: nfqueue (pcap capture is passive and can only detect)");
+  }
+  if (const ConfigNode* crs = section.Find("crs")) {
+    WARD_RETURN_IF_ERROR(RequireMap(*crs));
+    WARD_RETURN_IF_ERROR(CheckKeys(*crs, {"enabled", "paranoia_level", "inbound_anomaly_threshold",
+                                          "outbound_anomaly_threshold", "setup_files"}));
+    if (const ConfigNode* n = crs->Find("enabled")) {
+      WARD_ASSIGN_OR_RETURN(c.crs.enabled, ReadBool(*n));
+    }
+    if (const ConfigNode* n = crs->Find("paranoia_level")) {
+      WARD_ASSIGN_OR_RETURN(int64_t v, ReadInt(*n, 1, 4));
+      c.crs.paranoia_level = static_cast<int>(v);
+    }
+    if (const ConfigNode* n = crs->Find("inbound_anomaly_threshold")) {
+      WARD_ASSIGN_OR_RETURN(int64_t v, ReadInt(*n, 1, 100000));
+      c.crs.inbound_anomaly_threshold = static_cast<int>(v);
+    }
+    if (const ConfigNode* n = crs->Find("outbound_anomaly_threshold")) {
+      WARD_ASSIGN_OR_RETURN(int64_t v, ReadInt(*n, 1, 100000));
+      c.crs.outbound_anomaly_threshold = static_cast<int>(v);
+    }
+    if (const ConfigNode* n = crs->Find("setup_files")) {
+      WARD_ASSIGN_OR_RETURN(c.crs.setup_files, ReadStringList(*n));
+    }
+  }
+  if (const ConfigNode* rules = section.Find("rules")) {
+    if (!rules->IsSequence()) return rules->Error("expected a list of { id, mode | enabled }");
+    for (const auto& item : rules->items()) {
+      WARD_RETURN_IF_ERROR(RequireMap(item));
+      WARD_RETURN_IF_ERROR(CheckKeys(item, {"id", "mode", "enabled"}));
+      RuleOverride r;
+      const ConfigNode* id = item.Find("id");
+      if (id == nullptr) return item.Error("missing required key \"id\"");
+      WARD_ASSIGN_OR_RETURN(r.id, ReadRuleId(*id));
+      if (const ConfigNode* n = item.Find("enabled")) {
+        WARD_ASSIGN_OR_RETURN(r.enabled, ReadBool(*n));
+      }
+      if (const ConfigNode* n = item.Find("mode")) {
+        WARD_ASSIGN_OR_RETURN(Mode m, ReadMode(*n));
+        r.mode = m;
+      }
+      for (const auto& other : c.rules) {
+        if (other.id == r.id) return id->Error(fmt::format("rule {} is listed twice", r.id));
+      }
+      c.rules.push_back(r);
+    }
+  }
+  if (const ConfigNode* ex = section.Find("exclusions")) {
+    if (!ex->IsSequence()) return ex->Error("expected a list of { id, target, path }");
+    for (const auto& item : ex->items()) {
+      WARD_RETURN_IF_ERROR(RequireMap(item));
+      WARD_RETURN_IF_ERROR(CheckKeys(item, {"id", "target", "path"}));
+      Exclusion e;
+      const ConfigNode* id = item.Find("id");
+      if (id == nullptr) return item.Error("missing required key \"id\"");
+      WARD_ASSIGN_OR_RETURN(e.id, ReadRuleId(*id));
+      const ConfigNode* target = item.Find("target");
+      if (target == nullptr) return item.Error("missing required key \"target\"");
+      WARD_ASSIGN_OR_RETURN(e.target, ReadString(*target));
+      if (e.target.empty() || !SafeInRule(e.target)) {
+        return target->Error(
+            "expected a ModSecurity variable such as ARGS:comment (no quotes, commas, "
+            "backslashes or spaces)");
+      }
+      if (const ConfigNode* p = item.Find("path")) {
+        WARD_ASSIGN_OR_RETURN(e.path, ReadString(*p));
+        if (e.path.empty() || e.path[0] != '/' || !SafeInRule(e.path)) {
+          return p->Error(
+              "expected a URL path starting with / (no quotes, commas, backslashes "
+              "or spaces)");
+        }
+      }
+      c.exclusions.push_back(std::move(e));
+    }
+  }
+  if (const ConfigNode* n = section.Find("custom_rules")) {
+    WARD_ASSIGN_OR_RETURN(c.custom_rules, ReadStringList(*n));
+    for (size_t i = 0; i < c.custom_rules.size(); ++i) {
+      if (c.custom_rules[i].empty() || c.custom_rules[i][0] != '/') {
+        return (n->IsSequence() ? n->items()[i] : *n).Error("expected an absolute path or pattern");
+      }
+    }
+  }
+  if (const ConfigNode* n = section.Find("log_file")) {
+    WARD_ASSIGN_OR_RETURN(c.log_file, ReadString(*n));
+    if (c.log_file.empty() || c.log_file[0] != '/') return n->Error("expected an absolute path");
+  }
+  if (const ConfigNode* lim = section.Find("limits")) {
+    WARD_RETURN_IF_ERROR(RequireMap(*lim));
+    WARD_RETURN_IF_ERROR(CheckKeys(*lim, {"request_body", "response_body", "flow_buffer",
+                                          "total_buffer", "max_flows", "flow_timeout"}));
+    if (const ConfigNode* n = lim->Find("request_body")) {
+      WARD_ASSIGN_OR_RETURN(c.limits.request_body, ReadSize(*n));
+    }
+    if (const ConfigNode* n = lim->Find("response_body")) {
+      WARD_ASSIGN_OR_RETURN(c.limits.response_body, ReadSize(*n));
+    }
+    if (const ConfigNode* n = lim->Find("flow_buffer")) {
+      WARD_ASSIGN_OR_RETURN(c.limits.flow_buffer, ReadSize(*n));
+      if (c.limits.flow_buffer < 4096) return n->Error("must be at least 4k");
+    }
+    if (const ConfigNode* n = lim->Find("total_buffer")) {
+      WARD_ASSIGN_OR_RETURN(c.limits.total_buffer, ReadSize(*n));
+    }
+    if (const ConfigNode* n = lim->Find("max_flows")) {
+      WARD_ASSIGN_OR_RETURN(int64_t v, ReadInt(*n, 1, 10'000'000));
+      c.limits.max_flows = static_cast<uint64_t>(v);
+    }
+    if (const ConfigNode* n = lim->Find("flow_timeout")) {
+      WARD_ASSIGN_OR_RETURN(c.limits.flow_timeout, ReadDuration(*n));
+      if (c.limits.flow_timeout.count() <= 0) return n->Error("must be positive");
+    }
+  }
+  return c;
+}
+
+}  // namespace ward::agent::ips

@@ -1,0 +1,89 @@
+// The `ips` policy section: what traffic the host IPS inspects, how, and with which rules.
+//
+//   ips:
+//     mode: detect                 # detect | prevent
+//     ports: [80, 8080]            # TCP ports of local HTTP servers
+//     capture: nfqueue             # nfqueue (inline) | pcap (passive, detect only)
+//     interface: eth0              # pcap only (default: any)
+//     fail: open                   # open | closed
+//     queue: 0                     # NFQUEUE number (nfqueue only)
+//     crs: { enabled: true, paranoia_level: 1, inbound_anomaly_threshold: 5,
+//            outbound_anomaly_threshold: 4, setup_files: [] }
+//     rules: [ { id: 942100, mode: detect }, { id: 920350, enabled: false } ]
+//     exclusions: [ { id: 942430, target: "ARGS:comment", path: /blog/post } ]
+//     custom_rules: [/etc/ward/rules/*.conf]
+//     log_file: /var/log/ward/modsec.log   # ModSecurity-format lines, one per matched rule
+//     limits: { request_body: 128k, response_body: 64k, flow_buffer: 256k, total_buffer: 64M,
+//               max_flows: 65536, flow_timeout: 120s }
+// Thread-safety: plain values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config_node.h"
+#include "common/status.h"
+
+namespace ward::agent::ips {
+
+enum class Mode { kDetect, kPrevent };
+enum class Capture { kNfqueue, kPcap };
+enum class FailMode { kOpen, kClosed };
+
+struct RuleOverride {
+  int64_t id = 0;
+  bool enabled = true;
+  std::optional<Mode> mode;  // unset: the policy's mode
+};
+
+struct Exclusion {
+  int64_t id = 0;
+  std::string target;  // "ARGS:comment", "REQUEST_COOKIES:session", ...
+  std::string path;    // exact REQUEST_FILENAME; empty = every path
+};
+
+struct CrsSettings {
+  bool enabled = true;
+  int paranoia_level = 1;
+  int inbound_anomaly_threshold = 5;
+  int outbound_anomaly_threshold = 4;
+  // Rule files loaded after Ward's own settings and before the CRS (test harness setups).
+  std::vector<std::string> setup_files;
+};
+
+struct Limits {
+  uint64_t request_body = 128 * 1024;
+  uint64_t response_body = 64 * 1024;
+  uint64_t flow_buffer = 256 * 1024;    // out-of-order + unparsed bytes per direction
+  uint64_t total_buffer = 64ull << 20;  // over every flow
+  uint64_t max_flows = 65536;
+  std::chrono::milliseconds flow_timeout{std::chrono::seconds(120)};
+};
+
+struct IpsConfig {
+  Mode mode = Mode::kDetect;
+  std::vector<uint16_t> ports{80};
+  Capture capture = Capture::kNfqueue;
+  std::string interface;  // pcap: empty = "any"
+  FailMode fail = FailMode::kOpen;
+  uint16_t queue = 0;
+  CrsSettings crs;
+  std::vector<RuleOverride> rules;
+  std::vector<Exclusion> exclusions;
+  std::vector<std::string> custom_rules;  // file names or glob patterns
+  std::string log_file;
+  Limits limits;
+
+  // The mode a rule runs in (its override, else the policy's).
+  Mode RuleMode(int64_t id) const;
+  bool IsPort(uint16_t port) const;
+};
+
+Result<IpsConfig> ParseIpsConfig(const ConfigNode& section);
+
+std::string_view ModeName(Mode m);
+
+}  // namespace ward::agent::ips

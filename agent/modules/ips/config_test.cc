@@ -1,0 +1,74 @@
+#include "agent/modules/ips/config.h"
+
+#include <gtest/gtest.h>
+
+namespace ward::agent::ips {
+namespace {
+
+Result<IpsConfig> Parse(std::string_view yaml) {
+  auto doc = ConfigNode::FromYaml(yaml, "policy.yaml");
+  if (!doc) return doc.error();
+  return ParseIpsConfig(*doc->Find("ips"));
+}
+
+TEST(IpsConfig, ParsesTheDocumentedExample) {
+  auto c = Parse(R"(ips:
+  mode: prevent
+  ports: [80, 8080]
+  capture: nfqueue
+  fail: closed
+  crs: { paranoia_level: 2, inbound_anomaly_threshold: 10, outbound_anomaly_threshold: 8 }
+  rules: [ { id: 942100, mode: detect }, { id: 920350, enabled: false } ]
+  exclusions: [ { id: 942430, target: "ARGS:comment", path: /blog/post } ]
+  custom_rules: [/etc/ward/rules/*.conf]
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(c->mode, Mode::kPrevent);
+  EXPECT_EQ(c->ports, (std::vector<uint16_t>{80, 8080}));
+  EXPECT_EQ(c->fail, FailMode::kClosed);
+  EXPECT_EQ(c->crs.paranoia_level, 2);
+  EXPECT_EQ(c->crs.inbound_anomaly_threshold, 10);
+  ASSERT_EQ(c->rules.size(), 2u);
+  EXPECT_EQ(c->RuleMode(942100), Mode::kDetect);
+  EXPECT_EQ(c->RuleMode(941100), Mode::kPrevent);
+  EXPECT_FALSE(c->rules[1].enabled);
+  ASSERT_EQ(c->exclusions.size(), 1u);
+  EXPECT_EQ(c->exclusions[0].target, "ARGS:comment");
+  EXPECT_EQ(c->exclusions[0].path, "/blog/post");
+}
+
+TEST(IpsConfig, ErrorsNameTheKey) {
+  struct Case {
+    const char* yaml;
+    const char* key;
+  } cases[] = {
+      {"ips: { mode: block }", "ips.mode"},
+      {"ips: { ports: [80, 70000] }", "ips.ports[1]"},
+      {"ips: { capture: tap }", "ips.capture"},
+      {"ips: { fail: maybe }", "ips.fail"},
+      {"ips: { crs: { paranoia_level: 5 } }", "ips.crs.paranoia_level"},
+      {"ips: { rules: [ { id: 942100, mode: loud } ] }", "ips.rules[0].mode"},
+      {"ips: { rules: [ { mode: detect } ] }", "ips.rules[0]"},
+      {"ips: { exclusions: [ { id: 1, target: \"ARGS:a\\\" ,deny\" } ] }",
+       "ips.exclusions[0].target"},
+      {"ips: { exclusions: [ { id: 1, target: ARGS:a, path: nope } ] }", "ips.exclusions[0].path"},
+      {"ips: { custom_rules: [relative.conf] }", "ips.custom_rules[0]"},
+      {"ips: { modes: detect }", "modes"},
+      {"ips: { mode: prevent, capture: pcap }", "ips.mode"},
+  };
+  for (const auto& c : cases) {
+    auto r = Parse(c.yaml);
+    ASSERT_FALSE(r.has_value()) << c.yaml;
+    EXPECT_NE(r.error().message().find(c.key), std::string::npos)
+        << c.yaml << " -> " << r.error().ToString();
+  }
+}
+
+TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {
+  auto r = Parse("ips: { rules: [ { id: 1, enabled: false }, { id: 1, mode: detect } ] }");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("listed twice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ward::agent::ips

@@ -1,0 +1,472 @@
+#include "agent/modules/ips/http_connection.h"
+
+#include <fmt/format.h>
+#include <strings.h>
+
+#include <algorithm>
+
+namespace ward::agent::ips {
+namespace {
+
+constexpr size_t kMaxRawHead = 96 * 1024;
+constexpr size_t kMaxWaiting = 64;
+constexpr size_t kMaxHeaderValue = 64 * 1024;
+
+HttpConnection* Self(http_parser* p) { return static_cast<HttpConnection*>(p->data); }
+
+const http_parser_settings& RequestSettings();
+const http_parser_settings& ResponseSettings();
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+void AddHeaderPiece(HeaderList& headers, bool& in_value, bool value, const char* at, size_t n) {
+  if (!value) {
+    if (in_value || headers.empty()) headers.emplace_back();
+    in_value = false;
+    if (headers.back().first.size() < kMaxHeaderValue) headers.back().first.append(at, n);
+  } else {
+    if (headers.empty()) headers.emplace_back();
+    in_value = true;
+    if (headers.back().second.size() < kMaxHeaderValue) headers.back().second.append(at, n);
+  }
+}
+
+// True once a request head's terminating empty line is in `raw`.
+bool HeadComplete(std::string_view raw) {
+  return raw.find("\r\n\r\n") != std::string_view::npos ||
+         raw.find("\n\n") != std::string_view::npos;
+}
+
+bool HeaderIs(const std::string& name, std::string_view want) {
+  return name.size() == want.size() && strncasecmp(name.c_str(), want.data(), want.size()) == 0;
+}
+
+// Best-effort de-chunking of a body whose framing libhttp-parser refused: stops at the last chunk
+// or at the first malformed size line.
+std::string Dechunk(std::string_view in) {
+  std::string out;
+  while (!in.empty()) {
+    size_t nl = in.find('\n');
+    if (nl == std::string_view::npos) break;
+    std::string_view size_line = in.substr(0, nl);
+    in.remove_prefix(nl + 1);
+    size_t n = 0;
+    size_t digits = 0;
+    for (char ch : size_line) {
+      int v = (ch >= '0' && ch <= '9')   ? ch - '0'
+              : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
+              : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
+                                         : -1;
+      if (v < 0) break;
+      if (++digits > 8) return out;
+      n = n * 16 + static_cast<size_t>(v);
+    }
+    if (digits == 0 || n == 0) break;
+    out.append(in.substr(0, n));
+    in.remove_prefix(std::min(n, in.size()));
+    if (in.starts_with("\r\n")) {
+      in.remove_prefix(2);
+    } else if (in.starts_with("\n")) {
+      in.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+RequestHead LenientRequestHead(std::string_view raw, size_t* head_len) {
+  RequestHead h;
+  h.version.clear();
+  size_t pos = 0;
+  auto next_line = [&](std::string_view& line) -> bool {
+    if (pos >= raw.size()) return false;
+    size_t nl = raw.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      line = raw.substr(pos);
+      pos = raw.size();
+    } else {
+      line = raw.substr(pos, nl - pos);
+      pos = nl + 1;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return true;
+  };
+  std::string_view line;
+  // Skip empty lines before the request line, as servers do.
+  while (next_line(line) && line.empty()) {
+  }
+  std::string_view rl = line;
+  size_t sp = rl.find(' ');
+  h.method = std::string(rl.substr(0, sp));
+  if (sp != std::string_view::npos) {
+    std::string_view rest = rl.substr(sp + 1);
+    size_t last = rest.rfind(' ');
+    if (last != std::string_view::npos && rest.substr(last + 1).starts_with("HTTP/")) {
+      h.version = std::string(rest.substr(last + 1 + 5));
+      rest = rest.substr(0, last);
+    }
+    h.uri = std::string(TrimSpace(rest));
+  }
+  if (h.version.empty()) h.version = "1.1";
+  while (next_line(line)) {
+    if (line.empty()) break;
+    if ((line.front() == ' ' || line.front() == '\t') && !h.headers.empty()) {
+      h.headers.back().second += " ";
+      h.headers.back().second += std::string(TrimSpace(line));
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      h.headers.emplace_back(std::string(TrimSpace(line)), "");
+    } else {
+      h.headers.emplace_back(std::string(TrimSpace(line.substr(0, colon))),
+                             std::string(TrimSpace(line.substr(colon + 1))));
+    }
+  }
+  if (head_len != nullptr) *head_len = pos;
+  return h;
+}
+
+HttpConnection::HttpConnection(std::shared_ptr<const WafRules> rules, Endpoints ep, DoneFn done)
+    : rules_(std::move(rules)), ep_(std::move(ep)), done_(std::move(done)) {
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  http_parser_init(&resp_, HTTP_RESPONSE);
+  resp_.data = this;
+  resp_.lenient_http_headers = 1;
+}
+
+HttpConnection::~HttpConnection() { Close(); }
+
+void HttpConnection::FinishTransaction(std::unique_ptr<WafTransaction> t) {
+  if (!t) return;
+  t->Finish();
+  if (done_) done_(std::move(t));
+}
+
+void HttpConnection::Close() {
+  if (current_ && current_->request_seen()) {
+    if (head_done_) current_->RequestBody();
+    FinishTransaction(std::move(current_));
+  } else if (!req_stopped_ && (lenient_wait_ || (current_ && !raw_head_.empty()))) {
+    LenientRequest(nullptr);
+  }
+  current_.reset();
+  while (!waiting_.empty()) {
+    auto t = std::move(waiting_.front());
+    waiting_.pop_front();
+    FinishTransaction(std::move(t));
+  }
+  req_stopped_ = resp_stopped_ = true;
+}
+
+bool HttpConnection::LenientRequest(std::string* resume) {
+  lenient_wait_ = false;
+  req_stopped_ = true;
+  if (!current_) current_ = rules_->Begin(ep_);
+  if (head_done_) {
+    // The head was fine, the body framing was not (bad chunk): inspect what came, then stop.
+    if (current_->RequestBody()) blocked_ = true;
+    FinishTransaction(std::move(current_));
+    raw_head_.clear();
+    return false;
+  }
+  size_t head_len = 0;
+  RequestHead h = LenientRequestHead(raw_head_, &head_len);
+  if (h.method.empty() && h.uri.empty() && h.headers.empty()) {
+    current_.reset();
+    raw_head_.clear();
+    return false;
+  }
+  bool chunked = false;
+  bool framed = raw_head_.size() < kMaxRawHead && head_len > 0;
+  uint64_t length = 0;
+  for (const auto& [k, v] : h.headers) {
+    if (HeaderIs(k, "transfer-encoding")) {
+      chunked = v.find("chunked") != std::string::npos;
+      framed = false;  // a body we cannot frame reliably
+    }
+    if (HeaderIs(k, "content-length")) {
+      if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) {
+        framed = false;
+      } else {
+        length = std::stoull(v);
+      }
+    }
+  }
+  if (chunked) {
+    // As for parsed requests: Transfer-Encoding overrides Content-Length (RFC 7230 3.3.3).
+    std::erase_if(h.headers, [](const auto& kv) { return HeaderIs(kv.first, "content-length"); });
+  }
+  std::string_view rest = std::string_view(raw_head_).substr(head_len);
+  std::string_view body = framed ? rest.substr(0, std::min<uint64_t>(length, rest.size())) : rest;
+  bool block = current_->RequestHeaders(h);
+  if (!block) {
+    current_->AppendRequestBody(chunked ? Dechunk(body) : std::string(body));
+    block = current_->RequestBody();
+  }
+  if (block) blocked_ = true;
+  FinishTransaction(std::move(current_));
+  if (blocked_ || !framed || resume == nullptr) {
+    raw_head_.clear();
+    return false;
+  }
+  // The request could be framed: carry on with the bytes after it (and skip the part of its body
+  // that has not arrived yet), so a malformed request cannot hide the ones pipelined after it.
+  skip_ = length - body.size();
+  *resume = std::string(rest.substr(body.size()));
+  raw_head_.clear();
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  req_stopped_ = false;
+  head_done_ = false;
+  return true;
+}
+
+bool HttpConnection::ClientData(std::string_view data) {
+  std::string pending;
+  while (!blocked_) {
+    if (skip_ > 0) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(skip_, data.size()));
+      data.remove_prefix(k);
+      skip_ -= k;
+    }
+    if (data.empty() || req_stopped_) break;
+    if (lenient_wait_) {
+      // A head libhttp-parser refused: gather it whole, then inspect it leniently.
+      if (raw_head_.size() < kMaxRawHead) {
+        raw_head_.append(data.substr(0, kMaxRawHead - raw_head_.size()));
+      }
+      data = {};
+      if (!HeadComplete(raw_head_) && raw_head_.size() < kMaxRawHead) break;
+      if (!LenientRequest(&pending)) break;
+      data = pending;
+      continue;
+    }
+    if (!head_done_ && raw_head_.size() < kMaxRawHead) {
+      raw_head_.append(data.substr(0, kMaxRawHead - raw_head_.size()));
+    }
+    size_t n = http_parser_execute(&req_, &RequestSettings(), data.data(), data.size());
+    auto err = HTTP_PARSER_ERRNO(&req_);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&req_, 0);
+      data.remove_prefix(std::min(n, data.size()));
+      if (blocked_) {
+        if (current_) FinishTransaction(std::move(current_));
+        req_stopped_ = true;
+        break;
+      }
+      continue;
+    }
+    if (err != HPE_OK) {
+      if (!head_done_) {
+        lenient_wait_ = true;
+        data = {};
+        if (!HeadComplete(raw_head_) && raw_head_.size() < kMaxRawHead) break;
+      }
+      if (!LenientRequest(&pending)) break;
+      data = pending;
+      continue;
+    }
+    if (req_.upgrade) {
+      // CONNECT or an upgrade: the rest is not HTTP.
+      if (current_) FinishTransaction(std::move(current_));
+      req_stopped_ = true;
+      break;
+    }
+    data.remove_prefix(std::min(n, data.size()));
+    if (n == 0) break;
+  }
+  return blocked_;
+}
+
+void HttpConnection::ServerData(std::string_view data) {
+  if (blocked_) return;
+  while (!data.empty() && !resp_stopped_) {
+    size_t n = http_parser_execute(&resp_, &ResponseSettings(), data.data(), data.size());
+    auto err = HTTP_PARSER_ERRNO(&resp_);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&resp_, 0);
+      data.remove_prefix(std::min(n, data.size()));
+      continue;
+    }
+    if (err != HPE_OK || resp_.upgrade) {
+      resp_stopped_ = true;
+      return;
+    }
+    data.remove_prefix(std::min(n, data.size()));
+    if (n == 0) break;
+  }
+}
+
+// --- request callbacks ---
+
+int HttpConnection::OnReqBegin(http_parser* p) {
+  auto* c = Self(p);
+  c->current_ = c->rules_->Begin(c->ep_);
+  c->head_ = RequestHead{};
+  c->in_value_ = false;
+  c->head_done_ = false;
+  return 0;
+}
+
+int HttpConnection::OnReqUrl(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  if (c->head_.uri.size() < kMaxRawHead) c->head_.uri.append(at, n);
+  return 0;
+}
+
+int HttpConnection::OnReqField(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->head_.headers, c->in_value_, false, at, n);
+  return 0;
+}
+
+int HttpConnection::OnReqValue(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->head_.headers, c->in_value_, true, at, n);
+  return 0;
+}
+
+int HttpConnection::OnReqHeadersDone(http_parser* p) {
+  auto* c = Self(p);
+  c->head_done_ = true;
+  c->raw_head_.clear();
+  c->head_.method = http_method_str(static_cast<http_method>(p->method));
+  c->head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if ((p->flags & F_CHUNKED) != 0) {
+    // RFC 7230 3.3.3: Transfer-Encoding overrides Content-Length, which a server or proxy must
+    // remove; the body is framed (and inspected) as chunked, as the web server behind sees it.
+    std::erase_if(c->head_.headers,
+                  [](const auto& h) { return HeaderIs(h.first, "content-length"); });
+  }
+  if (c->current_->RequestHeaders(c->head_)) {
+    c->blocked_ = true;
+    http_parser_pause(p, 1);
+  }
+  return 0;
+}
+
+int HttpConnection::OnReqBody(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  if (c->current_) c->current_->AppendRequestBody(std::string_view(at, n));
+  return 0;
+}
+
+int HttpConnection::OnReqDone(http_parser* p) {
+  auto* c = Self(p);
+  if (!c->current_) return 0;
+  bool block = c->blocked_ || c->current_->RequestBody();
+  c->head_done_ = false;
+  c->raw_head_.clear();
+  if (block) {
+    c->blocked_ = true;
+    c->FinishTransaction(std::move(c->current_));
+  } else {
+    c->waiting_.push_back(std::move(c->current_));
+    if (c->waiting_.size() > kMaxWaiting) {
+      auto t = std::move(c->waiting_.front());
+      c->waiting_.pop_front();
+      c->FinishTransaction(std::move(t));
+    }
+  }
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+// --- response callbacks ---
+
+int HttpConnection::OnRespBegin(http_parser* p) {
+  auto* c = Self(p);
+  c->resp_head_ = ResponseHead{};
+  c->resp_in_value_ = false;
+  c->resp_body_.clear();
+  return 0;
+}
+
+int HttpConnection::OnRespField(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->resp_head_.headers, c->resp_in_value_, false, at, n);
+  return 0;
+}
+
+int HttpConnection::OnRespValue(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  AddHeaderPiece(c->resp_head_.headers, c->resp_in_value_, true, at, n);
+  return 0;
+}
+
+int HttpConnection::OnRespHeadersDone(http_parser* p) {
+  auto* c = Self(p);
+  c->resp_head_.status = static_cast<int>(p->status_code);
+  c->resp_head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if (!c->waiting_.empty() && c->waiting_.front()->request().method == "HEAD") return 1;
+  return 0;
+}
+
+int HttpConnection::OnRespBody(http_parser* p, const char* at, size_t n) {
+  auto* c = Self(p);
+  uint64_t limit = c->rules_->config().limits.response_body;
+  if (c->resp_body_.size() < limit) {
+    c->resp_body_.append(at, std::min<uint64_t>(n, limit - c->resp_body_.size()));
+  }
+  return 0;
+}
+
+int HttpConnection::OnRespDone(http_parser* p) {
+  auto* c = Self(p);
+  if (c->resp_head_.status >= 100 && c->resp_head_.status < 200) return 0;  // interim
+  if (!c->waiting_.empty()) {
+    auto t = std::move(c->waiting_.front());
+    c->waiting_.pop_front();
+    t->Response(c->resp_head_, c->resp_body_);
+    c->FinishTransaction(std::move(t));
+  }
+  c->resp_body_.clear();
+  c->resp_body_.shrink_to_fit();
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+namespace {
+
+const http_parser_settings& RequestSettings() {
+  static const http_parser_settings s = [] {
+    http_parser_settings x{};
+    x.on_message_begin = &HttpConnection::OnReqBegin;
+    x.on_url = &HttpConnection::OnReqUrl;
+    x.on_header_field = &HttpConnection::OnReqField;
+    x.on_header_value = &HttpConnection::OnReqValue;
+    x.on_headers_complete = &HttpConnection::OnReqHeadersDone;
+    x.on_body = &HttpConnection::OnReqBody;
+    x.on_message_complete = &HttpConnection::OnReqDone;
+    return x;
+  }();
+  return s;
+}
+
+const http_parser_settings& ResponseSettings() {
+  static const http_parser_settings s = [] {
+    http_parser_settings x{};
+    x.on_message_begin = &HttpConnection::OnRespBegin;
+    x.on_header_field = &HttpConnection::OnRespField;
+    x.on_header_value = &HttpConnection::OnRespValue;
+    x.on_headers_complete = &HttpConnection::OnRespHeadersDone;
+    x.on_body = &HttpConnection::OnRespBody;
+    x.on_message_complete = &HttpConnection::OnRespDone;
+    return x;
+  }();
+  return s;
+}
+
+}  // namespace
+
+}  // namespace ward::agent::ips

@@ -1,0 +1,264 @@
+#include "agent/modules/ips/ips_engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/text.h"
+
+namespace ward::agent::ips {
+namespace {
+
+constexpr size_t kMaxDataLen = 256;
+
+std::string Truncate(std::string_view s, size_t n) {
+  if (s.size() <= n) return LossyUtf8(s);
+  return LossyUtf8(s.substr(0, n)) + "...";
+}
+
+std::string VariableOf(std::string_view line) {
+  constexpr std::string_view kOpen = "against variable `";
+  size_t at = line.find(kOpen);
+  if (at == std::string_view::npos) return {};
+  at += kOpen.size();
+  size_t end = line.find('\'', at);
+  if (end == std::string_view::npos) return {};
+  return std::string(line.substr(at, std::min<size_t>(end - at, 200)));
+}
+
+}  // namespace
+
+struct IpsEngine::Flow {
+  Flow(std::shared_ptr<const WafRules> r, const Endpoints& ep, BufferBudget* budget, uint64_t limit,
+       HttpConnection::DoneFn done)
+      : rules(std::move(r)),
+        client(budget, limit),
+        server(budget, limit),
+        http(rules, ep, std::move(done)) {}
+  std::shared_ptr<const WafRules> rules;
+  TcpStream client;
+  TcpStream server;
+  HttpConnection http;
+  std::list<FlowKey>::iterator lru;
+  int64_t last_ms = 0;
+  bool client_fin = false;
+  bool server_fin = false;
+  bool blocked = false;
+  std::string scratch;
+  uint64_t http_accounted = 0;  // bytes of http.buffered() counted in http_buffered_
+};
+
+Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsConfig& config) {
+  const bool blocked = t.blocked();
+  int score = t.AnomalyScore();
+  Severity sev = blocked ? Severity::kHigh
+                         : (score >= config.crs.inbound_anomaly_threshold ? Severity::kMedium
+                                                                          : Severity::kLow);
+  Event e =
+      Event::Make(clock, "ips", blocked ? "denied" : "info", blocked ? "blocked" : "detected", sev);
+  e.Set("event.kind", "alert");
+  e.Set("event.category", nlohmann::json::array({"intrusion_detection", "web"}));
+  nlohmann::json ids = nlohmann::json::array();
+  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::json data = nlohmann::json::array();
+  nlohmann::json matches = nlohmann::json::array();
+  std::set<int64_t> seen;
+  for (const auto& m : t.matches()) {
+    if (seen.insert(m.id).second) ids.push_back(std::to_string(m.id));
+    if (!m.message.empty()) messages.push_back(Truncate(m.message, kMaxDataLen));
+    if (!m.data.empty()) data.push_back(Truncate(m.data, kMaxDataLen));
+    nlohmann::json one = {{"id", std::to_string(m.id)},
+                          {"message", Truncate(m.message, kMaxDataLen)},
+                          {"data", Truncate(m.data, kMaxDataLen)},
+                          {"variable", LossyUtf8(VariableOf(m.line))},
+                          {"score", CrsScore(m)},
+                          {"mode", ModeName(config.RuleMode(m.id))}};
+    if (m.severity >= 0) one["severity"] = m.severity;
+    matches.push_back(std::move(one));
+  }
+  e.Set("rule.id", ids);
+  e.Set("ips.messages", messages);
+  e.Set("ips.matched_data", data);
+  e.Set("ips.matches", matches);
+  e.Set("ips.anomaly_score", score);
+  e.Set("ips.mode", ModeName(config.mode));
+  if (blocked) e.Set("http.response.status_code", t.block_status() > 0 ? t.block_status() : 403);
+  const Endpoints& ep = t.endpoints();
+  e.Set("source.ip", ep.src_ip);
+  e.Set("source.port", ep.src_port);
+  e.Set("destination.ip", ep.dst_ip);
+  e.Set("destination.port", ep.dst_port);
+  const RequestHead& r = t.request();
+  e.Set("http.request.method", Truncate(r.method, 64));
+  e.Set("http.version", Truncate(r.version, 16));
+  e.Set("url.original", Truncate(r.uri, 2048));
+  std::string_view path = r.uri;
+  if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  e.Set("url.path", Truncate(path, 2048));
+  for (const auto& [k, v] : r.headers) {
+    if (k.size() == 4 && strncasecmp(k.c_str(), "host", 4) == 0) {
+      e.Set("url.domain", Truncate(v, 256));
+    }
+    if (k.size() == 10 && strncasecmp(k.c_str(), "user-agent", 10) == 0) {
+      e.Set("user_agent.original", Truncate(v, 512));
+    }
+  }
+  return e;
+}
+
+IpsEngine::IpsEngine(std::shared_ptr<const WafRules> rules, const Clock& clock, EmitFn emit)
+    : rules_(std::move(rules)), clock_(clock), emit_(std::move(emit)) {
+  budget_.limit = rules_->config().limits.total_buffer;
+}
+
+IpsEngine::~IpsEngine() { CloseAll(); }
+
+void IpsEngine::SetRules(std::shared_ptr<const WafRules> rules) {
+  rules_ = std::move(rules);
+  budget_.limit = rules_->config().limits.total_buffer;
+}
+
+void IpsEngine::Emit(std::unique_ptr<WafTransaction> t) {
+  ++stats_.transactions;
+  if (t->blocked()) ++stats_.blocked;
+  if (t->matches().empty() && !t->blocked()) return;
+  ++stats_.events;
+  if (emit_)
+    emit_(TransactionEvent(clock_, *t, t->blocked() ? rules_->config() : rules_->config()));
+}
+
+void IpsEngine::CloseFlow(FlowMap::iterator it) {
+  http_buffered_ -= it->second->http_accounted;
+  it->second->http.Close();
+  lru_.erase(it->second->lru);
+  flows_.erase(it);
+}
+
+void IpsEngine::Expire(int64_t now_ms) {
+  const int64_t timeout = rules_->config().limits.flow_timeout.count();
+  while (!lru_.empty()) {
+    auto it = flows_.find(lru_.front());
+    if (it == flows_.end()) {
+      lru_.pop_front();
+      continue;
+    }
+    if (now_ms - it->second->last_ms < timeout) break;
+    CloseFlow(it);
+  }
+}
+
+void IpsEngine::CloseAll() {
+  while (!flows_.empty()) CloseFlow(flows_.begin());
+}
+
+PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
+  PacketDecision d;
+  ++stats_.packets;
+  auto seg = DecodeIpTcp(ip_packet);
+  if (!seg) return d;
+  d.segment = *seg;
+  const IpsConfig& config = rules_->config();
+  bool from_client;
+  if (config.IsPort(seg->dport)) {
+    from_client = true;
+  } else if (config.IsPort(seg->sport)) {
+    from_client = false;
+  } else {
+    return d;
+  }
+  d.from_client = from_client;
+  FlowKey key = from_client ? FlowKey{seg->src, seg->sport, seg->dst, seg->dport}
+                            : FlowKey{seg->dst, seg->dport, seg->src, seg->sport};
+  auto it = flows_.find(key);
+  if (it == flows_.end()) {
+    // A flow starts with the client's SYN, or mid-stream with data from either side.
+    if ((seg->flags & tcp_flag::kRst) != 0) return d;
+    if (seg->payload.empty() && (seg->flags & tcp_flag::kSyn) == 0) return d;
+    if (flows_.size() >= config.limits.max_flows && !lru_.empty()) {
+      auto old = flows_.find(lru_.front());
+      if (old != flows_.end()) {
+        CloseFlow(old);
+        ++stats_.flows_evicted;
+      } else {
+        lru_.pop_front();
+      }
+    }
+    Endpoints ep{key.client.ToString(), key.client_port, key.server.ToString(), key.server_port};
+    auto flow =
+        std::make_unique<Flow>(rules_, ep, &budget_, config.limits.flow_buffer,
+                               [this](std::unique_ptr<WafTransaction> t) { Emit(std::move(t)); });
+    lru_.push_back(key);
+    flow->lru = std::prev(lru_.end());
+    it = flows_.emplace(key, std::move(flow)).first;
+    ++stats_.flows;
+  }
+  Flow& f = *it->second;
+  f.last_ms = now_ms;
+  lru_.splice(lru_.end(), lru_, f.lru);
+  if (f.blocked) {
+    // Nothing more is delivered on a blocked connection, except the resets Ward sends itself.
+    d.drop = !((seg->flags & tcp_flag::kRst) != 0 && seg->payload.empty());
+    return d;
+  }
+  TcpStream& stream = from_client ? f.client : f.server;
+  if ((seg->flags & tcp_flag::kSyn) != 0) {
+    stream.Start(seg->seq + 1);
+    if (!seg->payload.empty()) {
+      f.scratch.clear();
+      stream.Add(seg->seq + 1, seg->payload, &f.scratch);
+    }
+    return d;
+  }
+  if (!seg->payload.empty()) {
+    f.scratch.clear();
+    auto r = stream.Add(seg->seq, seg->payload, &f.scratch);
+    if (r == TcpStream::AddResult::kRefused) {
+      ++stats_.segments_refused;
+      // Inline, the sender retransmits what we refuse; passive, it is lost to inspection.
+      d.drop = config.mode == Mode::kPrevent;
+      return d;
+    }
+    if (!f.scratch.empty()) {
+      // Request heads and response bodies held for parsing count against the total budget too;
+      // past it, the least recently active flows are ended (oldest first).
+      auto account = [&] {
+        uint64_t now_held = f.http.buffered();
+        http_buffered_ = http_buffered_ - f.http_accounted + now_held;
+        f.http_accounted = now_held;
+        while (budget_.used + http_buffered_ > budget_.limit && lru_.size() > 1) {
+          auto victim = flows_.find(lru_.front());
+          if (victim == flows_.end() || victim->second.get() == &f) break;
+          CloseFlow(victim);
+          ++stats_.flows_evicted;
+        }
+      };
+      if (from_client) {
+        bool blocked = f.http.ClientData(f.scratch);
+        account();
+        if (blocked) {
+          f.blocked = true;
+          d.drop = true;
+          d.reset = true;
+          d.client_next = seg->seq;  // the dropped packet's bytes were never delivered
+          d.server_next = f.server.started() ? f.server.next_seq() : seg->ack;
+          return d;
+        }
+      } else {
+        f.http.ServerData(f.scratch);
+        account();
+      }
+    }
+  }
+  if ((seg->flags & tcp_flag::kRst) != 0) {
+    CloseFlow(it);
+    return d;
+  }
+  if ((seg->flags & tcp_flag::kFin) != 0) {
+    (from_client ? f.client_fin : f.server_fin) = true;
+    if (f.client_fin && f.server_fin) CloseFlow(it);
+  }
+  return d;
+}
+
+}  // namespace ward::agent::ips

@@ -1,0 +1,287 @@
+#include "agent/modules/ips/ips_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "agent/modules/ips/test_packets.h"
+#include "testing/fake_clock.h"
+
+namespace ward::agent::ips {
+namespace {
+
+using test::Conversation;
+
+class IpsEngineTest : public ::testing::Test {
+ protected:
+  void Init(IpsConfig c) {
+    auto r = WafRules::Load(c);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    engine_ = std::make_unique<IpsEngine>(*r, clock_, [this](Event e) { events_.push_back(e); });
+  }
+  // Feeds packets; returns the decisions.
+  std::vector<PacketDecision> Feed(const std::vector<std::string>& pkts) {
+    std::vector<PacketDecision> out;
+    for (const auto& p : pkts) out.push_back(engine_->OnPacket(p, now_ms_));
+    return out;
+  }
+  static bool HasRule(const Event& e, std::string_view id) {
+    for (const auto& r : e.Get("rule.id")) {
+      if (r.get<std::string>() == id) return true;
+    }
+    return false;
+  }
+  Conversation Conv(uint16_t cport = 40000) {
+    return Conversation(Ipv4(10, 0, 0, 1), cport, Ipv4(10, 0, 0, 2), 80);
+  }
+
+  ward::test::FakeClock clock_;
+  std::unique_ptr<IpsEngine> engine_;
+  std::vector<Event> events_;
+  int64_t now_ms_ = 1000;
+};
+
+constexpr std::string_view kSqli =
+    "GET /search?q=1%27%20OR%20%271%27=%271 HTTP/1.1\r\nHost: shop.example\r\n"
+    "User-Agent: t\r\nAccept: */*\r\n\r\n";
+constexpr std::string_view kBenign =
+    "GET /index.html?page=2 HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n";
+constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+TEST_F(IpsEngineTest, DetectModeEmitsOneEventPerAttackTransactionWithItsFields) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  for (const auto& d : Feed(c.ClientSend(kSqli))) EXPECT_FALSE(d.drop);
+  Feed(c.ServerSend(kOk));
+  Feed(c.ClientSend(kBenign));
+  Feed(c.ServerSend(kOk));
+  Feed(c.Close());
+  ASSERT_EQ(events_.size(), 1u);
+  const Event& e = events_[0];
+  EXPECT_EQ(e.Module(), "ips");
+  EXPECT_EQ(e.GetString("event.action"), "detected");
+  EXPECT_TRUE(HasRule(e, "942100"));
+  EXPECT_EQ(e.GetString("source.ip"), "10.0.0.1");
+  EXPECT_EQ(e.Get("source.port").get<int>(), 40000);
+  EXPECT_EQ(e.GetString("destination.ip"), "10.0.0.2");
+  EXPECT_EQ(e.Get("destination.port").get<int>(), 80);
+  EXPECT_EQ(e.GetString("http.request.method"), "GET");
+  EXPECT_EQ(e.GetString("url.original"), "/search?q=1%27%20OR%20%271%27=%271");
+  EXPECT_GE(e.Get("ips.anomaly_score").get<int>(), 5);
+  EXPECT_FALSE(e.Get("ips.messages").empty());
+  EXPECT_FALSE(e.Get("ips.matched_data").empty());
+  EXPECT_EQ(engine_->flow_count(), 0u);
+}
+
+TEST_F(IpsEngineTest, PreventModeDropsThePacketThatCompletesTheAttackAndEverythingAfter) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  // The attack split in three segments: only the last one completes the request.
+  std::string req(kSqli);
+  auto pkts = c.ClientSend(req, 40);
+  auto d = Feed(pkts);
+  for (size_t i = 0; i + 1 < d.size(); ++i) EXPECT_FALSE(d[i].drop) << i;
+  EXPECT_TRUE(d.back().drop);
+  EXPECT_TRUE(d.back().reset);
+  EXPECT_TRUE(d.back().from_client);
+  // Later client and server packets on the connection are dropped too.
+  EXPECT_TRUE(Feed(c.ClientSend(kBenign))[0].drop);
+  EXPECT_TRUE(Feed(c.ServerSend(kOk))[0].drop);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].GetString("event.action"), "blocked");
+  EXPECT_EQ(events_[0].Get("http.response.status_code").get<int>(), 403);
+  // Other connections are not affected.
+  Conversation other = Conv(40001);
+  Feed(other.Handshake());
+  for (const auto& x : Feed(other.ClientSend(kBenign))) EXPECT_FALSE(x.drop);
+}
+
+TEST_F(IpsEngineTest, PipelinedKeepAliveRequestsAreEachInspected) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  std::string two = std::string(kBenign) + std::string(kSqli) + std::string(kSqli);
+  Feed(c.ClientSend(two, 50));
+  std::string three = std::string(kOk) + std::string(kOk) + std::string(kOk);
+  Feed(c.ServerSend(three));
+  EXPECT_EQ(events_.size(), 2u);
+  EXPECT_EQ(engine_->stats().transactions, 3u);
+}
+
+TEST_F(IpsEngineTest, ChunkedUrlencodedJsonAndMultipartBodiesAreInspected) {
+  Init(IpsConfig{});
+  const std::string attack = "1' UNION SELECT password FROM users--";
+  struct Body {
+    std::string content_type;
+    std::string body;
+    bool chunked;
+  };
+  std::vector<Body> bodies = {
+      {"application/x-www-form-urlencoded",
+       "a=1&q=1%27%20UNION%20SELECT%20password%20FROM%20users--", false},
+      {"application/x-www-form-urlencoded", "q=1%27%20UNION%20SELECT%20password%20FROM%20users--",
+       true},
+      {"application/json", "{\"q\": \"" + attack + "\"}", false},
+      {"multipart/form-data; boundary=XyZ",
+       "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n" + attack + "\r\n--XyZ--\r\n",
+       false},
+  };
+  uint16_t port = 41000;
+  for (const auto& b : bodies) {
+    events_.clear();
+    Conversation c = Conv(port++);
+    Feed(c.Handshake());
+    std::string req = "POST /form HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\nAccept: */*\r\n";
+    req += "Content-Type: " + b.content_type + "\r\n";
+    if (b.chunked) {
+      req += "Transfer-Encoding: chunked\r\n\r\n";
+      std::string body = b.body;
+      for (size_t i = 0; i < body.size(); i += 7) {
+        std::string part = body.substr(i, 7);
+        char hex[16];
+        snprintf(hex, sizeof hex, "%zx", part.size());
+        req += std::string(hex) + "\r\n" + part + "\r\n";
+      }
+      req += "0\r\n\r\n";
+    } else {
+      req += "Content-Length: " + std::to_string(b.body.size()) + "\r\n\r\n" + b.body;
+    }
+    Feed(c.ClientSend(req, 30));
+    Feed(c.ServerSend(kOk));
+    ASSERT_EQ(events_.size(), 1u) << b.content_type << (b.chunked ? " chunked" : "");
+    bool sqli = false;
+    for (const auto& id : events_[0].Get("rule.id"))
+      sqli |= id.get<std::string>().starts_with("942");
+    EXPECT_TRUE(sqli) << b.content_type;
+  }
+}
+
+TEST_F(IpsEngineTest, OutOfOrderAndRetransmittedSegmentsAreReassembled) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  auto pkts = c.ClientSend(kSqli, 20);
+  std::reverse(pkts.begin(), pkts.end());
+  auto again = pkts;
+  Feed(pkts);
+  Feed(again);  // retransmissions of everything
+  Feed(c.ServerSend(kOk));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_TRUE(HasRule(events_[0], "942100"));
+  EXPECT_EQ(events_[0].GetString("url.original"), "/search?q=1%27%20OR%20%271%27=%271");
+}
+
+TEST_F(IpsEngineTest, OverlappingSegmentsKeepTheFirstBytesSeen) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  // A held segment says "/safe"; a later overlapping segment claims "/evil" for the same bytes.
+  std::string head = "GET /";
+  std::string first = "safe?a=b HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n";
+  std::string second = "evil?a=1%27%20OR%20%271%27=%271 HTTP/1.1\r\nHost: a\r\n\r\n";
+  Feed({c.ClientAt(static_cast<int64_t>(head.size()), first)});
+  Feed({c.ClientAt(static_cast<int64_t>(head.size()), second)});
+  Feed({c.ClientAt(0, head)});
+  c.AdvanceClient(static_cast<uint32_t>(head.size() + first.size()));
+  Feed(c.ServerSend(kOk));
+  EXPECT_TRUE(events_.empty()) << events_[0].ToJson();
+  EXPECT_EQ(engine_->stats().transactions, 1u);
+}
+
+TEST_F(IpsEngineTest, FlowsAreBoundedAndExpire) {
+  IpsConfig cfg;
+  cfg.limits.max_flows = 4;
+  cfg.limits.flow_timeout = std::chrono::seconds(10);
+  Init(cfg);
+  for (uint16_t p = 0; p < 10; ++p) {
+    Conversation c = Conv(static_cast<uint16_t>(50000 + p));
+    Feed(c.Handshake());
+    Feed(c.ClientSend("GET / HTTP/1.1\r\nHost: a\r\n"));  // half-open request
+  }
+  EXPECT_EQ(engine_->flow_count(), 4u);
+  EXPECT_EQ(engine_->stats().flows_evicted, 6u);
+  now_ms_ += 11000;
+  engine_->Expire(now_ms_);
+  EXPECT_EQ(engine_->flow_count(), 0u);
+  EXPECT_EQ(engine_->buffered_bytes(), 0u);
+}
+
+TEST_F(IpsEngineTest, ResponsesRunThroughTheResponsePhases) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  Feed(c.ClientSend(kBenign));
+  std::string body =
+      "<html>You have an error in your SQL syntax; check the manual that corresponds to your "
+      "MySQL server version for the right syntax to use near 'x' at line 1</html>";
+  Feed(c.ServerSend("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body,
+                    50));
+  ASSERT_EQ(events_.size(), 1u);
+  bool leak = false;
+  for (const auto& id : events_[0].Get("rule.id")) leak |= id.get<std::string>().starts_with("951");
+  EXPECT_TRUE(leak) << events_[0].ToJson();
+}
+
+TEST_F(IpsEngineTest, HeldRequestHeadsCountAgainstTheTotalBudget) {
+  IpsConfig cfg;
+  cfg.limits.total_buffer = 20000;
+  Init(cfg);
+  // 10 flows each holding a 4 KB unfinished request head: at most ~5 fit in the budget.
+  for (uint16_t p = 0; p < 10; ++p) {
+    Conversation c = Conv(static_cast<uint16_t>(52000 + p));
+    Feed(c.Handshake());
+    Feed(c.ClientSend("GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(4000, 'a')));
+    EXPECT_LE(engine_->buffered_bytes(), 20000u);
+  }
+  EXPECT_GT(engine_->stats().flows_evicted, 0u);
+  EXPECT_LT(engine_->flow_count(), 10u);
+}
+
+TEST_F(IpsEngineTest, MalformedRequestIsStillInspectedByTheLenientParser) {
+  Init(IpsConfig{});
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  // A space inside the URI makes libhttp-parser reject the request line.
+  Feed(c.ClientSend("GET /a b?id=1%27%20OR%20%271%27=%271 HTTP/1.1\r\nHost: a\r\n\r\n"));
+  Feed(c.Close());
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_TRUE(HasRule(events_[0], "942100")) << events_[0].ToJson();
+}
+
+TEST_F(IpsEngineTest, AMalformedRequestDoesNotHideTheRequestsPipelinedAfterIt) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  // Refused by libhttp-parser (space in the URI), split across segments, with a framed body,
+  // then a pipelined attack.
+  std::string req =
+      "POST /a b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" + std::string(kSqli);
+  auto d = Feed(c.ClientSend(req, 12));
+  EXPECT_TRUE(d.back().drop);
+  EXPECT_TRUE(d.back().reset);
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().GetString("event.action"), "blocked");
+  EXPECT_EQ(events_.back().GetString("url.original"), "/search?q=1%27%20OR%20%271%27=%271");
+}
+
+TEST_F(IpsEngineTest, NonHttpPortsAndNonTcpPacketsPassUntouched) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c(Ipv4(10, 0, 0, 1), 40000, Ipv4(10, 0, 0, 2), 22);
+  for (const auto& d : Feed(c.Handshake())) EXPECT_FALSE(d.drop);
+  for (const auto& d : Feed(c.ClientSend(kSqli))) EXPECT_FALSE(d.drop);
+  EXPECT_FALSE(engine_->OnPacket("not a packet", now_ms_).drop);
+  EXPECT_EQ(engine_->flow_count(), 0u);
+  EXPECT_TRUE(events_.empty());
+}
+
+}  // namespace
+}  // namespace ward::agent::ips

@@ -1,0 +1,66 @@
+// Inline capture: iptables rules that send the policy's ports to an NFQUEUE, and the queue itself.
+//
+// Rules live in two chains of the filter table, WARD_IPS_IN (jumped to from INPUT: --dport) and
+// WARD_IPS_OUT (from OUTPUT: --sport), for iptables and ip6tables. With `fail: open` the targets
+// carry --queue-bypass (packets pass when no agent listens) and the queue has
+// NFQA_CFG_F_FAIL_OPEN (packets pass when the queue is full); `fail: closed` has neither.
+// Install() first removes leftovers of an earlier run; Remove() is idempotent.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/modules/ips/config.h"
+#include "common/status.h"
+
+struct nfq_handle;
+struct nfgenmsg;
+struct nfq_data;
+struct nfq_q_handle;
+
+namespace ward::agent::ips {
+
+Status InstallIptablesRules(const IpsConfig& config);
+void RemoveIptablesRules();
+
+class NfQueue {
+ public:
+  // Returns true to accept the packet, false to drop it.
+  using Handler = std::function<bool(std::string_view ip_packet)>;
+  // verdict_first: every packet is accepted before the handler sees (a copy of) it, so inspection
+  // never delays traffic (detect mode); the handler's answer is then ignored.
+  static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open, bool verdict_first,
+                                               Handler handler);
+  ~NfQueue();
+  // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called in
+  // between, returns true.
+  Status Run(std::stop_token stop, const std::function<bool()>& idle);
+
+ private:
+  NfQueue() = default;
+  static int Callback(nfq_q_handle* qh, ::nfgenmsg* msg, ::nfq_data* nfa, void* data);
+  nfq_handle* h_ = nullptr;
+  nfq_q_handle* qh_ = nullptr;
+  Handler handler_;
+  bool verdict_first_ = false;
+  std::string copy_;
+};
+
+// Sends crafted TCP packets (RSTs) through a raw socket.
+class RawSender {
+ public:
+  RawSender();
+  ~RawSender();
+  bool Send(std::string_view ip_packet, bool v6);
+
+ private:
+  int fd4_ = -1;
+  int fd6_ = -1;
+};
+
+}  // namespace ward::agent::ips

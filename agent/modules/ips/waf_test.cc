@@ -1,0 +1,181 @@
+#include "agent/modules/ips/waf.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "testing/temp_dir.h"
+
+namespace ward::agent::ips {
+namespace {
+
+const Endpoints kEp{"192.0.2.10", 40000, "192.0.2.1", 80};
+
+RequestHead Get(std::string uri) {
+  RequestHead h;
+  h.method = "GET";
+  h.uri = std::move(uri);
+  h.headers = {{"Host", "www.example.com"}, {"User-Agent", "test"}, {"Accept", "*/*"}};
+  return h;
+}
+
+std::shared_ptr<const WafRules> Load(const IpsConfig& c) {
+  auto r = WafRules::Load(c);
+  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+  return r.has_value() ? *r : nullptr;
+}
+
+bool Has(const WafTransaction& t, int64_t id) {
+  for (const auto& m : t.matches()) {
+    if (m.id == id) return true;
+  }
+  return false;
+}
+
+// Runs a GET through phases 1 and 2; returns the transaction.
+std::unique_ptr<WafTransaction> RunGet(const WafRules& rules, std::string uri) {
+  auto t = rules.Begin(kEp);
+  if (!t->RequestHeaders(Get(std::move(uri)))) t->RequestBody();
+  t->Finish();
+  return t;
+}
+
+TEST(Waf, DetectModeReportsSqlInjectionWithoutBlocking) {
+  IpsConfig c;
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  EXPECT_GT(rules->rule_count(), 500u);
+  auto t = RunGet(*rules, "/?id=1%27%20OR%20%271%27=%271");
+  EXPECT_FALSE(t->blocked());
+  EXPECT_TRUE(Has(*t, 942100)) << t->matches().size();
+  EXPECT_GE(t->AnomalyScore(), 5);
+  auto benign = RunGet(*rules, "/index.html?page=2");
+  EXPECT_TRUE(benign->matches().empty()) << benign->matches()[0].line;
+}
+
+TEST(Waf, PreventModeBlocksAtTheAnomalyThreshold) {
+  IpsConfig c;
+  c.mode = Mode::kPrevent;
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  auto t = RunGet(*rules, "/?q=%3Cscript%3Ealert(1)%3C/script%3E");
+  EXPECT_TRUE(t->blocked());
+  EXPECT_EQ(t->block_status(), 403);
+  EXPECT_TRUE(Has(*t, 949110));
+  EXPECT_FALSE(RunGet(*rules, "/a/b?c=d")->blocked());
+}
+
+TEST(Waf, DisabledRuleDoesNotMatch) {
+  IpsConfig c;
+  c.rules.push_back({942100, false, std::nullopt});
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  auto t = RunGet(*rules, "/?id=1%27%20OR%20%271%27=%271");
+  EXPECT_FALSE(Has(*t, 942100));
+}
+
+TEST(Waf, DetectOnlyRuleInPreventModeIsReportedButDoesNotBlock) {
+  IpsConfig c;
+  c.mode = Mode::kPrevent;
+  c.rules.push_back({941100, true, Mode::kDetect});
+  c.rules.push_back({941110, true, Mode::kDetect});
+  c.rules.push_back({941160, true, Mode::kDetect});
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  EXPECT_TRUE(rules->ward_scoring());
+  // Only XSS rules (all detect-only) match: reported, not blocked.
+  auto t = RunGet(*rules, "/?q=%3Cscript%3Ealert(1)%3C/script%3E");
+  EXPECT_TRUE(Has(*t, 941100));
+  EXPECT_FALSE(t->blocked());
+  // SQL injection (rules in prevent mode) is still blocked by Ward's own scoring.
+  auto s = RunGet(*rules, "/?id=1%27%20OR%20%271%27=%271");
+  EXPECT_TRUE(s->blocked());
+}
+
+TEST(Waf, ExclusionRemovesTheTargetOnThatPathOnly) {
+  IpsConfig c;
+  c.exclusions.push_back({942100, "ARGS:comment", "/blog/post"});
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  EXPECT_FALSE(Has(*RunGet(*rules, "/blog/post?comment=1%27%20OR%20%271%27=%271"), 942100));
+  EXPECT_TRUE(Has(*RunGet(*rules, "/other?comment=1%27%20OR%20%271%27=%271"), 942100));
+  EXPECT_TRUE(Has(*RunGet(*rules, "/blog/post?title=1%27%20OR%20%271%27=%271"), 942100));
+}
+
+TEST(Waf, CustomRulesLoadAndABadFileIsNamedWithLibmodsecuritysMessage) {
+  ward::test::TempDir dir;
+  auto good = dir.path() / "good.conf";
+  std::ofstream(good) << "SecRule ARGS:ward \"@streq canary\" "
+                         "\"id:10001,phase:2,deny,status:403,log,msg:'canary'\"\n";
+  IpsConfig c;
+  c.mode = Mode::kPrevent;
+  c.crs.enabled = false;
+  c.custom_rules = {(dir.path() / "*.conf").string()};
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  auto t = RunGet(*rules, "/?ward=canary");
+  EXPECT_TRUE(t->blocked());
+  EXPECT_TRUE(Has(*t, 10001));
+
+  auto bad = dir.path() / "bad.conf";
+  std::ofstream(bad) << "SecRule ARGS \"@rx x\" \"id:10002,phase:2,nosuchaction\"\n";
+  auto r = WafRules::Load(c);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("bad.conf"), std::string::npos) << r.error().ToString();
+  EXPECT_NE(r.error().message().find("libmodsecurity"), std::string::npos);
+
+  c.custom_rules = {(dir.path() / "missing.conf").string()};
+  auto m = WafRules::Load(c);
+  ASSERT_FALSE(m.has_value());
+  EXPECT_NE(m.error().message().find("ips.custom_rules"), std::string::npos);
+}
+
+TEST(Waf, Debian922110FalsePositiveOnCharsetUtf8PartsIsFixed) {
+  IpsConfig c;
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  auto t = rules->Begin(kEp);
+  RequestHead h;
+  h.method = "POST";
+  h.uri = "/upload";
+  std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+      "Content-Type: application/json; charset=utf-8\r\n\r\n{\"x\":1}\r\n--b--\r\n";
+  h.headers = {{"Host", "example.com"},
+               {"User-Agent", "test"},
+               {"Accept", "*/*"},
+               {"Content-Type", "multipart/form-data; boundary=b"},
+               {"Content-Length", std::to_string(body.size())}};
+  t->RequestHeaders(h);
+  t->AppendRequestBody(body);
+  t->RequestBody();
+  EXPECT_FALSE(Has(*t, 922110));
+}
+
+TEST(Waf, GeneratedConfigSetsParanoiaAndThresholds) {
+  IpsConfig c;
+  c.crs.paranoia_level = 3;
+  c.crs.inbound_anomaly_threshold = 12;
+  c.rules.push_back({920350, false, std::nullopt});
+  auto text = GenerateWafConfig(c);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_NE(text->before.find("SecRuleEngine DetectionOnly"), std::string::npos);
+  EXPECT_NE(text->before.find("setvar:tx.paranoia_level=3"), std::string::npos);
+  EXPECT_NE(text->before.find("setvar:tx.inbound_anomaly_score_threshold=12"), std::string::npos);
+  EXPECT_NE(text->after.find("SecRuleRemoveById 920350"), std::string::npos);
+}
+
+TEST(Waf, ParsesLogLines) {
+  RuleMatch m = ParseLogLine(
+      "ModSecurity: Warning. Matched \"Operator `Rx' ...\" against variable `ARGS:id' (Value: "
+      "`1') [file \"x.conf\"] [line \"1\"] [id \"942100\"] [rev \"\"] [msg \"SQL Injection\"] "
+      "[data \"Matched Data: \\\"q\\\" found\"] [severity \"2\"] [ver \"OWASP_CRS/3.3.4\"]");
+  EXPECT_EQ(m.id, 942100);
+  EXPECT_EQ(m.message, "SQL Injection");
+  EXPECT_EQ(m.data, "Matched Data: \"q\" found");
+  EXPECT_EQ(m.severity, 2);
+  EXPECT_EQ(CrsScore(m), 5);
+}
+
+}  // namespace
+}  // namespace ward::agent::ips

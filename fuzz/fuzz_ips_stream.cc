@@ -1,0 +1,75 @@
+// Packets from the network drive the TCP reassembler and the HTTP parser: they must never crash,
+// hang or grow without bound. Input: a script of segments
+//   [ctl][seq_lo][seq_hi][len][len bytes]...
+// ctl bit 0: direction (server->client), bits 1-5: TCP flags (FIN SYN RST PSH ACK), bit 6: the
+// bytes are a whole raw IP packet instead; seq is an offset around the stream's start, so
+// segments overlap, reorder and retransmit. The WAF runs a small rule set (the rules are not
+// the target; our framing of requests is).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "agent/modules/ips/ips_engine.h"
+#include "agent/modules/ips/packet.h"
+#include "common/clock.h"
+
+using namespace ward::agent::ips;
+
+namespace {
+
+std::shared_ptr<const WafRules> Rules() {
+  static std::shared_ptr<const WafRules> rules = [] {
+    IpsConfig c;
+    c.mode = Mode::kPrevent;
+    c.crs.enabled = false;
+    c.custom_rules = {"/dev/null"};
+    c.limits.flow_buffer = 8192;
+    c.limits.total_buffer = 65536;
+    c.limits.max_flows = 4;
+    c.limits.request_body = 4096;
+    auto r = WafRules::Load(c);
+    if (!r.has_value()) __builtin_trap();
+    return *r;
+  }();
+  return rules;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  IpsEngine engine(Rules(), ward::SystemClock(), [](ward::Event) {});
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  const IpAddress client = Ipv4(10, 0, 0, 1), server = Ipv4(10, 0, 0, 2);
+  const uint32_t kClientIsn = 0xfffff000u, kServerIsn = 7;
+  int64_t now = 0;
+  while (in.size() >= 4) {
+    uint8_t ctl = static_cast<uint8_t>(in[0]);
+    uint16_t off =
+        static_cast<uint16_t>(static_cast<uint8_t>(in[1]) | static_cast<uint8_t>(in[2]) << 8);
+    size_t len = static_cast<uint8_t>(in[3]);
+    in.remove_prefix(4);
+    len = std::min(len, in.size());
+    std::string_view body = in.substr(0, len);
+    in.remove_prefix(len);
+    if (ctl & 0x40) {
+      engine.OnPacket(body, now++);
+      continue;
+    }
+    const bool from_server = ctl & 1;
+    const uint8_t flags = static_cast<uint8_t>((ctl >> 1) & 0x1f);
+    uint8_t tcp = 0;
+    if (flags & 1) tcp |= tcp_flag::kFin;
+    if (flags & 2) tcp |= tcp_flag::kSyn;
+    if (flags & 4) tcp |= tcp_flag::kRst;
+    if (flags & 8) tcp |= tcp_flag::kPsh;
+    if (flags & 16) tcp |= tcp_flag::kAck;
+    uint32_t seq = (from_server ? kServerIsn : kClientIsn) + static_cast<uint32_t>(off) - 64;
+    std::string pkt = from_server ? BuildTcpPacket(server, 80, client, 40000, seq, 0, tcp, body)
+                                  : BuildTcpPacket(client, 40000, server, 80, seq, 0, tcp, body);
+    engine.OnPacket(pkt, now++);
+    if (engine.buffered_bytes() > 65536) __builtin_trap();
+  }
+  engine.Expire(now + 1'000'000);
+  return 0;
+}

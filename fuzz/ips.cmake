@@ -1,0 +1,3 @@
+# ips fuzzers: packets into the reassembler + HTTP parser, and capture files into replay.
+ward_fuzzer(fuzz_ips_stream ward::ips_core)
+ward_fuzzer(fuzz_ips_pcap ward::ips_core)

@@ -1,0 +1,22 @@
+# ips integration tests: the real ward-agent inline (NFQUEUE) in network namespaces made by the
+# tests, and the CRS 3.3 regression suite through Ward in front of nginx. They change iptables
+# (in their own namespaces, or on the host for the CRS run on loopback): RUN_SERIAL.
+foreach(case prevent ipv6 detect pcap fail_open fail_closed robustness rules_lifecycle)
+  add_test(NAME ips_netns_${case}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_netns_test.py
+                   $<TARGET_FILE:ward-agent> ${case})
+  set_tests_properties(ips_netns_${case} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+endforeach()
+
+# The whole CRS suite (2,435 tests, ~25 s wall) against the reference results.
+add_test(NAME ips_crs_conformance
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_crs_conformance.py
+                 --agent $<TARGET_FILE:ward-agent>)
+set_tests_properties(ips_crs_conformance PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 600)
+
+# ward-agent ips replay on a capture the test writes.
+ward_test(ips_replay_test
+  SOURCES ips_replay_test.cc
+  DEPS ward::agent_harness ward::ips_core ward::common ward::testing PkgConfig::FMT
+  LABELS integration)
+add_dependencies(ips_replay_test ward-agent)

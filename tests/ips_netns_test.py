@@ -1,0 +1,353 @@
+#!/usr/bin/python3
+"""Inline IPS integration tests in network namespaces made here: client ns --veth-- server ns with
+nginx and the real ward-agent (ips, NFQUEUE). Run one case: ips_netns_test.py AGENT CASE.
+Cases: prevent, detect, fail_open, fail_closed, robustness, rules_lifecycle.
+Everything made here (namespaces, processes) is removed at the end, also on failure; iptables
+rules live inside the server namespace and vanish with it."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ATTACKS = {
+    "sqli": "/?id=1%27%20OR%20%271%27=%271%27%20--%20",
+    "xss": "/?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E",
+    "traversal": "/?file=../../../../etc/passwd",
+    "cmdi": "/?cmd=;cat%20/etc/passwd",
+}
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid @DIR@/nginx.pid;
+error_log @DIR@/error.log warn;
+events { worker_connections 512; }
+http {
+  access_log @DIR@/access.log;
+  client_body_temp_path @DIR@/cb; proxy_temp_path @DIR@/px; fastcgi_temp_path @DIR@/fc;
+  uwsgi_temp_path @DIR@/uw; scgi_temp_path @DIR@/sc;
+  server {
+    listen 80;
+    listen [::]:80;
+    root @DIR@/www;
+    location / { try_files $uri /index.html; }
+    error_page 405 =200 /index.html;
+  }
+}
+"""
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def sh(*args, check_rc=True, **kw):
+    r = subprocess.run(list(args), capture_output=True, text=True, **kw)
+    if check_rc and r.returncode != 0:
+        raise Failure("%s: %s" % (" ".join(args), r.stderr.strip()))
+    return r
+
+
+class Lab:
+    def __init__(self, agent):
+        self.agent_bin = agent
+        tag = "%d" % (os.getpid() % 100000)
+        self.c, self.s = "wipsc" + tag, "wipss" + tag
+        self.net = "10.%d.%d" % (200 + os.getpid() % 50, os.getpid() % 250)
+        self.client_ip, self.server_ip = self.net + ".1", self.net + ".2"
+        self.server_ip6 = "fd00:%x::2" % (os.getpid() % 65536)
+        self.dir = tempfile.mkdtemp(prefix="ward-ips-ns-")
+        os.chmod(self.dir, 0o755)
+        self.procs = []
+        self.agent = None
+        self.events_path = os.path.join(self.dir, "agent.out")
+
+    def __enter__(self):
+        sh("ip", "netns", "add", self.c)
+        sh("ip", "netns", "add", self.s)
+        sh("ip", "link", "add", "wv" + self.c[5:] + "c", "type", "veth", "peer", "name", "wv" + self.c[5:] + "s")
+        sh("ip", "link", "set", "wv" + self.c[5:] + "c", "netns", self.c)
+        sh("ip", "link", "set", "wv" + self.c[5:] + "s", "netns", self.s)
+        for ns, dev, ip in ((self.c, "wv" + self.c[5:] + "c", self.client_ip), (self.s, "wv" + self.c[5:] + "s", self.server_ip)):
+            sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev)
+            v6 = "fd00:%x::%d" % (os.getpid() % 65536, 1 if ns == self.c else 2)
+            sh("ip", "-n", ns, "addr", "add", v6 + "/64", "dev", dev, "nodad")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("hello\n")
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write(NGINX_CONF.replace("@DIR@", self.dir))
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.s, "nginx", "-p", self.dir, "-c",
+                                            os.path.join(self.dir, "nginx.conf")],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.time() + 10
+        while self.curl("/")[0] != 200:
+            check(time.time() < deadline, "nginx did not come up in the server namespace")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_agent()
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        sh("ip", "netns", "exec", self.s, "sh", "-c", "kill $(cat %s/nginx.pid) 2>/dev/null" % self.dir, check_rc=False)
+        sh("ip", "netns", "del", self.c, check_rc=False)
+        sh("ip", "netns", "del", self.s, check_rc=False)
+
+    def start_agent(self, mode, fail="open", extra="", capture="nfqueue"):
+        policy = os.path.join(self.dir, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write("agent:\n  outputs: { stdout: true, file: false }\n"
+                    "ips:\n  mode: %s\n  ports: [80]\n  capture: %s\n  fail: %s\n%s" % (mode, capture, fail, extra))
+        self.out = open(self.events_path, "w")
+        self.agent = subprocess.Popen(["ip", "netns", "exec", self.s, self.agent_bin, "run", "--config", policy,
+                                       "--state-dir", os.path.join(self.dir, "state")],
+                                      stdout=self.out, stderr=open(os.path.join(self.dir, "agent.err"), "w"))
+        deadline = time.time() + 20
+        ready = "inline on NFQUEUE" if capture == "nfqueue" else "passive capture on"
+        while ready not in open(os.path.join(self.dir, "agent.err")).read():
+            check(self.agent.poll() is None, "agent exited: " + open(os.path.join(self.dir, "agent.err")).read())
+            check(time.time() < deadline, "agent did not start inline")
+            time.sleep(0.05)
+
+    def stop_agent(self, sig=signal.SIGTERM):
+        if self.agent and self.agent.poll() is None:
+            # ip netns exec execs the agent, so this pid is the agent's.
+            self.agent.send_signal(sig)
+            try:
+                self.agent.wait(10)
+            except subprocess.TimeoutExpired:
+                self.agent.kill()
+                self.agent.wait()
+
+    def events(self):
+        out = []
+        for line in open(self.events_path, errors="replace"):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("event", {}).get("module") == "ips":
+                out.append(e)
+        return out
+
+    def wait_events(self, pred, n, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = [e for e in self.events() if pred(e)]
+            if len(got) >= n:
+                return got
+            time.sleep(0.05)
+        return [e for e in self.events() if pred(e)]
+
+    def curl(self, path, data=None, timeout=3, v6=False):
+        host = "[%s]" % self.server_ip6 if v6 else self.server_ip
+        args = ["ip", "netns", "exec", self.c, "curl", "-s", "-g", "-o", "/dev/null", "-w", "%{http_code}",
+                "--max-time", str(timeout), "http://%s%s" % (host, path)]
+        if data is not None:
+            args[-1:-1] = ["--data", data]
+        r = subprocess.run(args, capture_output=True, text=True)
+        code = int(r.stdout) if r.stdout.strip().isdigit() else 0
+        return code, r.returncode
+
+    def raw(self, payload, timeout=3.0, slow=0.0):
+        """Sends raw bytes from the client namespace; returns the response bytes (or b"")."""
+        script = ("import socket,sys,time\n"
+                  "s=socket.create_connection((%r,80),timeout=%f)\n"
+                  "d=sys.stdin.buffer.read()\n"
+                  "if %f>0:\n"
+                  "  [ (s.send(d[i:i+1]), time.sleep(%f)) for i in range(len(d)) ]\n"
+                  "else:\n"
+                  "  s.sendall(d)\n"
+                  "r=b''\n"
+                  "try:\n"
+                  "  while True:\n"
+                  "    b=s.recv(65536)\n"
+                  "    if not b: break\n"
+                  "    r+=b\n"
+                  "except Exception: pass\n"
+                  "sys.stdout.buffer.write(r)\n") % (self.server_ip, timeout, slow, slow)
+        r = subprocess.run(["ip", "netns", "exec", self.c, "/usr/bin/python3", "-c", script], input=payload,
+                           capture_output=True, timeout=timeout * 4 + len(payload) * slow + 10)
+        return r.stdout
+
+    def access_log(self):
+        p = os.path.join(self.dir, "access.log")
+        return open(p, errors="replace").read() if os.path.exists(p) else ""
+
+    def agent_alive(self):
+        return self.agent is not None and self.agent.poll() is None
+
+
+def case_prevent(lab):
+    lab.start_agent("prevent")
+    for name, path in ATTACKS.items():
+        code, rc = lab.curl(path)
+        check(code != 200, "%s was answered %d in prevent mode" % (name, code))
+    got = lab.wait_events(lambda e: e["event"]["action"] == "blocked", len(ATTACKS))
+    check(len(got) >= len(ATTACKS), "expected %d blocked events, got %d" % (len(ATTACKS), len(got)))
+    log = lab.access_log()
+    for name, path in ATTACKS.items():
+        check(path.split("=", 1)[1][:8] not in log, "the server received the blocked %s request" % name)
+    ev = got[0]
+    for field in ("source", "destination", "url", "http", "rule", "ips"):
+        check(field in ev, "blocked event lacks %s: %s" % (field, ev))
+    check(ev["destination"]["port"] == 80 and ev["source"]["ip"] == lab.client_ip, "endpoints: %s" % ev)
+    check(any(r.startswith("94") or r.startswith("93") or r.startswith("94") for r in ev["rule"]["id"]), "rule ids %s" % ev["rule"]["id"])
+    # Benign traffic is untouched, including a form POST, on fresh connections.
+    for _ in range(3):
+        check(lab.curl("/index.html?page=2&sort=name")[0] == 200, "benign GET failed in prevent mode")
+    check(lab.curl("/", data="name=alice&comment=hello+world")[0] == 200, "benign POST failed in prevent mode")
+    # Keep-alive: a benign and then an attack on one connection; the first is answered, the second not.
+    resp = lab.raw(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /?id=1%27%20OR%201=1-- HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(resp.count(b"HTTP/1.1 200") <= 1, "the pipelined attack was answered: %r" % resp[:300])
+    check(lab.agent_alive(), "agent died")
+
+
+def case_ipv6(lab):
+    lab.start_agent("prevent")
+    check(lab.curl("/index.html", v6=True)[0] == 200, "benign IPv6 request failed")
+    code, _ = lab.curl(ATTACKS["sqli"], v6=True)
+    check(code != 200, "IPv6 attack was answered %d in prevent mode" % code)
+    got = lab.wait_events(lambda e: e["event"]["action"] == "blocked", 1)
+    check(got and ":" in got[0]["source"]["ip"], "no blocked IPv6 event: %s" % got)
+
+
+def case_detect(lab):
+    lab.start_agent("detect")
+    for name, path in ATTACKS.items():
+        code, _ = lab.curl(path)
+        check(code == 200, "%s was not answered in detect mode (%d)" % (name, code))
+    got = lab.wait_events(lambda e: e["event"]["action"] == "detected" and e["ips"]["anomaly_score"] >= 5, len(ATTACKS))
+    check(len(got) >= len(ATTACKS), "expected %d detected events, got %d" % (len(ATTACKS), len(got)))
+    check(not [e for e in lab.events() if e["event"]["action"] == "blocked"], "detect mode blocked something")
+    check(lab.curl("/", data="a=1")[0] == 200, "benign POST failed in detect mode")
+
+
+def recovery_time(lab, want_ok, window):
+    start = time.time()
+    while time.time() - start < window:
+        code, _ = lab.curl("/index.html", timeout=0.5)
+        if (code == 200) == want_ok:
+            return time.time() - start
+    return None
+
+
+def case_fail_open(lab):
+    lab.start_agent("prevent", fail="open")
+    check(lab.curl("/")[0] == 200, "benign request failed before the kill")
+    # kill -9 during a wrk run: no request may take a second or more (wrk --timeout 1s counts
+    # those as timeouts), none may fail.
+    wrk = subprocess.Popen(["ip", "netns", "exec", lab.c, "wrk", "-t1", "-c4", "-d3s", "--timeout", "1s",
+                            "http://%s/index.html" % lab.server_ip], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    lab.stop_agent(signal.SIGKILL)
+    out = wrk.communicate(timeout=30)[0]
+    check("requests in" in out, "wrk did not run: " + out)
+    check("Socket errors" not in out and "Non-2xx" not in out, "requests failed around the kill:\n" + out)
+    t = recovery_time(lab, True, 3)
+    check(t is not None and t < 1.0, "fail: open — requests did not succeed within 1 s of kill -9 (%s)" % t)
+    for _ in range(5):
+        check(lab.curl("/index.html", timeout=1)[0] == 200, "fail: open — a request failed after the kill")
+
+
+def case_pcap(lab):
+    dev = "wv" + lab.c[5:] + "s"
+    lab.start_agent("detect", extra="", capture="pcap\n  interface: %s" % dev)
+    for name, path in ATTACKS.items():
+        code, _ = lab.curl(path)
+        check(code == 200, "%s was not answered with passive capture (%d)" % (name, code))
+    got = lab.wait_events(lambda e: e["event"]["action"] == "detected" and e["ips"]["anomaly_score"] >= 5, len(ATTACKS))
+    check(len(got) >= len(ATTACKS), "expected %d detected events from pcap, got %d" % (len(ATTACKS), len(got)))
+    check(lab.curl("/index.html")[0] == 200, "benign request failed")
+
+
+def case_fail_closed(lab):
+    lab.start_agent("prevent", fail="closed")
+    check(lab.curl("/")[0] == 200, "benign request failed before the kill")
+    lab.stop_agent(signal.SIGKILL)
+    for _ in range(3):
+        code, _ = lab.curl("/index.html", timeout=1)
+        check(code != 200, "fail: closed — a request passed with the agent dead")
+
+
+def case_robustness(lab):
+    lab.start_agent("prevent", extra="  limits: { flow_buffer: 64k, request_body: 64k }\n")
+    # Malformed request lines and headers.
+    for junk in (b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+                 b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nabc",
+                 b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+                 b"GET / HTTP/1.1\r\nHo st: x\r\n: nothing\r\n\r\n"):
+        lab.raw(junk, timeout=1.0)
+    # Huge headers (200 KB) and a huge body.
+    lab.raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n", timeout=2.0)
+    lab.raw(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"b=" + b"c" * 999998, timeout=3.0)
+    # Half-open flows: connections that send part of a request and go away.
+    script = ("import socket\nss=[]\nfor i in range(50):\n  s=socket.create_connection((%r,80))\n"
+              "  s.send(b'GET /?x=1 HTTP/1.1\\r\\nHost: y\\r\\n')\n  ss.append(s)\n") % lab.server_ip
+    subprocess.run(["ip", "netns", "exec", lab.c, "/usr/bin/python3", "-c", script], timeout=20)
+    # A slow sender: an attack one byte at a time is still blocked.
+    resp = lab.raw(b"GET /?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2.0, slow=0.01)
+    check(b"200 OK" not in resp, "the slowly sent attack was answered")
+    check(lab.agent_alive(), "agent died on malformed traffic: " + open(os.path.join(lab.dir, "agent.err")).read()[-2000:])
+    check(lab.curl("/index.html")[0] == 200, "benign request failed after the malformed traffic")
+    check(lab.curl(ATTACKS["sqli"])[0] != 200, "attack passed after the malformed traffic")
+
+
+def case_rules_lifecycle(lab):
+    def chains():
+        r = sh("ip", "netns", "exec", lab.s, "iptables", "-S", check_rc=False)
+        return r.stdout
+    # A leftover chain from an earlier run (with a junk rule) is replaced at start.
+    sh("ip", "netns", "exec", lab.s, "iptables", "-N", "WARD_IPS_IN")
+    sh("ip", "netns", "exec", lab.s, "iptables", "-A", "WARD_IPS_IN", "-p", "tcp", "--dport", "9999", "-j", "DROP")
+    sh("ip", "netns", "exec", lab.s, "iptables", "-I", "INPUT", "-j", "WARD_IPS_IN")
+    lab.start_agent("detect", fail="open")
+    s = chains()
+    check("--dport 9999" not in s, "the leftover rule survived the start:\n" + s)
+    check("--queue-bypass" in s and "--dport 80" in s and "--sport 80" in s, "rules missing:\n" + s)
+    check(s.count("-j WARD_IPS_IN") == 1, "duplicate jumps:\n" + s)
+    lab.stop_agent(signal.SIGTERM)
+    s = chains()
+    check("WARD_IPS" not in s, "rules left after a clean exit:\n" + s)
+    lab.start_agent("prevent", fail="closed")
+    s = chains()
+    check("NFQUEUE" in s and "--queue-bypass" not in s, "fail: closed must not bypass:\n" + s)
+
+
+CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
+         "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle}
+
+
+def main():
+    agent, name = sys.argv[1], sys.argv[2]
+    try:
+        with Lab(agent) as lab:
+            try:
+                CASES[name](lab)
+            except Failure as f:
+                print("FAIL %s: %s" % (name, f))
+                print("agent stderr:", open(os.path.join(lab.dir, "agent.err")).read()[-3000:] if os.path.exists(os.path.join(lab.dir, "agent.err")) else "")
+                return 1
+    except Failure as f:
+        print("SETUP FAIL %s: %s" % (name, f))
+        return 1
+    print("PASS", name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
