@@ -161,6 +161,30 @@ TEST_P(StoreConformance, MigrateIsVersionedAndIdempotent) {
   EXPECT_EQ(OK((*fresh)->SchemaVersion()), 0);
 }
 
+TEST_P(StoreConformance, ConcurrentMigrationsOfAnEmptyDatabaseBothSucceed) {
+  auto empty = ScratchDatabase::Create(GetParam());
+  ASSERT_TRUE(empty.has_value()) << empty.error().ToString();
+  std::vector<std::unique_ptr<Store>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    auto s = Store::Open((*empty)->url());
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    nodes.push_back(std::move(s).value());
+  }
+  std::vector<Status> results(nodes.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = nodes[i]->Migrate(); });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& r : results) EXPECT_OK(r);
+  EXPECT_EQ(OK(nodes[0]->SchemaVersion()), static_cast<int>(Migrations().size()));
+  Tenant t;
+  t.id = "t1";
+  t.name = "after-migration";
+  t.created_at = kT0;
+  EXPECT_OK(nodes[1]->CreateTenant(t));
+}
+
 TEST_P(StoreConformance, TenantsRoundTripAndNamesAreUnique) {
   Tenant t = MakeTenant("project-a");
   t.settings.event_retention_days = 28;
