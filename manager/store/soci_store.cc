@@ -1660,8 +1660,8 @@ Result<int64_t> SociStore::DeletePostgres(const std::string& tenant_id, long lon
       Params p;
       return static_cast<int64_t>(
           Exec(sql,
-               fmt::format("DELETE FROM {0} WHERE ctid IN (SELECT ctid FROM {0} WHERE tenant_id = "
-                           "{1} AND ts < {2} LIMIT {3})",
+               fmt::format("DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {0} WHERE "
+                           "tenant_id = {1} AND ts < {2} LIMIT {3}))",
                            name, p.S(tenant_id), p.I(cutoff), batch),
                p));
     });
