@@ -24,6 +24,7 @@
 #include "manager/api/server.h"
 #include "manager/auth/secrets.h"
 #include "manager/jobs/jobs.h"
+#include "manager/services/bootstrap.h"
 #include "manager/services/tls.h"
 #include "manager/store/store.h"
 
@@ -80,42 +81,16 @@ Result<std::unique_ptr<Store>> OpenInitialised(const std::string& url) {
 int Init(const std::string& db, const std::string& tenant_name, bool as_json) {
   auto store = Store::Open(db);
   if (!store) return Fail(store.error().WithContext("open database"));
-  if (Status s = (*store)->Migrate(); !s.ok()) return Fail(s.WithContext("migrate"));
-  auto tenants = (*store)->ListTenants();
-  if (!tenants) return Fail(tenants.error());
-  for (const auto& t : *tenants) {
-    if (t.primary) {
-      return Fail(FailedPrecondition(fmt::format(
-          "already initialised (primary tenant {}); create more keys through the API", t.id)));
-    }
-  }
-  const TimePoint now = SystemClock().Now();
-  Tenant t;
-  t.id = NewId();
-  t.name = tenant_name;
-  t.primary = true;
-  t.created_at = now;
-  ApiKey k;
-  k.id = NewId();
-  k.tenant_id = t.id;
-  k.name = "initial admin";
-  k.role = Role::kAdmin;
-  std::string secret = NewApiKeySecret();
-  k.secret_hash = HashSecret(secret);
-  k.created_at = now;
-  if (Status s = (*store)->CreateTenant(t); !s.ok()) return Fail(s.WithContext("create tenant"));
-  if (Status s = (*store)->CreateApiKey(k); !s.ok()) {
-    Status undo = (*store)->DeleteTenant(t.id);
-    (void)undo;
-    return Fail(s.WithContext("create API key"));
-  }
+  auto b = InitPrimaryTenant(**store, SystemClock(), tenant_name);
+  if (!b) return Fail(b.error());
   if (as_json) {
-    fmt::print(
-        "{}\n",
-        nlohmann::json{{"tenant_id", t.id}, {"api_key_id", k.id}, {"api_key", secret}}.dump());
+    fmt::print("{}\n", nlohmann::json{{"tenant_id", b->tenant_id},
+                                      {"api_key_id", b->api_key_id},
+                                      {"api_key", b->api_key}}
+                           .dump());
   } else {
-    fmt::print("primary tenant: {} ({})\n", t.name, t.id);
-    fmt::print("admin API key (shown once, store it now): {}\n", secret);
+    fmt::print("primary tenant: {} ({})\n", tenant_name, b->tenant_id);
+    fmt::print("admin API key (shown once, store it now): {}\n", b->api_key);
   }
   return kExitOk;
 }

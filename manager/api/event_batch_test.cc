@@ -81,7 +81,7 @@ TEST(ParseEventBatch, TakesTheAgentFromTheCredentialNotTheBody) {
   EXPECT_EQ(b.events[0].agent_id, "agent-1");
   EXPECT_EQ(b.events[0].doc["agent"]["id"], "agent-1");
   EXPECT_EQ(b.events[0].doc["agent"]["name"], "web-01");
-  b = ParseEventBatch(Line("0193-000a", R"(,"agent":"string"})"), kOwner);
+  b = ParseEventBatch(Line("0193-000a", R"(,"agent":"string")"), kOwner);
   ASSERT_EQ(b.events.size(), 1u);
   EXPECT_EQ(b.events[0].doc["agent"]["id"], "agent-1");
 }
