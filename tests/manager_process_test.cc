@@ -131,7 +131,8 @@ TEST(ManagerProcess, InitServeWithSelfSignedCertificateMigrateAndRetention) {
   for (int round = 0; round < 2; ++round) {
     Process serve({ManagerBinary(), "serve", "--db", db, "--listen", "127.0.0.1:0", "--state-dir",
                    dir.Sub("state")},
-                  dir.Sub("serve.out"), dir.Sub("serve.err"));
+                  dir.Sub("serve" + std::to_string(round) + ".out"),
+                  dir.Sub("serve" + std::to_string(round) + ".err"));
     std::string port =
         serve.WaitOut(R"(listening: https://127\.0\.0\.1:(\d+))", std::chrono::seconds(30));
     ASSERT_FALSE(port.empty()) << serve.Out() << serve.Err();
