@@ -3,7 +3,8 @@
 # Tests that need them: FIXTURES_REQUIRED ward_databases and ENVIRONMENT "${WARD_TEST_DATABASE_ENV}"
 # (WARD_TEST_POSTGRES_URL, WARD_TEST_MYSQL_URL). manager/CMakeLists.txt's ward_database_test()
 # does both. The servers' files live in <build>/test-databases; the ports are derived from the
-# build directory (so two build trees on one machine do not collide) unless WARD_TEST_PG_PORT /
+# build directory (so two build trees on one machine do not collide; below the ephemeral range
+# 32768+ so an outgoing connection cannot be holding them) unless WARD_TEST_PG_PORT /
 # WARD_TEST_MYSQL_PORT are set at configure time. A server that cannot start fails the setup
 # test, and with it every test that requires the fixture.
 if(TARGET ward_databases_marker)
@@ -14,10 +15,14 @@ add_custom_target(ward_databases_marker)
 string(SHA256 _ward_db_hash "${PROJECT_BINARY_DIR}")
 string(SUBSTRING "${_ward_db_hash}" 0 4 _ward_db_hex)
 math(EXPR _ward_db_offset "0x${_ward_db_hex} % 4000")
-math(EXPR _ward_pg_default "41000 + ${_ward_db_offset}")
-math(EXPR _ward_my_default "46000 + ${_ward_db_offset}")
-set(WARD_TEST_PG_PORT ${_ward_pg_default} CACHE STRING "loopback port of the test PostgreSQL")
-set(WARD_TEST_MYSQL_PORT ${_ward_my_default} CACHE STRING "loopback port of the test MariaDB")
+math(EXPR _ward_pg_default "20000 + ${_ward_db_offset}")
+math(EXPR _ward_my_default "24000 + ${_ward_db_offset}")
+if(NOT WARD_TEST_PG_PORT)
+  set(WARD_TEST_PG_PORT ${_ward_pg_default})
+endif()
+if(NOT WARD_TEST_MYSQL_PORT)
+  set(WARD_TEST_MYSQL_PORT ${_ward_my_default})
+endif()
 set(WARD_TEST_DATABASE_DIR ${PROJECT_BINARY_DIR}/test-databases)
 set(WARD_TEST_DATABASE_ENV
     "WARD_TEST_POSTGRES_URL=postgresql://ward:ward-test@127.0.0.1:${WARD_TEST_PG_PORT}/ward"

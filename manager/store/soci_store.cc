@@ -316,7 +316,7 @@ class SessionPool {
         case Dialect::kMysql:
           s->open(soci::mysql, url_.connect);
           *s << "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'";
-          *s << "SET SESSION transaction_isolation = 'READ-COMMITTED'";
+          *s << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
           break;
       }
     } catch (const std::exception& e) {

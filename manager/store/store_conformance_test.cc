@@ -1004,8 +1004,8 @@ TEST_P(ServerStoreConformance, RecoversWhenTheServerDropsItsConnections) {
         {fmt::format("CREATE OR REPLACE PROCEDURE ward.kill_{0}() BEGIN DECLARE done INT DEFAULT "
                      "0; DECLARE cid BIGINT; DECLARE c CURSOR FOR SELECT id FROM "
                      "information_schema.processlist WHERE db = '{0}' AND id <> CONNECTION_ID(); "
-                     "DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1; OPEN c; l: LOOP FETCH "
-                     "c INTO cid; IF done THEN LEAVE l; END IF; KILL CONNECTION cid; END LOOP; "
+                     "DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1; OPEN c; FETCH c INTO "
+                     "cid; WHILE done = 0 DO KILL CONNECTION cid; FETCH c INTO cid; END WHILE; "
                      "CLOSE c; END",
                      db),
          fmt::format("CALL ward.kill_{}()", db), fmt::format("DROP PROCEDURE ward.kill_{}", db)}));
