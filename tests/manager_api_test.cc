@@ -235,6 +235,13 @@ TEST(ManagerApi, MalformedBodiesAndParametersAnswer400NamingTheField) {
   r = m.Post("/api/v1/policies", k, {{"name", "x"}});
   EXPECT_EQ(r.body["error"]["field"], "document");
   EXPECT_EQ(r.body["error"]["code"], "missing_field");
+  r = m.Post("/api/v1/policies", k,
+             {{"name", std::string("a\0b", 3)}, {"document", ValidPolicyDocument()}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["field"], "name");
+  r = m.Get("/api/v1/events?module=%FF%FE", k);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["field"], "module");
   r = m.Patch("/api/v1/settings", k, {{"event_retention_days", 0}});
   EXPECT_EQ(r.body["error"]["field"], "event_retention_days");
   r = m.Post("/api/v1/tenants", k, {{"name", "x"}, {"settings", {{"heartbeat_interval_s", "1m"}}}});

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "common/text.h"
@@ -100,12 +101,14 @@ Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
   const nlohmann::json* module = Path(doc, {"event", "module"});
   if (module == nullptr || module->is_null()) return InvalidArgument("event.module: missing");
   if (!module->is_string() || module->get<std::string>().empty() ||
-      module->get<std::string>().size() > 64) {
+      module->get<std::string>().size() > 64 ||
+      module->get<std::string>().find('\0') != std::string::npos) {
     return InvalidArgument("event.module: expected a string of 1..64 bytes");
   }
   const nlohmann::json* action = Path(doc, {"event", "action"});
   if (action != nullptr && !action->is_null() &&
-      (!action->is_string() || action->get<std::string>().size() > 128)) {
+      (!action->is_string() || action->get<std::string>().size() > 128 ||
+       action->get<std::string>().find('\0') != std::string::npos)) {
     return InvalidArgument("event.action: expected a string of at most 128 bytes");
   }
   int severity = 0;
@@ -131,6 +134,13 @@ Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
   e.rule = rule_id.empty()     ? rule_name
            : rule_name.empty() ? rule_id
                                : fmt::format("{} {}", rule_id, rule_name);
+  // The search columns hold text only (a NUL byte cannot be stored in PostgreSQL TEXT); the
+  // document keeps the exact value (JSON escapes it).
+  for (std::string* col : {&e.path, &e.rule}) {
+    col->erase(std::remove(col->begin(), col->end(), '\0'), col->end());
+    if (col->size() > 4096) col->resize(4096);
+    if (!IsValidUtf8(*col)) *col = LossyUtf8(*col);
+  }
   // The manager, not the body, says which agent this is.
   if (!doc.contains("agent") || !doc["agent"].is_object()) doc["agent"] = nlohmann::json::object();
   doc["agent"]["id"] = owner.agent_id;

@@ -93,5 +93,18 @@ TEST(ParseEventBatch, JoinsRuleIdAndNameForTextSearch) {
   EXPECT_EQ(b.events[0].rule, "942100 SQL injection");
 }
 
+TEST(ParseEventBatch, KeepsNulBytesOutOfTheSearchColumns) {
+  ParsedBatch b = ParseEventBatch(
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a1","module":"integrity"},"file":{"path":"/x\u0000y"}})"
+      "\n"
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a2","module":"int\u0000egrity"}})",
+      kOwner);
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].path, "/xy");
+  EXPECT_EQ(b.events[0].doc["file"]["path"].get<std::string>(), std::string("/x\0y", 4));
+  ASSERT_EQ(b.rejected.size(), 1u);
+  EXPECT_EQ(b.rejected[0].line, 2);
+}
+
 }  // namespace
 }  // namespace ward::manager

@@ -142,6 +142,9 @@ std::optional<ApiError> CheckFields(const nlohmann::json& obj,
     }
     if (spec->type == JsonType::kString) {
       const auto& s = value.get_ref<const std::string&>();
+      if (s.find('\0') != std::string::npos) {
+        return BadRequest("invalid_field", name, fmt::format("{}: contains a NUL character", name));
+      }
       int64_t max = spec->max > 0 ? spec->max : 1024;
       if (static_cast<int64_t>(s.size()) < spec->min) {
         return BadRequest("invalid_field", name,
@@ -192,6 +195,10 @@ std::optional<ApiError> CheckQuery(const HttpRequest& req,
     bool known = false;
     for (auto a : allowed) known |= a == key;
     std::string name = LossyUtf8(key);
+    const std::string& value = req.query[i].second;
+    if (!IsValidUtf8(value) || value.find('\0') != std::string::npos) {
+      return BadRequest("invalid_query", name, fmt::format("{}: not valid UTF-8 text", name));
+    }
     if (!known) {
       std::string list;
       for (auto a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);

@@ -8,6 +8,7 @@
 #include "agent/modules/builtin.h"
 #include "common/config_node.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "manager/api/json_body.h"
 #include "manager/api/openapi.h"
 #include "manager/api/views.h"
@@ -200,7 +201,7 @@ void ManagerApi::Audit(const Principal& p, const HttpRequest& req, const HttpRes
   e.tenant_id = p.key.tenant_id;
   e.actor = fmt::format("apikey:{}", p.key.id);
   e.method = req.method;
-  e.path = req.path.substr(0, 512);
+  e.path = LossyUtf8(req.path.substr(0, 512));
   e.status = res.status;
   e.detail = p.audit;
   e.detail["key_name"] = p.key.name;
