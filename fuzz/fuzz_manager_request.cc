@@ -15,10 +15,10 @@ const ward::manager::Router& TheRouter() {
   static const ward::manager::Router r = [] {
     ward::manager::Router r;
     int id = 0;
-    for (const char* p : {"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/settings",
-                          "/api/v1/apikeys", "/api/v1/apikeys/{id}", "/api/v1/agents/{id}",
-                          "/api/v1/agents/{id}/commands", "/api/v1/events/counts",
-                          "/api/v1/events", "/api/v1/policies/{id}"}) {
+    for (const char* p :
+         {"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/settings", "/api/v1/apikeys",
+          "/api/v1/apikeys/{id}", "/api/v1/agents/{id}", "/api/v1/agents/{id}/commands",
+          "/api/v1/events/counts", "/api/v1/events", "/api/v1/policies/{id}"}) {
       r.Add("GET", p, id++);
       r.Add("PATCH", p, id++);
     }
@@ -90,8 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                              {"disabled", JsonType::kBool},
                              {"paths", JsonType::kArray}});
     if (obj->contains("settings")) {
-      (void)CheckFields((*obj)["settings"], {{"event_retention_days", JsonType::kInt, false,
-                                              false, 1, 3650}},
+      (void)CheckFields((*obj)["settings"],
+                        {{"event_retention_days", JsonType::kInt, false, false, 1, 3650}},
                         "settings.");
     }
   }

@@ -50,28 +50,29 @@ std::string Gzip(const std::string& in) {
 
 // One batch of 500 realistic events: integrity changes, antimalware detections, WAF hits.
 std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
-  static const char* kModules[] = {"integrity", "integrity", "integrity", "antimalware", "ips",
-                                   "loginspect"};
-  static const char* kActions[] = {"modified", "created", "deleted", "detected", "blocked",
-                                   "matched"};
+  static const char* kModules[] = {"integrity",   "integrity", "integrity",
+                                   "antimalware", "ips",       "loginspect"};
+  static const char* kActions[] = {"modified", "created", "deleted",
+                                   "detected", "blocked", "matched"};
   std::string out;
   for (int i = 0; i < 500; ++i) {
     int m = static_cast<int>(rng() % 6);
     auto t = now - std::chrono::seconds(rng() % 3600);
-    json e = {{"@timestamp", FormatTimestamp(t)},
-              {"event",
-               {{"id", NewEventId(t)},
-                {"kind", "event"},
-                {"module", kModules[m]},
-                {"type", "change"},
-                {"action", kActions[m]},
-                {"severity", static_cast<int>(rng() % 5)}}},
-              {"host", {{"name", "web-01"}}},
-              {"file",
-               {{"path", fmt::format("/var/www/site{}/page-{}-{}.php", rng() % 20, batch_no, i)},
-                {"hash", {{"sha256", fmt::format("{:016x}{:016x}{:016x}{:016x}", rng(), rng(),
-                                                 rng(), rng())}}},
-                {"size", static_cast<int>(rng() % 100000)}}}};
+    json e = {
+        {"@timestamp", FormatTimestamp(t)},
+        {"event",
+         {{"id", NewEventId(t)},
+          {"kind", "event"},
+          {"module", kModules[m]},
+          {"type", "change"},
+          {"action", kActions[m]},
+          {"severity", static_cast<int>(rng() % 5)}}},
+        {"host", {{"name", "web-01"}}},
+        {"file",
+         {{"path", fmt::format("/var/www/site{}/page-{}-{}.php", rng() % 20, batch_no, i)},
+          {"hash",
+           {{"sha256", fmt::format("{:016x}{:016x}{:016x}{:016x}", rng(), rng(), rng(), rng())}}},
+          {"size", static_cast<int>(rng() % 100000)}}}};
     if (m >= 3) e["rule"] = {{"id", std::to_string(900000 + rng() % 1000)}, {"name", "rule"}};
     out += e.dump();
     out += '\n';
@@ -91,13 +92,17 @@ int Run(int argc, char** argv) {
   int agents = 50, batches = 200, threads = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--db") db = argv[i + 1];
-    else if (a == "--agents") agents = std::stoi(argv[i + 1]);
-    else if (a == "--batches") batches = std::stoi(argv[i + 1]);
-    else if (a == "--threads") threads = std::stoi(argv[i + 1]);
+    if (a == "--db")
+      db = argv[i + 1];
+    else if (a == "--agents")
+      agents = std::stoi(argv[i + 1]);
+    else if (a == "--batches")
+      batches = std::stoi(argv[i + 1]);
+    else if (a == "--threads")
+      threads = std::stoi(argv[i + 1]);
   }
-  std::filesystem::path tmp = std::filesystem::temp_directory_path() /
-                              fmt::format("ward-http-bench-{}", ::getpid());
+  std::filesystem::path tmp =
+      std::filesystem::temp_directory_path() / fmt::format("ward-http-bench-{}", ::getpid());
   std::filesystem::create_directories(tmp);
   if (db.empty()) db = "sqlite:" + (tmp / "bench.db").string();
   auto store_r = Store::Open(db);

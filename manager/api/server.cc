@@ -51,6 +51,9 @@ void ReadBody(const httplib::Request& r, const httplib::ContentReader& reader, s
     bad(fmt::format("Content-Encoding {} not supported (use gzip)", encoding.substr(0, 32)));
     return;
   }
+  // Over the limit, the rest of the body is still read (up to kDrain more bytes) and dropped, so
+  // that the client, still sending, gets to read the answer; beyond that the connection is cut.
+  constexpr uint64_t kDrain = 16 << 20;
   if (r.has_header("Content-Length")) {
     const std::string& cl = r.get_header_value("Content-Length");
     uint64_t n = 0;
@@ -61,18 +64,22 @@ void ReadBody(const httplib::Request& r, const httplib::ContentReader& reader, s
     }
     if (n > limit) {
       req.body_error = TooLarge(agent, limit);
+      if (n <= limit + kDrain) (void)reader([](const char*, size_t) { return true; });
       return;
     }
   }
   std::string raw;
   bool over = false;
+  uint64_t drained = 0;
   bool ok = reader([&](const char* data, size_t len) {
-    if (raw.size() + len > limit) {
-      over = true;
-      return false;
+    if (!over && raw.size() + len <= limit) {
+      raw.append(data, len);
+      return true;
     }
-    raw.append(data, len);
-    return true;
+    over = true;
+    raw.clear();
+    drained += len;
+    return drained <= kDrain;
   });
   if (over) {
     req.body_error = TooLarge(agent, limit);
