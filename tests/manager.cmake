@@ -28,4 +28,6 @@ if(TARGET ward-manager AND COMMAND ward_database_test)
     DEPS ward::manager_harness ward::manager_store_testing
     LABELS integration)
   add_dependencies(manager_process_test ward-manager)
+  target_compile_definitions(manager_process_test
+    PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
 endif()
