@@ -16,6 +16,6 @@ ward_library(transport_cli SOURCES transport/cli.cc
 list(APPEND WARD_AGENT_CLI_LIBS ward::transport_cli)
 
 ward_test(transport_unit_test
-  SOURCES transport/spool_test.cc transport/https_client_test.cc transport/protocol_test.cc
+  SOURCES transport/spool_test.cc transport/protocol_test.cc
           transport/identity_test.cc
   DEPS ward::transport ward::testing PkgConfig::HTTPLIB PkgConfig::SQLITE3)
