@@ -1,0 +1,342 @@
+// The /agent/v1 half of ManagerApi (docs/agent-protocol.md).
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "manager/api/event_batch.h"
+#include "manager/api/json_body.h"
+#include "manager/api/manager_api.h"
+#include "manager/api/views.h"
+#include "manager/auth/secrets.h"
+
+namespace ward::manager {
+
+using json = nlohmann::json;
+
+namespace {
+
+HttpResponse AgentError(int status, std::string code, std::string message, std::string field = "") {
+  return ErrorResponse({status, std::move(code), std::move(message), std::move(field)});
+}
+
+HttpResponse Unauthenticated(std::string message) {
+  return AgentError(401, "unauthenticated", std::move(message));
+}
+
+// Agent-side store failures: 503 when the database is away (the agent retries), else 500.
+HttpResponse StoreError(const Status& s) {
+  if (s.code() == StatusCode::kUnavailable) {
+    spdlog::warn("agent call: store unavailable: {}", s.message());
+    return AgentError(503, "unavailable", "the manager cannot reach its database; retry");
+  }
+  spdlog::error("agent call: {}", s.ToString());
+  return AgentError(500, "internal", "internal error");
+}
+
+std::string Bearer(const std::string& header) {
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return "";
+  }
+  return header.substr(kPrefix.size());
+}
+
+// Checks the fields the manager relies on; unknown fields are ignored (newer agents may send
+// more), wrong types of known fields are refused with 400 invalid naming the field.
+std::optional<ApiError> CheckKnown(const json& obj,
+                                   std::initializer_list<std::pair<const char*, JsonType>> known,
+                                   std::initializer_list<const char*> required) {
+  for (const char* r : required) {
+    if (!obj.contains(r) || obj[r].is_null()) {
+      return ApiError{400, "invalid", fmt::format("{}: required", r), r};
+    }
+  }
+  for (const auto& [name, type] : known) {
+    if (!obj.contains(name) || obj[name].is_null()) continue;
+    const json& v = obj[name];
+    bool ok = type == JsonType::kString   ? v.is_string()
+              : type == JsonType::kObject ? v.is_object()
+              : type == JsonType::kArray  ? v.is_array()
+              : type == JsonType::kInt    ? v.is_number_integer()
+                                          : v.is_boolean();
+    if (ok && type == JsonType::kString && v.get_ref<const std::string&>().size() > 4096)
+      ok = false;
+    if (!ok) return ApiError{400, "invalid", fmt::format("{}: wrong type or too long", name), name};
+  }
+  return std::nullopt;
+}
+
+std::string Str(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
+  const bool activate = req.path == "/agent/v1/activate";
+  const bool heartbeat = req.path == "/agent/v1/heartbeat";
+  const bool events = req.path == "/agent/v1/events";
+  if (!activate && !heartbeat && !events) return AgentError(404, "not_found", "no such resource");
+  if (req.method != "POST") {
+    HttpResponse r = AgentError(405, "method_not_allowed", "method not allowed (allowed: POST)");
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  if (activate) {
+    if (req.body_error) return ErrorResponse(*req.body_error);
+    return Activate(req);
+  }
+  std::string secret = Bearer(req.authorization);
+  if (secret.empty()) return Unauthenticated("missing agent credential");
+  if (!secret.starts_with("wac_")) {
+    return Unauthenticated("API keys are not accepted on /agent/v1; use the agent credential");
+  }
+  auto agent = store_.FindAgentByCredentialHash(HashSecret(secret));
+  if (!agent) {
+    if (agent.error().code() == StatusCode::kNotFound) return Unauthenticated("unknown credential");
+    return StoreError(agent.error());
+  }
+  auto tenant = store_.GetTenant(agent->tenant_id);
+  if (!tenant) {
+    if (tenant.error().code() == StatusCode::kNotFound)
+      return Unauthenticated("unknown credential");
+    return StoreError(tenant.error());
+  }
+  if (tenant->disabled) return Unauthenticated("tenant disabled");
+  if (int wait = agent_limiter_.Take("agent:" + agent->id); wait > 0) {
+    HttpResponse r = AgentError(429, "rate_limited", "rate limited");
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    return r;
+  }
+  if (req.body_error) return ErrorResponse(*req.body_error);
+  if (heartbeat) return Heartbeat(req, *agent, *tenant);
+  return IngestEvents(req, *agent);
+}
+
+HttpResponse ManagerApi::Activate(const HttpRequest& req) {
+  auto body = ParseObjectBody(req.body);
+  if (!body) {
+    ApiError e = body.error();
+    e.code = "invalid";
+    return ErrorResponse(e);
+  }
+  if (auto e = CheckKnown(*body,
+                          {{"token", JsonType::kString},
+                           {"hostname", JsonType::kString},
+                           {"machine_id", JsonType::kString},
+                           {"agent_version", JsonType::kString},
+                           {"os", JsonType::kString},
+                           {"clone_of", JsonType::kString}},
+                          {"hostname", "machine_id"})) {
+    return ErrorResponse(*e);
+  }
+  std::string hostname = Str(*body, "hostname");
+  if (hostname.empty() || hostname.size() > 255) {
+    return AgentError(400, "invalid", "hostname: expected 1..255 bytes", "hostname");
+  }
+  std::string machine_id = Str(*body, "machine_id");
+  if (machine_id.empty() || machine_id.size() > 256) {
+    return AgentError(400, "invalid", "machine_id: expected 1..256 bytes", "machine_id");
+  }
+  const TimePoint now = clock_.Now();
+  std::string tenant_id;
+  std::optional<std::string> policy_id;
+  std::string how;
+  // A clone presents the credential of the agent it was copied from: same tenant and policy.
+  std::string clone_of = Str(*body, "clone_of");
+  if (!clone_of.empty()) {
+    auto original = store_.FindAgentByCredentialHash(HashSecret(clone_of));
+    if (original) {
+      tenant_id = original->tenant_id;
+      policy_id = original->policy_id;
+      how = fmt::format("clone of {}", original->id);
+    } else if (original.error().code() != StatusCode::kNotFound) {
+      return StoreError(original.error());
+    }
+  }
+  if (tenant_id.empty()) {
+    std::string token = Str(*body, "token");
+    if (token.empty()) return Unauthenticated("missing activation token");
+    auto t = store_.UseActivationToken(HashSecret(token), now);
+    if (!t) {
+      if (t.error().code() == StatusCode::kUnauthenticated ||
+          t.error().code() == StatusCode::kNotFound) {
+        return Unauthenticated("activation token unknown, revoked, expired or used up");
+      }
+      return StoreError(t.error());
+    }
+    tenant_id = t->tenant_id;
+    policy_id = t->policy_id;
+    how = fmt::format("token {}", t->id);
+  }
+  auto tenant = store_.GetTenant(tenant_id);
+  if (!tenant) {
+    if (tenant.error().code() == StatusCode::kNotFound) return Unauthenticated("tenant gone");
+    return StoreError(tenant.error());
+  }
+  if (tenant->disabled) return Unauthenticated("tenant disabled");
+  std::optional<Policy> policy;
+  if (policy_id) {
+    auto p = store_.GetPolicy(tenant_id, *policy_id);
+    if (p) {
+      policy = std::move(*p);
+    } else if (p.error().code() == StatusCode::kNotFound) {
+      policy_id.reset();  // deleted since the token was made
+    } else {
+      return StoreError(p.error());
+    }
+  }
+  Agent a;
+  a.id = NewId();
+  a.tenant_id = tenant_id;
+  a.hostname = hostname;
+  a.machine_id = machine_id;
+  a.version = Str(*body, "agent_version").substr(0, 64);
+  std::string credential = NewAgentCredential(a.id);
+  a.credential_hash = HashSecret(credential);
+  a.policy_id = policy_id;
+  a.online = true;
+  a.last_seen = now;
+  if (body->contains("os") && (*body)["os"].is_string()) a.status = {{"os", Str(*body, "os")}};
+  a.created_at = now;
+  if (Status s = store_.CreateAgent(a); !s.ok()) return StoreError(s);
+  AuditEntry audit;
+  audit.id = NewId();
+  audit.tenant_id = tenant_id;
+  audit.actor = fmt::format("agent:{}", a.id);
+  audit.method = "POST";
+  audit.path = req.path;
+  audit.status = 201;
+  audit.detail = {{"object_id", a.id}, {"hostname", hostname}, {"via", how}};
+  audit.at = now;
+  if (Status s = store_.AppendAudit(audit); !s.ok()) {
+    spdlog::error("audit of activation {} not stored: {}", a.id, s.ToString());
+  }
+  spdlog::info("agent {} ({}) activated in tenant {} by {}", a.id, hostname, tenant_id, how);
+  HttpResponse r;
+  r.status = 201;
+  r.body = {{"agent_id", a.id},
+            {"credential", credential},
+            {"tenant_id", tenant_id},
+            {"heartbeat_interval_s", tenant->settings.heartbeat_interval_s},
+            {"policy", policy ? AgentPolicyJson(*policy) : json(nullptr)}};
+  return r;
+}
+
+HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
+                                   const Tenant& tenant) {
+  auto body = ParseObjectBody(req.body);
+  if (!body) {
+    ApiError e = body.error();
+    e.code = "invalid";
+    return ErrorResponse(e);
+  }
+  if (auto e = CheckKnown(*body,
+                          {{"machine_id", JsonType::kString},
+                           {"status", JsonType::kObject},
+                           {"command_results", JsonType::kArray}},
+                          {"machine_id"})) {
+    return ErrorResponse(*e);
+  }
+  json status = body->value("status", json::object());
+  if (status.is_null()) status = json::object();
+  if (auto e = CheckKnown(status,
+                          {{"version", JsonType::kString},
+                           {"hostname", JsonType::kString},
+                           {"policy_version", JsonType::kInt}},
+                          {})) {
+    e->field = "status." + e->field;
+    e->message = "status." + e->message;
+    return ErrorResponse(*e);
+  }
+  json results = body->value("command_results", json::array());
+  if (results.is_null()) results = json::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const json& r = results[i];
+    if (!r.is_object() || !r.contains("id") || !r["id"].is_string() || !r.contains("status") ||
+        !r["status"].is_string()) {
+      std::string f = fmt::format("command_results[{}]", i);
+      return AgentError(400, "invalid", f + ": expected {\"id\": ..., \"status\": ...}", f);
+    }
+  }
+  if (status.dump().size() > 256 * 1024) {
+    return AgentError(400, "invalid", "status: larger than 256 KiB", "status");
+  }
+  if (Str(*body, "machine_id") != agent.machine_id) {
+    return AgentError(409, "identity_conflict",
+                      "machine_id differs from the activated host's: re-activate with clone_of");
+  }
+  const TimePoint now = clock_.Now();
+  Agent updated = agent;
+  updated.last_seen = now;
+  updated.online = true;
+  if (auto v = Str(status, "version"); !v.empty()) updated.version = v.substr(0, 64);
+  if (auto h = Str(status, "hostname"); !h.empty() && h.size() <= 255) updated.hostname = h;
+  int agent_version = agent.applied_policy_version;
+  if (status.contains("policy_version") && status["policy_version"].is_number_integer()) {
+    agent_version = status["policy_version"].get<int>();
+  }
+  updated.applied_policy_version = agent_version;
+  updated.status = status;
+  auto was_offline = store_.RecordHeartbeat(updated);
+  if (!was_offline) return StoreError(was_offline.error());
+  if (*was_offline) {
+    StoredEvent e = ManagerAgentEvent(updated, "agent_online", 0, now);
+    auto r = store_.InsertEvents({e});
+    if (!r)
+      spdlog::error("agent_online event for {} not stored: {}", agent.id, r.error().ToString());
+  }
+  for (const auto& r : results) {
+    bool ok = r["status"] == "ok";
+    json output = r.contains("output") ? r["output"] : json(nullptr);
+    Status s = store_.CompleteCommand(agent.tenant_id, agent.id, r["id"], ok, output);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return StoreError(s);
+  }
+  json out = {{"heartbeat_interval_s", tenant.settings.heartbeat_interval_s}};
+  if (agent.policy_id) {
+    auto p = store_.GetPolicy(agent.tenant_id, *agent.policy_id);
+    if (p) {
+      if (p->version != agent_version) out["policy"] = AgentPolicyJson(*p);
+    } else if (p.error().code() != StatusCode::kNotFound) {
+      return StoreError(p.error());
+    }
+  } else if (agent_version != 0) {
+    out["policy"] = nullptr;  // unassigned: the agent keeps its last policy, with a warning
+  }
+  auto commands = store_.TakeCommands(agent.tenant_id, agent.id);
+  if (!commands) return StoreError(commands.error());
+  json cmds = json::array();
+  for (const auto& c : *commands)
+    cmds.push_back({{"id", c.id}, {"name", c.name}, {"args", c.args}});
+  out["commands"] = cmds;
+  HttpResponse r;
+  r.body = std::move(out);
+  return r;
+}
+
+HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent) {
+  BatchOwner owner{agent.tenant_id, agent.id, agent.hostname};
+  ParsedBatch batch = ParseEventBatch(req.body, owner);
+  if (batch.lines > options_.max_batch_events) {
+    return AgentError(
+        413, "too_large",
+        fmt::format("batch: {} events, more than {}", batch.lines, options_.max_batch_events),
+        "batch");
+  }
+  IngestResult stored;
+  if (!batch.events.empty()) {
+    auto r = store_.InsertEvents(batch.events);
+    if (!r) return StoreError(r.error());
+    stored = *r;
+  }
+  json rejected = json::array();
+  for (const auto& rj : batch.rejected)
+    rejected.push_back({{"line", rj.line}, {"error", rj.error}});
+  HttpResponse r;
+  r.body = {{"accepted", stored.accepted},
+            {"duplicates", stored.duplicates + batch.duplicates_in_batch},
+            {"rejected", rejected}};
+  return r;
+}
+
+}  // namespace ward::manager

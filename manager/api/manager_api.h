@@ -1,0 +1,74 @@
+// ManagerApi: the manager's HTTP behaviour, independent of the socket: the REST API (/api/v1,
+// API keys) and the agent endpoints (/agent/v1, agent credentials, docs/agent-protocol.md).
+//
+// Handle() authenticates, rate-limits, routes, checks the caller's role, runs the handler and
+// appends an audit entry for every mutating /api/v1 call (who, what, when, result). Every object
+// is looked up within the caller's tenant, so another tenant's object answers 404.
+// Every handler validates its whole input before the first write, and each write is one store
+// transaction: a rejected request changes nothing.
+//
+// Thread-safety: Handle() may be called from many threads at once (the store is thread-safe).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "manager/api/http_types.h"
+#include "manager/api/router.h"
+#include "manager/auth/rate_limiter.h"
+#include "manager/store/store.h"
+
+namespace ward::manager {
+
+struct ApiOptions {
+  size_t body_limit = 10 * 1000 * 1000;        // /api/v1 bodies (decompressed); over it: 400
+  size_t agent_body_limit = 16 * 1024 * 1024;  // /agent/v1 bodies (decompressed); over it: 413
+  int key_rate_per_minute = 500;               // per API key; 0 = unlimited
+  int tenant_rate_per_minute = 1000;           // per tenant (all its keys); 0 = unlimited
+  int agent_rate_per_minute = 600;             // per agent credential; 0 = unlimited
+  int max_batch_events = 1000;                 // lines per /agent/v1/events upload; over it: 413
+};
+
+class ManagerApi {
+ public:
+  ManagerApi(Store& store, const Clock& clock, ApiOptions options);
+  ~ManagerApi();
+
+  HttpResponse Handle(const HttpRequest& req);
+
+  // Body limit that applies to a request path (the server reads at most this much).
+  size_t BodyLimitFor(std::string_view path) const;
+  const ApiOptions& options() const { return options_; }
+
+  // Every route as (method, pattern): for the cross-tenant walk in tests and the OpenAPI check.
+  std::vector<std::pair<std::string, std::string>> Routes() const;
+
+ private:
+  struct Principal;
+  enum class Access { kAny, kWrite, kAdmin, kAudit, kKeys, kPrimaryAdmin };
+  using Handler = std::function<HttpResponse(const HttpRequest&, const PathParams&, Principal&)>;
+  struct Route {
+    Access access;
+    Handler handler;
+  };
+  void AddRoute(std::string method, std::string pattern, Access access, Handler h);
+  void AddRestRoutes();
+  HttpResponse HandleRest(const HttpRequest& req);
+  HttpResponse HandleAgent(const HttpRequest& req);
+  HttpResponse Activate(const HttpRequest& req);
+  HttpResponse Heartbeat(const HttpRequest& req, const Agent& agent, const Tenant& tenant);
+  HttpResponse IngestEvents(const HttpRequest& req, const Agent& agent);
+  void Audit(const Principal& p, const HttpRequest& req, const HttpResponse& res);
+
+  Store& store_;
+  const Clock& clock_;
+  ApiOptions options_;
+  Router rest_;
+  std::vector<Route> routes_;
+  RateLimiter key_limiter_;
+  RateLimiter tenant_limiter_;
+  RateLimiter agent_limiter_;
+};
+
+}  // namespace ward::manager

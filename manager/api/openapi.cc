@@ -1,0 +1,339 @@
+#include "manager/api/openapi.h"
+
+#include <string>
+
+namespace ward::manager {
+namespace {
+
+using json = nlohmann::json;
+
+json Ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+
+json JsonContent(json schema) { return {{"application/json", {{"schema", std::move(schema)}}}}; }
+
+json Resp(const std::string& description, json schema = nullptr) {
+  json r = {{"description", description}};
+  if (!schema.is_null()) r["content"] = JsonContent(std::move(schema));
+  return r;
+}
+
+json Errors(std::initializer_list<int> codes) {
+  json out = json::object();
+  for (int c : codes) {
+    std::string d = c == 400   ? "invalid request (the error names the field)"
+                    : c == 401 ? "missing, invalid, revoked or expired API key"
+                    : c == 403 ? "the key's role may not do this"
+                    : c == 404 ? "no such object in the caller's tenant"
+                    : c == 409 ? "conflict (in use, name taken)"
+                    : c == 429 ? "rate limited (see Retry-After)"
+                               : "error";
+    out[std::to_string(c)] = Resp(d, Ref("Error"));
+  }
+  return out;
+}
+
+json Op(const std::string& summary, const std::string& roles, json responses, json body = nullptr,
+        json params = json::array()) {
+  json op = {{"summary", summary},
+             {"description", "Roles: " + roles + "."},
+             {"responses", std::move(responses)}};
+  if (!body.is_null()) {
+    op["requestBody"] = {{"required", true}, {"content", JsonContent(std::move(body))}};
+  }
+  if (!params.empty()) op["parameters"] = std::move(params);
+  return op;
+}
+
+json Merge(json a, const json& b) {
+  for (auto it = b.begin(); it != b.end(); ++it) a[it.key()] = it.value();
+  return a;
+}
+
+json QueryParamSpec(const std::string& name, const std::string& description,
+                    json schema = {{"type", "string"}}) {
+  return {{"name", name}, {"in", "query"}, {"description", description}, {"schema", schema}};
+}
+
+json IdParam() {
+  return {{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+}
+
+json List(const std::string& item) {
+  return {{"type", "object"},
+          {"properties", {{"items", {{"type", "array"}, {"items", Ref(item)}}}}}};
+}
+
+json Page(json item) {
+  return {{"type", "object"},
+          {"properties",
+           {{"items", {{"type", "array"}, {"items", std::move(item)}}},
+            {"next_cursor",
+             {{"type", "string"},
+              {"nullable", true},
+              {"description", "pass as `cursor` for the next page; null at the end"}}}}}};
+}
+
+json Str() { return {{"type", "string"}}; }
+json Int() { return {{"type", "integer"}}; }
+json Bool() { return {{"type", "boolean"}}; }
+json Time() { return {{"type", "string"}, {"format", "date-time"}}; }
+json NullableStr() { return {{"type", "string"}, {"nullable", true}}; }
+json NullableTime() { return {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}; }
+
+json Obj(json props, json required = json::array()) {
+  json o = {{"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
+  if (!required.empty()) o["required"] = std::move(required);
+  return o;
+}
+
+json Build() {
+  json schemas = {
+      {"Error", Obj({{"error", Obj({{"code", Str()}, {"message", Str()}, {"field", Str()}},
+                                   {"code", "message"})}},
+                    {"error"})},
+      {"Settings",
+       Obj({{"event_retention_days",
+             {{"type", "integer"}, {"minimum", 1}, {"maximum", 3650}, {"default", 91}}},
+            {"heartbeat_interval_s",
+             {{"type", "integer"}, {"minimum", 10}, {"maximum", 86400}, {"default", 60}}},
+            {"inactive_agent_cleanup_days",
+             {{"type", "integer"},
+              {"minimum", 0},
+              {"maximum", 3650},
+              {"default", 30},
+              {"description", "0 = never"}}}})},
+      {"Tenant", Obj({{"id", Str()},
+                      {"name", Str()},
+                      {"primary", Bool()},
+                      {"disabled", Bool()},
+                      {"settings", Ref("Settings")},
+                      {"created_at", Time()}})},
+      {"TenantCreate", Obj({{"name", Str()}, {"settings", Ref("Settings")}}, {"name"})},
+      {"TenantUpdate", Obj({{"name", Str()}, {"disabled", Bool()}, {"settings", Ref("Settings")}})},
+      {"ApiKey",
+       Obj({{"id", Str()},
+            {"name", Str()},
+            {"role", {{"type", "string"}, {"enum", {"admin", "operator", "auditor"}}}},
+            {"expires_at", NullableTime()},
+            {"revoked", Bool()},
+            {"created_at", Time()},
+            {"secret", {{"type", "string"}, {"description", "only in the create response"}}}})},
+      {"ApiKeyCreate",
+       Obj({{"name", Str()},
+            {"role", {{"type", "string"}, {"enum", {"admin", "operator", "auditor"}}}},
+            {"expires_at", NullableTime()}},
+           {"name", "role"})},
+      {"ActivationToken",
+       Obj({{"id", Str()},
+            {"name", Str()},
+            {"policy_id", NullableStr()},
+            {"expires_at", NullableTime()},
+            {"max_uses", {{"type", "integer"}, {"nullable", true}}},
+            {"uses", Int()},
+            {"revoked", Bool()},
+            {"created_at", Time()},
+            {"token", {{"type", "string"}, {"description", "only in the create response"}}}})},
+      {"ActivationTokenCreate",
+       Obj({{"name", Str()},
+            {"policy_id", NullableStr()},
+            {"expires_at", NullableTime()},
+            {"max_uses", {{"type", "integer"}, {"minimum", 1}, {"nullable", true}}}})},
+      {"Agent",
+       Obj({{"id", Str()},
+            {"hostname", Str()},
+            {"machine_id", Str()},
+            {"version", Str()},
+            {"policy_id", NullableStr()},
+            {"applied_policy_version", Int()},
+            {"status", {{"type", "string"}, {"enum", {"online", "offline"}}}},
+            {"last_seen", NullableTime()},
+            {"report", {{"type", "object"}, {"description", "the last heartbeat's status object"}}},
+            {"created_at", Time()}})},
+      {"AgentUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
+      {"Command",
+       Obj({{"id", Str()},
+            {"agent_id", Str()},
+            {"name", Str()},
+            {"args", {{"type", "object"}}},
+            {"state",
+             {{"type", "string"}, {"enum", {"queued", "delivered", "completed", "failed"}}}},
+            {"result", {{"nullable", true}}},
+            {"created_at", Time()}})},
+      {"CommandCreate",
+       Obj({{"name",
+             {{"type", "string"},
+              {"enum", {"integrity.check", "antimalware.scan", "policy.reload"}}}},
+            {"args",
+             {{"type", "object"},
+              {"description", "antimalware.scan: {\"paths\": [absolute paths]}"}}}},
+           {"name"})},
+      {"Policy", Obj({{"id", Str()},
+                      {"name", Str()},
+                      {"version", Int()},
+                      {"document",
+                       {{"type", "object"}, {"description", "the agent policy (docs/policy.md)"}}},
+                      {"created_at", Time()},
+                      {"updated_at", Time()}})},
+      {"PolicyCreate",
+       Obj({{"name", Str()}, {"document", {{"type", "object"}}}}, {"name", "document"})},
+      {"PolicyUpdate", Obj({{"name", Str()}, {"document", {{"type", "object"}}}})},
+      {"Event", {{"type", "object"}, {"description", "an ECS event as stored (docs/events.md)"}}},
+      {"EventCount",
+       Obj({{"bucket", Time()}, {"module", Str()}, {"severity", Int()}, {"count", Int()}})},
+      {"AuditEntry", Obj({{"id", Str()},
+                          {"actor", Str()},
+                          {"method", Str()},
+                          {"path", Str()},
+                          {"status", Int()},
+                          {"detail", {{"type", "object"}}},
+                          {"at", Time()}})},
+  };
+  json event_filters =
+      json::array({QueryParamSpec("from", "inclusive start (RFC 3339)", Time()),
+                   QueryParamSpec("to", "exclusive end (RFC 3339)", Time()),
+                   QueryParamSpec("agent", "agent id"), QueryParamSpec("module", "event.module"),
+                   QueryParamSpec("min_severity", "0..4 or info, low, medium, high, critical"),
+                   QueryParamSpec("action", "event.action"),
+                   QueryParamSpec("q", "substring of file.path/url.original or rule id/name")});
+  json events_params = event_filters;
+  events_params.push_back(QueryParamSpec("order", "asc (default) or desc",
+                                         {{"type", "string"}, {"enum", {"asc", "desc"}}}));
+  events_params.push_back(QueryParamSpec("limit", "1..1000, default 100",
+                                         {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}));
+  events_params.push_back(QueryParamSpec("cursor", "next_cursor of the previous page"));
+  json counts_params = event_filters;
+  counts_params.push_back(QueryParamSpec("bucket", "bucket width, 1m..366d, default 1h"));
+
+  const json read = Errors({401, 404, 429});
+  const json write = Errors({400, 401, 403, 404, 409, 429});
+  json paths = {
+      {"/tenants",
+       {{"get", Op("List tenants", "primary-tenant admin",
+                   Merge({{"200", Resp("tenants", List("Tenant"))}}, Errors({401, 403, 429})))},
+        {"post", Op("Create a tenant; the response carries its first admin key (shown once)",
+                    "primary-tenant admin", Merge({{"201", Resp("created", Ref("Tenant"))}}, write),
+                    Ref("TenantCreate"))}}},
+      {"/tenants/{id}",
+       {{"parameters", json::array({IdParam()})},
+        {"get", Op("Get a tenant", "primary-tenant admin",
+                   Merge({{"200", Resp("tenant", Ref("Tenant"))}}, read))},
+        {"patch", Op("Rename, disable/enable, change settings", "primary-tenant admin",
+                     Merge({{"200", Resp("updated", Ref("Tenant"))}}, write), Ref("TenantUpdate"))},
+        {"delete", Op("Delete a tenant and everything it owns", "primary-tenant admin",
+                      Merge({{"204", Resp("deleted")}}, write))}}},
+      {"/settings",
+       {{"get", Op("The caller's tenant settings", "any",
+                   Merge({{"200", Resp("settings", Ref("Settings"))}}, read))},
+        {"patch",
+         Op("Change the caller's tenant settings", "admin",
+            Merge({{"200", Resp("settings", Ref("Settings"))}}, write), Ref("Settings"))}}},
+      {"/apikeys",
+       {{"get", Op("List API keys (never their secrets)", "admin, auditor",
+                   Merge({{"200", Resp("keys", List("ApiKey"))}}, read))},
+        {"post",
+         Op("Create an API key; `secret` is shown once", "admin",
+            Merge({{"201", Resp("created", Ref("ApiKey"))}}, write), Ref("ApiKeyCreate"))}}},
+      {"/apikeys/{id}",
+       {{"parameters", json::array({IdParam()})},
+        {"get", Op("Get an API key", "admin, auditor",
+                   Merge({{"200", Resp("key", Ref("ApiKey"))}}, read))},
+        {"delete", Op("Revoke an API key", "admin", Merge({{"204", Resp("revoked")}}, write))}}},
+      {"/activation-tokens",
+       {{"get", Op("List activation tokens", "any",
+                   Merge({{"200", Resp("tokens", List("ActivationToken"))}}, read))},
+        {"post", Op("Create an activation token; `token` is shown once", "admin, operator",
+                    Merge({{"201", Resp("created", Ref("ActivationToken"))}}, write),
+                    Ref("ActivationTokenCreate"))}}},
+      {"/activation-tokens/{id}",
+       {{"parameters", json::array({IdParam()})},
+        {"get", Op("Get an activation token", "any",
+                   Merge({{"200", Resp("token", Ref("ActivationToken"))}}, read))},
+        {"delete", Op("Revoke an activation token", "admin, operator",
+                      Merge({{"204", Resp("revoked")}}, write))}}},
+      {"/agents",
+       {{"get",
+         Op("List agents", "any", Merge({{"200", Resp("agents", List("Agent"))}}, read), nullptr,
+            json::array({QueryParamSpec("status", "online or offline",
+                                        {{"type", "string"}, {"enum", {"online", "offline"}}}),
+                         QueryParamSpec("hostname", "exact host name"),
+                         QueryParamSpec("policy", "policy id")}))}}},
+      {"/agents/{id}",
+       {{"parameters", json::array({IdParam()})},
+        {"get", Op("Get an agent", "any", Merge({{"200", Resp("agent", Ref("Agent"))}}, read))},
+        {"patch", Op("Assign (or with null, unassign) a policy", "admin, operator",
+                     Merge({{"200", Resp("updated", Ref("Agent"))}}, write), Ref("AgentUpdate"))},
+        {"delete", Op("Delete an agent (its credential stops working)", "admin, operator",
+                      Merge({{"204", Resp("deleted")}}, write))}}},
+      {"/agents/{id}/commands",
+       {{"parameters", json::array({IdParam()})},
+        {"get", Op("Commands queued for an agent", "any",
+                   Merge({{"200", Resp("commands", List("Command"))}}, read))},
+        {"post",
+         Op("Queue a command; delivered with the agent's next heartbeat", "admin, operator",
+            Merge({{"201", Resp("queued", Ref("Command"))}}, write), Ref("CommandCreate"))}}},
+      {"/policies",
+       {{"get",
+         Op("List policies", "any", Merge({{"200", Resp("policies", List("Policy"))}}, read))},
+        {"post",
+         Op("Create a policy (validated with the agent's own parser)", "admin, operator",
+            Merge({{"201", Resp("created", Ref("Policy"))}}, write), Ref("PolicyCreate"))}}},
+      {"/policies/{id}",
+       {{"parameters", json::array({IdParam()})},
+        {"get", Op("Get a policy", "any", Merge({{"200", Resp("policy", Ref("Policy"))}}, read))},
+        {"patch", Op("Update name and/or document: a new version", "admin, operator",
+                     Merge({{"200", Resp("updated", Ref("Policy"))}}, write), Ref("PolicyUpdate"))},
+        {"put", Op("Replace name and document: a new version", "admin, operator",
+                   Merge({{"200", Resp("updated", Ref("Policy"))}}, write), Ref("PolicyCreate"))},
+        {"delete", Op("Delete a policy (409 while agents or tokens use it)", "admin, operator",
+                      Merge({{"204", Resp("deleted")}}, write))}}},
+      {"/events",
+       {{"get",
+         Op("Query events, sorted by time, with cursor pagination", "any",
+            Merge({{"200", Resp("a page of events", Page(Ref("Event")))}}, Errors({400, 401, 429})),
+            nullptr, events_params)}}},
+      {"/events/counts",
+       {{"get",
+         Op("Event counts per module and severity per time bucket", "any",
+            Merge(
+                {{"200", Resp("counts",
+                              {{"type", "object"},
+                               {"properties",
+                                {{"from", Time()},
+                                 {"to", Time()},
+                                 {"bucket_s", Int()},
+                                 {"items", {{"type", "array"}, {"items", Ref("EventCount")}}}}}})}},
+                Errors({400, 401, 429})),
+            nullptr, counts_params)}}},
+      {"/audit",
+       {{"get",
+         Op("The audit log: every mutating call, oldest first", "admin, auditor",
+            Merge({{"200", Resp("entries", Page(Ref("AuditEntry")))}},
+                  Errors({400, 401, 403, 429})),
+            nullptr,
+            json::array({QueryParamSpec("limit", "1..1000, default 100", {{"type", "integer"}}),
+                         QueryParamSpec("cursor", "next_cursor of the previous page")}))}}},
+  };
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "Ward manager REST API"},
+            {"version", "1"},
+            {"description",
+             "Multi-tenant API of the Ward manager. Every call but this document needs "
+             "`Authorization: Bearer <api key>`. Objects of other tenants answer 404. "
+             "See docs/api.md."}}},
+          {"servers", json::array({{{"url", "/api/v1"}}})},
+          {"security", json::array({{{"bearer", json::array()}}})},
+          {"paths", paths},
+          {"components",
+           {{"schemas", schemas},
+            {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}}};
+}
+
+}  // namespace
+
+const nlohmann::json& OpenApiDocument() {
+  static const nlohmann::json doc = Build();
+  return doc;
+}
+
+}  // namespace ward::manager

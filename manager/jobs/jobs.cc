@@ -1,0 +1,143 @@
+#include "manager/jobs/jobs.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/text.h"
+#include "manager/api/views.h"
+
+namespace ward::manager {
+
+Result<RetentionReport> RunRetention(Store& store, const Clock& clock, int batch) {
+  WARD_ASSIGN_OR_RETURN(auto tenants, store.ListTenants());
+  RetentionReport report;
+  const TimePoint now = clock.Now();
+  for (const auto& t : tenants) {
+    ++report.tenants;
+    TimePoint cutoff = now - std::chrono::days(t.settings.event_retention_days);
+    for (;;) {
+      WARD_ASSIGN_OR_RETURN(int64_t n, store.DeleteEventsBefore(t.id, cutoff, batch));
+      report.deleted += n;
+      if (n < batch) break;
+      std::this_thread::yield();  // let ingestion transactions in between batches
+    }
+  }
+  return report;
+}
+
+Result<int> RunOfflineMarking(Store& store, const Clock& clock) {
+  const TimePoint now = clock.Now();
+  WARD_ASSIGN_OR_RETURN(auto agents, store.MarkOffline(now));
+  for (const auto& a : agents) {
+    StoredEvent e = ManagerAgentEvent(a, "agent_offline", 2, now);
+    auto r = store.InsertEvents({e});
+    if (!r) {
+      spdlog::error("agent_offline event for {} not stored: {}", a.id, r.error().ToString());
+    }
+    spdlog::info("agent {} ({}) of tenant {} is offline", a.id, a.hostname, a.tenant_id);
+  }
+  return static_cast<int>(agents.size());
+}
+
+Result<int> RunInactiveAgentCleanup(Store& store, const Clock& clock) {
+  WARD_ASSIGN_OR_RETURN(auto tenants, store.ListTenants());
+  int removed = 0;
+  const TimePoint now = clock.Now();
+  for (const auto& t : tenants) {
+    if (t.settings.inactive_agent_cleanup_days <= 0) continue;
+    WARD_ASSIGN_OR_RETURN(
+        int n, store.DeleteInactiveAgents(
+                   t.id, now - std::chrono::days(t.settings.inactive_agent_cleanup_days)));
+    removed += n;
+  }
+  return removed;
+}
+
+std::string MakeNodeId() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  uint8_t r[4];
+  WARD_CHECK(RandomBytes(r).ok());
+  return fmt::format("{}:{}:{}", host, ::getpid(), ToHex(r));
+}
+
+JobRunner::JobRunner(Store& store, const Clock& clock, JobOptions options, std::string node_id)
+    : store_(store), clock_(clock), options_(options), node_id_(std::move(node_id)) {}
+
+JobRunner::~JobRunner() { Stop(); }
+
+void JobRunner::Start() {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      RunOnce();
+      lock.lock();
+      cv_.wait_for(lock, options_.tick, [this] { return stop_; });
+    }
+  });
+}
+
+void JobRunner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_ && !thread_.joinable()) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (const auto& [name, held] : held_) {
+    if (!held) continue;
+    Status s = store_.ReleaseLease(name, node_id_);
+    if (!s.ok()) spdlog::warn("releasing lease {}: {}", name, s.ToString());
+  }
+  held_.clear();
+}
+
+bool JobRunner::Lease(const std::string& name) {
+  auto got = store_.TryAcquireLease(name, node_id_, clock_.Now(), options_.lease_ttl);
+  if (!got) {
+    spdlog::warn("job {}: lease: {}", name, got.error().ToString());
+    return false;
+  }
+  bool& held = held_[name];
+  if (*got && !held) spdlog::info("job {}: node {} holds the lease", name, node_id_);
+  if (!*got && held) spdlog::info("job {}: node {} lost the lease", name, node_id_);
+  held = *got;
+  return *got;
+}
+
+void JobRunner::RunOnce() {
+  const auto now = clock_.SteadyNow();
+  if (Lease("offline")) {
+    auto n = RunOfflineMarking(store_, clock_);
+    if (!n) spdlog::warn("job offline: {}", n.error().ToString());
+    spdlog::debug("job offline ran on {}: {} marked", node_id_, n ? *n : -1);
+  }
+  if (Lease("retention") &&
+      (!ran_retention_ || now - last_retention_ >= options_.retention_every)) {
+    auto r = RunRetention(store_, clock_, options_.retention_batch);
+    if (r) {
+      spdlog::info("job retention ran on {}: {} events deleted over {} tenants", node_id_,
+                   r->deleted, r->tenants);
+      ran_retention_ = true;
+      last_retention_ = now;
+    } else {
+      spdlog::warn("job retention: {}", r.error().ToString());
+    }
+  }
+  if (Lease("cleanup") && (!ran_cleanup_ || now - last_cleanup_ >= options_.cleanup_every)) {
+    auto r = RunInactiveAgentCleanup(store_, clock_);
+    if (r) {
+      spdlog::info("job cleanup ran on {}: {} inactive agents removed", node_id_, *r);
+      ran_cleanup_ = true;
+      last_cleanup_ = now;
+    } else {
+      spdlog::warn("job cleanup: {}", r.error().ToString());
+    }
+  }
+}
+
+}  // namespace ward::manager

@@ -1,0 +1,327 @@
+// ward-manager: the multi-tenant server and its admin commands. A thin front-end over the
+// libraries under manager/ (docs/manager.md).
+//   ward-manager init --db URL               schema + primary tenant + its first admin API key
+//   ward-manager serve --db URL --listen 127.0.0.1:4119 [--tls-cert F --tls-key F]
+//   ward-manager migrate --db URL
+//   ward-manager retention --db URL --run-now
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config_node.h"
+#include "common/log.h"
+#include "manager/api/manager_api.h"
+#include "manager/api/server.h"
+#include "manager/auth/secrets.h"
+#include "manager/jobs/jobs.h"
+#include "manager/services/bootstrap.h"
+#include "manager/services/tls.h"
+#include "manager/store/store.h"
+
+namespace ward::manager {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 2;
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "ward-manager: {}\n", s.ToString());
+  return kExitError;
+}
+
+struct Step {
+  std::string_view name;
+  std::function<Status()> run;
+};
+Status RunSteps(const std::vector<Step>& steps) {
+  for (const auto& s : steps) {
+    Status st = s.run();
+    if (!st.ok()) return st.WithContext(s.name);
+  }
+  return Status::Ok();
+}
+
+Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return InvalidArgument(fmt::format("--listen {}: expected HOST:PORT", listen));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = -1;
+  std::string_view p(listen.data() + colon + 1, listen.size() - colon - 1);
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (ec != std::errc() || end != p.data() + p.size() || port < 0 || port > 65535) {
+    return InvalidArgument(fmt::format("--listen {}: bad port", listen));
+  }
+  return std::make_pair(host, port);
+}
+
+Result<std::unique_ptr<Store>> OpenInitialised(const std::string& url) {
+  WARD_ASSIGN_OR_RETURN(auto store, Store::Open(url));
+  WARD_ASSIGN_OR_RETURN(int version, store->SchemaVersion());
+  if (version == 0) {
+    return FailedPrecondition("the database has no schema: run `ward-manager init --db URL`");
+  }
+  return store;
+}
+
+int Init(const std::string& db, const std::string& tenant_name, bool as_json) {
+  auto store = Store::Open(db);
+  if (!store) return Fail(store.error().WithContext("open database"));
+  auto b = InitPrimaryTenant(**store, SystemClock(), tenant_name);
+  if (!b) return Fail(b.error());
+  if (as_json) {
+    fmt::print("{}\n", nlohmann::json{{"tenant_id", b->tenant_id},
+                                      {"api_key_id", b->api_key_id},
+                                      {"api_key", b->api_key}}
+                           .dump());
+  } else {
+    fmt::print("primary tenant: {} ({})\n", tenant_name, b->tenant_id);
+    fmt::print("admin API key (shown once, store it now): {}\n", b->api_key);
+  }
+  return kExitOk;
+}
+
+struct ServeOptions {
+  std::string db;
+  std::string listen = "127.0.0.1:4119";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string state_dir = "/var/lib/ward-manager";
+  std::string body_limit = "10M";
+  std::string agent_body_limit = "16M";
+  int key_rate = 500;
+  int tenant_rate = 1000;
+  int agent_rate = 600;
+  int max_batch_events = 1000;
+  int threads = 8;
+  std::string job_tick = "15s";
+  std::string lease_ttl = "60s";
+  std::string retention_every = "1h";
+  bool no_jobs = false;
+};
+
+Result<std::chrono::seconds> Seconds(const std::string& flag, const std::string& v) {
+  auto d = ParseDuration(v);
+  if (!d || *d < std::chrono::seconds(1)) {
+    return InvalidArgument(fmt::format("{} {}: expected a duration like 15s", flag, v));
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(*d);
+}
+
+int Serve(const ServeOptions& o) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<Store> store;
+  ApiOptions api_opt;
+  JobOptions job_opt;
+  std::string cert = o.tls_cert, key = o.tls_key;
+  std::unique_ptr<ManagerApi> api;
+  std::unique_ptr<HttpsServer> server;
+  std::unique_ptr<JobRunner> jobs;
+  std::pair<std::string, int> listen;
+  Status s = RunSteps({
+      {"read options",
+       [&]() -> Status {
+         WARD_ASSIGN_OR_RETURN(listen, ParseListen(o.listen));
+         auto bl = ParseSize(o.body_limit);
+         if (!bl || *bl < 1024) return InvalidArgument("--body-limit: expected a size like 10M");
+         api_opt.body_limit = *bl;
+         auto al = ParseSize(o.agent_body_limit);
+         if (!al || *al < 1024) {
+           return InvalidArgument("--agent-body-limit: expected a size like 16M");
+         }
+         api_opt.agent_body_limit = *al;
+         api_opt.key_rate_per_minute = o.key_rate;
+         api_opt.tenant_rate_per_minute = o.tenant_rate;
+         api_opt.agent_rate_per_minute = o.agent_rate;
+         api_opt.max_batch_events = o.max_batch_events;
+         WARD_ASSIGN_OR_RETURN(job_opt.tick, Seconds("--job-tick", o.job_tick));
+         WARD_ASSIGN_OR_RETURN(job_opt.lease_ttl, Seconds("--lease-ttl", o.lease_ttl));
+         WARD_ASSIGN_OR_RETURN(job_opt.retention_every,
+                               Seconds("--retention-every", o.retention_every));
+         if (cert.empty() != key.empty()) {
+           return InvalidArgument("--tls-cert and --tls-key go together");
+         }
+         return Status::Ok();
+       }},
+      {"open database",
+       [&]() -> Status {
+         WARD_ASSIGN_OR_RETURN(store, OpenInitialised(o.db));
+         return Status::Ok();
+       }},
+      {"TLS certificate",
+       [&]() -> Status {
+         if (cert.empty()) {
+           char host[256] = {};
+           ::gethostname(host, sizeof host - 1);
+           WARD_ASSIGN_OR_RETURN(auto files, EnsureSelfSignedCertificate(o.state_dir, host));
+           cert = files.cert.string();
+           key = files.key.string();
+           if (files.created) spdlog::info("created a self-signed certificate in {}", cert);
+         }
+         WARD_ASSIGN_OR_RETURN(std::string fp, CertificateFingerprint(cert));
+         fmt::print("fingerprint: {}\n", fp);
+         return Status::Ok();
+       }},
+      {"start server",
+       [&]() -> Status {
+         api = std::make_unique<ManagerApi>(*store, SystemClock(), api_opt);
+         WARD_ASSIGN_OR_RETURN(server, HttpsServer::Create(*api, cert, key, o.threads));
+         WARD_ASSIGN_OR_RETURN(int port, server->Start(listen.first, listen.second));
+         fmt::print("listening: https://{}:{}\n", listen.first, port);
+         std::fflush(stdout);
+         return Status::Ok();
+       }},
+      {"start jobs",
+       [&]() -> Status {
+         if (o.no_jobs) return Status::Ok();
+         jobs = std::make_unique<JobRunner>(*store, SystemClock(), job_opt, MakeNodeId());
+         spdlog::info("background jobs on node {}", jobs->node_id());
+         jobs->Start();
+         return Status::Ok();
+       }},
+  });
+  std::fflush(stdout);
+  if (!s.ok()) return Fail(s);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  spdlog::info("signal {}: stopping", sig);
+  if (jobs) jobs->Stop();
+  server->Stop();
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"ward-manager: the Ward manager server"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  int rc = kExitOk;
+
+  std::string db;
+  auto* init = app.add_subcommand("init", "create the schema, the primary tenant and its key");
+  std::string tenant_name = "primary";
+  bool as_json = false;
+  init->add_option("--db", db, "sqlite:PATH, postgresql://..., mysql://...")->required();
+  init->add_option("--tenant-name", tenant_name, "name of the primary tenant")
+      ->capture_default_str();
+  init->add_flag("--json", as_json, "print the tenant id and key as JSON");
+  init->callback([&] { rc = Init(db, tenant_name, as_json); });
+
+  ServeOptions so;
+  auto* serve = app.add_subcommand("serve", "serve HTTPS (REST API and agent endpoints)");
+  serve->add_option("--db", so.db, "database URL")->required();
+  serve->add_option("--listen", so.listen, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  serve->add_option("--tls-cert", so.tls_cert, "PEM certificate (default: self-signed)");
+  serve->add_option("--tls-key", so.tls_key, "PEM private key");
+  serve->add_option("--state-dir", so.state_dir, "where the self-signed certificate lives")
+      ->capture_default_str();
+  serve->add_option("--body-limit", so.body_limit, "largest /api/v1 body (after gzip)")
+      ->capture_default_str();
+  serve
+      ->add_option("--agent-body-limit", so.agent_body_limit, "largest /agent/v1 body (after gzip)")
+      ->capture_default_str();
+  serve->add_option("--rate-limit-key", so.key_rate, "requests per minute per API key (0: off)")
+      ->capture_default_str();
+  serve
+      ->add_option("--rate-limit-tenant", so.tenant_rate, "requests per minute per tenant (0: off)")
+      ->capture_default_str();
+  serve
+      ->add_option("--rate-limit-agent", so.agent_rate,
+                   "requests per minute per agent credential (0: off)")
+      ->capture_default_str();
+  serve->add_option("--max-batch-events", so.max_batch_events, "events per agent upload")
+      ->capture_default_str();
+  serve->add_option("--threads", so.threads, "HTTP worker threads")->capture_default_str();
+  serve->add_option("--job-tick", so.job_tick, "how often background jobs are tried")
+      ->capture_default_str();
+  serve->add_option("--lease-ttl", so.lease_ttl, "job lease lifetime")->capture_default_str();
+  serve->add_option("--retention-every", so.retention_every, "retention period")
+      ->capture_default_str();
+  serve->add_flag("--no-jobs", so.no_jobs, "serve requests only; run no background job");
+  serve->callback([&] { rc = Serve(so); });
+
+  auto* migrate = app.add_subcommand("migrate", "upgrade the schema to this build's version");
+  migrate->add_option("--db", db, "database URL")->required();
+  migrate->callback([&] {
+    auto store = Store::Open(db);
+    if (!store) {
+      rc = Fail(store.error());
+      return;
+    }
+    if (Status s = (*store)->Migrate(); !s.ok()) {
+      rc = Fail(s);
+      return;
+    }
+    auto v = (*store)->SchemaVersion();
+    if (!v) {
+      rc = Fail(v.error());
+      return;
+    }
+    fmt::print("schema version {}\n", *v);
+  });
+
+  auto* retention = app.add_subcommand("retention", "delete events past each tenant's retention");
+  bool run_now = false;
+  retention->add_option("--db", db, "database URL")->required();
+  retention->add_flag("--run-now", run_now, "run once now (the server runs it periodically)");
+  retention->callback([&] {
+    if (!run_now) {
+      rc = Fail(InvalidArgument("retention: pass --run-now to run it now"));
+      return;
+    }
+    auto store = OpenInitialised(db);
+    if (!store) {
+      rc = Fail(store.error());
+      return;
+    }
+    auto r = RunRetention(**store, SystemClock());
+    if (!r) {
+      rc = Fail(r.error());
+      return;
+    }
+    fmt::print("deleted {} events over {} tenants\n", r->deleted, r->tenants);
+  });
+
+  app.parse_complete_callback([&] { InitLogging(log_level); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitError;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace ward::manager
+
+int main(int argc, char** argv) {
+  try {
+    return ward::manager::Run(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "ward-manager: fatal: {}\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,166 @@
+#include "manager/store/schema.h"
+
+#include <fmt/format.h>
+
+namespace ward::manager {
+namespace {
+
+// Column types per dialect. Ids and short names compare byte-wise everywhere: COLLATE "C" on
+// PostgreSQL, utf8mb4_bin on MySQL, BINARY (the default) on SQLite.
+std::string Render(std::string s, Dialect d) {
+  auto replace = [&](const std::string& from, const std::string& to) {
+    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
+      s.replace(pos, from.size(), to);
+    }
+  };
+  switch (d) {
+    case Dialect::kSqlite:
+      replace("{ID}", "TEXT");
+      replace("{NAME}", "TEXT");
+      replace("{TEXT}", "TEXT");
+      break;
+    case Dialect::kPostgres:
+      replace("{ID}", "TEXT COLLATE \"C\"");
+      replace("{NAME}", "TEXT COLLATE \"C\"");
+      replace("{TEXT}", "TEXT");
+      break;
+    case Dialect::kMysql:
+      replace("{ID}", "VARCHAR(64)");
+      replace("{NAME}", "VARCHAR(255)");
+      replace("{TEXT}", "LONGTEXT");
+      break;
+  }
+  return s;
+}
+
+struct Index {
+  std::string name;
+  std::string columns;
+};
+
+// CREATE TABLE (+ indexes): inline INDEX clauses on MySQL (so a table and its indexes appear
+// atomically even though MySQL DDL is not transactional), CREATE INDEX IF NOT EXISTS elsewhere.
+std::vector<std::string> Table(Dialect d, const std::string& name, const std::string& body,
+                               const std::vector<Index>& indexes,
+                               const std::string& pg_suffix = "") {
+  std::vector<std::string> out;
+  if (d == Dialect::kMysql) {
+    std::string b = body;
+    for (const auto& i : indexes) b += fmt::format(",\n  INDEX {} ({})", i.name, i.columns);
+    out.push_back(Render(fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n) ENGINE=InnoDB "
+                                     "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+                                     name, b),
+                         d));
+    return out;
+  }
+  out.push_back(Render(fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n){}", name, body,
+                                   d == Dialect::kPostgres ? pg_suffix : ""),
+                       d));
+  for (const auto& i : indexes) {
+    out.push_back(fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} ({})", i.name, name, i.columns));
+  }
+  return out;
+}
+
+void Append(std::vector<std::string>& to, std::vector<std::string> from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
+std::vector<std::string> V1(Dialect d) {
+  std::vector<std::string> s;
+  Append(s,
+         Table(d, "tenants",
+               "id {ID} NOT NULL PRIMARY KEY, name {NAME} NOT NULL, is_primary INTEGER NOT NULL, "
+               "disabled INTEGER NOT NULL, retention_days INTEGER NOT NULL, heartbeat_s INTEGER "
+               "NOT NULL, cleanup_days INTEGER NOT NULL, created_at BIGINT NOT NULL, "
+               "CONSTRAINT uq_tenants_name UNIQUE (name)",
+               {}));
+  Append(s, Table(d, "api_keys",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "role {NAME} NOT NULL, secret_hash {ID} NOT NULL, expires_at BIGINT, revoked "
+                  "INTEGER NOT NULL, created_at BIGINT NOT NULL, CONSTRAINT uq_api_keys_hash "
+                  "UNIQUE (secret_hash)",
+                  {{"idx_api_keys_tenant", "tenant_id, created_at"}}));
+  Append(s, Table(d, "activation_tokens",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "token_hash {ID} NOT NULL, policy_id {ID}, expires_at BIGINT, max_uses INTEGER, "
+                  "uses INTEGER NOT NULL, revoked INTEGER NOT NULL, created_at BIGINT NOT NULL, "
+                  "CONSTRAINT uq_activation_tokens_hash UNIQUE (token_hash)",
+                  {{"idx_activation_tokens_tenant", "tenant_id, created_at"},
+                   {"idx_activation_tokens_policy", "tenant_id, policy_id"}}));
+  Append(s,
+         Table(d, "agents",
+               "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, hostname {NAME} NOT NULL, "
+               "machine_id {NAME} NOT NULL, version {NAME} NOT NULL, credential_hash {ID} NOT "
+               "NULL, policy_id {ID}, status {TEXT} NOT NULL, applied_policy_version INTEGER "
+               "NOT NULL, online INTEGER NOT NULL, last_seen BIGINT, created_at BIGINT NOT "
+               "NULL, CONSTRAINT uq_agents_credential UNIQUE (credential_hash)",
+               {{"idx_agents_tenant", "tenant_id, created_at"},
+                {"idx_agents_hostname", "tenant_id, hostname"},
+                {"idx_agents_policy", "tenant_id, policy_id"},
+                {"idx_agents_online", "online, last_seen"}}));
+  Append(s,
+         Table(d, "policies",
+               "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, name {NAME} NOT NULL, "
+               "document {TEXT} NOT NULL, version INTEGER NOT NULL, created_at BIGINT NOT NULL, "
+               "updated_at BIGINT NOT NULL, CONSTRAINT uq_policies_name UNIQUE (tenant_id, name)",
+               {}));
+  Append(s, Table(d, "commands",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, agent_id {ID} NOT NULL, "
+                  "name {NAME} NOT NULL, args {TEXT} NOT NULL, result {TEXT}, state INTEGER NOT "
+                  "NULL, created_at BIGINT NOT NULL",
+                  {{"idx_commands_agent", "tenant_id, agent_id, state, created_at"}}));
+  Append(s, Table(d, "audit",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, actor {NAME} NOT NULL, "
+                  "method {NAME} NOT NULL, path {TEXT} NOT NULL, detail {TEXT} NOT NULL, status "
+                  "INTEGER NOT NULL, at BIGINT NOT NULL",
+                  {{"idx_audit_tenant", "tenant_id, at, id"}}));
+  Append(s, Table(d, "leases",
+                  "name {NAME} NOT NULL PRIMARY KEY, holder {NAME} NOT NULL, expires_at BIGINT NOT "
+                  "NULL",
+                  {}));
+  // Events. The columns queries filter on are extracted at ingestion; `doc` is the verbatim JSON.
+  const std::string cols =
+      "tenant_id {ID} NOT NULL, id {ID} NOT NULL, agent_id {ID} NOT NULL, ts BIGINT NOT NULL, "
+      "module {ID} NOT NULL, action {NAME} NOT NULL, severity INTEGER NOT NULL, path {TEXT} NOT "
+      "NULL, rule {TEXT} NOT NULL, doc {TEXT} NOT NULL";
+  switch (d) {
+    case Dialect::kPostgres:
+      // Range-partitioned by day on ts; partitions are created on demand by InsertEvents. The
+      // primary key must contain the partition key, so uniqueness is (tenant_id, ts, id).
+      Append(s, Table(d, "events", cols + ", PRIMARY KEY (tenant_id, ts, id)",
+                      {{"idx_events_agent", "tenant_id, agent_id, module, ts, id"}},
+                      " PARTITION BY RANGE (ts)"));
+      break;
+    case Dialect::kMysql:
+      Append(s, Table(d, "events", cols + ", PRIMARY KEY (tenant_id, id)",
+                      {{"idx_events_time", "tenant_id, ts, id"},
+                       {"idx_events_agent", "tenant_id, agent_id, module, ts, id"}}));
+      break;
+    case Dialect::kSqlite:
+      Append(s, Table(d, "events", cols + ", CONSTRAINT uq_events_id UNIQUE (tenant_id, id)",
+                      {{"idx_events_time", "tenant_id, ts, id"},
+                       {"idx_events_agent", "tenant_id, agent_id, module, ts, id"}}));
+      break;
+  }
+  return s;
+}
+
+}  // namespace
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {"tenants, api keys, activation tokens, agents, policies, commands, audit, leases, events",
+       &V1},
+  };
+  return kMigrations;
+}
+
+std::vector<std::string> SchemaVersionTable(Dialect d) {
+  return Table(d, "schema_version",
+               "version INTEGER NOT NULL PRIMARY KEY, description {TEXT} NOT NULL, applied_at "
+               "BIGINT NOT NULL",
+               {});
+}
+
+}  // namespace ward::manager

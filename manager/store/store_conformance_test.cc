@@ -1,0 +1,1030 @@
+// One conformance suite for every Store backend, against real databases: SQLite files, and the
+// PostgreSQL 15 and MariaDB servers tests/databases.cmake starts (a fresh database per test).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "manager/store/schema.h"
+#include "manager/store/scratch_database.h"
+#include "manager/store/soci_store.h"
+#include "manager/store/store.h"
+
+namespace ward::manager {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::hours;
+using std::chrono::microseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+::testing::AssertionResult StatusIsOk(const Status& s) {
+  if (s.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << s.ToString();
+}
+#define EXPECT_OK(expr) EXPECT_TRUE(StatusIsOk(expr))
+#define ASSERT_OK(expr) ASSERT_TRUE(StatusIsOk(expr))
+
+template <typename T>
+T Ok(Result<T> r, const char* what) {
+  if (!r.has_value()) {
+    ADD_FAILURE() << what << ": " << r.error().ToString();
+    return T{};
+  }
+  return std::move(r).value();
+}
+#define OK(expr) Ok((expr), #expr)
+
+template <typename T>
+StatusCode CodeOf(const Result<T>& r) {
+  return r.has_value() ? StatusCode::kOk : r.error().code();
+}
+StatusCode CodeOf(const Status& s) { return s.code(); }
+
+// 2026-09-21T00:00:00Z: every time in these tests is explicit (microsecond precision).
+const TimePoint kT0 = TimePoint(microseconds(1'789'948'800'000'000LL));
+
+class StoreConformance : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    auto db = ScratchDatabase::Create(GetParam());
+    ASSERT_TRUE(db.has_value()) << db.error().ToString();
+    db_ = std::move(db).value();
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+    ASSERT_OK(store_->Migrate());
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  std::unique_ptr<Store> Open() {
+    auto s = Store::Open(db_->url());
+    if (!s.has_value()) {
+      ADD_FAILURE() << "open " << db_->url() << ": " << s.error().ToString();
+      return nullptr;
+    }
+    return std::move(s).value();
+  }
+
+  std::string NewId(std::string_view prefix = "id") {
+    return fmt::format("{}-{:08d}", prefix, ++next_id_);
+  }
+
+  Tenant MakeTenant(const std::string& name) {
+    Tenant t;
+    t.id = NewId("tenant");
+    t.name = name;
+    t.created_at = kT0;
+    EXPECT_OK(store_->CreateTenant(t));
+    return t;
+  }
+
+  Agent MakeAgent(const Tenant& t, const std::string& hostname, bool online = true,
+                  std::optional<TimePoint> last_seen = kT0) {
+    Agent a;
+    a.id = NewId("agent");
+    a.tenant_id = t.id;
+    a.hostname = hostname;
+    a.machine_id = "m-" + hostname;
+    a.version = "0.1.0";
+    a.credential_hash = fmt::format("{:064x}", ++next_id_);
+    a.online = online;
+    a.last_seen = last_seen;
+    a.status = {{"modules", {{"integrity", "running"}}}};
+    a.created_at = kT0;
+    EXPECT_OK(store_->CreateAgent(a));
+    return a;
+  }
+
+  Policy MakePolicy(const Tenant& t, const std::string& name) {
+    Policy p;
+    p.id = NewId("policy");
+    p.tenant_id = t.id;
+    p.name = name;
+    p.document = {{"integrity", {{"paths", {"/etc"}}}}};
+    p.created_at = kT0;
+    p.updated_at = kT0;
+    EXPECT_OK(store_->CreatePolicy(p));
+    return p;
+  }
+
+  StoredEvent MakeEvent(const std::string& tenant, const std::string& agent, TimePoint ts,
+                        const std::string& module = "integrity", int severity = 3,
+                        std::string id = "") {
+    StoredEvent e;
+    e.id = id.empty() ? NewId("event") : std::move(id);
+    e.tenant_id = tenant;
+    e.agent_id = agent;
+    e.timestamp = ts;
+    e.module = module;
+    e.action = "file_changed";
+    e.severity = severity;
+    e.path = "/etc/passwd";
+    e.rule = "";
+    e.doc = {{"event", {{"id", e.id}, {"module", module}}}, {"file", {{"path", e.path}}}};
+    return e;
+  }
+
+  int64_t CountAll(const std::string& tenant) {
+    auto counts = OK(store_->CountEvents(tenant, EventQuery{}, hours(24 * 365 * 100)));
+    int64_t n = 0;
+    for (const auto& c : counts) n += c.count;
+    return n;
+  }
+
+  std::unique_ptr<ScratchDatabase> db_;
+  std::unique_ptr<Store> store_;
+  int next_id_ = 0;
+};
+
+TEST_P(StoreConformance, MigrateIsVersionedAndIdempotent) {
+  EXPECT_EQ(OK(store_->SchemaVersion()), static_cast<int>(Migrations().size()));
+  EXPECT_OK(store_->Migrate());
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  EXPECT_OK(other->Migrate());
+  EXPECT_EQ(OK(other->SchemaVersion()), static_cast<int>(Migrations().size()));
+
+  auto empty = ScratchDatabase::Create(GetParam());
+  ASSERT_TRUE(empty.has_value()) << empty.error().ToString();
+  auto fresh = Store::Open((*empty)->url());
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().ToString();
+  EXPECT_EQ(OK((*fresh)->SchemaVersion()), 0);
+}
+
+TEST_P(StoreConformance, TenantsRoundTripAndNamesAreUnique) {
+  Tenant t = MakeTenant("project-a");
+  t.settings.event_retention_days = 28;
+  t.settings.heartbeat_interval_s = 15;
+  t.settings.inactive_agent_cleanup_days = 0;
+  t.disabled = true;
+  t.name = "project-a2";
+  EXPECT_OK(store_->UpdateTenant(t));
+  Tenant got = OK(store_->GetTenant(t.id));
+  EXPECT_EQ(got.name, "project-a2");
+  EXPECT_TRUE(got.disabled);
+  EXPECT_FALSE(got.primary);
+  EXPECT_EQ(got.settings.event_retention_days, 28);
+  EXPECT_EQ(got.settings.heartbeat_interval_s, 15);
+  EXPECT_EQ(got.settings.inactive_agent_cleanup_days, 0);
+  EXPECT_EQ(got.created_at, kT0);
+
+  Tenant dup;
+  dup.id = NewId("tenant");
+  dup.name = "project-a2";
+  EXPECT_EQ(CodeOf(store_->CreateTenant(dup)), StatusCode::kAlreadyExists);
+  Tenant same_id = t;
+  same_id.name = "other";
+  EXPECT_EQ(CodeOf(store_->CreateTenant(same_id)), StatusCode::kAlreadyExists);
+
+  Tenant second = MakeTenant("project-b");
+  EXPECT_EQ(CodeOf(store_->GetTenant("nope")), StatusCode::kNotFound);
+  Tenant ghost;
+  ghost.id = "nope";
+  ghost.name = "ghost";
+  EXPECT_EQ(CodeOf(store_->UpdateTenant(ghost)), StatusCode::kNotFound);
+  second.name = "project-a2";
+  EXPECT_EQ(CodeOf(store_->UpdateTenant(second)), StatusCode::kAlreadyExists);
+  auto all = OK(store_->ListTenants());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, t.id);
+  EXPECT_EQ(all[1].id, second.id);
+}
+
+TEST_P(StoreConformance, ApiKeysAreFoundByHashAndRevoked) {
+  Tenant t = MakeTenant("a");
+  ApiKey k;
+  k.id = NewId("key");
+  k.tenant_id = t.id;
+  k.name = "ci";
+  k.role = Role::kOperator;
+  k.secret_hash = std::string(64, 'a');
+  k.expires_at = kT0 + hours(24);
+  k.created_at = kT0;
+  ASSERT_OK(store_->CreateApiKey(k));
+  ApiKey found = OK(store_->FindApiKeyByHash(k.secret_hash));
+  EXPECT_EQ(found.id, k.id);
+  EXPECT_EQ(found.tenant_id, t.id);
+  EXPECT_EQ(found.role, Role::kOperator);
+  EXPECT_EQ(found.expires_at, k.expires_at);
+  EXPECT_FALSE(found.revoked);
+  EXPECT_EQ(CodeOf(store_->FindApiKeyByHash(std::string(64, 'b'))), StatusCode::kNotFound);
+
+  ApiKey dup = k;
+  dup.id = NewId("key");
+  EXPECT_EQ(CodeOf(store_->CreateApiKey(dup)), StatusCode::kAlreadyExists);
+  ApiKey orphan = k;
+  orphan.id = NewId("key");
+  orphan.tenant_id = "no-such-tenant";
+  orphan.secret_hash = std::string(64, 'c');
+  EXPECT_EQ(CodeOf(store_->CreateApiKey(orphan)), StatusCode::kNotFound);
+
+  ASSERT_OK(store_->RevokeApiKey(t.id, k.id));
+  EXPECT_TRUE(OK(store_->GetApiKey(t.id, k.id)).revoked);
+  EXPECT_TRUE(OK(store_->FindApiKeyByHash(k.secret_hash)).revoked);
+  EXPECT_OK(store_->RevokeApiKey(t.id, k.id));  // idempotent
+  EXPECT_EQ(OK(store_->ListApiKeys(t.id)).size(), 1u);
+}
+
+TEST_P(StoreConformance, ActivationTokensEnforceUseLimitExpiryAndRevocation) {
+  Tenant t = MakeTenant("a");
+  Policy p = MakePolicy(t, "web");
+  ActivationToken tok;
+  tok.id = NewId("tok");
+  tok.tenant_id = t.id;
+  tok.name = "asg";
+  tok.token_hash = std::string(64, '1');
+  tok.policy_id = p.id;
+  tok.max_uses = 2;
+  tok.expires_at = kT0 + hours(1);
+  tok.created_at = kT0;
+  ASSERT_OK(store_->CreateActivationToken(tok));
+
+  ActivationToken used = OK(store_->UseActivationToken(tok.token_hash, kT0));
+  EXPECT_EQ(used.uses, 1);
+  EXPECT_EQ(used.policy_id, p.id);
+  EXPECT_EQ(used.tenant_id, t.id);
+  EXPECT_EQ(OK(store_->UseActivationToken(tok.token_hash, kT0 + minutes(1))).uses, 2);
+  EXPECT_EQ(CodeOf(store_->UseActivationToken(tok.token_hash, kT0 + minutes(2))),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(OK(store_->GetActivationToken(t.id, tok.id)).uses, 2);
+
+  ActivationToken unlimited = tok;
+  unlimited.id = NewId("tok");
+  unlimited.token_hash = std::string(64, '2');
+  unlimited.max_uses.reset();
+  unlimited.policy_id.reset();
+  ASSERT_OK(store_->CreateActivationToken(unlimited));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(store_->UseActivationToken(unlimited.token_hash, kT0).has_value());
+  }
+  EXPECT_EQ(CodeOf(store_->UseActivationToken(unlimited.token_hash, kT0 + hours(1))),
+            StatusCode::kUnauthenticated)
+      << "expired at exactly expires_at";
+  EXPECT_TRUE(store_->UseActivationToken(unlimited.token_hash, kT0 + hours(1) - microseconds(1))
+                  .has_value());
+
+  ASSERT_OK(store_->RevokeActivationToken(t.id, unlimited.id));
+  EXPECT_EQ(CodeOf(store_->UseActivationToken(unlimited.token_hash, kT0)),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(CodeOf(store_->UseActivationToken(std::string(64, '9'), kT0)),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(OK(store_->ListActivationTokens(t.id)).size(), 2u);
+
+  // A token may only carry a policy of its own tenant.
+  Tenant other = MakeTenant("b");
+  ActivationToken foreign = tok;
+  foreign.id = NewId("tok");
+  foreign.tenant_id = other.id;
+  foreign.token_hash = std::string(64, '3');
+  EXPECT_EQ(CodeOf(store_->CreateActivationToken(foreign)), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, ActivationTokenUseLimitHoldsUnderConcurrency) {
+  Tenant t = MakeTenant("a");
+  ActivationToken tok;
+  tok.id = NewId("tok");
+  tok.tenant_id = t.id;
+  tok.name = "limited";
+  tok.token_hash = std::string(64, '4');
+  tok.max_uses = 5;
+  tok.created_at = kT0;
+  ASSERT_OK(store_->CreateActivationToken(tok));
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 5; ++j) {
+        auto r = store_->UseActivationToken(tok.token_hash, kT0);
+        if (r.has_value()) {
+          ++ok;
+        } else if (r.error().code() == StatusCode::kUnauthenticated) {
+          ++refused;
+        } else {
+          ++other;
+          ADD_FAILURE() << r.error().ToString();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 5);
+  EXPECT_EQ(refused.load(), 15);
+  EXPECT_EQ(OK(store_->GetActivationToken(t.id, tok.id)).uses, 5);
+}
+
+TEST_P(StoreConformance, AgentsHeartbeatFilterAssignAndDelete) {
+  Tenant t = MakeTenant("a");
+  Policy p = MakePolicy(t, "base");
+  Agent a = MakeAgent(t, "web-1", /*online=*/false, std::nullopt);
+  Agent b = MakeAgent(t, "web-2");
+  Agent got = OK(store_->FindAgentByCredentialHash(a.credential_hash));
+  EXPECT_EQ(got.id, a.id);
+  EXPECT_EQ(got.status, a.status);
+  EXPECT_FALSE(got.last_seen.has_value());
+
+  Agent hb = a;
+  hb.last_seen = kT0 + seconds(5);
+  hb.version = "0.2.0";
+  hb.applied_policy_version = 3;
+  hb.status = {{"queue", 7}};
+  EXPECT_TRUE(OK(store_->RecordHeartbeat(hb))) << "was offline";
+  EXPECT_FALSE(OK(store_->RecordHeartbeat(hb))) << "already online";
+  got = OK(store_->GetAgent(t.id, a.id));
+  EXPECT_TRUE(got.online);
+  EXPECT_EQ(got.version, "0.2.0");
+  EXPECT_EQ(got.applied_policy_version, 3);
+  EXPECT_EQ(got.last_seen, kT0 + seconds(5));
+  EXPECT_EQ(got.status, json({{"queue", 7}}));
+
+  ASSERT_OK(store_->AssignPolicy(t.id, b.id, p.id));
+  ASSERT_OK(store_->AssignPolicy(t.id, b.id, p.id));  // same again is fine
+  EXPECT_EQ(OK(store_->GetAgent(t.id, b.id)).policy_id, p.id);
+  EXPECT_EQ(CodeOf(store_->AssignPolicy(t.id, b.id, std::string("nope"))), StatusCode::kNotFound);
+
+  AgentFilter by_policy;
+  by_policy.policy_id = p.id;
+  auto list = OK(store_->ListAgents(t.id, by_policy));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, b.id);
+  AgentFilter by_host;
+  by_host.hostname = "web-1";
+  list = OK(store_->ListAgents(t.id, by_host));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, a.id);
+  AgentFilter offline;
+  offline.online = false;
+  EXPECT_TRUE(OK(store_->ListAgents(t.id, offline)).empty());
+  EXPECT_EQ(OK(store_->ListAgents(t.id, AgentFilter{})).size(), 2u);
+
+  ASSERT_OK(store_->AssignPolicy(t.id, b.id, std::nullopt));
+  EXPECT_FALSE(OK(store_->GetAgent(t.id, b.id)).policy_id.has_value());
+  ASSERT_OK(store_->DeleteAgent(t.id, b.id));
+  EXPECT_EQ(CodeOf(store_->GetAgent(t.id, b.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->DeleteAgent(t.id, b.id)), StatusCode::kNotFound);
+  Agent dup = a;
+  dup.id = NewId("agent");
+  EXPECT_EQ(CodeOf(store_->CreateAgent(dup)), StatusCode::kAlreadyExists) << "credential reused";
+}
+
+TEST_P(StoreConformance, MarkOfflineUsesEachTenantsHeartbeatInterval) {
+  Tenant slow = MakeTenant("slow");  // heartbeat 60 s: offline after 180 s
+  Tenant fast = MakeTenant("fast");
+  fast.settings.heartbeat_interval_s = 10;  // offline after 30 s
+  ASSERT_OK(store_->UpdateTenant(fast));
+  TimePoint now = kT0 + hours(1);
+  Agent stale = MakeAgent(slow, "stale", true, now - seconds(181));
+  Agent fresh = MakeAgent(slow, "fresh", true, now - seconds(100));
+  Agent fast_stale = MakeAgent(fast, "fast-stale", true, now - seconds(31));
+  Agent already = MakeAgent(fast, "already", false, now - hours(10));
+  auto marked = OK(store_->MarkOffline(now));
+  std::set<std::string> ids;
+  for (const auto& a : marked) {
+    ids.insert(a.id);
+    EXPECT_FALSE(a.online);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{stale.id, fast_stale.id}));
+  EXPECT_FALSE(OK(store_->GetAgent(slow.id, stale.id)).online);
+  EXPECT_TRUE(OK(store_->GetAgent(slow.id, fresh.id)).online);
+  EXPECT_TRUE(OK(store_->MarkOffline(now)).empty());
+
+  // Inactive cleanup: offline agents last seen before the cutoff, one tenant only.
+  EXPECT_EQ(OK(store_->DeleteInactiveAgents(fast.id, now - hours(5))), 1);  // `already`
+  EXPECT_EQ(CodeOf(store_->GetAgent(fast.id, already.id)), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->DeleteInactiveAgents(slow.id, now)), 1);  // `stale`
+  EXPECT_TRUE(store_->GetAgent(slow.id, fresh.id).has_value());
+  EXPECT_TRUE(store_->GetAgent(fast.id, fast_stale.id).has_value());
+}
+
+TEST_P(StoreConformance, PoliciesVersionAndRefuseDeleteWhileUsed) {
+  Tenant t = MakeTenant("a");
+  Policy p = MakePolicy(t, "base");
+  Policy same_name = p;
+  same_name.id = NewId("policy");
+  EXPECT_EQ(CodeOf(store_->CreatePolicy(same_name)), StatusCode::kAlreadyExists);
+  Tenant other = MakeTenant("b");
+  same_name.tenant_id = other.id;
+  EXPECT_OK(store_->CreatePolicy(same_name)) << "names are unique per tenant only";
+
+  json doc = {{"integrity", {{"paths", {"/srv"}}}}};
+  Policy updated = OK(store_->UpdatePolicy(t.id, p.id, "base-v2", doc, kT0 + hours(1)));
+  EXPECT_EQ(updated.version, 2);
+  EXPECT_EQ(updated.name, "base-v2");
+  EXPECT_EQ(updated.document, doc);
+  EXPECT_EQ(updated.updated_at, kT0 + hours(1));
+  EXPECT_EQ(updated.created_at, kT0);
+  EXPECT_EQ(OK(store_->GetPolicy(t.id, p.id)).version, 2);
+  Policy second = MakePolicy(t, "second");
+  EXPECT_EQ(CodeOf(store_->UpdatePolicy(t.id, second.id, "base-v2", doc, kT0)),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(OK(store_->GetPolicy(t.id, second.id)).version, 1) << "failed update changed nothing";
+
+  Agent a = MakeAgent(t, "h");
+  ASSERT_OK(store_->AssignPolicy(t.id, a.id, p.id));
+  EXPECT_EQ(CodeOf(store_->DeletePolicy(t.id, p.id)), StatusCode::kFailedPrecondition);
+  ASSERT_OK(store_->AssignPolicy(t.id, a.id, std::nullopt));
+  ActivationToken tok;
+  tok.id = NewId("tok");
+  tok.tenant_id = t.id;
+  tok.name = "x";
+  tok.token_hash = std::string(64, '7');
+  tok.policy_id = p.id;
+  tok.created_at = kT0;
+  ASSERT_OK(store_->CreateActivationToken(tok));
+  EXPECT_EQ(CodeOf(store_->DeletePolicy(t.id, p.id)), StatusCode::kFailedPrecondition);
+  ASSERT_OK(store_->RevokeActivationToken(t.id, tok.id));
+  EXPECT_OK(store_->DeletePolicy(t.id, p.id));
+  EXPECT_EQ(CodeOf(store_->GetPolicy(t.id, p.id)), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->ListPolicies(t.id)).size(), 1u);
+}
+
+TEST_P(StoreConformance, CommandsAreDeliveredOnceAndCompleted) {
+  Tenant t = MakeTenant("a");
+  Agent a = MakeAgent(t, "h");
+  Agent b = MakeAgent(t, "other");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    Command c;
+    c.id = NewId("cmd");
+    c.tenant_id = t.id;
+    c.agent_id = a.id;
+    c.name = i == 0 ? "integrity.check" : "antimalware.scan";
+    c.args = {{"n", i}};
+    c.created_at = kT0 + seconds(i);
+    ASSERT_OK(store_->QueueCommand(c));
+    ids.push_back(c.id);
+  }
+  Command for_b;
+  for_b.id = NewId("cmd");
+  for_b.tenant_id = t.id;
+  for_b.agent_id = b.id;
+  for_b.name = "integrity.check";
+  for_b.created_at = kT0;
+  ASSERT_OK(store_->QueueCommand(for_b));
+
+  auto taken = OK(store_->TakeCommands(t.id, a.id));
+  ASSERT_EQ(taken.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(taken[i].id, ids[i]) << "in queue order";
+    EXPECT_EQ(taken[i].state, CommandState::kDelivered);
+    EXPECT_EQ(taken[i].args, json({{"n", static_cast<int>(i)}}));
+  }
+  EXPECT_TRUE(OK(store_->TakeCommands(t.id, a.id)).empty()) << "delivered once";
+  ASSERT_OK(store_->CompleteCommand(t.id, a.id, ids[0], true, {{"changed", 0}}));
+  ASSERT_OK(store_->CompleteCommand(t.id, a.id, ids[1], false, {{"error", "busy"}}));
+  EXPECT_EQ(CodeOf(store_->CompleteCommand(t.id, b.id, ids[2], true, {})), StatusCode::kNotFound)
+      << "another agent cannot complete it";
+  auto list = OK(store_->ListCommands(t.id, a.id));
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].state, CommandState::kCompleted);
+  EXPECT_EQ(list[0].result, json({{"changed", 0}}));
+  EXPECT_EQ(list[1].state, CommandState::kFailed);
+  EXPECT_EQ(list[2].state, CommandState::kDelivered);
+  EXPECT_TRUE(list[2].result.is_null());
+  EXPECT_EQ(OK(store_->TakeCommands(t.id, b.id)).size(), 1u);
+  Command orphan = for_b;
+  orphan.id = NewId("cmd");
+  orphan.agent_id = "no-such-agent";
+  EXPECT_EQ(CodeOf(store_->QueueCommand(orphan)), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, AnotherTenantsIdFindsNothingForEveryKindOfObject) {
+  Tenant a = MakeTenant("a");
+  Tenant b = MakeTenant("b");
+  Policy pol = MakePolicy(a, "p");
+  Agent agent = MakeAgent(a, "h");
+  ApiKey key;
+  key.id = NewId("key");
+  key.tenant_id = a.id;
+  key.name = "k";
+  key.role = Role::kAdmin;
+  key.secret_hash = std::string(64, 'e');
+  key.created_at = kT0;
+  ASSERT_OK(store_->CreateApiKey(key));
+  ActivationToken tok;
+  tok.id = NewId("tok");
+  tok.tenant_id = a.id;
+  tok.name = "t";
+  tok.token_hash = std::string(64, 'f');
+  tok.created_at = kT0;
+  ASSERT_OK(store_->CreateActivationToken(tok));
+  Command cmd;
+  cmd.id = NewId("cmd");
+  cmd.tenant_id = a.id;
+  cmd.agent_id = agent.id;
+  cmd.name = "integrity.check";
+  cmd.created_at = kT0;
+  ASSERT_OK(store_->QueueCommand(cmd));
+  ASSERT_TRUE(store_->InsertEvents({MakeEvent(a.id, agent.id, kT0)}).has_value());
+  AuditEntry audit;
+  audit.id = NewId("audit");
+  audit.tenant_id = a.id;
+  audit.actor = "apikey:" + key.id;
+  audit.method = "POST";
+  audit.path = "/api/v1/policies";
+  audit.status = 201;
+  audit.at = kT0;
+  ASSERT_OK(store_->AppendAudit(audit));
+
+  // Reads with tenant b's id.
+  EXPECT_EQ(CodeOf(store_->GetApiKey(b.id, key.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->GetActivationToken(b.id, tok.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->GetAgent(b.id, agent.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->GetPolicy(b.id, pol.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->ListCommands(b.id, agent.id)), StatusCode::kNotFound);
+  EXPECT_TRUE(OK(store_->ListApiKeys(b.id)).empty());
+  EXPECT_TRUE(OK(store_->ListActivationTokens(b.id)).empty());
+  EXPECT_TRUE(OK(store_->ListAgents(b.id, AgentFilter{})).empty());
+  EXPECT_TRUE(OK(store_->ListPolicies(b.id)).empty());
+  EXPECT_TRUE(OK(store_->QueryEvents(b.id, EventQuery{})).empty());
+  EXPECT_TRUE(OK(store_->CountEvents(b.id, EventQuery{}, hours(1))).empty());
+  EXPECT_TRUE(OK(store_->QueryAudit(b.id, std::nullopt, 100)).empty());
+
+  // Writes with tenant b's id: not found, and a's objects unchanged.
+  EXPECT_EQ(CodeOf(store_->RevokeApiKey(b.id, key.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->RevokeActivationToken(b.id, tok.id)), StatusCode::kNotFound);
+  Agent hb = agent;
+  hb.tenant_id = b.id;
+  EXPECT_EQ(CodeOf(store_->RecordHeartbeat(hb)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->AssignPolicy(b.id, agent.id, std::nullopt)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->DeleteAgent(b.id, agent.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->UpdatePolicy(b.id, pol.id, "x", json::object(), kT0)),
+            StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->DeletePolicy(b.id, pol.id)), StatusCode::kNotFound);
+  Command cross = cmd;
+  cross.id = NewId("cmd");
+  cross.tenant_id = b.id;
+  EXPECT_EQ(CodeOf(store_->QueueCommand(cross)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->TakeCommands(b.id, agent.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->CompleteCommand(b.id, agent.id, cmd.id, true, {})),
+            StatusCode::kNotFound);
+  // Tenant b's policy cannot be given to tenant a's agent, nor a's policy to b's agent.
+  Policy bpol = MakePolicy(b, "bp");
+  EXPECT_EQ(CodeOf(store_->AssignPolicy(a.id, agent.id, bpol.id)), StatusCode::kNotFound);
+  Agent bagent = MakeAgent(b, "bh");
+  EXPECT_EQ(CodeOf(store_->AssignPolicy(b.id, bagent.id, pol.id)), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->DeleteEventsBefore(b.id, kT0 + hours(1), 100)), 0);
+  EXPECT_EQ(OK(store_->DeleteInactiveAgents(b.id, kT0 + hours(1000))), 0);
+
+  EXPECT_FALSE(OK(store_->GetApiKey(a.id, key.id)).revoked);
+  EXPECT_FALSE(OK(store_->GetActivationToken(a.id, tok.id)).revoked);
+  EXPECT_EQ(OK(store_->GetPolicy(a.id, pol.id)).version, 1);
+  EXPECT_EQ(OK(store_->ListCommands(a.id, agent.id))[0].state, CommandState::kQueued);
+  EXPECT_EQ(OK(store_->QueryEvents(a.id, EventQuery{})).size(), 1u);
+  EXPECT_EQ(OK(store_->QueryAudit(a.id, std::nullopt, 100)).size(), 1u);
+}
+
+TEST_P(StoreConformance, InsertEventsCountsDuplicatesPerTenant) {
+  Tenant t = MakeTenant("a");
+  Tenant u = MakeTenant("b");
+  std::vector<StoredEvent> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(MakeEvent(t.id, "agent-1", kT0 + seconds(i)));
+  IngestResult r = OK(store_->InsertEvents(batch));
+  EXPECT_EQ(r.accepted, 10);
+  EXPECT_EQ(r.duplicates, 0);
+
+  std::vector<StoredEvent> again(batch.begin(), batch.begin() + 5);
+  for (int i = 0; i < 5; ++i) again.push_back(MakeEvent(t.id, "agent-1", kT0 + seconds(20 + i)));
+  again.push_back(again.back());  // a duplicate inside the batch itself
+  r = OK(store_->InsertEvents(again));
+  EXPECT_EQ(r.accepted, 5);
+  EXPECT_EQ(r.duplicates, 6);
+  EXPECT_EQ(CountAll(t.id), 15);
+
+  std::vector<StoredEvent> other_tenant(batch.begin(), batch.begin() + 3);
+  for (auto& e : other_tenant) e.tenant_id = u.id;
+  r = OK(store_->InsertEvents(other_tenant));
+  EXPECT_EQ(r.accepted, 3) << "the same ids in another tenant are new";
+  EXPECT_EQ(CountAll(u.id), 3);
+
+  EXPECT_EQ(OK(store_->InsertEvents({})).accepted, 0);
+  StoredEvent bad = MakeEvent(t.id, "agent-1", kT0);
+  bad.id = std::string(65, 'x');
+  auto rejected = store_->InsertEvents({MakeEvent(t.id, "agent-1", kT0), bad});
+  ASSERT_FALSE(rejected.has_value());
+  EXPECT_EQ(rejected.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(rejected.error().message().find("event[1]"), std::string::npos);
+  EXPECT_EQ(CountAll(t.id), 15) << "a rejected batch stores nothing";
+}
+
+TEST_P(StoreConformance, QueryEventsFiltersAndKeepsTheDocument) {
+  Tenant t = MakeTenant("a");
+  std::vector<StoredEvent> events;
+  StoredEvent e1 = MakeEvent(t.id, "agent-1", kT0, "integrity", 5);
+  e1.path = "/var/www/html/index.php";
+  e1.doc = {{"@timestamp", "2026-09-21T00:00:00Z"}, {"nested", {{"a", {1, 2, 3}}}}, {"u", "é✓"}};
+  StoredEvent e2 = MakeEvent(t.id, "agent-1", kT0 + minutes(1), "ips", 8);
+  e2.action = "blocked";
+  e2.path = "";
+  e2.rule = "942100 SQL Injection";
+  StoredEvent e3 = MakeEvent(t.id, "agent-2", kT0 + minutes(2), "integrity", 2);
+  StoredEvent e4 = MakeEvent(t.id, "agent-2", kT0 + hours(2), "antimalware", 9);
+  e4.path = "/tmp/EICAR.com";
+  ASSERT_TRUE(store_->InsertEvents({e1, e2, e3, e4}).has_value());
+
+  auto ids = [&](const EventQuery& q) {
+    std::vector<std::string> out;
+    for (const auto& e : OK(store_->QueryEvents(t.id, q))) out.push_back(e.id);
+    return out;
+  };
+  EventQuery all;
+  auto got = OK(store_->QueryEvents(t.id, all));
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].doc, e1.doc);
+  EXPECT_EQ(got[0].path, e1.path);
+  EXPECT_EQ(got[0].timestamp, kT0);
+  EXPECT_EQ(got[0].severity, 5);
+  EXPECT_EQ(got[1].rule, e2.rule);
+  EXPECT_EQ(got[1].action, "blocked");
+
+  EventQuery q;
+  q.agent_id = "agent-2";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e3.id, e4.id}));
+  q = {};
+  q.module = "integrity";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e1.id, e3.id}));
+  q = {};
+  q.min_severity = 8;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e2.id, e4.id}));
+  q = {};
+  q.action = "blocked";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e2.id}));
+  q = {};
+  q.text = "html/index";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e1.id}));
+  q.text = "SQL Inj";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e2.id}));
+  q.text = "sql inj";
+  EXPECT_TRUE(ids(q).empty()) << "free text is case-sensitive on every backend";
+  q.text = "%";
+  EXPECT_TRUE(ids(q).empty()) << "no LIKE wildcards";
+  q = {};
+  q.from = kT0 + minutes(1);
+  q.to = kT0 + hours(2);
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e2.id, e3.id})) << "from inclusive, to exclusive";
+  q = {};
+  q.descending = true;
+  q.limit = 2;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{e4.id, e3.id}));
+}
+
+TEST_P(StoreConformance, PaginationHasNoGapsOrRepeatsInBothDirections) {
+  Tenant t = MakeTenant("a");
+  std::vector<StoredEvent> batch;
+  // 600 events over 7 timestamps: many share a timestamp, so the id breaks ties.
+  for (int i = 0; i < 600; ++i) {
+    batch.push_back(MakeEvent(t.id, "agent-1", kT0 + seconds(i % 7), "integrity", i % 10,
+                              fmt::format("ev-{:04d}-{}", (i * 7919) % 600, i)));
+  }
+  ASSERT_EQ(OK(store_->InsertEvents(batch)).accepted, 600);
+  std::vector<std::pair<TimePoint, std::string>> expected;
+  for (const auto& e : batch) expected.emplace_back(e.timestamp, e.id);
+  std::sort(expected.begin(), expected.end());
+
+  for (bool desc : {false, true}) {
+    EventQuery q;
+    q.limit = 37;
+    q.descending = desc;
+    std::vector<std::pair<TimePoint, std::string>> seen;
+    for (int pages = 0; pages < 100; ++pages) {
+      auto page = OK(store_->QueryEvents(t.id, q));
+      for (const auto& e : page) seen.emplace_back(e.timestamp, e.id);
+      if (page.size() < 37) break;
+      q.after = std::make_pair(page.back().timestamp, page.back().id);
+    }
+    auto want = expected;
+    if (desc) std::reverse(want.begin(), want.end());
+    EXPECT_EQ(seen, want) << (desc ? "descending" : "ascending");
+  }
+}
+
+TEST_P(StoreConformance, CountEventsPerBucketModuleAndSeverity) {
+  Tenant t = MakeTenant("a");
+  std::vector<StoredEvent> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(MakeEvent(t.id, "a1", kT0 + minutes(i), "ips", 8));
+  for (int i = 0; i < 3; ++i) {
+    batch.push_back(MakeEvent(t.id, "a1", kT0 + minutes(10 + i), "integrity", 3));
+  }
+  for (int i = 0; i < 2; ++i) {
+    batch.push_back(MakeEvent(t.id, "a2", kT0 + hours(1) + minutes(i), "ips", 8));
+  }
+  batch.push_back(MakeEvent(t.id, "a2", kT0 + hours(3), "ips", 5));
+  ASSERT_TRUE(store_->InsertEvents(batch).has_value());
+  auto counts = OK(store_->CountEvents(t.id, EventQuery{}, hours(1)));
+  std::vector<std::tuple<TimePoint, std::string, int, int64_t>> got;
+  for (const auto& c : counts) got.emplace_back(c.bucket, c.module, c.severity, c.count);
+  std::vector<std::tuple<TimePoint, std::string, int, int64_t>> want = {
+      {kT0, "integrity", 3, 3},
+      {kT0, "ips", 8, 5},
+      {kT0 + hours(1), "ips", 8, 2},
+      {kT0 + hours(3), "ips", 5, 1},
+  };
+  EXPECT_EQ(got, want);
+  EventQuery only;
+  only.agent_id = "a2";
+  only.to = kT0 + hours(2);
+  counts = OK(store_->CountEvents(t.id, only, minutes(15)));
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].bucket, kT0 + hours(1));
+  EXPECT_EQ(counts[0].count, 2);
+  EXPECT_EQ(CodeOf(store_->CountEvents(t.id, only, seconds(0))), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, RetentionDeletesOnlyOldEventsOfOneTenantInBatches) {
+  Tenant a = MakeTenant("a");
+  Tenant b = MakeTenant("b");
+  std::vector<StoredEvent> batch;
+  // Tenant a: 300 events on a day nobody else has (PostgreSQL drops that partition whole),
+  // 200 on days shared with b, 100 after the cutoff. Tenant b: 150 old, 50 new.
+  TimePoint day0 = kT0 - hours(24 * 30);
+  for (int i = 0; i < 300; ++i) batch.push_back(MakeEvent(a.id, "x", day0 + seconds(i)));
+  for (int i = 0; i < 200; ++i) {
+    batch.push_back(MakeEvent(a.id, "x", kT0 - hours(24 * 10) + minutes(i * 7)));
+  }
+  for (int i = 0; i < 100; ++i) batch.push_back(MakeEvent(a.id, "x", kT0 + seconds(i)));
+  for (int i = 0; i < 150; ++i) {
+    batch.push_back(MakeEvent(b.id, "y", kT0 - hours(24 * 10) + minutes(i * 9)));
+  }
+  for (int i = 0; i < 50; ++i) batch.push_back(MakeEvent(b.id, "y", kT0 + seconds(i)));
+  ASSERT_TRUE(store_->InsertEvents(batch).has_value());
+  // The cutoff falls inside a day (kT0 - 12 h): rows of that day are deleted row by row.
+  batch.clear();
+  for (int i = 0; i < 40; ++i) batch.push_back(MakeEvent(a.id, "x", kT0 - hours(13) + seconds(i)));
+  for (int i = 0; i < 10; ++i) batch.push_back(MakeEvent(a.id, "x", kT0 - hours(11) + seconds(i)));
+  ASSERT_TRUE(store_->InsertEvents(batch).has_value());
+
+  TimePoint cutoff = kT0 - hours(12);
+  int64_t total = 0;
+  int calls = 0;
+  for (;; ++calls) {
+    ASSERT_LT(calls, 100);
+    int64_t n = OK(store_->DeleteEventsBefore(a.id, cutoff, 64));
+    ASSERT_GE(n, 0);
+    if (n == 0) break;
+    total += n;
+  }
+  EXPECT_EQ(total, 540);
+  EXPECT_GE(calls, 4) << "deletes are batched";
+  EXPECT_EQ(CountAll(a.id), 110);
+  EXPECT_EQ(CountAll(b.id), 200);
+  EventQuery before;
+  before.to = cutoff;
+  EXPECT_TRUE(OK(store_->QueryEvents(a.id, before)).empty());
+  // Events may arrive again for a day whose partition was dropped.
+  auto again = store_->InsertEvents({MakeEvent(a.id, "x", day0 + seconds(5))});
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_EQ(again->accepted, 1);
+}
+
+TEST_P(StoreConformance, LeasesAreExclusiveAcrossTwoStores) {
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  const seconds ttl(30);
+  EXPECT_TRUE(OK(store_->TryAcquireLease("retention", "node-1", kT0, ttl)));
+  EXPECT_FALSE(OK(other->TryAcquireLease("retention", "node-2", kT0 + seconds(1), ttl)));
+  EXPECT_TRUE(OK(store_->TryAcquireLease("retention", "node-1", kT0 + seconds(20), ttl)))
+      << "renewal by the holder";
+  EXPECT_FALSE(OK(other->TryAcquireLease("retention", "node-2", kT0 + seconds(49), ttl)))
+      << "renewed until +50 s";
+  EXPECT_TRUE(OK(other->TryAcquireLease("retention", "node-2", kT0 + seconds(50), ttl)))
+      << "expired";
+  EXPECT_FALSE(OK(store_->TryAcquireLease("retention", "node-1", kT0 + seconds(51), ttl)));
+  EXPECT_TRUE(OK(store_->TryAcquireLease("offline", "node-1", kT0 + seconds(51), ttl)))
+      << "leases are independent";
+  EXPECT_OK(store_->ReleaseLease("retention", "node-1"));  // not the holder: no effect
+  EXPECT_FALSE(OK(store_->TryAcquireLease("retention", "node-1", kT0 + seconds(52), ttl)));
+  EXPECT_OK(other->ReleaseLease("retention", "node-2"));
+  EXPECT_TRUE(OK(store_->TryAcquireLease("retention", "node-1", kT0 + seconds(53), ttl)));
+
+  // Many contenders at the same instant, half through each store: exactly one wins.
+  for (int round = 0; round < 3; ++round) {
+    std::string name = fmt::format("contended-{}", round);
+    std::atomic<int> winners{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+      threads.emplace_back([&, i] {
+        Store* s = i % 2 ? other.get() : store_.get();
+        auto r = s->TryAcquireLease(name, fmt::format("node-{}", i), kT0, ttl);
+        if (!r.has_value()) {
+          ADD_FAILURE() << r.error().ToString();
+          return;
+        }
+        if (*r) ++winners;
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(winners.load(), 1) << name;
+  }
+}
+
+TEST_P(StoreConformance, DeleteTenantRemovesEverythingItOwns) {
+  Tenant a = MakeTenant("a");
+  Tenant keep = MakeTenant("keep");
+  Policy pol = MakePolicy(a, "p");
+  Agent agent = MakeAgent(a, "h");
+  Agent kept_agent = MakeAgent(keep, "h");
+  ApiKey key;
+  key.id = NewId("key");
+  key.tenant_id = a.id;
+  key.name = "k";
+  key.secret_hash = std::string(64, 'd');
+  key.created_at = kT0;
+  ASSERT_OK(store_->CreateApiKey(key));
+  ActivationToken tok;
+  tok.id = NewId("tok");
+  tok.tenant_id = a.id;
+  tok.name = "t";
+  tok.token_hash = std::string(64, '5');
+  tok.policy_id = pol.id;
+  tok.created_at = kT0;
+  ASSERT_OK(store_->CreateActivationToken(tok));
+  Command cmd;
+  cmd.id = NewId("cmd");
+  cmd.tenant_id = a.id;
+  cmd.agent_id = agent.id;
+  cmd.name = "integrity.check";
+  cmd.created_at = kT0;
+  ASSERT_OK(store_->QueueCommand(cmd));
+  ASSERT_TRUE(
+      store_->InsertEvents({MakeEvent(a.id, agent.id, kT0), MakeEvent(keep.id, kept_agent.id, kT0)})
+          .has_value());
+  AuditEntry audit;
+  audit.id = NewId("audit");
+  audit.tenant_id = a.id;
+  audit.actor = "system";
+  audit.method = "DELETE";
+  audit.path = "/x";
+  audit.at = kT0;
+  ASSERT_OK(store_->AppendAudit(audit));
+
+  ASSERT_OK(store_->DeleteTenant(a.id));
+  EXPECT_EQ(CodeOf(store_->GetTenant(a.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->DeleteTenant(a.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->FindApiKeyByHash(key.secret_hash)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->UseActivationToken(tok.token_hash, kT0)), StatusCode::kUnauthenticated);
+  EXPECT_EQ(CodeOf(store_->FindAgentByCredentialHash(agent.credential_hash)),
+            StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->GetPolicy(a.id, pol.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->ListCommands(a.id, agent.id)), StatusCode::kNotFound);
+  EXPECT_TRUE(OK(store_->QueryEvents(a.id, EventQuery{})).empty());
+  EXPECT_TRUE(OK(store_->QueryAudit(a.id, std::nullopt, 10)).empty());
+  EXPECT_TRUE(OK(store_->ListApiKeys(a.id)).empty());
+  EXPECT_TRUE(OK(store_->ListActivationTokens(a.id)).empty());
+  // The other tenant is untouched.
+  EXPECT_TRUE(store_->GetAgent(keep.id, kept_agent.id).has_value());
+  EXPECT_EQ(CountAll(keep.id), 1);
+  EXPECT_EQ(OK(store_->ListTenants()).size(), 1u);
+}
+
+TEST_P(StoreConformance, ConcurrentInsertsFromManyThreadsLoseAndDuplicateNothing) {
+  Tenant t = MakeTenant("a");
+  constexpr int kThreads = 6, kBatches = 10, kPerBatch = 100;
+  std::atomic<int> accepted{0}, duplicates{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<StoredEvent> batch;
+        for (int i = 0; i < kPerBatch; ++i) {
+          // Thread pairs send the same ids (an agent retrying through two manager nodes).
+          int owner = th / 2;
+          StoredEvent e =
+              MakeEvent(t.id, fmt::format("agent-{}", owner), kT0 + seconds(b * kPerBatch + i),
+                        "integrity", 1, fmt::format("e-{}-{}-{}", owner, b, i));
+          batch.push_back(std::move(e));
+        }
+        auto r = store_->InsertEvents(batch);
+        if (!r.has_value()) {
+          ADD_FAILURE() << r.error().ToString();
+          continue;
+        }
+        accepted += r->accepted;
+        duplicates += r->duplicates;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  constexpr int kUnique = kThreads / 2 * kBatches * kPerBatch;
+  EXPECT_EQ(accepted.load(), kUnique);
+  EXPECT_EQ(duplicates.load(), kThreads * kBatches * kPerBatch - kUnique);
+  EXPECT_EQ(CountAll(t.id), kUnique);
+}
+
+TEST_P(StoreConformance, AuditIsPagedInTimeOrder) {
+  Tenant t = MakeTenant("a");
+  for (int i = 0; i < 25; ++i) {
+    AuditEntry e;
+    e.id = fmt::format("audit-{:03d}", 24 - i);
+    e.tenant_id = t.id;
+    e.actor = "apikey:k1";
+    e.method = "PATCH";
+    e.path = fmt::format("/api/v1/agents/{}", i);
+    e.status = 200;
+    e.detail = {{"i", i}};
+    e.at = kT0 + seconds(i / 5);
+    ASSERT_OK(store_->AppendAudit(e));
+  }
+  std::vector<std::string> seen;
+  std::optional<std::pair<TimePoint, std::string>> after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = OK(store_->QueryAudit(t.id, after, 4));
+    for (const auto& e : page) seen.push_back(e.path);
+    if (page.size() < 4) break;
+    after = std::make_pair(page.back().at, page.back().id);
+  }
+  ASSERT_EQ(seen.size(), 25u);
+  std::set<std::string> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), 25u);
+  auto first = OK(store_->QueryAudit(t.id, std::nullopt, 1));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].id, "audit-020") << "earliest time, then smallest id";
+  EXPECT_EQ(first[0].detail, json({{"i", 4}}));
+  EXPECT_EQ(first[0].status, 200);
+}
+
+// A port on 127.0.0.1 that nothing listens on.
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_P(StoreConformance, UnreachableDatabaseIsUnavailable) {
+  std::string url;
+  switch (GetParam()) {
+    case Dialect::kSqlite:
+      url = "sqlite:/nonexistent-ward-dir/sub/ward.db";
+      break;
+    case Dialect::kPostgres:
+      url = fmt::format("postgresql://ward:ward-test@127.0.0.1:{}/ward", ClosedPort());
+      break;
+    case Dialect::kMysql:
+      url = fmt::format("mysql://ward:ward-test@127.0.0.1:{}/ward", ClosedPort());
+      break;
+  }
+  auto s = Store::Open(url);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), StatusCode::kUnavailable) << s.error().ToString();
+  EXPECT_EQ(s.error().message().find("ward-test"), std::string::npos) << "password not leaked";
+}
+
+// Server backends only: SQLite has no connection to lose.
+class ServerStoreConformance : public StoreConformance {};
+
+TEST_P(ServerStoreConformance, RecoversWhenTheServerDropsItsConnections) {
+  Tenant t = MakeTenant("a");
+  ASSERT_TRUE(store_->GetTenant(t.id).has_value());
+  auto server = TestServerUrl(GetParam());
+  ASSERT_TRUE(server.has_value());
+  std::string db = db_->url().substr(db_->url().rfind('/') + 1);
+  if (GetParam() == Dialect::kPostgres) {
+    ASSERT_OK(RunAdminSql(*server, {fmt::format("SELECT pg_terminate_backend(pid) FROM "
+                                                "pg_stat_activity WHERE datname = '{}' AND pid <> "
+                                                "pg_backend_pid()",
+                                                db)}));
+  } else {
+    // MariaDB: KILL CONNECTION for each session on the scratch database, via a procedure.
+    ASSERT_OK(RunAdminSql(
+        *server,
+        {fmt::format("CREATE OR REPLACE PROCEDURE ward.kill_{0}() BEGIN DECLARE done INT DEFAULT "
+                     "0; DECLARE cid BIGINT; DECLARE c CURSOR FOR SELECT id FROM "
+                     "information_schema.processlist WHERE db = '{0}' AND id <> CONNECTION_ID(); "
+                     "DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1; OPEN c; FETCH c INTO "
+                     "cid; WHILE done = 0 DO KILL CONNECTION cid; FETCH c INTO cid; END WHILE; "
+                     "CLOSE c; END",
+                     db),
+         fmt::format("CALL ward.kill_{}()", db), fmt::format("DROP PROCEDURE ward.kill_{}", db)}));
+  }
+  // The pooled connection is dead; the store replaces it and answers.
+  auto again = store_->GetTenant(t.id);
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_EQ(again->name, "a");
+}
+
+std::string BackendName(const ::testing::TestParamInfo<Dialect>& info) {
+  return std::string(DialectName(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
+                         ::testing::Values(Dialect::kSqlite, Dialect::kPostgres, Dialect::kMysql),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, ServerStoreConformance,
+                         ::testing::Values(Dialect::kPostgres, Dialect::kMysql), BackendName);
+
+}  // namespace
+}  // namespace ward::manager
