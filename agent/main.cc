@@ -26,6 +26,9 @@
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/ips/cli.h"
+#include "agent/transport/cli.h"
+#include "agent/transport/debug_emit.h"
+#include "agent/transport/managed.h"
 #include "agent/version.h"
 #include "common/log.h"
 
@@ -54,9 +57,15 @@ Status RunSteps(const std::vector<Step>& steps) {
 }
 
 Result<Policy> LoadPolicy(const std::string& file) {
-  if (file.empty()) return InvalidArgument("--config FILE is required (managed mode comes later)");
+  if (file.empty()) return InvalidArgument("--config FILE is required");
   return Policy::LoadFile(file, BuiltinModules());
 }
+
+// Test tool (agent/transport/debug_emit.h): synthetic events for the transport's benchmarks.
+struct DebugEmit {
+  uint64_t count = 0;
+  double rate = 0;
+};
 
 sigset_t BlockStopSignals() {
   sigset_t set;
@@ -82,21 +91,32 @@ int WaitForStopSignal(const sigset_t& set, const std::function<void()>& on_hup) 
 }
 
 // `run` and `integrity watch`: modules in the foreground until SIGINT/SIGTERM.
-int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_modules,
-             bool file_output) {
+// Managed (docs/transport.md) without --config, or when the config has `agent.manager`: the
+// policy comes from the manager and events go through the spool to it.
+int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_modules, bool file_output,
+             DebugEmit debug_emit = {}) {
   sigset_t signals = BlockStopSignals();
   Policy policy;
   std::unique_ptr<EventQueue> queue;
   std::unique_ptr<ModuleHost> host;
+  std::unique_ptr<transport::ManagedAgent> managed;
   std::vector<ModuleSpec> specs;
   ChangeLedger ledger;
   Status s = RunSteps({
+      {"prepare state dir", [&] { return PrepareStateDir(opt.state_dir); }},
       {"load policy",
        [&] {
-         WARD_ASSIGN_OR_RETURN(policy, LoadPolicy(opt.config));
+         if (!opt.config.empty()) {
+           WARD_ASSIGN_OR_RETURN(policy, LoadPolicy(opt.config));
+           if (!policy.agent().manager.present) return Status::Ok();
+         }
+         const ManagerSettings* bootstrap = opt.config.empty() ? nullptr : &policy.agent().manager;
+         WARD_ASSIGN_OR_RETURN(
+             managed, transport::ManagedAgent::Open(opt.state_dir, bootstrap, BuiltinModules(),
+                                                    SystemClock()));
+         policy = managed->policy();
          return Status::Ok();
        }},
-      {"prepare state dir", [&] { return PrepareStateDir(opt.state_dir); }},
       {"start outputs",
        [&] {
          queue = std::make_unique<EventQueue>(policy.agent().queue_capacity, HostName(policy),
@@ -109,6 +129,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
                                         policy.agent().file_max_size, policy.agent().file_keep));
            queue->AddOutput(std::move(f));
          }
+         if (managed) queue->AddOutput(managed->MakeSpoolOutput());
          queue->Start();
          return Status::Ok();
        }},
@@ -124,9 +145,14 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
                            opt.state_dir, queue.get(),      &ledger};
          host = std::make_unique<ModuleHost>(ctx, specs);
          WARD_RETURN_IF_ERROR(host->Start(policy));
-         if (host->Running().empty()) {
+         if (host->Running().empty() && !managed) {
            return FailedPrecondition("the policy enables no module");
          }
+         return Status::Ok();
+       }},
+      {"connect to the manager",
+       [&] {
+         if (managed) managed->Start(*host, *queue);
          return Status::Ok();
        }},
   });
@@ -135,9 +161,18 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
     if (queue) queue->Stop();
     return Fail(s);
   }
+  std::jthread emitter;
+  if (debug_emit.count > 0) {
+    emitter =
+        transport::StartDebugEmitter(*queue, SystemClock(), debug_emit.count, debug_emit.rate);
+  }
   // SIGHUP: read the policy file again and apply it without a restart; a policy that cannot be
   // applied leaves the one in force running (reported as agent.policy_rejected).
   auto reload = [&] {
+    if (managed) {
+      (void)managed->Reload();  // reported as agent.policy_applied / policy_rejected
+      return;
+    }
     auto next = LoadPolicy(opt.config);
     Status applied = next ? host->Apply(*next) : next.error();
     Event e = Event::Make(SystemClock(), "ward", "change",
@@ -154,8 +189,10 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   };
   int sig = WaitForStopSignal(signals, reload);
   spdlog::info("signal {}: stopping", sig);
+  emitter = {};
   host->Stop();
   queue->Stop();
+  if (managed) managed->Stop();
   if (queue->dropped() > 0) spdlog::warn("{} event(s) were dropped", queue->dropped());
   return kExitOk;
 }
@@ -253,9 +290,13 @@ int Main(int argc, char** argv) {
   CommonOptions opt;
   int rc = kExitOk;
 
-  auto* run = app.add_subcommand("run", "run every module the policy enables, in the foreground");
-  AddCommon(run, opt, true);
-  run->callback([&] { rc = RunAgent(opt, {}, true); });
+  auto* run = app.add_subcommand(
+      "run", "run every module the policy enables, in the foreground (managed without --config)");
+  AddCommon(run, opt, false);
+  DebugEmit debug_emit;
+  run->add_option("--debug-emit", debug_emit.count)->group("");
+  run->add_option("--debug-emit-rate", debug_emit.rate)->group("");
+  run->callback([&] { rc = RunAgent(opt, {}, true, debug_emit); });
 
   auto* integ = app.add_subcommand("integrity", "integrity monitoring commands");
   integ->require_subcommand(1);
@@ -331,6 +372,7 @@ int Main(int argc, char** argv) {
 
   AddAntimalwareCommands(app, opt, rc);
   AddIpsCommands(app, opt, rc);
+  AddTransportCommands(app, opt, rc);
 
   app.parse_complete_callback([&] {
     InitLogging(opt.log_level);

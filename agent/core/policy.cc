@@ -8,7 +8,30 @@ namespace {
 Result<AgentSettings> ParseAgent(const ConfigNode& n) {
   AgentSettings a;
   if (n.IsNull()) return a;
-  WARD_RETURN_IF_ERROR(CheckKeys(n, {"name", "outputs", "queue_capacity"}));
+  WARD_RETURN_IF_ERROR(
+      CheckKeys(n, {"name", "outputs", "queue_capacity", "spool_max_size", "manager"}));
+  if (const ConfigNode* v = n.Find("spool_max_size")) {
+    WARD_ASSIGN_OR_RETURN(a.spool_max_size, ReadSize(*v));
+    if (a.spool_max_size < (1 << 20)) return v->Error("must be at least 1M");
+  }
+  if (const ConfigNode* m = n.Find("manager")) {
+    WARD_RETURN_IF_ERROR(RequireMap(*m));
+    WARD_RETURN_IF_ERROR(CheckKeys(*m, {"url", "token", "proxy", "fingerprint"}));
+    a.manager.present = true;
+    const ConfigNode* url = m->Find("url");
+    if (url == nullptr) return m->Error("url: missing (https://HOST:4119)");
+    WARD_ASSIGN_OR_RETURN(a.manager.url, ReadString(*url));
+    if (!a.manager.url.starts_with("https://")) return url->Error("must start with https://");
+    if (const ConfigNode* v = m->Find("token")) {
+      WARD_ASSIGN_OR_RETURN(a.manager.token, ReadString(*v));
+    }
+    if (const ConfigNode* v = m->Find("proxy")) {
+      WARD_ASSIGN_OR_RETURN(a.manager.proxy, ReadString(*v));
+    }
+    if (const ConfigNode* v = m->Find("fingerprint")) {
+      WARD_ASSIGN_OR_RETURN(a.manager.fingerprint, ReadString(*v));
+    }
+  }
   if (const ConfigNode* v = n.Find("name")) {
     WARD_ASSIGN_OR_RETURN(a.name, ReadString(*v));
   }

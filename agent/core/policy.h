@@ -10,6 +10,12 @@
 //       file_max_size: 10M
 //       file_keep: 5
 //     queue_capacity: 65536         # in-process event queue; beyond it events are dropped+counted
+//     spool_max_size: 256M          # managed: the on-disk event spool (docs/transport.md)
+//     manager:                      # managed: bootstrap settings for unattended activation
+//       url: https://manager:4119
+//       token: wat_...
+//       proxy: http://user:pass@proxy:3128
+//       fingerprint: <sha-256 hex>
 //   integrity: { ... }
 #pragma once
 
@@ -22,6 +28,15 @@
 
 namespace ward::agent {
 
+// `agent.manager`: where an unattended install activates (docs/transport.md).
+struct ManagerSettings {
+  bool present = false;
+  std::string url;
+  std::string token;
+  std::string proxy;
+  std::string fingerprint;
+};
+
 struct AgentSettings {
   std::string name;  // empty = gethostname()
   bool stdout_output = true;
@@ -29,6 +44,8 @@ struct AgentSettings {
   uint64_t file_max_size = 10 << 20;
   int file_keep = 5;
   size_t queue_capacity = 65536;
+  uint64_t spool_max_size = 256ull << 20;
+  ManagerSettings manager;
 };
 
 class Policy {

@@ -1,0 +1,246 @@
+#include "agent/transport/spool.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "agent/transport/spool_output.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+
+namespace ward::agent::transport {
+namespace {
+
+using ward::test::FakeClock;
+using ward::test::TempDir;
+
+Event Numbered(const Clock& clock, int64_t n, Severity sev = Severity::kLow, size_t pad = 0) {
+  Event e = Event::Make(clock, "test", "info", "numbered", sev);
+  e.Set("ward.debug.seq", n);
+  if (pad > 0) e.Set("message", std::string(pad, 'x'));
+  return e;
+}
+
+int64_t SeqOf(const SpooledEvent& s) {
+  auto e = Event::FromJson(s.json);
+  EXPECT_TRUE(e.has_value());
+  return e ? e->Get("ward.debug.seq").get<int64_t>() : -1;
+}
+
+std::vector<SpooledEvent> All(Spool& spool) {
+  auto r = spool.Peek(1'000'000, SIZE_MAX);
+  EXPECT_TRUE(r.has_value());
+  return r ? *r : std::vector<SpooledEvent>{};
+}
+
+TEST(Spool, KeepsEventsInOrderUntilAcknowledged) {
+  TempDir dir;
+  FakeClock clock;
+  auto spool = Spool::Open(dir.Sub("spool.db"), kDefaultSpoolMaxBytes, clock);
+  ASSERT_TRUE(spool.has_value()) << spool.error().ToString();
+  std::vector<Event> batch;
+  for (int i = 0; i < 1200; ++i) batch.push_back(Numbered(clock, i));
+  ASSERT_TRUE((*spool)->Append(batch).ok());
+  EXPECT_EQ((*spool)->Stats().depth, 1200u);
+
+  auto first = (*spool)->Peek(500, SIZE_MAX);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->size(), 500u);
+  for (int i = 0; i < 500; ++i) EXPECT_EQ(SeqOf((*first)[i]), i);
+  // Peeking again without an ack returns the same batch: nothing leaves before the manager's 200.
+  auto again = (*spool)->Peek(500, SIZE_MAX);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->front().seq, first->front().seq);
+  EXPECT_EQ((*spool)->Stats().depth, 1200u);
+
+  ASSERT_TRUE((*spool)->Ack(first->front().seq, first->back().seq).ok());
+  EXPECT_EQ((*spool)->Stats().depth, 700u);
+  auto next = (*spool)->Peek(500, SIZE_MAX);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(SeqOf(next->front()), 500);
+}
+
+TEST(Spool, PeekRespectsTheByteLimitButAlwaysReturnsOneEvent) {
+  TempDir dir;
+  FakeClock clock;
+  auto spool = Spool::Open(dir.Sub("spool.db"), kDefaultSpoolMaxBytes, clock);
+  ASSERT_TRUE(spool.has_value());
+  std::vector<Event> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(Numbered(clock, i, Severity::kLow, 1000));
+  ASSERT_TRUE((*spool)->Append(batch).ok());
+  auto r = (*spool)->Peek(500, 3500);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->size(), 2u);  // each event is ~1.2 kB of JSON
+  auto one = (*spool)->Peek(500, 10);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->size(), 1u);
+}
+
+TEST(Spool, SurvivesReopenWithCountersIntact) {
+  TempDir dir;
+  FakeClock clock;
+  {
+    auto spool = Spool::Open(dir.Sub("spool.db"), kDefaultSpoolMaxBytes, clock);
+    ASSERT_TRUE(spool.has_value());
+    ASSERT_TRUE((*spool)->Append({Numbered(clock, 1), Numbered(clock, 2)}).ok());
+  }
+  auto spool = Spool::Open(dir.Sub("spool.db"), kDefaultSpoolMaxBytes, clock);
+  ASSERT_TRUE(spool.has_value());
+  EXPECT_EQ((*spool)->Stats().depth, 2u);
+  EXPECT_GT((*spool)->Stats().bytes, 100u);
+  auto all = All(**spool);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(SeqOf(all[0]), 1);
+}
+
+TEST(Spool, WhenFullDropsLowestSeverityOldestFirstAndSaysExactlyHowMany) {
+  TempDir dir;
+  FakeClock clock;
+  const uint64_t max = 1 << 20;
+  auto spool = Spool::Open(dir.Sub("spool.db"), max, clock);
+  ASSERT_TRUE(spool.has_value());
+  // 100 high-severity events first (oldest), then info events until well past the bound.
+  std::vector<Event> high;
+  for (int i = 0; i < 100; ++i) high.push_back(Numbered(clock, i, Severity::kHigh, 1000));
+  ASSERT_TRUE((*spool)->Append(high).ok());
+  int next = 100;
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Event> info;
+    for (int i = 0; i < 100; ++i) info.push_back(Numbered(clock, next++, Severity::kInfo, 1000));
+    ASSERT_TRUE((*spool)->Append(info).ok());
+    EXPECT_LE((*spool)->Stats().bytes, max);
+  }
+  auto all = All(**spool);
+  uint64_t stated = 0;
+  std::vector<int64_t> info_left;
+  int high_left = 0;
+  for (const auto& s : all) {
+    auto e = Event::FromJson(s.json);
+    ASSERT_TRUE(e.has_value());
+    if (e->GetString("event.action") == "spool_dropped") {
+      stated += e->Get("ward.dropped_events").get<uint64_t>();
+      EXPECT_EQ(e->severity(), Severity::kHigh);
+      continue;
+    }
+    int64_t seq = e->Get("ward.debug.seq").get<int64_t>();
+    if (seq < 100) {
+      ++high_left;
+    } else {
+      info_left.push_back(seq);
+    }
+  }
+  // Every high-severity event is still there; the info events left are the newest ones.
+  EXPECT_EQ(high_left, 100);
+  ASSERT_FALSE(info_left.empty());
+  for (size_t i = 1; i < info_left.size(); ++i) EXPECT_EQ(info_left[i], info_left[i - 1] + 1);
+  EXPECT_EQ(info_left.back(), next - 1);
+  // The drop events state exactly how many were dropped, and the counter agrees.
+  uint64_t dropped = static_cast<uint64_t>(2000 - info_left.size());
+  EXPECT_EQ(stated, dropped);
+  EXPECT_EQ((*spool)->Stats().dropped, dropped);
+}
+
+TEST(Spool, DropsAnEventLargerThanTheWholeSpoolAndCountsIt) {
+  TempDir dir;
+  FakeClock clock;
+  auto spool = Spool::Open(dir.Sub("spool.db"), 1 << 20, clock);
+  ASSERT_TRUE(spool.has_value());
+  ASSERT_TRUE((*spool)->Append({Numbered(clock, 1, Severity::kHigh, 2 << 20)}).ok());
+  auto all = All(**spool);
+  ASSERT_EQ(all.size(), 1u);
+  auto e = Event::FromJson(all[0].json);
+  EXPECT_EQ(e->GetString("event.action"), "spool_dropped");
+  EXPECT_EQ(e->Get("ward.dropped_events").get<int>(), 1);
+}
+
+TEST(Spool, AckOfEventsEvictedMeanwhileIsHarmless) {
+  TempDir dir;
+  FakeClock clock;
+  auto spool = Spool::Open(dir.Sub("spool.db"), 1 << 20, clock);
+  ASSERT_TRUE(spool.has_value());
+  std::vector<Event> batch;
+  for (int i = 0; i < 500; ++i) batch.push_back(Numbered(clock, i, Severity::kInfo, 1000));
+  ASSERT_TRUE((*spool)->Append(batch).ok());
+  auto inflight = (*spool)->Peek(500, SIZE_MAX);
+  ASSERT_TRUE(inflight.has_value());
+  // While the batch is in flight, more important events push some of it out.
+  std::vector<Event> more;
+  for (int i = 0; i < 600; ++i) more.push_back(Numbered(clock, 1000 + i, Severity::kHigh, 1000));
+  ASSERT_TRUE((*spool)->Append(more).ok());
+  ASSERT_TRUE((*spool)->Ack(inflight->front().seq, inflight->back().seq).ok());
+  auto left = All(**spool);
+  for (const auto& s : left) {
+    auto e = Event::FromJson(s.json);
+    if (e->GetString("event.action") == "spool_dropped") continue;
+    EXPECT_GE(e->Get("ward.debug.seq").get<int>(), 1000);
+  }
+  EXPECT_EQ((*spool)->Stats().depth, left.size());
+}
+
+TEST(Spool, AnEventStoredBeforeKill9IsThereAfter) {
+  TempDir dir;
+  std::string path = dir.Sub("spool.db");
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipefd[0]);
+    FakeClock clock;
+    auto spool = Spool::Open(path, kDefaultSpoolMaxBytes, clock);
+    if (!spool) ::_exit(3);
+    for (int64_t n = 0;; n += 50) {
+      std::vector<Event> batch;
+      for (int i = 0; i < 50; ++i) batch.push_back(Numbered(clock, n + i));
+      if (!(*spool)->Append(batch).ok()) ::_exit(4);
+      int64_t done = n + 50;  // every seq below `done` is committed
+      if (::write(pipefd[1], &done, sizeof done) != sizeof done) ::_exit(5);
+    }
+  }
+  ::close(pipefd[1]);
+  int64_t committed = 0;
+  while (committed < 5000) {
+    int64_t v = 0;
+    ASSERT_EQ(::read(pipefd[0], &v, sizeof v), static_cast<ssize_t>(sizeof v));
+    committed = v;
+  }
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  // Whatever was reported after the kill still counts as committed.
+  int64_t v = 0;
+  while (::read(pipefd[0], &v, sizeof v) == static_cast<ssize_t>(sizeof v)) committed = v;
+  ::close(pipefd[0]);
+
+  FakeClock clock;
+  auto spool = Spool::Open(path, kDefaultSpoolMaxBytes, clock);
+  ASSERT_TRUE(spool.has_value()) << spool.error().ToString();
+  auto all = All(**spool);
+  ASSERT_GE(static_cast<int64_t>(all.size()), committed);
+  for (int64_t i = 0; i < committed; ++i) ASSERT_EQ(SeqOf(all[static_cast<size_t>(i)]), i);
+  EXPECT_EQ((*spool)->Stats().depth, all.size());
+}
+
+TEST(SpoolOutput, StoresADispatchRoundInOneGoAndWakesTheSender) {
+  TempDir dir;
+  FakeClock clock;
+  auto spool = Spool::Open(dir.Sub("spool.db"), kDefaultSpoolMaxBytes, clock);
+  ASSERT_TRUE(spool.has_value());
+  int woken = 0;
+  SpoolOutput out(**spool, [&] { ++woken; });
+  out.Write(Numbered(clock, 1));
+  out.Write(Numbered(clock, 2));
+  EXPECT_EQ((*spool)->Stats().depth, 0u);
+  out.Flush();
+  EXPECT_EQ((*spool)->Stats().depth, 2u);
+  EXPECT_EQ(woken, 1);
+  out.Flush();  // nothing new: no wake-up
+  EXPECT_EQ(woken, 1);
+}
+
+}  // namespace
+}  // namespace ward::agent::transport

@@ -1,0 +1,259 @@
+#include "tests/transport_fixture.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <sstream>
+
+namespace ward::test {
+namespace {
+
+std::string RunOutput(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  ::pclose(p);
+  return out;
+}
+
+std::string Bearer(const httplib::Request& req) {
+  std::string h = req.get_header_value("Authorization");
+  return h.starts_with("Bearer ") ? h.substr(7) : "";
+}
+
+void Error(httplib::Response& res, int status, const std::string& code, const std::string& msg) {
+  res.status = status;
+  res.set_content(nlohmann::json{{"error", {{"code", code}, {"message", msg}}}}.dump(),
+                  "application/json");
+}
+
+}  // namespace
+
+TestCert MakeTestCert(const std::string& dir, const std::string& name) {
+  TestCert c{dir + "/" + name + ".crt", dir + "/" + name + ".key", ""};
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+      "-subj /CN=ward-test-manager -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+      "-keyout " +
+      c.key_path + " -out " + c.cert_path + " 2>/dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::string fp =
+      RunOutput("openssl x509 -in " + c.cert_path + " -outform DER | sha256sum | cut -c1-64");
+  while (!fp.empty() && (fp.back() == '\n' || fp.back() == ' ')) fp.pop_back();
+  EXPECT_EQ(fp.size(), 64u);
+  c.fingerprint = fp;
+  return c;
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TestManager::TestManager(TestCert cert, int port)
+    : cert_(std::move(cert)), port_(port == 0 ? FreePort() : port) {}
+
+TestManager::~TestManager() { Stop(); }
+
+void TestManager::Start() {
+  server_ = std::make_unique<httplib::SSLServer>(cert_.cert_path.c_str(), cert_.key_path.c_str());
+  ASSERT_TRUE(server_->is_valid());
+  server_->set_keep_alive_timeout(1);
+  Install(*server_);
+  bool bound = false;
+  for (int i = 0; i < 50 && !bound; ++i) {
+    bound = server_->bind_to_port("127.0.0.1", port_);
+    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(bound) << "port " << port_;
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // stop() is a no-op until the listener thread has started: wait for it.
+  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void TestManager::Stop() {
+  if (server_) {
+    // Knock on the port so that a blocking accept() sees the stop.
+    server_->stop();
+    {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<uint16_t>(port_));
+      ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      ::close(fd);
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+void TestManager::AddToken(const std::string& token) {
+  std::lock_guard lock(mu_);
+  tokens_.insert(token);
+}
+void TestManager::RevokeToken(const std::string& token) {
+  std::lock_guard lock(mu_);
+  revoked_.insert(token);
+}
+void TestManager::SetPolicy(int64_t version, nlohmann::json document) {
+  std::lock_guard lock(mu_);
+  policy_version_ = version;
+  policy_doc_ = std::move(document);
+}
+void TestManager::QueueCommand(const std::string& id, const std::string& name,
+                               nlohmann::json args) {
+  std::lock_guard lock(mu_);
+  commands_.push_back(
+      {{"id", id}, {"name", name}, {"args", args.is_null() ? nlohmann::json::object() : args}});
+}
+void TestManager::FailEvents(int status) {
+  std::lock_guard lock(mu_);
+  fail_events_ = status;
+}
+void TestManager::SetHeartbeatInterval(int seconds) {
+  std::lock_guard lock(mu_);
+  heartbeat_interval_ = seconds;
+}
+std::vector<StoredEvent> TestManager::Events() const {
+  std::lock_guard lock(mu_);
+  return events_;
+}
+std::vector<nlohmann::json> TestManager::Heartbeats() const {
+  std::lock_guard lock(mu_);
+  return heartbeats_;
+}
+std::vector<nlohmann::json> TestManager::CommandResults() const {
+  std::lock_guard lock(mu_);
+  return results_;
+}
+std::vector<nlohmann::json> TestManager::Activations() const {
+  std::lock_guard lock(mu_);
+  return activations_;
+}
+uint64_t TestManager::duplicates() const {
+  std::lock_guard lock(mu_);
+  return duplicates_;
+}
+size_t TestManager::agent_count() const {
+  std::lock_guard lock(mu_);
+  return agents_.size();
+}
+
+bool TestManager::WaitUntil(const std::function<bool(const TestManager&)>& pred,
+                            std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred(*this)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+}
+
+void TestManager::Install(httplib::SSLServer& srv) {
+  srv.Post("/agent/v1/activate", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return Error(res, 400, "invalid", "body: not JSON");
+    std::lock_guard lock(mu_);
+    activations_.push_back(body);
+    cv_.notify_all();
+    std::string token = body.value("token", "");
+    std::string clone_of = body.value("clone_of", "");
+    bool ok = (tokens_.count(token) > 0 && revoked_.count(token) == 0) ||
+              (!clone_of.empty() && agents_.count(clone_of) > 0);
+    if (!ok) return Error(res, 401, "unauthenticated", "token refused");
+    int n = next_agent_++;
+    std::string id = "agent-" + std::to_string(n);
+    std::string cred = "wac_" + id + "_secret" + std::to_string(n * 7919);
+    agents_[cred] = Agent{id, body.value("machine_id", "")};
+    nlohmann::json reply = {{"agent_id", id},
+                            {"credential", cred},
+                            {"tenant_id", "tenant-1"},
+                            {"heartbeat_interval_s", heartbeat_interval_},
+                            {"policy", nullptr}};
+    if (policy_version_ > 0) {
+      reply["policy"] = {{"id", "p1"}, {"version", policy_version_}, {"document", policy_doc_}};
+    }
+    res.status = 201;
+    res.set_content(reply.dump(), "application/json");
+  });
+  srv.Post("/agent/v1/heartbeat", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    std::lock_guard lock(mu_);
+    auto agent = agents_.find(Bearer(req));
+    if (agent == agents_.end()) return Error(res, 401, "unauthenticated", "credential");
+    if (!body.is_object()) return Error(res, 400, "invalid", "body: not JSON");
+    if (body.value("machine_id", "") != agent->second.machine_id) {
+      return Error(res, 409, "identity_conflict", "machine id differs");
+    }
+    body["agent_id"] = agent->second.id;
+    heartbeats_.push_back(body);
+    if (body.contains("command_results")) {
+      for (const auto& r : body["command_results"]) results_.push_back(r);
+    }
+    nlohmann::json reply = {{"heartbeat_interval_s", heartbeat_interval_}, {"commands", commands_}};
+    commands_.clear();
+    int64_t have = body["status"].value("policy_version", int64_t{0});
+    if (policy_version_ > 0 && have != policy_version_) {
+      reply["policy"] = {{"id", "p1"}, {"version", policy_version_}, {"document", policy_doc_}};
+    }
+    cv_.notify_all();
+    res.set_content(reply.dump(), "application/json");
+  });
+  srv.Post("/agent/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto agent = agents_.find(Bearer(req));
+    if (agent == agents_.end()) return Error(res, 401, "unauthenticated", "credential");
+    if (fail_events_ != 0) return Error(res, fail_events_, "unavailable", "test says no");
+    // httplib has already undone Content-Encoding: gzip.
+    std::istringstream in(req.body);
+    std::string line;
+    int accepted = 0, dup = 0, n = 0;
+    nlohmann::json rejected = nlohmann::json::array();
+    while (std::getline(in, line)) {
+      ++n;
+      if (line.empty()) continue;
+      auto doc = nlohmann::json::parse(line, nullptr, false);
+      std::string id;
+      if (doc.is_object() && doc.contains("event") && doc["event"].is_object()) {
+        id = doc["event"].value("id", "");
+      }
+      if (id.empty()) {
+        rejected.push_back({{"line", n}, {"error", "event.id: missing"}});
+        continue;
+      }
+      if (!ids_.insert(id).second) {
+        ++dup;
+        ++duplicates_;
+        continue;
+      }
+      ++accepted;
+      events_.push_back({agent->second.id, std::move(doc)});
+    }
+    cv_.notify_all();
+    res.set_content(
+        nlohmann::json{{"accepted", accepted}, {"duplicates", dup}, {"rejected", rejected}}.dump(),
+        "application/json");
+  });
+}
+
+}  // namespace ward::test
