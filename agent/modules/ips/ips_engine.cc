@@ -212,6 +212,8 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
   }
   if (!seg->payload.empty()) {
     f.scratch.clear();
+    // What the receiver expects next, before this segment: where a reset must start.
+    const uint32_t expected = stream.started() ? stream.next_seq() : seg->seq;
     auto r = stream.Add(seg->seq, seg->payload, &f.scratch);
     if (r == TcpStream::AddResult::kRefused) {
       ++stats_.segments_refused;
@@ -240,7 +242,7 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
           f.blocked = true;
           d.drop = true;
           d.reset = true;
-          d.client_next = seg->seq;  // the dropped packet's bytes were never delivered
+          d.client_next = expected;  // the dropped packet's bytes were never delivered
           d.server_next = f.server.started() ? f.server.next_seq() : seg->ack;
           return d;
         }

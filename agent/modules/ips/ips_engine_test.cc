@@ -88,6 +88,10 @@ TEST_F(IpsEngineTest, PreventModeDropsThePacketThatCompletesTheAttackAndEverythi
   EXPECT_TRUE(d.back().drop);
   EXPECT_TRUE(d.back().reset);
   EXPECT_TRUE(d.back().from_client);
+  // The resets start where each receiver expects the next byte: the server never got the
+  // dropped segment's bytes, the client expects the server's next sequence number.
+  EXPECT_EQ(d.back().client_next, d.back().segment.seq);
+  EXPECT_EQ(d.back().server_next, 50001u);
   // Later client and server packets on the connection are dropped too.
   EXPECT_TRUE(Feed(c.ClientSend(kBenign))[0].drop);
   EXPECT_TRUE(Feed(c.ServerSend(kOk))[0].drop);
