@@ -199,6 +199,14 @@ def case_prevent(lab):
         check(code != 200, "%s was answered %d in prevent mode" % (name, code))
     got = lab.wait_events(lambda e: e["event"]["action"] == "blocked", len(ATTACKS))
     check(len(got) >= len(ATTACKS), "expected %d blocked events, got %d" % (len(ATTACKS), len(got)))
+    # The server side was reset too: nginx holds no connection waiting for the rest of a request.
+    deadline = time.time() + 2
+    while True:
+        est = sh("ip", "netns", "exec", lab.s, "ss", "-Htn", "state", "established", "( sport = :80 )").stdout.strip()
+        if not est or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    check(not est, "server-side connections left open after blocking:\n" + est)
     log = lab.access_log()
     for name, path in ATTACKS.items():
         check(path.split("=", 1)[1][:8] not in log, "the server received the blocked %s request" % name)
