@@ -196,6 +196,32 @@ TEST_F(IpsEngineTest, OverlappingSegmentsKeepTheFirstBytesSeen) {
   EXPECT_EQ(engine_->stats().transactions, 1u);
 }
 
+TEST_F(IpsEngineTest, InPreventModeConflictingOverlapsAreDropped) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  std::string head = "GET /";
+  std::string first = "safe?a=b HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n";
+  std::string second = "evil?a=1%27%20OR%20%271%27=%271 HTTP/1.1\r\nHost: a\r\n\r\n";
+  EXPECT_FALSE(Feed({c.ClientAt(static_cast<int64_t>(head.size()), first)})[0].drop);
+  // Same sequence numbers, other bytes: the receiving kernel might keep these; Ward drops them.
+  EXPECT_TRUE(Feed({c.ClientAt(static_cast<int64_t>(head.size()), second)})[0].drop);
+  // A plain retransmission of the held segment passes.
+  EXPECT_FALSE(Feed({c.ClientAt(static_cast<int64_t>(head.size()), first)})[0].drop);
+  EXPECT_FALSE(Feed({c.ClientAt(0, head)})[0].drop);
+  EXPECT_EQ(engine_->stats().segments_conflicting, 1u);
+  EXPECT_TRUE(events_.empty());
+  // A SYN with another sequence number cannot move the stream once data went through.
+  Feed({BuildTcpPacket(Ipv4(10, 0, 0, 1), 40000, Ipv4(10, 0, 0, 2), 80, 999999, 0, tcp_flag::kSyn,
+                       {})});
+  c.AdvanceClient(static_cast<uint32_t>(head.size() + first.size()));
+  for (const auto& d : Feed(c.ClientSend(kSqli))) (void)d;
+  EXPECT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().GetString("event.action"), "blocked");
+}
+
 TEST_F(IpsEngineTest, FlowsAreBoundedAndExpire) {
   IpsConfig cfg;
   cfg.limits.max_flows = 4;
