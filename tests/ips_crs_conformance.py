@@ -23,8 +23,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORACLE = "/work/shared/oracles/crs-3.3-tests"
-RUNNER = "/work/shared/oracles/tools/crs_ftw_min.py"
+# The oracles (tests, reference results, runner); WARD_ORACLES overrides their root.
+ORACLES = os.environ.get("WARD_ORACLES", "/work/shared/oracles")
+ORACLE = ORACLES + "/crs-3.3-tests"
+RUNNER = ORACLES + "/tools/crs_ftw_min.py"
 REFERENCE = ORACLE + "/reference-results/debian12-nginx1.22-libmodsecurity3.0.9-crs3.3.4deb12u3.json"
 
 
@@ -108,6 +110,9 @@ def main():
                     help="nginx: the reference's nginx without ModSecurity (same status codes for broken HTTP)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    if not os.path.isfile(RUNNER) or not os.path.isdir(ORACLE):
+        print("setup: the CRS oracles are not at %s (set WARD_ORACLES)" % ORACLES)
+        return 2
     files = test_files()[:: a.subset]
     port = a.port or free_port()
     tmp = tempfile.mkdtemp(prefix="ward-ips-crs-")

@@ -199,6 +199,14 @@ def case_prevent(lab):
         check(code != 200, "%s was answered %d in prevent mode" % (name, code))
     got = lab.wait_events(lambda e: e["event"]["action"] == "blocked", len(ATTACKS))
     check(len(got) >= len(ATTACKS), "expected %d blocked events, got %d" % (len(ATTACKS), len(got)))
+    # The server side was reset too: nginx holds no connection waiting for the rest of a request.
+    deadline = time.time() + 2
+    while True:
+        est = sh("ip", "netns", "exec", lab.s, "ss", "-Htn", "state", "established", "( sport = :80 )").stdout.strip()
+        if not est or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    check(not est, "server-side connections left open after blocking:\n" + est)
     log = lab.access_log()
     for name, path in ATTACKS.items():
         check(path.split("=", 1)[1][:8] not in log, "the server received the blocked %s request" % name)
@@ -285,7 +293,7 @@ def case_fail_closed(lab):
 
 
 def case_robustness(lab):
-    lab.start_agent("prevent", extra="  limits: { flow_buffer: 64k, request_body: 64k }\n")
+    lab.start_agent("prevent", extra="  limits: { flow_buffer: 64k, request_body: 64k, max_flows: 16 }\n")
     # Malformed request lines and headers.
     for junk in (b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
                  b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nabc",
@@ -299,6 +307,9 @@ def case_robustness(lab):
     script = ("import socket\nss=[]\nfor i in range(50):\n  s=socket.create_connection((%r,80))\n"
               "  s.send(b'GET /?x=1 HTTP/1.1\\r\\nHost: y\\r\\n')\n  ss.append(s)\n") % lab.server_ip
     subprocess.run(["ip", "netns", "exec", lab.c, "/usr/bin/python3", "-c", script], timeout=20)
+    # More flows than max_flows: the evictions are reported.
+    got = lab.wait_events(lambda e: e["event"]["action"] == "degraded", 1, timeout=5)
+    check(got and got[0]["ips"]["flows_evicted"] > 0, "no degraded event after exceeding max_flows")
     # A slow sender: an attack one byte at a time is still blocked.
     resp = lab.raw(b"GET /?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2.0, slow=0.01)
     check(b"200 OK" not in resp, "the slowly sent attack was answered")

@@ -144,6 +144,9 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   }
   if (const ConfigNode* ex = section.Find("exclusions")) {
     if (!ex->IsSequence()) return ex->Error("expected a list of { id, target, path }");
+    if (ex->items().size() > 800) {
+      return ex->Error("at most 800 exclusions (Ward's rule ids 1900100-1900899 carry them)");
+    }
     for (const auto& item : ex->items()) {
       WARD_RETURN_IF_ERROR(RequireMap(item));
       WARD_RETURN_IF_ERROR(CheckKeys(item, {"id", "target", "path"}));

@@ -14,7 +14,7 @@
 //     custom_rules: [/etc/ward/rules/*.conf]
 //     log_file: /var/log/ward/modsec.log   # ModSecurity-format lines, one per matched rule
 //     limits: { request_body: 128k, response_body: 64k, flow_buffer: 256k, total_buffer: 64M,
-//               max_flows: 65536, flow_timeout: 120s }
+//               max_flows: 16384, flow_timeout: 120s }
 // Thread-safety: plain values.
 #pragma once
 
@@ -59,7 +59,7 @@ struct Limits {
   uint64_t response_body = 64 * 1024;
   uint64_t flow_buffer = 256 * 1024;    // out-of-order + unparsed bytes per direction
   uint64_t total_buffer = 64ull << 20;  // over every flow
-  uint64_t max_flows = 65536;
+  uint64_t max_flows = 16384;
   std::chrono::milliseconds flow_timeout{std::chrono::seconds(120)};
 };
 

@@ -155,7 +155,7 @@ void HttpConnection::Close() {
   if (current_ && current_->request_seen()) {
     if (head_done_) current_->RequestBody();
     FinishTransaction(std::move(current_));
-  } else if (!req_stopped_ && (lenient_wait_ || (current_ && !raw_head_.empty()))) {
+  } else if (!req_stopped_ && (lenient_wait_ || (!head_done_ && !raw_head_.empty()))) {
     LenientRequest(nullptr);
   }
   current_.reset();
@@ -311,7 +311,9 @@ void HttpConnection::ServerData(std::string_view data) {
 
 int HttpConnection::OnReqBegin(http_parser* p) {
   auto* c = Self(p);
-  c->current_ = c->rules_->Begin(c->ep_);
+  // The WAF transaction (~50 KB in libmodsecurity) is made when the head is complete, so a
+  // connection trickling a head in holds only its bytes (counted in the buffer budget).
+  c->current_.reset();
   c->head_ = RequestHead{};
   c->in_value_ = false;
   c->head_done_ = false;
@@ -342,6 +344,7 @@ int HttpConnection::OnReqHeadersDone(http_parser* p) {
   c->raw_head_.clear();
   c->head_.method = http_method_str(static_cast<http_method>(p->method));
   c->head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  c->current_ = c->rules_->Begin(c->ep_);
   if ((p->flags & F_CHUNKED) != 0) {
     // RFC 7230 3.3.3: Transfer-Encoding overrides Content-Length, which a server or proxy must
     // remove; the body is framed (and inspected) as chunked, as the web server behind sees it.

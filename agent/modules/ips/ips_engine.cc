@@ -203,6 +203,9 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
   }
   TcpStream& stream = from_client ? f.client : f.server;
   if ((seg->flags & tcp_flag::kSyn) != 0) {
+    // A SYN (or its retransmission) starts the stream; once data went through, a SYN cannot
+    // move Ward's idea of the sequence numbers (the server's TCP would not move either).
+    if (stream.started() && (stream.delivered() > 0 || stream.held() > 0)) return d;
     stream.Start(seg->seq + 1);
     if (!seg->payload.empty()) {
       f.scratch.clear();
@@ -212,7 +215,17 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
   }
   if (!seg->payload.empty()) {
     f.scratch.clear();
-    auto r = stream.Add(seg->seq, seg->payload, &f.scratch);
+    // What the receiver expects next, before this segment: where a reset must start.
+    const uint32_t expected = stream.started() ? stream.next_seq() : seg->seq;
+    const bool prevent = config.mode == Mode::kPrevent;
+    auto r = stream.Add(seg->seq, seg->payload, &f.scratch, prevent);
+    if (r == TcpStream::AddResult::kConflict) {
+      // Overlapping bytes that differ from what Ward holds: an evasion attempt or a broken
+      // sender. Dropped, so the server can only ever get the version Ward inspects.
+      ++stats_.segments_conflicting;
+      d.drop = true;
+      return d;
+    }
     if (r == TcpStream::AddResult::kRefused) {
       ++stats_.segments_refused;
       // Inline, the sender retransmits what we refuse; passive, it is lost to inspection.
@@ -240,7 +253,7 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
           f.blocked = true;
           d.drop = true;
           d.reset = true;
-          d.client_next = seg->seq;  // the dropped packet's bytes were never delivered
+          d.client_next = expected;  // the dropped packet's bytes were never delivered
           d.server_next = f.server.started() ? f.server.next_seq() : seg->ack;
           return d;
         }

@@ -42,6 +42,7 @@ struct EngineStats {
   uint64_t flows = 0;
   uint64_t flows_evicted = 0;
   uint64_t segments_refused = 0;
+  uint64_t segments_conflicting = 0;  // prevent mode: overlapping segments with different bytes
   uint64_t transactions = 0;
   uint64_t events = 0;
   uint64_t blocked = 0;

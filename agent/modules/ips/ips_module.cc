@@ -94,12 +94,34 @@ class IpsModule final : public Module {
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
 
+  // Flows evicted for lack of room and segments refused (buffers full) mean traffic went (partly)
+  // uninspected: logged, counted and reported as an event at most once a minute.
+  void ReportDegraded(const IpsEngine& engine) {
+    const EngineStats& st = engine.stats();
+    int64_t now = NowMs();
+    if (now - last_degraded_ms_ < 60'000) return;
+    uint64_t evicted = st.flows_evicted - reported_.flows_evicted;
+    uint64_t refused = st.segments_refused - reported_.segments_refused;
+    if (evicted == 0 && refused == 0) return;
+    last_degraded_ms_ = now;
+    reported_ = st;
+    spdlog::warn("ips: {} flow(s) evicted and {} segment(s) refused: limits reached", evicted,
+                 refused);
+    Event e = Event::Make(ctx_.clock, "ips", "info", "degraded", Severity::kMedium);
+    e.Set("ips.flows_evicted", evicted);
+    e.Set("ips.segments_refused", refused);
+    e.Set("ips.flows", engine.flow_count());
+    e.Set("ips.buffered_bytes", engine.buffered_bytes());
+    Emit(std::move(e));
+  }
+
   Status RunPcap(std::shared_ptr<const WafRules> rules, std::stop_token stop) {
     const IpsConfig c = rules->config();
     WARD_ASSIGN_OR_RETURN(auto src, PcapSource::OpenLive(c.interface, c.ports));
     spdlog::info("ips: passive capture on {} (detect only)",
                  c.interface.empty() ? "any" : c.interface);
     IpsEngine engine(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
+    reported_ = EngineStats{};
     int64_t last_expire = NowMs();
     while (!stop.stop_requested()) {
       std::string_view pkt;
@@ -110,6 +132,7 @@ class IpsModule final : public Module {
       if (next == PcapSource::Next::kEnd) break;
       if (now - last_expire > 1000) {
         engine.Expire(now);
+        ReportDegraded(engine);
         last_expire = now;
       }
       if (PollNewRules(engine, c)) break;
@@ -121,6 +144,7 @@ class IpsModule final : public Module {
   Status RunNfqueue(std::shared_ptr<const WafRules> rules, std::stop_token stop) {
     const IpsConfig c = rules->config();
     IpsEngine engine(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
+    reported_ = EngineStats{};
     RawSender sender;
     const bool prevent = c.mode == Mode::kPrevent;
     auto handler = [&](std::string_view pkt) -> bool {
@@ -143,6 +167,7 @@ class IpsModule final : public Module {
       int64_t now = NowMs();
       if (now - last_expire > 1000) {
         engine.Expire(now);
+        ReportDegraded(engine);
         last_expire = now;
       }
       return PollNewRules(engine, c);
@@ -170,6 +195,8 @@ class IpsModule final : public Module {
   std::shared_ptr<const WafRules> next_;
   std::shared_ptr<WafLog> log_;
   std::string log_path_;
+  EngineStats reported_;
+  int64_t last_degraded_ms_ = 0;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "agent/modules/ips/tcp_stream.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace ward::agent::ips {
@@ -17,7 +18,24 @@ void TcpStream::Clear() {
   ooo_.clear();
 }
 
-TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::string* out) {
+bool TcpStream::Conflicts(uint64_t start, std::string_view data) const {
+  const uint64_t end = start + data.size();
+  auto it = ooo_.upper_bound(start);
+  if (it != ooo_.begin()) --it;
+  for (; it != ooo_.end() && it->first < end; ++it) {
+    uint64_t a = std::max(start, it->first);
+    uint64_t b = std::min(end, it->first + it->second.size());
+    if (a >= b) continue;
+    if (data.substr(a - start, b - a) !=
+        std::string_view(it->second).substr(a - it->first, b - a)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::string* out,
+                                    bool refuse_conflicts) {
   if (!started_) Start(seq);
   if (data.empty()) return AddResult::kDuplicate;
   // Offset of this segment relative to the next expected byte (serial-number arithmetic).
@@ -26,6 +44,7 @@ TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::st
     uint64_t skip = static_cast<uint64_t>(-static_cast<int64_t>(rel));
     if (skip >= data.size()) return AddResult::kDuplicate;
     data.remove_prefix(skip);
+    if (refuse_conflicts && Conflicts(delivered_, data)) return AddResult::kConflict;
     // Held bytes at the same offsets were there first: deliver up to the first held segment,
     // then let Drain deliver the held bytes (first-wins), then whatever this segment adds after.
     uint64_t start = delivered_;
@@ -56,6 +75,7 @@ TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::st
   }
   // Ahead of a gap: hold the parts no held segment covers yet.
   uint64_t start = delivered_ + static_cast<uint64_t>(rel);
+  if (refuse_conflicts && Conflicts(start, data)) return AddResult::kConflict;
   uint64_t end = start + data.size();
   uint64_t pos = start;
   std::map<uint64_t, std::string> pieces;

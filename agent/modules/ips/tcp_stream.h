@@ -23,7 +23,9 @@ struct BufferBudget {
 
 class TcpStream {
  public:
-  enum class AddResult { kInOrder, kHeld, kDuplicate, kRefused };
+  // kConflict: with `refuse_conflicts`, the segment carries bytes that differ from bytes already
+  // held for the same sequence numbers; nothing was changed.
+  enum class AddResult { kInOrder, kHeld, kDuplicate, kRefused, kConflict };
 
   TcpStream(BufferBudget* budget, uint64_t limit) : budget_(budget), limit_(limit) {}
   ~TcpStream() { Clear(); }
@@ -36,8 +38,12 @@ class TcpStream {
   bool started() const { return started_; }
 
   // Adds a segment. Bytes that become in order (this segment's and held ones it releases) are
-  // appended to *out.
-  AddResult Add(uint32_t seq, std::string_view data, std::string* out);
+  // appended to *out. With refuse_conflicts (inline prevent mode) a segment whose bytes differ
+  // from held bytes at the same sequence numbers is refused (kConflict) instead of losing to
+  // them: the receiving kernel may keep either version, so such a packet is dropped and the one
+  // version Ward inspected is the only one the server can get.
+  AddResult Add(uint32_t seq, std::string_view data, std::string* out,
+                bool refuse_conflicts = false);
 
   // The sequence number expected next.
   uint32_t next_seq() const { return next_seq_; }
@@ -47,6 +53,8 @@ class TcpStream {
 
  private:
   void Drain(std::string* out);
+  // True when data placed at stream offset `start` differs from a held byte it overlaps.
+  bool Conflicts(uint64_t start, std::string_view data) const;
 
   BufferBudget* budget_;
   uint64_t limit_;

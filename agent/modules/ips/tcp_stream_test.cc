@@ -87,3 +87,25 @@ TEST(TcpStream, SequenceNumbersWrapAround) {
 
 }  // namespace
 }  // namespace ward::agent::ips
+
+namespace ward::agent::ips {
+namespace {
+
+TEST(TcpStream, RefusesConflictingOverlapsWhenAskedAndChangesNothing) {
+  BufferBudget budget{1 << 20, 0};
+  TcpStream s(&budget, 1 << 16);
+  s.Start(0);
+  std::string out;
+  EXPECT_EQ(s.Add(5, "safe", &out, true), TcpStream::AddResult::kHeld);
+  EXPECT_EQ(s.Add(5, "evil", &out, true), TcpStream::AddResult::kConflict);
+  EXPECT_EQ(s.Add(3, "xxsafe", &out, true), TcpStream::AddResult::kHeld);  // same bytes: fine
+  EXPECT_EQ(s.Add(0, "abcdeEVIL", &out, true), TcpStream::AddResult::kConflict);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(s.Add(0, "abcdesafe", &out, true), TcpStream::AddResult::kConflict);  // 3,4 = "xx"
+  EXPECT_EQ(s.Add(0, "abcxxsafe", &out, true), TcpStream::AddResult::kInOrder);
+  EXPECT_EQ(out, "abcxxsafe");
+  EXPECT_EQ(budget.used, 0u);
+}
+
+}  // namespace
+}  // namespace ward::agent::ips
