@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 
@@ -216,6 +217,13 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
 }
 
 Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const ClientOptions& options) {
+  // OpenSSL writes to the socket with write(): a peer that closed a kept-alive connection would
+  // otherwise kill the agent with SIGPIPE. The write then fails with EPIPE and is retried.
+  static const bool sigpipe_ignored = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   std::unique_ptr<HttpsClient> c(new HttpsClient());
   c->options_ = options;
   WARD_ASSIGN_OR_RETURN(c->address_, ParseManagerUrl(options.manager_url));
