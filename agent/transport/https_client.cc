@@ -245,7 +245,10 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const ClientOptions& op
   cli.set_connection_timeout(options.connect_timeout);
   cli.set_read_timeout(options.read_timeout);
   cli.set_write_timeout(options.read_timeout);
-  cli.set_keep_alive(true);
+  // One request per connection: a kept-alive idle connection occupies one of the manager's
+  // worker threads (cpp-httplib serves a connection per thread), so a fleet of idle agents
+  // would starve it. A TLS handshake per batch (at most one a second) is cheap by comparison.
+  cli.set_keep_alive(false);
   if (!c->proxy_.empty()) {
     cli.set_proxy(c->proxy_.host, c->proxy_.port);
     if (!c->proxy_.user.empty()) cli.set_proxy_basic_auth(c->proxy_.user, c->proxy_.password);
