@@ -9,7 +9,7 @@ if(TARGET ward_manager_store AND TARGET ward_manager_server)
 
   ward_test(manager_api_test
     SOURCES manager_api_test.cc
-    DEPS ward::manager_harness
+    DEPS ward::manager_harness PkgConfig::OPENSSL
     LABELS integration)
 
   ward_test(manager_agent_test
@@ -41,7 +41,7 @@ if(TARGET ward_manager_harness AND COMMAND ward_database_test)
                                                manager_on_database.cc)
     target_include_directories(manager_api_${dialect}_test PRIVATE ${PROJECT_SOURCE_DIR})
     target_link_libraries(manager_api_${dialect}_test PRIVATE ward_warnings ward::manager_harness
-                          GTest::gtest GTest::gmock GTest::gtest_main)
+                          PkgConfig::OPENSSL GTest::gtest GTest::gmock GTest::gtest_main)
     target_compile_definitions(manager_api_${dialect}_test
       PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
     gtest_discover_tests(manager_api_${dialect}_test
