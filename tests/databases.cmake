@@ -1,8 +1,8 @@
 # Real PostgreSQL 15 and MariaDB servers for tests, started once per ctest run.
 #
-# Tests that need them: FIXTURES_REQUIRED ward_databases and ENVIRONMENT "${WARD_TEST_DATABASE_ENV}"
-# (WARD_TEST_POSTGRES_URL, WARD_TEST_MYSQL_URL). manager/CMakeLists.txt's ward_database_test()
-# does both. The servers' files live in <build>/test-databases; the ports are derived from the
+# Tests that need them: FIXTURES_REQUIRED ward_databases and ENVIRONMENT from the global property
+# WARD_TEST_DATABASE_ENV (WARD_TEST_POSTGRES_URL, WARD_TEST_MYSQL_URL). manager/CMakeLists.txt's
+# ward_database_test() does both, from any directory; for a plain add_test, set both properties. The servers' files live in <build>/test-databases; the ports are derived from the
 # build directory (so two build trees on one machine do not collide; below the ephemeral range
 # 32768+ so an outgoing connection cannot be holding them) unless WARD_TEST_PG_PORT /
 # WARD_TEST_MYSQL_PORT are set at configure time. A server that cannot start fails the setup
@@ -27,6 +27,9 @@ set(WARD_TEST_DATABASE_DIR ${PROJECT_BINARY_DIR}/test-databases)
 set(WARD_TEST_DATABASE_ENV
     "WARD_TEST_POSTGRES_URL=postgresql://ward:ward-test@127.0.0.1:${WARD_TEST_PG_PORT}/ward"
     "WARD_TEST_MYSQL_URL=mysql://ward:ward-test@127.0.0.1:${WARD_TEST_MYSQL_PORT}/ward")
+# Also global, for tests declared in other directories (tests/manager.cmake):
+#   get_property(env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
+set_property(GLOBAL PROPERTY WARD_TEST_DATABASE_ENV "${WARD_TEST_DATABASE_ENV}")
 
 add_test(NAME ward_databases_start
   COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-databases start ${WARD_TEST_DATABASE_DIR}

@@ -20,9 +20,14 @@
 namespace ward::test {
 namespace {
 
+// The binary this build made (set by tests/manager.cmake), else $WARD_BINARY_DIR/bin.
 std::string ManagerBinary() {
+#ifdef WARD_MANAGER_BINARY
+  return WARD_MANAGER_BINARY;
+#else
   const char* dir = std::getenv("WARD_BINARY_DIR");
   return std::string(dir != nullptr ? dir : ".") + "/bin/ward-manager";
+#endif
 }
 
 std::string ReadAll(const std::string& path) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -84,17 +85,27 @@ class Params {
     p.ind = v ? soci::i_ok : soci::i_null;
     return Name();
   }
-  // Binds by name: the order in which S()/I() were called (function arguments are evaluated in
-  // an unspecified order) does not matter.
-  void Bind(soci::statement& st) {
-    for (size_t k = 0; k < ps_.size(); ++k) {
-      P& p = ps_[k];
-      std::string name = "p" + std::to_string(k + 1);
-      if (p.is_int) {
-        st.exchange(soci::use(p.i, p.ind, name));
-      } else {
-        st.exchange(soci::use(p.s, p.ind, name));
+  // Binds by position in the order the placeholders appear in `sql` (function arguments are
+  // evaluated in an unspecified order, so S()/I() call order need not match the text). Named
+  // binding would also work but costs O(n^2) name lookups in SQLite for multi-row inserts.
+  void Bind(soci::statement& st, const std::string& sql) {
+    for (size_t i = 0; i + 2 < sql.size(); ++i) {
+      if (sql[i] != ':' || sql[i + 1] != 'p' ||
+          !std::isdigit(static_cast<unsigned char>(sql[i + 2]))) {
+        continue;
       }
+      size_t k = 0, j = i + 2;
+      for (; j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j])); ++j) {
+        k = k * 10 + static_cast<size_t>(sql[j] - '0');
+      }
+      WARD_CHECK(k >= 1 && k <= ps_.size());
+      P& p = ps_[k - 1];
+      if (p.is_int) {
+        st.exchange(soci::use(p.i, p.ind));
+      } else {
+        st.exchange(soci::use(p.s, p.ind));
+      }
+      i = j - 1;
     }
   }
 
@@ -144,11 +155,30 @@ class Row {
   std::vector<Slot> slots_;
 };
 
+// SQLite resolves each named placeholder with a linear search while parsing (quadratic for a
+// 2,500-value insert); anonymous "?" placeholders are bound by position, in text order.
+std::string ForBackend(soci::session& sql, const std::string& q) {
+  if (sql.get_backend_name() != "sqlite3") return q;
+  std::string out;
+  out.reserve(q.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    if (q[i] == ':' && i + 2 < q.size() && q[i + 1] == 'p' &&
+        std::isdigit(static_cast<unsigned char>(q[i + 2]))) {
+      out.push_back('?');
+      i += 2;
+      while (i + 1 < q.size() && std::isdigit(static_cast<unsigned char>(q[i + 1]))) ++i;
+    } else {
+      out.push_back(q[i]);
+    }
+  }
+  return out;
+}
+
 long long Exec(soci::session& sql, const std::string& q, Params& p) {
   soci::statement st(sql);
-  p.Bind(st);
+  p.Bind(st, q);
   st.alloc();
-  st.prepare(q);
+  st.prepare(ForBackend(sql, q));
   st.define_and_bind();
   st.execute(true);
   return st.get_affected_rows();
@@ -159,9 +189,9 @@ void Select(soci::session& sql, const std::string& q, Params& p, std::string_vie
   Row row(sig);
   soci::statement st(sql);
   row.Bind(st);
-  p.Bind(st);
+  p.Bind(st, q);
   st.alloc();
-  st.prepare(q);
+  st.prepare(ForBackend(sql, q));
   st.define_and_bind();
   st.execute(false);
   while (st.fetch()) each(row);
@@ -308,6 +338,9 @@ class SessionPool {
           *s << "PRAGMA journal_mode = WAL";
           *s << "PRAGMA synchronous = NORMAL";
           *s << "PRAGMA foreign_keys = ON";
+          // Index pages touched by ingestion must stay cached (the default is 2 MB).
+          *s << "PRAGMA cache_size = -65536";
+          *s << "PRAGMA mmap_size = 1073741824";
           break;
         case Dialect::kPostgres:
           s->open(soci::postgresql, url_.connect);
@@ -1627,8 +1660,8 @@ Result<int64_t> SociStore::DeletePostgres(const std::string& tenant_id, long lon
       Params p;
       return static_cast<int64_t>(
           Exec(sql,
-               fmt::format("DELETE FROM {0} WHERE ctid IN (SELECT ctid FROM {0} WHERE tenant_id = "
-                           "{1} AND ts < {2} LIMIT {3})",
+               fmt::format("DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {0} WHERE "
+                           "tenant_id = {1} AND ts < {2} LIMIT {3}))",
                            name, p.S(tenant_id), p.I(cutoff), batch),
                p));
     });

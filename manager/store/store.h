@@ -12,6 +12,17 @@
 // Every mutating call is one transaction: it happens entirely or not at all.
 //
 // Thread-safety: implementations are safe to call from many threads (a connection pool).
+//
+// Implementation (SociStore, manager/store/soci_store.cc; details in docs/manager-store.md). No
+// signature here changed from the interface as first committed. Contract details it adds:
+// - Open() connects once: kInvalidArgument (malformed URL, naming the part), kUnavailable (server
+//   unreachable), kPermissionDenied (credentials refused). URL options: ?pool=N&connect_timeout=S.
+// - Times are stored with microsecond precision. Ids and hashes are at most 64 bytes, names at
+//   most 255, event.module 64; longer values, and event times outside 1970..2200, are
+//   kInvalidArgument naming the field (InsertEvents: "event[i]: ...") on every backend.
+// - On PostgreSQL events are partitioned by day and an event id is unique per (tenant,
+//   @timestamp, id): a resent event is a duplicate; the same id with another time is not.
+// - Free-text search (EventQuery::text) is a case-sensitive substring match, no wildcards.
 #pragma once
 
 #include <chrono>
