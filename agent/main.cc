@@ -168,12 +168,12 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   // applied leaves the one in force running (reported as agent.policy_rejected).
   auto reload = [&] {
     if (managed) {
-      (void)managed->Reload();  // reported as agent.policy_applied / policy_rejected
+      (void)managed->Reload();  // reported as ward.policy_applied / policy_rejected
       return;
     }
     auto next = LoadPolicy(opt.config);
     Status applied = next ? host->Apply(*next) : next.error();
-    Event e = Event::Make(SystemClock(), "agent", "change",
+    Event e = Event::Make(SystemClock(), "ward", "change",
                           applied.ok() ? "policy_applied" : "policy_rejected",
                           applied.ok() ? Severity::kInfo : Severity::kHigh);
     e.Set("file.path", opt.config);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "tests/agent_process.h"
 
@@ -53,42 +54,6 @@ void Overwrite(const std::string& path, std::string_view data) {
   ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
   ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
   ASSERT_EQ(::close(fd), 0);
-}
-
-std::string ShellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-struct ShellResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs a shell command with git's global and system configuration out of the way.
-ShellResult Shell(const std::string& command) {
-  std::string full =
-      "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0; (" +
-      command + ") 2>&1";
-  ShellResult r;
-  FILE* p = ::popen(full.c_str(), "r");
-  if (p == nullptr) {
-    r.output = std::strerror(errno);
-    return r;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 std::string Trim(std::string s) {
@@ -212,7 +177,7 @@ class AutohealTest : public ::testing::Test {
   std::string Git(const std::string& dir, const std::vector<std::string>& args) {
     std::string cmd = "git -C " + ShellQuote(dir) + " -c user.name=t -c user.email=t@t";
     for (const auto& a : args) cmd += " " + ShellQuote(a);
-    ShellResult r = Shell(cmd);
+    ShellResult r = RunShell(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
     return Trim(r.output);
   }
@@ -256,8 +221,8 @@ class AutohealTest : public ::testing::Test {
     std::string dir = tmp_.Sub(fmt::format("expected-{}", expected_dirs_++));
     fs::create_directories(dir);
     ShellResult r =
-        Shell("git -C " + ShellQuote(repo_) + " -c tar.umask=0022 archive --format=tar " +
-              ShellQuote(commit) + " | tar -x -C " + ShellQuote(dir));
+        RunShell("git -C " + ShellQuote(repo_) + " -c tar.umask=0022 archive --format=tar " +
+                 ShellQuote(commit) + " | tar -x -C " + ShellQuote(dir));
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return Snapshot(dir);
   }
@@ -772,7 +737,7 @@ TEST_F(AutohealTest, RestoresAFileWithANameThatIsNotUtf8) {
   RepoFile(name, "latin-1 name\n");
   std::string commit = CommitSite();
   CheckoutRoot();
-  ASSERT_TRUE(Lstat(P(name))) << Shell("ls -la " + ShellQuote(root_)).output;
+  ASSERT_TRUE(Lstat(P(name))) << RunShell("ls -la " + ShellQuote(root_)).output;
   StartAgent();
   Overwrite(P(name), "defaced");
   auto e = agent_->WaitForEvent(

@@ -118,7 +118,7 @@ Status ManagedAgent::ApplyPolicy(const ManagedPolicy& p, bool from_cache) {
     spool_->set_max_bytes(policy_.agent().spool_max_size);
   }
   Event e =
-      Event::Make(*clock_, "agent", "change", applied.ok() ? "policy_applied" : "policy_rejected",
+      Event::Make(*clock_, "ward", "change", applied.ok() ? "policy_applied" : "policy_rejected",
                   applied.ok() ? Severity::kInfo : Severity::kHigh);
   e.Set("ward.policy.version", p.version);
   e.Set("ward.policy.id", p.id);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/git_repo.h"
+#include "testing/shell.h"
 #include "testing/temp_dir.h"
 
 namespace ward::agent::autoheal {
@@ -21,51 +23,13 @@ namespace {
 using Kind = GitEntry::Kind;
 using namespace std::string_literals;
 
-// Runs a shell command; returns its output (stdout and stderr) with trailing newlines removed.
-// A non-zero exit fails the test.
-std::string Sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) {
-    ADD_FAILURE() << "popen " << cmd;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = ::pclose(p);
-  EXPECT_EQ(rc, 0) << cmd << "\n" << out;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
-// A non-bare git repository in a temp directory, driven through the git CLI.
-class TestRepo {
+// A git repository in a temporary directory of its own (the directory is made first).
+struct RepoDir {
+  test::TempDir tmp;
+};
+class TestRepo : private RepoDir, public test::GitRepo {
  public:
-  TestRepo() { Git("init -q -b main"); }
-  std::string dir() const { return tmp_.Str(); }
-  std::string Git(const std::string& args) {
-    return Sh("git -C '" + dir() + "' -c user.name=t -c user.email=t@t -c commit.gpgsign=false " +
-              args);
-  }
-  void Write(const std::string& rel, std::string_view content, mode_t mode = 0644) {
-    test::WriteFile(tmp_.Sub(rel), content);
-    ASSERT_EQ(::chmod(tmp_.Sub(rel).c_str(), mode), 0);
-  }
-  void Symlink(const std::string& rel, const std::string& target) {
-    std::filesystem::create_directories(std::filesystem::path(tmp_.Sub(rel)).parent_path());
-    ASSERT_EQ(::symlink(target.c_str(), tmp_.Sub(rel).c_str()), 0);
-  }
-  void Remove(const std::string& rel) { std::filesystem::remove_all(tmp_.Sub(rel)); }
-  // Commits everything in the work tree; returns the commit id (hex).
-  std::string Commit(const std::string& message = "c") {
-    Git("add -A");
-    Git("commit -q --allow-empty -m '" + message + "'");
-    return Git("rev-parse HEAD");
-  }
-
- private:
-  test::TempDir tmp_;
+  TestRepo() : GitRepo(tmp.Str()) {}
 };
 
 std::unique_ptr<GitSource> OpenOrDie(const std::string& dir) {
@@ -180,7 +144,7 @@ TEST(GitSource, ResolvesAnAnnotatedTagToItsCommit) {
   TestRepo repo;
   repo.Write("a", "a");
   std::string c = repo.Commit();
-  repo.Git("tag -a -m release v1");
+  repo.Git({"tag", "-a", "-m", "release", "v1"});
   auto g = OpenOrDie(repo.dir());
   ASSERT_NE(g, nullptr);
   auto tag = g->ResolveCommit("refs/tags/v1");
@@ -244,7 +208,8 @@ TEST(GitSource, OpensABareRepository) {
   repo.Write("a", "a");
   std::string c = repo.Commit();
   test::TempDir tmp;
-  Sh("git clone -q --bare '" + repo.dir() + "' '" + tmp.Sub("site.git") + "'");
+  test::ShOrFail("git clone -q --bare " + test::ShellQuote(repo.dir()) + " " +
+                 test::ShellQuote(tmp.Sub("site.git")));
   auto g = OpenOrDie(tmp.Sub("site.git"));
   ASSERT_NE(g, nullptr);
   auto r = g->ResolveCommit("refs/heads/main");
@@ -281,15 +246,15 @@ class GitSourceTree : public ::testing::Test {
 TEST_F(GitSourceTree, LookupTellsBlobExecutableSymlinkTreeAndNone) {
   GitEntry blob = LookupOrDie("index.html");
   EXPECT_EQ(blob.kind, Kind::kBlob);
-  EXPECT_EQ(OidHex(blob.oid), repo_.Git("rev-parse HEAD:index.html"));
+  EXPECT_EQ(OidHex(blob.oid), repo_.Git({"rev-parse", "HEAD:index.html"}));
   GitEntry exe = LookupOrDie("bin/run.sh");
   EXPECT_EQ(exe.kind, Kind::kExecutable);
-  EXPECT_EQ(OidHex(exe.oid), repo_.Git("rev-parse HEAD:bin/run.sh"));
+  EXPECT_EQ(OidHex(exe.oid), repo_.Git({"rev-parse", "HEAD:bin/run.sh"}));
   GitEntry link = LookupOrDie("current");
   EXPECT_EQ(link.kind, Kind::kSymlink);
   GitEntry tree = LookupOrDie("d/e");
   EXPECT_EQ(tree.kind, Kind::kTree);
-  EXPECT_EQ(OidHex(tree.oid), repo_.Git("rev-parse HEAD:d/e"));
+  EXPECT_EQ(OidHex(tree.oid), repo_.Git({"rev-parse", "HEAD:d/e"}));
   EXPECT_EQ(LookupOrDie("missing.html").kind, Kind::kNone);
   EXPECT_EQ(LookupOrDie("d/missing/x").kind, Kind::kNone);
   EXPECT_EQ(LookupOrDie("index.html/x").kind, Kind::kNone) << "a path through a file";
@@ -298,7 +263,7 @@ TEST_F(GitSourceTree, LookupTellsBlobExecutableSymlinkTreeAndNone) {
 TEST_F(GitSourceTree, LookupOfEmptyPathIsTheRootTree) {
   GitEntry root = LookupOrDie("");
   EXPECT_EQ(root.kind, Kind::kTree);
-  EXPECT_EQ(OidHex(root.oid), repo_.Git("rev-parse HEAD^{tree}"));
+  EXPECT_EQ(OidHex(root.oid), repo_.Git({"rev-parse", "HEAD^{tree}"}));
 }
 
 TEST_F(GitSourceTree, LookupOfUnsafePathIsInvalid) {
@@ -424,7 +389,8 @@ TEST(GitSource, HashBlobEqualsGitHashObject) {
   for (size_t i = 0; i < contents.size(); ++i) {
     std::string f = tmp.Sub("f" + std::to_string(i));
     test::WriteFile(f, contents[i]);
-    EXPECT_EQ(OidHex(GitSource::HashBlob(contents[i])), Sh("git hash-object '" + f + "'"))
+    EXPECT_EQ(OidHex(GitSource::HashBlob(contents[i])),
+              test::ShOrFail("git hash-object " + test::ShellQuote(f)))
         << "content #" << i;
   }
   EXPECT_EQ(OidHex(GitSource::HashBlob("")), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");

@@ -16,7 +16,9 @@
 
 #include "common/hash.h"
 #include "testing/fake_clock.h"
+#include "testing/git_repo.h"
 #include "testing/recording_sink.h"
+#include "testing/shell.h"
 #include "testing/temp_dir.h"
 
 namespace ward::agent::autoheal {
@@ -25,23 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 using namespace std::string_literals;
-
-// Runs a shell command; returns its output with trailing newlines removed. Non-zero exit fails.
-std::string Sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) {
-    ADD_FAILURE() << "popen " << cmd;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = ::pclose(p);
-  EXPECT_EQ(rc, 0) << cmd << "\n" << out;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 std::string Sha256Hex(std::string_view data) { return DigestHex(Sha256::Of(data)); }
 
@@ -85,30 +70,18 @@ class HealerTest : public ::testing::Test {
         lock_(tmp_.Sub("www.maintenance")) {
     fs::create_directories(repo_);
     fs::create_directories(root_);
-    Git("init -q -b main");
     WriteRepo("index.html", kIndex);
     WriteRepo("css/site.css", kCss);
     WriteRepo("bin/run.sh", kRun, 0755);
     commit1_ = Commit();
   }
 
-  std::string Git(const std::string& args) {
-    return Sh("git -C '" + repo_ + "' -c user.name=t -c user.email=t@t -c commit.gpgsign=false " +
-              args);
-  }
   void WriteRepo(const std::string& rel, std::string_view content, mode_t mode = 0644) {
-    test::WriteFile(repo_ + "/" + rel, content);
-    ASSERT_EQ(::chmod((repo_ + "/" + rel).c_str(), mode), 0);
+    git_.Write(rel, content, mode);
   }
-  std::string Commit() {
-    Git("add -A");
-    Git("commit -q --allow-empty -m c");
-    return Git("rev-parse HEAD");
-  }
+  std::string Commit() { return git_.Commit(); }
   // Fills the root with exactly the committed tree (as a deploy would have).
-  void CheckoutIntoRoot() {
-    Sh("git -C '" + repo_ + "' -c tar.umask=022 archive HEAD | tar -x -C '" + root_ + "'");
-  }
+  void CheckoutIntoRoot() { git_.ArchiveInto("HEAD", root_); }
 
   HealRoot Root() const {
     HealRoot r;
@@ -173,6 +146,7 @@ class HealerTest : public ::testing::Test {
 
   test::TempDir tmp_;
   std::string repo_;
+  test::GitRepo git_{repo_};  // after repo_: made from it
   std::string root_;
   std::string state_;
   std::string lock_;
@@ -286,7 +260,8 @@ TEST_F(HealerTest, PollRetriesARepositoryThatAppearsLater) {
   r.repository = tmp_.Sub("later");
   auto h = MakeHealer(r);
   ASSERT_FALSE(h->Start().ok());
-  Sh("git clone -q --bare '" + repo_ + "' '" + tmp_.Sub("later") + "'");
+  test::ShOrFail("git clone -q --bare " + test::ShellQuote(repo_) + " " +
+                 test::ShellQuote(tmp_.Sub("later")));
   h->Poll();
   EXPECT_EQ(h->status().commit, commit1_);
   EXPECT_TRUE(h->status().error.empty()) << h->status().error;
