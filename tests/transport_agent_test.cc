@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -172,6 +173,9 @@ TEST_F(TransportE2e, ManagedRunReportsAppliesPushedPolicyAndAnswersCommands) {
   auto latency = std::chrono::steady_clock::now() - changed_at;
   ASSERT_TRUE(seen) << agent->Transcript();
   EXPECT_LT(latency, 3500ms);
+  std::printf("change to queryable on the manager: %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(latency).count()));
 
   // A changed policy is applied live (no restart) at the next heartbeat.
   auto [pst, p2] = manager_->Api("PATCH", "/api/v1/policies/" + policy,
