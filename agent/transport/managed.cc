@@ -81,7 +81,7 @@ ManagedAgent::~ManagedAgent() { Stop(); }
 
 std::unique_ptr<Output> ManagedAgent::MakeSpoolOutput() {
   return std::make_unique<SpoolOutput>(*spool_, [this] {
-    if (channel_) channel_->Wake();
+    if (Channel* c = wake_.load()) c->Wake();
   });
 }
 
@@ -101,9 +101,11 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
   channel_ = std::make_unique<Channel>(identity_, co, *spool_, events, *clock_, std::move(hooks));
   channel_->set_policy_version(policy_version_);
   channel_->Start();
+  wake_ = channel_.get();
 }
 
 void ManagedAgent::Stop() {
+  wake_ = nullptr;
   if (channel_) channel_->Stop();
 }
 

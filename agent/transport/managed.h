@@ -7,6 +7,7 @@
 // serialise every ModuleHost call with one mutex.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,7 @@ class ManagedAgent {
   ModuleHost* host_ = nullptr;
   EventSink* events_ = nullptr;
   std::unique_ptr<Channel> channel_;
+  std::atomic<Channel*> wake_{nullptr};  // read by the event queue's dispatch thread
 };
 
 }  // namespace ward::agent::transport
