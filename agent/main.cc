@@ -188,9 +188,9 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   int sig = WaitForStopSignal(signals, reload);
   spdlog::info("signal {}: stopping", sig);
   emitter = {};
+  if (managed) managed->Stop();  // first: no policy is applied to modules being stopped
   host->Stop();
-  queue->Stop();
-  if (managed) managed->Stop();
+  queue->Stop();  // the last events are in the spool, sent at the next start
   if (queue->dropped() > 0) spdlog::warn("{} event(s) were dropped", queue->dropped());
   return kExitOk;
 }
