@@ -170,7 +170,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   // applied leaves the one in force running (reported as agent.policy_rejected).
   auto reload = [&] {
     if (managed) {
-      (void)managed->Reload();  // reported as agent.policy_applied / policy_rejected
+      (void)managed->Reload();  // reported as ward.policy_applied / policy_rejected
       return;
     }
     auto next = LoadPolicy(opt.config);
@@ -190,9 +190,9 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   int sig = WaitForStopSignal(signals, reload);
   spdlog::info("signal {}: stopping", sig);
   emitter = {};
+  if (managed) managed->Stop();  // first: no policy is applied to modules being stopped
   host->Stop();
-  queue->Stop();
-  if (managed) managed->Stop();
+  queue->Stop();  // the last events are in the spool, sent at the next start
   if (queue->dropped() > 0) spdlog::warn("{} event(s) were dropped", queue->dropped());
   return kExitOk;
 }

@@ -107,7 +107,7 @@ struct ServeOptions {
   int tenant_rate = 1000;
   int agent_rate = 600;
   int max_batch_events = 1000;
-  int threads = 8;
+  int threads = 16;
   std::string job_tick = "15s";
   std::string lease_ttl = "60s";
   std::string retention_every = "1h";

@@ -1,6 +1,11 @@
 // The REST API (/api/v1) over real HTTPS: every endpoint, roles, validation errors naming the
 // field, body limit, rate limits, audit, and the cross-tenant walk.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
@@ -26,6 +31,38 @@ TEST(ManagerApi, ServesItsOpenApiDocumentWithoutAKey) {
     EXPECT_TRUE(r.body["paths"].contains(p) && r.body["paths"][p].contains(lower))
         << method << " " << pattern;
   }
+}
+
+// Handshakes with a client limited to one protocol version: true when the server accepted it.
+bool HandshakeWith(int port, int version) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_security_level(ctx, 0);  // let the client offer old versions at all
+  SSL_CTX_set_min_proto_version(ctx, version);
+  SSL_CTX_set_max_proto_version(ctx, version);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    ok = SSL_connect(ssl) == 1 && SSL_version(ssl) == version;
+    SSL_free(ssl);
+  }
+  close(fd);
+  SSL_CTX_free(ctx);
+  return ok;
+}
+
+TEST(ManagerApi, SpeaksTls12AndNewerOnly) {
+  ManagerHarness m;
+  EXPECT_TRUE(HandshakeWith(m.port(), TLS1_3_VERSION));
+  EXPECT_TRUE(HandshakeWith(m.port(), TLS1_2_VERSION));
+  EXPECT_FALSE(HandshakeWith(m.port(), TLS1_1_VERSION));
+  EXPECT_FALSE(HandshakeWith(m.port(), TLS1_VERSION));
+  EXPECT_EQ(m.Get("/api/v1/settings", m.primary_key()).status, 200);  // still serving
 }
 
 TEST(ManagerApi, RefusesMissingInvalidAndAgentCredentialsWith401) {

@@ -81,7 +81,23 @@ Json ValidPolicyDocument() {
 
 ManagerHarness::ManagerHarness(manager::ApiOptions options)
     : clock_(std::chrono::system_clock::now()) {
-  auto store = manager::Store::Open("sqlite:" + dir_.Sub("manager.db"));
+  std::string url = "sqlite:" + dir_.Sub("manager.db");
+  const char* dialect = std::getenv("WARD_MANAGER_TEST_DIALECT");
+  if (dialect != nullptr && *dialect != '\0') {
+    auto d =
+        std::string(dialect) == "mysql" ? manager::Dialect::kMysql : manager::Dialect::kPostgres;
+    auto scratch = manager::ScratchDatabase::Create(d);
+    if (!scratch) {
+      ADD_FAILURE() << "scratch database: " << scratch.error().ToString();
+      std::abort();
+    }
+    scratch_ = std::move(*scratch);
+    url = scratch_->url();
+    auto s = manager::Store::Open(url);
+    WARD_CHECK(s.has_value());
+    WARD_CHECK((*s)->Migrate().ok());
+  }
+  auto store = manager::Store::Open(url);
   WARD_CHECK(store.has_value());
   store_ = std::move(*store);
   auto boot = manager::InitPrimaryTenant(*store_, clock_, "primary");
@@ -100,7 +116,11 @@ ManagerHarness::ManagerHarness(manager::ApiOptions options)
   port_ = *port;
 }
 
-ManagerHarness::~ManagerHarness() { server_->Stop(); }
+ManagerHarness::~ManagerHarness() {
+  server_->Stop();
+  api_.reset();
+  store_.reset();  // before the scratch database is dropped
+}
 
 std::pair<std::string, std::string> ManagerHarness::NewTenant(const std::string& name) {
   Reply r = Post("/api/v1/tenants", primary_key_, {{"name", name}});

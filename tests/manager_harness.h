@@ -1,5 +1,7 @@
 // Test harness for the manager: an in-process ManagerApi behind the real HttpsServer on a
-// loopback port (port 0), over a real SQLite store in a temporary directory, and an HTTPS client
+// loopback port (port 0), over a real SQLite store in a temporary directory (or, when
+// WARD_MANAGER_TEST_DIALECT is "postgres" or "mysql", a scratch database on the test server of
+// tests/databases.cmake), and an HTTPS client
 // (httplib::SSLClient) that verifies the server against its self-signed certificate.
 // Time is a FakeClock the test moves (API-key expiry, token expiry, offline marking, retention).
 #pragma once
@@ -11,6 +13,7 @@
 
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
+#include "manager/store/scratch_database.h"
 #include "manager/store/store.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
@@ -82,6 +85,7 @@ class ManagerHarness {
 
  private:
   TempDir dir_;
+  std::unique_ptr<manager::ScratchDatabase> scratch_;
   FakeClock clock_;
   std::unique_ptr<manager::Store> store_;
   std::unique_ptr<manager::ManagerApi> api_;

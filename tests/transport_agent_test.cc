@@ -1,1 +1,406 @@
+// End to end: the real ward-agent against the real ward-manager (and a real Squid): activation,
+// managed run, policy push, events, commands, outages and crashes. The policy-rejection and
+// delivery-order cases use TestManager (tests/transport_fixture.h), which records arrival order
+// and can push a policy the real manager would refuse to store.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "common/sqlite.h"
+#include "testing/temp_dir.h"
+#include "tests/agent_process.h"
+#include "tests/squid_fixture.h"
+#include "tests/transport_fixture.h"
+
+namespace ward::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class TransportE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::unsetenv("https_proxy");
+    ::unsetenv("HTTPS_PROXY");
+    ::unsetenv("WARD_MACHINE_ID");
+    std::filesystem::create_directories(dir_.Sub("manager"));
+    std::filesystem::create_directories(dir_.Sub("www"));
+    WriteFile(dir_.Sub("www/index.html"), "hello\n");
+    manager_ = std::make_unique<ManagerProcess>(dir_.Sub("manager"));
+    ASSERT_TRUE(manager_->Start());
+    auto [st, s] = manager_->Api("PATCH", "/api/v1/settings", {{"heartbeat_interval_s", 10}});
+    ASSERT_EQ(st, 200) << s.dump();
+  }
+  void TearDown() override { ::unsetenv("WARD_MACHINE_ID"); }
+
+  nlohmann::json PolicyDoc(std::vector<std::string> paths) {
+    return {{"agent", {{"outputs", {{"file", false}}}}},
+            {"integrity", {{"paths", paths}, {"schedule", "1h"}}}};
+  }
+  std::string NewPolicy(const nlohmann::json& doc) {
+    auto [st, p] = manager_->Api("POST", "/api/v1/policies", {{"name", "p"}, {"document", doc}});
+    EXPECT_EQ(st, 201) << p.dump();
+    return p.value("id", "");
+  }
+  // {token id, token}
+  std::pair<std::string, std::string> NewToken(const std::string& policy_id) {
+    nlohmann::json body = {{"name", "t"}};
+    if (!policy_id.empty()) body["policy_id"] = policy_id;
+    auto [st, t] = manager_->Api("POST", "/api/v1/activation-tokens", body);
+    EXPECT_EQ(st, 201) << t.dump();
+    return {t.value("id", ""), t.value("token", "")};
+  }
+  CommandResult Activate(const std::string& state, const std::string& token,
+                         std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"activate",    "--manager", manager_->url(), "--token", token,
+                                     "--state-dir", state};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunAgentCommand(args, 30s);
+  }
+  std::string AgentIdIn(const std::string& state) {
+    auto j = nlohmann::json::parse(ReadAll(state + "/transport/identity.json"), nullptr, false);
+    return j.is_object() ? j.value("agent_id", "") : "";
+  }
+  nlohmann::json AgentDoc(const std::string& id) {
+    return manager_->Api("GET", "/api/v1/agents/" + id).second;
+  }
+  // Synthetic events (ward-agent run --debug-emit) on the manager: their seqs, and whether any id
+  // was stored twice.
+  std::vector<int64_t> SyntheticSeqs(bool* duplicate_ids = nullptr) {
+    auto events = manager_->AllEvents("&action=debug_synthetic");
+    std::vector<int64_t> seqs;
+    std::set<std::string> ids;
+    bool dup = false;
+    for (const auto& e : events) {
+      seqs.push_back(e["ward"]["debug"]["seq"].get<int64_t>());
+      dup |= !ids.insert(e["event"]["id"].get<std::string>()).second;
+    }
+    if (duplicate_ids) *duplicate_ids = dup;
+    std::sort(seqs.begin(), seqs.end());
+    return seqs;
+  }
+  bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(200ms);
+    }
+    return pred();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ManagerProcess> manager_;
+};
+
+TEST_F(TransportE2e, ActivationPinsTheManagerAndKeepsTheCredentialRootOnly) {
+  auto [tid, token] = NewToken(NewPolicy(PolicyDoc({dir_.Sub("www")})));
+  std::string state = dir_.Sub("agent");
+  auto r = Activate(state, token);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  std::string out;
+  for (const auto& l : r.stdout_lines) out += l + "\n";
+  EXPECT_NE(out.find(manager_->fingerprint()), std::string::npos) << out;
+  struct stat st {};
+  ASSERT_EQ(::stat((state + "/transport/identity.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((state + "/transport").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto id = nlohmann::json::parse(ReadAll(state + "/transport/identity.json"));
+  EXPECT_EQ(id["fingerprint"], manager_->fingerprint());
+  EXPECT_TRUE(id["credential"].get<std::string>().starts_with("wac_"));
+  auto agent = AgentDoc(id["agent_id"]);
+  EXPECT_EQ(agent.value("id", ""), id["agent_id"]);
+}
+
+TEST_F(TransportE2e, ARevokedTokenOrAWrongFingerprintDoesNotActivate) {
+  auto [tid, token] = NewToken("");
+  std::string wrong = manager_->fingerprint();
+  wrong[5] = wrong[5] == 'a' ? 'b' : 'a';
+  auto bad_pin = Activate(dir_.Sub("a1"), token, {"--manager-fingerprint", wrong});
+  EXPECT_EQ(bad_pin.exit_code, 2);
+  EXPECT_NE(bad_pin.stderr_text.find("does not match the pinned fingerprint"), std::string::npos)
+      << bad_pin.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("a1/transport/identity.json")));
+
+  auto good_pin =
+      Activate(dir_.Sub("a2"), token, {"--manager-fingerprint", manager_->fingerprint()});
+  EXPECT_EQ(good_pin.exit_code, 0) << good_pin.stderr_text;
+
+  auto [st, body] = manager_->Api("DELETE", "/api/v1/activation-tokens/" + tid);
+  ASSERT_TRUE(st == 200 || st == 204) << st << body.dump();
+  auto revoked = Activate(dir_.Sub("a3"), token);
+  EXPECT_EQ(revoked.exit_code, 2);
+  EXPECT_NE(revoked.stderr_text.find("401"), std::string::npos) << revoked.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("a3/transport/identity.json")));
+}
+
+TEST_F(TransportE2e, ManagedRunReportsAppliesPushedPolicyAndAnswersCommands) {
+  std::string policy = NewPolicy(PolicyDoc({dir_.Sub("www")}));
+  auto [tid, token] = NewToken(policy);
+  std::string state = dir_.Sub("agent");
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  std::string id = AgentIdIn(state);
+  auto agent = AgentProcess::Start({"run", "--state-dir", state});
+  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(agent->WaitForEvent(Action("started"), 20s)) << agent->Stderr();
+  // Heartbeat: status with modules and the policy version.
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id).value("status", "") == "online"; }, 15s));
+  auto report = AgentDoc(id)["report"];
+  EXPECT_EQ(report["policy_version"], 1);
+  EXPECT_EQ(report["modules"][0]["name"], "integrity");
+  EXPECT_EQ(report["modules"][0]["state"], "running");
+  EXPECT_TRUE(report["spool"].contains("depth"));
+
+  // An event is queryable on the manager about two seconds after it happened.
+  std::string file = dir_.Sub("www/index.html");
+  auto changed_at = std::chrono::steady_clock::now();
+  WriteFile(file, "tampered\n");
+  bool seen =
+      WaitFor([&] { return !manager_->AllEvents("&action=modified&agent=" + id).empty(); }, 10s);
+  auto latency = std::chrono::steady_clock::now() - changed_at;
+  ASSERT_TRUE(seen) << agent->Transcript();
+  EXPECT_LT(latency, 3500ms);
+  std::printf("change to queryable on the manager: %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(latency).count()));
+
+  // A changed policy is applied live (no restart) at the next heartbeat.
+  auto [pst, p2] = manager_->Api("PATCH", "/api/v1/policies/" + policy,
+                                 {{"document", PolicyDoc({dir_.Sub("www"), dir_.Sub("etc")})}});
+  ASSERT_EQ(pst, 200) << p2.dump();
+  std::filesystem::create_directories(dir_.Sub("etc"));
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id)["report"].value("policy_version", 0) == 2; }, 30s))
+      << agent->Stderr();
+  EXPECT_TRUE(agent->WaitForEvent(
+      [](const Json& e) {
+        return StrField(e, "event.action") == "policy_applied" &&
+               Field(e, "ward.policy.version") == 2;
+      },
+      5s));
+  auto pid_before = agent->pid();
+  EXPECT_TRUE(agent->Signal(0));
+  EXPECT_EQ(agent->pid(), pid_before);
+
+  // A command goes down with a heartbeat; its result comes back with the next one.
+  auto [cst, cmd] =
+      manager_->Api("POST", "/api/v1/agents/" + id + "/commands", {{"name", "integrity.check"}});
+  ASSERT_EQ(cst, 201) << cmd.dump();
+  std::string cmd_id = cmd.value("id", "");
+  nlohmann::json done;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto list = manager_->Api("GET", "/api/v1/agents/" + id + "/commands").second;
+        for (const auto& c : list.value("items", nlohmann::json::array())) {
+          if (c.value("id", "") == cmd_id && c.value("state", "") == "completed") done = c;
+        }
+        return !done.is_null();
+      },
+      40s))
+      << manager_->Api("GET", "/api/v1/agents/" + id + "/commands").second.dump();
+  EXPECT_NE(done.dump().find("records"), std::string::npos) << done.dump();
+}
+
+TEST_F(TransportE2e, ManagerKilledWhileTheAgentSpoolsLosesNothingAndStoresNothingTwice) {
+  auto [tid, token] = NewToken("");
+  std::string state = dir_.Sub("agent");
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  auto agent = AgentProcess::Start(
+      {"run", "--state-dir", state, "--debug-emit", "800", "--debug-emit-rate", "100"});
+  ASSERT_NE(agent, nullptr);
+  std::this_thread::sleep_for(2500ms);
+  manager_->Kill();
+  std::this_thread::sleep_for(3000ms);  // ~300 events spool up meanwhile
+  ASSERT_TRUE(manager_->Start());
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        seqs = SyntheticSeqs();
+        return seqs.size() >= 800;
+      },
+      40s))
+      << seqs.size() << "\n"
+      << agent->Stderr();
+  bool dup = false;
+  seqs = SyntheticSeqs(&dup);
+  EXPECT_FALSE(dup);
+  ASSERT_EQ(seqs.size(), 800u);
+  for (int64_t i = 0; i < 800; ++i) ASSERT_EQ(seqs[static_cast<size_t>(i)], i);
+  // The outage was noticed and reported.
+  EXPECT_FALSE(manager_->AllEvents("&action=manager_unreachable").empty());
+}
+
+TEST_F(TransportE2e, AgentKilledUnderLoadLosesNothingItHadSpooled) {
+  auto [tid, token] = NewToken("");
+  std::string state = dir_.Sub("agent");
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  {
+    auto agent = AgentProcess::Start(
+        {"run", "--state-dir", state, "--debug-emit", "100000", "--debug-emit-rate", "2000"});
+    ASSERT_NE(agent, nullptr);
+    std::this_thread::sleep_for(3000ms);
+    agent->Kill();  // SIGKILL
+  }
+  // What the agent had taken: delivered already, or in its spool.
+  std::set<int64_t> taken;
+  for (int64_t s : SyntheticSeqs()) taken.insert(s);
+  {
+    auto db = SqliteDb::Open(state + "/transport/spool.db");
+    ASSERT_TRUE(db.has_value());
+    auto q = (*db)->Prepare("SELECT body FROM events");
+    ASSERT_TRUE(q.has_value());
+    while (*q->Step()) {
+      auto e = nlohmann::json::parse(q->ColumnBlob(0));
+      if (e["event"]["action"] == "debug_synthetic") {
+        taken.insert(e["ward"]["debug"]["seq"].get<int64_t>());
+      }
+    }
+  }
+  ASSERT_GT(taken.size(), 1000u);
+  auto agent = AgentProcess::Start({"run", "--state-dir", state});
+  ASSERT_NE(agent, nullptr);
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        seqs = SyntheticSeqs();
+        std::set<int64_t> have(seqs.begin(), seqs.end());
+        return std::includes(have.begin(), have.end(), taken.begin(), taken.end());
+      },
+      60s))
+      << seqs.size() << " of " << taken.size();
+  bool dup = false;
+  seqs = SyntheticSeqs(&dup);
+  EXPECT_FALSE(dup);
+  // In order: what reached the spool is a prefix 0..n-1 of what was emitted.
+  for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], static_cast<int64_t>(i));
+}
+
+TEST_F(TransportE2e, RestartWithoutTheManagerRunsTheCachedPolicy) {
+  auto [tid, token] = NewToken(NewPolicy(PolicyDoc({dir_.Sub("www")})));
+  std::string state = dir_.Sub("agent");
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  manager_->Kill();
+  auto agent = AgentProcess::Start({"run", "--state-dir", state});
+  ASSERT_NE(agent, nullptr);
+  EXPECT_TRUE(agent->WaitForEvent(Action("started"), 20s)) << agent->Stderr();
+  WriteFile(dir_.Sub("www/index.html"), "changed while the manager is down\n");
+  EXPECT_TRUE(agent->WaitForEvent(ActionOn("modified", dir_.Sub("www/index.html")), 10s));
+}
+
+TEST_F(TransportE2e, ACopiedStateDirIsDetectedAndGetsANewIdentity) {
+  auto [tid, token] = NewToken(NewPolicy(PolicyDoc({dir_.Sub("www")})));
+  std::string state = dir_.Sub("agent");
+  ::setenv("WARD_MACHINE_ID", "machine-original", 1);
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  std::string original = AgentIdIn(state);
+  std::filesystem::copy(state, dir_.Sub("clone"), std::filesystem::copy_options::recursive);
+  ::setenv("WARD_MACHINE_ID", "machine-clone", 1);
+  auto agent = AgentProcess::Start({"run", "--state-dir", dir_.Sub("clone")});
+  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return AgentIdIn(dir_.Sub("clone")) != original; }, 20s))
+      << agent->Stderr();
+  std::string clone = AgentIdIn(dir_.Sub("clone"));
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(clone).value("status", "") == "online"; }, 20s));
+  EXPECT_EQ(AgentDoc(clone)["machine_id"], "machine-clone");
+  EXPECT_EQ(AgentDoc(original)["machine_id"], "machine-original");
+}
+
+TEST_F(TransportE2e, EverythingGoesThroughSquidAndSurvivesItsRestart) {
+  auto squid = Squid::Start(dir_.Sub("squid"), {manager_->port(), "ward", "pr0xy"});
+  ASSERT_NE(squid, nullptr);
+  auto [tid, token] = NewToken(NewPolicy(PolicyDoc({dir_.Sub("www")})));
+  std::string state = dir_.Sub("agent");
+  auto act = Activate(state, token, {"--proxy", squid->url()});
+  ASSERT_EQ(act.exit_code, 0) << act.stderr_text;
+  std::string id = AgentIdIn(state);
+  auto agent = AgentProcess::Start(
+      {"run", "--state-dir", state, "--debug-emit", "600", "--debug-emit-rate", "100"});
+  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id).value("status", "") == "online"; }, 15s));
+  std::this_thread::sleep_for(1500ms);
+  squid->Stop();
+  std::this_thread::sleep_for(2500ms);
+  ASSERT_TRUE(squid->Restart());
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        seqs = SyntheticSeqs();
+        return seqs.size() >= 600;
+      },
+      40s))
+      << seqs.size() << "\n"
+      << agent->Stderr();
+  for (int64_t i = 0; i < 600; ++i) ASSERT_EQ(seqs[static_cast<size_t>(i)], i);
+  EXPECT_FALSE(manager_->AllEvents("&action=proxy_error").empty());
+  ASSERT_TRUE(WaitFor(
+      [&] { return AgentDoc(id)["report"]["counters"].value("proxy_errors", 0) > 0; }, 25s));
+  squid->Stop();
+  EXPECT_NE(squid->AccessLog().find("CONNECT 127.0.0.1:" + std::to_string(manager_->port())),
+            std::string::npos);
+}
+
+// With TestManager: arrival order and a policy that cannot be applied.
+TEST(TransportTestManager, BatchesArriveInOrderAcrossAnOutageAndBadPolicyIsReported) {
+  ::unsetenv("https_proxy");
+  TempDir dir;
+  auto cert = MakeTestCert(dir.Str(), "m");
+  TestManager m(cert);
+  m.Start();
+  m.AddToken("wat_t");
+  m.SetHeartbeatInterval(1);
+  m.SetPolicy(1, {{"agent", {{"outputs", {{"file", false}}}}}});
+  std::string state = dir.Sub("agent");
+  auto act = RunAgentCommand(
+      {"activate", "--manager", m.url(), "--token", "wat_t", "--state-dir", state}, 30s);
+  ASSERT_EQ(act.exit_code, 0) << act.stderr_text;
+  auto agent = AgentProcess::Start(
+      {"run", "--state-dir", state, "--debug-emit", "500", "--debug-emit-rate", "100"});
+  ASSERT_NE(agent, nullptr);
+  std::this_thread::sleep_for(1500ms);
+  m.FailEvents(503);
+  std::this_thread::sleep_for(2000ms);
+  m.FailEvents(0);
+  // A policy the agent cannot apply: the previous one stays, the error is reported.
+  m.SetPolicy(2, {{"integrity", {{"paths", {{{"path", "/x"}, {"recursive", "maybe"}}}}}}});
+  auto synthetic = [&] {
+    std::vector<int64_t> seqs;
+    for (const auto& e : m.Events()) {
+      if (e.doc["event"]["action"] == "debug_synthetic")
+        seqs.push_back(e.doc["ward"]["debug"]["seq"].get<int64_t>());
+    }
+    return seqs;
+  };
+  ASSERT_TRUE(m.WaitUntil([&](const TestManager&) { return synthetic().size() >= 500; }, 30s))
+      << synthetic().size() << "\n"
+      << agent->Stderr();
+  auto seqs = synthetic();
+  ASSERT_EQ(seqs.size(), 500u);
+  for (int64_t i = 0; i < 500; ++i) ASSERT_EQ(seqs[static_cast<size_t>(i)], i);  // arrival order
+  ASSERT_TRUE(m.WaitUntil(
+      [](const TestManager& t) {
+        auto hb = t.Heartbeats();
+        return !hb.empty() && hb.back()["status"].contains("policy_error");
+      },
+      10s));
+  auto last = m.Heartbeats().back()["status"];
+  EXPECT_EQ(last["policy_version"], 1);
+  EXPECT_EQ(last["policy_error"]["version"], 2);
+  EXPECT_NE(last["policy_error"]["message"].get<std::string>().find("recursive"),
+            std::string::npos);
+  EXPECT_GT(last["counters"]["batches_failed"].get<int>(), 0);
+}
+
+}  // namespace
+}  // namespace ward::test

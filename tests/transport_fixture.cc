@@ -1,6 +1,7 @@
 #include "tests/transport_fixture.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -254,6 +255,112 @@ void TestManager::Install(httplib::SSLServer& srv) {
         nlohmann::json{{"accepted", accepted}, {"duplicates", dup}, {"rejected", rejected}}.dump(),
         "application/json");
   });
+}
+
+}  // namespace ward::test
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+namespace ward::test {
+
+ManagerProcess::ManagerProcess(std::string dir) : dir_(std::move(dir)), port_(FreePort()) {}
+
+ManagerProcess::~ManagerProcess() { Kill(); }
+
+bool ManagerProcess::Start() {
+  const char* bin_dir = std::getenv("WARD_BINARY_DIR");
+  std::string bin = std::string(bin_dir ? bin_dir : ".") + "/bin/ward-manager";
+  std::string db = "sqlite:" + dir_ + "/ward.db";
+  if (admin_key_.empty()) {
+    std::string out = RunOutput(bin + " init --db " + db + " --json 2>/dev/null");
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    if (!j.is_object() || !j.contains("api_key")) {
+      ADD_FAILURE() << "ward-manager init: " << out;
+      return false;
+    }
+    admin_key_ = j["api_key"];
+  }
+  int fds[2];
+  if (::pipe(fds) != 0) return false;
+  std::string listen = "127.0.0.1:" + std::to_string(port_);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    int err = ::open((dir_ + "/manager.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(err, 2);
+    ::execl(bin.c_str(), "ward-manager", "serve", "--db", db.c_str(), "--listen", listen.c_str(),
+            "--state-dir", dir_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  FILE* in = ::fdopen(fds[0], "r");
+  char line[512];
+  bool listening = false;
+  while (!listening && std::fgets(line, sizeof line, in) != nullptr) {
+    std::string l(line);
+    if (l.starts_with("fingerprint: ")) fingerprint_ = l.substr(13, 64);
+    if (l.starts_with("listening: ")) listening = true;
+  }
+  // Keep reading (and dropping) its stdout so it never blocks on a full pipe.
+  std::thread([in] {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, in) != nullptr) {
+    }
+    std::fclose(in);
+  }).detach();
+  if (!listening)
+    ADD_FAILURE() << "ward-manager serve did not start; see " << dir_ << "/manager.log";
+  return listening;
+}
+
+void ManagerProcess::Kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
+
+std::pair<int, nlohmann::json> ManagerProcess::Api(const std::string& method,
+                                                   const std::string& path,
+                                                   const nlohmann::json& body) const {
+  httplib::SSLClient cli("127.0.0.1", port_);
+  cli.enable_server_certificate_verification(false);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(30);
+  httplib::Headers h{{"Authorization", "Bearer " + admin_key_}};
+  httplib::Result r(nullptr, httplib::Error::Unknown);
+  std::string b = body.is_null() ? "" : body.dump();
+  if (method == "GET") {
+    r = cli.Get(path.c_str(), h);
+  } else if (method == "POST") {
+    r = cli.Post(path.c_str(), h, b, "application/json");
+  } else if (method == "PATCH") {
+    r = cli.Patch(path.c_str(), h, b, "application/json");
+  } else if (method == "DELETE") {
+    r = cli.Delete(path.c_str(), h);
+  }
+  if (!r) return {0, nullptr};
+  return {r->status, nlohmann::json::parse(r->body, nullptr, false)};
+}
+
+std::vector<nlohmann::json> ManagerProcess::AllEvents(const std::string& query) const {
+  std::vector<nlohmann::json> out;
+  std::string cursor;
+  for (;;) {
+    std::string path = "/api/v1/events?limit=1000&order=asc" + query;
+    if (!cursor.empty()) path += "&cursor=" + cursor;
+    auto [status, body] = Api("GET", path);
+    if (status != 200 || !body.is_object()) break;
+    for (auto& e : body["items"]) out.push_back(e);
+    if (!body["next_cursor"].is_string()) break;
+    cursor = body["next_cursor"].get<std::string>();
+  }
+  return out;
 }
 
 }  // namespace ward::test

@@ -102,3 +102,34 @@ class TestManager {
 };
 
 }  // namespace ward::test
+
+namespace ward::test {
+
+// The real ward-manager binary ($WARD_BINARY_DIR/bin/ward-manager) on SQLite in `dir`:
+// `init` once (keeps the admin key), then `serve` on a fixed loopback port, so a restart keeps
+// the URL and (same state dir) the certificate. Killed (SIGKILL) on destruction.
+class ManagerProcess {
+ public:
+  explicit ManagerProcess(std::string dir);
+  ~ManagerProcess();
+  bool Start();
+  void Kill();  // SIGKILL, as a crash
+  int port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  const std::string& fingerprint() const { return fingerprint_; }
+  const std::string& admin_key() const { return admin_key_; }
+  // An /api/v1 call with the admin key; {status, parsed body (null if not JSON)}.
+  std::pair<int, nlohmann::json> Api(const std::string& method, const std::string& path,
+                                     const nlohmann::json& body = nullptr) const;
+  // Every event of the tenant, oldest first (follows the cursor).
+  std::vector<nlohmann::json> AllEvents(const std::string& query = "") const;
+
+ private:
+  std::string dir_;
+  int port_;
+  pid_t pid_ = -1;
+  std::string fingerprint_;
+  std::string admin_key_;
+};
+
+}  // namespace ward::test

@@ -119,17 +119,15 @@ bool Channel::Reactivate(uint64_t seen_generation) {
   return true;
 }
 
-void Channel::NoteFailure(const HttpsClient& client, const Status& s, std::atomic<bool>& failing,
+void Channel::NoteFailure(bool proxy_fault, const Status& s, std::atomic<bool>& failing,
                           std::string_view what) {
-  (void)client;
   if (failing.exchange(true)) {
     spdlog::debug("{}: still failing: {}", what, s.ToString());
     return;
   }
   spdlog::warn("{}: {}", what, s.ToString());
-  bool proxy = s.message().find("proxy ") != std::string::npos;
-  Event e = Event::Make(clock_, "ward", "error", proxy ? "proxy_error" : "manager_unreachable",
-                        Severity::kMedium);
+  Event e = Event::Make(clock_, "ward", "error",
+                        proxy_fault ? "proxy_error" : "manager_unreachable", Severity::kMedium);
   e.Set("message", fmt::format("{} failed; events are kept in the spool and sent when the "
                                "manager is reachable again",
                                what));
@@ -161,10 +159,11 @@ bool Channel::SendBatch(HttpsClient& client, uint64_t generation) {
   std::string credential = identity().credential;
   uint64_t proxy_before = client.proxy_errors();
   auto reply = client.Post("/agent/v1/events", body, "application/x-ndjson", true, credential);
-  counters_.proxy_errors += client.proxy_errors() - proxy_before;
+  uint64_t proxy_faults = client.proxy_errors() - proxy_before;
+  counters_.proxy_errors += proxy_faults;
   if (!reply) {
     ++counters_.batches_failed;
-    NoteFailure(client, reply.error(), sender_failing_, "sending events");
+    NoteFailure(proxy_faults > 0, reply.error(), sender_failing_, "sending events");
     return false;
   }
   if (reply->status == 200) {
@@ -201,7 +200,7 @@ bool Channel::SendBatch(HttpsClient& client, uint64_t generation) {
     options_.batch_bytes = std::max<size_t>(64 << 10, options_.batch_bytes / 2);
   }
   NoteFailure(
-      client,
+      false,
       Unavailable(fmt::format("POST /agent/v1/events: {}", ErrorText(reply->status, reply->body))),
       sender_failing_, "sending events");
   return false;
@@ -288,10 +287,11 @@ bool Channel::Heartbeat(HttpsClient& client, uint64_t generation) {
   uint64_t proxy_before = client.proxy_errors();
   auto reply = client.Post("/agent/v1/heartbeat", req.dump(), "application/json", false,
                            identity().credential);
-  counters_.proxy_errors += client.proxy_errors() - proxy_before;
+  uint64_t proxy_faults = client.proxy_errors() - proxy_before;
+  counters_.proxy_errors += proxy_faults;
   if (!reply) {
     ++counters_.heartbeats_failed;
-    NoteFailure(client, reply.error(), heartbeat_failing_, "heartbeat");
+    NoteFailure(proxy_faults > 0, reply.error(), heartbeat_failing_, "heartbeat");
     return false;
   }
   if (reply->status == 409) {
@@ -301,7 +301,7 @@ bool Channel::Heartbeat(HttpsClient& client, uint64_t generation) {
   }
   if (reply->status != 200) {
     ++counters_.heartbeats_failed;
-    NoteFailure(client,
+    NoteFailure(false,
                 Unavailable(fmt::format("POST /agent/v1/heartbeat: {}",
                                         ErrorText(reply->status, reply->body))),
                 heartbeat_failing_, "heartbeat");

@@ -88,7 +88,8 @@ class Channel {
   Result<std::unique_ptr<HttpsClient>> MakeClient();
   // After a 409: re-activates as a clone; true on success.
   bool Reactivate(uint64_t seen_generation);
-  void NoteFailure(const HttpsClient& client, const Status& s, std::atomic<bool>& failing,
+  // proxy_fault: the proxy refused or failed (rather than the manager).
+  void NoteFailure(bool proxy_fault, const Status& s, std::atomic<bool>& failing,
                    std::string_view what);
   void NoteSuccess(std::atomic<bool>& failing, std::string_view what);
   // Waits until stop, wake, or the deadline.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 
@@ -216,6 +217,13 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
 }
 
 Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const ClientOptions& options) {
+  // OpenSSL writes to the socket with write(): a peer that closed a kept-alive connection would
+  // otherwise kill the agent with SIGPIPE. The write then fails with EPIPE and is retried.
+  static const bool sigpipe_ignored = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   std::unique_ptr<HttpsClient> c(new HttpsClient());
   c->options_ = options;
   WARD_ASSIGN_OR_RETURN(c->address_, ParseManagerUrl(options.manager_url));
@@ -237,7 +245,10 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const ClientOptions& op
   cli.set_connection_timeout(options.connect_timeout);
   cli.set_read_timeout(options.read_timeout);
   cli.set_write_timeout(options.read_timeout);
-  cli.set_keep_alive(true);
+  // One request per connection: a kept-alive idle connection occupies one of the manager's
+  // worker threads (cpp-httplib serves a connection per thread), so a fleet of idle agents
+  // would starve it. A TLS handshake per batch (at most one a second) is cheap by comparison.
+  cli.set_keep_alive(false);
   if (!c->proxy_.empty()) {
     cli.set_proxy(c->proxy_.host, c->proxy_.port);
     if (!c->proxy_.user.empty()) cli.set_proxy_basic_auth(c->proxy_.user, c->proxy_.password);

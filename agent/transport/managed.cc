@@ -81,7 +81,7 @@ ManagedAgent::~ManagedAgent() { Stop(); }
 
 std::unique_ptr<Output> ManagedAgent::MakeSpoolOutput() {
   return std::make_unique<SpoolOutput>(*spool_, [this] {
-    if (channel_) channel_->Wake();
+    if (Channel* c = wake_.load()) c->Wake();
   });
 }
 
@@ -101,9 +101,11 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
   channel_ = std::make_unique<Channel>(identity_, co, *spool_, events, *clock_, std::move(hooks));
   channel_->set_policy_version(policy_version_);
   channel_->Start();
+  wake_ = channel_.get();
 }
 
 void ManagedAgent::Stop() {
+  wake_ = nullptr;
   if (channel_) channel_->Stop();
 }
 
@@ -118,7 +120,7 @@ Status ManagedAgent::ApplyPolicy(const ManagedPolicy& p, bool from_cache) {
     spool_->set_max_bytes(policy_.agent().spool_max_size);
   }
   Event e =
-      Event::Make(*clock_, "agent", "change", applied.ok() ? "policy_applied" : "policy_rejected",
+      Event::Make(*clock_, "ward", "change", applied.ok() ? "policy_applied" : "policy_rejected",
                   applied.ok() ? Severity::kInfo : Severity::kHigh);
   e.Set("ward.policy.version", p.version);
   e.Set("ward.policy.id", p.id);

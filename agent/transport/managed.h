@@ -7,6 +7,7 @@
 // serialise every ModuleHost call with one mutex.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -39,7 +40,8 @@ class ManagedAgent {
   std::unique_ptr<Output> MakeSpoolOutput();
   // Connects to the running pieces and starts the channel.
   void Start(ModuleHost& host, EventSink& events);
-  // Stops the channel. Call after the event queue stopped (its last events are in the spool).
+  // Stops the channel (before the modules stop, so no policy is applied meanwhile). Events
+  // emitted afterwards still go into the spool and are sent at the next start.
   void Stop();
   // SIGHUP / `policy.reload`: applies the cached policy again.
   Status Reload();
@@ -65,6 +67,7 @@ class ManagedAgent {
   ModuleHost* host_ = nullptr;
   EventSink* events_ = nullptr;
   std::unique_ptr<Channel> channel_;
+  std::atomic<Channel*> wake_{nullptr};  // read by the event queue's dispatch thread
 };
 
 }  // namespace ward::agent::transport

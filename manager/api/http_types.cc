@@ -73,6 +73,8 @@ std::optional<std::chrono::system_clock::time_point> ParseTimestamp(std::string_
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  // Time points are nanoseconds in an int64 (1678..2261): keep well inside.
+  if (y < 1900 || y > 2200) return std::nullopt;
   size_t pos = 19;
   int64_t nanos = 0;
   if (pos < s.size() && s[pos] == '.') {

@@ -51,7 +51,8 @@ inline ApiError BadRequest(std::string code, std::string field, std::string mess
 // kUnavailable 503, anything else 500 (with a generic message; the detail is logged).
 ApiError FromStatus(const Status& s);
 
-// Parses an RFC 3339 timestamp ("2026-11-25T20:50:51Z", fractions and offsets allowed).
+// Parses an RFC 3339 timestamp ("2026-11-25T20:50:51Z", fractions and offsets allowed), years
+// 1900..2200 (time points are int64 nanoseconds).
 std::optional<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text);
 
 }  // namespace ward::manager

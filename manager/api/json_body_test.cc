@@ -98,6 +98,8 @@ TEST(ParseTimestamp, AcceptsRfc3339AndRefusesTheRest) {
   EXPECT_FALSE(ParseTimestamp("2027-01-15"));
   EXPECT_FALSE(ParseTimestamp("2027-13-15T08:00:00Z"));
   EXPECT_FALSE(ParseTimestamp("2027-01-15T08:00:00Zjunk"));
+  EXPECT_FALSE(ParseTimestamp("9999-12-31T23:59:59Z"));  // beyond int64 nanoseconds
+  EXPECT_FALSE(ParseTimestamp("0001-01-01T00:00:00Z"));
 }
 
 }  // namespace

@@ -126,7 +126,9 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ManagerApi& api,
                              1);
   srv.set_read_timeout(30, 0);
   srv.set_write_timeout(30, 0);
-  srv.set_keep_alive_timeout(30);
+  // cpp-httplib serves one connection per worker thread: an idle kept-alive connection holds a
+  // worker, so idle connections are closed soon.
+  srv.set_keep_alive_timeout(5);
   // cpp-httplib would inflate gzip bodies itself with no bound on the output; hide the header so
   // the raw bytes reach ReadBody, which inflates them with the path's limit.
   srv.set_pre_routing_handler([](const httplib::Request& r, httplib::Response&) {
