@@ -24,7 +24,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The oracles (tests, reference results, runner); WARD_ORACLES overrides their root.
-ORACLES = os.environ.get("WARD_ORACLES", "/work/shared/oracles")
+# Default: the shared/ folder beside the checkout (where CI puts it), else /work/shared.
+def _default_oracles():
+    beside = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "oracles"))
+    return beside if os.path.isdir(beside) else "/work/shared/oracles"
+
+
+ORACLES = os.environ.get("WARD_ORACLES") or _default_oracles()
 ORACLE = ORACLES + "/crs-3.3-tests"
 RUNNER = ORACLES + "/tools/crs_ftw_min.py"
 REFERENCE = ORACLE + "/reference-results/debian12-nginx1.22-libmodsecurity3.0.9-crs3.3.4deb12u3.json"

@@ -52,10 +52,12 @@ http {
 CONF
 }
 
-# nginx + ModSecurity: the oracle's reference config, switched to blocking at PL1.
+# nginx + ModSecurity: the oracle's reference config, switched to blocking at PL1. The oracles are
+# in the shared/ folder beside the checkout unless WARD_ORACLES says otherwise.
+ORACLES=${WARD_ORACLES:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/oracles}
 sed -e "s|@DIR@|$W|g" -e 's/^SecRuleEngine DetectionOnly/SecRuleEngine On/' \
     -e '/^SecAction "id:900005/d' -e '/^SecRule REQUEST_HEADERS:X-CRS-Test/d' \
-    /work/shared/oracles/tools/reference-nginx-modsec3/modsec-main.conf > "$W/modsec.conf"
+    "$ORACLES/tools/reference-nginx-modsec3/modsec-main.conf" > "$W/modsec.conf"
 nginx_conf plain $PORT "" ""
 nginx_conf modsec $MSPORT "modsecurity on; modsecurity_rules_file $W/modsec.conf;" \
   "load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;"
