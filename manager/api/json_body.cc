@@ -47,28 +47,16 @@ std::string_view Expected(JsonType t) {
   return "a value";
 }
 
-int Depth(const nlohmann::json& j, int limit) {
-  if (limit <= 0) return 1;
-  int d = 0;
-  if (j.is_object() || j.is_array()) {
-    for (const auto& v : j) d = std::max(d, Depth(v, limit - 1));
-    return d + 1;
-  }
-  return 0;
-}
-
 }  // namespace
 
 ApiResult<nlohmann::json> ParseObjectBody(std::string_view body) {
   if (body.empty()) return BadRequest("invalid_json", "body", "body: expected a JSON object");
   if (!IsValidUtf8(body)) return BadRequest("invalid_json", "body", "body: not valid UTF-8");
   // Depth is limited while parsing (a deeply nested document must not exhaust the stack).
-  int depth = 0;
   bool too_deep = false;
   auto cb = [&](int d, nlohmann::json::parse_event_t ev, nlohmann::json&) {
     if (ev == nlohmann::json::parse_event_t::object_start ||
         ev == nlohmann::json::parse_event_t::array_start) {
-      depth = d;
       if (d > 64) too_deep = true;
     }
     return !too_deep;
@@ -82,7 +70,6 @@ ApiResult<nlohmann::json> ParseObjectBody(std::string_view body) {
   } catch (const std::exception& e) {
     return BadRequest("invalid_json", "body", "body: malformed JSON");
   }
-  (void)depth;
   if (too_deep) return BadRequest("invalid_json", "body", "body: nested deeper than 64 levels");
   if (!j.is_object()) {
     return BadRequest("invalid_json", "body",

@@ -355,7 +355,13 @@ class SessionPool {
     } catch (const std::exception& e) {
       DbError err = Classify(url_.dialect, e, nullptr);
       StatusCode code = err.status.code();
-      if (code == StatusCode::kInternal) code = StatusCode::kUnavailable;
+      std::string_view what = e.what();
+      if (what.find("password authentication failed") != std::string_view::npos ||
+          what.find("Access denied") != std::string_view::npos) {
+        code = StatusCode::kPermissionDenied;
+      } else if (code == StatusCode::kInternal) {
+        code = StatusCode::kUnavailable;
+      }
       return Status(code, fmt::format("connect to {}: {}", url_.redacted, e.what()));
     }
     return s;

@@ -1049,6 +1049,20 @@ TEST_P(ServerStoreConformance, RecoversWhenTheServerDropsItsConnections) {
   EXPECT_EQ(again->name, "a");
 }
 
+TEST_P(ServerStoreConformance, RejectedCredentialsArePermissionDenied) {
+  auto server = TestServerUrl(GetParam());
+  ASSERT_TRUE(server.has_value());
+  std::string url = *server;
+  auto colon = url.find(':', url.find("//") + 2);
+  auto at = url.find('@');
+  ASSERT_NE(colon, std::string::npos);
+  url = url.substr(0, colon + 1) + "wrong-password" + url.substr(at);
+  auto s = Store::Open(url);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), StatusCode::kPermissionDenied) << s.error().ToString();
+  EXPECT_EQ(s.error().message().find("wrong-password"), std::string::npos) << "password not leaked";
+}
+
 std::string BackendName(const ::testing::TestParamInfo<Dialect>& info) {
   return std::string(DialectName(info.param));
 }
