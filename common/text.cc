@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <array>
+#include <vector>
 
 namespace ward {
 namespace {
@@ -125,6 +126,28 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     if (pad < 1) out += static_cast<char>(w & 0xFF);
   }
   return out;
+}
+
+std::string NormalizeAbsolutePath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view part = path.substr(i, j - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (auto p : parts) {
+    out += '/';
+    out += p;
+  }
+  return out.empty() ? "/" : out;
 }
 
 }  // namespace ward

@@ -16,5 +16,8 @@ std::string LossyUtf8(std::string_view bytes);
 std::string ToHex(std::span<const uint8_t> bytes);
 std::string Base64Encode(std::string_view bytes);
 std::optional<std::string> Base64Decode(std::string_view text);
+// Lexical normalisation of an absolute path: "//a/./b/../c/" -> "/a/c"; ".." never climbs above
+// "/". No file system access (symlinks are not resolved). REQUIRES: path starts with '/'.
+std::string NormalizeAbsolutePath(std::string_view path);
 
 }  // namespace ward

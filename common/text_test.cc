@@ -166,4 +166,12 @@ TEST(Base64, DecodeRejectsGarbage) {
 }
 
 }  // namespace
+TEST(NormalizeAbsolutePath, ResolvesDotsAndSlashes) {
+  EXPECT_EQ(NormalizeAbsolutePath("/a/b/../c/"), "/a/c");
+  EXPECT_EQ(NormalizeAbsolutePath("//a///b/./"), "/a/b");
+  EXPECT_EQ(NormalizeAbsolutePath("/.."), "/");
+  EXPECT_EQ(NormalizeAbsolutePath("/"), "/");
+  EXPECT_EQ(NormalizeAbsolutePath("/a/.hidden/..x"), "/a/.hidden/..x");
+}
+
 }  // namespace ward

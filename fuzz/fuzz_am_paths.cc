@@ -8,6 +8,7 @@
 
 #include "agent/modules/antimalware/config.h"
 #include "agent/modules/antimalware/container.h"
+#include "common/text.h"
 
 using namespace ward::agent::antimalware;
 
@@ -16,12 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t nul = in.find('\0');
   if (nul == std::string_view::npos) return 0;
   Exclusions x;
-  x.paths = {NormalizeAbsolute("/" + std::string(in.substr(0, nul)))};
+  x.paths = {ward::NormalizeAbsolutePath("/" + std::string(in.substr(0, nul)))};
   x.extensions = {std::string(in.substr(0, std::min<size_t>(nul, 8)))};
   // Keep container lookups away from the real /var/lib/docker.
   std::string path = "/nonexistent-fuzz-root/" + std::string(in.substr(nul + 1));
   (void)x.Excludes(path);
-  (void)NormalizeAbsolute(path);
+  (void)ward::NormalizeAbsolutePath(path);
   (void)ContainerOf(path);
   return 0;
 }

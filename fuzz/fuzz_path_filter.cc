@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "agent/modules/integrity/path_filter.h"
+#include "common/text.h"
 
 using ward::agent::integrity::PathFilter;
 using ward::agent::integrity::WatchedPath;
@@ -22,6 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   w.exclude = {pattern};
   PathFilter f({w});
   (void)f.Monitored(path);
-  (void)ward::agent::integrity::NormalizePath(path);
+  (void)ward::NormalizeAbsolutePath(path);
   return 0;
 }

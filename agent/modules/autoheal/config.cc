@@ -4,6 +4,7 @@
 
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/path_filter.h"
+#include "common/text.h"
 
 namespace ward::agent::autoheal {
 
@@ -24,7 +25,7 @@ namespace {
 Result<std::string> ReadAbsPath(const ConfigNode& n) {
   WARD_ASSIGN_OR_RETURN(std::string p, ReadString(n));
   if (p.empty() || p[0] != '/') return n.Error(fmt::format("\"{}\" is not an absolute path", p));
-  return integrity::NormalizePath(p);
+  return NormalizeAbsolutePath(p);
 }
 
 Result<HealRoot> ParseRoot(const ConfigNode& n) {

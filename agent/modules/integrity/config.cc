@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/text.h"
+
 namespace ward::agent::integrity {
 namespace {
 
@@ -64,7 +66,7 @@ Result<WatchedPath> ParseWatchedPath(const ConfigNode& node) {
     return (node.IsScalar() ? node : *node.Find("path"))
         .Error(fmt::format("\"{}\" is not an absolute path", w.path));
   }
-  w.path = NormalizePath(w.path);
+  w.path = NormalizeAbsolutePath(w.path);
   return w;
 }
 
@@ -76,28 +78,6 @@ std::vector<std::string> AttrNames(uint32_t mask) {
     if (mask & an.attr) out.emplace_back(an.name);
   }
   return out;
-}
-
-std::string NormalizePath(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    std::string_view part = path.substr(i, j - i);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    i = j + 1;
-  }
-  std::string out;
-  for (auto p : parts) {
-    out += '/';
-    out += p;
-  }
-  return out.empty() ? "/" : out;
 }
 
 Result<IntegrityConfig> ParseIntegrityConfig(const ConfigNode& section) {

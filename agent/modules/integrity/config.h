@@ -63,7 +63,4 @@ struct IntegrityConfig {
 // Parses the `integrity` section; errors name file, line and key.
 Result<IntegrityConfig> ParseIntegrityConfig(const ConfigNode& section);
 
-// "/a/b/../c/" -> "/a/c"; REQUIRES: path is absolute.
-std::string NormalizePath(std::string_view path);
-
 }  // namespace ward::agent::integrity

@@ -127,14 +127,6 @@ TEST(IntegrityConfig, PathsAreNormalised) {
   EXPECT_EQ(c->paths[1].path, "/");
 }
 
-TEST(IntegrityConfig, NormalizePathResolvesDotsAndSlashes) {
-  EXPECT_EQ(NormalizePath("/a/b/../c/"), "/a/c");
-  EXPECT_EQ(NormalizePath("//a///b/./"), "/a/b");
-  EXPECT_EQ(NormalizePath("/.."), "/");
-  EXPECT_EQ(NormalizePath("/"), "/");
-  EXPECT_EQ(NormalizePath("/a/.hidden/..x"), "/a/.hidden/..x");
-}
-
 TEST(IntegrityConfig, RelativePathErrorNamesFileLineAndKey) {
   std::string msg = ExpectError(
       "integrity:\n"

@@ -367,7 +367,7 @@ Result<RunStats> IntegrityEngine::Accept(const std::vector<std::string>& paths, 
     if (p.empty() || p[0] != '/') {
       return InvalidArgument(fmt::format("{}: an absolute path is needed", p));
     }
-    std::string n = NormalizePath(p);
+    std::string n = NormalizeAbsolutePath(p);
     if (filter_.RootOf(n) == nullptr) {
       return InvalidArgument(fmt::format("{} is not under any watched path", p));
     }
