@@ -51,6 +51,37 @@ def proc_mem_kib(pid):
     return out
 
 
+def thread_cpu(pid):
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[f"{name}/{tid}"] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except OSError:
+            pass
+    return out
+
+
+def measure_idle(proc, logpath, args):
+    """CPU% (utime+stime delta / wall), VmRSS/VmHWM and per-thread CPU of a running agent."""
+    time.sleep(args.warmup)
+    if proc.poll() is not None:
+        sys.exit("agent exited:\n" + open(logpath).read()[-3000:])
+    la0 = loadavg()
+    c0, t0, w0 = proc_cpu_s(proc.pid), thread_cpu(proc.pid), time.time()
+    time.sleep(args.idle)
+    c1, t1, w1 = proc_cpu_s(proc.pid), thread_cpu(proc.pid), time.time()
+    mem = proc_mem_kib(proc.pid)
+    per_thread = {k: round(100 * (t1[k] - t0.get(k, 0)) / (w1 - w0), 2) for k in t1}
+    return {"window_s": round(w1 - w0, 1), "cpu_pct": 100 * (c1 - c0) / (w1 - w0),
+            "rss_mib": mem.get("VmRSS", 0) / 1024, "hwm_mib": mem.get("VmHWM", 0) / 1024,
+            "threads": len(t1), "thread_cpu_pct": per_thread, "load_before": la0,
+            "load_after": loadavg()}
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -272,32 +303,38 @@ def run_agent(bindir, tmp, args):
                              stderr=open(os.path.join(tmp, "agent.log"), "w"))
         PROCS.append(a)
         try:
-            time.sleep(args.warmup)
-            if a.poll() is not None:
-                sys.exit("agent exited:\n" + open(os.path.join(tmp, "agent.log")).read()[-3000:])
-            la0 = loadavg()
-            c0, w0 = proc_cpu_s(a.pid), time.time()
-            time.sleep(args.idle)
-            c1, w1 = proc_cpu_s(a.pid), time.time()
-            mem = proc_mem_kib(a.pid)
-            threads = len(os.listdir(f"/proc/{a.pid}/task"))
+            r = measure_idle(a, os.path.join(tmp, "agent.log"), args)
             agents = json.loads(urllib.request.urlopen(urllib.request.Request(
                 m.url + "/api/v1/agents", headers={"Authorization": f"Bearer {m.key}"}),
                 context=m.ctx).read())
             items = agents.get("items", agents.get("agents", [])) if isinstance(agents, dict) else agents
             info = items[0] if items else {}
-            r = {"window_s": round(w1 - w0, 1), "cpu_pct": 100 * (c1 - c0) / (w1 - w0),
-                 "rss_mib": mem.get("VmRSS", 0) / 1024, "hwm_mib": mem.get("VmHWM", 0) / 1024,
-                 "threads": threads, "manager_status": info.get("status"),
-                 "modules": [x.get("name") + ":" + str(x.get("state")) for x in
-                             (info.get("report") or {}).get("modules", [])],
-                 "load_before": la0, "load_after": loadavg()}
+            r["manager_status"] = info.get("status")
+            r["modules"] = [x.get("name") + ":" + str(x.get("state")) for x in
+                            (info.get("report") or {}).get("modules", [])]
             print("[agent] " + json.dumps(r, default=lambda x: round(x, 2)), flush=True)
-            return r
         finally:
             stop(a)
     finally:
         stop(m.proc)
+    # Anchor: the same policy run standalone (--config, no manager channel), same windows.
+    print("[agent] anchor: the same policy standalone (no channel)", flush=True)
+    state2 = os.path.join(tmp, "agent-standalone")
+    os.makedirs(state2)
+    cfg = os.path.join(tmp, "standalone.json")  # JSON is YAML
+    with open(cfg, "w") as f:
+        json.dump({"agent": {"name": "bench-idle"}, "integrity": {
+            "paths": [{"path": watched}], "schedule": "1h", "realtime": True}}, f)
+    a = subprocess.Popen([f"{bindir}/ward-agent", "run", "--config", cfg, "--state-dir", state2],
+                         stdout=open(os.path.join(tmp, "standalone.out"), "w"),
+                         stderr=open(os.path.join(tmp, "standalone.log"), "w"))
+    PROCS.append(a)
+    try:
+        r["standalone"] = measure_idle(a, os.path.join(tmp, "standalone.log"), args)
+        print("[agent] standalone " + json.dumps(r["standalone"], default=lambda x: round(x, 2)), flush=True)
+    finally:
+        stop(a)
+    return r
 
 
 def main():
@@ -378,6 +415,15 @@ def main():
         print(f"| CPU % of one core | {agent['cpu_pct']:.2f} | < 1 % | {mark(agent['cpu_pct'] < 1)} |")
         print(f"| VmRSS MiB | {agent['rss_mib']:.1f} | < 40 MB | {mark(agent['rss_mib'] * 1.048576 < 40)} |")
         print(f"| VmHWM MiB (peak) | {agent['hwm_mib']:.1f} | < 40 MB | {mark(agent['hwm_mib'] * 1.048576 < 40)} |")
+        sa = agent.get("standalone")
+        if sa:
+            print(f"| anchor: same policy standalone (no channel): CPU % / VmRSS / VmHWM MiB | "
+                  f"{sa['cpu_pct']:.2f} / {sa['rss_mib']:.1f} / {sa['hwm_mib']:.1f} | | managed/standalone CPU "
+                  f"{agent['cpu_pct'] / sa['cpu_pct'] if sa['cpu_pct'] else float('inf'):.2f}x, "
+                  f"RSS {agent['rss_mib'] / sa['rss_mib']:.2f}x |")
+        print(f"| per-thread CPU % (managed) | {agent['thread_cpu_pct']} | | |")
+        if sa:
+            print(f"| per-thread CPU % (standalone) | {sa['thread_cpu_pct']} | | |")
         print(f"| threads / manager status / modules | {agent['threads']} / {agent['manager_status']} / "
               f"{' '.join(agent['modules'])} | | |")
 
