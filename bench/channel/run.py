@@ -283,8 +283,11 @@ def run_load(bindir, db_url, label, tmp, args):
 def run_agent(bindir, tmp, args):
     print("[agent] starting manager (sqlite) and one real ward-agent", flush=True)
     m = Manager(bindir, f"sqlite:{tmp}/agent-mgr.db", os.path.join(tmp, "mgr-agent"))
-    watched = os.path.join(tmp, "www")
+    parent = tempfile.mkdtemp(prefix="ward-bench-www-", dir=args.watch_parent) if args.watch_parent else tmp
+    watched = os.path.join(parent, "www")
     os.makedirs(watched)
+    if parent != tmp:
+        os.symlink(parent, os.path.join(tmp, "watch-parent"))  # removed with tmp (see main)
     for i in range(50):
         with open(os.path.join(watched, f"page{i}.html"), "w") as f:
             f.write(f"<html><body>page {i}</body></html>\n" * 20)
@@ -348,6 +351,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-agent", action="store_true")
+    ap.add_argument("--skip-load", action="store_true", help="only the idle agent")
+    ap.add_argument("--watch-parent", help="where the watched directory is made (default: the "
+                    "temp dir); e.g. /dev/shm to put it on a tmpfs")
     ap.add_argument("--pg-port", type=int, default=25442)
     ap.add_argument("--mysql-port", type=int, default=23316)
     args = ap.parse_args()
@@ -362,8 +368,9 @@ def main():
     print(f"date {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, load {loadavg()}, "
           f"{os.cpu_count()} CPUs", flush=True)
     try:
-        results.append(run_load(bindir, f"sqlite:{tmp}/ward.db", "sqlite", tmp, args))
-        if not args.skip_postgres:
+        if not args.skip_load:
+            results.append(run_load(bindir, f"sqlite:{tmp}/ward.db", "sqlite", tmp, args))
+        if not args.skip_postgres and not args.skip_load:
             env = dict(os.environ, WARD_TEST_DB_DURABLE="1")
             pg_started = True
             out = subprocess.run([os.path.join(ROOT, "scripts/test-databases"), "start", dbdir,
@@ -379,13 +386,17 @@ def main():
         if pg_started:
             subprocess.run([os.path.join(ROOT, "scripts/test-databases"), "destroy", dbdir],
                            capture_output=True)
+        link = os.path.join(tmp, "watch-parent")
+        if os.path.islink(link):
+            shutil.rmtree(os.readlink(link), ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
     def mark(ok):
         return "met" if ok else "NOT met"
 
     print(f"\nend load {loadavg()}")
-    print("\n| measure | sqlite | postgresql | target | result |\n|---|---:|---:|---|---|")
+    if results:
+        print("\n| measure | sqlite | postgresql | target | result |\n|---|---:|---:|---|---|")
     by = {r["label"]: r for r in results}
     rows = [("heartbeats ok / errors", lambda r: f"{r['ok']} / {sum(r['errors'].values())}"),
             ("heartbeats/s", lambda r: f"{r['rate_per_s']:.1f}"),
@@ -399,7 +410,7 @@ def main():
             ("manager RSS / HWM MiB", lambda r: f"{r['manager_rss_mib']:.0f} / {r['manager_hwm_mib']:.0f}"),
             ("load tool CPU % of one core", lambda r: f"{r['tool_cpu_pct']:.1f}"),
             ("slot wait p99 ms (tool queueing)", lambda r: f"{r['slot_wait_p99_ms']:.1f}")]
-    for name, fmt in rows:
+    for name, fmt in (rows if results else []):
         cells = [fmt(by[k]) if k in by else "-" for k in ("sqlite", "postgresql")]
         target, res = "", ""
         if name.startswith("latency p99 ms"):
