@@ -67,7 +67,7 @@ nginx -c "$W/nginx-modsec.conf"
 cat > "$W/policy.yaml" <<POL
 agent: { outputs: { stdout: false, file: false } }
 ips: { mode: prevent, capture: nfqueue, queue: 29, ports: [$PORT], fail: open,
-       crs: { paranoia_level: 1 } }
+       ${THREADS:+threads: $THREADS,} crs: { paranoia_level: 1 } }
 POL
 
 cpu_of() {  # pids -> total utime+stime ticks
@@ -101,22 +101,38 @@ run_case() {  # label port load pids...
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
   local us; us=$(awk -v c=$((c1 - c0)) -v t="$TICK" -v n="$reqs" 'BEGIN{printf "%.1f", c/t*1e6/n}')
-  RPS[$label/$load]=$rps; CPU[$label/$load]=$us
+  RPS[$label/$load]=$rps; CPU[$label/$load]=$us; LAST_REQS=$reqs
   printf "%-28s %-5s %10s %9s %9s %10s us%s\n" "$label" "$load" "$rps" "$p50" "$p99" "$us" \
     "${non2xx:+  (non-2xx: $non2xx)}"
 }
 
 for load in get post; do
   run_case "nginx (anchor)" $PORT $load $(nginx_pids plain)
+  if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
+    # The ModSecurity case's nginx worker, for comparison (top symbols only).
+    perf record -g -o "$W/perf-modsec.data" -p "$(pgrep -P "$(cat "$W/nginx-modsec.pid")" | head -1)" \
+      -- sleep $((SECS - 2)) >/dev/null 2>&1 &
+    PERF_PID=$!
+  fi
   run_case "nginx+modsecurity+crs" $MSPORT $load $(nginx_pids modsec)
-  "$AGENT" run --config "$W/policy.yaml" --state-dir "$W/state" --log-level warn 2>"$W/agent.err" &
+  if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
+    wait "$PERF_PID" || true
+    perf report -i "$W/perf-modsec.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null \
+      | grep '%' | grep -v '^#' | head -40 | cut -c1-160 > "${PERF_OUT:-/tmp/ward-ips-perf.txt}.modsec" || true
+  fi
+  env ${AGENT_ENV:-} "$AGENT" run --config "$W/policy.yaml" --state-dir "$W/state" --log-level warn 2>"$W/agent.err" &
   AGENT_PID=$!
   for _ in $(seq 100); do iptables -w -S WARD_IPS_IN 2>/dev/null | grep -q NFQUEUE && break; sleep 0.1; done
   if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
     perf record -g -o "$W/perf.data" -p $AGENT_PID -- sleep $((SECS - 2)) >/dev/null 2>&1 &
     PERF_PID=$!
   fi
+  iptables -w -Z WARD_IPS_IN; iptables -w -Z WARD_IPS_OUT
   run_case "nginx+ward inline (prevent)" $PORT $load $(nginx_pids plain) $AGENT_PID
+  # Packets queued to the agent per request (both directions), from the iptables counters.
+  queued=$(iptables -w -nvxL WARD_IPS_IN; iptables -w -nvxL WARD_IPS_OUT) 
+  echo "$queued" | awk -v n="$LAST_REQS" '$3=="NFQUEUE" {q+=$1} $3=="RETURN" {r+=$1}
+    END {printf "%28s packets per request: %.2f queued, %.2f not queued (no payload)\n", "", q/n, r/n}'
   if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
     wait "$PERF_PID" || true
     # Flat profile of the agent, each sample put in one stage of the per-request path.
@@ -135,6 +151,7 @@ for load in get post; do
     perf report -i "$W/perf.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null \
       | grep '%' | grep -v '^#' | head -25 | cut -c1-160 >> "${PERF_OUT:-/tmp/ward-ips-perf.txt}" || true
   fi
+  [ -n "${KEEP_PERF:-}" ] && [ -f "$W/perf.data" ] && cp "$W/perf.data" "${PERF_OUT:-/tmp/ward-ips-perf.txt}.data"
   kill $AGENT_PID; wait $AGENT_PID 2>/dev/null || true; AGENT_PID=""
 done
 echo

@@ -1,6 +1,7 @@
 #include "agent/modules/ips/config.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -35,6 +36,15 @@ Mode IpsConfig::RuleMode(int64_t id) const {
   return mode;
 }
 
+int IpsConfig::EngineThreads() const {
+  if (capture != Capture::kNfqueue) return 1;
+  if (threads > 0) return threads;
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  int n = 1;
+  while (n * 2 <= std::min<long>(cpus, 8)) n *= 2;
+  return n;
+}
+
 bool IpsConfig::IsPort(uint16_t port) const {
   return std::find(ports.begin(), ports.end(), port) != ports.end();
 }
@@ -43,9 +53,9 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   IpsConfig c;
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(RequireMap(section));
-  WARD_RETURN_IF_ERROR(
-      CheckKeys(section, {"enabled", "mode", "ports", "capture", "interface", "fail", "queue",
-                          "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
+  WARD_RETURN_IF_ERROR(CheckKeys(
+      section, {"enabled", "mode", "ports", "capture", "interface", "fail", "queue", "threads",
+                "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
   if (const ConfigNode* n = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*n).status());
   if (const ConfigNode* n = section.Find("mode")) {
     WARD_ASSIGN_OR_RETURN(c.mode, ReadMode(*n));
@@ -92,6 +102,22 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (const ConfigNode* n = section.Find("queue")) {
     WARD_ASSIGN_OR_RETURN(int64_t q, ReadInt(*n, 0, 65535));
     c.queue = static_cast<uint16_t>(q);
+  }
+  if (const ConfigNode* n = section.Find("threads")) {
+    WARD_ASSIGN_OR_RETURN(int64_t t, ReadInt(*n, 0, kMaxThreads));
+    if (t != 0 && (t & (t - 1)) != 0) {
+      return n->Error(fmt::format("expected 0 (one per CPU) or a power of two up to {}, got {}",
+                                  kMaxThreads, t));
+    }
+    if (t > 1 && c.capture != Capture::kNfqueue) {
+      return n->Error("more than one thread needs capture: nfqueue");
+    }
+    c.threads = static_cast<int>(t);
+  }
+  if (c.capture == Capture::kNfqueue &&
+      static_cast<int64_t>(c.queue) + std::max(c.threads, 1) - 1 > 65535) {
+    return section.Find("queue")->Error(fmt::format("queue {} + {} thread(s) goes past queue 65535",
+                                                    c.queue, std::max(c.threads, 1)));
   }
   if (c.capture == Capture::kPcap && c.mode == Mode::kPrevent) {
     return section.Find("mode")->Error(

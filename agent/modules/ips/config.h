@@ -6,7 +6,9 @@
 //     capture: nfqueue             # nfqueue (inline) | pcap (passive, detect only)
 //     interface: eth0              # pcap only (default: any)
 //     fail: open                   # open | closed
-//     queue: 0                     # NFQUEUE number (nfqueue only)
+//     queue: 0                     # first NFQUEUE number (nfqueue only)
+//     threads: 0                   # engine threads = queues queue..queue+threads-1 (nfqueue);
+//                                  # 0: one per CPU (power of two, at most 8)
 //     crs: { enabled: true, paranoia_level: 1, inbound_anomaly_threshold: 5,
 //            outbound_anomaly_threshold: 4, setup_files: [] }
 //     rules: [ { id: 942100, mode: detect }, { id: 920350, enabled: false } ]
@@ -70,6 +72,9 @@ struct IpsConfig {
   std::string interface;  // pcap: empty = "any"
   FailMode fail = FailMode::kOpen;
   uint16_t queue = 0;
+  // Engine threads, each with its own NFQUEUE (queue + i); flows are spread by the client's port.
+  // 0 = automatic (EngineThreads()).
+  int threads = 0;
   CrsSettings crs;
   std::vector<RuleOverride> rules;
   std::vector<Exclusion> exclusions;
@@ -80,7 +85,12 @@ struct IpsConfig {
   // The mode a rule runs in (its override, else the policy's).
   Mode RuleMode(int64_t id) const;
   bool IsPort(uint16_t port) const;
+  // The number of engine threads (and queues) to run: `threads`, or for 0 the online CPUs rounded
+  // down to a power of two (at most 8); always 1 for pcap capture.
+  int EngineThreads() const;
 };
+
+inline constexpr int kMaxThreads = 16;
 
 Result<IpsConfig> ParseIpsConfig(const ConfigNode& section);
 

@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "agent/modules/ips/config.h"
 #include "agent/modules/ips/ips_engine.h"
@@ -26,7 +29,8 @@ int64_t NowMs() {
 // Whether two policies need a new capture (ports, queue, interface...) rather than new rules.
 bool SameCapture(const IpsConfig& a, const IpsConfig& b) {
   return a.capture == b.capture && a.ports == b.ports && a.interface == b.interface &&
-         a.fail == b.fail && a.queue == b.queue && a.mode == b.mode;
+         a.fail == b.fail && a.queue == b.queue && a.mode == b.mode &&
+         a.EngineThreads() == b.EngineThreads();
 }
 
 class IpsModule final : public Module {
@@ -77,34 +81,53 @@ class IpsModule final : public Module {
         cv_.wait_for(lock, std::chrono::seconds(5), [&] { return next_ != nullptr; });
       }
       std::lock_guard lock(mu_);
-      if (next_) rules = std::move(next_);
+      if (next_) {
+        rules = std::move(next_);
+      } else if (live_) {
+        rules = live_;  // the latest rules published to the engines
+      }
     }
   }
 
  private:
-  // New rules with the same capture settings: swapped in place. Returns true when the capture
-  // must be restarted with them (they are left in next_).
-  bool PollNewRules(IpsEngine& engine, const IpsConfig& current) {
+  // What ReportDegraded() already reported, per engine.
+  struct Degraded {
+    EngineStats reported;
+    int64_t last_ms = 0;
+  };
+
+  // A new policy with the same capture settings is published to every engine thread (live_,
+  // rules_gen_). Returns true when the capture must restart for it (it is left in next_).
+  bool PollNewRules(const IpsConfig& current) {
     std::lock_guard lock(mu_);
     if (!next_) return false;
     if (!SameCapture(next_->config(), current)) return true;
-    engine.SetRules(std::move(next_));
+    live_ = std::move(next_);
+    rules_gen_.fetch_add(1);
     return false;
+  }
+
+  // Gives `engine` the published rules when they changed since `*seen`.
+  void TakeNewRules(IpsEngine& engine, uint64_t* seen) {
+    if (rules_gen_.load(std::memory_order_relaxed) == *seen) return;
+    std::lock_guard lock(mu_);
+    *seen = rules_gen_.load();
+    if (live_) engine.SetRules(live_);
   }
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
 
   // Flows evicted for lack of room and segments refused (buffers full) mean traffic went (partly)
-  // uninspected: logged, counted and reported as an event at most once a minute.
-  void ReportDegraded(const IpsEngine& engine) {
+  // uninspected: logged, counted and reported as an event at most once a minute per engine.
+  void ReportDegraded(const IpsEngine& engine, Degraded& d) {
     const EngineStats& st = engine.stats();
     int64_t now = NowMs();
-    if (now - last_degraded_ms_ < 60'000) return;
-    uint64_t evicted = st.flows_evicted - reported_.flows_evicted;
-    uint64_t refused = st.segments_refused - reported_.segments_refused;
+    if (now - d.last_ms < 60'000) return;
+    uint64_t evicted = st.flows_evicted - d.reported.flows_evicted;
+    uint64_t refused = st.segments_refused - d.reported.segments_refused;
     if (evicted == 0 && refused == 0) return;
-    last_degraded_ms_ = now;
-    reported_ = st;
+    d.last_ms = now;
+    d.reported = st;
     spdlog::warn("ips: {} flow(s) evicted and {} segment(s) refused: limits reached", evicted,
                  refused);
     Event e = Event::Make(ctx_.clock, "ips", "info", "degraded", Severity::kMedium);
@@ -115,13 +138,21 @@ class IpsModule final : public Module {
     Emit(std::move(e));
   }
 
+  void Publish(std::shared_ptr<const WafRules> rules) {
+    std::lock_guard lock(mu_);
+    live_ = std::move(rules);
+    rules_gen_.fetch_add(1);
+  }
+
   Status RunPcap(std::shared_ptr<const WafRules> rules, std::stop_token stop) {
     const IpsConfig c = rules->config();
+    Publish(rules);
+    uint64_t seen = rules_gen_.load();
     WARD_ASSIGN_OR_RETURN(auto src, PcapSource::OpenLive(c.interface, c.ports));
     spdlog::info("ips: passive capture on {} (detect only)",
                  c.interface.empty() ? "any" : c.interface);
     IpsEngine engine(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
-    reported_ = EngineStats{};
+    Degraded degraded;
     int64_t last_expire = NowMs();
     while (!stop.stop_requested()) {
       std::string_view pkt;
@@ -132,48 +163,90 @@ class IpsModule final : public Module {
       if (next == PcapSource::Next::kEnd) break;
       if (now - last_expire > 1000) {
         engine.Expire(now);
-        ReportDegraded(engine);
+        ReportDegraded(engine, degraded);
         last_expire = now;
       }
-      if (PollNewRules(engine, c)) break;
+      if (PollNewRules(c)) break;
+      TakeNewRules(engine, &seen);
     }
     engine.CloseAll();
     return Status::Ok();
   }
 
+  // One engine thread: its own queue, engine (flow table) and raw socket. The iptables rules send
+  // both directions of a flow to the same queue, so a flow never leaves its thread; the rule set
+  // is shared read-only, each transaction belongs to the thread of its flow.
+  struct Worker {
+    std::unique_ptr<IpsEngine> engine;
+    std::unique_ptr<NfQueue> queue;
+    RawSender sender;
+    Degraded degraded;
+    Status result;
+  };
+
   Status RunNfqueue(std::shared_ptr<const WafRules> rules, std::stop_token stop) {
     const IpsConfig c = rules->config();
-    IpsEngine engine(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
-    reported_ = EngineStats{};
-    RawSender sender;
+    Publish(rules);
+    const uint64_t gen = rules_gen_.load();
     const bool prevent = c.mode == Mode::kPrevent;
-    auto handler = [&](std::string_view pkt) -> bool {
-      if (!prevent) {
+    const int n = c.EngineThreads();
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < n; ++i) {
+      auto w = std::make_unique<Worker>();
+      w->engine =
+          std::make_unique<IpsEngine>(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
+      Worker* wp = w.get();
+      auto handler = [wp, prevent](std::string_view pkt) -> bool {
+        PacketDecision d = wp->engine->OnPacket(pkt, NowMs());
         // Detect mode: the packet was already accepted (verdict first); this is its copy.
-        engine.OnPacket(pkt, NowMs());
-        return true;
-      }
-      PacketDecision d = engine.OnPacket(pkt, NowMs());
-      if (d.reset) SendResets(sender, d);
-      return !d.drop;
-    };
-    WARD_ASSIGN_OR_RETURN(auto queue,
-                          NfQueue::Open(c.queue, c.fail == FailMode::kOpen, !prevent, handler));
+        if (!prevent) return true;
+        if (d.reset) SendResets(wp->sender, d);
+        return !d.drop;
+      };
+      WARD_ASSIGN_OR_RETURN(
+          w->queue, NfQueue::Open(static_cast<uint16_t>(c.queue + i), c.fail == FailMode::kOpen,
+                                  !prevent, std::move(handler)));
+      workers.push_back(std::move(w));
+    }
     WARD_RETURN_IF_ERROR(InstallIptablesRules(c));
-    spdlog::info("ips: inline on NFQUEUE {} ({} mode, fail {})", c.queue, ModeName(c.mode),
+    spdlog::info("ips: inline on NFQUEUE {}..{} ({} engine thread(s), {} mode, fail {})", c.queue,
+                 c.queue + n - 1, n, ModeName(c.mode),
                  c.fail == FailMode::kOpen ? "open" : "closed");
-    int64_t last_expire = NowMs();
-    Status s = queue->Run(stop, [&] {
-      int64_t now = NowMs();
-      if (now - last_expire > 1000) {
-        engine.Expire(now);
-        ReportDegraded(engine);
-        last_expire = now;
-      }
-      return PollNewRules(engine, c);
-    });
+    std::stop_source halt;
+    auto run = [&](Worker& w, bool polls) {
+      uint64_t seen = gen;
+      int64_t last_expire = NowMs();
+      w.result = w.queue->Run(stop, [&] {
+        if (halt.stop_requested()) return true;
+        // The first thread watches for new policies; every thread takes published rules.
+        if (polls && PollNewRules(c)) {
+          halt.request_stop();
+          return true;
+        }
+        TakeNewRules(*w.engine, &seen);
+        int64_t now = NowMs();
+        if (now - last_expire > 1000) {
+          w.engine->Expire(now);
+          ReportDegraded(*w.engine, w.degraded);
+          last_expire = now;
+        }
+        return false;
+      });
+      // One engine failing ends the capture (all threads): it restarts as a whole.
+      if (!w.result.ok()) halt.request_stop();
+    };
+    {
+      std::vector<std::jthread> threads;
+      for (int i = 1; i < n; ++i) threads.emplace_back([&, i] { run(*workers[i], false); });
+      run(*workers[0], true);
+      halt.request_stop();
+    }
     RemoveIptablesRules();
-    engine.CloseAll();
+    Status s = Status::Ok();
+    for (auto& w : workers) {
+      w->engine->CloseAll();
+      if (s.ok() && !w->result.ok()) s = w->result;
+    }
     return s;
   }
 
@@ -193,10 +266,11 @@ class IpsModule final : public Module {
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const WafRules> next_;
+  // The rules every engine thread uses (they take them between packets when rules_gen_ moves).
+  std::shared_ptr<const WafRules> live_;
+  std::atomic<uint64_t> rules_gen_{0};
   std::shared_ptr<WafLog> log_;
   std::string log_path_;
-  EngineStats reported_;
-  int64_t last_degraded_ms_ = 0;
 };
 
 }  // namespace

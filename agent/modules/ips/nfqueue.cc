@@ -65,17 +65,13 @@ Status InstallFor(const std::string& tool, const IpsConfig& c) {
     }
     return Status::Ok();
   };
+  const bool v6 = tool == "ip6tables";
   WARD_RETURN_IF_ERROR(must({"-N", kChainIn}));
   WARD_RETURN_IF_ERROR(must({"-N", kChainOut}));
-  for (uint16_t port : c.ports) {
-    std::vector<std::string> target = {"-j", "NFQUEUE", "--queue-num", std::to_string(c.queue)};
-    if (c.fail == FailMode::kOpen) target.push_back("--queue-bypass");
-    std::vector<std::string> in = {"-A", kChainIn, "-p", "tcp", "--dport", std::to_string(port)};
-    in.insert(in.end(), target.begin(), target.end());
-    WARD_RETURN_IF_ERROR(must(in));
-    std::vector<std::string> out = {"-A", kChainOut, "-p", "tcp", "--sport", std::to_string(port)};
-    out.insert(out.end(), target.begin(), target.end());
-    WARD_RETURN_IF_ERROR(must(out));
+  for (const auto& [chain, rule] : QueueRules(c, v6)) {
+    std::vector<std::string> args = {"-A", chain};
+    args.insert(args.end(), rule.begin(), rule.end());
+    WARD_RETURN_IF_ERROR(must(args));
   }
   WARD_RETURN_IF_ERROR(must({"-I", "INPUT", "1", "-j", kChainIn}));
   WARD_RETURN_IF_ERROR(must({"-I", "OUTPUT", "1", "-j", kChainOut}));
@@ -83,6 +79,60 @@ Status InstallFor(const std::string& tool, const IpsConfig& c) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::vector<std::string>>> QueueRules(const IpsConfig& c,
+                                                                         bool v6) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  const int threads = c.EngineThreads();
+  const unsigned mask = static_cast<unsigned>(threads - 1);
+  auto target = [&](int i) {
+    std::vector<std::string> t = {"-j", "NFQUEUE", "--queue-num", std::to_string(c.queue + i)};
+    if (c.fail == FailMode::kOpen) t.push_back("--queue-bypass");
+    return t;
+  };
+  for (uint16_t port : c.ports) {
+    for (bool in : {true, false}) {
+      const std::string chain = in ? kChainIn : kChainOut;
+      const std::vector<std::string> match = {"-p", "tcp", in ? "--dport" : "--sport",
+                                              std::to_string(port)};
+      // Segments without payload and without SYN/FIN/RST (pure ACKs, window updates) carry
+      // nothing to inspect: they are not queued. The IP total length must equal the IP plus the
+      // TCP header length exactly, for each possible TCP header length (IPv4 without IP options;
+      // IPv6 with TCP as the next header). Anything else (options, extension headers) is queued.
+      for (unsigned doff = 5; doff <= 15; ++doff) {
+        std::vector<std::string> r = match;
+        r.insert(r.end(), {"--tcp-flags", "SYN,FIN,RST", "NONE", "-m", "u32", "--u32"});
+        r.push_back(
+            v6 ? fmt::format("4>>8&0xFF=6&&4>>16=0x{:x}&&52>>28=0x{:x}", doff * 4, doff)
+               : fmt::format("0>>24=0x45&&0&0xFFFF=0x{:x}&&32>>28=0x{:x}", 20 + doff * 4, doff));
+        r.insert(r.end(), {"-j", "RETURN"});
+        out.emplace_back(chain, std::move(r));
+      }
+      // Engine threads: queue + ((client port >> 1) & (threads - 1)), so both directions of a flow
+      // go to the same queue and thread (the kernel's --queue-balance hash uses the addresses only,
+      // which puts every flow from one client, or on loopback, in one queue).
+      for (int i = 1; i < threads; ++i) {
+        std::vector<std::string> r = match;
+        // The client's port: the source port of packets in, the destination port of packets out;
+        // bits 1.. of it (Linux gives connect() even ports, so bit 0 is nearly always 0).
+        std::string port_word =
+            v6 ? (in ? "40>>17" : "40>>1") : (in ? "0>>22&0x3C@0>>17" : "0>>22&0x3C@0>>1");
+        r.insert(r.end(), {"-m", "u32", "--u32"});
+        r.push_back(v6 ? fmt::format("4>>8&0xFF=6&&{}&0x{:x}=0x{:x}", port_word, mask, i)
+                       : fmt::format("{}&0x{:x}=0x{:x}", port_word, mask, i));
+        auto t = target(i);
+        r.insert(r.end(), t.begin(), t.end());
+        out.emplace_back(chain, std::move(r));
+      }
+      // Thread 0: the remaining client ports, and whatever the rules above could not place.
+      std::vector<std::string> r = match;
+      auto t = target(0);
+      r.insert(r.end(), t.begin(), t.end());
+      out.emplace_back(chain, std::move(r));
+    }
+  }
+  return out;
+}
 
 Status InstallIptablesRules(const IpsConfig& config) {
   RemoveIptablesRules();

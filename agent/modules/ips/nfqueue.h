@@ -13,6 +13,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/modules/ips/config.h"
@@ -25,6 +26,10 @@ struct nfq_q_handle;
 
 namespace ward::agent::ips {
 
+// The rules of the two chains for iptables (v6 = false) or ip6tables: (chain, arguments after
+// `-A chain`). For tests and docs.
+std::vector<std::pair<std::string, std::vector<std::string>>> QueueRules(const IpsConfig& config,
+                                                                         bool v6);
 Status InstallIptablesRules(const IpsConfig& config);
 void RemoveIptablesRules();
 
