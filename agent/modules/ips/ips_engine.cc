@@ -108,15 +108,26 @@ Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsCon
 }
 
 IpsEngine::IpsEngine(std::shared_ptr<const WafRules> rules, const Clock& clock, EmitFn emit)
-    : rules_(std::move(rules)), clock_(clock), emit_(std::move(emit)) {
-  budget_.limit = rules_->config().limits.total_buffer;
+    : IpsEngine(std::move(rules), clock, 1, std::move(emit)) {}
+
+IpsEngine::IpsEngine(std::shared_ptr<const WafRules> rules, const Clock& clock, int shares,
+                     EmitFn emit)
+    : rules_(std::move(rules)),
+      clock_(clock),
+      emit_(std::move(emit)),
+      shares_(static_cast<uint64_t>(std::max(shares, 1))) {
+  budget_.limit = std::max<uint64_t>(rules_->config().limits.total_buffer / shares_, 1);
+}
+
+uint64_t IpsEngine::MaxFlows() const {
+  return std::max<uint64_t>(rules_->config().limits.max_flows / shares_, 1);
 }
 
 IpsEngine::~IpsEngine() { CloseAll(); }
 
 void IpsEngine::SetRules(std::shared_ptr<const WafRules> rules) {
   rules_ = std::move(rules);
-  budget_.limit = rules_->config().limits.total_buffer;
+  budget_.limit = std::max<uint64_t>(rules_->config().limits.total_buffer / shares_, 1);
 }
 
 void IpsEngine::Emit(std::unique_ptr<WafTransaction> t) {
@@ -175,7 +186,7 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
     // A flow starts with the client's SYN, or mid-stream with data from either side.
     if ((seg->flags & tcp_flag::kRst) != 0) return d;
     if (seg->payload.empty() && (seg->flags & tcp_flag::kSyn) == 0) return d;
-    if (flows_.size() >= config.limits.max_flows && !lru_.empty()) {
+    if (flows_.size() >= MaxFlows() && !lru_.empty()) {
       auto old = flows_.find(lru_.front());
       if (old != flows_.end()) {
         CloseFlow(old);

@@ -55,6 +55,9 @@ class IpsEngine {
  public:
   using EmitFn = std::function<void(Event)>;
   IpsEngine(std::shared_ptr<const WafRules> rules, const Clock& clock, EmitFn emit);
+  // One of `shares` engines fed in parallel (one per thread): each gets that share of
+  // limits.max_flows and limits.total_buffer, so the limits hold for all of them together.
+  IpsEngine(std::shared_ptr<const WafRules> rules, const Clock& clock, int shares, EmitFn emit);
   ~IpsEngine();
 
   // New flows use the new rules; flows already open keep theirs.
@@ -83,10 +86,12 @@ class IpsEngine {
 
   void CloseFlow(FlowMap::iterator it);
   void Emit(std::unique_ptr<WafTransaction> t);
+  uint64_t MaxFlows() const;
 
   std::shared_ptr<const WafRules> rules_;
   const Clock& clock_;
   EmitFn emit_;
+  uint64_t shares_ = 1;
   FlowMap flows_;
   std::list<FlowKey> lru_;  // front: least recently active
   BufferBudget budget_;

@@ -193,19 +193,22 @@ class IpsModule final : public Module {
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < n; ++i) {
       auto w = std::make_unique<Worker>();
-      w->engine =
-          std::make_unique<IpsEngine>(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
+      w->engine = std::make_unique<IpsEngine>(rules, ctx_.clock, n,
+                                              [this](Event e) { Emit(std::move(e)); });
       Worker* wp = w.get();
       auto handler = [wp, prevent](std::string_view pkt) -> bool {
         PacketDecision d = wp->engine->OnPacket(pkt, NowMs());
-        // Detect mode: the packet was already accepted (verdict first); this is its copy.
+        // Detect mode, and the server's packets in prevent mode, were already accepted (verdict
+        // first): this is a copy and the answer is ignored.
         if (!prevent) return true;
         if (d.reset) SendResets(wp->sender, d);
         return !d.drop;
       };
       WARD_ASSIGN_OR_RETURN(
-          w->queue, NfQueue::Open(static_cast<uint16_t>(c.queue + i), c.fail == FailMode::kOpen,
-                                  !prevent, std::move(handler)));
+          w->queue,
+          NfQueue::Open(static_cast<uint16_t>(c.queue + i), c.fail == FailMode::kOpen,
+                        prevent ? NfQueue::VerdictFirst::kOutbound : NfQueue::VerdictFirst::kAll,
+                        std::move(handler)));
       workers.push_back(std::move(w));
     }
     WARD_RETURN_IF_ERROR(InstallIptablesRules(c));

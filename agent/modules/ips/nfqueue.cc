@@ -150,8 +150,8 @@ void RemoveIptablesRules() {
   RemoveFor("ip6tables");
 }
 
-Result<std::unique_ptr<NfQueue>> NfQueue::Open(uint16_t queue, bool fail_open, bool verdict_first,
-                                               Handler handler) {
+Result<std::unique_ptr<NfQueue>> NfQueue::Open(uint16_t queue, bool fail_open,
+                                               VerdictFirst verdict_first, Handler handler) {
   auto q = std::unique_ptr<NfQueue>(new NfQueue());
   q->verdict_first_ = verdict_first;
   q->handler_ = std::move(handler);
@@ -187,7 +187,10 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, vo
   uint32_t id = ntohl(ph->packet_id);
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
-  if (self->verdict_first_) {
+  const bool first =
+      self->verdict_first_ == VerdictFirst::kAll ||
+      (self->verdict_first_ == VerdictFirst::kOutbound && ph->hook == NF_INET_LOCAL_OUT);
+  if (first) {
     int rc = nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
     if (len > 0 && payload != nullptr) {
       self->copy_.assign(reinterpret_cast<const char*>(payload), static_cast<size_t>(len));

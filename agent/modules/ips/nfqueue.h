@@ -37,10 +37,13 @@ class NfQueue {
  public:
   // Returns true to accept the packet, false to drop it.
   using Handler = std::function<bool(std::string_view ip_packet)>;
-  // verdict_first: every packet is accepted before the handler sees (a copy of) it, so inspection
-  // never delays traffic (detect mode); the handler's answer is then ignored.
-  static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open, bool verdict_first,
-                                               Handler handler);
+  // Which packets are accepted before the handler sees (a copy of) them, so that inspection does
+  // not delay them; the handler's answer is then ignored. kAll: detect mode. kOutbound: packets
+  // from the OUTPUT hook (the server's responses; prevent mode, where responses are inspected
+  // but never blocked). kNone: every verdict waits for the handler.
+  enum class VerdictFirst { kNone, kOutbound, kAll };
+  static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open,
+                                               VerdictFirst verdict_first, Handler handler);
   ~NfQueue();
   // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called in
   // between, returns true.
@@ -52,7 +55,7 @@ class NfQueue {
   nfq_handle* h_ = nullptr;
   nfq_q_handle* qh_ = nullptr;
   Handler handler_;
-  bool verdict_first_ = false;
+  VerdictFirst verdict_first_ = VerdictFirst::kNone;
   std::string copy_;
 };
 
