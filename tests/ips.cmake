@@ -1,7 +1,7 @@
 # ips integration tests: the real ward-agent inline (NFQUEUE) in network namespaces made by the
 # tests, and the CRS 3.3 regression suite through Ward in front of nginx. They change iptables
 # (in their own namespaces, or on the host for the CRS run on loopback): RUN_SERIAL.
-foreach(case prevent ipv6 detect pcap fail_open fail_closed robustness rules_lifecycle)
+foreach(case prevent ipv6 detect pcap fail_open fail_closed robustness rules_lifecycle threads)
   add_test(NAME ips_netns_${case}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_netns_test.py
                    $<TARGET_FILE:ward-agent> ${case})

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Inline IPS integration tests in network namespaces made here: client ns --veth-- server ns with
 nginx and the real ward-agent (ips, NFQUEUE). Run one case: ips_netns_test.py AGENT CASE.
-Cases: prevent, detect, fail_open, fail_closed, robustness, rules_lifecycle.
+Cases: prevent, ipv6, detect, pcap, fail_open, fail_closed, robustness, rules_lifecycle, threads.
 Everything made here (namespaces, processes) is removed at the end, also on failure; iptables
 rules live inside the server namespace and vanish with it."""
 import json
@@ -339,8 +339,103 @@ def case_rules_lifecycle(lab):
     check("NFQUEUE" in s and "--queue-bypass" not in s, "fail: closed must not bypass:\n" + s)
 
 
+LEAK_PAGE = ("<html><body>Warning: You have an error in your SQL syntax; check the manual that "
+             "corresponds to your MySQL server version for the right syntax to use near 'x' at "
+             "line 1</body></html>\n")
+
+CONCURRENT = """import json,socket,sys,threading
+host,reqs=sys.argv[1],json.loads(sys.stdin.read())
+socks=[socket.create_connection((host,80),timeout=5) for _ in reqs]
+out=[None]*len(reqs)
+go=threading.Barrier(len(reqs))
+def one(i):
+  s=socks[i]
+  go.wait()
+  s.sendall(reqs[i].encode())
+  r=b''
+  try:
+    while b'\\r\\n\\r\\n' not in r:
+      b=s.recv(65536)
+      if not b: break
+      r+=b
+  except Exception: pass
+  out[i]={"port":s.getsockname()[1],"status":r.split(b'\\r\\n',1)[0].decode(errors='replace')}
+ts=[threading.Thread(target=one,args=(i,)) for i in range(len(reqs))]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(json.dumps(out))
+"""
+
+
+def concurrent(lab, reqs):
+    """Sends each request on its own connection, all at once; returns [{port, status}]."""
+    r = subprocess.run(["ip", "netns", "exec", lab.c, "/usr/bin/python3", "-c", CONCURRENT, lab.server_ip],
+                       input=json.dumps(reqs), capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "concurrent client failed: " + r.stderr[-2000:])
+    return json.loads(r.stdout)
+
+
+def leak_events(lab, n):
+    return lab.wait_events(lambda e: e["url"]["original"] == "/leak.html" and
+                           any(i.startswith("951") for i in e["rule"]["id"]), n, timeout=10)
+
+
+def case_threads(lab):
+    """Four engine threads (four queues): every one of many concurrent connections is inspected on
+    the thread of its flow, attacks are blocked and benign requests answered; responses still run
+    through the response phases (a SQL error page triggers the CRS 951 data-leakage rules)."""
+    with open(os.path.join(lab.dir, "www", "leak.html"), "w") as f:
+        f.write(LEAK_PAGE)
+    lab.start_agent("prevent", extra="  threads: 4\n")
+    rules = sh("ip", "netns", "exec", lab.s, "iptables", "-S", "WARD_IPS_IN").stdout
+    for q in range(4):
+        check("--queue-num %d " % q in rules + " ", "no rule for queue %d:\n%s" % (q, rules))
+    n = 48
+    reqs = []
+    for i in range(n):
+        if i % 2:
+            reqs.append("GET /?id=1%%27%%20OR%%20%%271%%27=%%271%%27%%20--%%20&n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+        else:
+            reqs.append("GET /index.html?page=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+    got = concurrent(lab, reqs)
+    for i, g in enumerate(got):
+        if i % 2:
+            check(" 200 " not in g["status"], "attack %d (port %d) was answered: %s" % (i, g["port"], g["status"]))
+        else:
+            check(" 200 " in g["status"], "benign request %d (port %d) failed: %r" % (i, g["port"], g["status"]))
+    attack_ports = {g["port"] for i, g in enumerate(got) if i % 2}
+    blocked = lab.wait_events(lambda e: e["event"]["action"] == "blocked" and e["source"]["port"] in attack_ports,
+                              len(attack_ports), timeout=10)
+    check({e["source"]["port"] for e in blocked} == attack_ports,
+          "blocked events for %d of %d attack connections" % (len({e["source"]["port"] for e in blocked}), len(attack_ports)))
+    # Every queue had traffic: the flows were spread over the four threads.
+    counters = sh("ip", "netns", "exec", lab.s, "iptables", "-w", "-nvxL", "WARD_IPS_IN").stdout
+    per_queue = {}
+    for line in counters.splitlines():
+        f = line.split()
+        if len(f) > 2 and f[2] == "NFQUEUE" and "num" in f:
+            q = int(f[f.index("num") + 1])
+            per_queue[q] = per_queue.get(q, 0) + int(f[0])
+    check(all(per_queue.get(q, 0) > 0 for q in range(4)), "queues without traffic: %s" % per_queue)
+    # Responses on many connections at once: each is matched to its request on its thread.
+    got = concurrent(lab, ["GET /leak.html HTTP/1.1\r\nHost: x\r\n\r\n"] * 8)
+    check(all(" 200 " in g["status"] for g in got), "leak page not served in prevent mode: %s" % got)
+    ev = leak_events(lab, 8)
+    check({e["source"]["port"] for e in ev} == {g["port"] for g in got},
+          "951 events for %d of 8 responses" % len({e["source"]["port"] for e in ev}))
+    check(all(e["event"]["action"] == "detected" for e in ev), "a response was reported as blocked")
+    # Detect mode, two threads: the same.
+    lab.stop_agent()
+    lab.start_agent("detect", extra="  threads: 2\n")
+    code, _ = lab.curl("/leak.html")
+    check(code == 200, "leak page not served in detect mode (%d)" % code)
+    check(leak_events(lab, 1), "no 951 event for the SQL error page in detect mode")
+    check(lab.agent_alive(), "agent died")
+
+
 CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
-         "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle}
+         "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle,
+         "threads": case_threads}
 
 
 def main():

@@ -1,6 +1,10 @@
 #include "agent/modules/ips/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
 
 namespace ward::agent::ips {
 namespace {
@@ -55,6 +59,11 @@ TEST(IpsConfig, ErrorsNameTheKey) {
       {"ips: { custom_rules: [relative.conf] }", "ips.custom_rules[0]"},
       {"ips: { modes: detect }", "modes"},
       {"ips: { mode: prevent, capture: pcap }", "ips.mode"},
+      {"ips: { threads: 3 }", "ips.threads"},
+      {"ips: { threads: 32 }", "ips.threads"},
+      {"ips: { threads: -1 }", "ips.threads"},
+      {"ips: { capture: pcap, threads: 2 }", "ips.threads"},
+      {"ips: { queue: 65534, threads: 4 }", "ips.queue"},
   };
   for (const auto& c : cases) {
     auto r = Parse(c.yaml);
@@ -62,6 +71,25 @@ TEST(IpsConfig, ErrorsNameTheKey) {
     EXPECT_NE(r.error().message().find(c.key), std::string::npos)
         << c.yaml << " -> " << r.error().ToString();
   }
+}
+
+TEST(IpsConfig, EngineThreadsArePowersOfTwoOrOnePerCpu) {
+  for (int n : {1, 2, 4, 16}) {
+    auto c = Parse("ips: { threads: " + std::to_string(n) + " }");
+    ASSERT_TRUE(c.has_value()) << c.error().ToString();
+    EXPECT_EQ(c->EngineThreads(), n);
+  }
+  auto automatic = Parse("ips: { mode: prevent }");
+  ASSERT_TRUE(automatic.has_value());
+  EXPECT_EQ(automatic->threads, 0);
+  int t = automatic->EngineThreads();
+  EXPECT_GE(t, 1);
+  EXPECT_LE(t, 8);
+  EXPECT_EQ(t & (t - 1), 0) << t;
+  EXPECT_LE(t, std::max<long>(::sysconf(_SC_NPROCESSORS_ONLN), 1));
+  auto pcap = Parse("ips: { capture: pcap }");
+  ASSERT_TRUE(pcap.has_value());
+  EXPECT_EQ(pcap->EngineThreads(), 1);
 }
 
 TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {

@@ -240,6 +240,23 @@ TEST_F(IpsEngineTest, FlowsAreBoundedAndExpire) {
   EXPECT_EQ(engine_->buffered_bytes(), 0u);
 }
 
+TEST_F(IpsEngineTest, EnginesSharingTheLimitsEachGetTheirShare) {
+  IpsConfig cfg;
+  cfg.limits.max_flows = 8;
+  auto rules = WafRules::Load(cfg);
+  ASSERT_TRUE(rules.has_value()) << rules.error().ToString();
+  // One of four engine threads: 8 / 4 = 2 flows.
+  engine_ =
+      std::make_unique<IpsEngine>(*rules, clock_, 4, [this](Event e) { events_.push_back(e); });
+  for (uint16_t p = 0; p < 5; ++p) {
+    Conversation c = Conv(static_cast<uint16_t>(51000 + p));
+    Feed(c.Handshake());
+    Feed(c.ClientSend("GET / HTTP/1.1\r\nHost: a\r\n"));
+  }
+  EXPECT_EQ(engine_->flow_count(), 2u);
+  EXPECT_EQ(engine_->stats().flows_evicted, 3u);
+}
+
 TEST_F(IpsEngineTest, ResponsesRunThroughTheResponsePhases) {
   Init(IpsConfig{});
   Conversation c = Conv();
