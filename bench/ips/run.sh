@@ -70,30 +70,34 @@ ips: { mode: prevent, capture: nfqueue, queue: 29, ports: [$PORT], fail: open,
        ${THREADS:+threads: $THREADS,} crs: { paranoia_level: 1 } }
 POL
 
-cpu_of() {  # pids -> total utime+stime ticks
-  local t=0
+cpu_of() {  # pids -> total utime+stime ticks (SPLIT=1: "utime stime")
+  local u=0 k=0
   for p in "$@"; do
     for tp in /proc/$p/task/*/stat; do
       [ -r "$tp" ] || continue
-      t=$((t + $(awk '{print $14 + $15}' "$tp")))
+      read -r a b < <(awk '{print $14, $15}' "$tp")
+      u=$((u + a)); k=$((k + b))
     done
   done
-  echo $t
+  if [ -n "${SPLIT:-}" ]; then echo "$u $k"; else echo $((u + k)); fi
 }
 nginx_pids() { local m; m=$(cat "$W/nginx-$1.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
 
 GET_PATH="/index.html?a1=alpha&a2=bravo&a3=charlie&a4=delta&a5=echo&a6=foxtrot&a7=golf&a8=hotel&a9=india&a10=juliet"
-printf "%-28s %-5s %10s %9s %9s %12s\n" setup load req/s p50 p99 cpu/req
+printf "%-28s %-5s %10s %9s %9s %12s\n" setup load req/s p50 p99 "cpu/req"
 declare -A RPS CPU
 run_case() {  # label port load pids...
   local label=$1 port=$2 load=$3; shift 3
-  local args=(-t2 -c16 -d"${SECS}s" --latency)
+  local args=(-t2 -c16 -d"${SECS}s" --latency ${HOST_HEADER:+-H "Host: $HOST_HEADER"})
   [ "$load" = post ] && args+=(-s "$HERE/post.lua")
   local url="http://127.0.0.1:$port$GET_PATH"
   [ "$load" = post ] && url="http://127.0.0.1:$port/form"
-  local c0; c0=$(cpu_of "$@")
+  local s0; s0=$(SPLIT=1 cpu_of "$@")
   local out; out=$(wrk "${args[@]}" "$url")
-  local c1; c1=$(cpu_of "$@")
+  local s1; s1=$(SPLIT=1 cpu_of "$@")
+  local c0 c1 sys
+  c0=$(echo "$s0" | awk '{print $1 + $2}'); c1=$(echo "$s1" | awk '{print $1 + $2}')
+  sys=$(( $(echo "$s1" | awk '{print $2}') - $(echo "$s0" | awk '{print $2}') ))
   local reqs rps p50 p99 non2xx
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -102,8 +106,9 @@ run_case() {  # label port load pids...
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
   local us; us=$(awk -v c=$((c1 - c0)) -v t="$TICK" -v n="$reqs" 'BEGIN{printf "%.1f", c/t*1e6/n}')
   RPS[$label/$load]=$rps; CPU[$label/$load]=$us; LAST_REQS=$reqs
-  printf "%-28s %-5s %10s %9s %9s %10s us%s\n" "$label" "$load" "$rps" "$p50" "$p99" "$us" \
-    "${non2xx:+  (non-2xx: $non2xx)}"
+  local sys_us; sys_us=$(awk -v c=$sys -v t="$TICK" -v n="$reqs" 'BEGIN{printf "%.0f", c/t*1e6/n}')
+  printf "%-28s %-5s %10s %9s %9s %10s us  (kernel %s us)%s\n" "$label" "$load" "$rps" "$p50" "$p99" \
+    "$us" "$sys_us" "${non2xx:+  (non-2xx: $non2xx)}"
 }
 
 for load in get post; do

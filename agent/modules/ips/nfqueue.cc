@@ -6,13 +6,13 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/log.h"
@@ -208,25 +208,28 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, vo
 
 Status NfQueue::Run(std::stop_token stop, const std::function<bool()>& idle) {
   int fd = nfq_fd(h_);
+  // Blocking reads that time out every 100 ms (for `stop` and idle()): one recv per packet, no
+  // poll and no EAGAIN round per wake-up.
+  timeval tv{0, 100'000};
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+    return ErrnoStatus(errno, "NFQUEUE receive timeout");
+  }
   std::vector<char> buf(256 * 1024);
+  auto last_idle = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
-    pollfd p{fd, POLLIN, 0};
-    int rc = ::poll(&p, 1, 100);
-    if (rc < 0 && errno != EINTR) return ErrnoStatus(errno, "poll NFQUEUE");
-    if (rc > 0) {
-      for (int i = 0; i < 64; ++i) {
-        ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
-        if (n < 0) {
-          if (errno == ENOBUFS) {
-            spdlog::warn("ips: NFQUEUE overrun (packets were handled by the fail policy)");
-            continue;
-          }
-          break;
-        }
-        nfq_handle_packet(h_, buf.data(), static_cast<int>(n));
-      }
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n > 0) {
+      nfq_handle_packet(h_, buf.data(), static_cast<int>(n));
+    } else if (n < 0 && errno == ENOBUFS) {
+      spdlog::warn("ips: NFQUEUE overrun (packets were handled by the fail policy)");
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      return ErrnoStatus(errno, "recv NFQUEUE");
     }
-    if (idle && idle()) break;
+    auto now = std::chrono::steady_clock::now();
+    if (n <= 0 || now - last_idle >= std::chrono::milliseconds(100)) {
+      last_idle = now;
+      if (idle && idle()) break;
+    }
   }
   return Status::Ok();
 }

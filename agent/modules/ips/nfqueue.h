@@ -45,8 +45,8 @@ class NfQueue {
   static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open,
                                                VerdictFirst verdict_first, Handler handler);
   ~NfQueue();
-  // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called in
-  // between, returns true.
+  // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called when
+  // no packet came for 100 ms and at least every 100 ms otherwise, returns true.
   Status Run(std::stop_token stop, const std::function<bool()>& idle);
 
  private:

@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -288,10 +291,27 @@ std::unique_ptr<WafTransaction> WafRules::Begin(const Endpoints& ep) const {
 
 // --- WafTransaction ---
 
+namespace {
+
+// A unique transaction id (UNIQUE_ID): the agent's start time and pid, and a counter. Given to
+// libmodsecurity so that it does not make its own, which costs a std::random_device and a
+// freshly seeded std::mt19937 per transaction (about 1% of the CPU of a request).
+std::string NextTransactionId() {
+  static const std::string prefix =
+      fmt::format("{:x}{:x}-", static_cast<uint64_t>(std::time(nullptr)), ::getpid());
+  static std::atomic<uint64_t> counter{0};
+  std::string id = prefix;
+  fmt::format_to(std::back_inserter(id), "{:x}", counter.fetch_add(1, std::memory_order_relaxed));
+  return id;
+}
+
+}  // namespace
+
 WafTransaction::WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep)
     : rules_(std::move(rules)), ep_(ep) {
-  tx_ =
-      std::make_unique<modsecurity::Transaction>(rules_->modsec_.get(), rules_->rules_.get(), this);
+  std::string id = NextTransactionId();
+  tx_ = std::make_unique<modsecurity::Transaction>(rules_->modsec_.get(), rules_->rules_.get(),
+                                                   id.data(), this);
   tx_->processConnection(ep_.src_ip.c_str(), ep_.src_port, ep_.dst_ip.c_str(), ep_.dst_port);
 }
 
