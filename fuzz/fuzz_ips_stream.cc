@@ -38,7 +38,10 @@ std::shared_ptr<const WafRules> Rules() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  IpsEngine engine(Rules(), ward::SystemClock(), [](ward::Event) {});
+  // One engine of one or two engine threads (the input's length decides, so the corpus format
+  // stays): its share of max_flows must hold.
+  const int shares = 1 + static_cast<int>(size % 2);
+  IpsEngine engine(Rules(), ward::SystemClock(), shares, [](ward::Event) {});
   std::string_view in(reinterpret_cast<const char*>(data), size);
   const IpAddress client = Ipv4(10, 0, 0, 1), server = Ipv4(10, 0, 0, 2);
   const uint32_t kClientIsn = 0xfffff000u, kServerIsn = 7;
@@ -69,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                   : BuildTcpPacket(client, 40000, server, 80, seq, 0, tcp, body);
     engine.OnPacket(pkt, now++);
     if (engine.buffered_bytes() > 65536) __builtin_trap();
+    if (engine.flow_count() > 4 / static_cast<size_t>(shares)) __builtin_trap();
   }
   engine.Expire(now + 1'000'000);
   return 0;
