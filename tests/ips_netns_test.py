@@ -417,6 +417,10 @@ def case_threads(lab):
             q = int(f[f.index("num") + 1])
             per_queue[q] = per_queue.get(q, 0) + int(f[0])
     check(all(per_queue.get(q, 0) > 0 for q in range(4)), "queues without traffic: %s" % per_queue)
+    # Segments without payload (the handshake's last ACK at least) were not queued.
+    skipped = sum(int(line.split()[0]) for line in counters.splitlines()
+                  if len(line.split()) > 2 and line.split()[2] == "RETURN")
+    check(skipped >= n, "pure ACKs were queued (%d skipped for %d connections)" % (skipped, n))
     # Responses on many connections at once: each is matched to its request on its thread.
     got = concurrent(lab, ["GET /leak.html HTTP/1.1\r\nHost: x\r\n\r\n"] * 8)
     check(all(" 200 " in g["status"] for g in got), "leak page not served in prevent mode: %s" % got)
