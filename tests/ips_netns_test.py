@@ -367,9 +367,10 @@ print(json.dumps(out))
 """
 
 
-def concurrent(lab, reqs):
+def concurrent(lab, reqs, v6=False):
     """Sends each request on its own connection, all at once; returns [{port, status}]."""
-    r = subprocess.run(["ip", "netns", "exec", lab.c, "/usr/bin/python3", "-c", CONCURRENT, lab.server_ip],
+    host = lab.server_ip6 if v6 else lab.server_ip
+    r = subprocess.run(["ip", "netns", "exec", lab.c, "/usr/bin/python3", "-c", CONCURRENT, host],
                        input=json.dumps(reqs), capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "concurrent client failed: " + r.stderr[-2000:])
     return json.loads(r.stdout)
@@ -428,6 +429,16 @@ def case_threads(lab):
     check({e["source"]["port"] for e in ev} == {g["port"] for g in got},
           "951 events for %d of 8 responses" % len({e["source"]["port"] for e in ev}))
     check(all(e["event"]["action"] == "detected" for e in ev), "a response was reported as blocked")
+    # The same over IPv6 (the queue rules read the ports at the IPv6 header's fixed length).
+    got6 = concurrent(lab, ["GET /leak.html HTTP/1.1\r\nHost: x\r\n\r\n"] * 8, v6=True)
+    check(all(" 200 " in g["status"] for g in got6), "leak page not served over IPv6: %s" % got6)
+    ports6 = {g["port"] for g in got6}
+    ev6 = lab.wait_events(lambda e: ":" in e["source"]["ip"] and e["source"]["port"] in ports6 and
+                          any(i.startswith("951") for i in e["rule"]["id"]), 8, timeout=10)
+    check({e["source"]["port"] for e in ev6} == ports6,
+          "IPv6: 951 events for %d of 8 responses" % len({e["source"]["port"] for e in ev6}))
+    rules6 = sh("ip", "netns", "exec", lab.s, "ip6tables", "-S", "WARD_IPS_OUT").stdout
+    check(all("--queue-num %d" % q in rules6 for q in range(4)), "ip6tables queue rules:\n" + rules6)
     # Detect mode, two threads: the same.
     lab.stop_agent()
     lab.start_agent("detect", extra="  threads: 2\n")
