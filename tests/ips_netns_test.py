@@ -439,6 +439,32 @@ def case_threads(lab):
           "IPv6: 951 events for %d of 8 responses" % len({e["source"]["port"] for e in ev6}))
     rules6 = sh("ip", "netns", "exec", lab.s, "ip6tables", "-S", "WARD_IPS_OUT").stdout
     check(all("--queue-num %d" % q in rules6 for q in range(4)), "ip6tables queue rules:\n" + rules6)
+    # A policy reload (SIGHUP) with the same capture settings reaches every engine thread: a custom
+    # rule added by it blocks on new connections whichever queue they land in.
+    marker = "GET /?ward_marker=reload%d HTTP/1.1\r\nHost: x\r\n\r\n"
+    check(all(" 200 " in g["status"] for g in concurrent(lab, [marker % i for i in range(4)])),
+          "the marker was blocked before the reload")
+    custom = os.path.join(lab.dir, "marker.conf")
+    with open(custom, "w") as f:
+        f.write('SecRule ARGS:ward_marker "@beginsWith reload" '
+                '"id:1234567,phase:1,deny,status:403,log,msg:\'reload marker\'"\n')
+    policy = os.path.join(lab.dir, "policy.yaml")
+    with open(policy, "a") as f:
+        f.write("  custom_rules: [%s]\n" % custom)
+    err = os.path.join(lab.dir, "agent.err")
+    loaded = open(err).read().count("rules loaded")
+    lab.agent.send_signal(signal.SIGHUP)
+    deadline = time.time() + 20
+    while open(err).read().count("rules loaded") <= loaded:
+        check(time.time() < deadline and lab.agent_alive(), "the reload did not happen: " + open(err).read()[-1500:])
+        time.sleep(0.05)
+    time.sleep(0.5)  # each thread takes the new rules between packets (at most every 100 ms when idle)
+    got = concurrent(lab, [marker % i for i in range(24)])
+    check(all(" 200 " not in g["status"] for g in got), "the reloaded rule did not block everywhere: %s" %
+          [g for g in got if " 200 " in g["status"]])
+    ports = {g["port"] for g in got}
+    ev = lab.wait_events(lambda e: e["source"]["port"] in ports and "1234567" in e["rule"]["id"], len(ports), timeout=10)
+    check({e["source"]["port"] for e in ev} == ports, "reload: events for %d of %d" % (len(ev), len(ports)))
     # Detect mode, two threads: the same.
     lab.stop_agent()
     lab.start_agent("detect", extra="  threads: 2\n")
