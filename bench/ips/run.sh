@@ -5,6 +5,15 @@
 # 1 KB form POST. Prints req/s, p50/p99 latency and CPU per request (utime+stime of nginx and
 # ward-agent from /proc, divided by the requests served), and ratios to plain nginx.
 #   bench/ips/run.sh [BUILD_DIR] [SECONDS]      (root; uses iptables on loopback port 18090)
+# Also prints the kernel (stime) part of CPU/request and the packets queued to the agent per
+# request (iptables counters). Environment:
+#   THREADS=N          ips.threads for the agent (default: the policy default, one per CPU)
+#   PERF=get|post      perf profile of the agent (by stage, into $PERF_OUT, default
+#                      /tmp/ward-ips-perf.txt) and of the ModSecurity nginx worker ($PERF_OUT.modsec)
+#   KEEP_PERF=1        keep the agent's perf.data as $PERF_OUT.data
+#   AGENT_ENV="K=V"    environment for the agent only (e.g. GLIBC_TUNABLES=...)
+#   HOST_HEADER=name   send this Host header (default: wrk's 127.0.0.1:PORT, which CRS 920350
+#                      flags as a numeric Host: 3 points, below the threshold, one event each)
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${2:-10}
