@@ -217,6 +217,9 @@ class IpsModule final : public Module {
                  c.fail == FailMode::kOpen ? "open" : "closed");
     std::stop_source halt;
     auto run = [&](Worker& w, bool polls) {
+      // Several threads: each its own libmodsecurity engine object (persistent collections).
+      std::optional<WafThreadContext> waf_context;
+      if (n > 1) waf_context.emplace();
       uint64_t seen = gen;
       int64_t last_expire = NowMs();
       w.result = w.queue->Run(stop, [&] {
@@ -237,6 +240,8 @@ class IpsModule final : public Module {
       });
       // One engine failing ends the capture (all threads): it restarts as a whole.
       if (!w.result.ok()) halt.request_stop();
+      // The flows' transactions end here, on their thread, while its WAF context lives.
+      w.engine->CloseAll();
     };
     {
       std::vector<std::jthread> threads;

@@ -245,15 +245,27 @@ Result<WafConfigText> GenerateWafConfig(const IpsConfig& c) {
   return out;
 }
 
+namespace {
+
+thread_local WafThreadContext* tls_context = nullptr;
+thread_local modsecurity::ModSecurity* tls_engine = nullptr;
+
+std::unique_ptr<modsecurity::ModSecurity> NewEngine() {
+  auto m = std::make_unique<modsecurity::ModSecurity>();
+  m->setConnectorInformation("ward-agent ips");
+  m->setServerLogCb(&WafTransaction::LogCallback, modsecurity::TextLogProperty);
+  return m;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const WafRules>> WafRules::Load(const IpsConfig& config,
                                                        std::shared_ptr<WafLog> log) {
   WARD_ASSIGN_OR_RETURN(WafConfigText text, GenerateWafConfig(config));
   auto w = std::shared_ptr<WafRules>(new WafRules());
   w->config_ = config;
   w->log_ = std::move(log);
-  w->modsec_ = std::make_unique<modsecurity::ModSecurity>();
-  w->modsec_->setConnectorInformation("ward-agent ips");
-  w->modsec_->setServerLogCb(&WafTransaction::LogCallback, modsecurity::TextLogProperty);
+  w->modsec_ = NewEngine();
   w->rules_ = std::make_unique<modsecurity::RulesSet>();
   auto add = [&](const std::string& rules_text, std::string_view what) -> Status {
     int n = w->rules_->load(rules_text.c_str(), std::string(what));
@@ -285,8 +297,19 @@ WafRules::~WafRules() {
   modsec_.reset();
 }
 
+WafThreadContext::WafThreadContext() : modsec_(NewEngine()), prev_(tls_context) {
+  tls_context = this;
+  tls_engine = modsec_.get();
+}
+
+WafThreadContext::~WafThreadContext() {
+  tls_context = prev_;
+  tls_engine = prev_ != nullptr ? prev_->modsec_.get() : nullptr;
+}
+
 std::unique_ptr<WafTransaction> WafRules::Begin(const Endpoints& ep) const {
-  return std::unique_ptr<WafTransaction>(new WafTransaction(shared_from_this(), ep));
+  modsecurity::ModSecurity* engine = tls_engine != nullptr ? tls_engine : modsec_.get();
+  return std::unique_ptr<WafTransaction>(new WafTransaction(shared_from_this(), ep, engine));
 }
 
 // --- WafTransaction ---
@@ -307,11 +330,11 @@ std::string NextTransactionId() {
 
 }  // namespace
 
-WafTransaction::WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep)
+WafTransaction::WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep,
+                               modsecurity::ModSecurity* engine)
     : rules_(std::move(rules)), ep_(ep) {
   std::string id = NextTransactionId();
-  tx_ = std::make_unique<modsecurity::Transaction>(rules_->modsec_.get(), rules_->rules_.get(),
-                                                   id.data(), this);
+  tx_ = std::make_unique<modsecurity::Transaction>(engine, rules_->rules_.get(), id.data(), this);
   tx_->processConnection(ep_.src_ip.c_str(), ep_.src_port, ep_.dst_ip.c_str(), ep_.dst_port);
 }
 

@@ -81,6 +81,26 @@ class WafLog {
 
 class WafTransaction;
 
+// The libmodsecurity engine object of one engine thread. It holds the persistent collections
+// (IP, GLOBAL, SESSION, USER, RESOURCE — what `initcol` opens): libmodsecurity 3.0.9 locks their
+// writes but not their reads, so threads sharing one would race when a rule reads a collection
+// another thread's rule writes (CRS 912 DoS protection, 910 reputation blocking, with 913's
+// scanner flags). While a WafThreadContext lives, transactions begun on its thread use it: the
+// collections are per thread, as they are per worker process in nginx with ModSecurity.
+// Transactions begun under a context must end (Finish, destroyed) before it is destroyed, on its
+// thread. Without a context, transactions use the rule set's shared object (one thread).
+class WafThreadContext {
+ public:
+  WafThreadContext();
+  ~WafThreadContext();
+  WafThreadContext(const WafThreadContext&) = delete;
+  WafThreadContext& operator=(const WafThreadContext&) = delete;
+
+ private:
+  std::unique_ptr<modsecurity::ModSecurity> modsec_;
+  WafThreadContext* prev_ = nullptr;
+};
+
 class WafRules : public std::enable_shared_from_this<WafRules> {
  public:
   // Loads the rule set for a policy. Errors name the file that libmodsecurity rejected and its
@@ -139,10 +159,13 @@ class WafTransaction {
   const RequestHead& request() const { return request_; }
   bool request_seen() const { return request_seen_; }
 
+  // libmodsecurity's log callback (`self` is the transaction).
+  static void LogCallback(void* self, const void* message);
+
  private:
   friend class WafRules;
-  WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep);
-  static void LogCallback(void* self, const void* message);
+  WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep,
+                 modsecurity::ModSecurity* engine);
   bool CheckIntervention();
 
   std::shared_ptr<const WafRules> rules_;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "testing/temp_dir.h"
 
@@ -163,6 +165,66 @@ TEST(Waf, GeneratedConfigSetsParanoiaAndThresholds) {
   EXPECT_NE(text->before.find("setvar:tx.paranoia_level=3"), std::string::npos);
   EXPECT_NE(text->before.find("setvar:tx.inbound_anomaly_score_threshold=12"), std::string::npos);
   EXPECT_NE(text->after.find("SecRuleRemoveById 920350"), std::string::npos);
+}
+
+// Rules that count requests per client IP in the IP collection and block the third.
+IpsConfig CountingConfig(const ward::test::TempDir& dir) {
+  std::ofstream(dir.path() / "count.conf")
+      << "SecAction \"id:1000,phase:1,nolog,pass,initcol:ip=%{remote_addr}\"\n"
+         "SecRule IP:hits \"@ge 2\" \"id:1001,phase:1,deny,status:403,log,msg:'third'\"\n"
+         "SecAction \"id:1002,phase:1,nolog,pass,setvar:ip.hits=+1\"\n";
+  IpsConfig c;
+  c.mode = Mode::kPrevent;
+  c.crs.enabled = false;
+  c.custom_rules = {(dir.path() / "count.conf").string()};
+  return c;
+}
+
+TEST(Waf, EachThreadContextHasItsOwnPersistentCollections) {
+  ward::test::TempDir dir;
+  auto rules = Load(CountingConfig(dir));
+  ASSERT_TRUE(rules);
+  auto third_blocked = [&] {
+    WafThreadContext context;
+    bool first = RunGet(*rules, "/a")->blocked();
+    bool second = RunGet(*rules, "/b")->blocked();
+    bool third = RunGet(*rules, "/c")->blocked();
+    return !first && !second && third;
+  };
+  // Two engine threads, one after the other: each counts from zero in its own IP collection.
+  bool a = false, b = false;
+  std::thread(([&] { a = third_blocked(); })).join();
+  std::thread(([&] { b = third_blocked(); })).join();
+  EXPECT_TRUE(a);
+  EXPECT_TRUE(b);
+  // Without a context, the rule set's shared collections (one thread).
+  EXPECT_FALSE(RunGet(*rules, "/a")->blocked());
+  EXPECT_FALSE(RunGet(*rules, "/b")->blocked());
+  EXPECT_TRUE(RunGet(*rules, "/c")->blocked());
+}
+
+TEST(Waf, ThreadsWithTheirContextsShareOneRuleSetConcurrently) {
+  ward::test::TempDir dir;
+  IpsConfig c = CountingConfig(dir);
+  c.crs.enabled = true;  // the CRS too: the whole rule set, read by both threads at once
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  std::atomic<int> blocked{0}, sqli{0};
+  auto work = [&] {
+    WafThreadContext context;
+    for (int i = 0; i < 40; ++i) {
+      auto t = RunGet(*rules, i % 2 ? "/?id=1%27%20OR%20%271%27=%271" : "/index.html?page=2");
+      if (t->blocked()) ++blocked;
+      if (Has(*t, 942100)) ++sqli;
+    }
+  };
+  std::thread t1(work), t2(work);
+  t1.join();
+  t2.join();
+  // Each thread counts in its own collection: its first request passes, the second (an SQL
+  // injection) is blocked by the CRS, the 38 after by the counter.
+  EXPECT_EQ(blocked.load(), 2 * 39);
+  EXPECT_GT(sqli.load(), 0);
 }
 
 TEST(Waf, ParsesLogLines) {
