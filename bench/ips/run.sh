@@ -134,7 +134,7 @@ for load in get post; do
     perf report -i "$W/perf-modsec.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null \
       | grep '%' | grep -v '^#' | head -40 | cut -c1-160 > "${PERF_OUT:-/tmp/ward-ips-perf.txt}.modsec" || true
   fi
-  env ${AGENT_ENV:-} "$AGENT" run --config "$W/policy.yaml" --state-dir "$W/state" --log-level warn 2>"$W/agent.err" &
+  env ${AGENT_ENV:-} "$AGENT" run --config "$W/policy.yaml" --state-dir "$W/state" --log-level info 2>"$W/agent.err" &
   AGENT_PID=$!
   for _ in $(seq 100); do iptables -w -S WARD_IPS_IN 2>/dev/null | grep -q NFQUEUE && break; sleep 0.1; done
   if [ -n "${PERF:-}" ] && [ "$load" = "$PERF" ]; then
@@ -167,6 +167,8 @@ for load in get post; do
   fi
   [ -n "${KEEP_PERF:-}" ] && [ -f "$W/perf.data" ] && cp "$W/perf.data" "${PERF_OUT:-/tmp/ward-ips-perf.txt}.data"
   kill $AGENT_PID; wait $AGENT_PID 2>/dev/null || true; AGENT_PID=""
+  # How the flows were spread over the engine threads.
+  grep -o 'engine thread on NFQUEUE.*' "$W/agent.err" | sed 's/^/                             /' || true
 done
 echo
 for load in get post; do

@@ -182,6 +182,7 @@ class IpsModule final : public Module {
     RawSender sender;
     Degraded degraded;
     Status result;
+    int queue_num = 0;
   };
 
   Status RunNfqueue(std::shared_ptr<const WafRules> rules, std::stop_token stop) {
@@ -195,6 +196,7 @@ class IpsModule final : public Module {
       auto w = std::make_unique<Worker>();
       w->engine = std::make_unique<IpsEngine>(rules, ctx_.clock, n,
                                               [this](Event e) { Emit(std::move(e)); });
+      w->queue_num = c.queue + i;
       Worker* wp = w.get();
       auto handler = [wp, prevent](std::string_view pkt) -> bool {
         PacketDecision d = wp->engine->OnPacket(pkt, NowMs());
@@ -242,6 +244,9 @@ class IpsModule final : public Module {
       if (!w.result.ok()) halt.request_stop();
       // The flows' transactions end here, on their thread, while its WAF context lives.
       w.engine->CloseAll();
+      const EngineStats& st = w.engine->stats();
+      spdlog::info("ips: engine thread on NFQUEUE {}: {} packets, {} flows, {} transactions",
+                   w.queue_num, st.packets, st.flows, st.transactions);
     };
     {
       std::vector<std::jthread> threads;
