@@ -222,8 +222,11 @@ Status NfQueue::Run(std::stop_token stop, const std::function<bool()>& idle) {
       nfq_handle_packet(h_, buf.data(), static_cast<int>(n));
     } else if (n < 0 && errno == ENOBUFS) {
       spdlog::warn("ips: NFQUEUE overrun (packets were handled by the fail policy)");
-    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (n < 0 && (errno == EBADF || errno == ENOTSOCK || errno == EINVAL)) {
       return ErrnoStatus(errno, "recv NFQUEUE");
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      // Anything else is taken as transient (as a timeout): the queue keeps being read.
+      spdlog::warn("ips: recv NFQUEUE: {}", std::strerror(errno));
     }
     auto now = std::chrono::steady_clock::now();
     if (n <= 0 || now - last_idle >= std::chrono::milliseconds(100)) {
