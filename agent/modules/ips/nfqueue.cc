@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "common/log.h"
 
@@ -227,6 +228,7 @@ Status NfQueue::Run(std::stop_token stop, const std::function<bool()>& idle) {
     } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       // Anything else is taken as transient (as a timeout): the queue keeps being read.
       spdlog::warn("ips: recv NFQUEUE: {}", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no busy loop
     }
     auto now = std::chrono::steady_clock::now();
     if (n <= 0 || now - last_idle >= std::chrono::milliseconds(100)) {
