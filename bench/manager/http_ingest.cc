@@ -9,6 +9,7 @@
 // Default database: a fresh SQLite file under /tmp. Prints one JSON line of results.
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -49,7 +50,9 @@ std::string Gzip(const std::string& in) {
 }
 
 // One batch of 500 realistic events: integrity changes, antimalware detections, WAF hits.
-std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
+// Timestamps increase through the run (as a real agent's do: events are sent shortly after they
+// happen), spread over the hour before `now`; batch b of `batches` covers its slice of it.
+std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no, int batches) {
   static const char* kModules[] = {"integrity",   "integrity", "integrity",
                                    "antimalware", "ips",       "loginspect"};
   static const char* kActions[] = {"modified", "created", "deleted",
@@ -57,7 +60,10 @@ std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
   std::string out;
   for (int i = 0; i < 500; ++i) {
     int m = static_cast<int>(rng() % 6);
-    auto t = now - std::chrono::seconds(rng() % 3600);
+    const int64_t span_us = 3'600'000'000LL;
+    const int64_t k = static_cast<int64_t>(batch_no) * 500 + i;
+    auto t = now - std::chrono::microseconds(span_us) +
+             std::chrono::microseconds(span_us * k / (static_cast<int64_t>(batches) * 500));
     json e = {
         {"@timestamp", FormatTimestamp(t)},
         {"event",
@@ -78,6 +84,15 @@ std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
     out += '\n';
   }
   return out;
+}
+
+// CPU seconds (user + system) this process has used so far: the manager's share of the work (the
+// PostgreSQL/MariaDB servers are other processes and not included).
+double ProcessCpu() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -148,7 +163,7 @@ int Run(int argc, char** argv) {
   auto now = SystemClock().Now();
   std::vector<std::string> bodies, gz;
   for (int b = 0; b < batches; ++b) {
-    bodies.push_back(MakeBatch(rng, now, b));
+    bodies.push_back(MakeBatch(rng, now, b, batches));
     gz.push_back(Gzip(bodies.back()));
   }
   size_t wire = 0, raw = 0;
@@ -165,6 +180,7 @@ int Run(int argc, char** argv) {
     parsed.push_back(ParseEventBatch(bodies[b], {anchor_t.id, "anchor-agent", "anchor"}).events);
   }
   auto a0 = Clock::now();
+  double acpu0 = ProcessCpu();
   {
     std::atomic<int> next{0};
     std::vector<std::thread> ts;
@@ -176,6 +192,7 @@ int Run(int argc, char** argv) {
     for (auto& t : ts) t.join();
   }
   double anchor_s = std::chrono::duration<double>(Clock::now() - a0).count();
+  double anchor_cpu = ProcessCpu() - acpu0;
 
   // HTTP ingest with a concurrent query thread.
   std::atomic<bool> done{false};
@@ -196,6 +213,7 @@ int Run(int argc, char** argv) {
   std::vector<double> batch_ms;
   std::atomic<int> next{0}, accepted{0}, failed{0};
   auto h0 = Clock::now();
+  double hcpu0 = ProcessCpu();
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&] {
@@ -219,6 +237,7 @@ int Run(int argc, char** argv) {
   }
   for (auto& t : ts) t.join();
   double http_s = std::chrono::duration<double>(Clock::now() - h0).count();
+  double http_cpu = ProcessCpu() - hcpu0;
   done = true;
   querier.join();
   (*server)->Stop();
@@ -238,6 +257,8 @@ int Run(int argc, char** argv) {
               {"query_p99_ms", Percentile(query_ms, 0.99)},
               {"anchor_store_events_per_s", events / anchor_s},
               {"ratio_http_to_store", anchor_s / http_s},
+              {"http_process_cpu_us_per_event", http_cpu * 1e6 / events},
+              {"anchor_process_cpu_us_per_event", anchor_cpu * 1e6 / events},
               {"gzip_ratio", static_cast<double>(raw) / static_cast<double>(wire)}};
   fmt::print("{}\n", out.dump());
   std::error_code ec;

@@ -84,6 +84,25 @@ bool ValidEventId(const std::string& id) {
   return true;
 }
 
+// The validated line as the stored document, with the manager's agent block appended: the
+// agent's own bytes are kept (no second serialisation). Only for a line that is a JSON object
+// without an "agent" key (one with its own is re-serialised from the parsed document instead).
+std::string WithAgent(std::string_view line, const BatchOwner& owner) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!line.empty() && ws(line.front())) line.remove_prefix(1);
+  while (!line.empty() && ws(line.back())) line.remove_suffix(1);
+  // A parsed object ends with '}' and is not empty (event.id is required).
+  line.remove_suffix(1);
+  std::string out;
+  out.reserve(line.size() + owner.agent_id.size() + owner.agent_name.size() + 32);
+  out.append(line);
+  out += ",\"agent\":";
+  out += nlohmann::json{{"id", owner.agent_id}, {"name", owner.agent_name}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '}';
+  return out;
+}
+
 }  // namespace
 
 Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
@@ -183,7 +202,9 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
       out.rejected.push_back({line_no, "not JSON"});
       continue;
     }
+    const bool has_agent = doc.is_object() && doc.contains("agent");
     auto e = ToStoredEvent(std::move(doc), owner);
+    if (e && !has_agent) e->doc_text = WithAgent(line, owner);
     if (!e) {
       out.rejected.push_back({line_no, e.error().message()});
       continue;
