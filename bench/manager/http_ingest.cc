@@ -5,7 +5,7 @@
 // store alone (Store::InsertEvents of the already-parsed batches, no HTTP/TLS/gzip/JSON): the
 // ratio is what the HTTP layer costs.
 //
-//   http_ingest [--db URL] [--agents 50] [--batches 200] [--threads 4]
+//   http_ingest [--db URL] [--agents 50] [--batches 200] [--threads 4] [--query-interval-ms 100]
 // Default database: a fresh SQLite file under /tmp. Prints one JSON line of results.
 #include <fmt/format.h>
 #include <httplib.h>
@@ -104,7 +104,7 @@ double Percentile(std::vector<double> v, double p) {
 
 int Run(int argc, char** argv) {
   std::string db;
-  int agents = 50, batches = 200, threads = 4;
+  int agents = 50, batches = 200, threads = 4, query_interval_ms = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--db")
@@ -115,6 +115,8 @@ int Run(int argc, char** argv) {
       batches = std::stoi(argv[i + 1]);
     else if (a == "--threads")
       threads = std::stoi(argv[i + 1]);
+    else if (a == "--query-interval-ms")
+      query_interval_ms = std::stoi(argv[i + 1]);
   }
   std::filesystem::path tmp =
       std::filesystem::temp_directory_path() / fmt::format("ward-http-bench-{}", ::getpid());
@@ -141,6 +143,7 @@ int Run(int argc, char** argv) {
     auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
     c->enable_server_certificate_verification(false);
     c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);  // as the server; without it each request waits for a delayed ACK
     c->set_read_timeout(120, 0);
     return c;
   };
@@ -207,6 +210,8 @@ int Run(int argc, char** argv) {
       if (r && r->status == 200) {
         query_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
       }
+      // A dashboard's pace (the store benchmark's too), not a second load generator.
+      std::this_thread::sleep_until(q0 + std::chrono::milliseconds(query_interval_ms));
     }
   });
   std::mutex mu;
@@ -247,6 +252,7 @@ int Run(int argc, char** argv) {
               {"batches", batches},
               {"events", static_cast<int64_t>(events)},
               {"client_threads", threads},
+              {"query_interval_ms", query_interval_ms},
               {"accepted", accepted.load()},
               {"failed_batches", failed.load()},
               {"http_events_per_s", events / http_s},
