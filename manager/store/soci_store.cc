@@ -1718,6 +1718,9 @@ Status SociStore::OpenSqliteWriter() {
   if (!s.has_value()) return s.error();
   sqlite_writer_ = std::move(s).value();
   auto* db = static_cast<soci::sqlite3_session_backend*>(sqlite_writer_->get_backend())->conn_;
+  // Fewer, larger checkpoints (32 MB of WAL instead of 4 MB): a group commit writes megabytes at
+  // once, and each checkpoint ends in an fsync of the database file.
+  (void)SqliteExec(db, "PRAGMA wal_autocheckpoint = 8192");
   const char* q =
       "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, "
       "doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
