@@ -160,9 +160,8 @@ Template MakeTemplate(StoredEvent e) {
 }
 
 // A copy of `t` with a new id, time and agent (in the columns and in the document text).
-StoredEvent FromTemplate(const Template& t, Rng& r, int agents, TimePoint ts, int64_t seq) {
+StoredEvent FromTemplate(const Template& t, Rng& r, int agent, TimePoint ts, int64_t seq) {
   StoredEvent e = t.columns;
-  int agent = r.Below(agents);
   long long ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(ts.time_since_epoch()).count();
   e.id = fmt::format("{:012x}-7{:03x}-{:016x}", ms, static_cast<int>(seq & 0xfff), r.Next());
@@ -411,8 +410,11 @@ int Run(const Options& o) {
         batch.reserve(static_cast<size_t>(o.batch));
         for (int i = 0; i < o.batch; ++i) {
           auto offset = span * (first + i) / o.events;
+          // A batch is one agent's (an agent uploads its own events), round robin over the
+          // agents; times increase through the run, so per agent too.
           batch.push_back(FromTemplate(templates[r.Below(static_cast<int>(templates.size()))], r,
-                                       o.agents, start + offset, first + i));
+                                       static_cast<int>((first / o.batch) % o.agents),
+                                       start + offset, first + i));
         }
         auto b0 = Clock::now();
         auto res = store->InsertEvents(batch);
