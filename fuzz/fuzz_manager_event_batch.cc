@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "common/text.h"
 #include "manager/api/event_batch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,6 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         e.doc_text.empty() ? e.doc : nlohmann::json::parse(e.doc_text, nullptr, false);
     if (!doc.is_object() || doc["agent"]["id"] != "agent") __builtin_trap();
     if (!e.doc_text.empty() && !e.doc.is_null()) __builtin_trap();
+    // Stored text is valid UTF-8 (the JSON reader's own check is the only one on that path).
+    if (!ward::IsValidUtf8(e.doc_text) || !ward::IsValidUtf8(e.path)) __builtin_trap();
     // ...from which the parsed-document path extracts the same columns as the streaming reader.
     auto ref = ToStoredEvent(doc, owner);
     if (!ref || ref->id != e.id || ref->module != e.module || ref->action != e.action ||

@@ -348,11 +348,9 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
     for (char c : line) blank &= (c == ' ' || c == '\t');
     if (blank) continue;
     ++out.lines;
-    if (!IsValidUtf8(line)) {
-      out.rejected.push_back({line_no, "not valid UTF-8"});
-      continue;
-    }
     // Read the fields without building a document; the line itself becomes the stored document.
+    // The JSON reader accepts only valid UTF-8 (strings are checked byte by byte, and nothing
+    // but ASCII may appear outside them), so a line it accepts needs no separate check.
     FieldReader reader;
     bool parsed = nlohmann::json::sax_parse(line, &reader);
     if (reader.too_deep) {
@@ -360,7 +358,7 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
       continue;
     }
     if (!parsed) {
-      out.rejected.push_back({line_no, "not JSON"});
+      out.rejected.push_back({line_no, IsValidUtf8(line) ? "not JSON" : "not valid UTF-8"});
       continue;
     }
     if (!reader.root_object) {

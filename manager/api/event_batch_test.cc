@@ -181,5 +181,22 @@ TEST(ParseEventBatch, RefusesNonObjectsAndDeepNesting) {
   EXPECT_EQ(b.events[0].id, "d2");
 }
 
+TEST(ParseEventBatch, NamesInvalidUtf8AndKeepsValidMultibyteText) {
+  std::string bad =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"u1","module":"m"},"file":{"path":"/x)";
+  bad += "\xff\xfe\"}}";
+  std::string overlong =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"u2","module":"m"},"m":")";
+  overlong += "\xc0\xaf\"}";
+  std::string good =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"u3","module":"m"},"file":{"path":"/é✓🙂"}})";
+  ParsedBatch b = ParseEventBatch(bad + "\n" + overlong + "\n" + good + "\n", kOwner);
+  ASSERT_EQ(b.rejected.size(), 2u);
+  EXPECT_EQ(b.rejected[0].error, "not valid UTF-8");
+  EXPECT_EQ(b.rejected[1].error, "not valid UTF-8");
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].path, "/é✓🙂");
+}
+
 }  // namespace
 }  // namespace ward::manager
