@@ -1767,7 +1767,14 @@ Result<IngestResult> SociStore::InsertEventsSqlite(const std::vector<StoredEvent
       group_queue_.pop_front();
     }
     lock.unlock();
-    std::vector<Result<IngestResult>> results = WriteSqliteGroup(group);
+    std::vector<Result<IngestResult>> results;
+    try {
+      results = WriteSqliteGroup(group);
+    } catch (const std::exception& e) {
+      // Never leave the queue without a writer (its callers would wait forever).
+      results.assign(group.size(),
+                     Result<IngestResult>(Internal(fmt::format("insert events: {}", e.what()))));
+    }
     lock.lock();
     for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(results[i]);
     group_leader_ = false;
