@@ -1771,7 +1771,12 @@ Result<IngestResult> SociStore::InsertEventsSqlite(const std::vector<StoredEvent
     try {
       results = WriteSqliteGroup(group);
     } catch (const std::exception& e) {
-      // Never leave the queue without a writer (its callers would wait forever).
+      // Never leave the queue without a writer (its callers would wait forever), nor the
+      // writer inside a transaction: closing its connection rolls the group back.
+      {
+        std::lock_guard write_lock(sqlite_write_mu_);
+        CloseSqliteWriter();
+      }
       results.assign(group.size(),
                      Result<IngestResult>(Internal(fmt::format("insert events: {}", e.what()))));
     }
