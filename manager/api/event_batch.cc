@@ -351,6 +351,12 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
     // Read the fields without building a document; the line itself becomes the stored document.
     // The JSON reader accepts only valid UTF-8 (strings are checked byte by byte, and nothing
     // but ASCII may appear outside them), so a line it accepts needs no separate check.
+    // A raw NUL byte is never JSON, but nlohmann's reader takes it for the end of the input
+    // (`{...}\0junk` would pass, and the stored line would carry the junk).
+    if (line.find('\0') != std::string_view::npos) {
+      out.rejected.push_back({line_no, "not JSON"});
+      continue;
+    }
     FieldReader reader;
     bool parsed = nlohmann::json::sax_parse(line, &reader);
     if (reader.too_deep) {

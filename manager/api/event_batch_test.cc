@@ -170,9 +170,13 @@ TEST(ParseEventBatch, RefusesNonObjectsAndDeepNesting) {
   std::string fine =
       R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"d2","module":"m"},"x":)";
   fine += std::string(50, '[') + std::string(50, ']') + "}";
-  ParsedBatch b =
-      ParseEventBatch("[1,2]\n\"s\"\n" + deep + "\n" + fine + "\n{\"a\":1} x\n", kOwner);
-  ASSERT_EQ(b.rejected.size(), 4u);
+  std::string nul_tail = fine;
+  nul_tail.replace(nul_tail.find("d2"), 2, "d3");
+  nul_tail += std::string("\0\0junk", 6);
+  ParsedBatch b = ParseEventBatch(
+      "[1,2]\n\"s\"\n" + deep + "\n" + fine + "\n{\"a\":1} x\n" + nul_tail + "\n", kOwner);
+  ASSERT_EQ(b.rejected.size(), 5u);
+  EXPECT_EQ(b.rejected[4].error, "not JSON") << "a NUL byte does not end a line early";
   EXPECT_EQ(b.rejected[0].error, "expected a JSON object");
   EXPECT_EQ(b.rejected[1].error, "expected a JSON object");
   EXPECT_EQ(b.rejected[2].error, "nested deeper than 64 levels");
