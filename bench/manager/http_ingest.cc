@@ -5,10 +5,11 @@
 // store alone (Store::InsertEvents of the already-parsed batches, no HTTP/TLS/gzip/JSON): the
 // ratio is what the HTTP layer costs.
 //
-//   http_ingest [--db URL] [--agents 50] [--batches 200] [--threads 4]
+//   http_ingest [--db URL] [--agents 50] [--batches 200] [--threads 4] [--query-interval-ms 100]
 // Default database: a fresh SQLite file under /tmp. Prints one JSON line of results.
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -49,7 +50,9 @@ std::string Gzip(const std::string& in) {
 }
 
 // One batch of 500 realistic events: integrity changes, antimalware detections, WAF hits.
-std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
+// Timestamps increase through the run (as a real agent's do: events are sent shortly after they
+// happen), spread over the hour before `now`; batch b of `batches` covers its slice of it.
+std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no, int batches) {
   static const char* kModules[] = {"integrity",   "integrity", "integrity",
                                    "antimalware", "ips",       "loginspect"};
   static const char* kActions[] = {"modified", "created", "deleted",
@@ -57,7 +60,10 @@ std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
   std::string out;
   for (int i = 0; i < 500; ++i) {
     int m = static_cast<int>(rng() % 6);
-    auto t = now - std::chrono::seconds(rng() % 3600);
+    const int64_t span_us = 3'600'000'000LL;
+    const int64_t k = static_cast<int64_t>(batch_no) * 500 + i;
+    auto t = now - std::chrono::microseconds(span_us) +
+             std::chrono::microseconds(span_us * k / (static_cast<int64_t>(batches) * 500));
     json e = {
         {"@timestamp", FormatTimestamp(t)},
         {"event",
@@ -80,6 +86,15 @@ std::string MakeBatch(std::mt19937_64& rng, TimePoint now, int batch_no) {
   return out;
 }
 
+// CPU seconds (user + system) this process has used so far: the manager's share of the work (the
+// PostgreSQL/MariaDB servers are other processes and not included).
+double ProcessCpu() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -89,7 +104,7 @@ double Percentile(std::vector<double> v, double p) {
 
 int Run(int argc, char** argv) {
   std::string db;
-  int agents = 50, batches = 200, threads = 4;
+  int agents = 50, batches = 200, threads = 4, query_interval_ms = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--db")
@@ -100,6 +115,8 @@ int Run(int argc, char** argv) {
       batches = std::stoi(argv[i + 1]);
     else if (a == "--threads")
       threads = std::stoi(argv[i + 1]);
+    else if (a == "--query-interval-ms")
+      query_interval_ms = std::stoi(argv[i + 1]);
   }
   std::filesystem::path tmp =
       std::filesystem::temp_directory_path() / fmt::format("ward-http-bench-{}", ::getpid());
@@ -126,6 +143,7 @@ int Run(int argc, char** argv) {
     auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
     c->enable_server_certificate_verification(false);
     c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);  // as the server; without it each request waits for a delayed ACK
     c->set_read_timeout(120, 0);
     return c;
   };
@@ -148,7 +166,7 @@ int Run(int argc, char** argv) {
   auto now = SystemClock().Now();
   std::vector<std::string> bodies, gz;
   for (int b = 0; b < batches; ++b) {
-    bodies.push_back(MakeBatch(rng, now, b));
+    bodies.push_back(MakeBatch(rng, now, b, batches));
     gz.push_back(Gzip(bodies.back()));
   }
   size_t wire = 0, raw = 0;
@@ -165,6 +183,7 @@ int Run(int argc, char** argv) {
     parsed.push_back(ParseEventBatch(bodies[b], {anchor_t.id, "anchor-agent", "anchor"}).events);
   }
   auto a0 = Clock::now();
+  double acpu0 = ProcessCpu();
   {
     std::atomic<int> next{0};
     std::vector<std::thread> ts;
@@ -176,6 +195,7 @@ int Run(int argc, char** argv) {
     for (auto& t : ts) t.join();
   }
   double anchor_s = std::chrono::duration<double>(Clock::now() - a0).count();
+  double anchor_cpu = ProcessCpu() - acpu0;
 
   // HTTP ingest with a concurrent query thread.
   std::atomic<bool> done{false};
@@ -190,12 +210,15 @@ int Run(int argc, char** argv) {
       if (r && r->status == 200) {
         query_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
       }
+      // A dashboard's pace (the store benchmark's too), not a second load generator.
+      std::this_thread::sleep_until(q0 + std::chrono::milliseconds(query_interval_ms));
     }
   });
   std::mutex mu;
   std::vector<double> batch_ms;
   std::atomic<int> next{0}, accepted{0}, failed{0};
   auto h0 = Clock::now();
+  double hcpu0 = ProcessCpu();
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&] {
@@ -219,6 +242,7 @@ int Run(int argc, char** argv) {
   }
   for (auto& t : ts) t.join();
   double http_s = std::chrono::duration<double>(Clock::now() - h0).count();
+  double http_cpu = ProcessCpu() - hcpu0;
   done = true;
   querier.join();
   (*server)->Stop();
@@ -228,6 +252,7 @@ int Run(int argc, char** argv) {
               {"batches", batches},
               {"events", static_cast<int64_t>(events)},
               {"client_threads", threads},
+              {"query_interval_ms", query_interval_ms},
               {"accepted", accepted.load()},
               {"failed_batches", failed.load()},
               {"http_events_per_s", events / http_s},
@@ -238,6 +263,8 @@ int Run(int argc, char** argv) {
               {"query_p99_ms", Percentile(query_ms, 0.99)},
               {"anchor_store_events_per_s", events / anchor_s},
               {"ratio_http_to_store", anchor_s / http_s},
+              {"http_process_cpu_us_per_event", http_cpu * 1e6 / events},
+              {"anchor_process_cpu_us_per_event", anchor_cpu * 1e6 / events},
               {"gzip_ratio", static_cast<double>(raw) / static_cast<double>(wire)}};
   fmt::print("{}\n", out.dump());
   std::error_code ec;

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 
 #include "common/text.h"
@@ -58,22 +59,6 @@ Result<std::string> GunzipBounded(std::string_view data, size_t max_out) {
 
 namespace {
 
-const nlohmann::json* Path(const nlohmann::json& doc, std::initializer_list<const char*> keys) {
-  const nlohmann::json* n = &doc;
-  for (const char* k : keys) {
-    if (!n->is_object()) return nullptr;
-    auto it = n->find(k);
-    if (it == n->end()) return nullptr;
-    n = &*it;
-  }
-  return n;
-}
-
-std::string StringAt(const nlohmann::json& doc, std::initializer_list<const char*> keys) {
-  const nlohmann::json* n = Path(doc, keys);
-  return n != nullptr && n->is_string() ? n->get<std::string>() : std::string();
-}
-
 bool ValidEventId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -84,53 +69,82 @@ bool ValidEventId(const std::string& id) {
   return true;
 }
 
-}  // namespace
+// One value the manager reads from an event, as found in the document.
+struct Field {
+  enum Kind { kAbsent, kNull, kString, kInteger, kOther } kind = kAbsent;
+  std::string s;
+  int64_t i = 0;
+};
 
-Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
-  if (!doc.is_object()) return InvalidArgument("expected a JSON object");
-  const nlohmann::json* id = Path(doc, {"event", "id"});
-  if (id == nullptr || id->is_null()) return InvalidArgument("event.id: missing");
-  if (!id->is_string() || !ValidEventId(id->get<std::string>())) {
+// The fields of an event the manager reads (the rest of the document is kept, not read).
+enum FieldIndex { kTs, kId, kModule, kAction, kSeverity, kPath, kUrl, kRuleId, kRuleName, kNF };
+struct FieldPath {
+  const char* top;
+  const char* sub;  // nullptr: a top-level field
+};
+constexpr FieldPath kFieldPaths[kNF] = {
+    {"@timestamp", nullptr}, {"event", "id"},       {"event", "module"},
+    {"event", "action"},     {"event", "severity"}, {"file", "path"},
+    {"url", "original"},     {"rule", "id"},        {"rule", "name"}};
+
+struct Fields {
+  Field f[kNF];
+};
+
+// The checks and the columns, from the fields (the same for a parsed document and for the
+// streaming reader below).
+Result<StoredEvent> FromFields(Fields& in, const BatchOwner& owner) {
+  Field& id = in.f[kId];
+  if (id.kind == Field::kAbsent || id.kind == Field::kNull) {
+    return InvalidArgument("event.id: missing");
+  }
+  if (id.kind != Field::kString || !ValidEventId(id.s)) {
     return InvalidArgument("event.id: expected 1..64 characters of [0-9A-Za-z-]");
   }
-  const nlohmann::json* ts = doc.contains("@timestamp") ? &doc["@timestamp"] : nullptr;
-  if (ts == nullptr || ts->is_null()) return InvalidArgument("@timestamp: missing");
+  const Field& ts = in.f[kTs];
+  if (ts.kind == Field::kAbsent || ts.kind == Field::kNull) {
+    return InvalidArgument("@timestamp: missing");
+  }
   std::optional<TimePoint> when;
-  if (ts->is_string()) when = ParseTimestamp(ts->get<std::string>());
+  if (ts.kind == Field::kString) when = ParseTimestamp(ts.s);
   if (!when) return InvalidArgument("@timestamp: expected an RFC 3339 timestamp");
-  const nlohmann::json* module = Path(doc, {"event", "module"});
-  if (module == nullptr || module->is_null()) return InvalidArgument("event.module: missing");
-  if (!module->is_string() || module->get<std::string>().empty() ||
-      module->get<std::string>().size() > 64 ||
-      module->get<std::string>().find('\0') != std::string::npos) {
+  Field& module = in.f[kModule];
+  if (module.kind == Field::kAbsent || module.kind == Field::kNull) {
+    return InvalidArgument("event.module: missing");
+  }
+  if (module.kind != Field::kString || module.s.empty() || module.s.size() > 64 ||
+      module.s.find('\0') != std::string::npos) {
     return InvalidArgument("event.module: expected a string of 1..64 bytes");
   }
-  const nlohmann::json* action = Path(doc, {"event", "action"});
-  if (action != nullptr && !action->is_null() &&
-      (!action->is_string() || action->get<std::string>().size() > 128 ||
-       action->get<std::string>().find('\0') != std::string::npos)) {
+  Field& action = in.f[kAction];
+  if (action.kind != Field::kAbsent && action.kind != Field::kNull &&
+      (action.kind != Field::kString || action.s.size() > 128 ||
+       action.s.find('\0') != std::string::npos)) {
     return InvalidArgument("event.action: expected a string of at most 128 bytes");
   }
   int severity = 0;
-  const nlohmann::json* sev = Path(doc, {"event", "severity"});
-  if (sev != nullptr && !sev->is_null()) {
-    if (!sev->is_number_integer() || sev->get<int64_t>() < 0 || sev->get<int64_t>() > 4) {
+  const Field& sev = in.f[kSeverity];
+  if (sev.kind != Field::kAbsent && sev.kind != Field::kNull) {
+    if (sev.kind != Field::kInteger || sev.i < 0 || sev.i > 4) {
       return InvalidArgument("event.severity: expected an integer 0..4");
     }
-    severity = static_cast<int>(sev->get<int64_t>());
+    severity = static_cast<int>(sev.i);
   }
+  auto text = [&](FieldIndex k) {
+    return in.f[k].kind == Field::kString ? std::move(in.f[k].s) : std::string();
+  };
   StoredEvent e;
-  e.id = id->get<std::string>();
+  e.id = std::move(id.s);
   e.tenant_id = owner.tenant_id;
   e.agent_id = owner.agent_id;
   e.timestamp = *when;
-  e.module = module->get<std::string>();
-  e.action = StringAt(doc, {"event", "action"});
+  e.module = std::move(module.s);
+  e.action = text(kAction);
   e.severity = severity;
-  e.path = StringAt(doc, {"file", "path"});
-  if (e.path.empty()) e.path = StringAt(doc, {"url", "original"});
-  std::string rule_id = StringAt(doc, {"rule", "id"});
-  std::string rule_name = StringAt(doc, {"rule", "name"});
+  e.path = text(kPath);
+  if (e.path.empty()) e.path = text(kUrl);
+  std::string rule_id = text(kRuleId);
+  std::string rule_name = text(kRuleName);
   e.rule = rule_id.empty()     ? rule_name
            : rule_name.empty() ? rule_id
                                : fmt::format("{} {}", rule_id, rule_name);
@@ -141,6 +155,175 @@ Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
     if (col->size() > 4096) col->resize(4096);
     if (!IsValidUtf8(*col)) *col = LossyUtf8(*col);
   }
+  return e;
+}
+
+Field FieldOf(const nlohmann::json& doc, const FieldPath& p) {
+  Field out;
+  if (!doc.is_object()) return out;
+  auto it = doc.find(p.top);
+  if (it == doc.end()) return out;
+  const nlohmann::json* n = &*it;
+  if (p.sub != nullptr) {
+    if (!n->is_object()) return out;
+    auto jt = n->find(p.sub);
+    if (jt == n->end()) return out;
+    n = &*jt;
+  }
+  if (n->is_null()) {
+    out.kind = Field::kNull;
+  } else if (n->is_string()) {
+    out.kind = Field::kString;
+    out.s = n->get<std::string>();
+  } else if (n->is_number_integer()) {
+    out.kind = Field::kInteger;
+    out.i = n->get<int64_t>();
+  } else {
+    out.kind = Field::kOther;
+  }
+  return out;
+}
+
+constexpr int kMaxDepth = 64;
+
+// Reads the fields of one NDJSON line without building a document: a SAX handler that follows
+// the first two levels of object keys. Duplicate keys behave as in a parsed document (the last
+// one wins, and a repeated top-level key forgets what the earlier one held).
+class FieldReader final : public nlohmann::json::json_sax_t {
+ public:
+  Fields fields;
+  bool root_object = false;
+  bool has_agent = false;
+  bool too_deep = false;
+
+  bool null() override {
+    return Scalar([](Field& f) { f.kind = Field::kNull; });
+  }
+  bool boolean(bool) override {
+    return Scalar([](Field& f) { f.kind = Field::kOther; });
+  }
+  bool number_integer(number_integer_t v) override {
+    return Scalar([v](Field& f) {
+      f.kind = Field::kInteger;
+      f.i = v;
+    });
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return Scalar([v](Field& f) {
+      f.kind = Field::kInteger;
+      f.i = static_cast<int64_t>(v);  // as nlohmann's get<int64_t>() (out of range: refused)
+    });
+  }
+  bool number_float(number_float_t, const string_t&) override {
+    return Scalar([](Field& f) { f.kind = Field::kOther; });
+  }
+  bool string(string_t& v) override {
+    return Scalar([&v](Field& f) {
+      f.kind = Field::kString;
+      f.s = std::move(v);
+    });
+  }
+  bool binary(binary_t&) override {
+    return Scalar([](Field& f) { f.kind = Field::kOther; });
+  }
+  bool start_object(std::size_t) override { return Open(true); }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(false); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    if (stack_.size() > static_cast<size_t>(kMaxDepth)) return Deep();
+    if (stack_.size() == 1) {
+      top_ = std::move(k);
+      if (top_ == "agent") has_agent = true;
+      // A repeated top-level key replaces the earlier value: forget what was read under it.
+      for (int i = 0; i < kNF; ++i) {
+        if (top_ == kFieldPaths[i].top) fields.f[i] = Field{};
+      }
+    } else if (stack_.size() == 2 && stack_[1]) {
+      sub_ = std::move(k);
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  // The field a value at the current position fills, if any.
+  Field* Target() {
+    if (stack_.size() == 1 && stack_[0]) {
+      for (int i = 0; i < kNF; ++i) {
+        if (kFieldPaths[i].sub == nullptr && top_ == kFieldPaths[i].top) return &fields.f[i];
+      }
+    } else if (stack_.size() == 2 && stack_[0] && stack_[1]) {
+      for (int i = 0; i < kNF; ++i) {
+        if (kFieldPaths[i].sub != nullptr && top_ == kFieldPaths[i].top &&
+            sub_ == kFieldPaths[i].sub) {
+          return &fields.f[i];
+        }
+      }
+    }
+    return nullptr;
+  }
+  template <typename F>
+  bool Scalar(F&& set) {
+    if (stack_.size() > static_cast<size_t>(kMaxDepth)) return Deep();
+    if (Field* f = Target()) {
+      *f = Field{};
+      set(*f);
+    }
+    return true;
+  }
+  bool Open(bool object) {
+    if (stack_.size() > static_cast<size_t>(kMaxDepth)) return Deep();
+    if (stack_.empty()) {
+      root_object = object;
+    } else if (Field* f = Target()) {
+      *f = Field{};
+      f->kind = Field::kOther;
+    }
+    stack_.push_back(object);
+    return true;
+  }
+  bool Close() {
+    if (!stack_.empty()) stack_.pop_back();
+    return true;
+  }
+  bool Deep() {
+    too_deep = true;
+    return false;
+  }
+
+  std::vector<bool> stack_;  // open containers, true = object
+  std::string top_, sub_;    // the current keys at the first and second level
+};
+
+// The validated line as the stored document, with the manager's agent block appended: the
+// agent's own bytes are kept (no second serialisation). Only for a line that is a JSON object
+// without an "agent" key (one with its own is re-serialised from the parsed document instead).
+std::string WithAgent(std::string_view line, const BatchOwner& owner) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!line.empty() && ws(line.front())) line.remove_prefix(1);
+  while (!line.empty() && ws(line.back())) line.remove_suffix(1);
+  // A parsed object ends with '}' and is not empty (event.id is required).
+  line.remove_suffix(1);
+  std::string out;
+  out.reserve(line.size() + owner.agent_id.size() + owner.agent_name.size() + 32);
+  out.append(line);
+  out += ",\"agent\":";
+  out += nlohmann::json{{"id", owner.agent_id}, {"name", owner.agent_name}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
+Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
+  if (!doc.is_object()) return InvalidArgument("expected a JSON object");
+  Fields fields;
+  for (int i = 0; i < kNF; ++i) fields.f[i] = FieldOf(doc, kFieldPaths[i]);
+  WARD_ASSIGN_OR_RETURN(StoredEvent e, FromFields(fields, owner));
   // The manager, not the body, says which agent this is.
   if (!doc.contains("agent") || !doc["agent"].is_object()) doc["agent"] = nlohmann::json::object();
   doc["agent"]["id"] = owner.agent_id;
@@ -165,25 +348,36 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
     for (char c : line) blank &= (c == ' ' || c == '\t');
     if (blank) continue;
     ++out.lines;
-    if (!IsValidUtf8(line)) {
-      out.rejected.push_back({line_no, "not valid UTF-8"});
-      continue;
-    }
-    bool too_deep = false;
-    auto cb = [&](int d, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (d > 64) too_deep = true;
-      return !too_deep;
-    };
-    nlohmann::json doc = nlohmann::json::parse(line, cb, /*allow_exceptions=*/false);
-    if (too_deep) {
-      out.rejected.push_back({line_no, "nested deeper than 64 levels"});
-      continue;
-    }
-    if (doc.is_discarded()) {
+    // Read the fields without building a document; the line itself becomes the stored document.
+    // The JSON reader accepts only valid UTF-8 (strings are checked byte by byte, and nothing
+    // but ASCII may appear outside them), so a line it accepts needs no separate check.
+    // A raw NUL byte is never JSON, but nlohmann's reader takes it for the end of the input
+    // (`{...}\0junk` would pass, and the stored line would carry the junk).
+    if (line.find('\0') != std::string_view::npos) {
       out.rejected.push_back({line_no, "not JSON"});
       continue;
     }
-    auto e = ToStoredEvent(std::move(doc), owner);
+    FieldReader reader;
+    bool parsed = nlohmann::json::sax_parse(line, &reader);
+    if (reader.too_deep) {
+      out.rejected.push_back({line_no, "nested deeper than 64 levels"});
+      continue;
+    }
+    if (!parsed) {
+      out.rejected.push_back({line_no, IsValidUtf8(line) ? "not JSON" : "not valid UTF-8"});
+      continue;
+    }
+    if (!reader.root_object) {
+      out.rejected.push_back({line_no, "expected a JSON object"});
+      continue;
+    }
+    Result<StoredEvent> e = FromFields(reader.fields, owner);
+    if (e && reader.has_agent) {
+      // The body names an agent: replace it in a parsed copy (rare; agents do not send one).
+      e = ToStoredEvent(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false), owner);
+    } else if (e) {
+      e->doc_text = WithAgent(line, owner);
+    }
     if (!e) {
       out.rejected.push_back({line_no, e.error().message()});
       continue;

@@ -37,6 +37,10 @@ struct BatchOwner {
 };
 
 // Parses NDJSON. Each valid event gets agent.id/agent.name from `owner` (never from the body).
+// The lines are read without building a document (a streaming reader extracts the fields the
+// manager indexes): an event's `doc_text` is its line as sent with `"agent":{"id","name"}`
+// appended, and `doc` stays empty. Only a line that has its own "agent" key is parsed into `doc`
+// (the agent block replaced) and has an empty `doc_text`.
 // Required per line: a JSON object with event.id (1..64 of [0-9A-Za-z-]), @timestamp (RFC 3339)
 // and event.module (string); event.severity, when present, an integer 0..4.
 ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner);

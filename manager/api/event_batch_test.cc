@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <string>
+#include <vector>
+
 namespace ward::manager {
 namespace {
 
@@ -101,9 +104,102 @@ TEST(ParseEventBatch, KeepsNulBytesOutOfTheSearchColumns) {
       kOwner);
   ASSERT_EQ(b.events.size(), 1u);
   EXPECT_EQ(b.events[0].path, "/xy");
-  EXPECT_EQ(b.events[0].doc["file"]["path"].get<std::string>(), std::string("/x\0y", 4));
+  EXPECT_EQ(nlohmann::json::parse(b.events[0].doc_text)["file"]["path"].get<std::string>(),
+            std::string("/x\0y", 4));
   ASSERT_EQ(b.rejected.size(), 1u);
   EXPECT_EQ(b.rejected[0].line, 2);
+}
+
+// The streaming reader must decide exactly as the parsed-document path (ToStoredEvent) does, on
+// the lines that trip up field extraction: duplicate keys, wrong types, fields in arrays.
+TEST(ParseEventBatch, StreamingReaderAgreesWithTheParsedDocument) {
+  const std::vector<std::string> lines = {
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a1","module":"m"}})",
+      R"({"event":{"id":"a2","module":"m"},"@timestamp":"2027-01-15T08:00:00Z","event":5})",
+      R"({"event":{"id":"a3"},"event":{"module":"m"},"@timestamp":"2027-01-15T08:00:00Z"})",
+      R"({"event":{"id":"a4","id":"b4","module":"m","module":"n"},"@timestamp":"2027-01-15T08:00:00Z"})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","@timestamp":null,"event":{"id":"a5","module":"m"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":["a6"],"module":"m"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a7","module":{"x":"m"}}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a8","module":"m","severity":4.0}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a9","module":"m","severity":"4"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a10","module":"m","severity":18446744073709551615}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a11","module":"m","severity":-1}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a12","module":"m","severity":4,"action":null}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a13","module":"m","action":7}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a14","module":"m"},"url":{"original":"/q?x=1"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a15","module":"m"},"file":{"path":""},"url":{"original":"/u"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a16","module":"m"},"rule":{"name":"only name"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a17","module":"m"},"rule":{"id":"1","name":"n"},"rule":{"id":"2"}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","x":{"event":{"id":"a18","module":"m"}}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":[{"id":"a19","module":"m"}]})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a20","module":"m","deep":{"id":"zz","module":""}}})",
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"a21","module":"m"},"file":{"path":"tab\there \"q\" \\ \u00e9"}})",
+      R"({"@timestamp":12,"event":{"id":"a22","module":"m"}})",
+  };
+  for (const auto& line : lines) {
+    SCOPED_TRACE(line);
+    ParsedBatch b = ParseEventBatch(line, kOwner);
+    auto want = ToStoredEvent(nlohmann::json::parse(line), kOwner);
+    if (!want) {
+      ASSERT_EQ(b.rejected.size(), 1u);
+      EXPECT_EQ(b.rejected[0].error, want.error().message());
+      continue;
+    }
+    ASSERT_EQ(b.events.size(), 1u) << (b.rejected.empty() ? "" : b.rejected[0].error);
+    const StoredEvent& got = b.events[0];
+    EXPECT_EQ(got.id, want->id);
+    EXPECT_EQ(got.module, want->module);
+    EXPECT_EQ(got.action, want->action);
+    EXPECT_EQ(got.severity, want->severity);
+    EXPECT_EQ(got.path, want->path);
+    EXPECT_EQ(got.rule, want->rule);
+    EXPECT_EQ(got.timestamp, want->timestamp);
+    EXPECT_EQ(got.agent_id, "agent-1");
+    ASSERT_FALSE(got.doc_text.empty());
+    EXPECT_EQ(nlohmann::json::parse(got.doc_text), want->doc);
+    EXPECT_EQ(got.doc_text.substr(0, line.size() - 1), line.substr(0, line.size() - 1))
+        << "the agent's bytes are kept";
+  }
+}
+
+TEST(ParseEventBatch, RefusesNonObjectsAndDeepNesting) {
+  std::string deep =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"d1","module":"m"},"x":)";
+  deep += std::string(70, '[') + std::string(70, ']') + "}";
+  std::string fine =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"d2","module":"m"},"x":)";
+  fine += std::string(50, '[') + std::string(50, ']') + "}";
+  std::string nul_tail = fine;
+  nul_tail.replace(nul_tail.find("d2"), 2, "d3");
+  nul_tail += std::string("\0\0junk", 6);
+  ParsedBatch b = ParseEventBatch(
+      "[1,2]\n\"s\"\n" + deep + "\n" + fine + "\n{\"a\":1} x\n" + nul_tail + "\n", kOwner);
+  ASSERT_EQ(b.rejected.size(), 5u);
+  EXPECT_EQ(b.rejected[4].error, "not JSON") << "a NUL byte does not end a line early";
+  EXPECT_EQ(b.rejected[0].error, "expected a JSON object");
+  EXPECT_EQ(b.rejected[1].error, "expected a JSON object");
+  EXPECT_EQ(b.rejected[2].error, "nested deeper than 64 levels");
+  EXPECT_EQ(b.rejected[3].error, "not JSON");
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].id, "d2");
+}
+
+TEST(ParseEventBatch, NamesInvalidUtf8AndKeepsValidMultibyteText) {
+  std::string bad =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"u1","module":"m"},"file":{"path":"/x)";
+  bad += "\xff\xfe\"}}";
+  std::string overlong =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"u2","module":"m"},"m":")";
+  overlong += "\xc0\xaf\"}";
+  std::string good =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"u3","module":"m"},"file":{"path":"/é✓🙂"}})";
+  ParsedBatch b = ParseEventBatch(bad + "\n" + overlong + "\n" + good + "\n", kOwner);
+  ASSERT_EQ(b.rejected.size(), 2u);
+  EXPECT_EQ(b.rejected[0].error, "not valid UTF-8");
+  EXPECT_EQ(b.rejected[1].error, "not valid UTF-8");
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].path, "/é✓🙂");
 }
 
 }  // namespace

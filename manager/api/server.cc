@@ -129,6 +129,9 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ManagerApi& api,
   // cpp-httplib serves one connection per worker thread: an idle kept-alive connection holds a
   // worker, so idle connections are closed soon.
   srv.set_keep_alive_timeout(5);
+  // cpp-httplib writes a response's headers and body separately: with Nagle's algorithm on, the
+  // body waits for the client's delayed ACK (~40 ms per request on Linux).
+  srv.set_tcp_nodelay(true);
   // cpp-httplib would inflate gzip bodies itself with no bound on the output; hide the header so
   // the raw bytes reach ReadBody, which inflates them with the path's limit.
   srv.set_pre_routing_handler([](const httplib::Request& r, httplib::Response&) {

@@ -24,6 +24,8 @@ constexpr long long kMicrosPerDay = 86'400'000'000LL;
 constexpr long long kMaxMicros = 7'258'118'400'000'000LL;
 constexpr size_t kIdMax = 64;
 constexpr size_t kNameMax = 255;
+// StoredEvent::doc_text stored as given: at most this long.
+constexpr size_t kMaxDocText = 16u << 20;
 
 long long Micros(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -570,6 +572,10 @@ std::string NoNul(const std::string& s) {
 class SociStore final : public Store {
  public:
   explicit SociStore(StoreUrl url) : pool_(std::move(url)), d_(pool_.url().dialect) {}
+  ~SociStore() override {
+    std::lock_guard lock(sqlite_write_mu_);
+    CloseSqliteWriter();
+  }
 
   Status Ping() {
     auto lease = pool_.Acquire();
@@ -1350,12 +1356,37 @@ class SociStore final : public Store {
   }
 
   Status EnsurePartitions(const std::set<long long>& days);
+  // SQLite events: one writer connection, group commit (docs/manager-store.md, "Events").
+  struct PendingInsert {
+    const std::vector<StoredEvent>* events;
+    const std::vector<long long>* ts;
+    const std::vector<std::string>* docs;
+    std::optional<Result<IngestResult>> result;
+  };
+  Result<IngestResult> InsertEventsSqlite(const std::vector<StoredEvent>& events,
+                                          const std::vector<long long>& ts,
+                                          const std::vector<std::string>& docs);
+  std::vector<Result<IngestResult>> WriteSqliteGroup(const std::vector<PendingInsert*>& group);
+  Status OpenSqliteWriter();
+  void CloseSqliteWriter();
+  // PostgreSQL events: COPY into a per-session staging table, then one INSERT ... SELECT.
+  IngestResult InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
+                                const std::vector<long long>& ts,
+                                const std::vector<std::string>& docs);
   Result<int64_t> DeletePostgres(const std::string& tenant_id, long long cutoff, int batch);
   std::string EventWhere(const std::string& tenant_id, const EventQuery& q, Params& p) const;
 
   SessionPool pool_;
   Dialect d_;
-  std::mutex sqlite_write_mu_;
+  std::mutex sqlite_write_mu_;  // one SQLite write transaction at a time in this process
+  std::mutex group_mu_;         // guards group_queue_, group_leader_, PendingInsert::result
+  std::condition_variable group_cv_;
+  std::deque<PendingInsert*> group_queue_;
+  bool group_leader_ = false;
+  // The SQLite event writer (guarded by sqlite_write_mu_): its own connection and the insert
+  // statement, prepared once.
+  std::unique_ptr<soci::session> sqlite_writer_;
+  sqlite_api::sqlite3_stmt* sqlite_insert_ = nullptr;
   std::mutex partitions_mu_;
   std::set<long long> known_partitions_;
 };
@@ -1464,12 +1495,26 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
       return InvalidArgument(fmt::format("{}: @timestamp outside 1970-01-01 .. 2200-01-01", where));
     }
     days.insert(ts[i] / kMicrosPerDay);
-    docs[i] = DumpJson(e.doc);
+    if (e.doc_text.empty()) {
+      docs[i] = DumpJson(e.doc);
+    } else {
+      // The caller's serialisation, stored as is (it was validated as JSON by the caller).
+      if (e.doc_text.find('\0') != std::string::npos) {
+        return InvalidArgument(fmt::format("{}: document contains a NUL byte", where));
+      }
+      if (e.doc_text.size() > kMaxDocText) {
+        return InvalidArgument(
+            fmt::format("{}: document longer than {} bytes", where, kMaxDocText));
+      }
+      docs[i] = e.doc_text;
+    }
   }
+  if (d_ == Dialect::kSqlite) return InsertEventsSqlite(events, ts, docs);
   constexpr size_t kRowsPerStatement = 250;
   for (int attempt = 0;; ++attempt) {
     if (d_ == Dialect::kPostgres) WARD_RETURN_IF_ERROR(EnsurePartitions(days));
     auto r = Run("insert events", true, [&](soci::session& sql) -> Result<IngestResult> {
+      if (d_ == Dialect::kPostgres) return InsertEventsCopy(sql, events, ts, docs);
       long long inserted = 0;
       for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
         size_t end = std::min(events.size(), start + kRowsPerStatement);
@@ -1483,8 +1528,7 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
           if (i != start) q += ", ";
           q += fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", p.S(e.tenant_id), p.S(e.id),
                            p.S(e.agent_id), p.I(ts[i]), p.S(NoNul(e.module)), p.S(NoNul(e.action)),
-                           p.I(e.severity), p.S(NoNul(e.path)), p.S(NoNul(e.rule)),
-                           p.S(std::move(docs[i])));
+                           p.I(e.severity), p.S(NoNul(e.path)), p.S(NoNul(e.rule)), p.S(docs[i]));
         }
         q += OnConflictIgnore();
         inserted += Exec(sql, q, p);
@@ -1499,11 +1543,326 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
         r.error().message().find("no partition") != std::string::npos) {
       std::lock_guard lock(partitions_mu_);
       known_partitions_.clear();
-      for (size_t i = 0; i < events.size(); ++i) docs[i] = DumpJson(events[i].doc);
       continue;
     }
     return r;
   }
+}
+
+// ---- PostgreSQL: COPY ----
+
+namespace {
+
+// Appends `v` as one field of COPY's text format: backslash, tab, newline and carriage return
+// escaped; NUL bytes dropped (TEXT cannot hold them; the columns are NUL-free already).
+void CopyField(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\0':
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+[[noreturn]] void ThrowPq(PGconn* conn, PGresult* res, std::string_view what) {
+  std::string msg = fmt::format("{}: {}", what, PQerrorMessage(conn));
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string st = state != nullptr ? state : (PQstatus(conn) == CONNECTION_OK ? "XX000" : "08006");
+  if (res != nullptr) PQclear(res);
+  throw soci::postgresql_soci_error(msg, st.c_str());
+}
+
+// Runs one command that returns no rows; returns its affected-row count.
+long long PqCommand(PGconn* conn, const char* sql) {
+  PGresult* res = PQexec(conn, sql);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) ThrowPq(conn, res, "query");
+  const char* n = PQcmdTuples(res);
+  long long count = (n != nullptr && *n != '\0') ? std::atoll(n) : 0;
+  PQclear(res);
+  return count;
+}
+
+}  // namespace
+
+IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
+                                         const std::vector<long long>& ts,
+                                         const std::vector<std::string>& docs) {
+  PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+  // Per session (temporary tables are), emptied by every commit; IF NOT EXISTS makes it cheap
+  // after the first batch.
+  PqCommand(conn,
+            "CREATE TEMP TABLE IF NOT EXISTS ward_events_stage (tenant_id TEXT, id TEXT, "
+            "agent_id TEXT, ts BIGINT, module TEXT, action TEXT, severity INTEGER, path TEXT, "
+            "rule TEXT, doc TEXT) ON COMMIT DELETE ROWS");
+  PGresult* res = PQexec(conn,
+                         "COPY ward_events_stage (tenant_id, id, agent_id, ts, module, action, "
+                         "severity, path, rule, doc) FROM STDIN");
+  if (PQresultStatus(res) != PGRES_COPY_IN) ThrowPq(conn, res, "COPY");
+  PQclear(res);
+  std::string buf;
+  buf.reserve(256 * 1024);
+  auto flush = [&] {
+    if (PQputCopyData(conn, buf.data(), static_cast<int>(buf.size())) != 1) {
+      ThrowPq(conn, nullptr, "COPY data");
+    }
+    buf.clear();
+  };
+  for (size_t i = 0; i < events.size(); ++i) {
+    const StoredEvent& e = events[i];
+    CopyField(buf, e.tenant_id);
+    buf += '\t';
+    CopyField(buf, e.id);
+    buf += '\t';
+    CopyField(buf, e.agent_id);
+    buf += '\t';
+    buf += std::to_string(ts[i]);
+    buf += '\t';
+    CopyField(buf, e.module);
+    buf += '\t';
+    CopyField(buf, e.action);
+    buf += '\t';
+    buf += std::to_string(e.severity);
+    buf += '\t';
+    CopyField(buf, e.path);
+    buf += '\t';
+    CopyField(buf, e.rule);
+    buf += '\t';
+    CopyField(buf, docs[i]);
+    buf += '\n';
+    if (buf.size() >= 200 * 1024) flush();
+  }
+  if (!buf.empty()) flush();
+  if (PQputCopyEnd(conn, nullptr) != 1) ThrowPq(conn, nullptr, "COPY end");
+  bool failed = false;
+  PGresult* last_error = nullptr;
+  while ((res = PQgetResult(conn)) != nullptr) {
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed) {
+      failed = true;
+      last_error = res;
+      continue;
+    }
+    PQclear(res);
+  }
+  if (failed) ThrowPq(conn, last_error, "COPY");
+  long long inserted = PqCommand(
+      conn,
+      "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, doc) "
+      "SELECT tenant_id, id, agent_id, ts, module, action, severity, path, rule, doc FROM "
+      "ward_events_stage ON CONFLICT DO NOTHING");
+  // The batch's own transaction empties the stage at commit; a rollback empties it too.
+  IngestResult out;
+  out.accepted = static_cast<int>(inserted);
+  out.duplicates = static_cast<int>(events.size()) - out.accepted;
+  return out;
+}
+
+// ---- SQLite: one writer, group commit ----
+
+namespace {
+
+Status SqliteStatus(sqlite_api::sqlite3* db, int rc, std::string_view what) {
+  std::string msg = fmt::format("{}: {}", what, sqlite_api::sqlite3_errmsg(db));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+      return Unavailable(std::move(msg));
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+      return InvalidArgument(std::move(msg));
+    default:
+      return Internal(std::move(msg));
+  }
+}
+
+Status SqliteExec(sqlite_api::sqlite3* db, const char* sql) {
+  int rc = sqlite_api::sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, sql);
+  return Status::Ok();
+}
+
+// Binds text that must outlive the step (SQLITE_STATIC); `scratch` holds a NUL-free copy when
+// needed.
+int BindText(sqlite_api::sqlite3_stmt* st, int pos, const std::string& v, std::string& scratch) {
+  const std::string* p = &v;
+  if (v.find('\0') != std::string::npos) {
+    scratch = NoNul(v);
+    p = &scratch;
+  }
+  return sqlite_api::sqlite3_bind_text(st, pos, p->data(), static_cast<int>(p->size()),
+                                       SQLITE_STATIC);
+}
+
+}  // namespace
+
+Status SociStore::OpenSqliteWriter() {
+  if (sqlite_insert_ != nullptr) return Status::Ok();
+  auto s = pool_.Connect();
+  if (!s.has_value()) return s.error();
+  sqlite_writer_ = std::move(s).value();
+  auto* db = static_cast<soci::sqlite3_session_backend*>(sqlite_writer_->get_backend())->conn_;
+  // Fewer, larger checkpoints (32 MB of WAL instead of 4 MB): a group commit writes megabytes at
+  // once, and each checkpoint ends in an fsync of the database file.
+  (void)SqliteExec(db, "PRAGMA wal_autocheckpoint = 8192");
+  const char* q =
+      "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, "
+      "doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+  int rc = sqlite_api::sqlite3_prepare_v3(db, q, -1, SQLITE_PREPARE_PERSISTENT, &sqlite_insert_,
+                                          nullptr);
+  if (rc != SQLITE_OK) {
+    Status st = SqliteStatus(db, rc, "prepare event insert");
+    CloseSqliteWriter();
+    return st;
+  }
+  return Status::Ok();
+}
+
+void SociStore::CloseSqliteWriter() {
+  if (sqlite_insert_ != nullptr) sqlite_api::sqlite3_finalize(sqlite_insert_);
+  sqlite_insert_ = nullptr;
+  sqlite_writer_.reset();
+}
+
+// Every caller queues its batch; whoever finds no writer at work becomes the writer and commits
+// everything queued so far (its own batch included) in one transaction, each batch inside its
+// own savepoint. Each caller returns only once the transaction holding its batch has committed,
+// so a success still means "on disk" (WAL, synchronous=NORMAL), and a batch that fails is rolled
+// back to its savepoint without touching the others.
+Result<IngestResult> SociStore::InsertEventsSqlite(const std::vector<StoredEvent>& events,
+                                                   const std::vector<long long>& ts,
+                                                   const std::vector<std::string>& docs) {
+  constexpr size_t kMaxGroupEvents = 20'000;
+  PendingInsert me{&events, &ts, &docs, std::nullopt};
+  std::unique_lock lock(group_mu_);
+  group_queue_.push_back(&me);
+  while (!me.result.has_value()) {
+    if (group_leader_) {
+      group_cv_.wait(lock);
+      continue;
+    }
+    group_leader_ = true;
+    std::vector<PendingInsert*> group;
+    size_t rows = 0;
+    while (!group_queue_.empty() &&
+           (group.empty() || rows + group_queue_.front()->events->size() <= kMaxGroupEvents)) {
+      rows += group_queue_.front()->events->size();
+      group.push_back(group_queue_.front());
+      group_queue_.pop_front();
+    }
+    lock.unlock();
+    std::vector<Result<IngestResult>> results;
+    try {
+      results = WriteSqliteGroup(group);
+    } catch (const std::exception& e) {
+      // Never leave the queue without a writer (its callers would wait forever), nor the
+      // writer inside a transaction: closing its connection rolls the group back.
+      {
+        std::lock_guard write_lock(sqlite_write_mu_);
+        CloseSqliteWriter();
+      }
+      results.assign(group.size(),
+                     Result<IngestResult>(Internal(fmt::format("insert events: {}", e.what()))));
+    }
+    lock.lock();
+    for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(results[i]);
+    group_leader_ = false;
+    group_cv_.notify_all();
+  }
+  return std::move(*me.result);
+}
+
+std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
+    const std::vector<PendingInsert*>& group) {
+  std::vector<Result<IngestResult>> out;
+  auto all = [&](const Status& st) {
+    out.assign(group.size(), Result<IngestResult>(st.WithContext("insert events")));
+    return out;
+  };
+  std::lock_guard write_lock(sqlite_write_mu_);
+  if (Status st = OpenSqliteWriter(); !st.ok()) return all(st);
+  auto* db = static_cast<soci::sqlite3_session_backend*>(sqlite_writer_->get_backend())->conn_;
+  sqlite_api::sqlite3_stmt* ins = sqlite_insert_;
+  if (Status st = SqliteExec(db, "BEGIN IMMEDIATE"); !st.ok()) return all(st);
+  out.reserve(group.size());
+  std::string scratch[5];
+  for (const PendingInsert* p : group) {
+    Status st = SqliteExec(db, "SAVEPOINT ward_batch");
+    long long inserted = 0;
+    for (size_t i = 0; st.ok() && i < p->events->size(); ++i) {
+      const StoredEvent& e = (*p->events)[i];
+      const std::string& doc = (*p->docs)[i];
+      int rc = SQLITE_OK;
+      auto bind = [&](int r) {
+        if (rc == SQLITE_OK) rc = r;
+      };
+      bind(BindText(ins, 1, e.tenant_id, scratch[0]));
+      bind(BindText(ins, 2, e.id, scratch[0]));
+      bind(BindText(ins, 3, e.agent_id, scratch[0]));
+      bind(sqlite_api::sqlite3_bind_int64(ins, 4, (*p->ts)[i]));
+      bind(BindText(ins, 5, e.module, scratch[1]));
+      bind(BindText(ins, 6, e.action, scratch[2]));
+      bind(sqlite_api::sqlite3_bind_int64(ins, 7, e.severity));
+      bind(BindText(ins, 8, e.path, scratch[3]));
+      bind(BindText(ins, 9, e.rule, scratch[4]));
+      bind(sqlite_api::sqlite3_bind_text(ins, 10, doc.data(), static_cast<int>(doc.size()),
+                                         SQLITE_STATIC));
+      if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_step(ins);
+      if (rc == SQLITE_DONE) {
+        inserted += sqlite_api::sqlite3_changes(db);
+      } else {
+        st = SqliteStatus(db, rc, fmt::format("event[{}]", i));
+      }
+      sqlite_api::sqlite3_reset(ins);
+      sqlite_api::sqlite3_clear_bindings(ins);
+    }
+    if (sqlite_api::sqlite3_get_autocommit(db) != 0) {
+      // The error ended the whole transaction (e.g. disk full, I/O error): nothing of the group
+      // was kept, so every batch gets the error.
+      if (st.ok()) st = Internal("transaction ended unexpectedly");
+      return all(st);
+    }
+    if (st.ok()) {
+      st = SqliteExec(db, "RELEASE ward_batch");
+    } else {
+      Status undo = SqliteExec(db, "ROLLBACK TO ward_batch");
+      if (undo.ok()) undo = SqliteExec(db, "RELEASE ward_batch");
+      if (!undo.ok()) {
+        (void)SqliteExec(db, "ROLLBACK");
+        return all(undo);
+      }
+    }
+    if (st.ok()) {
+      IngestResult r;
+      r.accepted = static_cast<int>(inserted);
+      r.duplicates = static_cast<int>(p->events->size()) - r.accepted;
+      out.emplace_back(r);
+    } else {
+      out.emplace_back(st.WithContext("insert events"));
+    }
+  }
+  if (Status st = SqliteExec(db, "COMMIT"); !st.ok()) {
+    (void)SqliteExec(db, "ROLLBACK");
+    CloseSqliteWriter();
+    return all(Unavailable(fmt::format("commit: {}", st.message())));
+  }
+  return out;
 }
 
 std::string SociStore::EventWhere(const std::string& tenant_id, const EventQuery& q,

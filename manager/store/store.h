@@ -137,6 +137,11 @@ struct StoredEvent {
   std::string path;     // file.path, else url.original ("" when none): free-text search
   std::string rule;     // rule.id / rule.name joined ("" when none): free-text search
   nlohmann::json doc;
+  // When not empty, the document exactly as it is to be stored (the JSON text of `doc`, e.g. the
+  // agent's validated NDJSON line): InsertEvents stores these bytes instead of serialising `doc`
+  // again. It must be one JSON object in valid UTF-8 (InsertEvents checks it has no NUL byte and
+  // is not longer than 16 MiB); QueryEvents returns it parsed in `doc` and leaves this empty.
+  std::string doc_text;
 };
 
 struct EventQuery {
