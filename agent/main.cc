@@ -6,10 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -91,30 +88,6 @@ int WaitForStopSignal(const sigset_t& set, const std::function<void()>& on_hup) 
     }
     return sig;
   }
-}
-
-// The daemon's modules run libraries that allocate many small blocks from several threads
-// (libmodsecurity: thousands per HTTP transaction, on each IPS engine thread). glibc's per-thread
-// cache keeps 7 freed chunks per size by default; past that each malloc/free goes to the shared
-// arena with atomics and locks, which a single-threaded server such as nginx does not pay. A
-// larger cache removes most of that (bench/ips: CPU per inspected request, docs/ips.md). glibc
-// reads its tunables only at start-up, so `run` executes itself again once with them set.
-// WARD_ALLOCATOR_TUNING=off keeps the process as started; a GLIBC_TUNABLES that already sets the
-// cache is left as the operator wrote it. Returns only if the exec did not happen.
-constexpr std::string_view kTcacheTunable = "glibc.malloc.tcache_count=1000";
-void ReexecWithAllocatorTuning(char** argv) {
-  const char* mode = std::getenv("WARD_ALLOCATOR_TUNING");
-  if (mode != nullptr && std::string_view(mode) != "on") return;  // "off", or already done
-  std::string tunables(kTcacheTunable);
-  if (const char* prev = std::getenv("GLIBC_TUNABLES"); prev != nullptr && *prev != '\0') {
-    if (std::strstr(prev, "glibc.malloc.tcache_count") != nullptr) return;
-    tunables = std::string(prev) + ":" + tunables;
-  }
-  ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
-  ::setenv("WARD_ALLOCATOR_TUNING", "applied", 1);
-  std::fflush(nullptr);
-  ::execv("/proc/self/exe", argv);
-  spdlog::warn("allocator tuning not applied: exec /proc/self/exe: {}", std::strerror(errno));
 }
 
 // `run` and `integrity watch`: modules in the foreground until SIGINT/SIGTERM.
@@ -323,10 +296,7 @@ int Main(int argc, char** argv) {
   DebugEmit debug_emit;
   run->add_option("--debug-emit", debug_emit.count)->group("");
   run->add_option("--debug-emit-rate", debug_emit.rate)->group("");
-  run->callback([&] {
-    ReexecWithAllocatorTuning(argv);
-    rc = RunAgent(opt, {}, true, debug_emit);
-  });
+  run->callback([&] { rc = RunAgent(opt, {}, true, debug_emit); });
 
   auto* integ = app.add_subcommand("integrity", "integrity monitoring commands");
   integ->require_subcommand(1);
