@@ -99,10 +99,15 @@ class Lab:
 
     def __exit__(self, *exc):
         self.stop_agent()
+        # SIGTERM first: nginx's master then stops its workers (a SIGKILLed master leaves them running).
         for p in self.procs:
             if p.poll() is None:
-                p.kill()
-                p.wait()
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
         sh("ip", "netns", "exec", self.s, "sh", "-c", "kill $(cat %s/nginx.pid) 2>/dev/null" % self.dir, check_rc=False)
         sh("ip", "netns", "del", self.c, check_rc=False)
         sh("ip", "netns", "del", self.s, check_rc=False)
