@@ -31,6 +31,7 @@
 #include "agent/transport/managed.h"
 #include "agent/version.h"
 #include "common/log.h"
+#include "common/steps.h"
 
 namespace ward::agent {
 namespace {
@@ -40,20 +41,6 @@ std::string HostName(const Policy& policy) {
   char buf[256] = {};
   ::gethostname(buf, sizeof buf - 1);
   return buf;
-}
-
-// Start-up as an ordered list of small named steps; the first failure stops it and is reported
-// with the step's name.
-struct Step {
-  std::string_view name;
-  std::function<Status()> run;
-};
-Status RunSteps(const std::vector<Step>& steps) {
-  for (const auto& s : steps) {
-    Status st = s.run();
-    if (!st.ok()) return st.WithContext(s.name);
-  }
-  return Status::Ok();
 }
 
 Result<Policy> LoadPolicy(const std::string& file) {

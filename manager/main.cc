@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/config_node.h"
 #include "common/log.h"
+#include "common/steps.h"
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
 #include "manager/auth/secrets.h"
@@ -37,18 +38,6 @@ constexpr int kExitError = 2;
 int Fail(const Status& s) {
   fmt::print(stderr, "ward-manager: {}\n", s.ToString());
   return kExitError;
-}
-
-struct Step {
-  std::string_view name;
-  std::function<Status()> run;
-};
-Status RunSteps(const std::vector<Step>& steps) {
-  for (const auto& s : steps) {
-    Status st = s.run();
-    if (!st.ok()) return st.WithContext(s.name);
-  }
-  return Status::Ok();
 }
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {

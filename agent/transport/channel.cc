@@ -226,20 +226,7 @@ void Channel::SenderLoop(std::stop_token stop) {
               false);
       continue;
     }
-    {
-      std::lock_guard lock(id_mu_);
-      if (generation != identity_generation_) client.reset();
-      generation = identity_generation_;
-    }
-    if (!client) {
-      auto c = MakeClient();
-      if (!c) {
-        spdlog::error("sending events: {}", c.error().ToString());
-        WaitFor(stop, kMaxBackoff, false);
-        continue;
-      }
-      client = std::move(*c);
-    }
+    if (!EnsureClient(stop, client, generation, "sending events", false)) continue;
     last_send = std::chrono::steady_clock::now();
     if (SendBatch(*client, generation)) {
       backoff = kMinBackoff;
@@ -361,26 +348,31 @@ bool Channel::Heartbeat(HttpsClient& client, uint64_t generation) {
   return true;
 }
 
+bool Channel::EnsureClient(std::stop_token& stop, std::unique_ptr<HttpsClient>& client,
+                           uint64_t& generation, std::string_view what, bool heartbeat) {
+  {
+    std::lock_guard lock(id_mu_);
+    if (generation != identity_generation_) client.reset();
+    generation = identity_generation_;
+  }
+  if (client) return true;
+  auto c = MakeClient();
+  if (!c) {
+    spdlog::error("{}: {}", what, c.error().ToString());
+    WaitFor(stop, kMaxBackoff, heartbeat);
+    return false;
+  }
+  client = std::move(*c);
+  return true;
+}
+
 void Channel::HeartbeatLoop(std::stop_token stop) {
   std::unique_ptr<HttpsClient> client;
   uint64_t generation = ~0ull;
   std::mt19937_64 rng(std::random_device{}());
   auto backoff = kMinBackoff;
   while (!stop.stop_requested()) {
-    {
-      std::lock_guard lock(id_mu_);
-      if (generation != identity_generation_) client.reset();
-      generation = identity_generation_;
-    }
-    if (!client) {
-      auto c = MakeClient();
-      if (!c) {
-        spdlog::error("heartbeat: {}", c.error().ToString());
-        WaitFor(stop, kMaxBackoff, true);
-        continue;
-      }
-      client = std::move(*c);
-    }
+    if (!EnsureClient(stop, client, generation, "heartbeat", true)) continue;
     bool ok = Heartbeat(*client, generation);
     bool soon = false;
     {

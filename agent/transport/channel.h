@@ -86,6 +86,10 @@ class Channel {
   bool SendBatch(HttpsClient& client, uint64_t generation);
   bool Heartbeat(HttpsClient& client, uint64_t generation);
   Result<std::unique_ptr<HttpsClient>> MakeClient();
+  // A loop's client: dropped when the identity changed (re-activation), made when missing. False,
+  // after logging `what` and waiting the longest back-off, when none can be made.
+  bool EnsureClient(std::stop_token& stop, std::unique_ptr<HttpsClient>& client,
+                    uint64_t& generation, std::string_view what, bool heartbeat);
   // After a 409: re-activates as a clone; true on success.
   bool Reactivate(uint64_t seen_generation);
   // proxy_fault: the proxy refused or failed (rather than the manager).

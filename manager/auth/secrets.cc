@@ -39,30 +39,6 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string_view RoleName(Role r) {
-  switch (r) {
-    case Role::kAdmin:
-      return "admin";
-    case Role::kOperator:
-      return "operator";
-    case Role::kAuditor:
-      return "auditor";
-  }
-  return "auditor";
-}
-
-bool ParseRole(std::string_view s, Role& out) {
-  if (s == "admin")
-    out = Role::kAdmin;
-  else if (s == "operator")
-    out = Role::kOperator;
-  else if (s == "auditor")
-    out = Role::kAuditor;
-  else
-    return false;
-  return true;
-}
-
 std::string NewId() { return NewEventId(SystemClock().Now()); }
 
 }  // namespace ward::manager

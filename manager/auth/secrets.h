@@ -20,10 +20,6 @@ std::string HashSecret(std::string_view secret);
 // Compares two strings in time independent of where they differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-std::string_view RoleName(Role r);
-// "admin", "operator", "auditor"; false for anything else.
-bool ParseRole(std::string_view s, Role& out);
-
 // A new time-ordered id (UUIDv7) for any stored object.
 std::string NewId();
 

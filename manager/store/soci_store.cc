@@ -43,23 +43,11 @@ json ParseJson(const std::string& s, json fallback) {
   return j.is_discarded() ? fallback : j;
 }
 
-std::string RoleName(Role r) {
-  switch (r) {
-    case Role::kAdmin:
-      return "admin";
-    case Role::kOperator:
-      return "operator";
-    case Role::kAuditor:
-      return "auditor";
-  }
-  return "auditor";
+// A stored role; least privilege for anything unexpected.
+Role StoredRole(const std::string& s) {
+  Role r = Role::kAuditor;
+  return ParseRole(s, r) ? r : Role::kAuditor;
 }
-Role ParseRole(const std::string& s) {
-  if (s == "admin") return Role::kAdmin;
-  if (s == "operator") return Role::kOperator;
-  return Role::kAuditor;  // least privilege for anything unexpected
-}
-
 // Values bound by position to ":pN" placeholders; addresses stay stable (deque).
 class Params {
  public:
@@ -444,7 +432,7 @@ ApiKey ApiKeyFrom(const Row& r) {
   k.id = r.S(0);
   k.tenant_id = r.S(1);
   k.name = r.S(2);
-  k.role = ParseRole(r.S(3));
+  k.role = StoredRole(r.S(3));
   k.secret_hash = r.S(4);
   if (auto e = r.OptI(5)) k.expires_at = FromMicros(*e);
   k.revoked = r.I(6) != 0;
@@ -660,10 +648,10 @@ class SociStore final : public Store {
       Params p;
       std::optional<long long> exp;
       if (k.expires_at) exp = Micros(*k.expires_at);
-      std::string q =
-          fmt::format("INSERT INTO api_keys ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
-                      kApiKeyCols, p.S(k.id), p.S(k.tenant_id), p.S(k.name), p.S(RoleName(k.role)),
-                      p.S(k.secret_hash), p.OptI(exp), p.I(k.revoked), p.I(Micros(k.created_at)));
+      std::string q = fmt::format(
+          "INSERT INTO api_keys ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {})", kApiKeyCols,
+          p.S(k.id), p.S(k.tenant_id), p.S(k.name), p.S(std::string(RoleName(k.role))),
+          p.S(k.secret_hash), p.OptI(exp), p.I(k.revoked), p.I(Micros(k.created_at)));
       Exec(sql, q, p);
       return Status::Ok();
     });

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -55,6 +56,32 @@ struct Tenant {
 };
 
 enum class Role { kAdmin, kOperator, kAuditor };
+
+// "admin", "operator", "auditor" (API bodies and the stored column).
+inline std::string_view RoleName(Role r) {
+  switch (r) {
+    case Role::kAdmin:
+      return "admin";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAuditor:
+      return "auditor";
+  }
+  return "auditor";
+}
+// The inverse of RoleName; false for anything else.
+inline bool ParseRole(std::string_view s, Role& out) {
+  if (s == "admin") {
+    out = Role::kAdmin;
+  } else if (s == "operator") {
+    out = Role::kOperator;
+  } else if (s == "auditor") {
+    out = Role::kAuditor;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 struct ApiKey {
   std::string id;
