@@ -24,10 +24,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The oracles (tests, reference results, runner); WARD_ORACLES overrides their root.
-# Default: the shared/ folder beside the checkout (where CI puts it), else /work/shared.
+# Default: the copy kept in the tree (testdata/oracles, with each oracle's PROVENANCE.md).
 def _default_oracles():
-    beside = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "oracles"))
-    return beside if os.path.isdir(beside) else "/work/shared/oracles"
+    return os.path.normpath(os.path.join(HERE, "..", "testdata", "oracles"))
 
 
 ORACLES = os.environ.get("WARD_ORACLES") or _default_oracles()

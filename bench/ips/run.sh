@@ -62,8 +62,8 @@ CONF
 }
 
 # nginx + ModSecurity: the oracle's reference config, switched to blocking at PL1. The oracles are
-# in the shared/ folder beside the checkout unless WARD_ORACLES says otherwise.
-ORACLES=${WARD_ORACLES:-$(cd "$HERE/../../.." && pwd)/shared/oracles}
+# the copy in the tree (testdata/oracles) unless WARD_ORACLES says otherwise.
+ORACLES=${WARD_ORACLES:-$(cd "$HERE/../.." && pwd)/testdata/oracles}
 sed -e "s|@DIR@|$W|g" -e 's/^SecRuleEngine DetectionOnly/SecRuleEngine On/' \
     -e '/^SecAction "id:900005/d' -e '/^SecRule REQUEST_HEADERS:X-CRS-Test/d' \
     "$ORACLES/tools/reference-nginx-modsec3/modsec-main.conf" > "$W/modsec.conf"
