@@ -5,7 +5,7 @@
 #include <charconv>
 
 #include "agent/core/policy.h"
-#include "agent/modules/builtin.h"
+#include "agent/modules/schemas.h"
 #include "common/config_node.h"
 #include "common/log.h"
 #include "common/text.h"
@@ -80,7 +80,7 @@ std::optional<ApiError> ApplySettings(const json& obj, std::string_view prefix, 
 std::optional<ApiError> ValidatePolicyDocument(const json& doc) {
   auto node = ConfigNode::FromJson(doc, "document");
   if (!node) return BadRequest("invalid_policy", "document", node.error().message());
-  auto p = agent::Policy::FromNode(std::move(*node), agent::BuiltinModules());
+  auto p = agent::Policy::FromNode(std::move(*node), agent::ModuleSchemas());
   if (!p) {
     // "document: integrity.paths[0].recursive: expected true or false, got ..." — the key path
     // after the location is the field.
