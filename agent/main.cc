@@ -26,6 +26,7 @@
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/ips/cli.h"
+#include "agent/modules/schemas.h"
 #include "agent/transport/cli.h"
 #include "agent/transport/debug_emit.h"
 #include "agent/transport/managed.h"
@@ -45,7 +46,7 @@ std::string HostName(const Policy& policy) {
 
 Result<Policy> LoadPolicy(const std::string& file) {
   if (file.empty()) return InvalidArgument("--config FILE is required");
-  return Policy::LoadFile(file, BuiltinModules());
+  return Policy::LoadFile(file, ModuleSchemas());
 }
 
 // Test tool (agent/transport/debug_emit.h): synthetic events for the transport's benchmarks.

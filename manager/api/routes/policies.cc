@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "agent/core/policy.h"
-#include "agent/modules/builtin.h"
+#include "agent/modules/schemas.h"
 #include "common/config_node.h"
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
@@ -20,7 +20,7 @@ namespace {
 std::optional<ApiError> ValidatePolicyDocument(const json& doc) {
   auto node = ConfigNode::FromJson(doc, "document");
   if (!node) return BadRequest("invalid_policy", "document", node.error().message());
-  auto p = agent::Policy::FromNode(std::move(*node), agent::BuiltinModules());
+  auto p = agent::Policy::FromNode(std::move(*node), agent::ModuleSchemas());
   if (!p) {
     // "document: integrity.paths[0].recursive: expected true or false, got ..." — the key path
     // after the location is the field.
