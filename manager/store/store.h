@@ -13,7 +13,7 @@
 //
 // Thread-safety: implementations are safe to call from many threads (a connection pool).
 //
-// Implementation (SociStore, manager/store/soci_store.cc; details in docs/manager-store.md). No
+// Implementation (SociStore, manager/store/soci/; details in docs/manager-store.md). No
 // signature here changed from the interface as first committed; CreateTenantWithKey was added
 // (issue 12). Contract details it adds:
 // - Open() connects once: kInvalidArgument (malformed URL, naming the part), kUnavailable (server
