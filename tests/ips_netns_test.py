@@ -57,6 +57,11 @@ def sh(*args, check_rc=True, **kw):
 
 
 class Lab:
+    nginx_conf = NGINX_CONF
+
+    def before_nginx(self):
+        """Hook: runs in __enter__ once the namespaces exist, before nginx starts."""
+
     def __init__(self, agent):
         self.agent_bin = agent
         tag = "%d" % (os.getpid() % 100000)
@@ -87,7 +92,8 @@ class Lab:
         with open(os.path.join(www, "index.html"), "w") as f:
             f.write("hello\n")
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
-            f.write(NGINX_CONF.replace("@DIR@", self.dir))
+            f.write(self.nginx_conf.replace("@DIR@", self.dir))
+        self.before_nginx()
         self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.s, "nginx", "-p", self.dir, "-c",
                                             os.path.join(self.dir, "nginx.conf")],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -112,11 +118,11 @@ class Lab:
         sh("ip", "netns", "del", self.c, check_rc=False)
         sh("ip", "netns", "del", self.s, check_rc=False)
 
-    def start_agent(self, mode, fail="open", extra="", capture="nfqueue"):
+    def start_agent(self, mode, fail="open", extra="", capture="nfqueue", ports="[80]"):
         policy = os.path.join(self.dir, "policy.yaml")
         with open(policy, "w") as f:
             f.write("agent:\n  outputs: { stdout: true, file: false }\n"
-                    "ips:\n  mode: %s\n  ports: [80]\n  capture: %s\n  fail: %s\n%s" % (mode, capture, fail, extra))
+                    "ips:\n  mode: %s\n  ports: %s\n  capture: %s\n  fail: %s\n%s" % (mode, ports, capture, fail, extra))
         self.out = open(self.events_path, "w")
         self.agent = subprocess.Popen(["ip", "netns", "exec", self.s, self.agent_bin, "run", "--config", policy,
                                        "--state-dir", os.path.join(self.dir, "state")],

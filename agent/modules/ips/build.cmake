@@ -31,5 +31,5 @@ list(APPEND WARD_AGENT_CLI_LIBS ward::ips_cli)
 ward_test(ips_test
   SOURCES modules/ips/config_test.cc modules/ips/packet_test.cc modules/ips/tcp_stream_test.cc
           modules/ips/waf_test.cc modules/ips/ips_engine_test.cc
-          modules/ips/tuning_report_test.cc
+          modules/ips/tuning_report_test.cc modules/ips/evasion_test.cc
   DEPS ward::ips_core ward::ips_cli ward::testing)
