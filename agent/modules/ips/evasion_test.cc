@@ -23,8 +23,8 @@ TEST(PacketReceiverView, ChecksumsAndTheUrgentPointerAreDecoded) {
   for (bool v6 : {false, true}) {
     IpAddress a = v6 ? *ParseIp("2001:db8::1") : Ipv4(10, 0, 0, 1);
     IpAddress b = v6 ? *ParseIp("2001:db8::2") : Ipv4(10, 0, 0, 2);
-    std::string p = BuildTcpPacket(a, 40000, b, 80, 7, 9, tcp_flag::kAck | tcp_flag::kUrg,
-                                   "GET /x", 65535, 3);
+    std::string p =
+        BuildTcpPacket(a, 40000, b, 80, 7, 9, tcp_flag::kAck | tcp_flag::kUrg, "GET /x", 65535, 3);
     auto s = DecodeIpTcp(p);
     ASSERT_TRUE(s.has_value());
     EXPECT_TRUE(s->checksum_ok);
