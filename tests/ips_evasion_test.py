@@ -227,6 +227,18 @@ def case_framing(lab):
                 continue
             if not got:
                 failures.append("%s (port %d): no refused/blocked event" % (name, port))
+    # Not framing, the same class: an Upgrade the server ignores (nginx answers it and reads on),
+    # the next request sent in two segments.
+    upgrade = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    for port in (DIRECT, 80):
+        sport, _ = lab.raw_socket(port, "s.sendall(%r)\ns.sendall(%r)" % (
+            (upgrade + "GET /?q=").encode(), ("%s HTTP/1.1\r\nHost: x\r\n\r\n" % MARKER).encode()))
+        got = lab.wait_events(lambda e: e.get("source", {}).get("port") == sport and
+                              e["event"]["action"] == "blocked", 1)
+        if MARKER in lab.reached_server():
+            failures.append("upgrade_ignored (port %d): the request after the upgrade reached the server" % port)
+        elif not got:
+            failures.append("upgrade_ignored (port %d): no blocked event" % port)
     check(not failures, "\n  ".join([""] + failures))
     # Clean framing still works, keep-alive and pipelining included.
     form = b"Content-Type: application/x-www-form-urlencoded\r\n"

@@ -384,6 +384,33 @@ TEST_F(EvasionTest, BytesWardCannotParseRefuseTheConnectionInPreventMode) {
   EXPECT_EQ(refused[0].GetString("ips.anomaly"), "unparsable");
 }
 
+TEST_F(EvasionTest, AnUpgradeTheServerIgnoresDoesNotEndInspection) {
+  Init(Mode::kPrevent);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  auto d = Feed(
+      c.ClientSend("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                   "GET /?q=wardevil HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(d.back().drop);
+  EXPECT_EQ(WithAction("blocked").size(), 1u);
+}
+
+TEST_F(EvasionTest, InspectionEndsWhenTheServerSwitchesProtocols) {
+  Init(Mode::kPrevent);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  Feed(c.ClientSend(
+      "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+  Feed(c.ServerSend(
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+  // WebSocket frames now: not HTTP, not refused.
+  for (const auto& x : Feed(c.ClientSend(std::string("\x81\x88wardevil", 10)))) {
+    EXPECT_FALSE(x.drop);
+  }
+  EXPECT_TRUE(WithAction("refused").empty());
+  EXPECT_TRUE(WithAction("blocked").empty());
+}
+
 TEST_F(EvasionTest, CleanTrafficIsUntouched) {
   Init(Mode::kPrevent);
   Conversation c = Conv();

@@ -499,6 +499,7 @@ bool HttpConnection::ClientData(std::string_view data) {
         req_stopped_ = true;
         break;
       }
+      if (req_.upgrade) RestartRequestParser();
       continue;
     }
     if (err != HPE_OK) {
@@ -511,16 +512,24 @@ bool HttpConnection::ClientData(std::string_view data) {
       data = pending;
       continue;
     }
-    if (req_.upgrade) {
-      // CONNECT or an upgrade: the rest is not HTTP.
-      if (current_) FinishTransaction(std::move(current_));
-      req_stopped_ = true;
-      break;
-    }
     data.remove_prefix(std::min(n, data.size()));
+    if (req_.upgrade) {
+      // After CONNECT or an Upgrade request: the server decides whether the protocol switches.
+      RestartRequestParser();
+      continue;
+    }
     if (n == 0) break;
   }
   return blocked_;
+}
+
+void HttpConnection::RestartRequestParser() {
+  // CONNECT or Upgrade: until the server answers 101 (2xx to CONNECT) the bytes that follow are
+  // parsed as HTTP, as a server that ignores the upgrade reads them; the answer ends inspection.
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  head_done_ = false;
 }
 
 void HttpConnection::ServerData(std::string_view data) {
@@ -607,6 +616,7 @@ int HttpConnection::OnReqBody(http_parser* p, const char* at, size_t n) {
 int HttpConnection::OnReqDone(http_parser* p) {
   auto* c = Self(p);
   if (!c->current_) return 0;
+  if (p->upgrade) c->upgrade_requested_ = true;
   bool block = c->blocked_ || c->current_->RequestBody();
   c->head_done_ = false;
   c->raw_head_.clear();
@@ -651,6 +661,10 @@ int HttpConnection::OnRespHeadersDone(http_parser* p) {
   auto* c = Self(p);
   c->resp_head_.status = static_cast<int>(p->status_code);
   c->resp_head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if (c->upgrade_requested_ && !c->waiting_.empty()) {
+    const bool connect = c->waiting_.front()->request().method == "CONNECT";
+    if (p->status_code == 101 || (connect && p->status_code / 100 == 2)) c->switched_ = true;
+  }
   if (!c->waiting_.empty() && c->waiting_.front()->request().method == "HEAD") return 1;
   return 0;
 }
@@ -666,6 +680,19 @@ int HttpConnection::OnRespBody(http_parser* p, const char* at, size_t n) {
 
 int HttpConnection::OnRespDone(http_parser* p) {
   auto* c = Self(p);
+  if (c->switched_) {
+    // The protocol switched (WebSocket, h2c, a CONNECT tunnel): what follows is not HTTP/1.1.
+    if (!c->waiting_.empty()) {
+      auto t = std::move(c->waiting_.front());
+      c->waiting_.pop_front();
+      t->Response(c->resp_head_, c->resp_body_);
+      c->FinishTransaction(std::move(t));
+    }
+    c->req_stopped_ = true;
+    c->resp_stopped_ = true;
+    http_parser_pause(p, 1);
+    return 0;
+  }
   if (c->resp_head_.status >= 100 && c->resp_head_.status < 200) return 0;  // interim
   if (!c->waiting_.empty()) {
     auto t = std::move(c->waiting_.front());

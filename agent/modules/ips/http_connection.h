@@ -7,8 +7,9 @@
 // libhttp-parser rejects (broken request line, bad header) is still inspected from its raw bytes
 // by a lenient parser, like a forgiving web server would; when its body can be framed
 // (Content-Length or none) parsing resumes after it, otherwise parsing of that connection stops.
-// Upgrades (CONNECT, WebSocket) end inspection of the connection. In prevent mode, once a request
-// is blocked the connection is blocked: nothing more is parsed.
+// CONNECT and Upgrade requests end inspection of the connection when the server answers 101 (2xx
+// to CONNECT); until then what follows is parsed as HTTP. In prevent mode, once a request is
+// blocked the connection is blocked: nothing more is parsed.
 //
 // Framing follows RFC 9112 section 6.3 (CheckFraming): a request whose framing is ambiguous
 // (Content-Length with Transfer-Encoding, duplicate Content-Length, obs-fold, whitespace before a
@@ -92,6 +93,7 @@ class HttpConnection {
   // An HTTP/0.9 request line at the start of raw_head_: inspects it as a whole request and
   // resumes parsing after it (*resume gets the bytes that follow). False when there is none.
   bool Http09(std::string* resume);
+  void RestartRequestParser();
 
   std::shared_ptr<const WafRules> rules_;
   Endpoints ep_;
@@ -103,6 +105,8 @@ class HttpConnection {
   bool blocked_ = false;
   bool refused_ = false;
   bool closing_ = false;
+  bool upgrade_requested_ = false;  // a CONNECT or Upgrade request was seen
+  bool switched_ = false;           // ... and the server answered 101 (2xx to CONNECT)
   AnomalyFn anomaly_;
   bool lenient_wait_ = false;  // gathering a refused head until its empty line
   uint64_t skip_ = 0;          // body bytes of a leniently framed request still to come
