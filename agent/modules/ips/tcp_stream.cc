@@ -13,11 +13,32 @@ void TcpStream::Start(uint32_t next_seq) {
 }
 
 void TcpStream::Clear() {
-  if (budget_ != nullptr) budget_->used -= held_ + recent_.size();
+  if (budget_ != nullptr) budget_->used -= held_ + Kept().size();
   held_ = 0;
   ooo_.clear();
-  recent_.clear();
+  std::string().swap(recent_);
+  recent_skip_ = 0;
   urgent_pending_ = false;
+}
+
+void TcpStream::Forget(uint64_t n) {
+  // Bytes are forgotten from the front by moving recent_skip_; the string is compacted only when
+  // the forgotten part is large, so keeping costs O(1) per byte, not a move of the window per
+  // segment.
+  recent_skip_ += n;
+  if (budget_ != nullptr) budget_->used -= n;
+  if (recent_skip_ == recent_.size()) {
+    // All acknowledged: a large buffer is given back (memory beyond the budget's count).
+    if (recent_.capacity() > 16 * 1024) {
+      std::string().swap(recent_);
+    } else {
+      recent_.clear();
+    }
+    recent_skip_ = 0;
+  } else if (recent_skip_ >= 4096 && recent_skip_ > recent_.size() / 2) {
+    recent_.erase(0, recent_skip_);
+    recent_skip_ = 0;
+  }
 }
 
 void TcpStream::Retain(std::string_view bytes) {
@@ -25,25 +46,21 @@ void TcpStream::Retain(std::string_view bytes) {
   if (budget_ != nullptr) budget_->used += bytes.size();
   // Kept bytes give way first: at most `limit` per direction, and never more than half of the
   // shared budget in use (out-of-order data and HTTP heads need the room more).
-  uint64_t drop = recent_.size() > limit_ ? recent_.size() - limit_ : 0;
+  const uint64_t kept = Kept().size();
+  uint64_t drop = kept > limit_ ? kept - limit_ : 0;
   if (budget_ != nullptr && budget_->used > budget_->limit / 2) {
     drop = std::max<uint64_t>(drop, budget_->used - budget_->limit / 2);
   }
-  drop = std::min<uint64_t>(drop, recent_.size());
-  if (drop > 0) {
-    recent_.erase(0, drop);
-    if (budget_ != nullptr) budget_->used -= drop;
-  }
+  drop = std::min<uint64_t>(drop, kept);
+  if (drop > 0) Forget(drop);
 }
 
 void TcpStream::Acked(uint32_t ack) {
-  if (!started_ || recent_.empty()) return;
+  const uint64_t kept = Kept().size();
+  if (!started_ || kept == 0) return;
   auto rel = static_cast<int32_t>(ack - next_seq_);
-  uint64_t keep = rel >= 0 ? 0 : std::min<uint64_t>(recent_.size(), -static_cast<int64_t>(rel));
-  uint64_t drop = recent_.size() - keep;
-  if (drop == 0) return;
-  recent_.erase(0, drop);
-  if (budget_ != nullptr) budget_->used -= drop;
+  uint64_t keep = rel >= 0 ? 0 : std::min<uint64_t>(kept, -static_cast<int64_t>(rel));
+  if (kept > keep) Forget(kept - keep);
 }
 
 void TcpStream::Urgent(uint32_t seq) {
@@ -57,14 +74,15 @@ void TcpStream::Urgent(uint32_t seq) {
 }
 
 bool TcpStream::DiffersFromDelivered(uint64_t start, std::string_view data) const {
-  const uint64_t kept_from = delivered_ - recent_.size();
+  const std::string_view kept = Kept();
+  const uint64_t kept_from = delivered_ - kept.size();
   if (start < kept_from) {
     uint64_t cut = std::min<uint64_t>(kept_from - start, data.size());
     data.remove_prefix(cut);
     start += cut;
   }
   if (data.empty()) return false;
-  return data != std::string_view(recent_).substr(start - kept_from, data.size());
+  return data != kept.substr(start - kept_from, data.size());
 }
 
 TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::string* out,

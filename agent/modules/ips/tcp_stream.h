@@ -75,6 +75,9 @@ class TcpStream {
   void Drain(std::string* out);
   // Keeps delivered bytes [delivered_ - bytes.size(), delivered_) for comparison.
   void Retain(std::string_view bytes);
+  // Forgets the oldest `n` kept bytes.
+  void Forget(uint64_t n);
+  std::string_view Kept() const { return std::string_view(recent_).substr(recent_skip_); }
   // True when `data` at stream offset `start` (all before delivered_) differs from kept bytes.
   bool DiffersFromDelivered(uint64_t start, std::string_view data) const;
   // True when data placed at stream offset `start` differs from a held byte it overlaps.
@@ -87,7 +90,8 @@ class TcpStream {
   uint64_t delivered_ = 0;               // stream offset of next_seq_
   std::map<uint64_t, std::string> ooo_;  // stream offset -> bytes, non-overlapping
   uint64_t held_ = 0;
-  std::string recent_;  // delivered bytes not yet acknowledged, ending at delivered_
+  std::string recent_;  // from recent_skip_: delivered bytes not yet acknowledged, to delivered_
+  size_t recent_skip_ = 0;
   bool urgent_pending_ = false;
   uint64_t urgent_ = 0;  // stream offset of the urgent byte
   uint64_t differing_ = 0;
