@@ -37,7 +37,8 @@ struct TcpSegment {
 
 // An IP packet (v4 or v6) carrying TCP; nullopt for anything else or anything malformed.
 // Fragments other than the first-and-only are not decoded (nullopt), nor is an IPv4 packet whose
-// header checksum is wrong (every receiver drops it). The TCP checksum is checked and reported in
+// header checksum is wrong (every receiver drops it; 0, as captured before a NIC fills it in, is
+// accepted). The TCP checksum is checked and reported in
 // TcpSegment::checksum_ok; whether it matters depends on where the packet was seen (a locally
 // sent packet may carry a checksum the NIC or nobody fills in: CHECKSUM_PARTIAL).
 std::optional<TcpSegment> DecodeIpTcp(std::string_view packet);
