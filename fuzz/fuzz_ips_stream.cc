@@ -2,9 +2,12 @@
 // hang or grow without bound. Input: a script of segments
 //   [ctl][seq_lo][seq_hi][len][len bytes]...
 // ctl bit 0: direction (server->client), bits 1-5: TCP flags (FIN SYN RST PSH ACK), bit 6: the
-// bytes are a whole raw IP packet instead; seq is an offset around the stream's start, so
-// segments overlap, reorder and retransmit. The WAF runs a small rule set (the rules are not
-// the target; our framing of requests is).
+// bytes are a whole raw IP packet instead (its checksums verified when the input's length is a
+// multiple of 3), bit 7: URG with the urgent pointer seq_lo & 63 (taking the byte out of the
+// stream, or refusing the connection in prevent mode); seq is an offset around the stream's
+// start, so segments overlap, reorder and retransmit (with other bytes: the differing
+// retransmission check). The HTTP side covers HTTP/0.9 lines and the RFC 9112 framing checks. The
+// WAF runs a small rule set (the rules are not the target; our framing of requests is).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,21 +21,25 @@ using namespace ward::agent::ips;
 
 namespace {
 
-std::shared_ptr<const WafRules> Rules() {
-  static std::shared_ptr<const WafRules> rules = [] {
-    IpsConfig c;
-    c.mode = Mode::kPrevent;
-    c.crs.enabled = false;
-    c.custom_rules = {"/dev/null"};
-    c.limits.flow_buffer = 8192;
-    c.limits.total_buffer = 65536;
-    c.limits.max_flows = 4;
-    c.limits.request_body = 4096;
-    auto r = WafRules::Load(c);
-    if (!r.has_value()) __builtin_trap();
-    return *r;
-  }();
-  return rules;
+std::shared_ptr<const WafRules> Load(Mode mode) {
+  IpsConfig c;
+  c.mode = mode;
+  c.crs.enabled = false;
+  c.custom_rules = {"/dev/null"};
+  c.limits.flow_buffer = 8192;
+  c.limits.total_buffer = 65536;
+  c.limits.max_flows = 4;
+  c.limits.request_body = 4096;
+  auto r = WafRules::Load(c);
+  if (!r.has_value()) __builtin_trap();
+  return *r;
+}
+
+// Prevent mode (refusals, drops) or detect mode (urgent bytes taken out, anomalies reported).
+std::shared_ptr<const WafRules> Rules(bool detect) {
+  static std::shared_ptr<const WafRules> prevent = Load(Mode::kPrevent);
+  static std::shared_ptr<const WafRules> detect_rules = Load(Mode::kDetect);
+  return detect ? detect_rules : prevent;
 }
 
 }  // namespace
@@ -41,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // One engine of one or two engine threads (the input's length decides, so the corpus format
   // stays): its share of max_flows must hold.
   const int shares = 1 + static_cast<int>(size % 2);
-  IpsEngine engine(Rules(), ward::SystemClock(), shares, [](ward::Event) {});
+  IpsEngine engine(Rules(size % 4 >= 2), ward::SystemClock(), shares, [](ward::Event) {});
   std::string_view in(reinterpret_cast<const char*>(data), size);
   const IpAddress client = Ipv4(10, 0, 0, 1), server = Ipv4(10, 0, 0, 2);
   const uint32_t kClientIsn = 0xfffff000u, kServerIsn = 7;
@@ -56,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view body = in.substr(0, len);
     in.remove_prefix(len);
     if (ctl & 0x40) {
-      engine.OnPacket(body, now++);
+      engine.OnPacket(body, now++, size % 3 == 0);
       continue;
     }
     const bool from_server = ctl & 1;
@@ -67,9 +74,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (flags & 4) tcp |= tcp_flag::kRst;
     if (flags & 8) tcp |= tcp_flag::kPsh;
     if (flags & 16) tcp |= tcp_flag::kAck;
+    const uint16_t urgent = (ctl & 0x80) ? static_cast<uint16_t>(off & 63) : 0;
+    if (ctl & 0x80) tcp |= tcp_flag::kUrg;
     uint32_t seq = (from_server ? kServerIsn : kClientIsn) + static_cast<uint32_t>(off) - 64;
-    std::string pkt = from_server ? BuildTcpPacket(server, 80, client, 40000, seq, 0, tcp, body)
-                                  : BuildTcpPacket(client, 40000, server, 80, seq, 0, tcp, body);
+    // The ACK number: what the other side sent so far, roughly (so that the retained bytes of a
+    // direction are trimmed now and then).
+    uint32_t ack = (from_server ? kClientIsn : kServerIsn) + static_cast<uint32_t>(now) * 16;
+    std::string pkt =
+        from_server ? BuildTcpPacket(server, 80, client, 40000, seq, ack, tcp, body, 65535, urgent)
+                    : BuildTcpPacket(client, 40000, server, 80, seq, ack, tcp, body, 65535, urgent);
     engine.OnPacket(pkt, now++);
     if (engine.buffered_bytes() > 65536) __builtin_trap();
     if (engine.flow_count() > 4 / static_cast<size_t>(shares)) __builtin_trap();

@@ -8,6 +8,15 @@ foreach(case prevent ipv6 detect pcap fail_open fail_closed robustness rules_lif
   set_tests_properties(ips_netns_${case} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 endforeach()
 
+# Evasion suite: raw TCP and HTTP tricks against the agent in prevent mode in front of nginx and a
+# byte-logging backend (tests/ips_evasion_test.py; raw packets with Debian's python3-scapy).
+foreach(case urgent checksum ack_unsent retransmission http09 framing)
+  add_test(NAME ips_evasion_${case}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_evasion_test.py
+                   $<TARGET_FILE:ward-agent> ${case})
+  set_tests_properties(ips_evasion_${case} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+endforeach()
+
 # The whole CRS suite (2,435 tests, ~25 s wall) against the reference results.
 add_test(NAME ips_crs_conformance
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_crs_conformance.py

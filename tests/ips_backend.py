@@ -1,9 +1,20 @@
 #!/usr/bin/python3
 """A tiny HTTP backend for the ips tests: answers 200 "ok" to any request it can frame (any method,
-any path), like httpbin's /anything for the CRS regression tests. Usage: ips_backend.py PORT [ADDR]"""
+any path), like httpbin's /anything for the CRS regression tests. Usage: ips_backend.py PORT [ADDR [LOG]]
+With LOG, every byte received is appended to that file (flushed before answering), so that a test
+can tell exactly which bytes reached the server."""
 import socket
 import socketserver
 import sys
+
+
+LOG = None
+
+
+def log_bytes(data):
+    if LOG is not None and data:
+        with open(LOG, "ab") as f:
+            f.write(data)
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -16,6 +27,7 @@ class Handler(socketserver.BaseRequestHandler):
                 chunk = s.recv(65536)
                 if not chunk:
                     break
+                log_bytes(chunk)
                 data += chunk
             if not data:
                 return
@@ -41,6 +53,7 @@ class Handler(socketserver.BaseRequestHandler):
                     chunk = s.recv(65536)
                     if not chunk:
                         break
+                    log_bytes(chunk)
                     body += chunk
             except socket.timeout:
                 pass
@@ -58,6 +71,7 @@ class Server(socketserver.ThreadingTCPServer):
 if __name__ == "__main__":
     port = int(sys.argv[1])
     addr = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    LOG = sys.argv[3] if len(sys.argv) > 3 else None
     with Server((addr, port), Handler) as srv:
         print("listening", flush=True)
         srv.serve_forever()

@@ -1,9 +1,12 @@
 #include "agent/modules/ips/http_connection.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <strings.h>
 
 #include <algorithm>
+#include <functional>
+#include <vector>
 
 namespace ward::agent::ips {
 namespace {
@@ -36,10 +39,31 @@ void AddHeaderPiece(HeaderList& headers, bool& in_value, bool value, const char*
   }
 }
 
-// True once a request head's terminating empty line is in `raw`.
+// True once a request head's terminating empty line is in `raw` (lines end in LF or CRLF).
 bool HeadComplete(std::string_view raw) {
   return raw.find("\r\n\r\n") != std::string_view::npos ||
-         raw.find("\n\n") != std::string_view::npos;
+         raw.find("\n\n") != std::string_view::npos || raw.find("\n\r\n") != std::string_view::npos;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  return out;
+}
+
+// The elements of a comma-separated header value, trimmed; empty elements are skipped.
+std::vector<std::string> ListElements(std::string_view v) {
+  std::vector<std::string> out;
+  while (true) {
+    size_t comma = v.find(',');
+    std::string_view e = TrimSpace(v.substr(0, comma));
+    if (!e.empty()) out.emplace_back(e);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 bool HeaderIs(const std::string& name, std::string_view want) {
@@ -79,6 +103,110 @@ std::string Dechunk(std::string_view in) {
 }
 
 }  // namespace
+
+Framing CheckFraming(const RequestHead& h, std::string_view raw) {
+  Framing f;
+  auto note = [&](Framing::Kind k, std::string reason) {
+    if (static_cast<int>(k) > static_cast<int>(f.kind)) {
+      f.kind = k;
+      f.reason = std::move(reason);
+    }
+  };
+  // The head's lines: obs-fold, whitespace before a colon and bare CRs are where parsers differ.
+  bool request_line = true;
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t nl = raw.find('\n', pos);
+    std::string_view line = raw.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? raw.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\r') != std::string_view::npos) {
+      note(Framing::Kind::kInvalid, "a bare CR in the request head");
+    }
+    if (request_line) {
+      request_line = line.empty();  // empty lines before the request line are skipped
+      continue;
+    }
+    if (line.empty()) break;
+    if (line.front() == ' ' || line.front() == '\t') {
+      note(Framing::Kind::kAmbiguous, "obs-fold (a header continued on the next line)");
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos && colon > 0 &&
+        (line[colon - 1] == ' ' || line[colon - 1] == '\t')) {
+      note(Framing::Kind::kAmbiguous, "whitespace between a header name and its colon");
+    }
+  }
+  // RFC 9112 6.3: Transfer-Encoding, then Content-Length.
+  bool te = false;
+  std::vector<std::string> codings;
+  std::vector<std::string> lengths;
+  for (const auto& [k, v] : h.headers) {
+    std::string name = Lower(TrimSpace(k));
+    if (name == "transfer-encoding") {
+      te = true;
+      for (auto& e : ListElements(v)) codings.push_back(Lower(e));
+    } else if (name == "content-length") {
+      auto elements = ListElements(v);
+      if (elements.empty()) elements.emplace_back();
+      lengths.insert(lengths.end(), elements.begin(), elements.end());
+    }
+  }
+  if (te) {
+    if (h.version == "1.0" || h.version == "0.9") {
+      note(Framing::Kind::kInvalid, "Transfer-Encoding in an HTTP/1.0 request");
+    }
+    if (codings.empty() || codings.back() != "chunked") {
+      note(Framing::Kind::kInvalid,
+           fmt::format("Transfer-Encoding without chunked as the final coding ({})",
+                       fmt::join(codings, ", ")));
+    } else if (std::count(codings.begin(), codings.end(), "chunked") > 1) {
+      note(Framing::Kind::kInvalid, "Transfer-Encoding with chunked more than once");
+    }
+    if (!lengths.empty()) {
+      note(Framing::Kind::kAmbiguous, "Content-Length with Transfer-Encoding (chunked wins)");
+    }
+  } else if (!lengths.empty()) {
+    for (const auto& l : lengths) {
+      if (l.empty() || l.size() > 15 || l.find_first_not_of("0123456789") != std::string::npos) {
+        note(Framing::Kind::kInvalid, "an invalid Content-Length");
+      }
+    }
+    if (std::adjacent_find(lengths.begin(), lengths.end(), std::not_equal_to<>()) !=
+        lengths.end()) {
+      note(Framing::Kind::kInvalid, "differing Content-Length values");
+    } else if (lengths.size() > 1) {
+      note(Framing::Kind::kAmbiguous, "duplicate Content-Length");
+    }
+  }
+  return f;
+}
+
+size_t Http09LineLength(std::string_view raw, std::string* method, std::string* uri) {
+  size_t pos = 0;
+  while (pos < raw.size() && (raw[pos] == '\r' || raw[pos] == '\n')) ++pos;
+  size_t nl = raw.find('\n', pos);
+  if (nl == std::string_view::npos) return 0;
+  std::string_view line = raw.substr(pos, nl - pos);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find('\r') != std::string_view::npos) return 0;
+  std::vector<std::string_view> tokens;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) tokens.push_back(line.substr(start, i - start));
+  }
+  if (tokens.size() != 2) return 0;
+  for (char ch : tokens[0]) {
+    if (ch < 'A' || ch > 'Z') return 0;
+  }
+  if (method != nullptr) *method = std::string(tokens[0]);
+  if (uri != nullptr) *uri = std::string(tokens[1]);
+  return nl + 1;
+}
 
 RequestHead LenientRequestHead(std::string_view raw, size_t* head_len) {
   RequestHead h;
@@ -148,10 +276,63 @@ HttpConnection::~HttpConnection() { Close(); }
 void HttpConnection::FinishTransaction(std::unique_ptr<WafTransaction> t) {
   if (!t) return;
   t->Finish();
-  if (done_) done_(std::move(t));
+  // Blocking means the bytes were not delivered; at the connection's end they already were.
+  const bool delivered = closing_ || !t->blocked();
+  if (done_) done_(std::move(t), delivered);
+}
+
+bool HttpConnection::Anomaly(std::string_view kind, std::string_view reason) {
+  const bool prevent = rules_->config().mode == Mode::kPrevent;
+  if (anomaly_) anomaly_(kind, reason, prevent);
+  if (prevent) {
+    refused_ = true;
+    blocked_ = true;
+    req_stopped_ = true;
+  }
+  return prevent;
+}
+
+bool HttpConnection::CheckHead(const RequestHead& head, std::string_view raw_head) {
+  Framing f = CheckFraming(head, raw_head);
+  if (f.kind == Framing::Kind::kClean) return false;
+  return Anomaly(f.kind == Framing::Kind::kAmbiguous ? "framing_ambiguous" : "framing_invalid",
+                 f.reason);
+}
+
+bool HttpConnection::Http09(std::string* resume) {
+  std::string method, uri;
+  size_t n = Http09LineLength(raw_head_, &method, &uri);
+  if (n == 0) return false;
+  RequestHead h;
+  h.method = std::move(method);
+  h.uri = std::move(uri);
+  h.version = "0.9";
+  current_ = rules_->Begin(ep_);
+  bool block = current_->RequestHeaders(h);
+  if (!block) block = current_->RequestBody();
+  *resume = raw_head_.substr(n);
+  raw_head_.clear();
+  if (block) {
+    blocked_ = true;
+    FinishTransaction(std::move(current_));
+    return true;
+  }
+  waiting_.push_back(std::move(current_));
+  if (waiting_.size() > kMaxWaiting) {
+    auto t = std::move(waiting_.front());
+    waiting_.pop_front();
+    FinishTransaction(std::move(t));
+  }
+  // The server answers and closes; whatever follows is parsed as further requests all the same.
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  head_done_ = false;
+  return true;
 }
 
 void HttpConnection::Close() {
+  closing_ = true;
   if (current_ && current_->request_seen()) {
     if (head_done_) current_->RequestBody();
     FinishTransaction(std::move(current_));
@@ -172,10 +353,12 @@ bool HttpConnection::LenientRequest(std::string* resume) {
   req_stopped_ = true;
   if (!current_) current_ = rules_->Begin(ep_);
   if (head_done_) {
-    // The head was fine, the body framing was not (bad chunk): inspect what came, then stop.
+    // The head was fine, the body framing was not (bad chunk): inspect what came, then report
+    // (prevent: refuse) the rest Ward cannot parse.
     if (current_->RequestBody()) blocked_ = true;
     FinishTransaction(std::move(current_));
     raw_head_.clear();
+    if (!blocked_ && resume != nullptr) Anomaly("unparsable", "a request body Ward cannot frame");
     return false;
   }
   size_t head_len = 0;
@@ -183,7 +366,50 @@ bool HttpConnection::LenientRequest(std::string* resume) {
   if (h.method.empty() && h.uri.empty() && h.headers.empty()) {
     current_.reset();
     raw_head_.clear();
+    if (resume != nullptr) Anomaly("unparsable", "bytes that are not an HTTP request");
     return false;
+  }
+  const Framing framing = CheckFraming(h, std::string_view(raw_head_).substr(0, head_len));
+  if (resume != nullptr && framing.kind != Framing::Kind::kClean &&
+      CheckHead(h, std::string_view(raw_head_).substr(0, head_len))) {
+    current_.reset();
+    raw_head_.clear();
+    return false;
+  }
+  if (resume != nullptr && framing.kind == Framing::Kind::kAmbiguous && head_len > 0 &&
+      raw_head_.size() < kMaxRawHead) {
+    // Reported (detect mode): framed as RFC 9112 says. libhttp-parser refuses Content-Length
+    // with Transfer-Encoding: chunked, which wins, so the head is parsed again without it.
+    std::string rewritten;
+    bool dropped = false;
+    std::string_view head = std::string_view(raw_head_).substr(0, head_len);
+    while (!head.empty()) {
+      size_t nl = head.find('\n');
+      std::string_view line = head.substr(0, nl == std::string_view::npos ? nl : nl + 1);
+      head.remove_prefix(line.size());
+      size_t colon = line.find(':');
+      if (colon != std::string_view::npos &&
+          HeaderIs(std::string(TrimSpace(line.substr(0, colon))), "content-length")) {
+        dropped = true;
+        continue;
+      }
+      rewritten.append(line);
+    }
+    bool chunked_te = false;
+    for (const auto& [k, v] : h.headers) {
+      if (HeaderIs(k, "transfer-encoding")) chunked_te = true;
+    }
+    if (dropped && chunked_te) {
+      rewritten.append(std::string_view(raw_head_).substr(head_len));
+      current_.reset();
+      raw_head_.clear();
+      *resume = std::move(rewritten);
+      http_parser_init(&req_, HTTP_REQUEST);
+      req_.data = this;
+      req_.lenient_http_headers = 1;
+      req_stopped_ = false;
+      return true;
+    }
   }
   bool chunked = false;
   bool framed = raw_head_.size() < kMaxRawHead && head_len > 0;
@@ -215,6 +441,11 @@ bool HttpConnection::LenientRequest(std::string* resume) {
   if (block) blocked_ = true;
   FinishTransaction(std::move(current_));
   if (blocked_ || !framed || resume == nullptr) {
+    if (!blocked_ && !framed && resume != nullptr && framing.kind == Framing::Kind::kClean) {
+      Anomaly("unparsable", raw_head_.size() >= kMaxRawHead
+                                ? "a request head larger than 96 KiB"
+                                : "a malformed request head whose body cannot be framed");
+    }
     raw_head_.clear();
     return false;
   }
@@ -254,6 +485,10 @@ bool HttpConnection::ClientData(std::string_view data) {
     if (!head_done_ && raw_head_.size() < kMaxRawHead) {
       raw_head_.append(data.substr(0, kMaxRawHead - raw_head_.size()));
     }
+    if (!head_done_ && Http09(&pending)) {
+      data = pending;
+      continue;
+    }
     size_t n = http_parser_execute(&req_, &RequestSettings(), data.data(), data.size());
     auto err = HTTP_PARSER_ERRNO(&req_);
     if (err == HPE_PAUSED) {
@@ -264,6 +499,7 @@ bool HttpConnection::ClientData(std::string_view data) {
         req_stopped_ = true;
         break;
       }
+      if (req_.upgrade) RestartRequestParser();
       continue;
     }
     if (err != HPE_OK) {
@@ -276,16 +512,24 @@ bool HttpConnection::ClientData(std::string_view data) {
       data = pending;
       continue;
     }
-    if (req_.upgrade) {
-      // CONNECT or an upgrade: the rest is not HTTP.
-      if (current_) FinishTransaction(std::move(current_));
-      req_stopped_ = true;
-      break;
-    }
     data.remove_prefix(std::min(n, data.size()));
+    if (req_.upgrade) {
+      // After CONNECT or an Upgrade request: the server decides whether the protocol switches.
+      RestartRequestParser();
+      continue;
+    }
     if (n == 0) break;
   }
   return blocked_;
+}
+
+void HttpConnection::RestartRequestParser() {
+  // CONNECT or Upgrade: until the server answers 101 (2xx to CONNECT) the bytes that follow are
+  // parsed as HTTP, as a server that ignores the upgrade reads them; the answer ends inspection.
+  http_parser_init(&req_, HTTP_REQUEST);
+  req_.data = this;
+  req_.lenient_http_headers = 1;
+  head_done_ = false;
 }
 
 void HttpConnection::ServerData(std::string_view data) {
@@ -341,9 +585,14 @@ int HttpConnection::OnReqValue(http_parser* p, const char* at, size_t n) {
 int HttpConnection::OnReqHeadersDone(http_parser* p) {
   auto* c = Self(p);
   c->head_done_ = true;
-  c->raw_head_.clear();
   c->head_.method = http_method_str(static_cast<http_method>(p->method));
   c->head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  const bool refused = c->CheckHead(c->head_, c->raw_head_);
+  c->raw_head_.clear();
+  if (refused) {
+    http_parser_pause(p, 1);
+    return 0;
+  }
   c->current_ = c->rules_->Begin(c->ep_);
   if ((p->flags & F_CHUNKED) != 0) {
     // RFC 7230 3.3.3: Transfer-Encoding overrides Content-Length, which a server or proxy must
@@ -367,6 +616,7 @@ int HttpConnection::OnReqBody(http_parser* p, const char* at, size_t n) {
 int HttpConnection::OnReqDone(http_parser* p) {
   auto* c = Self(p);
   if (!c->current_) return 0;
+  if (p->upgrade) c->upgrade_requested_ = true;
   bool block = c->blocked_ || c->current_->RequestBody();
   c->head_done_ = false;
   c->raw_head_.clear();
@@ -411,6 +661,10 @@ int HttpConnection::OnRespHeadersDone(http_parser* p) {
   auto* c = Self(p);
   c->resp_head_.status = static_cast<int>(p->status_code);
   c->resp_head_.version = fmt::format("{}.{}", p->http_major, p->http_minor);
+  if (c->upgrade_requested_ && !c->waiting_.empty()) {
+    const bool connect = c->waiting_.front()->request().method == "CONNECT";
+    if (p->status_code == 101 || (connect && p->status_code / 100 == 2)) c->switched_ = true;
+  }
   if (!c->waiting_.empty() && c->waiting_.front()->request().method == "HEAD") return 1;
   return 0;
 }
@@ -426,6 +680,19 @@ int HttpConnection::OnRespBody(http_parser* p, const char* at, size_t n) {
 
 int HttpConnection::OnRespDone(http_parser* p) {
   auto* c = Self(p);
+  if (c->switched_) {
+    // The protocol switched (WebSocket, h2c, a CONNECT tunnel): what follows is not HTTP/1.1.
+    if (!c->waiting_.empty()) {
+      auto t = std::move(c->waiting_.front());
+      c->waiting_.pop_front();
+      t->Response(c->resp_head_, c->resp_body_);
+      c->FinishTransaction(std::move(t));
+    }
+    c->req_stopped_ = true;
+    c->resp_stopped_ = true;
+    http_parser_pause(p, 1);
+    return 0;
+  }
   if (c->resp_head_.status >= 100 && c->resp_head_.status < 200) return 0;  // interim
   if (!c->waiting_.empty()) {
     auto t = std::move(c->waiting_.front());

@@ -7,9 +7,17 @@
 // libhttp-parser rejects (broken request line, bad header) is still inspected from its raw bytes
 // by a lenient parser, like a forgiving web server would; when its body can be framed
 // (Content-Length or none) parsing resumes after it, otherwise parsing of that connection stops.
-// Upgrades (CONNECT, WebSocket) end inspection of the connection. In prevent mode, once a request
-// is blocked the connection is blocked: nothing more is parsed. Thread-safety: none; one connection
-// belongs to one thread.
+// CONNECT and Upgrade requests end inspection of the connection when the server answers 101 (2xx
+// to CONNECT); until then what follows is parsed as HTTP. In prevent mode, once a request is
+// blocked the connection is blocked: nothing more is parsed.
+//
+// Framing follows RFC 9112 section 6.3 (CheckFraming): a request whose framing is ambiguous
+// (Content-Length with Transfer-Encoding, duplicate Content-Length, obs-fold, whitespace before a
+// colon) or impossible (Transfer-Encoding without chunked last, differing or invalid
+// Content-Length, a bare CR, ...), and bytes Ward can no longer parse, are reported through the
+// anomaly handler; in prevent mode the connection is refused (ClientData returns true, refused()).
+// An HTTP/0.9 request line (`GET /path` and a line end, no version) is a whole request, as nginx
+// and Apache take it. Thread-safety: none; one connection belongs to one thread.
 #pragma once
 
 #include <http_parser.h>
@@ -27,15 +35,24 @@ namespace ward::agent::ips {
 class HttpConnection {
  public:
   // Called once per finished transaction (response seen, connection closed, or blocked).
-  using DoneFn = std::function<void(std::unique_ptr<WafTransaction>)>;
+  // `delivered`: the request's bytes reached the server (a transaction the WAF wanted to block at
+  // the end of the connection could not be blocked any more).
+  using DoneFn = std::function<void(std::unique_ptr<WafTransaction>, bool delivered)>;
+  // A framing or parsing anomaly: `kind` is a short code (framing_ambiguous, framing_invalid,
+  // unparsable), `reason` says what was seen; `refused` when the connection is refused for it
+  // (prevent mode).
+  using AnomalyFn =
+      std::function<void(std::string_view kind, std::string_view reason, bool refused)>;
 
   HttpConnection(std::shared_ptr<const WafRules> rules, Endpoints ep, DoneFn done);
   ~HttpConnection();
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
-  // Client-to-server bytes, in order. Returns true when these bytes completed a blocked request
-  // (the caller must not deliver them).
+  void SetAnomalyHandler(AnomalyFn fn) { anomaly_ = std::move(fn); }
+
+  // Client-to-server bytes, in order. Returns true when these bytes completed a blocked request,
+  // or the connection is refused (the caller must not deliver them).
   bool ClientData(std::string_view data);
   // Server-to-client bytes, in order.
   void ServerData(std::string_view data);
@@ -43,6 +60,8 @@ class HttpConnection {
   void Close();
 
   bool blocked() const { return blocked_; }
+  // Prevent mode: the connection was refused for its framing or for bytes Ward cannot parse.
+  bool refused() const { return refused_; }
   // Bytes held for parsing (request head, response body).
   size_t buffered() const { return raw_head_.size() + resp_body_.size(); }
 
@@ -67,6 +86,14 @@ class HttpConnection {
   // bytes that follow and true is returned. Otherwise parsing of the connection stops.
   bool LenientRequest(std::string* resume);
   void FinishTransaction(std::unique_ptr<WafTransaction> t);
+  // Reports an anomaly; in prevent mode refuses the connection (returns true).
+  bool Anomaly(std::string_view kind, std::string_view reason);
+  // Reports (and in prevent mode refuses) a head whose framing is not clean; true when refused.
+  bool CheckHead(const RequestHead& head, std::string_view raw_head);
+  // An HTTP/0.9 request line at the start of raw_head_: inspects it as a whole request and
+  // resumes parsing after it (*resume gets the bytes that follow). False when there is none.
+  bool Http09(std::string* resume);
+  void RestartRequestParser();
 
   std::shared_ptr<const WafRules> rules_;
   Endpoints ep_;
@@ -76,6 +103,11 @@ class HttpConnection {
   bool req_stopped_ = false;
   bool resp_stopped_ = false;
   bool blocked_ = false;
+  bool refused_ = false;
+  bool closing_ = false;
+  bool upgrade_requested_ = false;  // a CONNECT or Upgrade request was seen
+  bool switched_ = false;           // ... and the server answered 101 (2xx to CONNECT)
+  AnomalyFn anomaly_;
   bool lenient_wait_ = false;  // gathering a refused head until its empty line
   uint64_t skip_ = 0;          // body bytes of a leniently framed request still to come
 
@@ -97,5 +129,21 @@ class HttpConnection {
 // A forgiving parse of a request head (request line and header lines, LF or CRLF), for requests
 // libhttp-parser rejects. Never fails: missing parts stay empty.
 RequestHead LenientRequestHead(std::string_view raw, size_t* head_len);
+
+// RFC 9112 section 6.3 framing of a request head (`raw`: its bytes up to the empty line, when
+// known). kAmbiguous: framable, but servers and proxies disagree on such heads (Content-Length
+// with Transfer-Encoding: chunked wins; duplicate equal Content-Length; obs-fold; whitespace
+// before a colon). kInvalid: a server must refuse it (Transfer-Encoding without chunked as the
+// final coding, or in HTTP/1.0; invalid or differing Content-Length; a bare CR).
+struct Framing {
+  enum class Kind { kClean, kAmbiguous, kInvalid };
+  Kind kind = Kind::kClean;
+  std::string reason;
+};
+Framing CheckFraming(const RequestHead& head, std::string_view raw);
+
+// The length of an HTTP/0.9 request line at the start of `raw` (leading empty lines, the
+// `METHOD URI` line and its line end), or 0 when `raw` does not start with a complete one.
+size_t Http09LineLength(std::string_view raw, std::string* method, std::string* uri);
 
 }  // namespace ward::agent::ips

@@ -35,11 +35,14 @@ struct IpsEngine::Flow {
       : rules(std::move(r)),
         client(budget, limit),
         server(budget, limit),
-        http(rules, ep, std::move(done)) {}
+        http(rules, ep, std::move(done)),
+        ep(ep) {}
   std::shared_ptr<const WafRules> rules;
   TcpStream client;
   TcpStream server;
   HttpConnection http;
+  Endpoints ep;
+  std::set<std::string, std::less<>> anomalies;  // kinds already reported
   std::list<FlowKey>::iterator lru;
   int64_t last_ms = 0;
   bool client_fin = false;
@@ -49,8 +52,10 @@ struct IpsEngine::Flow {
   uint64_t http_accounted = 0;  // bytes of http.buffered() counted in http_buffered_
 };
 
-Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsConfig& config) {
-  const bool blocked = t.blocked();
+Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsConfig& config,
+                       bool delivered) {
+  // `blocked` only when the bytes did not reach the server.
+  const bool blocked = t.blocked() && !delivered;
   int score = t.AnomalyScore();
   Severity sev = blocked ? Severity::kHigh
                          : (score >= config.crs.inbound_anomaly_threshold ? Severity::kMedium
@@ -84,6 +89,7 @@ Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsCon
   e.Set("ips.anomaly_score", score);
   e.Set("ips.mode", ModeName(config.mode));
   if (blocked) e.Set("http.response.status_code", t.block_status() > 0 ? t.block_status() : 403);
+  if (t.blocked() && delivered) e.Set("ips.reached_server", true);
   const Endpoints& ep = t.endpoints();
   e.Set("source.ip", ep.src_ip);
   e.Set("source.port", ep.src_port);
@@ -130,13 +136,43 @@ void IpsEngine::SetRules(std::shared_ptr<const WafRules> rules) {
   budget_.limit = std::max<uint64_t>(rules_->config().limits.total_buffer / shares_, 1);
 }
 
-void IpsEngine::Emit(std::unique_ptr<WafTransaction> t) {
+void IpsEngine::Emit(std::unique_ptr<WafTransaction> t, bool delivered) {
   ++stats_.transactions;
-  if (t->blocked()) ++stats_.blocked;
+  if (t->blocked() && !delivered) ++stats_.blocked;
   if (t->matches().empty() && !t->blocked()) return;
   ++stats_.events;
-  if (emit_)
-    emit_(TransactionEvent(clock_, *t, t->blocked() ? rules_->config() : rules_->config()));
+  if (emit_) emit_(TransactionEvent(clock_, *t, rules_->config(), delivered));
+}
+
+void IpsEngine::Anomaly(Flow& f, std::string_view kind, std::string_view reason,
+                        std::string_view action) {
+  if (!f.anomalies.emplace(kind).second) return;
+  ++stats_.anomalies;
+  const bool denied = action != "detected";
+  Event e = Event::Make(clock_, "ips", denied ? "denied" : "info", std::string(action),
+                        denied ? Severity::kHigh : Severity::kMedium);
+  e.Set("event.kind", "alert");
+  e.Set("event.category", nlohmann::json::array({"intrusion_detection", "network"}));
+  e.Set("ips.anomaly", std::string(kind));
+  e.Set("ips.reason", LossyUtf8(reason));
+  e.Set("ips.mode", ModeName(rules_->config().mode));
+  e.Set("source.ip", f.ep.src_ip);
+  e.Set("source.port", f.ep.src_port);
+  e.Set("destination.ip", f.ep.dst_ip);
+  e.Set("destination.port", f.ep.dst_port);
+  ++stats_.events;
+  if (emit_) emit_(std::move(e));
+}
+
+void IpsEngine::Refuse(Flow& f, PacketDecision& d, std::string_view kind, std::string_view reason) {
+  ++stats_.refused;
+  Anomaly(f, kind, reason, "refused");
+  const TcpSegment& seg = d.segment;
+  f.blocked = true;
+  d.drop = true;
+  d.reset = true;
+  d.client_next = f.client.started() ? f.client.next_seq() : seg.seq;
+  d.server_next = f.server.started() ? f.server.next_seq() : seg.ack;
 }
 
 void IpsEngine::CloseFlow(FlowMap::iterator it) {
@@ -163,13 +199,22 @@ void IpsEngine::CloseAll() {
   while (!flows_.empty()) CloseFlow(flows_.begin());
 }
 
-PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
+PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms,
+                                   bool verify_checksum) {
   PacketDecision d;
   ++stats_.packets;
   auto seg = DecodeIpTcp(ip_packet);
   if (!seg) return d;
   d.segment = *seg;
   const IpsConfig& config = rules_->config();
+  const bool prevent = config.mode == Mode::kPrevent;
+  if (verify_checksum && !seg->checksum_ok) {
+    // The receiving kernel discards it: Ward must not take its bytes as delivered (the segment
+    // sent next at the same sequence numbers is the one the server reads).
+    ++stats_.segments_bad_checksum;
+    d.drop = prevent;
+    return d;
+  }
   bool from_client;
   if (config.IsPort(seg->dport)) {
     from_client = true;
@@ -196,9 +241,16 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
       }
     }
     Endpoints ep{key.client.ToString(), key.client_port, key.server.ToString(), key.server_port};
-    auto flow =
-        std::make_unique<Flow>(rules_, ep, &budget_, config.limits.flow_buffer,
-                               [this](std::unique_ptr<WafTransaction> t) { Emit(std::move(t)); });
+    auto flow = std::make_unique<Flow>(rules_, ep, &budget_, config.limits.flow_buffer,
+                                       [this](std::unique_ptr<WafTransaction> t, bool delivered) {
+                                         Emit(std::move(t), delivered);
+                                       });
+    Flow* fp = flow.get();
+    flow->http.SetAnomalyHandler(
+        [this, fp](std::string_view kind, std::string_view reason, bool refused) {
+          if (refused) ++stats_.refused;
+          Anomaly(*fp, kind, reason, refused ? "refused" : "detected");
+        });
     lru_.push_back(key);
     flow->lru = std::prev(lru_.end());
     it = flows_.emplace(key, std::move(flow)).first;
@@ -224,15 +276,56 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
     }
     return d;
   }
+  TcpStream& peer = from_client ? f.server : f.client;
+  if ((seg->flags & tcp_flag::kRst) != 0) {
+    // Linux takes a RST only at exactly the sequence number it expects next (RFC 5961; +1 after
+    // a FIN); any other is ignored (a challenge ACK), so Ward keeps following the connection.
+    if (!stream.started() || seg->seq == stream.next_seq() || seg->seq == stream.next_seq() + 1) {
+      CloseFlow(it);
+    } else {
+      ++stats_.segments_ignored;
+    }
+    return d;
+  }
+  if (from_client && (seg->flags & tcp_flag::kAck) == 0 &&
+      (!seg->payload.empty() || (seg->flags & tcp_flag::kUrg) != 0)) {
+    // Data without the ACK flag after the handshake: Linux discards it without reading it. Not
+    // inspected; in prevent mode dropped (the server would drop it anyway). (An ACK of data the
+    // server never sent is discarded too, but Ward cannot be sure it saw all the server sent —
+    // a full queue with `fail: open` lets packets pass unseen —, so such a decoy is caught by
+    // the retransmission comparison below instead.)
+    ++stats_.segments_ignored;
+    d.drop = prevent;
+    return d;
+  }
+  if ((seg->flags & tcp_flag::kAck) != 0) peer.Acked(seg->ack);
+  if ((seg->flags & tcp_flag::kUrg) != 0) {
+    // Urgent data: Linux (tcp_stdurg=0, no SO_OOBINLINE) takes the byte before the urgent
+    // pointer out of the stream. In prevent mode a client that sends urgent data is refused (no
+    // HTTP client does); otherwise Ward takes the byte out as the receiver does.
+    if (from_client && prevent) {
+      Refuse(f, d, "tcp_urgent", "TCP urgent (out-of-band) data");
+      return d;
+    }
+    if (!stream.started()) stream.Start(seg->seq);
+    stream.Urgent(seg->seq + (seg->urgent > 0 ? seg->urgent - 1u : 0u));
+    if (from_client) Anomaly(f, "tcp_urgent", "TCP urgent (out-of-band) data", "detected");
+  }
   if (!seg->payload.empty()) {
     f.scratch.clear();
     // What the receiver expects next, before this segment: where a reset must start.
     const uint32_t expected = stream.started() ? stream.next_seq() : seg->seq;
-    const bool prevent = config.mode == Mode::kPrevent;
+    const uint64_t differing = stream.differing();
     auto r = stream.Add(seg->seq, seg->payload, &f.scratch, prevent);
+    if (stream.differing() != differing && from_client) {
+      // A retransmission (or overlap) whose bytes differ from what Ward inspected or holds: the
+      // receiver discarded the first copy for a reason Ward did not see, or the sender attacks
+      // the IPS. Prevent mode drops it, so the server can only ever get the inspected version.
+      Anomaly(f, "retransmission_differs",
+              "a segment whose bytes differ from bytes already seen for the same sequence numbers",
+              r == TcpStream::AddResult::kConflict ? "dropped" : "detected");
+    }
     if (r == TcpStream::AddResult::kConflict) {
-      // Overlapping bytes that differ from what Ward holds: an evasion attempt or a broken
-      // sender. Dropped, so the server can only ever get the version Ward inspects.
       ++stats_.segments_conflicting;
       d.drop = true;
       return d;
@@ -273,10 +366,6 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms) {
         account();
       }
     }
-  }
-  if ((seg->flags & tcp_flag::kRst) != 0) {
-    CloseFlow(it);
-    return d;
   }
   if ((seg->flags & tcp_flag::kFin) != 0) {
     (from_client ? f.client_fin : f.server_fin) = true;

@@ -42,14 +42,22 @@ struct EngineStats {
   uint64_t flows = 0;
   uint64_t flows_evicted = 0;
   uint64_t segments_refused = 0;
-  uint64_t segments_conflicting = 0;  // prevent mode: overlapping segments with different bytes
+  uint64_t segments_conflicting = 0;   // prevent mode: overlapping segments with different bytes
+  uint64_t segments_bad_checksum = 0;  // the receiver will discard them: not inspected
+  uint64_t segments_ignored = 0;       // ditto: client data without ACK, off-sequence RSTs
+  uint64_t anomalies = 0;              // evasion attempts and framing anomalies reported
+  uint64_t refused = 0;                // prevent mode: connections refused (reset) for them
   uint64_t transactions = 0;
   uint64_t events = 0;
   uint64_t blocked = 0;
 };
 
 // Builds the event for a finished transaction with matches (exposed for tests and replay).
-Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsConfig& config);
+// `delivered`: the request reached the server (a transaction the WAF wanted to block once the
+// connection had ended); such an event says `detected`, never `blocked`, with
+// ips.reached_server = true.
+Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsConfig& config,
+                       bool delivered = false);
 
 class IpsEngine {
  public:
@@ -62,8 +70,10 @@ class IpsEngine {
 
   // New flows use the new rules; flows already open keep theirs.
   void SetRules(std::shared_ptr<const WafRules> rules);
-  // One IP packet; now_ms is a monotonic (or capture) time in milliseconds.
-  PacketDecision OnPacket(std::string_view ip_packet, int64_t now_ms);
+  // One IP packet; now_ms is a monotonic (or capture) time in milliseconds. With
+  // verify_checksum (the receiving kernel will verify it: NFQUEUE's NFQA_SKB_CSUM_NOTVERIFIED),
+  // a segment whose TCP checksum is wrong is not inspected (and dropped in prevent mode).
+  PacketDecision OnPacket(std::string_view ip_packet, int64_t now_ms, bool verify_checksum = false);
   // Ends flows idle for longer than the flow timeout.
   void Expire(int64_t now_ms);
   // Ends every flow (end of a capture, shutdown).
@@ -85,7 +95,12 @@ class IpsEngine {
   using FlowMap = std::map<FlowKey, std::unique_ptr<Flow>>;
 
   void CloseFlow(FlowMap::iterator it);
-  void Emit(std::unique_ptr<WafTransaction> t);
+  void Emit(std::unique_ptr<WafTransaction> t, bool delivered);
+  // Reports an evasion attempt or framing anomaly on `f` (once per kind and flow); `action`:
+  // refused (connection reset), dropped (segment), detected.
+  void Anomaly(Flow& f, std::string_view kind, std::string_view reason, std::string_view action);
+  // Prevent mode: drops this client packet and resets the connection both ways, for `kind`.
+  void Refuse(Flow& f, PacketDecision& d, std::string_view kind, std::string_view reason);
   uint64_t MaxFlows() const;
 
   std::shared_ptr<const WafRules> rules_;

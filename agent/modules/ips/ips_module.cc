@@ -198,8 +198,8 @@ class IpsModule final : public Module {
                                               [this](Event e) { Emit(std::move(e)); });
       w->queue_num = c.queue + i;
       Worker* wp = w.get();
-      auto handler = [wp, prevent](std::string_view pkt) -> bool {
-        PacketDecision d = wp->engine->OnPacket(pkt, NowMs());
+      auto handler = [wp, prevent](std::string_view pkt, bool verify_checksum) -> bool {
+        PacketDecision d = wp->engine->OnPacket(pkt, NowMs(), verify_checksum);
         // Detect mode, and the server's packets in prevent mode, were already accepted (verdict
         // first): this is a copy and the answer is ignored.
         if (!prevent) return true;

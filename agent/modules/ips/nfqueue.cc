@@ -96,13 +96,15 @@ std::vector<std::pair<std::string, std::vector<std::string>>> QueueRules(const I
       const std::string chain = in ? kChainIn : kChainOut;
       const std::vector<std::string> match = {"-p", "tcp", in ? "--dport" : "--sport",
                                               std::to_string(port)};
-      // Segments without payload and without SYN/FIN/RST (pure ACKs, window updates) carry
-      // nothing to inspect: they are not queued. The IP total length must equal the IP plus the
-      // TCP header length exactly, for each possible TCP header length (IPv4 without IP options;
-      // IPv6 with TCP as the next header). Anything else (options, extension headers) is queued.
+      // Segments without payload and without SYN/FIN/RST/URG (pure ACKs, window updates) carry
+      // nothing to inspect: they are not queued (an urgent pointer alone changes what the
+      // receiver reads later, so URG is always queued). The IP total length must equal the IP plus
+      // the TCP header length exactly, for each possible TCP header length (IPv4 without IP
+      // options; IPv6 with TCP as the next header). Anything else (options, extension headers) is
+      // queued.
       for (unsigned doff = 5; doff <= 15; ++doff) {
         std::vector<std::string> r = match;
-        r.insert(r.end(), {"--tcp-flags", "SYN,FIN,RST", "NONE", "-m", "u32", "--u32"});
+        r.insert(r.end(), {"--tcp-flags", "SYN,FIN,RST,URG", "NONE", "-m", "u32", "--u32"});
         r.push_back(
             v6 ? fmt::format("4>>8&0xFF=6&&4>>16=0x{:x}&&52>>28=0x{:x}", doff * 4, doff)
                : fmt::format("0>>24=0x45&&0&0xFFFF=0x{:x}&&32>>28=0x{:x}", 20 + doff * 4, doff));
@@ -188,6 +190,9 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, vo
   uint32_t id = ntohl(ph->packet_id);
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
+  const uint32_t info = nfq_get_skbinfo(nfa);
+  const bool verify =
+      (info & NFQA_SKB_CSUM_NOTVERIFIED) != 0 && (info & NFQA_SKB_CSUMNOTREADY) == 0;
   const bool first =
       self->verdict_first_ == VerdictFirst::kAll ||
       (self->verdict_first_ == VerdictFirst::kOutbound && ph->hook == NF_INET_LOCAL_OUT);
@@ -195,14 +200,14 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, vo
     int rc = nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
     if (len > 0 && payload != nullptr) {
       self->copy_.assign(reinterpret_cast<const char*>(payload), static_cast<size_t>(len));
-      self->handler_(self->copy_);
+      self->handler_(self->copy_, verify);
     }
     return rc;
   }
   bool accept = true;
   if (len > 0 && payload != nullptr) {
     accept = self->handler_(
-        std::string_view(reinterpret_cast<const char*>(payload), static_cast<size_t>(len)));
+        std::string_view(reinterpret_cast<const char*>(payload), static_cast<size_t>(len)), verify);
   }
   return nfq_set_verdict(qh, id, accept ? NF_ACCEPT : NF_DROP, 0, nullptr);
 }

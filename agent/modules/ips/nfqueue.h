@@ -35,8 +35,11 @@ void RemoveIptablesRules();
 
 class NfQueue {
  public:
-  // Returns true to accept the packet, false to drop it.
-  using Handler = std::function<bool(std::string_view ip_packet)>;
+  // Returns true to accept the packet, false to drop it. `verify_checksum`: the kernel has not
+  // verified the packet's TCP checksum and will (NFQA_SKB_CSUM_NOTVERIFIED); false when it was
+  // verified already (CHECKSUM_UNNECESSARY) or is not computed yet (CHECKSUM_PARTIAL: a locally
+  // sent packet, NFQA_SKB_CSUMNOTREADY), which the receiver does not check either.
+  using Handler = std::function<bool(std::string_view ip_packet, bool verify_checksum)>;
   // Which packets are accepted before the handler sees (a copy of) them, so that inspection does
   // not delay them; the handler's answer is then ignored. kAll: detect mode. kOutbound: packets
   // from the OUTPUT hook (the server's responses; prevent mode, where responses are inspected

@@ -31,7 +31,8 @@ uint16_t Fold(uint32_t acc) {
   return static_cast<uint16_t>(~acc);
 }
 
-std::optional<TcpSegment> DecodeTcp(TcpSegment seg, const uint8_t* p, size_t n) {
+// `pseudo`: the checksum of the pseudo-header's addresses.
+std::optional<TcpSegment> DecodeTcp(TcpSegment seg, const uint8_t* p, size_t n, uint32_t pseudo) {
   if (n < 20) return std::nullopt;
   size_t off = static_cast<size_t>(p[12] >> 4) * 4;
   if (off < 20 || off > n) return std::nullopt;
@@ -41,6 +42,8 @@ std::optional<TcpSegment> DecodeTcp(TcpSegment seg, const uint8_t* p, size_t n) 
   seg.ack = Be32(p + 8);
   seg.flags = p[13];
   seg.window = Be16(p + 14);
+  seg.urgent = Be16(p + 18);
+  seg.checksum_ok = Fold(Sum(p, n, pseudo + 6 + static_cast<uint32_t>(n))) == 0;
   seg.payload = std::string_view(reinterpret_cast<const char*>(p + off), n - off);
   return seg;
 }
@@ -88,9 +91,12 @@ std::optional<TcpSegment> DecodeIpTcp(std::string_view packet) {
     if (p[9] != 6) return std::nullopt;
     uint16_t frag = Be16(p + 6);
     if ((frag & 0x1fff) != 0 || (frag & 0x2000) != 0) return std::nullopt;  // fragmented
+    // A bad header checksum: every receiver drops the packet (Linux in ip_rcv, before netfilter).
+    // 0 is kept: captures of outgoing packets taken where the NIC fills it in show 0.
+    if (Be16(p + 10) != 0 && Fold(Sum(p, ihl, 0)) != 0) return std::nullopt;
     std::memcpy(seg.src.bytes.data(), p + 12, 4);
     std::memcpy(seg.dst.bytes.data(), p + 16, 4);
-    return DecodeTcp(seg, p + ihl, total - ihl);
+    return DecodeTcp(seg, p + ihl, total - ihl, Sum(p + 12, 8, 0));
   }
   if (version == 6) {
     if (n < 40) return std::nullopt;
@@ -110,7 +116,7 @@ std::optional<TcpSegment> DecodeIpTcp(std::string_view packet) {
     seg.src.v6 = seg.dst.v6 = true;
     std::memcpy(seg.src.bytes.data(), p + 8, 16);
     std::memcpy(seg.dst.bytes.data(), p + 24, 16);
-    return DecodeTcp(seg, p + off, end - off);
+    return DecodeTcp(seg, p + off, end - off, Sum(p + 8, 32, 0));
   }
   return std::nullopt;
 }
@@ -164,7 +170,7 @@ std::optional<std::string_view> IpFromFrame(int linktype, std::string_view f) {
 
 std::string BuildTcpPacket(const IpAddress& src, uint16_t sport, const IpAddress& dst,
                            uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-                           std::string_view payload, uint16_t window) {
+                           std::string_view payload, uint16_t window, uint16_t urgent) {
   const size_t ip_len = src.v6 ? 40 : 20;
   std::string out(ip_len + 20 + payload.size(), '\0');
   auto* p = reinterpret_cast<uint8_t*>(out.data());
@@ -194,6 +200,7 @@ std::string BuildTcpPacket(const IpAddress& src, uint16_t sport, const IpAddress
   t[12] = 5 << 4;
   t[13] = flags;
   Put16(t + 14, window);
+  Put16(t + 18, urgent);
   std::memcpy(t + 20, payload.data(), payload.size());
   uint32_t acc = 0;
   if (src.v6) {

@@ -13,9 +13,112 @@ void TcpStream::Start(uint32_t next_seq) {
 }
 
 void TcpStream::Clear() {
-  if (budget_ != nullptr) budget_->used -= held_;
+  if (budget_ != nullptr) budget_->used -= held_ + Kept().size();
   held_ = 0;
   ooo_.clear();
+  std::string().swap(recent_);
+  recent_skip_ = 0;
+  urgent_pending_ = false;
+}
+
+void TcpStream::Forget(uint64_t n) {
+  // Bytes are forgotten from the front by moving recent_skip_; the string is compacted only when
+  // the forgotten part is large, so keeping costs O(1) per byte, not a move of the window per
+  // segment.
+  recent_skip_ += n;
+  if (budget_ != nullptr) budget_->used -= n;
+  if (recent_skip_ == recent_.size()) {
+    // All acknowledged: a large buffer is given back (memory beyond the budget's count).
+    if (recent_.capacity() > 16 * 1024) {
+      std::string().swap(recent_);
+    } else {
+      recent_.clear();
+    }
+    recent_skip_ = 0;
+  } else if (recent_skip_ >= 4096 && recent_skip_ > recent_.size() / 2) {
+    recent_.erase(0, recent_skip_);
+    recent_skip_ = 0;
+  }
+}
+
+void TcpStream::Retain(std::string_view bytes) {
+  recent_.append(bytes);
+  if (budget_ != nullptr) budget_->used += bytes.size();
+  // Kept bytes give way first: at most `limit` per direction, and never more than half of the
+  // shared budget in use (out-of-order data and HTTP heads need the room more).
+  const uint64_t kept = Kept().size();
+  uint64_t drop = kept > limit_ ? kept - limit_ : 0;
+  if (budget_ != nullptr && budget_->used > budget_->limit / 2) {
+    drop = std::max<uint64_t>(drop, budget_->used - budget_->limit / 2);
+  }
+  drop = std::min<uint64_t>(drop, kept);
+  if (drop > 0) Forget(drop);
+}
+
+void TcpStream::Acked(uint32_t ack) {
+  const uint64_t kept = Kept().size();
+  if (!started_ || kept == 0) return;
+  auto rel = static_cast<int32_t>(ack - next_seq_);
+  uint64_t keep = rel >= 0 ? 0 : std::min<uint64_t>(kept, -static_cast<int64_t>(rel));
+  if (kept > keep) Forget(kept - keep);
+}
+
+void TcpStream::Urgent(uint32_t seq) {
+  if (!started_) return;
+  auto rel = static_cast<int32_t>(seq - next_seq_);
+  if (rel < 0) return;  // already delivered: ignored, as Linux ignores a pointer into read data
+  uint64_t off = delivered_ + static_cast<uint64_t>(rel);
+  if (urgent_pending_ && off <= urgent_) return;  // an older (or the same) urgent pointer
+  urgent_ = off;
+  urgent_pending_ = true;
+}
+
+bool TcpStream::DiffersFromDelivered(uint64_t start, std::string_view data) const {
+  const std::string_view kept = Kept();
+  const uint64_t kept_from = delivered_ - kept.size();
+  if (start < kept_from) {
+    uint64_t cut = std::min<uint64_t>(kept_from - start, data.size());
+    data.remove_prefix(cut);
+    start += cut;
+  }
+  if (data.empty()) return false;
+  return data != kept.substr(start - kept_from, data.size());
+}
+
+TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::string* out,
+                                    bool refuse_conflicts) {
+  if (!started_) Start(seq);
+  if (data.empty()) return AddResult::kDuplicate;
+  // Bytes before next_seq_ were delivered (inspected): a copy of them that differs is counted,
+  // and refused with refuse_conflicts.
+  auto rel = static_cast<int32_t>(seq - next_seq_);
+  if (rel < 0) {
+    uint64_t back = -static_cast<int64_t>(rel);
+    std::string_view old = data.substr(0, std::min<uint64_t>(back, data.size()));
+    if (back > delivered_) {  // reaches before the stream's first byte: that part is not data
+      uint64_t cut = std::min<uint64_t>(back - delivered_, old.size());
+      old.remove_prefix(cut);
+      back -= cut;
+    }
+    if (DiffersFromDelivered(delivered_ - back, old)) {
+      ++differing_;
+      if (refuse_conflicts) return AddResult::kConflict;
+    }
+  }
+  const size_t out_start = out->size();
+  const uint64_t from = delivered_;
+  AddResult r = AddBytes(seq, data, out, refuse_conflicts);
+  if (delivered_ > from) {
+    Retain(std::string_view(*out).substr(out_start));
+    if (urgent_pending_ && urgent_ < from) urgent_pending_ = false;
+    if (urgent_pending_ && urgent_ < delivered_) {
+      // The receiving application never reads the urgent byte in band.
+      out->erase(out_start + (urgent_ - from), 1);
+      urgent_pending_ = false;
+      ++urgent_removed_;
+    }
+  }
+  return r;
 }
 
 bool TcpStream::Conflicts(uint64_t start, std::string_view data) const {
@@ -34,17 +137,18 @@ bool TcpStream::Conflicts(uint64_t start, std::string_view data) const {
   return false;
 }
 
-TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::string* out,
-                                    bool refuse_conflicts) {
-  if (!started_) Start(seq);
-  if (data.empty()) return AddResult::kDuplicate;
+TcpStream::AddResult TcpStream::AddBytes(uint32_t seq, std::string_view data, std::string* out,
+                                         bool refuse_conflicts) {
   // Offset of this segment relative to the next expected byte (serial-number arithmetic).
   auto rel = static_cast<int32_t>(seq - next_seq_);
   if (rel <= 0) {
     uint64_t skip = static_cast<uint64_t>(-static_cast<int64_t>(rel));
     if (skip >= data.size()) return AddResult::kDuplicate;
     data.remove_prefix(skip);
-    if (refuse_conflicts && Conflicts(delivered_, data)) return AddResult::kConflict;
+    if (Conflicts(delivered_, data)) {
+      ++differing_;
+      if (refuse_conflicts) return AddResult::kConflict;
+    }
     // Held bytes at the same offsets were there first: deliver up to the first held segment,
     // then let Drain deliver the held bytes (first-wins), then whatever this segment adds after.
     uint64_t start = delivered_;
@@ -75,7 +179,10 @@ TcpStream::AddResult TcpStream::Add(uint32_t seq, std::string_view data, std::st
   }
   // Ahead of a gap: hold the parts no held segment covers yet.
   uint64_t start = delivered_ + static_cast<uint64_t>(rel);
-  if (refuse_conflicts && Conflicts(start, data)) return AddResult::kConflict;
+  if (Conflicts(start, data)) {
+    ++differing_;
+    if (refuse_conflicts) return AddResult::kConflict;
+  }
   uint64_t end = start + data.size();
   uint64_t pos = start;
   std::map<uint64_t, std::string> pieces;

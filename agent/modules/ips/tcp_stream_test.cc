@@ -27,6 +27,8 @@ TEST(TcpStream, ReordersOutOfOrderSegmentsAndReleasesThemWhenTheGapFills) {
   EXPECT_EQ(budget.used, 9u);
   EXPECT_EQ(s.Add(0, "aaaaa", &out), TcpStream::AddResult::kInOrder);
   EXPECT_EQ(out, "aaaaabbbbbcccc");
+  EXPECT_EQ(budget.used, 14u);  // delivered bytes are kept until the receiver acknowledges them
+  s.Acked(14);
   EXPECT_EQ(budget.used, 0u);
 }
 
@@ -104,6 +106,8 @@ TEST(TcpStream, RefusesConflictingOverlapsWhenAskedAndChangesNothing) {
   EXPECT_EQ(s.Add(0, "abcdesafe", &out, true), TcpStream::AddResult::kConflict);  // 3,4 = "xx"
   EXPECT_EQ(s.Add(0, "abcxxsafe", &out, true), TcpStream::AddResult::kInOrder);
   EXPECT_EQ(out, "abcxxsafe");
+  EXPECT_EQ(budget.used, 9u);  // kept until acknowledged
+  s.Acked(9);
   EXPECT_EQ(budget.used, 0u);
 }
 
