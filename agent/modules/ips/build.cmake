@@ -33,3 +33,4 @@ ward_test(ips_test
           modules/ips/waf_test.cc modules/ips/ips_engine_test.cc
           modules/ips/tuning_report_test.cc
   DEPS ward::ips_core ward::ips_cli ward::testing)
+include(${CMAKE_CURRENT_SOURCE_DIR}/modules/ips/seclang/build.cmake)

@@ -1,0 +1,58 @@
+#include "agent/modules/ips/seclang/modsec_oracle.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "modsecurity/actions/action.h"
+
+// libmodsecurity installs no header for these two classes; it exports their symbols. The
+// declarations repeat the parts of 3.0.9's src/actions/transformations/transformation.h and
+// src/operators/operator.h that are used here, virtual functions in their order.
+namespace modsecurity {
+class RuleMessage;
+namespace actions::transformations {
+class Transformation : public Action {
+ public:
+  static Transformation* instantiate(std::string a);
+};
+}  // namespace actions::transformations
+namespace operators {
+class Operator {
+ public:
+  virtual ~Operator();
+  static Operator* instantiate(const std::string& op, const std::string& param);
+  virtual bool init(const std::string& arg, std::string* error);
+  virtual std::string resolveMatchMessage(Transaction* t, std::string key, std::string value);
+  virtual bool evaluate(Transaction* transaction, const std::string& str);
+  virtual bool evaluate(Transaction* transaction, RuleWithActions* rule, const std::string& str);
+  virtual bool evaluate(Transaction* transaction, RuleWithActions* rule, const std::string& str,
+                        std::shared_ptr<RuleMessage> rule_message);
+};
+}  // namespace operators
+}  // namespace modsecurity
+
+namespace ward::seclang::test {
+
+std::string ModsecTransform(std::string_view name, std::string_view input) {
+  // Transformation::instantiate knows cmdLine by its class file's name.
+  const std::string tname = name == "cmdLine" ? "cmd_line" : std::string(name);
+  std::unique_ptr<modsecurity::actions::Action> t(
+      modsecurity::actions::transformations::Transformation::instantiate("t:" + tname));
+  return t->evaluate(std::string(input), nullptr);
+}
+
+std::optional<bool> ModsecOperator(std::string_view name, std::string_view param,
+                                   std::string_view input, std::string_view config_file) {
+  try {
+    std::unique_ptr<modsecurity::operators::Operator> op(
+        modsecurity::operators::Operator::instantiate(std::string(name), std::string(param)));
+    std::string error;
+    if (!op->init(std::string(config_file), &error)) return std::nullopt;
+    return op->evaluate(nullptr, nullptr, std::string(input), nullptr);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace ward::seclang::test

@@ -1,0 +1,23 @@
+// Test support: libmodsecurity 3.0.9 itself, called for one transformation or one operator the
+// way its own unit tests do (no transaction, no rule). It is the reference Ward's engine is
+// compared with byte for byte.
+// Thread-safety: each call is independent.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ward::seclang::test {
+
+// libmodsecurity's result of `t:<name>` on `input`. `name` is the rule-language name
+// ("urlDecodeUni", "cmdLine", ...).
+std::string ModsecTransform(std::string_view name, std::string_view input);
+
+// libmodsecurity's verdict of `@<name> <param>` on `input`; nullopt when it refuses the
+// parameter (init fails or it throws). `config_file` is the file relative paths in the
+// parameter (@pmFromFile) are resolved against.
+std::optional<bool> ModsecOperator(std::string_view name, std::string_view param,
+                                   std::string_view input, std::string_view config_file = "");
+
+}  // namespace ward::seclang::test
