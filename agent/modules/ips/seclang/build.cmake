@@ -5,7 +5,7 @@
 set(SL modules/ips/seclang)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 ward_library(seclang
-  SOURCES ${SL}/transformations.cc ${SL}/digest.cc ${SL}/operators.cc
+  SOURCES ${SL}/transformations.cc ${SL}/digest.cc ${SL}/operators.cc ${SL}/parser.cc
   DEPS ward::common
   PRIVATE_DEPS PkgConfig::PCRE2 PkgConfig::MODSECURITY)
 
@@ -16,7 +16,7 @@ target_link_libraries(ward_seclang_oracle PUBLIC PkgConfig::MODSECURITY PRIVATE 
 
 ward_test(seclang_test
   SOURCES ${SL}/transformations_test.cc ${SL}/differential_test.cc
-          ${SL}/operators_test.cc ${SL}/test_vectors.cc
-  DEPS ward::seclang ward_seclang_oracle PkgConfig::NLOHMANN)
+          ${SL}/operators_test.cc ${SL}/parser_test.cc ${SL}/test_vectors.cc
+  DEPS ward::seclang ward_seclang_oracle ward::testing PkgConfig::NLOHMANN)
 target_compile_definitions(seclang_test
   PRIVATE WARD_SECLANG_ORACLES="${PROJECT_SOURCE_DIR}/testdata/oracles")

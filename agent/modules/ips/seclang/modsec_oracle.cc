@@ -5,6 +5,7 @@
 #include <string>
 
 #include "modsecurity/actions/action.h"
+#include "modsecurity/rules_set.h"
 
 // libmodsecurity installs no header for these two classes; it exports their symbols. The
 // declarations repeat the parts of 3.0.9's src/actions/transformations/transformation.h and
@@ -53,6 +54,20 @@ std::optional<bool> ModsecOperator(std::string_view name, std::string_view param
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+int ModsecLoadRules(const std::vector<std::string>& files, std::string* error) {
+  modsecurity::RulesSet rules;
+  int total = 0;
+  for (const auto& f : files) {
+    const int n = rules.loadFromUri(f.c_str());
+    if (n < 0) {
+      *error = rules.getParserError();
+      return -1;
+    }
+    total += n;
+  }
+  return total;
 }
 
 }  // namespace ward::seclang::test

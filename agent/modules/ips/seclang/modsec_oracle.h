@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ward::seclang::test {
 
@@ -19,5 +20,9 @@ std::string ModsecTransform(std::string_view name, std::string_view input);
 // parameter (@pmFromFile) are resolved against.
 std::optional<bool> ModsecOperator(std::string_view name, std::string_view param,
                                    std::string_view input, std::string_view config_file = "");
+
+// Loads `files` in order into one libmodsecurity RulesSet. Returns the number of rules it
+// reports, or -1 with its error message in `error`.
+int ModsecLoadRules(const std::vector<std::string>& files, std::string* error);
 
 }  // namespace ward::seclang::test

@@ -52,6 +52,8 @@ constexpr NameEntry kOperatorNames[] = {
     {"ipMatchF", OperatorKind::kIpMatchFromFile},
     {"unconditionalMatch", OperatorKind::kUnconditionalMatch},
     {"noMatch", OperatorKind::kNoMatch},
+    {"geoLookup", OperatorKind::kGeoLookup},
+    {"rbl", OperatorKind::kRblHttpBl},
 };
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
@@ -433,6 +435,7 @@ struct Operator::IpSet {
 OperatorScratch::OperatorScratch() { captures_.reserve(16); }
 OperatorScratch::~OperatorScratch() {
   pcre2_match_data_free(static_cast<pcre2_match_data*>(match_data_));
+  pcre2_code_free(static_cast<pcre2_code*>(macro_code_));
 }
 
 Operator::Operator(OperatorKind kind, std::string param) : kind_(kind), param_(std::move(param)) {}
@@ -534,16 +537,28 @@ Result<std::unique_ptr<Operator>> Operator::Create(std::string_view name, std::s
     case OperatorKind::kValidateUtf8Encoding:
     case OperatorKind::kUnconditionalMatch:
     case OperatorKind::kNoMatch:
+    case OperatorKind::kGeoLookup:
       op->has_macro_ = false;  // the parameter is ignored
+      return op;
+    case OperatorKind::kRblHttpBl:
+      // libmodsecurity queries DNS for other lists; http:BL needs SecHttpBlKey, without which
+      // it never matches a dotted-quad address.
+      if (op->param_.find("httpbl.org") == std::string::npos) {
+        return InvalidArgument(label +
+                               ": DNS block lists are not supported (only http:BL, which never "
+                               "matches without SecHttpBlKey)");
+      }
+      op->has_macro_ = false;
       return op;
     default:
       break;
   }
-  if (op->has_macro_) {
+  if (op->has_macro_ && *kind != OperatorKind::kRx) {
     return InvalidArgument(label + ": a macro in this operator's parameter is not supported");
   }
   switch (*kind) {
     case OperatorKind::kRx: {
+      if (op->has_macro_) return op;  // compiled per thread once expanded
       auto re = std::make_unique<Regex>();
       int error = 0;
       PCRE2_SIZE offset = 0;
@@ -621,17 +636,40 @@ bool Operator::Evaluate(std::string_view input, std::string_view param,
   switch (kind_) {
     case OperatorKind::kRx: {
       if (param_.empty()) return true;
-      if (scratch.match_pairs_ < regex_->pairs) {
+      pcre2_code* code = regex_ ? regex_->code : nullptr;
+      bool jit = regex_ && regex_->jit;
+      if (has_macro_) {
+        if (scratch.macro_code_ == nullptr || scratch.macro_pattern_ != param) {
+          pcre2_code_free(static_cast<pcre2_code*>(scratch.macro_code_));
+          scratch.macro_pattern_.assign(param.empty() ? std::string_view(".*") : param);
+          int error = 0;
+          PCRE2_SIZE offset = 0;
+          scratch.macro_code_ =
+              pcre2_compile(reinterpret_cast<PCRE2_SPTR>(scratch.macro_pattern_.data()),
+                            scratch.macro_pattern_.size(), PCRE2_DOTALL | PCRE2_MULTILINE, &error,
+                            &offset, nullptr);
+          scratch.macro_jit_ = scratch.macro_code_ != nullptr &&
+                               pcre2_jit_compile(static_cast<pcre2_code*>(scratch.macro_code_),
+                                                 PCRE2_JIT_COMPLETE) == 0;
+          if (param.empty()) scratch.macro_pattern_.clear();
+        }
+        code = static_cast<pcre2_code*>(scratch.macro_code_);
+        jit = scratch.macro_jit_;
+        if (code == nullptr) return false;  // as the library: an invalid expansion never matches
+      }
+      uint32_t groups = 0;
+      pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+      if (scratch.match_pairs_ < groups + 1) {
         pcre2_match_data_free(static_cast<pcre2_match_data*>(scratch.match_data_));
-        scratch.match_pairs_ = std::max<uint32_t>(regex_->pairs, 16);
+        scratch.match_pairs_ = std::max<uint32_t>(groups + 1, 16);
         scratch.match_data_ = pcre2_match_data_create(scratch.match_pairs_, nullptr);
       }
       auto* md = static_cast<pcre2_match_data*>(scratch.match_data_);
       const auto* subject = reinterpret_cast<PCRE2_SPTR>(input.data());
       int rc = 0;
-      if (regex_->jit) rc = pcre2_jit_match(regex_->code, subject, input.size(), 0, 0, md, nullptr);
-      if (!regex_->jit || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
-        rc = pcre2_match(regex_->code, subject, input.size(), 0, PCRE2_NO_JIT, md, nullptr);
+      if (jit) rc = pcre2_jit_match(code, subject, input.size(), 0, 0, md, nullptr);
+      if (!jit || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+        rc = pcre2_match(code, subject, input.size(), 0, PCRE2_NO_JIT, md, nullptr);
       }
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
       for (int i = 0; i < rc; ++i) {
@@ -694,6 +732,8 @@ bool Operator::Evaluate(std::string_view input, std::string_view param,
     case OperatorKind::kUnconditionalMatch:
       return true;
     case OperatorKind::kNoMatch:
+    case OperatorKind::kGeoLookup:
+    case OperatorKind::kRblHttpBl:
       return false;
   }
   return false;

@@ -43,6 +43,10 @@ enum class OperatorKind : uint8_t {
   kIpMatchFromFile,
   kUnconditionalMatch,
   kNoMatch,
+  // Loaded so that CRS loads, never matching — as libmodsecurity in Ward's configuration, which
+  // has no GeoIP database and no http:BL key (SecGeoLookupDb and SecHttpBlKey are refused).
+  kGeoLookup,
+  kRblHttpBl,
 };
 
 // Per-thread state for evaluations. After a match it holds what the operator matched:
@@ -70,6 +74,10 @@ class OperatorScratch {
   std::vector<Capture> captures_;
   std::string_view matched_;
   std::array<char, 8> fingerprint_{};
+  // The last regex compiled from a macro-expanded @rx parameter, reused while it repeats.
+  std::string macro_pattern_;
+  void* macro_code_ = nullptr;  // pcre2_code_8
+  bool macro_jit_ = false;
 };
 
 class Operator {
@@ -77,8 +85,9 @@ class Operator {
   // Compiles `@<name> <param>` (name without '@', case-insensitive as libmodsecurity's parser).
   // Relative files (@pmFromFile, @ipMatchFromFile) are looked up in `base_dir`.
   // Errors: InvalidArgument naming the operator for an unknown or unsupported operator
-  // (@rbl, @geoLookup, ... are refused), a parameter libmodsecurity would refuse, or one Ward
-  // refuses deliberately (a regex that does not compile); NotFound for a missing file.
+  // (@rbl for other lists than http:BL, @inspectFile, ... are refused), a parameter libmodsecurity
+  // would refuse, or one Ward refuses deliberately (a regex that does not compile); NotFound for a
+  // missing file.
   static Result<std::unique_ptr<Operator>> Create(std::string_view name, std::string_view param,
                                                   const std::filesystem::path& base_dir);
   ~Operator();
@@ -87,7 +96,8 @@ class Operator {
   const std::string& param() const { return param_; }
   // True when the parameter holds a macro (%{...}): the caller expands it per transaction and
   // passes the expansion to Evaluate(). Only operators that take their parameter as text at
-  // evaluation accept macros (@within, @streq, @contains, @eq, @ge, ...).
+  // evaluation accept macros (@within, @streq, @contains, @eq, @ge, ...), and @rx, whose
+  // expansion is compiled per thread and reused while it stays the same.
   bool param_has_macro() const { return has_macro_; }
 
   // The verdict on one (already transformed) value, without negation.
