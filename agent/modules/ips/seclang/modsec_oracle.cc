@@ -5,7 +5,9 @@
 #include <string>
 
 #include "modsecurity/actions/action.h"
+#include "modsecurity/modsecurity.h"
 #include "modsecurity/rules_set.h"
+#include "modsecurity/transaction.h"
 
 // libmodsecurity installs no header for these two classes; it exports their symbols. The
 // declarations repeat the parts of 3.0.9's src/actions/transformations/transformation.h and
@@ -41,6 +43,18 @@ std::string ModsecTransform(std::string_view name, std::string_view input) {
   std::unique_ptr<modsecurity::actions::Action> t(
       modsecurity::actions::transformations::Transformation::instantiate("t:" + tname));
   return t->evaluate(std::string(input), nullptr);
+}
+
+std::string ModsecTransformWithMap(std::string_view name, std::string_view input,
+                                   const std::string& map_file, int code_page) {
+  modsecurity::ModSecurity ms;
+  modsecurity::RulesSet rules;
+  const std::string conf = "SecUnicodeMapFile " + map_file + " " + std::to_string(code_page) + "\n";
+  if (rules.load(conf.c_str()) < 0) return "<libmodsecurity refused the map>";
+  modsecurity::Transaction t(&ms, &rules, nullptr);
+  std::unique_ptr<modsecurity::actions::Action> tfn(
+      modsecurity::actions::transformations::Transformation::instantiate("t:" + std::string(name)));
+  return tfn->evaluate(std::string(input), &t);
 }
 
 std::optional<bool> ModsecOperator(std::string_view name, std::string_view param,

@@ -15,6 +15,10 @@ namespace ward::seclang::test {
 // ("urlDecodeUni", "cmdLine", ...).
 std::string ModsecTransform(std::string_view name, std::string_view input);
 
+// The same inside a transaction whose rules set `SecUnicodeMapFile <map_file> <code_page>`.
+std::string ModsecTransformWithMap(std::string_view name, std::string_view input,
+                                   const std::string& map_file, int code_page);
+
 // libmodsecurity's verdict of `@<name> <param>` on `input`; nullopt when it refuses the
 // parameter (init fails or it throws). `config_file` is the file relative paths in the
 // parameter (@pmFromFile) are resolved against.

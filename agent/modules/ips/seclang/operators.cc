@@ -454,7 +454,9 @@ Result<std::string> ReadFile(const std::filesystem::path& base_dir, std::string_
                              std::string_view op) {
   std::filesystem::path p(name);
   if (p.is_relative()) p = base_dir / p;
-  std::ifstream in(p, std::ios::binary);
+  std::error_code ec;
+  std::ifstream in;
+  if (std::filesystem::is_regular_file(p, ec)) in.open(p, std::ios::binary);
   if (!in.is_open()) {
     return NotFound(std::string("@") + std::string(op) + ": cannot open " + p.string());
   }

@@ -672,6 +672,10 @@ bool HasChain(const std::vector<std::string_view>& actions) {
 }
 
 Result<std::string> ReadWhole(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return NotFound("cannot open " + path.string() + ": not a regular file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in.is_open()) return NotFound("cannot open " + path.string());
   std::stringstream ss;
@@ -976,10 +980,11 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
     if (s.ok()) {
       std::filesystem::path p(args[0]);
       if (p.is_relative()) p = where.base_dir / p;
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(p, ec)) {
-        s = NotFound("cannot open " + p.string());
+      auto map = UnicodeMap::Load(p, static_cast<int>(*page));
+      if (!map.has_value()) {
+        s = map.error();
       } else {
+        set_->unicode_map = std::move(*map);
         set_->unicode_map_file = p.string();
         set_->unicode_code_page = static_cast<int>(*page);
       }

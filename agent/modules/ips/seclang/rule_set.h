@@ -134,6 +134,7 @@ struct RuleSet {
   std::string argument_separator;
   std::string unicode_map_file;  // resolved path
   int unicode_code_page = 0;
+  std::shared_ptr<const UnicodeMap> unicode_map;  // for t:urlDecodeUni; null without the directive
   std::vector<std::string> component_signatures;
   std::optional<int64_t> collection_timeout;
   // Directives that do not change a verdict (audit and debug logging, storage directories,

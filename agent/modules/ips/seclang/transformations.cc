@@ -3,7 +3,11 @@
 #include <array>
 #include <charconv>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "agent/modules/ips/seclang/digest.h"
 
@@ -113,7 +117,7 @@ size_t UrlDecodeInPlace(u8* in, size_t len) {
   return d;
 }
 
-size_t UrlDecodeUniInPlace(u8* in, size_t len) {
+size_t UrlDecodeUniInPlace(u8* in, size_t len, const UnicodeMap* map) {
   size_t i = 0, d = 0;
   while (i < len) {
     if (in[i] != '%') {
@@ -122,10 +126,18 @@ size_t UrlDecodeUniInPlace(u8* in, size_t len) {
     } else if (i + 1 < len && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
       if (i + 5 < len && IsHex(in[i + 2]) && IsHex(in[i + 3]) && IsHex(in[i + 4]) &&
           IsHex(in[i + 5])) {
-        u8 c = X2c(in[i + 4], in[i + 5]);
-        // Full-width ASCII (ff01 - ff5e) needs 0x20 added.
-        if (c > 0x00 && c < 0x5f && IsF(in[i + 2]) && IsF(in[i + 3])) c += 0x20;
-        in[d++] = c;
+        const int mapped = map != nullptr
+                               ? map->At(static_cast<uint32_t>(X2c(in[i + 2], in[i + 3])) << 8 |
+                                         X2c(in[i + 4], in[i + 5]))
+                               : -1;
+        if (mapped != -1) {
+          in[d++] = static_cast<u8>(mapped);
+        } else {
+          u8 c = X2c(in[i + 4], in[i + 5]);
+          // Full-width ASCII (ff01 - ff5e) needs 0x20 added.
+          if (c > 0x00 && c < 0x5f && IsF(in[i + 2]) && IsF(in[i + 3])) c += 0x20;
+          in[d++] = c;
+        }
         i += 6;
       } else {
         in[d++] = in[i++];
@@ -783,6 +795,43 @@ u8 Parity(u8 c, bool even) {
 
 }  // namespace
 
+Result<std::unique_ptr<UnicodeMap>> UnicodeMap::Load(const std::filesystem::path& file,
+                                                     int code_page) {
+  std::error_code ec;
+  std::ifstream in;
+  if (std::filesystem::is_regular_file(file, ec)) in.open(file, std::ios::binary);
+  if (!in.is_open()) return NotFound("cannot open the unicode map " + file.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  if (text.empty()) return NotFound("the unicode map " + file.string() + " is empty");
+  auto map = std::unique_ptr<UnicodeMap>(new UnicodeMap());
+  map->table_.fill(-1);
+  // RFC 3490 3.1 full stops, always mapped.
+  for (const uint32_t dot : {0x3002u, 0xff61u, 0xff0eu, 0x002eu}) map->table_[dot] = 0x2e;
+  bool found = false, processing = false;
+  unsigned code = 0, value = 0;  // kept from one entry to the next, as the library's
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t start = text.find_first_not_of(" \t\n\r", pos);
+    if (start == std::string::npos) break;
+    size_t end = text.find_first_of(" \t\n\r", start);
+    if (end == std::string::npos) end = text.size();
+    const std::string token = text.substr(start, end - start);
+    pos = end;
+    if (std::atol(token.c_str()) == code_page) found = true;
+    const size_t colon = token.find(':');
+    if (found && colon != std::string::npos) {
+      processing = true;
+      std::sscanf(token.substr(0, colon).c_str(), "%x", &code);
+      std::sscanf(token.substr(colon + 1).c_str(), "%x", &value);
+      if (code <= 65535) map->table_[code] = static_cast<int32_t>(value);
+    }
+    if (processing && colon == std::string::npos) break;
+  }
+  return map;
+}
+
 std::string_view TransformationName(Transformation t) { return kNames[static_cast<size_t>(t)]; }
 
 std::optional<Transformation> TransformationFromName(std::string_view name) {
@@ -801,7 +850,8 @@ std::optional<Transformation> TransformationFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view Transform(Transformation t, std::string_view input, std::string& out) {
+std::string_view Transform(Transformation t, std::string_view input, std::string& out,
+                           const UnicodeMap* map) {
   switch (t) {
     case Transformation::kNone:
       return input;
@@ -997,7 +1047,7 @@ std::string_view Transform(Transformation t, std::string_view input, std::string
       return Decode(input, out, UrlDecodeInPlace);
     case Transformation::kUrlDecodeUni:
       if (!Contains(input, '%') && !Contains(input, '+')) return input;
-      return Decode(input, out, UrlDecodeUniInPlace);
+      return Decode(input, out, [map](u8* b, size_t n) { return UrlDecodeUniInPlace(b, n, map); });
     case Transformation::kUrlEncode: {
       out.resize(input.size() * 3);
       size_t o = 0;
@@ -1024,11 +1074,11 @@ std::string_view Transform(Transformation t, std::string_view input, std::string
 }
 
 std::string_view TransformScratch::Run(std::span<const Transformation> chain,
-                                       std::string_view input) {
+                                       std::string_view input, const UnicodeMap* map) {
   std::string_view cur = input;
   for (const Transformation t : chain) {
     const bool in_a = !a_.empty() && cur.data() >= a_.data() && cur.data() < a_.data() + a_.size();
-    cur = Transform(t, cur, in_a ? b_ : a_);
+    cur = Transform(t, cur, in_a ? b_ : a_, map);
   }
   return cur;
 }

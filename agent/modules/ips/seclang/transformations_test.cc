@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <string>
@@ -74,6 +75,30 @@ TEST(SeclangTransformations, ChainReusesItsBuffersWithoutChangingResults) {
   for (int round = 0; round < 3; ++round) {
     EXPECT_EQ(scratch.Run(chain, input), expected);
   }
+}
+
+TEST(SeclangTransformations, UrlDecodeUniUsesTheUnicodeMapLikeLibmodsecurity) {
+  const std::string file = test::OraclesDir() + "/modsecurity-3.0.9-config/unicode.mapping";
+  for (const int page : {20127, 1252, 932}) {
+    auto map = UnicodeMap::Load(file, page);
+    ASSERT_TRUE(map.has_value()) << map.error().ToString();
+    std::string out;
+    std::string all;
+    for (uint32_t code = 0; code < 0x10000; code += 7) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "%%u%04x", code);
+      all += esc;
+      all += code % 3 ? "x" : "%U" + std::string(esc + 2);
+    }
+    EXPECT_EQ(Hex(Transform(Transformation::kUrlDecodeUni, all, out, map->get())),
+              Hex(test::ModsecTransformWithMap("urlDecodeUni", all, file, page)))
+        << "code page " << page;
+    std::string plain;
+    EXPECT_NE(std::string(Transform(Transformation::kUrlDecodeUni, all, out, map->get())),
+              std::string(Transform(Transformation::kUrlDecodeUni, all, plain)))
+        << "the map changes nothing for code page " << page;
+  }
+  EXPECT_FALSE(UnicodeMap::Load("/nonexistent/unicode.mapping", 20127).has_value());
 }
 
 class TransformationVectors : public ::testing::TestWithParam<std::string> {};
