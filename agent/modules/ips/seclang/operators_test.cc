@@ -106,6 +106,18 @@ TEST(SeclangOperators, RefusesARegexThatDoesNotCompile) {
   EXPECT_NE(op.error().message().find("@rx"), std::string::npos);
 }
 
+// libmodsecurity's Aho-Corasick links a node's failure only one level up: after "abc" (of
+// "abcq") it falls back to the root, not to "c", and so misses "ce" in "abce". Ward misses it
+// too, on purpose (docs/ips.md).
+TEST(SeclangOperators, PmMissesWhatLibmodsecurityMisses) {
+  auto op = Operator::Create("pm", "abcq bz ce", "/");
+  ASSERT_TRUE(op.has_value());
+  EXPECT_FALSE(Eval(**op, "abce"));
+  EXPECT_EQ(ModsecOperator("pm", "abcq bz ce", "abce"), false);
+  EXPECT_TRUE(Eval(**op, "xce"));
+  EXPECT_EQ(ModsecOperator("pm", "abcq bz ce", "xce"), true);
+}
+
 TEST(SeclangOperators, RxReportsCapturesAsLibmodsecurityStoresThem) {
   auto op = Operator::Create("rx", "(a)(x)?(b+)", "/");
   ASSERT_TRUE(op.has_value());
