@@ -20,3 +20,11 @@ ward_test(seclang_test
   DEPS ward::seclang ward_seclang_oracle ward::testing PkgConfig::NLOHMANN)
 target_compile_definitions(seclang_test
   PRIVATE WARD_SECLANG_ORACLES="${PROJECT_SOURCE_DIR}/testdata/oracles")
+
+# Every CRS operator against libmodsecurity (a few seconds: CRS compiled twice, ~400k verdicts).
+ward_test(seclang_crs_test
+  SOURCES ${SL}/crs_operators_test.cc ${SL}/test_vectors.cc
+  DEPS ward::seclang ward_seclang_oracle PkgConfig::NLOHMANN
+  LABELS integration)
+target_compile_definitions(seclang_crs_test
+  PRIVATE WARD_SECLANG_ORACLES="${PROJECT_SOURCE_DIR}/testdata/oracles")

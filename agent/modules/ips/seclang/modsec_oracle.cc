@@ -6,6 +6,7 @@
 
 #include "modsecurity/actions/action.h"
 #include "modsecurity/modsecurity.h"
+#include "modsecurity/rule_with_operator.h"
 #include "modsecurity/rules_set.h"
 #include "modsecurity/transaction.h"
 
@@ -31,11 +32,32 @@ class Operator {
   virtual bool evaluate(Transaction* transaction, RuleWithActions* rule, const std::string& str);
   virtual bool evaluate(Transaction* transaction, RuleWithActions* rule, const std::string& str,
                         std::shared_ptr<RuleMessage> rule_message);
+
+  // The data members, in 3.0.9's order (read, never constructed here).
+  std::string m_match_message;
+  bool m_negation;
+  std::string m_op;
+  std::string m_param;
 };
 }  // namespace operators
 }  // namespace modsecurity
 
 namespace ward::seclang::test {
+namespace {
+
+// RuleWithOperator::m_operator is private; an explicit instantiation may name it (the standard
+// waives access checking there), which gives the tests the operator libmodsecurity parsed.
+struct OperatorMember {
+  using type = modsecurity::operators::Operator* modsecurity::RuleWithOperator::*;
+};
+template <typename Tag, typename Tag::type Member>
+struct Expose {
+  friend typename Tag::type MemberOf(Tag) { return Member; }
+};
+template struct Expose<OperatorMember, &modsecurity::RuleWithOperator::m_operator>;
+OperatorMember::type MemberOf(OperatorMember);
+
+}  // namespace
 
 std::string ModsecTransform(std::string_view name, std::string_view input) {
   // Transformation::instantiate knows cmdLine by its class file's name.
@@ -68,6 +90,59 @@ std::optional<bool> ModsecOperator(std::string_view name, std::string_view param
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::unique_ptr<ModsecOperatorHandle> ModsecOperatorHandle::Create(std::string_view name,
+                                                                   std::string_view param,
+                                                                   std::string_view config_file) {
+  try {
+    std::unique_ptr<modsecurity::operators::Operator> op(
+        modsecurity::operators::Operator::instantiate(std::string(name), std::string(param)));
+    std::string error;
+    if (!op->init(std::string(config_file), &error)) return nullptr;
+    std::unique_ptr<ModsecOperatorHandle> h(new ModsecOperatorHandle());
+    h->op_ = op.release();
+    return h;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+ModsecOperatorHandle::~ModsecOperatorHandle() {
+  delete static_cast<modsecurity::operators::Operator*>(op_);
+}
+
+bool ModsecOperatorHandle::Evaluate(std::string_view input) {
+  return static_cast<modsecurity::operators::Operator*>(op_)->evaluate(nullptr, nullptr,
+                                                                       std::string(input), nullptr);
+}
+
+std::vector<ModsecRuleOperator> ModsecRuleOperators(const std::vector<std::string>& files,
+                                                    std::string* error) {
+  std::vector<ModsecRuleOperator> out;
+  modsecurity::RulesSet rules;
+  for (const auto& f : files) {
+    if (rules.loadFromUri(f.c_str()) < 0) {
+      *error = rules.getParserError();
+      return {};
+    }
+  }
+  for (int phase = 0; phase < 8; ++phase) {
+    modsecurity::Rules* list = rules.m_rulesSetPhases[phase];
+    for (size_t i = 0; i < list->size(); ++i) {
+      auto* head = dynamic_cast<modsecurity::RuleWithActions*>(list->at(static_cast<int>(i)).get());
+      int index = 0;
+      for (modsecurity::RuleWithActions* r = head; r != nullptr;
+           r = r->m_chainedRuleChild.get(), ++index) {
+        auto* with_op = dynamic_cast<modsecurity::RuleWithOperator*>(r);
+        if (with_op == nullptr) continue;
+        const modsecurity::operators::Operator* op = with_op->*MemberOf(OperatorMember{});
+        if (op == nullptr) continue;
+        out.push_back({head->m_ruleId, index, op->m_op, op->m_param, op->m_negation});
+      }
+    }
+  }
+  return out;
 }
 
 int ModsecLoadRules(const std::vector<std::string>& files, std::string* error) {

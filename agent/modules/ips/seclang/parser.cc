@@ -218,13 +218,9 @@ Result<std::vector<std::string>> SplitArguments(std::string_view s) {
       std::string arg;
       bool closed = false;
       while (j < s.size()) {
-        if (s[j] == '\\' && j + 1 < s.size()) {
-          if (s[j + 1] == '"') {
-            arg += '"';
-          } else {
-            arg += s[j];
-            arg += s[j + 1];
-          }
+        if (s[j] == '\\' && j + 1 < s.size()) {  // kept as written, \" included
+          arg += s[j];
+          arg += s[j + 1];
           j += 2;
           continue;
         }

@@ -16,32 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Debian's CRS 3.3.4 as installed, in the order Ward loads it (docs/ips.md).
-std::vector<std::string> CrsFiles() {
-  std::vector<std::string> files;
-  const char* setup[] = {"/etc/modsecurity/crs/crs-setup.conf",
-                         "/usr/share/modsecurity-crs/crs-setup.conf"};
-  for (const char* s : setup) {
-    if (fs::exists(s)) {
-      files.emplace_back(s);
-      break;
-    }
-  }
-  if (fs::exists("/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf")) {
-    files.emplace_back("/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf");
-  }
-  std::vector<std::string> rules;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/usr/share/modsecurity-crs/rules", ec)) {
-    if (e.path().extension() == ".conf") rules.push_back(e.path().string());
-  }
-  std::sort(rules.begin(), rules.end());
-  files.insert(files.end(), rules.begin(), rules.end());
-  if (fs::exists("/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf")) {
-    files.emplace_back("/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf");
-  }
-  return files;
-}
+using test::CrsFiles;
 
 Result<std::unique_ptr<RuleSet>> LoadAll(const std::vector<std::string>& files) {
   RuleParser parser;

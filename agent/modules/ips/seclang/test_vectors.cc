@@ -43,6 +43,66 @@ void Json2Bin(std::string& s) {
 
 std::string OraclesDir() { return WARD_SECLANG_ORACLES; }
 
+std::vector<std::string> CrsFiles() {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const char* s :
+       {"/etc/modsecurity/crs/crs-setup.conf", "/usr/share/modsecurity-crs/crs-setup.conf"}) {
+    if (fs::exists(s)) {
+      files.emplace_back(s);
+      break;
+    }
+  }
+  if (fs::exists("/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf")) {
+    files.emplace_back("/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf");
+  }
+  std::vector<std::string> rules;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/share/modsecurity-crs/rules", ec)) {
+    if (e.path().extension() == ".conf") rules.push_back(e.path().string());
+  }
+  std::sort(rules.begin(), rules.end());
+  files.insert(files.end(), rules.begin(), rules.end());
+  if (fs::exists("/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf")) {
+    files.emplace_back("/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf");
+  }
+  return files;
+}
+
+std::vector<std::string> CrsPayloads() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(OraclesDir() + "/crs-3.3-tests", ec)) {
+    if (e.path().extension() != ".yaml") continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) {
+      // std::regex recurses per character: long payload lines would overflow the stack.
+      const size_t start = line.find_first_not_of(" \t");
+      if (start == std::string::npos) continue;
+      std::string_view rest = std::string_view(line).substr(start);
+      size_t skip = 0;
+      if (rest.rfind("uri:", 0) == 0) {
+        skip = 4;
+      } else if (rest.rfind("data:", 0) == 0) {
+        skip = 5;
+      } else {
+        continue;
+      }
+      rest.remove_prefix(skip);
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+      std::string v(rest);
+      if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
+        v = v.substr(1, v.size() - 2);
+      }
+      if (!v.empty()) out.push_back(std::move(v));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<Vector> LoadVectors(const std::string& dir) {
   std::vector<Vector> out;
   const std::filesystem::path base = OraclesDir() + "/secrules-language-tests/" + dir;

@@ -27,4 +27,11 @@ std::vector<Vector> LoadVectors(const std::string& dir);
 // The directory holding the oracles (testdata/oracles).
 std::string OraclesDir();
 
+// Debian's CRS 3.3.4 as installed, in the order Ward loads it (docs/ips.md): crs-setup.conf,
+// the 900 exclusions, rules/*.conf by name, the 999 exclusions.
+std::vector<std::string> CrsFiles();
+
+// The request lines and bodies (`uri:`/`data:`) of the CRS regression tests, as written.
+std::vector<std::string> CrsPayloads();
+
 }  // namespace ward::seclang::test
