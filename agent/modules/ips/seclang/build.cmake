@@ -16,7 +16,7 @@ target_link_libraries(ward_seclang_oracle PUBLIC PkgConfig::MODSECURITY PRIVATE 
 
 ward_test(seclang_test
   SOURCES ${SL}/transformations_test.cc ${SL}/differential_test.cc
-          ${SL}/operators_test.cc ${SL}/parser_test.cc ${SL}/test_vectors.cc
+          ${SL}/operators_test.cc ${SL}/parser_test.cc ${SL}/allocation_test.cc ${SL}/test_vectors.cc
   DEPS ward::seclang ward_seclang_oracle ward::testing PkgConfig::NLOHMANN)
 target_compile_definitions(seclang_test
   PRIVATE WARD_SECLANG_ORACLES="${PROJECT_SOURCE_DIR}/testdata/oracles")
