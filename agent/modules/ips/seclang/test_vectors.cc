@@ -103,13 +103,15 @@ std::vector<std::string> CrsPayloads() {
   return out;
 }
 
-std::vector<Vector> LoadVectors(const std::string& dir) {
+std::vector<Vector> LoadVectors(const std::string& dir, const std::string& only) {
   std::vector<Vector> out;
   const std::filesystem::path base = OraclesDir() + "/secrules-language-tests/" + dir;
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(base, ec)) {
-    if (e.path().extension() == ".json") files.push_back(e.path());
+    if (e.path().extension() == ".json" && (only.empty() || e.path().filename() == only)) {
+      files.push_back(e.path());
+    }
   }
   EXPECT_FALSE(ec) << base << ": " << ec.message();
   std::sort(files.begin(), files.end());

@@ -20,9 +20,9 @@ struct Vector {
   std::string resource;
 };
 
-// Every vector of every *.json file in `<oracles>/secrules-language-tests/<dir>`, files in name
-// order. Aborts the test (gtest failure) when a file cannot be read.
-std::vector<Vector> LoadVectors(const std::string& dir);
+// Every vector of every *.json file in `<oracles>/secrules-language-tests/<dir>` (or of the one
+// file `only`), files in name order. A file that cannot be read fails the test.
+std::vector<Vector> LoadVectors(const std::string& dir, const std::string& only = "");
 
 // The directory holding the oracles (testdata/oracles).
 std::string OraclesDir();

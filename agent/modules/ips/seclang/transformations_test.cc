@@ -113,7 +113,7 @@ TEST(SeclangTransformations, VectorFilesArePresent) {
 TEST_P(TransformationVectors, AgreeWithLibmodsecurityAndTheVectors) {
   int agree = 0, library_deviates = 0;
   std::string out;
-  for (const Vector& v : LoadVectors("transformations")) {
+  for (const Vector& v : LoadVectors("transformations", GetParam())) {
     if (v.file != "transformations/" + GetParam()) continue;
     const std::string name = RuleName(v.name);
     const auto t = TransformationFromName(name);
