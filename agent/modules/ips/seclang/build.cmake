@@ -21,10 +21,11 @@ ward_test(seclang_test
 target_compile_definitions(seclang_test
   PRIVATE WARD_SECLANG_ORACLES="${PROJECT_SOURCE_DIR}/testdata/oracles")
 
-# Every CRS operator against libmodsecurity (a few seconds: CRS compiled twice, ~400k verdicts).
+# Every CRS operator against libmodsecurity (CRS compiled twice, ~440k verdicts) and the rule sets
+# of libmodsecurity's regression tests loaded by both.
 ward_test(seclang_crs_test
-  SOURCES ${SL}/crs_operators_test.cc ${SL}/test_vectors.cc
-  DEPS ward::seclang ward_seclang_oracle PkgConfig::NLOHMANN
+  SOURCES ${SL}/crs_operators_test.cc ${SL}/regression_rules_test.cc ${SL}/test_vectors.cc
+  DEPS ward::seclang ward_seclang_oracle ward::testing PkgConfig::NLOHMANN
   LABELS integration)
 target_compile_definitions(seclang_crs_test
   PRIVATE WARD_SECLANG_ORACLES="${PROJECT_SOURCE_DIR}/testdata/oracles")

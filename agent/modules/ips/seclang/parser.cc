@@ -51,7 +51,7 @@ constexpr VariableName kVariables[] = {
     {"MULTIPART_CRLF_LF_LINES", false},
     {"MULTIPART_DATA_AFTER", false},
     {"MULTIPART_DATA_BEFORE", false},
-    {"MULTIPART_FILENAME", false},
+    {"MULTIPART_FILENAME", true},
     {"MULTIPART_FILE_LIMIT_EXCEEDED", false},
     {"MULTIPART_HEADER_FOLDING", false},
     {"MULTIPART_INVALID_HEADER_FOLDING", false},
@@ -59,7 +59,7 @@ constexpr VariableName kVariables[] = {
     {"MULTIPART_INVALID_QUOTING", false},
     {"MULTIPART_LF_LINE", false},
     {"MULTIPART_MISSING_SEMICOLON", false},
-    {"MULTIPART_NAME", false},
+    {"MULTIPART_NAME", true},
     {"MULTIPART_PART_HEADERS", true},
     {"MULTIPART_SEMICOLON_MISSING", false},
     {"MULTIPART_STRICT_ERROR", false},
@@ -120,7 +120,6 @@ constexpr VariableName kVariables[] = {
     {"USER", true},
     {"USERID", false},
     {"WEBAPPID", false},
-    {"WEBSERVER_ERROR_LOG", false},
     {"XML", true},
 };
 
@@ -144,14 +143,12 @@ constexpr std::string_view kRecordedDirectives[] = {
     "SecTmpDir",
     "SecDataDir",
     "SecStatusEngine",
-    "SecServerSignature",
     "SecUploadDir",
     "SecUploadKeepFiles",
     "SecUploadFileMode",
     "SecTmpSaveUploadedFiles",
     "SecUploadFileLimit",
     "SecWebAppId",
-    "SecSensorId",
     "SecXmlExternalEntity",
     "SecCookieFormat",
 };
@@ -230,7 +227,8 @@ Result<std::vector<std::string>> SplitArguments(std::string_view s) {
         }
         arg += s[j++];
       }
-      if (!closed) return InvalidArgument("unterminated quoted argument");
+      // libmodsecurity lets the end of the line close a last quoted argument.
+      (void)closed;
       args.push_back(std::move(arg));
       i = j + 1;
       if (i < s.size() && !IsBlank(s[i])) {
@@ -255,13 +253,13 @@ Result<std::vector<VariableRef>> ParseVariables(std::string_view text) {
     // One element, up to a '|' that is not inside a /regex/ or 'quotes'.
     size_t j = i;
     for (; j < text.size() && text[j] != '|'; ++j) {
-      // A /regex/ or 'quoted' selector may hold '|'; one left open is a literal selector.
-      if (text[j] != ':' || j + 1 >= text.size()) continue;
-      const char open = text[j + 1];
-      if (open != '/' && open != '\'') continue;
-      size_t k = j + 2;
-      while (k < text.size() && text[k] != open) k += (text[k] == '\\' && open == '/') ? 2 : 1;
-      if (k < text.size()) j = k;
+      // A 'quoted' selector may hold '|'; an unquoted /regex/ may not (as libmodsecurity's
+      // scanner reads it). One left open is a literal selector.
+      if ((text[j] != ':' && text[j] != '.') || j + 1 >= text.size() || text[j + 1] != '\'') {
+        continue;
+      }
+      const size_t close = text.find('\'', j + 2);
+      if (close != std::string_view::npos) j = close;
     }
     std::string_view elem = Trim(text.substr(i, j - i));
     if (elem.empty()) return InvalidArgument("empty variable in '" + std::string(text) + "'");
@@ -274,7 +272,9 @@ Result<std::vector<VariableRef>> ParseVariables(std::string_view text) {
       v.count = true;
       elem.remove_prefix(1);
     }
-    const size_t colon = elem.find(':');
+    size_t colon = elem.find(':');
+    const size_t dot = elem.find('.');
+    if (dot < colon) colon = dot;  // collections take "TX.name" as "TX:name"
     const std::string name = Upper(elem.substr(0, colon));
     const auto known = std::find_if(std::begin(kVariables), std::end(kVariables),
                                     [&](const VariableName& n) { return n.name == name; });
@@ -299,9 +299,6 @@ Result<std::vector<VariableRef>> ParseVariables(std::string_view text) {
       }
       if (key.empty()) return InvalidArgument("empty selector for " + name);
       v.key = std::string(key);
-    }
-    if (v.exclude && v.key.empty()) {
-      return InvalidArgument("an exclusion needs a selector: !" + name);
     }
     out.push_back(std::move(v));
     i = j + 1;
@@ -650,10 +647,20 @@ Status ApplyAction(Rule& rule, std::string_view action) {
       rule.setenvs.emplace_back(key, arg);
     }
     return CheckMacros(value);
-  } else if (is("setuid") || is("setsid")) {
+  } else if (is("setuid") || is("setsid") || is("setrsc")) {
     if (Status s = need_value(); !s.ok()) return s;
-    (is("setuid") ? rule.setuid : rule.setsid) = value;
+    (is("setuid") ? rule.setuid : is("setsid") ? rule.setsid : rule.setrsc) = value;
     return CheckMacros(value);
+  } else if (is("xmlns")) {
+    // prefix=http://href, checked as libmodsecurity checks it.
+    const size_t eq = value.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == value.size()) {
+      return InvalidArgument("xmlns takes prefix=href");
+    }
+    std::string href = value.substr(eq + 1);
+    if (href.front() == '\'' && href.size() > 3) href = href.substr(1, href.size() - 2);
+    if (href.rfind("http://", 0) != 0) return InvalidArgument("xmlns href must be http://...");
+    rule.xmlns.push_back(value);
   } else {
     return InvalidArgument("action '" + std::string(name) +
                            "' is not supported by Ward's SecLang engine");
@@ -860,13 +867,12 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
     const bool chain = HasChain(*actions);
     Rule* raw = rule.get();
     if (open_chain_ != nullptr) {
-      if (rule->id != 0) return fail(InvalidArgument("a rule inside a chain cannot have an id"));
-      if (rule->phase_set) return fail(InvalidArgument("a rule inside a chain cannot set phase"));
+      // An id or phase here is kept and, as in libmodsecurity, means nothing.
       open_chain_->chained = std::move(rule);
       open_chain_ = nullptr;
     } else {
-      if (rule->id == 0) return fail(InvalidArgument("rules must have an id"));
-      if (!ids_.insert(rule->id).second) {
+      if (rule->id == 0 && is_rule) return fail(InvalidArgument("rules must have an id"));
+      if (rule->id != 0 && !ids_.insert(rule->id).second) {
         return fail(InvalidArgument("rule id " + std::to_string(rule->id) + " is duplicated"));
       }
       set_->rules.push_back(std::move(rule));
@@ -901,7 +907,13 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
         !rule->skip_after.empty()) {
       return fail(InvalidArgument("id, chain, msg, skip and skipAfter are not allowed here"));
     }
-    if (rule->disruptive == Disruptive::kNone) {
+    const bool disruptive = std::any_of(actions->begin(), actions->end(), [](std::string_view a) {
+      const std::string_view n = Trim(a.substr(0, a.find(':')));
+      return EqualsNoCase(n, "pass") || EqualsNoCase(n, "deny") || EqualsNoCase(n, "drop") ||
+             EqualsNoCase(n, "allow") || EqualsNoCase(n, "redirect");
+    });
+    if (!disruptive) {
+      // `block` defers to the default: it cannot be the default (libmodsecurity refuses it).
       return fail(InvalidArgument("SecDefaultAction must specify a disruptive action"));
     }
     if (set_->default_actions.count(rule->phase) != 0) {
@@ -966,6 +978,9 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
         for (std::string w; words >> w;) set_->response_body_mime_types.push_back(w);
       }
     }
+  } else if (is("SecResponseBodyMimeTypesClear")) {
+    s = want(0, 0);
+    if (s.ok()) set_->response_body_mime_types.clear();
   } else if (is("SecArgumentSeparator")) {
     s = want(1, 1);
     if (s.ok()) set_->argument_separator = args[0];
@@ -1071,10 +1086,9 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
 }
 
 Result<std::unique_ptr<RuleSet>> RuleParser::Finish() {
-  if (open_chain_ != nullptr) {
-    return InvalidArgument(open_chain_where_.file + ":" + std::to_string(open_chain_where_.line) +
-                           ": SecRule: the chain is not followed by a SecRule");
-  }
+  // A chain left open at the end loads, as in libmodsecurity, and never matches there.
+  if (open_chain_ != nullptr) open_chain_->chain_incomplete = true;
+  open_chain_ = nullptr;
   return std::move(set_);
 }
 

@@ -73,7 +73,7 @@ TEST(SeclangParser, LoadsTheRecommendedConfiguration) {
 
 TEST(SeclangParser, ReadsVariablesOperatorsActionsAndChains) {
   auto set = Parse(
-      "SecRule REQUEST_COOKIES|!REQUEST_COOKIES:/__utm|_pk_ref/|&ARGS:foo|ARGS:'a|b'|XML:/* \\\n"
+      "SecRule REQUEST_COOKIES|!REQUEST_COOKIES:'/__utm|_pk_ref/'|&ARGS:foo|ARGS:'a|b'|XML:/* \\\n"
       "    \"!@rx (?i)a|b\" \\\n"
       "    \"id:10,phase:request,t:none,t:urlDecodeUni,t:LOWERCASE,block,capture,\\\n"
       "    msg:'Hello, "
@@ -145,6 +145,31 @@ TEST(SeclangParser, RecordsSettingsAndExceptions) {
   ASSERT_EQ(s.recorded.size(), 1u);
 }
 
+// Forms libmodsecurity 3.0.9 loads (its own regression tests use them): Ward loads them too.
+TEST(SeclangParser, AcceptsWhatLibmodsecurityAccepts) {
+  const char* text =
+      "SecAction \"phase:1,setvar:'tx.a=10'\"\n"
+      "SecRule TX.partial|IP.dos_counter|!REQUEST_HEADERS \"@gt 0\" \"id:2,pass\n"
+      "SecResponseBodyMimeTypesClear\n"
+      "SecRule ARGS \"@rx a\" \"id:3,pass,chain\"\n"
+      "  SecRule ARGS \"@rx b\" \"id:4,xmlns:soap=http://schemas.xmlsoap.org/soap/envelope/\"\n"
+      "SecRule ARGS \"@eq 1\" \"id:5,deny,chain\"\n";
+  auto set = Parse(text);
+  ASSERT_TRUE(set.has_value()) << set.error().ToString();
+  const auto& rules = (*set)->rules;
+  ASSERT_EQ(rules.size(), 4u);
+  EXPECT_EQ(rules[0]->id, 0);
+  EXPECT_EQ(rules[1]->variables[0].ToString(), "TX:partial");
+  EXPECT_EQ(rules[1]->variables[1].ToString(), "IP:dos_counter");
+  EXPECT_EQ(rules[1]->variables[2].ToString(), "!REQUEST_HEADERS");
+  EXPECT_EQ(rules[2]->chained->id, 4);
+  EXPECT_TRUE(rules[3]->chain_incomplete);
+  const ward::test::TempDir dir;
+  std::ofstream(dir.path() / "t.conf") << text;
+  std::string error;
+  EXPECT_EQ(test::ModsecLoadRules({(dir.path() / "t.conf").string()}, &error), 4) << error;
+}
+
 struct Broken {
   const char* text;
   const char* where;            // expected prefix of the message: "t.conf:<line>: <Directive>: "
@@ -162,14 +187,19 @@ TEST(SeclangParser, RefusesBrokenFilesWithTheirLocation) {
       {"SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecRule ARGS \"@rx b\" \"id:1,pass\"\n",
        "t.conf:2: SecRule: ", true},
       {"SecRule ARGS \"@rx a\" \"phase:2,pass\"\n", "t.conf:1: SecRule: ", true},
-      {"SecRule ARGS \"@rx a \"id:1,pass\n", "t.conf:1: SecRule: ", true},
+      {"SecRule ARGS \"@rx a\"x \"id:1,pass\"\n", "t.conf:1: SecRule: ", false},
+      {"SecRule ARGS:/a|b/ \"@rx a\" \"id:1,pass\"\n", "t.conf:1: SecRule: ", true},
+      {"SecRule REQUEST_URI:x \"@rx a\" \"id:1,pass\"\n", "t.conf:1: SecRule: ", true},
       {"# comment\nSecRule ARGS \\\n  \"@rx a\" \\\n  \"id:1,phase:9,pass\"\n",
        "t.conf:2: SecRule: ", true},
       {"SecRuleEngine Sometimes\n", "t.conf:1: SecRuleEngine: ", true},
       {"SecRequestBodyLimit lots\n", "t.conf:1: SecRequestBodyLimit: ", true},
+      {"SecDefaultAction \"phase:1,log,block\"\n", "t.conf:1: SecDefaultAction: ", true},
+      {"SecRule ARGS \"@rx a\" \"id:1,xmlns:soap='schemas.example/'\"\n",
+       "t.conf:1: SecRule: ", true},
+      {"SecServerSignature \"Ward\"\n", "t.conf:1: SecServerSignature: ", true},
       {"SecRule ARGS \"@rx a(b\" \"id:1,pass\"\n", "t.conf:1: SecRule: ", false},
-      // A chain without its next rule: libmodsecurity loads it, Ward refuses it.
-      {"SecRule ARGS \"@rx a\" \"id:1,pass,chain\"\n", "t.conf:1: SecRule: ", false},
+      // A chain interrupted by another directive: Ward refuses it.
       {"SecRule ARGS \"@rx a\" \"id:1,pass,chain\"\nSecMarker X\n", "t.conf:2: SecMarker: ", false},
       {"SecRule ARGS:/abc/|ARGS:x|ARGS \"@rx a\" \"id:1,pass,nope\"\n",
        "t.conf:1: SecRule: ", true},

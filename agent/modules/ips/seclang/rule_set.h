@@ -106,11 +106,15 @@ struct Rule {
   std::vector<Ctl> ctls;
   std::vector<std::pair<std::string, std::string>> expirevars;  // variable, seconds
   std::vector<std::pair<std::string, std::string>> initcols;    // collection, key
-  std::string setuid, setsid;
+  std::string setuid, setsid, setrsc;
+  std::vector<std::string> xmlns;
   std::vector<std::pair<std::string, std::string>> setenvs;
 
   // The next rule of a chain (owned), or null.
   std::unique_ptr<Rule> chained;
+  // `chain` on the last rule of the configuration: libmodsecurity loads it and the rule never
+  // matches ("marked as chained but there isn't a subsequent rule").
+  bool chain_incomplete = false;
 };
 
 struct RuleSet {
