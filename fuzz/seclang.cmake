@@ -1,0 +1,4 @@
+# Ward's SecLang engine: rule files into the parser (and each loaded operator evaluated), and
+# transformation chains compared byte for byte with libmodsecurity 3.0.9.
+ward_fuzzer(fuzz_seclang_parser ward::seclang)
+ward_fuzzer(fuzz_seclang_transformations ward::seclang ward_seclang_oracle)
