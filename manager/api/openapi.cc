@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "agent/modules/schemas.h"
+
 namespace ward::manager {
 namespace {
 
@@ -86,6 +88,21 @@ json Obj(json props, json required = json::array()) {
   return o;
 }
 
+// The commands a manager may queue, from the table the agent dispatches with
+// (agent/modules/schemas.h): the name enum, and each command's summary and argument schema.
+json CommandCreate() {
+  json names = json::array();
+  std::string args_doc;
+  for (const agent::CommandSpec* c : agent::AllCommands()) {
+    names.push_back(std::string(c->name));
+    args_doc += std::string(c->name) + ": " + std::string(c->summary) +
+                "; args: " + json::parse(c->args_schema, nullptr, false).dump() + "\n";
+  }
+  return Obj({{"name", {{"type", "string"}, {"enum", names}}},
+              {"args", {{"type", "object"}, {"description", args_doc}}}},
+             {"name"});
+}
+
 json Build() {
   json schemas = {
       {"Error", Obj({{"error", Obj({{"code", Str()}, {"message", Str()}, {"field", Str()}},
@@ -159,14 +176,7 @@ json Build() {
              {{"type", "string"}, {"enum", {"queued", "delivered", "completed", "failed"}}}},
             {"result", {{"nullable", true}}},
             {"created_at", Time()}})},
-      {"CommandCreate",
-       Obj({{"name",
-             {{"type", "string"},
-              {"enum", {"integrity.check", "antimalware.scan", "policy.reload"}}}},
-            {"args",
-             {{"type", "object"},
-              {"description", "antimalware.scan: {\"paths\": [absolute paths]}"}}}},
-           {"name"})},
+      {"CommandCreate", CommandCreate()},
       {"Policy", Obj({{"id", Str()},
                       {"name", Str()},
                       {"version", Int()},

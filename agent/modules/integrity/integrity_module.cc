@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/core/policy.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/integrity/events.h"
@@ -266,6 +267,28 @@ class IntegrityModule final : public Module {
 };
 
 }  // namespace
+
+namespace {
+
+// `integrity.check`: the engine's full check of the policy's paths against the baseline,
+// read-only (like `ward-agent integrity check`); one event per change, detected_by "command".
+Result<nlohmann::json> CheckCommand(const CommandContext& ctx, const nlohmann::json& /*args*/) {
+  const ConfigNode* section = ctx.policy.Section("integrity");
+  if (section == nullptr) return FailedPrecondition("the policy has no integrity section");
+  WARD_ASSIGN_OR_RETURN(auto config, ParseIntegrityConfig(*section));
+  WARD_ASSIGN_OR_RETURN(auto engine,
+                        IntegrityEngine::Open(std::move(config), ctx.fs, ctx.clock, ctx.state_dir));
+  WARD_ASSIGN_OR_RETURN(auto stats, engine->FullCheck(ctx.events, "command", /*update=*/false));
+  return nlohmann::json{
+      {"records", stats.records}, {"changes", stats.changes}, {"warnings", stats.warnings}};
+}
+
+}  // namespace
+
+std::span<const CommandHandler> Handlers() {
+  static constexpr CommandHandler kHandlers[] = {{"integrity.check", &CheckCommand}};
+  return kHandlers;
+}
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<IntegrityModule>(ctx);
