@@ -269,6 +269,33 @@ TEST_F(TransportE2e, EveryCommandOfEveryModuleRunsThroughTheApi) {
     EXPECT_EQ(c.value("state", ""), "completed") << queue[i].first << ": " << c.dump();
     EXPECT_TRUE(c["result"].is_object()) << queue[i].first << ": " << c.dump();
   }
+  // Module health reaches the API with the heartbeat (docs/agent-protocol.md, status.modules).
+  nlohmann::json health;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& m : AgentDoc(id)["report"].value("modules", nlohmann::json::array())) {
+          if (m.value("name", "") == "antimalware" && m.contains("health") &&
+              m["health"]["counters"].value("scans", 0) >= 2) {
+            health = AgentDoc(id)["report"]["modules"];
+          }
+        }
+        return !health.is_null();
+      },
+      30s))
+      << AgentDoc(id).dump();
+  for (const auto& m : health) {
+    ASSERT_TRUE(m.contains("health")) << m.dump();
+    EXPECT_EQ(m["health"].value("state", ""), "ok") << m.dump();
+    if (m["name"] == "integrity") {
+      EXPECT_GE(m["health"]["counters"].value("files_watched", 0), 1) << m.dump();
+      EXPECT_NE(m["health"]["counters"].value("realtime_backend", ""), "") << m.dump();
+      EXPECT_TRUE(m["health"]["counters"].contains("queue_depth")) << m.dump();
+    } else if (m["name"] == "antimalware") {
+      EXPECT_EQ(m["health"]["counters"].value("clamav_signatures", 0), 1) << m.dump();
+      EXPECT_FALSE(m["health"]["counters"].value("signature_version", "").empty()) << m.dump();
+      EXPECT_TRUE(m["health"]["counters"].contains("signature_age_s")) << m.dump();
+    }
+  }
   const auto& given = done[ids.back()]["result"];
   EXPECT_EQ(given.value("infected", 0), 1) << given.dump();
   EXPECT_EQ(given.value("files", 0), 1) << given.dump();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/core/health.h"
 #include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
 #include "common/file_system.h"
@@ -149,7 +150,12 @@ nlohmann::json ManagedAgent::StatusDoc() const {
   std::lock_guard lock(host_mu_);
   if (host_ != nullptr) {
     for (const auto& name : host_->Running()) {
-      modules.push_back({{"name", name}, {"state", "running"}});
+      nlohmann::json m = {{"name", name}, {"state", "running"}};
+      // The module's own report (agent/core/health.h), when it gives one.
+      if (const auto* r = dynamic_cast<const HealthReporter*>(host_->Find(name))) {
+        m["health"] = r->Health().ToJson();
+      }
+      modules.push_back(std::move(m));
     }
   }
   for (const auto& spec : specs_) {

@@ -164,7 +164,11 @@ json Build() {
             {"applied_policy_version", Int()},
             {"status", {{"type", "string"}, {"enum", {"online", "offline"}}}},
             {"last_seen", NullableTime()},
-            {"report", {{"type", "object"}, {"description", "the last heartbeat's status object"}}},
+            {"report",
+             {{"type", "object"},
+              {"description",
+               "the last heartbeat's status object; modules[].health = {state: ok|degraded|failed, "
+               "reasons: [string], counters: {...}} per running module (docs/agent-protocol.md)"}}},
             {"created_at", Time()}})},
       {"AgentUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
       {"Command",
