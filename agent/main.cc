@@ -85,7 +85,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
          const ManagerSettings* bootstrap = opt.config.empty() ? nullptr : &policy.agent().manager;
          WARD_ASSIGN_OR_RETURN(
              managed, transport::ManagedAgent::Open(opt.state_dir, bootstrap, BuiltinModules(),
-                                                    SystemClock()));
+                                                    BuiltinCommandHandlers(), SystemClock()));
          policy = managed->policy();
          return Status::Ok();
        }},

@@ -10,6 +10,9 @@ ward_test(transport_client_test
 
 ward_test(transport_agent_test
   SOURCES transport_agent_test.cc
-  DEPS ward::agent_harness ward::transport ward::transport_fixture ward::testing
+  DEPS ward::agent_harness ward::transport ward::transport_fixture ward::module_schemas
+       ward::testing
   LABELS integration)
 add_dependencies(transport_agent_test ward-agent)
+target_compile_definitions(transport_agent_test
+  PRIVATE WARD_AM_TESTDATA="${PROJECT_SOURCE_DIR}/agent/modules/antimalware/testdata")

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "agent/modules/schemas.h"
 #include "common/sqlite.h"
 #include "testing/temp_dir.h"
 #include "tests/agent_process.h"
@@ -211,6 +213,118 @@ TEST_F(TransportE2e, ManagedRunReportsAppliesPushedPolicyAndAnswersCommands) {
       40s))
       << manager_->Api("GET", "/api/v1/agents/" + id + "/commands").second.dump();
   EXPECT_NE(done.dump().find("records"), std::string::npos) << done.dump();
+}
+
+// The command table end to end: every command the manager accepts (agent/modules/schemas.h, the
+// table the API validates with) queued through the API to a real agent running every module that
+// has commands, each run by the agent with status ok; antimalware.scan also with explicit paths,
+// finding a test signature with the events of a scan.
+TEST_F(TransportE2e, EveryCommandOfEveryModuleRunsThroughTheApi) {
+  std::filesystem::create_directories(dir_.Sub("scan"));
+  WriteFile(dir_.Sub("scan/eicar.txt"),
+            R"(X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*)");
+  nlohmann::json doc = PolicyDoc({dir_.Sub("www")});
+  doc["antimalware"] = {{"databases", {std::string(WARD_AM_TESTDATA) + "/eicar.hdb"}},
+                        {"scheduled", {{"paths", {dir_.Sub("www")}}, {"every", "24h"}}},
+                        {"action", "log"}};
+  auto [tid, token] = NewToken(NewPolicy(doc));
+  std::string state = dir_.Sub("agent");
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  std::string id = AgentIdIn(state);
+  auto agent = AgentProcess::Start({"run", "--state-dir", state});
+  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(agent->WaitForEvent(Action("database_loaded"), 30s)) << agent->Stderr();
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id).value("status", "") == "online"; }, 15s));
+
+  // Every command, no arguments; then antimalware.scan of a given directory.
+  std::vector<std::pair<std::string, nlohmann::json>> queue;
+  for (const agent::CommandSpec* c : agent::AllCommands()) {
+    queue.emplace_back(std::string(c->name), nlohmann::json::object());
+  }
+  ASSERT_GE(queue.size(), 3u);
+  queue.emplace_back("antimalware.scan", nlohmann::json{{"paths", {dir_.Sub("scan")}}});
+  std::vector<std::string> ids;
+  for (const auto& [name, args] : queue) {
+    auto [st, cmd] = manager_->Api("POST", "/api/v1/agents/" + id + "/commands",
+                                   {{"name", name}, {"args", args}});
+    ASSERT_EQ(st, 201) << name << ": " << cmd.dump();
+    ids.push_back(cmd.value("id", ""));
+  }
+  std::map<std::string, nlohmann::json> done;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto list = manager_->Api("GET", "/api/v1/agents/" + id + "/commands").second;
+        for (const auto& c : list.value("items", nlohmann::json::array())) {
+          std::string s = c.value("state", "");
+          if (s == "completed" || s == "failed") done[c.value("id", "")] = c;
+        }
+        return done.size() == ids.size();
+      },
+      60s))
+      << manager_->Api("GET", "/api/v1/agents/" + id + "/commands").second.dump() << "\n"
+      << agent->Stderr();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto& c = done[ids[i]];
+    // completed = the agent answered status ok (failed otherwise); result = its output.
+    EXPECT_EQ(c.value("state", ""), "completed") << queue[i].first << ": " << c.dump();
+    EXPECT_TRUE(c["result"].is_object()) << queue[i].first << ": " << c.dump();
+  }
+  // Module health reaches the API with the heartbeat (docs/agent-protocol.md, status.modules).
+  nlohmann::json health;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& m : AgentDoc(id)["report"].value("modules", nlohmann::json::array())) {
+          if (m.value("name", "") == "antimalware" && m.contains("health") &&
+              m["health"]["counters"].value("scans", 0) >= 2) {
+            health = AgentDoc(id)["report"]["modules"];
+          }
+        }
+        return !health.is_null();
+      },
+      30s))
+      << AgentDoc(id).dump();
+  for (const auto& m : health) {
+    ASSERT_TRUE(m.contains("health")) << m.dump();
+    EXPECT_EQ(m["health"].value("state", ""), "ok") << m.dump();
+    if (m["name"] == "integrity") {
+      EXPECT_GE(m["health"]["counters"].value("files_watched", 0), 1) << m.dump();
+      EXPECT_NE(m["health"]["counters"].value("realtime_backend", ""), "") << m.dump();
+      EXPECT_TRUE(m["health"]["counters"].contains("queue_depth")) << m.dump();
+    } else if (m["name"] == "antimalware") {
+      EXPECT_EQ(m["health"]["counters"].value("clamav_signatures", 0), 1) << m.dump();
+      EXPECT_FALSE(m["health"]["counters"].value("signature_version", "").empty()) << m.dump();
+      EXPECT_TRUE(m["health"]["counters"].contains("signature_age_s")) << m.dump();
+    }
+  }
+  const auto& given = done[ids.back()]["result"];
+  EXPECT_EQ(given.value("infected", 0), 1) << given.dump();
+  EXPECT_EQ(given.value("files", 0), 1) << given.dump();
+  size_t argless_scan = 0;
+  for (size_t i = 0; i < queue.size(); ++i) {
+    if (queue[i].first == "antimalware.scan" && queue[i].second.empty()) argless_scan = i;
+  }
+  const auto& policy_paths = done[ids[argless_scan]]["result"];
+  EXPECT_EQ(policy_paths["paths"], nlohmann::json::array({dir_.Sub("www")})) << policy_paths.dump();
+  EXPECT_EQ(policy_paths.value("infected", -1), 0) << policy_paths.dump();
+  // The scan's events, as a scheduled scan emits them, with scan_type on_demand.
+  EXPECT_TRUE(agent->WaitForEvent(
+      [&](const Json& e) {
+        return StrField(e, "event.kind") == "alert" &&
+               StrField(e, "file.path") == dir_.Sub("scan/eicar.txt") &&
+               StrField(e, "antimalware.scan_type") == "on_demand";
+      },
+      10s))
+      << agent->Transcript();
+  EXPECT_TRUE(agent->WaitForEvent(
+      [](const Json& e) {
+        return StrField(e, "event.action") == "scan_finished" &&
+               StrField(e, "antimalware.scan_type") == "on_demand";
+      },
+      10s));
+  // A command the table does not have is refused by the API, not queued.
+  auto [bad, body] = manager_->Api("POST", "/api/v1/agents/" + id + "/commands",
+                                   {{"name", "antimalware.format_disk"}});
+  EXPECT_EQ(bad, 400) << body.dump();
 }
 
 TEST_F(TransportE2e, ManagerKilledWhileTheAgentSpoolsLosesNothingAndStoresNothingTwice) {

@@ -1,5 +1,7 @@
 #include "agent/modules/builtin.h"
 
+#include <vector>
+
 #include "agent/modules/antimalware/antimalware_module.h"
 #include "agent/modules/autoheal/autoheal_module.h"
 #include "agent/modules/integrity/integrity_module.h"
@@ -15,6 +17,17 @@ std::span<const ModuleSpec> BuiltinModules() {
       {ips::Schema(), &ips::Create},
   };
   return kModules;
+}
+
+std::span<const CommandHandler> BuiltinCommandHandlers() {
+  static const std::vector<CommandHandler> kHandlers = [] {
+    std::vector<CommandHandler> all;
+    for (auto handlers : {integrity::Handlers(), antimalware::Handlers()}) {
+      all.insert(all.end(), handlers.begin(), handlers.end());
+    }
+    return all;
+  }();
+  return kHandlers;
 }
 
 }  // namespace ward::agent

@@ -17,11 +17,26 @@ std::span<const ModuleSchema> ModuleSchemas() {
   return kSchemas;
 }
 
-const CommandSpec* FindCommand(std::span<const ModuleSchema> schemas, std::string_view name) {
-  for (const auto& s : schemas) {
-    for (const auto& c : s.commands) {
-      if (c.name == name) return &c;
-    }
+std::span<const CommandSpec> AgentCommands() {
+  static constexpr CommandSpec kCommands[] = {
+      {"policy.reload", "applies the cached policy again (as SIGHUP does)",
+       R"({"type": "object", "additionalProperties": false})"},
+  };
+  return kCommands;
+}
+
+std::vector<const CommandSpec*> AllCommands() {
+  std::vector<const CommandSpec*> all;
+  for (const auto& c : AgentCommands()) all.push_back(&c);
+  for (const auto& s : ModuleSchemas()) {
+    for (const auto& c : s.commands) all.push_back(&c);
+  }
+  return all;
+}
+
+const CommandSpec* FindCommand(std::string_view name) {
+  for (const CommandSpec* c : AllCommands()) {
+    if (c->name == name) return c;
   }
   return nullptr;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <span>
+#include <string_view>
+#include <vector>
 
 #include "agent/core/module_schema.h"
 
@@ -11,7 +13,13 @@ namespace ward::agent {
 
 std::span<const ModuleSchema> ModuleSchemas();
 
-// The command of this name in any module's table, or nullptr.
-const CommandSpec* FindCommand(std::span<const ModuleSchema> schemas, std::string_view name);
+// The commands the agent itself runs, not a module: policy.reload.
+std::span<const CommandSpec> AgentCommands();
+
+// Every command a manager may queue: the agent's, then each module's in order.
+std::vector<const CommandSpec*> AllCommands();
+
+// The command of this name among AllCommands(), or nullptr.
+const CommandSpec* FindCommand(std::string_view name);
 
 }  // namespace ward::agent

@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "agent/modules/integrity/config.h"
-#include "agent/modules/integrity/engine.h"
+#include "agent/core/health.h"
+#include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
 #include "common/file_system.h"
+#include "common/json_schema.h"
 #include "common/log.h"
 
 namespace ward::agent::transport {
@@ -22,10 +23,12 @@ Result<Policy> ToPolicy(const ManagedPolicy& p, std::span<const ModuleSpec> spec
 Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::path& state_dir,
                                                          const ManagerSettings* bootstrap,
                                                          std::span<const ModuleSpec> specs,
+                                                         std::span<const CommandHandler> handlers,
                                                          const Clock& clock) {
   std::unique_ptr<ManagedAgent> m(new ManagedAgent());
   m->state_dir_ = state_dir;
   m->specs_.assign(specs.begin(), specs.end());
+  m->commands_ = CommandTable(specs, handlers);
   m->clock_ = &clock;
   if (bootstrap != nullptr) m->token_ = bootstrap->token;
   WARD_RETURN_IF_ERROR(PrepareTransportDir(state_dir));
@@ -147,7 +150,12 @@ nlohmann::json ManagedAgent::StatusDoc() const {
   std::lock_guard lock(host_mu_);
   if (host_ != nullptr) {
     for (const auto& name : host_->Running()) {
-      modules.push_back({{"name", name}, {"state", "running"}});
+      nlohmann::json m = {{"name", name}, {"state", "running"}};
+      // The module's own report (agent/core/health.h), when it gives one.
+      if (const auto* r = dynamic_cast<const HealthReporter*>(host_->Find(name))) {
+        m["health"] = r->Health().ToJson();
+      }
+      modules.push_back(std::move(m));
     }
   }
   for (const auto& spec : specs_) {
@@ -163,41 +171,68 @@ nlohmann::json ManagedAgent::StatusDoc() const {
   return s;
 }
 
+std::vector<ManagedAgent::CommandRoute> ManagedAgent::CommandTable(
+    std::span<const ModuleSpec> specs, std::span<const CommandHandler> handlers) {
+  struct Own {
+    std::string_view name;
+    Result<nlohmann::json> (ManagedAgent::*run)(const nlohmann::json& args);
+  };
+  static constexpr Own kOwn[] = {{"policy.reload", &ManagedAgent::ReloadCommand}};
+  std::vector<CommandRoute> table;
+  for (const CommandSpec& c : AgentCommands()) {
+    for (const Own& o : kOwn) {
+      if (o.name == c.name) table.push_back({&c, "", nullptr, o.run});
+    }
+  }
+  for (const ModuleSpec& m : specs) {
+    for (const CommandSpec& c : m.commands) {
+      for (const CommandHandler& h : handlers) {
+        if (h.name == c.name) table.push_back({&c, m.name, h.run, nullptr});
+      }
+    }
+  }
+  return table;
+}
+
+Result<nlohmann::json> ManagedAgent::ReloadCommand(const nlohmann::json& /*args*/) {
+  WARD_RETURN_IF_ERROR(Reload());
+  std::lock_guard lock(host_mu_);
+  return nlohmann::json{{"policy_version", policy_version_}};
+}
+
+Result<nlohmann::json> ManagedAgent::RunModuleCommand(const CommandRoute& route,
+                                                      const nlohmann::json& args) {
+  // Held while the handler runs: the module it may use is not stopped meanwhile.
+  std::lock_guard lock(host_mu_);
+  if (events_ == nullptr) return FailedPrecondition("the agent is not running");
+  Module* module = host_ != nullptr ? host_->Find(route.module) : nullptr;
+  CommandContext ctx{policy_, module, *events_, RealFileSystem(), *clock_, state_dir_};
+  return route.run(ctx, args);
+}
+
 nlohmann::json ManagedAgent::RunCommand(const Command& cmd) {
   spdlog::info("command {} ({}) from the manager", cmd.name, cmd.id);
-  auto error = [](std::string_view msg) {
-    return nlohmann::json{{"status", "error"}, {"output", {{"error", msg}}}};
+  auto answer = [](std::string_view status, std::string_view msg) {
+    return nlohmann::json{{"status", status}, {"output", {{"error", msg}}}};
   };
-  if (cmd.name == "policy.reload") {
-    ward::Status s = Reload();
-    return s.ok()
-               ? nlohmann::json{{"status", "ok"}, {"output", {{"policy_version", policy_version_}}}}
-               : error(s.ToString());
+  const CommandRoute* route = nullptr;
+  for (const auto& r : commands_) {
+    if (r.spec->name == cmd.name) route = &r;
   }
-  if (cmd.name == "integrity.check") {
-    Policy policy;
-    {
-      std::lock_guard lock(host_mu_);
-      policy = policy_;
-    }
-    const ConfigNode* section = policy.Section("integrity");
-    if (section == nullptr) return error("the policy has no integrity section");
-    auto config = integrity::ParseIntegrityConfig(*section);
-    if (!config) return error(config.error().ToString());
-    auto engine =
-        integrity::IntegrityEngine::Open(std::move(*config), RealFileSystem(), *clock_, state_dir_);
-    if (!engine) return error(engine.error().ToString());
-    auto stats = (*engine)->FullCheck(*events_, "command", /*update=*/false);
-    if (!stats) return error(stats.error().ToString());
-    return {{"status", "ok"},
-            {"output",
-             {{"records", stats->records},
-              {"changes", stats->changes},
-              {"warnings", stats->warnings}}}};
+  if (route == nullptr) {
+    return answer("unsupported",
+                  fmt::format("command {} is not supported by this agent", cmd.name));
   }
-  return {
-      {"status", "unsupported"},
-      {"output", {{"error", fmt::format("command {} is not supported by this agent", cmd.name)}}}};
+  nlohmann::json args = cmd.args.is_object() ? cmd.args : nlohmann::json::object();
+  auto schema = nlohmann::json::parse(route->spec->args_schema, nullptr, false);
+  if (auto e = ValidateJson(schema, args, "args")) return answer("error", e->message);
+  Result<nlohmann::json> out =
+      route->own != nullptr ? (this->*(route->own))(args) : RunModuleCommand(*route, args);
+  if (!out) {
+    spdlog::warn("command {} ({}) failed: {}", cmd.name, cmd.id, out.error().ToString());
+    return answer("error", out.error().ToString());
+  }
+  return {{"status", "ok"}, {"output", std::move(*out)}};
 }
 
 }  // namespace ward::agent::transport

@@ -12,7 +12,9 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <vector>
 
+#include "agent/core/command.h"
 #include "agent/core/event_queue.h"
 #include "agent/core/module_host.h"
 #include "agent/core/policy.h"
@@ -25,10 +27,12 @@ namespace ward::agent::transport {
 class ManagedAgent {
  public:
   // bootstrap: the local config's `agent.manager`, or nullptr (then the agent must have been
-  // activated). Fails when there is no identity and no way to get one.
+  // activated). handlers: the modules' command handlers (agent/modules/builtin.h). Fails when
+  // there is no identity and no way to get one.
   static Result<std::unique_ptr<ManagedAgent>> Open(const std::filesystem::path& state_dir,
                                                     const ManagerSettings* bootstrap,
                                                     std::span<const ModuleSpec> specs,
+                                                    std::span<const CommandHandler> handlers,
                                                     const Clock& clock);
   ~ManagedAgent();
 
@@ -49,14 +53,30 @@ class ManagedAgent {
   Spool& spool() { return *spool_; }
   Channel* channel() { return channel_.get(); }
 
+  // The command table (agent/core/command.h): every command a manager may queue
+  // (agent/modules/schemas.h AllCommands) with what runs it here — the agent's own handler
+  // (policy.reload) or the handler of the module that declares it. A command without a handler
+  // answers "unsupported"; agent/modules/builtin_test.cc checks there is none.
+  struct CommandRoute {
+    const CommandSpec* spec;
+    std::string_view module;  // empty: the agent's own
+    CommandFn run = nullptr;  // a module's handler
+    Result<nlohmann::json> (ManagedAgent::*own)(const nlohmann::json& args) = nullptr;
+  };
+  static std::vector<CommandRoute> CommandTable(std::span<const ModuleSpec> specs,
+                                                std::span<const CommandHandler> handlers);
+
  private:
   ManagedAgent() = default;
   Status ApplyPolicy(const ManagedPolicy& p, bool from_cache);
   nlohmann::json RunCommand(const Command& cmd);
+  Result<nlohmann::json> RunModuleCommand(const CommandRoute& route, const nlohmann::json& args);
+  Result<nlohmann::json> ReloadCommand(const nlohmann::json& args);
   nlohmann::json StatusDoc() const;
 
   std::filesystem::path state_dir_;
   std::vector<ModuleSpec> specs_;
+  std::vector<CommandRoute> commands_;
   const Clock* clock_ = nullptr;
   Identity identity_;
   std::string token_;

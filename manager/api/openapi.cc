@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "agent/modules/schemas.h"
+
 namespace ward::manager {
 namespace {
 
@@ -86,6 +88,21 @@ json Obj(json props, json required = json::array()) {
   return o;
 }
 
+// The commands a manager may queue, from the table the agent dispatches with
+// (agent/modules/schemas.h): the name enum, and each command's summary and argument schema.
+json CommandCreate() {
+  json names = json::array();
+  std::string args_doc;
+  for (const agent::CommandSpec* c : agent::AllCommands()) {
+    names.push_back(std::string(c->name));
+    args_doc += std::string(c->name) + ": " + std::string(c->summary) +
+                "; args: " + json::parse(c->args_schema, nullptr, false).dump() + "\n";
+  }
+  return Obj({{"name", {{"type", "string"}, {"enum", names}}},
+              {"args", {{"type", "object"}, {"description", args_doc}}}},
+             {"name"});
+}
+
 json Build() {
   json schemas = {
       {"Error", Obj({{"error", Obj({{"code", Str()}, {"message", Str()}, {"field", Str()}},
@@ -147,7 +164,11 @@ json Build() {
             {"applied_policy_version", Int()},
             {"status", {{"type", "string"}, {"enum", {"online", "offline"}}}},
             {"last_seen", NullableTime()},
-            {"report", {{"type", "object"}, {"description", "the last heartbeat's status object"}}},
+            {"report",
+             {{"type", "object"},
+              {"description",
+               "the last heartbeat's status object; modules[].health = {state: ok|degraded|failed, "
+               "reasons: [string], counters: {...}} per running module (docs/agent-protocol.md)"}}},
             {"created_at", Time()}})},
       {"AgentUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
       {"Command",
@@ -159,14 +180,7 @@ json Build() {
              {{"type", "string"}, {"enum", {"queued", "delivered", "completed", "failed"}}}},
             {"result", {{"nullable", true}}},
             {"created_at", Time()}})},
-      {"CommandCreate",
-       Obj({{"name",
-             {{"type", "string"},
-              {"enum", {"integrity.check", "antimalware.scan", "policy.reload"}}}},
-            {"args",
-             {{"type", "object"},
-              {"description", "antimalware.scan: {\"paths\": [absolute paths]}"}}}},
-           {"name"})},
+      {"CommandCreate", CommandCreate()},
       {"Policy", Obj({{"id", Str()},
                       {"name", Str()},
                       {"version", Int()},

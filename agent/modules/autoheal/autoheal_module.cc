@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/core/health.h"
 #include "agent/modules/autoheal/config.h"
 #include "agent/modules/autoheal/healer.h"
 #include "agent/modules/integrity/config.h"
@@ -18,11 +19,29 @@
 namespace ward::agent::autoheal {
 namespace {
 
-class AutohealModule final : public Module {
+class AutohealModule final : public Module, public HealthReporter {
  public:
   explicit AutohealModule(const ModuleContext& ctx) : ctx_(ctx) {}
 
   std::string_view Name() const override { return "autoheal"; }
+
+  // Roots, how many are locked (maintenance), files restored, the queue of changes to look at.
+  ModuleHealth Health() const override {
+    std::lock_guard lock(mu_);
+    ModuleHealth h;
+    uint64_t locked = 0;
+    uint64_t restored = 0;
+    for (const auto& r : roots_) {
+      locked += r.locked ? 1 : 0;
+      restored += r.restored;
+      if (!r.error.empty()) h.Degrade(r.root + ": " + r.error);
+    }
+    h.counters = {{"roots", roots_.size()},
+                  {"locked_roots", locked},
+                  {"restored", restored},
+                  {"queue_depth", queue_.size()}};
+    return h;
+  }
 
   Status Configure(const PolicySection& section, const ConfigNode& document) override {
     WARD_ASSIGN_OR_RETURN(AutohealSettings s, ParseAutohealSettings(section, document));
@@ -97,6 +116,8 @@ class AutohealModule final : public Module {
     }
     auto next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
     std::unique_lock lock(mu_);
+    roots_.clear();
+    for (const auto& h : healers) roots_.push_back(h->status());
     while (!stop.stop_requested() && !next_) {
       cv_.wait_until(lock, stop, next_poll,
                      [&] { return !queue_.empty() || reconcile_all_ || next_.has_value(); });
@@ -119,6 +140,11 @@ class AutohealModule final : public Module {
         }
       }
       for (auto& h : healers) h->FlushStatus();
+      {
+        std::lock_guard hl(mu_);
+        roots_.clear();
+        for (const auto& h : healers) roots_.push_back(h->status());
+      }
       if (std::chrono::steady_clock::now() >= next_poll) {
         for (auto& h : healers) h->Poll();
         next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
@@ -128,7 +154,8 @@ class AutohealModule final : public Module {
   }
 
   ModuleContext ctx_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::vector<HealerStatus> roots_;  // each healer's status as of its last flush, for Health()
   std::condition_variable_any cv_;
   std::optional<AutohealSettings> next_;
   struct Change {

@@ -10,6 +10,8 @@
 #include <set>
 #include <thread>
 
+#include "agent/core/health.h"
+#include "agent/core/policy.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/integrity/events.h"
@@ -25,11 +27,31 @@ constexpr auto kPollInterval = std::chrono::seconds(5);
 constexpr size_t kMaxPending = 100'000;
 constexpr auto kBatchGrace = std::chrono::milliseconds(10);
 
-class IntegrityModule final : public Module {
+class IntegrityModule final : public Module, public HealthReporter {
  public:
   explicit IntegrityModule(const ModuleContext& ctx) : ctx_(ctx) {}
 
   std::string_view Name() const override { return "integrity"; }
+
+  // files watched (entries of the last full check), the real-time backend, the queue of paths
+  // waiting to be compared, directories polled because they could not be watched.
+  ModuleHealth Health() const override {
+    std::lock_guard lock(mu_);
+    ModuleHealth h;
+    h.counters = {{"files_watched", health_.records}, {"realtime_backend", health_.backend},
+                  {"queue_depth", pending_.size()},   {"polled_directories", polled_.size()},
+                  {"checks", health_.checks},         {"changes", health_.changes}};
+    if (!health_.error.empty()) h.Fail(health_.error);
+    if (health_.realtime_wanted && health_.backend == "off") {
+      h.Degrade("real-time monitoring is unavailable; only scheduled checks run");
+    }
+    if (!polled_.empty()) {
+      h.Degrade(fmt::format("{} directories could not be watched and are polled every {} s",
+                            polled_.size(), kPollInterval.count()));
+    }
+    if (!health_.check_error.empty()) h.Degrade("last check failed: " + health_.check_error);
+    return h;
+  }
 
   Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
     WARD_ASSIGN_OR_RETURN(IntegrityConfig c, ParseIntegrityConfig(section));
@@ -119,6 +141,12 @@ class IntegrityModule final : public Module {
   void RunWith(IntegrityConfig config, std::stop_token stop) {
     auto engine_or =
         IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
+    {
+      std::lock_guard lock(mu_);
+      health_ = {};
+      health_.realtime_wanted = config.realtime;
+      if (!engine_or) health_.error = engine_or.error().message();
+    }
     if (!engine_or) {
       spdlog::error("integrity: {}", engine_or.error().ToString());
       Emit(StatusEvent(ctx_.clock, "module_error", Severity::kHigh, engine_or.error().message()));
@@ -141,8 +169,21 @@ class IntegrityModule final : public Module {
       }
     }
 
+    {
+      std::lock_guard lock(mu_);
+      health_.backend = watcher ? std::string(watcher->Name()) : "off";
+    }
     auto check = [&](std::string_view how) {
       auto stats = engine.FullCheck(ctx_.events, how, /*update=*/true);
+      {
+        std::lock_guard lock(mu_);
+        ++health_.checks;
+        health_.check_error = stats ? "" : stats.error().message();
+        if (stats) {
+          health_.records = stats->records;
+          health_.changes += stats->changes;
+        }
+      }
       if (!stats) {
         spdlog::error("integrity: {} check failed: {}", how, stats.error().ToString());
         Emit(StatusEvent(ctx_.clock, "check_failed", Severity::kHigh, stats.error().message()));
@@ -253,10 +294,21 @@ class IntegrityModule final : public Module {
     cv_.wait(lock, stop, [&] { return next_config_.has_value(); });
   }
 
+  struct HealthFacts {
+    bool realtime_wanted = false;
+    std::string backend = "off";
+    uint64_t records = 0;
+    uint64_t checks = 0;
+    uint64_t changes = 0;
+    std::string error;        // the engine could not be opened
+    std::string check_error;  // the last full check failed
+  };
+
   ModuleContext ctx_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable_any cv_;
   std::optional<IntegrityConfig> next_config_;
+  HealthFacts health_;
   std::map<std::string, Pending> pending_;
   bool rescan_all_ = false;
   bool woken_ = false;
@@ -266,6 +318,28 @@ class IntegrityModule final : public Module {
 };
 
 }  // namespace
+
+namespace {
+
+// `integrity.check`: the engine's full check of the policy's paths against the baseline,
+// read-only (like `ward-agent integrity check`); one event per change, detected_by "command".
+Result<nlohmann::json> CheckCommand(const CommandContext& ctx, const nlohmann::json& /*args*/) {
+  const ConfigNode* section = ctx.policy.Section("integrity");
+  if (section == nullptr) return FailedPrecondition("the policy has no integrity section");
+  WARD_ASSIGN_OR_RETURN(auto config, ParseIntegrityConfig(*section));
+  WARD_ASSIGN_OR_RETURN(auto engine,
+                        IntegrityEngine::Open(std::move(config), ctx.fs, ctx.clock, ctx.state_dir));
+  WARD_ASSIGN_OR_RETURN(auto stats, engine->FullCheck(ctx.events, "command", /*update=*/false));
+  return nlohmann::json{
+      {"records", stats.records}, {"changes", stats.changes}, {"warnings", stats.warnings}};
+}
+
+}  // namespace
+
+std::span<const CommandHandler> Handlers() {
+  static constexpr CommandHandler kHandlers[] = {{"integrity.check", &CheckCommand}};
+  return kHandlers;
+}
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<IntegrityModule>(ctx);

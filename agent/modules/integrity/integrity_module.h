@@ -8,11 +8,14 @@
 
 #include <memory>
 
+#include "agent/core/command.h"
 #include "agent/core/module.h"
 #include "agent/modules/integrity/schema.h"
 
 namespace ward::agent::integrity {
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx);
+// The handlers of the commands Schema() declares.
+std::span<const CommandHandler> Handlers();
 
 }  // namespace ward::agent::integrity

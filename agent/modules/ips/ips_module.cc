@@ -5,11 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "agent/core/health.h"
 #include "agent/modules/ips/config.h"
 #include "agent/modules/ips/ips_engine.h"
 #include "agent/modules/ips/nfqueue.h"
@@ -33,11 +35,42 @@ bool SameCapture(const IpsConfig& a, const IpsConfig& b) {
          a.EngineThreads() == b.EngineThreads();
 }
 
-class IpsModule final : public Module {
+class IpsModule final : public Module, public HealthReporter {
  public:
   explicit IpsModule(const ModuleContext& ctx) : ctx_(ctx) {}
 
   std::string_view Name() const override { return "ips"; }
+
+  // Capture, mode, engine threads, and the engines' counters as of their last second.
+  ModuleHealth Health() const override {
+    std::lock_guard lock(health_mu_);
+    ModuleHealth h;
+    EngineStats sum;
+    for (const auto& [engine, st] : health_.engines) {
+      sum.packets += st.packets;
+      sum.flows += st.flows;
+      sum.flows_evicted += st.flows_evicted;
+      sum.segments_refused += st.segments_refused;
+      sum.transactions += st.transactions;
+      sum.events += st.events;
+      sum.blocked += st.blocked;
+    }
+    h.counters = {{"capture", health_.capture},
+                  {"mode", health_.mode},
+                  {"threads", health_.threads},
+                  {"packets", sum.packets},
+                  {"flows", sum.flows},
+                  {"transactions", sum.transactions},
+                  {"events", sum.events},
+                  {"blocked", sum.blocked},
+                  {"flows_evicted", sum.flows_evicted},
+                  {"segments_refused", sum.segments_refused}};
+    if (!health_.error.empty()) h.Fail("capture failed: " + health_.error);
+    if (sum.flows_evicted > 0 || sum.segments_refused > 0) {
+      h.Degrade("limits reached: some traffic went (partly) uninspected");
+    }
+    return h;
+  }
 
   Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
     WARD_ASSIGN_OR_RETURN(IpsConfig c, ParseIpsConfig(section));
@@ -70,8 +103,20 @@ class IpsModule final : public Module {
     }
     while (rules && !stop.stop_requested()) {
       const IpsConfig& c = rules->config();
+      {
+        std::lock_guard hl(health_mu_);
+        health_.capture = c.capture == Capture::kNfqueue ? "nfqueue" : "pcap";
+        health_.mode = std::string(ModeName(c.mode));
+        health_.threads = c.capture == Capture::kNfqueue ? c.EngineThreads() : 1;
+        health_.engines.clear();
+        health_.error.clear();
+      }
       Status s = c.capture == Capture::kNfqueue ? RunNfqueue(rules, stop) : RunPcap(rules, stop);
       if (!s.ok()) {
+        {
+          std::lock_guard hl(health_mu_);
+          health_.error = s.ToString();
+        }
         spdlog::error("ips: {}", s.ToString());
         Event e = Event::Make(ctx_.clock, "ips", "error", "capture_failed", Severity::kHigh);
         e.Set("error.message", s.ToString());
@@ -121,6 +166,10 @@ class IpsModule final : public Module {
   // uninspected: logged, counted and reported as an event at most once a minute per engine.
   void ReportDegraded(const IpsEngine& engine, Degraded& d) {
     const EngineStats& st = engine.stats();
+    {
+      std::lock_guard hl(health_mu_);
+      health_.engines[&engine] = st;
+    }
     int64_t now = NowMs();
     if (now - d.last_ms < 60'000) return;
     uint64_t evicted = st.flows_evicted - d.reported.flows_evicted;
@@ -276,6 +325,15 @@ class IpsModule final : public Module {
   }
 
   ModuleContext ctx_;
+  struct HealthFacts {
+    std::string capture;
+    std::string mode;
+    int threads = 0;
+    std::map<const IpsEngine*, EngineStats> engines;  // as of each engine's last second
+    std::string error;
+  };
+  mutable std::mutex health_mu_;
+  HealthFacts health_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const WafRules> next_;

@@ -1,6 +1,8 @@
 // Commands queued for an agent (taken by its next heartbeat) and their results.
 #include <fmt/format.h>
 
+#include "agent/modules/schemas.h"
+#include "common/json_schema.h"
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/api/views.h"
@@ -22,54 +24,45 @@ void AddCommandRoutes(RouteTable& table, RouteDeps deps) {
               for (const auto& c : *list) items.push_back(CommandJson(c));
               return JsonResponse(200, {{"items", items}});
             });
-  table.Add("POST", "/api/v1/agents/{id}/commands", Access::kWrite,
-            [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
-              auto a = deps.store.GetAgent(p.tenant.id, path.at("id"));
-              if (!a) return LookupError(a.error(), "agent");
-              auto body = ParseObjectBody(req.body);
-              if (!body) return Err(body.error());
-              if (auto e = CheckFields(
-                      *body, {{"name", JsonType::kString, true}, {"args", JsonType::kObject}})) {
-                return Err(*e);
-              }
-              Command c;
-              c.name = (*body)["name"];
-              if (body->contains("args")) c.args = (*body)["args"];
-              if (c.name == "integrity.check" || c.name == "policy.reload") {
-                if (auto e = CheckFields(c.args, {}, "args.")) return Err(*e);
-              } else if (c.name == "antimalware.scan") {
-                if (auto e = CheckFields(c.args, {{"paths", JsonType::kArray, true}}, "args.")) {
-                  return Err(*e);
-                }
-                const auto& paths = c.args["paths"];
-                if (paths.empty() || paths.size() > 1000) {
-                  return Err(BadRequest("invalid_field", "args.paths",
-                                        "args.paths: expected 1..1000 absolute paths"));
-                }
-                for (size_t i = 0; i < paths.size(); ++i) {
-                  if (!paths[i].is_string() || paths[i].get<std::string>().empty() ||
-                      paths[i].get<std::string>()[0] != '/' ||
-                      paths[i].get<std::string>().size() > 4096) {
-                    std::string f = fmt::format("args.paths[{}]", i);
-                    return Err(BadRequest("invalid_field", f, f + ": expected an absolute path"));
-                  }
-                }
-              } else {
-                return Err(BadRequest(
-                    "invalid_field", "name",
-                    "name: unknown command (expected integrity.check, antimalware.scan or "
-                    "policy.reload)"));
-              }
-              c.id = NewId();
-              c.tenant_id = p.tenant.id;
-              c.agent_id = a->id;
-              c.created_at = deps.clock.Now();
-              if (Status s = deps.store.QueueCommand(c); !s.ok()) return LookupError(s, "agent");
-              p.audit["object_id"] = c.id;
-              p.audit["agent_id"] = a->id;
-              p.audit["command"] = c.name;
-              return JsonResponse(201, CommandJson(c));
-            });
+  table.Add(
+      "POST", "/api/v1/agents/{id}/commands", Access::kWrite,
+      [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
+        auto a = deps.store.GetAgent(p.tenant.id, path.at("id"));
+        if (!a) return LookupError(a.error(), "agent");
+        auto body = ParseObjectBody(req.body);
+        if (!body) return Err(body.error());
+        if (auto e = CheckFields(
+                *body, {{"name", JsonType::kString, true}, {"args", JsonType::kObject}})) {
+          return Err(*e);
+        }
+        Command c;
+        c.name = (*body)["name"];
+        if (body->contains("args")) c.args = (*body)["args"];
+        // The command table the agent dispatches with (agent/modules/schemas.h).
+        const agent::CommandSpec* spec = agent::FindCommand(c.name);
+        if (spec == nullptr) {
+          std::string names;
+          for (const agent::CommandSpec* k : agent::AllCommands()) {
+            names += names.empty() ? "" : ", ";
+            names += k->name;
+          }
+          return Err(BadRequest("invalid_field", "name",
+                                fmt::format("name: unknown command (expected {})", names)));
+        }
+        json schema = json::parse(spec->args_schema, nullptr, false);
+        if (auto e = ValidateJson(schema, c.args.is_null() ? json::object() : c.args, "args")) {
+          return Err(BadRequest("invalid_field", e->field, e->message));
+        }
+        c.id = NewId();
+        c.tenant_id = p.tenant.id;
+        c.agent_id = a->id;
+        c.created_at = deps.clock.Now();
+        if (Status s = deps.store.QueueCommand(c); !s.ok()) return LookupError(s, "agent");
+        p.audit["object_id"] = c.id;
+        p.audit["agent_id"] = a->id;
+        p.audit["command"] = c.name;
+        return JsonResponse(201, CommandJson(c));
+      });
 }
 
 }  // namespace ward::manager
