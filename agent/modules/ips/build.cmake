@@ -13,7 +13,8 @@ endif()
 
 ward_library(ips_core
   SOURCES modules/ips/config.cc modules/ips/packet.cc modules/ips/tcp_stream.cc
-          modules/ips/waf.cc modules/ips/http_connection.cc modules/ips/ips_engine.cc
+          modules/ips/waf.cc modules/ips/waf_config.cc modules/ips/modsecurity_waf.cc
+          modules/ips/http_connection.cc modules/ips/ips_engine.cc
           modules/ips/pcap_source.cc
   DEPS ward::common ward_http_parser PkgConfig::LIBPCAP
   PRIVATE_DEPS PkgConfig::MODSECURITY PkgConfig::FMT)

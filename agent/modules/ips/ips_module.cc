@@ -28,8 +28,8 @@ int64_t NowMs() {
 
 // Whether two policies need a new capture (ports, queue, interface...) rather than new rules.
 bool SameCapture(const IpsConfig& a, const IpsConfig& b) {
-  return a.capture == b.capture && a.ports == b.ports && a.interface == b.interface &&
-         a.fail == b.fail && a.queue == b.queue && a.mode == b.mode &&
+  return a.engine == b.engine && a.capture == b.capture && a.ports == b.ports &&
+         a.interface == b.interface && a.fail == b.fail && a.queue == b.queue && a.mode == b.mode &&
          a.EngineThreads() == b.EngineThreads();
 }
 
@@ -50,10 +50,10 @@ class IpsModule final : public Module {
       WARD_ASSIGN_OR_RETURN(auto opened, WafLog::Open(c.log_file));
       log = std::move(opened);
     }
-    WARD_ASSIGN_OR_RETURN(auto rules, WafRules::Load(c, log));
-    spdlog::info("ips: {} rules loaded ({} mode, {} on port(s) {})", rules->rule_count(),
-                 ModeName(c.mode), c.capture == Capture::kNfqueue ? "nfqueue" : "pcap",
-                 fmt::join(c.ports, ","));
+    WARD_ASSIGN_OR_RETURN(auto rules, LoadWafRules(c, log));
+    spdlog::info("ips: {} {} rules loaded ({} mode, {} on port(s) {})", rules->rule_count(),
+                 WafEngineName(c.engine), ModeName(c.mode),
+                 c.capture == Capture::kNfqueue ? "nfqueue" : "pcap", fmt::join(c.ports, ","));
     std::lock_guard lock(mu_);
     log_ = log;
     log_path_ = c.log_file;
@@ -219,9 +219,9 @@ class IpsModule final : public Module {
                  c.fail == FailMode::kOpen ? "open" : "closed");
     std::stop_source halt;
     auto run = [&](Worker& w, bool polls) {
-      // Several threads: each its own libmodsecurity engine object (persistent collections).
-      std::optional<WafThreadContext> waf_context;
-      if (n > 1) waf_context.emplace();
+      // Several threads: each its own WAF engine state (libmodsecurity: persistent collections).
+      std::unique_ptr<WafThreadState> waf_state;
+      if (n > 1) waf_state = WafEngineFor(c.engine).NewThreadState();
       uint64_t seen = gen;
       int64_t last_expire = NowMs();
       w.result = w.queue->Run(stop, [&] {
@@ -242,7 +242,7 @@ class IpsModule final : public Module {
       });
       // One engine failing ends the capture (all threads): it restarts as a whole.
       if (!w.result.ok()) halt.request_stop();
-      // The flows' transactions end here, on their thread, while its WAF context lives.
+      // The flows' transactions end here, on their thread, while its WAF engine state lives.
       w.engine->CloseAll();
       const EngineStats& st = w.engine->stats();
       spdlog::info("ips: engine thread on NFQUEUE {}: {} packets, {} flows, {} transactions",
