@@ -20,7 +20,7 @@ std::shared_ptr<const WafRules> Rules() {
     c.ports = {80, 8080};
     c.limits.max_flows = 8;
     c.limits.total_buffer = 1 << 20;
-    auto r = LoadWafRules(c);
+    auto r = WafRules::Load(c);
     if (!r.has_value()) __builtin_trap();
     return *r;
   }();

@@ -28,7 +28,7 @@ std::shared_ptr<const WafRules> Rules() {
     c.limits.total_buffer = 65536;
     c.limits.max_flows = 4;
     c.limits.request_body = 4096;
-    auto r = LoadWafRules(c);
+    auto r = WafRules::Load(c);
     if (!r.has_value()) __builtin_trap();
     return *r;
   }();

@@ -15,7 +15,7 @@ using test::Conversation;
 class IpsEngineTest : public ::testing::Test {
  protected:
   void Init(IpsConfig c) {
-    auto r = LoadWafRules(c);
+    auto r = WafRules::Load(c);
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
     engine_ = std::make_unique<IpsEngine>(*r, clock_, [this](Event e) { events_.push_back(e); });
   }
@@ -243,7 +243,7 @@ TEST_F(IpsEngineTest, FlowsAreBoundedAndExpire) {
 TEST_F(IpsEngineTest, EnginesSharingTheLimitsEachGetTheirShare) {
   IpsConfig cfg;
   cfg.limits.max_flows = 8;
-  auto rules = LoadWafRules(cfg);
+  auto rules = WafRules::Load(cfg);
   ASSERT_TRUE(rules.has_value()) << rules.error().ToString();
   // One of four engine threads: 8 / 4 = 2 flows.
   engine_ =

@@ -20,12 +20,6 @@
 namespace ward::agent::ips {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Whether two policies need a new capture (ports, queue, interface...) rather than new rules.
 bool SameCapture(const IpsConfig& a, const IpsConfig& b) {
   return a.engine == b.engine && a.capture == b.capture && a.ports == b.ports &&
@@ -50,7 +44,7 @@ class IpsModule final : public Module {
       WARD_ASSIGN_OR_RETURN(auto opened, WafLog::Open(c.log_file));
       log = std::move(opened);
     }
-    WARD_ASSIGN_OR_RETURN(auto rules, LoadWafRules(c, log));
+    WARD_ASSIGN_OR_RETURN(auto rules, WafRules::Load(c, log));
     spdlog::info("ips: {} {} rules loaded ({} mode, {} on port(s) {})", rules->rule_count(),
                  WafEngineName(c.engine), ModeName(c.mode),
                  c.capture == Capture::kNfqueue ? "nfqueue" : "pcap", fmt::join(c.ports, ","));
@@ -116,6 +110,13 @@ class IpsModule final : public Module {
   }
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
+
+  // Monotonic milliseconds (flow timeouts, the degraded-report throttle), from the context's clock.
+  int64_t NowMs() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               ctx_.clock.SteadyNow().time_since_epoch())
+        .count();
+  }
 
   // Flows evicted for lack of room and segments refused (buffers full) mean traffic went (partly)
   // uninspected: logged, counted and reported as an event at most once a minute per engine.
@@ -198,7 +199,7 @@ class IpsModule final : public Module {
                                               [this](Event e) { Emit(std::move(e)); });
       w->queue_num = c.queue + i;
       Worker* wp = w.get();
-      auto handler = [wp, prevent](std::string_view pkt) -> bool {
+      auto handler = [this, wp, prevent](std::string_view pkt) -> bool {
         PacketDecision d = wp->engine->OnPacket(pkt, NowMs());
         // Detect mode, and the server's packets in prevent mode, were already accepted (verdict
         // first): this is a copy and the answer is ignored.

@@ -74,8 +74,8 @@ const WafEngine& WafEngineFor(WafEngineKind kind) {
   return modsecurity;
 }
 
-Result<std::shared_ptr<const WafRules>> LoadWafRules(const IpsConfig& config,
-                                                     std::shared_ptr<WafLog> log) {
+Result<std::shared_ptr<const WafRules>> WafRules::Load(const IpsConfig& config,
+                                                       std::shared_ptr<WafLog> log) {
   return WafEngineFor(config.engine).Load(config, std::move(log));
 }
 

@@ -144,6 +144,9 @@ class WafTransaction {
 // A compiled rule set for one policy.
 class WafRules {
  public:
+  // Loads the policy's rule set with the engine it names: WafEngineFor(config.engine).Load().
+  static Result<std::shared_ptr<const WafRules>> Load(const IpsConfig& config,
+                                                      std::shared_ptr<WafLog> log = nullptr);
   virtual ~WafRules() = default;
   // Begins the inspection of one exchange between `ep`'s client and server.
   virtual std::unique_ptr<WafTransaction> Begin(const Endpoints& ep) const = 0;
@@ -175,9 +178,5 @@ class WafEngine {
 
 // The engine of that kind (the one list of engines; nothing registers itself).
 const WafEngine& WafEngineFor(WafEngineKind kind);
-
-// WafEngineFor(config.engine).Load(config, log).
-Result<std::shared_ptr<const WafRules>> LoadWafRules(const IpsConfig& config,
-                                                     std::shared_ptr<WafLog> log = nullptr);
 
 }  // namespace ward::agent::ips

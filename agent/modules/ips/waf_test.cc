@@ -24,7 +24,7 @@ RequestHead Get(std::string uri) {
 }
 
 std::shared_ptr<const WafRules> Load(const IpsConfig& c) {
-  auto r = LoadWafRules(c);
+  auto r = WafRules::Load(c);
   EXPECT_TRUE(r.has_value()) << r.error().ToString();
   return r.has_value() ? *r : nullptr;
 }
@@ -126,13 +126,13 @@ TEST(Waf, CustomRulesLoadAndABadFileIsNamedWithLibmodsecuritysMessage) {
 
   auto bad = dir.path() / "bad.conf";
   std::ofstream(bad) << "SecRule ARGS \"@rx x\" \"id:10002,phase:2,nosuchaction\"\n";
-  auto r = LoadWafRules(c);
+  auto r = WafRules::Load(c);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("bad.conf"), std::string::npos) << r.error().ToString();
   EXPECT_NE(r.error().message().find("libmodsecurity"), std::string::npos);
 
   c.custom_rules = {(dir.path() / "missing.conf").string()};
-  auto m = LoadWafRules(c);
+  auto m = WafRules::Load(c);
   ASSERT_FALSE(m.has_value());
   EXPECT_NE(m.error().message().find("ips.custom_rules"), std::string::npos);
 }
@@ -305,7 +305,7 @@ TEST(Waf, TheLibmodsecurityEngineIsTheOneNamedByThePolicy) {
   IpsConfig c;
   auto direct = e.Load(c, nullptr);
   ASSERT_TRUE(direct.has_value()) << direct.error().ToString();
-  auto through_policy = LoadWafRules(c);
+  auto through_policy = WafRules::Load(c);
   ASSERT_TRUE(through_policy.has_value()) << through_policy.error().ToString();
   EXPECT_EQ((*direct)->rule_count(), (*through_policy)->rule_count());
 }
