@@ -19,12 +19,9 @@
 #include "agent/core/module_host.h"
 #include "agent/core/policy.h"
 #include "agent/modules/antimalware/cli.h"
-#include "agent/modules/autoheal/config.h"
-#include "agent/modules/autoheal/git_source.h"
-#include "agent/modules/autoheal/healer.h"
+#include "agent/modules/autoheal/cli.h"
 #include "agent/modules/builtin.h"
-#include "agent/modules/integrity/config.h"
-#include "agent/modules/integrity/engine.h"
+#include "agent/modules/integrity/cli.h"
 #include "agent/modules/ips/cli.h"
 #include "agent/transport/cli.h"
 #include "agent/transport/debug_emit.h"
@@ -35,18 +32,6 @@
 
 namespace ward::agent {
 namespace {
-
-std::string HostName(const Policy& policy) {
-  if (!policy.agent().name.empty()) return policy.agent().name;
-  char buf[256] = {};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
-Result<Policy> LoadPolicy(const std::string& file) {
-  if (file.empty()) return InvalidArgument("--config FILE is required");
-  return Policy::LoadFile(file, BuiltinModules());
-}
 
 // Test tool (agent/transport/debug_emit.h): synthetic events for the transport's benchmarks.
 struct DebugEmit {
@@ -184,91 +169,6 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   return kExitOk;
 }
 
-struct IntegrityCommand {
-  std::unique_ptr<integrity::IntegrityEngine> engine;
-  std::unique_ptr<DirectSink> sink;
-};
-
-Result<IntegrityCommand> OpenIntegrity(const CommonOptions& opt) {
-  WARD_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(opt.config));
-  const ConfigNode* section = policy.Section("integrity");
-  if (section == nullptr)
-    return InvalidArgument(fmt::format("{}: no `integrity` section", opt.config));
-  WARD_ASSIGN_OR_RETURN(auto config, integrity::ParseIntegrityConfig(*section));
-  if (config.paths.empty()) {
-    return InvalidArgument(fmt::format("{}: integrity.paths is empty", opt.config));
-  }
-  WARD_RETURN_IF_ERROR(PrepareStateDir(opt.state_dir));
-  IntegrityCommand cmd;
-  WARD_ASSIGN_OR_RETURN(cmd.engine,
-                        integrity::IntegrityEngine::Open(std::move(config), RealFileSystem(),
-                                                         SystemClock(), opt.state_dir));
-  cmd.sink = std::make_unique<DirectSink>(HostName(policy));
-  cmd.sink->AddOutput(std::make_unique<JsonLinesOutput>());
-  return cmd;
-}
-
-// `autoheal status`: what the running agent last recorded, and what git and the lock file say now.
-int AutohealStatus(const CommonOptions& opt, bool json) {
-  auto policy = LoadPolicy(opt.config);
-  if (!policy) return Fail(policy.error());
-  const ConfigNode* section = policy->Section("autoheal");
-  if (section == nullptr)
-    return Fail(InvalidArgument(fmt::format("{}: no `autoheal` section", opt.config)));
-  auto config = autoheal::ParseAutohealConfig(*section);
-  if (!config) return Fail(config.error());
-  auto saved = autoheal::LoadStatus(opt.state_dir);
-  if (!saved) return Fail(saved.error());
-  for (const auto& r : config->roots) {
-    autoheal::HealerStatus s;
-    for (const auto& x : *saved) {
-      if (x.root == r.path) s = x;
-    }
-    std::string now_commit;
-    std::string git_error;
-    if (auto git = autoheal::GitSource::Open(r.repository)) {
-      if (auto c = (*git)->ResolveCommit(r.ref)) {
-        now_commit = autoheal::OidHex(*c);
-      } else {
-        git_error = c.error().message();
-      }
-    } else {
-      git_error = git.error().message();
-    }
-    bool locked = !r.lock_file.empty() && ::access(r.lock_file.c_str(), F_OK) == 0;
-    std::string last = s.last_restore_ns > 0 ? FormatTimestampNs(s.last_restore_ns) : "never";
-    if (json) {
-      nlohmann::json j = {{"root", r.path},
-                          {"repository", r.repository},
-                          {"ref", r.ref},
-                          {"ref_commit", now_commit},
-                          {"applied_commit", s.commit},
-                          {"locked", locked},
-                          {"lock_file", r.lock_file},
-                          {"restored", s.restored},
-                          {"last_restore", s.last_restore_ns > 0 ? last : ""},
-                          {"last_restore_path", s.last_restore_path},
-                          {"error", git_error.empty() ? s.error : git_error}};
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      std::printf(
-          "%s\n  repository  %s (%s)\n  commit      %s%s\n  lock        %s%s\n"
-          "  restored    %llu file(s), last %s%s%s\n",
-          r.path.c_str(), r.repository.c_str(), r.ref.c_str(),
-          now_commit.empty() ? "?" : now_commit.substr(0, 12).c_str(),
-          !s.commit.empty() && s.commit != now_commit
-              ? fmt::format(" (agent at {})", s.commit.substr(0, 12)).c_str()
-              : "",
-          locked ? "present (maintenance: nothing is restored)" : "absent",
-          r.lock_file.empty() ? " (no lock file configured)" : "",
-          static_cast<unsigned long long>(s.restored), last.c_str(),
-          s.last_restore_path.empty() ? "" : (" " + s.last_restore_path).c_str(),
-          git_error.empty() ? "" : ("\n  error       " + git_error).c_str());
-    }
-  }
-  return kExitOk;
-}
-
 int Main(int argc, char** argv) {
   CLI::App app{"ward-agent: host-based security agent (integrity monitoring, ...)"};
   app.set_version_flag("--version", std::string(kVersion));
@@ -285,78 +185,14 @@ int Main(int argc, char** argv) {
   run->add_option("--debug-emit-rate", debug_emit.rate)->group("");
   run->callback([&] { rc = RunAgent(opt, {}, true, debug_emit); });
 
-  auto* integ = app.add_subcommand("integrity", "integrity monitoring commands");
-  integ->require_subcommand(1);
-
-  auto* baseline = integ->add_subcommand("baseline", "record the baseline of every watched path");
-  AddCommon(baseline, opt, true);
-  baseline->callback([&] {
-    auto cmd = OpenIntegrity(opt);
-    if (!cmd) {
-      rc = Fail(cmd.error());
-      return;
-    }
-    auto stats = cmd->engine->RecordBaseline(*cmd->sink);
-    if (!stats) {
-      rc = Fail(stats.error());
-      return;
-    }
-    std::fprintf(stderr, "baseline recorded: %zu entries, %.1f MB hashed, %zu warning(s)\n",
-                 stats->records, static_cast<double>(stats->bytes_hashed) / 1e6, stats->warnings);
-    rc = kExitOk;
-  });
-
-  auto* check = integ->add_subcommand("check",
-                                      "compare now with the baseline (exit 0 no change, "
-                                      "1 changes, 2 error)");
-  AddCommon(check, opt, true);
-  check->callback([&] {
-    auto cmd = OpenIntegrity(opt);
-    if (!cmd) {
-      rc = Fail(cmd.error());
-      return;
-    }
-    auto stats = cmd->engine->FullCheck(*cmd->sink, "check", /*update=*/false);
-    if (!stats) {
-      rc = Fail(stats.error());
-      return;
-    }
-    std::fprintf(stderr, "checked %zu entries: %zu change(s)\n", stats->records, stats->changes);
-    rc = stats->changes > 0 ? kExitChanges : kExitOk;
-  });
-
-  auto* watch = integ->add_subcommand("watch", "report changes in real time until SIGINT/SIGTERM");
+  AddIntegrityCommands(app, opt, rc);
+  // `integrity watch` is `run` with the integrity module alone: the daemon loop lives here.
+  auto* watch = app.get_subcommand("integrity")
+                    ->add_subcommand("watch", "report changes in real time until SIGINT/SIGTERM");
   AddCommon(watch, opt, true);
   watch->callback([&] { rc = RunAgent(opt, {"integrity"}, false); });
 
-  std::vector<std::string> accept_paths;
-  auto* accept = integ->add_subcommand(
-      "accept", "take the current state of PATHs (all watched paths if none) into the baseline");
-  AddCommon(accept, opt, true);
-  accept->add_option("paths", accept_paths, "paths under watched roots");
-  accept->callback([&] {
-    auto cmd = OpenIntegrity(opt);
-    if (!cmd) {
-      rc = Fail(cmd.error());
-      return;
-    }
-    auto stats = cmd->engine->Accept(accept_paths, *cmd->sink);
-    if (!stats) {
-      rc = Fail(stats.error());
-      return;
-    }
-    rc = kExitOk;
-  });
-
-  bool status_json = false;
-  auto* heal = app.add_subcommand("autoheal", "auto-healing commands");
-  heal->require_subcommand(1);
-  auto* status =
-      heal->add_subcommand("status", "each root: commit, lock state, files restored, last restore");
-  AddCommon(status, opt, true);
-  status->add_flag("--json", status_json, "one JSON object per root");
-  status->callback([&] { rc = AutohealStatus(opt, status_json); });
-
+  AddAutohealCommands(app, opt, rc);
   AddAntimalwareCommands(app, opt, rc);
   AddIpsCommands(app, opt, rc);
   AddTransportCommands(app, opt, rc);

@@ -1,5 +1,3 @@
-# Manager server fuzzers (branch mapi): request validation/routing and the agent event batch.
-if(TARGET ward_manager_server)
-  ward_fuzzer(fuzz_manager_request ward::manager_server)
-  ward_fuzzer(fuzz_manager_event_batch ward::manager_server)
-endif()
+# Manager server fuzzers: request validation/routing and the agent event batch.
+ward_fuzzer(fuzz_manager_request ward::manager_server)
+ward_fuzzer(fuzz_manager_event_batch ward::manager_server)

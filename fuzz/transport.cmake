@@ -1,4 +1,2 @@
 # Transport fuzzers: manager replies, identity file, URLs, gzip (agent/transport).
-if(TARGET ward_transport)
-  ward_fuzzer(fuzz_transport_replies ward::transport)
-endif()
+ward_fuzzer(fuzz_transport_replies ward::transport)

@@ -7,10 +7,7 @@
 # 32768+ so an outgoing connection cannot be holding them) unless WARD_TEST_PG_PORT /
 # WARD_TEST_MYSQL_PORT are set at configure time. A server that cannot start fails the setup
 # test, and with it every test that requires the fixture.
-if(TARGET ward_databases_marker)
-  return()
-endif()
-add_custom_target(ward_databases_marker)
+include_guard(GLOBAL)
 
 string(SHA256 _ward_db_hash "${PROJECT_BINARY_DIR}")
 string(SUBSTRING "${_ward_db_hash}" 0 4 _ward_db_hex)

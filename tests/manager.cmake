@@ -1,61 +1,55 @@
-# Manager server tests over real HTTPS (branch mapi). See tests/manager_harness.h.
-if(TARGET ward_manager_store AND TARGET ward_manager_server)
-  pkg_check_modules(WARD_MGR_HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-  pkg_check_modules(WARD_MGR_ZLIB REQUIRED IMPORTED_TARGET zlib)
-  ward_library(manager_harness SOURCES manager_harness.cc
-    DEPS ward::manager_server ward::manager_store ward::manager_store_testing ward::testing
-         GTest::gtest
-    PRIVATE_DEPS PkgConfig::WARD_MGR_HTTPLIB PkgConfig::WARD_MGR_ZLIB)
+# Manager server tests over real HTTPS. See tests/manager_harness.h.
+pkg_check_modules(WARD_MGR_HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(WARD_MGR_ZLIB REQUIRED IMPORTED_TARGET zlib)
+ward_library(manager_harness SOURCES manager_harness.cc
+  DEPS ward::manager_server ward::manager_store ward::manager_store_testing ward::testing
+       GTest::gtest
+  PRIVATE_DEPS PkgConfig::WARD_MGR_HTTPLIB PkgConfig::WARD_MGR_ZLIB)
 
-  ward_test(manager_api_test
-    SOURCES manager_api_test.cc
-    DEPS ward::manager_harness PkgConfig::OPENSSL
-    LABELS integration)
+ward_test(manager_api_test
+  SOURCES manager_api_test.cc
+  DEPS ward::manager_harness PkgConfig::OPENSSL
+  LABELS integration)
 
-  ward_test(manager_agent_test
-    SOURCES manager_agent_test.cc
-    DEPS ward::manager_harness
-    LABELS integration)
+ward_test(manager_agent_test
+  SOURCES manager_agent_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)
 
-  ward_test(manager_jobs_test
-    SOURCES ${PROJECT_SOURCE_DIR}/manager/jobs/jobs_test.cc
-    DEPS ward::manager_server ward::manager_store ward::testing)
-endif()
+ward_test(manager_jobs_test
+  SOURCES ${PROJECT_SOURCE_DIR}/manager/jobs/jobs_test.cc
+  DEPS ward::manager_server ward::manager_store ward::testing)
 
 # The real ward-manager binary; the two-node tests need the PostgreSQL and MariaDB fixtures.
-if(TARGET ward-manager AND COMMAND ward_database_test)
-  ward_database_test(manager_process_test
-    SOURCES manager_process_test.cc
-    DEPS ward::manager_harness ward::manager_store_testing
-    LABELS integration)
-  add_dependencies(manager_process_test ward-manager)
-  target_compile_definitions(manager_process_test
-    PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
-endif()
+ward_database_test(manager_process_test
+  SOURCES manager_process_test.cc
+  DEPS ward::manager_harness ward::manager_store_testing
+  LABELS integration)
+add_dependencies(manager_process_test ward-manager)
+target_compile_definitions(manager_process_test
+  PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
 
 # The same API and agent suites on PostgreSQL and MariaDB (scratch databases on the test servers).
-if(TARGET ward_manager_harness AND COMMAND ward_database_test)
-  foreach(dialect postgres mysql)
-    # Same test names as the SQLite run, so the tests get a prefix ("postgres.ManagerApi...").
-    add_executable(manager_api_${dialect}_test manager_api_test.cc manager_agent_test.cc
-                                               manager_on_database.cc)
-    target_include_directories(manager_api_${dialect}_test PRIVATE ${PROJECT_SOURCE_DIR})
-    target_link_libraries(manager_api_${dialect}_test PRIVATE ward_warnings ward::manager_harness
-                          PkgConfig::OPENSSL GTest::gtest GTest::gmock GTest::gtest_main)
-    target_compile_definitions(manager_api_${dialect}_test
-      PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
-    gtest_discover_tests(manager_api_${dialect}_test
-      TEST_PREFIX "${dialect}."
-      PROPERTIES LABELS integration FIXTURES_REQUIRED ward_databases
-      DISCOVERY_TIMEOUT 60)
-    # The environment is a list (split by PROPERTIES): set it once the tests are known, as
-    # ward_database_test does.
-    get_property(database_env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
-    set(env_file ${CMAKE_CURRENT_BINARY_DIR}/manager_api_${dialect}_test_database_env.cmake)
-    file(WRITE ${env_file}
-         "foreach(t IN LISTS manager_api_${dialect}_test_TESTS)\n"
-         "  set_tests_properties(\"\${t}\" PROPERTIES ENVIRONMENT \"${database_env}\")\n"
-         "endforeach()\n")
-    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
-  endforeach()
-endif()
+foreach(dialect postgres mysql)
+  # Same test names as the SQLite run, so the tests get a prefix ("postgres.ManagerApi...").
+  add_executable(manager_api_${dialect}_test manager_api_test.cc manager_agent_test.cc
+                                             manager_on_database.cc)
+  target_include_directories(manager_api_${dialect}_test PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(manager_api_${dialect}_test PRIVATE ward_warnings ward::manager_harness
+                        PkgConfig::OPENSSL GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(manager_api_${dialect}_test
+    PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
+  gtest_discover_tests(manager_api_${dialect}_test
+    TEST_PREFIX "${dialect}."
+    PROPERTIES LABELS integration FIXTURES_REQUIRED ward_databases
+    DISCOVERY_TIMEOUT 60)
+  # The environment is a list (split by PROPERTIES): set it once the tests are known, as
+  # ward_database_test does.
+  get_property(database_env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
+  set(env_file ${CMAKE_CURRENT_BINARY_DIR}/manager_api_${dialect}_test_database_env.cmake)
+  file(WRITE ${env_file}
+       "foreach(t IN LISTS manager_api_${dialect}_test_TESTS)\n"
+       "  set_tests_properties(\"\${t}\" PROPERTIES ENVIRONMENT \"${database_env}\")\n"
+       "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
+endforeach()

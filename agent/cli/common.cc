@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+
+#include "agent/modules/schemas.h"
 
 namespace ward::agent {
 
@@ -27,6 +30,18 @@ Status PrepareStateDir(const std::string& dir) {
   if (ec) return ErrnoStatus(ec.value(), fmt::format("create state dir {}", dir));
   ::chmod(dir.c_str(), 0700);
   return Status::Ok();
+}
+
+Result<Policy> LoadPolicy(const std::string& file) {
+  if (file.empty()) return InvalidArgument("--config FILE is required");
+  return Policy::LoadFile(file, ModuleSchemas());
+}
+
+std::string HostName(const Policy& policy) {
+  if (!policy.agent().name.empty()) return policy.agent().name;
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
 }
 
 }  // namespace ward::agent

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "agent/core/policy.h"
 #include "common/status.h"
 
 namespace ward::agent {
@@ -29,5 +30,11 @@ int Fail(const Status& s);
 
 // Creates the state directory (0700) when missing.
 Status PrepareStateDir(const std::string& dir);
+
+// The policy file, validated against every module's schema (agent/modules/schemas.h).
+Result<Policy> LoadPolicy(const std::string& file);
+
+// host.name in events: the policy's agent.name, else gethostname().
+std::string HostName(const Policy& policy);
 
 }  // namespace ward::agent

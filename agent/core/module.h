@@ -9,6 +9,7 @@
 
 #include "agent/core/change_ledger.h"
 #include "agent/core/event_bus.h"
+#include "agent/core/module_schema.h"
 #include "common/clock.h"
 #include "common/config_node.h"
 #include "common/event_sink.h"
@@ -16,9 +17,6 @@
 #include "common/status.h"
 
 namespace ward::agent {
-
-// A module's section of the policy document (the value under its top-level key).
-using PolicySection = ConfigNode;
 
 // What a module may touch; owned by the host and outliving every module.
 struct ModuleContext {
@@ -41,13 +39,9 @@ class Module {
   virtual void Run(std::stop_token stop) = 0;  // returns soon after stop is requested
 };
 
-struct ModuleSpec {
-  std::string_view name;
+// A module as the agent runs it: its schema (name, validate, enabled, commands) and its runtime.
+struct ModuleSpec : ModuleSchema {
   std::unique_ptr<Module> (*create)(const ModuleContext& ctx);
-  // Validates a section without side effects (the manager uses it too).
-  Status (*validate)(const PolicySection& section, const ConfigNode& document);
-  // Whether a present section turns the module on (false when it says `enabled: false`).
-  bool (*enabled)(const PolicySection& section);
 };
 
 }  // namespace ward::agent

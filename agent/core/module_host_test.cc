@@ -53,12 +53,10 @@ bool On(const PolicySection& s) {
 }
 
 const ModuleSpec kSpecs[] = {
-    {"alpha",
-     [](const ModuleContext&) -> std::unique_ptr<Module> { return std::make_unique<Probe<kA>>(); },
-     &AnyOk, &On},
-    {"beta",
-     [](const ModuleContext&) -> std::unique_ptr<Module> { return std::make_unique<Probe<kB>>(); },
-     &AnyOk, &On},
+    {{"alpha", &AnyOk, &On},
+     [](const ModuleContext&) -> std::unique_ptr<Module> { return std::make_unique<Probe<kA>>(); }},
+    {{"beta", &AnyOk, &On},
+     [](const ModuleContext&) -> std::unique_ptr<Module> { return std::make_unique<Probe<kB>>(); }},
 };
 
 Policy Parse(const std::string& yaml) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace ward::agent {
 namespace {
 
@@ -61,7 +63,7 @@ Result<AgentSettings> ParseAgent(const ConfigNode& n) {
 
 }  // namespace
 
-Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> modules) {
+Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSchema> modules) {
   Policy p;
   if (root.IsNull()) {
     p.root_ = std::move(root);
@@ -73,7 +75,7 @@ Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> mod
       WARD_ASSIGN_OR_RETURN(p.agent_, ParseAgent(value));
       continue;
     }
-    const ModuleSpec* spec = nullptr;
+    const ModuleSchema* spec = nullptr;
     for (const auto& m : modules) {
       if (m.name == key) spec = &m;
     }
@@ -88,13 +90,18 @@ Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> mod
   return p;
 }
 
+Result<Policy> Policy::FromNode(ConfigNode root, std::span<const ModuleSpec> modules) {
+  std::vector<ModuleSchema> schemas(modules.begin(), modules.end());
+  return FromNode(std::move(root), std::span<const ModuleSchema>(schemas));
+}
+
 Result<Policy> Policy::LoadFile(const std::filesystem::path& file,
-                                std::span<const ModuleSpec> modules) {
+                                std::span<const ModuleSchema> modules) {
   WARD_ASSIGN_OR_RETURN(auto root, ConfigNode::FromYamlFile(file));
   return FromNode(std::move(root), modules);
 }
 
-bool Policy::Enabled(const ModuleSpec& spec) const {
+bool Policy::Enabled(const ModuleSchema& spec) const {
   const ConfigNode* s = Section(spec.name);
   return s != nullptr && spec.enabled(*s);
 }

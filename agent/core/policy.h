@@ -50,16 +50,17 @@ struct AgentSettings {
 
 class Policy {
  public:
-  // Parses and validates a whole document against the given modules.
+  // Parses and validates a whole document against the given module schemas.
+  static Result<Policy> FromNode(ConfigNode root, std::span<const ModuleSchema> modules);
   static Result<Policy> FromNode(ConfigNode root, std::span<const ModuleSpec> modules);
   static Result<Policy> LoadFile(const std::filesystem::path& file,
-                                 std::span<const ModuleSpec> modules);
+                                 std::span<const ModuleSchema> modules);
 
   const AgentSettings& agent() const { return agent_; }
   // The module's section, or nullptr when absent.
   const ConfigNode* Section(std::string_view module) const { return root_.Find(module); }
   // True when the section is present and not `enabled: false`.
-  bool Enabled(const ModuleSpec& spec) const;
+  bool Enabled(const ModuleSchema& spec) const;
   const ConfigNode& root() const { return root_; }
 
  private:

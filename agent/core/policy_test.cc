@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "agent/modules/builtin.h"
+#include "agent/modules/schemas.h"
 #include "testing/temp_dir.h"
 
 namespace ward::agent {
@@ -17,15 +17,15 @@ using ::testing::HasSubstr;
 Result<Policy> Parse(std::string_view yaml) {
   auto root = ConfigNode::FromYaml(yaml, "policy.yaml");
   if (!root.has_value()) return root.error();
-  return Policy::FromNode(std::move(root).value(), BuiltinModules());
+  return Policy::FromNode(std::move(root).value(), ModuleSchemas());
 }
 
-const ModuleSpec& Integrity() {
-  for (const auto& m : BuiltinModules()) {
+const ModuleSchema& Integrity() {
+  for (const auto& m : ModuleSchemas()) {
     if (m.name == "integrity") return m;
   }
   ADD_FAILURE() << "no integrity module";
-  return BuiltinModules()[0];
+  return ModuleSchemas()[0];
 }
 
 TEST(Policy, ReadsTheAgentSection) {
@@ -180,7 +180,7 @@ TEST(Policy, JsonFromTheManagerIsValidatedTheSameWay) {
       nlohmann::json::parse(R"({"agent": {"name": "m-01"}, "integrity": {"enabled": false}})"),
       "manager");
   ASSERT_TRUE(good.has_value());
-  auto p = Policy::FromNode(std::move(good).value(), BuiltinModules());
+  auto p = Policy::FromNode(std::move(good).value(), ModuleSchemas());
   ASSERT_TRUE(p.has_value()) << p.error().ToString();
   EXPECT_EQ(p->agent().name, "m-01");
   EXPECT_FALSE(p->Enabled(Integrity()));
@@ -188,7 +188,7 @@ TEST(Policy, JsonFromTheManagerIsValidatedTheSameWay) {
   auto bad = ConfigNode::FromJson(
       nlohmann::json::parse(R"({"integrity": {"paths": [{"path": "relative"}]}})"), "manager");
   ASSERT_TRUE(bad.has_value());
-  auto q = Policy::FromNode(std::move(bad).value(), BuiltinModules());
+  auto q = Policy::FromNode(std::move(bad).value(), ModuleSchemas());
   ASSERT_FALSE(q.has_value());
   EXPECT_THAT(q.error().message(), HasSubstr("manager: integrity.paths[0].path:"));
 }
@@ -197,16 +197,16 @@ TEST(Policy, LoadFileNamesTheFileInErrors) {
   test::TempDir dir;
   const std::string file = dir.Sub("ward.yaml");
   test::WriteFile(file, "integrity:\n  schedule: 5x\n");
-  auto p = Policy::LoadFile(file, BuiltinModules());
+  auto p = Policy::LoadFile(file, ModuleSchemas());
   ASSERT_FALSE(p.has_value());
   EXPECT_THAT(p.error().message(), HasSubstr(file + ":2:13: integrity.schedule:"));
 
   test::WriteFile(file, "agent:\n  name: h\nintegrity:\n  paths: [/etc]\n");
-  auto ok = Policy::LoadFile(file, BuiltinModules());
+  auto ok = Policy::LoadFile(file, ModuleSchemas());
   ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
   EXPECT_EQ(ok->agent().name, "h");
 
-  auto missing = Policy::LoadFile(dir.Sub("absent.yaml"), BuiltinModules());
+  auto missing = Policy::LoadFile(dir.Sub("absent.yaml"), ModuleSchemas());
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code(), StatusCode::kNotFound);
 }

@@ -9,10 +9,10 @@ namespace ward::agent {
 
 std::span<const ModuleSpec> BuiltinModules() {
   static const ModuleSpec kModules[] = {
-      {"integrity", &integrity::Create, &integrity::Validate, &integrity::Enabled},
-      {"autoheal", &autoheal::Create, &autoheal::Validate, &autoheal::Enabled},
-      {"antimalware", &antimalware::Create, &antimalware::Validate, &antimalware::Enabled},
-      {"ips", &ips::Create, &ips::Validate, &ips::Enabled},
+      {integrity::Schema(), &integrity::Create},
+      {autoheal::Schema(), &autoheal::Create},
+      {antimalware::Schema(), &antimalware::Create},
+      {ips::Schema(), &ips::Create},
   };
   return kModules;
 }

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "agent/core/policy.h"
-#include "agent/modules/builtin.h"
+#include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
 
 namespace ward::agent {
@@ -20,7 +20,7 @@ struct ActivateFlags {
 int RunActivate(const CommonOptions& opt, const ActivateFlags& f) {
   transport::ActivationOptions ao;
   if (!opt.config.empty()) {
-    auto policy = Policy::LoadFile(opt.config, BuiltinModules());
+    auto policy = Policy::LoadFile(opt.config, ModuleSchemas());
     if (!policy) return Fail(policy.error());
     const ManagerSettings& m = policy->agent().manager;
     if (!m.present) {

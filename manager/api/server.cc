@@ -18,7 +18,7 @@ HttpRequest ToRequest(const httplib::Request& r) {
   out.method = r.method;
   out.path = r.path;
   for (const auto& [k, v] : r.params) out.query.emplace_back(k, v);
-  out.authorization = r.get_header_value("Authorization");
+  for (const auto& [k, v] : r.headers) out.headers.Add(k, v);
   out.remote_addr = r.remote_addr;
   return out;
 }
@@ -26,10 +26,7 @@ HttpRequest ToRequest(const httplib::Request& r) {
 void WriteResponse(const HttpResponse& in, httplib::Response& out) {
   out.status = in.status;
   for (const auto& [k, v] : in.headers) out.set_header(k, v);
-  if (!in.body.is_null()) {
-    out.set_content(in.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                    "application/json");
-  }
+  if (!in.content_type.empty()) out.set_content(in.body, in.content_type);
 }
 
 ApiError TooLarge(bool agent, size_t limit) {
@@ -155,7 +152,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ManagerApi& api,
     HttpRequest req = ToRequest(r);
     ReadBody(r, reader, self->api_->BodyLimitFor(r.path), req);
     HttpResponse out = self->api_->Handle(req);
-    if (req.body_error) out.headers.emplace_back("Connection", "close");
+    if (req.body_error) out.headers.Add("Connection", "close");
     WriteResponse(out, res);
   };
   const std::string any = R"(/.*)";

@@ -580,17 +580,20 @@ class SociStore final : public Store {
   Status Migrate() override;
 
   Status CreateTenant(const Tenant& t) override {
-    WARD_RETURN_IF_ERROR(CheckId("tenant.id", t.id));
-    WARD_RETURN_IF_ERROR(CheckLen("tenant.name", t.name, kNameMax));
-    return RunStatus("create tenant", true, [&](soci::session& sql) {
-      Params p;
-      std::string q =
-          fmt::format("INSERT INTO tenants ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
-                      kTenantCols, p.S(t.id), p.S(t.name), p.I(t.primary), p.I(t.disabled),
-                      p.I(t.settings.event_retention_days), p.I(t.settings.heartbeat_interval_s),
-                      p.I(t.settings.inactive_agent_cleanup_days), p.I(Micros(t.created_at)));
-      Exec(sql, q, p);
-      return Status::Ok();
+    WARD_RETURN_IF_ERROR(CheckTenant(t));
+    return RunStatus("create tenant", true,
+                     [&](soci::session& sql) { return InsertTenant(sql, t); });
+  }
+
+  Status CreateTenantWithKey(const Tenant& t, const ApiKey& first_key) override {
+    WARD_RETURN_IF_ERROR(CheckTenant(t));
+    WARD_RETURN_IF_ERROR(CheckApiKey(first_key));
+    if (first_key.tenant_id != t.id) {
+      return InvalidArgument("api_key.tenant_id differs from tenant.id");
+    }
+    return RunStatus("create tenant with key", true, [&](soci::session& sql) -> Status {
+      WARD_RETURN_IF_ERROR(InsertTenant(sql, t));
+      return InsertApiKey(sql, first_key);
     });
   }
 
@@ -640,20 +643,10 @@ class SociStore final : public Store {
   }
 
   Status CreateApiKey(const ApiKey& k) override {
-    WARD_RETURN_IF_ERROR(CheckId("api_key.id", k.id));
-    WARD_RETURN_IF_ERROR(CheckLen("api_key.name", k.name, kNameMax));
-    WARD_RETURN_IF_ERROR(CheckId("api_key.secret_hash", k.secret_hash));
+    WARD_RETURN_IF_ERROR(CheckApiKey(k));
     return RunStatus("create api key", true, [&](soci::session& sql) -> Status {
       WARD_RETURN_IF_ERROR(GetTenantIn(sql, k.tenant_id, false).status());
-      Params p;
-      std::optional<long long> exp;
-      if (k.expires_at) exp = Micros(*k.expires_at);
-      std::string q = fmt::format(
-          "INSERT INTO api_keys ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {})", kApiKeyCols,
-          p.S(k.id), p.S(k.tenant_id), p.S(k.name), p.S(std::string(RoleName(k.role))),
-          p.S(k.secret_hash), p.OptI(exp), p.I(k.revoked), p.I(Micros(k.created_at)));
-      Exec(sql, q, p);
-      return Status::Ok();
+      return InsertApiKey(sql, k);
     });
   }
 
@@ -1216,6 +1209,38 @@ class SociStore final : public Store {
   std::string InsertIgnore() const { return d_ == Dialect::kMysql ? "INSERT IGNORE" : "INSERT"; }
   std::string OnConflictIgnore() const {
     return d_ == Dialect::kMysql ? "" : " ON CONFLICT DO NOTHING";
+  }
+
+  static Status CheckTenant(const Tenant& t) {
+    WARD_RETURN_IF_ERROR(CheckId("tenant.id", t.id));
+    return CheckLen("tenant.name", t.name, kNameMax);
+  }
+  static Status CheckApiKey(const ApiKey& k) {
+    WARD_RETURN_IF_ERROR(CheckId("api_key.id", k.id));
+    WARD_RETURN_IF_ERROR(CheckLen("api_key.name", k.name, kNameMax));
+    return CheckId("api_key.secret_hash", k.secret_hash);
+  }
+  static Status InsertTenant(soci::session& sql, const Tenant& t) {
+    Params p;
+    std::string q =
+        fmt::format("INSERT INTO tenants ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {})", kTenantCols,
+                    p.S(t.id), p.S(t.name), p.I(t.primary), p.I(t.disabled),
+                    p.I(t.settings.event_retention_days), p.I(t.settings.heartbeat_interval_s),
+                    p.I(t.settings.inactive_agent_cleanup_days), p.I(Micros(t.created_at)));
+    Exec(sql, q, p);
+    return Status::Ok();
+  }
+  // REQUIRES: the tenant exists (in this transaction).
+  static Status InsertApiKey(soci::session& sql, const ApiKey& k) {
+    Params p;
+    std::optional<long long> exp;
+    if (k.expires_at) exp = Micros(*k.expires_at);
+    std::string q = fmt::format("INSERT INTO api_keys ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+                                kApiKeyCols, p.S(k.id), p.S(k.tenant_id), p.S(k.name),
+                                p.S(std::string(RoleName(k.role))), p.S(k.secret_hash), p.OptI(exp),
+                                p.I(k.revoked), p.I(Micros(k.created_at)));
+    Exec(sql, q, p);
+    return Status::Ok();
   }
 
   Result<Tenant> GetTenantIn(soci::session& sql, const std::string& id, bool lock) {

@@ -18,40 +18,6 @@
 namespace ward::agent::autoheal {
 namespace {
 
-struct Settings {
-  AutohealConfig config;
-  integrity::IntegrityConfig integrity;
-};
-
-Result<Settings> ParseSettings(const PolicySection& section, const ConfigNode& document) {
-  Settings s;
-  WARD_ASSIGN_OR_RETURN(s.config, ParseAutohealConfig(section));
-  const ConfigNode* integ = document.Find("integrity");
-  if (integ != nullptr) {
-    WARD_ASSIGN_OR_RETURN(s.integrity, integrity::ParseIntegrityConfig(*integ));
-  }
-  integrity::PathFilter filter(s.integrity.paths);
-  const ConfigNode* roots = section.Find("roots");
-  for (size_t i = 0; i < s.config.roots.size(); ++i) {
-    const auto& r = s.config.roots[i];
-    const ConfigNode& where = roots ? roots->items()[i] : section;
-    if (integ == nullptr || !s.integrity.enabled) {
-      return where.Error(
-          fmt::format("{} must also be watched by `integrity` (autoheal reacts "
-                      "to its real-time events), and there is no integrity section",
-                      r.path));
-    }
-    if (filter.RootOf(r.path) == nullptr || filter.Excluded(*filter.RootOf(r.path), r.path)) {
-      return where.Error(
-          fmt::format("{} is not watched by `integrity`: add it to integrity.paths", r.path));
-    }
-    if (!s.integrity.realtime) {
-      return where.Error("autoheal needs integrity.realtime: true");
-    }
-  }
-  return s;
-}
-
 class AutohealModule final : public Module {
  public:
   explicit AutohealModule(const ModuleContext& ctx) : ctx_(ctx) {}
@@ -59,7 +25,7 @@ class AutohealModule final : public Module {
   std::string_view Name() const override { return "autoheal"; }
 
   Status Configure(const PolicySection& section, const ConfigNode& document) override {
-    WARD_ASSIGN_OR_RETURN(Settings s, ParseSettings(section, document));
+    WARD_ASSIGN_OR_RETURN(AutohealSettings s, ParseAutohealSettings(section, document));
     std::lock_guard lock(mu_);
     next_ = std::move(s);
     cv_.notify_all();
@@ -72,7 +38,7 @@ class AutohealModule final : public Module {
       sub = ctx_.bus->Subscribe([this](const Event& e) { OnEvent(e); });
     }
     while (!stop.stop_requested()) {
-      Settings s;
+      AutohealSettings s;
       {
         std::lock_guard lock(mu_);
         if (!next_) break;
@@ -114,7 +80,7 @@ class AutohealModule final : public Module {
     cv_.notify_all();
   }
 
-  void RunWith(Settings s, std::stop_token stop) {
+  void RunWith(AutohealSettings s, std::stop_token stop) {
     integrity::PathFilter filter(s.integrity.paths);
     std::vector<std::unique_ptr<Healer>> healers;
     for (const auto& r : s.config.roots) {
@@ -164,7 +130,7 @@ class AutohealModule final : public Module {
   ModuleContext ctx_;
   std::mutex mu_;
   std::condition_variable_any cv_;
-  std::optional<Settings> next_;
+  std::optional<AutohealSettings> next_;
   struct Change {
     std::string path;
     int64_t observed_ns;
@@ -178,15 +144,6 @@ class AutohealModule final : public Module {
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<AutohealModule>(ctx);
-}
-
-Status Validate(const PolicySection& section, const ConfigNode& document) {
-  return ParseSettings(section, document).status();
-}
-
-bool Enabled(const PolicySection& section) {
-  auto c = ParseAutohealConfig(section);
-  return c.has_value() && c->enabled;
 }
 
 }  // namespace ward::agent::autoheal

@@ -6,12 +6,10 @@
 #include <memory>
 
 #include "agent/core/module.h"
+#include "agent/modules/autoheal/schema.h"
 
 namespace ward::agent::autoheal {
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx);
-// Checks the section, and that every root is watched by the document's `integrity` section.
-Status Validate(const PolicySection& section, const ConfigNode& document);
-bool Enabled(const PolicySection& section);
 
 }  // namespace ward::agent::autoheal

@@ -109,4 +109,34 @@ Result<AutohealConfig> ParseAutohealConfig(const ConfigNode& section) {
   return c;
 }
 
+Result<AutohealSettings> ParseAutohealSettings(const ConfigNode& section,
+                                               const ConfigNode& document) {
+  AutohealSettings s;
+  WARD_ASSIGN_OR_RETURN(s.config, ParseAutohealConfig(section));
+  const ConfigNode* integ = document.Find("integrity");
+  if (integ != nullptr) {
+    WARD_ASSIGN_OR_RETURN(s.integrity, integrity::ParseIntegrityConfig(*integ));
+  }
+  integrity::PathFilter filter(s.integrity.paths);
+  const ConfigNode* roots = section.Find("roots");
+  for (size_t i = 0; i < s.config.roots.size(); ++i) {
+    const auto& r = s.config.roots[i];
+    const ConfigNode& where = roots ? roots->items()[i] : section;
+    if (integ == nullptr || !s.integrity.enabled) {
+      return where.Error(
+          fmt::format("{} must also be watched by `integrity` (autoheal reacts "
+                      "to its real-time events), and there is no integrity section",
+                      r.path));
+    }
+    if (filter.RootOf(r.path) == nullptr || filter.Excluded(*filter.RootOf(r.path), r.path)) {
+      return where.Error(
+          fmt::format("{} is not watched by `integrity`: add it to integrity.paths", r.path));
+    }
+    if (!s.integrity.realtime) {
+      return where.Error("autoheal needs integrity.realtime: true");
+    }
+  }
+  return s;
+}
+
 }  // namespace ward::agent::autoheal

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/modules/integrity/config.h"
 #include "common/config_node.h"
 #include "common/status.h"
 
@@ -41,5 +42,14 @@ struct AutohealConfig {
 };
 
 Result<AutohealConfig> ParseAutohealConfig(const ConfigNode& section);
+
+// The section together with the document's `integrity` section, which must watch every root in
+// real time (autoheal reacts to its events).
+struct AutohealSettings {
+  AutohealConfig config;
+  integrity::IntegrityConfig integrity;
+};
+Result<AutohealSettings> ParseAutohealSettings(const ConfigNode& section,
+                                               const ConfigNode& document);
 
 }  // namespace ward::agent::autoheal

@@ -270,13 +270,4 @@ std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<IntegrityModule>(ctx);
 }
 
-Status Validate(const PolicySection& section, const ConfigNode& /*document*/) {
-  return ParseIntegrityConfig(section).status();
-}
-
-bool Enabled(const PolicySection& section) {
-  auto c = ParseIntegrityConfig(section);
-  return c.has_value() && c->enabled;
-}
-
 }  // namespace ward::agent::integrity

@@ -9,11 +9,10 @@
 #include <memory>
 
 #include "agent/core/module.h"
+#include "agent/modules/integrity/schema.h"
 
 namespace ward::agent::integrity {
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx);
-Status Validate(const PolicySection& section, const ConfigNode& document);
-bool Enabled(const PolicySection& section);
 
 }  // namespace ward::agent::integrity

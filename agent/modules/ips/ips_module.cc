@@ -293,16 +293,4 @@ std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<IpsModule>(ctx);
 }
 
-Status Validate(const PolicySection& section, const ConfigNode& /*document*/) {
-  return ParseIpsConfig(section).status();
-}
-
-bool Enabled(const PolicySection& section) {
-  if (const ConfigNode* e = section.Find("enabled")) {
-    auto v = ReadBool(*e);
-    return v.has_value() && *v;
-  }
-  return true;
-}
-
 }  // namespace ward::agent::ips

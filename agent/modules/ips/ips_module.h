@@ -6,11 +6,10 @@
 #include <memory>
 
 #include "agent/core/module.h"
+#include "agent/modules/ips/schema.h"
 
 namespace ward::agent::ips {
 
 std::unique_ptr<Module> Create(const ModuleContext& ctx);
-Status Validate(const PolicySection& section, const ConfigNode& document);
-bool Enabled(const PolicySection& section);
 
 }  // namespace ward::agent::ips

@@ -1,0 +1,15 @@
+// The `autoheal` module's schema (agent/core/module_schema.h): policy validation, the commands a
+// manager may queue for it, the event fields the manager indexes. Part of ward::autoheal_policy,
+// which links no engine (the manager links it).
+#pragma once
+
+#include "agent/core/module_schema.h"
+
+namespace ward::agent::autoheal {
+
+// Checks the section, and that every root is watched by the document's `integrity` section.
+Status Validate(const PolicySection& section, const ConfigNode& document);
+bool Enabled(const PolicySection& section);
+const ModuleSchema& Schema();
+
+}  // namespace ward::agent::autoheal
