@@ -2,6 +2,7 @@
 // Thread-safety: implementations are safe to call from any thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -23,6 +24,17 @@ class RealClock final : public Clock {
     return std::chrono::steady_clock::now();
   }
 };
+
+// How long to wait in real time (on a condition variable) for `deadline` on `clock`: the time
+// left, never negative and at most `tick`, so that a loop waiting on a clock that jumps (a
+// FakeClock in tests) looks at it again soon.
+inline std::chrono::nanoseconds WaitBudget(
+    const Clock& clock, std::chrono::steady_clock::time_point deadline,
+    std::chrono::nanoseconds tick = std::chrono::seconds(1)) {
+  auto left = deadline - clock.SteadyNow();
+  if (left < std::chrono::nanoseconds::zero()) return std::chrono::nanoseconds::zero();
+  return std::min<std::chrono::nanoseconds>(left, tick);
+}
 
 // The process-wide real clock.
 const Clock& SystemClock();

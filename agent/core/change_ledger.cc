@@ -11,7 +11,7 @@ bool IsUnderRoot(const std::string& path, const std::string& root) {
 
 void ChangeLedger::Expect(const std::string& path, Expected what) {
   std::lock_guard lock(mu_);
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_.SteadyNow();
   ExpireLocked(now);
   expected_[path] = Entry{std::move(what), now + ttl_};
 }
@@ -20,7 +20,7 @@ bool ChangeLedger::Consume(const std::string& path, bool exists, FileType type,
                            const Sha256Digest* sha256, const std::string& target, uint32_t mode,
                            uint64_t inode) {
   std::lock_guard lock(mu_);
-  ExpireLocked(std::chrono::steady_clock::now());
+  ExpireLocked(clock_.SteadyNow());
   auto it = expected_.find(path);
   if (it == expected_.end()) {
     if (exists) return false;

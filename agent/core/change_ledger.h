@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "common/clock.h"
 #include "common/file_system.h"
 #include "common/hash.h"
 
@@ -62,7 +63,10 @@ class ChangeLedger {
     }
   };
 
-  explicit ChangeLedger(std::chrono::milliseconds ttl = std::chrono::seconds(10)) : ttl_(ttl) {}
+  // Expectations expire `ttl` after they were made, on `clock` (outliving the ledger).
+  explicit ChangeLedger(std::chrono::milliseconds ttl = std::chrono::seconds(10),
+                        const Clock& clock = SystemClock())
+      : ttl_(ttl), clock_(clock) {}
 
   void Expect(const std::string& path, Expected what);
   // True when `path` was announced to end up in this state (and then forgets it, unless it is a
@@ -83,6 +87,7 @@ class ChangeLedger {
   void ExpireLocked(std::chrono::steady_clock::time_point now);
 
   const std::chrono::milliseconds ttl_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> expected_;
   std::set<std::string> maintenance_;

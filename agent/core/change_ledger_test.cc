@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 
+#include "testing/fake_clock.h"
+
 namespace ward::agent {
 namespace {
 
@@ -81,11 +83,13 @@ TEST(ChangeLedger, SymlinkMatchesOnTarget) {
 }
 
 TEST(ChangeLedger, ExpectationExpiresAfterTtl) {
-  ChangeLedger l(milliseconds(50));
+  test::FakeClock clock;
+  ChangeLedger l(milliseconds(50), clock);
   l.Expect("/www/a", Expected::File(Sha256::Of("x"), 0644));
-  // Wait (on a deadline, not a fixed sleep) until the ttl has certainly passed.
-  auto deadline = std::chrono::steady_clock::now() + milliseconds(60);
-  while (std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  l.Expect("/www/b", Expected::File(Sha256::Of("y"), 0644));
+  clock.Advance(milliseconds(49));
+  EXPECT_TRUE(ConsumeFile(l, "/www/b", "y", 0644)) << "still within the ttl";
+  clock.Advance(milliseconds(2));
   EXPECT_FALSE(ConsumeFile(l, "/www/a", "x", 0644));
 }
 

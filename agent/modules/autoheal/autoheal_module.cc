@@ -103,9 +103,9 @@ class AutohealModule final : public Module, public HealthReporter {
     integrity::PathFilter filter(s.integrity.paths);
     std::vector<std::unique_ptr<Healer>> healers;
     for (const auto& r : s.config.roots) {
-      healers.push_back(std::make_unique<Healer>(r, &filter, ctx_.ledger, ctx_.events, ctx_.clock,
-                                                 ctx_.state_dir, s.config.persistent_threshold,
-                                                 s.config.persistent_window));
+      healers.push_back(std::make_unique<Healer>(
+          r, &filter, ctx_.ledger, ctx_.events, ctx_.clock, ctx_.fs, ctx_.state_dir,
+          s.config.persistent_threshold, s.config.persistent_window));
       Status st = healers.back()->Start();
       if (!st.ok()) {
         spdlog::error("autoheal: {}: {} (retrying)", r.path, st.ToString());
@@ -114,13 +114,13 @@ class AutohealModule final : public Module, public HealthReporter {
                      healers.back()->status().commit.substr(0, 12));
       }
     }
-    auto next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
+    auto next_poll = ctx_.clock.SteadyNow() + s.config.poll_interval;
     std::unique_lock lock(mu_);
     roots_.clear();
     for (const auto& h : healers) roots_.push_back(h->status());
     while (!stop.stop_requested() && !next_) {
-      cv_.wait_until(lock, stop, next_poll,
-                     [&] { return !queue_.empty() || reconcile_all_ || next_.has_value(); });
+      cv_.wait_for(lock, stop, WaitBudget(ctx_.clock, next_poll),
+                   [&] { return !queue_.empty() || reconcile_all_ || next_.has_value(); });
       if (stop.stop_requested() || next_) break;
       std::deque<Change> work;
       work.swap(queue_);
@@ -145,9 +145,9 @@ class AutohealModule final : public Module, public HealthReporter {
         roots_.clear();
         for (const auto& h : healers) roots_.push_back(h->status());
       }
-      if (std::chrono::steady_clock::now() >= next_poll) {
+      if (ctx_.clock.SteadyNow() >= next_poll) {
         for (auto& h : healers) h->Poll();
-        next_poll = std::chrono::steady_clock::now() + s.config.poll_interval;
+        next_poll = ctx_.clock.SteadyNow() + s.config.poll_interval;
       }
       lock.lock();
     }

@@ -92,13 +92,14 @@ std::string StatusFile(const std::filesystem::path& state_dir, const std::string
 }  // namespace
 
 Healer::Healer(HealRoot root, const integrity::PathFilter* filter, ChangeLedger* ledger,
-               EventSink& sink, const Clock& clock, std::filesystem::path state_dir,
+               EventSink& sink, const Clock& clock, FileSystem& fs, std::filesystem::path state_dir,
                int persistent_threshold, std::chrono::milliseconds persistent_window)
     : root_(std::move(root)),
       filter_(filter),
       ledger_(ledger),
       sink_(sink),
       clock_(clock),
+      fs_(fs),
       state_dir_(std::move(state_dir)),
       persistent_threshold_(persistent_threshold),
       persistent_window_(persistent_window),
@@ -134,10 +135,10 @@ bool Healer::Excluded(const std::string& abs) const {
 }
 
 Status Healer::Start() {
-  std::error_code ec;
   for (auto sub : {"forensics", "quarantine", "status"}) {
-    std::filesystem::create_directories(state_dir_ / "autoheal" / sub, ec);
-    if (ec) return ErrnoStatus(ec.value(), "create autoheal state directory");
+    Status made = fs_.CreateDirectories((state_dir_ / "autoheal" / sub).string(), 0700);
+    if (!made.ok())
+      return Status(made.code(), "create autoheal state directory: " + made.message());
   }
   ::chmod((state_dir_ / "autoheal").c_str(), 0700);
   auto git = GitSource::Open(root_.repository);
@@ -358,8 +359,8 @@ Status Healer::Reconcile() {
   return Status::Ok();
 }
 
-std::string Healer::KeepForensics(const std::string& rel, const struct stat& st, bool move,
-                                  std::string* sha256_hex) {
+Result<std::string> Healer::KeepForensics(const std::string& rel, const struct stat& st, bool move,
+                                          std::string* sha256_hex) {
   auto now = clock_.Now();
   uint8_t rnd[4];
   (void)RandomBytes(rnd);
@@ -369,8 +370,7 @@ std::string Healer::KeepForensics(const std::string& rel, const struct stat& st,
   }
   auto dir = state_dir_ / "autoheal" / "forensics" /
              fmt::format("{}-{:02x}{:02x}{:02x}{:02x}", ts, rnd[0], rnd[1], rnd[2], rnd[3]);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  WARD_RETURN_IF_ERROR(fs_.CreateDirectories(dir.string(), 0700));
   nlohmann::json meta;
   meta["original_path"] = LossyUtf8(safe_.Abs(rel));
   if (!IsValidUtf8(safe_.Abs(rel))) meta["original_path_base64"] = Base64Encode(safe_.Abs(rel));
@@ -391,11 +391,9 @@ std::string Healer::KeepForensics(const std::string& rel, const struct stat& st,
       if (sha256_hex) *sha256_hex = sha;
       meta["sha256"] = sha;
       // Written as a new file (never the tampered inode itself, which may have other links).
-      std::ofstream out(content_path, std::ios::binary);
-      out.write(data->data(), static_cast<std::streamsize>(data->size()));
-      out.close();
-      meta["content_kept"] = static_cast<bool>(out);
-      ::chmod(content_path.c_str(), 0400);
+      // Not kept (disk full...): the caller leaves the file alone rather than lose it.
+      WARD_RETURN_IF_ERROR(fs_.WriteFileAtomic(content_path, *data, 0400));
+      meta["content_kept"] = true;
     } else {
       meta["content_kept"] = false;
       meta["content_error"] = data.error().message();
@@ -413,14 +411,32 @@ std::string Healer::KeepForensics(const std::string& rel, const struct stat& st,
   } else {
     meta["type"] = "other";
   }
+  // The record is written before anything moves: a failure leaves rel where it is.
+  const std::string meta_path = (dir / "meta.json").string();
+  WARD_RETURN_IF_ERROR(fs_.WriteFileAtomic(meta_path, meta.dump(2) + "\n", 0600));
   if (move) {
     if (ledger_) ledger_->Expect(safe_.Abs(rel), ChangeLedger::Expected::Gone(true));
     // A regular file was copied above: remove it. Anything else moves whole.
     Status s = S_ISREG(st.st_mode) ? safe_.Remove(rel) : safe_.MoveOut(rel, content_path);
-    if (!s.ok()) meta["move_error"] = s.message();
+    if (!s.ok()) {
+      meta["move_error"] = s.message();
+      (void)fs_.WriteFileAtomic(meta_path, meta.dump(2) + "\n", 0600);
+    }
   }
-  std::ofstream(dir / "meta.json") << meta.dump(2) << "\n";
   return dir.string();
+}
+
+bool Healer::Keep(const std::string& rel, const struct stat& st, bool move, std::string* sha256_hex,
+                  std::string* forensics) {
+  auto kept = KeepForensics(rel, st, move, sha256_hex);
+  if (kept) {
+    *forensics = std::move(*kept);
+    return true;
+  }
+  Refuse(rel, fmt::format("the tampered version could not be kept for forensics ({}); left in "
+                          "place, healed on its next change",
+                          kept.error().message()));
+  return false;
 }
 
 void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool recurse) {
@@ -456,7 +472,7 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
         return;
       }
       std::string forensics;
-      if (st) forensics = KeepForensics(rel, *st, /*move=*/true, nullptr);
+      if (st && !Keep(rel, *st, /*move=*/true, nullptr, &forensics)) return;
       if (ledger_) ledger_->Expect(abs, ChangeLedger::Expected::Directory());
       if (Status s = safe_.MakeDirs(rel); !s.ok()) {
         Refuse(rel, s.message());
@@ -492,7 +508,7 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
         if (n >= 0 && std::string_view(cur.data(), static_cast<size_t>(n)) == *target) return;
       }
       std::string forensics;
-      if (st) forensics = KeepForensics(rel, *st, S_ISDIR(st->st_mode), nullptr);
+      if (st && !Keep(rel, *st, S_ISDIR(st->st_mode), nullptr, &forensics)) return;
       if (ledger_) {
         ledger_->Expect(abs, ChangeLedger::Expected::Symlink(*target));
       }
@@ -542,7 +558,7 @@ void Healer::Apply(const std::string& rel, const GitEntry& entry, Why why, bool 
       uid_t uid = 0;
       gid_t gid = 0;
       if (st) {
-        forensics = KeepForensics(rel, *st, S_ISDIR(st->st_mode), &before_sha);
+        if (!Keep(rel, *st, S_ISDIR(st->st_mode), &before_sha, &forensics)) return;
         uid = S_ISREG(st->st_mode) ? st->st_uid : 0;
         gid = S_ISREG(st->st_mode) ? st->st_gid : 0;
       }
@@ -610,14 +626,13 @@ void Healer::HandleUnexpected(const std::string& rel, const struct stat& st, Why
     }
     case UnexpectedAction::kQuarantine: {
       std::string sha;
-      std::string where = KeepForensics(rel, st, /*move=*/true, &sha);
+      std::string where;
+      if (!Keep(rel, st, /*move=*/true, &sha, &where)) return;
       // KeepForensics put it under forensics/; quarantine is the same record, filed apart.
       std::string qdir =
           (state_dir_ / "autoheal" / "quarantine" / std::filesystem::path(where).filename())
               .string();
-      std::error_code ec;
-      std::filesystem::rename(where, qdir, ec);
-      if (!ec) where = qdir;
+      if (fs_.Rename(where, qdir).ok()) where = qdir;
       bool gone = !safe_.Lstat(rel).has_value();
       if (!sha.empty()) e.Set("file.hash.sha256", sha);
       e.Set("autoheal.quarantine_path", where);
@@ -692,13 +707,10 @@ void Healer::SaveStatus() {
   j["last_restore_path"] = status_.last_restore_path;
   j["error"] = status_.error;
   std::string file = StatusFile(state_dir_, root_.path);
-  std::string tmp = file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
+  if (Status s = fs_.WriteFileAtomic(file, j.dump() + "\n", 0600); !s.ok()) {
+    spdlog::warn("autoheal: status not saved: {}", s.ToString());
+    status_dirty_ = true;  // tried again at the next flush
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
 }
 
 Result<std::vector<HealerStatus>> LoadStatus(const std::filesystem::path& state_dir) {

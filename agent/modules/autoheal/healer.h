@@ -6,7 +6,10 @@
 // the policy says. While the root's lock file exists nothing is restored; when it goes away the
 // root is reconciled with the ref. When the ref moves, the root follows the new commit (a
 // deploy). Every change it makes is announced to the ChangeLedger first, so integrity monitoring
-// takes it into its baseline instead of reporting it as tampering.
+// takes it into its baseline instead of reporting it as tampering. Its own files (forensics,
+// quarantine, status, under state_dir) are written through the FileSystem seam; when the tampered
+// version cannot be kept (disk full), the path is not restored but refused with an event, so that
+// nothing is lost, and healed on its next change or reconcile.
 // Thread-safety: not thread-safe; the autoheal module drives each Healer from one thread.
 #pragma once
 
@@ -25,6 +28,7 @@
 #include "agent/modules/integrity/path_filter.h"
 #include "common/clock.h"
 #include "common/event_sink.h"
+#include "common/file_system.h"
 
 namespace ward::agent::autoheal {
 
@@ -43,9 +47,10 @@ struct HealerStatus {
 class Healer {
  public:
   // `filter` (integrity's) decides which paths are watched at all; may be null in tests.
+  // `fs` writes the state directory's files.
   Healer(HealRoot root, const integrity::PathFilter* filter, ChangeLedger* ledger, EventSink& sink,
-         const Clock& clock, std::filesystem::path state_dir, int persistent_threshold,
-         std::chrono::milliseconds persistent_window);
+         const Clock& clock, FileSystem& fs, std::filesystem::path state_dir,
+         int persistent_threshold, std::chrono::milliseconds persistent_window);
 
   // Opens the repository, resolves the ref, looks at the lock file and — unless locked —
   // reconciles the root with the commit. A missing repository or ref is an error and an event.
@@ -69,9 +74,13 @@ class Healer {
   void Apply(const std::string& rel, const GitEntry& entry, Why why, bool recurse);
   void HandleUnexpected(const std::string& rel, const struct stat& st, Why why);
   // Keeps the current rel for forensics (copy for files and symlinks, move for directories).
-  // Returns the forensics directory and the sha256 of a regular file's content.
-  std::string KeepForensics(const std::string& rel, const struct stat& st, bool move,
-                            std::string* sha256_hex);
+  // Returns the forensics directory and the sha256 of a regular file's content; an error (and
+  // rel untouched) when the record or a regular file's content could not be written.
+  Result<std::string> KeepForensics(const std::string& rel, const struct stat& st, bool move,
+                                    std::string* sha256_hex);
+  // KeepForensics, or Refuse() and false (rel is left as it is).
+  bool Keep(const std::string& rel, const struct stat& st, bool move, std::string* sha256_hex,
+            std::string* forensics);
   // By value: callers pass commit_, which this overwrites.
   void Deploy(GitOid from, GitOid to);
   void SetLocked(bool locked);
@@ -90,6 +99,7 @@ class Healer {
   ChangeLedger* ledger_;
   EventSink& sink_;
   const Clock& clock_;
+  FileSystem& fs_;
   std::filesystem::path state_dir_;
   int persistent_threshold_;
   std::chrono::milliseconds persistent_window_;

@@ -16,6 +16,7 @@
 
 #include "common/hash.h"
 #include "testing/fake_clock.h"
+#include "testing/faulty_file_system.h"
 #include "testing/git_repo.h"
 #include "testing/recording_sink.h"
 #include "testing/shell.h"
@@ -92,7 +93,7 @@ class HealerTest : public ::testing::Test {
     return r;
   }
   std::unique_ptr<Healer> MakeHealer(HealRoot r) {
-    return std::make_unique<Healer>(std::move(r), nullptr, &ledger_, sink_, clock_, state_, 5,
+    return std::make_unique<Healer>(std::move(r), nullptr, &ledger_, sink_, clock_, fs_, state_, 5,
                                     std::chrono::minutes(1));
   }
   std::unique_ptr<Healer> StartedHealer() {
@@ -154,6 +155,7 @@ class HealerTest : public ::testing::Test {
   ChangeLedger ledger_{std::chrono::hours(1)};
   test::RecordingSink sink_;
   test::FakeClock clock_;
+  test::FaultyFileSystem fs_;  // the real file system, with the faults a test injects
 };
 
 // --- Start ---
@@ -482,6 +484,71 @@ TEST_F(HealerTest, NewFileIsQuarantinedOnChange) {
   EXPECT_TRUE(Entries(state_ + "/autoheal/forensics").empty());
   EXPECT_TRUE(ledger_.Consume(In("css/x.php"), false, FileType::kUnknown, nullptr, "", 0))
       << "the removal was announced";
+}
+
+// --- the state directory on a full disk ---
+
+TEST_F(HealerTest, DiskFullWhileKeepingForensicsLeavesTheTamperedFileAndReportsIt) {
+  CheckoutIntoRoot();
+  auto h = StartedHealer();
+  test::WriteFile(In("index.html"), "defaced");
+  fs_.FailOn(test::FaultyFileSystem::Op::kWrite, "/autoheal/forensics/", ENOSPC);
+  h->OnChange(In("index.html"));
+  // Nothing lost: the tampered version (the evidence) is where it was, nothing half-written.
+  EXPECT_EQ(test::ReadFileOrDie(In("index.html")), "defaced");
+  EXPECT_TRUE(Actions("restored").empty()) << ::testing::PrintToString(AllActions());
+  auto refused = Actions("refused");
+  ASSERT_EQ(refused.size(), 1u) << ::testing::PrintToString(AllActions());
+  EXPECT_EQ(refused[0].GetString("file.path"), In("index.html"));
+  EXPECT_NE(refused[0].GetString("message").find("No space left on device"), std::string::npos)
+      << refused[0].GetString("message");
+  for (const auto& d : Entries(state_ + "/autoheal/forensics")) {
+    EXPECT_TRUE(Entries(d).empty()) << d << " holds a partial record";
+  }
+  EXPECT_EQ(h->status().restored, 0u);
+
+  // Space again: the next change heals it, and the tampered version is kept.
+  fs_.Clear();
+  h->OnChange(In("index.html"));
+  EXPECT_EQ(test::ReadFileOrDie(In("index.html")), kIndex);
+  auto restored = Actions("restored");
+  ASSERT_EQ(restored.size(), 1u);
+  std::string kept = restored[0].GetString("autoheal.forensics_path");
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(test::ReadFileOrDie(kept + "/content"), "defaced");
+}
+
+TEST_F(HealerTest, DiskFullWhileQuarantiningLeavesTheUnexpectedFileInPlace) {
+  CheckoutIntoRoot();
+  auto h = StartedHealer();
+  test::WriteFile(In("css/x.php"), "<?php");
+  fs_.FailOn(test::FaultyFileSystem::Op::kWrite, "/autoheal/", ENOSPC);
+  h->OnChange(In("css/x.php"));
+  EXPECT_EQ(test::ReadFileOrDie(In("css/x.php")), "<?php");
+  EXPECT_EQ(Actions("refused").size(), 1u) << ::testing::PrintToString(AllActions());
+  EXPECT_TRUE(Entries(state_ + "/autoheal/quarantine").empty());
+  fs_.Clear();
+  h->OnChange(In("css/x.php"));
+  EXPECT_FALSE(fs::exists(In("css/x.php")));
+  EXPECT_EQ(Entries(state_ + "/autoheal/quarantine").size(), 1u);
+}
+
+TEST_F(HealerTest, StatusThatCannotBeSavedIsSavedAtTheNextFlush) {
+  CheckoutIntoRoot();
+  auto h = StartedHealer();
+  std::string status_dir = state_ + "/autoheal/status";
+  auto before = Entries(status_dir);
+  ASSERT_EQ(before.size(), 1u);
+  std::string saved = test::ReadFileOrDie(before[0]);
+  fs_.FailOn(test::FaultyFileSystem::Op::kWrite, "/autoheal/status/", ENOSPC);
+  test::WriteFile(In("index.html"), "defaced");
+  h->OnChange(In("index.html"));
+  h->FlushStatus();
+  EXPECT_EQ(test::ReadFileOrDie(before[0]), saved) << "the old status stays whole";
+  fs_.Clear();
+  h->FlushStatus();
+  auto now = nlohmann::json::parse(test::ReadFileOrDie(before[0]));
+  EXPECT_EQ(now["restored"], 1);
 }
 
 TEST_F(HealerTest, NewFileIsDeletedWhenThePolicySaysDelete) {

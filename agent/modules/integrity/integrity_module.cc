@@ -85,7 +85,7 @@ class IntegrityModule final : public Module, public HealthReporter {
 
   void OnNotice(const Notice& n, std::chrono::milliseconds settle) {
     std::lock_guard lock(mu_);
-    auto now = std::chrono::steady_clock::now();
+    auto now = ctx_.clock.SteadyNow();
     switch (n.kind) {
       case Notice::Kind::kRescanAll:
         rescan_all_ = true;
@@ -205,7 +205,7 @@ class IntegrityModule final : public Module, public HealthReporter {
                                      ? std::string("off")
                                      : fmt::format("{}s", config.schedule.count() / 1000))));
 
-    auto now = std::chrono::steady_clock::now();
+    auto now = ctx_.clock.SteadyNow();
     std::optional<SteadyTime> next_schedule;
     if (config.schedule.count() > 0) next_schedule = now + config.schedule;
     SteadyTime next_poll = now + kPollInterval;
@@ -216,15 +216,14 @@ class IntegrityModule final : public Module, public HealthReporter {
       for (const auto& [p, pend] : pending_) wake = std::min(wake, pend.due);
       if (next_schedule) wake = std::min(wake, *next_schedule);
       if (!polled_.empty()) wake = std::min(wake, next_poll);
-      cv_.wait_until(lock, stop, wake, [&] {
+      cv_.wait_for(lock, stop, WaitBudget(ctx_.clock, wake), [&] {
         return woken_ || next_config_.has_value() || rescan_all_ || !warnings_.empty() ||
-               std::any_of(pending_.begin(), pending_.end(), [&](const auto& kv) {
-                 return kv.second.due <= std::chrono::steady_clock::now();
-               });
+               std::any_of(pending_.begin(), pending_.end(),
+                           [&](const auto& kv) { return kv.second.due <= ctx_.clock.SteadyNow(); });
       });
       if (stop.stop_requested() || next_config_) break;
       woken_ = false;
-      now = std::chrono::steady_clock::now();
+      now = ctx_.clock.SteadyNow();
 
       std::vector<Notice> warnings = std::move(warnings_);
       warnings_.clear();
@@ -270,14 +269,14 @@ class IntegrityModule final : public Module, public HealthReporter {
         std::vector<std::pair<std::string, bool>> subtrees;
         for (const auto& p : polled) subtrees.emplace_back(p, true);
         (void)engine.ProcessPaths(subtrees, ctx_.events, "rescan");
-        next_poll = std::chrono::steady_clock::now() + kPollInterval;
+        next_poll = ctx_.clock.SteadyNow() + kPollInterval;
       }
-      if (next_schedule && std::chrono::steady_clock::now() >= *next_schedule) {
+      if (next_schedule && ctx_.clock.SteadyNow() >= *next_schedule) {
         check("scheduled");
-        next_schedule = std::chrono::steady_clock::now() + config.schedule;
+        next_schedule = ctx_.clock.SteadyNow() + config.schedule;
       }
       lock.lock();
-      now = std::chrono::steady_clock::now();
+      now = ctx_.clock.SteadyNow();
     }
     lock.unlock();
     if (watch_thread.joinable()) {

@@ -29,6 +29,14 @@ Result<int64_t> ReadRuleId(const ConfigNode& node) { return ReadInt(node, 1, 9'9
 
 std::string_view ModeName(Mode m) { return m == Mode::kPrevent ? "prevent" : "detect"; }
 
+std::string_view WafEngineName(WafEngineKind e) {
+  switch (e) {
+    case WafEngineKind::kLibModSecurity:
+      return "libmodsecurity";
+  }
+  return "libmodsecurity";
+}
+
 Mode IpsConfig::RuleMode(int64_t id) const {
   for (const auto& r : rules) {
     if (r.id == id && r.mode) return *r.mode;
@@ -54,9 +62,16 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(RequireMap(section));
   WARD_RETURN_IF_ERROR(CheckKeys(
-      section, {"enabled", "mode", "ports", "capture", "interface", "fail", "queue", "threads",
-                "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
+      section, {"enabled", "engine", "mode", "ports", "capture", "interface", "fail", "queue",
+                "threads", "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
   if (const ConfigNode* n = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*n).status());
+  if (const ConfigNode* n = section.Find("engine")) {
+    WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*n));
+    if (s != WafEngineName(WafEngineKind::kLibModSecurity)) {
+      return n->Error(fmt::format("expected libmodsecurity, got \"{}\"", s));
+    }
+    c.engine = WafEngineKind::kLibModSecurity;
+  }
   if (const ConfigNode* n = section.Find("mode")) {
     WARD_ASSIGN_OR_RETURN(c.mode, ReadMode(*n));
   }

@@ -1,6 +1,7 @@
 // The `ips` policy section: what traffic the host IPS inspects, how, and with which rules.
 //
 //   ips:
+//     engine: libmodsecurity       # the WAF rule engine (waf.h); the only one today
 //     mode: detect                 # detect | prevent
 //     ports: [80, 8080]            # TCP ports of local HTTP servers
 //     capture: nfqueue             # nfqueue (inline) | pcap (passive, detect only)
@@ -34,6 +35,9 @@ namespace ward::agent::ips {
 enum class Mode { kDetect, kPrevent };
 enum class Capture { kNfqueue, kPcap };
 enum class FailMode { kOpen, kClosed };
+// The WAF rule engine that runs the rules (waf.h, WafEngineFor()). Engines are listed here, in
+// the policy schema, so that validating a policy needs no engine library.
+enum class WafEngineKind { kLibModSecurity };
 
 struct RuleOverride {
   int64_t id = 0;
@@ -66,6 +70,7 @@ struct Limits {
 };
 
 struct IpsConfig {
+  WafEngineKind engine = WafEngineKind::kLibModSecurity;
   Mode mode = Mode::kDetect;
   std::vector<uint16_t> ports{80};
   Capture capture = Capture::kNfqueue;
@@ -95,5 +100,7 @@ inline constexpr int kMaxThreads = 16;
 Result<IpsConfig> ParseIpsConfig(const ConfigNode& section);
 
 std::string_view ModeName(Mode m);
+// The `ips.engine` value naming an engine ("libmodsecurity").
+std::string_view WafEngineName(WafEngineKind e);
 
 }  // namespace ward::agent::ips

@@ -47,6 +47,8 @@ TEST(IpsConfig, ErrorsNameTheKey) {
     const char* key;
   } cases[] = {
       {"ips: { mode: block }", "ips.mode"},
+      {"ips: { engine: seclang }", "ips.engine"},
+      {"ips: { engine: [libmodsecurity] }", "ips.engine"},
       {"ips: { ports: [80, 70000] }", "ips.ports[1]"},
       {"ips: { capture: tap }", "ips.capture"},
       {"ips: { fail: maybe }", "ips.fail"},
@@ -90,6 +92,16 @@ TEST(IpsConfig, EngineThreadsArePowersOfTwoOrOnePerCpu) {
   auto pcap = Parse("ips: { capture: pcap }");
   ASSERT_TRUE(pcap.has_value());
   EXPECT_EQ(pcap->EngineThreads(), 1);
+}
+
+TEST(IpsConfig, EngineIsLibmodsecurityByDefaultAndByName) {
+  auto absent = Parse("ips: { mode: detect }");
+  ASSERT_TRUE(absent.has_value()) << absent.error().ToString();
+  EXPECT_EQ(absent->engine, WafEngineKind::kLibModSecurity);
+  auto named = Parse("ips: { engine: libmodsecurity }");
+  ASSERT_TRUE(named.has_value()) << named.error().ToString();
+  EXPECT_EQ(named->engine, WafEngineKind::kLibModSecurity);
+  EXPECT_EQ(WafEngineName(named->engine), "libmodsecurity");
 }
 
 TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {

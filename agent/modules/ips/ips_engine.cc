@@ -17,16 +17,6 @@ std::string Truncate(std::string_view s, size_t n) {
   return LossyUtf8(s.substr(0, n)) + "...";
 }
 
-std::string VariableOf(std::string_view line) {
-  constexpr std::string_view kOpen = "against variable `";
-  size_t at = line.find(kOpen);
-  if (at == std::string_view::npos) return {};
-  at += kOpen.size();
-  size_t end = line.find('\'', at);
-  if (end == std::string_view::npos) return {};
-  return std::string(line.substr(at, std::min<size_t>(end - at, 200)));
-}
-
 }  // namespace
 
 struct IpsEngine::Flow {
@@ -76,7 +66,7 @@ Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsCon
     nlohmann::json one = {{"id", std::to_string(m.id)},
                           {"message", Truncate(m.message, kMaxDataLen)},
                           {"data", Truncate(m.data, kMaxDataLen)},
-                          {"variable", LossyUtf8(VariableOf(m.line))},
+                          {"variable", LossyUtf8(m.variable)},
                           {"score", CrsScore(m)},
                           {"mode", ModeName(config.RuleMode(m.id))}};
     if (m.severity >= 0) one["severity"] = m.severity;

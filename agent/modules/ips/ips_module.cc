@@ -22,16 +22,10 @@
 namespace ward::agent::ips {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Whether two policies need a new capture (ports, queue, interface...) rather than new rules.
 bool SameCapture(const IpsConfig& a, const IpsConfig& b) {
-  return a.capture == b.capture && a.ports == b.ports && a.interface == b.interface &&
-         a.fail == b.fail && a.queue == b.queue && a.mode == b.mode &&
+  return a.engine == b.engine && a.capture == b.capture && a.ports == b.ports &&
+         a.interface == b.interface && a.fail == b.fail && a.queue == b.queue && a.mode == b.mode &&
          a.EngineThreads() == b.EngineThreads();
 }
 
@@ -84,9 +78,9 @@ class IpsModule final : public Module, public HealthReporter {
       log = std::move(opened);
     }
     WARD_ASSIGN_OR_RETURN(auto rules, WafRules::Load(c, log));
-    spdlog::info("ips: {} rules loaded ({} mode, {} on port(s) {})", rules->rule_count(),
-                 ModeName(c.mode), c.capture == Capture::kNfqueue ? "nfqueue" : "pcap",
-                 fmt::join(c.ports, ","));
+    spdlog::info("ips: {} {} rules loaded ({} mode, {} on port(s) {})", rules->rule_count(),
+                 WafEngineName(c.engine), ModeName(c.mode),
+                 c.capture == Capture::kNfqueue ? "nfqueue" : "pcap", fmt::join(c.ports, ","));
     std::lock_guard lock(mu_);
     log_ = log;
     log_path_ = c.log_file;
@@ -161,6 +155,13 @@ class IpsModule final : public Module, public HealthReporter {
   }
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
+
+  // Monotonic milliseconds (flow timeouts, the degraded-report throttle), from the context's clock.
+  int64_t NowMs() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               ctx_.clock.SteadyNow().time_since_epoch())
+        .count();
+  }
 
   // Flows evicted for lack of room and segments refused (buffers full) mean traffic went (partly)
   // uninspected: logged, counted and reported as an event at most once a minute per engine.
@@ -247,7 +248,7 @@ class IpsModule final : public Module, public HealthReporter {
                                               [this](Event e) { Emit(std::move(e)); });
       w->queue_num = c.queue + i;
       Worker* wp = w.get();
-      auto handler = [wp, prevent](std::string_view pkt, bool verify_checksum) -> bool {
+      auto handler = [this, wp, prevent](std::string_view pkt, bool verify_checksum) -> bool {
         PacketDecision d = wp->engine->OnPacket(pkt, NowMs(), verify_checksum);
         // Detect mode, and the server's packets in prevent mode, were already accepted (verdict
         // first): this is a copy and the answer is ignored.
@@ -268,9 +269,9 @@ class IpsModule final : public Module, public HealthReporter {
                  c.fail == FailMode::kOpen ? "open" : "closed");
     std::stop_source halt;
     auto run = [&](Worker& w, bool polls) {
-      // Several threads: each its own libmodsecurity engine object (persistent collections).
-      std::optional<WafThreadContext> waf_context;
-      if (n > 1) waf_context.emplace();
+      // Several threads: each its own WAF engine state (libmodsecurity: persistent collections).
+      std::unique_ptr<WafThreadState> waf_state;
+      if (n > 1) waf_state = WafEngineFor(c.engine).NewThreadState();
       uint64_t seen = gen;
       int64_t last_expire = NowMs();
       w.result = w.queue->Run(stop, [&] {
@@ -291,7 +292,7 @@ class IpsModule final : public Module, public HealthReporter {
       });
       // One engine failing ends the capture (all threads): it restarts as a whole.
       if (!w.result.ok()) halt.request_stop();
-      // The flows' transactions end here, on their thread, while its WAF context lives.
+      // The flows' transactions end here, on their thread, while its WAF engine state lives.
       w.engine->CloseAll();
       const EngineStats& st = w.engine->stats();
       spdlog::info("ips: engine thread on NFQUEUE {}: {} packets, {} flows, {} transactions",

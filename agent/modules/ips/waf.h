@@ -1,25 +1,34 @@
-// Waf: libmodsecurity 3 with the OWASP CRS and the policy's overrides, as a rule set loaded once
-// per policy (WafRules) and a cheap per-exchange WafTransaction.
+// Waf: the seam between the IPS and a web application firewall rule engine.
 //
-// The ModSecurity configuration is generated from the IpsConfig (GenerateWafConfig, documented
-// in docs/ips.md): engine settings, the CRS setup (paranoia level, anomaly thresholds), the CRS
-// files one by one (Debian's 922110 patched with t:trim), custom rule files, then the per-rule
-// overrides and exclusions. Rule ids 1900000-1900999 are Ward's own.
+// An engine (WafEngine, chosen by the policy's `ips.engine`, WafEngineFor()) compiles a policy's
+// rule set once per policy (Load() -> WafRules) and inspects HTTP exchanges with it, one
+// WafTransaction per request/response pair, fed phase by phase by the HTTP parser
+// (HttpConnection): request headers (phase 1), request body (phase 2), response (phases 3-4), then
+// Finish() (logging phase). A transaction reports the rules that matched, the anomaly scores and
+// the intervention: whether the exchange is to be disrupted (blocked), with which HTTP status, by
+// which rule. Engines today: libmodsecurity 3 with the OWASP CRS (modsecurity_waf.h). Every engine
+// loads the same SecLang text (waf_config.h) and applies the same policy:
 //
-// Blocking (prevent mode): libmodsecurity runs with SecRuleEngine On and its intervention blocks.
-// Rules in detect mode inside a prevent policy must not block: their disruptive action becomes
-// `pass`, the CRS's inbound blocking rule 949110 is removed, and Ward decides from the
-// transaction's matched rules: the anomaly score of every matched scoring rule that is not in
-// detect mode (CRS severities: critical 5, error 4, warning 3, notice 2) against the inbound
-// threshold.
+// Blocking (prevent mode): rules in detect mode inside a prevent policy must not block; when some
+// are, Ward decides inbound blocking from the matched rules: the anomaly score of every matched
+// scoring rule that is not in detect mode (CrsScore(): critical 5, error 4, warning 3, notice 2)
+// against the inbound threshold. Detect mode never disrupts. Rule ids 1900000-1900999 are Ward's
+// own (generated settings).
 //
-// Thread-safety: WafRules is immutable after Load() and shared (shared_ptr) by any number of
-// threads; a WafTransaction belongs to one thread at a time and keeps its rules alive.
+// The interface forces no copy and no allocation per call: requests and bodies are passed as
+// references and views into the parser's buffers, valid for the duration of the call; an engine
+// keeps what it needs. Results are views into the transaction.
+//
+// Thread-safety: a WafEngine is stateless and shared. WafRules is immutable after Load() and
+// shared (shared_ptr) by any number of threads; a WafTransaction belongs to one thread at a time
+// and keeps its rules alive. Per-thread engine state (WafThreadState) is made by the engine and,
+// while it lives, used by every transaction its thread begins (see NewThreadState()).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,13 +37,10 @@
 #include "agent/modules/ips/config.h"
 #include "common/status.h"
 
-namespace modsecurity {
-class ModSecurity;
-class RulesSet;
-class Transaction;
-}  // namespace modsecurity
-
 namespace ward::agent::ips {
+
+// Rule ids kWardRuleIdBase .. +999 are Ward's own (generated settings); they never score.
+inline constexpr int64_t kWardRuleIdBase = 1900000;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -58,16 +64,36 @@ struct ResponseHead {
   HeaderList headers;
 };
 
-// One rule that matched, from libmodsecurity's log line.
+// One rule that matched.
 struct RuleMatch {
   int64_t id = 0;
   std::string message;
   std::string data;
-  int severity = -1;  // ModSecurity severity 0 (emergency) .. 7 (debug); -1 when absent
-  std::string line;   // the whole log line
+  int severity = -1;     // SecLang severity 0 (emergency) .. 7 (debug); -1 when absent
+  std::string variable;  // what matched ("ARGS:id"), when the engine says
+  std::string line;      // the engine's whole log line (libmodsecurity format)
 };
 
-// Writes libmodsecurity's messages, one line each, to the policy's log_file.
+// What the engine decided for the exchange so far.
+struct Intervention {
+  bool disruptive = false;  // the exchange is to be blocked (prevent mode only)
+  int status = 0;           // the HTTP status of the disruption (403, ...), 0 when none
+  // The rule that disrupted; 0 when Ward's own anomaly scoring decided (see above).
+  int64_t rule_id = 0;
+};
+
+// CRS anomaly scores of a transaction: inbound (request rules) and outbound (response rules). With
+// the CRS, what its variables say (tx.anomaly_score less tx.outbound_anomaly_score, and the
+// latter); without, inbound is the sum of CrsScore() over the matches.
+struct AnomalyScores {
+  int inbound = 0;
+  int outbound = 0;
+};
+
+// Score a matched rule adds in the CRS (by severity), 0 for rules that do not score.
+int CrsScore(const RuleMatch& m);
+
+// Writes the engine's messages, one line each, to the policy's log_file. Thread-safe.
 class WafLog {
  public:
   static Result<std::unique_ptr<WafLog>> Open(const std::string& path);
@@ -75,112 +101,82 @@ class WafLog {
   void Write(std::string_view line);
 
  private:
+  WafLog() = default;
   std::mutex mu_;
   int fd_ = -1;
 };
 
-class WafTransaction;
-
-// The libmodsecurity engine object of one engine thread. It holds the persistent collections
-// (IP, GLOBAL, SESSION, USER, RESOURCE — what `initcol` opens): libmodsecurity 3.0.9 locks their
-// writes but not their reads, so threads sharing one would race when a rule reads a collection
-// another thread's rule writes (CRS 912 DoS protection, 910 reputation blocking, with 913's
-// scanner flags). While a WafThreadContext lives, transactions begun on its thread use it: the
-// collections are per thread, as they are per worker process in nginx with ModSecurity.
-// Transactions begun under a context must end (Finish, destroyed) before it is destroyed, on its
-// thread. Without a context, transactions use the rule set's shared object (one thread).
-class WafThreadContext {
- public:
-  WafThreadContext();
-  ~WafThreadContext();
-  WafThreadContext(const WafThreadContext&) = delete;
-  WafThreadContext& operator=(const WafThreadContext&) = delete;
-
- private:
-  std::unique_ptr<modsecurity::ModSecurity> modsec_;
-  WafThreadContext* prev_ = nullptr;
-};
-
-class WafRules : public std::enable_shared_from_this<WafRules> {
- public:
-  // Loads the rule set for a policy. Errors name the file that libmodsecurity rejected and its
-  // message. `log` may be null.
-  static Result<std::shared_ptr<const WafRules>> Load(const IpsConfig& config,
-                                                      std::shared_ptr<WafLog> log = nullptr);
-  ~WafRules();
-
-  std::unique_ptr<WafTransaction> Begin(const Endpoints& ep) const;
-  const IpsConfig& config() const { return config_; }
-  size_t rule_count() const { return rule_count_; }
-  // True when Ward (not 949110) decides inbound blocking (some rule is detect-only in prevent).
-  bool ward_scoring() const { return ward_scoring_; }
-
- private:
-  friend class WafTransaction;
-  WafRules() = default;
-  IpsConfig config_;
-  std::shared_ptr<WafLog> log_;
-  std::unique_ptr<modsecurity::ModSecurity> modsec_;
-  std::unique_ptr<modsecurity::RulesSet> rules_;
-  size_t rule_count_ = 0;
-  bool ward_scoring_ = false;
-};
-
-// The text Ward gives libmodsecurity before and after the rule files (for docs and tests).
-struct WafConfigText {
-  std::string before;              // engine settings + CRS variables
-  std::vector<std::string> files;  // in load order
-  std::string after;               // overrides and exclusions
-};
-Result<WafConfigText> GenerateWafConfig(const IpsConfig& config);
-
-// Score a matched rule adds in the CRS (by severity), 0 for rules that do not score.
-int CrsScore(const RuleMatch& m);
-
+// The inspection of one HTTP exchange.
 class WafTransaction {
  public:
-  ~WafTransaction();
-  // Phase 1. Returns true when the request is to be blocked (prevent mode only).
-  bool RequestHeaders(const RequestHead& head);
-  void AppendRequestBody(std::string_view bytes);
+  virtual ~WafTransaction() = default;
+
+  // Phase 1. Returns true when the request is to be blocked (intervention() says how).
+  // `head` is read during the call only.
+  virtual bool RequestHeaders(const RequestHead& head) = 0;
+  // Request body bytes (de-chunked), in order; the engine keeps up to limits.request_body.
+  virtual void AppendRequestBody(std::string_view bytes) = 0;
   // Phase 2. Returns true when the request is to be blocked.
-  bool RequestBody();
-  // Phases 3 and 4 (response headers and body, the body up to the limit).
-  void Response(const ResponseHead& head, std::string_view body);
-  // Logging phase; call once at the end.
-  void Finish();
+  virtual bool RequestBody() = 0;
+  // Phases 3 and 4 (response headers and body, the body up to limits.response_body).
+  virtual void Response(const ResponseHead& head, std::string_view body) = 0;
+  // Logging phase; call once at the end (later calls do nothing).
+  virtual void Finish() = 0;
 
-  bool blocked() const { return blocked_; }
-  int block_status() const { return block_status_; }
-  const std::vector<RuleMatch>& matches() const { return matches_; }
-  // tx.anomaly_score (inbound) when the CRS set it, else the sum of CrsScore() over matches.
-  int AnomalyScore() const;
-  const Endpoints& endpoints() const { return ep_; }
-  const RequestHead& request() const { return request_; }
-  bool request_seen() const { return request_seen_; }
+  virtual const Intervention& intervention() const = 0;
+  // Every rule that matched so far, in order (a rule may appear more than once).
+  virtual std::span<const RuleMatch> matches() const = 0;
+  virtual AnomalyScores anomaly_scores() const = 0;
+  virtual const Endpoints& endpoints() const = 0;
+  // The request as given to RequestHeaders() (empty before).
+  virtual const RequestHead& request() const = 0;
+  virtual bool request_seen() const = 0;
 
-  // libmodsecurity's log callback (`self` is the transaction).
-  static void LogCallback(void* self, const void* message);
-
- private:
-  friend class WafRules;
-  WafTransaction(std::shared_ptr<const WafRules> rules, const Endpoints& ep,
-                 modsecurity::ModSecurity* engine);
-  bool CheckIntervention();
-
-  std::shared_ptr<const WafRules> rules_;
-  std::unique_ptr<modsecurity::Transaction> tx_;
-  Endpoints ep_;
-  RequestHead request_;
-  bool request_seen_ = false;
-  bool blocked_ = false;
-  int block_status_ = 0;
-  bool finished_ = false;
-  uint64_t body_bytes_ = 0;
-  std::vector<RuleMatch> matches_;
+  bool blocked() const { return intervention().disruptive; }
+  int block_status() const { return intervention().status; }
+  // Inbound plus outbound: the CRS's final tx.anomaly_score (what events report).
+  int AnomalyScore() const {
+    AnomalyScores s = anomaly_scores();
+    return s.inbound + s.outbound;
+  }
 };
 
-// Parses one libmodsecurity log line ("... [id \"942100\"] [msg \"...\"] ...").
-RuleMatch ParseLogLine(std::string_view line);
+// A compiled rule set for one policy.
+class WafRules {
+ public:
+  // Loads the policy's rule set with the engine it names: WafEngineFor(config.engine).Load().
+  static Result<std::shared_ptr<const WafRules>> Load(const IpsConfig& config,
+                                                      std::shared_ptr<WafLog> log = nullptr);
+  virtual ~WafRules() = default;
+  // Begins the inspection of one exchange between `ep`'s client and server.
+  virtual std::unique_ptr<WafTransaction> Begin(const Endpoints& ep) const = 0;
+  virtual const IpsConfig& config() const = 0;
+  virtual size_t rule_count() const = 0;
+};
+
+// Engine state of one engine thread (for libmodsecurity: the persistent collections), opaque.
+class WafThreadState {
+ public:
+  virtual ~WafThreadState() = default;
+};
+
+// A rule engine.
+class WafEngine {
+ public:
+  virtual ~WafEngine() = default;
+  virtual WafEngineKind kind() const = 0;
+  // Compiles the policy's rule set. Errors name the file the engine rejected and its message.
+  // `log` may be null.
+  virtual Result<std::shared_ptr<const WafRules>> Load(const IpsConfig& config,
+                                                       std::shared_ptr<WafLog> log) const = 0;
+  // State for the calling thread: while it lives, transactions begun on this thread by rules of
+  // this engine use it (rules loaded before or after). It must be destroyed on its thread, after
+  // every transaction begun under it ended. Without one, transactions share state of their rule
+  // set: one thread only.
+  virtual std::unique_ptr<WafThreadState> NewThreadState() const = 0;
+};
+
+// The engine of that kind (the one list of engines; nothing registers itself).
+const WafEngine& WafEngineFor(WafEngineKind kind);
 
 }  // namespace ward::agent::ips

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include "agent/modules/ips/modsecurity_waf.h"
+#include "agent/modules/ips/waf_config.h"
 #include "testing/temp_dir.h"
 
 namespace ward::agent::ips {
@@ -64,6 +66,7 @@ TEST(Waf, PreventModeBlocksAtTheAnomalyThreshold) {
   EXPECT_TRUE(t->blocked());
   EXPECT_EQ(t->block_status(), 403);
   EXPECT_TRUE(Has(*t, 949110));
+  EXPECT_EQ(t->intervention().rule_id, 949110);
   EXPECT_FALSE(RunGet(*rules, "/a/b?c=d")->blocked());
 }
 
@@ -84,7 +87,7 @@ TEST(Waf, DetectOnlyRuleInPreventModeIsReportedButDoesNotBlock) {
   c.rules.push_back({941160, true, Mode::kDetect});
   auto rules = Load(c);
   ASSERT_TRUE(rules);
-  EXPECT_TRUE(rules->ward_scoring());
+  EXPECT_TRUE(GenerateWafConfig(c)->ward_scoring);
   // Only XSS rules (all detect-only) match: reported, not blocked.
   auto t = RunGet(*rules, "/?q=%3Cscript%3Ealert(1)%3C/script%3E");
   EXPECT_TRUE(Has(*t, 941100));
@@ -92,6 +95,8 @@ TEST(Waf, DetectOnlyRuleInPreventModeIsReportedButDoesNotBlock) {
   // SQL injection (rules in prevent mode) is still blocked by Ward's own scoring.
   auto s = RunGet(*rules, "/?id=1%27%20OR%20%271%27=%271");
   EXPECT_TRUE(s->blocked());
+  EXPECT_EQ(s->intervention().status, 403);
+  EXPECT_EQ(s->intervention().rule_id, 0) << "Ward's scoring decided, not a rule";
 }
 
 TEST(Waf, ExclusionRemovesTheTargetOnThatPathOnly) {
@@ -185,7 +190,7 @@ TEST(Waf, EachThreadContextHasItsOwnPersistentCollections) {
   auto rules = Load(CountingConfig(dir));
   ASSERT_TRUE(rules);
   auto third_blocked = [&] {
-    WafThreadContext context;
+    auto state = WafEngineFor(WafEngineKind::kLibModSecurity).NewThreadState();
     bool first = RunGet(*rules, "/a")->blocked();
     bool second = RunGet(*rules, "/b")->blocked();
     bool third = RunGet(*rules, "/c")->blocked();
@@ -211,7 +216,7 @@ TEST(Waf, ThreadsWithTheirContextsShareOneRuleSetConcurrently) {
   ASSERT_TRUE(rules);
   std::atomic<int> blocked{0}, sqli{0};
   auto work = [&] {
-    WafThreadContext context;
+    auto state = WafEngineFor(WafEngineKind::kLibModSecurity).NewThreadState();
     for (int i = 0; i < 40; ++i) {
       auto t = RunGet(*rules, i % 2 ? "/?id=1%27%20OR%20%271%27=%271" : "/index.html?page=2");
       if (t->blocked()) ++blocked;
@@ -236,7 +241,73 @@ TEST(Waf, ParsesLogLines) {
   EXPECT_EQ(m.message, "SQL Injection");
   EXPECT_EQ(m.data, "Matched Data: \"q\" found");
   EXPECT_EQ(m.severity, 2);
+  EXPECT_EQ(m.variable, "ARGS:id");
   EXPECT_EQ(CrsScore(m), 5);
+}
+
+TEST(Waf, InterventionNamesTheDisruptiveRuleAndItsStatus) {
+  ward::test::TempDir dir;
+  std::ofstream(dir.path() / "teapot.conf")
+      << "SecRule ARGS:ward \"@streq canary\" "
+         "\"id:10001,phase:1,deny,status:418,log,msg:'canary'\"\n";
+  IpsConfig c;
+  c.mode = Mode::kPrevent;
+  c.crs.enabled = false;
+  c.custom_rules = {(dir.path() / "teapot.conf").string()};
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  auto t = rules->Begin(kEp);
+  EXPECT_FALSE(t->intervention().disruptive);
+  EXPECT_TRUE(t->RequestHeaders(Get("/?ward=canary")));
+  const Intervention& in = t->intervention();
+  EXPECT_TRUE(in.disruptive);
+  EXPECT_EQ(in.status, 418);
+  EXPECT_EQ(in.rule_id, 10001);
+  EXPECT_TRUE(t->request_seen());
+  EXPECT_EQ(t->request().uri, "/?ward=canary");
+  t->Finish();
+  // Detect mode: the same rule matches, nothing disrupts.
+  c.mode = Mode::kDetect;
+  auto detect = Load(c);
+  ASSERT_TRUE(detect);
+  auto d = RunGet(*detect, "/?ward=canary");
+  EXPECT_TRUE(Has(*d, 10001));
+  EXPECT_FALSE(d->intervention().disruptive);
+  EXPECT_EQ(d->intervention().status, 0);
+}
+
+TEST(Waf, ResponsePhasesReportTheOutboundAnomalyScore) {
+  IpsConfig c;
+  auto rules = Load(c);
+  ASSERT_TRUE(rules);
+  auto t = rules->Begin(kEp);
+  ASSERT_FALSE(t->RequestHeaders(Get("/item?id=2")));
+  ASSERT_FALSE(t->RequestBody());
+  ResponseHead head;
+  head.status = 200;
+  head.headers = {{"Content-Type", "text/html"}};
+  t->Response(head,
+              "<html><body>You have an error in your SQL syntax; check the manual that "
+              "corresponds to your MySQL server version for the right syntax to use near "
+              "'' at line 1</body></html>");
+  t->Finish();
+  EXPECT_EQ(t->anomaly_scores().inbound, 0) << t->matches()[0].line;
+  EXPECT_GE(t->anomaly_scores().outbound, 4);
+  bool outbound_rule = false;
+  for (const auto& m : t->matches()) outbound_rule |= m.id / 1000 == 951;
+  EXPECT_TRUE(outbound_rule) << t->matches().size();
+}
+
+TEST(Waf, TheLibmodsecurityEngineIsTheOneNamedByThePolicy) {
+  const WafEngine& e = WafEngineFor(WafEngineKind::kLibModSecurity);
+  EXPECT_EQ(e.kind(), WafEngineKind::kLibModSecurity);
+  EXPECT_NE(dynamic_cast<const ModSecurityEngine*>(&e), nullptr);
+  IpsConfig c;
+  auto direct = e.Load(c, nullptr);
+  ASSERT_TRUE(direct.has_value()) << direct.error().ToString();
+  auto through_policy = WafRules::Load(c);
+  ASSERT_TRUE(through_policy.has_value()) << through_policy.error().ToString();
+  EXPECT_EQ((*direct)->rule_count(), (*through_policy)->rule_count());
 }
 
 }  // namespace

@@ -1,0 +1,306 @@
+#include "agent/modules/ips/modsecurity_waf.h"
+
+#include <fmt/format.h>
+#include <modsecurity/intervention.h>
+#include <modsecurity/modsecurity.h>
+#include <modsecurity/rules_set.h>
+#include <modsecurity/transaction.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <ctime>
+#include <iterator>
+#include <vector>
+
+#include "agent/modules/ips/waf_config.h"
+
+namespace ward::agent::ips {
+namespace {
+
+std::string Token(std::string_view line, std::string_view name) {
+  std::string open = fmt::format("[{} \"", name);
+  size_t at = line.find(open);
+  if (at == std::string_view::npos) return {};
+  at += open.size();
+  std::string out;
+  for (size_t i = at; i < line.size(); ++i) {
+    if (line[i] == '\\' && i + 1 < line.size()) {
+      out.push_back(line[++i]);
+      continue;
+    }
+    if (line[i] == '"' && i + 1 < line.size() && line[i + 1] == ']') break;
+    out.push_back(line[i]);
+  }
+  return out;
+}
+
+std::string VariableOf(std::string_view line) {
+  constexpr std::string_view kOpen = "against variable `";
+  size_t at = line.find(kOpen);
+  if (at == std::string_view::npos) return {};
+  at += kOpen.size();
+  size_t end = line.find('\'', at);
+  if (end == std::string_view::npos) return {};
+  return std::string(line.substr(at, std::min<size_t>(end - at, 200)));
+}
+
+}  // namespace
+
+RuleMatch ParseLogLine(std::string_view line) {
+  RuleMatch m;
+  std::string id = Token(line, "id");
+  if (!id.empty()) m.id = std::strtoll(id.c_str(), nullptr, 10);
+  m.message = Token(line, "msg");
+  m.data = Token(line, "data");
+  std::string sev = Token(line, "severity");
+  if (!sev.empty() && sev.size() == 1 && sev[0] >= '0' && sev[0] <= '7') m.severity = sev[0] - '0';
+  m.variable = VariableOf(line);
+  m.line = std::string(line);
+  return m;
+}
+
+namespace {
+
+class ModSecurityThreadState;
+class ModSecurityTransaction;
+
+void LogCallback(void* self, const void* message);
+
+// The calling thread's state, while one lives (innermost).
+thread_local ModSecurityThreadState* tls_state = nullptr;
+
+std::unique_ptr<modsecurity::ModSecurity> NewModSecurity() {
+  auto m = std::make_unique<modsecurity::ModSecurity>();
+  m->setConnectorInformation("ward-agent ips");
+  m->setServerLogCb(&LogCallback, modsecurity::TextLogProperty);
+  return m;
+}
+
+class ModSecurityThreadState final : public WafThreadState {
+ public:
+  ModSecurityThreadState() : modsec_(NewModSecurity()), prev_(tls_state) { tls_state = this; }
+  ~ModSecurityThreadState() override { tls_state = prev_; }
+  ModSecurityThreadState(const ModSecurityThreadState&) = delete;
+  ModSecurityThreadState& operator=(const ModSecurityThreadState&) = delete;
+
+  modsecurity::ModSecurity* modsec() const { return modsec_.get(); }
+
+ private:
+  std::unique_ptr<modsecurity::ModSecurity> modsec_;
+  ModSecurityThreadState* prev_;
+};
+
+class ModSecurityRules final : public WafRules,
+                               public std::enable_shared_from_this<ModSecurityRules> {
+ public:
+  ~ModSecurityRules() override {
+    rules_.reset();
+    modsec_.reset();
+  }
+
+  // WafRules
+  std::unique_ptr<WafTransaction> Begin(const Endpoints& ep) const override;
+  const IpsConfig& config() const override { return config_; }
+  size_t rule_count() const override { return rule_count_; }
+
+  IpsConfig config_;
+  std::shared_ptr<WafLog> log_;
+  std::unique_ptr<modsecurity::ModSecurity> modsec_;
+  std::unique_ptr<modsecurity::RulesSet> rules_;
+  size_t rule_count_ = 0;
+  bool ward_scoring_ = false;
+};
+
+// A unique transaction id (UNIQUE_ID): the agent's start time and pid, and a counter. Given to
+// libmodsecurity so that it does not make its own, which costs a std::random_device and a
+// freshly seeded std::mt19937 per transaction (about 1% of the CPU of a request).
+std::string NextTransactionId() {
+  static const std::string prefix =
+      fmt::format("{:x}{:x}-", static_cast<uint64_t>(std::time(nullptr)), ::getpid());
+  static std::atomic<uint64_t> counter{0};
+  std::string id = prefix;
+  fmt::format_to(std::back_inserter(id), "{:x}", counter.fetch_add(1, std::memory_order_relaxed));
+  return id;
+}
+
+int ReadScore(modsecurity::Transaction& tx, const std::string& var) {
+  if (auto v = tx.m_collections.m_tx_collection->resolveFirst(var)) {
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (end != v->c_str()) return static_cast<int>(n);
+  }
+  return -1;
+}
+
+class ModSecurityTransaction final : public WafTransaction {
+ public:
+  ModSecurityTransaction(std::shared_ptr<const ModSecurityRules> rules, const Endpoints& ep,
+                         modsecurity::ModSecurity* engine)
+      : rules_(std::move(rules)), ep_(ep) {
+    std::string id = NextTransactionId();
+    tx_ = std::make_unique<modsecurity::Transaction>(engine, rules_->rules_.get(), id.data(), this);
+    tx_->processConnection(ep_.src_ip.c_str(), ep_.src_port, ep_.dst_ip.c_str(), ep_.dst_port);
+  }
+  ~ModSecurityTransaction() override { tx_.reset(); }
+
+  // WafTransaction
+  bool RequestHeaders(const RequestHead& head) override {
+    request_ = head;
+    request_seen_ = true;
+    tx_->processURI(head.uri.c_str(), head.method.c_str(), head.version.c_str());
+    for (const auto& [k, v] : head.headers) tx_->addRequestHeader(k, v);
+    tx_->processRequestHeaders();
+    return CheckIntervention();
+  }
+
+  void AppendRequestBody(std::string_view bytes) override {
+    const uint64_t limit = rules_->config_.limits.request_body;
+    if (intervention_.disruptive || body_bytes_ >= limit) return;
+    size_t take = std::min<uint64_t>(bytes.size(), limit - body_bytes_);
+    body_bytes_ += take;
+    tx_->appendRequestBody(reinterpret_cast<const unsigned char*>(bytes.data()), take);
+  }
+
+  bool RequestBody() override {
+    if (intervention_.disruptive) return true;
+    tx_->processRequestBody();
+    return CheckIntervention();
+  }
+
+  void Response(const ResponseHead& head, std::string_view body) override {
+    if (intervention_.disruptive) return;
+    for (const auto& [k, v] : head.headers) tx_->addResponseHeader(k, v);
+    tx_->processResponseHeaders(head.status, "HTTP/" + head.version);
+    size_t take = std::min<uint64_t>(body.size(), rules_->config_.limits.response_body);
+    if (take > 0) {
+      tx_->appendResponseBody(reinterpret_cast<const unsigned char*>(body.data()), take);
+    }
+    tx_->processResponseBody();
+  }
+
+  void Finish() override {
+    if (finished_) return;
+    finished_ = true;
+    tx_->processLogging();
+  }
+
+  const Intervention& intervention() const override { return intervention_; }
+  std::span<const RuleMatch> matches() const override { return matches_; }
+  AnomalyScores anomaly_scores() const override {
+    // The CRS adds the outbound score into tx.anomaly_score at the end of phase 4 (959).
+    int total = ReadScore(*tx_, "anomaly_score");
+    int outbound = ReadScore(*tx_, "outbound_anomaly_score");
+    AnomalyScores s{0, std::max(outbound, 0)};
+    if (total >= 0) {
+      s.inbound = std::max(total - s.outbound, 0);
+    } else {
+      for (const auto& m : matches_) s.inbound += CrsScore(m);
+    }
+    return s;
+  }
+  const Endpoints& endpoints() const override { return ep_; }
+  const RequestHead& request() const override { return request_; }
+  bool request_seen() const override { return request_seen_; }
+
+  void Log(std::string_view line) {
+    if (rules_->log_ != nullptr) rules_->log_->Write(line);
+    RuleMatch m = ParseLogLine(line);
+    if (m.id != 0) matches_.push_back(std::move(m));
+  }
+
+ private:
+  bool CheckIntervention() {
+    if (intervention_.disruptive) return true;
+    const IpsConfig& config = rules_->config_;
+    const bool prevent = config.mode == Mode::kPrevent;
+    modsecurity::ModSecurityIntervention it{};
+    it.status = 200;
+    bool disrupt = tx_->intervention(&it);
+    int64_t disrupting_rule = 0;
+    if (it.log != nullptr) {
+      // The disruptive rule's own message comes with the intervention, not the log callback.
+      const size_t before = matches_.size();
+      Log(it.log);
+      if (matches_.size() > before) disrupting_rule = matches_.back().id;
+      std::free(it.log);
+    }
+    if (it.url != nullptr) std::free(it.url);
+    if (prevent && disrupt) {
+      intervention_ = {true, it.status, disrupting_rule};
+      return true;
+    }
+    if (prevent && rules_->ward_scoring_) {
+      int score = 0;
+      for (const auto& m : matches_) {
+        if (config.RuleMode(m.id) == Mode::kPrevent) score += CrsScore(m);
+      }
+      if (score >= config.crs.inbound_anomaly_threshold) {
+        intervention_ = {true, 403, 0};
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::shared_ptr<const ModSecurityRules> rules_;
+  std::unique_ptr<modsecurity::Transaction> tx_;
+  Endpoints ep_;
+  RequestHead request_;
+  bool request_seen_ = false;
+  Intervention intervention_;
+  bool finished_ = false;
+  uint64_t body_bytes_ = 0;
+  std::vector<RuleMatch> matches_;
+};
+
+void LogCallback(void* self, const void* message) {
+  if (self == nullptr || message == nullptr) return;
+  static_cast<ModSecurityTransaction*>(self)->Log(static_cast<const char*>(message));
+}
+
+std::unique_ptr<WafTransaction> ModSecurityRules::Begin(const Endpoints& ep) const {
+  modsecurity::ModSecurity* engine = tls_state != nullptr ? tls_state->modsec() : modsec_.get();
+  return std::make_unique<ModSecurityTransaction>(shared_from_this(), ep, engine);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const WafRules>> ModSecurityEngine::Load(const IpsConfig& config,
+                                                                std::shared_ptr<WafLog> log) const {
+  WARD_ASSIGN_OR_RETURN(WafConfigText text, GenerateWafConfig(config));
+  auto w = std::make_shared<ModSecurityRules>();
+  w->config_ = config;
+  w->log_ = std::move(log);
+  w->modsec_ = NewModSecurity();
+  w->rules_ = std::make_unique<modsecurity::RulesSet>();
+  auto add = [&](const std::string& rules_text, std::string_view what) -> Status {
+    int n = w->rules_->load(rules_text.c_str(), std::string(what));
+    if (n < 0) {
+      std::string err = w->rules_->getParserError();
+      while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+      return InvalidArgument(fmt::format("{}: libmodsecurity: {}", what, err));
+    }
+    return Status::Ok();
+  };
+  WARD_RETURN_IF_ERROR(add(text.before, "ips (generated settings)"));
+  for (const auto& f : text.files) {
+    WARD_ASSIGN_OR_RETURN(std::string body, ReadRuleFile(f));
+    WARD_RETURN_IF_ERROR(add(body, f));
+  }
+  if (!text.after.empty()) WARD_RETURN_IF_ERROR(add(text.after, "ips (generated overrides)"));
+  w->ward_scoring_ = text.ward_scoring;
+  size_t count = 0;
+  for (int p = 0; p < modsecurity::Phases::NUMBER_OF_PHASES; ++p) {
+    count += w->rules_->m_rulesSetPhases[p]->size();
+  }
+  w->rule_count_ = count;
+  return std::shared_ptr<const WafRules>(std::move(w));
+}
+
+std::unique_ptr<WafThreadState> ModSecurityEngine::NewThreadState() const {
+  return std::make_unique<ModSecurityThreadState>();
+}
+
+}  // namespace ward::agent::ips
