@@ -1,8 +1,9 @@
 // Command handlers: the runtime side of the command tables (agent/core/module_schema.h). A
 // module's schema declares the commands a manager may queue for it (name, summary, argument
-// schema); its runtime provides one handler per command (ModuleSpec::handlers), and the agent's
-// dispatch (agent/transport/managed.cc) finds both by name, checks the arguments against the
-// schema and runs the handler. agent/modules/builtin_test.cc checks that every declared command
+// schema); its runtime provides one handler per command (<name>::Handlers(), gathered by
+// agent/modules/builtin.cc BuiltinCommandHandlers), and the agent's dispatch
+// (agent/transport/managed.cc) finds both by name, checks the arguments against the schema and
+// runs the handler. agent/modules/builtin_test.cc checks that every declared command
 // has a handler and every handler a declaration.
 #pragma once
 
