@@ -9,12 +9,12 @@
 namespace ward::manager {
 namespace {
 
-std::string BearerSecret(const std::string& header) {
+std::string BearerSecret(std::string_view header) {
   constexpr std::string_view kPrefix = "Bearer ";
   if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
     return "";
   }
-  return header.substr(kPrefix.size());
+  return std::string(header.substr(kPrefix.size()));
 }
 
 HttpResponse Unauthenticated(std::string message) {
@@ -42,7 +42,7 @@ std::optional<HttpResponse> ManagerApi::CheckBeforeBody(const HttpRequest& head)
     // 404 and 405 do not depend on the body.
     if (!known || head.method != "POST") return Handle(head);
     if (activate) return std::nullopt;  // the token is in the (small) body
-    std::string secret = BearerSecret(head.authorization);
+    std::string secret = BearerSecret(head.Authorization());
     if (secret.empty()) return Unauthenticated("missing agent credential");
     if (!secret.starts_with("wac_")) {
       return Unauthenticated("API keys are not accepted on /agent/v1; use the agent credential");
@@ -65,7 +65,7 @@ std::optional<HttpResponse> ManagerApi::CheckBeforeBody(const HttpRequest& head)
     return std::nullopt;
   }
   if (!rest) return Handle(head);  // 404
-  std::string secret = BearerSecret(head.authorization);
+  std::string secret = BearerSecret(head.Authorization());
   if (secret.empty()) return Unauthenticated("missing API key (Authorization: Bearer <key>)");
   if (secret.starts_with("wac_")) {
     return Unauthenticated("agent credentials are not accepted on /api/v1; use an API key");

@@ -116,19 +116,27 @@ bool IsHttpSyntaxError(const beast::error_code& ec) {
          ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
+bool Compressible(std::string_view content_type) {
+  return content_type.starts_with("application/json") || content_type.starts_with("text/");
+}
+
 std::shared_ptr<Response> MakeResponse(const HttpResponse& in, unsigned version, bool keep_alive,
                                        bool gzip_ok) {
   auto res = std::make_shared<Response>();
   res->version(version);
   res->result(static_cast<unsigned>(in.status));
   for (const auto& [k, v] : in.headers) {
-    if (beast::iequals(k, "Connection") || beast::iequals(k, "Content-Length")) continue;
+    if (beast::iequals(k, "Connection") || beast::iequals(k, "Content-Length") ||
+        beast::iequals(k, "Transfer-Encoding")) {
+      continue;
+    }
     res->insert(k, v);
   }
-  if (!in.body.is_null()) {
-    std::string body = in.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    res->set(http::field::content_type, "application/json");
-    if (gzip_ok && body.size() >= kGzipMinBytes) {
+  if (!in.content_type.empty()) {
+    res->set(http::field::content_type, in.content_type);
+    std::string body = in.body;
+    if (gzip_ok && body.size() >= kGzipMinBytes && Compressible(in.content_type) &&
+        !in.headers.Has("Content-Encoding")) {
       if (auto z = Gzip(body)) {
         body = std::move(*z);
         res->set(http::field::content_encoding, "gzip");
@@ -311,7 +319,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!SplitTarget(h.target(), head_.path, head_.query)) {
       return Refuse(ErrorResponse({400, "bad_request", "malformed request target", ""}));
     }
-    head_.authorization = std::string(h[http::field::authorization]);
+    for (const auto& field : h) {
+      head_.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
     head_.remote_addr = remote_;
     encoding_ = std::string(h[http::field::content_encoding]);
     gzip_ok_ = AcceptsGzip(h[http::field::accept_encoding]);
@@ -320,7 +330,7 @@ class Session : public std::enable_shared_from_this<Session> {
       HttpResponse r =
           ErrorResponse({429, "rate_limited",
                          fmt::format("too many failed authentications; retry in {} s", wait), ""});
-      r.headers.emplace_back("Retry-After", std::to_string(wait));
+      r.headers.Add("Retry-After", std::to_string(wait));
       return Refuse(r);
     }
     const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
@@ -426,7 +436,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Busy() {
     HttpResponse r = ErrorResponse({503, "unavailable", "the manager is busy; retry shortly", ""});
-    r.headers.emplace_back("Retry-After", "1");
+    r.headers.Add("Retry-After", "1");
     Refuse(r);
   }
 
