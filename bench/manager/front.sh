@@ -6,8 +6,9 @@
 set -euo pipefail
 manager=${1:-build/bin/ward-manager}
 bench=${2:-build/manager/manager_front_bench}
-requests=${REQUESTS:-200}
+requests=${REQUESTS:-600}
 hostile=${HOSTILE:-1000}
+modes=${MODES:-latency body-unauth body-auth}
 dir=$(mktemp -d)
 pid=
 cleanup() {
@@ -24,23 +25,23 @@ start() {
     --no-jobs --threads 16 --rate-limit-key 0 --rate-limit-tenant 0 --rate-limit-agent 0 \
     >"$dir/serve.out" 2>"$dir/serve.err" &
   pid=$!
+  port=
   for _ in $(seq 1 100); do
-    port=$(sed -n 's|^listening: https://127.0.0.1:||p' "$dir/serve.out")
+    port=$(sed -n 's|^listening: https://127.0.0.1:||p' "$dir/serve.out" 2>/dev/null || true)
     [ -n "$port" ] && break
     sleep 0.1
   done
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; rm -f "$dir"/ward.db*; }
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; rm -f "$dir"/ward.db* "$dir/serve.out"; }
 
-echo "== latency under $hostile hostile connections ($("$manager" --version 2>/dev/null || echo "$manager"))"
-start
-"$bench" --port "$port" --api-key "$key" --mode latency --hostile "$hostile" --requests "$requests"
-stop
-echo "== unauthenticated 500 MB POST"
-start
-"$bench" --port "$port" --api-key "$key" --mode body-unauth --pid "$pid"
-stop
-echo "== 4 x 100 MB authenticated POSTs (Content-Length, then chunked)"
-start
-"$bench" --port "$port" --api-key "$key" --mode body-auth --pid "$pid"
-stop
+for mode in $modes; do
+  case $mode in
+    latency) echo "== latency under $hostile hostile connections ($manager)" ;;
+    body-unauth) echo "== unauthenticated 500 MB POST ($manager)" ;;
+    body-auth) echo "== 4 x 100 MB authenticated POSTs, Content-Length then chunked ($manager)" ;;
+  esac
+  start
+  "$bench" --port "$port" --api-key "$key" --mode "$mode" --pid "$pid" --hostile "$hostile" \
+    --requests "$requests"
+  stop
+done

@@ -6,8 +6,9 @@
 //            from --sources loopback addresses 127.0.0.2.., while an authenticated API request
 //            (GET /api/v1/agents) and an agent heartbeat are measured from 127.0.0.1, each on a
 //            new TLS connection: p50, p99, max, failures (no answer within --timeout).
-//   body-unauth: one POST with Content-Length 500 MB and a wrong key, body streamed until the
-//            server closes; the server's peak RSS (VmHWM of --pid) before and after.
+//   body-unauth: a 500 MB POST with a wrong key (Content-Length, then chunked), body streamed
+//            until the server answers or closes; the server's peak RSS (VmHWM of --pid) before
+//            and after.
 //   body-auth: four concurrent 100 MB POSTs with a valid key (Content-Length, then chunked).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -266,7 +267,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(g_open.load()), hostile, sources);
     std::thread attacker([&] { Attack(all); });
     Figures api, heartbeat;
-    const std::string hb = R"({"status":{"agent_version":"0.1.0"}})";
+    const std::string hb =
+        R"({"machine_id":"bench-1","status":{"version":"0.1.0","hostname":"bench"}})";
     for (int i = 0; i < requests; ++i) {
       for (int which = 0; which < 2; ++which) {
         auto start = SteadyClock::now();
@@ -277,7 +279,10 @@ int main(int argc, char** argv) {
         if (r.first == 200) {
           f.ms.push_back(ms);
         } else {
-          ++f.failures;
+          if (f.failures++ == 0) {
+            std::fprintf(stderr, "%s: HTTP %d %s\n", which == 0 ? "api" : "heartbeat", r.first,
+                         r.second.substr(0, 200).c_str());
+          }
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -331,6 +336,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(hwm0 / 1024));
   if (mode == "body-unauth") {
     post("wrong-key", 500ull << 20, false);
+    post("wrong-key", 500ull << 20, true);
   } else {
     for (bool chunked : {false, true}) {
       std::vector<std::thread> ts;
