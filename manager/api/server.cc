@@ -423,6 +423,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (out.status == 401) self->f_.throttle.RecordFailure(self->key_);
       auto res = MakeResponse(out, version, keep && !req.body_error, gzip_ok);
+      if (req.method == "HEAD") res->body().clear();  // Content-Length stays, no body
       const bool close = !res->keep_alive();
       asio::post(self->stream_.get_executor(), [self, res = std::move(res), close]() mutable {
         self->Write(std::move(res), close, true);
@@ -592,7 +593,7 @@ Result<int> HttpsServer::Start(const std::string& host, int port) {
   if (!ec) f.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Unavailable(fmt::format("cannot bind {}:{}: {}", host, port, ec.message()));
   const int bound = f.acceptor->local_endpoint(ec).port();
-  f.audit_timer = std::make_unique<asio::steady_timer>(*f.ioc);
+  f.audit_timer = std::make_unique<asio::steady_timer>(asio::make_strand(*f.ioc));
   f.accept_retry = std::make_unique<asio::steady_timer>(f.acceptor->get_executor());
   f.pool = std::make_unique<WorkerPool>(f.opt.threads, f.opt.queue_limit);
   f.started = true;
@@ -621,7 +622,7 @@ void HttpsServer::Stop() {
     closed = true;
     cv.notify_all();
   });
-  asio::post(*f.ioc, [&f] { f.audit_timer->cancel(); });
+  asio::post(f.audit_timer->get_executor(), [&f] { f.audit_timer->cancel(); });
   {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return closed; });
