@@ -1,3 +1,6 @@
 # Manager server fuzzers: request validation/routing and the agent event batch.
 ward_fuzzer(fuzz_manager_request ward::manager_server)
 ward_fuzzer(fuzz_manager_event_batch ward::manager_server)
+# The network front's request heads (issue #13): Beast's parser with the front's limits + target
+# decoding.
+ward_fuzzer(fuzz_manager_front_head ward::manager_server ward_boost_asio)

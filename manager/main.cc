@@ -97,6 +97,12 @@ struct ServeOptions {
   int agent_rate = 600;
   int max_batch_events = 1000;
   int threads = 16;
+  int max_connections = 10000;
+  int max_connections_per_address = 256;
+  int auth_failures_per_minute = 30;
+  std::string header_timeout = "10s";
+  std::string body_timeout = "60s";
+  std::string keep_alive_timeout = "5s";
   std::string job_tick = "15s";
   std::string lease_ttl = "60s";
   std::string retention_every = "1h";
@@ -174,7 +180,18 @@ int Serve(const ServeOptions& o) {
       {"start server",
        [&]() -> Status {
          api = std::make_unique<ManagerApi>(*store, SystemClock(), api_opt);
-         WARD_ASSIGN_OR_RETURN(server, HttpsServer::Create(*api, cert, key, o.threads));
+         ServerOptions front;
+         front.threads = o.threads;
+         front.max_connections = o.max_connections;
+         front.max_connections_per_address = o.max_connections_per_address;
+         front.auth_failures_per_minute = o.auth_failures_per_minute;
+         WARD_ASSIGN_OR_RETURN(auto header, Seconds("--header-timeout", o.header_timeout));
+         WARD_ASSIGN_OR_RETURN(auto body, Seconds("--body-timeout", o.body_timeout));
+         WARD_ASSIGN_OR_RETURN(auto idle, Seconds("--keep-alive-timeout", o.keep_alive_timeout));
+         front.handshake_timeout = front.header_timeout = header;
+         front.body_timeout = body;
+         front.keep_alive_timeout = idle;
+         WARD_ASSIGN_OR_RETURN(server, HttpsServer::Create(*api, cert, key, front));
          WARD_ASSIGN_OR_RETURN(int port, server->Start(listen.first, listen.second));
          fmt::print("listening: https://{}:{}\n", listen.first, port);
          std::fflush(stdout);
@@ -244,6 +261,26 @@ int Run(int argc, char** argv) {
   serve->add_option("--max-batch-events", so.max_batch_events, "events per agent upload")
       ->capture_default_str();
   serve->add_option("--threads", so.threads, "HTTP worker threads")->capture_default_str();
+  serve->add_option("--max-connections", so.max_connections, "open connections in total")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections-per-address", so.max_connections_per_address,
+                   "open connections per source address (IPv6: per /64)")
+      ->capture_default_str();
+  serve
+      ->add_option("--auth-failures-per-minute", so.auth_failures_per_minute,
+                   "failed authentications per source address before 429 (0: no throttle)")
+      ->capture_default_str();
+  serve
+      ->add_option("--header-timeout", so.header_timeout,
+                   "deadline for the TLS handshake, and for a request's headers")
+      ->capture_default_str();
+  serve->add_option("--body-timeout", so.body_timeout, "deadline for a request body")
+      ->capture_default_str();
+  serve
+      ->add_option("--keep-alive-timeout", so.keep_alive_timeout,
+                   "idle time allowed between requests on one connection")
+      ->capture_default_str();
   serve->add_option("--job-tick", so.job_tick, "how often background jobs are tried")
       ->capture_default_str();
   serve->add_option("--lease-ttl", so.lease_ttl, "job lease lifetime")->capture_default_str();

@@ -16,6 +16,12 @@ ward_test(manager_agent_test
   DEPS ward::manager_harness
   LABELS integration)
 
+# The network front under hostile connections (issue #13): raw TLS sockets.
+ward_test(manager_front_test
+  SOURCES manager_front_test.cc
+  DEPS ward::manager_server ward::manager_store ward::testing PkgConfig::OPENSSL
+  LABELS integration)
+
 ward_test(manager_jobs_test
   SOURCES ${PROJECT_SOURCE_DIR}/manager/jobs/jobs_test.cc
   DEPS ward::manager_server ward::manager_store ward::testing)

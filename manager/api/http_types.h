@@ -1,6 +1,6 @@
 // HttpRequest / HttpResponse: the manager's own view of one HTTP exchange, independent of the
 // HTTP library, so handlers, the router and the validators can be tested and fuzzed without a
-// socket. The server (manager/api/server.h) converts cpp-httplib's types to and from these.
+// socket. The server (manager/api/server.h) converts the wire requests to and from these.
 //
 // A response carries bytes with their content type and headers: JSON is the common case
 // (JsonResponse, ErrorResponse), static console assets another (AssetResponse: ETag,

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "manager/api/http_types.h"
+#include "manager/auth/auth_failures.h"
 #include "manager/auth/rate_limiter.h"
 #include "manager/store/store.h"
 
@@ -41,6 +42,16 @@ class ManagerApi {
   ~ManagerApi();
 
   HttpResponse Handle(const HttpRequest& req);
+
+  // For the network front (manager/api/front_checks.cc), on a request's headers before any body
+  // byte is read: the answer when the body must not be read (401 for a missing, invalid, revoked
+  // or expired credential; 404/405 for what no body can change; 503 when the database is away),
+  // or nullopt when the body may be read (Handle() then checks everything again).
+  // /agent/v1/activate carries its token in the body: always nullopt.
+  std::optional<HttpResponse> CheckBeforeBody(const HttpRequest& head);
+  // One audit entry per address (primary tenant, actor "address:<a>", method AUTH, detail with
+  // the counts); failures to store are logged.
+  void AuditAuthFailures(const std::vector<AuthFailureSummary>& summaries);
 
   // Body limit that applies to a request path (the server reads at most this much).
   size_t BodyLimitFor(std::string_view path) const;
