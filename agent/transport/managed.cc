@@ -80,9 +80,22 @@ Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::
 ManagedAgent::~ManagedAgent() { Stop(); }
 
 std::unique_ptr<Output> ManagedAgent::MakeSpoolOutput() {
-  return std::make_unique<SpoolOutput>(*spool_, [this] {
-    if (Channel* c = wake_.load()) c->Wake();
-  });
+  auto out = std::make_unique<SpoolOutput>(
+      *spool_,
+      [this] {
+        if (Channel* c = wake_.load()) c->Wake();
+      },
+      [this] {
+        // Events lost or held back by a refusing disk: tell the manager now, not in a minute.
+        if (Channel* c = wake_.load()) c->HeartbeatSoon();
+      });
+  spool_output_ = out.get();
+  return out;
+}
+
+void ManagedAgent::CloseSpoolOutput() {
+  if (spool_output_ != nullptr) spool_output_->Close();
+  spool_output_ = nullptr;
 }
 
 void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
