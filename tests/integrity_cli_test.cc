@@ -709,6 +709,38 @@ TEST_F(AgentRunOffline, ReportsChangesMadeWhileStoppedOnceAtStartup) {
   ExpectCleanCheck();
 }
 
+// Issue #13: deleting the state database while the agent was stopped gave "first baseline
+// recorded" (severity 0) and the change made meanwhile was never reported.
+TEST_F(AgentRunOffline, DeletedStateDatabaseIsCriticalAndTheOfflineChangeIsStillReported) {
+  WriteFile(P("edited"), "v1");
+  WriteFile(P("kept"), "same");
+  std::vector<Json> first = RunUntilStarted();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(std::count_if(first.begin(), first.end(), Action("baseline_recorded")), 1);
+
+  for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) fs::remove(state_ + "/" + f);
+  WriteFile(P("edited"), "v2, planted while the database was gone");
+
+  // `check` (read-only) says so too: exit 1, the loss and the change.
+  CommandResult check = Integrity("check");
+  EXPECT_EQ(check.exit_code, 1) << check.Transcript();
+  Json lost_cli = One(check, Action("baseline_lost"), "baseline_lost");
+  EXPECT_EQ(Field(lost_cli, "event.severity"), 4) << lost_cli.dump();
+  One(check, ActionOn("modified", P("edited")), "modified");
+
+  std::vector<Json> second = RunUntilStarted();
+  ASSERT_FALSE(HasFailure());
+  auto started_at = std::find_if(second.begin(), second.end(), Action("started"));
+  ASSERT_NE(started_at, second.end());
+  auto lost = std::find_if(second.begin(), started_at, Action("baseline_lost"));
+  ASSERT_NE(lost, started_at) << "no baseline_lost before `started`";
+  EXPECT_EQ(Field(*lost, "event.severity"), 4) << lost->dump();
+  EXPECT_EQ(StrField(*lost, "integrity.baseline_source"), "copy") << lost->dump();
+  EXPECT_EQ(std::count_if(second.begin(), second.end(), Action("baseline_recorded")), 0);
+  EXPECT_EQ(std::count_if(second.begin(), started_at, ActionOn("modified", P("edited"))), 1);
+  EXPECT_EQ(std::count_if(second.begin(), second.end(), IsChange), 1);
+}
+
 TEST_F(AgentRunOffline, ScheduledCheckReportsChangesWithoutRealtime) {
   WritePolicy({root_}, "1s");
   WriteFile(P("f"), "v1");

@@ -173,6 +173,25 @@ nlohmann::json ManagedAgent::StatusDoc() const {
   }
   nlohmann::json s = {{"modules", modules}};
   if (!policy_.agent().name.empty()) s["hostname"] = policy_.agent().name;
+  // The integrity baseline's anchor (docs/integrity.md): its digest, MAC'd with the agent key,
+  // is kept with the manager (issue #13), and an open incident (a baseline lost or unreadable)
+  // shows the integrity module degraded.
+  if (auto anchor = RealFileSystem().ReadFile(
+          integrity::IntegrityEngine::AnchorPath(state_dir_).string(), 64 << 10)) {
+    nlohmann::json doc = nlohmann::json::parse(*anchor, nullptr, false);
+    if (doc.is_object() && doc.contains("anchor") && doc["anchor"].is_object()) {
+      nlohmann::json b = doc["anchor"];
+      b["mac"] = doc.value("mac", std::string());
+      std::string incident = b.value("incident", std::string());
+      for (auto& m : s["modules"]) {
+        if (m["name"] == "integrity" && !incident.empty()) {
+          m["health"] = "degraded";
+          m["reason"] = incident;
+        }
+      }
+      s["integrity_baseline"] = std::move(b);
+    }
+  }
   return s;
 }
 

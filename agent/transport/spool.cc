@@ -185,9 +185,10 @@ Status Spool::Append(const std::vector<Event>& events) {
     Event note = Event::Make(clock_, "ward", "info", "spool_dropped", Severity::kHigh);
     std::string why;
     if (dropped > 0) {
-      why = fmt::format("the event spool was full ({} bytes); {} event(s) of the lowest "
-                        "severity were dropped, oldest first",
-                        max_bytes_, dropped);
+      why = fmt::format(
+          "the event spool was full ({} bytes); {} event(s) of the lowest "
+          "severity were dropped, oldest first",
+          max_bytes_, dropped);
     }
     if (unreported > 0) {
       if (!why.empty()) why += "; ";

@@ -37,10 +37,10 @@ struct SpooledEvent {
 };
 
 struct SpoolStats {
-  uint64_t depth = 0;    // events waiting
-  uint64_t bytes = 0;    // their JSON size
-  uint64_t dropped = 0;   // dropped (spool full, or could not be stored), since it was created
-  uint64_t unstored = 0;  // events held in memory because the disk refused them (SpoolOutput)
+  uint64_t depth = 0;       // events waiting
+  uint64_t bytes = 0;       // their JSON size
+  uint64_t dropped = 0;     // dropped (spool full, or could not be stored), since it was created
+  uint64_t unstored = 0;    // events held in memory because the disk refused them (SpoolOutput)
   std::string write_error;  // the last write's error while writes fail; empty when healthy
 };
 

@@ -26,8 +26,7 @@ void SpoolOutput::Flush() {
       ++write_errors_;
       spool_.SetUnstored(pending_.size(), s.ToString());
       if (!failing_) {
-        spdlog::error("event spool: {} event(s) not stored yet: {}", pending_.size(),
-                      s.ToString());
+        spdlog::error("event spool: {} event(s) not stored yet: {}", pending_.size(), s.ToString());
         trouble = true;
       }
       failing_ = true;
@@ -54,9 +53,10 @@ void SpoolOutput::Close() {
   if (s.ok()) {
     spdlog::warn("event spool: {} event(s) held in memory written at shutdown", pending_.size());
   } else {
-    spdlog::error("event spool: {} event(s) held in memory could not be written at shutdown ({}); "
-                  "counted as dropped and reported at the next start",
-                  pending_.size(), s.ToString());
+    spdlog::error(
+        "event spool: {} event(s) held in memory could not be written at shutdown ({}); "
+        "counted as dropped and reported at the next start",
+        pending_.size(), s.ToString());
     spool_.CountUnstored(pending_.size());
   }
   pending_.clear();

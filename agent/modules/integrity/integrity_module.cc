@@ -31,6 +31,13 @@ class IntegrityModule final : public Module {
 
   std::string_view Name() const override { return "integrity"; }
 
+  // The module's health for the heartbeat (issue #13): degraded while a baseline that existed
+  // was lost or unreadable and has not been re-recorded. Any thread.
+  IntegrityHealth Health() const {
+    std::lock_guard lock(health_mu_);
+    return health_;
+  }
+
   Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
     WARD_ASSIGN_OR_RETURN(IntegrityConfig c, ParseIntegrityConfig(section));
     std::lock_guard lock(mu_);
@@ -116,6 +123,11 @@ class IntegrityModule final : public Module {
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
 
+  void NoteHealth(const IntegrityEngine& engine) {
+    std::lock_guard lock(health_mu_);
+    health_ = engine.health();
+  }
+
   void RunWith(IntegrityConfig config, std::stop_token stop) {
     auto engine_or =
         IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
@@ -150,6 +162,7 @@ class IntegrityModule final : public Module {
         spdlog::info("integrity: {} check: {} entries, {} change(s)", how, stats->records,
                      stats->changes);
       }
+      NoteHealth(engine);
       return stats.has_value();
     };
     if (!check("startup")) {
@@ -224,6 +237,7 @@ class IntegrityModule final : public Module {
           spdlog::error("integrity: {}", stats.error().ToString());
           Emit(StatusEvent(ctx_.clock, "check_failed", Severity::kHigh, stats.error().message()));
         }
+        NoteHealth(engine);
       }
       if (poll) {
         std::vector<std::pair<std::string, bool>> subtrees;
@@ -254,6 +268,8 @@ class IntegrityModule final : public Module {
   }
 
   ModuleContext ctx_;
+  mutable std::mutex health_mu_;
+  IntegrityHealth health_;
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::optional<IntegrityConfig> next_config_;
