@@ -588,8 +588,8 @@ TEST_F(IntegrityEngineTest, CorruptPageWhileMonitoringIsCriticalAndMonitoringGoe
   ASSERT_TRUE(engine->FullCheck(sink_, "startup", true).has_value());
   sink_.Clear();
   {
-    // Everything into the main file, then the pages damaged; a schema change makes the agent's
-    // connection drop its page cache.
+    // Everything into the main file (the checkpoint resets the WAL, so the agent's connection
+    // drops its page cache), then the pages damaged.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((state_dir_.path() / "state.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
