@@ -11,8 +11,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include "agent/transport/channel.h"
 #include "agent/transport/spool_output.h"
 #include "testing/fake_clock.h"
+#include "testing/recording_sink.h"
 #include "testing/temp_dir.h"
 
 namespace ward::agent::transport {
@@ -364,9 +366,22 @@ TEST(SpoolDiskFull, UnstoredEventsAreCountedShownAndReported) {
   EXPECT_EQ(st.dropped, 50u);
   EXPECT_FALSE(st.write_error.empty());
   EXPECT_EQ(out.lost(), 50u);
+  // What the heartbeat tells the manager (sent at once: on_trouble wakes it).
+  ward::test::RecordingSink events;
+  Channel channel(Identity{}, ChannelOptions{}, **spool, events, clock, ChannelHooks{});
+  nlohmann::json status = channel.BuildStatus();
+  EXPECT_EQ(status["spool_dropped"], 50) << status.dump();
+  EXPECT_EQ(status["spool"]["dropped"], 50) << status.dump();
+  EXPECT_EQ(status["spool"]["unstored"], 100) << status.dump();
+  EXPECT_EQ(status["spool"]["healthy"], false) << status.dump();
+  EXPECT_FALSE(status["spool"].value("write_error", "").empty()) << status.dump();
 
   fs.Unfill();
   out.Flush();
+  status = channel.BuildStatus();
+  EXPECT_EQ(status["spool"]["healthy"], true) << status.dump();
+  EXPECT_EQ(status["spool"]["unstored"], 0) << status.dump();
+  EXPECT_FALSE(status["spool"].contains("write_error")) << status.dump();
   EXPECT_EQ(stored, 1);
   st = (*spool)->Stats();
   EXPECT_EQ(st.unstored, 0u);
