@@ -24,6 +24,8 @@ constexpr auto kMaxCoalesce = std::chrono::seconds(1);
 constexpr auto kPollInterval = std::chrono::seconds(5);
 constexpr size_t kMaxPending = 100'000;
 constexpr auto kBatchGrace = std::chrono::milliseconds(10);
+constexpr std::chrono::milliseconds kStartupRetryMin = std::chrono::seconds(5);
+constexpr std::chrono::milliseconds kStartupRetryMax = std::chrono::minutes(5);
 
 class IntegrityModule final : public Module {
  public:
@@ -131,11 +133,13 @@ class IntegrityModule final : public Module {
   void RunWith(IntegrityConfig config, std::stop_token stop) {
     auto engine_or =
         IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
-    if (!engine_or) {
+    // A state database that cannot be opened (a full disk, an I/O error) is tried again, backing
+    // off from 5 s to 5 min, instead of leaving the module idle until the next policy.
+    for (auto retry = kStartupRetryMin; !engine_or; retry = std::min(retry * 2, kStartupRetryMax)) {
       spdlog::error("integrity: {}", engine_or.error().ToString());
       Emit(StatusEvent(ctx_.clock, "module_error", Severity::kHigh, engine_or.error().message()));
-      WaitForReconfigure(stop);
-      return;
+      if (!WaitToRetry(stop, retry, engine_or.error().message())) return;
+      engine_or = IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
     }
     IntegrityEngine& engine = **engine_or;
 
@@ -165,9 +169,11 @@ class IntegrityModule final : public Module {
       NoteHealth(engine);
       return stats.has_value();
     };
-    if (!check("startup")) {
-      WaitForReconfigure(stop);
-      return;
+    // A start-up check that fails (a full disk, an unwritable state dir) is tried again, backing
+    // off from 5 s to 5 min, instead of leaving the module idle until the next policy.
+    for (auto retry = kStartupRetryMin; !check("startup");
+         retry = std::min(retry * 2, kStartupRetryMax)) {
+      if (!WaitToRetry(stop, retry, "the start-up check failed")) return;
     }
     Emit(StatusEvent(ctx_.clock, "started", Severity::kInfo,
                      fmt::format("integrity monitoring started: {} path(s), real-time {}, "
@@ -260,6 +266,17 @@ class IntegrityModule final : public Module {
     std::lock_guard relock(mu_);
     polled_.clear();
     warnings_.clear();
+  }
+
+  // Degraded while waiting; false when the module is stopped or reconfigured meanwhile.
+  bool WaitToRetry(std::stop_token stop, std::chrono::milliseconds retry, std::string why) {
+    {
+      std::lock_guard lock(health_mu_);
+      health_ = {true, fmt::format("{}; retrying in {} s", why, retry.count() / 1000)};
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, stop, retry, [&] { return next_config_.has_value(); });
+    return !stop.stop_requested() && !next_config_;
   }
 
   void WaitForReconfigure(std::stop_token stop) {
