@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 
 #include "common/log.h"
 
@@ -54,6 +55,12 @@ Status Spool::Init() {
 
 void Spool::EnsureReserveLocked() {
   if (reserve_present_) return;
+  // At most every few seconds: on a nearly full disk (or where posix_fallocate writes the bytes)
+  // each attempt costs.
+  auto now = std::chrono::steady_clock::now();
+  if (reserve_attempted_ && now - last_reserve_attempt_ < std::chrono::seconds(5)) return;
+  reserve_attempted_ = true;
+  last_reserve_attempt_ = now;
   std::string reserve = path_ + "-reserve";
   int fd = ::open(reserve.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;

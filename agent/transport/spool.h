@@ -16,6 +16,7 @@
 // Thread-safety: every method may be called from any thread (one internal mutex).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -101,6 +102,8 @@ class Spool {
   uint64_t unstored_ = 0;
   std::string write_error_;
   bool reserve_present_ = false;
+  bool reserve_attempted_ = false;
+  std::chrono::steady_clock::time_point last_reserve_attempt_;
 };
 
 }  // namespace ward::agent::transport

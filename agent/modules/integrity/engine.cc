@@ -202,6 +202,7 @@ Status IntegrityEngine::LoadWithEvidence(EventSink& sink, bool update, bool* los
     anchor_ = std::move(*anchor);
   } else {
     anchor_problem = anchor.error().message();
+    spdlog::warn("integrity: baseline anchor: {}", anchor_problem);
   }
   if (anchor_ && !anchor_->incident.empty()) health_ = {true, anchor_->incident};
   std::error_code ec;
