@@ -165,6 +165,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   if (managed) managed->Stop();  // first: no policy is applied to modules being stopped
   host->Stop();
   queue->Stop();  // the last events are in the spool, sent at the next start
+  if (managed) managed->CloseSpoolOutput();  // what a full disk refused: written or counted
   if (queue->dropped() > 0) spdlog::warn("{} event(s) were dropped", queue->dropped());
   return kExitOk;
 }

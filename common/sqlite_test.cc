@@ -39,6 +39,22 @@ TEST(SqliteDb, OpensInWalMode) {
   EXPECT_EQ(st->ColumnText(0), "wal");
 }
 
+// Issue #13: databases hold agent state; created 0600 (and their -wal/-shm with them), whatever
+// the umask.
+TEST(SqliteDb, CreatesTheDatabaseAndItsWalAndShm0600WhateverTheUmask) {
+  test::TempDir dir;
+  mode_t old = ::umask(0);
+  auto db = OpenOrDie(dir.Sub("state.db"));
+  ::umask(old);
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)").ok());
+  for (const char* name : {"state.db", "state.db-wal", "state.db-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dir.Sub(name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+}
+
 TEST(SqliteDb, CreatesTheFileAndDataPersistsAcrossConnections) {
   test::TempDir dir;
   const std::string path = dir.Sub("state.db");

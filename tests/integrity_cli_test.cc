@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -707,6 +708,86 @@ TEST_F(AgentRunOffline, ReportsChangesMadeWhileStoppedOnceAtStartup) {
 
   // And the CLI agrees with the running agent's baseline.
   ExpectCleanCheck();
+}
+
+// Issue #13: deleting the state database while the agent was stopped gave "first baseline
+// recorded" (severity 0) and the change made meanwhile was never reported.
+TEST_F(AgentRunOffline, DeletedStateDatabaseIsCriticalAndTheOfflineChangeIsStillReported) {
+  WriteFile(P("edited"), "v1");
+  WriteFile(P("kept"), "same");
+  std::vector<Json> first = RunUntilStarted();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(std::count_if(first.begin(), first.end(), Action("baseline_recorded")), 1);
+
+  for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) fs::remove(state_ + "/" + f);
+  WriteFile(P("edited"), "v2, planted while the database was gone");
+
+  // `check` (read-only) says so too: exit 1, the loss and the change.
+  CommandResult check = Integrity("check");
+  EXPECT_EQ(check.exit_code, 1) << check.Transcript();
+  Json lost_cli = One(check, Action("baseline_lost"), "baseline_lost");
+  EXPECT_EQ(Field(lost_cli, "event.severity"), 4) << lost_cli.dump();
+  One(check, ActionOn("modified", P("edited")), "modified");
+
+  std::vector<Json> second = RunUntilStarted();
+  ASSERT_FALSE(HasFailure());
+  auto started_at = std::find_if(second.begin(), second.end(), Action("started"));
+  ASSERT_NE(started_at, second.end());
+  auto lost = std::find_if(second.begin(), started_at, Action("baseline_lost"));
+  ASSERT_NE(lost, started_at) << "no baseline_lost before `started`";
+  EXPECT_EQ(Field(*lost, "event.severity"), 4) << lost->dump();
+  EXPECT_EQ(StrField(*lost, "integrity.baseline_source"), "copy") << lost->dump();
+  EXPECT_EQ(std::count_if(second.begin(), second.end(), Action("baseline_recorded")), 0);
+  EXPECT_EQ(std::count_if(second.begin(), started_at, ActionOn("modified", P("edited"))), 1);
+  EXPECT_EQ(std::count_if(second.begin(), second.end(), IsChange), 1);
+}
+
+// A full disk under the state dir made the start-up check fail once (`check_failed`) and the
+// module then stayed idle until the next policy. It retries, and monitoring starts once it can.
+TEST_F(AgentRunOffline, StartupCheckFailingOnAFullDiskIsRetriedUntilMonitoringStarts) {
+  state_ = tmp_.Sub("small");
+  fs::create_directories(state_);
+  ASSERT_EQ(::mount("tmpfs", state_.c_str(), "tmpfs", 0, "size=4m"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{state_};
+  WriteFile(P("f"), "v1");
+  std::vector<Json> first = RunUntilStarted();
+  ASSERT_FALSE(HasFailure());
+
+  // The disk fills up while the agent is stopped, and a file changes.
+  std::vector<std::string> fillers;
+  for (int i = 0;; ++i) {
+    std::string f = state_ + "/filler" + std::to_string(i);
+    int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    fillers.push_back(f);
+    std::string block(1 << 16, 'f');
+    bool full = ::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size());
+    ::close(fd);
+    if (full) break;
+  }
+  WriteFile(P("f"), "v2, changed while stopped, with a longer content");
+
+  std::vector<std::string> args{"run"};
+  for (auto& a : Common()) args.push_back(std::move(a));
+  auto agent = AgentProcess::Start(args);
+  ASSERT_TRUE(agent);
+  // The state database cannot be opened, or the check cannot write: either way it is reported.
+  ASSERT_TRUE(agent->WaitForEvent(
+      [](const Json& e) {
+        return StrField(e, "event.action") == "check_failed" ||
+               StrField(e, "event.action") == "module_error";
+      },
+      kEventTimeout))
+      << agent->Transcript();
+  EXPECT_EQ(agent->Count(Action("started")), 0u) << agent->Transcript();
+  for (const auto& f : fillers) fs::remove(f);
+  ASSERT_TRUE(agent->WaitForEvent(Action("started"), kEventTimeout)) << agent->Transcript();
+  EXPECT_GE(agent->Count(ActionOn("modified", P("f"))), 1u) << agent->Transcript();
+  EXPECT_TRUE(agent->Signal(SIGTERM));
+  EXPECT_EQ(agent->WaitForExit(kEventTimeout), 0) << agent->Transcript();
 }
 
 TEST_F(AgentRunOffline, ScheduledCheckReportsChangesWithoutRealtime) {

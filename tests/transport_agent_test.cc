@@ -213,6 +213,21 @@ TEST_F(TransportE2e, ManagedRunReportsAppliesPushedPolicyAndAnswersCommands) {
       40s))
       << manager_->Api("GET", "/api/v1/agents/" + id + "/commands").second.dump();
   EXPECT_NE(done.dump().find("records"), std::string::npos) << done.dump();
+
+  // Issue #13: the manager keeps the integrity baseline's digest (MAC'd with the agent key), so
+  // local evidence is not the only evidence; sent with every heartbeat once a baseline exists.
+  nlohmann::json anchor;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        anchor = AgentDoc(id)["report"].value("integrity_baseline", nlohmann::json());
+        return anchor.is_object();
+      },
+      15s))
+      << AgentDoc(id).dump();
+  EXPECT_GE(anchor.value("count", 0), 1) << anchor.dump();
+  EXPECT_EQ(anchor.value("aggregate", "").size(), 64u) << anchor.dump();
+  EXPECT_EQ(anchor.value("mac", "").size(), 64u) << anchor.dump();
+  EXPECT_EQ(anchor.value("incident", "x"), "") << anchor.dump();
 }
 
 // The command table end to end: every command the manager accepts (agent/modules/schemas.h, the

@@ -1,6 +1,8 @@
 #include "agent/core/output.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -26,8 +28,15 @@ RotatingFileOutput::~RotatingFileOutput() {
 
 Status RotatingFileOutput::Reopen() {
   if (file_) std::fclose(file_);
-  file_ = std::fopen(path_.c_str(), "ae");
-  if (file_ == nullptr) return ErrnoStatus(errno, fmt::format("open {}", path_.string()));
+  // Events are state: 0600 whatever the umask (rotated files keep the mode).
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", path_.string()));
+  file_ = ::fdopen(fd, "a");
+  if (file_ == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, fmt::format("open {}", path_.string()));
+  }
   std::error_code ec;
   size_ = std::filesystem::file_size(path_, ec);
   if (ec) size_ = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -84,6 +85,24 @@ TEST(RotatingFileOutput, RotatesAtMaxSizeKeepingTheNewestFiles) {
     EXPECT_LE(entry.file_size(), max_size) << entry.path();
   }
   EXPECT_EQ(files, static_cast<size_t>(kKeep) + 1);
+}
+
+// Issue #13: state files are 0600, whatever the umask; rotated files keep the mode.
+TEST(RotatingFileOutput, EventFilesAreCreated0600WhateverTheUmask) {
+  test::FakeClock clock;
+  test::TempDir dir;
+  const std::string path = dir.Sub("events.jsonl");
+  mode_t old = ::umask(0);
+  auto out = RotatingFileOutput::Open(path, Numbered(clock, 0).ToJson().size() + 1, 2);
+  ASSERT_TRUE(out.has_value()) << out.error().ToString();
+  for (int i = 0; i < 3; ++i) (*out)->Write(Numbered(clock, i));
+  (*out)->Flush();
+  ::umask(old);
+  for (const std::string& p : {path, path + ".1"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << p;
+  }
 }
 
 TEST(RotatingFileOutput, DoesNotRotateBeforeTheFileIsFull) {

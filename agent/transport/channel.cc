@@ -247,10 +247,11 @@ nlohmann::json Channel::BuildStatus() {
   s["policy_version"] = policy_version_.load();
   if (!s.contains("modules")) s["modules"] = nlohmann::json::array();
   SpoolStats st = spool_.Stats();
-  s["spool"] = {{"depth", st.depth},
-                {"bytes", st.bytes},
-                {"dropped", st.dropped},
-                {"max_bytes", spool_.max_bytes()}};
+  s["spool"] = {{"depth", st.depth},       {"bytes", st.bytes},
+                {"dropped", st.dropped},   {"max_bytes", spool_.max_bytes()},
+                {"unstored", st.unstored}, {"healthy", st.write_error.empty()}};
+  if (!st.write_error.empty()) s["spool"]["write_error"] = st.write_error;
+  s["spool_dropped"] = st.dropped;
   s["counters"] = {{"events_sent", counters_.events_sent.load()},
                    {"events_duplicate", counters_.events_duplicate.load()},
                    {"events_rejected", counters_.events_rejected.load()},

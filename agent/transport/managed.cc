@@ -83,9 +83,22 @@ Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::
 ManagedAgent::~ManagedAgent() { Stop(); }
 
 std::unique_ptr<Output> ManagedAgent::MakeSpoolOutput() {
-  return std::make_unique<SpoolOutput>(*spool_, [this] {
-    if (Channel* c = wake_.load()) c->Wake();
-  });
+  auto out = std::make_unique<SpoolOutput>(
+      *spool_,
+      [this] {
+        if (Channel* c = wake_.load()) c->Wake();
+      },
+      [this] {
+        // Events lost or held back by a refusing disk: tell the manager now, not in a minute.
+        if (Channel* c = wake_.load()) c->HeartbeatSoon();
+      });
+  spool_output_ = out.get();
+  return out;
+}
+
+void ManagedAgent::CloseSpoolOutput() {
+  if (spool_output_ != nullptr) spool_output_->Close();
+  spool_output_ = nullptr;
 }
 
 void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
@@ -168,6 +181,35 @@ nlohmann::json ManagedAgent::StatusDoc() const {
   }
   nlohmann::json s = {{"modules", modules}};
   if (!policy_.agent().name.empty()) s["hostname"] = policy_.agent().name;
+  // The integrity baseline's anchor (docs/integrity.md): its digest, MAC'd with the agent key,
+  // is kept with the manager (issue #13), and an open incident (a baseline lost or unreadable)
+  // shows the integrity module degraded.
+  if (auto anchor = RealFileSystem().ReadFile(
+          integrity::IntegrityEngine::AnchorPath(state_dir_).string(), 64 << 10)) {
+    nlohmann::json doc = nlohmann::json::parse(*anchor, nullptr, false);
+    if (doc.is_object() && doc.contains("anchor") && doc["anchor"].is_object()) {
+      nlohmann::json b = doc["anchor"];
+      b["mac"] = doc.value("mac", std::string());
+      std::string incident = b.value("incident", std::string());
+      for (auto& m : s["modules"]) {
+        if (m["name"] == "integrity" && !incident.empty()) {
+          // The module's own report says so while it runs; this also covers a module that is
+          // not running (e.g. still retrying its start-up).
+          if (!m.contains("health") || !m["health"].is_object()) {
+            m["health"] = {{"state", "degraded"},
+                           {"reasons", nlohmann::json::array()},
+                           {"counters", nlohmann::json::object()}};
+          }
+          auto& h = m["health"];
+          if (h.value("state", std::string()) == "ok") h["state"] = "degraded";
+          bool known = false;
+          for (const auto& r : h["reasons"]) known |= r == incident;
+          if (!known) h["reasons"].push_back(incident);
+        }
+      }
+      s["integrity_baseline"] = std::move(b);
+    }
+  }
   return s;
 }
 

@@ -40,8 +40,12 @@ class ManagedAgent {
   const Policy& policy() const { return policy_; }
   const Identity& identity() const { return identity_; }
 
-  // The Output the event queue writes into (the spool).
+  // The Output the event queue writes into (the spool). The agent keeps a pointer to it for
+  // CloseSpoolOutput(); the event queue owning it must outlive that call.
   std::unique_ptr<Output> MakeSpoolOutput();
+  // At shutdown, once the event queue has stopped: writes (or counts as dropped) the events the
+  // spool output still holds in memory because the disk refused them.
+  void CloseSpoolOutput();
   // Connects to the running pieces and starts the channel.
   void Start(ModuleHost& host, EventSink& events);
   // Stops the channel (before the modules stop, so no policy is applied meanwhile). Events
@@ -88,6 +92,7 @@ class ManagedAgent {
   EventSink* events_ = nullptr;
   std::unique_ptr<Channel> channel_;
   std::atomic<Channel*> wake_{nullptr};  // read by the event queue's dispatch thread
+  SpoolOutput* spool_output_ = nullptr;
 };
 
 }  // namespace ward::agent::transport

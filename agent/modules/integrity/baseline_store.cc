@@ -174,16 +174,149 @@ Result<std::vector<uint8_t>> LoadOrCreateKey(const std::filesystem::path& state_
 }
 
 Result<std::unique_ptr<BaselineStore>> BaselineStore::Open(const std::filesystem::path& state_dir) {
+  return OpenFile(state_dir, state_dir / "state.db");
+}
+
+Result<std::unique_ptr<BaselineStore>> BaselineStore::OpenFile(
+    const std::filesystem::path& state_dir, const std::filesystem::path& db_file) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) return ErrnoStatus(ec.value(), fmt::format("create state dir {}", state_dir.string()));
   WARD_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(state_dir, "integrity"));
   WARD_ASSIGN_OR_RETURN(auto mac, HmacSha256::Create(key));
-  WARD_ASSIGN_OR_RETURN(auto db, SqliteDb::Open((state_dir / "state.db").string()));
-  ::chmod((state_dir / "state.db").c_str(), 0600);
+  WARD_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(db_file.string()));
+  ::chmod(db_file.c_str(), 0600);
   WARD_RETURN_IF_ERROR(db->Exec(Schema()));
   return std::unique_ptr<BaselineStore>(
       new BaselineStore(std::move(db), std::move(key), std::move(mac)));
+}
+
+Result<BaselineSummary> BaselineStore::Summary() {
+  BaselineSummary out;
+  auto set_mac = ReadMeta("set_mac");
+  if (!set_mac) {
+    if (set_mac.error().code() == StatusCode::kNotFound) return out;
+    return set_mac.error();
+  }
+  out.exists = true;
+  WARD_ASSIGN_OR_RETURN(auto agg, ReadMeta("aggregate"));
+  WARD_ASSIGN_OR_RETURN(auto count, ReadMeta("count"));
+  auto at = ReadMeta("recorded_at");
+  out.aggregate_hex =
+      ToHex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(agg.data()), agg.size()));
+  out.count = std::atoll(count.c_str());
+  if (at) out.recorded_at_ns = std::atoll(at->c_str());
+  return out;
+}
+
+namespace {
+// SQL string literal.
+std::string Quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+Status FsyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("open {}", path));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(err, fmt::format("fsync {}", path));
+  return Status::Ok();
+}
+}  // namespace
+
+Status BaselineStore::SaveCopy(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  ::chmod(file.parent_path().c_str(), 0700);
+  std::string tmp = file.string() + ".tmp";
+  ::unlink(tmp.c_str());
+  // Created 0600 first: VACUUM INTO writes into an empty existing file.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("create {}", tmp));
+  ::close(fd);
+  Status s = db_->Exec(fmt::format("VACUUM main INTO {}", Quoted(tmp)));
+  if (s.ok()) s = FsyncFile(tmp);
+  if (s.ok() && ::rename(tmp.c_str(), file.c_str()) != 0) {
+    s = ErrnoStatus(errno, fmt::format("rename {}", tmp));
+  }
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+Status BaselineStore::WriteAnchor(const std::filesystem::path& file, const BaselineAnchor& a) {
+  nlohmann::json body = {{"count", a.count},
+                         {"aggregate", a.aggregate_hex},
+                         {"roots", a.roots},
+                         {"recorded_at_ns", a.recorded_at_ns},
+                         {"saved_at_ns", a.saved_at_ns},
+                         {"incident", a.incident},
+                         {"incident_at_ns", a.incident_at_ns}};
+  std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Sha256Digest mac = mac_->Compute("ward.integrity.anchor.v1" + text);
+  std::string out = fmt::format("{{\"anchor\":{},\"mac\":\"{}\"}}\n", text,
+                                ToHex(std::span<const uint8_t>(mac.data(), mac.size())));
+  std::string tmp = file.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("create {}", tmp));
+  bool ok =
+      ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) && ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, fmt::format("write {}", file.string()));
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<BaselineAnchor>> BaselineStore::ReadAnchor(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<BaselineAnchor>();
+    return ErrnoStatus(errno, fmt::format("open {}", file.string()));
+  }
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (1 << 20);) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  auto damaged = [&](std::string_view why) {
+    return DataLoss(fmt::format("{} is damaged: {}", file.string(), why));
+  };
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("anchor") || !doc.contains("mac") ||
+      !doc["anchor"].is_object() || !doc["mac"].is_string()) {
+    return damaged("not an anchor document");
+  }
+  const nlohmann::json& body = doc["anchor"];
+  Sha256Digest mac =
+      mac_->Compute("ward.integrity.anchor.v1" +
+                    body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (doc["mac"].get<std::string>() != ToHex(std::span<const uint8_t>(mac.data(), mac.size()))) {
+    return damaged("its MAC does not verify with the agent key");
+  }
+  BaselineAnchor a;
+  a.count = body.value("count", int64_t{0});
+  a.aggregate_hex = body.value("aggregate", std::string());
+  a.recorded_at_ns = body.value("recorded_at_ns", int64_t{0});
+  a.saved_at_ns = body.value("saved_at_ns", int64_t{0});
+  a.incident = body.value("incident", std::string());
+  a.incident_at_ns = body.value("incident_at_ns", int64_t{0});
+  if (body.contains("roots") && body["roots"].is_array()) {
+    for (const auto& r : body["roots"]) {
+      if (r.is_string()) a.roots.push_back(r.get<std::string>());
+    }
+  }
+  return std::optional<BaselineAnchor>(std::move(a));
 }
 
 Sha256Digest BaselineStore::RowMac(const FileRecord& r) {

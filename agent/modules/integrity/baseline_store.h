@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,10 +68,43 @@ struct LoadedBaseline {
   int64_t recorded_at_ns = 0;
 };
 
+// Evidence kept outside state.db that a baseline existed (issue #13: deleting or truncating the
+// database must not make the agent re-baseline silently). Stored as JSON with an HMAC under the
+// agent key in state_dir/keys/integrity.anchor; see docs/integrity.md.
+struct BaselineAnchor {
+  int64_t count = 0;          // rows of the baseline when the anchor was written
+  std::string aggregate_hex;  // XOR of the row MACs then (the baseline's digest)
+  std::vector<std::string> roots;
+  int64_t recorded_at_ns = 0;  // when that baseline was recorded
+  int64_t saved_at_ns = 0;     // when the anchor (and the copy) were written
+  std::string incident;        // non-empty: a baseline was lost or unreadable, not re-recorded
+  int64_t incident_at_ns = 0;
+};
+
+// The stored baseline's authenticated summary, without reading its rows.
+struct BaselineSummary {
+  bool exists = false;
+  int64_t count = 0;
+  std::string aggregate_hex;
+  int64_t recorded_at_ns = 0;
+};
+
 class BaselineStore {
  public:
   // Opens (creating) state_dir/state.db and the key (creating it on first use).
   static Result<std::unique_ptr<BaselineStore>> Open(const std::filesystem::path& state_dir);
+  // The same for another database file (the copy), with state_dir's key.
+  static Result<std::unique_ptr<BaselineStore>> OpenFile(const std::filesystem::path& state_dir,
+                                                         const std::filesystem::path& db_file);
+
+  Result<BaselineSummary> Summary();
+  // Writes a consistent copy of the whole database to `file` (VACUUM INTO a temporary file,
+  // fsync, rename), 0600.
+  Status SaveCopy(const std::filesystem::path& file);
+  // The anchor, MAC'd with the agent key; written atomically (temporary file, fsync, rename).
+  Status WriteAnchor(const std::filesystem::path& file, const BaselineAnchor& anchor);
+  // nullopt when the file does not exist; DataLoss when it is damaged or its MAC fails.
+  Result<std::optional<BaselineAnchor>> ReadAnchor(const std::filesystem::path& file);
 
   // `rows`, when given, is called with each verified row in path order instead of the row going
   // into LoadedBaseline::records, which stays empty: for a caller that streams through them.

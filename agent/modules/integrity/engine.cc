@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <deque>
 #include <set>
 
@@ -54,6 +57,31 @@ std::vector<const FileRecord*> Pointers(const Records& records) {
   return out;
 }
 
+// Renames state.db and its -wal/-shm to state.db.unreadable-<time>[...]: a damaged database is
+// kept for inspection, never deleted.
+Status MoveDatabaseAside(const std::filesystem::path& state_dir) {
+  auto stamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  std::string db = (state_dir / "state.db").string();
+  std::string aside = fmt::format("{}.unreadable-{}", db, stamp);
+  for (std::string_view suffix : {"", "-wal", "-shm"}) {
+    std::string from = db + std::string(suffix);
+    if (::rename(from.c_str(), (aside + std::string(suffix)).c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, fmt::format("move {} aside", from));
+    }
+  }
+  spdlog::error("integrity: the damaged state database was moved to {}", aside);
+  return Status::Ok();
+}
+
+std::string TimeText(int64_t ns) {
+  if (ns <= 0) return "an unknown time";
+  return FormatTimestampNs(ns);
+}
+
+constexpr int64_t kEvidenceRefreshNs = 600'000'000'000;  // copy refreshed at most every 10 min
+
 // Moves the records of a scan (sorted by path) into `set`, freeing the scan's memory as it goes.
 void MoveInto(std::deque<FileRecord>& scan, RecordSet& set) {
   for (; !scan.empty(); scan.pop_front()) set.emplace_hint(set.end(), std::move(scan.front()));
@@ -64,20 +92,171 @@ void MoveInto(std::deque<FileRecord>& scan, RecordSet& set) {
 Result<std::unique_ptr<IntegrityEngine>> IntegrityEngine::Open(
     IntegrityConfig config, FileSystem& fs, const Clock& clock,
     const std::filesystem::path& state_dir, ChangeLedger* ledger) {
-  WARD_ASSIGN_OR_RETURN(auto store, BaselineStore::Open(state_dir));
-  return std::unique_ptr<IntegrityEngine>(
-      new IntegrityEngine(std::move(config), fs, clock, std::move(store), ledger));
+  std::string failure;
+  auto store = BaselineStore::Open(state_dir);
+  if (!store && store.error().code() == StatusCode::kDataLoss) {
+    // Not a database any more (overwritten, truncated header): kept aside, reported at the first
+    // look, and a fresh one holds the baseline from then on.
+    failure = fmt::format("the state database is unreadable ({})", store.error().message());
+    WARD_RETURN_IF_ERROR(MoveDatabaseAside(state_dir));
+    store = BaselineStore::Open(state_dir);
+  }
+  if (!store) return store.error();
+  return std::unique_ptr<IntegrityEngine>(new IntegrityEngine(
+      std::move(config), fs, clock, std::move(*store), ledger, state_dir, std::move(failure)));
 }
 
 IntegrityEngine::IntegrityEngine(IntegrityConfig config, FileSystem& fs, const Clock& clock,
-                                 std::unique_ptr<BaselineStore> store, ChangeLedger* ledger)
+                                 std::unique_ptr<BaselineStore> store, ChangeLedger* ledger,
+                                 std::filesystem::path state_dir, std::string open_failure)
     : config_(std::move(config)),
       fs_(fs),
       clock_(clock),
       filter_(config_.paths),
       scanner_(fs_, filter_, config_.hash_threads),
       store_(std::move(store)),
-      ledger_(ledger) {}
+      ledger_(ledger),
+      state_dir_(std::move(state_dir)),
+      open_failure_(std::move(open_failure)) {}
+
+std::filesystem::path IntegrityEngine::AnchorPath(const std::filesystem::path& state_dir) {
+  return state_dir / "keys" / "integrity.anchor";
+}
+
+std::filesystem::path IntegrityEngine::CopyPath(const std::filesystem::path& state_dir) {
+  return state_dir / "integrity" / "baseline-copy.db";
+}
+
+Status IntegrityEngine::ReopenFreshStore() {
+  store_.reset();  // closed before its files move (closing unlinks the -wal by name)
+  WARD_RETURN_IF_ERROR(MoveDatabaseAside(state_dir_));
+  WARD_ASSIGN_OR_RETURN(store_, BaselineStore::Open(state_dir_));
+  return Status::Ok();
+}
+
+void IntegrityEngine::SaveEvidence() {
+  if (!store_) return;
+  auto sum = store_->Summary();
+  if (!sum || !sum->exists) return;
+  if (Status s = store_->SaveCopy(CopyPath(state_dir_)); !s.ok()) {
+    spdlog::warn("integrity: baseline copy not saved: {}", s.ToString());
+  }
+  BaselineAnchor a;
+  a.count = sum->count;
+  a.aggregate_hex = sum->aggregate_hex;
+  a.recorded_at_ns = sum->recorded_at_ns;
+  a.roots = baseline_.roots.empty() ? RootPaths(filter_) : baseline_.roots;
+  a.saved_at_ns = NowNs(clock_);
+  if (health_.degraded) {
+    a.incident = health_.reason;
+    a.incident_at_ns =
+        anchor_ && anchor_->incident_at_ns > 0 ? anchor_->incident_at_ns : a.saved_at_ns;
+  }
+  if (Status s = store_->WriteAnchor(AnchorPath(state_dir_), a); !s.ok()) {
+    spdlog::warn("integrity: baseline anchor not written: {}", s.ToString());
+    return;
+  }
+  anchor_ = std::move(a);
+  evidence_saved_ns_ = NowNs(clock_);
+}
+
+Event IntegrityEngine::LostEvent(const std::string& reason, bool from_copy) const {
+  std::string how;
+  if (from_copy) {
+    how = "changes are reported against the copy of the baseline kept outside the database";
+  } else if (loaded_) {
+    how = "monitoring goes on against the baseline held in memory, written to a fresh database";
+  } else {
+    how =
+        "no readable copy: a new baseline is recorded from a fresh scan, and changes made "
+        "before it cannot be reported";
+  }
+  Event e = StatusEvent(clock_, "baseline_lost", Severity::kCritical,
+                        fmt::format("integrity baseline lost: {}; {}", reason, how));
+  e.Set("integrity.baseline_source", from_copy ? "copy" : (loaded_ ? "memory" : "fresh_scan"));
+  if (anchor_) {
+    e.Set("integrity.anchor.count", anchor_->count);
+    e.Set("integrity.anchor.recorded_at", TimeText(anchor_->recorded_at_ns));
+    e.Set("integrity.anchor.saved_at", TimeText(anchor_->saved_at_ns));
+    e.Set("integrity.anchor.digest", anchor_->aggregate_hex);
+  }
+  return e;
+}
+
+Status IntegrityEngine::LoadWithEvidence(EventSink& sink, bool update, bool* lost) {
+  *lost = false;
+  std::string reason = std::move(open_failure_);
+  open_failure_.clear();
+  auto loaded = store_->Load();
+  if (!loaded) {
+    if (loaded.error().code() != StatusCode::kDataLoss) return loaded.error();
+    reason = fmt::format("the state database is unreadable ({})", loaded.error().message());
+    if (update) WARD_RETURN_IF_ERROR(ReopenFreshStore());
+    baseline_ = LoadedBaseline{};
+  } else {
+    baseline_ = std::move(*loaded);
+  }
+  std::string anchor_problem;
+  auto anchor = store_->ReadAnchor(AnchorPath(state_dir_));
+  if (anchor) {
+    anchor_ = std::move(*anchor);
+  } else {
+    anchor_problem = anchor.error().message();
+    spdlog::warn("integrity: baseline anchor: {}", anchor_problem);
+  }
+  if (anchor_ && !anchor_->incident.empty()) health_ = {true, anchor_->incident};
+  std::error_code ec;
+  const bool copy_exists = std::filesystem::exists(CopyPath(state_dir_), ec);
+  if (!baseline_.exists && reason.empty()) {
+    if (anchor_) {
+      reason = fmt::format(
+          "the state database holds no baseline, but one of {} entries was recorded at {} "
+          "(deleted or truncated while the agent was stopped?)",
+          anchor_->count, TimeText(anchor_->recorded_at_ns));
+    } else if (copy_exists) {
+      reason = "the state database holds no baseline, but a copy of one exists";
+    } else if (!anchor_problem.empty()) {
+      reason = fmt::format("the state database holds no baseline and {}", anchor_problem);
+    }
+  }
+  if (reason.empty()) return Status::Ok();
+
+  *lost = true;
+  bool from_copy = false;
+  if (copy_exists) {
+    auto copy_store = BaselineStore::OpenFile(state_dir_, CopyPath(state_dir_));
+    auto copy = copy_store ? (*copy_store)->Load() : Result<LoadedBaseline>(copy_store.error());
+    if (copy && copy->exists) {
+      baseline_ = std::move(*copy);
+      from_copy = true;
+    } else {
+      spdlog::error("integrity: the baseline copy is not usable: {}",
+                    copy ? "it holds no baseline" : copy.error().ToString());
+    }
+  }
+  spdlog::error("integrity: baseline lost: {}", reason);
+  health_ = {true, reason};
+  sink.Emit(LostEvent(reason, from_copy));
+  if (update && from_copy) {
+    WARD_RETURN_IF_ERROR(
+        store_->ReplaceRows(Pointers(baseline_.records), baseline_.roots, NowNs(clock_)));
+  }
+  return Status::Ok();
+}
+
+Status IntegrityEngine::OnStoreError(Status s, EventSink& sink) {
+  if (s.ok() || s.code() != StatusCode::kDataLoss) return s;
+  std::string reason =
+      fmt::format("the state database became unreadable while monitoring ({})", s.message());
+  spdlog::error("integrity: {}", reason);
+  WARD_RETURN_IF_ERROR(ReopenFreshStore());
+  WARD_RETURN_IF_ERROR(
+      store_->ReplaceRows(Pointers(baseline_.records), baseline_.roots, NowNs(clock_)));
+  health_ = {true, reason};
+  sink.Emit(LostEvent(reason, false));
+  SaveEvidence();
+  return Status::Ok();
+}
 
 bool IntegrityEngine::Announced(const Change& c) const {
   if (ledger_ == nullptr) return false;
@@ -127,6 +306,9 @@ Result<RunStats> IntegrityEngine::RecordBaseline(EventSink& sink) {
   // Not kept in memory: whatever looks next loads it back, verified, from the store.
   baseline_ = LoadedBaseline{};
   loaded_ = false;
+  open_failure_.clear();
+  health_ = {};  // re-recorded on purpose: a past loss is resolved
+  SaveEvidence();
   RunStats stats;
   stats.records = records;
   stats.warnings = scan.warnings.size();
@@ -136,7 +318,8 @@ Result<RunStats> IntegrityEngine::RecordBaseline(EventSink& sink) {
 
 Status IntegrityEngine::LoadIfNeeded(EventSink& sink) {
   if (loaded_) return Status::Ok();
-  WARD_ASSIGN_OR_RETURN(baseline_, store_->Load());
+  bool lost = false;
+  WARD_RETURN_IF_ERROR(LoadWithEvidence(sink, /*update=*/true, &lost));
   loaded_ = true;
   ReportTampering(baseline_, sink);
   return Status::Ok();
@@ -174,9 +357,21 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
                                             bool update) {
   // A look that changes nothing (`check`) does not hold the baseline in memory next to the scan:
   // it streams the stored rows past the scan and keeps only those that may have changed.
-  const bool stream = !update && !loaded_;
-  if (!stream) WARD_RETURN_IF_ERROR(LoadIfNeeded(sink));
+  bool stream = !update && !loaded_;
+  if (stream && !open_failure_.empty()) stream = false;
+  if (stream) {
+    // Streaming needs a baseline that is there; anything else goes through LoadWithEvidence.
+    auto summary = store_->Summary();
+    if (!summary || !summary->exists) stream = false;
+  }
+  bool lost = false;
+  if (!stream && !loaded_) {
+    WARD_RETURN_IF_ERROR(LoadWithEvidence(sink, update, &lost));
+    loaded_ = true;
+    ReportTampering(baseline_, sink);
+  }
   RunStats stats;
+  if (lost) ++stats.changes;  // `check` exits 1: the loss is itself a change
   ScanOutput scan = scanner_.ScanAll();
   EmitWarnings(scan.warnings, sink);
   stats.records = scan.records.size();
@@ -216,8 +411,13 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
     baseline_.set_intact = true;
     baseline_.records.clear();
     MoveInto(scan.records, baseline_.records);
-    sink.Emit(StatusEvent(clock_, "baseline_recorded", Severity::kInfo,
-                          fmt::format("first baseline recorded: {} entries", stats.records)));
+    sink.Emit(StatusEvent(
+        clock_, "baseline_recorded", lost ? Severity::kHigh : Severity::kInfo,
+        lost ? fmt::format("baseline recorded again from a fresh scan after it was lost: {} "
+                           "entries",
+                           stats.records)
+             : fmt::format("first baseline recorded: {} entries", stats.records)));
+    SaveEvidence();
     return stats;
   }
 
@@ -284,8 +484,9 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
       sink.Emit(std::move(e));
       ++stats.changes;
       if (update) {
-        WARD_RETURN_IF_ERROR(store_->Apply({*c.after}, {}));
+        Status applied = store_->Apply({*c.after}, {});
         Upsert(baseline_.records, *c.after);
+        WARD_RETURN_IF_ERROR(OnStoreError(applied, sink));
       }
       continue;
     }
@@ -295,9 +496,10 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
   WARD_RETURN_IF_ERROR(Report(reportable, sink, detected_by, update));
 
   if (update && (!new_roots.empty() || !untrusted.empty() || !baseline_.set_intact)) {
-    WARD_RETURN_IF_ERROR(store_->Apply(new_root_records, {}, new_roots));
+    Status applied = store_->Apply(new_root_records, {}, new_roots);
     for (auto& r : new_root_records) Upsert(baseline_.records, std::move(r));
     for (const auto& nr : new_roots) baseline_.roots.push_back(nr);
+    WARD_RETURN_IF_ERROR(OnStoreError(applied, sink));
     if (!new_roots.empty()) {
       Event e = StatusEvent(clock_, "baseline_recorded", Severity::kInfo,
                             fmt::format("baseline recorded for newly watched path(s): {} entries",
@@ -307,8 +509,8 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
     }
     if (!baseline_.set_intact) {
       // Re-seal: what was reported above is now the trusted state.
-      WARD_RETURN_IF_ERROR(
-          store_->ReplaceRows(Pointers(baseline_.records), baseline_.roots, NowNs(clock_)));
+      WARD_RETURN_IF_ERROR(OnStoreError(
+          store_->ReplaceRows(Pointers(baseline_.records), baseline_.roots, NowNs(clock_)), sink));
       baseline_.set_intact = true;
     }
     baseline_.tampered_rows.clear();
@@ -319,6 +521,7 @@ Result<RunStats> IntegrityEngine::FullCheck(EventSink& sink, std::string_view de
     e.Set("integrity.roots", new_roots);
     sink.Emit(std::move(e));
   }
+  if (update) SaveEvidence();
   return stats;
 }
 
@@ -343,10 +546,12 @@ Status IntegrityEngine::Report(const std::vector<Change>& changes, EventSink& si
     if (c.after) upserts.push_back(*c.after);
   }
   if (!update || (upserts.empty() && deletes.empty())) return Status::Ok();
-  WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
+  Status applied = store_->Apply(upserts, deletes);
+  // The events are out: memory moves forward either way, and is what a damaged store is
+  // rebuilt from.
   for (const auto& d : deletes) ErasePath(baseline_.records, d);
   for (auto& u : upserts) Upsert(baseline_.records, std::move(u));
-  return Status::Ok();
+  return OnStoreError(applied, sink);
 }
 
 Result<RunStats> IntegrityEngine::Accept(const std::vector<std::string>& paths, EventSink& sink) {
@@ -387,11 +592,13 @@ Result<RunStats> IntegrityEngine::Accept(const std::vector<std::string>& paths, 
       if (!present.count(path)) deletes.push_back(path);
     });
   }
-  WARD_RETURN_IF_ERROR(store_->Apply(upserts, deletes));
+  Status applied = store_->Apply(upserts, deletes);
   stats.records = upserts.size();
   stats.changes = deletes.size();
   for (const auto& d : deletes) ErasePath(baseline_.records, d);
   for (auto& u : upserts) Upsert(baseline_.records, std::move(u));
+  WARD_RETURN_IF_ERROR(OnStoreError(applied, sink));
+  SaveEvidence();
   Event e = StatusEvent(clock_, "baseline_accepted", Severity::kLow,
                         fmt::format("current state accepted into the baseline: {} entries "
                                     "updated, {} removed",
@@ -455,6 +662,9 @@ Result<RunStats> IntegrityEngine::ProcessPaths(
   stats.changes = changes.size();
   stats.records = after.size();
   WARD_RETURN_IF_ERROR(Report(changes, sink, detected_by, true));
+  if (!changes.empty() && NowNs(clock_) - evidence_saved_ns_ > kEvidenceRefreshNs) {
+    SaveEvidence();
+  }
   return stats;
 }
 

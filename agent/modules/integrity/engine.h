@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@
 #include "common/file_system.h"
 
 namespace ward::agent::integrity {
+
+// What the module's health report says (issue #13): degraded while a baseline that existed was
+// lost or unreadable (database deleted, truncated, a corrupt page) and has not been re-recorded
+// by `ward-agent integrity baseline` (or `accept` of every path) since.
+struct IntegrityHealth {
+  bool degraded = false;
+  std::string reason;
+};
 
 struct RunStats {
   size_t changes = 0;
@@ -61,10 +70,29 @@ class IntegrityEngine {
 
   const PathFilter& filter() const { return filter_; }
   const IntegrityConfig& config() const { return config_; }
+  IntegrityHealth health() const { return health_; }
+
+  // Evidence kept outside state.db (see docs/integrity.md): the anchor and the baseline copy.
+  static std::filesystem::path AnchorPath(const std::filesystem::path& state_dir);
+  static std::filesystem::path CopyPath(const std::filesystem::path& state_dir);
 
  private:
   IntegrityEngine(IntegrityConfig config, FileSystem& fs, const Clock& clock,
-                  std::unique_ptr<BaselineStore> store, ChangeLedger* ledger);
+                  std::unique_ptr<BaselineStore> store, ChangeLedger* ledger,
+                  std::filesystem::path state_dir, std::string open_failure);
+  // Loads the baseline; when state.db has lost one that the evidence shows existed (deleted,
+  // truncated, unreadable), emits the critical `baseline_lost` event, marks the module degraded
+  // and takes the copy as the baseline (written back into a fresh state.db when `update`).
+  // Returns true (and sets *lost) when that happened.
+  Status LoadWithEvidence(EventSink& sink, bool update, bool* lost);
+  // A store write failed. A damaged database (DataLoss) is moved aside, a fresh one holds the
+  // baseline in memory again, a critical `baseline_lost` event says so and monitoring goes on.
+  Status OnStoreError(Status s, EventSink& sink);
+  // Moves state.db (and its -wal/-shm) aside and opens a fresh one.
+  Status ReopenFreshStore();
+  // Writes the baseline copy and the anchor (best effort; logged).
+  void SaveEvidence();
+  Event LostEvent(const std::string& reason, bool from_copy) const;
   // True when the change is one another module announced (and so is not reported).
   bool Announced(const Change& c) const;
   uint32_t AttrsOf(const std::string& path) const;
@@ -85,6 +113,11 @@ class IntegrityEngine {
   ChangeLedger* ledger_;
   bool loaded_ = false;
   LoadedBaseline baseline_;
+  std::filesystem::path state_dir_;
+  std::string open_failure_;  // why state.db had to be moved aside when opened; reported once
+  std::optional<BaselineAnchor> anchor_;
+  IntegrityHealth health_;
+  int64_t evidence_saved_ns_ = 0;
 };
 
 }  // namespace ward::agent::integrity

@@ -452,6 +452,185 @@ TEST_F(IntegrityEngineTest, DeletedBaselineRowIsCritical) {
   EXPECT_EQ(tampered->Get("integrity.set_intact"), false);
 }
 
+const Event* FindAction(const std::vector<Event>& events, std::string_view action) {
+  for (const auto& e : events) {
+    if (e.GetString("event.action") == action) return &e;
+  }
+  return nullptr;
+}
+
+// Issue #13: deleting state.db while the agent was stopped made it record a "first baseline"
+// (severity 0) and the change made meanwhile was never reported.
+TEST_F(IntegrityEngineTest, DeletedStateDatabaseIsCriticalAndChangesAreReportedAgainstTheCopy) {
+  Baselined().reset();
+  WriteFile(P("a.txt"), "edited while the database was gone");
+  for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) {
+    ::unlink((state_dir_.path() / f).c_str());
+  }
+  auto engine = Open();
+  sink_.Clear();
+  auto s = engine->FullCheck(sink_, "startup", /*update=*/true);
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto events = sink_.Events();
+  const Event* lost = FindAction(events, "baseline_lost");
+  ASSERT_NE(lost, nullptr) << Describe(events);
+  EXPECT_EQ(lost->severity(), Severity::kCritical);
+  EXPECT_EQ(lost->GetString("integrity.baseline_source"), "copy");
+  EXPECT_EQ(lost->Get("integrity.anchor.count").get<int64_t>(), 6);  // root, a, b, dir, c, link
+  EXPECT_EQ(FindAction(events, "baseline_recorded"), nullptr) << Describe(events);
+  EXPECT_EQ(Summary(events),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("a.txt")}}));
+  EXPECT_TRUE(engine->health().degraded);
+  EXPECT_NE(engine->health().reason.find("no baseline"), std::string::npos)
+      << engine->health().reason;
+
+  // Degraded until the baseline is recorded again on purpose; across restarts too.
+  engine.reset();
+  auto again = Open();
+  ASSERT_TRUE(again->FullCheck(sink_, "startup", true).has_value());
+  EXPECT_TRUE(again->health().degraded);
+  ASSERT_TRUE(again->RecordBaseline(sink_).has_value());
+  EXPECT_FALSE(again->health().degraded);
+  again.reset();
+  auto fixed = Open();
+  sink_.Clear();
+  ASSERT_TRUE(fixed->FullCheck(sink_, "startup", true).has_value());
+  EXPECT_FALSE(fixed->health().degraded);
+  EXPECT_TRUE(ChangesOf(sink_.Events()).empty()) << Describe(sink_.Events());
+}
+
+TEST_F(IntegrityEngineTest, WithoutTheCopyTheLossIsStillCriticalNeverASilentBaseline) {
+  Baselined().reset();
+  for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) {
+    ::unlink((state_dir_.path() / f).c_str());
+  }
+  std::filesystem::remove(IntegrityEngine::CopyPath(state_dir_.path()));
+  auto engine = Open();
+  sink_.Clear();
+  ASSERT_TRUE(engine->FullCheck(sink_, "startup", true).has_value());
+  auto events = sink_.Events();
+  const Event* lost = FindAction(events, "baseline_lost");
+  ASSERT_NE(lost, nullptr) << Describe(events);
+  EXPECT_EQ(lost->severity(), Severity::kCritical);
+  EXPECT_EQ(lost->GetString("integrity.baseline_source"), "fresh_scan");
+  const Event* recorded = FindAction(events, "baseline_recorded");
+  ASSERT_NE(recorded, nullptr);
+  EXPECT_NE(recorded->severity(), Severity::kInfo);
+  EXPECT_TRUE(engine->health().degraded);
+}
+
+TEST_F(IntegrityEngineTest, TruncatedStateDatabaseIsCriticalAndMonitoringGoesOn) {
+  Baselined().reset();
+  WriteFile(P("b.txt"), "edited while the database was damaged");
+  ASSERT_EQ(::truncate((state_dir_.path() / "state.db").c_str(), 1000), 0);
+  auto engine = Open();
+  ASSERT_NE(engine, nullptr);
+  sink_.Clear();
+  auto s = engine->FullCheck(sink_, "startup", /*update=*/true);
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto events = sink_.Events();
+  const Event* lost = FindAction(events, "baseline_lost");
+  ASSERT_NE(lost, nullptr) << Describe(events);
+  EXPECT_EQ(lost->severity(), Severity::kCritical);
+  EXPECT_EQ(Summary(events),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("b.txt")}}));
+  // Real time goes on against the recovered baseline.
+  sink_.Clear();
+  WriteFile(P("dir/c.txt"), "changed later");
+  ASSERT_TRUE(engine->ProcessPaths({{P("dir/c.txt"), false}}, sink_, "realtime").has_value());
+  EXPECT_EQ(Summary(sink_.Events()),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("dir/c.txt")}}));
+  EXPECT_TRUE(engine->health().degraded);
+}
+
+// Overwrites every page but the first (schema) of a database file with garbage.
+void CorruptPages(const std::filesystem::path& db) {
+  int fd = ::open(db.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  std::string junk(4096, '\xa5');
+  for (off_t off = 4096; off < st.st_size; off += 4096) {
+    ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), off), static_cast<ssize_t>(junk.size()));
+  }
+  ::close(fd);
+}
+
+TEST_F(IntegrityEngineTest, CorruptPageAtStartupIsCriticalAndMonitoringGoesOn) {
+  Baselined().reset();
+  CorruptPages(state_dir_.path() / "state.db");
+  WriteFile(P("a.txt"), "edited");
+  auto engine = Open();
+  ASSERT_NE(engine, nullptr);
+  sink_.Clear();
+  auto s = engine->FullCheck(sink_, "startup", true);
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto events = sink_.Events();
+  ASSERT_NE(FindAction(events, "baseline_lost"), nullptr) << Describe(events);
+  EXPECT_EQ(Summary(events),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("a.txt")}}));
+  sink_.Clear();
+  WriteFile(P("b.txt"), "changed later");
+  ASSERT_TRUE(engine->ProcessPaths({{P("b.txt"), false}}, sink_, "realtime").has_value());
+  EXPECT_EQ(Summary(sink_.Events()),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("b.txt")}}));
+  EXPECT_TRUE(engine->health().degraded);
+  // The damaged database is kept aside for inspection.
+  bool kept = false;
+  for (const auto& e : std::filesystem::directory_iterator(state_dir_.path())) {
+    if (e.path().filename().string().rfind("state.db.unreadable-", 0) == 0) kept = true;
+  }
+  EXPECT_TRUE(kept);
+}
+
+TEST_F(IntegrityEngineTest, CorruptPageWhileMonitoringIsCriticalAndMonitoringGoesOn) {
+  auto engine = Baselined();
+  ASSERT_TRUE(engine->FullCheck(sink_, "startup", true).has_value());
+  sink_.Clear();
+  {
+    // Everything into the main file (the checkpoint resets the WAL, so the agent's connection
+    // drops its page cache), then the pages damaged.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((state_dir_.path() / "state.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    CorruptPages(state_dir_.path() / "state.db");
+  }
+  WriteFile(P("a.txt"), "edited while monitored");
+  auto s = engine->ProcessPaths({{P("a.txt"), false}}, sink_, "realtime");
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto events = sink_.Events();
+  EXPECT_EQ(Summary(events),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("a.txt")}}));
+  const Event* lost = FindAction(events, "baseline_lost");
+  ASSERT_NE(lost, nullptr) << Describe(events);
+  EXPECT_EQ(lost->GetString("integrity.baseline_source"), "memory");
+  EXPECT_TRUE(engine->health().degraded);
+  sink_.Clear();
+  WriteFile(P("b.txt"), "and more");
+  ASSERT_TRUE(engine->ProcessPaths({{P("b.txt"), false}}, sink_, "realtime").has_value());
+  EXPECT_EQ(Summary(sink_.Events()),
+            (std::vector<std::pair<std::string, std::string>>{{"modified", P("b.txt")}}));
+  // The fresh database holds the baseline: a later start compares against it.
+  engine.reset();
+  auto later = Check(*Open());
+  EXPECT_TRUE(ChangesOf(later).empty()) << Describe(later);
+}
+
+TEST_F(IntegrityEngineTest, StateFilesAre0600WhateverTheUmask) {
+  mode_t old = ::umask(0);
+  Baselined().reset();
+  ::umask(old);
+  for (const auto& p :
+       {state_dir_.path() / "state.db", IntegrityEngine::CopyPath(state_dir_.path()),
+        IntegrityEngine::AnchorPath(state_dir_.path())}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << p;
+  }
+}
+
 TEST_F(IntegrityEngineTest, AcceptTakesTheCurrentStateIntoTheBaseline) {
   auto engine = Baselined();
   WriteFile(P("a.txt"), "approved change");

@@ -26,6 +26,8 @@ constexpr auto kMaxCoalesce = std::chrono::seconds(1);
 constexpr auto kPollInterval = std::chrono::seconds(5);
 constexpr size_t kMaxPending = 100'000;
 constexpr auto kBatchGrace = std::chrono::milliseconds(10);
+constexpr std::chrono::milliseconds kStartupRetryMin = std::chrono::seconds(5);
+constexpr std::chrono::milliseconds kStartupRetryMax = std::chrono::minutes(5);
 
 class IntegrityModule final : public Module, public HealthReporter {
  public:
@@ -50,7 +52,15 @@ class IntegrityModule final : public Module, public HealthReporter {
                             polled_.size(), kPollInterval.count()));
     }
     if (!health_.check_error.empty()) h.Degrade("last check failed: " + health_.check_error);
+    if (IntegrityHealth t = TamperHealth(); t.degraded) h.Degrade(t.reason);
     return h;
+  }
+
+  // Tamper evidence (issue #13): degraded while a baseline that existed was lost or unreadable
+  // and has not been re-recorded, or while the start-up is being retried. Any thread.
+  IntegrityHealth TamperHealth() const {
+    std::lock_guard lock(tamper_mu_);
+    return tamper_;
   }
 
   Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
@@ -138,6 +148,11 @@ class IntegrityModule final : public Module, public HealthReporter {
 
   void Emit(Event e) { ctx_.events.Emit(std::move(e)); }
 
+  void NoteHealth(const IntegrityEngine& engine) {
+    std::lock_guard lock(tamper_mu_);
+    tamper_ = engine.health();
+  }
+
   void RunWith(IntegrityConfig config, std::stop_token stop) {
     auto engine_or =
         IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
@@ -147,13 +162,19 @@ class IntegrityModule final : public Module, public HealthReporter {
       health_.realtime_wanted = config.realtime;
       if (!engine_or) health_.error = engine_or.error().message();
     }
-    if (!engine_or) {
+    // A state database that cannot be opened (a full disk, an I/O error) is tried again, backing
+    // off from 5 s to 5 min, instead of leaving the module idle until the next policy.
+    for (auto retry = kStartupRetryMin; !engine_or; retry = std::min(retry * 2, kStartupRetryMax)) {
       spdlog::error("integrity: {}", engine_or.error().ToString());
       Emit(StatusEvent(ctx_.clock, "module_error", Severity::kHigh, engine_or.error().message()));
-      WaitForReconfigure(stop);
-      return;
+      if (!WaitToRetry(stop, retry, engine_or.error().message())) return;
+      engine_or = IntegrityEngine::Open(config, ctx_.fs, ctx_.clock, ctx_.state_dir, ctx_.ledger);
     }
     IntegrityEngine& engine = **engine_or;
+    {
+      std::lock_guard lock(mu_);
+      health_.error.clear();
+    }
 
     // The watcher starts before the first comparison, so nothing changed meanwhile is missed.
     std::unique_ptr<Watcher> watcher;
@@ -191,11 +212,14 @@ class IntegrityModule final : public Module, public HealthReporter {
         spdlog::info("integrity: {} check: {} entries, {} change(s)", how, stats->records,
                      stats->changes);
       }
+      NoteHealth(engine);
       return stats.has_value();
     };
-    if (!check("startup")) {
-      WaitForReconfigure(stop);
-      return;
+    // A start-up check that fails (a full disk, an unwritable state dir) is tried again, backing
+    // off from 5 s to 5 min, instead of leaving the module idle until the next policy.
+    for (auto retry = kStartupRetryMin; !check("startup");
+         retry = std::min(retry * 2, kStartupRetryMax)) {
+      if (!WaitToRetry(stop, retry, "the start-up check failed")) return;
     }
     Emit(StatusEvent(ctx_.clock, "started", Severity::kInfo,
                      fmt::format("integrity monitoring started: {} path(s), real-time {}, "
@@ -264,6 +288,7 @@ class IntegrityModule final : public Module, public HealthReporter {
           spdlog::error("integrity: {}", stats.error().ToString());
           Emit(StatusEvent(ctx_.clock, "check_failed", Severity::kHigh, stats.error().message()));
         }
+        NoteHealth(engine);
       }
       if (poll) {
         std::vector<std::pair<std::string, bool>> subtrees;
@@ -288,6 +313,17 @@ class IntegrityModule final : public Module, public HealthReporter {
     warnings_.clear();
   }
 
+  // Degraded while waiting; false when the module is stopped or reconfigured meanwhile.
+  bool WaitToRetry(std::stop_token stop, std::chrono::milliseconds retry, std::string why) {
+    {
+      std::lock_guard lock(tamper_mu_);
+      tamper_ = {true, fmt::format("{}; retrying in {} s", why, retry.count() / 1000)};
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, stop, retry, [&] { return next_config_.has_value(); });
+    return !stop.stop_requested() && !next_config_;
+  }
+
   void WaitForReconfigure(std::stop_token stop) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, stop, [&] { return next_config_.has_value(); });
@@ -305,6 +341,8 @@ class IntegrityModule final : public Module, public HealthReporter {
 
   ModuleContext ctx_;
   mutable std::mutex mu_;
+  mutable std::mutex tamper_mu_;
+  IntegrityHealth tamper_;
   std::condition_variable_any cv_;
   std::optional<IntegrityConfig> next_config_;
   HealthFacts health_;
