@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "agent/core/health.h"
+#include "agent/modules/integrity/engine.h"
 #include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
 #include "common/file_system.h"
