@@ -297,8 +297,13 @@ class IntegrityModule final : public Module, public HealthReporter {
         next_poll = ctx_.clock.SteadyNow() + kPollInterval;
       }
       if (next_schedule && ctx_.clock.SteadyNow() >= *next_schedule) {
+        const SteadyTime due = *next_schedule;
         check("scheduled");
-        next_schedule = ctx_.clock.SteadyNow() + config.schedule;
+        // The next one is a period after this one was due, not after it finished (a long check
+        // does not drift the schedule); one that fell more than a period behind starts afresh.
+        const SteadyTime after = ctx_.clock.SteadyNow();
+        next_schedule = due + config.schedule;
+        if (*next_schedule + config.schedule <= after) next_schedule = after + config.schedule;
       }
       lock.lock();
       now = ctx_.clock.SteadyNow();
