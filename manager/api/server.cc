@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "manager/api/event_batch.h"
+#include "manager/console/assets.h"
 
 namespace ward::manager {
 namespace {
@@ -30,6 +31,17 @@ void WriteResponse(const HttpResponse& in, httplib::Response& out) {
     out.set_content(in.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                     "application/json");
   }
+}
+
+// The web console (manager/console/assets.h): GET/HEAD of every path outside /api and /agent.
+bool ServeConsoleFile(const httplib::Request& r, httplib::Response& res) {
+  auto s = ServeConsole(r.path, r.get_header_value("If-None-Match"));
+  if (!s) return false;
+  res.status = s->status;
+  for (const auto& [k, v] : s->headers) res.set_header(k, v);
+  if (s->status == 200)
+    res.set_content(s->body.data(), s->body.size(), std::string(s->content_type));
+  return true;
 }
 
 ApiError TooLarge(bool agent, size_t limit) {
@@ -146,6 +158,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ManagerApi& api,
   });
   HttpsServer* self = s.get();
   auto plain = [self](const httplib::Request& r, httplib::Response& res) {
+    if ((r.method == "GET" || r.method == "HEAD") && ServeConsoleFile(r, res)) return;
     HttpRequest req = ToRequest(r);
     req.body = r.body.size() <= self->api_->BodyLimitFor(r.path) ? r.body : std::string();
     WriteResponse(self->api_->Handle(req), res);
