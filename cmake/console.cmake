@@ -39,3 +39,15 @@ add_custom_command(
 ward_library(manager_console
   SOURCES ${PROJECT_SOURCE_DIR}/manager/console/assets.cc
           ${WARD_CONSOLE_BINARY_DIR}/console_assets_data.cc)
+
+# Front-end unit tests (vitest) and the browser tests (Playwright driving Debian's chromium
+# against a real ward-manager), both through CTest.
+add_test(NAME console_unit COMMAND ${WARD_NPM} run --silent test:unit
+         WORKING_DIRECTORY ${WARD_CONSOLE_SOURCE_DIR})
+set_tests_properties(console_unit PROPERTIES LABELS unit ENVIRONMENT "CI=1;NO_COLOR=1")
+add_test(NAME console_e2e COMMAND ${WARD_NPM} run --silent test:e2e
+         WORKING_DIRECTORY ${WARD_CONSOLE_SOURCE_DIR})
+set_tests_properties(console_e2e PROPERTIES
+  LABELS integration
+  TIMEOUT 600
+  ENVIRONMENT "WARD_MANAGER_BIN=$<TARGET_FILE:ward-manager>;WARD_E2E_OUTPUT=${WARD_CONSOLE_BINARY_DIR}/test-results;CI=1;NO_COLOR=1;PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")

@@ -23,10 +23,12 @@
 #include "common/steps.h"
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
+#include "manager/auth/passwords.h"
 #include "manager/auth/secrets.h"
 #include "manager/jobs/jobs.h"
 #include "manager/services/bootstrap.h"
 #include "manager/services/tls.h"
+#include "manager/services/users.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -67,19 +69,52 @@ Result<std::unique_ptr<Store>> OpenInitialised(const std::string& url) {
   return store;
 }
 
-int Init(const std::string& db, const std::string& tenant_name, bool as_json) {
-  auto store = Store::Open(db);
-  if (!store) return Fail(store.error().WithContext("open database"));
-  auto b = InitPrimaryTenant(**store, SystemClock(), tenant_name);
-  if (!b) return Fail(b.error());
-  if (as_json) {
-    fmt::print("{}\n", nlohmann::json{{"tenant_id", b->tenant_id},
-                                      {"api_key_id", b->api_key_id},
-                                      {"api_key", b->api_key}}
-                           .dump());
+struct InitOptions {
+  std::string db;
+  std::string tenant_name = "primary";
+  std::string admin_user = "admin";
+  std::string admin_password_file;  // "" = generate one and print it
+  bool as_json = false;
+};
+
+int Init(const InitOptions& o) {
+  // The password is read before anything is created, so a bad file leaves no tenant behind.
+  std::string password;
+  const bool generated = o.admin_password_file.empty();
+  if (generated) {
+    password = NewPassword();
   } else {
-    fmt::print("primary tenant: {} ({})\n", tenant_name, b->tenant_id);
+    auto p = ReadPasswordFile(o.admin_password_file);
+    if (!p) return Fail(p.error().WithContext("--admin-password-file"));
+    password = std::move(*p);
+  }
+  auto store = Store::Open(o.db);
+  if (!store) return Fail(store.error().WithContext("open database"));
+  auto b = InitPrimaryTenant(**store, SystemClock(), o.tenant_name);
+  if (!b) return Fail(b.error());
+  auto user = CreateUserWithPassword(**store, SystemClock(), b->tenant_id, o.admin_user,
+                                     Role::kAdmin, password);
+  if (!user) {
+    (void)(*store)->DeleteTenant(b->tenant_id);
+    return Fail(user.error().WithContext("create the first admin user"));
+  }
+  if (o.as_json) {
+    nlohmann::json out{{"tenant_id", b->tenant_id},
+                       {"api_key_id", b->api_key_id},
+                       {"api_key", b->api_key},
+                       {"admin_user", o.admin_user}};
+    if (generated) out["admin_password"] = password;
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("primary tenant: {} ({})\n", o.tenant_name, b->tenant_id);
     fmt::print("admin API key (shown once, store it now): {}\n", b->api_key);
+    if (generated) {
+      fmt::print("console admin user: {}  password (shown once, store it now): {}\n", o.admin_user,
+                 password);
+    } else {
+      fmt::print("console admin user: {}  (password from {})\n", o.admin_user,
+                 o.admin_password_file);
+    }
   }
   return kExitOk;
 }
@@ -209,14 +244,19 @@ int Run(int argc, char** argv) {
   int rc = kExitOk;
 
   std::string db;
-  auto* init = app.add_subcommand("init", "create the schema, the primary tenant and its key");
-  std::string tenant_name = "primary";
-  bool as_json = false;
-  init->add_option("--db", db, "sqlite:PATH, postgresql://..., mysql://...")->required();
-  init->add_option("--tenant-name", tenant_name, "name of the primary tenant")
+  auto* init = app.add_subcommand(
+      "init", "create the schema, the primary tenant, its first admin key and admin user");
+  InitOptions io;
+  init->add_option("--db", io.db, "sqlite:PATH, postgresql://..., mysql://...")->required();
+  init->add_option("--tenant-name", io.tenant_name, "name of the primary tenant")
       ->capture_default_str();
-  init->add_flag("--json", as_json, "print the tenant id and key as JSON");
-  init->callback([&] { rc = Init(db, tenant_name, as_json); });
+  init->add_option("--admin-user", io.admin_user, "user name of the first console admin")
+      ->capture_default_str();
+  init->add_option("--admin-password-file", io.admin_password_file,
+                   "read the admin's password (first line, 12..1024 bytes) instead of "
+                   "generating one");
+  init->add_flag("--json", io.as_json, "print the tenant id, key and admin password as JSON");
+  init->callback([&] { rc = Init(io); });
 
   ServeOptions so;
   auto* serve = app.add_subcommand("serve", "serve HTTPS (REST API and agent endpoints)");
