@@ -136,6 +136,10 @@ struct ServeOptions {
   std::string lease_ttl = "60s";
   std::string retention_every = "1h";
   bool no_jobs = false;
+  std::string session_idle = "30m";
+  std::string session_max = "12h";
+  int signin_rate_user = 10;
+  int signin_rate_address = 30;
 };
 
 Result<std::chrono::seconds> Seconds(const std::string& flag, const std::string& v) {
@@ -178,6 +182,11 @@ int Serve(const ServeOptions& o) {
          api_opt.tenant_rate_per_minute = o.tenant_rate;
          api_opt.agent_rate_per_minute = o.agent_rate;
          api_opt.max_batch_events = o.max_batch_events;
+         WARD_ASSIGN_OR_RETURN(api_opt.sessions.idle, Seconds("--session-idle", o.session_idle));
+         WARD_ASSIGN_OR_RETURN(api_opt.sessions.absolute, Seconds("--session-max", o.session_max));
+         job_opt.session_idle = api_opt.sessions.idle;
+         api_opt.sessions.signin_per_user_per_minute = o.signin_rate_user;
+         api_opt.sessions.signin_per_address_per_minute = o.signin_rate_address;
          WARD_ASSIGN_OR_RETURN(job_opt.tick, Seconds("--job-tick", o.job_tick));
          WARD_ASSIGN_OR_RETURN(job_opt.lease_ttl, Seconds("--lease-ttl", o.lease_ttl));
          WARD_ASSIGN_OR_RETURN(job_opt.retention_every,
@@ -204,6 +213,7 @@ int Serve(const ServeOptions& o) {
          }
          WARD_ASSIGN_OR_RETURN(std::string fp, CertificateFingerprint(cert));
          fmt::print("fingerprint: {}\n", fp);
+         api_opt.tls_fingerprint = fp;
          return Status::Ok();
        }},
       {"start server",
@@ -282,6 +292,18 @@ int Run(int argc, char** argv) {
                    "requests per minute per agent credential (0: off)")
       ->capture_default_str();
   serve->add_option("--max-batch-events", so.max_batch_events, "events per agent upload")
+      ->capture_default_str();
+  serve->add_option("--session-idle", so.session_idle, "console sessions end after this idle time")
+      ->capture_default_str();
+  serve->add_option("--session-max", so.session_max, "console sessions end this long after sign-in")
+      ->capture_default_str();
+  serve
+      ->add_option("--signin-rate-user", so.signin_rate_user,
+                   "console sign-in attempts per minute per user name (0: off)")
+      ->capture_default_str();
+  serve
+      ->add_option("--signin-rate-address", so.signin_rate_address,
+                   "console sign-in attempts per minute per client address (0: off)")
       ->capture_default_str();
   serve->add_option("--threads", so.threads, "HTTP worker threads")->capture_default_str();
   serve->add_option("--job-tick", so.job_tick, "how often background jobs are tried")

@@ -104,6 +104,8 @@ test('every page shows the tenant data; hostile event content stays text', async
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   await expect(page.getByTestId('dash-total')).toHaveText('68 events');
   await expect(page.getByRole('img', { name: 'By module' })).toBeVisible();
+  await expect(page.getByTestId('attention')).toContainText('web-02');
+  await expect(page.getByTestId('attention')).toContainText('module degraded');
   await expect(page.getByRole('link', { name: '941100' })).toBeVisible();
   await expect(page.getByRole('link', { name: HOSTILE_FILE })).toBeVisible();
   // Computers

@@ -25,8 +25,8 @@ export default async function globalSetup() {
     bearer: key,
     body: { name: 'web', document: { integrity: { paths: ['/var/www'], schedule: '1h' } } },
   });
-  const web1 = await activateAgent(m.url, key, 'web-01', policy.id);
-  const web2 = await activateAgent(m.url, key, 'web-02');
+  const web1 = await activateAgent(m.url, key, 'web-01', policy.id, [{ name: 'integrity', state: 'running' }, { name: 'ips', state: 'running' }]);
+  const web2 = await activateAgent(m.url, key, 'web-02', undefined, [{ name: 'integrity', state: 'running' }, { name: 'antimalware', state: 'degraded' }]);
   await sendEvents(m.url, web1.credential, 'web-01', [
     { module: 'integrity', action: 'modified', severity: 2, path: '/var/www/index.html', minutesAgo: 50 },
     { module: 'integrity', action: 'created', severity: 2, path: HOSTILE_FILE, minutesAgo: 40 },

@@ -100,7 +100,7 @@ function uuid7(ms: number): string {
 }
 
 // Activates an agent with a new activation token of the key's tenant and sends a heartbeat.
-export async function activateAgent(url: string, key: string, hostname: string, policyId?: string) {
+export async function activateAgent(url: string, key: string, hostname: string, policyId?: string, modules: Array<{ name: string; state: string }> = []) {
   const token = await must(url, 'POST', '/api/v1/activation-tokens', {
     bearer: key,
     body: { name: `e2e ${hostname}`, ...(policyId ? { policy_id: policyId } : {}) },
@@ -110,7 +110,7 @@ export async function activateAgent(url: string, key: string, hostname: string, 
   });
   await must(url, 'POST', '/agent/v1/heartbeat', {
     bearer: a.credential,
-    body: { machine_id: `m-${hostname}`, status: { version: '0.1.0', hostname, policy_version: 0 } },
+    body: { machine_id: `m-${hostname}`, status: { version: '0.1.0', hostname, policy_version: 0, modules } },
   });
   return a as { agent_id: string; credential: string };
 }

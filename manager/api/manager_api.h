@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "manager/api/http_types.h"
 #include "manager/api/router.h"
+#include "manager/api/session_api.h"
 #include "manager/auth/rate_limiter.h"
 #include "manager/store/store.h"
 
@@ -28,6 +29,8 @@ struct ApiOptions {
   int tenant_rate_per_minute = 1000;           // per tenant (all its keys); 0 = unlimited
   int agent_rate_per_minute = 600;             // per agent credential; 0 = unlimited
   int max_batch_events = 1000;                 // lines per /agent/v1/events upload; over it: 413
+  SessionOptions sessions;                     // console sign-in (manager/api/session_api.h)
+  std::string tls_fingerprint;                 // GET /api/v1/info (for install commands)
 };
 
 class ManagerApi {

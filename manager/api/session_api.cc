@@ -56,7 +56,8 @@ void ConsoleSessions::AuditSignIn(const User& u, const HttpRequest& req, int sta
   e.method = req.method;
   e.path = "/api/v1/session";
   e.status = status;
-  e.detail = {{"username", u.username}, {"event", std::string(what)},
+  e.detail = {{"username", u.username},
+              {"event", std::string(what)},
               {"address", LossyUtf8(req.remote_addr.substr(0, 64))}};
   e.at = clock_.Now();
   if (Status s = store_.AppendAudit(e); !s.ok()) {
@@ -67,7 +68,8 @@ void ConsoleSessions::AuditSignIn(const User& u, const HttpRequest& req, int sta
 HttpResponse ConsoleSessions::SignIn(const HttpRequest& req) {
   // A cross-site form cannot send application/json without a preflight the manager never allows.
   if (!IsJson(req)) {
-    return ErrorResponse(BadRequest("invalid_body", "body", "expected Content-Type: application/json"));
+    return ErrorResponse(
+        BadRequest("invalid_body", "body", "expected Content-Type: application/json"));
   }
   if (req.body_error) return ErrorResponse(*req.body_error);
   auto body = ParseObjectBody(req.body);

@@ -6,7 +6,7 @@ import { filterToSearch } from '../filters';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { Link, navigate, route } from '../router';
-import type { Agent, Policy } from './types';
+import { moduleStates, type Agent, type Policy } from './types';
 
 type SortKey = 'hostname' | 'status' | 'version' | 'last_seen';
 
@@ -104,6 +104,7 @@ export function Computers() {
               ))}
               <th scope="col">{t('computers.policy')}</th>
               <th scope="col">{t('computers.policy_version')}</th>
+              <th scope="col">{t('computers.modules')}</th>
               <th scope="col">{t('computers.events')}</th>
             </tr>
           </thead>
@@ -133,6 +134,13 @@ export function Computers() {
                 <td>{formatTime(a.last_seen, lang.value)}</td>
                 <td>{a.policy_id ? policyName.get(a.policy_id) ?? a.policy_id : t('common.none')}</td>
                 <td>{a.applied_policy_version}</td>
+                <td>
+                  {moduleStates(a.report).map((m) => (
+                    <span class={`badge ${m.state === 'running' ? 'ok' : 'warn'}`}>
+                      {m.name}: {m.state}
+                    </span>
+                  ))}
+                </td>
                 <td>
                   <Link href={`/events${filterToSearch({ agent: a.id })}`}>{t('computers.events')}</Link>
                 </td>

@@ -8,7 +8,7 @@ import { filterToSearch } from '../filters';
 import { fieldText, formatTime, topValues } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, navigate, route } from '../router';
-import type { Agent, Policy } from './types';
+import { moduleStates, policyError, type Agent, type Policy } from './types';
 
 const RANGES = { '1h': [3600, '5m'], '24h': [86400, '1h'], '7d': [7 * 86400, '6h'] } as const;
 type Range = keyof typeof RANGES;
@@ -54,6 +54,8 @@ export function Dashboard() {
     if (a.policy_id && policyVersion.get(a.policy_id) !== undefined && a.applied_policy_version !== policyVersion.get(a.policy_id)) {
       reasons.push('dash.reason.policy');
     }
+    if (policyError(a.report)) reasons.push('dash.reason.policy_error');
+    if (moduleStates(a.report).some((m) => m.state !== 'running')) reasons.push('dash.reason.degraded');
     return reasons.length ? [{ agent: a, reasons }] : [];
   });
 

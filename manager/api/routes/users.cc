@@ -28,9 +28,9 @@ bool ValidUsername(std::string_view s) {
 std::optional<ApiError> CheckPassword(const json& v) {
   const auto& s = v.get_ref<const std::string&>();
   if (s.size() < kMinPasswordLength || s.size() > kMaxPasswordLength) {
-    return BadRequest("invalid_field", "password",
-                      fmt::format("password: expected {}..{} bytes", kMinPasswordLength,
-                                  kMaxPasswordLength));
+    return BadRequest(
+        "invalid_field", "password",
+        fmt::format("password: expected {}..{} bytes", kMinPasswordLength, kMaxPasswordLength));
   }
   return std::nullopt;
 }
@@ -55,58 +55,57 @@ void AddUserRoutes(RouteTable& table, RouteDeps deps) {
               for (const auto& u : *list) items.push_back(UserJson(u));
               return JsonResponse(200, {{"items", items}});
             });
-  table.Add(
-      "POST", "/api/v1/users", Access::kKeys,
-      [deps](const HttpRequest& req, const PathParams&, Principal& p) {
-        auto body = ParseObjectBody(req.body);
-        if (!body) return Err(body.error());
-        if (auto e = CheckFields(*body, {{"username", JsonType::kString, true, false, 1, 128},
-                                         {"role", JsonType::kString, true},
-                                         {"language", JsonType::kString},
-                                         {"password", JsonType::kString}})) {
-          return Err(*e);
-        }
-        User u;
-        u.username = (*body)["username"];
-        if (!ValidUsername(u.username)) {
-          return Err(BadRequest("invalid_field", "username",
-                                "username: expected 1..128 of [A-Za-z0-9._@-]"));
-        }
-        if (!ParseRole((*body)["role"].get<std::string>(), u.role)) {
-          return Err(BadRequest("invalid_field", "role",
-                                "role: expected one of admin, operator, auditor"));
-        }
-        if (body->contains("language")) {
-          if (auto e = CheckLanguage((*body)["language"])) return Err(*e);
-          u.language = (*body)["language"];
-        }
-        std::string password;
-        const bool generated = !body->contains("password");
-        if (generated) {
-          password = NewPassword();
-        } else {
-          if (auto e = CheckPassword((*body)["password"])) return Err(*e);
-          password = (*body)["password"];
-        }
-        auto hash = HashPassword(password);
-        if (!hash) return Err(hash.error());
-        u.password_hash = std::move(*hash);
-        u.id = NewId();
-        u.tenant_id = p.tenant.id;
-        u.created_at = deps.clock.Now();
-        if (Status s = deps.store.CreateUser(u); !s.ok()) {
-          if (s.code() == StatusCode::kAlreadyExists) {
-            return Err(ApiError{409, "conflict", "username: taken", "username"});
-          }
-          return Err(s);
-        }
-        p.audit["object_id"] = u.id;
-        p.audit["username"] = u.username;
-        p.audit["role"] = RoleName(u.role);
-        json out = UserJson(u);
-        if (generated) out["password"] = password;
-        return JsonResponse(201, out);
-      });
+  table.Add("POST", "/api/v1/users", Access::kKeys,
+            [deps](const HttpRequest& req, const PathParams&, Principal& p) {
+              auto body = ParseObjectBody(req.body);
+              if (!body) return Err(body.error());
+              if (auto e = CheckFields(*body, {{"username", JsonType::kString, true, false, 1, 128},
+                                               {"role", JsonType::kString, true},
+                                               {"language", JsonType::kString},
+                                               {"password", JsonType::kString}})) {
+                return Err(*e);
+              }
+              User u;
+              u.username = (*body)["username"];
+              if (!ValidUsername(u.username)) {
+                return Err(BadRequest("invalid_field", "username",
+                                      "username: expected 1..128 of [A-Za-z0-9._@-]"));
+              }
+              if (!ParseRole((*body)["role"].get<std::string>(), u.role)) {
+                return Err(BadRequest("invalid_field", "role",
+                                      "role: expected one of admin, operator, auditor"));
+              }
+              if (body->contains("language")) {
+                if (auto e = CheckLanguage((*body)["language"])) return Err(*e);
+                u.language = (*body)["language"];
+              }
+              std::string password;
+              const bool generated = !body->contains("password");
+              if (generated) {
+                password = NewPassword();
+              } else {
+                if (auto e = CheckPassword((*body)["password"])) return Err(*e);
+                password = (*body)["password"];
+              }
+              auto hash = HashPassword(password);
+              if (!hash) return Err(hash.error());
+              u.password_hash = std::move(*hash);
+              u.id = NewId();
+              u.tenant_id = p.tenant.id;
+              u.created_at = deps.clock.Now();
+              if (Status s = deps.store.CreateUser(u); !s.ok()) {
+                if (s.code() == StatusCode::kAlreadyExists) {
+                  return Err(ApiError{409, "conflict", "username: taken", "username"});
+                }
+                return Err(s);
+              }
+              p.audit["object_id"] = u.id;
+              p.audit["username"] = u.username;
+              p.audit["role"] = RoleName(u.role);
+              json out = UserJson(u);
+              if (generated) out["password"] = password;
+              return JsonResponse(201, out);
+            });
   table.Add("GET", "/api/v1/users/{id}", Access::kAudit,
             [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
               if (auto e = CheckQuery(req, {})) return Err(*e);
@@ -114,38 +113,38 @@ void AddUserRoutes(RouteTable& table, RouteDeps deps) {
               if (!u) return LookupError(u.error(), "user");
               return JsonResponse(200, UserJson(*u));
             });
-  table.Add("PATCH", "/api/v1/users/{id}", Access::kKeys,
-            [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
-              auto u = deps.store.GetUser(p.tenant.id, path.at("id"));
-              if (!u) return LookupError(u.error(), "user");
-              auto body = ParseObjectBody(req.body);
-              if (!body) return Err(body.error());
-              if (auto e = CheckFields(*body, {{"role", JsonType::kString},
-                                               {"language", JsonType::kString},
-                                               {"password", JsonType::kString}})) {
-                return Err(*e);
-              }
-              if (body->contains("role") &&
-                  !ParseRole((*body)["role"].get<std::string>(), u->role)) {
-                return Err(BadRequest("invalid_field", "role",
-                                      "role: expected one of admin, operator, auditor"));
-              }
-              if (body->contains("language")) {
-                if (auto e = CheckLanguage((*body)["language"])) return Err(*e);
-                u->language = (*body)["language"];
-              }
-              if (body->contains("password")) {
-                if (auto e = CheckPassword((*body)["password"])) return Err(*e);
-                auto hash = HashPassword((*body)["password"].get<std::string>());
-                if (!hash) return Err(hash.error());
-                u->password_hash = std::move(*hash);
-                p.audit["password_changed"] = true;
-              }
-              if (Status s = deps.store.UpdateUser(*u); !s.ok()) return LookupError(s, "user");
-              p.audit["object_id"] = u->id;
-              p.audit["role"] = RoleName(u->role);
-              return JsonResponse(200, UserJson(*u));
-            });
+  table.Add(
+      "PATCH", "/api/v1/users/{id}", Access::kKeys,
+      [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
+        auto u = deps.store.GetUser(p.tenant.id, path.at("id"));
+        if (!u) return LookupError(u.error(), "user");
+        auto body = ParseObjectBody(req.body);
+        if (!body) return Err(body.error());
+        if (auto e = CheckFields(*body, {{"role", JsonType::kString},
+                                         {"language", JsonType::kString},
+                                         {"password", JsonType::kString}})) {
+          return Err(*e);
+        }
+        if (body->contains("role") && !ParseRole((*body)["role"].get<std::string>(), u->role)) {
+          return Err(BadRequest("invalid_field", "role",
+                                "role: expected one of admin, operator, auditor"));
+        }
+        if (body->contains("language")) {
+          if (auto e = CheckLanguage((*body)["language"])) return Err(*e);
+          u->language = (*body)["language"];
+        }
+        if (body->contains("password")) {
+          if (auto e = CheckPassword((*body)["password"])) return Err(*e);
+          auto hash = HashPassword((*body)["password"].get<std::string>());
+          if (!hash) return Err(hash.error());
+          u->password_hash = std::move(*hash);
+          p.audit["password_changed"] = true;
+        }
+        if (Status s = deps.store.UpdateUser(*u); !s.ok()) return LookupError(s, "user");
+        p.audit["object_id"] = u->id;
+        p.audit["role"] = RoleName(u->role);
+        return JsonResponse(200, UserJson(*u));
+      });
   table.Add("DELETE", "/api/v1/users/{id}", Access::kKeys,
             [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
               if (auto e = CheckQuery(req, {})) return Err(*e);
