@@ -1,5 +1,6 @@
 // The manager's request front door without a database: the router (method + raw path), the query
-// validators (pagination, cursors, timestamps) and the JSON body validators, on arbitrary bytes.
+// validators (pagination, cursors, timestamps), the JSON body validators and the conditional
+// request header (If-None-Match, from the body bytes), on arbitrary bytes.
 // Input: "METHOD PATH?QUERY\n<body>".
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +80,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (auto f = QueryParam(req, "from")) (void)ParseTimestamp(*f);
+  req.headers.Add("If-None-Match", std::string(body.substr(0, 4096)));
+  static const StaticAsset kAsset = MakeAsset("text/plain", "x", false);
+  HttpResponse asset = AssetResponse(req, kAsset);
+  if (asset.status == 304 && !IfNoneMatchMatches(body.substr(0, 4096), kAsset.etag)) {
+    __builtin_trap();
+  }
   auto obj = ParseObjectBody(body);
   if (obj) {
     (void)CheckFields(*obj, {{"name", JsonType::kString, true, false, 1, 200},

@@ -59,3 +59,14 @@ if(TARGET ward_manager_harness AND COMMAND ward_database_test)
     set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
   endforeach()
 endif()
+
+# The web console's server side: embedded files, users, sessions, CSRF, throttling, init (issue 14).
+if(TARGET ward_manager_harness AND TARGET ward-manager)
+  ward_test(manager_console_test
+    SOURCES manager_console_test.cc
+    DEPS ward::manager_harness ward::testing_shell PkgConfig::WARD_MGR_HTTPLIB
+    LABELS integration)
+  add_dependencies(manager_console_test ward-manager)
+  target_compile_definitions(manager_console_test
+    PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+endif()

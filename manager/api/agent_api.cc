@@ -32,12 +32,10 @@ HttpResponse StoreError(const Status& s) {
   return AgentError(500, "internal", "internal error");
 }
 
-std::string Bearer(const std::string& header) {
+std::string Bearer(std::string_view header) {
   constexpr std::string_view kPrefix = "Bearer ";
-  if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
-    return "";
-  }
-  return header.substr(kPrefix.size());
+  if (header.size() <= kPrefix.size() || !header.starts_with(kPrefix)) return "";
+  return std::string(header.substr(kPrefix.size()));
 }
 
 // Checks the fields the manager relies on; unknown fields are ignored (newer agents may send
@@ -79,14 +77,14 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   if (!activate && !heartbeat && !events) return AgentError(404, "not_found", "no such resource");
   if (req.method != "POST") {
     HttpResponse r = AgentError(405, "method_not_allowed", "method not allowed (allowed: POST)");
-    r.headers.emplace_back("Allow", "POST");
+    r.headers.Add("Allow", "POST");
     return r;
   }
   if (activate) {
     if (req.body_error) return ErrorResponse(*req.body_error);
     return Activate(req);
   }
-  std::string secret = Bearer(req.authorization);
+  std::string secret = Bearer(req.Authorization());
   if (secret.empty()) return Unauthenticated("missing agent credential");
   if (!secret.starts_with("wac_")) {
     return Unauthenticated("API keys are not accepted on /agent/v1; use the agent credential");
@@ -105,7 +103,7 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   if (tenant->disabled) return Unauthenticated("tenant disabled");
   if (int wait = agent_limiter_.Take("agent:" + agent->id); wait > 0) {
     HttpResponse r = AgentError(429, "rate_limited", "rate limited");
-    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    r.headers.Add("Retry-After", std::to_string(wait));
     return r;
   }
   if (req.body_error) return ErrorResponse(*req.body_error);
@@ -213,14 +211,11 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
     spdlog::error("audit of activation {} not stored: {}", a.id, s.ToString());
   }
   spdlog::info("agent {} ({}) activated in tenant {} by {}", a.id, hostname, tenant_id, how);
-  HttpResponse r;
-  r.status = 201;
-  r.body = {{"agent_id", a.id},
-            {"credential", credential},
-            {"tenant_id", tenant_id},
-            {"heartbeat_interval_s", tenant->settings.heartbeat_interval_s},
-            {"policy", policy ? AgentPolicyJson(*policy) : json(nullptr)}};
-  return r;
+  return JsonResponse(201, {{"agent_id", a.id},
+                            {"credential", credential},
+                            {"tenant_id", tenant_id},
+                            {"heartbeat_interval_s", tenant->settings.heartbeat_interval_s},
+                            {"policy", policy ? AgentPolicyJson(*policy) : json(nullptr)}});
 }
 
 HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
@@ -309,9 +304,7 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
   for (const auto& c : *commands)
     cmds.push_back({{"id", c.id}, {"name", c.name}, {"args", c.args}});
   out["commands"] = cmds;
-  HttpResponse r;
-  r.body = std::move(out);
-  return r;
+  return JsonResponse(200, out);
 }
 
 HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent) {
@@ -332,11 +325,9 @@ HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent
   json rejected = json::array();
   for (const auto& rj : batch.rejected)
     rejected.push_back({{"line", rj.line}, {"error", rj.error}});
-  HttpResponse r;
-  r.body = {{"accepted", stored.accepted},
-            {"duplicates", stored.duplicates + batch.duplicates_in_batch},
-            {"rejected", rejected}};
-  return r;
+  return JsonResponse(200, {{"accepted", stored.accepted},
+                            {"duplicates", stored.duplicates + batch.duplicates_in_batch},
+                            {"rejected", rejected}});
 }
 
 }  // namespace ward::manager

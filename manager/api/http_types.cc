@@ -1,18 +1,172 @@
 #include "manager/api/http_types.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdint>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 namespace ward::manager {
 
-HttpResponse ErrorResponse(const ApiError& e) {
+bool HeaderNameEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+void HttpHeaders::Add(std::string name, std::string value) {
+  fields_.emplace_back(std::move(name), std::move(value));
+}
+
+void HttpHeaders::Set(std::string name, std::string value) {
+  std::erase_if(fields_, [&](const Field& f) { return HeaderNameEquals(f.first, name); });
+  fields_.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string_view> HttpHeaders::Get(std::string_view name) const {
+  for (const auto& [k, v] : fields_) {
+    if (HeaderNameEquals(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   HttpResponse r;
-  r.status = e.status;
+  r.status = status;
+  r.content_type = std::string(kJsonContentType);
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse EmptyResponse(int status) {
+  HttpResponse r;
+  r.status = status;
+  return r;
+}
+
+nlohmann::json ErrorJson(const ApiError& e) {
   nlohmann::json err = {{"code", e.code}, {"message", e.message}};
   if (!e.field.empty()) err["field"] = e.field;
-  r.body = {{"error", std::move(err)}};
+  return err;
+}
+
+HttpResponse ErrorResponse(const ApiError& e) {
+  HttpResponse r = JsonResponse(e.status, {{"error", ErrorJson(e)}});
+  r.error = e;
+  return r;
+}
+
+void AddSecurityHeaders(HttpResponse& r) {
+  r.headers.Set("Content-Security-Policy",
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                "form-action 'self'; frame-ancestors 'none'");
+  r.headers.Set("X-Content-Type-Options", "nosniff");
+  r.headers.Set("Referrer-Policy", "no-referrer");
+  r.headers.Set("X-Frame-Options", "DENY");
+}
+
+StaticAsset MakeAsset(std::string content_type, std::string body, bool immutable) {
+  StaticAsset a;
+  a.content_type = std::move(content_type);
+  // 128 bits of the content's SHA-256: a strong validator that changes with every byte.
+  a.etag = fmt::format("\"{}\"", DigestHex(Sha256::Of(body)).substr(0, 32));
+  a.body = std::move(body);
+  a.immutable = immutable;
+  return a;
+}
+
+std::string_view ContentTypeForPath(std::string_view path) {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},
+      {".webp", "image/webp"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".woff", "font/woff"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".webmanifest", "application/manifest+json"},
+  };
+  size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  size_t dot = name.rfind('.');
+  if (dot != std::string_view::npos) {
+    std::string_view ext = name.substr(dot);
+    for (const auto& [e, type] : kTypes) {
+      if (HeaderNameEquals(e, ext)) return type;
+    }
+  }
+  return "application/octet-stream";
+}
+
+namespace {
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The opaque part of an entity tag ("\"abc\"" or W/"abc" -> abc), nullopt when malformed.
+std::optional<std::string_view> OpaqueTag(std::string_view tag) {
+  if (tag.starts_with("W/")) tag.remove_prefix(2);
+  if (tag.size() < 2 || tag.front() != '"' || tag.back() != '"') return std::nullopt;
+  tag = tag.substr(1, tag.size() - 2);
+  if (tag.find('"') != std::string_view::npos) return std::nullopt;
+  return tag;
+}
+
+}  // namespace
+
+bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag) {
+  auto want = OpaqueTag(etag);
+  if (!want) return false;
+  std::string_view list = TrimOws(if_none_match);
+  if (list == "*") return true;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = TrimOws(list.substr(0, comma));
+    if (!item.empty()) {
+      auto tag = OpaqueTag(item);
+      if (!tag) return false;
+      if (*tag == *want) return true;
+    }
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+HttpResponse AssetResponse(const HttpRequest& req, const StaticAsset& asset) {
+  HttpResponse r;
+  if (auto inm = req.headers.Get("If-None-Match"); inm && IfNoneMatchMatches(*inm, asset.etag)) {
+    r.status = 304;
+  } else {
+    r.status = 200;
+    r.content_type = asset.content_type;
+    r.body = asset.body;
+  }
+  r.headers.Set("ETag", asset.etag);
+  r.headers.Set("Cache-Control",
+                asset.immutable ? "public, max-age=31536000, immutable" : "no-cache");
+  AddSecurityHeaders(r);
   return r;
 }
 

@@ -1,9 +1,10 @@
 // ManagerApi: the manager's HTTP behaviour, independent of the socket: the REST API (/api/v1,
 // API keys) and the agent endpoints (/agent/v1, agent credentials, docs/agent-protocol.md).
 //
-// Handle() authenticates, rate-limits, routes, checks the caller's role, runs the handler and
-// appends an audit entry for every mutating /api/v1 call (who, what, when, result). Every object
-// is looked up within the caller's tenant, so another tenant's object answers 404.
+// Handle() authenticates, rate-limits, routes, checks the caller's role, runs the handler (one
+// file per resource under manager/api/routes/, see routes/route_table.h) and appends an audit
+// entry for every mutating /api/v1 call (who, what, when, result). Every object is looked up
+// within the caller's tenant, so another tenant's object answers 404.
 // Every handler validates its whole input before the first write, and each write is one store
 // transaction: a rejected request changes nothing.
 //
@@ -12,15 +13,19 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "manager/api/http_types.h"
-#include "manager/api/router.h"
 #include "manager/api/session_api.h"
 #include "manager/auth/rate_limiter.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
+
+class RouteTable;
+struct Principal;
 
 struct ApiOptions {
   size_t body_limit = 10 * 1000 * 1000;        // /api/v1 bodies (decompressed); over it: 400
@@ -48,16 +53,9 @@ class ManagerApi {
   std::vector<std::pair<std::string, std::string>> Routes() const;
 
  private:
-  struct Principal;
-  enum class Access { kAny, kWrite, kAdmin, kAudit, kKeys, kPrimaryAdmin };
-  using Handler = std::function<HttpResponse(const HttpRequest&, const PathParams&, Principal&)>;
-  struct Route {
-    Access access;
-    Handler handler;
-  };
-  void AddRoute(std::string method, std::string pattern, Access access, Handler h);
-  void AddRestRoutes();
   HttpResponse HandleRest(const HttpRequest& req);
+  // Rate limits, routing, role check, handler and audit for an authenticated caller.
+  HttpResponse HandleAuthorized(const HttpRequest& req, Principal p);
   HttpResponse HandleAgent(const HttpRequest& req);
   HttpResponse Activate(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req, const Agent& agent, const Tenant& tenant);
@@ -67,8 +65,9 @@ class ManagerApi {
   Store& store_;
   const Clock& clock_;
   ApiOptions options_;
-  Router rest_;
-  std::vector<Route> routes_;
+  std::unique_ptr<RouteTable> rest_;
+  std::unique_ptr<ConsoleSessions> sessions_;  // /api/v1/session and cookie authentication  //
+                                               // /api/v1: manager/api/routes/<resource>.cc
   RateLimiter key_limiter_;
   RateLimiter tenant_limiter_;
   RateLimiter agent_limiter_;

@@ -7,7 +7,6 @@
 
 #include "common/log.h"
 #include "manager/api/event_batch.h"
-#include "manager/console/assets.h"
 
 namespace ward::manager {
 namespace {
@@ -19,7 +18,7 @@ HttpRequest ToRequest(const httplib::Request& r) {
   out.method = r.method;
   out.path = r.path;
   for (const auto& [k, v] : r.params) out.query.emplace_back(k, v);
-  out.authorization = r.get_header_value("Authorization");
+  for (const auto& [k, v] : r.headers) out.headers.Add(k, v);
   out.remote_addr = r.remote_addr;
   return out;
 }
@@ -27,21 +26,7 @@ HttpRequest ToRequest(const httplib::Request& r) {
 void WriteResponse(const HttpResponse& in, httplib::Response& out) {
   out.status = in.status;
   for (const auto& [k, v] : in.headers) out.set_header(k, v);
-  if (!in.body.is_null()) {
-    out.set_content(in.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                    "application/json");
-  }
-}
-
-// The web console (manager/console/assets.h): GET/HEAD of every path outside /api and /agent.
-bool ServeConsoleFile(const httplib::Request& r, httplib::Response& res) {
-  auto s = ServeConsole(r.path, r.get_header_value("If-None-Match"));
-  if (!s) return false;
-  res.status = s->status;
-  for (const auto& [k, v] : s->headers) res.set_header(k, v);
-  if (s->status == 200)
-    res.set_content(s->body.data(), s->body.size(), std::string(s->content_type));
-  return true;
+  if (!in.content_type.empty()) out.set_content(in.body, in.content_type);
 }
 
 ApiError TooLarge(bool agent, size_t limit) {
@@ -158,7 +143,6 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ManagerApi& api,
   });
   HttpsServer* self = s.get();
   auto plain = [self](const httplib::Request& r, httplib::Response& res) {
-    if ((r.method == "GET" || r.method == "HEAD") && ServeConsoleFile(r, res)) return;
     HttpRequest req = ToRequest(r);
     req.body = r.body.size() <= self->api_->BodyLimitFor(r.path) ? r.body : std::string();
     WriteResponse(self->api_->Handle(req), res);
@@ -168,7 +152,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ManagerApi& api,
     HttpRequest req = ToRequest(r);
     ReadBody(r, reader, self->api_->BodyLimitFor(r.path), req);
     HttpResponse out = self->api_->Handle(req);
-    if (req.body_error) out.headers.emplace_back("Connection", "close");
+    if (req.body_error) out.headers.Add("Connection", "close");
     WriteResponse(out, res);
   };
   const std::string any = R"(/.*)";

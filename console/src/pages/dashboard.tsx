@@ -160,7 +160,7 @@ export function Dashboard() {
 function TopList(props: { items: Array<[string, number]>; link: (v: string) => string; label?: (v: string) => string }) {
   if (props.items.length === 0) return <p class="muted">{t('common.none')}</p>;
   return (
-    <ol class="top">
+    <ol class="toplist">
       {props.items.map(([v, n]) => (
         <li>
           <Link href={props.link(v)}>{props.label ? props.label(v) : v}</Link> <span class="count">{n}</span>

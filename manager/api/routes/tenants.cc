@@ -1,0 +1,112 @@
+// The tenants: created, read, renamed, disabled and deleted by admins of the primary tenant.
+#include "common/log.h"
+#include "manager/api/json_body.h"
+#include "manager/api/routes/route_table.h"
+#include "manager/api/views.h"
+#include "manager/auth/secrets.h"
+
+namespace ward::manager {
+
+using json = nlohmann::json;
+
+void AddTenantRoutes(RouteTable& table, RouteDeps deps) {
+  table.Add("GET", "/api/v1/tenants", Access::kPrimaryAdmin,
+            [deps](const HttpRequest& req, const PathParams&, Principal&) {
+              if (auto e = CheckQuery(req, {})) return Err(*e);
+              auto list = deps.store.ListTenants();
+              if (!list) return Err(list.error());
+              json items = json::array();
+              for (const auto& t : *list) items.push_back(TenantJson(t));
+              return JsonResponse(200, {{"items", items}});
+            });
+  table.Add("POST", "/api/v1/tenants", Access::kPrimaryAdmin,
+            [deps](const HttpRequest& req, const PathParams&, Principal& p) {
+              auto body = ParseObjectBody(req.body);
+              if (!body) return Err(body.error());
+              if (auto e = CheckFields(*body, {{"name", JsonType::kString, true, false, 1, 200},
+                                               {"settings", JsonType::kObject}})) {
+                return Err(*e);
+              }
+              Tenant t;
+              t.id = NewId();
+              t.name = (*body)["name"];
+              t.created_at = deps.clock.Now();
+              if (body->contains("settings")) {
+                if (auto e = ApplySettings((*body)["settings"], "settings.", t.settings)) {
+                  return Err(*e);
+                }
+              }
+              ApiKey k;
+              k.id = NewId();
+              k.tenant_id = t.id;
+              k.name = "initial admin";
+              k.role = Role::kAdmin;
+              std::string secret = NewApiKeySecret();
+              k.secret_hash = HashSecret(secret);
+              k.created_at = t.created_at;
+              if (Status s = deps.store.CreateTenant(t); !s.ok()) return Err(s);
+              if (Status s = deps.store.CreateApiKey(k); !s.ok()) {
+                // Undo the tenant so a failed create leaves nothing behind.
+                Status undo = deps.store.DeleteTenant(t.id);
+                if (!undo.ok())
+                  spdlog::error("tenant {} left without a key: {}", t.id, undo.ToString());
+                return Err(s);
+              }
+              p.audit["object_id"] = t.id;
+              json out = TenantJson(t);
+              out["admin_key"] = {{"id", k.id}, {"role", "admin"}, {"secret", secret}};
+              return JsonResponse(201, out);
+            });
+  table.Add("GET", "/api/v1/tenants/{id}", Access::kPrimaryAdmin,
+            [deps](const HttpRequest& req, const PathParams& path, Principal&) {
+              if (auto e = CheckQuery(req, {})) return Err(*e);
+              auto t = deps.store.GetTenant(path.at("id"));
+              if (!t) return LookupError(t.error(), "tenant");
+              return JsonResponse(200, TenantJson(*t));
+            });
+  table.Add("PATCH", "/api/v1/tenants/{id}", Access::kPrimaryAdmin,
+            [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
+              auto t = deps.store.GetTenant(path.at("id"));
+              if (!t) return LookupError(t.error(), "tenant");
+              auto body = ParseObjectBody(req.body);
+              if (!body) return Err(body.error());
+              if (auto e = CheckFields(*body, {{"name", JsonType::kString, false, false, 1, 200},
+                                               {"disabled", JsonType::kBool},
+                                               {"settings", JsonType::kObject}})) {
+                return Err(*e);
+              }
+              if (body->contains("name")) t->name = (*body)["name"];
+              if (body->contains("disabled")) {
+                bool d = (*body)["disabled"];
+                if (d && t->primary) {
+                  return Err(BadRequest("invalid_field", "disabled",
+                                        "disabled: the primary tenant cannot be disabled"));
+                }
+                t->disabled = d;
+              }
+              if (body->contains("settings")) {
+                if (auto e = ApplySettings((*body)["settings"], "settings.", t->settings)) {
+                  return Err(*e);
+                }
+              }
+              if (Status s = deps.store.UpdateTenant(*t); !s.ok()) return LookupError(s, "tenant");
+              p.audit["object_id"] = t->id;
+              p.audit["change"] = *body;
+              return JsonResponse(200, TenantJson(*t));
+            });
+  table.Add("DELETE", "/api/v1/tenants/{id}", Access::kPrimaryAdmin,
+            [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
+              if (auto e = CheckQuery(req, {})) return Err(*e);
+              auto t = deps.store.GetTenant(path.at("id"));
+              if (!t) return LookupError(t.error(), "tenant");
+              if (t->primary) {
+                return Err(ApiError{409, "conflict", "the primary tenant cannot be deleted", ""});
+              }
+              if (Status s = deps.store.DeleteTenant(t->id); !s.ok())
+                return LookupError(s, "tenant");
+              p.audit["object_id"] = t->id;
+              return EmptyResponse();
+            });
+}
+
+}  // namespace ward::manager
