@@ -17,7 +17,7 @@ const PAGES = [
   { name: 'dashboard', path: '/', ready: 'dash-total' },
   { name: 'computers', path: '/computers', ready: 'computers' },
   { name: 'events', path: '/events', ready: 'events' },
-  { name: 'policies', path: '/policies', ready: 'policies' },
+  { name: 'policies', path: '/policies', ready: 'policies', open: /^(Edit|編集)$/ },
   { name: 'admin', path: '/admin', ready: 'users' },
 ];
 
@@ -50,6 +50,10 @@ for (const lang of ['en', 'ja'] as const) {
     for (const p of PAGES) {
       await page.goto(`${state.url}${p.path}`);
       await expect(page.getByTestId(p.ready)).toBeVisible();
+      if ('open' in p && p.open) {
+        await page.getByRole('button', { name: p.open }).first().click();
+        await expect(page.locator('textarea[name="document"]')).toBeVisible();
+      }
       expect(await axeViolations(page), `${p.name} (${lang})`).toEqual([]);
       await shoot(page, `${p.name}-${lang}`);
     }

@@ -4,6 +4,7 @@ export interface Series {
   name: string;
   label: string;
   values: number[]; // one per bucket
+  color?: string; // else one of COLORS by position
 }
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
@@ -26,7 +27,7 @@ export function StackedBars(props: { buckets: string[]; series: Series[]; title:
             const h = (v / max) * (height - 4);
             y -= h;
             return (
-              <rect x={i * bw + 1} y={y} width={Math.max(1, bw - 2)} height={h} fill={COLORS[si % COLORS.length]}>
+              <rect x={i * bw + 1} y={y} width={Math.max(1, bw - 2)} height={h} fill={s.color ?? COLORS[si % COLORS.length]}>
                 <title>{`${b} ${s.label}: ${v}`}</title>
               </rect>
             );
@@ -37,7 +38,7 @@ export function StackedBars(props: { buckets: string[]; series: Series[]; title:
         {series.map((s, si) => (
           <span class="key">
             <svg width="10" height="10" aria-hidden="true">
-              <rect width="10" height="10" fill={COLORS[si % COLORS.length]} />
+              <rect width="10" height="10" fill={s.color ?? COLORS[si % COLORS.length]} />
             </svg>
             {s.label} ({s.values.reduce((a, b) => a + b, 0)})
           </span>

@@ -12,6 +12,7 @@ import { moduleStates, policyError, type Agent, type Policy } from './types';
 
 const RANGES = { '1h': [3600, '5m'], '24h': [86400, '1h'], '7d': [7 * 86400, '6h'] } as const;
 type Range = keyof typeof RANGES;
+const SEVERITY_COLORS = ['#6b7280', '#2563eb', '#ca8a04', '#ea580c', '#b91c1c'];
 
 interface Counts {
   from: string;
@@ -81,7 +82,12 @@ export function Dashboard() {
     chartModule = [...modules.entries()].sort().map(([m, v]) => ({ name: m, label: m, values: v }));
     chartSeverity = [...sev.entries()]
       .sort((a, b) => a[0] - b[0])
-      .map(([s, v]) => ({ name: String(s), label: s >= 0 && s <= 4 ? t(`severity.${s}` as Key) : String(s), values: v }));
+      .map(([s, v]) => ({
+        name: String(s),
+        label: s >= 0 && s <= 4 ? t(`severity.${s}` as Key) : String(s),
+        values: v,
+        color: SEVERITY_COLORS[s],
+      }));
   }
   const names = new Map(agents.map((a) => [a.id, a.hostname]));
   const eventsLink = (extra: Record<string, string>) => `/events${filterToSearch({ from, ...extra })}`;
