@@ -1,10 +1,10 @@
 // Vite builds the console into dist/: one HTML file, hashed JS and CSS under assets/, no inline
 // script (the manager's Content-Security-Policy allows scripts from 'self' only).
 import { defineConfig } from 'vite';
-import preact from '@preact/preset-vite';
 
 export default defineConfig({
-  plugins: [preact({ devToolsEnabled: false, prefreshEnabled: false })],
+  // JSX through esbuild's automatic runtime with Preact (no Babel, no plugin).
+  esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
