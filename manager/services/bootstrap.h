@@ -1,4 +1,5 @@
-// `ward-manager init`: the schema, the primary tenant and its first admin API key.
+// Creating tenants: `ward-manager init` (the schema, the primary tenant and its first admin API
+// key) and POST /api/v1/tenants share CreateTenantWithAdminKey, one store transaction.
 #pragma once
 
 #include <string>
@@ -8,6 +9,18 @@
 #include "manager/store/store.h"
 
 namespace ward::manager {
+
+// A tenant just created with its first admin API key.
+struct NewTenant {
+  Tenant tenant;
+  ApiKey admin_key;          // named "initial admin", role admin, no expiry
+  std::string admin_secret;  // the key's secret: shown once, stored only as its hash
+};
+
+// Creates `t` (given its name, primary flag, disabled flag and settings; the id and created_at are
+// set here) with one admin API key, both in one transaction (Store::CreateTenantWithKey): a
+// failure leaves neither behind. Errors are the store's (kAlreadyExists for a taken name).
+Result<NewTenant> CreateTenantWithAdminKey(Store& store, const Clock& clock, Tenant t);
 
 struct Bootstrap {
   std::string tenant_id;

@@ -13,8 +13,9 @@
 //
 // Thread-safety: implementations are safe to call from many threads (a connection pool).
 //
-// Implementation (SociStore, manager/store/soci_store.cc; details in docs/manager-store.md). No
-// signature here changed from the interface as first committed. Contract details it adds:
+// Implementation (SociStore, manager/store/soci/; details in docs/manager-store.md). No
+// signature here changed from the interface as first committed; CreateTenantWithKey was added
+// (issue 12). Contract details it adds:
 // - Open() connects once: kInvalidArgument (malformed URL, naming the part), kUnavailable (server
 //   unreachable), kPermissionDenied (credentials refused). URL options: ?pool=N&connect_timeout=S.
 // - Times are stored with microsecond precision. Ids and hashes are at most 64 bytes, names at
@@ -246,6 +247,10 @@ class Store {
 
   // Tenants.
   virtual Status CreateTenant(const Tenant& t) = 0;
+  // Creates the tenant and its first API key in one transaction: both are stored or neither
+  // (a taken tenant name or key hash is kAlreadyExists and leaves nothing behind).
+  // REQUIRES: first_key.tenant_id == t.id (else kInvalidArgument).
+  virtual Status CreateTenantWithKey(const Tenant& t, const ApiKey& first_key) = 0;
   virtual Result<Tenant> GetTenant(const std::string& id) = 0;
   virtual Result<std::vector<Tenant>> ListTenants() = 0;
   virtual Status UpdateTenant(const Tenant& t) = 0;  // name, disabled, settings

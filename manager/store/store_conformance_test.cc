@@ -226,6 +226,60 @@ TEST_P(StoreConformance, TenantsRoundTripAndNamesAreUnique) {
   EXPECT_EQ(all[1].id, second.id);
 }
 
+TEST_P(StoreConformance, TenantAndFirstKeyAreCreatedTogetherOrNotAtAll) {
+  Tenant t;
+  t.id = NewId("tenant");
+  t.name = "project-a";
+  t.settings.heartbeat_interval_s = 20;
+  t.created_at = kT0;
+  ApiKey k;
+  k.id = NewId("key");
+  k.tenant_id = t.id;
+  k.name = "initial admin";
+  k.role = Role::kAdmin;
+  k.secret_hash = std::string(64, 'a');
+  k.created_at = kT0;
+  ASSERT_OK(store_->CreateTenantWithKey(t, k));
+  Tenant got = OK(store_->GetTenant(t.id));
+  EXPECT_EQ(got.name, "project-a");
+  EXPECT_EQ(got.settings.heartbeat_interval_s, 20);
+  ApiKey found = OK(store_->FindApiKeyByHash(k.secret_hash));
+  EXPECT_EQ(found.id, k.id);
+  EXPECT_EQ(found.tenant_id, t.id);
+  EXPECT_EQ(found.role, Role::kAdmin);
+
+  // The key's hash is taken: the tenant is not stored either.
+  Tenant second = t;
+  second.id = NewId("tenant");
+  second.name = "project-b";
+  ApiKey second_key = k;
+  second_key.id = NewId("key");
+  second_key.tenant_id = second.id;
+  EXPECT_EQ(CodeOf(store_->CreateTenantWithKey(second, second_key)), StatusCode::kAlreadyExists);
+  EXPECT_EQ(CodeOf(store_->GetTenant(second.id)), StatusCode::kNotFound);
+  // The tenant's name is taken: the key is not stored.
+  second.name = "project-a";
+  second_key.secret_hash = std::string(64, 'b');
+  EXPECT_EQ(CodeOf(store_->CreateTenantWithKey(second, second_key)), StatusCode::kAlreadyExists);
+  EXPECT_EQ(CodeOf(store_->FindApiKeyByHash(second_key.secret_hash)), StatusCode::kNotFound);
+  // Too long a key name is refused before anything is written.
+  second.name = "project-b";
+  second_key.name = std::string(256, 'n');
+  EXPECT_EQ(CodeOf(store_->CreateTenantWithKey(second, second_key)), StatusCode::kInvalidArgument);
+  // The key must belong to the new tenant.
+  second_key.name = "initial admin";
+  second_key.tenant_id = t.id;
+  EXPECT_EQ(CodeOf(store_->CreateTenantWithKey(second, second_key)), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(store_->GetTenant(second.id)), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->ListTenants()).size(), 1u);
+  EXPECT_EQ(OK(store_->ListApiKeys(t.id)).size(), 1u);
+
+  second_key.tenant_id = second.id;
+  ASSERT_OK(store_->CreateTenantWithKey(second, second_key));
+  EXPECT_EQ(OK(store_->FindApiKeyByHash(second_key.secret_hash)).tenant_id, second.id);
+  EXPECT_EQ(OK(store_->ListTenants()).size(), 2u);
+}
+
 TEST_P(StoreConformance, ApiKeysAreFoundByHashAndRevoked) {
   Tenant t = MakeTenant("a");
   ApiKey k;

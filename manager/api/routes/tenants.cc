@@ -1,9 +1,8 @@
 // The tenants: created, read, renamed, disabled and deleted by admins of the primary tenant.
-#include "common/log.h"
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/api/views.h"
-#include "manager/auth/secrets.h"
+#include "manager/services/bootstrap.h"
 
 namespace ward::manager {
 
@@ -28,33 +27,20 @@ void AddTenantRoutes(RouteTable& table, RouteDeps deps) {
                 return Err(*e);
               }
               Tenant t;
-              t.id = NewId();
               t.name = (*body)["name"];
-              t.created_at = deps.clock.Now();
               if (body->contains("settings")) {
                 if (auto e = ApplySettings((*body)["settings"], "settings.", t.settings)) {
                   return Err(*e);
                 }
               }
-              ApiKey k;
-              k.id = NewId();
-              k.tenant_id = t.id;
-              k.name = "initial admin";
-              k.role = Role::kAdmin;
-              std::string secret = NewApiKeySecret();
-              k.secret_hash = HashSecret(secret);
-              k.created_at = t.created_at;
-              if (Status s = deps.store.CreateTenant(t); !s.ok()) return Err(s);
-              if (Status s = deps.store.CreateApiKey(k); !s.ok()) {
-                // Undo the tenant so a failed create leaves nothing behind.
-                Status undo = deps.store.DeleteTenant(t.id);
-                if (!undo.ok())
-                  spdlog::error("tenant {} left without a key: {}", t.id, undo.ToString());
-                return Err(s);
-              }
-              p.audit["object_id"] = t.id;
-              json out = TenantJson(t);
-              out["admin_key"] = {{"id", k.id}, {"role", "admin"}, {"secret", secret}};
+              // The tenant and its first admin key: one transaction.
+              auto created = CreateTenantWithAdminKey(deps.store, deps.clock, std::move(t));
+              if (!created) return Err(created.error());
+              p.audit["object_id"] = created->tenant.id;
+              json out = TenantJson(created->tenant);
+              out["admin_key"] = {{"id", created->admin_key.id},
+                                  {"role", "admin"},
+                                  {"secret", created->admin_secret}};
               return JsonResponse(201, out);
             });
   table.Add("GET", "/api/v1/tenants/{id}", Access::kPrimaryAdmin,

@@ -1,0 +1,198 @@
+// Events: the batch insert (dispatching to the SQLite group-commit writer and the PostgreSQL
+// COPY writer; MySQL/MariaDB use multi-row INSERT IGNORE here), search, counts and retention.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "manager/store/soci/soci_store.h"
+
+namespace ward::manager::soci_backend {
+
+namespace {
+
+constexpr const char* kEventCols =
+    "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity";
+constexpr const char* kEventSig = "ssssssssii";
+StoredEvent EventFrom(const Row& r) {
+  StoredEvent e;
+  e.id = r.S(0);
+  e.tenant_id = r.S(1);
+  e.agent_id = r.S(2);
+  e.module = r.S(3);
+  e.action = r.S(4);
+  e.path = r.S(5);
+  e.rule = r.S(6);
+  e.doc = ParseJson(r.S(7), json());
+  e.timestamp = FromMicros(r.I(8));
+  e.severity = static_cast<int>(r.I(9));
+  return e;
+}
+
+}  // namespace
+
+Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& events) {
+  IngestResult result;
+  if (events.empty()) return result;
+  std::set<long long> days;
+  std::vector<long long> ts(events.size());
+  std::vector<std::string> docs(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const StoredEvent& e = events[i];
+    std::string where = fmt::format("event[{}]", i);
+    WARD_RETURN_IF_ERROR(CheckId("tenant_id", e.tenant_id).WithContext(where));
+    WARD_RETURN_IF_ERROR(CheckId("event.id", e.id).WithContext(where));
+    WARD_RETURN_IF_ERROR(CheckLen("agent.id", e.agent_id, kIdMax).WithContext(where));
+    WARD_RETURN_IF_ERROR(CheckLen("event.module", e.module, kIdMax).WithContext(where));
+    WARD_RETURN_IF_ERROR(CheckLen("event.action", e.action, kNameMax).WithContext(where));
+    ts[i] = Micros(e.timestamp);
+    if (ts[i] < 0 || ts[i] >= kMaxMicros) {
+      return InvalidArgument(fmt::format("{}: @timestamp outside 1970-01-01 .. 2200-01-01", where));
+    }
+    days.insert(ts[i] / kMicrosPerDay);
+    if (e.doc_text.empty()) {
+      docs[i] = DumpJson(e.doc);
+    } else {
+      // The caller's serialisation, stored as is (it was validated as JSON by the caller).
+      if (e.doc_text.find('\0') != std::string::npos) {
+        return InvalidArgument(fmt::format("{}: document contains a NUL byte", where));
+      }
+      if (e.doc_text.size() > kMaxDocText) {
+        return InvalidArgument(
+            fmt::format("{}: document longer than {} bytes", where, kMaxDocText));
+      }
+      docs[i] = e.doc_text;
+    }
+  }
+  if (d_ == Dialect::kSqlite) return InsertEventsSqlite(events, ts, docs);
+  constexpr size_t kRowsPerStatement = 250;
+  for (int attempt = 0;; ++attempt) {
+    if (d_ == Dialect::kPostgres) WARD_RETURN_IF_ERROR(EnsurePartitions(days));
+    auto r = Run("insert events", true, [&](soci::session& sql) -> Result<IngestResult> {
+      if (d_ == Dialect::kPostgres) return InsertEventsCopy(sql, events, ts, docs);
+      long long inserted = 0;
+      for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
+        size_t end = std::min(events.size(), start + kRowsPerStatement);
+        Params p;
+        std::string q = fmt::format(
+            "{} INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, "
+            "doc) VALUES ",
+            InsertIgnore());
+        for (size_t i = start; i < end; ++i) {
+          const StoredEvent& e = events[i];
+          if (i != start) q += ", ";
+          q += fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", p.S(e.tenant_id), p.S(e.id),
+                           p.S(e.agent_id), p.I(ts[i]), p.S(NoNul(e.module)), p.S(NoNul(e.action)),
+                           p.I(e.severity), p.S(NoNul(e.path)), p.S(NoNul(e.rule)), p.S(docs[i]));
+        }
+        q += OnConflictIgnore();
+        inserted += Exec(sql, q, p);
+      }
+      IngestResult out;
+      out.accepted = static_cast<int>(inserted);
+      out.duplicates = static_cast<int>(events.size()) - out.accepted;
+      return out;
+    });
+    // A partition dropped by another node's retention run: forget what we knew and retry once.
+    if (!r.has_value() && d_ == Dialect::kPostgres && attempt == 0 &&
+        r.error().message().find("no partition") != std::string::npos) {
+      std::lock_guard lock(partitions_mu_);
+      known_partitions_.clear();
+      continue;
+    }
+    return r;
+  }
+}
+
+std::string SociStore::EventWhere(const std::string& tenant_id, const EventQuery& q,
+                                  Params& p) const {
+  std::string w = fmt::format(" WHERE tenant_id = {}", p.S(tenant_id));
+  if (q.from) w += fmt::format(" AND ts >= {}", p.I(Micros(*q.from)));
+  if (q.to) w += fmt::format(" AND ts < {}", p.I(Micros(*q.to)));
+  if (q.agent_id) w += fmt::format(" AND agent_id = {}", p.S(*q.agent_id));
+  if (q.module) w += fmt::format(" AND module = {}", p.S(*q.module));
+  if (q.min_severity) w += fmt::format(" AND severity >= {}", p.I(*q.min_severity));
+  if (q.action) w += fmt::format(" AND action = {}", p.S(*q.action));
+  if (q.text && !q.text->empty()) {
+    std::string t = NoNul(*q.text);
+    switch (d_) {
+      case Dialect::kSqlite:
+        w += fmt::format(" AND (instr(path, {}) > 0 OR instr(rule, {}) > 0)", p.S(t), p.S(t));
+        break;
+      case Dialect::kPostgres:
+        w += fmt::format(" AND (strpos(path, {}) > 0 OR strpos(rule, {}) > 0)", p.S(t), p.S(t));
+        break;
+      case Dialect::kMysql:
+        w += fmt::format(" AND (LOCATE({}, path) > 0 OR LOCATE({}, rule) > 0)", p.S(t), p.S(t));
+        break;
+    }
+  }
+  return w;
+}
+
+Result<std::vector<StoredEvent>> SociStore::QueryEvents(const std::string& tenant_id,
+                                                        const EventQuery& q) {
+  int limit = std::clamp(q.limit, 1, 10000);
+  return Run("query events", false, [&](soci::session& sql) -> Result<std::vector<StoredEvent>> {
+    Params p;
+    std::string s = fmt::format("SELECT {} FROM events", kEventCols) + EventWhere(tenant_id, q, p);
+    if (q.after) {
+      long long at = Micros(q.after->first);
+      const char* cmp = q.descending ? "<" : ">";
+      s += fmt::format(" AND ts {}= {} AND (ts {} {} OR id {} {})", cmp, p.I(at), cmp, p.I(at), cmp,
+                       p.S(q.after->second));
+    }
+    s += q.descending ? " ORDER BY ts DESC, id DESC" : " ORDER BY ts, id";
+    s += fmt::format(" LIMIT {}", limit);
+    std::vector<StoredEvent> out;
+    out.reserve(static_cast<size_t>(limit));
+    Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r)); });
+    return out;
+  });
+}
+
+Result<std::vector<EventCount>> SociStore::CountEvents(const std::string& tenant_id,
+                                                       const EventQuery& q,
+                                                       std::chrono::seconds bucket) {
+  if (bucket.count() <= 0) return InvalidArgument("bucket must be at least 1 second");
+  long long b = std::chrono::duration_cast<std::chrono::microseconds>(bucket).count();
+  return Run("count events", false, [&](soci::session& sql) -> Result<std::vector<EventCount>> {
+    Params p;
+    std::string expr = d_ == Dialect::kMysql ? fmt::format("(ts DIV {}) * {}", b, b)
+                                             : fmt::format("(ts / {}) * {}", b, b);
+    std::string s =
+        fmt::format("SELECT {} AS bucket, module, severity, COUNT(*) FROM events", expr) +
+        EventWhere(tenant_id, q, p) + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    std::vector<EventCount> out;
+    Select(sql, s, p, "isii", [&](const Row& r) {
+      EventCount c;
+      c.bucket = FromMicros(r.I(0));
+      c.module = r.S(1);
+      c.severity = static_cast<int>(r.I(2));
+      c.count = r.I(3);
+      out.push_back(std::move(c));
+    });
+    return out;
+  });
+}
+
+Result<int64_t> SociStore::DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
+                                              int batch) {
+  batch = std::clamp(batch, 1, 1'000'000);
+  long long c = Micros(cutoff);
+  if (d_ == Dialect::kPostgres) return DeletePostgres(tenant_id, c, batch);
+  return Run("delete events", true, [&](soci::session& sql) -> Result<int64_t> {
+    Params p;
+    std::string q =
+        d_ == Dialect::kSqlite
+            ? fmt::format(
+                  "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE "
+                  "tenant_id = {} AND ts < {} LIMIT {})",
+                  p.S(tenant_id), p.I(c), batch)
+            : fmt::format("DELETE FROM events WHERE tenant_id = {} AND ts < {} LIMIT {}",
+                          p.S(tenant_id), p.I(c), batch);
+    return static_cast<int64_t>(Exec(sql, q, p));
+  });
+}
+
+}  // namespace ward::manager::soci_backend

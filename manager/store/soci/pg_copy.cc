@@ -1,0 +1,131 @@
+// The PostgreSQL event writer: each batch is streamed with COPY into a per-session staging table,
+// then moved into the partitioned events table with one INSERT ... SELECT ... ON CONFLICT DO
+// NOTHING (duplicates counted from the rows inserted). libpq directly, under SOCI's session.
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "manager/store/soci/soci_store.h"
+
+namespace ward::manager::soci_backend {
+
+namespace {
+
+// Appends `v` as one field of COPY's text format: backslash, tab, newline and carriage return
+// escaped; NUL bytes dropped (TEXT cannot hold them; the columns are NUL-free already).
+void CopyField(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\0':
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+[[noreturn]] void ThrowPq(PGconn* conn, PGresult* res, std::string_view what) {
+  std::string msg = fmt::format("{}: {}", what, PQerrorMessage(conn));
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string st = state != nullptr ? state : (PQstatus(conn) == CONNECTION_OK ? "XX000" : "08006");
+  if (res != nullptr) PQclear(res);
+  throw soci::postgresql_soci_error(msg, st.c_str());
+}
+
+// Runs one command that returns no rows; returns its affected-row count.
+long long PqCommand(PGconn* conn, const char* sql) {
+  PGresult* res = PQexec(conn, sql);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) ThrowPq(conn, res, "query");
+  const char* n = PQcmdTuples(res);
+  long long count = (n != nullptr && *n != '\0') ? std::atoll(n) : 0;
+  PQclear(res);
+  return count;
+}
+
+}  // namespace
+
+IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
+                                         const std::vector<long long>& ts,
+                                         const std::vector<std::string>& docs) {
+  PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+  // Per session (temporary tables are), emptied by every commit; IF NOT EXISTS makes it cheap
+  // after the first batch.
+  PqCommand(conn,
+            "CREATE TEMP TABLE IF NOT EXISTS ward_events_stage (tenant_id TEXT, id TEXT, "
+            "agent_id TEXT, ts BIGINT, module TEXT, action TEXT, severity INTEGER, path TEXT, "
+            "rule TEXT, doc TEXT) ON COMMIT DELETE ROWS");
+  PGresult* res = PQexec(conn,
+                         "COPY ward_events_stage (tenant_id, id, agent_id, ts, module, action, "
+                         "severity, path, rule, doc) FROM STDIN");
+  if (PQresultStatus(res) != PGRES_COPY_IN) ThrowPq(conn, res, "COPY");
+  PQclear(res);
+  std::string buf;
+  buf.reserve(256 * 1024);
+  auto flush = [&] {
+    if (PQputCopyData(conn, buf.data(), static_cast<int>(buf.size())) != 1) {
+      ThrowPq(conn, nullptr, "COPY data");
+    }
+    buf.clear();
+  };
+  for (size_t i = 0; i < events.size(); ++i) {
+    const StoredEvent& e = events[i];
+    CopyField(buf, e.tenant_id);
+    buf += '\t';
+    CopyField(buf, e.id);
+    buf += '\t';
+    CopyField(buf, e.agent_id);
+    buf += '\t';
+    buf += std::to_string(ts[i]);
+    buf += '\t';
+    CopyField(buf, e.module);
+    buf += '\t';
+    CopyField(buf, e.action);
+    buf += '\t';
+    buf += std::to_string(e.severity);
+    buf += '\t';
+    CopyField(buf, e.path);
+    buf += '\t';
+    CopyField(buf, e.rule);
+    buf += '\t';
+    CopyField(buf, docs[i]);
+    buf += '\n';
+    if (buf.size() >= 200 * 1024) flush();
+  }
+  if (!buf.empty()) flush();
+  if (PQputCopyEnd(conn, nullptr) != 1) ThrowPq(conn, nullptr, "COPY end");
+  bool failed = false;
+  PGresult* last_error = nullptr;
+  while ((res = PQgetResult(conn)) != nullptr) {
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed) {
+      failed = true;
+      last_error = res;
+      continue;
+    }
+    PQclear(res);
+  }
+  if (failed) ThrowPq(conn, last_error, "COPY");
+  long long inserted = PqCommand(
+      conn,
+      "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, doc) "
+      "SELECT tenant_id, id, agent_id, ts, module, action, severity, path, rule, doc FROM "
+      "ward_events_stage ON CONFLICT DO NOTHING");
+  // The batch's own transaction empties the stage at commit; a rollback empties it too.
+  IngestResult out;
+  out.accepted = static_cast<int>(inserted);
+  out.duplicates = static_cast<int>(events.size()) - out.accepted;
+  return out;
+}
+
+}  // namespace ward::manager::soci_backend

@@ -1,0 +1,278 @@
+// SociStore, the one Store implementation (manager/store/soci_store.h opens it): the class and
+// the transaction runner every member uses. Its members are defined by concern under
+// manager/store/soci/: one file per entity (tenants.cc, api_keys.cc, activation_tokens.cc,
+// agents.cc, policies.cc, commands.cc, events.cc, audit.cc, leases.cc, schema.cc), the SQLite
+// group-commit writer (sqlite_writer.cc), the PostgreSQL COPY writer (pg_copy.cc) and the event
+// partitions (partitions.cc); the session pool, error classification, parameter binding and
+// stored values have their own headers. Internal to manager_store.
+// Thread-safety: as Store (many threads; SQLite writes serialised in-process).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manager/store/soci/binding.h"
+#include "manager/store/soci/errors.h"
+#include "manager/store/soci/session_pool.h"
+#include "manager/store/soci/values.h"
+#include "manager/store/soci_includes.h"
+#include "manager/store/store.h"
+#include "manager/store/store_url.h"
+
+namespace ward::manager::soci_backend {
+
+using json = nlohmann::json;
+
+class SociStore final : public Store {
+ public:
+  explicit SociStore(StoreUrl url) : pool_(std::move(url)), d_(pool_.url().dialect) {}
+  ~SociStore() override {
+    std::lock_guard lock(sqlite_write_mu_);
+    CloseSqliteWriter();
+  }
+
+  Status Ping() {
+    auto lease = pool_.Acquire();
+    return lease.status();
+  }
+
+  // Store
+  Result<int> SchemaVersion() override;
+
+  Status Migrate() override;
+
+  Status CreateTenant(const Tenant& t) override;
+
+  Status CreateTenantWithKey(const Tenant& t, const ApiKey& first_key) override;
+
+  Result<Tenant> GetTenant(const std::string& id) override;
+
+  Result<std::vector<Tenant>> ListTenants() override;
+
+  Status UpdateTenant(const Tenant& t) override;
+
+  Status DeleteTenant(const std::string& id) override;
+
+  Status CreateApiKey(const ApiKey& k) override;
+
+  Result<ApiKey> FindApiKeyByHash(const std::string& secret_hash) override;
+
+  Result<ApiKey> GetApiKey(const std::string& tenant_id, const std::string& id) override;
+
+  Result<std::vector<ApiKey>> ListApiKeys(const std::string& tenant_id) override;
+
+  Status RevokeApiKey(const std::string& tenant_id, const std::string& id) override;
+
+  Status CreateActivationToken(const ActivationToken& t) override;
+
+  Result<ActivationToken> UseActivationToken(const std::string& token_hash, TimePoint now) override;
+
+  Result<std::vector<ActivationToken>> ListActivationTokens(const std::string& tenant_id) override;
+
+  Result<ActivationToken> GetActivationToken(const std::string& tenant_id,
+                                             const std::string& id) override;
+
+  Status RevokeActivationToken(const std::string& tenant_id, const std::string& id) override;
+
+  Status CreateAgent(const Agent& a) override;
+
+  Result<Agent> FindAgentByCredentialHash(const std::string& credential_hash) override;
+
+  Result<Agent> GetAgent(const std::string& tenant_id, const std::string& id) override;
+
+  Result<std::vector<Agent>> ListAgents(const std::string& tenant_id,
+                                        const AgentFilter& filter) override;
+
+  Result<bool> RecordHeartbeat(const Agent& a) override;
+
+  Status AssignPolicy(const std::string& tenant_id, const std::string& agent_id,
+                      const std::optional<std::string>& policy_id) override;
+
+  Status DeleteAgent(const std::string& tenant_id, const std::string& id) override;
+
+  Result<std::vector<Agent>> MarkOffline(TimePoint now) override;
+
+  Result<int> DeleteInactiveAgents(const std::string& tenant_id, TimePoint cutoff) override;
+
+  Status CreatePolicy(const Policy& pol) override;
+
+  Result<Policy> GetPolicy(const std::string& tenant_id, const std::string& id) override;
+
+  Result<std::vector<Policy>> ListPolicies(const std::string& tenant_id) override;
+
+  Result<Policy> UpdatePolicy(const std::string& tenant_id, const std::string& id,
+                              const std::string& name, const nlohmann::json& document,
+                              TimePoint now) override;
+
+  Status DeletePolicy(const std::string& tenant_id, const std::string& id) override;
+
+  Status QueueCommand(const Command& c) override;
+
+  Result<std::vector<Command>> TakeCommands(const std::string& tenant_id,
+                                            const std::string& agent_id) override;
+
+  Status CompleteCommand(const std::string& tenant_id, const std::string& agent_id,
+                         const std::string& id, bool ok, const nlohmann::json& result) override;
+
+  Result<std::vector<Command>> ListCommands(const std::string& tenant_id,
+                                            const std::string& agent_id) override;
+
+  Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) override;
+  Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
+                                               const EventQuery& q) override;
+  Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id, const EventQuery& q,
+                                              std::chrono::seconds bucket) override;
+  Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
+                                     int batch) override;
+
+  Status AppendAudit(const AuditEntry& e) override;
+
+  Result<std::vector<AuditEntry>> QueryAudit(const std::string& tenant_id,
+                                             std::optional<std::pair<TimePoint, std::string>> after,
+                                             int limit) override;
+
+  Result<bool> TryAcquireLease(const std::string& name, const std::string& holder, TimePoint now,
+                               std::chrono::seconds ttl) override;
+
+  Status ReleaseLease(const std::string& name, const std::string& holder) override;
+
+  // users.cc
+  Status CreateUser(const User& u) override;
+  Result<User> GetUser(const std::string& tenant_id, const std::string& id) override;
+  Result<User> FindUserByName(const std::string& username) override;
+  Result<std::vector<User>> ListUsers(const std::string& tenant_id) override;
+  Status UpdateUser(const User& u) override;
+  Status DeleteUser(const std::string& tenant_id, const std::string& id) override;
+  Status CreateSession(const UserSession& s) override;
+  Result<UserSession> FindSessionByHash(const std::string& token_hash) override;
+  Status TouchSession(const std::string& id, TimePoint last_seen) override;
+  Status DeleteSession(const std::string& id) override;
+  Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) override;
+
+ private:
+  static int StateCode(CommandState s);
+
+  std::string ForUpdate() const { return d_ == Dialect::kSqlite ? "" : " FOR UPDATE"; }
+  std::string InsertIgnore() const { return d_ == Dialect::kMysql ? "INSERT IGNORE" : "INSERT"; }
+  std::string OnConflictIgnore() const {
+    return d_ == Dialect::kMysql ? "" : " ON CONFLICT DO NOTHING";
+  }
+
+  static Status CheckTenant(const Tenant& t);
+  static Status CheckApiKey(const ApiKey& k);
+  static Status InsertTenant(soci::session& sql, const Tenant& t);
+  // REQUIRES: the tenant exists (in this transaction).
+  static Status InsertApiKey(soci::session& sql, const ApiKey& k);
+
+  Result<Tenant> GetTenantIn(soci::session& sql, const std::string& id, bool lock);
+
+  Result<Agent> GetAgentIn(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                           bool lock);
+
+  Result<Policy> GetPolicyIn(soci::session& sql, const std::string& tenant_id,
+                             const std::string& id, bool lock);
+
+  // kNotFound("no such <what>") unless `table` has row `id` in `tenant_id` (locked for update).
+  Status RequireRow(soci::session& sql, std::string_view table, const std::string& tenant_id,
+                    const std::string& id, std::string_view what);
+
+  long long CurrentVersion(soci::session& sql);
+
+  void Begin(soci::session& sql) {
+    if (d_ == Dialect::kSqlite) {
+      sql << "BEGIN IMMEDIATE";
+    } else {
+      sql.begin();
+    }
+  }
+
+  // Runs f(session) on a pooled session, inside a transaction when `txn` (committed when f
+  // succeeds, rolled back otherwise). A broken connection or a deadlock before commit is retried
+  // on a fresh session; a failure during COMMIT is not (its outcome is unknown).
+  template <typename F>
+  auto Run(std::string_view what, bool txn, F&& f) -> decltype(f(std::declval<soci::session&>())) {
+    using R = decltype(f(std::declval<soci::session&>()));
+    for (int attempt = 0;; ++attempt) {
+      std::unique_lock<std::mutex> write_lock;
+      if (txn && d_ == Dialect::kSqlite) write_lock = std::unique_lock(sqlite_write_mu_);
+      auto lease = pool_.Acquire();
+      if (!lease.has_value()) return R(lease.error().WithContext(what));
+      soci::session& sql = lease->session();
+      bool committing = false;
+      try {
+        if (txn) Begin(sql);
+        R r = f(sql);
+        if (txn) {
+          if (IsOk(r)) {
+            committing = true;
+            sql.commit();
+          } else {
+            sql.rollback();
+          }
+        }
+        return r;
+      } catch (const std::exception& e) {
+        DbError err = Classify(d_, e, &sql);
+        if (txn && !committing) {
+          try {
+            sql.rollback();
+          } catch (...) {
+            err.broken = true;
+          }
+        }
+        if (err.broken) lease->MarkBroken();
+        if (attempt < 2 && !committing && (err.broken || err.retryable)) continue;
+        return R(err.status.WithContext(what));
+      }
+    }
+  }
+
+  template <typename F>
+  Status RunStatus(std::string_view what, bool txn, F&& f) {
+    return Run(what, txn, std::forward<F>(f));
+  }
+
+  Status EnsurePartitions(const std::set<long long>& days);
+  // SQLite events: one writer connection, group commit (docs/manager-store.md, "Events").
+  struct PendingInsert {
+    const std::vector<StoredEvent>* events;
+    const std::vector<long long>* ts;
+    const std::vector<std::string>* docs;
+    std::optional<Result<IngestResult>> result;
+  };
+  Result<IngestResult> InsertEventsSqlite(const std::vector<StoredEvent>& events,
+                                          const std::vector<long long>& ts,
+                                          const std::vector<std::string>& docs);
+  std::vector<Result<IngestResult>> WriteSqliteGroup(const std::vector<PendingInsert*>& group);
+  Status OpenSqliteWriter();
+  void CloseSqliteWriter();
+  // PostgreSQL events: COPY into a per-session staging table, then one INSERT ... SELECT.
+  IngestResult InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
+                                const std::vector<long long>& ts,
+                                const std::vector<std::string>& docs);
+  Result<int64_t> DeletePostgres(const std::string& tenant_id, long long cutoff, int batch);
+  std::string EventWhere(const std::string& tenant_id, const EventQuery& q, Params& p) const;
+
+  SessionPool pool_;
+  Dialect d_;
+  std::mutex sqlite_write_mu_;  // one SQLite write transaction at a time in this process
+  std::mutex group_mu_;         // guards group_queue_, group_leader_, PendingInsert::result
+  std::condition_variable group_cv_;
+  std::deque<PendingInsert*> group_queue_;
+  bool group_leader_ = false;
+  // The SQLite event writer (guarded by sqlite_write_mu_): its own connection and the insert
+  // statement, prepared once.
+  std::unique_ptr<soci::session> sqlite_writer_;
+  sqlite_api::sqlite3_stmt* sqlite_insert_ = nullptr;
+  std::mutex partitions_mu_;
+  std::set<long long> known_partitions_;
+};
+
+}  // namespace ward::manager::soci_backend
