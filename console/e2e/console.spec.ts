@@ -72,7 +72,7 @@ test('sign-in, a wrong password, and sign-out that ends the session on the serve
 test('sign-in is throttled per user with 429 and an audit entry', async ({ page }) => {
   await page.goto(`${state.url}/`);
   let throttled = false;
-  for (let i = 0; i < 8 && !throttled; i++) {
+  for (let i = 0; i < 14 && !throttled; i++) {
     await page.getByLabel('User name').fill(state.users.throttled.username);
     await page.getByLabel('Password').fill(`wrong ${i}`);
     const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST');
