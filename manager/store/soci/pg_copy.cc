@@ -12,28 +12,35 @@ namespace ward::manager::soci_backend {
 namespace {
 
 // Appends `v` as one field of COPY's text format: backslash, tab, newline and carriage return
-// escaped; NUL bytes dropped (TEXT cannot hold them; the columns are NUL-free already).
+// escaped; NUL bytes dropped (TEXT cannot hold them; the columns are NUL-free already). Runs of
+// plain bytes are appended at once (a document is ~1 KB; byte-wise push_back cost ~1 µs/event).
 void CopyField(std::string& out, std::string_view v) {
-  for (char c : v) {
-    switch (c) {
+  size_t plain = 0;  // start of the run not yet appended
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string_view escaped;
+    switch (v[i]) {
       case '\\':
-        out += "\\\\";
+        escaped = "\\\\";
         break;
       case '\t':
-        out += "\\t";
+        escaped = "\\t";
         break;
       case '\n':
-        out += "\\n";
+        escaped = "\\n";
         break;
       case '\r':
-        out += "\\r";
+        escaped = "\\r";
         break;
       case '\0':
-        break;
+        break;  // dropped
       default:
-        out.push_back(c);
+        continue;
     }
+    out.append(v.data() + plain, i - plain);
+    out.append(escaped);
+    plain = i + 1;
   }
+  out.append(v.data() + plain, v.size() - plain);
 }
 
 [[noreturn]] void ThrowPq(PGconn* conn, PGresult* res, std::string_view what) {

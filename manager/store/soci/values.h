@@ -3,6 +3,7 @@
 // Thread-safety: constants and pure functions.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,8 +22,12 @@ constexpr size_t kNameMax = 255;
 // StoredEvent::doc_text stored as given: at most this long.
 constexpr size_t kMaxDocText = 16u << 20;
 
-long long Micros(TimePoint t);
-TimePoint FromMicros(long long us);
+inline long long Micros(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+inline TimePoint FromMicros(long long us) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(us)));
+}
 
 // JSON as stored (invalid UTF-8 replaced, never thrown on) and read back (`fallback` when the
 // text is empty or not JSON).
@@ -34,10 +39,20 @@ Role StoredRole(const std::string& s);
 
 // kInvalidArgument naming `field` when `v` is longer than `max` bytes (CheckId: or empty, or
 // longer than kIdMax).
-Status CheckLen(std::string_view field, const std::string& v, size_t max);
-Status CheckId(std::string_view field, const std::string& v);
+// (Inline: they run for every field of every event of a batch; the errors are built out of line.)
+Status TooLong(std::string_view field, size_t max);
+Status EmptyId(std::string_view field);
+inline Status CheckLen(std::string_view field, const std::string& v, size_t max) {
+  return v.size() > max ? TooLong(field, max) : Status::Ok();
+}
+inline Status CheckId(std::string_view field, const std::string& v) {
+  return v.empty() ? EmptyId(field) : CheckLen(field, v, kIdMax);
+}
 
 // Removes NUL bytes (PostgreSQL TEXT cannot hold them) from an extracted search column.
-std::string NoNul(const std::string& s);
+std::string WithoutNul(const std::string& s);
+inline std::string NoNul(const std::string& s) {
+  return s.find('\0') == std::string::npos ? s : WithoutNul(s);
+}
 
 }  // namespace ward::manager::soci_backend
