@@ -4,3 +4,5 @@ ward_fuzzer(fuzz_manager_event_batch ward::manager_server)
 # The network front's request heads (issue #13): Beast's parser with the front's limits + target
 # decoding.
 ward_fuzzer(fuzz_manager_front_head ward::manager_server ward_boost_asio)
+# Console (issue #14): session cookie and If-None-Match parsing.
+ward_fuzzer(fuzz_console_session ward::manager_server)

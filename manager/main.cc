@@ -23,10 +23,12 @@
 #include "common/steps.h"
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
+#include "manager/auth/passwords.h"
 #include "manager/auth/secrets.h"
 #include "manager/jobs/jobs.h"
 #include "manager/services/bootstrap.h"
 #include "manager/services/tls.h"
+#include "manager/services/users.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -67,19 +69,52 @@ Result<std::unique_ptr<Store>> OpenInitialised(const std::string& url) {
   return store;
 }
 
-int Init(const std::string& db, const std::string& tenant_name, bool as_json) {
-  auto store = Store::Open(db);
-  if (!store) return Fail(store.error().WithContext("open database"));
-  auto b = InitPrimaryTenant(**store, SystemClock(), tenant_name);
-  if (!b) return Fail(b.error());
-  if (as_json) {
-    fmt::print("{}\n", nlohmann::json{{"tenant_id", b->tenant_id},
-                                      {"api_key_id", b->api_key_id},
-                                      {"api_key", b->api_key}}
-                           .dump());
+struct InitOptions {
+  std::string db;
+  std::string tenant_name = "primary";
+  std::string admin_user = "admin";
+  std::string admin_password_file;  // "" = generate one and print it
+  bool as_json = false;
+};
+
+int Init(const InitOptions& o) {
+  // The password is read before anything is created, so a bad file leaves no tenant behind.
+  std::string password;
+  const bool generated = o.admin_password_file.empty();
+  if (generated) {
+    password = NewPassword();
   } else {
-    fmt::print("primary tenant: {} ({})\n", tenant_name, b->tenant_id);
+    auto p = ReadPasswordFile(o.admin_password_file);
+    if (!p) return Fail(p.error().WithContext("--admin-password-file"));
+    password = std::move(*p);
+  }
+  auto store = Store::Open(o.db);
+  if (!store) return Fail(store.error().WithContext("open database"));
+  auto b = InitPrimaryTenant(**store, SystemClock(), o.tenant_name);
+  if (!b) return Fail(b.error());
+  auto user = CreateUserWithPassword(**store, SystemClock(), b->tenant_id, o.admin_user,
+                                     Role::kAdmin, password);
+  if (!user) {
+    (void)(*store)->DeleteTenant(b->tenant_id);
+    return Fail(user.error().WithContext("create the first admin user"));
+  }
+  if (o.as_json) {
+    nlohmann::json out{{"tenant_id", b->tenant_id},
+                       {"api_key_id", b->api_key_id},
+                       {"api_key", b->api_key},
+                       {"admin_user", o.admin_user}};
+    if (generated) out["admin_password"] = password;
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("primary tenant: {} ({})\n", o.tenant_name, b->tenant_id);
     fmt::print("admin API key (shown once, store it now): {}\n", b->api_key);
+    if (generated) {
+      fmt::print("console admin user: {}  password (shown once, store it now): {}\n", o.admin_user,
+                 password);
+    } else {
+      fmt::print("console admin user: {}  (password from {})\n", o.admin_user,
+                 o.admin_password_file);
+    }
   }
   return kExitOk;
 }
@@ -107,6 +142,10 @@ struct ServeOptions {
   std::string lease_ttl = "60s";
   std::string retention_every = "1h";
   bool no_jobs = false;
+  std::string session_idle = "30m";
+  std::string session_max = "12h";
+  int signin_rate_user = 10;
+  int signin_rate_address = 30;
 };
 
 Result<std::chrono::seconds> Seconds(const std::string& flag, const std::string& v) {
@@ -149,6 +188,11 @@ int Serve(const ServeOptions& o) {
          api_opt.tenant_rate_per_minute = o.tenant_rate;
          api_opt.agent_rate_per_minute = o.agent_rate;
          api_opt.max_batch_events = o.max_batch_events;
+         WARD_ASSIGN_OR_RETURN(api_opt.sessions.idle, Seconds("--session-idle", o.session_idle));
+         WARD_ASSIGN_OR_RETURN(api_opt.sessions.absolute, Seconds("--session-max", o.session_max));
+         job_opt.session_idle = api_opt.sessions.idle;
+         api_opt.sessions.signin_per_user_per_minute = o.signin_rate_user;
+         api_opt.sessions.signin_per_address_per_minute = o.signin_rate_address;
          WARD_ASSIGN_OR_RETURN(job_opt.tick, Seconds("--job-tick", o.job_tick));
          WARD_ASSIGN_OR_RETURN(job_opt.lease_ttl, Seconds("--lease-ttl", o.lease_ttl));
          WARD_ASSIGN_OR_RETURN(job_opt.retention_every,
@@ -175,6 +219,7 @@ int Serve(const ServeOptions& o) {
          }
          WARD_ASSIGN_OR_RETURN(std::string fp, CertificateFingerprint(cert));
          fmt::print("fingerprint: {}\n", fp);
+         api_opt.tls_fingerprint = fp;
          return Status::Ok();
        }},
       {"start server",
@@ -226,14 +271,19 @@ int Run(int argc, char** argv) {
   int rc = kExitOk;
 
   std::string db;
-  auto* init = app.add_subcommand("init", "create the schema, the primary tenant and its key");
-  std::string tenant_name = "primary";
-  bool as_json = false;
-  init->add_option("--db", db, "sqlite:PATH, postgresql://..., mysql://...")->required();
-  init->add_option("--tenant-name", tenant_name, "name of the primary tenant")
+  auto* init = app.add_subcommand(
+      "init", "create the schema, the primary tenant, its first admin key and admin user");
+  InitOptions io;
+  init->add_option("--db", io.db, "sqlite:PATH, postgresql://..., mysql://...")->required();
+  init->add_option("--tenant-name", io.tenant_name, "name of the primary tenant")
       ->capture_default_str();
-  init->add_flag("--json", as_json, "print the tenant id and key as JSON");
-  init->callback([&] { rc = Init(db, tenant_name, as_json); });
+  init->add_option("--admin-user", io.admin_user, "user name of the first console admin")
+      ->capture_default_str();
+  init->add_option("--admin-password-file", io.admin_password_file,
+                   "read the admin's password (first line, 12..1024 bytes) instead of "
+                   "generating one");
+  init->add_flag("--json", io.as_json, "print the tenant id, key and admin password as JSON");
+  init->callback([&] { rc = Init(io); });
 
   ServeOptions so;
   auto* serve = app.add_subcommand("serve", "serve HTTPS (REST API and agent endpoints)");
@@ -259,6 +309,18 @@ int Run(int argc, char** argv) {
                    "requests per minute per agent credential (0: off)")
       ->capture_default_str();
   serve->add_option("--max-batch-events", so.max_batch_events, "events per agent upload")
+      ->capture_default_str();
+  serve->add_option("--session-idle", so.session_idle, "console sessions end after this idle time")
+      ->capture_default_str();
+  serve->add_option("--session-max", so.session_max, "console sessions end this long after sign-in")
+      ->capture_default_str();
+  serve
+      ->add_option("--signin-rate-user", so.signin_rate_user,
+                   "console sign-in attempts per minute per user name (0: off)")
+      ->capture_default_str();
+  serve
+      ->add_option("--signin-rate-address", so.signin_rate_address,
+                   "console sign-in attempts per minute per client address (0: off)")
       ->capture_default_str();
   serve->add_option("--threads", so.threads, "HTTP worker threads")->capture_default_str();
   serve->add_option("--max-connections", so.max_connections, "open connections in total")

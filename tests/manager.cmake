@@ -59,3 +59,12 @@ foreach(dialect postgres mysql)
        "endforeach()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
 endforeach()
+
+# The web console's server side: embedded files, users, sessions, CSRF, throttling, init (issue #14).
+ward_test(manager_console_test
+  SOURCES manager_console_test.cc
+  DEPS ward::manager_harness ward::testing_shell PkgConfig::WARD_MGR_HTTPLIB
+  LABELS integration)
+add_dependencies(manager_console_test ward-manager)
+target_compile_definitions(manager_console_test
+  PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")

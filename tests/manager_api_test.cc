@@ -512,6 +512,9 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   r = m.Post("/api/v1/activation-tokens", b_key, {{"policy_id", b_policy}});
   std::string b_token = r.body["id"];
   auto [b_agent, b_cred] = m.NewAgent(b_key, "b-host", b_policy);
+  r = m.Post("/api/v1/users", b_key, {{"username", "b-user"}, {"role", "operator"}});
+  ASSERT_EQ(r.status, 201);
+  std::string b_user = r.body["id"];
   r = m.Post("/api/v1/agents/" + b_agent + "/commands", b_key, {{"name", "integrity.check"}});
   ASSERT_EQ(r.status, 201);
   ASSERT_EQ(
@@ -530,6 +533,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/agents/{id}", b_agent},
       {"/api/v1/agents/{id}/commands", b_agent},
       {"/api/v1/policies/{id}", b_policy},
+      {"/api/v1/users/{id}", b_user},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -537,6 +541,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/agents/{id}", {{"policy_id", nullptr}}},
       {"/api/v1/agents/{id}/commands", {{"name", "integrity.check"}}},
       {"/api/v1/policies/{id}", {{"name", "stolen"}, {"document", ValidPolicyDocument()}}},
+      {"/api/v1/users/{id}", {{"role", "admin"}}},
   };
   int walked = 0;
   std::set<std::string> patterns_seen;
@@ -578,6 +583,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(m.Get("/api/v1/agents/" + b_agent + "/commands", b_key).body["items"].size(), 1u);
   EXPECT_EQ(m.Get("/api/v1/tenants/" + b_id, m.primary_key()).body["name"], "tenant-b");
   EXPECT_EQ(m.Get("/api/v1/events", b_key).body["items"].size(), 1u);
+  EXPECT_EQ(m.Get("/api/v1/users/" + b_user, b_key).body["role"], "operator");
+  EXPECT_EQ(m.Get("/api/v1/users", a_key).body["items"].size(), 0u);
   // And B's agent credential cannot reach A's data either.
   EXPECT_EQ(m.Get("/api/v1/events", b_cred).status, 401);
   (void)a_policy;

@@ -65,6 +65,15 @@ std::optional<HttpResponse> ManagerApi::CheckBeforeBody(const HttpRequest& head)
     return std::nullopt;
   }
   if (!rest) return Handle(head);  // 404
+  // Console sign-in: the credentials are in the (small) body, as activation's token is.
+  if (ConsoleSessions::IsSessionPath(head.path)) return std::nullopt;
+  // Without an Authorization header, a console session cookie (and its CSRF header) may
+  // authenticate the request, exactly as HandleRest will.
+  if (!head.headers.Has("Authorization")) {
+    ConsoleSessions::Auth auth = sessions_->Authenticate(head);
+    if (auth.denied) return *auth.denied;
+    if (auth.caller) return std::nullopt;
+  }
   std::string secret = BearerSecret(head.Authorization());
   if (secret.empty()) return Unauthenticated("missing API key (Authorization: Bearer <key>)");
   if (secret.starts_with("wac_")) {

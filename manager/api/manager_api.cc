@@ -7,6 +7,7 @@
 #include "manager/api/openapi.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/auth/secrets.h"
+#include "manager/console/assets.h"
 
 namespace ward::manager {
 
@@ -41,6 +42,9 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddPolicyRoutes(*rest_, deps);
   AddEventRoutes(*rest_, deps);
   AddAuditRoutes(*rest_, deps);
+  AddUserRoutes(*rest_, deps);
+  AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
+  sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }
 
 ManagerApi::~ManagerApi() = default;
@@ -58,6 +62,19 @@ std::vector<std::pair<std::string, std::string>> ManagerApi::Routes() const {
 }
 
 HttpResponse ManagerApi::Handle(const HttpRequest& req) {
+  // The web console (manager/console/assets.h): GET/HEAD of every path outside /api and /agent.
+  if ((req.method == "GET" || req.method == "HEAD") && IsConsolePath(req.path)) {
+    if (auto s = ServeConsole(req.path, req.headers.Value("If-None-Match"))) {
+      HttpResponse r;
+      r.status = s->status;
+      for (auto& [k, v] : s->headers) r.headers.Set(k, v);
+      if (s->status == 200) {
+        r.content_type = std::string(s->content_type);
+        r.body = std::string(s->body);
+      }
+      return r;
+    }
+  }
   if (req.path.starts_with("/agent/v1/") || req.path == "/agent/v1") return HandleAgent(req);
   if (req.path.starts_with("/api/v1/") || req.path == "/api/v1") return HandleRest(req);
   return Err(ApiError{404, "not_found", "no such resource", ""});
@@ -67,12 +84,16 @@ void ManagerApi::Audit(const Principal& p, const HttpRequest& req, const HttpRes
   AuditEntry e;
   e.id = NewId();
   e.tenant_id = p.key.tenant_id;
-  e.actor = fmt::format("apikey:{}", p.key.id);
+  e.actor = p.actor.empty() ? fmt::format("apikey:{}", p.key.id) : p.actor;
   e.method = req.method;
   e.path = LossyUtf8(req.path.substr(0, 512));
   e.status = res.status;
   e.detail = p.audit;
-  e.detail["key_name"] = p.key.name;
+  if (p.user) {
+    e.detail["username"] = p.user->username;
+  } else {
+    e.detail["key_name"] = p.key.name;
+  }
   if (res.status >= 400 && res.error) e.detail["error"] = ErrorJson(*res.error);
   e.at = clock_.Now();
   Status s = store_.AppendAudit(e);
@@ -84,7 +105,23 @@ HttpResponse ManagerApi::HandleRest(const HttpRequest& req) {
   if (req.method == "GET" && req.path == "/api/v1/openapi.json") {
     return JsonResponse(200, OpenApiDocument());
   }
-  // Authentication.
+  if (ConsoleSessions::IsSessionPath(req.path)) return sessions_->Handle(req);
+  // Authentication: an API key, or (without an Authorization header) a console session.
+  if (!req.headers.Has("Authorization")) {
+    ConsoleSessions::Auth auth = sessions_->Authenticate(req);
+    if (auth.denied) return *auth.denied;
+    if (auth.caller) {
+      Principal p;
+      p.key.id = auth.caller->user.id;
+      p.key.tenant_id = auth.caller->user.tenant_id;
+      p.key.name = auth.caller->user.username;
+      p.key.role = auth.caller->user.role;
+      p.tenant = std::move(auth.caller->tenant);
+      p.actor = fmt::format("user:{}", auth.caller->user.id);
+      p.user = std::move(auth.caller->user);
+      return HandleAuthorized(req, std::move(p));
+    }
+  }
   std::string secret = BearerToken(req.Authorization());
   if (secret.empty()) {
     return Err(
@@ -109,9 +146,17 @@ HttpResponse ManagerApi::HandleRest(const HttpRequest& req) {
     return Err(ApiError{401, "unauthenticated", "invalid API key", ""});
   }
   if (tenant->disabled) return Err(ApiError{401, "unauthenticated", "tenant disabled", ""});
-  // Rate limits: per key, then per tenant.
-  for (auto [limiter, name] : {std::pair{&key_limiter_, "apikey:" + key->id},
-                               std::pair{&tenant_limiter_, "tenant:" + key->tenant_id}}) {
+  Principal p;
+  p.key = std::move(*key);
+  p.tenant = std::move(*tenant);
+  p.actor = fmt::format("apikey:{}", p.key.id);
+  return HandleAuthorized(req, std::move(p));
+}
+
+HttpResponse ManagerApi::HandleAuthorized(const HttpRequest& req, Principal p) {
+  // Rate limits: per key (or user), then per tenant.
+  for (auto [limiter, name] :
+       {std::pair{&key_limiter_, p.actor}, std::pair{&tenant_limiter_, "tenant:" + p.tenant.id}}) {
     if (int wait = limiter->Take(name); wait > 0) {
       HttpResponse r = Err(ApiError{429, "rate_limited",
                                     fmt::format("rate limit reached; retry in {} s", wait), ""});
@@ -119,7 +164,6 @@ HttpResponse ManagerApi::HandleRest(const HttpRequest& req) {
       return r;
     }
   }
-  Principal p{std::move(*key), std::move(*tenant)};
   const bool mutating = req.method != "GET" && req.method != "HEAD";
   auto finish = [&](HttpResponse r) {
     if (mutating) Audit(p, req, r);

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "manager/api/http_types.h"
+#include "manager/api/session_api.h"
 #include "manager/auth/auth_failures.h"
 #include "manager/auth/rate_limiter.h"
 #include "manager/store/store.h"
@@ -34,6 +35,8 @@ struct ApiOptions {
   int tenant_rate_per_minute = 1000;           // per tenant (all its keys); 0 = unlimited
   int agent_rate_per_minute = 600;             // per agent credential; 0 = unlimited
   int max_batch_events = 1000;                 // lines per /agent/v1/events upload; over it: 413
+  SessionOptions sessions;                     // console sign-in (manager/api/session_api.h)
+  std::string tls_fingerprint;                 // GET /api/v1/info (for install commands)
 };
 
 class ManagerApi {
@@ -62,6 +65,8 @@ class ManagerApi {
 
  private:
   HttpResponse HandleRest(const HttpRequest& req);
+  // Rate limits, routing, role check, handler and audit for an authenticated caller.
+  HttpResponse HandleAuthorized(const HttpRequest& req, Principal p);
   HttpResponse HandleAgent(const HttpRequest& req);
   HttpResponse Activate(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req, const Agent& agent, const Tenant& tenant);
@@ -71,7 +76,9 @@ class ManagerApi {
   Store& store_;
   const Clock& clock_;
   ApiOptions options_;
-  std::unique_ptr<RouteTable> rest_;  // /api/v1: manager/api/routes/<resource>.cc
+  std::unique_ptr<RouteTable> rest_;
+  std::unique_ptr<ConsoleSessions> sessions_;  // /api/v1/session and cookie authentication  //
+                                               // /api/v1: manager/api/routes/<resource>.cc
   RateLimiter key_limiter_;
   RateLimiter tenant_limiter_;
   RateLimiter agent_limiter_;

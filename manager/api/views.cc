@@ -35,6 +35,14 @@ nlohmann::json ApiKeyJson(const ApiKey& k) {
           {"created_at", TimeJson(k.created_at)}};
 }
 
+nlohmann::json UserJson(const User& u) {
+  return {{"id", u.id},
+          {"username", u.username},
+          {"role", RoleName(u.role)},
+          {"language", u.language},
+          {"created_at", TimeJson(u.created_at)}};
+}
+
 nlohmann::json ActivationTokenJson(const ActivationToken& t) {
   return {{"id", t.id},
           {"name", t.name},

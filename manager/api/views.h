@@ -12,6 +12,8 @@ nlohmann::json TimeJson(const std::optional<TimePoint>& t);  // RFC 3339 string 
 nlohmann::json SettingsJson(const TenantSettings& s);
 nlohmann::json TenantJson(const Tenant& t);
 nlohmann::json ApiKeyJson(const ApiKey& k);
+// A console user, never the password hash.
+nlohmann::json UserJson(const User& u);
 nlohmann::json ActivationTokenJson(const ActivationToken& t);
 nlohmann::json AgentJson(const Agent& a);
 nlohmann::json PolicyJson(const Policy& p);

@@ -132,6 +132,9 @@ void JobRunner::RunOnce() {
     auto r = RunInactiveAgentCleanup(store_, clock_);
     if (r) {
       spdlog::info("job cleanup ran on {}: {} inactive agents removed", node_id_, *r);
+      const TimePoint wall = clock_.Now();
+      auto sessions = store_.DeleteExpiredSessions(wall, wall - options_.session_idle);
+      if (!sessions) spdlog::warn("job cleanup: sessions: {}", sessions.error().ToString());
       ran_cleanup_ = true;
       last_cleanup_ = now;
     } else {

@@ -42,6 +42,8 @@ struct JobOptions {
   std::chrono::seconds cleanup_every{3600};
   std::chrono::seconds lease_ttl{60};  // a dead node's lease expires after this
   int retention_batch = 5000;
+  // The cleanup job also deletes console sessions past their end or idle longer than this.
+  std::chrono::seconds session_idle{30 * 60};
 };
 
 class JobRunner {

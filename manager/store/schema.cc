@@ -146,12 +146,32 @@ std::vector<std::string> V1(Dialect d) {
   return s;
 }
 
+// Console users and their sessions (issue 14).
+std::vector<std::string> V2(Dialect d) {
+  std::vector<std::string> s;
+  Append(s,
+         Table(d, "users",
+               "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, username {NAME} NOT NULL, "
+               "role {NAME} NOT NULL, password_hash {NAME} NOT NULL, language {ID} NOT NULL, "
+               "created_at BIGINT NOT NULL, CONSTRAINT uq_users_username UNIQUE (username)",
+               {{"idx_users_tenant", "tenant_id, created_at"}}));
+  Append(s, Table(d, "sessions",
+                  "id {ID} NOT NULL PRIMARY KEY, token_hash {ID} NOT NULL, tenant_id {ID} NOT "
+                  "NULL, user_id {ID} NOT NULL, created_at BIGINT NOT NULL, last_seen BIGINT NOT "
+                  "NULL, expires_at BIGINT NOT NULL, CONSTRAINT uq_sessions_hash UNIQUE "
+                  "(token_hash)",
+                  {{"idx_sessions_user", "tenant_id, user_id"},
+                   {"idx_sessions_expiry", "expires_at"}}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {"tenants, api keys, activation tokens, agents, policies, commands, audit, leases, events",
        &V1},
+      {"console users and sessions", &V2},
   };
   return kMigrations;
 }

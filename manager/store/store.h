@@ -95,6 +95,29 @@ struct ApiKey {
   TimePoint created_at;
 };
 
+// A person who signs in to the console (docs/console.md). Same roles as API keys. User names are
+// unique across the manager (a sign-in names no tenant).
+struct User {
+  std::string id;
+  std::string tenant_id;
+  std::string username;  // 1..128 bytes
+  Role role = Role::kAuditor;
+  std::string password_hash;    // libsodium crypto_pwhash_str (Argon2id, "$argon2id$...")
+  std::string language = "en";  // "en" or "ja"
+  TimePoint created_at;
+};
+
+// A signed-in browser. The cookie carries a secret; only its SHA-256 is stored.
+struct UserSession {
+  std::string id;
+  std::string token_hash;
+  std::string tenant_id;
+  std::string user_id;
+  TimePoint created_at;
+  TimePoint last_seen;   // idle expiry counts from here
+  TimePoint expires_at;  // absolute expiry
+};
+
 struct ActivationToken {
   std::string id;
   std::string tenant_id;
@@ -318,6 +341,23 @@ class Store {
   virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,
                                        TimePoint now, std::chrono::seconds ttl) = 0;
   virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
+
+  // Console users (schema version 2). CreateUser: a taken user name is kAlreadyExists (across
+  // tenants). DeleteUser also ends the user's sessions.
+  virtual Status CreateUser(const User& u) = 0;
+  virtual Result<User> GetUser(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<User> FindUserByName(const std::string& username) = 0;
+  virtual Result<std::vector<User>> ListUsers(const std::string& tenant_id) = 0;
+  virtual Status UpdateUser(const User& u) = 0;  // role, password_hash, language
+  virtual Status DeleteUser(const std::string& tenant_id, const std::string& id) = 0;
+
+  // Console sessions.
+  virtual Status CreateSession(const UserSession& s) = 0;
+  virtual Result<UserSession> FindSessionByHash(const std::string& token_hash) = 0;
+  virtual Status TouchSession(const std::string& id, TimePoint last_seen) = 0;
+  virtual Status DeleteSession(const std::string& id) = 0;
+  // Sessions past their absolute expiry or idle since before `idle_cutoff` are deleted.
+  virtual Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) = 0;
 };
 
 }  // namespace ward::manager

@@ -1253,6 +1253,80 @@ int ClosedPort() {
   return ntohs(addr.sin_port);
 }
 
+TEST_P(StoreConformance, UsersAndSessionsAreUniqueScopedAndExpire) {
+  Tenant a = MakeTenant("a"), b = MakeTenant("b");
+  User u;
+  u.id = NewId("user");
+  u.tenant_id = a.id;
+  u.username = "alice";
+  u.role = Role::kOperator;
+  u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+  u.language = "ja";
+  u.created_at = kT0;
+  ASSERT_OK(store_->CreateUser(u));
+  User dup = u;
+  dup.id = NewId("user");
+  dup.tenant_id = b.id;
+  EXPECT_EQ(store_->CreateUser(dup).code(), StatusCode::kAlreadyExists) << "names are global";
+  User other = u;
+  other.id = NewId("user");
+  other.tenant_id = b.id;
+  other.username = "bob";
+  ASSERT_OK(store_->CreateUser(other));
+
+  User got = OK(store_->FindUserByName("alice"));
+  EXPECT_EQ(got.id, u.id);
+  EXPECT_EQ(got.tenant_id, a.id);
+  EXPECT_EQ(got.role, Role::kOperator);
+  EXPECT_EQ(got.password_hash, u.password_hash);
+  EXPECT_EQ(got.language, "ja");
+  EXPECT_EQ(store_->GetUser(b.id, u.id).error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->FindUserByName("nobody").error().code(), StatusCode::kNotFound);
+  auto list = OK(store_->ListUsers(a.id));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].username, "alice");
+  got.role = Role::kAdmin;
+  got.language = "en";
+  ASSERT_OK(store_->UpdateUser(got));
+  EXPECT_EQ(OK(store_->GetUser(a.id, u.id)).role, Role::kAdmin);
+  User foreign = got;
+  foreign.tenant_id = b.id;
+  EXPECT_EQ(store_->UpdateUser(foreign).code(), StatusCode::kNotFound);
+
+  UserSession s;
+  s.id = NewId("session");
+  s.token_hash = std::string(64, 'a');
+  s.tenant_id = a.id;
+  s.user_id = u.id;
+  s.created_at = s.last_seen = kT0;
+  s.expires_at = kT0 + hours(12);
+  ASSERT_OK(store_->CreateSession(s));
+  UserSession s2 = s;
+  s2.id = NewId("session");
+  s2.token_hash = std::string(64, 'b');
+  s2.last_seen = kT0 + hours(2);
+  ASSERT_OK(store_->CreateSession(s2));
+  UserSession found = OK(store_->FindSessionByHash(s.token_hash));
+  EXPECT_EQ(found.user_id, u.id);
+  EXPECT_EQ(found.expires_at, s.expires_at);
+  ASSERT_OK(store_->TouchSession(s.id, kT0 + hours(1)));
+  EXPECT_EQ(OK(store_->FindSessionByHash(s.token_hash)).last_seen, kT0 + hours(1));
+  // Idle since before kT0 + 90 min: only the first goes.
+  EXPECT_EQ(OK(store_->DeleteExpiredSessions(kT0 + hours(3), kT0 + std::chrono::minutes(90))), 1);
+  EXPECT_EQ(store_->FindSessionByHash(s.token_hash).error().code(), StatusCode::kNotFound);
+  ASSERT_OK(store_->DeleteSession(s2.id));
+  EXPECT_EQ(store_->FindSessionByHash(s2.token_hash).error().code(), StatusCode::kNotFound);
+
+  // Deleting a user ends their sessions; deleting a tenant removes its users.
+  s.id = NewId("session");
+  ASSERT_OK(store_->CreateSession(s));
+  EXPECT_EQ(store_->DeleteUser(b.id, u.id).code(), StatusCode::kNotFound);
+  ASSERT_OK(store_->DeleteUser(a.id, u.id));
+  EXPECT_EQ(store_->FindSessionByHash(s.token_hash).error().code(), StatusCode::kNotFound);
+  ASSERT_OK(store_->DeleteTenant(b.id));
+  EXPECT_EQ(store_->FindUserByName("bob").error().code(), StatusCode::kNotFound);
+}
+
 TEST_P(StoreConformance, UnreachableDatabaseIsUnavailable) {
   std::string url;
   switch (GetParam()) {

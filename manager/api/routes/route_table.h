@@ -28,8 +28,10 @@ namespace ward::manager {
 
 // The authenticated caller of one /api/v1 request.
 struct Principal {
-  ApiKey key;
+  ApiKey key;  // for a console session: id = user id, name = user name, role = the user's
   Tenant tenant;
+  std::string actor;         // "apikey:<id>" or "user:<id>" (the audit entry's actor)
+  std::optional<User> user;  // set for console sessions
   nlohmann::json audit = nlohmann::json::object();  // what the handler did, for the audit entry
 };
 
@@ -87,6 +89,9 @@ void AddCommandRoutes(RouteTable& table, RouteDeps deps);          // /agents/{i
 void AddPolicyRoutes(RouteTable& table, RouteDeps deps);           // /policies
 void AddEventRoutes(RouteTable& table, RouteDeps deps);            // /events, /events/counts
 void AddAuditRoutes(RouteTable& table, RouteDeps deps);            // /audit
+void AddUserRoutes(RouteTable& table, RouteDeps deps);             // /users (console users)
+// /info: version and the TLS certificate's fingerprint (for install commands).
+void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

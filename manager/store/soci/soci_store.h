@@ -143,6 +143,19 @@ class SociStore final : public Store {
 
   Status ReleaseLease(const std::string& name, const std::string& holder) override;
 
+  // users.cc
+  Status CreateUser(const User& u) override;
+  Result<User> GetUser(const std::string& tenant_id, const std::string& id) override;
+  Result<User> FindUserByName(const std::string& username) override;
+  Result<std::vector<User>> ListUsers(const std::string& tenant_id) override;
+  Status UpdateUser(const User& u) override;
+  Status DeleteUser(const std::string& tenant_id, const std::string& id) override;
+  Status CreateSession(const UserSession& s) override;
+  Result<UserSession> FindSessionByHash(const std::string& token_hash) override;
+  Status TouchSession(const std::string& id, TimePoint last_seen) override;
+  Status DeleteSession(const std::string& id) override;
+  Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) override;
+
  private:
   static int StateCode(CommandState s);
 

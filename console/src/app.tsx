@@ -1,0 +1,90 @@
+// The shell: who is signed in (GET /api/v1/session), the navigation, and the page for the path.
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, me, type Me } from './api';
+import { isLang, lang, t, type Key, type Lang } from './i18n';
+import { Link, navigate, route } from './router';
+import { SignIn } from './pages/signin';
+import { Dashboard } from './pages/dashboard';
+import { Computers } from './pages/computers';
+import { Events } from './pages/events';
+import { Policies } from './pages/policies';
+import { Admin } from './pages/admin';
+
+const pages = [
+  { path: '/', key: 'nav.dashboard', view: Dashboard },
+  { path: '/computers', key: 'nav.computers', view: Computers },
+  { path: '/events', key: 'nav.events', view: Events },
+  { path: '/policies', key: 'nav.policies', view: Policies },
+  { path: '/admin', key: 'nav.admin', view: Admin },
+] as const;
+
+export function App() {
+  const [checked, setChecked] = useState(false);
+  useEffect(() => {
+    api<Me>('GET', '/session')
+      .then((m) => {
+        me.value = m;
+        if (isLang(m.user.language)) lang.value = m.user.language;
+      })
+      .catch(() => (me.value = null))
+      .finally(() => setChecked(true));
+  }, []);
+  useEffect(() => {
+    document.documentElement.lang = lang.value;
+  }, [lang.value]);
+
+  if (!checked) return <p class="loading">{t('common.loading')}</p>;
+  if (!me.value) return <SignIn />;
+  const path = route.value.path;
+  const page = pages.find((p) => p.path === path) ?? pages[0];
+  const View = page.view;
+  return (
+    <div class="shell">
+      <header class="top">
+        <span class="brand">{t('app.name')}</span>
+        <nav aria-label="main">
+          {pages.map((p) => (
+            <Link href={p.path} class={p.path === page.path ? 'active' : ''} aria-current={p.path === page.path ? 'page' : undefined}>
+              {t(p.key)}
+            </Link>
+          ))}
+        </nav>
+        <span class="who">
+          <span data-testid="who">{me.value.user.username}</span> · {me.value.tenant.name} · {t(`role.${me.value.user.role}` as Key)}
+        </span>
+        <label class="lang">
+          <span class="sr-only">{t('nav.language')}</span>
+          <select
+            aria-label={t('nav.language')}
+            value={lang.value}
+            onChange={(e) => {
+              const l = (e.target as HTMLSelectElement).value as Lang;
+              lang.value = l;
+              api('PATCH', '/session', { language: l }).catch(() => undefined);
+            }}
+          >
+            <option value="en">English</option>
+            <option value="ja">日本語</option>
+          </select>
+        </label>
+        <button
+          type="button"
+          onClick={async () => {
+            try {
+              await api('DELETE', '/session');
+            } catch (e) {
+              if (!(e instanceof ApiError)) throw e;
+            }
+            me.value = null;
+            navigate('/');
+          }}
+        >
+          {t('nav.signout')}
+        </button>
+      </header>
+      <main>
+        <View />
+      </main>
+    </div>
+  );
+}

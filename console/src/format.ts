@@ -1,0 +1,62 @@
+// Formatting of values for display: times in the user's time zone and language, event fields.
+// Everything returns plain strings (rendered as text).
+import type { Lang } from './i18n';
+
+export function formatTime(iso: string | null | undefined, lang: Lang, timeZone?: string): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(lang === 'ja' ? 'ja-JP' : 'en-GB', {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+    timeZone,
+  }).format(d);
+}
+
+// Reads a dotted field of an event ("file.path"), tolerating both nested and flat keys.
+export function field(ev: unknown, path: string): unknown {
+  if (ev === null || typeof ev !== 'object') return undefined;
+  const obj = ev as Record<string, unknown>;
+  if (path in obj) return obj[path];
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+export function fieldText(ev: unknown, path: string): string {
+  const v = field(ev, path);
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+// The one line that says what an event is about: a path, a URL or a rule.
+export function eventSubject(ev: unknown): string {
+  for (const p of ['file.path', 'url.original', 'rule.name', 'rule.id', 'message']) {
+    const s = fieldText(ev, p);
+    if (s) return s;
+  }
+  return '';
+}
+
+export function severityOf(ev: unknown): number | undefined {
+  const v = field(ev, 'event.severity');
+  return typeof v === 'number' && v >= 0 && v <= 4 ? v : undefined;
+}
+
+// Counts values of one field over a list of events, most frequent first.
+export function topValues(events: unknown[], path: string, n: number): Array<[string, number]> {
+  const counts = new Map<string, number>();
+  for (const ev of events) {
+    const v = fieldText(ev, path);
+    if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
+}

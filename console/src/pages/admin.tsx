@@ -1,0 +1,297 @@
+// Administration: users (/users), API keys (/apikeys), activation tokens (/activation-tokens)
+// with the install command, and the audit log (/audit). Secrets are shown once, as text.
+import { useEffect, useState } from 'preact/hooks';
+import { api, isAdmin, me } from '../api';
+import { formatTime } from '../format';
+import { lang, t, type Key } from '../i18n';
+import type { Policy } from './types';
+
+interface User { id: string; username: string; role: string; language: string; created_at: string }
+interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
+interface Token { id: string; name: string; policy_id: string | null; uses: number; max_uses: number | null; revoked: boolean; created_at: string }
+interface Audit { id: string; actor: string; method: string; path: string; status: number; at: string }
+interface Info { tls_fingerprint: string }
+
+const ROLES = ['admin', 'operator', 'auditor'];
+
+export function Admin() {
+  const role = me.value?.user.role;
+  const [users, setUsers] = useState<User[]>([]);
+  const [keys, setKeys] = useState<Key_[]>([]);
+  const [tokens, setTokens] = useState<Token[]>([]);
+  const [policies, setPolicies] = useState<Policy[]>([]);
+  const [audit, setAudit] = useState<Audit[]>([]);
+  const [info, setInfo] = useState<Info | null>(null);
+  const [secret, setSecret] = useState<{ label: string; value: string; command?: string } | null>(null);
+  const [error, setError] = useState('');
+  const [reload, setReload] = useState(0);
+  const admin = isAdmin();
+  const reader = role === 'admin' || role === 'auditor';
+  useEffect(() => {
+    const jobs: Promise<unknown>[] = [
+      api<{ items: User[] }>('GET', '/users').then((r) => setUsers(r.items)),
+      api<{ items: Token[] }>('GET', '/activation-tokens').then((r) => setTokens(r.items)),
+      api<{ items: Policy[] }>('GET', '/policies').then((r) => setPolicies(r.items)),
+      api<Info>('GET', '/info').then(setInfo),
+    ];
+    if (reader) {
+      jobs.push(api<{ items: Key_[] }>('GET', '/apikeys').then((r) => setKeys(r.items)));
+      jobs.push(api<{ items: Audit[]; next_cursor: string | null }>('GET', '/audit?limit=1000').then((r) => setAudit(r.items.slice(-50).reverse())));
+    }
+    Promise.all(jobs).catch((e) => setError(String(e.message)));
+  }, [reload]);
+  const act = async (f: () => Promise<void>) => {
+    setError('');
+    try {
+      await f();
+      setReload(reload + 1);
+    } catch (e) {
+      setError(String((e as Error).message));
+    }
+  };
+  const policyName = new Map(policies.map((p) => [p.id, p.name]));
+  return (
+    <section>
+      <h1>{t('admin.title')}</h1>
+      {!admin && <p class="muted">{t('common.readonly', { role: role ?? '' })}</p>}
+      {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
+      {secret && (
+        <div class="card secret" role="status">
+          <p>{t('common.copy_once')} {secret.label}</p>
+          <code data-testid="secret">{secret.value}</code>
+          {secret.command && (
+            <>
+              <p>{t('admin.install')}</p>
+              <pre data-testid="install-command">{secret.command}</pre>
+            </>
+          )}
+          <button type="button" onClick={() => setSecret(null)}>{t('common.close')}</button>
+        </div>
+      )}
+
+      <h2>{t('admin.users')}</h2>
+      <table data-testid="users">
+        <thead>
+          <tr>
+            <th scope="col">{t('admin.username')}</th>
+            <th scope="col">{t('common.role')}</th>
+            <th scope="col">{t('admin.language')}</th>
+            <th scope="col">{t('common.created')}</th>
+            {admin && <th scope="col">{t('common.actions')}</th>}
+          </tr>
+        </thead>
+        <tbody>
+          {users.map((u) => (
+            <tr>
+              <td>{u.username}</td>
+              <td>{t(`role.${u.role}` as Key)}</td>
+              <td>{u.language}</td>
+              <td>{formatTime(u.created_at, lang.value)}</td>
+              {admin && (
+                <td>
+                  {u.id !== me.value?.user.id && (
+                    <button type="button" class="link" onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
+                      {t('common.delete')}
+                    </button>
+                  )}
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {admin && (
+        <CreateForm
+          label={t('admin.users')}
+          fields={[{ name: 'username', label: t('admin.username') }]}
+          roles
+          onCreate={(v) =>
+            act(async () => {
+              const r = await api<{ username: string; password: string }>('POST', '/users', { username: v.username, role: v.role, language: lang.value });
+              setSecret({ label: t('admin.password_printed', { user: r.username }), value: r.password });
+            })
+          }
+        />
+      )}
+
+      {reader && (
+        <>
+          <h2>{t('admin.apikeys')}</h2>
+          <table data-testid="apikeys">
+            <thead>
+              <tr>
+                <th scope="col">{t('common.name')}</th>
+                <th scope="col">{t('common.role')}</th>
+                <th scope="col">{t('common.created')}</th>
+                {admin && <th scope="col">{t('common.actions')}</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map((k) => (
+                <tr>
+                  <td>{k.name}</td>
+                  <td>{t(`role.${k.role}` as Key)}</td>
+                  <td>{formatTime(k.created_at, lang.value)}</td>
+                  {admin && (
+                    <td>
+                      {k.revoked ? (
+                        t('common.revoked')
+                      ) : (
+                        <button type="button" class="link" onClick={() => act(() => api('DELETE', `/apikeys/${encodeURIComponent(k.id)}`))}>
+                          {t('common.revoke')}
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {admin && (
+            <CreateForm
+              label={t('admin.apikeys')}
+              fields={[{ name: 'name', label: t('common.name') }]}
+              roles
+              onCreate={(v) =>
+                act(async () => {
+                  const r = await api<{ secret: string }>('POST', '/apikeys', { name: v.name, role: v.role });
+                  setSecret({ label: v.name, value: r.secret });
+                })
+              }
+            />
+          )}
+        </>
+      )}
+
+      <h2>{t('admin.tokens')}</h2>
+      <table data-testid="tokens">
+        <thead>
+          <tr>
+            <th scope="col">{t('common.name')}</th>
+            <th scope="col">{t('admin.token_policy')}</th>
+            <th scope="col">{t('admin.uses')}</th>
+            <th scope="col">{t('common.created')}</th>
+            {admin && <th scope="col">{t('common.actions')}</th>}
+          </tr>
+        </thead>
+        <tbody>
+          {tokens.map((k) => (
+            <tr>
+              <td>{k.name}</td>
+              <td>{k.policy_id ? policyName.get(k.policy_id) ?? k.policy_id : t('common.none')}</td>
+              <td>
+                {k.uses}
+                {k.max_uses !== null ? ` / ${k.max_uses}` : ''}
+              </td>
+              <td>{formatTime(k.created_at, lang.value)}</td>
+              {admin && (
+                <td>
+                  {k.revoked ? (
+                    t('common.revoked')
+                  ) : (
+                    <button type="button" class="link" onClick={() => act(() => api('DELETE', `/activation-tokens/${encodeURIComponent(k.id)}`))}>
+                      {t('common.revoke')}
+                    </button>
+                  )}
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {admin && (
+        <CreateForm
+          label={t('admin.tokens')}
+          fields={[{ name: 'name', label: t('common.name') }]}
+          policies={policies}
+          onCreate={(v) =>
+            act(async () => {
+              const body: Record<string, unknown> = { name: v.name };
+              if (v.policy) body.policy_id = v.policy;
+              const r = await api<{ token: string }>('POST', '/activation-tokens', body);
+              const fp = info?.tls_fingerprint ? ` --manager-fingerprint ${info.tls_fingerprint}` : '';
+              setSecret({ label: v.name, value: r.token, command: `ward-agent activate --manager ${location.origin} --token ${r.token}${fp}` });
+            })
+          }
+        />
+      )}
+
+      {reader && (
+        <>
+          <h2>{t('admin.audit')}</h2>
+          <table data-testid="audit">
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.when')}</th>
+                <th scope="col">{t('admin.actor')}</th>
+                <th scope="col">{t('admin.request')}</th>
+                <th scope="col">{t('admin.status')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.map((a) => (
+                <tr>
+                  <td>{formatTime(a.at, lang.value)}</td>
+                  <td>{a.actor}</td>
+                  <td>
+                    {a.method} {a.path}
+                  </td>
+                  <td>{a.status}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function CreateForm(props: {
+  label: string;
+  fields: Array<{ name: string; label: string }>;
+  roles?: boolean;
+  policies?: Policy[];
+  onCreate: (v: Record<string, string>) => void;
+}) {
+  const [v, setV] = useState<Record<string, string>>({ role: 'operator' });
+  return (
+    <form
+      class="inline create"
+      aria-label={`${t('common.create')}: ${props.label}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onCreate(v);
+        setV({ role: 'operator' });
+      }}
+    >
+      {props.fields.map((f) => (
+        <label>
+          {f.label} <input name={f.name} required value={v[f.name] ?? ''} onInput={(e) => setV({ ...v, [f.name]: (e.target as HTMLInputElement).value })} />
+        </label>
+      ))}
+      {props.roles && (
+        <label>
+          {t('common.role')}{' '}
+          <select name="role" value={v.role} onChange={(e) => setV({ ...v, role: (e.target as HTMLSelectElement).value })}>
+            {ROLES.map((r) => (
+              <option value={r}>{t(`role.${r}` as Key)}</option>
+            ))}
+          </select>
+        </label>
+      )}
+      {props.policies && (
+        <label>
+          {t('admin.token_policy')}{' '}
+          <select name="policy" value={v.policy ?? ''} onChange={(e) => setV({ ...v, policy: (e.target as HTMLSelectElement).value })}>
+            <option value="">{t('common.none')}</option>
+            {props.policies.map((p) => (
+              <option value={p.id}>{p.name}</option>
+            ))}
+          </select>
+        </label>
+      )}
+      <button type="submit">{t('common.create')}</button>
+    </form>
+  );
+}

@@ -1,0 +1,208 @@
+#include "manager/api/session_api.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "common/text.h"
+#include "manager/api/json_body.h"
+#include "manager/api/views.h"
+#include "manager/auth/passwords.h"
+#include "manager/auth/secrets.h"
+#include "manager/auth/sessions.h"
+
+namespace ward::manager {
+
+using json = nlohmann::json;
+
+std::optional<ApiError> CheckLanguage(const json& v);  // routes/users.cc
+
+namespace {
+
+HttpResponse Unauthenticated(std::string message) {
+  HttpResponse r = ErrorResponse(ApiError{401, "unauthenticated", std::move(message), ""});
+  return r;
+}
+
+json SessionJson(const ConsoleSessions::Caller& c, const std::string& csrf,
+                 std::chrono::seconds idle) {
+  TimePoint idle_end = c.session.last_seen + idle;
+  return {{"user", UserJson(c.user)},
+          {"tenant", {{"id", c.tenant.id}, {"name", c.tenant.name}, {"primary", c.tenant.primary}}},
+          {"csrf_token", csrf},
+          {"idle_expires_at", TimeJson(std::min(idle_end, c.session.expires_at))},
+          {"expires_at", TimeJson(c.session.expires_at)}};
+}
+
+bool IsJson(const HttpRequest& req) {
+  std::string_view ct = req.headers.Value("Content-Type");
+  return ct.starts_with("application/json");
+}
+
+}  // namespace
+
+ConsoleSessions::ConsoleSessions(Store& store, const Clock& clock, SessionOptions options)
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      user_limiter_(options.signin_per_user_per_minute, clock),
+      address_limiter_(options.signin_per_address_per_minute, clock) {}
+
+void ConsoleSessions::AuditSignIn(const User& u, const HttpRequest& req, int status,
+                                  std::string_view what) {
+  AuditEntry e;
+  e.id = NewId();
+  e.tenant_id = u.tenant_id;
+  e.actor = fmt::format("user:{}", u.id);
+  e.method = req.method;
+  e.path = "/api/v1/session";
+  e.status = status;
+  e.detail = {{"username", u.username},
+              {"event", std::string(what)},
+              {"address", LossyUtf8(req.remote_addr.substr(0, 64))}};
+  e.at = clock_.Now();
+  if (Status s = store_.AppendAudit(e); !s.ok()) {
+    spdlog::error("audit entry for sign-in of {} not stored: {}", u.username, s.ToString());
+  }
+}
+
+HttpResponse ConsoleSessions::SignIn(const HttpRequest& req) {
+  // A cross-site form cannot send application/json without a preflight the manager never allows.
+  if (!IsJson(req)) {
+    return ErrorResponse(
+        BadRequest("invalid_body", "body", "expected Content-Type: application/json"));
+  }
+  if (req.body_error) return ErrorResponse(*req.body_error);
+  auto body = ParseObjectBody(req.body);
+  if (!body) return ErrorResponse(body.error());
+  if (auto e = CheckFields(*body, {{"username", JsonType::kString, true, false, 1, 128},
+                                   {"password", JsonType::kString, true, false, 1, 1024}})) {
+    return ErrorResponse(*e);
+  }
+  const std::string username = (*body)["username"];
+  const std::string password = (*body)["password"];
+  auto user = store_.FindUserByName(username);
+  if (!user && user.error().code() != StatusCode::kNotFound) {
+    return ErrorResponse(FromStatus(user.error()));
+  }
+  // Throttle per address and per user name (known or not, so that guessing names costs too).
+  int wait = address_limiter_.Take("addr:" + req.remote_addr);
+  if (int w = user_limiter_.Take("user:" + username); w > wait) wait = w;
+  if (wait > 0) {
+    spdlog::warn("sign-in throttled: user {} from {}", LossyUtf8(username.substr(0, 128)),
+                 req.remote_addr);
+    if (user) AuditSignIn(*user, req, 429, "sign-in throttled");
+    HttpResponse r = ErrorResponse(ApiError{
+        429, "rate_limited", fmt::format("too many sign-in attempts; retry in {} s", wait), ""});
+    r.headers.Add("Retry-After", std::to_string(wait));
+    return r;
+  }
+  if (!user) {
+    VerifyPasswordDummy(password);
+    return Unauthenticated("wrong user name or password");
+  }
+  if (!VerifyPassword(user->password_hash, password)) {
+    AuditSignIn(*user, req, 401, "wrong password");
+    return Unauthenticated("wrong user name or password");
+  }
+  auto tenant = store_.GetTenant(user->tenant_id);
+  if (!tenant) return Unauthenticated("wrong user name or password");
+  if (tenant->disabled) return Unauthenticated("tenant disabled");
+  const std::string secret = NewSessionSecret();
+  Caller c{std::move(*user), std::move(*tenant), {}};
+  c.session.id = NewId();
+  c.session.token_hash = HashSecret(secret);
+  c.session.tenant_id = c.user.tenant_id;
+  c.session.user_id = c.user.id;
+  c.session.created_at = c.session.last_seen = clock_.Now();
+  c.session.expires_at = c.session.created_at + options_.absolute;
+  if (Status s = store_.CreateSession(c.session); !s.ok()) return ErrorResponse(FromStatus(s));
+  AuditSignIn(c.user, req, 200, "signed in");
+  HttpResponse r = JsonResponse(200, SessionJson(c, CsrfTokenFor(secret), options_.idle));
+  r.headers.Add("Set-Cookie", SessionSetCookie(secret, 0));
+  r.headers.Add("Cache-Control", "no-store");
+  return r;
+}
+
+ConsoleSessions::Auth ConsoleSessions::Authenticate(const HttpRequest& req) {
+  Auth out;
+  auto secret = SessionFromCookieHeader(req.headers.Value("Cookie"));
+  if (!secret) return out;
+  auto session = store_.FindSessionByHash(HashSecret(*secret));
+  if (!session) {
+    if (session.error().code() != StatusCode::kNotFound) {
+      out.denied = ErrorResponse(FromStatus(session.error()));
+    } else {
+      out.denied = Unauthenticated("not signed in (session ended)");
+    }
+    return out;
+  }
+  const TimePoint now = clock_.Now();
+  if (now >= session->expires_at || now - session->last_seen >= options_.idle) {
+    (void)store_.DeleteSession(session->id);
+    out.denied = Unauthenticated("session expired; sign in again");
+    return out;
+  }
+  auto user = store_.GetUser(session->tenant_id, session->user_id);
+  auto tenant = store_.GetTenant(session->tenant_id);
+  if (!user || !tenant) {
+    out.denied = Unauthenticated("not signed in (session ended)");
+    return out;
+  }
+  if (tenant->disabled) {
+    out.denied = Unauthenticated("tenant disabled");
+    return out;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    std::string_view csrf = req.headers.Value(kCsrfHeader);
+    if (csrf.empty() || !ConstantTimeEquals(csrf, CsrfTokenFor(*secret))) {
+      out.denied = ErrorResponse(ApiError{403, "csrf", "missing or wrong X-Ward-CSRF header", ""});
+      return out;
+    }
+  }
+  // The idle clock restarts with each request; written at most once a minute.
+  if (now - session->last_seen >= std::chrono::minutes(1)) {
+    if (Status s = store_.TouchSession(session->id, now); s.ok()) session->last_seen = now;
+  }
+  out.caller = Caller{std::move(*user), std::move(*tenant), std::move(*session)};
+  return out;
+}
+
+HttpResponse ConsoleSessions::Handle(const HttpRequest& req) {
+  if (req.method == "POST") return SignIn(req);
+  if (req.method != "GET" && req.method != "PATCH" && req.method != "DELETE") {
+    HttpResponse r = ErrorResponse(
+        ApiError{405, "method_not_allowed", "method not allowed on /api/v1/session", ""});
+    r.headers.Add("Allow", "GET, POST, PATCH, DELETE");
+    return r;
+  }
+  Auth auth = Authenticate(req);
+  if (auth.denied) return *auth.denied;
+  if (!auth.caller) return Unauthenticated("not signed in");
+  Caller& c = *auth.caller;
+  auto secret = SessionFromCookieHeader(req.headers.Value("Cookie"));
+  if (req.method == "DELETE") {
+    if (Status s = store_.DeleteSession(c.session.id); !s.ok()) {
+      return ErrorResponse(FromStatus(s));
+    }
+    AuditSignIn(c.user, req, 204, "signed out");
+    HttpResponse r = EmptyResponse();
+    r.headers.Add("Set-Cookie", SessionClearCookie());
+    return r;
+  }
+  if (req.method == "PATCH") {
+    if (req.body_error) return ErrorResponse(*req.body_error);
+    auto body = ParseObjectBody(req.body);
+    if (!body) return ErrorResponse(body.error());
+    if (auto e = CheckFields(*body, {{"language", JsonType::kString, true}})) {
+      return ErrorResponse(*e);
+    }
+    if (auto e = CheckLanguage((*body)["language"])) return ErrorResponse(*e);
+    c.user.language = (*body)["language"];
+    if (Status s = store_.UpdateUser(c.user); !s.ok()) return ErrorResponse(FromStatus(s));
+  }
+  HttpResponse r = JsonResponse(200, SessionJson(c, CsrfTokenFor(*secret), options_.idle));
+  r.headers.Add("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace ward::manager
