@@ -221,6 +221,13 @@ class IntegrityModule final : public Module, public HealthReporter {
          retry = std::min(retry * 2, kStartupRetryMax)) {
       if (!WaitToRetry(stop, retry, "the start-up check failed")) return;
     }
+    // The schedule counts from here, before "started" is announced (a test, or anything reacting
+    // to that event, may move the clock as soon as it sees it).
+    auto now = ctx_.clock.SteadyNow();
+    std::optional<SteadyTime> next_schedule;
+    if (config.schedule.count() > 0) next_schedule = now + config.schedule;
+    SteadyTime next_poll = now + kPollInterval;
+
     Emit(StatusEvent(ctx_.clock, "started", Severity::kInfo,
                      fmt::format("integrity monitoring started: {} path(s), real-time {}, "
                                  "schedule {}",
@@ -228,11 +235,6 @@ class IntegrityModule final : public Module, public HealthReporter {
                                  config.schedule.count() == 0
                                      ? std::string("off")
                                      : fmt::format("{}s", config.schedule.count() / 1000))));
-
-    auto now = ctx_.clock.SteadyNow();
-    std::optional<SteadyTime> next_schedule;
-    if (config.schedule.count() > 0) next_schedule = now + config.schedule;
-    SteadyTime next_poll = now + kPollInterval;
 
     std::unique_lock lock(mu_);
     while (!stop.stop_requested() && !next_config_) {
