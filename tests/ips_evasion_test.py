@@ -11,14 +11,12 @@ says `blocked` only when the bytes did not reach the server.
 Usage: ips_evasion_test.py AGENT CASE; cases: see CASES."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from ips_netns_test import Failure, Lab, check, sh  # noqa: E402
+from ips_netns_test import Lab, check, run_case, sh  # noqa: E402
 
 MARKER = "wardevil"
 DIRECT = 8081  # the backend, straight on the server's address (inspected)
@@ -257,24 +255,13 @@ CASES = {"urgent": case_urgent, "checksum": case_checksum, "ack_unsent": case_ac
          "retransmission": case_retransmission, "http09": case_http09, "framing": case_framing}
 
 
+def after_case(lab):
+    check_blocked_invariant(lab)
+    check(lab.agent_alive(), "agent died")
+
+
 def main():
-    agent, name = sys.argv[1], sys.argv[2]
-    try:
-        with EvasionLab(agent) as lab:
-            try:
-                CASES[name](lab)
-                check_blocked_invariant(lab)
-                check(lab.agent_alive(), "agent died")
-            except Failure as f:
-                print("FAIL %s: %s" % (name, f))
-                err = os.path.join(lab.dir, "agent.err")
-                print("agent stderr:", open(err).read()[-3000:] if os.path.exists(err) else "")
-                return 1
-    except Failure as f:
-        print("SETUP FAIL %s: %s" % (name, f))
-        return 1
-    print("PASS", name)
-    return 0
+    return run_case(EvasionLab, CASES, after_case)
 
 
 if __name__ == "__main__":

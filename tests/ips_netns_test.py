@@ -510,22 +510,29 @@ CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pca
          "threads": case_threads}
 
 
-def main():
+def run_case(make_lab, cases, after):
+    """Runs the case named on the command line (argv: AGENT NAME) in a fresh lab, then `after(lab)`;
+    prints PASS/FAIL with the agent's stderr and returns the exit code."""
     agent, name = sys.argv[1], sys.argv[2]
     try:
-        with Lab(agent) as lab:
+        with make_lab(agent) as lab:
             try:
-                CASES[name](lab)
-                check_blocked_invariant(lab)
+                cases[name](lab)
+                after(lab)
             except Failure as f:
                 print("FAIL %s: %s" % (name, f))
-                print("agent stderr:", open(os.path.join(lab.dir, "agent.err")).read()[-3000:] if os.path.exists(os.path.join(lab.dir, "agent.err")) else "")
+                err = os.path.join(lab.dir, "agent.err")
+                print("agent stderr:", open(err).read()[-3000:] if os.path.exists(err) else "")
                 return 1
     except Failure as f:
         print("SETUP FAIL %s: %s" % (name, f))
         return 1
     print("PASS", name)
     return 0
+
+
+def main():
+    return run_case(Lab, CASES, check_blocked_invariant)
 
 
 if __name__ == "__main__":

@@ -216,6 +216,29 @@ size_t HtmlEntityDecodeInPlace(u8* in, size_t len) {
   return d;
 }
 
+// The C escape letters both jsDecode and escapeSeqDecode know (\a \b \f \n \r \t \v): the
+// byte a letter stands for, or -1.
+int CLetterEscape(u8 letter) {
+  switch (letter) {
+    case 'a':
+      return '\a';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    case 'v':
+      return '\v';
+    default:
+      return -1;
+  }
+}
+
 size_t JsDecodeInPlace(u8* in, size_t len) {
   size_t i = 0, d = 0;
   while (i < len) {
@@ -243,31 +266,7 @@ size_t JsDecodeInPlace(u8* in, size_t len) {
       i += 1 + j;
     } else if (i + 1 < len) {
       u8 c = in[i + 1];
-      switch (c) {
-        case 'a':
-          c = '\a';
-          break;
-        case 'b':
-          c = '\b';
-          break;
-        case 'f':
-          c = '\f';
-          break;
-        case 'n':
-          c = '\n';
-          break;
-        case 'r':
-          c = '\r';
-          break;
-        case 't':
-          c = '\t';
-          break;
-        case 'v':
-          c = '\v';
-          break;
-        default:
-          break;
-      }
+      if (int e = CLetterEscape(c); e != -1) c = static_cast<u8>(e);
       in[d++] = c;
       i += 2;
     } else {
@@ -348,29 +347,8 @@ size_t EscapeSeqDecodeInPlace(u8* in, size_t len) {
       in[d++] = in[i++];
       continue;
     }
-    int c = -1;
+    int c = CLetterEscape(in[i + 1]);
     switch (in[i + 1]) {
-      case 'a':
-        c = '\a';
-        break;
-      case 'b':
-        c = '\b';
-        break;
-      case 'f':
-        c = '\f';
-        break;
-      case 'n':
-        c = '\n';
-        break;
-      case 'r':
-        c = '\r';
-        break;
-      case 't':
-        c = '\t';
-        break;
-      case 'v':
-        c = '\v';
-        break;
       case '\\':
         c = '\\';
         break;
