@@ -23,6 +23,7 @@
 #include "agent/modules/builtin.h"
 #include "agent/modules/integrity/cli.h"
 #include "agent/modules/ips/cli.h"
+#include "agent/net/chain_manager.h"
 #include "agent/transport/cli.h"
 #include "agent/transport/debug_emit.h"
 #include "agent/transport/managed.h"
@@ -70,6 +71,7 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
   sigset_t signals = BlockStopSignals();
   Policy policy;
   std::unique_ptr<EventQueue> queue;
+  std::unique_ptr<net::ChainManager> chains;  // outlives the modules using it
   std::unique_ptr<ModuleHost> host;
   std::unique_ptr<transport::ManagedAgent> managed;
   std::vector<ModuleSpec> specs;
@@ -113,8 +115,20 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
              specs.push_back(spec);
            }
          }
+         // Ward's iptables chains (docs/net.md): what an agent that died left is removed here,
+         // before any module installs its rules. `integrity watch` touches no packet.
+         if (only_modules.empty()) {
+           auto opened = net::ChainManager::Open();
+           if (opened) {
+             chains = std::move(*opened);
+           } else {
+             spdlog::warn("net: Ward's iptables chains are not managed: {}",
+                          opened.error().ToString());
+           }
+         }
          ModuleContext ctx{*queue,        RealFileSystem(), SystemClock(),
                            opt.state_dir, queue.get(),      &ledger};
+         ctx.chains = chains.get();
          host = std::make_unique<ModuleHost>(ctx, specs);
          WARD_RETURN_IF_ERROR(host->Start(policy));
          if (host->Running().empty() && !managed) {

@@ -5,10 +5,11 @@
 #include <string_view>
 
 #include "agent/modules/ips/ips_engine.h"
-#include "agent/modules/ips/pcap_source.h"
+#include "agent/net/pcap_source.h"
 #include "common/clock.h"
 
 using namespace ward::agent::ips;
+using namespace ward::net;
 
 namespace {
 

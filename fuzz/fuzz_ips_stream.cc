@@ -14,10 +14,11 @@
 #include <string_view>
 
 #include "agent/modules/ips/ips_engine.h"
-#include "agent/modules/ips/packet.h"
+#include "agent/net/packet.h"
 #include "common/clock.h"
 
 using namespace ward::agent::ips;
+using namespace ward::net;
 
 namespace {
 

@@ -29,3 +29,12 @@ ward_test(ips_replay_test
   DEPS ward::agent_harness ward::ips_core ward::common ward::testing PkgConfig::FMT
   LABELS integration)
 add_dependencies(ips_replay_test ward-agent)
+
+# Ward's iptables chains (agent/net) around the real agent: kill -9 and restart, a clean stop
+# (tests/net_netns_test.py, in the namespaces of ips_netns_test.py).
+foreach(case crash_restart_open crash_restart_closed crash_then_no_ips clean_stop)
+  add_test(NAME net_netns_${case}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/net_netns_test.py
+                   $<TARGET_FILE:ward-agent> ${case})
+  set_tests_properties(net_netns_${case} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+endforeach()

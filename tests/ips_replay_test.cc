@@ -11,15 +11,15 @@
 #include <thread>
 #include <vector>
 
-#include "agent/modules/ips/test_packets.h"
+#include "agent/net/test_packets.h"
 #include "testing/temp_dir.h"
 #include "tests/agent_process.h"
 
 namespace ward::test {
 namespace {
 
-using agent::ips::Ipv4;
-using agent::ips::test::Conversation;
+using net::Ipv4;
+using net::test::Conversation;
 using namespace std::chrono_literals;
 
 // Writes IP packets as an Ethernet capture.

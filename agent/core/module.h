@@ -16,6 +16,10 @@
 #include "common/file_system.h"
 #include "common/status.h"
 
+namespace ward::net {
+class ChainManager;  // agent/net/chain_manager.h
+}  // namespace ward::net
+
 namespace ward::agent {
 
 // What a module may touch; owned by the host and outliving every module.
@@ -26,6 +30,9 @@ struct ModuleContext {
   std::filesystem::path state_dir;
   EventBus* bus = nullptr;         // every event, in process; null in some tests and commands
   ChangeLedger* ledger = nullptr;  // modules announcing their own changes; may be null
+  // Ward's iptables chains, one owner for every module (agent/net); null in tests and commands
+  // (a module that needs it then makes its own).
+  net::ChainManager* chains = nullptr;
 };
 
 // Configure() runs before Run() and again on every policy update, possibly while Run()

@@ -10,9 +10,9 @@
 #include "agent/core/policy.h"
 #include "agent/modules/ips/config.h"
 #include "agent/modules/ips/ips_engine.h"
-#include "agent/modules/ips/pcap_source.h"
 #include "agent/modules/ips/tuning_report.h"
 #include "agent/modules/ips/waf.h"
+#include "agent/net/pcap_source.h"
 #include "common/clock.h"
 #include "common/config_node.h"
 #include "common/log.h"
@@ -56,7 +56,7 @@ int Replay(const CommonOptions& opt, const ReplayOptions& r) {
   }
   auto rules = ips::WafRules::Load(*config, log);
   if (!rules) return Fail(rules.error());
-  auto src = ips::PcapSource::OpenFile(r.file);
+  auto src = net::PcapSource::OpenFile(r.file);
   if (!src) return Fail(src.error());
   uint64_t events = 0;
   ips::IpsEngine engine(*rules, SystemClock(), [&](Event e) {
@@ -84,7 +84,7 @@ int Replay(const CommonOptions& opt, const ReplayOptions& r) {
       std::fflush(stdout);
       return Fail(next.error());
     }
-    if (*next != ips::PcapSource::Next::kPacket) break;
+    if (*next != net::PcapSource::Next::kPacket) break;
     engine.OnPacket(pkt, ts);
     engine.Expire(ts);
   }

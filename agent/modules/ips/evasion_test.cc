@@ -8,14 +8,18 @@
 #include "agent/modules/ips/http_connection.h"
 #include "agent/modules/ips/ips_engine.h"
 #include "agent/modules/ips/tcp_stream.h"
-#include "agent/modules/ips/test_packets.h"
+#include "agent/net/test_packets.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
 namespace ward::agent::ips {
 namespace {
 
-using test::Conversation;
+using net::BuildTcpPacket;
+using net::DecodeIpTcp;
+using net::Ipv4;
+using net::ParseIp;
+using net::test::Conversation;
 
 // --- Packets: checksums and the urgent pointer ---
 

@@ -193,7 +193,7 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms,
                                    bool verify_checksum) {
   PacketDecision d;
   ++stats_.packets;
-  auto seg = DecodeIpTcp(ip_packet);
+  auto seg = net::DecodeIpTcp(ip_packet);
   if (!seg) return d;
   d.segment = *seg;
   const IpsConfig& config = rules_->config();

@@ -18,13 +18,18 @@
 #include <tuple>
 
 #include "agent/modules/ips/http_connection.h"
-#include "agent/modules/ips/packet.h"
 #include "agent/modules/ips/tcp_stream.h"
 #include "agent/modules/ips/waf.h"
+#include "agent/net/packet.h"
 #include "common/clock.h"
 #include "common/event.h"
 
 namespace ward::agent::ips {
+
+// Packets are decoded by agent/net (docs/net.md); the engine speaks its types.
+using net::IpAddress;
+using net::TcpSegment;
+namespace tcp_flag = net::tcp_flag;
 
 struct PacketDecision {
   bool drop = false;  // do not deliver this packet

@@ -4,13 +4,15 @@
 
 #include <algorithm>
 
-#include "agent/modules/ips/test_packets.h"
+#include "agent/net/test_packets.h"
 #include "testing/fake_clock.h"
 
 namespace ward::agent::ips {
 namespace {
 
-using test::Conversation;
+using net::BuildTcpPacket;
+using net::Ipv4;
+using net::test::Conversation;
 
 class IpsEngineTest : public ::testing::Test {
  protected:

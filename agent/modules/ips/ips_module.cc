@@ -14,13 +14,19 @@
 #include "agent/core/health.h"
 #include "agent/modules/ips/config.h"
 #include "agent/modules/ips/ips_engine.h"
-#include "agent/modules/ips/nfqueue.h"
-#include "agent/modules/ips/pcap_source.h"
+#include "agent/modules/ips/queue_rules.h"
 #include "agent/modules/ips/waf.h"
+#include "agent/net/chain_manager.h"
+#include "agent/net/nfqueue.h"
+#include "agent/net/pcap_source.h"
 #include "common/log.h"
 
 namespace ward::agent::ips {
 namespace {
+
+using net::NfQueue;
+using net::PcapSource;
+using net::RawSender;
 
 // Whether two policies need a new capture (ports, queue, interface...) rather than new rules.
 bool SameCapture(const IpsConfig& a, const IpsConfig& b) {
@@ -263,7 +269,23 @@ class IpsModule final : public Module, public HealthReporter {
                         std::move(handler)));
       workers.push_back(std::move(w));
     }
-    WARD_RETURN_IF_ERROR(InstallIptablesRules(c));
+    // The IPS's slot in Ward's chains (agent/net): the agent's ChainManager, or one of its own
+    // when the module runs without one (it then also removes leftovers first).
+    std::unique_ptr<net::ChainManager> own_chains;
+    net::ChainManager* chains = ctx_.chains;
+    if (chains == nullptr) {
+      WARD_ASSIGN_OR_RETURN(own_chains, net::ChainManager::Open());
+      chains = own_chains.get();
+    }
+    if (Status s = chains->Install(net::Family::kIpv4, net::Slot::kIps, QueueRules(c, false));
+        !s.ok()) {
+      chains->RemoveSlot(net::Slot::kIps);
+      return s.WithContext("ips");
+    }
+    if (Status s = chains->Install(net::Family::kIpv6, net::Slot::kIps, QueueRules(c, true));
+        !s.ok()) {
+      spdlog::warn("ips: IPv6 traffic is not inspected: {}", s.ToString());
+    }
     spdlog::info("ips: inline on NFQUEUE {}..{} ({} engine thread(s), {} mode, fail {})", c.queue,
                  c.queue + n - 1, n, ModeName(c.mode),
                  c.fail == FailMode::kOpen ? "open" : "closed");
@@ -274,7 +296,7 @@ class IpsModule final : public Module, public HealthReporter {
       if (n > 1) waf_state = WafEngineFor(c.engine).NewThreadState();
       uint64_t seen = gen;
       int64_t last_expire = NowMs();
-      w.result = w.queue->Run(stop, [&] {
+      w.result = w.queue->Run(stop, ctx_.clock, [&] {
         if (halt.stop_requested()) return true;
         // The first thread watches for new policies; every thread takes published rules.
         if (polls && PollNewRules(c)) {
@@ -304,7 +326,7 @@ class IpsModule final : public Module, public HealthReporter {
       run(*workers[0], true);
       halt.request_stop();
     }
-    RemoveIptablesRules();
+    chains->RemoveSlot(net::Slot::kIps);
     Status s = Status::Ok();
     for (auto& w : workers) {
       w->engine->CloseAll();
@@ -317,10 +339,11 @@ class IpsModule final : public Module, public HealthReporter {
     const TcpSegment& s = d.segment;
     // s is the client's packet (src = client) that completed the blocked request.
     const bool v6 = s.src.v6;
-    std::string to_server =
-        BuildTcpPacket(s.src, s.sport, s.dst, s.dport, d.client_next, 0, tcp_flag::kRst, {}, 0);
-    std::string to_client = BuildTcpPacket(s.dst, s.dport, s.src, s.sport, d.server_next,
-                                           d.client_next, tcp_flag::kRst | tcp_flag::kAck, {}, 0);
+    std::string to_server = net::BuildTcpPacket(s.src, s.sport, s.dst, s.dport, d.client_next, 0,
+                                                tcp_flag::kRst, {}, 0);
+    std::string to_client =
+        net::BuildTcpPacket(s.dst, s.dport, s.src, s.sport, d.server_next, d.client_next,
+                            tcp_flag::kRst | tcp_flag::kAck, {}, 0);
     sender.Send(to_server, v6);
     sender.Send(to_client, v6);
   }

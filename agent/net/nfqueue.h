@@ -1,10 +1,9 @@
-// Inline capture: iptables rules that send the policy's ports to an NFQUEUE, and the queue itself.
-//
-// Rules live in two chains of the filter table, WARD_IPS_IN (jumped to from INPUT: --dport) and
-// WARD_IPS_OUT (from OUTPUT: --sport), for iptables and ip6tables. With `fail: open` the targets
-// carry --queue-bypass (packets pass when no agent listens) and the queue has
-// NFQA_CFG_F_FAIL_OPEN (packets pass when the queue is full); `fail: closed` has neither.
-// Install() first removes leftovers of an earlier run; Remove() is idempotent.
+// NFQUEUE: the packets iptables rules send to a queue (`-j NFQUEUE --queue-num Q`), read and
+// answered (accept/drop) by a handler, and a raw socket for crafted packets (RSTs). The rules that
+// feed a queue are a module's, installed through ChainManager (agent/net/chain_manager.h).
+// With `fail_open` the queue has NFQA_CFG_F_FAIL_OPEN (packets pass when the queue is full); the
+// rules' --queue-bypass (packets pass when no one listens) is the module's choice.
+// Thread-safety: one NfQueue per reader thread.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent/modules/ips/config.h"
+#include "common/clock.h"
 #include "common/status.h"
 
 struct nfq_handle;
@@ -24,14 +23,7 @@ struct nfgenmsg;
 struct nfq_data;
 struct nfq_q_handle;
 
-namespace ward::agent::ips {
-
-// The rules of the two chains for iptables (v6 = false) or ip6tables: (chain, arguments after
-// `-A chain`). For tests and docs.
-std::vector<std::pair<std::string, std::vector<std::string>>> QueueRules(const IpsConfig& config,
-                                                                         bool v6);
-Status InstallIptablesRules(const IpsConfig& config);
-void RemoveIptablesRules();
+namespace ward::net {
 
 class NfQueue {
  public:
@@ -49,8 +41,9 @@ class NfQueue {
                                                VerdictFirst verdict_first, Handler handler);
   ~NfQueue();
   // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called when
-  // no packet came for 100 ms and at least every 100 ms otherwise, returns true.
-  Status Run(std::stop_token stop, const std::function<bool()>& idle);
+  // no packet came for 100 ms (a receive timeout) and otherwise whenever `clock` says 100 ms
+  // passed since its last call, returns true.
+  Status Run(std::stop_token stop, const Clock& clock, const std::function<bool()>& idle);
 
  private:
   NfQueue() = default;
@@ -74,4 +67,4 @@ class RawSender {
   int fd6_ = -1;
 };
 
-}  // namespace ward::agent::ips
+}  // namespace ward::net

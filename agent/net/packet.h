@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace ward::agent::ips {
+namespace ward::net {
 
 struct IpAddress {
   bool v6 = false;
@@ -55,4 +55,4 @@ std::string BuildTcpPacket(const IpAddress& src, uint16_t sport, const IpAddress
 IpAddress Ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
 std::optional<IpAddress> ParseIp(const std::string& text);
 
-}  // namespace ward::agent::ips
+}  // namespace ward::net

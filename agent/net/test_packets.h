@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/modules/ips/packet.h"
+#include "agent/net/packet.h"
 
-namespace ward::agent::ips::test {
+namespace ward::net::test {
 
 class Conversation {
  public:
@@ -78,4 +78,4 @@ class Conversation {
   uint32_t cseq_, sseq_;
 };
 
-}  // namespace ward::agent::ips::test
+}  // namespace ward::net::test

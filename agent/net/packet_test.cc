@@ -1,11 +1,11 @@
-#include "agent/modules/ips/packet.h"
+#include "agent/net/packet.h"
 
 #include <gtest/gtest.h>
 
-namespace ward::agent::ips {
+namespace ward::net {
 namespace {
 
-TEST(IpsPacket, BuiltIpv4PacketDecodesToTheSameSegment) {
+TEST(NetPacket, BuiltIpv4PacketDecodesToTheSameSegment) {
   std::string p = BuildTcpPacket(Ipv4(10, 0, 0, 1), 40000, Ipv4(10, 0, 0, 2), 80, 123, 456,
                                  tcp_flag::kAck | tcp_flag::kPsh, "GET / HTTP/1.1\r\n\r\n");
   auto s = DecodeIpTcp(p);
@@ -19,7 +19,7 @@ TEST(IpsPacket, BuiltIpv4PacketDecodesToTheSameSegment) {
   EXPECT_EQ(s->payload, "GET / HTTP/1.1\r\n\r\n");
 }
 
-TEST(IpsPacket, Ipv6PacketDecodes) {
+TEST(NetPacket, Ipv6PacketDecodes) {
   auto a = ParseIp("2001:db8::1");
   auto b = ParseIp("2001:db8::2");
   ASSERT_TRUE(a && b);
@@ -31,7 +31,7 @@ TEST(IpsPacket, Ipv6PacketDecodes) {
   EXPECT_EQ(s->flags, tcp_flag::kSyn);
 }
 
-TEST(IpsPacket, TruncatedAndNonTcpPacketsAreRejected) {
+TEST(NetPacket, TruncatedAndNonTcpPacketsAreRejected) {
   std::string p = BuildTcpPacket(Ipv4(1, 2, 3, 4), 1, Ipv4(5, 6, 7, 8), 80, 1, 1, 0, "data");
   for (size_t n = 0; n < p.size(); ++n) {
     EXPECT_FALSE(DecodeIpTcp(std::string_view(p).substr(0, n)).has_value()) << n;
@@ -44,7 +44,7 @@ TEST(IpsPacket, TruncatedAndNonTcpPacketsAreRejected) {
   EXPECT_FALSE(DecodeIpTcp(frag).has_value());
 }
 
-TEST(IpsPacket, EthernetAndCookedFramesYieldTheIpPacket) {
+TEST(NetPacket, EthernetAndCookedFramesYieldTheIpPacket) {
   std::string ip = BuildTcpPacket(Ipv4(1, 2, 3, 4), 1, Ipv4(5, 6, 7, 8), 80, 1, 1, 0, "x");
   std::string eth(12, '\0');
   eth += std::string("\x08\x00", 2) + ip;
@@ -61,4 +61,4 @@ TEST(IpsPacket, EthernetAndCookedFramesYieldTheIpPacket) {
 }
 
 }  // namespace
-}  // namespace ward::agent::ips
+}  // namespace ward::net

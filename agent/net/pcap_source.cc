@@ -1,4 +1,4 @@
-#include "agent/modules/ips/pcap_source.h"
+#include "agent/net/pcap_source.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "agent/modules/ips/packet.h"
+#include "agent/net/packet.h"
 
-namespace ward::agent::ips {
+namespace ward::net {
 
 Result<std::unique_ptr<PcapSource>> PcapSource::OpenFile(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE] = {};
@@ -102,4 +102,4 @@ Result<PcapSource::Next> PcapSource::Read(std::string_view* ip_packet, int64_t* 
   }
 }
 
-}  // namespace ward::agent::ips
+}  // namespace ward::net

@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace ward::agent::ips {
+namespace ward::net {
 
 class PcapSource {
  public:
@@ -39,4 +39,4 @@ class PcapSource {
   uint64_t skipped_ = 0;
 };
 
-}  // namespace ward::agent::ips
+}  // namespace ward::net

@@ -1,10 +1,10 @@
-#include "agent/modules/ips/packet.h"
+#include "agent/net/packet.h"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-namespace ward::agent::ips {
+namespace ward::net {
 namespace {
 
 uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
@@ -217,4 +217,4 @@ std::string BuildTcpPacket(const IpAddress& src, uint16_t sport, const IpAddress
   return out;
 }
 
-}  // namespace ward::agent::ips
+}  // namespace ward::net
