@@ -27,6 +27,9 @@ using test::RunShell;
 using test::ShOrFail;
 using namespace std::chrono_literals;
 
+constexpr std::chrono::milliseconds kArrives = 5s;  // a datagram expected: wait up to this
+constexpr std::chrono::milliseconds kNone = 300ms;  // none expected: give it this long
+
 int Count(const std::string& s, const std::string& what) {
   int n = 0;
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
@@ -70,8 +73,6 @@ class UdpReceiver {
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    timeval tv{0, 300'000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   ~UdpReceiver() { ::close(fd_); }
   uint16_t port() const { return port_; }
@@ -84,8 +85,12 @@ class UdpReceiver {
     ::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
     ::close(fd);
   }
-  // The next datagram within 300 ms, or "" (dropped).
-  std::string Next() {
+  // The next datagram, or "" when none came within `wait` (dropped): callers expecting one give
+  // it seconds (a loaded machine), callers expecting none a fraction of one.
+  std::string Next(std::chrono::milliseconds wait) {
+    timeval tv{static_cast<time_t>(wait.count() / 1000),
+               static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char buf[512];
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
@@ -204,7 +209,7 @@ TEST_F(NetNamespace, PacketsWalkTheSlotsInOrder) {
   ASSERT_TRUE(opened);
   auto& m = *opened;
   UdpReceiver::Send(rx.port(), "before");
-  EXPECT_EQ(rx.Next(), "before");
+  EXPECT_EQ(rx.Next(kArrives), "before");
   // The egress slot drops; the IPS slot's RETURN goes on to it.
   ASSERT_TRUE(m->Install(Family::kIpv4, Slot::kEgress,
                          {{Hook::kOutput, {"-p", "udp", "--dport", port, "-j", "DROP"}}})
@@ -213,19 +218,19 @@ TEST_F(NetNamespace, PacketsWalkTheSlotsInOrder) {
                          {{Hook::kOutput, {"-p", "udp", "--dport", port, "-j", "RETURN"}}})
                   .ok());
   UdpReceiver::Send(rx.port(), "dropped");
-  EXPECT_EQ(rx.Next(), "");
+  EXPECT_EQ(rx.Next(kNone), "");
   // The firewall slot comes first: its ACCEPT ends the walk before egress.
   ASSERT_TRUE(m->Install(Family::kIpv4, Slot::kFirewall,
                          {{Hook::kOutput, {"-p", "udp", "--dport", port, "-j", "ACCEPT"}}})
                   .ok());
   UdpReceiver::Send(rx.port(), "accepted");
-  EXPECT_EQ(rx.Next(), "accepted");
+  EXPECT_EQ(rx.Next(kArrives), "accepted");
   ASSERT_TRUE(m->Remove(Family::kIpv4, Slot::kFirewall).ok());
   UdpReceiver::Send(rx.port(), "dropped again");
-  EXPECT_EQ(rx.Next(), "");
+  EXPECT_EQ(rx.Next(kNone), "");
   m.reset();
   UdpReceiver::Send(rx.port(), "after");
-  EXPECT_EQ(rx.Next(), "after");
+  EXPECT_EQ(rx.Next(kArrives), "after");
 }
 
 TEST_F(NetNamespace, NfQueueHandlerDecidesEachPacketsVerdict) {
@@ -257,7 +262,7 @@ TEST_F(NetNamespace, NfQueueHandlerDecidesEachPacketsVerdict) {
   });
   UdpReceiver::Send(rx.port(), "drop me");
   UdpReceiver::Send(rx.port(), "pass me");
-  EXPECT_EQ(rx.Next(), "pass me");
+  EXPECT_EQ(rx.Next(kArrives), "pass me");
   EXPECT_EQ(seen.load(), 2);
   EXPECT_EQ(finished.wait_for(200ms), std::future_status::timeout)
       << "ended before the clock moved";
@@ -277,13 +282,13 @@ TEST_F(NetNamespace, NoListenerMeansBypassOrDropAsTheRulesSay) {
                                "--queue-bypass"}}})
                   .ok());
   UdpReceiver::Send(rx.port(), "bypassed");
-  EXPECT_EQ(rx.Next(), "bypassed");
+  EXPECT_EQ(rx.Next(kArrives), "bypassed");
   ASSERT_TRUE((*m)->Install(Family::kIpv4, Slot::kIps,
                             {{Hook::kOutput,
                               {"-p", "udp", "--dport", port, "-j", "NFQUEUE", "--queue-num", "9"}}})
                   .ok());
   UdpReceiver::Send(rx.port(), "held");
-  EXPECT_EQ(rx.Next(), "");
+  EXPECT_EQ(rx.Next(kNone), "");
 }
 
 }  // namespace
