@@ -115,10 +115,9 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
              specs.push_back(spec);
            }
          }
-         // Ward's iptables chains (docs/net.md): what an agent that died left is removed here,
-         // before any module installs its rules. `integrity watch` touches no packet.
+         // Ward's iptables chains (docs/net.md). `integrity watch` touches no packet.
          if (only_modules.empty()) {
-           auto opened = net::ChainManager::Open();
+           auto opened = net::ChainManager::Open({.clean_up_at_open = false});
            if (opened) {
              chains = std::move(*opened);
            } else {
@@ -130,7 +129,15 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
                            opt.state_dir, queue.get(),      &ledger};
          ctx.chains = chains.get();
          host = std::make_unique<ModuleHost>(ctx, specs);
-         WARD_RETURN_IF_ERROR(host->Start(policy));
+         Status started = host->Start(policy);
+         // What an agent that died left goes now (crash cleanup), also when no module will
+         // install rules again. A module that does replaces them in its own install's
+         // transaction (the IPS: as soon as its queues are open), whichever comes first.
+         if (chains) {
+           Status cleaned = chains->RemoveLeftovers();
+           if (!cleaned.ok()) spdlog::error("net: {}", cleaned.ToString());
+         }
+         WARD_RETURN_IF_ERROR(started);
          if (host->Running().empty() && !managed) {
            return FailedPrecondition("the policy enables no module");
          }

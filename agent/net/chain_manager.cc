@@ -257,13 +257,31 @@ Result<std::unique_ptr<ChainManager>> ChainManager::Open(Options options) {
   auto m = std::unique_ptr<ChainManager>(new ChainManager(options));
   {
     std::lock_guard lock(m->mu_);
-    if (options.ipv4) WARD_RETURN_IF_ERROR(m->Converge(Family::kIpv4, {}));
-    if (options.ipv6) {
-      Status s = m->Converge(Family::kIpv6, {});
-      if (!s.ok()) spdlog::warn("net: IPv6 chains left alone: {}", s.ToString());
+    if (options.clean_up_at_open) {
+      if (options.ipv4) WARD_RETURN_IF_ERROR(m->Converge(Family::kIpv4, {}));
+      if (options.ipv6) {
+        Status s = m->Converge(Family::kIpv6, {});
+        if (!s.ok()) spdlog::warn("net: IPv6 chains left alone: {}", s.ToString());
+      }
+    } else if (options.ipv4) {
+      WARD_ASSIGN_OR_RETURN(ToolRun saved, RunTool({"iptables-save", "-t", "filter"}, ""));
+      if (saved.rc != 0) {
+        return Unavailable(
+            fmt::format("`iptables-save -t filter` failed: {}", FirstLine(saved.err)));
+      }
     }
   }
   return m;
+}
+
+Status ChainManager::RemoveLeftovers() {
+  std::lock_guard lock(mu_);
+  if (options_.ipv4) WARD_RETURN_IF_ERROR(Converge(Family::kIpv4, installed_[Family::kIpv4], true));
+  if (options_.ipv6) {
+    Status s = Converge(Family::kIpv6, installed_[Family::kIpv6], true);
+    if (!s.ok()) spdlog::warn("net: IPv6 chains left alone: {}", s.ToString());
+  }
+  return Status::Ok();
 }
 
 ChainManager::~ChainManager() {
@@ -301,8 +319,7 @@ void ChainManager::RemoveSlot(Slot slot) {
   }
 }
 
-// REQUIRES: mu_ held.
-Status ChainManager::Converge(Family family, const Layout& want) {
+Status ChainManager::Converge(Family family, const Layout& want, bool only_leftovers) {
   const std::string tool(FamilyTool(family));
   WARD_ASSIGN_OR_RETURN(ToolRun saved, RunTool({tool + "-save", "-t", "filter"}, ""));
   if (saved.rc != 0) {
@@ -310,6 +327,11 @@ Status ChainManager::Converge(Family family, const Layout& want) {
   }
   const std::string script = RestoreScript(ParseSave(saved.out), want);
   if (script.empty()) return Status::Ok();
+  // With slots wanted, only leftovers make the script delete (-D) or flush-and-delete (-F) lines.
+  if (only_leftovers && !want.empty() && script.find("\n-D ") == std::string::npos &&
+      script.find("\n-F ") == std::string::npos) {
+    return Status::Ok();
+  }
   WARD_ASSIGN_OR_RETURN(ToolRun restored, RunTool({tool + "-restore", "-w", "--noflush"}, script));
   if (restored.rc != 0) {
     return Unavailable(

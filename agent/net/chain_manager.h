@@ -19,7 +19,9 @@
 // replaced whole, and whatever else carries Ward's name (a chain called WARD_*, a rule jumping to
 // one or commented `ward`, e.g. left by an agent that was killed, or by an older layout) is
 // removed in the same transaction. Open() removes all of it before any module installs (crash
-// cleanup); the destructor removes everything this manager installed.
+// cleanup) — or, with Options::clean_up_at_open false, RemoveLeftovers() does once the modules had
+// their chance to install (their installs remove leftovers in the same transaction); the
+// destructor removes everything this manager installed.
 //
 // Thread-safety: every method may be called from any thread (one mutex). Blocking: each call
 // runs iptables-save/-restore (a few ms). Errors: Unavailable naming the tool and its message.
@@ -85,8 +87,11 @@ class ChainManager {
     // Families to manage. IPv6 failing (no ip6tables, no IPv6) is reported per call.
     bool ipv4 = true;
     bool ipv6 = true;
+    // Open() removes leftovers at once; false: the caller calls RemoveLeftovers() later.
+    bool clean_up_at_open = true;
   };
-  // Removes whatever Ward left in both families' filter tables (crash cleanup). Fails when
+  // Removes whatever Ward left in both families' filter tables (crash cleanup), unless
+  // options.clean_up_at_open is false (then it only checks iptables can be read). Fails when
   // iptables cannot be read or changed; an ip6tables failure is logged and IPv6 is left alone.
   static Result<std::unique_ptr<ChainManager>> Open(Options options);
   static Result<std::unique_ptr<ChainManager>> Open() { return Open(Options{}); }
@@ -101,10 +106,16 @@ class ChainManager {
   Status Remove(Family family, Slot slot);
   // Removes `slot` from both families; errors are logged.
   void RemoveSlot(Slot slot);
+  // Removes what is Ward's but not installed by this manager (a dead agent's chains), leaving
+  // installed slots as they are; nothing is written when there is nothing to remove. Errors are
+  // logged (IPv6) or returned (IPv4).
+  Status RemoveLeftovers();
 
  private:
   explicit ChainManager(Options options) : options_(options) {}
-  Status Converge(Family family, const Layout& want);
+  // Makes `family`'s table hold `want` and nothing else of Ward's. only_leftovers: write only when
+  // that removes something. REQUIRES: mu_ held.
+  Status Converge(Family family, const Layout& want, bool only_leftovers = false);
   std::mutex mu_;
   Options options_;
   std::map<Family, Layout> installed_;

@@ -122,6 +122,42 @@ TEST_F(NetNamespace, OpenRemovesWhatADeadAgentLeftInBothFamilies) {
   }
 }
 
+TEST_F(NetNamespace, DeferredCleanupLeavesInstalledSlotsAndRemovesTheRest) {
+  const auto leftovers = [] {
+    ShOrFail(
+        "iptables -w -N WARD_IPS_IN && iptables -w -A WARD_IPS_IN -p tcp -j DROP && "
+        "iptables -w -N WARD_OLD && iptables -w -I INPUT -j WARD_IPS_IN && "
+        "iptables -w -I OUTPUT -j WARD_OLD");
+  };
+  // Nothing installed by the time of the cleanup: everything goes.
+  leftovers();
+  {
+    auto m = ChainManager::Open({.clean_up_at_open = false});
+    ASSERT_TRUE(m) << m.error().ToString();
+    EXPECT_NE(Save(Family::kIpv4).find("WARD_OLD"), std::string::npos) << "removed too early";
+    ASSERT_TRUE((*m)->RemoveLeftovers().ok());
+    EXPECT_EQ(Save(Family::kIpv4).find("WARD_"), std::string::npos) << Save(Family::kIpv4);
+  }
+  // A slot installed first: its install already replaced the leftovers (one transaction), and
+  // the cleanup after it writes nothing (the slot's rules and counters stay).
+  leftovers();
+  auto m = ChainManager::Open({.clean_up_at_open = false});
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(
+      (*m)->Install(Family::kIpv4, Slot::kIps, {{Hook::kInput, {"-p", "udp", "-j", "RETURN"}}})
+          .ok());
+  std::string installed = Save(Family::kIpv4);
+  EXPECT_EQ(installed.find("WARD_OLD"), std::string::npos) << installed;
+  EXPECT_EQ(installed.find("-j DROP"), std::string::npos) << installed;
+  EXPECT_EQ(Count(installed, "-j WARD_IPS_IN"), 1) << installed;
+  UdpReceiver rx;
+  UdpReceiver::Send(rx.port(), "counted");
+  ASSERT_EQ(rx.Next(kArrives), "counted");
+  const std::string counters = ShOrFail("iptables -w -nvxL WARD_IPS_IN");
+  ASSERT_TRUE((*m)->RemoveLeftovers().ok());
+  EXPECT_EQ(ShOrFail("iptables -w -nvxL WARD_IPS_IN"), counters) << "rewritten for nothing";
+}
+
 TEST_F(NetNamespace, InstallGivesOneJumpPerHookAndSlotsInOrderAndRemovalLeavesNothing) {
   auto opened = ChainManager::Open();
   ASSERT_TRUE(opened) << opened.error().ToString();
