@@ -258,9 +258,9 @@ Result<std::unique_ptr<ChainManager>> ChainManager::Open(Options options) {
   {
     std::lock_guard lock(m->mu_);
     if (options.clean_up_at_open) {
-      if (options.ipv4) WARD_RETURN_IF_ERROR(m->Converge(Family::kIpv4, {}));
+      if (options.ipv4) WARD_RETURN_IF_ERROR(m->Converge(Family::kIpv4, {}, true));
       if (options.ipv6) {
-        Status s = m->Converge(Family::kIpv6, {});
+        Status s = m->Converge(Family::kIpv6, {}, true);
         if (!s.ok()) spdlog::warn("net: IPv6 chains left alone: {}", s.ToString());
       }
     } else if (options.ipv4) {
@@ -337,6 +337,7 @@ Status ChainManager::Converge(Family family, const Layout& want, bool only_lefto
     return Unavailable(
         fmt::format("`{}-restore --noflush` failed: {}", tool, FirstLine(restored.err)));
   }
+  if (only_leftovers) spdlog::info("net: {}: removed the chains an earlier agent left", tool);
   return Status::Ok();
 }
 
