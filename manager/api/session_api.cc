@@ -213,6 +213,7 @@ HttpResponse ConsoleSessions::HandleTotp(const HttpRequest& req, Caller& c) {
   }
   if (auto e = CheckTotp(c.user, (*body)["code"].get<std::string>(), req)) {
     e->field = "code";
+    if (e->status == 401) e->status = 400;  // the session itself is fine
     return ErrorResponse(*e);
   }
   if (confirm) {

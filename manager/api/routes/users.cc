@@ -13,8 +13,6 @@ namespace ward::manager {
 
 using json = nlohmann::json;
 
-namespace {
-
 bool ValidUsername(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
@@ -34,8 +32,6 @@ std::optional<ApiError> CheckPassword(const json& v) {
   }
   return std::nullopt;
 }
-
-}  // namespace
 
 std::optional<ApiError> CheckLanguage(const json& v) {
   const auto& s = v.get_ref<const std::string&>();
