@@ -68,3 +68,10 @@ ward_test(manager_console_test
 add_dependencies(manager_console_test ward-manager)
 target_compile_definitions(manager_console_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+
+# Console accounts (issue 14, helper c1): TOTP, time zone, tenants with a first admin user, audit
+# filters, over real HTTPS.
+ward_test(manager_account_test
+  SOURCES manager_account_test.cc
+  DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB
+  LABELS integration)
