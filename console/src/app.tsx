@@ -79,7 +79,7 @@ export function App() {
             <option value="ja">日本語</option>
           </select>
         </label>
-        <label class="lang">
+        <label class="lang tz">
           <span class="sr-only">{t('nav.time_zone')}</span>
           <select
             aria-label={t('nav.time_zone')}
