@@ -158,7 +158,7 @@ test('tenants: primary admins create one with its first admin user, who never se
   expect(problems).toEqual([]);
 });
 
-test('audit log filters are answered by the server, newest first', async ({ page }) => {
+test('audit log filters are answered by the server, newest first, paged by cursor', async ({ page }) => {
   // a refused call, newest of the failures
   expect((await call(state.url, 'DELETE', '/api/v1/policies/no-such-policy-c1', { bearer: state.apiKey })).status).toBe(404);
   await fillSignIn(page, state.users.admin.username, state.users.admin.password);
@@ -183,4 +183,20 @@ test('audit log filters are answered by the server, newest first', async ({ page
   for (const r of await table.locator('tbody tr td:nth-child(3)').allTextContents()) expect(r).toMatch(/^POST \/api\/v1\/tenants/);
   await form.getByRole('button', { name: 'Clear' }).click();
   await expect(form.getByLabel('Path contains')).toHaveValue('');
+
+  // Paging: 52 matching entries are one page of 50 and one of 2, followed by the API's cursor.
+  for (let i = 0; i < 52; i++) {
+    expect((await call(state.url, 'DELETE', `/api/v1/policies/c1-page-${String(i).padStart(2, '0')}`, { bearer: state.apiKey })).status).toBe(404);
+  }
+  await form.getByLabel('Path contains').fill('c1-page-');
+  await form.getByRole('button', { name: 'Apply' }).click();
+  await expect(table.locator('tbody tr').first()).toContainText('c1-page-51');
+  await expect(table.locator('tbody tr')).toHaveCount(50);
+  await expect(page.getByRole('button', { name: 'Newer' })).toBeDisabled();
+  await page.getByRole('button', { name: 'Older' }).click();
+  await expect(table.locator('tbody tr')).toHaveCount(2);
+  await expect(table.locator('tbody tr').last()).toContainText('c1-page-00');
+  await expect(page.getByRole('button', { name: 'Older' })).toBeDisabled();
+  await page.getByRole('button', { name: 'Newer' }).click();
+  await expect(table.locator('tbody tr').first()).toContainText('c1-page-51');
 });
