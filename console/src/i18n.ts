@@ -302,7 +302,7 @@ const ja: Record<Key, string> = {
   'signin.totp_wrong': 'コードが違うか、すでに使用されています。次のコードが表示されてから再度お試しください。',
   'account.title': 'アカウント',
   'account.time_zone': 'タイムゾーン',
-  'account.tz_browser': 'ブラウザーのタイムゾーン',
+  'account.tz_browser': 'ブラウザーに従う',
   'account.saved': '保存しました。',
   'account.totp': '2 段階認証 (TOTP)',
   'account.totp_on': '有効: サインイン時に認証アプリのコードを入力します。',
