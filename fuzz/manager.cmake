@@ -6,3 +6,5 @@ ward_fuzzer(fuzz_manager_event_batch ward::manager_server)
 ward_fuzzer(fuzz_manager_front_head ward::manager_server ward_boost_asio)
 # Console (issue #14): session cookie and If-None-Match parsing.
 ward_fuzzer(fuzz_console_session ward::manager_server)
+# Console accounts (issue #14, helper c1): time zone names, TOTP codes and base32 secrets.
+ward_fuzzer(fuzz_console_account ward::manager_server)

@@ -68,3 +68,31 @@ ward_test(manager_console_test
 add_dependencies(manager_console_test ward-manager)
 target_compile_definitions(manager_console_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+
+# Console accounts (issue 14, helper c1): TOTP, time zone, tenants with a first admin user, audit
+# filters, over real HTTPS.
+ward_test(manager_account_test
+  SOURCES manager_account_test.cc
+  DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB
+  LABELS integration)
+# The same account suite on PostgreSQL and MariaDB ("postgres.ManagerAccount...").
+foreach(dialect postgres mysql)
+  add_executable(manager_account_${dialect}_test manager_account_test.cc manager_on_database.cc)
+  target_include_directories(manager_account_${dialect}_test PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(manager_account_${dialect}_test PRIVATE ward_warnings
+                        ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB GTest::gtest
+                        GTest::gmock GTest::gtest_main)
+  target_compile_definitions(manager_account_${dialect}_test
+    PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
+  gtest_discover_tests(manager_account_${dialect}_test
+    TEST_PREFIX "${dialect}."
+    PROPERTIES LABELS integration FIXTURES_REQUIRED ward_databases
+    DISCOVERY_TIMEOUT 60)
+  get_property(database_env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
+  set(env_file ${CMAKE_CURRENT_BINARY_DIR}/manager_account_${dialect}_test_database_env.cmake)
+  file(WRITE ${env_file}
+       "foreach(t IN LISTS manager_account_${dialect}_test_TESTS)\n"
+       "  set_tests_properties(\"\${t}\" PROPERTIES ENVIRONMENT \"${database_env}\")\n"
+       "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
+endforeach()

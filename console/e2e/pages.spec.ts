@@ -19,6 +19,8 @@ const PAGES = [
   { name: 'events', path: '/events', ready: 'events' },
   { name: 'policies', path: '/policies', ready: 'policies', open: /^(Edit|編集)$/ },
   { name: 'admin', path: '/admin', ready: 'users' },
+  { name: 'tenants', path: '/tenants', ready: 'tenants' },
+  { name: 'account', path: '/account', ready: 'totp-state' },
 ];
 
 async function axeViolations(page: Page) {

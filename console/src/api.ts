@@ -4,7 +4,7 @@
 import { signal } from '@preact/signals';
 
 export interface Me {
-  user: { id: string; username: string; role: 'admin' | 'operator' | 'auditor'; language: 'en' | 'ja' };
+  user: { id: string; username: string; role: 'admin' | 'operator' | 'auditor'; language: 'en' | 'ja'; time_zone?: string; totp_enabled?: boolean };
   tenant: { id: string; name: string; primary: boolean };
   csrf_token: string;
   idle_expires_at: string;

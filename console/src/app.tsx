@@ -9,6 +9,9 @@ import { Computers } from './pages/computers';
 import { Events } from './pages/events';
 import { Policies } from './pages/policies';
 import { Admin } from './pages/admin';
+import { Tenants } from './pages/tenants';
+import { Account } from './pages/account';
+import { timeZones, userTimeZone } from './format';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
@@ -16,7 +19,15 @@ const pages = [
   { path: '/events', key: 'nav.events', view: Events },
   { path: '/policies', key: 'nav.policies', view: Policies },
   { path: '/admin', key: 'nav.admin', view: Admin },
+  { path: '/tenants', key: 'nav.tenants', view: Tenants, primaryAdmin: true },
+  { path: '/account', key: 'nav.account', view: Account },
 ] as const;
+
+// Pages only primary-tenant admins see in the navigation (the API refuses everyone else anyway).
+function shown(p: (typeof pages)[number]): boolean {
+  if (!('primaryAdmin' in p)) return true;
+  return me.value?.tenant.primary === true && me.value.user.role === 'admin';
+}
 
 export function App() {
   const [checked, setChecked] = useState(false);
@@ -25,6 +36,7 @@ export function App() {
       .then((m) => {
         me.value = m;
         if (isLang(m.user.language)) lang.value = m.user.language;
+        userTimeZone.value = m.user.time_zone ?? '';
       })
       .catch(() => (me.value = null))
       .finally(() => setChecked(true));
@@ -43,7 +55,7 @@ export function App() {
       <header class="top">
         <span class="brand">{t('app.name')}</span>
         <nav aria-label="main">
-          {pages.map((p) => (
+          {pages.filter(shown).map((p) => (
             <Link href={p.path} class={p.path === page.path ? 'active' : ''} aria-current={p.path === page.path ? 'page' : undefined}>
               {t(p.key)}
             </Link>
@@ -65,6 +77,28 @@ export function App() {
           >
             <option value="en">English</option>
             <option value="ja">日本語</option>
+          </select>
+        </label>
+        <label class="lang tz">
+          <span class="sr-only">{t('nav.time_zone')}</span>
+          <select
+            aria-label={t('nav.time_zone')}
+            data-testid="time-zone"
+            value={userTimeZone.value}
+            onChange={(e) => {
+              const z = (e.target as HTMLSelectElement).value;
+              api<Me>('PATCH', '/session', { time_zone: z })
+                .then((m) => {
+                  me.value = m;
+                  userTimeZone.value = m.user.time_zone ?? '';
+                })
+                .catch(() => undefined);
+            }}
+          >
+            <option value="">{t('account.tz_browser')}</option>
+            {timeZones().map((z) => (
+              <option value={z}>{z}</option>
+            ))}
           </select>
         </label>
         <button

@@ -1,8 +1,20 @@
 // Formatting of values for display: times in the user's time zone and language, event fields.
 // Everything returns plain strings (rendered as text).
+import { signal } from '@preact/signals';
 import type { Lang } from './i18n';
 
-export function formatTime(iso: string | null | undefined, lang: Lang, timeZone?: string): string {
+// The signed-in user's time zone (IANA name from GET /session; '' = the browser's own). Every
+// formatTime() without an explicit zone uses it.
+export const userTimeZone = signal('');
+
+// The IANA names the browser knows, for the selector ('' first = the browser's own).
+export function timeZones(): string[] {
+  const supported = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf;
+  const names = supported ? supported('timeZone') : [];
+  return names.includes('UTC') ? names : ['UTC', ...names];
+}
+
+export function formatTime(iso: string | null | undefined, lang: Lang, timeZone: string | undefined = userTimeZone.value || undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);

@@ -9,6 +9,8 @@
 #include "manager/auth/passwords.h"
 #include "manager/auth/secrets.h"
 #include "manager/auth/sessions.h"
+#include "manager/auth/time_zones.h"
+#include "manager/auth/totp.h"
 
 namespace ward::manager {
 
@@ -75,7 +77,8 @@ HttpResponse ConsoleSessions::SignIn(const HttpRequest& req) {
   auto body = ParseObjectBody(req.body);
   if (!body) return ErrorResponse(body.error());
   if (auto e = CheckFields(*body, {{"username", JsonType::kString, true, false, 1, 128},
-                                   {"password", JsonType::kString, true, false, 1, 1024}})) {
+                                   {"password", JsonType::kString, true, false, 1, 1024},
+                                   {"totp_code", JsonType::kString, false, false, 0, 16}})) {
     return ErrorResponse(*e);
   }
   const std::string username = (*body)["username"];
@@ -107,6 +110,17 @@ HttpResponse ConsoleSessions::SignIn(const HttpRequest& req) {
   auto tenant = store_.GetTenant(user->tenant_id);
   if (!tenant) return Unauthenticated("wrong user name or password");
   if (tenant->disabled) return Unauthenticated("tenant disabled");
+  if (user->totp_enabled) {
+    // The second step: the same request again with the authenticator's code. Each attempt
+    // took a token from the same buckets above, so guessing codes is throttled like passwords.
+    if (!body->contains("totp_code") ||
+        (*body)["totp_code"].get_ref<const std::string&>().empty()) {
+      return ErrorResponse(ApiError{
+          401, "totp_required", "enter the 6-digit code from your authenticator app", "totp_code"});
+    }
+    if (auto e = CheckTotp(*user, (*body)["totp_code"].get<std::string>(), req))
+      return ErrorResponse(*e);
+  }
   const std::string secret = NewSessionSecret();
   Caller c{std::move(*user), std::move(*tenant), {}};
   c.session.id = NewId();
@@ -121,6 +135,96 @@ HttpResponse ConsoleSessions::SignIn(const HttpRequest& req) {
   r.headers.Add("Set-Cookie", SessionSetCookie(secret, 0));
   r.headers.Add("Cache-Control", "no-store");
   return r;
+}
+
+std::optional<ApiError> ConsoleSessions::CheckTotp(const User& u, const std::string& code,
+                                                   const HttpRequest& req) {
+  auto step = VerifyTotp(u.totp_secret, code, clock_.Now());
+  if (!step) {
+    AuditSignIn(u, req, 401, "wrong TOTP code");
+    return ApiError{401, "totp_invalid", "wrong code", "totp_code"};
+  }
+  if (Status s = store_.UseTotpStep(u.tenant_id, u.id, *step); !s.ok()) {
+    if (s.code() != StatusCode::kFailedPrecondition) return FromStatus(s);
+    AuditSignIn(u, req, 401, "TOTP code reused");
+    return ApiError{401, "totp_invalid", "code already used; wait for the next one", "totp_code"};
+  }
+  return std::nullopt;
+}
+
+HttpResponse ConsoleSessions::HandleTotp(const HttpRequest& req, Caller& c) {
+  auto answer = [&](int status) {
+    HttpResponse r = JsonResponse(
+        status, SessionJson(c, CsrfTokenFor(*SessionFromCookieHeader(req.headers.Value("Cookie"))),
+                            options_.idle));
+    r.headers.Add("Cache-Control", "no-store");
+    return r;
+  };
+  if (req.method != "POST") {
+    HttpResponse r =
+        ErrorResponse(ApiError{405, "method_not_allowed", "method not allowed on " + req.path, ""});
+    r.headers.Add("Allow", "POST");
+    return r;
+  }
+  if (req.path == "/api/v1/session/totp") {
+    // Enrolment: a new secret, shown once; the factor is on after /confirm.
+    if (c.user.totp_enabled) {
+      return ErrorResponse(
+          ApiError{409, "conflict", "the second factor is already on; turn it off first", ""});
+    }
+    c.user.totp_secret = NewTotpSecret();
+    if (Status s = store_.UpdateUser(c.user); !s.ok()) return ErrorResponse(FromStatus(s));
+    AuditSignIn(c.user, req, 201, "TOTP enrolment started");
+    HttpResponse r =
+        JsonResponse(201, {{"secret", c.user.totp_secret},
+                           {"uri", TotpUri("Ward", c.user.username, c.user.totp_secret)},
+                           {"digits", kTotpDigits},
+                           {"period", kTotpPeriodSeconds},
+                           {"algorithm", "SHA1"}});
+    r.headers.Add("Cache-Control", "no-store");
+    return r;
+  }
+  const bool confirm = req.path == "/api/v1/session/totp/confirm";
+  if (!confirm && req.path != "/api/v1/session/totp/disable") {
+    return ErrorResponse(ApiError{404, "not_found", "no such resource", ""});
+  }
+  if (req.body_error) return ErrorResponse(*req.body_error);
+  auto body = ParseObjectBody(req.body);
+  if (!body) return ErrorResponse(body.error());
+  if (auto e = CheckFields(*body, {{"code", JsonType::kString, true, false, 1, 16}})) {
+    return ErrorResponse(*e);
+  }
+  if (confirm && (c.user.totp_enabled || c.user.totp_secret.empty())) {
+    return ErrorResponse(ApiError{409, "conflict",
+                                  c.user.totp_enabled ? "the second factor is already on"
+                                                      : "no enrolment started (POST /session/totp)",
+                                  ""});
+  }
+  if (!confirm && !c.user.totp_enabled) {
+    return ErrorResponse(ApiError{409, "conflict", "the second factor is not on", ""});
+  }
+  // Codes guessed here count in the sign-in throttle of the user name.
+  if (int wait = user_limiter_.Take("user:" + c.user.username); wait > 0) {
+    AuditSignIn(c.user, req, 429, "TOTP attempts throttled");
+    HttpResponse r = ErrorResponse(
+        ApiError{429, "rate_limited", fmt::format("too many attempts; retry in {} s", wait), ""});
+    r.headers.Add("Retry-After", std::to_string(wait));
+    return r;
+  }
+  if (auto e = CheckTotp(c.user, (*body)["code"].get<std::string>(), req)) {
+    e->field = "code";
+    if (e->status == 401) e->status = 400;  // the session itself is fine
+    return ErrorResponse(*e);
+  }
+  if (confirm) {
+    c.user.totp_enabled = true;
+  } else {
+    c.user.totp_enabled = false;
+    c.user.totp_secret.clear();
+  }
+  if (Status s = store_.UpdateUser(c.user); !s.ok()) return ErrorResponse(FromStatus(s));
+  AuditSignIn(c.user, req, 200, confirm ? "TOTP enabled" : "TOTP disabled");
+  return answer(200);
 }
 
 ConsoleSessions::Auth ConsoleSessions::Authenticate(const HttpRequest& req) {
@@ -168,7 +272,13 @@ ConsoleSessions::Auth ConsoleSessions::Authenticate(const HttpRequest& req) {
 }
 
 HttpResponse ConsoleSessions::Handle(const HttpRequest& req) {
-  if (req.method == "POST") return SignIn(req);
+  if (req.method == "POST" && req.path == "/api/v1/session") return SignIn(req);
+  if (req.path != "/api/v1/session") {
+    Auth auth = Authenticate(req);
+    if (auth.denied) return *auth.denied;
+    if (!auth.caller) return Unauthenticated("not signed in");
+    return HandleTotp(req, *auth.caller);
+  }
   if (req.method != "GET" && req.method != "PATCH" && req.method != "DELETE") {
     HttpResponse r = ErrorResponse(
         ApiError{405, "method_not_allowed", "method not allowed on /api/v1/session", ""});
@@ -193,11 +303,26 @@ HttpResponse ConsoleSessions::Handle(const HttpRequest& req) {
     if (req.body_error) return ErrorResponse(*req.body_error);
     auto body = ParseObjectBody(req.body);
     if (!body) return ErrorResponse(body.error());
-    if (auto e = CheckFields(*body, {{"language", JsonType::kString, true}})) {
+    if (auto e = CheckFields(*body, {{"language", JsonType::kString},
+                                     {"time_zone", JsonType::kString, false, false, 0, 64}})) {
       return ErrorResponse(*e);
     }
-    if (auto e = CheckLanguage((*body)["language"])) return ErrorResponse(*e);
-    c.user.language = (*body)["language"];
+    if (!body->contains("language") && !body->contains("time_zone")) {
+      return ErrorResponse(BadRequest("invalid_body", "body", "expected language or time_zone"));
+    }
+    if (body->contains("language")) {
+      if (auto e = CheckLanguage((*body)["language"])) return ErrorResponse(*e);
+      c.user.language = (*body)["language"];
+    }
+    if (body->contains("time_zone")) {
+      const std::string& tz = (*body)["time_zone"].get_ref<const std::string&>();
+      if (!tz.empty() && !ValidTimeZone(tz)) {
+        return ErrorResponse(BadRequest(
+            "invalid_field", "time_zone",
+            "time_zone: expected an IANA time zone name such as Asia/Tokyo or UTC (or \"\")"));
+      }
+      c.user.time_zone = tz;
+    }
     if (Status s = store_.UpdateUser(c.user); !s.ok()) return ErrorResponse(FromStatus(s));
   }
   HttpResponse r = JsonResponse(200, SessionJson(c, CsrfTokenFor(*secret), options_.idle));

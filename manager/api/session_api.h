@@ -6,7 +6,14 @@
 //          credential needed; throttled per user name and per client address: 429 + Retry-After,
 //          written to the audit log of the user's tenant when the user exists)
 //   GET    /api/v1/session  → the signed-in user, tenant, CSRF token and expiries
-//   PATCH  /api/v1/session  {"language": "en"|"ja"}  → the user's own language
+//   PATCH  /api/v1/session  {"language": "en"|"ja", "time_zone": "Asia/Tokyo"}  → the user's own
+//          language and time zone (an IANA name, "" = the browser's)
+//   POST   /api/v1/session/totp          → 201 {"secret", "uri"}: TOTP enrolment, shown once
+//   POST   /api/v1/session/totp/confirm  {"code"} → the factor is on (the first valid code)
+//   POST   /api/v1/session/totp/disable  {"code"} → the factor is off (admins: PATCH /users/{id})
+// With the factor on, sign-in needs "totp_code" as well: without it the answer is 401
+// "totp_required" (the password was right), a wrong or reused code is 401 "totp_invalid" (in the
+// audit log, counted in the same throttle). A code is accepted once (Store::UseTotpStep).
 //   DELETE /api/v1/session  → 204, the session row is deleted (the cookie no longer works)
 //
 // A session ends after `idle` without requests or `absolute` after sign-in, whichever is first.
@@ -37,8 +44,11 @@ class ConsoleSessions {
  public:
   ConsoleSessions(Store& store, const Clock& clock, SessionOptions options);
 
-  // True for /api/v1/session.
-  static bool IsSessionPath(std::string_view path) { return path == "/api/v1/session"; }
+  // True for /api/v1/session and /api/v1/session/totp[/...].
+  static bool IsSessionPath(std::string_view path) {
+    return path == "/api/v1/session" || path == "/api/v1/session/totp" ||
+           path.starts_with("/api/v1/session/totp/");
+  }
 
   HttpResponse Handle(const HttpRequest& req);
 
@@ -57,6 +67,9 @@ class ConsoleSessions {
 
  private:
   HttpResponse SignIn(const HttpRequest& req);
+  HttpResponse HandleTotp(const HttpRequest& req, Caller& c);
+  // Verifies a TOTP code of `u` and records its step (refusing a replay); audits failures.
+  std::optional<ApiError> CheckTotp(const User& u, const std::string& code, const HttpRequest& req);
   void AuditSignIn(const User& u, const HttpRequest& req, int status, std::string_view what);
 
   Store& store_;

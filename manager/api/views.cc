@@ -40,6 +40,8 @@ nlohmann::json UserJson(const User& u) {
           {"username", u.username},
           {"role", RoleName(u.role)},
           {"language", u.language},
+          {"time_zone", u.time_zone},
+          {"totp_enabled", u.totp_enabled},
           {"created_at", TimeJson(u.created_at)}};
 }
 

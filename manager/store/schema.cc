@@ -165,6 +165,26 @@ std::vector<std::string> V2(Dialect d) {
   return s;
 }
 
+// Console users' time zone and TOTP second factor (issue 14, helper c1). SQLite adds one column
+// per statement; PostgreSQL and MySQL in one statement (MySQL DDL is not transactional: one
+// statement is all or nothing).
+std::vector<std::string> V3(Dialect d) {
+  const std::vector<std::string> columns = {
+      "time_zone {NAME} NOT NULL DEFAULT ''", "totp_secret {NAME} NOT NULL DEFAULT ''",
+      "totp_enabled INTEGER NOT NULL DEFAULT 0", "totp_last_step BIGINT NOT NULL DEFAULT 0"};
+  std::vector<std::string> s;
+  if (d == Dialect::kSqlite) {
+    for (const auto& c : columns) s.push_back(Render("ALTER TABLE users ADD COLUMN " + c, d));
+    return s;
+  }
+  std::string stmt = "ALTER TABLE users";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    stmt += (i == 0 ? " ADD COLUMN " : ", ADD COLUMN ") + columns[i];
+  }
+  s.push_back(Render(stmt, d));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -172,6 +192,7 @@ const std::vector<Migration>& Migrations() {
       {"tenants, api keys, activation tokens, agents, policies, commands, audit, leases, events",
        &V1},
       {"console users and sessions", &V2},
+      {"console users' time zone and TOTP second factor", &V3},
   };
   return kMigrations;
 }

@@ -105,6 +105,13 @@ struct User {
   std::string password_hash;    // libsodium crypto_pwhash_str (Argon2id, "$argon2id$...")
   std::string language = "en";  // "en" or "ja"
   TimePoint created_at;
+  // Schema version 3 (console settings and second factor):
+  std::string time_zone;  // IANA name ("Asia/Tokyo"); "" = the browser's own
+  // TOTP (manager/auth/totp.h): the base32 secret, set at enrolment; `totp_enabled` once the
+  // user confirmed it with a first valid code. "" = no second factor.
+  std::string totp_secret;
+  bool totp_enabled = false;
+  int64_t totp_last_step = 0;  // the step of the last code accepted (a code works once)
 };
 
 // A signed-in browser. The cookie carries a secret; only its SHA-256 is stored.
@@ -222,6 +229,21 @@ struct IngestResult {
   int duplicates = 0;  // ids already stored for this tenant
 };
 
+// Filters of Store::SearchAudit; every set field narrows the result.
+struct AuditQuery {
+  std::optional<std::string> actor;   // exact ("user:<id>", "apikey:<id>", "system")
+  std::optional<std::string> method;  // exact (POST, PATCH, DELETE, ...)
+  std::optional<std::string> path;    // case-sensitive substring of the path
+  std::optional<int> status_min;      // inclusive
+  std::optional<int> status_max;      // inclusive
+  std::optional<TimePoint> from;      // inclusive
+  std::optional<TimePoint> to;        // exclusive
+  // Keyset pagination over (at, id) as EventQuery::after; `descending` walks newest first.
+  std::optional<std::pair<TimePoint, std::string>> after;
+  bool descending = false;
+  int limit = 100;  // clamped to 1..10000
+};
+
 struct AuditEntry {
   std::string id;
   std::string tenant_id;
@@ -335,6 +357,9 @@ class Store {
   virtual Result<std::vector<AuditEntry>> QueryAudit(
       const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> after,
       int limit) = 0;
+  // The audit log of one tenant narrowed by `q` (console filters, GET /api/v1/audit).
+  virtual Result<std::vector<AuditEntry>> SearchAudit(const std::string& tenant_id,
+                                                      const AuditQuery& q) = 0;
 
   // Leases for background jobs across manager nodes: true when `holder` now holds `name` until
   // now + ttl (it was free, expired, or already held by `holder`).
@@ -348,8 +373,14 @@ class Store {
   virtual Result<User> GetUser(const std::string& tenant_id, const std::string& id) = 0;
   virtual Result<User> FindUserByName(const std::string& username) = 0;
   virtual Result<std::vector<User>> ListUsers(const std::string& tenant_id) = 0;
-  virtual Status UpdateUser(const User& u) = 0;  // role, password_hash, language
+  // role, password_hash, language, time_zone, totp_secret, totp_enabled (not totp_last_step)
+  virtual Status UpdateUser(const User& u) = 0;
   virtual Status DeleteUser(const std::string& tenant_id, const std::string& id) = 0;
+  // Records that the user's TOTP code of `step` was accepted, atomically and only if `step` is
+  // later than the last one recorded: kFailedPrecondition when it is not (the code, or an older
+  // one, was already used: a replay), kNotFound without such a user. Safe across manager nodes.
+  virtual Status UseTotpStep(const std::string& tenant_id, const std::string& user_id,
+                             int64_t step) = 0;
 
   // Console sessions.
   virtual Status CreateSession(const UserSession& s) = 0;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <optional>
@@ -1238,6 +1239,120 @@ TEST_P(StoreConformance, AuditIsPagedInTimeOrder) {
   EXPECT_EQ(first[0].id, "audit-020") << "earliest time, then smallest id";
   EXPECT_EQ(first[0].detail, json({{"i", 4}}));
   EXPECT_EQ(first[0].status, 200);
+}
+
+// --- c1: audit filters, user time zone and TOTP (schema version 3) ---
+TEST_P(StoreConformance, AuditSearchFiltersAndPagesBothWays) {
+  Tenant t = MakeTenant("a"), other = MakeTenant("b");
+  const char* methods[] = {"POST", "PATCH", "DELETE"};
+  for (int i = 0; i < 30; ++i) {
+    AuditEntry e;
+    e.id = fmt::format("audit-{:03d}", i);
+    e.tenant_id = t.id;
+    e.actor = i % 2 == 0 ? "user:alice" : "apikey:k1";
+    e.method = methods[i % 3];
+    e.path = i % 5 == 0 ? fmt::format("/api/v1/policies/{}", i) : "/api/v1/agents/x";
+    e.status = i % 4 == 0 ? 403 : 200;
+    e.at = kT0 + seconds(i);
+    ASSERT_OK(store_->AppendAudit(e));
+  }
+  AuditEntry foreign;
+  foreign.id = "audit-foreign";
+  foreign.tenant_id = other.id;
+  foreign.actor = "user:alice";
+  foreign.method = "POST";
+  foreign.path = "/api/v1/policies/0";
+  foreign.status = 403;
+  foreign.at = kT0;
+  ASSERT_OK(store_->AppendAudit(foreign));
+
+  auto ids = [&](const AuditQuery& q) {
+    std::vector<std::string> out;
+    for (const auto& e : OK(store_->SearchAudit(t.id, q))) out.push_back(e.id);
+    return out;
+  };
+  AuditQuery q;
+  q.limit = 1000;
+  q.actor = "user:alice";
+  q.method = "POST";  // i even and i % 3 == 0: 0, 6, 12, 18, 24
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"audit-000", "audit-006", "audit-012", "audit-018",
+                                              "audit-024"}));
+  AuditQuery path;
+  path.path = "policies/";  // substring
+  path.status_min = 400;
+  path.status_max = 499;  // i % 5 == 0 and i % 4 == 0: 0, 20
+  EXPECT_EQ(ids(path), (std::vector<std::string>{"audit-000", "audit-020"}));
+  AuditQuery none;
+  none.path = "POLICIES";
+  EXPECT_TRUE(ids(none).empty()) << "case-sensitive like the event search";
+  AuditQuery range;
+  range.from = kT0 + seconds(10);
+  range.to = kT0 + seconds(13);
+  EXPECT_EQ(ids(range), (std::vector<std::string>{"audit-010", "audit-011", "audit-012"}));
+
+  // newest first, four per page, no gap or repeat
+  std::vector<std::string> seen;
+  AuditQuery page;
+  page.descending = true;
+  page.limit = 4;
+  for (int n = 0; n < 20; ++n) {
+    auto got = OK(store_->SearchAudit(t.id, page));
+    for (const auto& e : got) seen.push_back(e.id);
+    if (got.size() < 4) break;
+    page.after = std::make_pair(got.back().at, got.back().id);
+  }
+  ASSERT_EQ(seen.size(), 30u);
+  EXPECT_EQ(seen.front(), "audit-029");
+  EXPECT_EQ(seen.back(), "audit-000");
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+}
+
+TEST_P(StoreConformance, UserTimeZoneAndTotpRoundTripAndAStepIsUsedOnce) {
+  Tenant a = MakeTenant("a"), b = MakeTenant("b");
+  User u;
+  u.id = NewId("user");
+  u.tenant_id = a.id;
+  u.username = "carol";
+  u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+  u.created_at = kT0;
+  ASSERT_OK(store_->CreateUser(u));
+  User got = OK(store_->GetUser(a.id, u.id));
+  EXPECT_EQ(got.time_zone, "");
+  EXPECT_EQ(got.totp_secret, "");
+  EXPECT_FALSE(got.totp_enabled);
+  EXPECT_EQ(got.totp_last_step, 0);
+  got.time_zone = "Asia/Tokyo";
+  got.totp_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+  got.totp_enabled = true;
+  ASSERT_OK(store_->UpdateUser(got));
+  got = OK(store_->FindUserByName("carol"));
+  EXPECT_EQ(got.time_zone, "Asia/Tokyo");
+  EXPECT_EQ(got.totp_secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+  EXPECT_TRUE(got.totp_enabled);
+
+  ASSERT_OK(store_->UseTotpStep(a.id, u.id, 1000));
+  EXPECT_EQ(store_->UseTotpStep(a.id, u.id, 1000).code(), StatusCode::kFailedPrecondition)
+      << "the same code twice";
+  EXPECT_EQ(store_->UseTotpStep(a.id, u.id, 999).code(), StatusCode::kFailedPrecondition)
+      << "an older code after a newer one";
+  ASSERT_OK(store_->UseTotpStep(a.id, u.id, 1001));
+  EXPECT_EQ(OK(store_->GetUser(a.id, u.id)).totp_last_step, 1001);
+  EXPECT_EQ(store_->UseTotpStep(b.id, u.id, 2000).code(), StatusCode::kNotFound);
+  // UpdateUser leaves the last step alone (a concurrent PATCH cannot reopen a used code)
+  got.totp_last_step = 0;
+  ASSERT_OK(store_->UpdateUser(got));
+  EXPECT_EQ(OK(store_->GetUser(a.id, u.id)).totp_last_step, 1001);
+
+  // of many threads using one step at once, exactly one succeeds
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (store_->UseTotpStep(a.id, u.id, 5000).ok()) ++ok;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 1);
 }
 
 // A port on 127.0.0.1 that nothing listens on.

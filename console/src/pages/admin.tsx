@@ -5,11 +5,12 @@ import { api, isAdmin, me } from '../api';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import type { Policy } from './types';
+import { AuditLog } from './audit';
+import { TenantSettings } from './tenants';
 
 interface User { id: string; username: string; role: string; language: string; created_at: string }
 interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
 interface Token { id: string; name: string; policy_id: string | null; uses: number; max_uses: number | null; revoked: boolean; created_at: string }
-interface Audit { id: string; actor: string; method: string; path: string; status: number; at: string }
 interface Info { tls_fingerprint: string }
 
 const ROLES = ['admin', 'operator', 'auditor'];
@@ -20,7 +21,6 @@ export function Admin() {
   const [keys, setKeys] = useState<Key_[]>([]);
   const [tokens, setTokens] = useState<Token[]>([]);
   const [policies, setPolicies] = useState<Policy[]>([]);
-  const [audit, setAudit] = useState<Audit[]>([]);
   const [info, setInfo] = useState<Info | null>(null);
   const [secret, setSecret] = useState<{ label: string; value: string; command?: string } | null>(null);
   const [error, setError] = useState('');
@@ -36,7 +36,6 @@ export function Admin() {
     ];
     if (reader) {
       jobs.push(api<{ items: Key_[] }>('GET', '/apikeys').then((r) => setKeys(r.items)));
-      jobs.push(api<{ items: Audit[]; next_cursor: string | null }>('GET', '/audit?limit=1000').then((r) => setAudit(r.items.slice(-50).reverse())));
     }
     Promise.all(jobs).catch((e) => setError(String(e.message)));
   }, [reload]);
@@ -216,33 +215,8 @@ export function Admin() {
         />
       )}
 
-      {reader && (
-        <>
-          <h2>{t('admin.audit')}</h2>
-          <table data-testid="audit">
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.when')}</th>
-                <th scope="col">{t('admin.actor')}</th>
-                <th scope="col">{t('admin.request')}</th>
-                <th scope="col">{t('admin.status')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {audit.map((a) => (
-                <tr>
-                  <td>{formatTime(a.at, lang.value)}</td>
-                  <td>{a.actor}</td>
-                  <td>
-                    {a.method} {a.path}
-                  </td>
-                  <td>{a.status}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      )}
+      <TenantSettings />
+      {reader && <AuditLog />}
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, me, type Me } from '../api';
+import { userTimeZone } from '../format';
 import { isLang, lang, t } from '../i18n';
 
 export function SignIn() {
@@ -7,6 +8,9 @@ export function SignIn() {
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  // The second step: the password was right and the user has TOTP on.
+  const [needCode, setNeedCode] = useState(false);
+  const [code, setCode] = useState('');
   return (
     <main class="signin">
       <form
@@ -16,11 +20,20 @@ export function SignIn() {
           setBusy(true);
           setError('');
           try {
-            const m = await api<Me>('POST', '/session', { username, password });
+            const body: Record<string, string> = { username, password };
+            if (needCode) body.totp_code = code.trim();
+            const m = await api<Me>('POST', '/session', body);
             if (isLang(m.user.language)) lang.value = m.user.language;
+            userTimeZone.value = m.user.time_zone ?? '';
             me.value = m;
           } catch (err) {
-            if (err instanceof ApiError && err.status === 429) {
+            if (err instanceof ApiError && err.code === 'totp_required') {
+              setNeedCode(true);
+              setTimeout(() => document.querySelector<HTMLInputElement>('input[name="totp_code"]')?.focus(), 0);
+            } else if (err instanceof ApiError && err.code === 'totp_invalid') {
+              setCode('');
+              setError(t('signin.totp_wrong'));
+            } else if (err instanceof ApiError && err.status === 429) {
               setError(t('signin.throttled', { s: err.retryAfter ?? 60 }));
             } else if (err instanceof ApiError && (err.status === 401 || err.status === 400)) {
               setError(t('signin.failed'));
@@ -41,6 +54,25 @@ export function SignIn() {
           {t('signin.password')}
           <input name="password" type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
         </label>
+        {needCode && (
+          <label>
+            {t('signin.totp')}
+            <input
+              name="totp_code"
+              inputMode="numeric"
+              autocomplete="one-time-code"
+              pattern="[0-9]{6}"
+              maxLength={6}
+              required
+              aria-describedby="totp-hint"
+              value={code}
+              onInput={(e) => setCode((e.target as HTMLInputElement).value)}
+            />
+            <span id="totp-hint" class="muted">
+              {t('signin.totp_hint')}
+            </span>
+          </label>
+        )}
         {error && (
           <p role="alert" class="error">
             {error}

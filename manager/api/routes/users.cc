@@ -13,8 +13,6 @@ namespace ward::manager {
 
 using json = nlohmann::json;
 
-namespace {
-
 bool ValidUsername(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
@@ -34,8 +32,6 @@ std::optional<ApiError> CheckPassword(const json& v) {
   }
   return std::nullopt;
 }
-
-}  // namespace
 
 std::optional<ApiError> CheckLanguage(const json& v) {
   const auto& s = v.get_ref<const std::string&>();
@@ -122,8 +118,15 @@ void AddUserRoutes(RouteTable& table, RouteDeps deps) {
         if (!body) return Err(body.error());
         if (auto e = CheckFields(*body, {{"role", JsonType::kString},
                                          {"language", JsonType::kString},
-                                         {"password", JsonType::kString}})) {
+                                         {"password", JsonType::kString},
+                                         {"totp_enabled", JsonType::kBool}})) {
           return Err(*e);
+        }
+        // An admin can turn a user's second factor off (a lost phone), never on: only the user
+        // can enrol (POST /session/totp).
+        if (body->contains("totp_enabled") && (*body)["totp_enabled"].get<bool>()) {
+          return Err(BadRequest("invalid_field", "totp_enabled",
+                                "totp_enabled: only false; users enrol themselves"));
         }
         if (body->contains("role") && !ParseRole((*body)["role"].get<std::string>(), u->role)) {
           return Err(BadRequest("invalid_field", "role",
@@ -139,6 +142,11 @@ void AddUserRoutes(RouteTable& table, RouteDeps deps) {
           if (!hash) return Err(hash.error());
           u->password_hash = std::move(*hash);
           p.audit["password_changed"] = true;
+        }
+        if (body->contains("totp_enabled")) {
+          u->totp_enabled = false;
+          u->totp_secret.clear();
+          p.audit["totp_disabled"] = true;
         }
         if (Status s = deps.store.UpdateUser(*u); !s.ok()) return LookupError(s, "user");
         p.audit["object_id"] = u->id;

@@ -45,19 +45,49 @@ Status SociStore::AppendAudit(const AuditEntry& e) {
 Result<std::vector<AuditEntry>> SociStore::QueryAudit(
     const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> after,
     int limit) {
-  limit = std::clamp(limit, 1, 10000);
+  AuditQuery q;
+  q.after = std::move(after);
+  q.limit = limit;
+  return SearchAudit(tenant_id, q);
+}
+
+Result<std::vector<AuditEntry>> SociStore::SearchAudit(const std::string& tenant_id,
+                                                       const AuditQuery& q) {
+  const int limit = std::clamp(q.limit, 1, 10000);
   return Run("query audit", false, [&](soci::session& sql) -> Result<std::vector<AuditEntry>> {
     Params p;
-    std::string q =
+    std::string s =
         fmt::format("SELECT {} FROM audit WHERE tenant_id = {}", kAuditCols, p.S(tenant_id));
-    if (after) {
-      long long at = Micros(after->first);
-      q += fmt::format(" AND at >= {} AND (at > {} OR id > {})", p.I(at), p.I(at),
-                       p.S(after->second));
+    if (q.actor) s += fmt::format(" AND actor = {}", p.S(*q.actor));
+    if (q.method) s += fmt::format(" AND method = {}", p.S(*q.method));
+    if (q.path && !q.path->empty()) {
+      const std::string t = NoNul(*q.path);
+      switch (d_) {
+        case Dialect::kSqlite:
+          s += fmt::format(" AND instr(path, {}) > 0", p.S(t));
+          break;
+        case Dialect::kPostgres:
+          s += fmt::format(" AND strpos(path, {}) > 0", p.S(t));
+          break;
+        case Dialect::kMysql:
+          s += fmt::format(" AND LOCATE({}, path) > 0", p.S(t));
+          break;
+      }
     }
-    q += fmt::format(" ORDER BY at, id LIMIT {}", limit);
+    if (q.status_min) s += fmt::format(" AND status >= {}", p.I(*q.status_min));
+    if (q.status_max) s += fmt::format(" AND status <= {}", p.I(*q.status_max));
+    if (q.from) s += fmt::format(" AND at >= {}", p.I(Micros(*q.from)));
+    if (q.to) s += fmt::format(" AND at < {}", p.I(Micros(*q.to)));
+    if (q.after) {
+      const long long at = Micros(q.after->first);
+      const char* cmp = q.descending ? "<" : ">";
+      s += fmt::format(" AND at {}= {} AND (at {} {} OR id {} {})", cmp, p.I(at), cmp, p.I(at), cmp,
+                       p.S(q.after->second));
+    }
+    s += q.descending ? " ORDER BY at DESC, id DESC" : " ORDER BY at, id";
+    s += fmt::format(" LIMIT {}", limit);
     std::vector<AuditEntry> out;
-    Select(sql, q, p, kAuditSig, [&](const Row& r) { out.push_back(AuditFrom(r)); });
+    Select(sql, s, p, kAuditSig, [&](const Row& r) { out.push_back(AuditFrom(r)); });
     return out;
   });
 }

@@ -137,6 +137,8 @@ class SociStore final : public Store {
   Result<std::vector<AuditEntry>> QueryAudit(const std::string& tenant_id,
                                              std::optional<std::pair<TimePoint, std::string>> after,
                                              int limit) override;
+  Result<std::vector<AuditEntry>> SearchAudit(const std::string& tenant_id,
+                                              const AuditQuery& q) override;
 
   Result<bool> TryAcquireLease(const std::string& name, const std::string& holder, TimePoint now,
                                std::chrono::seconds ttl) override;
@@ -150,6 +152,8 @@ class SociStore final : public Store {
   Result<std::vector<User>> ListUsers(const std::string& tenant_id) override;
   Status UpdateUser(const User& u) override;
   Status DeleteUser(const std::string& tenant_id, const std::string& id) override;
+  Status UseTotpStep(const std::string& tenant_id, const std::string& user_id,
+                     int64_t step) override;
   Status CreateSession(const UserSession& s) override;
   Result<UserSession> FindSessionByHash(const std::string& token_hash) override;
   Status TouchSession(const std::string& id, TimePoint last_seen) override;

@@ -9,8 +9,9 @@ namespace ward::manager::soci_backend {
 namespace {
 
 constexpr const char* kUserCols =
-    "id, tenant_id, username, role, password_hash, language, created_at";
-constexpr const char* kUserSig = "ssssssi";
+    "id, tenant_id, username, role, password_hash, language, created_at, time_zone, totp_secret, "
+    "totp_enabled, totp_last_step";
+constexpr const char* kUserSig = "ssssssissii";
 User UserFrom(const Row& r) {
   User u;
   u.id = r.S(0);
@@ -20,6 +21,10 @@ User UserFrom(const Row& r) {
   u.password_hash = r.S(4);
   u.language = r.S(5);
   u.created_at = FromMicros(r.I(6));
+  u.time_zone = r.S(7);
+  u.totp_secret = r.S(8);
+  u.totp_enabled = r.I(9) != 0;
+  u.totp_last_step = r.I(10);
   return u;
 }
 
@@ -45,6 +50,8 @@ Status SociStore::CreateUser(const User& u) {
   WARD_RETURN_IF_ERROR(CheckLen("user.username", u.username, kNameMax));
   WARD_RETURN_IF_ERROR(CheckLen("user.password_hash", u.password_hash, kNameMax));
   WARD_RETURN_IF_ERROR(CheckId("user.language", u.language));
+  WARD_RETURN_IF_ERROR(CheckLen("user.time_zone", u.time_zone, kIdMax));
+  WARD_RETURN_IF_ERROR(CheckLen("user.totp_secret", u.totp_secret, kIdMax));
   return RunStatus("create user", true, [&](soci::session& sql) -> Status {
     WARD_RETURN_IF_ERROR(GetTenantIn(sql, u.tenant_id, false).status());
     Params c;
@@ -55,10 +62,11 @@ Status SociStore::CreateUser(const User& u) {
     }
     Params p;
     Exec(sql,
-         fmt::format("INSERT INTO users ({}) VALUES ({}, {}, {}, {}, {}, {}, {})", kUserCols,
-                     p.S(u.id), p.S(u.tenant_id), p.S(u.username),
+         fmt::format("INSERT INTO users ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                     kUserCols, p.S(u.id), p.S(u.tenant_id), p.S(u.username),
                      p.S(std::string(RoleName(u.role))), p.S(u.password_hash), p.S(u.language),
-                     p.I(Micros(u.created_at))),
+                     p.I(Micros(u.created_at)), p.S(u.time_zone), p.S(u.totp_secret),
+                     p.I(u.totp_enabled ? 1 : 0), p.I(u.totp_last_step)),
          p);
     return Status::Ok();
   });
@@ -103,13 +111,16 @@ Result<std::vector<User>> SociStore::ListUsers(const std::string& tenant_id) {
 Status SociStore::UpdateUser(const User& u) {
   WARD_RETURN_IF_ERROR(CheckLen("user.password_hash", u.password_hash, kNameMax));
   WARD_RETURN_IF_ERROR(CheckId("user.language", u.language));
+  WARD_RETURN_IF_ERROR(CheckLen("user.time_zone", u.time_zone, kIdMax));
+  WARD_RETURN_IF_ERROR(CheckLen("user.totp_secret", u.totp_secret, kIdMax));
   return RunStatus("update user", true, [&](soci::session& sql) -> Status {
     WARD_RETURN_IF_ERROR(RequireRow(sql, "users", u.tenant_id, u.id, "user"));
     Params p;
     Exec(sql,
-         fmt::format("UPDATE users SET role = {}, password_hash = {}, language = {} WHERE "
-                     "tenant_id = {} AND id = {}",
+         fmt::format("UPDATE users SET role = {}, password_hash = {}, language = {}, time_zone = "
+                     "{}, totp_secret = {}, totp_enabled = {} WHERE tenant_id = {} AND id = {}",
                      p.S(std::string(RoleName(u.role))), p.S(u.password_hash), p.S(u.language),
+                     p.S(u.time_zone), p.S(u.totp_secret), p.I(u.totp_enabled ? 1 : 0),
                      p.S(u.tenant_id), p.S(u.id)),
          p);
     return Status::Ok();
@@ -128,6 +139,23 @@ Status SociStore::DeleteUser(const std::string& tenant_id, const std::string& id
     Exec(sql,
          fmt::format("DELETE FROM users WHERE tenant_id = {} AND id = {}", p.S(tenant_id), p.S(id)),
          p);
+    return Status::Ok();
+  });
+}
+
+Status SociStore::UseTotpStep(const std::string& tenant_id, const std::string& user_id,
+                              int64_t step) {
+  return RunStatus("use totp step", true, [&](soci::session& sql) -> Status {
+    WARD_RETURN_IF_ERROR(RequireRow(sql, "users", tenant_id, user_id, "user"));
+    // One conditional UPDATE: of two nodes accepting the same code at once, one changes the row.
+    Params p;
+    const long long changed = Exec(
+        sql,
+        fmt::format("UPDATE users SET totp_last_step = {} WHERE tenant_id = {} AND id = {} AND "
+                    "totp_last_step < {}",
+                    p.I(step), p.S(tenant_id), p.S(user_id), p.I(step)),
+        p);
+    if (changed == 0) return FailedPrecondition("TOTP code already used");
     return Status::Ok();
   });
 }
