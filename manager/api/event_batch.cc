@@ -133,16 +133,28 @@ Result<StoredEvent> FromFields(Fields& in, const EventIndex& index, const BatchO
   const EventIndex::Columns& columns = index.ColumnsOf(module.s);
   StoredEvent e;
   // The columns first: a field may be declared twice (in both, or as a common one too).
+  // A declared field's value is taken (moved), a common field's copied: it is read below.
+  auto take = [&](size_t k, std::string& to) {
+    if (k < EventIndex::kCommonFields) {
+      to = in[k].s;
+    } else {
+      to = std::move(in[k].s);
+    }
+  };
   for (size_t k : columns.path) {
     if (has_text(k)) {
-      e.path = in[k].s;
+      take(k, e.path);
       break;
     }
   }
   for (size_t k : columns.rule) {
     if (!has_text(k)) continue;
-    if (!e.rule.empty()) e.rule += ' ';
-    e.rule += in[k].s;
+    if (e.rule.empty()) {
+      take(k, e.rule);
+    } else {
+      e.rule += ' ';
+      e.rule += in[k].s;
+    }
   }
   e.id = std::move(id.s);
   e.tenant_id = owner.tenant_id;
