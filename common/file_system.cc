@@ -255,7 +255,62 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Result<std::unique_ptr<Directory>> OpenDir(const std::string& path) override;
+  Result<std::unique_ptr<WritableFile>> CreateExclusive(const std::string& path,
+                                                        uint32_t mode) override;
 };
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  const std::string& path() const override { return path_; }
+  Status Append(std::string_view data) override {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_.get(), data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, fmt::format("write {}", path_));
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::Ok();
+  }
+  Status SetOwner(uint32_t uid, uint32_t gid) override {
+    if (::fchown(fd_.get(), uid, gid) != 0)
+      return ErrnoStatus(errno, fmt::format("chown {}", path_));
+    return Status::Ok();
+  }
+  Status SetMode(uint32_t mode) override {
+    if (::fchmod(fd_.get(), mode) != 0) return ErrnoStatus(errno, fmt::format("chmod {}", path_));
+    return Status::Ok();
+  }
+  Status SetMtime(int64_t mtime_ns) override {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = mtime_ns / 1'000'000'000;
+    times[1].tv_nsec = mtime_ns % 1'000'000'000;
+    if (times[1].tv_nsec < 0) times[1].tv_nsec = 0;
+    if (::futimens(fd_.get(), times) != 0) {
+      return ErrnoStatus(errno, fmt::format("set the time of {}", path_));
+    }
+    return Status::Ok();
+  }
+  Status Sync() override {
+    if (::fsync(fd_.get()) != 0) return ErrnoStatus(errno, fmt::format("fsync {}", path_));
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+Result<std::unique_ptr<WritableFile>> PosixFileSystem::CreateExclusive(const std::string& path,
+                                                                       uint32_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus(errno, fmt::format("create {}", path));
+  return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, UniqueFd(fd)));
+}
 
 // A Directory through its descriptor.
 class FdDirectory final : public Directory {
@@ -369,6 +424,11 @@ class PathDirectory final : public Directory {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<WritableFile>> FileSystem::CreateExclusive(const std::string& path,
+                                                                  uint32_t mode) {
+  return RealFileSystem().CreateExclusive(path, mode);
+}
 
 Result<std::unique_ptr<Directory>> FileSystem::OpenDir(const std::string& path) {
   WARD_ASSIGN_OR_RETURN(FileStat st, Lstat(path));

@@ -107,6 +107,22 @@ class Directory {
   virtual Result<std::unique_ptr<Directory>> OpenDirAt(const std::string& name) = 0;
 };
 
+// A new file being written (FileSystem::CreateExclusive), for contents too large to hold in
+// memory. Nothing is durable before Sync(). Destroying it closes the file and leaves it on disk as
+// it is: the caller removes what it does not want. Thread-safety: one caller at a time.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual const std::string& path() const = 0;
+  virtual Status Append(std::string_view data) = 0;
+  // Owner and group (fchown), permission bits (fchmod), modification time (futimens).
+  virtual Status SetOwner(uint32_t uid, uint32_t gid) = 0;
+  virtual Status SetMode(uint32_t mode) = 0;
+  virtual Status SetMtime(int64_t mtime_ns) = 0;
+  // fsync(2).
+  virtual Status Sync() = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -123,6 +139,10 @@ class FileSystem {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
   virtual Status CreateDirectories(const std::string& path, uint32_t mode) = 0;
+  // Creates `path` for writing; fails with kAlreadyExists when something (even a dangling
+  // symlink) is there. The default is the real file system's, for fakes that only read.
+  virtual Result<std::unique_ptr<WritableFile>> CreateExclusive(const std::string& path,
+                                                                uint32_t mode);
   // Opens the directory `path`, not following a final symlink. The real file system returns one
   // that works through a directory descriptor. This default is the slow path for fakes: a
   // Directory that goes through this object's path-based calls (Lstat, ListDir, OpenForRead,

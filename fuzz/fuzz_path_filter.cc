@@ -5,11 +5,11 @@
 #include <string>
 #include <string_view>
 
-#include "agent/modules/integrity/path_filter.h"
+#include "agent/core/watch/path_filter.h"
 #include "common/text.h"
 
-using ward::agent::integrity::PathFilter;
-using ward::agent::integrity::WatchedPath;
+using ward::watch::PathFilter;
+using ward::watch::WatchRoot;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (nul == std::string_view::npos || nul > 64) return 0;
   std::string pattern(in.substr(0, nul));
   std::string path = "/root/" + std::string(in.substr(nul + 1));
-  (void)ward::agent::integrity::GlobMatch(pattern, path);
-  WatchedPath w;
+  (void)ward::watch::GlobMatch(pattern, path);
+  WatchRoot w;
   w.path = "/root";
   w.exclude = {pattern};
   PathFilter f({w});

@@ -1,11 +1,17 @@
 // FaultyFileSystem: wraps a real FileSystem and fails the operations a test picks, on paths that
 // contain a chosen substring. Directories it opens fail the same way, on the full path of each
 // entry: Directory::StatAt and Stat are kLstat, ReadLinkAt kReadLink, OpenForReadAt kOpen, and
-// opening or listing a directory (OpenDir, OpenDirAt, List) is kListDir. Thread-safe.
+// opening or listing a directory (OpenDir, OpenDirAt, List) is kListDir. Files it creates
+// (CreateExclusive, kCreate) fail their Append/Sync as kWrite. SetSpaceLeft() models a disk that
+// fills up: writes beyond it fail with ENOSPC (an Append writes what fits first). Thread-safe.
 #pragma once
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -17,7 +23,18 @@ namespace ward::test {
 
 class FaultyFileSystem final : public FileSystem {
  public:
-  enum class Op { kLstat, kListDir, kOpen, kReadLink, kReadFile, kWrite, kRename, kRemove, kMkdir };
+  enum class Op {
+    kLstat,
+    kListDir,
+    kOpen,
+    kReadLink,
+    kReadFile,
+    kWrite,
+    kRename,
+    kRemove,
+    kMkdir,
+    kCreate
+  };
 
   explicit FaultyFileSystem(FileSystem& base = RealFileSystem()) : base_(base) {}
 
@@ -29,6 +46,13 @@ class FaultyFileSystem final : public FileSystem {
   void Clear() {
     std::lock_guard lock(mu_);
     faults_.clear();
+    space_left_.reset();
+  }
+  // Bytes that may still be written (WriteFileAtomic, WritableFile::Append) before ENOSPC;
+  // nullopt: no limit.
+  void SetSpaceLeft(std::optional<uint64_t> bytes) {
+    std::lock_guard lock(mu_);
+    space_left_ = bytes;
   }
 
   Result<FileStat> Lstat(const std::string& p) override {
@@ -53,7 +77,14 @@ class FaultyFileSystem final : public FileSystem {
   }
   Status WriteFileAtomic(const std::string& p, std::string_view d, uint32_t m) override {
     WARD_RETURN_IF_ERROR(Fault(Op::kWrite, p));
+    if (TakeSpace(d.size()) < d.size()) return ErrnoStatus(ENOSPC, "injected disk full on " + p);
     return base_.WriteFileAtomic(p, d, m);
+  }
+  Result<std::unique_ptr<WritableFile>> CreateExclusive(const std::string& p, uint32_t m) override {
+    if (auto s = Fault(Op::kCreate, p); !s.ok()) return s;
+    WARD_ASSIGN_OR_RETURN(auto file, base_.CreateExclusive(p, m));
+    return std::unique_ptr<WritableFile>(
+        std::make_unique<FaultyWritableFile>(*this, std::move(file)));
   }
   Status Rename(const std::string& a, const std::string& b) override {
     WARD_RETURN_IF_ERROR(Fault(Op::kRename, a));
@@ -112,6 +143,41 @@ class FaultyFileSystem final : public FileSystem {
     std::unique_ptr<Directory> base_;
   };
 
+  // The base file system's file, with this object's write faults and space.
+  class FaultyWritableFile final : public WritableFile {
+   public:
+    FaultyWritableFile(FaultyFileSystem& fs, std::unique_ptr<WritableFile> base)
+        : fs_(fs), base_(std::move(base)) {}
+    const std::string& path() const override { return base_->path(); }
+    Status Append(std::string_view data) override {
+      WARD_RETURN_IF_ERROR(fs_.Fault(Op::kWrite, path()));
+      size_t fits = fs_.TakeSpace(data.size());
+      WARD_RETURN_IF_ERROR(base_->Append(data.substr(0, fits)));
+      if (fits < data.size()) return ErrnoStatus(ENOSPC, "injected disk full on " + path());
+      return Status::Ok();
+    }
+    Status SetOwner(uint32_t uid, uint32_t gid) override { return base_->SetOwner(uid, gid); }
+    Status SetMode(uint32_t mode) override { return base_->SetMode(mode); }
+    Status SetMtime(int64_t ns) override { return base_->SetMtime(ns); }
+    Status Sync() override {
+      WARD_RETURN_IF_ERROR(fs_.Fault(Op::kWrite, path()));
+      return base_->Sync();
+    }
+
+   private:
+    FaultyFileSystem& fs_;
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  // How many of `want` bytes fit in the space left (all when there is no limit); takes them.
+  size_t TakeSpace(size_t want) {
+    std::lock_guard lock(mu_);
+    if (!space_left_) return want;
+    size_t fits = static_cast<size_t>(std::min<uint64_t>(*space_left_, want));
+    *space_left_ -= fits;
+    return fits;
+  }
+
   std::unique_ptr<Directory> Wrap(std::unique_ptr<Directory> dir) {
     return std::make_unique<FaultyDirectory>(*this, std::move(dir));
   }
@@ -136,6 +202,7 @@ class FaultyFileSystem final : public FileSystem {
   FileSystem& base_;
   std::mutex mu_;
   std::set<Rule> faults_;
+  std::optional<uint64_t> space_left_;
 };
 
 }  // namespace ward::test

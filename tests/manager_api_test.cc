@@ -9,7 +9,10 @@
 
 #include <map>
 #include <set>
+#include <string_view>
+#include <vector>
 
+#include "agent/modules/schemas.h"
 #include "common/clock.h"
 #include "manager/auth/secrets.h"
 #include "tests/manager_harness.h"
@@ -432,6 +435,49 @@ TEST(ManagerApi, AgentsListFilterAssignDeleteAndCommands) {
   EXPECT_EQ(m.Get("/api/v1/agents/" + a2, k).status, 404);
   r = m.Post("/agent/v1/heartbeat", c2, {{"machine_id", "machine-1"}});
   EXPECT_EQ(r.status, 401);
+}
+
+Status AcceptAnySection(const agent::PolicySection&, const ConfigNode&) { return Status::Ok(); }
+bool AlwaysEnabled(const agent::PolicySection&) { return true; }
+
+// A module the manager was not built with declares the key fields of its events (a test-only
+// schema): its events become searchable by them through the API, with no manager change. The
+// same field in another module's event is not indexed: each module's own declaration counts.
+TEST(ManagerApi, EventsAreSearchableByTheFieldsANewModuleDeclares) {
+  static constexpr std::string_view kFields[] = {"dns.question.name", "rule.ruleset"};
+  std::vector<agent::ModuleSchema> schemas(agent::ModuleSchemas().begin(),
+                                           agent::ModuleSchemas().end());
+  schemas.push_back({"dnsguard", &AcceptAnySection, &AlwaysEnabled, {}, kFields});
+  manager::ApiOptions options;
+  options.event_schemas = schemas;
+  ManagerHarness m(options);
+  const std::string k = m.primary_key();
+  auto [agent, cred] = m.NewAgent(k, "web-01");
+  const std::string ts =
+      FormatTimestamp(std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)));
+  std::string batch =
+      R"({"@timestamp":")" + ts +
+      R"(","event":{"id":"0193-d-1","module":"dnsguard","action":"blocked","severity":3},)"
+      R"("dns":{"question":{"name":"evil.example.org","type":"A"}},"rule":{"ruleset":"bad-domains"}})"
+      "\n" +
+      R"({"@timestamp":")" + ts +
+      R"(","event":{"id":"0193-d-2","module":"integrity","action":"modified","severity":2},)"
+      R"("dns":{"question":{"name":"evil.example.net"}},"file":{"path":"/etc/hosts"}})"
+      "\n";
+  Reply r = m.Do("POST", "/agent/v1/events", cred, batch, "application/x-ndjson", "gzip");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["accepted"], 2);
+
+  r = m.Get("/api/v1/events?q=evil.example", k);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["event"]["id"], "0193-d-1");
+  r = m.Get("/api/v1/events?q=bad-domains", k);
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["event"]["id"], "0193-d-1");
+  r = m.Get("/api/v1/events?q=/etc/hosts", k);
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["event"]["id"], "0193-d-2");
 }
 
 TEST(ManagerApi, EventsQueryFiltersPaginatesAndCounts) {

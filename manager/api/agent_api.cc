@@ -309,7 +309,7 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
 
 HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent) {
   BatchOwner owner{agent.tenant_id, agent.id, agent.hostname};
-  ParsedBatch batch = ParseEventBatch(req.body, owner);
+  ParsedBatch batch = ParseEventBatch(req.body, owner, event_index_);
   if (batch.lines > options_.max_batch_events) {
     return AgentError(
         413, "too_large",

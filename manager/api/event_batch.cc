@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "agent/modules/schemas.h"
 #include "common/text.h"
 #include "manager/api/http_types.h"
 
@@ -74,41 +75,39 @@ struct Field {
   enum Kind { kAbsent, kNull, kString, kInteger, kOther } kind = kAbsent;
   std::string s;
   int64_t i = 0;
+  void Clear() {
+    kind = kAbsent;
+    s.clear();
+    i = 0;
+  }
 };
 
-// The fields of an event the manager reads (the rest of the document is kept, not read).
-enum FieldIndex { kTs, kId, kModule, kAction, kSeverity, kPath, kUrl, kRuleId, kRuleName, kNF };
-struct FieldPath {
-  const char* top;
-  const char* sub;  // nullptr: a top-level field
-};
-constexpr FieldPath kFieldPaths[kNF] = {
-    {"@timestamp", nullptr}, {"event", "id"},       {"event", "module"},
-    {"event", "action"},     {"event", "severity"}, {"file", "path"},
-    {"url", "original"},     {"rule", "id"},        {"rule", "name"}};
+// The common fields (EventIndex::kCommonFields, in this order).
+enum CommonField : size_t { kTs, kId, kModule, kAction, kSeverity };
+constexpr std::string_view kCommonNames[EventIndex::kCommonFields] = {
+    "@timestamp", "event.id", "event.module", "event.action", "event.severity"};
 
-struct Fields {
-  Field f[kNF];
-};
+// Values of the index's fields, by field index.
+using Fields = std::vector<Field>;
 
 // The checks and the columns, from the fields (the same for a parsed document and for the
 // streaming reader below).
-Result<StoredEvent> FromFields(Fields& in, const BatchOwner& owner) {
-  Field& id = in.f[kId];
+Result<StoredEvent> FromFields(Fields& in, const EventIndex& index, const BatchOwner& owner) {
+  Field& id = in[kId];
   if (id.kind == Field::kAbsent || id.kind == Field::kNull) {
     return InvalidArgument("event.id: missing");
   }
   if (id.kind != Field::kString || !ValidEventId(id.s)) {
     return InvalidArgument("event.id: expected 1..64 characters of [0-9A-Za-z-]");
   }
-  const Field& ts = in.f[kTs];
+  const Field& ts = in[kTs];
   if (ts.kind == Field::kAbsent || ts.kind == Field::kNull) {
     return InvalidArgument("@timestamp: missing");
   }
   std::optional<TimePoint> when;
   if (ts.kind == Field::kString) when = ParseTimestamp(ts.s);
   if (!when) return InvalidArgument("@timestamp: expected an RFC 3339 timestamp");
-  Field& module = in.f[kModule];
+  Field& module = in[kModule];
   if (module.kind == Field::kAbsent || module.kind == Field::kNull) {
     return InvalidArgument("event.module: missing");
   }
@@ -116,38 +115,54 @@ Result<StoredEvent> FromFields(Fields& in, const BatchOwner& owner) {
       module.s.find('\0') != std::string::npos) {
     return InvalidArgument("event.module: expected a string of 1..64 bytes");
   }
-  Field& action = in.f[kAction];
+  Field& action = in[kAction];
   if (action.kind != Field::kAbsent && action.kind != Field::kNull &&
       (action.kind != Field::kString || action.s.size() > 128 ||
        action.s.find('\0') != std::string::npos)) {
     return InvalidArgument("event.action: expected a string of at most 128 bytes");
   }
   int severity = 0;
-  const Field& sev = in.f[kSeverity];
+  const Field& sev = in[kSeverity];
   if (sev.kind != Field::kAbsent && sev.kind != Field::kNull) {
     if (sev.kind != Field::kInteger || sev.i < 0 || sev.i > 4) {
       return InvalidArgument("event.severity: expected an integer 0..4");
     }
     severity = static_cast<int>(sev.i);
   }
-  auto text = [&](FieldIndex k) {
-    return in.f[k].kind == Field::kString ? std::move(in.f[k].s) : std::string();
-  };
+  auto has_text = [&](size_t k) { return in[k].kind == Field::kString && !in[k].s.empty(); };
+  const EventIndex::Columns& columns = index.ColumnsOf(module.s);
   StoredEvent e;
+  // The columns first: a field may be declared twice (in both, or as a common one too).
+  // A declared field's value is taken (moved), a common field's copied: it is read below.
+  auto take = [&](size_t k, std::string& to) {
+    if (k < EventIndex::kCommonFields) {
+      to = in[k].s;
+    } else {
+      to = std::move(in[k].s);
+    }
+  };
+  for (size_t k : columns.path) {
+    if (has_text(k)) {
+      take(k, e.path);
+      break;
+    }
+  }
+  for (size_t k : columns.rule) {
+    if (!has_text(k)) continue;
+    if (e.rule.empty()) {
+      take(k, e.rule);
+    } else {
+      e.rule += ' ';
+      e.rule += in[k].s;
+    }
+  }
   e.id = std::move(id.s);
   e.tenant_id = owner.tenant_id;
   e.agent_id = owner.agent_id;
   e.timestamp = *when;
   e.module = std::move(module.s);
-  e.action = text(kAction);
+  e.action = action.kind == Field::kString ? std::move(action.s) : std::string();
   e.severity = severity;
-  e.path = text(kPath);
-  if (e.path.empty()) e.path = text(kUrl);
-  std::string rule_id = text(kRuleId);
-  std::string rule_name = text(kRuleName);
-  e.rule = rule_id.empty()     ? rule_name
-           : rule_name.empty() ? rule_id
-                               : fmt::format("{} {}", rule_id, rule_name);
   // The search columns hold text only (a NUL byte cannot be stored in PostgreSQL TEXT); the
   // document keeps the exact value (JSON escapes it).
   for (std::string* col : {&e.path, &e.rule}) {
@@ -158,17 +173,14 @@ Result<StoredEvent> FromFields(Fields& in, const BatchOwner& owner) {
   return e;
 }
 
-Field FieldOf(const nlohmann::json& doc, const FieldPath& p) {
+Field FieldOf(const nlohmann::json& doc, const std::vector<std::string>& keys) {
   Field out;
-  if (!doc.is_object()) return out;
-  auto it = doc.find(p.top);
-  if (it == doc.end()) return out;
-  const nlohmann::json* n = &*it;
-  if (p.sub != nullptr) {
+  const nlohmann::json* n = &doc;
+  for (const auto& k : keys) {
     if (!n->is_object()) return out;
-    auto jt = n->find(p.sub);
-    if (jt == n->end()) return out;
-    n = &*jt;
+    auto it = n->find(k);
+    if (it == n->end()) return out;
+    n = &*it;
   }
   if (n->is_null()) {
     out.kind = Field::kNull;
@@ -187,14 +199,26 @@ Field FieldOf(const nlohmann::json& doc, const FieldPath& p) {
 constexpr int kMaxDepth = 64;
 
 // Reads the fields of one NDJSON line without building a document: a SAX handler that follows
-// the first two levels of object keys. Duplicate keys behave as in a parsed document (the last
-// one wins, and a repeated top-level key forgets what the earlier one held).
+// the object keys down to the depth of the deepest field. Duplicate keys behave as in a parsed
+// document (the last one wins, and a repeated key forgets what the earlier one held below it).
+// One reader serves a whole batch (Reset() between lines), so its buffers are reused.
 class FieldReader final : public nlohmann::json::json_sax_t {
  public:
+  explicit FieldReader(const EventIndex& index)
+      : fields(index.size()), index_(index), keys_(index.max_depth()) {
+    stack_.reserve(16);
+  }
+
   Fields fields;
   bool root_object = false;
   bool has_agent = false;
   bool too_deep = false;
+
+  void Reset() {
+    for (auto& f : fields) f.Clear();
+    root_object = has_agent = too_deep = false;
+    stack_.clear();
+  }
 
   bool null() override {
     return Scalar([](Field& f) { f.kind = Field::kNull; });
@@ -220,7 +244,7 @@ class FieldReader final : public nlohmann::json::json_sax_t {
   bool string(string_t& v) override {
     return Scalar([&v](Field& f) {
       f.kind = Field::kString;
-      f.s = std::move(v);
+      f.s.swap(v);
     });
   }
   bool binary(binary_t&) override {
@@ -231,16 +255,17 @@ class FieldReader final : public nlohmann::json::json_sax_t {
   bool start_array(std::size_t) override { return Open(false); }
   bool end_array() override { return Close(); }
   bool key(string_t& k) override {
-    if (stack_.size() > static_cast<size_t>(kMaxDepth)) return Deep();
-    if (stack_.size() == 1) {
-      top_ = std::move(k);
-      if (top_ == "agent") has_agent = true;
-      // A repeated top-level key replaces the earlier value: forget what was read under it.
-      for (int i = 0; i < kNF; ++i) {
-        if (top_ == kFieldPaths[i].top) fields.f[i] = Field{};
+    const size_t depth = stack_.size();
+    if (depth > static_cast<size_t>(kMaxDepth)) return Deep();
+    if (depth == 1 && k == "agent") has_agent = true;
+    if (depth == 0 || depth > keys_.size() || !AllObjects(depth)) return true;
+    keys_[depth - 1].swap(k);
+    // A repeated key replaces the earlier value: forget what was read under it.
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (fields[i].kind != Field::kAbsent && index_.keys(i).size() >= depth &&
+          PrefixMatches(index_.keys(i), depth)) {
+        fields[i].Clear();
       }
-    } else if (stack_.size() == 2 && stack_[1]) {
-      sub_ = std::move(k);
     }
     return true;
   }
@@ -249,19 +274,26 @@ class FieldReader final : public nlohmann::json::json_sax_t {
   }
 
  private:
+  bool AllObjects(size_t depth) const {
+    for (size_t j = 0; j < depth; ++j) {
+      if (!stack_[j]) return false;
+    }
+    return true;
+  }
+  // True when the first n keys of `keys` are the current ones.
+  bool PrefixMatches(const std::vector<std::string>& keys, size_t n) const {
+    for (size_t j = n; j-- > 0;) {
+      if (keys[j] != keys_[j]) return false;
+    }
+    return true;
+  }
   // The field a value at the current position fills, if any.
   Field* Target() {
-    if (stack_.size() == 1 && stack_[0]) {
-      for (int i = 0; i < kNF; ++i) {
-        if (kFieldPaths[i].sub == nullptr && top_ == kFieldPaths[i].top) return &fields.f[i];
-      }
-    } else if (stack_.size() == 2 && stack_[0] && stack_[1]) {
-      for (int i = 0; i < kNF; ++i) {
-        if (kFieldPaths[i].sub != nullptr && top_ == kFieldPaths[i].top &&
-            sub_ == kFieldPaths[i].sub) {
-          return &fields.f[i];
-        }
-      }
+    const size_t depth = stack_.size();
+    if (depth == 0 || depth > keys_.size() || !AllObjects(depth)) return nullptr;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const auto& keys = index_.keys(i);
+      if (keys.size() == depth && PrefixMatches(keys, depth)) return &fields[i];
     }
     return nullptr;
   }
@@ -269,7 +301,7 @@ class FieldReader final : public nlohmann::json::json_sax_t {
   bool Scalar(F&& set) {
     if (stack_.size() > static_cast<size_t>(kMaxDepth)) return Deep();
     if (Field* f = Target()) {
-      *f = Field{};
+      f->Clear();
       set(*f);
     }
     return true;
@@ -279,7 +311,7 @@ class FieldReader final : public nlohmann::json::json_sax_t {
     if (stack_.empty()) {
       root_object = object;
     } else if (Field* f = Target()) {
-      *f = Field{};
+      f->Clear();
       f->kind = Field::kOther;
     }
     stack_.push_back(object);
@@ -294,8 +326,9 @@ class FieldReader final : public nlohmann::json::json_sax_t {
     return false;
   }
 
-  std::vector<bool> stack_;  // open containers, true = object
-  std::string top_, sub_;    // the current keys at the first and second level
+  const EventIndex& index_;
+  std::vector<bool> stack_;        // open containers, true = object
+  std::vector<std::string> keys_;  // the current key at each depth (up to the deepest field)
 };
 
 // The validated line as the stored document, with the manager's agent block appended: the
@@ -319,11 +352,12 @@ std::string WithAgent(std::string_view line, const BatchOwner& owner) {
 
 }  // namespace
 
-Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
+Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner,
+                                  const EventIndex& index) {
   if (!doc.is_object()) return InvalidArgument("expected a JSON object");
-  Fields fields;
-  for (int i = 0; i < kNF; ++i) fields.f[i] = FieldOf(doc, kFieldPaths[i]);
-  WARD_ASSIGN_OR_RETURN(StoredEvent e, FromFields(fields, owner));
+  Fields fields(index.size());
+  for (size_t i = 0; i < index.size(); ++i) fields[i] = FieldOf(doc, index.keys(i));
+  WARD_ASSIGN_OR_RETURN(StoredEvent e, FromFields(fields, index, owner));
   // The manager, not the body, says which agent this is.
   if (!doc.contains("agent") || !doc["agent"].is_object()) doc["agent"] = nlohmann::json::object();
   doc["agent"]["id"] = owner.agent_id;
@@ -332,8 +366,10 @@ Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner) {
   return e;
 }
 
-ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
+ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner,
+                            const EventIndex& index) {
   ParsedBatch out;
+  FieldReader reader(index);
   std::unordered_set<std::string> seen;
   size_t pos = 0;
   int line_no = 0;
@@ -357,7 +393,7 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
       out.rejected.push_back({line_no, "not JSON"});
       continue;
     }
-    FieldReader reader;
+    reader.Reset();
     bool parsed = nlohmann::json::sax_parse(line, &reader);
     if (reader.too_deep) {
       out.rejected.push_back({line_no, "nested deeper than 64 levels"});
@@ -371,10 +407,11 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
       out.rejected.push_back({line_no, "expected a JSON object"});
       continue;
     }
-    Result<StoredEvent> e = FromFields(reader.fields, owner);
+    Result<StoredEvent> e = FromFields(reader.fields, index, owner);
     if (e && reader.has_agent) {
       // The body names an agent: replace it in a parsed copy (rare; agents do not send one).
-      e = ToStoredEvent(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false), owner);
+      e = ToStoredEvent(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false), owner,
+                        index);
     } else if (e) {
       e->doc_text = WithAgent(line, owner);
     }
@@ -389,6 +426,54 @@ ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner) {
     out.events.push_back(std::move(*e));
   }
   return out;
+}
+
+EventIndex::EventIndex(std::span<const agent::ModuleSchema> schemas) {
+  for (std::string_view name : kCommonNames) FieldIndex(name);
+  for (const auto& schema : schemas) {
+    Columns columns;
+    for (std::string_view name : schema.indexed_fields) {
+      size_t k = FieldIndex(name);
+      bool rule = name.starts_with("rule.");
+      (rule ? columns.rule : columns.path).push_back(k);
+      auto& all = rule ? unknown_.rule : unknown_.path;
+      if (std::find(all.begin(), all.end(), k) == all.end()) all.push_back(k);
+    }
+    modules_.emplace_back(std::string(schema.name), std::move(columns));
+  }
+}
+
+size_t EventIndex::FieldIndex(std::string_view dotted) {
+  std::vector<std::string> keys;
+  if (dotted.starts_with('@')) {
+    keys.emplace_back(dotted);  // "@timestamp": one top-level key
+  } else {
+    for (std::string_view rest = dotted;;) {
+      size_t dot = rest.find('.');
+      keys.emplace_back(rest.substr(0, dot));
+      WARD_CHECK(!keys.back().empty());
+      if (dot == std::string_view::npos) break;
+      rest.remove_prefix(dot + 1);
+    }
+  }
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == keys) return i;
+  }
+  max_depth_ = std::max(max_depth_, keys.size());
+  keys_.push_back(std::move(keys));
+  return keys_.size() - 1;
+}
+
+const EventIndex::Columns& EventIndex::ColumnsOf(std::string_view module) const {
+  for (const auto& [name, columns] : modules_) {
+    if (name == module) return columns;
+  }
+  return unknown_;
+}
+
+const EventIndex& EventIndex::Builtin() {
+  static const EventIndex kIndex(agent::ModuleSchemas());
+  return kIndex;
 }
 
 }  // namespace ward::manager

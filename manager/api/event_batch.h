@@ -5,10 +5,13 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "agent/core/module_schema.h"
 #include "common/status.h"
 #include "manager/store/store.h"
 
@@ -36,6 +39,42 @@ struct BatchOwner {
   std::string agent_name;
 };
 
+// The event fields the manager reads, and which of them fill an event's search columns
+// (StoredEvent::path and ::rule, what `q` searches), per module. Read are the common fields
+// (@timestamp, event.id, event.module, event.action, event.severity) and every field a module
+// declares in its schema's `indexed_fields` (agent/core/module_schema.h; dotted names, any depth).
+// For an event of module M, M's declared fields under `rule.` fill `rule` (the non-empty ones,
+// joined by a space, in declared order) and its other declared fields fill `path` (the first
+// non-empty one, in declared order). An event of a module no schema names (the agent's own
+// `ward` events, a newer agent's module) uses every declared field, in order of first
+// declaration. Built once, before the first batch; immutable, share freely.
+class EventIndex {
+ public:
+  // REQUIRES: every declared field name is non-empty, without empty components.
+  explicit EventIndex(std::span<const agent::ModuleSchema> schemas);
+  // From agent::ModuleSchemas(): the built-in modules.
+  static const EventIndex& Builtin();
+
+  // For the readers (event_batch.cc): field i is at keys(i) (its dotted name, split); the first
+  // kCommonFields are the common ones, in the order above.
+  static constexpr size_t kCommonFields = 5;
+  struct Columns {
+    std::vector<size_t> path;  // field indices
+    std::vector<size_t> rule;
+  };
+  size_t size() const { return keys_.size(); }
+  const std::vector<std::string>& keys(size_t i) const { return keys_[i]; }
+  size_t max_depth() const { return max_depth_; }
+  const Columns& ColumnsOf(std::string_view module) const;
+
+ private:
+  size_t FieldIndex(std::string_view dotted);
+  std::vector<std::vector<std::string>> keys_;
+  size_t max_depth_ = 1;
+  std::vector<std::pair<std::string, Columns>> modules_;
+  Columns unknown_;  // every declared field
+};
+
 // Parses NDJSON. Each valid event gets agent.id/agent.name from `owner` (never from the body).
 // The lines are read without building a document (a streaming reader extracts the fields the
 // manager indexes): an event's `doc_text` is its line as sent with `"agent":{"id","name"}`
@@ -43,9 +82,12 @@ struct BatchOwner {
 // (the agent block replaced) and has an empty `doc_text`.
 // Required per line: a JSON object with event.id (1..64 of [0-9A-Za-z-]), @timestamp (RFC 3339)
 // and event.module (string); event.severity, when present, an integer 0..4.
-ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner);
+// The search columns follow `index`.
+ParsedBatch ParseEventBatch(std::string_view ndjson, const BatchOwner& owner,
+                            const EventIndex& index = EventIndex::Builtin());
 
 // The StoredEvent columns for an already-checked event document.
-Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner);
+Result<StoredEvent> ToStoredEvent(nlohmann::json doc, const BatchOwner& owner,
+                                  const EventIndex& index = EventIndex::Builtin());
 
 }  // namespace ward::manager

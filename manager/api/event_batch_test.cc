@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ward::manager {
@@ -91,9 +92,98 @@ TEST(ParseEventBatch, TakesTheAgentFromTheCredentialNotTheBody) {
 
 TEST(ParseEventBatch, JoinsRuleIdAndNameForTextSearch) {
   ParsedBatch b = ParseEventBatch(
-      Line("0193-000b", R"(,"rule":{"id":"942100","name":"SQL injection"})"), kOwner);
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"0193-000b","module":"ips"},)"
+      R"("url":{"original":"/q?id=1"},"rule":{"id":"942100","name":"SQL injection"}})",
+      kOwner);
   ASSERT_EQ(b.events.size(), 1u);
   EXPECT_EQ(b.events[0].rule, "942100 SQL injection");
+  EXPECT_EQ(b.events[0].path, "/q?id=1");
+}
+
+// The columns come from the event's module's declared fields (agent/modules/*/schema.cc):
+// integrity declares file.path only, so a rule in its event is not indexed; ips declares
+// url.original and rule.*, so its file.path is not.
+TEST(ParseEventBatch, EachModuleIndexesTheFieldsItDeclares) {
+  ParsedBatch b = ParseEventBatch(
+      Line("0193-000c", R"(,"rule":{"id":"1","name":"n"})") +
+          R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"0193-000d","module":"ips"},)"
+          R"("file":{"path":"/not/this"},"rule":{"name":"only name"}})",
+      kOwner);
+  ASSERT_EQ(b.events.size(), 2u);
+  EXPECT_EQ(b.events[0].path, "/var/www/x");
+  EXPECT_EQ(b.events[0].rule, "");
+  EXPECT_EQ(b.events[1].path, "");
+  EXPECT_EQ(b.events[1].rule, "only name");
+}
+
+Status AcceptAnySection(const agent::PolicySection&, const ConfigNode&) { return Status::Ok(); }
+bool AlwaysEnabled(const agent::PolicySection&) { return true; }
+
+// A module the manager does not know declares its key fields, at any depth: its events are
+// indexed by them. A module no schema names gets every declared field.
+TEST(EventIndex, ANewModulesDeclaredFieldsFillTheSearchColumns) {
+  static constexpr std::string_view kLogFields[] = {"log.file.path", "rule.description"};
+  static constexpr std::string_view kDnsFields[] = {"dns.question.name"};
+  const agent::ModuleSchema schemas[] = {
+      {"loginspect", &AcceptAnySection, &AlwaysEnabled, {}, kLogFields},
+      {"dnsguard", &AcceptAnySection, &AlwaysEnabled, {}, kDnsFields}};
+  EventIndex index(schemas);
+  const std::string head = R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":")";
+  ParsedBatch b = ParseEventBatch(
+      head +
+          R"(l1","module":"loginspect"},"log":{"file":{"path":"/var/log/auth.log"}},)"
+          R"("rule":{"description":"ssh brute force"},"dns":{"question":{"name":"x.org"}}})"
+          "\n" +
+          head +
+          R"(d1","module":"dnsguard"},"dns":{"question":{"name":"evil.example"}}})"
+          "\n" +
+          head +
+          R"(o1","module":"other"},"dns":{"question":{"name":"other.example"}}})"
+          "\n" +
+          head + R"(i1","module":"integrity"},"file":{"path":"/etc/passwd"}})",
+      kOwner, index);
+  ASSERT_EQ(b.events.size(), 4u);
+  EXPECT_EQ(b.events[0].path, "/var/log/auth.log");
+  EXPECT_EQ(b.events[0].rule, "ssh brute force");
+  EXPECT_EQ(b.events[1].path, "evil.example");
+  EXPECT_EQ(b.events[2].path, "other.example") << "a module no schema names: every field";
+  EXPECT_EQ(b.events[3].path, "") << "integrity is not among these schemas";
+}
+
+// Deep fields follow the parsed document's rules too: the last of duplicate keys wins at every
+// level, and a field under an array is not read.
+TEST(EventIndex, StreamingReaderAgreesWithTheParsedDocumentOnDeepFields) {
+  static constexpr std::string_view kFields[] = {"log.file.path", "rule.a.b.c"};
+  const agent::ModuleSchema schemas[] = {{"m", &AcceptAnySection, &AlwaysEnabled, {}, kFields}};
+  EventIndex index(schemas);
+  const std::string head =
+      R"({"@timestamp":"2027-01-15T08:00:00Z","event":{"id":"x","module":"m"},)";
+  const std::vector<std::string> lines = {
+      head + R"("log":{"file":{"path":"/a"}}})",
+      head + R"("log":{"file":{"path":"/a"},"file":{"size":1}}})",
+      head + R"("log":{"file":{"path":"/a"}},"log":{"level":"x"}})",
+      head + R"("log":{"file":{"path":"/a","path":"/b"}}})",
+      head + R"("log":{"file":[{"path":"/a"}]}})",
+      head + R"("log":[{"file":{"path":"/a"}}]})",
+      head + R"("log":{"file":{"path":{"deeper":"/a"}}}})",
+      head + R"("rule":{"a":{"b":{"c":"deep"}}},"log":{"file":{"path":7}}})",
+      head + R"("rule":{"a":{"b":{"c":"deep"},"b":null}}})",
+      head + R"("x":{"log":{"file":{"path":"/a"}}}})",
+  };
+  for (const auto& line : lines) {
+    SCOPED_TRACE(line);
+    ParsedBatch b = ParseEventBatch(line, kOwner, index);
+    auto want = ToStoredEvent(nlohmann::json::parse(line), kOwner, index);
+    ASSERT_TRUE(want.has_value()) << want.error().ToString();
+    ASSERT_EQ(b.events.size(), 1u) << (b.rejected.empty() ? "" : b.rejected[0].error);
+    EXPECT_EQ(b.events[0].path, want->path);
+    EXPECT_EQ(b.events[0].rule, want->rule);
+  }
+  ParsedBatch b = ParseEventBatch(lines[0] + "\n" + lines[1] + "\n" + lines[3], kOwner, index);
+  ASSERT_EQ(b.events.size(), 1u) << "the same id: one event";
+  EXPECT_EQ(b.events[0].path, "/a");
+  b = ParseEventBatch(lines[3], kOwner, index);
+  EXPECT_EQ(b.events[0].path, "/b");
 }
 
 TEST(ParseEventBatch, KeepsNulBytesOutOfTheSearchColumns) {

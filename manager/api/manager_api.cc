@@ -27,6 +27,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
     : store_(store),
       clock_(clock),
       options_(options),
+      event_index_(options_.event_schemas),
       key_limiter_(options.key_rate_per_minute, clock),
       tenant_limiter_(options.tenant_rate_per_minute, clock),
       agent_limiter_(options.agent_rate_per_minute, clock) {

@@ -12,11 +12,14 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "agent/modules/schemas.h"
 #include "common/clock.h"
+#include "manager/api/event_batch.h"
 #include "manager/api/http_types.h"
 #include "manager/api/session_api.h"
 #include "manager/auth/auth_failures.h"
@@ -37,6 +40,8 @@ struct ApiOptions {
   int max_batch_events = 1000;                 // lines per /agent/v1/events upload; over it: 413
   SessionOptions sessions;                     // console sign-in (manager/api/session_api.h)
   std::string tls_fingerprint;                 // GET /api/v1/info (for install commands)
+  // The modules whose declared indexed_fields make their events searchable (EventIndex).
+  std::span<const agent::ModuleSchema> event_schemas = agent::ModuleSchemas();
 };
 
 class ManagerApi {
@@ -76,6 +81,7 @@ class ManagerApi {
   Store& store_;
   const Clock& clock_;
   ApiOptions options_;
+  EventIndex event_index_;  // from options_.event_schemas, built once
   std::unique_ptr<RouteTable> rest_;
   std::unique_ptr<ConsoleSessions> sessions_;  // /api/v1/session and cookie authentication  //
                                                // /api/v1: manager/api/routes/<resource>.cc

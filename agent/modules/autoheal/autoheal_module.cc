@@ -9,10 +9,10 @@
 #include <set>
 
 #include "agent/core/health.h"
+#include "agent/core/watch/path_filter.h"
 #include "agent/modules/autoheal/config.h"
 #include "agent/modules/autoheal/healer.h"
 #include "agent/modules/integrity/config.h"
-#include "agent/modules/integrity/path_filter.h"
 #include "common/log.h"
 #include "common/text.h"
 
@@ -100,7 +100,7 @@ class AutohealModule final : public Module, public HealthReporter {
   }
 
   void RunWith(AutohealSettings s, std::stop_token stop) {
-    integrity::PathFilter filter(s.integrity.paths);
+    watch::PathFilter filter(integrity::WatchRoots(s.integrity.paths));
     std::vector<std::unique_ptr<Healer>> healers;
     for (const auto& r : s.config.roots) {
       healers.push_back(std::make_unique<Healer>(
@@ -136,7 +136,7 @@ class AutohealModule final : public Module, public HealthReporter {
       for (const auto& [path, observed_ns] : work) {
         if (!seen.insert(path).second) continue;
         for (auto& h : healers) {
-          if (integrity::IsUnder(path, h->root().path)) h->OnChange(path, observed_ns);
+          if (watch::IsUnder(path, h->root().path)) h->OnChange(path, observed_ns);
         }
       }
       for (auto& h : healers) h->FlushStatus();

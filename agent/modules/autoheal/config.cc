@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/core/watch/path_filter.h"
 #include "agent/modules/integrity/config.h"
-#include "agent/modules/integrity/path_filter.h"
 #include "common/text.h"
 
 namespace ward::agent::autoheal {
@@ -39,7 +39,7 @@ Result<HealRoot> ParseRoot(const ConfigNode& n) {
   const ConfigNode* repo = n.Find("repository");
   if (repo == nullptr) return n.Error("missing required key \"repository\"");
   WARD_ASSIGN_OR_RETURN(r.repository, ReadAbsPath(*repo));
-  if (integrity::IsUnder(r.repository, r.path)) {
+  if (watch::IsUnder(r.repository, r.path)) {
     return repo->Error("the repository must not be inside the root it restores");
   }
   if (const ConfigNode* v = n.Find("ref")) {
@@ -48,7 +48,7 @@ Result<HealRoot> ParseRoot(const ConfigNode& n) {
   }
   if (const ConfigNode* v = n.Find("lock_file")) {
     WARD_ASSIGN_OR_RETURN(r.lock_file, ReadAbsPath(*v));
-    if (integrity::IsUnder(r.lock_file, r.path)) {
+    if (watch::IsUnder(r.lock_file, r.path)) {
       return v->Error(
           "the lock file must not be inside the root (whoever can write the root "
           "could then turn healing off)");
@@ -84,7 +84,7 @@ Result<AutohealConfig> ParseAutohealConfig(const ConfigNode& section) {
     for (const auto& item : n->items()) {
       WARD_ASSIGN_OR_RETURN(HealRoot r, ParseRoot(item));
       for (const auto& prev : c.roots) {
-        if (integrity::IsUnder(r.path, prev.path) || integrity::IsUnder(prev.path, r.path)) {
+        if (watch::IsUnder(r.path, prev.path) || watch::IsUnder(prev.path, r.path)) {
           return item.Error(fmt::format("{} overlaps {}", r.path, prev.path));
         }
       }
@@ -117,7 +117,7 @@ Result<AutohealSettings> ParseAutohealSettings(const ConfigNode& section,
   if (integ != nullptr) {
     WARD_ASSIGN_OR_RETURN(s.integrity, integrity::ParseIntegrityConfig(*integ));
   }
-  integrity::PathFilter filter(s.integrity.paths);
+  watch::PathFilter filter(integrity::WatchRoots(s.integrity.paths));
   const ConfigNode* roots = section.Find("roots");
   for (size_t i = 0; i < s.config.roots.size(); ++i) {
     const auto& r = s.config.roots[i];

@@ -91,7 +91,7 @@ std::string StatusFile(const std::filesystem::path& state_dir, const std::string
 
 }  // namespace
 
-Healer::Healer(HealRoot root, const integrity::PathFilter* filter, ChangeLedger* ledger,
+Healer::Healer(HealRoot root, const watch::PathFilter* filter, ChangeLedger* ledger,
                EventSink& sink, const Clock& clock, FileSystem& fs, std::filesystem::path state_dir,
                int persistent_threshold, std::chrono::milliseconds persistent_window)
     : root_(std::move(root)),
@@ -281,7 +281,7 @@ void Healer::OnChange(const std::string& abs_path, int64_t observed_ns) {
 
 void Healer::OnChangeImpl(const std::string& abs_path) {
   if (!started_ || status_.locked) return;
-  if (!integrity::IsUnder(abs_path, root_.path)) return;
+  if (!watch::IsUnder(abs_path, root_.path)) return;
   // The lock file may have appeared since the last Poll() (`touch lock; edit`): look now.
   if (!root_.lock_file.empty() && ::access(root_.lock_file.c_str(), F_OK) == 0) {
     SetLocked(true);

@@ -22,10 +22,10 @@
 #include <string>
 
 #include "agent/core/change_ledger.h"
+#include "agent/core/watch/path_filter.h"
 #include "agent/modules/autoheal/config.h"
 #include "agent/modules/autoheal/git_source.h"
 #include "agent/modules/autoheal/safe_root.h"
-#include "agent/modules/integrity/path_filter.h"
 #include "common/clock.h"
 #include "common/event_sink.h"
 #include "common/file_system.h"
@@ -48,7 +48,7 @@ class Healer {
  public:
   // `filter` (integrity's) decides which paths are watched at all; may be null in tests.
   // `fs` writes the state directory's files.
-  Healer(HealRoot root, const integrity::PathFilter* filter, ChangeLedger* ledger, EventSink& sink,
+  Healer(HealRoot root, const watch::PathFilter* filter, ChangeLedger* ledger, EventSink& sink,
          const Clock& clock, FileSystem& fs, std::filesystem::path state_dir,
          int persistent_threshold, std::chrono::milliseconds persistent_window);
 
@@ -95,7 +95,7 @@ class Healer {
   int64_t NowNs() const;
 
   HealRoot root_;
-  const integrity::PathFilter* filter_;
+  const watch::PathFilter* filter_;
   ChangeLedger* ledger_;
   EventSink& sink_;
   const Clock& clock_;

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/modules/integrity/path_filter.h"
 #include "agent/modules/integrity/record.h"
+#include "agent/modules/integrity/watched_roots.h"
 
 namespace ward::agent::integrity {
 

@@ -130,4 +130,8 @@ Result<IntegrityConfig> ParseIntegrityConfig(const ConfigNode& section) {
   return c;
 }
 
+std::vector<watch::WatchRoot> WatchRoots(const std::vector<WatchedPath>& paths) {
+  return {paths.begin(), paths.end()};
+}
+
 }  // namespace ward::agent::integrity

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/watch/path_filter.h"
 #include "common/config_node.h"
 #include "common/status.h"
 
@@ -41,12 +42,14 @@ constexpr uint32_t kDefaultAttrs = kAttrSha256 | kAttrSize | kAttrMode | kAttrOw
 // Attribute names in a fixed order, as they appear in events.
 std::vector<std::string> AttrNames(uint32_t mask);
 
-struct WatchedPath {
-  std::string path;  // absolute, normalised, no trailing slash (except "/")
-  bool recursive = true;
-  std::vector<std::string> exclude;
+// A watched root (path, recursive, exclude: agent/core/watch/path_filter.h) with the attributes
+// integrity compares under it.
+struct WatchedPath : watch::WatchRoot {
   uint32_t attributes = kDefaultAttrs;
 };
+
+// The roots alone (same order), for a watch::PathFilter.
+std::vector<watch::WatchRoot> WatchRoots(const std::vector<WatchedPath>& paths);
 
 enum class RealtimeBackend { kAuto, kFanotify, kInotify };
 

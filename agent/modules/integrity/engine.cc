@@ -22,7 +22,7 @@ int64_t NowNs(const Clock& clock) {
       .count();
 }
 
-std::vector<std::string> RootPaths(const PathFilter& f) {
+std::vector<std::string> RootPaths(const WatchedRoots& f) {
   std::vector<std::string> out;
   for (const auto& r : f.roots()) out.push_back(r.path);
   return out;
@@ -59,17 +59,18 @@ std::vector<const FileRecord*> Pointers(const Records& records) {
 
 // Renames state.db and its -wal/-shm to state.db.unreadable-<time>[...]: a damaged database is
 // kept for inspection, never deleted.
-Status MoveDatabaseAside(const std::filesystem::path& state_dir) {
-  auto stamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+Status MoveDatabaseAside(FileSystem& fs, const Clock& clock,
+                         const std::filesystem::path& state_dir) {
   std::string db = (state_dir / "state.db").string();
-  std::string aside = fmt::format("{}.unreadable-{}", db, stamp);
+  std::string aside = fmt::format("{}.unreadable-{}", db, NowNs(clock));
+  // Never over an earlier one (the clock may not have moved since: a fake one in tests).
+  for (int n = 1; fs.Lstat(aside).has_value(); ++n) {
+    aside = fmt::format("{}.unreadable-{}-{}", db, NowNs(clock), n);
+  }
   for (std::string_view suffix : {"", "-wal", "-shm"}) {
     std::string from = db + std::string(suffix);
-    if (::rename(from.c_str(), (aside + std::string(suffix)).c_str()) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, fmt::format("move {} aside", from));
-    }
+    Status s = fs.Rename(from, aside + std::string(suffix));
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s.WithContext("move aside");
   }
   spdlog::error("integrity: the damaged state database was moved to {}", aside);
   return Status::Ok();
@@ -98,7 +99,7 @@ Result<std::unique_ptr<IntegrityEngine>> IntegrityEngine::Open(
     // Not a database any more (overwritten, truncated header): kept aside, reported at the first
     // look, and a fresh one holds the baseline from then on.
     failure = fmt::format("the state database is unreadable ({})", store.error().message());
-    WARD_RETURN_IF_ERROR(MoveDatabaseAside(state_dir));
+    WARD_RETURN_IF_ERROR(MoveDatabaseAside(fs, clock, state_dir));
     store = BaselineStore::Open(state_dir);
   }
   if (!store) return store.error();
@@ -129,7 +130,7 @@ std::filesystem::path IntegrityEngine::CopyPath(const std::filesystem::path& sta
 
 Status IntegrityEngine::ReopenFreshStore() {
   store_.reset();  // closed before its files move (closing unlinks the -wal by name)
-  WARD_RETURN_IF_ERROR(MoveDatabaseAside(state_dir_));
+  WARD_RETURN_IF_ERROR(MoveDatabaseAside(fs_, clock_, state_dir_));
   WARD_ASSIGN_OR_RETURN(store_, BaselineStore::Open(state_dir_));
   return Status::Ok();
 }
@@ -626,7 +627,7 @@ Result<RunStats> IntegrityEngine::ProcessPaths(
   std::map<std::string, const FileRecord*> before_map;
   auto covered = [&](const std::string& p) {
     for (const auto& s : subtrees) {
-      if (IsUnder(p, s)) return true;
+      if (watch::IsUnder(p, s)) return true;
     }
     return false;
   };

@@ -18,8 +18,8 @@
 #include "agent/core/change_ledger.h"
 #include "agent/modules/integrity/baseline_store.h"
 #include "agent/modules/integrity/config.h"
-#include "agent/modules/integrity/path_filter.h"
 #include "agent/modules/integrity/scanner.h"
+#include "agent/modules/integrity/watched_roots.h"
 #include "common/clock.h"
 #include "common/event_sink.h"
 #include "common/file_system.h"
@@ -68,7 +68,7 @@ class IntegrityEngine {
   Result<RunStats> ProcessPaths(const std::vector<std::pair<std::string, bool>>& paths,
                                 EventSink& sink, std::string_view detected_by);
 
-  const PathFilter& filter() const { return filter_; }
+  const WatchedRoots& filter() const { return filter_; }
   const IntegrityConfig& config() const { return config_; }
   IntegrityHealth health() const { return health_; }
 
@@ -107,7 +107,7 @@ class IntegrityEngine {
   IntegrityConfig config_;
   FileSystem& fs_;
   const Clock& clock_;
-  PathFilter filter_;
+  WatchedRoots filter_;
   Scanner scanner_;
   std::unique_ptr<BaselineStore> store_;
   ChangeLedger* ledger_;

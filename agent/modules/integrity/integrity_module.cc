@@ -12,16 +12,17 @@
 
 #include "agent/core/health.h"
 #include "agent/core/policy.h"
+#include "agent/core/watch/watcher.h"
 #include "agent/modules/integrity/config.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/integrity/events.h"
-#include "agent/modules/integrity/watcher.h"
 #include "common/log.h"
 
 namespace ward::agent::integrity {
 namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
+using watch::Notice;
 constexpr auto kMaxCoalesce = std::chrono::seconds(1);
 constexpr auto kPollInterval = std::chrono::seconds(5);
 constexpr size_t kMaxPending = 100'000;
@@ -125,9 +126,10 @@ class IntegrityModule final : public Module, public HealthReporter {
     cv_.notify_all();
   }
 
-  std::unique_ptr<Watcher> MakeWatcher(const IntegrityConfig& config, const PathFilter& filter) {
+  std::unique_ptr<watch::Watcher> MakeWatcher(const IntegrityConfig& config,
+                                              const WatchedRoots& roots) {
     if (config.backend != RealtimeBackend::kInotify) {
-      auto w = CreateFanotifyWatcher(filter);
+      auto w = watch::CreateFanotifyWatcher(roots.filter());
       if (w) return std::move(*w);
       if (config.backend == RealtimeBackend::kFanotify) {
         Emit(StatusEvent(ctx_.clock, "realtime_unavailable", Severity::kHigh,
@@ -138,7 +140,7 @@ class IntegrityModule final : public Module, public HealthReporter {
       }
       spdlog::info("integrity: fanotify unavailable ({}), using inotify", w.error().message());
     }
-    auto w = CreateInotifyWatcher(filter);
+    auto w = watch::CreateInotifyWatcher(roots.filter(), ctx_.clock);
     if (w) return std::move(*w);
     Emit(StatusEvent(
         ctx_.clock, "realtime_unavailable", Severity::kHigh,
@@ -177,7 +179,7 @@ class IntegrityModule final : public Module, public HealthReporter {
     }
 
     // The watcher starts before the first comparison, so nothing changed meanwhile is missed.
-    std::unique_ptr<Watcher> watcher;
+    std::unique_ptr<watch::Watcher> watcher;
     std::jthread watch_thread;
     if (config.realtime) {
       watcher = MakeWatcher(config, engine.filter());

@@ -221,7 +221,7 @@ struct WorkerOut {
 // are open at once) and a count of the workers busy with one, so that all know when it is over.
 class Walk {
  public:
-  Walk(FileSystem& fs, const PathFilter& filter, Found& found)
+  Walk(FileSystem& fs, const WatchedRoots& filter, Found& found)
       : fs_(fs), filter_(filter), found_(found) {}
 
   // Records `start` itself and queues it when it is a directory to look into. Before Run().
@@ -241,7 +241,7 @@ class Walk {
   void Push(std::vector<Task> tasks);
 
   FileSystem& fs_;
-  const PathFilter& filter_;
+  const WatchedRoots& filter_;
   Found& found_;
   std::atomic<int> queued_fds_{0};
   std::mutex mu_;
@@ -453,7 +453,7 @@ void Reorder(std::deque<FileRecord>& records, std::vector<size_t> order) {
 
 }  // namespace
 
-Scanner::Scanner(FileSystem& fs, const PathFilter& filter, int threads)
+Scanner::Scanner(FileSystem& fs, const WatchedRoots& filter, int threads)
     : fs_(fs), filter_(filter), threads_(threads) {
   if (threads_ <= 0) threads_ = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
@@ -474,7 +474,8 @@ ScanOutput Scanner::ScanPath(const std::string& path, bool subtree) {
   if (subtree) {
     // Roots nested below `path` are walked on their own, with their own settings, as in ScanAll.
     for (const auto& r : filter_.roots()) {
-      if (r.path != path && IsUnder(r.path, path)) starts.push_back({r.path, r.recursive ? -1 : 1});
+      if (r.path != path && watch::IsUnder(r.path, path))
+        starts.push_back({r.path, r.recursive ? -1 : 1});
     }
   }
   return Scan(starts, {});

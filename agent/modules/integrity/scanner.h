@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/modules/integrity/path_filter.h"
 #include "agent/modules/integrity/record.h"
+#include "agent/modules/integrity/watched_roots.h"
 #include "common/file_system.h"
 
 namespace ward::agent::integrity {
@@ -43,7 +43,7 @@ struct ScanOutput {
 class Scanner {
  public:
   // threads: how many threads walk and hash (the calling one among them); 0 = one per core.
-  Scanner(FileSystem& fs, const PathFilter& filter, int threads);
+  Scanner(FileSystem& fs, const WatchedRoots& filter, int threads);
 
   // Receives records whose content is final, sorted by path, valid during the call; see ScanAll().
   using SettledFn = std::function<void(const std::vector<const FileRecord*>& records)>;
@@ -66,7 +66,7 @@ class Scanner {
   ScanOutput Scan(const std::vector<Start>& starts, const SettledFn& settled);
 
   FileSystem& fs_;
-  const PathFilter& filter_;
+  const WatchedRoots& filter_;
   int threads_;
 };
 

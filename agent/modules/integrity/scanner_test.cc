@@ -89,7 +89,7 @@ TEST(IntegrityScanner, RecordsFilesDirectoriesAndSymlinksWithTheirMetadata) {
   ASSERT_EQ(::symlink("f.txt", (root + "/link").c_str()), 0);
   ASSERT_EQ(::symlink("/nonexistent/target", (root + "/dangling").c_str()), 0);
 
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_TRUE(out.warnings.empty());
@@ -137,7 +137,7 @@ TEST(IntegrityScanner, DirectorySymlinkLoopIsRecordedButNotFollowed) {
   ASSERT_EQ(::symlink(".", (root + "/d/self").c_str()), 0);
   ASSERT_EQ(::symlink(root.c_str(), (root + "/d/abs").c_str()), 0);
 
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_TRUE(out.warnings.empty());
@@ -160,7 +160,7 @@ TEST(IntegrityScanner, FifoGetsMetadataOnlyAndIsNeverOpened) {
   // Opening the FIFO would show up as an injected failure: a warning and `unreadable`.
   FaultyFileSystem fs;
   fs.FailOn(FaultyFileSystem::Op::kOpen, "/pipe", EIO);
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(fs, filter, 1);
 
   std::promise<ScanOutput> result;
@@ -190,7 +190,7 @@ TEST(IntegrityScanner, MissingRootIsAWarningAndOtherRootsAreStillScanned) {
   const std::string base = Canonical(tmp);
   WriteFile(base + "/present/file", "x");
   const std::string missing = base + "/absent";
-  PathFilter filter({Root(missing), Root(base + "/present")});
+  WatchedRoots filter({Root(missing), Root(base + "/present")});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput out = scanner.ScanAll();
   ASSERT_EQ(out.warnings.size(), 1u);
@@ -205,7 +205,7 @@ TEST(IntegrityScanner, UnreadableFileIsAWarningAndKeepsItsRecord) {
   WriteFile(root + "/public.txt", "hello");
   FaultyFileSystem fs;
   fs.FailOn(FaultyFileSystem::Op::kOpen, "secret", EACCES);
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(fs, filter, 1);
   ScanOutput out = scanner.ScanAll();
 
@@ -230,7 +230,7 @@ TEST(IntegrityScanner, UnlistableDirectoryIsAWarningAndKeepsItsRecord) {
   WriteFile(root + "/open/inside", "y");
   FaultyFileSystem fs;
   fs.FailOn(FaultyFileSystem::Op::kListDir, "/locked", EACCES);
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(fs, filter, 1);
   ScanOutput out = scanner.ScanAll();
   ASSERT_EQ(out.warnings.size(), 1u);
@@ -246,7 +246,7 @@ TEST(IntegrityScanner, RecordsNamesWithNewlineAndNonUtf8BytesExactly) {
   const std::string latin1 = root + "/caf\xe9\xff.txt";
   WriteFile(newline, "n");
   WriteFile(latin1, "l");
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_TRUE(out.warnings.empty());
@@ -269,7 +269,7 @@ TEST(IntegrityScanner, ExcludedPathsAreNotRecordedNorDescended) {
   FaultyFileSystem fs;
   // Descending into an excluded directory would trip this.
   fs.FailOn(FaultyFileSystem::Op::kListDir, root + "/cache", EIO);
-  PathFilter filter({Root(root, {"*.log", "cache/**"})});
+  WatchedRoots filter({Root(root, {"*.log", "cache/**"})});
   Scanner scanner(fs, filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_TRUE(out.warnings.empty());
@@ -292,7 +292,7 @@ TEST(IntegrityScanner, HashesEqualOpenSslSha256OfTheContent) {
     WriteFile(p, c);
     total += c.size();
   }
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_TRUE(out.warnings.empty());
@@ -316,7 +316,7 @@ TEST(IntegrityScanner, TwoHashThreadsGiveTheSameDigestsAsOne) {
     contents[p] = Pseudo(i, (i * 7919) % 70000);
     WriteFile(p, contents[p]);
   }
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner one(RealFileSystem(), filter, 1);
   Scanner two(RealFileSystem(), filter, 2);
   ScanOutput a = one.ScanAll();
@@ -340,7 +340,7 @@ TEST(IntegrityScanner, NonRecursiveRootRecordsOnlyDirectChildren) {
   const std::string root = Canonical(tmp);
   WriteFile(root + "/top", "t");
   WriteFile(root + "/sub/deep", "d");
-  PathFilter filter({Root(root, {}, /*recursive=*/false)});
+  WatchedRoots filter({Root(root, {}, /*recursive=*/false)});
   Scanner scanner(RealFileSystem(), filter, 1);
   EXPECT_EQ(Paths(scanner.ScanAll()),
             (std::vector<std::string>{root, root + "/sub", root + "/top"}));
@@ -353,8 +353,8 @@ TEST(IntegrityScanner, NestedRootsAreScannedWithTheirOwnSettings) {
   WriteFile(root + "/app/b.log", "x");
   WriteFile(root + "/flat/top", "x");
   WriteFile(root + "/flat/sub/deep", "x");
-  PathFilter filter({Root(root, {"*.log"}), Root(root + "/app", {}, true, kAttrMode),
-                     Root(root + "/flat", {}, /*recursive=*/false)});
+  WatchedRoots filter({Root(root, {"*.log"}), Root(root + "/app", {}, true, kAttrMode),
+                       Root(root + "/flat", {}, /*recursive=*/false)});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_EQ(Paths(out),
@@ -373,8 +373,8 @@ TEST(IntegrityScanner, SubtreeScanOfAParentIncludesNestedRoots) {
   WriteFile(root + "/inner/deeper/c", "x");
   WriteFile(root + "/flat/d", "x");
   WriteFile(root + "/flat/sub/e", "x");
-  PathFilter filter({Root(root), Root(root + "/inner", {}, true, kAttrSha256 | kAttrMode),
-                     Root(root + "/flat", {}, false)});
+  WatchedRoots filter({Root(root), Root(root + "/inner", {}, true, kAttrSha256 | kAttrMode),
+                       Root(root + "/flat", {}, false)});
   Scanner scanner(RealFileSystem(), filter, 1);
   ScanOutput all = scanner.ScanAll();
   ScanOutput sub = scanner.ScanPath(root, /*subtree=*/true);
@@ -387,7 +387,7 @@ TEST(IntegrityScanner, ScanPathLooksAtOnePathOrItsSubtree) {
   const std::string root = Canonical(tmp);
   WriteFile(root + "/d/f", "x");
   WriteFile(root + "/d/e/g", "y");
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(RealFileSystem(), filter, 1);
 
   ScanOutput one = scanner.ScanPath(root + "/d", /*subtree=*/false);
@@ -411,7 +411,7 @@ TEST(IntegrityScanner, FilesAreNotHashedWhenSha256IsNotConfigured) {
   WriteFile(root + "/f", "content");
   FaultyFileSystem fs;
   fs.FailOn(FaultyFileSystem::Op::kOpen, root, EIO);
-  PathFilter filter({Root(root, {}, true, kAttrMode | kAttrSize)});
+  WatchedRoots filter({Root(root, {}, true, kAttrMode | kAttrSize)});
   Scanner scanner(fs, filter, 1);
   ScanOutput out = scanner.ScanAll();
   EXPECT_TRUE(out.warnings.empty()) << "nothing should have been opened";
@@ -516,7 +516,7 @@ TEST(IntegrityScanner, SharedWalkGivesTheSameRecordsOnAnyNumberOfThreads) {
   TempDir tmp;
   const std::string root = Canonical(tmp);
   MakeVariedTree(root);
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   ScanOutput one = Scanner(RealFileSystem(), filter, 1).ScanAll();
   ScanOutput three = Scanner(RealFileSystem(), filter, 3).ScanAll();
   EXPECT_TRUE(one.warnings.empty());
@@ -543,7 +543,7 @@ TEST(IntegrityScanner, PathBasedFileSystemGivesTheSameScanAsDescriptors) {
   TempDir tmp;
   const std::string root = Canonical(tmp);
   MakeVariedTree(root);
-  PathFilter filter({Root(root, {"f1?"})});
+  WatchedRoots filter({Root(root, {"f1?"})});
   TweakedFileSystem path_only;
   path_only.path_only = true;
   ScanOutput by_fd = Scanner(RealFileSystem(), filter, 2).ScanAll();
@@ -562,7 +562,7 @@ TEST(IntegrityScanner, LargeUnreadableFileIsAWarningAndKeepsItsRecord) {
   WriteFile(root + "/big.public", Pseudo(2, 9 * 1024 * 1024));
   FaultyFileSystem fs;
   fs.FailOn(FaultyFileSystem::Op::kOpen, "secret", EACCES);
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   ScanOutput out = Scanner(fs, filter, 2).ScanAll();
   ASSERT_EQ(out.warnings.size(), 1u);
   EXPECT_EQ(out.warnings[0].path, root + "/big.secret");
@@ -577,7 +577,7 @@ TEST(IntegrityScanner, SettledRecordsArriveOnceInSortedBatchesLargeFilesLast) {
   TempDir tmp;
   const std::string root = Canonical(tmp);
   MakeVariedTree(root);
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   Scanner scanner(RealFileSystem(), filter, 2);
   std::vector<std::vector<FileRecord>> batches;
   ScanOutput handed = scanner.ScanAll([&](const std::vector<const FileRecord*>& settled) {
@@ -600,7 +600,7 @@ TEST(IntegrityScanner, SettledRecordsArriveOnceInSortedBatchesLargeFilesLast) {
   EXPECT_EQ(handed.bytes_hashed, kept.bytes_hashed);
 
   // Without large files, everything comes at once.
-  PathFilter small({Root(root + "/wide")});
+  WatchedRoots small({Root(root + "/wide")});
   batches.clear();
   Scanner(RealFileSystem(), small, 2).ScanAll([&](const std::vector<const FileRecord*>& settled) {
     batches.emplace_back();
@@ -617,7 +617,7 @@ TEST(IntegrityScanner, NameListedTwiceIsRecordedOnce) {
   WriteFile(root + "/d/b", "b");
   TweakedFileSystem fs;
   fs.duplicate_names = true;
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   ScanOutput out = Scanner(fs, filter, 2).ScanAll();
   EXPECT_EQ(Paths(out), (std::vector<std::string>{root, root + "/a", root + "/d", root + "/d/b"}));
 }
@@ -630,7 +630,7 @@ TEST(IntegrityScanner, EntryListedAsAFileButReplacedIsRecordedAsWhatItIsNow) {
   ASSERT_EQ(::symlink("file", (root + "/link").c_str()), 0);
   TweakedFileSystem fs;
   fs.all_regular = true;  // as if each had been a regular file when the directory was read
-  PathFilter filter({Root(root)});
+  WatchedRoots filter({Root(root)});
   ScanOutput out = Scanner(fs, filter, 1).ScanAll();
   EXPECT_TRUE(out.warnings.empty()) << out.warnings.front().message;
   auto m = ByPath(out);
@@ -685,7 +685,7 @@ TEST(IntegrityScanner, BindMountLoopIsNotEnteredAgain) {
             0) {
       return "skip";
     }
-    PathFilter filter({Root(root)});
+    WatchedRoots filter({Root(root)});
     ScanOutput out = Scanner(RealFileSystem(), filter, 2).ScanAll();
     std::vector<std::string> expect = {root,
                                        root + "/a",

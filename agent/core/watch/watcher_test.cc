@@ -1,4 +1,4 @@
-#include "agent/modules/integrity/watcher.h"
+#include "agent/core/watch/watcher.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,12 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
-namespace ward::agent::integrity {
+namespace ward::watch {
 namespace {
 
 using namespace std::chrono_literals;
+using ward::test::FakeClock;
 using ward::test::TempDir;
 using ward::test::WriteFile;
 
@@ -88,7 +90,7 @@ std::string Dump(const std::vector<Notice>& notices) {
 
 struct Backend {
   std::string name;
-  Result<std::unique_ptr<Watcher>> (*create)(const PathFilter&);
+  Result<std::unique_ptr<Watcher>> (*create)(const PathFilter&, const Clock&);
 };
 
 class WatcherTest : public ::testing::TestWithParam<Backend> {
@@ -98,12 +100,12 @@ class WatcherTest : public ::testing::TestWithParam<Backend> {
     root_ = base_ + "/watched";
     later_ = base_ + "/later";  // a root that does not exist yet
     std::filesystem::create_directories(root_);
-    WatchedPath w;
+    WatchRoot w;
     w.path = root_;
-    WatchedPath l;
+    WatchRoot l;
     l.path = later_;
-    filter_ = std::make_unique<PathFilter>(std::vector<WatchedPath>{w, l});
-    auto watcher = GetParam().create(*filter_);
+    filter_ = std::make_unique<PathFilter>(std::vector<WatchRoot>{w, l});
+    auto watcher = GetParam().create(*filter_, SystemClock());
     ASSERT_TRUE(watcher.has_value()) << watcher.error().ToString();
     watcher_ = std::move(*watcher);
     EXPECT_EQ(watcher_->Name(), GetParam().name);
@@ -277,12 +279,62 @@ TEST_P(WatcherTest, RootCreatedAfterStartIsWatched) {
   EXPECT_TRUE(SyncIn(later_)) << "no notices from the new root\n" << Dump(log_.Snapshot());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, WatcherTest,
-                         ::testing::Values(Backend{"fanotify", &CreateFanotifyWatcher},
-                                           Backend{"inotify", &CreateInotifyWatcher}),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, WatcherTest,
+    ::testing::Values(Backend{"fanotify", [](const PathFilter& f,
+                                             const Clock&) { return CreateFanotifyWatcher(f); }},
+                      Backend{"inotify", &CreateInotifyWatcher}),
+    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// The inotify watcher looks again for missing roots on its clock: with a FakeClock that does not
+// move, a root that appears is not picked up; once the clock passes the retry period, it is.
+TEST(InotifyWatcher, MissingRootsAreRetriedWhenTheClockSaysSo) {
+  TempDir base_dir;
+  const std::string base = std::filesystem::canonical(base_dir.path()).string();
+  const std::string root = base + "/watched";
+  const std::string later = base + "/later";
+  std::filesystem::create_directories(root);
+  WatchRoot w;
+  w.path = root;
+  WatchRoot l;
+  l.path = later;
+  PathFilter filter({w, l});
+  FakeClock clock;
+  auto watcher = CreateInotifyWatcher(filter, clock);
+  ASSERT_TRUE(watcher.has_value()) << watcher.error().ToString();
+  NoticeLog log;
+  std::jthread thread([&](std::stop_token stop) {
+    (*watcher)->Run(stop, [&](Notice n) { log.Add(std::move(n)); });
+  });
+  int marker = 0;
+  // Each marker's notice comes after at least one turn of the loop that saw the change before it.
+  auto sync = [&](const std::string& dir) {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string m = dir + "/.sync-" + std::to_string(marker++);
+      size_t from = log.Size();
+      WriteFile(m, "");
+      if (log.WaitFor(PathIs(m), from, 50ms)) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(sync(root));
+
+  std::filesystem::create_directories(later);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(sync(root));
+  clock.Advance(std::chrono::milliseconds(1999));
+  ASSERT_TRUE(sync(root));
+  for (const auto& n : log.Snapshot()) {
+    EXPECT_FALSE(IsUnder(n.path, later)) << "retried before the clock said so\n"
+                                         << Dump(log.Snapshot());
+  }
+
+  size_t from = log.Size();
+  clock.Advance(std::chrono::milliseconds(1));
+  EXPECT_TRUE(log.WaitFor(SubtreeIs(later), from)) << Dump(log.Snapshot());
+  EXPECT_TRUE(sync(later)) << "no notices from the new root\n" << Dump(log.Snapshot());
+  thread.request_stop();
+}
 
 }  // namespace
-}  // namespace ward::agent::integrity
+}  // namespace ward::watch

@@ -13,11 +13,11 @@
 #include <map>
 #include <vector>
 
-#include "agent/modules/integrity/watcher.h"
+#include "agent/core/watch/watcher.h"
 #include "common/file_system.h"
 #include "common/log.h"
 
-namespace ward::agent::integrity {
+namespace ward::watch {
 namespace {
 
 constexpr uint64_t kMask = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_MODIFY |
@@ -192,4 +192,4 @@ Result<std::unique_ptr<Watcher>> CreateFanotifyWatcher(const PathFilter& filter)
       new FanotifyWatcher(filter, std::move(guard), std::move(mount_fds)));
 }
 
-}  // namespace ward::agent::integrity
+}  // namespace ward::watch

@@ -4,24 +4,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
 
-#include "agent/modules/integrity/watcher.h"
+#include "agent/core/watch/watcher.h"
 #include "common/file_system.h"
 
-namespace ward::agent::integrity {
+namespace ward::watch {
 namespace {
 
 constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
                            IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF |
                            IN_DONT_FOLLOW | IN_EXCL_UNLINK;
+constexpr auto kRetryEvery = std::chrono::seconds(2);  // missing roots, on the clock
 
 class InotifyWatcher final : public Watcher {
  public:
-  InotifyWatcher(const PathFilter& filter, UniqueFd fd) : filter_(filter), fd_(std::move(fd)) {}
+  InotifyWatcher(const PathFilter& filter, const Clock& clock, UniqueFd fd)
+      : filter_(filter), clock_(clock), fd_(std::move(fd)) {}
 
   std::string_view Name() const override { return "inotify"; }
 
@@ -39,14 +43,14 @@ class InotifyWatcher final : public Watcher {
     for (auto& n : held_) on_notice(std::move(n));
     held_.clear();
     alignas(struct inotify_event) char buf[64 * 1024];
-    auto last_retry = std::chrono::steady_clock::now();
+    auto last_retry = clock_.SteadyNow();
     while (!stop.stop_requested()) {
       struct pollfd pfd {
         fd_.get(), POLLIN, 0
       };
       int pr = ::poll(&pfd, 1, 100);
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_retry > std::chrono::seconds(2)) {
+      auto now = clock_.SteadyNow();
+      if (now - last_retry >= kRetryEvery) {
         last_retry = now;
         RetryMissingRoots();
       }
@@ -173,7 +177,7 @@ class InotifyWatcher final : public Watcher {
     while (!stack.empty()) {
       std::string dir = std::move(stack.back());
       stack.pop_back();
-      const WatchedPath* root = filter_.RootOf(dir);
+      const WatchRoot* root = filter_.RootOf(dir);
       if (root == nullptr || filter_.Excluded(*root, dir)) continue;
       if (!AddWatch(dir)) continue;
       if (!root->recursive && dir != root->path) continue;
@@ -205,6 +209,7 @@ class InotifyWatcher final : public Watcher {
   }
 
   const PathFilter& filter_;
+  const Clock& clock_;
   UniqueFd fd_;
   const std::function<void(Notice)>* on_notice_ = nullptr;
   std::unordered_map<int, std::string> wd_path_;
@@ -216,12 +221,13 @@ class InotifyWatcher final : public Watcher {
 
 }  // namespace
 
-Result<std::unique_ptr<Watcher>> CreateInotifyWatcher(const PathFilter& filter) {
+Result<std::unique_ptr<Watcher>> CreateInotifyWatcher(const PathFilter& filter,
+                                                      const Clock& clock) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "inotify_init1");
-  auto w = std::make_unique<InotifyWatcher>(filter, UniqueFd(fd));
+  auto w = std::make_unique<InotifyWatcher>(filter, clock, UniqueFd(fd));
   w->AddInitialWatches();
   return std::unique_ptr<Watcher>(std::move(w));
 }
 
-}  // namespace ward::agent::integrity
+}  // namespace ward::watch

@@ -1,20 +1,18 @@
-#include "agent/modules/integrity/path_filter.h"
+#include "agent/core/watch/path_filter.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace ward::agent::integrity {
+namespace ward::watch {
 namespace {
 
-WatchedPath Root(std::string path, std::vector<std::string> exclude = {}, bool recursive = true,
-                 uint32_t attrs = kDefaultAttrs) {
-  WatchedPath w;
+WatchRoot Root(std::string path, std::vector<std::string> exclude = {}, bool recursive = true) {
+  WatchRoot w;
   w.path = std::move(path);
   w.recursive = recursive;
   w.exclude = std::move(exclude);
-  w.attributes = attrs;
   return w;
 }
 
@@ -127,8 +125,8 @@ TEST(PathFilter, PathsOutsideEveryRootAreNotMonitored) {
 }
 
 TEST(PathFilter, MostSpecificNestedRootWins) {
-  PathFilter f({Root("/srv", {"*.log"}), Root("/srv/app", {}, true, kAttrSha256)});
-  const WatchedPath* r = f.RootOf("/srv/app/x.log");
+  PathFilter f({Root("/srv", {"*.log"}), Root("/srv/app")});
+  const WatchRoot* r = f.RootOf("/srv/app/x.log");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->path, "/srv/app");
   EXPECT_TRUE(f.Monitored("/srv/app/x.log")) << "the inner root does not exclude *.log";
@@ -139,7 +137,7 @@ TEST(PathFilter, MostSpecificNestedRootWins) {
 }
 
 TEST(PathFilter, MostSpecificWinsRegardlessOfListOrder) {
-  PathFilter f({Root("/srv/app", {}, true, kAttrSha256), Root("/srv", {"*.log"})});
+  PathFilter f({Root("/srv/app"), Root("/srv", {"*.log"})});
   ASSERT_NE(f.RootOf("/srv/app/a/b"), nullptr);
   EXPECT_EQ(f.RootOf("/srv/app/a/b")->path, "/srv/app");
   EXPECT_EQ(f.RootOf("/srv/b")->path, "/srv");
@@ -174,4 +172,4 @@ TEST(PathFilter, IsUnderRequiresAComponentBoundary) {
 }
 
 }  // namespace
-}  // namespace ward::agent::integrity
+}  // namespace ward::watch

@@ -1,9 +1,9 @@
-#include "agent/modules/integrity/path_filter.h"
+#include "agent/core/watch/path_filter.h"
 
 #include <cstdint>
 #include <vector>
 
-namespace ward::agent::integrity {
+namespace ward::watch {
 namespace {
 
 // Matches a bracket class starting at p[0] == '['. Sets `len` to the class length.
@@ -134,10 +134,10 @@ bool IsUnder(std::string_view path, std::string_view dir) {
   return path.size() == dir.size() || path[dir.size()] == '/';
 }
 
-const WatchedPath* PathFilter::RootOf(std::string_view path) const {
+const WatchRoot* PathFilter::RootOf(std::string_view path) const {
   // The most specific root decides, including how deep it goes: a non-recursive root nested in a
   // recursive one limits what is watched below it (the scanner walks each root on its own).
-  const WatchedPath* best = nullptr;
+  const WatchRoot* best = nullptr;
   for (const auto& r : roots_) {
     if (!IsUnder(path, r.path)) continue;
     if (best == nullptr || r.path.size() > best->path.size()) best = &r;
@@ -150,7 +150,7 @@ const WatchedPath* PathFilter::RootOf(std::string_view path) const {
   return best;
 }
 
-bool PathFilter::Excluded(const WatchedPath& root, std::string_view path) const {
+bool PathFilter::Excluded(const WatchRoot& root, std::string_view path) const {
   if (path.size() <= root.path.size()) return false;  // the root itself is never excluded
   std::string_view rel = path.substr(root.path == "/" ? 1 : root.path.size() + 1);
   for (const auto& pat : root.exclude) {
@@ -184,8 +184,8 @@ bool PathFilter::Excluded(const WatchedPath& root, std::string_view path) const 
 }
 
 bool PathFilter::Monitored(std::string_view path) const {
-  const WatchedPath* root = RootOf(path);
+  const WatchRoot* root = RootOf(path);
   return root != nullptr && !Excluded(*root, path);
 }
 
-}  // namespace ward::agent::integrity
+}  // namespace ward::watch
