@@ -23,6 +23,7 @@
 #include "agent/modules/builtin.h"
 #include "agent/modules/integrity/cli.h"
 #include "agent/modules/ips/cli.h"
+#include "agent/modules/loginspect/cli.h"
 #include "agent/transport/cli.h"
 #include "agent/transport/debug_emit.h"
 #include "agent/transport/managed.h"
@@ -196,6 +197,7 @@ int Main(int argc, char** argv) {
   AddAutohealCommands(app, opt, rc);
   AddAntimalwareCommands(app, opt, rc);
   AddIpsCommands(app, opt, rc);
+  AddLoginspectCommands(app, opt, rc);
   AddTransportCommands(app, opt, rc);
 
   app.parse_complete_callback([&] {

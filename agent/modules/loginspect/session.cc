@@ -1,0 +1,491 @@
+// Session: one line through pre-decoding, decoding and the rule tree (ruleset.h).
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "agent/modules/loginspect/ruleset.h"
+
+namespace ward::agent::loginspect {
+namespace {
+
+constexpr int kAfterParent = 1;
+constexpr int kAfterPrematch = 2;
+constexpr int kAfterRegex = 4;
+constexpr size_t kHistoryLimit = 1024;
+
+// OSSEC's hostname/program-name bytes: letters, digits, - . / ( ) @ _
+bool ValidChar(unsigned char c) {
+  return std::isalnum(c) || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' || c == '@' ||
+         c == '_';
+}
+bool Digit(char c) { return c >= '0' && c <= '9'; }
+
+// Length of a syslog timestamp at the start of `p` (plus the space after it), 0 if none.
+size_t TimestampLength(const char* p, size_t len) {
+  auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
+  if (len > 17 && at(3) == ' ' && at(6) == ' ' && at(9) == ':' && at(12) == ':' && at(15) == ' ')
+    return 16;  // Dec 29 10:00:01
+  if (len > 24 && at(4) == '-' && at(7) == '-' && at(10) == ' ' && at(13) == ':' && at(16) == ':' &&
+      at(19) == ',')
+    return 23;  // 2015-04-16 21:51:02,805
+  if (len > 20 && at(4) == '-' && at(7) == '-' && at(10) == 'T' && at(13) == ':' && at(16) == ':') {
+    size_t i = 19;
+    if (at(i) == '.' || at(i) == ',') {
+      ++i;
+      while (Digit(at(i))) ++i;
+    }
+    if (at(i) == 'Z') {
+      ++i;
+    } else if ((at(i) == '+' || at(i) == '-') && Digit(at(i + 1)) && Digit(at(i + 2)) &&
+               at(i + 3) == ':' && Digit(at(i + 4)) && Digit(at(i + 5))) {
+      i += 6;
+    }
+    if (at(i) == ' ') return i + 1;
+  }
+  if (len > 21 && Digit(at(0)) && at(4) == ' ' && at(8) == ' ' && at(11) == ' ' && at(14) == ':' &&
+      at(17) == ':' && at(20) == ' ')
+    return 21;  // 2015 Dec 29 10:00:01
+  if (len > 20 && Digit(at(0)) && at(4) == ':' && at(7) == ':' && at(10) == '-' && at(13) == ':' &&
+      at(16) == ':')
+    return 20;  // 2019:11:06-00:08:03
+  return 0;
+}
+
+std::string JsonScalar(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 1e15)
+      return std::to_string(static_cast<int64_t>(d));
+    return fmt::format("{}", d);
+  }
+  return v.dump();
+}
+
+void FlattenJson(const Decoder& d, const nlohmann::json& j, const std::string& prefix, Event& ev) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    const auto& v = it.value();
+    if (v.is_object()) {
+      FlattenJson(d, v, key, ev);
+    } else if (v.is_null()) {
+      if (d.json_null == "discard") continue;
+      ev.SetField(key, d.json_null == "string" ? "null" : "");
+    } else if (v.is_array()) {
+      if (d.json_array == "csv") {
+        std::string out;
+        for (const auto& x : v) {
+          if (!out.empty()) out += ",";
+          out += JsonScalar(x);
+        }
+        ev.SetField(key, out);
+      } else {
+        ev.SetField(key, v.dump());
+      }
+    } else {
+      ev.SetField(key, JsonScalar(v));
+    }
+  }
+}
+
+// The offset after OSSEC's "end of match" pointer (the byte after the last consumed one).
+long After(const char* base, long end) {
+  if (end < 0) return 0;
+  return base[end] != '\0' ? end + 1 : end;
+}
+
+}  // namespace
+
+void Session::PreDecode(Event& ev) const {
+  const std::string& full = ev.full_log;
+  const char* p = full.c_str();
+  size_t len = full.size();
+  size_t ts = TimestampLength(p, len);
+  ev.log = full;
+  if (ts > 0) {
+    size_t pos = ts;
+    ev.timestamp = Trim_(full.substr(0, ts));
+    if (pos < len && p[pos] == ' ') ++pos;
+    size_t host = pos;
+    while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
+    if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
+      ev.program_name = full.substr(host, pos - host);
+      ev.log = full.substr(pos + 2);
+    } else if (pos >= len || p[pos] != ' ') {
+      ev.log = full.substr(host);  // invalid hostname: the log starts after the timestamp
+    } else {
+      ev.hostname = full.substr(host, pos - host);
+      ++pos;
+      size_t prog = pos;
+      ev.log = full.substr(pos);
+      while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
+      long rest = -1;
+      if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
+        ev.program_name = full.substr(prog, pos - prog);
+        rest = static_cast<long>(pos + 2);
+      } else if (pos + 1 < len && p[pos] == '[' && Digit(p[pos + 1])) {
+        size_t q = pos + 2;
+        while (q < len && Digit(p[q])) ++q;
+        if (q + 2 < len + 1 && p[q] == ']' && q + 1 < len && p[q + 1] == ':' && q + 2 < len &&
+            p[q + 2] == ' ') {
+          ev.program_name = full.substr(prog, pos - prog);
+          rest = static_cast<long>(q + 3);
+        } else if (q + 1 < len && p[q] == ']' && p[q + 1] == ' ') {
+          ev.program_name = full.substr(prog, pos - prog);
+          rest = static_cast<long>(q + 2);
+        }
+      }
+      if (rest >= 0) {
+        std::string log = full.substr(static_cast<size_t>(rest));
+        if (log.rfind("[ID ", 0) == 0) {
+          size_t close = log.find(']', 4);
+          if (close != std::string::npos)
+            log = close + 2 <= log.size() ? log.substr(close + 2) : "";
+        }
+        ev.log = log;
+      }
+    }
+  } else if (len > 27 && p[0] == '[' && p[4] == ' ' && p[8] == ' ' && p[11] == ' ' &&
+             p[14] == ':' && p[17] == ':' && p[20] == ' ' && p[25] == ']') {
+    ev.log = full.substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
+  } else if (len > 28 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[13] == ':' &&
+             p[16] == ':' && p[19] == ' ' && p[24] == ' ' && p[26] == ' ') {
+    ev.log = full.substr(24);  // xferlog
+  } else if (len > 24 && p[2] == '/' && p[5] == '-' && p[8] == ':' && p[11] == ':' &&
+             p[14] == '.' && p[21] == ' ') {
+    ev.log = full.substr(23);  // snort
+  } else if (len > 26 && p[2] == '/' && p[5] == '/' && p[10] == '-' && p[13] == ':' &&
+             p[16] == ':' && p[19] == '.' && p[26] == ' ') {
+    ev.log = full.substr(std::min<size_t>(28, len));  // suricata
+  }
+}
+
+std::string Session::Trim_(const std::string& s) {
+  size_t b = s.size();
+  while (b > 0 && s[b - 1] == ' ') --b;
+  return s.substr(0, b);
+}
+
+void Session::Decode(Event& ev) const {
+  const char* log = ev.log.c_str();
+  const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();
+  std::vector<std::string> caps;
+  for (const DecoderNode& node : roots) {
+    const Decoder* d = node.decoder;
+    long pmatch = 0;
+    if (ev.program_name) {
+      if (!d->program_name || !d->program_name->Match(ev.program_name->c_str())) continue;
+    }
+    if (d->prematch) {
+      long end = -1;
+      if (!d->prematch->Match(log, &end, nullptr)) continue;
+      pmatch = After(log, end);
+    }
+    ev.decoder = d;
+    long cmatch = pmatch;
+    const Decoder* cur = d;
+    size_t child = 0;
+    bool self = node.children.empty();
+    if (!self) {
+      cur = nullptr;
+      while (child < node.children.size()) {
+        const Decoder* c = node.children[child];
+        if (c->prematch) {
+          long base = (c->prematch_offset & kAfterParent) ? pmatch : 0;
+          long end = -1;
+          if (c->prematch->Match(log + base, &end, nullptr)) {
+            cmatch = base + After(log + base, end);
+            ev.decoder = c;
+            cur = c;
+            break;
+          }
+        } else {
+          cmatch = pmatch;
+          cur = c;
+          break;
+        }
+        if (c->get_next) {
+          while (child < node.children.size() && node.children[child]->get_next) ++child;
+          if (child >= node.children.size()) return;
+          ++child;
+        } else {
+          ++child;
+        }
+      }
+      if (cur == nullptr) return;
+      ev.decoder = cur;
+    }
+    long regex_prev = -1;
+    while (cur != nullptr) {
+      if (cur->json) {
+        long base = 0;
+        if (cur->json_offset & kAfterParent)
+          base = pmatch;
+        else if (cur->json_offset & kAfterPrematch)
+          base = cmatch;
+        auto j = nlohmann::json::parse(log + base, nullptr, false);
+        if (!j.is_discarded() && j.is_object()) FlattenJson(*cur, j, "", ev);
+      } else if (cur->regex) {
+        long base = 0;
+        if (cur->regex_offset & kAfterParent)
+          base = pmatch;
+        else if (cur->regex_offset & kAfterPrematch)
+          base = cmatch;
+        else if (cur->regex_offset & kAfterRegex)
+          base = regex_prev < 0 ? cmatch : regex_prev;
+        long end = -1;
+        caps.clear();
+        if (!cur->regex->Match(log + base, &end, &caps)) {
+          if (cur->get_next && !self && child + 1 < node.children.size()) {
+            cur = node.children[++child];
+            continue;
+          }
+          return;
+        }
+        regex_prev = base + After(log + base, end);
+        for (size_t i = 0; i < caps.size(); ++i) {
+          if (i < cur->order.size()) ev.SetField(cur->order[i], caps[i]);
+        }
+      } else {
+        return;
+      }
+      if (cur->get_next && !self && child + 1 < node.children.size()) {
+        cur = node.children[++child];
+      } else {
+        return;
+      }
+    }
+    return;
+  }
+}
+
+namespace {
+
+const std::string* StaticValue(const Event& ev, const std::string& name) {
+  if (name == "hostname") return ev.hostname.empty() ? nullptr : &ev.hostname;
+  if (name == "program_name") return ev.program_name ? &*ev.program_name : nullptr;
+  if (name == "location") return &ev.location;
+  if (name == "user") {
+    if (const std::string* v = ev.Field("dstuser")) return v;
+    return ev.Field("srcuser");
+  }
+  return ev.Field(name);
+}
+
+const std::string* AnyValue(const Event& ev, const std::string& name) {
+  if (name == "hostname" || name == "program_name" || name == "location")
+    return StaticValue(ev, name);
+  return ev.Field(name);
+}
+
+bool ListMatch(const Event& ev, const ListLookup& l) {
+  const std::string* v = AnyValue(ev, l.field);
+  if (v == nullptr) return false;
+  const auto& m = *l.list;
+  auto find_addr = [&](const std::string& ip) -> const std::string* {
+    std::string key = ip;
+    while (true) {
+      if (auto it = m.find(key); it != m.end()) return &it->second;
+      size_t dot = key.rfind('.');
+      if (dot == std::string::npos) return nullptr;
+      key.resize(dot);
+      if (auto it = m.find(key + "."); it != m.end()) return &it->second;
+    }
+  };
+  const std::string* hit = nullptr;
+  if (l.lookup.find("address") != std::string::npos) {
+    hit = find_addr(*v);
+  } else if (auto it = m.find(*v); it != m.end()) {
+    hit = &it->second;
+  }
+  if (l.lookup == "match_key" || l.lookup == "address_match_key") return hit != nullptr;
+  if (l.lookup == "not_match_key" || l.lookup == "not_address_match_key") return hit == nullptr;
+  if (l.lookup == "match_key_value" || l.lookup == "address_match_key_value") {
+    return hit != nullptr && (!l.check_value || l.check_value->Match(hit->c_str()));
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Session::CheckContext(Event& ev, const Rule& rule) {
+  std::vector<std::deque<std::shared_ptr<Event>>*> lists;
+  for (int sid : rule.if_matched_sid) lists.push_back(&sid_history_[sid]);
+  if (!rule.if_matched_group.empty()) lists.push_back(&group_history_[rule.if_matched_group]);
+  int needed = rule.frequency > 1 ? rule.frequency - 1 : 1;
+  int count = 0;
+  for (auto* list : lists) {
+    for (auto it = list->rbegin(); it != list->rend(); ++it) {
+      Event& prev = **it;
+      if (rule.timeframe > 0 && ev.time - prev.time > rule.timeframe) break;
+      if (prev.matched >= rule.level && prev.matched != 0) return false;
+      bool ok = true;
+      for (const auto& f : rule.same) {
+        const std::string* a = AnyValue(ev, f);
+        const std::string* b = AnyValue(prev, f);
+        if (a == nullptr || b == nullptr || *a != *b) ok = false;
+      }
+      for (const auto& f : rule.different) {
+        const std::string* a = AnyValue(ev, f);
+        const std::string* b = AnyValue(prev, f);
+        if (a == nullptr || b == nullptr || *a == *b) ok = false;
+      }
+      if (!ok) continue;
+      if (++count >= needed) {
+        prev.matched = rule.level;
+        for (auto jt = list->rbegin(); jt != it; ++jt) (*jt)->matched = rule.level;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+const Rule* Session::Check(Event& ev, const Rule& rule) {
+  const Decoder* d = ev.decoder;
+  if (!rule.decoded_as.empty() && (d == nullptr || d->display_name != rule.decoded_as))
+    return nullptr;
+  if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
+    return nullptr;
+  if (rule.match && !rule.match->Match(ev.log.c_str())) return nullptr;
+  if (rule.regex && !rule.regex->Match(ev.log.c_str())) return nullptr;
+  for (const FieldCheck& c : rule.static_checks) {
+    const std::string* v = StaticValue(ev, c.name);
+    if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
+  }
+  for (const FieldCheck& c : rule.fields) {
+    const std::string* v = AnyValue(ev, c.name);
+    if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
+  }
+  for (const ListLookup& l : rule.lists) {
+    if (!ListMatch(ev, l)) return nullptr;
+  }
+  if (rule.time || rule.weekdays != 0) {
+    time_t t = static_cast<time_t>(ev.time);
+    struct tm tmv {};
+    localtime_r(&t, &tmv);
+    if (rule.weekdays != 0 && (rule.weekdays & (1 << tmv.tm_wday)) == 0) return nullptr;
+    if (rule.time) {
+      int now = tmv.tm_hour * 60 + tmv.tm_min;
+      auto [a, b] = *rule.time;
+      bool in = a <= b ? (now >= a && now < b) : (now >= a || now < b);
+      if (!in) return nullptr;
+    }
+  }
+  if (rule.frequency > 0 || !rule.if_matched_sid.empty() || !rule.if_matched_group.empty()) {
+    if (!CheckContext(ev, rule)) return nullptr;
+  }
+  for (const Rule* child : rule.children) {
+    if (const Rule* r = Check(ev, *child)) return r;
+  }
+  if (rule.noalert) return nullptr;
+  return &rule;
+}
+
+Verdict Session::Process(std::string_view line, std::string_view location, int64_t now) {
+  auto ev = std::make_shared<Event>();
+  ev->location = std::string(location);
+  ev->full_log = std::string(line);
+  ev->time = now;
+  PreDecode(*ev);
+  Decode(*ev);
+  Verdict v;
+  v.event = ev;
+  std::string type = ev->decoder ? ev->decoder->type : "syslog";
+  for (const Rule* root : ruleset_->root_rules()) {
+    std::string cat = root->category.empty() ? "syslog" : root->category;
+    if (cat != type) continue;
+    const Rule* r = Check(*ev, *root);
+    if (r == nullptr) continue;
+    v.rule = r;
+    ev->rule = r;
+    if (r->level == 0) break;
+    if (r->ignore > 0) {
+      auto it = ignored_since_.find(r->id);
+      if (it != ignored_since_.end() && now - it->second < r->ignore) {
+        v.rule = nullptr;
+        ev->rule = nullptr;
+        break;
+      }
+      ignored_since_[r->id] = now;
+    }
+    ev->firedtimes = ++fired_[r->id];
+    v.alert = true;
+    if (r->keeps_sid_history) {
+      auto& h = sid_history_[r->id];
+      h.push_back(ev);
+      if (h.size() > kHistoryLimit) h.pop_front();
+    }
+    for (const auto& g : r->groups) {
+      if (!ruleset_->GroupKeepsHistory(g)) continue;
+      auto& h = group_history_[g];
+      h.push_back(ev);
+      if (h.size() > kHistoryLimit) h.pop_front();
+    }
+    break;
+  }
+  return v;
+}
+
+namespace {
+std::string Describe(const Rule& r, const Event& ev) {
+  std::string out;
+  const std::string& d = r.description;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == '$' && i + 1 < d.size() && d[i + 1] == '(') {
+      size_t close = d.find(')', i);
+      if (close != std::string::npos) {
+        std::string name = d.substr(i + 2, close - i - 2);
+        const std::string* v = name == "user" ? StaticValue(ev, name) : AnyValue(ev, name);
+        if (v != nullptr) out += *v;
+        i = close;
+        continue;
+      }
+    }
+    out.push_back(d[i]);
+  }
+  return out;
+}
+}  // namespace
+
+std::string FormatLogtest(const Verdict& v) {
+  const Event& ev = *v.event;
+  std::string out = "**Phase 1: Completed pre-decoding.\n";
+  out += fmt::format("\tfull event: '{}'\n", ev.full_log);
+  if (!ev.timestamp.empty()) out += fmt::format("\ttimestamp: '{}'\n", ev.timestamp);
+  if (!ev.hostname.empty()) out += fmt::format("\thostname: '{}'\n", ev.hostname);
+  if (ev.program_name) out += fmt::format("\tprogram_name: '{}'\n", *ev.program_name);
+  out += "\n**Phase 2: Completed decoding.\n";
+  if (ev.decoder == nullptr) {
+    out += "\tNo decoder matched.\n";
+  } else {
+    out += fmt::format("\tname: '{}'\n", ev.decoder->display_name);
+    if (!ev.decoder->parent.empty()) out += fmt::format("\tparent: '{}'\n", ev.decoder->parent);
+    for (const auto& [k, val] : ev.fields) out += fmt::format("\t{}: '{}'\n", k, val);
+  }
+  if (v.rule != nullptr) {
+    const Rule& r = *v.rule;
+    out += "\n**Phase 3: Completed filtering (rules).\n";
+    out += fmt::format("\tid: '{}'\n\tlevel: '{}'\n\tdescription: '{}'\n", r.id, r.level,
+                       Describe(r, ev));
+    std::string groups;
+    for (const auto& g : r.groups) groups += (groups.empty() ? "'" : ", '") + g + "'";
+    out += fmt::format("\tgroups: '[{}]'\n", groups);
+    out += fmt::format("\tfiredtimes: '{}'\n", ev.firedtimes);
+    if (!r.mitre.empty()) {
+      std::string ids;
+      for (const auto& m : r.mitre) ids += (ids.empty() ? "'" : ", '") + m + "'";
+      out += fmt::format("\tmitre.id: '[{}]'\n", ids);
+    }
+    if (v.alert) out += "**Alert to be generated.\n";
+  }
+  return out;
+}
+
+}  // namespace ward::agent::loginspect

