@@ -14,6 +14,7 @@ namespace ward::agent::loginspect {
 constexpr int kAfterParent = 1;
 constexpr int kAfterPrematch = 2;
 constexpr int kAfterRegex = 4;
+constexpr bool kSortByLevel = true;
 
 const std::string* Event::Field(std::string_view name) const {
   for (const auto& [k, v] : fields) {
@@ -185,7 +186,21 @@ class RulesetLoader {
     d->line = n.line;
     bool use_own_name = false;
     std::string owner = fmt::format("decoder '{}'", d->name);
+    // A repeated element adds its text to the previous one's (OSSEC's loadmemory); the last
+    // one's attributes count.
+    std::vector<XmlNode> merged;
     for (const XmlNode& c : n.children) {
+      auto it = std::find_if(merged.begin(), merged.end(),
+                             [&](const XmlNode& m) { return m.name == c.name; });
+      if (it == merged.end() || c.name == "order") {
+        merged.push_back(c);
+      } else {
+        std::string text = it->content + c.content;
+        *it = c;
+        it->content = std::move(text);
+      }
+    }
+    for (const XmlNode& c : merged) {
       if (c.name == "parent") {
         d->parent = Trim(c.content);
       } else if (c.name == "program_name") {
@@ -586,7 +601,11 @@ class RulesetLoader {
 
   // Wazuh's rule tree: siblings ordered by level (higher first), load order among equals.
   static void Insert(std::vector<Rule*>& list, Rule* r) {
-    auto it = std::find_if(list.begin(), list.end(), [&](Rule* x) { return r->level > x->level; });
+    auto rank = [](const Rule* x) { return x->decoded_as.empty() ? 0 : 1; };
+    auto it = std::find_if(list.begin(), list.end(), [&](Rule* x) {
+      if (rank(r) != rank(x)) return rank(r) > rank(x);
+      return kSortByLevel && r->level > x->level;
+    });
     list.insert(it, r);
   }
 
@@ -608,7 +627,21 @@ class RulesetLoader {
       if (!r->if_matched_group.empty()) set_->history_groups_[r->if_matched_group] = true;
       bool child = !sids.empty() || !groups.empty() || r->if_level > 0;
       if (!child) {
-        Insert(set_->roots_, r);
+        // OSSEC: only the category templates (ids below 10) are roots; every other rule without
+        // a parent hangs under the template of its category.
+        if (r->id < 10) {
+          Insert(set_->roots_, r);
+        } else {
+          std::string cat = r->category.empty() ? "syslog" : r->category;
+          bool under = false;
+          for (Rule* t : set_->roots_) {
+            if ((t->category.empty() ? "syslog" : t->category) == cat) {
+              Insert(t->children, r);
+              under = true;
+            }
+          }
+          if (!under) Insert(set_->roots_, r);
+        }
         placed.push_back(r);
         continue;
       }

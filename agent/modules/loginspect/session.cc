@@ -31,7 +31,8 @@ size_t TimestampLength(const char* p, size_t len) {
   if (len > 24 && at(4) == '-' && at(7) == '-' && at(10) == ' ' && at(13) == ':' && at(16) == ':' &&
       at(19) == ',')
     return 23;  // 2015-04-16 21:51:02,805
-  if (len > 20 && at(4) == '-' && at(7) == '-' && at(10) == 'T' && at(13) == ':' && at(16) == ':') {
+  if (len > 20 && at(4) == '-' && at(7) == '-' && (at(10) == 'T' || at(10) == ' ') &&
+      at(13) == ':' && at(16) == ':') {
     size_t i = 19;
     if (at(i) == '.' || at(i) == ',') {
       ++i;
@@ -42,6 +43,9 @@ size_t TimestampLength(const char* p, size_t len) {
     } else if ((at(i) == '+' || at(i) == '-') && Digit(at(i + 1)) && Digit(at(i + 2)) &&
                at(i + 3) == ':' && Digit(at(i + 4)) && Digit(at(i + 5))) {
       i += 6;
+    } else if ((at(i) == '+' || at(i) == '-') && Digit(at(i + 1)) && Digit(at(i + 2)) &&
+               Digit(at(i + 3)) && Digit(at(i + 4))) {
+      i += 5;
     }
     if (at(i) == ' ') return i + 1;
   }
