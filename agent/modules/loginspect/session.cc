@@ -140,6 +140,10 @@ void Session::PreDecode(Event& ev) const {
             p[q + 2] == ' ') {
           ev.program_name = full.substr(prog, pos - prog);
           rest = static_cast<long>(q + 3);
+        } else if (q + 1 < len && p[q] == ']' && p[q + 1] == ':') {
+          // Wazuh 4.x also takes "name[pid]:message" without the space.
+          ev.program_name = full.substr(prog, pos - prog);
+          rest = static_cast<long>(q + 2);
         } else if (q + 1 < len && p[q] == ']' && p[q + 1] == ' ') {
           ev.program_name = full.substr(prog, pos - prog);
           rest = static_cast<long>(q + 2);
