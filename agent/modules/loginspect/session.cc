@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cmath>
+#include <fmt/printf.h>
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -34,6 +36,9 @@ size_t TimestampLength(const char* p, size_t len) {
   if (len > 20 && at(4) == '-' && at(7) == '-' && (at(10) == 'T' || at(10) == ' ') &&
       at(13) == ':' && at(16) == ':') {
     size_t i = 19;
+    // "YYYY-MM-DD HH:MM:SS" alone is not a syslog header (Windows/exim logs); with a fraction
+    // it is (macOS unified log, proftpd).
+    if (at(10) == ' ' && at(i) != '.' && at(i) != ',') return 0;
     if (at(i) == '.' || at(i) == ',') {
       ++i;
       while (Digit(at(i))) ++i;
@@ -58,7 +63,7 @@ size_t TimestampLength(const char* p, size_t len) {
   return 0;
 }
 
-std::string JsonScalar(const nlohmann::json& v) {
+std::string JsonScalar(const nlohmann::ordered_json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
@@ -72,7 +77,51 @@ std::string JsonScalar(const nlohmann::json& v) {
   return v.dump();
 }
 
-void FlattenJson(const Decoder& d, const nlohmann::json& j, const std::string& prefix, Event& ev) {
+// cJSON's number text: integers as %d, others %1.15g (or %1.17g when that does not round-trip).
+std::string CjsonNumber(double d) {
+  if (std::fabs(std::floor(d) - d) <= 1e-300 && d <= 2147483647.0 && d >= -2147483648.0)
+    return std::to_string(static_cast<int>(d));
+  std::string s = fmt::format("{}", fmt::sprintf("%1.15g", d));
+  if (std::strtod(s.c_str(), nullptr) != d) s = fmt::sprintf("%1.17g", d);
+  return s;
+}
+
+// cJSON_Print (formatted) of a value: what Wazuh's JSON decoder stores for arrays.
+void CjsonPrint(const nlohmann::ordered_json& v, int& depth, std::string& out) {
+  if (v.is_object()) {
+    ++depth;
+    out += "{\n";
+    size_t n = 0;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      out.append(static_cast<size_t>(depth), '\t');
+      out += nlohmann::ordered_json(it.key()).dump();
+      out += ":\t";
+      CjsonPrint(it.value(), depth, out);
+      if (++n < v.size()) out += ",";
+      out += "\n";
+    }
+    out.append(static_cast<size_t>(depth - 1), '\t');
+    out += "}";
+    --depth;
+  } else if (v.is_array()) {
+    out += "[";
+    ++depth;
+    size_t n = 0;
+    for (const auto& x : v) {
+      CjsonPrint(x, depth, out);
+      if (++n < v.size()) out += ", ";
+    }
+    out += "]";
+    --depth;
+  } else if (v.is_number()) {
+    out += CjsonNumber(v.get<double>());
+  } else {
+    out += v.dump();
+  }
+}
+
+void FlattenJson(const Decoder& d, const nlohmann::ordered_json& j, const std::string& prefix,
+                 Event& ev) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
     const auto& v = it.value();
@@ -90,7 +139,10 @@ void FlattenJson(const Decoder& d, const nlohmann::json& j, const std::string& p
         }
         ev.SetField(key, out);
       } else {
-        ev.SetField(key, v.dump());
+        std::string out;
+        int depth = 0;
+        CjsonPrint(v, depth, out);
+        ev.SetField(key, out);
       }
     } else {
       ev.SetField(key, JsonScalar(v));
@@ -237,7 +289,7 @@ void Session::Decode(Event& ev) const {
           base = pmatch;
         else if (cur->json_offset & kAfterPrematch)
           base = cmatch;
-        auto j = nlohmann::json::parse(log + base, nullptr, false);
+        auto j = nlohmann::ordered_json::parse(log + base, nullptr, false);
         if (!j.is_discarded() && j.is_object()) FlattenJson(*cur, j, "", ev);
       } else if (cur->regex) {
         long base = 0;
