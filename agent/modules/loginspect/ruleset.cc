@@ -334,6 +334,8 @@ class RulesetLoader {
       return Bad(f, n, fmt::format("{}: invalid timeframe", owner));
     if (const std::string* v = n.Attribute("ignore"); v && !ParseInt(*v, &r->ignore))
       return Bad(f, n, fmt::format("{}: invalid ignore", owner));
+    if (const std::string* v = n.Attribute("maxsize"); v && !ParseInt(*v, &r->maxsize))
+      return Bad(f, n, fmt::format("{}: invalid maxsize", owner));
     if (const std::string* v = n.Attribute("noalert")) r->noalert = *v != "0" && *v != "no";
     bool overwrite = false;
     if (const std::string* v = n.Attribute("overwrite")) overwrite = *v == "yes";

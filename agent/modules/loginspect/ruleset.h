@@ -81,6 +81,7 @@ struct Rule {
   int frequency = 0;
   int timeframe = 0;
   int ignore = 0;
+  int maxsize = 0;  // matches only lines at least this long
   bool noalert = false;
   std::string description;
   std::vector<std::string> groups;

@@ -413,6 +413,7 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
     return nullptr;
   if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
     return nullptr;
+  if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
   if (rule.match && !rule.match->Match(ev.log.c_str())) return nullptr;
   if (rule.regex && !rule.regex->Match(ev.log.c_str())) return nullptr;
   for (const FieldCheck& c : rule.static_checks) {
