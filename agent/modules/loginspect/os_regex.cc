@@ -268,7 +268,7 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
   return false;
 }
 
-// OSSEC's matcher (os_regex_execute.c, _OS_Regex), restated over offsets: `pt` walks the
+// Wazuh 4.14's matcher (os_regex_execute.c, _OS_Regex), restated over offsets: `pt` walks the
 // compiled pattern, `st` the text; up to four (pt, st) retry points are kept for a '+'/'*'
 // class that handed over to what follows it; on a dead end the newest retry point is resumed,
 // else the scan restarts at the byte after the first byte of the failed attempt.
@@ -285,7 +285,7 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
   };
   auto end_ok = [&](long st) { return !sub.end || s[st] == '\0'; };
 
-  long r_code = kNoMatch;
+  long r_code = 0;  // Wazuh 4.x starts from the beginning of the text
   bool regex_matched = false;
   long st = 0;
   long st_error = kNoMatch;
@@ -293,7 +293,7 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
   std::array<long, 4> err_pt = {-1, -1, -1, -1};
   std::array<long, 4> err_st = {0, 0, 0, 0};
 
-  do {
+  for (st = 0; s[st] != '\0'; ++st) {
     if (pat[pt] == '\0') {
       if (end_ok(st)) return r_code;
     } else if (pat[pt] == '(') {
@@ -326,7 +326,7 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
           }
           if (ok_here >= 0) {
             if (marks != nullptr && pat[next - 1] == '(')
-              mark(next - 1, s[st + 1] == '\0' ? st + 1 : st);
+              mark(next - 1, regex_matched && ok_here == 1 ? st + 1 : st);
             if (pat[next] == '\0') continue;
             next += ok_here;
             for (size_t k = 0; k < 4; ++k) {
@@ -348,7 +348,8 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
         }
         r_code = st;
         continue;
-      } else if (pat[pt + 3] == '\0' && regex_matched && r_code != kNoMatch) {
+      } else if ((pat[pt + 2] == '\0' || pat[pt + 3] == '\0') && regex_matched &&
+                 r_code != kNoMatch) {
         r_code = st;
         if (end_ok(st)) return r_code;
       } else if (pat[pt + 2] == '+' && regex_matched) {
@@ -390,7 +391,7 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
     }
     pt = 0;
     r_code = kNoMatch;
-  } while ((st < 0 || s[st] != '\0') && s[++st] != '\0');
+  }
 
   if (marks != nullptr) {
     while (pat[pt] != '(' && pat[pt] != '\0') {

@@ -14,7 +14,6 @@ namespace ward::agent::loginspect {
 constexpr int kAfterParent = 1;
 constexpr int kAfterPrematch = 2;
 constexpr int kAfterRegex = 4;
-constexpr bool kSortByLevel = true;
 
 const std::string* Event::Field(std::string_view name) const {
   for (const auto& [k, v] : fields) {
@@ -601,13 +600,13 @@ class RulesetLoader {
     return bits;
   }
 
-  // Wazuh's rule tree: siblings ordered by level (higher first), load order among equals.
+  // Wazuh's rule tree: siblings ordered by priority (higher first), load order among equals.
+  // analysisd's priority is level * 100, except level 0, which counts as 99 * 100 (rules.c:
+  // "level 0 ... high priority"), so level-0 rules are tried before everything else.
+  static int Priority(const Rule* r) { return r->level == 0 ? 9900 : r->level * 100; }
   static void Insert(std::vector<Rule*>& list, Rule* r) {
-    auto rank = [](const Rule* x) { return x->decoded_as.empty() ? 0 : 1; };
-    auto it = std::find_if(list.begin(), list.end(), [&](Rule* x) {
-      if (rank(r) != rank(x)) return rank(r) > rank(x);
-      return kSortByLevel && r->level > x->level;
-    });
+    auto it =
+        std::find_if(list.begin(), list.end(), [&](Rule* x) { return Priority(r) > Priority(x); });
     list.insert(it, r);
   }
 

@@ -51,7 +51,7 @@ struct Decoder {
   std::vector<std::string> fts;
   bool json = false;
   int json_offset = 0;
-  std::string json_null = "empty";   // discard | empty | string
+  std::string json_null = "string";  // discard, empty, string ("null")
   std::string json_array = "array";  // array | csv
   bool get_next = false;
   std::string file;

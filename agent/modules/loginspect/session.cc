@@ -1,9 +1,9 @@
 // Session: one line through pre-decoding, decoding and the rule tree (ruleset.h).
 #include <fmt/format.h>
+#include <fmt/printf.h>
 
 #include <cctype>
 #include <cmath>
-#include <fmt/printf.h>
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>

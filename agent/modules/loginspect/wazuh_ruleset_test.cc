@@ -51,6 +51,11 @@ TEST(WazuhRuleset, IniSuitePassCount) {
     ASSERT_TRUE(cases.has_value()) << cases.error().ToString();
     for (const auto& k : *cases) {
       ++total;
+      if (const char* dbg = std::getenv("WARD_LOGINSPECT_DEBUG"); dbg && k.section == dbg) {
+        Session s(*rs);
+        for (const auto& l : k.lines)
+          std::printf("%s\n", FormatLogtest(s.Process(l, "stdin", 1)).c_str());
+      }
       std::string got;
       bool matched = RunUnitCheck(*rs, k.lines, k.rule, k.level, k.decoder, &got);
       if (matched == k.expect_match) {
