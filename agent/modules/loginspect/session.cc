@@ -25,41 +25,32 @@ bool ValidChar(unsigned char c) {
 }
 bool Digit(char c) { return c >= '0' && c <= '9'; }
 
-// Length of a syslog timestamp at the start of `p` (plus the space after it), 0 if none.
+// Length of a syslog timestamp at the start of `p`, 0 if none: the forms of Wazuh 4.14's
+// OS_CleanMSG, each with the offset it skips (loglen there counts the NUL).
 size_t TimestampLength(const char* p, size_t len) {
   auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
-  if (len > 17 && at(3) == ' ' && at(6) == ' ' && at(9) == ':' && at(12) == ':' && at(15) == ' ')
+  size_t loglen = len + 1;
+  if (loglen > 17 && at(3) == ' ' && at(6) == ' ' && at(9) == ':' && at(12) == ':' && at(15) == ' ')
     return 16;  // Dec 29 10:00:01
-  if (len > 24 && at(4) == '-' && at(7) == '-' && at(10) == ' ' && at(13) == ':' && at(16) == ':' &&
-      at(19) == ',')
-    return 23;  // 2015-04-16 21:51:02,805
-  if (len > 20 && at(4) == '-' && at(7) == '-' && (at(10) == 'T' || at(10) == ' ') &&
-      at(13) == ':' && at(16) == ':') {
-    size_t i = 19;
-    // "YYYY-MM-DD HH:MM:SS" alone is not a syslog header (Windows/exim logs); with a fraction
-    // it is (macOS unified log, proftpd).
-    if (at(10) == ' ' && at(i) != '.' && at(i) != ',') return 0;
-    if (at(i) == '.' || at(i) == ',') {
-      ++i;
-      while (Digit(at(i))) ++i;
+  if (loglen > 24 && at(4) == '-' && at(7) == '-' && at(10) == ' ' && at(13) == ':' &&
+      at(16) == ':' && at(19) == ',')
+    return 24;  // 2015-04-16 21:51:02,805
+  if (loglen > 33 && at(4) == '-' && at(7) == '-' && at(10) == 'T' && at(13) == ':' &&
+      at(16) == ':') {
+    if (at(22) == ':' && at(25) == ' ') return 26;  // 2007-06-14T15:48:55-04:00
+    if (at(19) == '.') {
+      if (at(26) == ':') return 30;  // 2022-12-19T15:02:53.288+00:00
+      if (at(29) == ':') return 33;  // 2009-05-22T09:36:46.214994-07:00
+      return 32;
     }
-    if (at(i) == 'Z') {
-      ++i;
-    } else if ((at(i) == '+' || at(i) == '-') && Digit(at(i + 1)) && Digit(at(i + 2)) &&
-               at(i + 3) == ':' && Digit(at(i + 4)) && Digit(at(i + 5))) {
-      i += 6;
-    } else if ((at(i) == '+' || at(i) == '-') && Digit(at(i + 1)) && Digit(at(i + 2)) &&
-               Digit(at(i + 3)) && Digit(at(i + 4))) {
-      i += 5;
-    }
-    if (at(i) == ' ') return i + 1;
   }
-  if (len > 21 && Digit(at(0)) && at(4) == ' ' && at(8) == ' ' && at(11) == ' ' && at(14) == ':' &&
-      at(17) == ':' && at(20) == ' ')
+  if (loglen > 21 && Digit(at(0)) && at(4) == ' ' && at(8) == ' ' && at(11) == ' ' &&
+      at(14) == ':' && at(17) == ':' && at(20) == ' ')
     return 21;  // 2015 Dec 29 10:00:01
-  if (len > 20 && Digit(at(0)) && at(4) == ':' && at(7) == ':' && at(10) == '-' && at(13) == ':' &&
-      at(16) == ':')
-    return 20;  // 2019:11:06-00:08:03
+  if (loglen > 33 && Digit(at(0)) && at(4) == '-' && at(7) == '-' && at(10) == ' ' &&
+      at(13) == ':' && at(16) == ':' && at(19) == '.' && (at(26) == '-' || at(26) == '+') &&
+      at(31) == ' ')
+    return 32;  // 2021-04-21 10:16:09.404756-0700 (macOS)
   return 0;
 }
 
@@ -162,67 +153,90 @@ void Session::PreDecode(Event& ev) const {
   const std::string& full = ev.full_log;
   const char* p = full.c_str();
   size_t len = full.size();
-  size_t ts = TimestampLength(p, len);
   ev.log = full;
+  size_t ts = TimestampLength(p, len);
   if (ts > 0) {
+    ev.timestamp = full.substr(0, ts - 1);
     size_t pos = ts;
-    ev.timestamp = Trim_(full.substr(0, ts));
     if (pos < len && p[pos] == ' ') ++pos;
     size_t host = pos;
+    ev.log = full.substr(std::min(pos, len));
     while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
+    long rest = -1;
     if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
+      // No hostname (Solaris): what stood there is the program name.
       ev.program_name = full.substr(host, pos - host);
       ev.log = full.substr(pos + 2);
     } else if (pos >= len || p[pos] != ' ') {
-      ev.log = full.substr(host);  // invalid hostname: the log starts after the timestamp
+      // Invalid hostname: the log stays after the timestamp.
     } else {
       ev.hostname = full.substr(host, pos - host);
       ++pos;
       size_t prog = pos;
       ev.log = full.substr(pos);
       while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
-      long rest = -1;
-      if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
+      auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
+      if (at(pos) == ':') {
         ev.program_name = full.substr(prog, pos - prog);
-        rest = static_cast<long>(pos + 2);
-      } else if (pos + 1 < len && p[pos] == '[' && Digit(p[pos + 1])) {
+        rest = static_cast<long>(pos + 1 + (at(pos + 1) == ' ' ? 1 : 0));
+      } else if (at(pos) == '[' && Digit(at(pos + 1))) {
         size_t q = pos + 2;
-        while (q < len && Digit(p[q])) ++q;
-        if (q + 2 < len + 1 && p[q] == ']' && q + 1 < len && p[q + 1] == ':' && q + 2 < len &&
-            p[q + 2] == ' ') {
+        while (Digit(at(q))) ++q;
+        if (at(q) == ']' && at(q + 1) == ':') {
           ev.program_name = full.substr(prog, pos - prog);
-          rest = static_cast<long>(q + 3);
-        } else if (q + 1 < len && p[q] == ']' && p[q + 1] == ':') {
-          // Wazuh 4.x also takes "name[pid]:message" without the space.
-          ev.program_name = full.substr(prog, pos - prog);
-          rest = static_cast<long>(q + 2);
-        } else if (q + 1 < len && p[q] == ']' && p[q + 1] == ' ') {
+          rest = static_cast<long>(q + 2 + (at(q + 2) == ' ' ? 1 : 0));
+        } else if (at(q) == ']' && at(q + 1) == ' ') {
           ev.program_name = full.substr(prog, pos - prog);
           rest = static_cast<long>(q + 2);
         }
+      } else if (at(pos) == '|' && std::islower(static_cast<unsigned char>(at(pos + 1)))) {
+        // AIX: "auth|security:info p_name: "
+        size_t q = pos + 2;
+        while (std::isalnum(static_cast<unsigned char>(at(q)))) ++q;
+        if (at(q) == ':') {
+          ++q;
+          while (std::isalnum(static_cast<unsigned char>(at(q)))) ++q;
+          if (at(q) == ' ') {
+            ++q;
+            size_t name = q;
+            while (q < len && ValidChar(static_cast<unsigned char>(p[q]))) ++q;
+            ev.program_name = full.substr(name, q - name);
+            if (at(q) == ':' && at(q + 1) == ' ') {
+              rest = static_cast<long>(q + 2);
+            } else if (at(q) == '[' && Digit(at(q + 1))) {
+              size_t r = q + 2;
+              while (Digit(at(r))) ++r;
+              if (at(r) == ']' && at(r + 1) == ':' && at(r + 2) == ' ') rest = static_cast<long>(r + 3);
+            }
+          }
+        }
       }
       if (rest >= 0) {
-        std::string log = full.substr(static_cast<size_t>(rest));
+        std::string log = full.substr(std::min(static_cast<size_t>(rest), len));
         if (log.rfind("[ID ", 0) == 0) {
           size_t close = log.find(']', 4);
-          if (close != std::string::npos)
-            log = close + 2 <= log.size() ? log.substr(close + 2) : "";
+          if (close != std::string::npos) log = close + 2 <= log.size() ? log.substr(close + 2) : "";
         }
         ev.log = log;
       }
     }
-  } else if (len > 27 && p[0] == '[' && p[4] == ' ' && p[8] == ' ' && p[11] == ' ' &&
-             p[14] == ':' && p[17] == ':' && p[20] == ' ' && p[25] == ']') {
-    ev.log = full.substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
-  } else if (len > 28 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[13] == ':' &&
+  } else if (len + 1 > 28 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[13] == ':' &&
              p[16] == ':' && p[19] == ' ' && p[24] == ' ' && p[26] == ' ') {
-    ev.log = full.substr(24);  // xferlog
-  } else if (len > 24 && p[2] == '/' && p[5] == '-' && p[8] == ':' && p[11] == ':' &&
+    ev.log = full.substr(25);  // xferlog
+  } else if (len + 1 > 24 && p[2] == '/' && p[5] == '-' && p[8] == ':' && p[11] == ':' &&
              p[14] == '.' && p[21] == ' ') {
     ev.log = full.substr(23);  // snort
-  } else if (len > 26 && p[2] == '/' && p[5] == '/' && p[10] == '-' && p[13] == ':' &&
+  } else if (len + 1 > 28 && p[2] == '/' && p[5] == '/' && p[10] == '-' && p[13] == ':' &&
              p[16] == ':' && p[19] == '.' && p[26] == ' ') {
-    ev.log = full.substr(std::min<size_t>(28, len));  // suricata
+    ev.log = full.substr(28);  // suricata
+  } else if (len + 1 > 27 && p[0] == '[' && p[4] == ' ' && p[8] == ' ' && p[11] == ' ' &&
+             p[14] == ':' && p[17] == ':' && p[20] == ' ' && p[25] == ']') {
+    ev.log = full.substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
+  } else if (len + 1 > 32 && p[0] == '1' && Digit(p[1]) && Digit(p[2]) && Digit(p[3]) &&
+             p[10] == '.' && Digit(p[13]) && p[14] == ' ' && (p[21] == ' ' || p[22] == ' ')) {
+    size_t pos = 14;  // squid: 1140804070.368  11623 ...
+    while (pos < len && p[pos] == ' ') ++pos;
+    ev.log = full.substr(pos);
   }
 }
 
