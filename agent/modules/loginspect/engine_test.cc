@@ -74,8 +74,8 @@ TEST_F(EngineTest, PredecodesDecodesAndMatchesAChildRule) {
   EXPECT_EQ(v.rule->id, 101);
   EXPECT_EQ(v.event->hostname, "host");
   EXPECT_EQ(*v.event->program_name, "sshd");
-  EXPECT_EQ(*v.event->Field("srcip"), "10.1.1.1");
-  EXPECT_EQ(*v.event->Field("dstuser"), "root");
+  EXPECT_EQ(*v.event->Static("srcip"), "10.1.1.1");
+  EXPECT_EQ(*v.event->Static("dstuser"), "root");
   EXPECT_NE(FormatLogtest(v).find("Failed login for root from 10.1.1.1"), std::string::npos);
 }
 

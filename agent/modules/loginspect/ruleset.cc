@@ -16,20 +16,39 @@ constexpr int kAfterPrematch = 2;
 constexpr int kAfterRegex = 4;
 
 const std::string* Event::Field(std::string_view name) const {
-  for (const auto& [k, v] : fields) {
-    if (k.size() == name.size() && strncasecmp(k.c_str(), name.data(), name.size()) == 0) return &v;
+  for (const auto& f : fields) {
+    if (!f.is_static && f.name.size() == name.size() &&
+        strncasecmp(f.name.c_str(), name.data(), name.size()) == 0)
+      return &f.value;
   }
   return nullptr;
 }
 
-void Event::SetField(std::string_view name, std::string value) {
-  for (auto& [k, v] : fields) {
-    if (k == name) {
-      v = std::move(value);
-      return;
-    }
+const std::string* Event::Static(std::string_view name) const {
+  for (const auto& f : fields) {
+    if (f.is_static && f.name == name) return &f.value;
   }
-  fields.emplace_back(std::string(name), std::move(value));
+  return nullptr;
+}
+
+bool Event::IsStaticName(std::string_view n) {
+  return n == "srcip" || n == "dstip" || n == "srcport" || n == "dstport" || n == "protocol" ||
+         n == "action" || n == "srcuser" || n == "dstuser" || n == "id" || n == "status" ||
+         n == "url" || n == "data" || n == "extra_data" || n == "system_name";
+}
+
+void Event::Decoded(std::string_view name, std::string value) {
+  if (IsStaticName(name)) {
+    for (auto& f : fields) {
+      if (f.is_static && f.name == name) {
+        f.value = std::move(value);
+        return;
+      }
+    }
+    fields.push_back(DecodedField{std::string(name), std::move(value), true});
+    return;
+  }
+  fields.push_back(DecodedField{std::string(name), std::move(value), false});
 }
 
 const Rule* Ruleset::FindRule(int id) const {
@@ -95,13 +114,6 @@ std::vector<std::filesystem::path> ListXml(const std::filesystem::path& dir,
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// The static fields of OSSEC's Eventinfo, as an order name maps onto them.
-std::string CanonicalField(std::string_view name) {
-  if (name == "user") return "dstuser";
-  if (name == "systemname") return "system_name";
-  return std::string(name);
 }
 
 }  // namespace
@@ -227,13 +239,16 @@ class RulesetLoader {
             return Bad(f, c, fmt::format("{}: bad regex offset '{}'", owner, *o));
         }
       } else if (c.name == "order") {
-        for (auto& o : Split(c.content, ",")) d->order.push_back(CanonicalField(o));
+        for (auto& o : Split(c.content, ",")) {
+          std::string word = o.substr(0, o.find(' '));
+          d->order.push_back(word == "user" ? "dstuser" : word);
+        }
       } else if (c.name == "type") {
         d->type = Trim(c.content);
       } else if (c.name == "fts") {
         d->fts = Split(c.content, ",");
       } else if (c.name == "use_own_name") {
-        use_own_name = Trim(c.content) == "true" || Trim(c.content) == "yes";
+        use_own_name = c.content == "true";
       } else if (c.name == "plugin_decoder") {
         std::string plugin = Trim(c.content);
         if (plugin != "JSON_Decoder") {
@@ -276,7 +291,7 @@ class RulesetLoader {
       for (DecoderNode& node : *list) {
         if (node.decoder->name != raw->parent) continue;
         for (const Decoder* sib : node.children) {
-          if (sib->name == raw->name && sib->regex && raw->regex)
+          if (sib->name == raw->name && (sib->regex || sib->json) && (raw->regex || raw->json))
             const_cast<Decoder*>(sib)->get_next = true;
         }
         node.children.push_back(raw);
@@ -636,7 +651,7 @@ class RulesetLoader {
           std::string cat = r->category.empty() ? "syslog" : r->category;
           bool under = false;
           for (Rule* t : set_->roots_) {
-            if ((t->category.empty() ? "syslog" : t->category) == cat) {
+            if (t->id < 10 && (t->category.empty() ? "syslog" : t->category) == cat) {
               Insert(t->children, r);
               under = true;
             }

@@ -122,14 +122,25 @@ struct Event {
   std::string hostname;
   std::optional<std::string> program_name;
   const Decoder* decoder = nullptr;
-  std::vector<std::pair<std::string, std::string>> fields;  // decoding order
-  int64_t time = 0;                                         // seconds (session clock)
+  struct DecodedField {
+    std::string name;
+    std::string value;
+    bool is_static = false;  // one of Eventinfo's fixed members (srcip, dstuser, ...)
+  };
+  std::vector<DecodedField> fields;  // decoding order
+  int64_t time = 0;                  // seconds (session clock)
   const Rule* rule = nullptr;
   int matched = 0;  // level of the context rule that consumed this event (OSSEC's lf->matched)
   int firedtimes = 0;
 
+  // A dynamic field (OSSEC's FindField: the first one decoded with that name, any case).
   const std::string* Field(std::string_view name) const;
-  void SetField(std::string_view name, std::string value);
+  // A static field: srcip dstip srcport dstport protocol action srcuser dstuser id status url
+  // data extra_data system_name (the last value decoded).
+  const std::string* Static(std::string_view name) const;
+  // Stores `value` under `name`: a static field when the name is one, else a dynamic one.
+  void Decoded(std::string_view name, std::string value);
+  static bool IsStaticName(std::string_view name);
 };
 
 class Ruleset {

@@ -54,18 +54,31 @@ size_t TimestampLength(const char* p, size_t len) {
   return 0;
 }
 
+// Wazuh's JSON decoder: an integral number as %i (cJSON's valueint, saturated), others %f.
+std::string JsonNumber(double d) {
+  double clamped = d >= 2147483647.0 ? 2147483647.0 : (d <= -2147483648.0 ? -2147483648.0 : d);
+  int as_int = static_cast<int>(clamped);
+  if (static_cast<double>(as_int) == d) return std::to_string(as_int);
+  return fmt::sprintf("%f", d);
+}
+
 std::string JsonScalar(const nlohmann::ordered_json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 1e15)
-      return std::to_string(static_cast<int64_t>(d));
-    return fmt::format("{}", d);
-  }
+  if (v.is_number()) return JsonNumber(v.get<double>());
+  if (v.is_null()) return "null";
   return v.dump();
+}
+
+// fillData: the static names the JSON decoder knows, else a dynamic field.
+void JsonField(Event& ev, const std::string& key, std::string value) {
+  if (key == "user" || key == "dstuser") return ev.Decoded("dstuser", std::move(value));
+  if (key == "systemname") return ev.Decoded("system_name", std::move(value));
+  if (key == "system_name") {
+    ev.fields.push_back(Event::DecodedField{key, std::move(value), false});
+    return;
+  }
+  ev.Decoded(key, std::move(value));
 }
 
 // cJSON's number text: integers as %d, others %1.15g (or %1.17g when that does not round-trip).
@@ -120,23 +133,24 @@ void FlattenJson(const Decoder& d, const nlohmann::ordered_json& j, const std::s
       FlattenJson(d, v, key, ev);
     } else if (v.is_null()) {
       if (d.json_null == "discard") continue;
-      ev.SetField(key, d.json_null == "string" ? "null" : "");
+      JsonField(ev, key, "null");
     } else if (v.is_array()) {
+      std::string out;
       if (d.json_array == "csv") {
-        std::string out;
+        bool first = true;
         for (const auto& x : v) {
-          if (!out.empty()) out += ",";
+          if (x.is_object() || x.is_array()) continue;
+          if (!first) out += ",";
           out += JsonScalar(x);
+          first = false;
         }
-        ev.SetField(key, out);
       } else {
-        std::string out;
         int depth = 0;
         CjsonPrint(v, depth, out);
-        ev.SetField(key, out);
       }
+      if (!out.empty()) JsonField(ev, key, std::move(out));
     } else {
-      ev.SetField(key, JsonScalar(v));
+      JsonField(ev, key, JsonScalar(v));
     }
   }
 }
@@ -206,7 +220,8 @@ void Session::PreDecode(Event& ev) const {
             } else if (at(q) == '[' && Digit(at(q + 1))) {
               size_t r = q + 2;
               while (Digit(at(r))) ++r;
-              if (at(r) == ']' && at(r + 1) == ':' && at(r + 2) == ' ') rest = static_cast<long>(r + 3);
+              if (at(r) == ']' && at(r + 1) == ':' && at(r + 2) == ' ')
+                rest = static_cast<long>(r + 3);
             }
           }
         }
@@ -215,7 +230,8 @@ void Session::PreDecode(Event& ev) const {
         std::string log = full.substr(std::min(static_cast<size_t>(rest), len));
         if (log.rfind("[ID ", 0) == 0) {
           size_t close = log.find(']', 4);
-          if (close != std::string::npos) log = close + 2 <= log.size() ? log.substr(close + 2) : "";
+          if (close != std::string::npos)
+            log = close + 2 <= log.size() ? log.substr(close + 2) : "";
         }
         ev.log = log;
       }
@@ -324,7 +340,7 @@ void Session::Decode(Event& ev) const {
         }
         regex_prev = base + After(log + base, end);
         for (size_t i = 0; i < caps.size(); ++i) {
-          if (i < cur->order.size()) ev.SetField(cur->order[i], caps[i]);
+          if (i < cur->order.size()) ev.Decoded(cur->order[i], caps[i]);
         }
       } else {
         return;
@@ -346,20 +362,28 @@ const std::string* StaticValue(const Event& ev, const std::string& name) {
   if (name == "program_name") return ev.program_name ? &*ev.program_name : nullptr;
   if (name == "location") return &ev.location;
   if (name == "user") {
-    if (const std::string* v = ev.Field("dstuser")) return v;
-    return ev.Field("srcuser");
+    if (const std::string* v = ev.Static("dstuser")) return v;
+    return ev.Static("srcuser");
   }
-  return ev.Field(name);
+  return ev.Static(name);
 }
 
+// A field named by same_/different_ options or lists: static names first, then dynamic.
 const std::string* AnyValue(const Event& ev, const std::string& name) {
-  if (name == "hostname" || name == "program_name" || name == "location")
+  if (name == "hostname" || name == "program_name" || name == "location" ||
+      Event::IsStaticName(name))
     return StaticValue(ev, name);
   return ev.Field(name);
 }
 
 bool ListMatch(const Event& ev, const ListLookup& l) {
-  const std::string* v = AnyValue(ev, l.field);
+  const std::string* v = nullptr;
+  if (l.field == "user") {  // lists look at srcuser first (rules.c RULE_USER)
+    v = ev.Static("srcuser");
+    if (v == nullptr) v = ev.Static("dstuser");
+  } else {
+    v = AnyValue(ev, l.field);
+  }
   if (v == nullptr) return false;
   const auto& m = *l.list;
   auto find_addr = [&](const std::string& ip) -> const std::string* {
@@ -435,7 +459,7 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
     if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
   }
   for (const FieldCheck& c : rule.fields) {
-    const std::string* v = AnyValue(ev, c.name);
+    const std::string* v = ev.Field(c.name);
     if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
   }
   for (const ListLookup& l : rule.lists) {
@@ -542,7 +566,7 @@ std::string FormatLogtest(const Verdict& v) {
   } else {
     out += fmt::format("\tname: '{}'\n", ev.decoder->display_name);
     if (!ev.decoder->parent.empty()) out += fmt::format("\tparent: '{}'\n", ev.decoder->parent);
-    for (const auto& [k, val] : ev.fields) out += fmt::format("\t{}: '{}'\n", k, val);
+    for (const auto& f : ev.fields) out += fmt::format("\t{}: '{}'\n", f.name, f.value);
   }
   if (v.rule != nullptr) {
     const Rule& r = *v.rule;
