@@ -198,6 +198,7 @@ class Session {
   std::map<std::string, std::deque<std::shared_ptr<Event>>> group_history_;
   std::map<int, int64_t> ignored_since_;
   std::map<int, int> fired_;
+  std::deque<std::shared_ptr<Event>> events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
 };
 

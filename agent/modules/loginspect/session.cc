@@ -357,6 +357,13 @@ void Session::Decode(Event& ev) const {
 
 namespace {
 
+bool HasDynamic(const Event& ev) {
+  for (const auto& f : ev.fields) {
+    if (!f.is_static) return true;
+  }
+  return false;
+}
+
 const std::string* StaticValue(const Event& ev, const std::string& name) {
   if (name == "hostname") return ev.hostname.empty() ? nullptr : &ev.hostname;
   if (name == "program_name") return ev.program_name ? &*ev.program_name : nullptr;
@@ -412,35 +419,60 @@ bool ListMatch(const Event& ev, const ListLookup& l) {
 
 }  // namespace
 
+// Wazuh's Search_LastSids / Search_LastGroups / Search_LastEvents: walk the history newest
+// first; stop at the timeframe or at an event already used by a rule of this level or above;
+// fire when frequency-1 earlier events agree on the same_/different_ fields.
 bool Session::CheckContext(Event& ev, const Rule& rule) {
-  std::vector<std::deque<std::shared_ptr<Event>>*> lists;
-  for (int sid : rule.if_matched_sid) lists.push_back(&sid_history_[sid]);
-  if (!rule.if_matched_group.empty()) lists.push_back(&group_history_[rule.if_matched_group]);
-  int needed = rule.frequency > 1 ? rule.frequency - 1 : 1;
+  const std::deque<std::shared_ptr<Event>>* list = nullptr;
+  bool global = false;
+  if (!rule.if_matched_sid.empty()) {
+    list = &sid_history_[rule.if_matched_sid.front()];
+  } else if (!rule.if_matched_group.empty()) {
+    list = &group_history_[rule.if_matched_group];
+  } else {
+    list = &events_;
+    global = true;
+  }
+  int needed = rule.frequency > 2 ? rule.frequency - 1 : 1;  // stored as frequency - 2, then +1
   int count = 0;
-  for (auto* list : lists) {
-    for (auto it = list->rbegin(); it != list->rend(); ++it) {
-      Event& prev = **it;
-      if (rule.timeframe > 0 && ev.time - prev.time > rule.timeframe) break;
-      if (prev.matched >= rule.level && prev.matched != 0) return false;
-      bool ok = true;
-      for (const auto& f : rule.same) {
-        const std::string* a = AnyValue(ev, f);
-        const std::string* b = AnyValue(prev, f);
-        if (a == nullptr || b == nullptr || *a != *b) ok = false;
-      }
-      for (const auto& f : rule.different) {
-        const std::string* a = AnyValue(ev, f);
-        const std::string* b = AnyValue(prev, f);
-        if (a == nullptr || b == nullptr || *a == *b) ok = false;
-      }
-      if (!ok) continue;
-      if (++count >= needed) {
-        prev.matched = rule.level;
-        for (auto jt = list->rbegin(); jt != it; ++jt) (*jt)->matched = rule.level;
-        return true;
-      }
+  Event* first = nullptr;
+  auto it = list->rbegin();
+  if (global && it != list->rend()) ++it;  // Search_LastEvents starts after the newest event
+  for (; it != list->rend(); ++it) {
+    Event& prev = **it;
+    if (ev.time - prev.time > rule.timeframe) return false;
+    if (global && (prev.decoder ? prev.decoder->type : std::string("syslog")) !=
+                      (ev.decoder ? ev.decoder->type : std::string("syslog")))
+      continue;
+    bool ok = true;
+    bool dynamic_same = false;
+    for (const auto& f : rule.same) {
+      bool is_static = f == "location" || Event::IsStaticName(f);
+      if (!is_static) dynamic_same = true;
+      const std::string* a = AnyValue(ev, f);
+      const std::string* b = AnyValue(prev, f);
+      if (a == nullptr || b == nullptr || *a != *b) ok = false;
     }
+    if (dynamic_same && (!HasDynamic(ev) || !HasDynamic(prev))) ok = false;
+    bool dynamic_diff = false;
+    for (const auto& f : rule.different) {
+      bool is_static = f == "location" || Event::IsStaticName(f);
+      if (!is_static) dynamic_diff = true;
+      const std::string* a = AnyValue(ev, f);
+      const std::string* b = AnyValue(prev, f);
+      if (a != nullptr && b != nullptr && *a == *b) ok = false;
+    }
+    if (dynamic_diff && !HasDynamic(ev) && !HasDynamic(prev)) ok = false;
+    if (!ok) continue;
+    if (prev.matched >= rule.level) return false;
+    if (count < needed - 1) {
+      ++count;
+      if (first == nullptr) first = &prev;
+      continue;
+    }
+    ev.matched = rule.level;
+    if (first != nullptr) first->matched = rule.level;
+    return true;
   }
   return false;
 }
@@ -477,13 +509,15 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
       if (!in) return nullptr;
     }
   }
-  if (rule.frequency > 0 || !rule.if_matched_sid.empty() || !rule.if_matched_group.empty()) {
+  if (rule.frequency > 0 || !rule.if_matched_sid.empty() || !rule.if_matched_group.empty() ||
+      rule.timeframe > 0) {
     if (!CheckContext(ev, rule)) return nullptr;
   }
   for (const Rule* child : rule.children) {
     if (const Rule* r = Check(ev, *child)) return r;
   }
   if (rule.noalert) return nullptr;
+  ev.firedtimes = ++fired_[rule.id];
   return &rule;
 }
 
@@ -506,27 +540,29 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
     ev->rule = r;
     if (r->level == 0) break;
     if (r->ignore > 0) {
-      auto it = ignored_since_.find(r->id);
-      if (it != ignored_since_.end() && now - it->second < r->ignore) {
-        v.rule = nullptr;
-        ev->rule = nullptr;
+      // analysisd's ignore: the rule still shows, but raises nothing and feeds no history.
+      auto& since = ignored_since_[r->id];
+      if (since == 0) {
+        since = now;
+      } else if (now - since < r->ignore) {
         break;
+      } else {
+        since = 0;
       }
-      ignored_since_[r->id] = now;
     }
-    ev->firedtimes = ++fired_[r->id];
     v.alert = true;
+    auto push = [](std::deque<std::shared_ptr<Event>>& h, const std::shared_ptr<Event>& e) {
+      h.push_back(e);
+      if (h.size() > kHistoryLimit) h.pop_front();
+    };
     if (r->keeps_sid_history) {
-      auto& h = sid_history_[r->id];
-      h.push_back(ev);
-      if (h.size() > kHistoryLimit) h.pop_front();
+      push(sid_history_[r->id], ev);
+    } else {
+      for (const auto& g : r->groups) {
+        if (ruleset_->GroupKeepsHistory(g)) push(group_history_[g], ev);
+      }
     }
-    for (const auto& g : r->groups) {
-      if (!ruleset_->GroupKeepsHistory(g)) continue;
-      auto& h = group_history_[g];
-      h.push_back(ev);
-      if (h.size() > kHistoryLimit) h.pop_front();
-    }
+    push(events_, ev);
     break;
   }
   return v;
