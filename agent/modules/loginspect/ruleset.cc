@@ -487,8 +487,15 @@ class RulesetLoader {
       } else if (e == "weekday") {
         r->weekdays = ParseWeekdays(c.content);
         if (r->weekdays == 0) return Bad(f, c, fmt::format("{}: bad <weekday>", owner));
+      } else if (e == "compiled_rule") {
+        std::string name = Trim(c.content);
+        if (name != "check_id_size" && name != "comp_srcuser_dstuser" &&
+            name != "comp_mswin_targetuser_calleruser_diff" && name != "is_simple_http_request" &&
+            name != "is_valid_crawler")
+          return Bad(f, c, fmt::format("{}: unknown compiled_rule '{}'", owner, name));
+        r->compiled_rule = name;
       } else if (e == "check_diff" || e == "global_frequency" || e == "check_if_ignored" ||
-                 e == "ignore" || e == "compiled_rule" || e == "var") {
+                 e == "ignore" || e == "var") {
         // Accepted; no effect on log events.
       } else {
         return Bad(f, c, fmt::format("{}: unknown element <{}>", owner, e));

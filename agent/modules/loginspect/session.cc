@@ -422,6 +422,50 @@ bool ListMatch(const Event& ev, const ListLookup& l) {
 // Wazuh's Search_LastSids / Search_LastGroups / Search_LastEvents: walk the history newest
 // first; stop at the timeframe or at an event already used by a rule of this level or above;
 // fire when frequency-1 earlier events agree on the same_/different_ fields.
+namespace {
+
+// analysisd's compiled rules (src/analysisd/compiled_rules), by name.
+bool CompiledRule(const std::string& name, const Event& ev) {
+  if (name == "comp_srcuser_dstuser") {
+    const std::string* a = ev.Static("srcuser");
+    const std::string* b = ev.Static("dstuser");
+    return a == nullptr || b == nullptr || *a == *b;
+  }
+  if (name == "check_id_size") {
+    const std::string* id = ev.Static("id");
+    return id != nullptr && id->size() >= 10;
+  }
+  if (name == "is_simple_http_request") {
+    const std::string* url = ev.Static("url");
+    return url != nullptr && (*url == "/" || url->find('?') == std::string::npos);
+  }
+  if (name == "is_valid_crawler") {
+    for (const char* prefix : {"66.249.", "72.14.", "209.85.", "65.55.", "207.46.", "74.6.",
+                               "72.30.", "67.195."}) {
+      if (ev.log.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  }
+  if (name == "comp_mswin_targetuser_calleruser_diff") {
+    size_t t = ev.log.find("Target Account Name");
+    size_t c = ev.log.find("Caller User Name");
+    if (t == std::string::npos || c == std::string::npos) return false;
+    t = ev.log.find(':', t);
+    c = ev.log.find(':', c);
+    if (t == std::string::npos || c == std::string::npos) return false;
+    const char* tp = ev.log.c_str() + t + 1;
+    const char* cp = ev.log.c_str() + c + 1;
+    for (; *tp != '\0'; ++tp, ++cp) {
+      if (*tp != *cp) return true;
+      if (*tp == '\t' || (*tp == ' ' && tp[1] == ' ')) break;
+    }
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool Session::CheckContext(Event& ev, const Rule& rule) {
   const std::deque<std::shared_ptr<Event>>* list = nullptr;
   bool global = false;
@@ -486,6 +530,7 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
   if (rule.match && !rule.match->Match(ev.log.c_str())) return nullptr;
   if (rule.regex && !rule.regex->Match(ev.log.c_str())) return nullptr;
+  if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
   for (const FieldCheck& c : rule.static_checks) {
     const std::string* v = StaticValue(ev, c.name);
     if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
