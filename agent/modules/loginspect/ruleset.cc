@@ -197,8 +197,7 @@ class RulesetLoader {
     d->line = n.line;
     bool use_own_name = false;
     std::string owner = fmt::format("decoder '{}'", d->name);
-    // A repeated element adds its text to the previous one's (OSSEC's loadmemory); the last
-    // one's attributes count.
+    // A repeated element adds its text to the previous one's (OSSEC's loadmemory).
     std::vector<XmlNode> merged;
     for (const XmlNode& c : n.children) {
       auto it = std::find_if(merged.begin(), merged.end(),
@@ -206,9 +205,14 @@ class RulesetLoader {
       if (it == merged.end() || c.name == "order") {
         merged.push_back(c);
       } else {
-        std::string text = it->content + c.content;
-        *it = c;
-        it->content = std::move(text);
+        // Text appends; an attribute given again replaces the earlier one.
+        it->content += c.content;
+        for (const auto& [k, v] : c.attributes) {
+          auto a = std::find_if(it->attributes.begin(), it->attributes.end(),
+                                [&](const auto& kv) { return kv.first == k; });
+          if (a != it->attributes.end()) a->second = v;
+          else it->attributes.emplace_back(k, v);
+        }
       }
     }
     for (const XmlNode& c : merged) {
