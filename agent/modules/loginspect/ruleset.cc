@@ -362,7 +362,25 @@ class RulesetLoader {
     const XmlNode* match_node = nullptr;
     std::string regex_text;
     const XmlNode* regex_node = nullptr;
+    // Repeated single-value conditions concatenate (rules.c's loadmemory); the last element's
+    // attributes win.
+    std::vector<XmlNode> merged;
     for (const XmlNode& c : n.children) {
+      static const std::set<std::string> kConcat = {
+          "srcport", "dstport", "user", "url", "id", "status", "hostname", "program_name",
+          "extra_data", "data", "action", "protocol", "system_name", "location", "srcgeoip",
+          "dstgeoip"};
+      auto it = std::find_if(merged.begin(), merged.end(),
+                             [&](const XmlNode& m) { return m.name == c.name; });
+      if (kConcat.count(c.name) != 0 && it != merged.end()) {
+        std::string text = it->content + c.content;
+        *it = c;
+        it->content = std::move(text);
+      } else {
+        merged.push_back(c);
+      }
+    }
+    for (const XmlNode& c : merged) {
       const std::string& e = c.name;
       if (e == "match") {
         match_text += c.content;
