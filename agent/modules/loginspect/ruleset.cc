@@ -210,8 +210,10 @@ class RulesetLoader {
         for (const auto& [k, v] : c.attributes) {
           auto a = std::find_if(it->attributes.begin(), it->attributes.end(),
                                 [&](const auto& kv) { return kv.first == k; });
-          if (a != it->attributes.end()) a->second = v;
-          else it->attributes.emplace_back(k, v);
+          if (a != it->attributes.end())
+            a->second = v;
+          else
+            it->attributes.emplace_back(k, v);
         }
       }
     }
@@ -367,9 +369,9 @@ class RulesetLoader {
     std::vector<XmlNode> merged;
     for (const XmlNode& c : n.children) {
       static const std::set<std::string> kConcat = {
-          "srcport", "dstport", "user", "url", "id", "status", "hostname", "program_name",
-          "extra_data", "data", "action", "protocol", "system_name", "location", "srcgeoip",
-          "dstgeoip"};
+          "srcport",     "dstport",      "user",       "url",     "id",     "status",
+          "hostname",    "program_name", "extra_data", "data",    "action", "protocol",
+          "system_name", "location",     "srcgeoip",   "dstgeoip"};
       auto it = std::find_if(merged.begin(), merged.end(),
                              [&](const XmlNode& m) { return m.name == c.name; });
       if (kConcat.count(c.name) != 0 && it != merged.end()) {
@@ -543,6 +545,13 @@ class RulesetLoader {
             fmt::format("{}:{}: rule {} duplicated; the first stays", f.string(), n.line, r->id));
         return Status::Ok();
       }
+      // Wazuh's overwrite replaces everything but where the rule hangs and what it follows
+      // (if_sid, if_group, if_level, if_matched_*).
+      r->if_sid = old->if_sid;
+      r->if_group = old->if_group;
+      r->if_level = old->if_level;
+      r->if_matched_sid = old->if_matched_sid;
+      r->if_matched_group = old->if_matched_group;
       *old = std::move(*r);
       return Status::Ok();
     }

@@ -103,7 +103,7 @@ struct Rule {
   std::vector<std::string> same;       // field names that must equal the previous events'
   std::vector<std::string> different;  // ... must differ
   bool if_fts = false;
-  std::string compiled_rule;  // one of analysisd's built-in checks (compiled_rules/)
+  std::string compiled_rule;                // one of analysisd's built-in checks (compiled_rules/)
   std::optional<std::pair<int, int>> time;  // minutes of the day [from, to)
   int weekdays = 0;                         // bit per tm_wday; 0: any
   std::string file;

@@ -440,8 +440,8 @@ bool CompiledRule(const std::string& name, const Event& ev) {
     return url != nullptr && (*url == "/" || url->find('?') == std::string::npos);
   }
   if (name == "is_valid_crawler") {
-    for (const char* prefix : {"66.249.", "72.14.", "209.85.", "65.55.", "207.46.", "74.6.",
-                               "72.30.", "67.195."}) {
+    for (const char* prefix :
+         {"66.249.", "72.14.", "209.85.", "65.55.", "207.46.", "74.6.", "72.30.", "67.195."}) {
       if (ev.log.rfind(prefix, 0) == 0) return true;
     }
     return false;
