@@ -129,7 +129,10 @@ bool RunUnitCheck(const std::shared_ptr<const Ruleset>& ruleset,
   std::string lv = last.rule ? std::to_string(last.rule->level) : "";
   std::string d = last.event && last.event->decoder ? last.event->decoder->display_name : "";
   if (got != nullptr) *got = fmt::format("{}:{}:{}", r, lv, d);
-  return last.rule != nullptr && r == rule && lv == level && d == decoder;
+  // wazuh-logtest exits with the number of empty expected fields when they all equal (0 only
+  // when rule, level and decoder were all given and matched), 1 otherwise.
+  return r == rule && lv == level && d == decoder && !rule.empty() && !level.empty() &&
+         !decoder.empty();
 }
 
 }  // namespace ward::agent::loginspect
