@@ -155,6 +155,29 @@ void FlattenJson(const Decoder& d, const nlohmann::ordered_json& j, const std::s
   }
 }
 
+// The first JSON object or array of `text`: cJSON_ParseWithOpts ignores what follows it.
+std::string_view FirstJsonValue(const char* text) {
+  std::string_view t(text);
+  size_t i = 0;
+  while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
+  if (i >= t.size() || (t[i] != '{' && t[i] != '[')) return t;
+  size_t start = i;
+  int depth = 0;
+  bool in_string = false;
+  for (; i < t.size(); ++i) {
+    char c = t[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0) return t.substr(start, i + 1 - start);
+  }
+  return t;
+}
+
 // The offset after OSSEC's "end of match" pointer (the byte after the last consumed one).
 long After(const char* base, long end) {
   if (end < 0) return 0;
@@ -319,7 +342,7 @@ void Session::Decode(Event& ev) const {
           base = pmatch;
         else if (cur->json_offset & kAfterPrematch)
           base = cmatch;
-        auto j = nlohmann::ordered_json::parse(log + base, nullptr, false);
+        auto j = nlohmann::ordered_json::parse(FirstJsonValue(log + base), nullptr, false);
         if (!j.is_discarded() && j.is_object()) FlattenJson(*cur, j, "", ev);
       } else if (cur->regex) {
         long base = 0;
