@@ -167,13 +167,18 @@ std::string_view FirstJsonValue(const char* text) {
   for (; i < t.size(); ++i) {
     char c = t[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if ((c == '}' || c == ']') && --depth == 0) return t.substr(start, i + 1 - start);
+    if (c == '"')
+      in_string = true;
+    else if (c == '{' || c == '[')
+      ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0)
+      return t.substr(start, i + 1 - start);
   }
   return t;
 }
@@ -331,8 +336,9 @@ void Session::Decode(Event& ev) const {
           ++child;
         }
       }
+      // A child without prematch does the regex work under its parent's identity (type,
+      // name): analysisd only switches decoder_info on a child's prematch.
       if (cur == nullptr) return;
-      ev.decoder = cur;
     }
     long regex_prev = -1;
     while (cur != nullptr) {
