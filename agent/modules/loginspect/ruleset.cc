@@ -418,7 +418,9 @@ class RulesetLoader {
                  e == "status" || e == "hostname" || e == "program_name" || e == "extra_data" ||
                  e == "data" || e == "action" || e == "protocol" || e == "system_name" ||
                  e == "location" || e == "srcgeoip" || e == "dstgeoip") {
-        auto ex = Expr(f, c, ExpressionType::kOsMatch, false, owner);
+        // rules.c: every one of these is osmatch by default except action (plain string).
+        auto ex = Expr(f, c, e == "action" ? ExpressionType::kString : ExpressionType::kOsMatch,
+                       false, owner);
         if (!ex) return ex.error();
         r->static_checks.push_back(FieldCheck{e, std::move(*ex)});
       } else if (e == "if_sid") {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -199,6 +200,7 @@ class Session {
   std::map<std::string, std::deque<std::shared_ptr<Event>>> group_history_;
   std::map<int, int64_t> ignored_since_;
   std::map<int, int> fired_;
+  std::set<std::string> fts_seen_;
   std::deque<std::shared_ptr<Event>> events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
 };

@@ -560,6 +560,17 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   if (rule.match && !rule.match->Match(ev.log.c_str())) return nullptr;
   if (rule.regex && !rule.regex->Match(ev.log.c_str())) return nullptr;
   if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
+  if (rule.if_fts) {
+    // First time seen: only decoders with <fts> have a key; it is new once per session.
+    if (d == nullptr || d->fts.empty()) return nullptr;
+    std::string key = d->display_name;
+    for (const auto& f : d->fts) {
+      const std::string* v = f == "name" ? &d->display_name : AnyValue(ev, f);
+      key += '\x1f';
+      if (v != nullptr) key += *v;
+    }
+    if (!fts_seen_.insert(key).second) return nullptr;
+  }
   for (const FieldCheck& c : rule.static_checks) {
     const std::string* v = StaticValue(ev, c.name);
     if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
