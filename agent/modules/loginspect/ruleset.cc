@@ -472,13 +472,12 @@ class RulesetLoader {
         }
         auto list = LoadList(Trim(c.content));
         if (!list) {
-          // Wazuh keeps the rule; a lookup into a list it does not have never finds a key.
-          set_->warnings_.push_back(
-              fmt::format("{}:{}: {}: {}", f.string(), c.line, owner, list.error().message()));
-          l.list = std::make_shared<const std::map<std::string, std::string>>();
-        } else {
-          l.list = *list;
+          // Wazuh does not load a rule whose list it does not have, and keeps loading.
+          set_->warnings_.push_back(fmt::format("{}:{}: {}: {}, rule ignored", f.string(), c.line,
+                                                owner, list.error().message()));
+          return Status::Ok();
         }
+        l.list = *list;
         r->lists.push_back(std::move(l));
       } else if (e.rfind("same_", 0) == 0 || e.rfind("different_", 0) == 0 ||
                  e.rfind("not_same_", 0) == 0) {
