@@ -1,11 +1,12 @@
 // Log lines through pre-decoding, decoding (OS_Regex captures, JSON) and rules with frequency
 // state: each input line is one event of a single session.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "agent/modules/loginspect/ruleset.h"
 

@@ -38,8 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto rs = ward::agent::loginspect::Ruleset::Load(c);
   if (rs.has_value()) {
     ward::agent::loginspect::Session s(*rs);
-    (void)s.Process("Feb  9 11:44:56 host sshd[1]: Failed password for root from 1.2.3.4",
-                    "fuzz", 1);
+    (void)s.Process("Feb  9 11:44:56 host sshd[1]: Failed password for root from 1.2.3.4", "fuzz",
+                    1);
   }
   return 0;
 }

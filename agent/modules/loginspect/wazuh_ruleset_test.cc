@@ -19,9 +19,9 @@ namespace {
 constexpr int kMinimumPassing = 1772;
 
 TEST(WazuhRuleset, IniSuitePassCount) {
-  const char* src = std::getenv("WARD_SOURCE_DIR");
+  const char* src = WARD_LOGINSPECT_SOURCE_DIR;
   std::filesystem::path root =
-      std::filesystem::path(src ? src : ".") / "testdata/oracles/wazuh-ruleset/wazuh-v4.14.7";
+      std::filesystem::path(src) / "testdata/oracles/wazuh-ruleset/wazuh-v4.14.7";
   RulesetConfig c;
   c.decoder_dirs = {root / "decoders"};
   c.decoder_files = {root / "etc/local_decoder.xml"};
@@ -71,7 +71,7 @@ TEST(WazuhRuleset, IniSuitePassCount) {
   }
   if (const char* out = std::getenv("WARD_LOGINSPECT_FAILURES")) std::ofstream(out) << failures;
   // Every failing invocation must be a known one, listed with its reason in the tree.
-  std::ifstream known_file(std::filesystem::path(src ? src : ".") /
+  std::ifstream known_file(std::filesystem::path(src) /
                            "testdata/loginspect/wazuh-v4.14.7-failures.txt");
   std::string known((std::istreambuf_iterator<char>(known_file)), std::istreambuf_iterator<char>());
   ASSERT_FALSE(known.empty()) << "testdata/loginspect/wazuh-v4.14.7-failures.txt missing";
