@@ -116,6 +116,25 @@ std::vector<std::filesystem::path> ListXml(const std::filesystem::path& dir,
   return out;
 }
 
+// OSSEC 3.x's "<pcre2>", "<prematch_pcre2>", "<match_pcre2>", ...: the plain element with
+// type="pcre2".
+XmlNode WithPcre2Suffix(const XmlNode& n) {
+  constexpr std::string_view kSuffix = "_pcre2";
+  if (n.name == "pcre2") {  // OSSEC's <pcre2>: a PCRE2 <regex>
+    XmlNode out = n;
+    out.name = "regex";
+    out.attributes.emplace_back("type", "pcre2");
+    return out;
+  }
+  if (n.name.size() <= kSuffix.size() ||
+      n.name.compare(n.name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+    return n;
+  XmlNode out = n;
+  out.name.resize(n.name.size() - kSuffix.size());
+  out.attributes.emplace_back("type", "pcre2");
+  return out;
+}
+
 }  // namespace
 
 class RulesetLoader {
@@ -199,7 +218,8 @@ class RulesetLoader {
     std::string owner = fmt::format("decoder '{}'", d->name);
     // A repeated element adds its text to the previous one's (OSSEC's loadmemory).
     std::vector<XmlNode> merged;
-    for (const XmlNode& c : n.children) {
+    for (const XmlNode& original : n.children) {
+      XmlNode c = WithPcre2Suffix(original);
       auto it = std::find_if(merged.begin(), merged.end(),
                              [&](const XmlNode& m) { return m.name == c.name; });
       if (it == merged.end() || c.name == "order") {
@@ -207,13 +227,13 @@ class RulesetLoader {
       } else {
         // Text appends; an attribute given again replaces the earlier one.
         it->content += c.content;
-        for (const auto& [k, v] : c.attributes) {
+        for (const auto& attr : c.attributes) {
           auto a = std::find_if(it->attributes.begin(), it->attributes.end(),
-                                [&](const auto& kv) { return kv.first == k; });
+                                [&](const auto& kv) { return kv.first == attr.first; });
           if (a != it->attributes.end())
-            a->second = v;
+            a->second = attr.second;
           else
-            it->attributes.emplace_back(k, v);
+            it->attributes.push_back(attr);
         }
       }
     }
@@ -367,7 +387,8 @@ class RulesetLoader {
     // Repeated single-value conditions concatenate (rules.c's loadmemory); the last element's
     // attributes win.
     std::vector<XmlNode> merged;
-    for (const XmlNode& c : n.children) {
+    for (const XmlNode& original : n.children) {
+      XmlNode c = WithPcre2Suffix(original);
       static const std::set<std::string> kConcat = {
           "srcport",     "dstport",      "user",       "url",     "id",     "status",
           "hostname",    "program_name", "extra_data", "data",    "action", "protocol",

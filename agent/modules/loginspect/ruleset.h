@@ -193,7 +193,6 @@ class Session {
   void Decode(Event& ev) const;
   const Rule* Check(Event& ev, const Rule& rule);
   bool CheckContext(Event& ev, const Rule& rule);
-  static std::string Trim_(const std::string& s);
 
   std::shared_ptr<const Ruleset> ruleset_;
   std::map<int, std::deque<std::shared_ptr<Event>>> sid_history_;

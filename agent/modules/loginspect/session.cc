@@ -284,12 +284,6 @@ void Session::PreDecode(Event& ev) const {
   }
 }
 
-std::string Session::Trim_(const std::string& s) {
-  size_t b = s.size();
-  while (b > 0 && s[b - 1] == ' ') --b;
-  return s.substr(0, b);
-}
-
 void Session::Decode(Event& ev) const {
   const char* log = ev.log.c_str();
   const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();

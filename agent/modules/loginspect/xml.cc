@@ -74,9 +74,7 @@ class Parser {
       if (IsSpace(text_[pos_])) {
         Advance();
       } else if (StartsWith("<!--")) {
-        size_t end = text_.find("-->", pos_ + 4);
-        if (end == std::string_view::npos) return Error("unterminated comment");
-        Advance(end + 3 - pos_);
+        if (auto st = SkipComment(); !st.ok()) return st;
       } else if (StartsWith("<?") || (StartsWith("<!") && !StartsWith("<!--"))) {
         size_t end = text_.find('>', pos_);
         if (end == std::string_view::npos) return Error("unterminated declaration");
@@ -87,6 +85,26 @@ class Parser {
     }
     return Status::Ok();
   }
+  // A comment; like os_xml, "<!--" inside a comment opens a nested one (OSSEC's decoder.xml
+  // relies on it).
+  Status SkipComment() {
+    int line = line_;
+    int col = col_;
+    int depth = 0;
+    while (pos_ < text_.size()) {
+      if (StartsWith("<!--")) {
+        ++depth;
+        Advance(4);
+      } else if (StartsWith("-->")) {
+        Advance(3);
+        if (--depth == 0) return Status::Ok();
+      } else {
+        Advance();
+      }
+    }
+    return Error("unterminated comment", line, col);
+  }
+
   // An odd run of backslashes before `at`.
   bool Escaped(size_t at) const {
     size_t n = 0;
@@ -178,9 +196,7 @@ class Parser {
         continue;
       }
       if (StartsWith("<!--")) {
-        size_t end = text_.find("-->", pos_ + 4);
-        if (end == std::string_view::npos) return Error("unterminated comment");
-        Advance(end + 3 - pos_);
+        if (auto st = SkipComment(); !st.ok()) return st;
         continue;
       }
       if (StartsWith("</")) {
