@@ -102,6 +102,26 @@ TEST_F(EngineTest, JsonDecoderFlattensNestedFields) {
   EXPECT_EQ(*v.event->Field("app.n"), "3");
 }
 
+TEST(Pcre2Limits, HostileLineCannotStallAndTheRuleIsReportedOnce) {
+  test::TempDir dir;
+  Write(dir.path() / "rules/r.xml", R"(<group name="g,">
+  <rule id="1" level="0" noalert="1"><category>syslog</category></rule>
+  <rule id="50" level="5"><regex type="pcre2">^(a+)+$</regex></rule>
+</group>)");
+  RulesetConfig c;
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  Session s(*r);
+  std::string hostile(40, 'a');
+  hostile += 'b';
+  EXPECT_EQ(s.Process(hostile, "stdin", 1).rule, nullptr);
+  EXPECT_EQ(s.TakeLimitReports(), std::vector<int>{50});
+  EXPECT_EQ(s.Process(hostile, "stdin", 2).rule, nullptr);
+  EXPECT_TRUE(s.TakeLimitReports().empty());
+  ASSERT_NE(s.Process("aaaa", "stdin", 3).rule, nullptr);  // ordinary lines still match
+}
+
 TEST(RulesetLoad, MalformedXmlNamesFileLineColumnAndRule) {
   test::TempDir dir;
   Write(dir.path() / "rules/bad.xml",

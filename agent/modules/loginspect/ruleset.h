@@ -187,12 +187,16 @@ class Session {
   explicit Session(std::shared_ptr<const Ruleset> ruleset) : ruleset_(std::move(ruleset)) {}
   // `now` is the session clock in seconds (timeframe, ignore).
   Verdict Process(std::string_view line, std::string_view location, int64_t now);
+  // Ids of rules whose PCRE2 pattern hit its match/depth limit since the last call; each rule
+  // is returned once per session.
+  std::vector<int> TakeLimitReports();
 
  private:
   void PreDecode(Event& ev) const;
   void Decode(Event& ev) const;
   const Rule* Check(Event& ev, const Rule& rule);
   bool CheckContext(Event& ev, const Rule& rule);
+  bool Matches(const Rule& rule, const Expression& e, const char* text);
 
   std::shared_ptr<const Ruleset> ruleset_;
   std::map<int, std::deque<std::shared_ptr<Event>>> sid_history_;
@@ -200,6 +204,8 @@ class Session {
   std::map<int, int64_t> ignored_since_;
   std::map<int, int> fired_;
   std::set<std::string> fts_seen_;
+  std::set<int> limit_reported_;
+  std::vector<int> limit_new_;
   std::deque<std::shared_ptr<Event>> events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
 };

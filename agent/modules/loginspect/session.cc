@@ -544,6 +544,21 @@ bool Session::CheckContext(Event& ev, const Rule& rule) {
   return false;
 }
 
+bool Session::Matches(const Rule& rule, const Expression& e, const char* text) {
+  if (e.Match(text)) return true;
+  // A PCRE2 pattern that gave up at its match/depth limit counts as no match; the rule is
+  // reported once per session, not once per line.
+  if (e.type() == ExpressionType::kPcre2 && e.limit_hit() && limit_reported_.insert(rule.id).second)
+    limit_new_.push_back(rule.id);
+  return false;
+}
+
+std::vector<int> Session::TakeLimitReports() {
+  std::vector<int> out;
+  out.swap(limit_new_);
+  return out;
+}
+
 const Rule* Session::Check(Event& ev, const Rule& rule) {
   const Decoder* d = ev.decoder;
   if (!rule.decoded_as.empty() && (d == nullptr || d->display_name != rule.decoded_as))
@@ -551,8 +566,8 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
     return nullptr;
   if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
-  if (rule.match && !rule.match->Match(ev.log.c_str())) return nullptr;
-  if (rule.regex && !rule.regex->Match(ev.log.c_str())) return nullptr;
+  if (rule.match && !Matches(rule, *rule.match, ev.log.c_str())) return nullptr;
+  if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str())) return nullptr;
   if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
   if (rule.if_fts) {
     // First time seen: only decoders with <fts> have a key; it is new once per session.
@@ -567,11 +582,11 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   }
   for (const FieldCheck& c : rule.static_checks) {
     const std::string* v = StaticValue(ev, c.name);
-    if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
+    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return nullptr;
   }
   for (const FieldCheck& c : rule.fields) {
     const std::string* v = ev.Field(c.name);
-    if (v == nullptr || !c.expression.Match(v->c_str())) return nullptr;
+    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return nullptr;
   }
   for (const ListLookup& l : rule.lists) {
     if (!ListMatch(ev, l)) return nullptr;
