@@ -82,12 +82,9 @@ std::array<std::array<bool, 256>, 16> BuildClassTable() {
   return t;
 }
 
-const std::array<std::array<bool, 256>, 16>& ClassTable() {
-  static const auto table = BuildClassTable();
-  return table;
-}
+const std::array<std::array<bool, 256>, 16> kClassTable = BuildClassTable();
 
-bool InClass(unsigned char id, unsigned char c) { return id < 16 && ClassTable()[id][c]; }
+bool InClass(unsigned char id, unsigned char c) { return id < 16 && kClassTable[id][c]; }
 bool IsPlus(unsigned char c) { return c == '+' || c == '*'; }
 
 bool StartsWithNoCase(const char* s, std::string_view p) {
@@ -165,7 +162,9 @@ bool OsMatch::Match(const char* text) const {
         break;
       case Kind::kSubstring:
         if (len >= sub.text.size()) {
+          const auto first = static_cast<unsigned char>(sub.text[0]);
           for (size_t i = 0; i + sub.text.size() <= len && !hit; ++i) {
+            if (Lower(static_cast<unsigned char>(text[i])) != first) continue;
             hit = StartsWithNoCase(text + i, sub.text);
           }
         }
@@ -293,7 +292,15 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
   std::array<long, 4> err_pt = {-1, -1, -1, -1};
   std::array<long, 4> err_st = {0, 0, 0, 0};
 
+  // When the pattern starts with a plain byte, a restart at a byte that differs ends in the
+  // same state as skipping it (no retry points are left at a restart), so skip it fast.
+  const unsigned char lead = pat[0];
+  const bool lead_literal = !sub.begin && lead != '\0' && lead != kBackslash && lead != '(';
   for (st = 0; s[st] != '\0'; ++st) {
+    if (lead_literal && pt == 0 && lead != Lower(s[st])) {
+      r_code = kNoMatch;
+      continue;
+    }
     if (pat[pt] == '\0') {
       if (end_ok(st)) return r_code;
     } else if (pat[pt] == '(') {
