@@ -23,6 +23,7 @@
 #include "agent/modules/builtin.h"
 #include "agent/modules/integrity/cli.h"
 #include "agent/modules/ips/cli.h"
+#include "agent/modules/loginspect/cli.h"
 #include "agent/net/chain_manager.h"
 #include "agent/transport/cli.h"
 #include "agent/transport/debug_emit.h"
@@ -217,6 +218,7 @@ int Main(int argc, char** argv) {
   AddAutohealCommands(app, opt, rc);
   AddAntimalwareCommands(app, opt, rc);
   AddIpsCommands(app, opt, rc);
+  AddLoginspectCommands(app, opt, rc);
   AddTransportCommands(app, opt, rc);
 
   app.parse_complete_callback([&] {

@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "agent/modules/loginspect/ruleset.h"
+#include "testing/temp_dir.h"
+
+namespace ward::agent::loginspect {
+namespace {
+
+void Write(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Write(dir_.path() / "decoders/sshd.xml", R"(
+<decoder name="sshd">
+  <program_name>^sshd</program_name>
+</decoder>
+<decoder name="sshd-fail">
+  <parent>sshd</parent>
+  <prematch>^Failed \S+ </prematch>
+  <regex offset="after_prematch">^for (\S+) from (\S+) port \d+</regex>
+  <order>user, srcip</order>
+</decoder>
+<decoder name="json">
+  <prematch>^{\s*"</prematch>
+  <plugin_decoder>JSON_Decoder</plugin_decoder>
+</decoder>)");
+    Write(dir_.path() / "rules/sshd.xml", R"(
+<var name="FREQ">3</var>
+<group name="syslog,sshd,">
+  <rule id="100" level="0">
+    <decoded_as>sshd</decoded_as>
+    <description>sshd messages</description>
+  </rule>
+  <rule id="101" level="5">
+    <if_sid>100</if_sid>
+    <match>Failed password</match>
+    <description>Failed login for $(dstuser) from $(srcip)</description>
+    <group>authentication_failed,</group>
+  </rule>
+  <rule id="102" level="10" frequency="$FREQ" timeframe="120">
+    <if_matched_sid>101</if_matched_sid>
+    <same_source_ip />
+    <description>brute force</description>
+  </rule>
+  <rule id="110" level="3">
+    <decoded_as>json</decoded_as>
+    <field name="app.user.name">^alice$</field>
+    <description>json nested</description>
+  </rule>
+</group>)");
+    RulesetConfig c;
+    c.decoder_dirs.push_back(dir_.path() / "decoders");
+    c.rule_dirs.push_back(dir_.path() / "rules");
+    auto r = Ruleset::Load(c);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    ruleset_ = *r;
+  }
+  test::TempDir dir_;
+  std::shared_ptr<const Ruleset> ruleset_;
+};
+
+TEST_F(EngineTest, PredecodesDecodesAndMatchesAChildRule) {
+  Session s(ruleset_);
+  auto v =
+      s.Process("Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.1.1.1 port 22",
+                "stdin", 1000);
+  ASSERT_NE(v.rule, nullptr);
+  EXPECT_EQ(v.rule->id, 101);
+  EXPECT_EQ(v.event->hostname, "host");
+  EXPECT_EQ(*v.event->program_name, "sshd");
+  EXPECT_EQ(*v.event->Static("srcip"), "10.1.1.1");
+  EXPECT_EQ(*v.event->Static("dstuser"), "root");
+  EXPECT_NE(FormatLogtest(v).find("Failed login for root from 10.1.1.1"), std::string::npos);
+}
+
+TEST_F(EngineTest, FrequencyFiresOnTheNthEventFromTheSameSource) {
+  Session s(ruleset_);
+  const char* a = "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.1.1.1 port 22";
+  const char* b = "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.9.9.9 port 22";
+  EXPECT_EQ(s.Process(a, "stdin", 1000).rule->id, 101);
+  EXPECT_EQ(s.Process(b, "stdin", 1001).rule->id, 101);
+  EXPECT_EQ(s.Process(a, "stdin", 1002).rule->id, 101);
+  EXPECT_EQ(s.Process(a, "stdin", 1003).rule->id, 102);  // third from 10.1.1.1
+  // Outside the timeframe the history no longer counts.
+  Session t(ruleset_);
+  EXPECT_EQ(t.Process(a, "stdin", 1000).rule->id, 101);
+  EXPECT_EQ(t.Process(a, "stdin", 1500).rule->id, 101);
+  EXPECT_EQ(t.Process(a, "stdin", 2000).rule->id, 101);
+}
+
+TEST_F(EngineTest, JsonDecoderFlattensNestedFields) {
+  Session s(ruleset_);
+  auto v = s.Process(R"({"app": {"user": {"name": "alice"}, "n": 3}})", "stdin", 1);
+  ASSERT_NE(v.rule, nullptr);
+  EXPECT_EQ(v.rule->id, 110);
+  EXPECT_EQ(*v.event->Field("app.n"), "3");
+}
+
+TEST(Pcre2Limits, HostileLineCannotStallAndTheRuleIsReportedOnce) {
+  test::TempDir dir;
+  Write(dir.path() / "rules/r.xml", R"(<group name="g,">
+  <rule id="1" level="0" noalert="1"><category>syslog</category></rule>
+  <rule id="50" level="5"><regex type="pcre2">^(a+)+$</regex></rule>
+</group>)");
+  RulesetConfig c;
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  Session s(*r);
+  std::string hostile(40, 'a');
+  hostile += 'b';
+  EXPECT_EQ(s.Process(hostile, "stdin", 1).rule, nullptr);
+  EXPECT_EQ(s.TakeLimitReports(), std::vector<int>{50});
+  EXPECT_EQ(s.Process(hostile, "stdin", 2).rule, nullptr);
+  EXPECT_TRUE(s.TakeLimitReports().empty());
+  ASSERT_NE(s.Process("aaaa", "stdin", 3).rule, nullptr);  // ordinary lines still match
+}
+
+TEST(RulesetLoad, MalformedXmlNamesFileLineColumnAndRule) {
+  test::TempDir dir;
+  Write(dir.path() / "rules/bad.xml",
+        "<group name=\"x\">\n  <rule id=\"7\" level=\"3\">\n    <regex>(a</regex>\n  "
+        "</rule>\n</group>\n");
+  RulesetConfig c;
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("bad.xml:3:5: rule 7"), std::string::npos)
+      << r.error().message();
+}
+
+}  // namespace
+}  // namespace ward::agent::loginspect

@@ -1,0 +1,209 @@
+#include "agent/modules/loginspect/expression.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <pcre2.h>
+
+namespace ward::agent::loginspect {
+
+// PCRE2 with JIT; match and depth limits bound the work per line.
+class Pcre2Pattern {
+ public:
+  static constexpr uint32_t kMatchLimit = 200000;
+  static constexpr uint32_t kDepthLimit = 10000;
+
+  static Result<std::shared_ptr<Pcre2Pattern>> Compile(std::string_view pattern) {
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     0, &err, &off, nullptr);
+    if (code == nullptr) {
+      PCRE2_UCHAR buf[256];
+      pcre2_get_error_message(err, buf, sizeof(buf));
+      return InvalidArgument(
+          fmt::format("pcre2 at offset {}: {}", off, reinterpret_cast<const char*>(buf)));
+    }
+    auto p = std::make_shared<Pcre2Pattern>();
+    p->code_ = code;
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+    p->context_ = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(p->context_, kMatchLimit);
+    pcre2_set_depth_limit(p->context_, kDepthLimit);
+    return p;
+  }
+  Pcre2Pattern() = default;
+  Pcre2Pattern(const Pcre2Pattern&) = delete;
+  Pcre2Pattern& operator=(const Pcre2Pattern&) = delete;
+  ~Pcre2Pattern() {
+    if (context_ != nullptr) pcre2_match_context_free(context_);
+    if (code_ != nullptr) pcre2_code_free(code_);
+  }
+
+  bool Match(const char* text, long* end, std::vector<std::string>* captures) const {
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
+    if (md == nullptr) return false;
+    size_t len = std::char_traits<char>::length(text);
+    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_);
+    bool ok = rc > 0;
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+      limit_hit_.store(true, std::memory_order_relaxed);
+    }
+    if (ok) {
+      PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+      if (end != nullptr) *end = static_cast<long>(ov[1]) - 1;
+      if (captures != nullptr) {
+        captures->clear();
+        for (int i = 1; i < rc; ++i) {
+          if (ov[2 * i] == PCRE2_UNSET) {
+            captures->emplace_back();
+          } else {
+            captures->emplace_back(text + ov[2 * i], ov[2 * i + 1] - ov[2 * i]);
+          }
+        }
+      }
+    }
+    pcre2_match_data_free(md);
+    return ok;
+  }
+  bool limit_hit() const { return limit_hit_.load(std::memory_order_relaxed); }
+
+ private:
+  pcre2_code* code_ = nullptr;
+  pcre2_match_context* context_ = nullptr;
+  mutable std::atomic<bool> limit_hit_{false};
+};
+
+Result<ExpressionType> ParseExpressionType(std::string_view name) {
+  if (name == "osmatch") return ExpressionType::kOsMatch;
+  if (name == "osregex") return ExpressionType::kOsRegex;
+  if (name == "pcre2") return ExpressionType::kPcre2;
+  if (name == "string") return ExpressionType::kString;
+  if (name == "osip_array") return ExpressionType::kIpList;
+  return InvalidArgument(fmt::format("unknown expression type '{}'", name));
+}
+
+Result<Expression> Expression::Compile(ExpressionType type, std::string_view pattern, bool negate,
+                                       bool want_captures) {
+  Expression e;
+  e.type_ = type;
+  e.negate_ = negate;
+  e.want_captures_ = want_captures;
+  e.raw_ = std::string(pattern);
+  switch (type) {
+    case ExpressionType::kOsMatch: {
+      auto m = OsMatch::Compile(pattern);
+      if (!m) return m.error();
+      e.osmatch_ = std::make_shared<const OsMatch>(std::move(*m));
+      break;
+    }
+    case ExpressionType::kOsRegex: {
+      auto r = OsRegex::Compile(pattern);
+      if (!r) return r.error();
+      e.osregex_ = std::make_shared<const OsRegex>(std::move(*r));
+      break;
+    }
+    case ExpressionType::kPcre2: {
+      auto p = Pcre2Pattern::Compile(pattern);
+      if (!p) return p.error();
+      e.pcre2_ = *p;
+      break;
+    }
+    case ExpressionType::kString:
+      break;
+    case ExpressionType::kIpList: {
+      e.raw_.clear();
+      if (auto st = e.Append(pattern); !st.ok()) return st;
+      break;
+    }
+  }
+  return e;
+}
+
+Status Expression::Append(std::string_view pattern) {
+  if (type_ == ExpressionType::kIpList) {
+    IpNet net;
+    std::string_view p = pattern;
+    while (!p.empty() && (p.front() == ' ' || p.front() == '\t')) p.remove_prefix(1);
+    while (!p.empty() && (p.back() == ' ' || p.back() == '\t' || p.back() == '\n'))
+      p.remove_suffix(1);
+    if (!p.empty() && p.front() == '!') {
+      net.negated = true;
+      p.remove_prefix(1);
+    }
+    net.text = std::string(p);
+    std::string addr(p);
+    int bits = 32;
+    if (auto slash = addr.find('/'); slash != std::string::npos) {
+      std::string m = addr.substr(slash + 1);
+      addr.resize(slash);
+      in_addr mask{};
+      if (m.find('.') != std::string::npos && inet_pton(AF_INET, m.c_str(), &mask) == 1) {
+        net.mask = ntohl(mask.s_addr);
+        bits = -1;
+      } else {
+        bits = std::atoi(m.c_str());
+        if (bits < 0 || bits > 32) return InvalidArgument(fmt::format("bad netmask '{}'", pattern));
+      }
+    }
+    in_addr a{};
+    if (inet_pton(AF_INET, addr.c_str(), &a) == 1) {
+      net.v4 = true;
+      net.addr = ntohl(a.s_addr);
+      if (bits >= 0) net.mask = bits == 0 ? 0 : (~uint32_t{0} << (32 - bits));
+      net.addr &= net.mask;
+    }
+    if (!raw_.empty()) raw_ += ",";
+    raw_ += std::string(pattern);
+    ips_.push_back(std::move(net));
+    return Status::Ok();
+  }
+  return InvalidArgument("only IP lists take several entries");
+}
+
+bool Expression::Match(const char* text, long* end, std::vector<std::string>* captures) const {
+  if (text == nullptr) return false;
+  long local_end = -1;
+  long* e = end != nullptr ? end : &local_end;
+  bool hit = false;
+  switch (type_) {
+    case ExpressionType::kOsMatch:
+      hit = osmatch_->Match(text);
+      *e = -1;
+      break;
+    case ExpressionType::kOsRegex:
+      hit = osregex_->Execute(text, e, want_captures_ ? captures : nullptr);
+      break;
+    case ExpressionType::kPcre2:
+      hit = pcre2_->Match(text, e, captures);
+      break;
+    case ExpressionType::kString:
+      hit = raw_ == text;
+      *e = static_cast<long>(std::char_traits<char>::length(text)) - 1;
+      break;
+    case ExpressionType::kIpList: {
+      in_addr a{};
+      bool v4 = inet_pton(AF_INET, text, &a) == 1;
+      uint32_t ip = v4 ? ntohl(a.s_addr) : 0;
+      bool positive = true;
+      bool found = false;
+      for (const IpNet& net : ips_) {
+        if (net.negated) positive = false;
+        bool in = net.v4 ? (v4 && (ip & net.mask) == net.addr) : net.text == text;
+        if (in) {
+          hit = !net.negated;
+          found = true;
+          break;
+        }
+      }
+      if (!found) hit = !positive;
+      break;
+    }
+  }
+  return negate_ ? !hit : hit;
+}
+
+bool Expression::limit_hit() const { return pcre2_ != nullptr && pcre2_->limit_hit(); }
+
+}  // namespace ward::agent::loginspect

@@ -1,0 +1,444 @@
+#include "agent/modules/loginspect/os_regex.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <climits>
+
+namespace ward::agent::loginspect {
+namespace {
+
+constexpr char kBackslash = '\\';
+constexpr long kNoMatch = LONG_MIN;
+constexpr size_t kMaxPattern = 2048;  // OSSEC's OS_PATTERN_MAXSIZE
+constexpr size_t kPad = 16;           // zero bytes after a compiled pattern (look-ahead reads)
+
+unsigned char Lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+// The class ids OSSEC compiles "\x" into, and the bytes each one accepts (its regexmap).
+int ClassId(char c) {
+  switch (c) {
+    case 'd':
+      return 1;
+    case 'w':
+      return 2;
+    case 's':
+      return 3;
+    case 'p':
+      return 4;
+    case '(':
+      return 5;
+    case ')':
+      return 6;
+    case '\\':
+      return 7;
+    case 'D':
+      return 8;
+    case 'W':
+      return 9;
+    case 'S':
+      return 10;
+    case '.':
+      return 11;
+    case 't':
+      return 12;
+    case '$':
+      return 13;
+    case '|':
+      return 14;
+    case '<':
+      return 15;
+    default:
+      return 0;
+  }
+}
+
+bool IsDigit(unsigned c) { return c >= '0' && c <= '9'; }
+bool IsWordByte(unsigned c) {
+  return c == '-' || IsDigit(c) || c == '@' || (c >= 'A' && c <= 'Z') || c == '_' ||
+         (c >= 'a' && c <= 'z');
+}
+
+std::array<std::array<bool, 256>, 16> BuildClassTable() {
+  std::array<std::array<bool, 256>, 16> t{};
+  for (unsigned c = 0; c < 256; ++c) {
+    t[1][c] = IsDigit(c);
+    t[2][c] = IsWordByte(c);
+    t[3][c] = c == ' ';
+    t[4][c] = (c >= 33 && c <= 46) || (c >= 58 && c <= 63) || c == '[' || c == ']' ||
+              (c >= 123 && c <= 125);
+    t[5][c] = c == '(';
+    t[6][c] = c == ')';
+    t[7][c] = c == '\\';
+    t[8][c] = !IsDigit(c);
+    t[9][c] = !IsWordByte(c);
+    t[10][c] = c != ' ';
+    t[11][c] = true;
+    t[12][c] = c == '\t';
+    t[13][c] = c == '$';
+    t[14][c] = c == '|';
+    t[15][c] = c == '<';
+  }
+  return t;
+}
+
+const std::array<std::array<bool, 256>, 16> kClassTable = BuildClassTable();
+
+bool InClass(unsigned char id, unsigned char c) { return id < 16 && kClassTable[id][c]; }
+bool IsPlus(unsigned char c) { return c == '+' || c == '*'; }
+
+bool StartsWithNoCase(const char* s, std::string_view p) {
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (s[i] == '\0' || Lower(static_cast<unsigned char>(s[i])) != static_cast<unsigned char>(p[i]))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// OsMatch
+
+Result<OsMatch> OsMatch::Compile(std::string_view pattern) {
+  OsMatch m;
+  m.raw_ = std::string(pattern);
+  if (pattern.size() > kMaxPattern) return InvalidArgument("pattern longer than 2048 bytes");
+  if (!pattern.empty() && pattern[0] == '!') {
+    m.negate_ = true;
+    pattern.remove_prefix(1);
+  }
+  std::string lowered;
+  lowered.reserve(pattern.size());
+  for (char c : pattern) lowered.push_back(static_cast<char>(Lower(static_cast<unsigned char>(c))));
+  size_t start = 0;
+  while (true) {
+    size_t bar = lowered.find('|', start);
+    std::string_view piece = std::string_view(lowered).substr(
+        start, bar == std::string::npos ? std::string::npos : bar - start);
+    Sub sub;
+    bool begin = !piece.empty() && piece.front() == '^';
+    bool end = !piece.empty() && piece.back() == '$';
+    std::string_view body = begin ? piece.substr(1) : piece;
+    if (begin && end) {
+      sub.kind = Kind::kExact;
+      sub.text = std::string(body.substr(0, body.empty() ? 0 : body.size() - 1));
+    } else if (piece.empty()) {
+      sub.kind = Kind::kAll;
+    } else if (end) {
+      sub.kind = Kind::kSuffix;
+      sub.text = std::string(body.substr(0, body.size() - 1));
+    } else if (begin) {
+      sub.kind = Kind::kPrefix;
+      sub.text = std::string(body);
+    } else {
+      sub.kind = Kind::kSubstring;
+      sub.text = std::string(body);
+    }
+    m.subs_.push_back(std::move(sub));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  return m;
+}
+
+bool OsMatch::Match(const char* text) const {
+  if (text == nullptr) return false;
+  size_t len = std::char_traits<char>::length(text);
+  for (const Sub& sub : subs_) {
+    bool hit = false;
+    switch (sub.kind) {
+      case Kind::kAll:
+        hit = true;
+        break;
+      case Kind::kExact:
+        hit = len == sub.text.size() && StartsWithNoCase(text, sub.text);
+        break;
+      case Kind::kPrefix:
+        hit = StartsWithNoCase(text, sub.text);
+        break;
+      case Kind::kSuffix:
+        hit = len >= sub.text.size() && StartsWithNoCase(text + (len - sub.text.size()), sub.text);
+        break;
+      case Kind::kSubstring:
+        if (len >= sub.text.size()) {
+          const auto first = static_cast<unsigned char>(sub.text[0]);
+          for (size_t i = 0; i + sub.text.size() <= len && !hit; ++i) {
+            if (Lower(static_cast<unsigned char>(text[i])) != first) continue;
+            hit = StartsWithNoCase(text + i, sub.text);
+          }
+        }
+        break;
+    }
+    if (hit) return !negate_;
+  }
+  return negate_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OsRegex
+
+Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
+  OsRegex r;
+  r.raw_ = std::string(pattern);
+  if (pattern.size() > kMaxPattern) return InvalidArgument("pattern longer than 2048 bytes");
+  std::string code;
+  code.reserve(pattern.size());
+  int depth = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == kBackslash) {
+      int id = i + 1 < pattern.size() ? ClassId(pattern[i + 1]) : 0;
+      if (id == 0) return InvalidArgument(fmt::format("bad escape at offset {}", i));
+      code.push_back(kBackslash);
+      code.push_back(static_cast<char>(id));
+      ++i;
+      continue;
+    }
+    if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      c = '(';
+      --depth;
+    }
+    if (depth != 0 && depth != 1) return InvalidArgument("parentheses nest or do not balance");
+    c = static_cast<char>(Lower(static_cast<unsigned char>(c)));
+    if (c == '|' && depth != 0) return InvalidArgument("'|' inside parentheses");
+    code.push_back(c);
+  }
+  if (depth != 0) return InvalidArgument("unbalanced parentheses");
+  size_t start = 0;
+  while (true) {
+    size_t bar = code.find('|', start);
+    std::string piece =
+        code.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+    Sub sub;
+    if (!piece.empty() && piece.front() == '^') {
+      sub.begin = true;
+      piece.erase(0, 1);
+    }
+    // A trailing '$' that is not the id byte of an escape (ids are < 16, so never '$').
+    if (!piece.empty() && piece.back() == '$') {
+      sub.end = true;
+      piece.pop_back();
+    }
+    for (size_t i = 0; i < piece.size(); ++i) {
+      if (piece[i] == kBackslash) {
+        ++i;
+        continue;
+      }
+      if (piece[i] == '(') sub.parens.push_back(static_cast<long>(i));
+    }
+    if (!sub.parens.empty()) r.has_captures_ = true;
+    sub.code = piece;
+    sub.code.append(kPad, '\0');
+    r.subs_.push_back(std::move(sub));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  return r;
+}
+
+bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* captures) const {
+  if (text == nullptr) return false;
+  const auto* s = reinterpret_cast<const unsigned char*>(text);
+  // OSSEC tracks capture positions whenever the pattern has parentheses and substrings were
+  // asked for; the bookkeeping changes where the matcher stands at the end, so it is kept even
+  // when the caller ignores the captures.
+  bool closure = has_captures_ && captures != nullptr;
+  std::vector<long> marks;
+  for (const Sub& sub : subs_) {
+    marks.assign(sub.parens.size(), kNoMatch);
+    long r = Run(sub, s, closure ? &marks : nullptr);
+    if (r == kNoMatch) continue;
+    *end = r;
+    if (captures != nullptr) {
+      captures->clear();
+      for (size_t j = 0; j + 1 < marks.size(); j += 2) {
+        if (marks[j] == kNoMatch || marks[j + 1] == kNoMatch) break;
+        long a = marks[j];
+        long b = marks[j + 1];
+        if (b < a) b = a;
+        captures->emplace_back(text + a, static_cast<size_t>(b - a));
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+// Wazuh 4.14's matcher (os_regex_execute.c, _OS_Regex), restated over offsets: `pt` walks the
+// compiled pattern, `st` the text; up to four (pt, st) retry points are kept for a '+'/'*'
+// class that handed over to what follows it; on a dead end the newest retry point is resumed,
+// else the scan restarts at the byte after the first byte of the failed attempt.
+long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks) const {
+  const auto* pat = reinterpret_cast<const unsigned char*>(sub.code.data());
+  auto mark = [&](long at, long value) {
+    if (marks == nullptr) return;
+    for (size_t i = 0; i < sub.parens.size(); ++i) {
+      if (sub.parens[i] == at) {
+        (*marks)[i] = value;
+        return;
+      }
+    }
+  };
+  auto end_ok = [&](long st) { return !sub.end || s[st] == '\0'; };
+
+  long r_code = 0;  // Wazuh 4.x starts from the beginning of the text
+  bool regex_matched = false;
+  long st = 0;
+  long st_error = kNoMatch;
+  long pt = 0;
+  std::array<long, 4> err_pt = {-1, -1, -1, -1};
+  std::array<long, 4> err_st = {0, 0, 0, 0};
+
+  // When the pattern starts with a plain byte, a restart at a byte that differs ends in the
+  // same state as skipping it (no retry points are left at a restart), so skip it fast.
+  const unsigned char lead = pat[0];
+  const bool lead_literal = !sub.begin && lead != '\0' && lead != kBackslash && lead != '(';
+  for (st = 0; s[st] != '\0'; ++st) {
+    if (lead_literal && pt == 0 && lead != Lower(s[st])) {
+      r_code = kNoMatch;
+      continue;
+    }
+    if (pat[pt] == '\0') {
+      if (end_ok(st)) return r_code;
+    } else if (pat[pt] == '(') {
+      mark(pt, st);
+      ++pt;
+      if (pat[pt] == '\0' && end_ok(st)) return r_code;
+    }
+
+    if (pat[pt] == kBackslash) {
+      if (InClass(pat[pt + 1], s[st])) {
+        long next = pt + 2;
+        if (!IsPlus(pat[next])) {
+          pt = next;
+          if (st_error == kNoMatch) st_error = st;
+          r_code = st;
+          continue;
+        }
+        if (pat[next] == '*') regex_matched = true;
+        if (regex_matched) {
+          ++next;
+          int ok_here = -1;
+          if (pat[next] == '(') ++next;
+          if (pat[next] == '\0') {
+            ok_here = 1;
+          } else if (pat[next] == kBackslash) {
+            if (InClass(pat[next + 1], s[st])) ok_here = IsPlus(pat[next + 2]) ? 0 : 2;
+          } else if (pat[next] == Lower(s[st])) {
+            regex_matched = false;
+            ok_here = 1;
+          }
+          if (ok_here >= 0) {
+            if (marks != nullptr && pat[next - 1] == '(')
+              mark(next - 1, regex_matched && ok_here == 1 ? st + 1 : st);
+            if (pat[next] == '\0') continue;
+            next += ok_here;
+            for (size_t k = 0; k < 4; ++k) {
+              if (err_pt[k] < 0) {
+                err_pt[k] = pt;
+                err_st[k] = st;
+                break;
+              }
+            }
+            pt = next;
+          }
+        } else {
+          ++next;
+          if (marks != nullptr && pat[next] == '(') {
+            mark(next, s[st + 1] == '\0' ? st + 1 : st);
+            ++next;
+          }
+          regex_matched = true;
+        }
+        r_code = st;
+        continue;
+      } else if ((pat[pt + 2] == '\0' || pat[pt + 3] == '\0') && regex_matched &&
+                 r_code != kNoMatch) {
+        r_code = st;
+        if (end_ok(st)) return r_code;
+      } else if (pat[pt + 2] == '+' && regex_matched) {
+        pt += 3;
+        --st;
+        regex_matched = false;
+        continue;
+      } else if (pat[pt + 2] == '*') {
+        pt += 3;
+        --st;
+        r_code = st;
+        regex_matched = false;
+        continue;
+      }
+      regex_matched = false;
+    } else if (pat[pt] != '\0' && pat[pt] == Lower(s[st])) {
+      ++pt;
+      if (st_error == kNoMatch) st_error = st;
+      r_code = st;
+      continue;
+    }
+
+    // Dead end: resume the newest retry point, else restart the pattern.
+    bool resumed = false;
+    for (int k = 3; k >= 0; --k) {
+      if (err_pt[k] >= 0) {
+        pt = err_pt[k];
+        st = err_st[k];
+        err_pt[k] = -1;
+        resumed = true;
+        break;
+      }
+    }
+    if (resumed) continue;
+    if (sub.begin) return kNoMatch;
+    if (st_error != kNoMatch) {
+      st = st_error;
+      st_error = kNoMatch;
+    }
+    pt = 0;
+    r_code = kNoMatch;
+  }
+
+  if (marks != nullptr) {
+    while (pat[pt] != '(' && pat[pt] != '\0') {
+      if (pat[pt] == kBackslash && pat[pt + 2] == '*') {
+        pt += 3;
+      } else {
+        break;
+      }
+    }
+    if (pat[pt] == '(') mark(pt, st);
+  }
+
+  // Whatever is left of the pattern must be able to match nothing.
+  auto at_end = [&](long& p) {
+    if (pat[p] == '(') ++p;
+    return pat[p] == '\0';
+  };
+  if (at_end(pt)) return r_code;
+  if (pat[pt] == kBackslash && regex_matched) {
+    pt += 2;
+    if (IsPlus(pat[pt])) {
+      ++pt;
+      if (at_end(pt)) return r_code;
+      if (pat[pt] == kBackslash) {
+        pt += 2;
+        if (pat[pt] == '*') {
+          ++pt;
+          if (at_end(pt)) return r_code;
+        }
+      }
+    }
+  }
+  if (pat[pt] == kBackslash) {
+    pt += 2;
+    if (pat[pt] == '*') {
+      ++pt;
+      if (at_end(pt)) return r_code;
+    }
+  }
+  return kNoMatch;
+}
+
+}  // namespace ward::agent::loginspect

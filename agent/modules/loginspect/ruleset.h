@@ -1,0 +1,216 @@
+// The loaded OSSEC/Wazuh ruleset (decoders, rules, CDB lists) and the per-source session that
+// runs lines through it: pre-decoding (syslog header), decoding, rule matching with Wazuh 4.14's
+// semantics (docs/loginspect.md). A source hands a Session lines with their location; nothing
+// here reads files other than the ruleset itself or knows about the agent runtime.
+//
+// Thread-safety: a Ruleset is immutable once loaded and may be shared by many Sessions
+// (shared_ptr). A Session is single-threaded (it holds frequency/if_matched state).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/modules/loginspect/expression.h"
+#include "common/status.h"
+
+namespace ward::agent::loginspect {
+
+// What to load, like Wazuh's <ruleset> section: directories in order (files sorted by name),
+// extra single files, excluded file names, and where `etc/lists/...` paths of <list> resolve.
+struct RulesetConfig {
+  std::vector<std::filesystem::path> decoder_dirs;
+  std::vector<std::filesystem::path> decoder_files;
+  std::vector<std::string> decoder_excludes;
+  std::vector<std::filesystem::path> rule_dirs;
+  std::vector<std::filesystem::path> rule_files;
+  std::vector<std::string> rule_excludes;
+  std::filesystem::path lists_dir;  // "etc/lists/x" -> lists_dir/x
+  // Applied after loading, before the tree is built: replaces rule 60000's decoded_as/category
+  // (runtests.py's Windows eventchannel rewrite). Empty: no change.
+  std::string rewrite_60000_decoded_as;
+};
+
+struct Decoder {
+  std::string name;
+  std::string parent;
+  std::string display_name;  // name reported and matched by decoded_as
+  std::optional<Expression> program_name;
+  std::optional<Expression> prematch;
+  std::optional<Expression> regex;
+  int prematch_offset = 0;  // kAfterParent...
+  int regex_offset = 0;
+  std::vector<std::string> order;
+  std::string type = "syslog";
+  std::vector<std::string> fts;
+  bool json = false;
+  int json_offset = 0;
+  std::string json_null = "string";  // discard, empty, string ("null")
+  std::string json_array = "array";  // array | csv
+  bool get_next = false;
+  std::string file;
+  int line = 0;
+};
+
+struct DecoderNode {
+  const Decoder* decoder = nullptr;
+  std::vector<const Decoder*> children;
+};
+
+struct ListLookup {
+  std::string field;
+  std::string lookup = "match_key";
+  std::optional<Expression> check_value;
+  std::shared_ptr<const std::map<std::string, std::string>> list;
+};
+
+struct FieldCheck {
+  std::string name;
+  Expression expression;
+};
+
+struct Rule {
+  int id = 0;
+  int level = 0;
+  int frequency = 0;
+  int timeframe = 0;
+  int ignore = 0;
+  int maxsize = 0;  // matches only lines at least this long
+  bool noalert = false;
+  std::string description;
+  std::vector<std::string> groups;
+  std::vector<std::string> options;
+  std::vector<std::string> mitre;
+  std::string info;
+  std::optional<Expression> match;
+  std::optional<Expression> regex;
+  std::string decoded_as;
+  std::string category;
+  std::vector<FieldCheck> static_checks;  // srcip, user, url, ... (names as in Event fields)
+  std::vector<FieldCheck> fields;
+  std::vector<ListLookup> lists;
+  std::vector<int> if_sid;
+  std::vector<std::string> if_group;
+  int if_level = 0;
+  std::vector<int> if_matched_sid;
+  std::string if_matched_group;
+  std::vector<std::string> same;       // field names that must equal the previous events'
+  std::vector<std::string> different;  // ... must differ
+  bool if_fts = false;
+  std::string compiled_rule;                // one of analysisd's built-in checks (compiled_rules/)
+  std::optional<std::pair<int, int>> time;  // minutes of the day [from, to)
+  int weekdays = 0;                         // bit per tm_wday; 0: any
+  std::string file;
+  int line = 0;
+
+  // Tree (set by the loader): children in evaluation order (level descending, load order).
+  std::vector<Rule*> children;
+  bool keeps_sid_history = false;  // some rule says if_matched_sid this
+};
+
+// One line through the engine.
+struct Event {
+  std::string location;
+  std::string full_log;
+  std::string log;  // after the pre-decoder
+  std::string timestamp;
+  std::string hostname;
+  std::optional<std::string> program_name;
+  const Decoder* decoder = nullptr;
+  struct DecodedField {
+    std::string name;
+    std::string value;
+    bool is_static = false;  // one of Eventinfo's fixed members (srcip, dstuser, ...)
+  };
+  std::vector<DecodedField> fields;  // decoding order
+  int64_t time = 0;                  // seconds (session clock)
+  const Rule* rule = nullptr;
+  int matched = 0;  // level of the context rule that consumed this event (OSSEC's lf->matched)
+  int firedtimes = 0;
+
+  // A dynamic field (OSSEC's FindField: the first one decoded with that name, any case).
+  const std::string* Field(std::string_view name) const;
+  // A static field: srcip dstip srcport dstport protocol action srcuser dstuser id status url
+  // data extra_data system_name (the last value decoded).
+  const std::string* Static(std::string_view name) const;
+  // Stores `value` under `name`: a static field when the name is one, else a dynamic one.
+  void Decoded(std::string_view name, std::string value);
+  static bool IsStaticName(std::string_view name);
+};
+
+class Ruleset {
+ public:
+  // Errors: InvalidArgument "file:line:column: rule N: what" for the first bad file; nothing is
+  // half-loaded.
+  static Result<std::shared_ptr<const Ruleset>> Load(const RulesetConfig& config);
+
+  const std::vector<std::unique_ptr<Decoder>>& decoders() const { return decoders_; }
+  const std::vector<DecoderNode>& pname_roots() const { return pname_roots_; }
+  const std::vector<DecoderNode>& nopname_roots() const { return nopname_roots_; }
+  const std::vector<Rule*>& root_rules() const { return roots_; }
+  const Rule* FindRule(int id) const;
+  size_t rule_count() const { return rules_.size(); }
+  // Rules that an if_matched_group names, by group.
+  bool GroupKeepsHistory(const std::string& group) const {
+    return history_groups_.count(group) != 0;
+  }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  friend class RulesetLoader;
+  std::vector<std::unique_ptr<Decoder>> decoders_;
+  std::vector<DecoderNode> pname_roots_;
+  std::vector<DecoderNode> nopname_roots_;
+  std::vector<std::unique_ptr<Rule>> rules_;
+  std::map<int, Rule*> by_id_;
+  std::vector<Rule*> roots_;
+  std::map<std::string, bool> history_groups_;
+  std::vector<std::string> warnings_;
+};
+
+// The result of one line.
+struct Verdict {
+  std::shared_ptr<Event> event;
+  const Rule* rule = nullptr;  // last rule matched (any level); nullptr: none
+  bool alert = false;          // rule and level > 0 and not ignored
+};
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Ruleset> ruleset) : ruleset_(std::move(ruleset)) {}
+  // `now` is the session clock in seconds (timeframe, ignore).
+  Verdict Process(std::string_view line, std::string_view location, int64_t now);
+  // Ids of rules whose PCRE2 pattern hit its match/depth limit since the last call; each rule
+  // is returned once per session.
+  std::vector<int> TakeLimitReports();
+
+ private:
+  void PreDecode(Event& ev) const;
+  void Decode(Event& ev) const;
+  const Rule* Check(Event& ev, const Rule& rule);
+  bool CheckContext(Event& ev, const Rule& rule);
+  bool Matches(const Rule& rule, const Expression& e, const char* text);
+
+  std::shared_ptr<const Ruleset> ruleset_;
+  std::map<int, std::deque<std::shared_ptr<Event>>> sid_history_;
+  std::map<std::string, std::deque<std::shared_ptr<Event>>> group_history_;
+  std::map<int, int64_t> ignored_since_;
+  std::map<int, int> fired_;
+  std::set<std::string> fts_seen_;
+  std::set<int> limit_reported_;
+  std::vector<int> limit_new_;
+  std::deque<std::shared_ptr<Event>> events_;  // every alert, for frequency without if_matched
+  std::shared_ptr<Event> current_;
+};
+
+// wazuh-logtest's three phases for one verdict.
+std::string FormatLogtest(const Verdict& v);
+
+}  // namespace ward::agent::loginspect

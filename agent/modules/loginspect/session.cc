@@ -1,0 +1,720 @@
+// Session: one line through pre-decoding, decoding and the rule tree (ruleset.h).
+#include <fmt/format.h>
+#include <fmt/printf.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "agent/modules/loginspect/ruleset.h"
+
+namespace ward::agent::loginspect {
+namespace {
+
+constexpr int kAfterParent = 1;
+constexpr int kAfterPrematch = 2;
+constexpr int kAfterRegex = 4;
+constexpr size_t kHistoryLimit = 1024;
+
+// OSSEC's hostname/program-name bytes: letters, digits, - . / ( ) @ _
+bool ValidChar(unsigned char c) {
+  return std::isalnum(c) || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' || c == '@' ||
+         c == '_';
+}
+bool Digit(char c) { return c >= '0' && c <= '9'; }
+
+// Length of a syslog timestamp at the start of `p`, 0 if none: the forms of Wazuh 4.14's
+// OS_CleanMSG, each with the offset it skips (loglen there counts the NUL).
+size_t TimestampLength(const char* p, size_t len) {
+  auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
+  size_t loglen = len + 1;
+  if (loglen > 17 && at(3) == ' ' && at(6) == ' ' && at(9) == ':' && at(12) == ':' && at(15) == ' ')
+    return 16;  // Dec 29 10:00:01
+  if (loglen > 24 && at(4) == '-' && at(7) == '-' && at(10) == ' ' && at(13) == ':' &&
+      at(16) == ':' && at(19) == ',')
+    return 24;  // 2015-04-16 21:51:02,805
+  if (loglen > 33 && at(4) == '-' && at(7) == '-' && at(10) == 'T' && at(13) == ':' &&
+      at(16) == ':') {
+    if (at(22) == ':' && at(25) == ' ') return 26;  // 2007-06-14T15:48:55-04:00
+    if (at(19) == '.') {
+      if (at(26) == ':') return 30;  // 2022-12-19T15:02:53.288+00:00
+      if (at(29) == ':') return 33;  // 2009-05-22T09:36:46.214994-07:00
+      return 32;
+    }
+  }
+  if (loglen > 21 && Digit(at(0)) && at(4) == ' ' && at(8) == ' ' && at(11) == ' ' &&
+      at(14) == ':' && at(17) == ':' && at(20) == ' ')
+    return 21;  // 2015 Dec 29 10:00:01
+  if (loglen > 33 && Digit(at(0)) && at(4) == '-' && at(7) == '-' && at(10) == ' ' &&
+      at(13) == ':' && at(16) == ':' && at(19) == '.' && (at(26) == '-' || at(26) == '+') &&
+      at(31) == ' ')
+    return 32;  // 2021-04-21 10:16:09.404756-0700 (macOS)
+  return 0;
+}
+
+// Wazuh's JSON decoder: an integral number as %i (cJSON's valueint, saturated), others %f.
+std::string JsonNumber(double d) {
+  double clamped = d >= 2147483647.0 ? 2147483647.0 : (d <= -2147483648.0 ? -2147483648.0 : d);
+  int as_int = static_cast<int>(clamped);
+  if (static_cast<double>(as_int) == d) return std::to_string(as_int);
+  return fmt::sprintf("%f", d);
+}
+
+std::string JsonScalar(const nlohmann::ordered_json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number()) return JsonNumber(v.get<double>());
+  if (v.is_null()) return "null";
+  return v.dump();
+}
+
+// fillData: the static names the JSON decoder knows, else a dynamic field.
+void JsonField(Event& ev, const std::string& key, std::string value) {
+  if (key == "user" || key == "dstuser") return ev.Decoded("dstuser", std::move(value));
+  if (key == "systemname") return ev.Decoded("system_name", std::move(value));
+  if (key == "system_name") {
+    ev.fields.push_back(Event::DecodedField{key, std::move(value), false});
+    return;
+  }
+  ev.Decoded(key, std::move(value));
+}
+
+// cJSON's number text: integers as %d, others %1.15g (or %1.17g when that does not round-trip).
+std::string CjsonNumber(double d) {
+  if (std::fabs(std::floor(d) - d) <= 1e-300 && d <= 2147483647.0 && d >= -2147483648.0)
+    return std::to_string(static_cast<int>(d));
+  std::string s = fmt::format("{}", fmt::sprintf("%1.15g", d));
+  if (std::strtod(s.c_str(), nullptr) != d) s = fmt::sprintf("%1.17g", d);
+  return s;
+}
+
+// cJSON_Print (formatted) of a value: what Wazuh's JSON decoder stores for arrays.
+void CjsonPrint(const nlohmann::ordered_json& v, int& depth, std::string& out) {
+  if (v.is_object()) {
+    ++depth;
+    out += "{\n";
+    size_t n = 0;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      out.append(static_cast<size_t>(depth), '\t');
+      out += nlohmann::ordered_json(it.key()).dump();
+      out += ":\t";
+      CjsonPrint(it.value(), depth, out);
+      if (++n < v.size()) out += ",";
+      out += "\n";
+    }
+    out.append(static_cast<size_t>(depth - 1), '\t');
+    out += "}";
+    --depth;
+  } else if (v.is_array()) {
+    out += "[";
+    ++depth;
+    size_t n = 0;
+    for (const auto& x : v) {
+      CjsonPrint(x, depth, out);
+      if (++n < v.size()) out += ", ";
+    }
+    out += "]";
+    --depth;
+  } else if (v.is_number()) {
+    out += CjsonNumber(v.get<double>());
+  } else {
+    out += v.dump();
+  }
+}
+
+void FlattenJson(const Decoder& d, const nlohmann::ordered_json& j, const std::string& prefix,
+                 Event& ev) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    const auto& v = it.value();
+    if (v.is_object()) {
+      FlattenJson(d, v, key, ev);
+    } else if (v.is_null()) {
+      if (d.json_null == "discard") continue;
+      JsonField(ev, key, "null");
+    } else if (v.is_array()) {
+      std::string out;
+      if (d.json_array == "csv") {
+        bool first = true;
+        for (const auto& x : v) {
+          if (x.is_object() || x.is_array()) continue;
+          if (!first) out += ",";
+          out += JsonScalar(x);
+          first = false;
+        }
+      } else {
+        int depth = 0;
+        CjsonPrint(v, depth, out);
+      }
+      if (!out.empty()) JsonField(ev, key, std::move(out));
+    } else {
+      JsonField(ev, key, JsonScalar(v));
+    }
+  }
+}
+
+// The first JSON object or array of `text`: cJSON_ParseWithOpts ignores what follows it.
+std::string_view FirstJsonValue(const char* text) {
+  std::string_view t(text);
+  size_t i = 0;
+  while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
+  if (i >= t.size() || (t[i] != '{' && t[i] != '[')) return t;
+  size_t start = i;
+  int depth = 0;
+  bool in_string = false;
+  for (; i < t.size(); ++i) {
+    char c = t[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"')
+      in_string = true;
+    else if (c == '{' || c == '[')
+      ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0)
+      return t.substr(start, i + 1 - start);
+  }
+  return t;
+}
+
+// The offset after OSSEC's "end of match" pointer (the byte after the last consumed one).
+long After(const char* base, long end) {
+  if (end < 0) return 0;
+  return base[end] != '\0' ? end + 1 : end;
+}
+
+}  // namespace
+
+void Session::PreDecode(Event& ev) const {
+  const std::string& full = ev.full_log;
+  const char* p = full.c_str();
+  size_t len = full.size();
+  ev.log = full;
+  size_t ts = TimestampLength(p, len);
+  if (ts > 0) {
+    ev.timestamp = full.substr(0, ts - 1);
+    size_t pos = ts;
+    if (pos < len && p[pos] == ' ') ++pos;
+    size_t host = pos;
+    ev.log = full.substr(std::min(pos, len));
+    while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
+    long rest = -1;
+    if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
+      // No hostname (Solaris): what stood there is the program name.
+      ev.program_name = full.substr(host, pos - host);
+      ev.log = full.substr(pos + 2);
+    } else if (pos >= len || p[pos] != ' ') {
+      // Invalid hostname: the log stays after the timestamp.
+    } else {
+      ev.hostname = full.substr(host, pos - host);
+      ++pos;
+      size_t prog = pos;
+      ev.log = full.substr(pos);
+      while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
+      auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
+      if (at(pos) == ':') {
+        ev.program_name = full.substr(prog, pos - prog);
+        rest = static_cast<long>(pos + 1 + (at(pos + 1) == ' ' ? 1 : 0));
+      } else if (at(pos) == '[' && Digit(at(pos + 1))) {
+        size_t q = pos + 2;
+        while (Digit(at(q))) ++q;
+        if (at(q) == ']' && at(q + 1) == ':') {
+          ev.program_name = full.substr(prog, pos - prog);
+          rest = static_cast<long>(q + 2 + (at(q + 2) == ' ' ? 1 : 0));
+        } else if (at(q) == ']' && at(q + 1) == ' ') {
+          ev.program_name = full.substr(prog, pos - prog);
+          rest = static_cast<long>(q + 2);
+        }
+      } else if (at(pos) == '|' && std::islower(static_cast<unsigned char>(at(pos + 1)))) {
+        // AIX: "auth|security:info p_name: "
+        size_t q = pos + 2;
+        while (std::isalnum(static_cast<unsigned char>(at(q)))) ++q;
+        if (at(q) == ':') {
+          ++q;
+          while (std::isalnum(static_cast<unsigned char>(at(q)))) ++q;
+          if (at(q) == ' ') {
+            ++q;
+            size_t name = q;
+            while (q < len && ValidChar(static_cast<unsigned char>(p[q]))) ++q;
+            ev.program_name = full.substr(name, q - name);
+            if (at(q) == ':' && at(q + 1) == ' ') {
+              rest = static_cast<long>(q + 2);
+            } else if (at(q) == '[' && Digit(at(q + 1))) {
+              size_t r = q + 2;
+              while (Digit(at(r))) ++r;
+              if (at(r) == ']' && at(r + 1) == ':' && at(r + 2) == ' ')
+                rest = static_cast<long>(r + 3);
+            }
+          }
+        }
+      }
+      if (rest >= 0) {
+        std::string log = full.substr(std::min(static_cast<size_t>(rest), len));
+        if (log.rfind("[ID ", 0) == 0) {
+          size_t close = log.find(']', 4);
+          if (close != std::string::npos)
+            log = close + 2 <= log.size() ? log.substr(close + 2) : "";
+        }
+        ev.log = log;
+      }
+    }
+  } else if (len + 1 > 28 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[13] == ':' &&
+             p[16] == ':' && p[19] == ' ' && p[24] == ' ' && p[26] == ' ') {
+    ev.log = full.substr(25);  // xferlog
+  } else if (len + 1 > 24 && p[2] == '/' && p[5] == '-' && p[8] == ':' && p[11] == ':' &&
+             p[14] == '.' && p[21] == ' ') {
+    ev.log = full.substr(23);  // snort
+  } else if (len + 1 > 28 && p[2] == '/' && p[5] == '/' && p[10] == '-' && p[13] == ':' &&
+             p[16] == ':' && p[19] == '.' && p[26] == ' ') {
+    ev.log = full.substr(28);  // suricata
+  } else if (len + 1 > 27 && p[0] == '[' && p[4] == ' ' && p[8] == ' ' && p[11] == ' ' &&
+             p[14] == ':' && p[17] == ':' && p[20] == ' ' && p[25] == ']') {
+    ev.log = full.substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
+  } else if (len + 1 > 32 && p[0] == '1' && Digit(p[1]) && Digit(p[2]) && Digit(p[3]) &&
+             p[10] == '.' && Digit(p[13]) && p[14] == ' ' && (p[21] == ' ' || p[22] == ' ')) {
+    size_t pos = 14;  // squid: 1140804070.368  11623 ...
+    while (pos < len && p[pos] == ' ') ++pos;
+    ev.log = full.substr(pos);
+  }
+}
+
+void Session::Decode(Event& ev) const {
+  const char* log = ev.log.c_str();
+  const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();
+  std::vector<std::string> caps;
+  for (const DecoderNode& node : roots) {
+    const Decoder* d = node.decoder;
+    long pmatch = 0;
+    if (ev.program_name) {
+      if (!d->program_name || !d->program_name->Match(ev.program_name->c_str())) continue;
+    }
+    if (d->prematch) {
+      long end = -1;
+      if (!d->prematch->Match(log, &end, nullptr)) continue;
+      pmatch = After(log, end);
+    }
+    ev.decoder = d;
+    long cmatch = pmatch;
+    const Decoder* cur = d;
+    size_t child = 0;
+    bool self = node.children.empty();
+    if (!self) {
+      cur = nullptr;
+      while (child < node.children.size()) {
+        const Decoder* c = node.children[child];
+        if (c->prematch) {
+          long base = (c->prematch_offset & kAfterParent) ? pmatch : 0;
+          long end = -1;
+          if (c->prematch->Match(log + base, &end, nullptr)) {
+            cmatch = base + After(log + base, end);
+            ev.decoder = c;
+            cur = c;
+            break;
+          }
+        } else {
+          cmatch = pmatch;
+          cur = c;
+          break;
+        }
+        if (c->get_next) {
+          while (child < node.children.size() && node.children[child]->get_next) ++child;
+          if (child >= node.children.size()) return;
+          ++child;
+        } else {
+          ++child;
+        }
+      }
+      // A child without prematch does the regex work under its parent's identity (type,
+      // name): analysisd only switches decoder_info on a child's prematch.
+      if (cur == nullptr) return;
+    }
+    long regex_prev = -1;
+    while (cur != nullptr) {
+      if (cur->json) {
+        long base = 0;
+        if (cur->json_offset & kAfterParent)
+          base = pmatch;
+        else if (cur->json_offset & kAfterPrematch)
+          base = cmatch;
+        auto j = nlohmann::ordered_json::parse(FirstJsonValue(log + base), nullptr, false);
+        if (!j.is_discarded() && j.is_object()) FlattenJson(*cur, j, "", ev);
+      } else if (cur->regex) {
+        long base = 0;
+        if (cur->regex_offset & kAfterParent)
+          base = pmatch;
+        else if (cur->regex_offset & kAfterPrematch)
+          base = cmatch;
+        else if (cur->regex_offset & kAfterRegex)
+          base = regex_prev < 0 ? cmatch : regex_prev;
+        long end = -1;
+        caps.clear();
+        if (!cur->regex->Match(log + base, &end, &caps)) {
+          if (cur->get_next && !self && child + 1 < node.children.size()) {
+            cur = node.children[++child];
+            continue;
+          }
+          return;
+        }
+        regex_prev = base + After(log + base, end);
+        for (size_t i = 0; i < caps.size(); ++i) {
+          if (i < cur->order.size()) ev.Decoded(cur->order[i], caps[i]);
+        }
+      } else {
+        return;
+      }
+      if (cur->get_next && !self && child + 1 < node.children.size()) {
+        cur = node.children[++child];
+      } else {
+        return;
+      }
+    }
+    return;
+  }
+}
+
+namespace {
+
+bool HasDynamic(const Event& ev) {
+  for (const auto& f : ev.fields) {
+    if (!f.is_static) return true;
+  }
+  return false;
+}
+
+const std::string* StaticValue(const Event& ev, const std::string& name) {
+  if (name == "hostname") return ev.hostname.empty() ? nullptr : &ev.hostname;
+  if (name == "program_name") return ev.program_name ? &*ev.program_name : nullptr;
+  if (name == "location") return &ev.location;
+  if (name == "user") {
+    if (const std::string* v = ev.Static("dstuser")) return v;
+    return ev.Static("srcuser");
+  }
+  return ev.Static(name);
+}
+
+// A field named by same_/different_ options or lists: static names first, then dynamic.
+const std::string* AnyValue(const Event& ev, const std::string& name) {
+  if (name == "hostname" || name == "program_name" || name == "location" ||
+      Event::IsStaticName(name))
+    return StaticValue(ev, name);
+  return ev.Field(name);
+}
+
+bool ListMatch(const Event& ev, const ListLookup& l) {
+  const std::string* v = nullptr;
+  if (l.field == "user") {  // lists look at srcuser first (rules.c RULE_USER)
+    v = ev.Static("srcuser");
+    if (v == nullptr) v = ev.Static("dstuser");
+  } else {
+    v = AnyValue(ev, l.field);
+  }
+  if (v == nullptr) return false;
+  const auto& m = *l.list;
+  auto find_addr = [&](const std::string& ip) -> const std::string* {
+    std::string key = ip;
+    while (true) {
+      if (auto it = m.find(key); it != m.end()) return &it->second;
+      size_t dot = key.rfind('.');
+      if (dot == std::string::npos) return nullptr;
+      key.resize(dot);
+      if (auto it = m.find(key + "."); it != m.end()) return &it->second;
+    }
+  };
+  const std::string* hit = nullptr;
+  if (l.lookup.find("address") != std::string::npos) {
+    hit = find_addr(*v);
+  } else if (auto it = m.find(*v); it != m.end()) {
+    hit = &it->second;
+  }
+  if (l.lookup == "match_key" || l.lookup == "address_match_key") return hit != nullptr;
+  if (l.lookup == "not_match_key" || l.lookup == "not_address_match_key") return hit == nullptr;
+  if (l.lookup == "match_key_value" || l.lookup == "address_match_key_value") {
+    return hit != nullptr && (!l.check_value || l.check_value->Match(hit->c_str()));
+  }
+  return false;
+}
+
+}  // namespace
+
+// Wazuh's Search_LastSids / Search_LastGroups / Search_LastEvents: walk the history newest
+// first; stop at the timeframe or at an event already used by a rule of this level or above;
+// fire when frequency-1 earlier events agree on the same_/different_ fields.
+namespace {
+
+// analysisd's compiled rules (src/analysisd/compiled_rules), by name.
+bool CompiledRule(const std::string& name, const Event& ev) {
+  if (name == "comp_srcuser_dstuser") {
+    const std::string* a = ev.Static("srcuser");
+    const std::string* b = ev.Static("dstuser");
+    return a == nullptr || b == nullptr || *a == *b;
+  }
+  if (name == "check_id_size") {
+    const std::string* id = ev.Static("id");
+    return id != nullptr && id->size() >= 10;
+  }
+  if (name == "is_simple_http_request") {
+    const std::string* url = ev.Static("url");
+    return url != nullptr && (*url == "/" || url->find('?') == std::string::npos);
+  }
+  if (name == "is_valid_crawler") {
+    for (const char* prefix :
+         {"66.249.", "72.14.", "209.85.", "65.55.", "207.46.", "74.6.", "72.30.", "67.195."}) {
+      if (ev.log.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  }
+  if (name == "comp_mswin_targetuser_calleruser_diff") {
+    size_t t = ev.log.find("Target Account Name");
+    size_t c = ev.log.find("Caller User Name");
+    if (t == std::string::npos || c == std::string::npos) return false;
+    t = ev.log.find(':', t);
+    c = ev.log.find(':', c);
+    if (t == std::string::npos || c == std::string::npos) return false;
+    const char* tp = ev.log.c_str() + t + 1;
+    const char* cp = ev.log.c_str() + c + 1;
+    for (; *tp != '\0'; ++tp, ++cp) {
+      if (*tp != *cp) return true;
+      if (*tp == '\t' || (*tp == ' ' && tp[1] == ' ')) break;
+    }
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Session::CheckContext(Event& ev, const Rule& rule) {
+  const std::deque<std::shared_ptr<Event>>* list = nullptr;
+  bool global = false;
+  if (!rule.if_matched_sid.empty()) {
+    list = &sid_history_[rule.if_matched_sid.front()];
+  } else if (!rule.if_matched_group.empty()) {
+    list = &group_history_[rule.if_matched_group];
+  } else {
+    list = &events_;
+    global = true;
+  }
+  int needed = rule.frequency > 2 ? rule.frequency - 1 : 1;  // stored as frequency - 2, then +1
+  int count = 0;
+  Event* first = nullptr;
+  auto it = list->rbegin();
+  if (global && it != list->rend()) ++it;  // Search_LastEvents starts after the newest event
+  for (; it != list->rend(); ++it) {
+    Event& prev = **it;
+    if (ev.time - prev.time > rule.timeframe) return false;
+    if (global && (prev.decoder ? prev.decoder->type : std::string("syslog")) !=
+                      (ev.decoder ? ev.decoder->type : std::string("syslog")))
+      continue;
+    bool ok = true;
+    bool dynamic_same = false;
+    for (const auto& f : rule.same) {
+      bool is_static = f == "location" || Event::IsStaticName(f);
+      if (!is_static) dynamic_same = true;
+      const std::string* a = AnyValue(ev, f);
+      const std::string* b = AnyValue(prev, f);
+      if (a == nullptr || b == nullptr || *a != *b) ok = false;
+    }
+    if (dynamic_same && (!HasDynamic(ev) || !HasDynamic(prev))) ok = false;
+    bool dynamic_diff = false;
+    for (const auto& f : rule.different) {
+      bool is_static = f == "location" || Event::IsStaticName(f);
+      if (!is_static) dynamic_diff = true;
+      const std::string* a = AnyValue(ev, f);
+      const std::string* b = AnyValue(prev, f);
+      if (a != nullptr && b != nullptr && *a == *b) ok = false;
+    }
+    if (dynamic_diff && !HasDynamic(ev) && !HasDynamic(prev)) ok = false;
+    if (!ok) continue;
+    if (prev.matched >= rule.level) return false;
+    if (count < needed - 1) {
+      ++count;
+      if (first == nullptr) first = &prev;
+      continue;
+    }
+    ev.matched = rule.level;
+    if (first != nullptr) first->matched = rule.level;
+    return true;
+  }
+  return false;
+}
+
+bool Session::Matches(const Rule& rule, const Expression& e, const char* text) {
+  if (e.Match(text)) return true;
+  // A PCRE2 pattern that gave up at its match/depth limit counts as no match; the rule is
+  // reported once per session, not once per line.
+  if (e.type() == ExpressionType::kPcre2 && e.limit_hit() && limit_reported_.insert(rule.id).second)
+    limit_new_.push_back(rule.id);
+  return false;
+}
+
+std::vector<int> Session::TakeLimitReports() {
+  std::vector<int> out;
+  out.swap(limit_new_);
+  return out;
+}
+
+const Rule* Session::Check(Event& ev, const Rule& rule) {
+  const Decoder* d = ev.decoder;
+  if (!rule.decoded_as.empty() && (d == nullptr || d->display_name != rule.decoded_as))
+    return nullptr;
+  if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
+    return nullptr;
+  if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
+  if (rule.match && !Matches(rule, *rule.match, ev.log.c_str())) return nullptr;
+  if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str())) return nullptr;
+  if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
+  if (rule.if_fts) {
+    // First time seen: only decoders with <fts> have a key; it is new once per session.
+    if (d == nullptr || d->fts.empty()) return nullptr;
+    std::string key = d->display_name;
+    for (const auto& f : d->fts) {
+      const std::string* v = f == "name" ? &d->display_name : AnyValue(ev, f);
+      key += '\x1f';
+      if (v != nullptr) key += *v;
+    }
+    if (!fts_seen_.insert(key).second) return nullptr;
+  }
+  for (const FieldCheck& c : rule.static_checks) {
+    const std::string* v = StaticValue(ev, c.name);
+    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return nullptr;
+  }
+  for (const FieldCheck& c : rule.fields) {
+    const std::string* v = ev.Field(c.name);
+    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return nullptr;
+  }
+  for (const ListLookup& l : rule.lists) {
+    if (!ListMatch(ev, l)) return nullptr;
+  }
+  if (rule.time || rule.weekdays != 0) {
+    time_t t = static_cast<time_t>(ev.time);
+    struct tm tmv {};
+    localtime_r(&t, &tmv);
+    if (rule.weekdays != 0 && (rule.weekdays & (1 << tmv.tm_wday)) == 0) return nullptr;
+    if (rule.time) {
+      int now = tmv.tm_hour * 60 + tmv.tm_min;
+      auto [a, b] = *rule.time;
+      bool in = a <= b ? (now >= a && now < b) : (now >= a || now < b);
+      if (!in) return nullptr;
+    }
+  }
+  if (rule.frequency > 0 || !rule.if_matched_sid.empty() || !rule.if_matched_group.empty() ||
+      rule.timeframe > 0) {
+    if (!CheckContext(ev, rule)) return nullptr;
+  }
+  for (const Rule* child : rule.children) {
+    if (const Rule* r = Check(ev, *child)) return r;
+  }
+  if (rule.noalert) return nullptr;
+  ev.firedtimes = ++fired_[rule.id];
+  return &rule;
+}
+
+Verdict Session::Process(std::string_view line, std::string_view location, int64_t now) {
+  auto ev = std::make_shared<Event>();
+  ev->location = std::string(location);
+  ev->full_log = std::string(line);
+  ev->time = now;
+  PreDecode(*ev);
+  Decode(*ev);
+  Verdict v;
+  v.event = ev;
+  std::string type = ev->decoder ? ev->decoder->type : "syslog";
+  for (const Rule* root : ruleset_->root_rules()) {
+    std::string cat = root->category.empty() ? "syslog" : root->category;
+    if (cat != type) continue;
+    const Rule* r = Check(*ev, *root);
+    if (r == nullptr) continue;
+    v.rule = r;
+    ev->rule = r;
+    if (r->level == 0) break;
+    if (r->ignore > 0) {
+      // analysisd's ignore: the rule still shows, but raises nothing and feeds no history.
+      auto& since = ignored_since_[r->id];
+      if (since == 0) {
+        since = now;
+      } else if (now - since < r->ignore) {
+        break;
+      } else {
+        since = 0;
+      }
+    }
+    v.alert = true;
+    auto push = [](std::deque<std::shared_ptr<Event>>& h, const std::shared_ptr<Event>& e) {
+      h.push_back(e);
+      if (h.size() > kHistoryLimit) h.pop_front();
+    };
+    if (r->keeps_sid_history) {
+      push(sid_history_[r->id], ev);
+    } else {
+      for (const auto& g : r->groups) {
+        if (ruleset_->GroupKeepsHistory(g)) push(group_history_[g], ev);
+      }
+    }
+    push(events_, ev);
+    break;
+  }
+  return v;
+}
+
+namespace {
+std::string Describe(const Rule& r, const Event& ev) {
+  std::string out;
+  const std::string& d = r.description;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == '$' && i + 1 < d.size() && d[i + 1] == '(') {
+      size_t close = d.find(')', i);
+      if (close != std::string::npos) {
+        std::string name = d.substr(i + 2, close - i - 2);
+        const std::string* v = name == "user" ? StaticValue(ev, name) : AnyValue(ev, name);
+        if (v != nullptr) out += *v;
+        i = close;
+        continue;
+      }
+    }
+    out.push_back(d[i]);
+  }
+  return out;
+}
+}  // namespace
+
+std::string FormatLogtest(const Verdict& v) {
+  const Event& ev = *v.event;
+  std::string out = "**Phase 1: Completed pre-decoding.\n";
+  out += fmt::format("\tfull event: '{}'\n", ev.full_log);
+  if (!ev.timestamp.empty()) out += fmt::format("\ttimestamp: '{}'\n", ev.timestamp);
+  if (!ev.hostname.empty()) out += fmt::format("\thostname: '{}'\n", ev.hostname);
+  if (ev.program_name) out += fmt::format("\tprogram_name: '{}'\n", *ev.program_name);
+  out += "\n**Phase 2: Completed decoding.\n";
+  if (ev.decoder == nullptr) {
+    out += "\tNo decoder matched.\n";
+  } else {
+    out += fmt::format("\tname: '{}'\n", ev.decoder->display_name);
+    if (!ev.decoder->parent.empty()) out += fmt::format("\tparent: '{}'\n", ev.decoder->parent);
+    for (const auto& f : ev.fields) out += fmt::format("\t{}: '{}'\n", f.name, f.value);
+  }
+  if (v.rule != nullptr) {
+    const Rule& r = *v.rule;
+    out += "\n**Phase 3: Completed filtering (rules).\n";
+    out += fmt::format("\tid: '{}'\n\tlevel: '{}'\n\tdescription: '{}'\n", r.id, r.level,
+                       Describe(r, ev));
+    std::string groups;
+    for (const auto& g : r.groups) groups += (groups.empty() ? "'" : ", '") + g + "'";
+    out += fmt::format("\tgroups: '[{}]'\n", groups);
+    out += fmt::format("\tfiredtimes: '{}'\n", ev.firedtimes);
+    if (!r.mitre.empty()) {
+      std::string ids;
+      for (const auto& m : r.mitre) ids += (ids.empty() ? "'" : ", '") + m + "'";
+      out += fmt::format("\tmitre.id: '[{}]'\n", ids);
+    }
+    if (v.alert) out += "**Alert to be generated.\n";
+  }
+  return out;
+}
+
+}  // namespace ward::agent::loginspect
