@@ -68,3 +68,9 @@ ward_test(manager_console_test
 add_dependencies(manager_console_test ward-manager)
 target_compile_definitions(manager_console_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+
+# Policy versions, policy text (YAML/JSON with lines) and alerts over the REST API (issue 14, c3).
+ward_test(manager_c3_api_test
+  SOURCES manager_c3_api_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)

@@ -37,6 +37,9 @@ struct ApiOptions {
   int max_batch_events = 1000;                 // lines per /agent/v1/events upload; over it: 413
   SessionOptions sessions;                     // console sign-in (manager/api/session_api.h)
   std::string tls_fingerprint;                 // GET /api/v1/info (for install commands)
+  // Alerts (docs/alerts.md): severe events of one (rule, host) this close together count into
+  // one alert.
+  std::chrono::seconds alert_window{3600};
 };
 
 class ManagerApi {
