@@ -9,12 +9,14 @@ import { Computers } from './pages/computers';
 import { Events } from './pages/events';
 import { Policies } from './pages/policies';
 import { Admin } from './pages/admin';
+import { Alerts } from './pages/alerts';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
   { path: '/computers', key: 'nav.computers', view: Computers },
   { path: '/events', key: 'nav.events', view: Events },
   { path: '/policies', key: 'nav.policies', view: Policies },
+  { path: '/alerts', key: 'nav.alerts', view: Alerts },
   { path: '/admin', key: 'nav.admin', view: Admin },
 ] as const;
 
