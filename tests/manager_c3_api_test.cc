@@ -21,7 +21,7 @@ TEST(ManagerApiPolicyText, YamlAndJsonTextAreValidatedWithKeyAndLine) {
   Reply r = m.Post("/api/v1/policies", k, {{"name", "y"}, {"document_text", yaml}});
   ASSERT_EQ(r.status, 400) << r.raw;
   EXPECT_EQ(r.body["error"]["code"], "invalid_policy");
-  EXPECT_EQ(r.body["error"]["field"], "document_text.integrity.paths[0].recursive") << r.raw;
+  EXPECT_EQ(r.body["error"]["field"], "document.integrity.paths[0].recursive") << r.raw;
   EXPECT_EQ(r.body["error"]["line"], 4) << r.raw;
   EXPECT_EQ(r.body["error"]["column"], 18) << r.raw;
   // A misspelt module names the key's own line.
@@ -47,7 +47,7 @@ TEST(ManagerApiPolicyText, YamlAndJsonTextAreValidatedWithKeyAndLine) {
   r = m.Post("/api/v1/policies", k,
              {{"name", "j"}, {"document_text", json_bad}, {"document_format", "json"}});
   ASSERT_EQ(r.status, 400) << r.raw;
-  EXPECT_EQ(r.body["error"]["field"], "document_text.integrity.schedule") << r.raw;
+  EXPECT_EQ(r.body["error"]["field"], "document.integrity.schedule") << r.raw;
   EXPECT_EQ(r.body["error"]["line"], 4) << r.raw;
   r = m.Post("/api/v1/policies", k,
              {{"name", "j"},

@@ -47,17 +47,22 @@ export function Alerts() {
   const [notice, setNotice] = useState('');
   const [reload, setReload] = useState(0);
   useEffect(() => {
+    let live = true;
     const q = new URLSearchParams({ limit: '100' });
     if (state !== 'all') q.set('state', state);
     if (cursor) q.set('cursor', cursor);
     Promise.all([api<{ items: Alert[]; next_cursor: string | null }>('GET', `/alerts?${q.toString()}`), api<{ items: Agent[] }>('GET', '/agents')])
       .then(([a, ag]) => {
+        if (!live) return; // a later filter or reload has asked again
         setAlerts(a.items);
         setNext(a.next_cursor);
         setHosts(new Map(ag.items.map((x) => [x.id, x.hostname])));
         setSelected(new Set());
       })
-      .catch((e) => setError(String(e.message)));
+      .catch((e) => live && setError(String(e.message)));
+    return () => {
+      live = false;
+    };
   }, [state, cursor, reload]);
   const setState = (s: string) => {
     setCursor(null);

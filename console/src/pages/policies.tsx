@@ -34,10 +34,14 @@ function History({ policy, onClose }: { policy: Policy; onClose: () => void }) {
       .catch((e) => setError(String(e.message)));
   }, [policy.id, policy.version]);
   useEffect(() => {
+    let live = true;
     setTexts(null);
     Promise.all([api<{ document: Record<string, unknown> }>('GET', `${base}/${from}`), api<{ document: Record<string, unknown> }>('GET', `${base}/${to}`)])
-      .then(([a, b]) => setTexts([toYaml(a.document), toYaml(b.document)]))
-      .catch((e) => setError(String(e.message)));
+      .then(([a, b]) => live && setTexts([toYaml(a.document), toYaml(b.document)]))
+      .catch((e) => live && setError(String(e.message)));
+    return () => {
+      live = false;
+    };
   }, [policy.id, from, to]);
   const diff = texts ? lineDiff(texts[0], texts[1]) : [];
   const changed = diff.filter((l) => l.kind !== 'same').length;

@@ -39,7 +39,8 @@ HttpResponse DocErr(const DocError& e) {
 }
 
 // Splits a located validator message — "<source>:<line>:<col>: <key path>: <message>" or
-// "<source>: <key path>: <message>" — into the field ("<source>.<key path>") and the position.
+// "<source>: <key path>: <message>" — into the field ("document.<key path>", else "<source>")
+// and the position.
 DocError FromValidatorMessage(const std::string& msg, std::string_view source) {
   DocError out;
   out.error = BadRequest("invalid_policy", std::string(source), msg);
@@ -72,7 +73,9 @@ DocError FromValidatorMessage(const std::string& msg, std::string_view source) {
   size_t colon = rest.find(": ");
   if (colon == std::string_view::npos) return out;  // a syntax error: no key path
   std::string_view key = rest.substr(0, colon);
-  if (key != "(root)") out.error.field = fmt::format("{}.{}", source, key);
+  // The key is named in the document either way ("document.integrity.paths[0]"), whether the
+  // document came as an object or as text.
+  if (key != "(root)") out.error.field = fmt::format("document.{}", key);
   return out;
 }
 
@@ -149,8 +152,6 @@ ApiResult<json> DocumentFromText(const std::string& text, std::string_view forma
       json doc = json::parse(text, nullptr, false);
       if (auto e = ValidatePolicyDocument(doc)) {
         failure = e;
-        failure->error.field =
-            std::string(kSource) + failure->error.field.substr(std::string("document").size());
         return json();
       }
       return doc;
