@@ -247,5 +247,115 @@ TEST(ManagerApiAlerts, SevereEventsBecomeDeduplicatedAlertsTriagedByRoleAndInBul
   EXPECT_EQ(triage, 3);
 }
 
+// One IPS event with its matches: {rule id, variable}; severity 2 = over the anomaly threshold.
+std::string IpsMatchLine(const std::string& id, std::chrono::system_clock::time_point at,
+                         const std::string& action, int severity, const std::string& client,
+                         const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& matches) {
+  Json m = Json::array();
+  Json ids = Json::array();
+  for (const auto& [rule, var] : matches) {
+    m.push_back({{"id", rule}, {"variable", var}, {"message", "msg " + rule}, {"data", "d"}});
+    ids.push_back(rule);
+  }
+  m.push_back({{"id", "949110"}, {"variable", "TX:ANOMALY_SCORE"}, {"message", "score"}});
+  ids.push_back("949110");
+  Json e = {{"@timestamp", FormatTimestamp(at)},
+            {"event",
+             {{"id", id},
+              {"kind", "alert"},
+              {"module", "ips"},
+              {"action", action},
+              {"severity", severity}}},
+            {"rule", {{"id", ids}}},
+            {"ips", {{"matches", m}}},
+            {"source", {{"ip", client}}},
+            {"http", {{"request", {{"method", "GET"}}}}},
+            {"url", {{"original", path + "?q=x"}, {"path", path}}}};
+  return e.dump() + "\n";
+}
+
+TEST(ManagerApiIpsTuning, AggregatesRulesAcrossHostsOfAPolicyAndPreviewsExclusions) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  const std::string auditor = m.NewKey(k, "auditor");
+  std::string pol = m.NewPolicy(k, "web");
+  auto [a1, c1] = m.NewAgent(k, "web-01", pol, "m1");
+  auto [a2, c2] = m.NewAgent(k, "web-02", pol, "m2");
+  auto [a3, c3] = m.NewAgent(k, "other", "", "m3");
+  const auto t0 = m.clock().Now() - std::chrono::hours(1);
+  using std::chrono::minutes;
+  auto post = [&](const std::string& c, const std::string& body) {
+    return m.Do("POST", "/agent/v1/events", c, body, "application/x-ndjson", "gzip").status;
+  };
+  // 942100 on ARGS:q from two clients on two hosts (one over the threshold), once together with
+  // 941100 on ARGS:name under /blog; 920350 once; the host without the policy is not counted.
+  ASSERT_EQ(
+      post(c1,
+           IpsMatchLine("i-1", t0, "detected", 2, "10.0.0.1", "/search", {{"942100", "ARGS:q"}}) +
+               IpsMatchLine("i-2", t0 + minutes(1), "detected", 1, "10.0.0.2", "/search",
+                            {{"942100", "ARGS:q"}}) +
+               IpsMatchLine("i-3", t0 + minutes(2), "detected", 2, "10.0.0.1", "/blog/post",
+                            {{"942100", "ARGS:q"}, {"941100", "ARGS:name"}})),
+      200);
+  ASSERT_EQ(post(c2, IpsMatchLine("i-4", t0 + minutes(3), "detected", 1, "10.0.0.3", "/",
+                                  {{"920350", "REQUEST_HEADERS:Host"}}) +
+                         IpsMatchLine("i-5", t0 + minutes(4), "detected", 1, "10.0.0.3", "/search",
+                                      {{"942100", "ARGS:q"}})),
+            200);
+  ASSERT_EQ(
+      post(c3, IpsMatchLine("i-6", t0, "detected", 2, "10.9.9.9", "/", {{"942100", "ARGS:q"}})),
+      200);
+
+  Reply r = m.Get("/api/v1/ips/tuning?policy=" + pol, auditor);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["agents"], 2);
+  EXPECT_EQ(r.body["events"], 5);
+  EXPECT_EQ(r.body["would_block"], 2);
+  EXPECT_FALSE(r.body["truncated"]);
+  ASSERT_EQ(r.body["rules"].size(), 3u) << "949110 (scoring) is not a tunable rule";
+  Json top = r.body["rules"][0];
+  EXPECT_EQ(top["rule_id"], "942100");
+  EXPECT_EQ(top["events"], 4);
+  EXPECT_EQ(top["would_block"], 2);
+  EXPECT_EQ(top["hosts"], Json({"web-01", "web-02"}));
+  EXPECT_EQ(top["clients"], 3);
+  EXPECT_EQ(top["targets"][0]["value"], "ARGS:q");
+  EXPECT_EQ(top["paths"][0]["value"], "/search");
+  EXPECT_EQ(top["paths"][0]["count"], 3);
+  EXPECT_EQ(top["message"], "msg 942100");
+  EXPECT_EQ(top["samples"].size(), 4u);
+  EXPECT_EQ(top["samples"][0]["url"], "/search?q=x");
+  // Every agent when no policy is named.
+  EXPECT_EQ(m.Get("/api/v1/ips/tuning", k).body["events"], 6);
+
+  // Previews: the whole rule; the rule on one target; the rule under a path prefix.
+  r = m.Get("/api/v1/ips/tuning?policy=" + pol + "&exclude_rule=942100", k);
+  EXPECT_EQ(r.body["preview"]["matched"], 4);
+  EXPECT_EQ(r.body["preview"]["suppressed"], 3) << "i-3 still matches 941100";
+  r = m.Get("/api/v1/ips/tuning?policy=" + pol + "&exclude_rule=942100&exclude_target=ARGS:other",
+            k);
+  EXPECT_EQ(r.body["preview"]["matched"], 0);
+  r = m.Get("/api/v1/ips/tuning?policy=" + pol + "&exclude_rule=942100&exclude_path=/blog", k);
+  EXPECT_EQ(r.body["preview"]["matched"], 1);
+  EXPECT_EQ(r.body["preview"]["suppressed"], 0);
+  // The period.
+  r = m.Get("/api/v1/ips/tuning?policy=" + pol + "&from=" + FormatTimestamp(t0 + minutes(3)), k);
+  EXPECT_EQ(r.body["events"], 2);
+  // Bad parameters; another tenant's policy.
+  EXPECT_EQ(m.Get("/api/v1/ips/tuning?exclude_rule=abc", k).status, 400);
+  EXPECT_EQ(m.Get("/api/v1/ips/tuning?exclude_target=ARGS:q", k).status, 400);
+  EXPECT_EQ(m.Get("/api/v1/ips/tuning?from=yesterday", k).status, 400);
+  auto [b_id, b_key] = m.NewTenant("b");
+  r = m.Get("/api/v1/ips/tuning?policy=" + pol, b_key);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["error"]["field"], "policy");
+  EXPECT_EQ(m.Get("/api/v1/ips/tuning", b_key).body["events"], 0);
+  (void)a1;
+  (void)a2;
+  (void)a3;
+  (void)b_id;
+}
+
 }  // namespace
 }  // namespace ward::test

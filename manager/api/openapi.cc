@@ -461,6 +461,24 @@ json Build() {
        Op("Acknowledge, resolve or reopen an alert (who and when are recorded)", "admin, operator",
           Merge({{"200", Resp("changed", Ref("Alert"))}}, write), Ref("AlertUpdate"))}};
 
+  paths["/ips/tuning"] = {
+      {"get",
+       Op("IPS tuning over a period: rules that fired on the hosts of a policy (counts, hosts, "
+          "distinct clients, targets, paths, samples), what prevent mode would have blocked, and "
+          "with exclude_rule a preview of the events an exclusion would have suppressed",
+          "any",
+          Merge({{"200", Resp("tuning report", {{"type", "object"}})}},
+                Errors({400, 401, 404, 429})),
+          nullptr,
+          json::array(
+              {QueryParamSpec("policy", "policy id (default: every agent)"),
+               QueryParamSpec("from", "inclusive start (default: to - 7 days)", Time()),
+               QueryParamSpec("to", "exclusive end (default: now)", Time()),
+               QueryParamSpec("exclude_rule", "preview: the rule id to exclude"),
+               QueryParamSpec("exclude_target",
+                              "preview: only matches on this variable (ARGS:name)"),
+               QueryParamSpec("exclude_path", "preview: only requests whose path starts so")}))}};
+
   return {
       {"openapi", "3.0.3"},
       {"info",
