@@ -3,7 +3,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { activateAgent, readState, sendEvents } from './manager';
+import { activateAgent, must, readState, sendEvents } from './manager';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -163,6 +163,89 @@ test.describe('screenshots and axe-core', () => {
       await page.getByTestId('policy-history').scrollIntoViewIfNeeded();
       expect(await axeViolations(page), `policy history (${lang})`).toEqual([]);
       await shoot(page, `policy-history-${lang}`);
+      await page.getByLabel(/^(Language|言語)$/).selectOption('en');
+    });
+  }
+});
+
+test('IPS tuning: detect events → preview → false-positive exclusion → prevent, end to end through the API', async ({ page }) => {
+  const problems = guard(page);
+  const key = state.apiKey;
+  const policy = await must(state.url, 'POST', '/api/v1/policies', {
+    bearer: key,
+    body: { name: 'tuned-web', document: { ips: { mode: 'detect', ports: [80] } } },
+  });
+  const web = await activateAgent(state.url, key, 'tuned-01', policy.id);
+  const now = Date.now();
+  const line = (n: number, client: string, path: string, matches: Array<[string, string]>, severity: number) =>
+    JSON.stringify({
+      '@timestamp': new Date(now - (10 - n) * 60_000).toISOString(),
+      event: { id: `0190${String(n).padStart(4, '0')}-aaaa-7aaa-8aaa-${randomHex()}`, kind: 'alert', module: 'ips', action: 'detected', severity },
+      rule: { id: matches.map((m) => m[0]) },
+      ips: { matches: matches.map(([id, variable]) => ({ id, variable, message: `msg ${id}`, data: `<b>${id}</b>` })) },
+      source: { ip: client },
+      http: { request: { method: 'GET' } },
+      url: { original: `${path}?comment=<script>alert(5)</script>`, path },
+    });
+  const lines = [
+    line(1, '10.1.0.1', '/blog/post', [['942430', 'ARGS:comment']], 2),
+    line(2, '10.1.0.2', '/blog/post', [['942430', 'ARGS:comment']], 1),
+    line(3, '10.1.0.3', '/blog/post', [['942430', 'ARGS:comment'], ['941100', 'ARGS:comment']], 2),
+  ];
+  const r = await must(state.url, 'POST', '/agent/v1/events', { bearer: web.credential, raw: lines.join('\n') + '\n', contentType: 'application/x-ndjson' });
+  expect(r.accepted).toBe(3);
+
+  await signIn(page, state.users.operator);
+  await page.getByRole('navigation').getByRole('link', { name: 'IPS tuning' }).click();
+  await page.getByTestId('tuning-policy').selectOption({ label: `tuned-web (v1)` });
+  await expect(page.getByTestId('tuning-summary')).toContainText('3 IPS events on 1 hosts; prevent mode would have blocked 2');
+  const row = page.locator('tr[data-rule="942430"]');
+  await expect(row).toContainText('ARGS:comment (3)');
+  await expect(row).toContainText('/blog/post (3)');
+  await row.getByRole('button', { name: 'Details' }).click();
+  const detail = page.getByTestId('tuning-detail');
+  await expect(detail).toContainText('<script>alert(5)</script>'); // as text
+  await expect(detail.getByRole('textbox', { name: 'Target' })).toHaveValue('ARGS:comment');
+  await detail.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('tuning-preview')).toHaveText('3 past events had this match; 2 would not have been reported at all.');
+  await detail.getByRole('button', { name: 'Mark as false positive' }).click();
+  await expect(page.getByTestId('tuning-notice')).toHaveText('Rule 942430 excluded on ARGS:comment. Saved as policy version 2.');
+  // The exclusion is in the policy, in the agent's own form, validated by its parser.
+  let stored = await must(state.url, 'GET', `/api/v1/policies/${policy.id}`, { bearer: key });
+  expect(stored.document.ips.exclusions).toEqual([{ id: 942430, target: 'ARGS:comment' }]);
+  // Then the whole policy to prevent.
+  await expect(page.getByTestId('tuning-mode')).toContainText('detect');
+  await page.getByRole('button', { name: 'Switch the policy to prevent' }).click();
+  await expect(page.getByTestId('tuning-notice')).toHaveText('The policy now prevents. Saved as policy version 3.');
+  await expect(page.getByTestId('tuning-mode')).toContainText('prevent');
+  stored = await must(state.url, 'GET', `/api/v1/policies/${policy.id}`, { bearer: key });
+  expect(stored.version).toBe(3);
+  expect(stored.document.ips.mode).toBe('prevent');
+  // Recorded in the audit log.
+  const audit = await must(state.url, 'GET', '/api/v1/audit?limit=1000', { bearer: key });
+  const edits = audit.items.filter((e: any) => e.method === 'PATCH' && e.path === `/api/v1/policies/${policy.id}` && e.status === 200);
+  expect(edits.length).toBe(2);
+  expect(await page.locator('b').count()).toBe(0);
+  expect(problems).toEqual([]);
+});
+
+function randomHex() {
+  return Array.from({ length: 12 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+}
+
+test.describe('tuning screenshots and axe-core', () => {
+  test.use({ bypassCSP: true });
+  for (const lang of ['en', 'ja'] as const) {
+    test(`IPS tuning passes axe-core (${lang})`, async ({ page }) => {
+      await signIn(page, state.users.admin);
+      await page.getByLabel(/^(Language|言語)$/).selectOption(lang);
+      await page.goto(`${state.url}/tuning`);
+      await page.getByTestId('tuning-policy').selectOption({ label: 'tuned-web (v3)' });
+      await expect(page.getByTestId('tuning-rules')).toBeVisible();
+      await page.locator('tr[data-rule="942430"]').getByRole('button').click();
+      await expect(page.getByTestId('tuning-detail')).toBeVisible();
+      expect(await axeViolations(page), `tuning (${lang})`).toEqual([]);
+      await shoot(page, `tuning-${lang}`);
       await page.getByLabel(/^(Language|言語)$/).selectOption('en');
     });
   }

@@ -10,6 +10,7 @@ import { Events } from './pages/events';
 import { Policies } from './pages/policies';
 import { Admin } from './pages/admin';
 import { Alerts } from './pages/alerts';
+import { Tuning } from './pages/tuning';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
@@ -17,6 +18,7 @@ const pages = [
   { path: '/events', key: 'nav.events', view: Events },
   { path: '/policies', key: 'nav.policies', view: Policies },
   { path: '/alerts', key: 'nav.alerts', view: Alerts },
+  { path: '/tuning', key: 'nav.tuning', view: Tuning },
   { path: '/admin', key: 'nav.admin', view: Admin },
 ] as const;
 
