@@ -6,6 +6,7 @@
 // a policy edit too.
 import { useEffect, useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
+import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { navigate, route } from '../router';
 import type { Policy } from './types';
@@ -223,7 +224,7 @@ export function Tuning() {
                             <ul class="plain">
                               {r.samples.map((s) => (
                                 <li class="subject">
-                                  <code>{`${s.at} ${s.host} ${s.client} ${s.action} ${s.method} ${s.url}`}</code>
+                                  <code>{`${formatTime(s.at, lang.value)} ${s.host} ${s.client} ${s.action} ${s.method} ${s.url}`}</code>
                                   {s.variable && <span class="muted small">{` ${s.variable}: ${s.data}`}</span>}
                                 </li>
                               ))}
