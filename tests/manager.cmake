@@ -96,3 +96,8 @@ foreach(dialect postgres mysql)
        "endforeach()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
 endforeach()
+# Policy versions, policy text (YAML/JSON with lines) and alerts over the REST API (issue 14, c3).
+ward_test(manager_c3_api_test
+  SOURCES manager_c3_api_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)

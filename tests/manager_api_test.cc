@@ -568,6 +568,16 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
            EventLine("0193-b-1", FormatTimestamp(m.clock().Now())), "application/x-ndjson", "gzip")
           .status,
       200);
+  // A severe event: B has an alert.
+  ASSERT_EQ(m.Do("POST", "/agent/v1/events", b_cred,
+                 EventLine("0193-b-2", FormatTimestamp(m.clock().Now()), "integrity",
+                           "baseline_tampered", 4),
+                 "application/x-ndjson", "gzip")
+                .status,
+            200);
+  r = m.Get("/api/v1/alerts", b_key);
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  std::string b_alert = r.body["items"][0]["id"];
   // Tenant A's own policy, to try B's ids in A's references.
   std::string a_policy = m.NewPolicy(a_key, "a-policy");
   auto [a_agent, a_cred] = m.NewAgent(a_key, "a-host");
@@ -580,6 +590,9 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/agents/{id}/commands", b_agent},
       {"/api/v1/policies/{id}", b_policy},
       {"/api/v1/users/{id}", b_user},
+      {"/api/v1/policies/{id}/versions", b_policy},
+      {"/api/v1/policies/{id}/versions/{version}", b_policy},
+      {"/api/v1/alerts/{id}", b_alert},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -588,6 +601,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/agents/{id}/commands", {{"name", "integrity.check"}}},
       {"/api/v1/policies/{id}", {{"name", "stolen"}, {"document", ValidPolicyDocument()}}},
       {"/api/v1/users/{id}", {{"role", "admin"}}},
+      {"/api/v1/alerts/{id}", {{"state", "acknowledged"}}},
   };
   int walked = 0;
   std::set<std::string> patterns_seen;
@@ -598,6 +612,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       ASSERT_TRUE(b_objects.count(pattern)) << "the walk does not know " << pattern;
       std::string path = pattern;
       path.replace(path.find("{id}"), 4, b_objects[pattern]);
+      if (size_t v = path.find("{version}"); v != std::string::npos) path.replace(v, 9, "1");
       std::string body = bodies.count(pattern) ? bodies[pattern].dump() : "";
       if (method == "GET" || method == "DELETE") body = "";
       // The primary admin may manage tenant objects by design; everything else is B's.
@@ -620,6 +635,9 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(m.Get("/api/v1/agents?policy=" + b_policy, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/events?agent=" + b_agent, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/events", a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/alerts", a_key).body["items"].size(), 0u);
+  r = m.Patch("/api/v1/alerts", a_key, {{"ids", {b_alert}}, {"state", "resolved"}});
+  EXPECT_EQ(r.status, 404) << r.raw;
   // B's objects are untouched.
   EXPECT_EQ(m.Get("/api/v1/policies/" + b_policy, b_key).body["name"], "b-policy");
   EXPECT_EQ(m.Get("/api/v1/policies/" + b_policy, b_key).body["version"], 1);
@@ -628,7 +646,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(m.Get("/api/v1/agents/" + b_agent, b_key).body["policy_id"], b_policy);
   EXPECT_EQ(m.Get("/api/v1/agents/" + b_agent + "/commands", b_key).body["items"].size(), 1u);
   EXPECT_EQ(m.Get("/api/v1/tenants/" + b_id, m.primary_key()).body["name"], "tenant-b");
-  EXPECT_EQ(m.Get("/api/v1/events", b_key).body["items"].size(), 1u);
+  EXPECT_EQ(m.Get("/api/v1/events", b_key).body["items"].size(), 2u);
+  EXPECT_EQ(m.Get("/api/v1/alerts/" + b_alert, b_key).body["state"], "open");
   EXPECT_EQ(m.Get("/api/v1/users/" + b_user, b_key).body["role"], "operator");
   EXPECT_EQ(m.Get("/api/v1/users", a_key).body["items"].size(), 0u);
   // And B's agent credential cannot reach A's data either.

@@ -18,6 +18,7 @@ export class ApiError extends Error {
     message: string,
     public field: string,
     public retryAfter?: number,
+    public line?: number,
   ) {
     super(message);
   }
@@ -44,7 +45,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
     data = null;
   }
   if (!res.ok) {
-    const e = (data as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+    const e = (data as { error?: { code?: string; message?: string; field?: string; line?: number } } | null)?.error;
     const retry = Number(res.headers.get('Retry-After') ?? '');
     if (res.status === 401 && path !== '/session') me.value = null;
     throw new ApiError(
@@ -53,6 +54,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
       e?.message ?? `HTTP ${res.status}`,
       e?.field ?? '',
       Number.isFinite(retry) && retry > 0 ? retry : undefined,
+      typeof e?.line === 'number' ? e.line : undefined,
     );
   }
   return data as T;

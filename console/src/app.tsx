@@ -12,12 +12,16 @@ import { Admin } from './pages/admin';
 import { Tenants } from './pages/tenants';
 import { Account } from './pages/account';
 import { timeZones, userTimeZone } from './format';
+import { Alerts } from './pages/alerts';
+import { Tuning } from './pages/tuning';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
   { path: '/computers', key: 'nav.computers', view: Computers },
   { path: '/events', key: 'nav.events', view: Events },
   { path: '/policies', key: 'nav.policies', view: Policies },
+  { path: '/alerts', key: 'nav.alerts', view: Alerts },
+  { path: '/tuning', key: 'nav.tuning', view: Tuning },
   { path: '/admin', key: 'nav.admin', view: Admin },
   { path: '/tenants', key: 'nav.tenants', view: Tenants, primaryAdmin: true },
   { path: '/account', key: 'nav.account', view: Account },

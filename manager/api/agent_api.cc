@@ -7,6 +7,7 @@
 #include "manager/api/manager_api.h"
 #include "manager/api/views.h"
 #include "manager/auth/secrets.h"
+#include "manager/services/alerts.h"
 
 namespace ward::manager {
 
@@ -321,6 +322,19 @@ HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent
     auto r = store_.InsertEvents(batch.events);
     if (!r) return StoreError(r.error());
     stored = *r;
+    // Severe events become alerts (docs/alerts.md). Only those events are looked at again. When
+    // the database is away the answer is 503 and the agent resends the batch: its events are
+    // then duplicates, and each event counts into an alert once. Any other failure is logged
+    // and does not hold the agent's events back.
+    auto signals = AlertSignalsFor(batch.events, [] { return NewId(); });
+    if (!signals.empty()) {
+      auto counted = store_.RecordAlertSignals(signals, options_.alert_window);
+      if (!counted && counted.error().code() == StatusCode::kUnavailable) {
+        return StoreError(counted.error());
+      }
+      if (!counted)
+        spdlog::error("alerts of agent {} not recorded: {}", agent.id, counted.error().ToString());
+    }
   }
   json rejected = json::array();
   for (const auto& rj : batch.rejected)

@@ -44,6 +44,8 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddEventRoutes(*rest_, deps);
   AddAuditRoutes(*rest_, deps);
   AddUserRoutes(*rest_, deps);
+  AddAlertRoutes(*rest_, deps);
+  AddIpsTuningRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }

@@ -42,6 +42,9 @@ struct ApiOptions {
   std::string tls_fingerprint;                 // GET /api/v1/info (for install commands)
   // The modules whose declared indexed_fields make their events searchable (EventIndex).
   std::span<const agent::ModuleSchema> event_schemas = agent::ModuleSchemas();
+  // Alerts (docs/alerts.md): severe events of one (rule, host) this close together count into
+  // one alert.
+  std::chrono::seconds alert_window{3600};
 };
 
 class ManagerApi {

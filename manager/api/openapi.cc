@@ -244,8 +244,20 @@ json Build() {
                       {"created_at", Time()},
                       {"updated_at", Time()}})},
       {"PolicyCreate",
-       Obj({{"name", Str()}, {"document", {{"type", "object"}}}}, {"name", "document"})},
-      {"PolicyUpdate", Obj({{"name", Str()}, {"document", {{"type", "object"}}}})},
+       Obj({{"name", Str()},
+            {"document", {{"type", "object"}}},
+            {"document_text",
+             {{"type", "string"},
+              {"description",
+               "instead of document: the document as YAML or JSON text (at most 1 MiB); errors "
+               "carry line and column"}}},
+            {"document_format", {{"type", "string"}, {"enum", {"yaml", "json"}}}}},
+           {"name"})},
+      {"PolicyUpdate",
+       Obj({{"name", Str()},
+            {"document", {{"type", "object"}}},
+            {"document_text", Str()},
+            {"document_format", {{"type", "string"}, {"enum", {"yaml", "json"}}}}})},
       {"Event", {{"type", "object"}, {"description", "an ECS event as stored (docs/events.md)"}}},
       {"EventCount",
        Obj({{"bucket", Time()}, {"module", Str()}, {"severity", Int()}, {"count", Int()}})},
@@ -433,6 +445,88 @@ json Build() {
                  QueryParamSpec("limit", "1..1000, default 100", {{"type", "integer"}}),
                  QueryParamSpec("cursor", "next_cursor of the previous page")}))}}},
   };
+  // ---- c3: policy versions and alerts ----
+  schemas["PolicyVersion"] = Obj({{"policy_id", Str()},
+                                  {"version", Int()},
+                                  {"name", Str()},
+                                  {"document", {{"type", "object"}}},
+                                  {"saved_at", Time()}});
+  json alert_state = {
+      {"type", "object"},
+      {"nullable", true},
+      {"properties", {{"by", NullableStr()}, {"at", Time()}, {"reason", NullableStr()}}}};
+  schemas["Alert"] =
+      Obj({{"id", Str()},
+           {"source", Str()},
+           {"rule_key", Str()},
+           {"agent_id", Str()},
+           {"module", Str()},
+           {"title", Str()},
+           {"severity", Int()},
+           {"state", {{"type", "string"}, {"enum", {"open", "acknowledged", "resolved"}}}},
+           {"count", Int()},
+           {"first_seen", Time()},
+           {"last_seen", Time()},
+           {"first_event_id", Str()},
+           {"last_event_id", Str()},
+           {"acknowledged", alert_state},
+           {"resolved", alert_state},
+           {"updated_at", Time()}});
+  json alert_change = {
+      {"state", {{"type", "string"}, {"enum", {"open", "acknowledged", "resolved"}}}},
+      {"reason", NullableStr()}};
+  schemas["AlertUpdate"] = Obj(alert_change, {"state"});
+  json bulk = alert_change;
+  bulk["ids"] = {{"type", "array"}, {"items", Str()}, {"maxItems", 1000}};
+  schemas["AlertBulkUpdate"] = Obj(bulk, {"ids", "state"});
+  json version_param = {
+      {"name", "version"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "integer"}}}};
+  paths["/policies/{id}/versions"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("Every saved version of a policy, oldest first (without documents)", "any",
+                 Merge({{"200", Resp("versions", List("PolicyVersion"))}}, read))}};
+  paths["/policies/{id}/versions/{version}"] = {
+      {"parameters", json::array({IdParam(), version_param})},
+      {"get", Op("One saved version of a policy, with its document", "any",
+                 Merge({{"200", Resp("version", Ref("PolicyVersion"))}}, read))}};
+  paths["/alerts"] = {
+      {"get",
+       Op("Alerts, newest last_seen first, with cursor pagination", "any",
+          Merge({{"200", Resp("a page of alerts", Page(Ref("Alert")))}}, Errors({400, 401, 429})),
+          nullptr,
+          json::array({QueryParamSpec("state", "open, acknowledged or resolved"),
+                       QueryParamSpec("agent", "agent id"), QueryParamSpec("module", "module"),
+                       QueryParamSpec("min_severity", "0..4 or info, low, medium, high, critical"),
+                       QueryParamSpec("limit", "1..1000, default 100", {{"type", "integer"}}),
+                       QueryParamSpec("cursor", "next_cursor of the previous page")}))},
+      {"patch",
+       Op("Change the state of many alerts at once: all or none", "admin, operator",
+          Merge({{"200", Resp("changed", List("Alert"))}}, write), Ref("AlertBulkUpdate"))}};
+  paths["/alerts/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("Get an alert", "any", Merge({{"200", Resp("alert", Ref("Alert"))}}, read))},
+      {"patch",
+       Op("Acknowledge, resolve or reopen an alert (who and when are recorded)", "admin, operator",
+          Merge({{"200", Resp("changed", Ref("Alert"))}}, write), Ref("AlertUpdate"))}};
+
+  paths["/ips/tuning"] = {
+      {"get",
+       Op("IPS tuning over a period: rules that fired on the hosts of a policy (counts, hosts, "
+          "distinct clients, targets, paths, samples), what prevent mode would have blocked, and "
+          "with exclude_rule a preview of the events an exclusion would have suppressed",
+          "any",
+          Merge({{"200", Resp("tuning report", {{"type", "object"}})}},
+                Errors({400, 401, 404, 429})),
+          nullptr,
+          json::array(
+              {QueryParamSpec("policy", "policy id (default: every agent)"),
+               QueryParamSpec("from", "inclusive start (default: to - 7 days)", Time()),
+               QueryParamSpec("to", "exclusive end (default: now)", Time()),
+               QueryParamSpec("exclude_rule", "preview: the rule id to exclude"),
+               QueryParamSpec("exclude_target",
+                              "preview: only matches on this variable (ARGS:name)"),
+               QueryParamSpec("exclude_path", "preview: only requests whose path starts so")}))}};
+
   return {
       {"openapi", "3.0.3"},
       {"info",

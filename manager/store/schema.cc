@@ -185,6 +185,40 @@ std::vector<std::string> V3(Dialect d) {
   return s;
 }
 
+// Policy version history and alerts (issue 14, helper c3). Every saved policy version is kept
+// (the rows of policies existing before this migration become their current version); alerts
+// group severe events per (source, rule_key, agent) and link each event once (docs/alerts.md).
+std::vector<std::string> V4(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "policy_versions",
+                  "tenant_id {ID} NOT NULL, policy_id {ID} NOT NULL, version INTEGER NOT NULL, "
+                  "name {NAME} NOT NULL, document {TEXT} NOT NULL, saved_at BIGINT NOT NULL, "
+                  "PRIMARY KEY (tenant_id, policy_id, version)",
+                  {}));
+  s.push_back(
+      "INSERT INTO policy_versions (tenant_id, policy_id, version, name, document, saved_at) "
+      "SELECT p.tenant_id, p.id, p.version, p.name, p.document, p.updated_at FROM policies p "
+      "WHERE NOT EXISTS (SELECT 1 FROM policy_versions v WHERE v.tenant_id = p.tenant_id AND "
+      "v.policy_id = p.id AND v.version = p.version)");
+  Append(
+      s,
+      Table(d, "alerts",
+            "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, source {NAME} NOT NULL, "
+            "rule_key {NAME} NOT NULL, agent_id {ID} NOT NULL, module {ID} NOT NULL, "
+            "title {TEXT} NOT NULL, severity INTEGER NOT NULL, state INTEGER NOT NULL, "
+            "event_count BIGINT NOT NULL, first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, "
+            "first_event_id {ID} NOT NULL, last_event_id {ID} NOT NULL, ack_by {NAME}, "
+            "ack_at BIGINT, ack_reason {TEXT}, resolved_by {NAME}, resolved_at BIGINT, "
+            "resolved_reason {TEXT}, updated_at BIGINT NOT NULL",
+            {{"idx_alerts_tenant", "tenant_id, last_seen, id"},
+             {"idx_alerts_dedup", "tenant_id, source, rule_key, agent_id, state"}}));
+  Append(s, Table(d, "alert_events",
+                  "tenant_id {ID} NOT NULL, event_id {ID} NOT NULL, alert_id {ID} NOT NULL, "
+                  "ts BIGINT NOT NULL, CONSTRAINT uq_alert_events UNIQUE (tenant_id, event_id)",
+                  {{"idx_alert_events_alert", "tenant_id, alert_id, ts"}}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -193,6 +227,7 @@ const std::vector<Migration>& Migrations() {
        &V1},
       {"console users and sessions", &V2},
       {"console users' time zone and TOTP second factor", &V3},
+      {"policy versions, alerts", &V4},
   };
   return kMigrations;
 }

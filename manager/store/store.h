@@ -169,6 +169,103 @@ struct Policy {
   TimePoint updated_at;
 };
 
+// One saved version of a policy (schema version 4): CreatePolicy keeps version 1 and every
+// UpdatePolicy the version it makes, in the same transaction; DeletePolicy deletes them.
+struct PolicyVersion {
+  std::string tenant_id;
+  std::string policy_id;
+  int version = 1;
+  std::string name;
+  nlohmann::json document = nlohmann::json::object();
+  TimePoint saved_at;
+};
+
+// Alerts (schema version 4, docs/alerts.md): severe events grouped per (source, rule_key,
+// agent) while the group is not resolved and its events come within the de-duplication window.
+enum class AlertState { kOpen, kAcknowledged, kResolved };
+
+// "open", "acknowledged", "resolved".
+inline std::string_view AlertStateName(AlertState s) {
+  switch (s) {
+    case AlertState::kOpen:
+      return "open";
+    case AlertState::kAcknowledged:
+      return "acknowledged";
+    case AlertState::kResolved:
+      return "resolved";
+  }
+  return "open";
+}
+inline bool ParseAlertState(std::string_view s, AlertState& out) {
+  if (s == "open") {
+    out = AlertState::kOpen;
+  } else if (s == "acknowledged") {
+    out = AlertState::kAcknowledged;
+  } else if (s == "resolved") {
+    out = AlertState::kResolved;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+struct Alert {
+  std::string id;
+  std::string tenant_id;
+  std::string source = "builtin";  // what raised it: "builtin", later an alert rule's id (#19)
+  std::string rule_key;            // the grouping key, e.g. "ips.blocked:942100"
+  std::string agent_id;
+  std::string module;
+  std::string title;  // the latest event's rule name or message
+  int severity = 0;   // the highest of its events
+  AlertState state = AlertState::kOpen;
+  int64_t count = 0;  // events grouped into it
+  TimePoint first_seen;
+  TimePoint last_seen;  // the newest event's @timestamp
+  std::string first_event_id;
+  std::string last_event_id;
+  // Who acknowledged / resolved it, when and why (actor as in the audit log: "user:<id>").
+  std::optional<std::string> acknowledged_by;
+  std::optional<TimePoint> acknowledged_at;
+  std::optional<std::string> acknowledged_reason;
+  std::optional<std::string> resolved_by;
+  std::optional<TimePoint> resolved_at;
+  std::optional<std::string> resolved_reason;
+  TimePoint updated_at;
+};
+
+// One stored event that raises (or counts into) an alert.
+struct AlertSignal {
+  std::string new_alert_id;  // the id of the alert this signal opens, if it opens one
+  std::string tenant_id;
+  std::string agent_id;
+  std::string event_id;
+  TimePoint timestamp;
+  std::string source = "builtin";
+  std::string rule_key;
+  std::string module;
+  std::string title;
+  int severity = 0;
+};
+
+struct AlertFilter {
+  std::optional<AlertState> state;
+  std::optional<std::string> agent_id;
+  std::optional<std::string> module;
+  std::optional<int> min_severity;
+  // Keyset pagination, newest last_seen first: alerts strictly before (last_seen, id).
+  std::optional<std::pair<TimePoint, std::string>> before;
+  int limit = 100;
+};
+
+// A state change asked for by a person or a key.
+struct AlertTransition {
+  AlertState to = AlertState::kAcknowledged;
+  std::string actor;   // "user:<id>", "apikey:<id>"
+  std::string reason;  // may be empty
+  TimePoint at;
+};
+
 enum class CommandState { kQueued, kDelivered, kCompleted, kFailed };
 
 struct Command {
@@ -327,6 +424,12 @@ class Store {
   // kFailedPrecondition while agents or activation tokens still use it.
   virtual Status DeletePolicy(const std::string& tenant_id, const std::string& id) = 0;
 
+  // Saved versions of a policy, oldest first; kNotFound when the policy is not in the tenant.
+  virtual Result<std::vector<PolicyVersion>> ListPolicyVersions(const std::string& tenant_id,
+                                                                const std::string& policy_id) = 0;
+  virtual Result<PolicyVersion> GetPolicyVersion(const std::string& tenant_id,
+                                                 const std::string& policy_id, int version) = 0;
+
   // Commands queued for agents.
   virtual Status QueueCommand(const Command& c) = 0;
   // Queued commands of the agent, marked delivered in the same transaction.
@@ -366,6 +469,24 @@ class Store {
   virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,
                                        TimePoint now, std::chrono::seconds ttl) = 0;
   virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
+
+  // Alerts (schema version 4). RecordAlertSignals, in one transaction: a signal whose event is
+  // already linked to an alert of its tenant is skipped (a resent batch counts nothing twice);
+  // otherwise it counts into the newest unresolved alert of its (tenant, source, rule_key,
+  // agent) whose last_seen is at most `window` before the event, or opens a new alert. Returns
+  // how many signals were counted.
+  virtual Result<int> RecordAlertSignals(const std::vector<AlertSignal>& signals,
+                                         std::chrono::seconds window) = 0;
+  virtual Result<Alert> GetAlert(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<Alert>> ListAlerts(const std::string& tenant_id,
+                                                const AlertFilter& filter) = 0;
+  // Moves every alert of `ids` to t.to in one transaction (all or none): open → acknowledged,
+  // open/acknowledged → resolved, acknowledged/resolved → open (reopen, clearing who/when/why
+  // of the later states). An alert already in t.to is left as it is. kNotFound naming the id
+  // for an alert not in the tenant; kFailedPrecondition for acknowledging a resolved alert.
+  virtual Result<std::vector<Alert>> TransitionAlerts(const std::string& tenant_id,
+                                                      const std::vector<std::string>& ids,
+                                                      const AlertTransition& t) = 0;
 
   // Console users (schema version 2). CreateUser: a taken user name is kAlreadyExists (across
   // tenants). DeleteUser also ends the user's sessions.

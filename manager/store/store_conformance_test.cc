@@ -1508,6 +1508,200 @@ TEST_P(ServerStoreConformance, RejectedCredentialsArePermissionDenied) {
   EXPECT_EQ(s.error().message().find("wrong-password"), std::string::npos) << "password not leaked";
 }
 
+// ---- c3: policy versions and alerts (schema version 4) ----
+
+TEST_P(StoreConformance, EveryPolicyVersionIsKeptAndDeletedWithThePolicy) {
+  Tenant t = MakeTenant("a");
+  Tenant other = MakeTenant("b");
+  Policy p = MakePolicy(t, "web");
+  json v2 = {{"integrity", {{"paths", {"/srv"}}}}};
+  json v3 = {{"integrity", {{"paths", {"/srv", "/etc"}}}}};
+  ASSERT_TRUE(store_->UpdatePolicy(t.id, p.id, "web", v2, kT0 + hours(1)).has_value());
+  ASSERT_TRUE(store_->UpdatePolicy(t.id, p.id, "web-3", v3, kT0 + hours(2)).has_value());
+  // A failed update (name taken) keeps no version.
+  MakePolicy(t, "taken");
+  EXPECT_EQ(CodeOf(store_->UpdatePolicy(t.id, p.id, "taken", v3, kT0 + hours(3))),
+            StatusCode::kAlreadyExists);
+
+  auto versions = OK(store_->ListPolicyVersions(t.id, p.id));
+  ASSERT_EQ(versions.size(), 3u);
+  EXPECT_EQ(versions[0].version, 1);
+  EXPECT_EQ(versions[0].document, p.document);
+  EXPECT_EQ(versions[0].saved_at, kT0);
+  EXPECT_EQ(versions[1].version, 2);
+  EXPECT_EQ(versions[1].document, v2);
+  EXPECT_EQ(versions[1].saved_at, kT0 + hours(1));
+  EXPECT_EQ(versions[2].name, "web-3");
+  EXPECT_EQ(versions[2].document, v3);
+  PolicyVersion v = OK(store_->GetPolicyVersion(t.id, p.id, 2));
+  EXPECT_EQ(v.document, v2);
+  EXPECT_EQ(v.name, "web");
+  EXPECT_EQ(CodeOf(store_->GetPolicyVersion(t.id, p.id, 4)), StatusCode::kNotFound);
+  // Another tenant sees none of them.
+  EXPECT_EQ(CodeOf(store_->ListPolicyVersions(other.id, p.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->GetPolicyVersion(other.id, p.id, 1)), StatusCode::kNotFound);
+
+  ASSERT_OK(store_->DeletePolicy(t.id, p.id));
+  EXPECT_EQ(CodeOf(store_->GetPolicyVersion(t.id, p.id, 1)), StatusCode::kNotFound);
+  // A new policy with the same id starts its history afresh.
+  Policy again = p;
+  again.name = "web-again";
+  ASSERT_OK(store_->CreatePolicy(again));
+  EXPECT_EQ(OK(store_->ListPolicyVersions(t.id, p.id)).size(), 1u);
+}
+
+AlertSignal Signal(const std::string& tenant, const std::string& agent, const std::string& event,
+                   TimePoint ts, const std::string& rule_key = "ips.blocked:942100",
+                   int severity = 3) {
+  AlertSignal s;
+  s.new_alert_id = "alert-" + event;
+  s.tenant_id = tenant;
+  s.agent_id = agent;
+  s.event_id = event;
+  s.timestamp = ts;
+  s.rule_key = rule_key;
+  s.module = "ips";
+  s.title = "title of " + event;
+  s.severity = severity;
+  return s;
+}
+
+TEST_P(StoreConformance, AlertsGroupPerRuleAndHostWithinTheWindowAndCountEachEventOnce) {
+  Tenant t = MakeTenant("a");
+  Tenant other = MakeTenant("b");
+  Agent h1 = MakeAgent(t, "h1");
+  Agent h2 = MakeAgent(t, "h2");
+  const seconds window = hours(1);
+  // Three events of one rule on h1 within the window, one on h2, one of another rule on h1.
+  std::vector<AlertSignal> batch = {
+      Signal(t.id, h1.id, "e1", kT0),
+      Signal(t.id, h1.id, "e2", kT0 + minutes(10), "ips.blocked:942100", 4),
+      Signal(t.id, h2.id, "e3", kT0 + minutes(11)),
+      Signal(t.id, h1.id, "e4", kT0 + minutes(12), "antimalware.quarantine:Eicar"),
+      Signal(t.id, h1.id, "e5", kT0 + minutes(50)),
+  };
+  EXPECT_EQ(OK(store_->RecordAlertSignals(batch, window)), 5);
+  // The same batch again (an agent resending): nothing counts twice.
+  EXPECT_EQ(OK(store_->RecordAlertSignals(batch, window)), 0);
+  auto all = OK(store_->ListAlerts(t.id, AlertFilter{}));
+  ASSERT_EQ(all.size(), 3u);
+  std::map<std::string, Alert> by_first;
+  for (const auto& a : all) by_first[a.first_event_id] = a;
+  const Alert& grouped = by_first.at("e1");
+  EXPECT_EQ(grouped.id, "alert-e1");
+  EXPECT_EQ(grouped.count, 3);
+  EXPECT_EQ(grouped.severity, 4) << "the highest of its events";
+  EXPECT_EQ(grouped.first_seen, kT0);
+  EXPECT_EQ(grouped.last_seen, kT0 + minutes(50));
+  EXPECT_EQ(grouped.last_event_id, "e5");
+  EXPECT_EQ(grouped.title, "title of e5");
+  EXPECT_EQ(grouped.state, AlertState::kOpen);
+  EXPECT_EQ(grouped.source, "builtin");
+  EXPECT_EQ(by_first.at("e3").agent_id, h2.id);
+  EXPECT_EQ(by_first.at("e3").count, 1);
+  EXPECT_EQ(by_first.at("e4").rule_key, "antimalware.quarantine:Eicar");
+  // Newest first.
+  EXPECT_EQ(all[0].id, "alert-e1");
+
+  // Beyond the window after the last event: a new alert.
+  ASSERT_EQ(OK(store_->RecordAlertSignals({Signal(t.id, h1.id, "e6", kT0 + minutes(50) + hours(2))},
+                                          window)),
+            1);
+  EXPECT_EQ(OK(store_->GetAlert(t.id, "alert-e6")).count, 1);
+  EXPECT_EQ(OK(store_->GetAlert(t.id, "alert-e1")).count, 3);
+  // Resolved alerts collect nothing more: the next event opens a new one.
+  AlertTransition resolve{AlertState::kResolved, "user:u1", "patched", kT0 + hours(5)};
+  ASSERT_TRUE(store_->TransitionAlerts(t.id, {"alert-e6"}, resolve).has_value());
+  ASSERT_EQ(OK(store_->RecordAlertSignals(
+                {Signal(t.id, h1.id, "e7", kT0 + minutes(50) + hours(2) + minutes(1))}, window)),
+            1);
+  EXPECT_EQ(OK(store_->GetAlert(t.id, "alert-e7")).count, 1);
+
+  // Filters and paging.
+  AlertFilter f;
+  f.agent_id = h2.id;
+  EXPECT_EQ(OK(store_->ListAlerts(t.id, f)).size(), 1u);
+  f = {};
+  f.state = AlertState::kResolved;
+  EXPECT_EQ(OK(store_->ListAlerts(t.id, f)).size(), 1u);
+  f = {};
+  f.min_severity = 4;
+  EXPECT_EQ(OK(store_->ListAlerts(t.id, f)).size(), 1u);
+  f = {};
+  f.limit = 2;
+  auto page1 = OK(store_->ListAlerts(t.id, f));
+  ASSERT_EQ(page1.size(), 2u);
+  f.before = {{page1.back().last_seen, page1.back().id}};
+  auto page2 = OK(store_->ListAlerts(t.id, f));
+  f.before = {{page2.back().last_seen, page2.back().id}};
+  auto page3 = OK(store_->ListAlerts(t.id, f));
+  std::set<std::string> ids;
+  for (const auto* page : {&page1, &page2, &page3})
+    for (const auto& a : *page) ids.insert(a.id);
+  EXPECT_EQ(page1.size() + page2.size() + page3.size(), 5u);
+  EXPECT_EQ(ids.size(), 5u);
+
+  // Tenants never see each other's alerts.
+  EXPECT_EQ(OK(store_->ListAlerts(other.id, AlertFilter{})).size(), 0u);
+  EXPECT_EQ(CodeOf(store_->GetAlert(other.id, "alert-e1")), StatusCode::kNotFound);
+  ASSERT_OK(store_->DeleteTenant(t.id));
+  EXPECT_EQ(CodeOf(store_->GetAlert(t.id, "alert-e1")), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, AlertStatesRecordWhoWhenWhyAndBulkChangesAreAllOrNothing) {
+  Tenant t = MakeTenant("a");
+  Tenant other = MakeTenant("b");
+  Agent h = MakeAgent(t, "h");
+  ASSERT_EQ(OK(store_->RecordAlertSignals(
+                {Signal(t.id, h.id, "e1", kT0, "a"), Signal(t.id, h.id, "e2", kT0, "b"),
+                 Signal(t.id, h.id, "e3", kT0, "c")},
+                hours(1))),
+            3);
+  AlertTransition ack{AlertState::kAcknowledged, "user:u1", "looking", kT0 + minutes(1)};
+  auto changed = OK(store_->TransitionAlerts(t.id, {"alert-e1", "alert-e2"}, ack));
+  ASSERT_EQ(changed.size(), 2u);
+  Alert a1 = OK(store_->GetAlert(t.id, "alert-e1"));
+  EXPECT_EQ(a1.state, AlertState::kAcknowledged);
+  EXPECT_EQ(a1.acknowledged_by, "user:u1");
+  EXPECT_EQ(a1.acknowledged_at, kT0 + minutes(1));
+  EXPECT_EQ(a1.acknowledged_reason, "looking");
+  EXPECT_FALSE(a1.resolved_at.has_value());
+  // Acknowledging again changes nothing (who/when stay the first).
+  AlertTransition ack2{AlertState::kAcknowledged, "user:u2", "", kT0 + minutes(2)};
+  ASSERT_TRUE(store_->TransitionAlerts(t.id, {"alert-e1"}, ack2).has_value());
+  EXPECT_EQ(OK(store_->GetAlert(t.id, "alert-e1")).acknowledged_by, "user:u1");
+
+  AlertTransition resolve{AlertState::kResolved, "apikey:k1", "", kT0 + minutes(3)};
+  ASSERT_TRUE(store_->TransitionAlerts(t.id, {"alert-e1"}, resolve).has_value());
+  Alert r1 = OK(store_->GetAlert(t.id, "alert-e1"));
+  EXPECT_EQ(r1.state, AlertState::kResolved);
+  EXPECT_EQ(r1.resolved_by, "apikey:k1");
+  EXPECT_EQ(r1.resolved_at, kT0 + minutes(3));
+  EXPECT_FALSE(r1.resolved_reason.has_value()) << "an empty reason is none";
+  EXPECT_EQ(r1.acknowledged_by, "user:u1") << "the acknowledgement stays on record";
+
+  // All or nothing: one unknown id (or another tenant's) and nothing changes.
+  auto bad = store_->TransitionAlerts(t.id, {"alert-e2", "alert-nope"}, resolve);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), StatusCode::kNotFound);
+  EXPECT_NE(bad.error().message().find("alert-nope"), std::string::npos);
+  EXPECT_EQ(OK(store_->GetAlert(t.id, "alert-e2")).state, AlertState::kAcknowledged);
+  EXPECT_EQ(CodeOf(store_->TransitionAlerts(other.id, {"alert-e3"}, resolve)),
+            StatusCode::kNotFound);
+  // A resolved alert cannot be acknowledged; the whole request fails.
+  EXPECT_EQ(CodeOf(store_->TransitionAlerts(t.id, {"alert-e3", "alert-e1"}, ack)),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(OK(store_->GetAlert(t.id, "alert-e3")).state, AlertState::kOpen);
+  // Reopening clears the later states.
+  AlertTransition reopen{AlertState::kOpen, "user:u1", "", kT0 + minutes(4)};
+  ASSERT_TRUE(store_->TransitionAlerts(t.id, {"alert-e1"}, reopen).has_value());
+  Alert o1 = OK(store_->GetAlert(t.id, "alert-e1"));
+  EXPECT_EQ(o1.state, AlertState::kOpen);
+  EXPECT_FALSE(o1.acknowledged_by.has_value());
+  EXPECT_FALSE(o1.resolved_at.has_value());
+  EXPECT_EQ(o1.updated_at, kT0 + minutes(4));
+}
+
 std::string BackendName(const ::testing::TestParamInfo<Dialect>& info) {
   return std::string(DialectName(info.param));
 }

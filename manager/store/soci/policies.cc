@@ -35,6 +35,7 @@ Status SociStore::CreatePolicy(const Policy& pol) {
                      p.S(pol.id), p.S(pol.tenant_id), p.S(pol.name), p.S(DumpJson(pol.document)),
                      p.I(pol.version), p.I(Micros(pol.created_at)), p.I(Micros(pol.updated_at))),
          p);
+    InsertPolicyVersion(sql, pol);
     return Status::Ok();
   });
 }
@@ -68,7 +69,9 @@ Result<Policy> SociStore::UpdatePolicy(const std::string& tenant_id, const std::
                      "updated_at = {} WHERE tenant_id = {} AND id = {}",
                      p.S(name), p.S(DumpJson(document)), p.I(Micros(now)), p.S(tenant_id), p.S(id)),
          p);
-    return GetPolicyIn(sql, tenant_id, id, false);
+    WARD_ASSIGN_OR_RETURN(Policy updated, GetPolicyIn(sql, tenant_id, id, false));
+    InsertPolicyVersion(sql, updated);
+    return updated;
   });
 }
 
@@ -91,12 +94,75 @@ Status SociStore::DeletePolicy(const std::string& tenant_id, const std::string& 
       return FailedPrecondition(fmt::format(
           "policy is in use by {} agent(s) and {} activation token(s)", agents, tokens));
     }
+    Params v;
+    Exec(sql,
+         fmt::format("DELETE FROM policy_versions WHERE tenant_id = {} AND policy_id = {}",
+                     v.S(tenant_id), v.S(id)),
+         v);
     Params p;
     Exec(sql,
          fmt::format("DELETE FROM policies WHERE tenant_id = {} AND id = {}", p.S(tenant_id),
                      p.S(id)),
          p);
     return Status::Ok();
+  });
+}
+
+void SociStore::InsertPolicyVersion(soci::session& sql, const Policy& pol) {
+  Params p;
+  Exec(sql,
+       fmt::format("INSERT INTO policy_versions (tenant_id, policy_id, version, name, document, "
+                   "saved_at) VALUES ({}, {}, {}, {}, {}, {})",
+                   p.S(pol.tenant_id), p.S(pol.id), p.I(pol.version), p.S(pol.name),
+                   p.S(DumpJson(pol.document)), p.I(Micros(pol.updated_at))),
+       p);
+}
+
+namespace {
+
+constexpr const char* kVersionCols = "tenant_id, policy_id, version, name, document, saved_at";
+constexpr const char* kVersionSig = "ssissi";
+PolicyVersion VersionFrom(const Row& r) {
+  PolicyVersion v;
+  v.tenant_id = r.S(0);
+  v.policy_id = r.S(1);
+  v.version = static_cast<int>(r.I(2));
+  v.name = r.S(3);
+  v.document = ParseJson(r.S(4), json::object());
+  v.saved_at = FromMicros(r.I(5));
+  return v;
+}
+
+}  // namespace
+
+Result<std::vector<PolicyVersion>> SociStore::ListPolicyVersions(const std::string& tenant_id,
+                                                                 const std::string& policy_id) {
+  return Run("list policy versions", false,
+             [&](soci::session& sql) -> Result<std::vector<PolicyVersion>> {
+               WARD_RETURN_IF_ERROR(GetPolicyIn(sql, tenant_id, policy_id, false).status());
+               Params p;
+               std::vector<PolicyVersion> out;
+               Select(sql,
+                      fmt::format("SELECT {} FROM policy_versions WHERE tenant_id = {} AND "
+                                  "policy_id = {} ORDER BY version",
+                                  kVersionCols, p.S(tenant_id), p.S(policy_id)),
+                      p, kVersionSig, [&](const Row& r) { out.push_back(VersionFrom(r)); });
+               return out;
+             });
+}
+
+Result<PolicyVersion> SociStore::GetPolicyVersion(const std::string& tenant_id,
+                                                  const std::string& policy_id, int version) {
+  return Run("get policy version", false, [&](soci::session& sql) -> Result<PolicyVersion> {
+    Params p;
+    std::optional<PolicyVersion> out;
+    Select(sql,
+           fmt::format("SELECT {} FROM policy_versions WHERE tenant_id = {} AND policy_id = {} "
+                       "AND version = {}",
+                       kVersionCols, p.S(tenant_id), p.S(policy_id), p.I(version)),
+           p, kVersionSig, [&](const Row& r) { out = VersionFrom(r); });
+    if (!out) return NotFound("no such policy version");
+    return *out;
   });
 }
 

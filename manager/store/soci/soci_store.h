@@ -113,6 +113,21 @@ class SociStore final : public Store {
 
   Status DeletePolicy(const std::string& tenant_id, const std::string& id) override;
 
+  Result<std::vector<PolicyVersion>> ListPolicyVersions(const std::string& tenant_id,
+                                                        const std::string& policy_id) override;
+  Result<PolicyVersion> GetPolicyVersion(const std::string& tenant_id, const std::string& policy_id,
+                                         int version) override;
+
+  // alerts.cc
+  Result<int> RecordAlertSignals(const std::vector<AlertSignal>& signals,
+                                 std::chrono::seconds window) override;
+  Result<Alert> GetAlert(const std::string& tenant_id, const std::string& id) override;
+  Result<std::vector<Alert>> ListAlerts(const std::string& tenant_id,
+                                        const AlertFilter& filter) override;
+  Result<std::vector<Alert>> TransitionAlerts(const std::string& tenant_id,
+                                              const std::vector<std::string>& ids,
+                                              const AlertTransition& t) override;
+
   Status QueueCommand(const Command& c) override;
 
   Result<std::vector<Command>> TakeCommands(const std::string& tenant_id,
@@ -178,6 +193,10 @@ class SociStore final : public Store {
   Result<Tenant> GetTenantIn(soci::session& sql, const std::string& id, bool lock);
 
   Result<Agent> GetAgentIn(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                           bool lock);
+
+  static void InsertPolicyVersion(soci::session& sql, const Policy& p);
+  Result<Alert> GetAlertIn(soci::session& sql, const std::string& tenant_id, const std::string& id,
                            bool lock);
 
   Result<Policy> GetPolicyIn(soci::session& sql, const std::string& tenant_id,

@@ -1,0 +1,213 @@
+// Alerts triage (docs/alerts.md): severe events grouped per (rule, host), newest first
+// (GET /alerts, filters in the URL); select some and acknowledge, resolve or reopen them with a
+// reason in one request (PATCH /alerts: all or none). Who, when and why are shown per alert.
+import { useEffect, useState } from 'preact/hooks';
+import { api, canWrite, me } from '../api';
+import { filterToSearch } from '../filters';
+import { formatTime } from '../format';
+import { lang, t, type Key } from '../i18n';
+import { Link, navigate, route } from '../router';
+import type { Agent } from './types';
+
+type State = 'open' | 'acknowledged' | 'resolved';
+interface StateInfo {
+  by: string | null;
+  at: string;
+  reason: string | null;
+}
+export interface Alert {
+  id: string;
+  source: string;
+  rule_key: string;
+  agent_id: string;
+  module: string;
+  title: string;
+  severity: number;
+  state: State;
+  count: number;
+  first_seen: string;
+  last_seen: string;
+  acknowledged: StateInfo | null;
+  resolved: StateInfo | null;
+}
+
+const STATES: State[] = ['open', 'acknowledged', 'resolved'];
+
+export function Alerts() {
+  const params = new URLSearchParams(route.value.search);
+  const stateParam = params.get('state') ?? 'open';
+  const state = stateParam === 'all' || STATES.includes(stateParam as State) ? stateParam : 'open';
+  const [alerts, setAlerts] = useState<Alert[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [hosts, setHosts] = useState<Map<string, string>>(new Map());
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [reload, setReload] = useState(0);
+  useEffect(() => {
+    let live = true;
+    const q = new URLSearchParams({ limit: '100' });
+    if (state !== 'all') q.set('state', state);
+    if (cursor) q.set('cursor', cursor);
+    Promise.all([api<{ items: Alert[]; next_cursor: string | null }>('GET', `/alerts?${q.toString()}`), api<{ items: Agent[] }>('GET', '/agents')])
+      .then(([a, ag]) => {
+        if (!live) return; // a later filter or reload has asked again
+        setAlerts(a.items);
+        setNext(a.next_cursor);
+        setHosts(new Map(ag.items.map((x) => [x.id, x.hostname])));
+        setSelected(new Set());
+      })
+      .catch((e) => live && setError(String(e.message)));
+    return () => {
+      live = false;
+    };
+  }, [state, cursor, reload]);
+  const setState = (s: string) => {
+    setCursor(null);
+    navigate(`/alerts?state=${encodeURIComponent(s)}`, true);
+  };
+  const act = async (to: State) => {
+    setError('');
+    setNotice('');
+    try {
+      const r = await api<{ items: Alert[] }>('PATCH', '/alerts', { ids: [...selected], state: to, reason: reason || null });
+      setNotice(t('alerts.changed', { n: r.items.length, state: t(`alerts.state.${to}` as Key) }));
+      setReason('');
+      setReload(reload + 1);
+    } catch (e) {
+      setError(t('common.error', { message: String((e as Error).message) }));
+    }
+  };
+  const writable = canWrite();
+  const rows = alerts ?? [];
+  const allSelected = rows.length > 0 && rows.every((a) => selected.has(a.id));
+  const toggle = (id: string) => {
+    const s = new Set(selected);
+    if (s.has(id)) s.delete(id);
+    else s.add(id);
+    setSelected(s);
+  };
+  const who = (i: StateInfo | null) =>
+    i ? `${i.by ?? ''} · ${formatTime(i.at, lang.value)}${i.reason ? ` · ${i.reason}` : ''}` : '';
+  return (
+    <section>
+      <h1>{t('alerts.title')}</h1>
+      <div class="toolbar">
+        <label>
+          {t('alerts.state')}{' '}
+          <select data-testid="alert-state" value={state} onChange={(e) => setState((e.target as HTMLSelectElement).value)}>
+            {STATES.map((s) => (
+              <option value={s}>{t(`alerts.state.${s}` as Key)}</option>
+            ))}
+            <option value="all">{t('alerts.state.all')}</option>
+          </select>
+        </label>
+      </div>
+      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
+      {writable && (
+        <form
+          class="alerts-actions"
+          onSubmit={(e) => {
+            e.preventDefault();
+          }}
+        >
+          <label>
+            {t('alerts.reason')}{' '}
+            <input name="reason" maxLength={1024} value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+          </label>
+          <button type="button" disabled={selected.size === 0} onClick={() => void act('acknowledged')}>
+            {t('alerts.acknowledge')}
+          </button>
+          <button type="button" disabled={selected.size === 0} onClick={() => void act('resolved')}>
+            {t('alerts.resolve')}
+          </button>
+          <button type="button" disabled={selected.size === 0} onClick={() => void act('open')}>
+            {t('alerts.reopen')}
+          </button>
+          <span class="muted" data-testid="alert-selected">
+            {t('alerts.selected', { n: selected.size })}
+          </span>
+        </form>
+      )}
+      {error && <p role="alert" class="error">{error}</p>}
+      {notice && <p role="status" class="ok" data-testid="alert-notice">{notice}</p>}
+      {alerts === null ? (
+        <p>{t('common.loading')}</p>
+      ) : rows.length === 0 ? (
+        <p class="muted" data-testid="alerts-empty">{t('alerts.none')}</p>
+      ) : (
+        <table data-testid="alerts">
+          <thead>
+            <tr>
+              {writable && (
+                <th scope="col">
+                  <input
+                    type="checkbox"
+                    aria-label={t('alerts.select_all')}
+                    checked={allSelected}
+                    onChange={() => setSelected(allSelected ? new Set() : new Set(rows.map((a) => a.id)))}
+                  />
+                </th>
+              )}
+              <th scope="col">{t('alerts.severity')}</th>
+              <th scope="col">{t('alerts.alert')}</th>
+              <th scope="col">{t('alerts.host')}</th>
+              <th scope="col">{t('alerts.count')}</th>
+              <th scope="col">{t('alerts.last_seen')}</th>
+              <th scope="col">{t('alerts.state')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((a) => {
+              const host = hosts.get(a.agent_id) ?? a.agent_id;
+              const events = `/events${filterToSearch({ agent: a.agent_id, module: a.module, from: a.first_seen })}`;
+              return (
+                <tr data-alert={a.id}>
+                  {writable && (
+                    <td>
+                      <input type="checkbox" aria-label={t('alerts.select', { title: a.title })} checked={selected.has(a.id)} onChange={() => toggle(a.id)} />
+                    </td>
+                  )}
+                  <td>
+                    <span class={`sev sev${a.severity}`}>{t(`severity.${a.severity}` as Key)}</span>
+                  </td>
+                  <td class="subject">
+                    <div>{a.title}</div>
+                    <div class="muted small">{a.rule_key}</div>
+                  </td>
+                  <td>
+                    <Link href={events}>{host}</Link>
+                  </td>
+                  <td>{a.count}</td>
+                  <td>
+                    {formatTime(a.last_seen, lang.value)}
+                    <div class="muted small">{t('alerts.since', { t: formatTime(a.first_seen, lang.value) })}</div>
+                  </td>
+                  <td>
+                    <div>{t(`alerts.state.${a.state}` as Key)}</div>
+                    {a.acknowledged && <div class="muted small">{t('alerts.acked_by', { who: who(a.acknowledged) })}</div>}
+                    {a.resolved && <div class="muted small">{t('alerts.resolved_by', { who: who(a.resolved) })}</div>}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      <div class="pager">
+        {cursor && (
+          <button type="button" onClick={() => setCursor(null)}>
+            {t('alerts.first_page')}
+          </button>
+        )}
+        {next && (
+          <button type="button" onClick={() => setCursor(next)}>
+            {t('alerts.next_page')}
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}
