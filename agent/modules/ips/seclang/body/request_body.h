@@ -67,7 +67,8 @@ struct FileEntry {
 };
 
 // A variable that 3.0.9 sets to a single value ("0"/"1" or a message); `set` false when the
-// library leaves it unset for this request (then the variable does not exist).
+// library leaves it unset. Note: in 3.0.9 such an "anchored" variable always exists — unset,
+// it reads as the empty string (so `MULTIPART_STRICT_ERROR "!@eq 0"` sees "").
 struct ScalarVar {
   bool set = false;
   std::string_view value;
@@ -90,7 +91,8 @@ struct MultipartFlags {
   int invalid_quoting = 0;         // MULTIPART_INVALID_QUOTING
   int invalid_part = 0;            // MULTIPART_INVALID_PART
   int invalid_header_folding = 0;  // MULTIPART_INVALID_HEADER_FOLDING
-  int file_limit_exceeded = 0;     // MULTIPART_FILE_LIMIT_EXCEEDED (always 0: no upload storage)
+  // MULTIPART_FILE_LIMIT_EXCEEDED is never set by 3.0.9 (it reads as empty); without upload
+  // storage its flag stays 0, which MULTIPART_STRICT_ERROR includes.
 };
 
 class XmlDocument;
@@ -128,12 +130,19 @@ class BodyResult {
   std::vector<NameValue> multipart_filenames;     // MULTIPART_FILENAME: value → value
   std::vector<NameValue> multipart_part_headers;  // MULTIPART_PART_HEADERS: part name → line
   MultipartFlags multipart;
+  // A Content-Disposition value ended inside its quotes. There 3.0.9 steps over the string's
+  // terminating NUL and parses whatever heap bytes follow (undefined behaviour, its results
+  // depend on the allocator's history); Ward ends the header there (docs/ips.md, deliberate
+  // differences). Reported so that a comparison can tell this case apart.
+  bool multipart_unterminated_quote = false;
 
   ScalarVar reqbody_error;                // REQBODY_ERROR
   ScalarVar reqbody_error_msg;            // REQBODY_ERROR_MSG
   ScalarVar reqbody_processor_error;      // REQBODY_PROCESSOR_ERROR
   ScalarVar reqbody_processor_error_msg;  // REQBODY_PROCESSOR_ERROR_MSG
-  bool inbound_data_error = false;        // INBOUND_DATA_ERROR set to "1" here
+  // INBOUND_DATA_ERROR: "1" when this is true or AppendRequestBody said so, else "0" (3.0.9
+  // sets "0" at the start of phase 2 when nothing set it before).
+  bool inbound_data_error = false;
 
   // The parsed XML document (kXml, when libxml2 produced one — also for a body that is not
   // well formed, as in 3.0.9); nullptr otherwise.
