@@ -474,6 +474,10 @@ BodyCase CaseFromBytes(const uint8_t* data, size_t size) {
       } else {
         c.content_type = rest.substr(0, nl);
         c.body = rest.substr(nl + 1);
+        // 3.0.9 runs the multipart processor only for this Content-Type prefix.
+        if (Lower(c.content_type->substr(0, 19)) != "multipart/form-data") {
+          c.content_type = "multipart/form-data" + *c.content_type;
+        }
       }
       break;
     }
