@@ -319,6 +319,46 @@ class Gen {
     return c;
   }
 
+  // A file upload of up to ~70 KB: binary content with line ends and dashes scattered, so
+  // lines fall on every side of the 4,096-byte buffer and near-boundaries appear inside.
+  BodyCase LargeMultipart() {
+    BodyCase c;
+    c.kind = BodyProcessorKind::kMultipart;
+    const std::string b = Boundary();
+    c.content_type = "multipart/form-data; boundary=" + b;
+    std::string body;
+    const int parts = 1 + static_cast<int>(Below(3));
+    for (int p = 0; p < parts; ++p) {
+      body += "--" + b + "\r\n";
+      const bool file = Chance(70);
+      body += "Content-Disposition: form-data; name=\"p" + std::to_string(p) + "\"" +
+              (file ? "; filename=\"f" + std::to_string(p) + ".bin\"" : "") + "\r\n";
+      if (file) body += "Content-Type: application/octet-stream\r\n";
+      body += "\r\n";
+      const size_t size = Below(70000);
+      const uint32_t density = 1 + Below(200);
+      for (size_t i = 0; i < size; ++i) {
+        const uint32_t r = Below(density * 8);
+        if (r == 0) {
+          body += "\r\n";
+        } else if (r == 1) {
+          body += "\n";
+        } else if (r == 2) {
+          body += "\r";
+        } else if (r == 3) {
+          body += Chance(50) ? "--" : "--" + b;
+        } else {
+          body.push_back(static_cast<char>(Below(256)));
+        }
+      }
+      body += "\r\n";
+    }
+    body += "--" + b + "--\r\n";
+    c.body = std::move(body);
+    if (Chance(20)) c.settings.no_files_limit = Below(100000);
+    return c;
+  }
+
   std::string JsonValue(int depth) {
     const uint32_t k = depth > 6 ? Below(6) : Below(9);
     switch (k) {
@@ -447,9 +487,20 @@ std::vector<BodyCase> GeneratedCases(int count, uint32_t seed) {
     } else {
       c = g.Xml();
     }
+    if (g.Chance(4)) c = g.LargeMultipart();
     if (g.Chance(3)) {
       c.body_limit = g.Below(static_cast<uint32_t>(c.body.size() + 2));
       c.partial = g.Chance(50);
+    }
+    if (g.Chance(5)) {
+      // Appended in pieces, as a server hands the body over.
+      for (int k = static_cast<int>(g.Below(5)); k > 0; --k) {
+        c.chunks.push_back(g.Below(static_cast<uint32_t>(c.body.size() + 1)));
+      }
+      if (g.Chance(50)) {
+        c.body_limit = g.Below(static_cast<uint32_t>(c.body.size() + 2));
+        c.partial = g.Chance(50);
+      }
     }
     c.label = "generated #" + std::to_string(i) + " (seed " + std::to_string(seed) + ")";
     out.push_back(std::move(c));

@@ -99,7 +99,16 @@ Observed RunModsec(const BodyCase& c) {
   t.addRequestHeader("Host", "localhost");
   if (c.content_type) t.addRequestHeader("Content-Type", *c.content_type);
   t.processRequestHeaders();
-  t.appendRequestBody(reinterpret_cast<const unsigned char*>(c.body.data()), c.body.size());
+  size_t at = 0;
+  for (const size_t n : c.chunks) {
+    const size_t len = std::min(n, c.body.size() - at);
+    t.appendRequestBody(reinterpret_cast<const unsigned char*>(c.body.data() + at), len);
+    at += len;
+  }
+  if (at < c.body.size() || c.chunks.empty()) {
+    t.appendRequestBody(reinterpret_cast<const unsigned char*>(c.body.data() + at),
+                        c.body.size() - at);
+  }
   modsecurity::ModSecurityIntervention it;
   modsecurity::intervention::clean(&it);
   const bool disrupted = t.intervention(&it) != 0;
@@ -156,11 +165,26 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
   BodyLimitSettings limit;
   limit.limit = c.body_limit.value_or(1u << 30);
   limit.action = c.partial ? BodyLimitAction::kProcessPartial : BodyLimitAction::kReject;
-  const AppendDecision d = AppendRequestBody(0, c.body.size(), limit);
+  std::string kept;
+  bool inbound_data_error = false;
+  bool reject = false;
+  auto append = [&](std::string_view piece) {
+    const AppendDecision a = AppendRequestBody(kept.size(), piece.size(), limit);
+    kept.append(piece.substr(0, a.keep));
+    inbound_data_error |= a.inbound_data_error;
+    reject |= a.reject;
+  };
+  size_t at = 0;
+  for (const size_t n : c.chunks) {
+    const size_t len = std::min(n, c.body.size() - at);
+    append(std::string_view(c.body).substr(at, len));
+    at += len;
+  }
+  if (at < c.body.size() || c.chunks.empty()) append(std::string_view(c.body).substr(at));
   BodyInput in;
   in.kind = c.kind;
   if (c.content_type) in.content_type = *c.content_type;
-  in.body = std::string_view(c.body).substr(0, d.keep);
+  in.body = kept;
   proc->Process(in, c.settings, result);
 
   const bool urlencoded = c.kind == BodyProcessorKind::kUrlEncoded;
@@ -197,7 +221,7 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
   o.scalars["REQBODY_PROCESSOR_ERROR"] = scalar(result->reqbody_processor_error);
   o.scalars["REQBODY_PROCESSOR_ERROR_MSG"] = scalar(result->reqbody_processor_error_msg);
   o.scalars["INBOUND_DATA_ERROR"] =
-      (d.inbound_data_error || result->inbound_data_error) ? "1" : "0";
+      (inbound_data_error || result->inbound_data_error) ? "1" : "0";
   o.scalars["FILES_COMBINED_SIZE"] = scalar(result->files_combined_size);
   // 3.0.9 writes ARGS_COMBINED_SIZE with std::to_string(double).
   if (!urlencoded) {
@@ -222,7 +246,7 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
   o.scalars["MULTIPART_INVALID_PART"] = flag(f.invalid_part);
   o.scalars["MULTIPART_INVALID_HEADER_FOLDING"] = flag(f.invalid_header_folding);
   o.scalars["MULTIPART_FILE_LIMIT_EXCEEDED"] = "";  // 3.0.9 never sets it
-  o.scalars["intervention"] = d.reject ? "403" : "";
+  o.scalars["intervention"] = reject ? "403" : "";
   if (result->xml() != nullptr) {
     std::vector<std::string_view> v;
     result->xml()->Evaluate(kXmlElements, {}, result, &v);

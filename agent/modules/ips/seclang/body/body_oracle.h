@@ -23,6 +23,8 @@ struct BodyCase {
   BodySettings settings;
   std::optional<uint64_t> body_limit;  // SecRequestBodyLimit
   bool partial = true;                 // SecRequestBodyLimitAction ProcessPartial (else Reject)
+  // Sizes of the pieces the body is appended in (the rest in one piece); empty: one piece.
+  std::vector<size_t> chunks;
 };
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
