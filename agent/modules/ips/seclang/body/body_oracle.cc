@@ -220,8 +220,7 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
   o.scalars["REQBODY_ERROR_MSG"] = scalar(result->reqbody_error_msg);
   o.scalars["REQBODY_PROCESSOR_ERROR"] = scalar(result->reqbody_processor_error);
   o.scalars["REQBODY_PROCESSOR_ERROR_MSG"] = scalar(result->reqbody_processor_error_msg);
-  o.scalars["INBOUND_DATA_ERROR"] =
-      (inbound_data_error || result->inbound_data_error) ? "1" : "0";
+  o.scalars["INBOUND_DATA_ERROR"] = (inbound_data_error || result->inbound_data_error) ? "1" : "0";
   o.scalars["FILES_COMBINED_SIZE"] = scalar(result->files_combined_size);
   // 3.0.9 writes ARGS_COMBINED_SIZE with std::to_string(double).
   if (!urlencoded) {
