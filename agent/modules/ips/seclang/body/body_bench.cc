@@ -137,9 +137,10 @@ int main() {
     const size_t before_modsec = g_allocations;
     const double modsec = MicrosPer(200, [&] { (void)test::RunModsec(c); });
     const double modsec_allocs = static_cast<double>(g_allocations - before_modsec) / 200;
-    std::printf("%-24s %6zu bytes  Ward %7.1f us %6.1f allocations | libmodsecurity "
-                "transaction (no rules) %7.1f us %8.1f allocations\n",
-                name, c.body.size(), ward, allocs, modsec, modsec_allocs);
+    std::printf(
+        "%-24s %6zu bytes  Ward %7.1f us %6.1f allocations | libmodsecurity "
+        "transaction (no rules) %7.1f us %8.1f allocations\n",
+        name, c.body.size(), ward, allocs, modsec, modsec_allocs);
   }
   return 0;
 }
