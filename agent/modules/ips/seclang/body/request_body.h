@@ -58,7 +58,8 @@ struct NameValue {
 };
 
 // One file part of a multipart body: FILES (name → filename), FILES_NAMES (name → name),
-// FILES_SIZES (name → size in decimal).
+// FILES_SIZES (name → size in decimal), FILES_TMP_CONTENT (name → "": 3.0.9 keeps the content
+// only with upload storage on, which Ward does not have). FILES_TMPNAMES stays empty.
 struct FileEntry {
   std::string_view name;
   std::string_view filename;
