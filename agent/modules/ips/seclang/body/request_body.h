@@ -149,6 +149,13 @@ class BodyResult {
   // sets "0" at the start of phase 2 when nothing set it before).
   bool inbound_data_error = false;
 
+  // The XML body's text with its entity references expanded exceeds max(1 MB, 10x the body)
+  // (one large entity referenced many times, which libxml2 2.9.14 accepts): 3.0.9 would give
+  // that whole text as XML:/*; Ward drops the document and sets REQBODY_ERROR with "XML parsing
+  // error: XML: Failed parsing document (entity expansion over the limit)." (deliberate
+  // difference, docs/ips.md).
+  bool xml_amplification = false;
+
   // The parsed XML document (kXml, when libxml2 produced one — also for a body that is not
   // well formed, as in 3.0.9); nullptr otherwise.
   const XmlDocument* xml() const { return xml_.get(); }
