@@ -2,3 +2,5 @@
 # transformation chains compared byte for byte with libmodsecurity 3.0.9.
 ward_fuzzer(fuzz_seclang_parser ward::seclang)
 ward_fuzzer(fuzz_seclang_transformations ward::seclang ward_seclang_oracle)
+# Request bodies (multipart, JSON, XML) compared with libmodsecurity 3.0.9 at every run.
+ward_fuzzer(fuzz_seclang_body ward::seclang_body ward_seclang_body_oracle)
