@@ -68,3 +68,9 @@ ward_test(manager_console_test
 add_dependencies(manager_console_test ward-manager)
 target_compile_definitions(manager_console_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+
+# The events data of the console (issue #14, c2): streamed export, top values, summary.
+ward_test(manager_events_data_test
+  SOURCES manager_events_data_test.cc
+  DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB PkgConfig::FMT
+  LABELS integration)

@@ -9,6 +9,7 @@ import { Computers } from './pages/computers';
 import { Events } from './pages/events';
 import { Policies } from './pages/policies';
 import { Admin } from './pages/admin';
+import { Computer } from './pages/computer';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
@@ -16,6 +17,10 @@ const pages = [
   { path: '/events', key: 'nav.events', view: Events },
   { path: '/policies', key: 'nav.policies', view: Policies },
   { path: '/admin', key: 'nav.admin', view: Admin },
+] as const;
+// Pages under a navigation entry (highlighted as it): the path starts with `prefix`.
+const subpages = [
+  { prefix: '/computers/', nav: '/computers', view: Computer },
 ] as const;
 
 export function App() {
@@ -36,8 +41,9 @@ export function App() {
   if (!checked) return <p class="loading">{t('common.loading')}</p>;
   if (!me.value) return <SignIn />;
   const path = route.value.path;
-  const page = pages.find((p) => p.path === path) ?? pages[0];
-  const View = page.view;
+  const sub = subpages.find((s) => path.startsWith(s.prefix) && path.length > s.prefix.length);
+  const page = pages.find((p) => p.path === (sub ? sub.nav : path)) ?? pages[0];
+  const View = sub ? sub.view : page.view;
   return (
     <div class="shell">
       <header class="top">
