@@ -290,9 +290,9 @@ const ja: Record<Key, string> = {
   'dash.heals': '件のファイルを自動修復',
   'dash.quarantines': '件のファイルを隔離',
   'dash.all_counted': '期間内のすべてのイベントをマネージャーで集計。',
-  'computer.title': 'コンピューター',
-  'computer.back': '← コンピューター一覧',
-  'computer.not_found': 'このテナントにそのコンピューターはありません。',
+  'computer.title': 'コンピュータ',
+  'computer.back': '← コンピュータ一覧',
+  'computer.not_found': 'このテナントにそのコンピュータはありません。',
   'computer.facts': 'ホスト',
   'computer.id': 'エージェント ID',
   'computer.machine_id': 'マシン ID',
@@ -312,7 +312,7 @@ const ja: Record<Key, string> = {
   'computer.commands': 'コマンド',
   'computer.run_integrity': '整合性チェックを今すぐ実行',
   'computer.run_scan': 'マルウェア検索を今すぐ実行',
-  'computer.no_commands': 'このコンピューターへのコマンドはありません。',
+  'computer.no_commands': 'このコンピュータへのコマンドはありません。',
   'computer.command': 'コマンド',
   'computer.result': '結果',
   'computer.cmd.queued': '待機中',
@@ -320,7 +320,7 @@ const ja: Record<Key, string> = {
   'computer.cmd.completed': '完了',
   'computer.cmd.failed': '失敗',
   'computer.recent_events': '最新のイベント',
-  'computer.all_events': 'このコンピューターのすべてのイベント',
+  'computer.all_events': 'このコンピュータのすべてのイベント',
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ja };
