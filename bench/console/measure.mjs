@@ -157,3 +157,4 @@ try {
 results.export_csv = await exportRun(exportRows);
 console.log(JSON.stringify(results, null, 2));
 insecure.destroy();
+process.exit(0);

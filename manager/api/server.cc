@@ -458,15 +458,27 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!out.content_type.empty()) header->set(http::field::content_type, out.content_type);
     header->keep_alive(keep);
     header->chunked(true);
+    // Keeps the I/O threads running until this answer is done: between two writes the stream has
+    // no operation pending, and during Stop() the event loop would otherwise run out of work and
+    // leave this worker waiting for a write that never starts.
+    auto work = asio::make_work_guard(*f_.ioc);
     http::response_serializer<http::empty_body> serializer(*header);
     bool ok =
         WriteFromWorker([&](auto done) { http::async_write_header(stream_, serializer, done); });
-    std::string piece;
+    // Two pieces: the next one is produced (database, formatting) while the previous one is
+    // encrypted and sent by the I/O thread; one write at a time on the stream.
+    std::string pieces[2];
+    int cur = 0;
+    std::future<bool> sending;  // the write of pieces[1 - cur]
+    auto wait_sent = [&] {
+      if (sending.valid() && !sending.get()) ok = false;
+    };
     while (ok) {
       if (f_.stopping.load()) {
         ok = false;
         break;
       }
+      std::string& piece = pieces[cur];
       piece.clear();
       Result<bool> more = false;
       try {
@@ -479,23 +491,39 @@ class Session : public std::enable_shared_from_this<Session> {
         ok = false;
         break;
       }
-      if (!piece.empty()) {
-        ok = WriteFromWorker([&](auto done) {
-          asio::async_write(stream_, http::make_chunk(asio::buffer(piece)), done);
-        });
-      }
-      if (ok && !*more) {
-        ok = WriteFromWorker(
-            [&](auto done) { asio::async_write(stream_, http::make_chunk_last(), done); });
+      wait_sent();
+      if (!ok) break;
+      if (!piece.empty()) sending = StartChunk(piece);
+      if (!*more) {
+        wait_sent();
+        if (ok) {
+          ok = WriteFromWorker(
+              [&](auto done) { asio::async_write(stream_, http::make_chunk_last(), done); });
+        }
         break;
       }
+      cur = 1 - cur;
     }
+    wait_sent();  // no write may outlive the pieces it sends
     asio::post(stream_.get_executor(), [self = shared_from_this(), ok, keep] {
       --self->f_.responding;
       if (ok && keep) return self->ReadRequest();
       beast::error_code ignored;
       beast::get_lowest_layer(self->stream_).socket().close(ignored);
     });
+  }
+
+  // Starts writing `piece` as one chunk (on the strand, with the write deadline); the future says
+  // whether all of it was written. `piece` must stay unchanged until then.
+  std::future<bool> StartChunk(const std::string& piece) {
+    auto written = std::make_shared<std::promise<bool>>();
+    auto result = written->get_future();
+    asio::post(stream_.get_executor(), [this, &piece, written] {
+      beast::get_lowest_layer(stream_).expires_after(f_.opt.write_timeout);
+      asio::async_write(stream_, http::make_chunk(asio::buffer(piece)),
+                        [written](beast::error_code ec, size_t) { written->set_value(!ec); });
+    });
+    return result;
   }
 
   // Starts `op(handler)` on the strand with the write deadline and waits for it: true when it
