@@ -101,3 +101,8 @@ ward_test(manager_c3_api_test
   SOURCES manager_c3_api_test.cc
   DEPS ward::manager_harness
   LABELS integration)
+# The events data of the console (issue #14, c2): streamed export, top values, summary.
+ward_test(manager_events_data_test
+  SOURCES manager_events_data_test.cc
+  DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB PkgConfig::FMT
+  LABELS integration)

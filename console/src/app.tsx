@@ -14,6 +14,7 @@ import { Account } from './pages/account';
 import { timeZones, userTimeZone } from './format';
 import { Alerts } from './pages/alerts';
 import { Tuning } from './pages/tuning';
+import { Computer } from './pages/computer';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
@@ -25,6 +26,10 @@ const pages = [
   { path: '/admin', key: 'nav.admin', view: Admin },
   { path: '/tenants', key: 'nav.tenants', view: Tenants, primaryAdmin: true },
   { path: '/account', key: 'nav.account', view: Account },
+] as const;
+// Pages under a navigation entry (highlighted as it): the path starts with `prefix`.
+const subpages = [
+  { prefix: '/computers/', nav: '/computers', view: Computer },
 ] as const;
 
 // Pages only primary-tenant admins see in the navigation (the API refuses everyone else anyway).
@@ -52,8 +57,9 @@ export function App() {
   if (!checked) return <p class="loading">{t('common.loading')}</p>;
   if (!me.value) return <SignIn />;
   const path = route.value.path;
-  const page = pages.find((p) => p.path === path) ?? pages[0];
-  const View = page.view;
+  const sub = subpages.find((s) => path.startsWith(s.prefix) && path.length > s.prefix.length);
+  const page = pages.find((p) => p.path === (sub ? sub.nav : path)) ?? pages[0];
+  const View = sub ? sub.view : page.view;
   return (
     <div class="shell">
       <header class="top">

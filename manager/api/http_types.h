@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -77,6 +78,14 @@ struct HttpResponse {
   HttpHeaders headers;       // besides Content-Type and Content-Length
   // Set by ErrorResponse: the error the body describes (for the audit trail and logs).
   std::optional<ApiError> error;
+  // A body too large to hold (an export): when set, `body` is ignored and the server sends the
+  // answer with chunked transfer coding, calling `stream` on its worker thread until it is done.
+  // Each call appends the next bytes to `out` (may append nothing) and returns true while more
+  // follows, false after the last bytes. An error (or the client going away, or the server
+  // stopping) ends the connection without the last chunk, so the client sees a truncated
+  // transfer rather than a complete one. The server never holds more than one piece, so memory
+  // stays constant whatever the size; streamed answers are not gzipped.
+  std::function<Result<bool>(std::string& out)> stream;
 };
 
 inline constexpr std::string_view kJsonContentType = "application/json";

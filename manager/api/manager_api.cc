@@ -42,6 +42,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddCommandRoutes(*rest_, deps);
   AddPolicyRoutes(*rest_, deps);
   AddEventRoutes(*rest_, deps);
+  AddEventExportRoutes(*rest_, deps);
   AddAuditRoutes(*rest_, deps);
   AddUserRoutes(*rest_, deps);
   AddAlertRoutes(*rest_, deps);

@@ -282,6 +282,17 @@ json Build() {
   events_params.push_back(QueryParamSpec("limit", "1..1000, default 100",
                                          {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}));
   events_params.push_back(QueryParamSpec("cursor", "next_cursor of the previous page"));
+  json export_params = event_filters;
+  export_params.push_back(QueryParamSpec("format", "csv (default) or ndjson",
+                                         {{"type", "string"}, {"enum", {"csv", "ndjson"}}}));
+  export_params.push_back(QueryParamSpec("order", "asc (default) or desc",
+                                         {{"type", "string"}, {"enum", {"asc", "desc"}}}));
+  json top_params = event_filters;
+  top_params.push_back(QueryParamSpec(
+      "field", "what to rank: rule, agent, path, module or action",
+      {{"type", "string"}, {"enum", {"rule", "agent", "path", "module", "action"}}}));
+  top_params.push_back(QueryParamSpec("limit", "1..1000, default 10",
+                                      {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}));
   json counts_params = event_filters;
   counts_params.push_back(QueryParamSpec("bucket", "bucket width, 1m..366d, default 1h"));
 
@@ -427,6 +438,52 @@ json Build() {
                                  {"items", {{"type", "array"}, {"items", Ref("EventCount")}}}}}})}},
                 Errors({400, 401, 429})),
             nullptr, counts_params)}}},
+      {"/events/export",
+       {{"get",
+         {{"summary", "Every event of the filter as CSV or NDJSON, streamed (no row cap)"},
+          {"description",
+           "Roles: any. Chunked transfer; CSV per RFC 4180 with fields starting with = + - @ "
+           "prefixed by ' (formula injection); a truncated transfer means the export failed."},
+          {"parameters", export_params},
+          {"responses",
+           Merge({{"200",
+                   {{"description", "the events, oldest first (order=desc: newest first)"},
+                    {"content",
+                     {{"text/csv", {{"schema", {{"type", "string"}}}}},
+                      {"application/x-ndjson", {{"schema", {{"type", "string"}}}}}}}}}},
+                 Errors({400, 401, 429}))}}}}},
+      {"/events/top",
+       {{"get",
+         Op("The most frequent values of a field over every event of the filter", "any",
+            Merge({{"200",
+                    Resp("values, most frequent first",
+                         {{"type", "object"},
+                          {"properties",
+                           {{"field", {{"type", "string"}}},
+                            {"from", Time()},
+                            {"to", Time()},
+                            {"items",
+                             {{"type", "array"},
+                              {"items",
+                               {{"type", "object"},
+                                {"properties",
+                                 {{"value", {{"type", "string"}}}, {"count", Int()}}}}}}}}}})}},
+                  Errors({400, 401, 429})),
+            nullptr, top_params)}}},
+      {"/events/summary",
+       {{"get",
+         Op("Totals over the filter: events, heals (autoheal restored), quarantines "
+            "(antimalware quarantine)",
+            "any",
+            Merge({{"200", Resp("totals", {{"type", "object"},
+                                           {"properties",
+                                            {{"from", Time()},
+                                             {"to", Time()},
+                                             {"total", Int()},
+                                             {"heals", Int()},
+                                             {"quarantines", Int()}}}})}},
+                  Errors({400, 401, 429})),
+            nullptr, event_filters)}}},
       {"/audit",
        {{"get",
          Op("The audit log: every mutating call, oldest first (order=desc: newest first)",

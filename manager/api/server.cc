@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <cstdlib>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -211,6 +212,7 @@ struct HttpsServer::Front {
   AuthFailureThrottle throttle;
   std::atomic<uint64_t> accepted{0}, refused{0}, open{0}, timeouts{0}, body_bytes{0}, requests{0};
   std::atomic<int64_t> responding{0};  // requests handed to a worker, answer not yet written
+  std::atomic<bool> stopping{false};   // streamed answers stop at their next piece
   std::mutex conn_mu;
   std::unordered_map<std::string, int> per_address;
   int total = 0;
@@ -422,6 +424,11 @@ class Session : public std::enable_shared_from_this<Session> {
         out = ErrorResponse({500, "internal", "internal error", ""});
       }
       if (out.status == 401) self->f_.throttle.RecordFailure(self->key_);
+      if (out.stream && req.method != "HEAD") {
+        self->Stream(out, version, keep && !req.body_error);
+        return;
+      }
+      out.stream = nullptr;
       auto res = MakeResponse(out, version, keep && !req.body_error, gzip_ok);
       if (req.method == "HEAD") res->body().clear();  // Content-Length stays, no body
       const bool close = !res->keep_alive();
@@ -433,6 +440,103 @@ class Session : public std::enable_shared_from_this<Session> {
       --f_.responding;
       Busy();
     }
+  }
+
+  // Runs on a worker: sends `out` with chunked transfer coding, one piece of out.stream at a time,
+  // each written (on the strand) before the next is produced, so at most one piece is held.
+  void Stream(HttpResponse& out, unsigned version, bool keep) {
+    auto header = std::make_shared<http::response<http::empty_body>>();
+    header->version(version);
+    header->result(static_cast<unsigned>(out.status));
+    for (const auto& [k, v] : out.headers) {
+      if (beast::iequals(k, "Connection") || beast::iequals(k, "Content-Length") ||
+          beast::iequals(k, "Transfer-Encoding")) {
+        continue;
+      }
+      header->insert(k, v);
+    }
+    if (!out.content_type.empty()) header->set(http::field::content_type, out.content_type);
+    header->keep_alive(keep);
+    header->chunked(true);
+    // Keeps the I/O threads running until this answer is done: between two writes the stream has
+    // no operation pending, and during Stop() the event loop would otherwise run out of work and
+    // leave this worker waiting for a write that never starts.
+    auto work = asio::make_work_guard(*f_.ioc);
+    http::response_serializer<http::empty_body> serializer(*header);
+    bool ok =
+        WriteFromWorker([&](auto done) { http::async_write_header(stream_, serializer, done); });
+    // Two pieces: the next one is produced (database, formatting) while the previous one is
+    // encrypted and sent by the I/O thread; one write at a time on the stream.
+    std::string pieces[2];
+    int cur = 0;
+    std::future<bool> sending;  // the write of pieces[1 - cur]
+    auto wait_sent = [&] {
+      if (sending.valid() && !sending.get()) ok = false;
+    };
+    while (ok) {
+      if (f_.stopping.load()) {
+        ok = false;
+        break;
+      }
+      std::string& piece = pieces[cur];
+      piece.clear();
+      Result<bool> more = false;
+      try {
+        more = out.stream(piece);
+      } catch (const std::exception& e) {
+        more = Internal(e.what());
+      }
+      if (!more) {
+        spdlog::warn("streamed answer cut short: {}", more.error().ToString());
+        ok = false;
+        break;
+      }
+      wait_sent();
+      if (!ok) break;
+      if (!piece.empty()) sending = StartChunk(piece);
+      if (!*more) {
+        wait_sent();
+        if (ok) {
+          ok = WriteFromWorker(
+              [&](auto done) { asio::async_write(stream_, http::make_chunk_last(), done); });
+        }
+        break;
+      }
+      cur = 1 - cur;
+    }
+    wait_sent();  // no write may outlive the pieces it sends
+    asio::post(stream_.get_executor(), [self = shared_from_this(), ok, keep] {
+      --self->f_.responding;
+      if (ok && keep) return self->ReadRequest();
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().close(ignored);
+    });
+  }
+
+  // Starts writing `piece` as one chunk (on the strand, with the write deadline); the future says
+  // whether all of it was written. `piece` must stay unchanged until then.
+  std::future<bool> StartChunk(const std::string& piece) {
+    auto written = std::make_shared<std::promise<bool>>();
+    auto result = written->get_future();
+    asio::post(stream_.get_executor(), [this, &piece, written] {
+      beast::get_lowest_layer(stream_).expires_after(f_.opt.write_timeout);
+      asio::async_write(stream_, http::make_chunk(asio::buffer(piece)),
+                        [written](beast::error_code ec, size_t) { written->set_value(!ec); });
+    });
+    return result;
+  }
+
+  // Starts `op(handler)` on the strand with the write deadline and waits for it: true when it
+  // wrote everything. Called from a worker only (never from the strand itself).
+  template <typename Op>
+  bool WriteFromWorker(Op op) {
+    std::promise<bool> written;
+    auto result = written.get_future();
+    asio::post(stream_.get_executor(), [this, &op, &written] {
+      beast::get_lowest_layer(stream_).expires_after(f_.opt.write_timeout);
+      op([&written](beast::error_code ec, size_t) { written.set_value(!ec); });
+    });
+    return result.get();
   }
 
   void Busy() {
@@ -610,6 +714,7 @@ void HttpsServer::Stop() {
   Front& f = *front_;
   if (!f.started || f.stopped) return;
   f.stopped = true;
+  f.stopping = true;
   // Stop accepting (on the acceptor's strand) and the audit timer.
   std::mutex mu;
   std::condition_variable cv;

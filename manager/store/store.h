@@ -321,6 +321,24 @@ struct EventCount {
   int64_t count = 0;
 };
 
+// A column the dashboard ranks events by (TopEventValues).
+enum class EventField { kRule, kAgent, kPath, kModule, kAction };
+
+// One value of an EventField and how many events carry it.
+struct EventValueCount {
+  std::string value;
+  int64_t count = 0;
+};
+
+// Totals over a query's events: all of them, heals (autoheal `restored`) and quarantines
+// (antimalware `quarantine`, autoheal `unexpected_file` moved to quarantine is not counted: its
+// action column is `unexpected_file`).
+struct EventSummary {
+  int64_t total = 0;
+  int64_t heals = 0;
+  int64_t quarantines = 0;
+};
+
 struct IngestResult {
   int accepted = 0;
   int duplicates = 0;  // ids already stored for this tenant
@@ -449,6 +467,16 @@ class Store {
   virtual Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id,
                                                       const EventQuery& q,
                                                       std::chrono::seconds bucket) = 0;
+  // The `limit` (1..1000) most frequent non-empty values of `field` among the events matching
+  // the query's filters (after/descending/limit ignored), most frequent first, ties by value.
+  // Counts every matching event (a GROUP BY in the database), not a sample. kInvalidArgument
+  // for a limit outside 1..1000.
+  virtual Result<std::vector<EventValueCount>> TopEventValues(const std::string& tenant_id,
+                                                              const EventQuery& q, EventField field,
+                                                              int limit) = 0;
+  // Totals of the events matching the query's filters (after/descending/limit ignored).
+  virtual Result<EventSummary> SummarizeEvents(const std::string& tenant_id,
+                                               const EventQuery& q) = 0;
   // Deletes up to `batch` events of the tenant older than `cutoff`; returns how many. Called in
   // a loop by the retention job so ingestion is never blocked for long. (PostgreSQL drops whole
   // partitions where it can.)

@@ -1020,6 +1020,84 @@ TEST_P(StoreConformance, CountEventsPerBucketModuleAndSeverity) {
   EXPECT_EQ(CodeOf(store_->CountEvents(t.id, only, seconds(0))), StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreConformance, TopEventValuesCountEveryMatchingEventMostFrequentFirst) {
+  Tenant t = MakeTenant("a");
+  Tenant other = MakeTenant("b");
+  std::vector<StoredEvent> batch;
+  auto add = [&](const std::string& tenant, const std::string& agent, int minute,
+                 const std::string& rule, const std::string& path, const std::string& module) {
+    StoredEvent e = MakeEvent(tenant, agent, kT0 + minutes(minute), module);
+    e.rule = rule;
+    e.path = path;
+    batch.push_back(std::move(e));
+  };
+  for (int i = 0; i < 6; ++i) add(t.id, "a1", i, "942100 SQLi", "/login", "ips");
+  for (int i = 0; i < 3; ++i) add(t.id, "a2", 10 + i, "941100 XSS", "/search", "ips");
+  for (int i = 0; i < 3; ++i) add(t.id, "a2", 20 + i, "920350", "/", "ips");
+  add(t.id, "a3", 30, "", "/etc/passwd", "integrity");
+  for (int i = 0; i < 9; ++i) add(other.id, "b1", i, "999999 other tenant", "/b", "ips");
+  ASSERT_TRUE(store_->InsertEvents(batch).has_value());
+
+  using V = std::vector<std::pair<std::string, int64_t>>;
+  auto top = [&](const std::string& tenant, const EventQuery& q, EventField f, int limit) {
+    V out;
+    for (const auto& v : OK(store_->TopEventValues(tenant, q, f, limit))) {
+      out.emplace_back(v.value, v.count);
+    }
+    return out;
+  };
+  EXPECT_EQ(top(t.id, EventQuery{}, EventField::kRule, 10),
+            (V{{"942100 SQLi", 6}, {"920350", 3}, {"941100 XSS", 3}}))
+      << "empty values skipped, ties by value";
+  EXPECT_EQ(top(t.id, EventQuery{}, EventField::kRule, 1), (V{{"942100 SQLi", 6}}));
+  EXPECT_EQ(top(t.id, EventQuery{}, EventField::kAgent, 10), (V{{"a1", 6}, {"a2", 6}, {"a3", 1}}))
+      << "ties by value: a1 before a2";
+  EventQuery range;
+  range.from = kT0 + minutes(10);
+  range.to = kT0 + minutes(31);
+  EXPECT_EQ(top(t.id, range, EventField::kPath, 10),
+            (V{{"/", 3}, {"/search", 3}, {"/etc/passwd", 1}}));
+  EventQuery integrity;
+  integrity.module = "integrity";
+  EXPECT_EQ(top(t.id, integrity, EventField::kPath, 10), (V{{"/etc/passwd", 1}}));
+  EXPECT_EQ(top(t.id, EventQuery{}, EventField::kModule, 10), (V{{"ips", 12}, {"integrity", 1}}));
+  EXPECT_EQ(top(t.id, EventQuery{}, EventField::kAction, 10), (V{{"file_changed", 13}}));
+  EXPECT_EQ(top(other.id, EventQuery{}, EventField::kRule, 10), (V{{"999999 other tenant", 9}}));
+  EXPECT_TRUE(top("no-such-tenant", EventQuery{}, EventField::kRule, 10).empty());
+  EXPECT_EQ(CodeOf(store_->TopEventValues(t.id, EventQuery{}, EventField::kRule, 0)),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, SummarizeEventsCountsHealsAndQuarantines) {
+  Tenant t = MakeTenant("a");
+  std::vector<StoredEvent> batch;
+  auto add = [&](const std::string& module, const std::string& action, int minute) {
+    StoredEvent e = MakeEvent(t.id, "a1", kT0 + minutes(minute), module);
+    e.action = action;
+    batch.push_back(std::move(e));
+  };
+  for (int i = 0; i < 4; ++i) add("autoheal", "restored", i);
+  add("autoheal", "unexpected_file", 5);
+  for (int i = 0; i < 2; ++i) add("antimalware", "quarantine", 10 + i);
+  add("antimalware", "log", 12);
+  add("integrity", "restored", 13);  // not a heal: another module's action of the same name
+  ASSERT_TRUE(store_->InsertEvents(batch).has_value());
+  EventSummary s = OK(store_->SummarizeEvents(t.id, EventQuery{}));
+  EXPECT_EQ(s.total, 9);
+  EXPECT_EQ(s.heals, 4);
+  EXPECT_EQ(s.quarantines, 2);
+  EventQuery later;
+  later.from = kT0 + minutes(3);
+  s = OK(store_->SummarizeEvents(t.id, later));
+  EXPECT_EQ(s.total, 6);
+  EXPECT_EQ(s.heals, 1);
+  EXPECT_EQ(s.quarantines, 2);
+  s = OK(store_->SummarizeEvents(MakeTenant("empty").id, EventQuery{}));
+  EXPECT_EQ(s.total, 0);
+  EXPECT_EQ(s.heals, 0);
+  EXPECT_EQ(s.quarantines, 0);
+}
+
 TEST_P(StoreConformance, RetentionDeletesOnlyOldEventsOfOneTenantInBatches) {
   Tenant a = MakeTenant("a");
   Tenant b = MakeTenant("b");

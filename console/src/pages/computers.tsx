@@ -126,7 +126,9 @@ export function Computers() {
                     />
                   </td>
                 )}
-                <td>{a.hostname}</td>
+                <td>
+                  <Link href={`/computers/${encodeURIComponent(a.id)}`}>{a.hostname}</Link>
+                </td>
                 <td>
                   <span class={`badge ${a.status === 'online' ? 'ok' : 'warn'}`}>{t(a.status === 'online' ? 'computers.online' : 'computers.offline')}</span>
                 </td>

@@ -1,11 +1,12 @@
 // Dashboard: events over time by module and by severity (GET /events/counts), agents needing
-// attention (GET /agents, /policies), top rules, hosts and changed paths (GET /events, the
-// latest 1000 in the range). Every item links to the Events page filtered on it.
+// attention (GET /agents, /policies), top rules, hosts and changed paths (GET /events/top) and
+// heal/quarantine totals (GET /events/summary), all counted by the manager over every event of
+// the range. Every item links to the Events page filtered on it.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { StackedBars, type Series } from '../components/chart';
 import { filterToSearch } from '../filters';
-import { fieldText, formatTime, topValues } from '../format';
+import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, navigate, route } from '../router';
 import { moduleStates, policyError, type Agent, type Policy } from './types';
@@ -13,6 +14,15 @@ import { moduleStates, policyError, type Agent, type Policy } from './types';
 const RANGES = { '1h': [3600, '5m'], '24h': [86400, '1h'], '7d': [7 * 86400, '6h'] } as const;
 type Range = keyof typeof RANGES;
 const SEVERITY_COLORS = ['#6b7280', '#2563eb', '#ca8a04', '#ea580c', '#b91c1c'];
+
+interface Top {
+  items: Array<{ value: string; count: number }>;
+}
+interface Summary {
+  total: number;
+  heals: number;
+  quarantines: number;
+}
 
 interface Counts {
   from: string;
@@ -25,7 +35,8 @@ export function Dashboard() {
   const params = new URLSearchParams(route.value.search);
   const range: Range = (params.get('range') as Range) in RANGES ? (params.get('range') as Range) : '24h';
   const [counts, setCounts] = useState<Counts | null>(null);
-  const [events, setEvents] = useState<unknown[]>([]);
+  const [tops, setTops] = useState<{ rules: Top; hosts: Top; paths: Top } | null>(null);
+  const [summary, setSummary] = useState<Summary | null>(null);
   const [agents, setAgents] = useState<Agent[]>([]);
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [error, setError] = useState('');
@@ -33,15 +44,20 @@ export function Dashboard() {
   const from = new Date(now - RANGES[range][0] * 1000).toISOString();
   useEffect(() => {
     setError('');
+    const f = `from=${encodeURIComponent(from)}`;
     Promise.all([
-      api<Counts>('GET', `/events/counts?from=${encodeURIComponent(from)}&bucket=${RANGES[range][1]}`),
-      api<{ items: unknown[] }>('GET', `/events?from=${encodeURIComponent(from)}&order=desc&limit=1000`),
+      api<Counts>('GET', `/events/counts?${f}&bucket=${RANGES[range][1]}`),
+      api<Top>('GET', `/events/top?field=rule&limit=5&${f}`),
+      api<Top>('GET', `/events/top?field=agent&limit=5&${f}`),
+      api<Top>('GET', `/events/top?field=path&limit=5&module=integrity&${f}`),
+      api<Summary>('GET', `/events/summary?${f}`),
       api<{ items: Agent[] }>('GET', '/agents'),
       api<{ items: Policy[] }>('GET', '/policies'),
     ])
-      .then(([c, e, a, p]) => {
+      .then(([c, rules, hosts, paths, s, a, p]) => {
         setCounts(c);
-        setEvents(e.items);
+        setTops({ rules, hosts, paths });
+        setSummary(s);
         setAgents(a.items);
         setPolicies(p.items);
       })
@@ -143,31 +159,36 @@ export function Dashboard() {
           )}
         </div>
         <div class="card">
+          {summary && (
+            <div class="totals" data-testid="dash-summary">
+              <Link href={eventsLink({ module: 'autoheal', action: 'restored' })}>
+                <span class="n" data-testid="dash-heals">{summary.heals}</span>
+                {t('dash.heals')}
+              </Link>
+              <Link href={eventsLink({ module: 'antimalware', action: 'quarantine' })}>
+                <span class="n" data-testid="dash-quarantines">{summary.quarantines}</span>
+                {t('dash.quarantines')}
+              </Link>
+            </div>
+          )}
           <h2>{t('dash.top_rules')}</h2>
-          <TopList items={topValues(events, 'rule.id', 5)} link={(v) => eventsLink({ q: v })} />
+          <TopList items={tops?.rules.items ?? []} link={(v) => eventsLink({ q: v })} testid="top-rules" />
           <h2>{t('dash.top_hosts')}</h2>
-          <TopList items={topValues(events, 'agent.id', 5)} label={(v) => names.get(v) ?? v} link={(v) => eventsLink({ agent: v })} />
+          <TopList items={tops?.hosts.items ?? []} label={(v) => names.get(v) ?? v} link={(v) => eventsLink({ agent: v })} testid="top-hosts" />
           <h2>{t('dash.top_paths')}</h2>
-          <TopList
-            items={topValues(
-              events.filter((e) => fieldText(e, 'event.module') === 'integrity' && fieldText(e, 'file.path')),
-              'file.path',
-              5,
-            )}
-            link={(v) => eventsLink({ q: v })}
-          />
-          <p class="muted small">{t('dash.sample', { n: events.length })}</p>
+          <TopList items={tops?.paths.items ?? []} link={(v) => eventsLink({ module: 'integrity', q: v })} testid="top-paths" />
+          <p class="muted small">{t('dash.all_counted')}</p>
         </div>
       </div>
     </section>
   );
 }
 
-function TopList(props: { items: Array<[string, number]>; link: (v: string) => string; label?: (v: string) => string }) {
+function TopList(props: { items: Array<{ value: string; count: number }>; link: (v: string) => string; label?: (v: string) => string; testid?: string }) {
   if (props.items.length === 0) return <p class="muted">{t('common.none')}</p>;
   return (
-    <ol class="toplist">
-      {props.items.map(([v, n]) => (
+    <ol class="toplist" data-testid={props.testid}>
+      {props.items.map(({ value: v, count: n }) => (
         <li>
           <Link href={props.link(v)}>{props.label ? props.label(v) : v}</Link> <span class="count">{n}</span>
         </li>

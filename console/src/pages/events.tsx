@@ -1,5 +1,8 @@
 // Events: one table for every module, filtered by the server (GET /events) with the filter in the
-// URL, cursor paging, and a drawer with the whole event. Every value is shown as text.
+// URL, cursor paging, and a drawer with the whole event. Every value is shown as text. A live
+// tail (src/tail.ts) polls for newer events every few seconds while the first page is shown and
+// the user is not scrolled down, editing the filter or reading an event; the export links stream
+// the whole filter as CSV or NDJSON.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import {
@@ -14,9 +17,13 @@ import {
 import { eventSubject, fieldText, formatTime, severityOf } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { navigate, route } from '../router';
+import { canTail, exportHref, mergeTail, tailQuery, tailStart, type TailState } from '../tail';
 
 const MODULES = ['integrity', 'antimalware', 'ips', 'autoheal', 'ward', 'manager'];
 const PAGE = 50;
+const TAIL_MS = 4000;
+const TAIL_PAGE = 200;
+const TAIL_CAP = 500;
 
 export function Events() {
   const filter = filterFromSearch(route.value.search);
@@ -26,17 +33,62 @@ export function Events() {
   const [error, setError] = useState('');
   const [open, setOpen] = useState<unknown | null>(null);
   const key = route.value.search;
+  const tail = useRef<TailState>({});
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const [tailOff, setTailOff] = useState(false);
+  const [scrolled, setScrolled] = useState(false);
   useEffect(() => {
     setDraft(filterFromSearch(key));
     setItems(null);
+    setFresh(new Set());
     setError('');
     api<{ items: unknown[]; next_cursor: string | null }>('GET', `/events?${filterToApiQuery(filterFromSearch(key), PAGE)}`)
       .then((r) => {
+        tail.current = tailStart(r.items);
         setItems(r.items);
         setNext(r.next_cursor);
       })
       .catch((e) => setError(String(e.message)));
   }, [key]);
+  useEffect(() => {
+    const onScroll = () => setScrolled(scrollY > 40);
+    addEventListener('scroll', onScroll, { passive: true });
+    return () => removeEventListener('scroll', onScroll);
+  }, []);
+  const editing = filterToSearch(withoutCursor(draft)) !== filterToSearch(withoutCursor(filter));
+  const tailable = canTail(filter) && items !== null;
+  const paused = tailOff || scrolled || editing || open !== null;
+  useEffect(() => {
+    if (!tailable || paused) return;
+    let stop = false;
+    let timer = 0;
+    const poll = () => {
+      if (document.visibilityState === 'hidden') {
+        timer = window.setTimeout(poll, TAIL_MS);
+        return;
+      }
+      const asked = key;
+      api<{ items: unknown[]; next_cursor: string | null }>('GET', `/events?${tailQuery(filterFromSearch(key), tail.current, TAIL_PAGE)}`)
+        .then((r) => {
+          if (stop || asked !== route.value.search) return;
+          setItems((rows) => {
+            const m = mergeTail(rows ?? [], r.items, r.next_cursor, tail.current, TAIL_CAP);
+            tail.current = m.state;
+            if (m.added.length) setFresh((f) => new Set([...f, ...m.added]));
+            return m.rows;
+          });
+          timer = window.setTimeout(poll, r.next_cursor ? 0 : TAIL_MS);
+        })
+        .catch(() => {
+          if (!stop) timer = window.setTimeout(poll, TAIL_MS * 2);
+        });
+    };
+    timer = window.setTimeout(poll, TAIL_MS);
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [key, tailable, paused]);
   const upd = (k: keyof EventFilter, v: string | number | undefined) => setDraft({ ...draft, [k]: v === '' ? undefined : v });
   return (
     <section>
@@ -96,11 +148,36 @@ export function Events() {
         </label>
         <div class="buttons">
           <button type="submit">{t('events.apply')}</button>
-          <button type="button" onClick={() => navigate('/events')}>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft({});
+              navigate('/events');
+            }}
+          >
             {t('events.clear')}
           </button>
         </div>
       </form>
+      <div class="toolbar tail">
+        {tailable && (
+          <>
+            <span role="status" data-testid="tail-status" class={paused ? 'badge warn' : 'badge ok'}>
+              {!paused ? t('events.tail.live') : tailOff ? t('events.tail.off') : t('events.tail.paused')}
+            </span>{' '}
+            <button type="button" aria-pressed={!tailOff} onClick={() => setTailOff(!tailOff)}>
+              {tailOff ? t('events.tail.resume') : t('events.tail.pause')}
+            </button>
+          </>
+        )}
+        <span class="spacer" />
+        <a class="button" data-testid="export-csv" href={exportHref(filter, 'csv')} download="ward-events.csv">
+          {t('events.export.csv')}
+        </a>{' '}
+        <a class="button" data-testid="export-ndjson" href={exportHref(filter, 'ndjson')} download="ward-events.ndjson">
+          {t('events.export.ndjson')}
+        </a>
+      </div>
       {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
       {items === null && !error && <p>{t('common.loading')}</p>}
       {items !== null && items.length === 0 && <p class="muted">{t('events.none')}</p>}
@@ -119,8 +196,9 @@ export function Events() {
           <tbody>
             {items.map((ev) => {
               const sev = severityOf(ev);
+              const id = fieldText(ev, 'event.id');
               return (
-                <tr>
+                <tr key={id} data-event-id={id} class={fresh.has(id) ? 'fresh' : undefined}>
                   <td>
                     <button type="button" class="link" onClick={() => setOpen(ev)}>
                       {formatTime(fieldText(ev, '@timestamp'), lang.value)}

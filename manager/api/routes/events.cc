@@ -32,7 +32,8 @@ std::optional<int> ParseSeverity(std::string_view s) {
   return std::nullopt;
 }
 
-// Event filters shared by /events and /events/counts.
+}  // namespace
+
 std::optional<ApiError> ReadEventFilters(const HttpRequest& req, EventQuery& q) {
   auto from = QueryTime(req, "from");
   if (!from) return from.error();
@@ -66,8 +67,6 @@ std::optional<ApiError> ReadEventFilters(const HttpRequest& req, EventQuery& q) 
   }
   return std::nullopt;
 }
-
-}  // namespace
 
 void AddEventRoutes(RouteTable& table, RouteDeps deps) {
   table.Add("GET", "/api/v1/events/counts", Access::kAny,

@@ -88,6 +88,8 @@ void AddAgentRoutes(RouteTable& table, RouteDeps deps);            // /agents
 void AddCommandRoutes(RouteTable& table, RouteDeps deps);          // /agents/{id}/commands
 void AddPolicyRoutes(RouteTable& table, RouteDeps deps);           // /policies
 void AddEventRoutes(RouteTable& table, RouteDeps deps);            // /events, /events/counts
+// /events/export (streamed CSV/NDJSON), /events/top, /events/summary (routes/event_export.cc).
+void AddEventExportRoutes(RouteTable& table, RouteDeps deps);
 void AddAuditRoutes(RouteTable& table, RouteDeps deps);            // /audit
 void AddUserRoutes(RouteTable& table, RouteDeps deps);             // /users (console users)
 void AddAlertRoutes(RouteTable& table, RouteDeps deps);            // /alerts (triage)
@@ -96,6 +98,10 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);        // /ips/tunin
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
+
+// The event filters of /events, /events/counts, /events/export, /events/top and /events/summary
+// (from, to, agent, module, min_severity, action, q) into `q`; the error names the parameter.
+std::optional<ApiError> ReadEventFilters(const HttpRequest& req, EventQuery& q);
 
 inline HttpResponse Err(const ApiError& e) { return ErrorResponse(e); }
 inline HttpResponse Err(const Status& s) { return ErrorResponse(FromStatus(s)); }

@@ -144,6 +144,10 @@ class SociStore final : public Store {
                                                const EventQuery& q) override;
   Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id, const EventQuery& q,
                                               std::chrono::seconds bucket) override;
+  Result<std::vector<EventValueCount>> TopEventValues(const std::string& tenant_id,
+                                                      const EventQuery& q, EventField field,
+                                                      int limit) override;
+  Result<EventSummary> SummarizeEvents(const std::string& tenant_id, const EventQuery& q) override;
   Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
                                      int batch) override;
 
