@@ -592,9 +592,11 @@ Status ApplyAction(Rule& rule, std::string_view action) {
     return no_value();
   } else if (is("log") || is("nolog")) {
     rule.log = is("log");
+    rule.save_message = is("log");
     return no_value();
   } else if (is("auditlog") || is("noauditlog")) {
     rule.auditlog = is("auditlog");
+    rule.save_message = is("auditlog");
     return no_value();
   } else if (is("pass")) {
     rule.disruptive = Disruptive::kPass;

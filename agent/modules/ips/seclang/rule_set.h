@@ -100,6 +100,9 @@ struct Rule {
   bool multi_match = false;
   std::optional<bool> log;       // log / nolog
   std::optional<bool> auditlog;  // auditlog / noauditlog
+  // The last of log/nolog/auditlog/noauditlog as written: libmodsecurity 3.0.9 logs a match
+  // when it is log or auditlog (noauditlog suppresses the message as nolog does).
+  std::optional<bool> save_message;
   int skip = 0;
   std::string skip_after;
   std::vector<SetVar> setvars;

@@ -1,0 +1,158 @@
+// seclang_equality_test: the same transactions through libmodsecurity 3.0.9 (ModSecurityEngine)
+// and Ward's evaluator (WardWafEngine), both behind the WAF seam with the same generated
+// configuration; per transaction the matched rule ids (in order), the anomaly scores and the
+// intervention must be equal. Inputs: every stage of the CRS 3.3 regression tests at PL1 (prevent,
+// interventions compared) and PL4 (detect). Differences must be listed with a reason in
+// testdata/seclang-equality/known_differences.txt, whose floors the equal counts must reach: the
+// figures can only get better.
+#include "agent/modules/ips/seclang/equality.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "agent/modules/ips/seclang/ward_waf.h"
+#include "agent/modules/ips/waf.h"
+
+namespace ward::seclang::equality {
+namespace {
+
+using agent::ips::IpsConfig;
+using agent::ips::Mode;
+using agent::ips::WafEngineFor;
+using agent::ips::WafEngineKind;
+
+const std::string kOracles = WARD_SECLANG_ORACLES;
+const std::string kDir = WARD_SECLANG_EQUALITY;
+
+struct Known {
+  std::map<std::string, size_t> floors;              // "PL1" -> equal cases at least
+  std::map<std::string, std::set<std::string>> ids;  // "PL1" -> test ids that may differ
+};
+
+Known ReadKnown() {
+  Known k;
+  std::ifstream in(kDir + "/known_differences.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    std::string a, b, c;
+    ls >> a >> b >> c;
+    if (a == "floor") {
+      k.floors[b] = std::stoul(c);
+    } else if (!a.empty() && !b.empty()) {
+      k.ids[a].insert(b);
+    }
+  }
+  return k;
+}
+
+struct Result {
+  size_t total = 0;
+  size_t equal = 0;
+  std::vector<std::pair<std::string, std::string>> differences;
+};
+
+Result RunSuite(const std::string& label, Mode mode, int pl, const std::string& setup,
+                const std::vector<HttpCase>& cases) {
+  IpsConfig config;
+  config.mode = mode;
+  config.crs.paranoia_level = pl;
+  config.crs.setup_files = {kDir + "/" + setup};
+  auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
+  EXPECT_TRUE(modsec.has_value()) << modsec.error().ToString();
+  auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+  EXPECT_TRUE(ward.has_value()) << ward.error().ToString();
+  Result r;
+  if (!modsec.has_value() || !ward.has_value()) return r;
+  for (const auto& c : cases) {
+    Outcome a = Run(**modsec, c);
+    Outcome b = Run(**ward, c);
+    ++r.total;
+    std::string diff = Compare(a, b);
+    if (diff.empty()) {
+      ++r.equal;
+    } else {
+      r.differences.emplace_back(c.id, diff);
+    }
+  }
+  std::printf("[%s] %zu of %zu transactions equal (%.2f%%)\n", label.c_str(), r.equal, r.total,
+              r.total == 0 ? 0.0 : 100.0 * static_cast<double>(r.equal) / r.total);
+  return r;
+}
+
+void Check(const std::string& label, const Result& r, const Known& known) {
+  auto floor = known.floors.find(label);
+  ASSERT_NE(floor, known.floors.end()) << "no floor for " << label;
+  EXPECT_GE(r.equal, floor->second) << label << ": fewer equal transactions than recorded";
+  const auto& listed = known.ids.count(label) ? known.ids.at(label) : std::set<std::string>();
+  std::set<std::string> differing;
+  for (const auto& [id, diff] : r.differences) {
+    differing.insert(id);
+    if (!listed.count(id)) {
+      ADD_FAILURE() << label << " " << id << ": not a known difference: " << diff;
+    }
+  }
+  size_t fixed = 0;
+  for (const auto& id : listed) fixed += differing.count(id) ? 0 : 1;
+  if (fixed > 0) std::printf("[%s] %zu listed differences are now equal\n", label.c_str(), fixed);
+  if (const char* dump = std::getenv("WARD_EQUALITY_DUMP")) {
+    std::ofstream out(std::string(dump) + "." + label, std::ios::trunc);
+    for (const auto& [id, diff] : r.differences) out << id << "\t" << diff << "\n";
+  }
+}
+
+class CrsEquality : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    suite_ = new CrsCases(LoadCrsCases(kOracles + "/crs-3.3-tests"));
+    std::printf("CRS 3.3 cases: %zu transactions, %zu requests no HTTP parser accepts\n",
+                suite_->cases.size(), suite_->unparsed.size());
+  }
+  static void TearDownTestSuite() {
+    delete suite_;
+    suite_ = nullptr;
+  }
+  static CrsCases* suite_;
+};
+CrsCases* CrsEquality::suite_ = nullptr;
+
+TEST_F(CrsEquality, LoadsTheWholeSuite) {
+  EXPECT_GT(suite_->cases.size(), 2300u);
+  EXPECT_LT(suite_->unparsed.size(), 40u);
+}
+
+TEST_F(CrsEquality, Pl1Prevent) {
+  Result r = RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases);
+  Check("PL1", r, ReadKnown());
+}
+
+TEST_F(CrsEquality, Pl4Detect) {
+  Result r = RunSuite("PL4", Mode::kDetect, 4, "crs-tests-pl4.conf", suite_->cases);
+  Check("PL4", r, ReadKnown());
+}
+
+TEST(RequestParser, SplitsHeadAndBody) {
+  auto c = ParseRequest("POST /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcdef");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->head.method, "POST");
+  EXPECT_EQ(c->head.uri, "/a?b=c");
+  EXPECT_EQ(c->head.version, "1.1");
+  ASSERT_EQ(c->head.headers.size(), 2u);
+  EXPECT_EQ(c->head.headers[1].second, "3");
+  EXPECT_EQ(c->body, "abc");
+  auto chunked = ParseRequest(
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  ASSERT_TRUE(chunked.has_value());
+  EXPECT_EQ(chunked->body, "abcde");
+  EXPECT_FALSE(ParseRequest("GET\r\n\r\n").has_value());
+  EXPECT_FALSE(ParseRequest("GET / HTTP/1.1\r\nno colon\r\n\r\n").has_value());
+}
+
+}  // namespace
+}  // namespace ward::seclang::equality
