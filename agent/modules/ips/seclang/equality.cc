@@ -262,10 +262,14 @@ Outcome Run(const agent::ips::WafRules& rules, const HttpCase& c) {
     blocked = tx->RequestBody();
   }
   if (!blocked) {
-    agent::ips::ResponseHead resp;
-    resp.status = 200;
-    resp.headers = {{"Content-Type", "text/html"}, {"Content-Length", "24"}};
-    tx->Response(resp, "<html><p>ok</p></html>\n\n");
+    if (c.response) {
+      tx->Response(*c.response, c.response_body);
+    } else {
+      agent::ips::ResponseHead resp;
+      resp.status = 200;
+      resp.headers = {{"Content-Type", "text/html"}, {"Content-Length", "24"}};
+      tx->Response(resp, "<html><p>ok</p></html>\n\n");
+    }
   }
   tx->Finish();
   Outcome o;

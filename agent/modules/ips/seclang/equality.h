@@ -17,6 +17,9 @@ struct HttpCase {
   std::string id;  // "920100-1" (stage > 1: "920100-1/2")
   agent::ips::RequestHead head;
   std::string body;
+  // The response given to both engines; unset: 200 text/html with a short page.
+  std::optional<agent::ips::ResponseHead> response;
+  std::string response_body;
 };
 
 // Parses request bytes: request line "METHOD SP URI SP HTTP/x.y", header lines up to the empty

@@ -10,13 +10,18 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <strings.h>
+
+#include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "agent/modules/ips/seclang/ward_waf.h"
 #include "agent/modules/ips/waf.h"
+#include "testing/temp_dir.h"
 
 namespace ward::seclang::equality {
 namespace {
@@ -78,7 +83,11 @@ Result RunSuite(const std::string& label, Mode mode, int pl, const std::string& 
     if (diff.empty()) {
       ++r.equal;
     } else {
-      r.differences.emplace_back(c.id, diff);
+      std::string ct = "-";
+      for (const auto& [k, v] : c.head.headers) {
+        if (k.size() == 12 && strncasecmp(k.c_str(), "content-type", 12) == 0) ct = v;
+      }
+      r.differences.emplace_back(c.id, "[" + ct + "] " + diff);
     }
   }
   std::printf("[%s] %zu of %zu transactions equal (%.2f%%)\n", label.c_str(), r.equal, r.total,
@@ -152,6 +161,100 @@ TEST(RequestParser, SplitsHeadAndBody) {
   EXPECT_EQ(chunked->body, "abcde");
   EXPECT_FALSE(ParseRequest("GET\r\n\r\n").has_value());
   EXPECT_FALSE(ParseRequest("GET / HTTP/1.1\r\nno colon\r\n\r\n").has_value());
+}
+
+// libmodsecurity's own regression cases (testdata/oracles/modsecurity-3.0.9-regression): each
+// case's rules as a custom rule file (no CRS), its request and response through both engines in
+// prevent mode. Cases one engine does not load are counted, not compared (the rule loading is
+// compared by seclang_crs_test).
+TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
+  const ward::test::TempDir dir;
+  Result r;
+  int not_loaded = 0;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e :
+       std::filesystem::directory_iterator(kOracles + "/modsecurity-3.0.9-regression")) {
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (doc.is_object()) doc = nlohmann::json::array({doc});
+    if (!doc.is_array()) continue;
+    int index = 0;
+    for (const auto& t : doc) {
+      ++index;
+      if (!t.is_object() || !t.contains("rules") || !t["rules"].is_array()) continue;
+      if (t.value("enabled", 1) == 0) continue;
+      const std::string id = path.stem().string() + "#" + std::to_string(index);
+      std::string text;
+      for (const auto& line : t["rules"]) {
+        if (line.is_string()) text += line.get<std::string>() + "\n";
+      }
+      const std::filesystem::path f = dir.path() / (path.stem().string() + "_" +
+                                                    std::to_string(index) + ".conf");
+      std::ofstream(f) << text;
+      IpsConfig config;
+      config.mode = Mode::kPrevent;
+      config.crs.enabled = false;
+      config.custom_rules = {f.string()};
+      auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
+      auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+      if (!modsec.has_value() || !ward.has_value()) {
+        ++not_loaded;
+        continue;
+      }
+      HttpCase c;
+      c.id = id;
+      const auto& req = t.value("request", nlohmann::json::object());
+      c.head.method = req.value("method", "GET");
+      c.head.uri = req.value("uri", "/");
+      c.head.version = req.value("http_version", "1.1");
+      if (req.contains("headers") && req["headers"].is_object()) {
+        for (const auto& [k, v] : req["headers"].items()) {
+          c.head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+        }
+      }
+      if (req.contains("body") && req["body"].is_array()) {
+        for (const auto& line : req["body"]) {
+          if (line.is_string()) c.body += line.get<std::string>() + "\n";
+        }
+      }
+      if (t.contains("response") && t["response"].is_object()) {
+        const auto& resp = t["response"];
+        agent::ips::ResponseHead head;
+        head.status = 200;
+        if (resp.contains("headers") && resp["headers"].is_object()) {
+          for (const auto& [k, v] : resp["headers"].items()) {
+            head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+          }
+        }
+        if (resp.contains("body") && resp["body"].is_array()) {
+          for (const auto& line : resp["body"]) {
+            if (line.is_string()) c.response_body += line.get<std::string>() + "\n";
+          }
+        }
+        c.response = head;
+      }
+      Outcome a = Run(**modsec, c);
+      Outcome b = Run(**ward, c);
+      ++r.total;
+      std::string diff = Compare(a, b);
+      if (diff.empty()) {
+        ++r.equal;
+      } else {
+        r.differences.emplace_back(id, diff);
+      }
+    }
+  }
+  std::printf("[REG] %zu of %zu cases equal (%.2f%%), %d not loaded by one engine\n", r.equal,
+              r.total, r.total == 0 ? 0.0 : 100.0 * static_cast<double>(r.equal) / r.total,
+              not_loaded);
+  EXPECT_GT(r.total, 400u);
+  Check("REG", r, ReadKnown());
 }
 
 }  // namespace
