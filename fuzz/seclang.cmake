@@ -2,3 +2,5 @@
 # transformation chains compared byte for byte with libmodsecurity 3.0.9.
 ward_fuzzer(fuzz_seclang_parser ward::seclang)
 ward_fuzzer(fuzz_seclang_transformations ward::seclang ward_seclang_oracle)
+# Mutated requests through libmodsecurity and Ward's evaluator with the CRS: verdicts must be equal.
+ward_fuzzer(fuzz_seclang_equality ward_seclang_equality ward::ips_core)

@@ -9,13 +9,12 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-
 #include <strings.h>
 
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -188,14 +187,16 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
     for (const auto& t : doc) {
       ++index;
       if (!t.is_object() || !t.contains("rules") || !t["rules"].is_array()) continue;
-      if (t.value("enabled", 1) == 0) continue;
+      if (t.contains("enabled") && t["enabled"].is_number() && t["enabled"].get<int>() == 0) {
+        continue;
+      }
       const std::string id = path.stem().string() + "#" + std::to_string(index);
       std::string text;
       for (const auto& line : t["rules"]) {
         if (line.is_string()) text += line.get<std::string>() + "\n";
       }
-      const std::filesystem::path f = dir.path() / (path.stem().string() + "_" +
-                                                    std::to_string(index) + ".conf");
+      const std::filesystem::path f =
+          dir.path() / (path.stem().string() + "_" + std::to_string(index) + ".conf");
       std::ofstream(f) << text;
       IpsConfig config;
       config.mode = Mode::kPrevent;
@@ -210,9 +211,13 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
       HttpCase c;
       c.id = id;
       const auto& req = t.value("request", nlohmann::json::object());
-      c.head.method = req.value("method", "GET");
-      c.head.uri = req.value("uri", "/");
-      c.head.version = req.value("http_version", "1.1");
+      auto text_of = [&](const char* key, const char* def) {
+        if (!req.contains(key)) return std::string(def);
+        return req[key].is_string() ? req[key].get<std::string>() : req[key].dump();
+      };
+      c.head.method = text_of("method", "GET");
+      c.head.uri = text_of("uri", "/");
+      c.head.version = text_of("http_version", "1.1");
       if (req.contains("headers") && req["headers"].is_object()) {
         for (const auto& [k, v] : req["headers"].items()) {
           c.head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
@@ -239,8 +244,8 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
         }
         c.response = head;
       }
-      Outcome a = Run(**modsec, c);
-      Outcome b = Run(**ward, c);
+      Outcome a = equality::Run(**modsec, c);
+      Outcome b = equality::Run(**ward, c);
       ++r.total;
       std::string diff = Compare(a, b);
       if (diff.empty()) {

@@ -2,6 +2,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -375,6 +376,7 @@ struct Transaction::State {
   std::string server_ip;
   std::string client_ip;
   int64_t args_combined_size = 0;
+  int highest_severity = 255;
 
   // Runtime exceptions (ctl).
   std::vector<int64_t> remove_ids;
@@ -508,6 +510,9 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     if (f == stores.end()) return;
     const Collection& col = f->second;
     std::vector<Value> tmp;
+    // 3.0.9 keys persistent collections (IP, SESSION, ...) by "<initcol key>::<name>" and
+    // prefixes the selector the same way: a whole-collection or regex selection finds nothing.
+    if (c != "TX" && (v.ref.key.empty() || v.regex != nullptr)) return;
     if (v.ref.key.empty() || v.regex != nullptr) {
       for (const auto& [k, val] : col) {
         if (v.regex != nullptr && !v.regex->Search(k)) continue;
@@ -523,6 +528,14 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     }
     out.insert(out.end(), std::make_move_iterator(tmp.rbegin()),
                std::make_move_iterator(tmp.rend()));
+    return;
+  }
+  if (c == "RULE" && (v.ref.key.empty() || v.regex != nullptr)) {
+    for (const char* k : {"id", "rev", "severity", "logdata", "msg"}) {
+      if (v.regex != nullptr && !v.regex->Search(k)) continue;
+      CVar one = MakeVar(VariableRef{"RULE", k, false, false, false});
+      ResolveBase(one, rule, out);
+    }
     return;
   }
   if (c == "RULE") {
@@ -554,6 +567,27 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     return;
   }
   if (c == "XML") return;  // no XML document without the XML body processor
+  if (c == "HIGHEST_SEVERITY") {
+    out.push_back(Value{"", c, std::to_string(highest_severity)});
+    return;
+  }
+  if (c == "ENV") {
+    // The process environment, in name order (3.0.9 copies environ into a std::map); a
+    // selector compares names exactly.
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      size_t eq = kv.find('=');
+      if (eq == std::string_view::npos) continue;
+      env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    for (const auto& [k, val] : env) {
+      if (!v.ref.key.empty() && k != v.ref.key) continue;
+      if (omit(k)) continue;
+      out.push_back(Value{k, "ENV:" + k, val});
+    }
+    return;
+  }
   // Anchored scalar: always one value.
   out.push_back(Value{"", c, Scalar(c)});
 }
@@ -772,7 +806,10 @@ void Transaction::State::ActionsIndependent(const CRule& r, Message& rm) {
     for (const auto& sv : upd->setvars) RunSetVar(sv, &r);
   }
   if (r.rule->multi_match && r.rule->chained == nullptr) {
-    if (r.rule->severity) rm.severity = *r.rule->severity;
+    if (r.rule->severity) {
+      rm.severity = *r.rule->severity;
+      highest_severity = std::min(highest_severity, *r.rule->severity);
+    }
     if (!r.rule->logdata.empty()) rm.data = Expand(r.rule->logdata, &r);
     if (!r.rule->msg.empty()) rm.msg = Expand(r.rule->msg, &r);
   }
@@ -787,7 +824,6 @@ void Transaction::State::RunDisruptive(const CRule& r, Disruptive d, Message& rm
     case Disruptive::kBlock: {
       const Rule* def = rules->defaults[r.phase];
       if (def != nullptr && def->disruptive != Disruptive::kBlock) {
-        if (def->status && def->disruptive != Disruptive::kNone) it.status = *def->status;
         RunDisruptive(r, def->disruptive, rm);
       }
       return;
@@ -816,6 +852,8 @@ void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
   const Rule& rule = *r.rule;
   bool disruptive_done = false;
   if (const Rule* def = rules->defaults[r.phase]) {
+    // SecDefaultAction's non-disruptive actions run first (status, log/nolog, tags).
+    if (def->status) it.status = *def->status;
     if (def->save_message) rm.save = *def->save_message;
     for (const auto& t : def->tags) rm.tags.push_back(t);
   }
@@ -826,7 +864,10 @@ void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
     RunDisruptive(r, upd->disruptive, rm);
     disruptive_done = true;
   }
-  if (rule.severity) rm.severity = *rule.severity;
+  if (rule.severity) {
+    rm.severity = *rule.severity;
+    highest_severity = std::min(highest_severity, *rule.severity);
+  }
   if (!rule.logdata.empty()) rm.data = Expand(rule.logdata, &r);
   if (!rule.msg.empty()) rm.msg = Expand(rule.msg, &r);
   if (rule.save_message) rm.save = *rule.save_message;
@@ -843,7 +884,11 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
   if (rule.kind == Rule::Kind::kAction) {
     ActionsIndependent(r, rm);
     ActionsAfterFullMatch(r, rm);
-    if (rule.multi_match && rm.save) Log(rm);
+    // RuleUnconditional's performLogging(lastLog = true, chainedParentNull = false): logged
+    // when it has `block`, or a message and log.
+    if (!rule.multi_match && !rm.disruptive && (r.has_block || (rm.save && !rm.msg.empty()))) {
+      Log(rm);
+    }
     return true;
   }
   for (int64_t id : remove_ids) {

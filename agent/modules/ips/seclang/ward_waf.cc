@@ -80,18 +80,19 @@ class WardTransaction final : public WafTransaction {
     if (intervention_.disruptive) return;
     for (const auto& [k, v] : head.headers) tx_.AddResponseHeader(k, v);
     tx_.ProcessResponseHeaders(head.status, "HTTP/" + head.version);
-    Collect();
     size_t take = std::min<uint64_t>(body.size(), rules_->config_.limits.response_body);
     if (take > 0) tx_.AppendResponseBody(body.substr(0, take));
     tx_.ProcessResponseBody();
-    Collect();
+    // Responses are not blocked (waf.h); a disruptive rule's own line comes with the
+    // intervention only, which nothing reads here (as for libmodsecurity).
+    Collect(false);
   }
 
   void Finish() override {
     if (finished_) return;
     finished_ = true;
     tx_.ProcessLogging();
-    Collect();
+    Collect(false);
   }
 
   const Intervention& intervention() const override { return intervention_; }
@@ -112,11 +113,14 @@ class WardTransaction final : public WafTransaction {
   bool request_seen() const override { return request_seen_; }
 
  private:
-  // Takes the evaluator's new log lines as matches (and to the policy's log).
-  void Collect() {
+  // Takes the evaluator's new log lines as matches (and to the policy's log). The line of a
+  // disruptive rule is libmodsecurity's intervention log: taken only when the intervention is
+  // read (`with_disruptive`).
+  void Collect(bool with_disruptive) {
     const auto& logs = tx_.matches();
     for (; collected_ < logs.size(); ++collected_) {
       const auto& l = logs[collected_];
+      if (l.disruptive && !with_disruptive) continue;
       if (rules_->log_ != nullptr) rules_->log_->Write(l.line);
       RuleMatch m = ParseLogLine(l.line);
       if (m.id != 0) matches_.push_back(std::move(m));
@@ -124,7 +128,7 @@ class WardTransaction final : public WafTransaction {
   }
 
   bool CheckIntervention() {
-    Collect();
+    Collect(true);
     if (intervention_.disruptive) return true;
     const IpsConfig& config = rules_->config_;
     const bool prevent = config.mode == Mode::kPrevent;
@@ -162,6 +166,39 @@ std::unique_ptr<WafTransaction> WardRules::Begin(const Endpoints& ep) const {
   return std::make_unique<WardTransaction>(shared_from_this(), ep);
 }
 
+void MergeFirstWins(const seclang::RuleSet& first, seclang::RuleSet& set) {
+  if (first.engine_set) set.engine = first.engine;
+  set.request_body_access = first.request_body_access || set.request_body_access;
+  set.response_body_access = first.response_body_access || set.response_body_access;
+  auto keep = [](const auto& from, auto& to) {
+    if (from) to = from;
+  };
+  keep(first.request_body_limit, set.request_body_limit);
+  keep(first.request_body_no_files_limit, set.request_body_no_files_limit);
+  keep(first.response_body_limit, set.response_body_limit);
+  keep(first.request_body_json_depth_limit, set.request_body_json_depth_limit);
+  keep(first.arguments_limit, set.arguments_limit);
+  keep(first.pcre_match_limit, set.pcre_match_limit);
+  keep(first.pcre_match_limit_recursion, set.pcre_match_limit_recursion);
+  if (!first.request_body_limit_action.empty()) {
+    set.request_body_limit_action = first.request_body_limit_action;
+  }
+  if (!first.response_body_limit_action.empty()) {
+    set.response_body_limit_action = first.response_body_limit_action;
+  }
+  if (!first.argument_separator.empty()) set.argument_separator = first.argument_separator;
+  if (first.unicode_map != nullptr) {
+    set.unicode_map = first.unicode_map;
+    set.unicode_code_page = first.unicode_code_page;
+  }
+  for (const auto& m : first.response_body_mime_types) {
+    if (std::find(set.response_body_mime_types.begin(), set.response_body_mime_types.end(), m) ==
+        set.response_body_mime_types.end()) {
+      set.response_body_mime_types.push_back(m);
+    }
+  }
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const WafRules>> WardWafEngine::Load(const IpsConfig& config,
@@ -179,6 +216,13 @@ Result<std::shared_ptr<const WafRules>> WardWafEngine::Load(const IpsConfig& con
     WARD_RETURN_IF_ERROR(parser.LoadText(text.after, "ips (generated overrides)", cwd));
   }
   WARD_ASSIGN_OR_RETURN(std::unique_ptr<seclang::RuleSet> set, parser.Finish());
+  // libmodsecurity loads each text separately and merges the engine settings first-set-wins
+  // (RulesSetProperties::mergeProperties): what the generated settings set stays, whatever the
+  // rule files say later.
+  seclang::RuleParser first;
+  WARD_RETURN_IF_ERROR(first.LoadText(text.before, "ips (generated settings)", cwd));
+  WARD_ASSIGN_OR_RETURN(std::unique_ptr<seclang::RuleSet> before, first.Finish());
+  MergeFirstWins(*before, *set);
   auto w = std::make_shared<WardRules>();
   w->config_ = config;
   w->log_ = std::move(log);
