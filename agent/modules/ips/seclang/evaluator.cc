@@ -1,5 +1,7 @@
 #include "agent/modules/ips/seclang/evaluator.h"
 
+#include "agent/modules/ips/seclang/body/request_body.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <unistd.h>
@@ -213,7 +215,7 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
   for (Transformation t : r.transformations) {
     if (t != Transformation::kNone) out.transformations.push_back(t);
   }
-  out.has_block = r.disruptive == Disruptive::kBlock;
+  out.has_block = r.block || r.disruptive == Disruptive::kBlock;
   // Configuration-time exceptions.
   auto has_tag = [&](const std::string& tag) {
     return std::find(r.tags.begin(), r.tags.end(), tag) != r.tags.end();
@@ -335,6 +337,8 @@ constexpr std::string_view kSetCollections[] = {
     "FILES_TMPNAMES",
     "FILES_TMP_CONTENT",
     "MULTIPART_PART_HEADERS",
+    "MULTIPART_NAME",
+    "MULTIPART_FILENAME",
     "MATCHED_VARS",
     "MATCHED_VARS_NAMES",
     "GEO",
@@ -396,6 +400,9 @@ struct Transaction::State {
 
   OperatorScratch op_scratch;
   TransformScratch tf_scratch;
+  body::BodyProcessor body_processor;
+  body::BodyResult body_result;
+  const body::XmlDocument* xml = nullptr;
 
   // --- helpers ---
   Collection& Set(std::string_view name) {
@@ -566,7 +573,23 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     if (found) out.push_back(Value{v.ref.key, "RULE:" + v.ref.key, value});
     return;
   }
-  if (c == "XML") return;  // no XML document without the XML body processor
+  if (c == "XML") {
+    // XML:<xpath> over the parsed body (seclang/body); nothing without an XML document.
+    if (xml == nullptr || v.ref.key.empty()) return;
+    std::vector<std::pair<std::string, std::string>> ns;
+    for (const CRule* r = rule; r != nullptr; r = r->parent) {
+      for (const auto& x : r->rule->xmlns) {
+        size_t eq = x.find('=');
+        if (eq != std::string::npos) ns.emplace_back(x.substr(0, eq), x.substr(eq + 1));
+      }
+    }
+    std::vector<std::string_view> values;
+    xml->Evaluate(v.ref.key, ns, &body_result, &values);
+    for (std::string_view val : values) {
+      out.push_back(Value{v.ref.key, "XML:" + v.ref.key, std::string(val)});
+    }
+    return;
+  }
   if (c == "HIGHEST_SEVERITY") {
     out.push_back(Value{"", c, std::to_string(highest_severity)});
     return;
@@ -612,6 +635,10 @@ std::optional<std::string> Transaction::State::MacroValue(std::string_view name,
   } else {
     ref.collection = Upper(name.substr(0, sep));
     ref.key = std::string(name.substr(sep + 1));
+    if (ref.key.size() >= 2 && ref.key.front() == '/' && ref.key.back() == '/') {
+      ref.key = ref.key.substr(1, ref.key.size() - 2);
+      ref.key_is_regex = true;
+    }
   }
   CVar v = MakeVar(ref);
   std::vector<Value> values;
@@ -875,7 +902,12 @@ void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
   if (rule.skip > 0) skip_next = rule.skip;
   if (!rule.skip_after.empty()) marker = rule.skip_after;
   for (const auto& c : rule.ctls) RunCtl(c);
-  if (!disruptive_done) RunDisruptive(r, rule.disruptive, rm);
+  // `block` (a runtime action, before the rule's own disruptive one): the phase's default
+  // disruptive action.
+  if (r.has_block && !disruptive_done) RunDisruptive(r, Disruptive::kBlock, rm);
+  if (!disruptive_done && rule.disruptive != Disruptive::kBlock) {
+    RunDisruptive(r, rule.disruptive, rm);
+  }
 }
 
 bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
@@ -1292,32 +1324,96 @@ void Transaction::ProcessRequestBody() {
   if (s.engine == EngineMode::kOff) return;
   const auto& set = *s.rules->set;
   if (s.Scalar("INBOUND_DATA_ERROR").empty()) s.SetScalar("INBOUND_DATA_ERROR", "0");
-  bool nofiles_exceeded = false;
-  if (s.body_type == State::BodyType::kUrlEncoded || s.body_proc != State::BodyProc::kUnknown) {
-    if (set.request_body_no_files_limit &&
-        static_cast<int64_t>(s.request_body.size()) > *set.request_body_no_files_limit) {
-      s.SetScalar("REQBODY_ERROR", "1");
-      s.SetScalar("REQBODY_ERROR_MSG",
-                  "Request body excluding files is bigger than the maximum expected.");
-      s.SetScalar("INBOUND_DATA_ERROR", "1");
-      nofiles_exceeded = true;
-    }
-  }
-  if (s.body_proc != State::BodyProc::kUnknown) {
-    // XML/JSON: the body processors (b15-body) are not wired in yet: nothing is parsed.
-    if (!nofiles_exceeded) {
-      s.SetScalar("REQBODY_ERROR", "0");
-      s.SetScalar("REQBODY_PROCESSOR_ERROR", "0");
-    }
+  // The body processor 3.0.9 runs: ctl:requestBodyProcessor=XML|JSON first, then the
+  // Content-Type's multipart or URL-encoded (seclang/body decides limits and error flags).
+  body::BodyInput input;
+  if (s.body_proc == State::BodyProc::kXml) {
+    input.kind = body::BodyProcessorKind::kXml;
+  } else if (s.body_proc == State::BodyProc::kJson) {
+    input.kind = body::BodyProcessorKind::kJson;
   } else if (s.body_type == State::BodyType::kMultipart) {
-    s.SetScalar("REQBODY_ERROR", "0");
-    s.SetScalar("REQBODY_PROCESSOR_ERROR", "0");
+    input.kind = body::BodyProcessorKind::kMultipart;
   } else if (s.body_type == State::BodyType::kUrlEncoded) {
-    if (!nofiles_exceeded) s.ExtractArguments("POST", s.request_body);
-  } else {
-    s.SetScalar("REQBODY_ERROR", "0");
-    s.SetScalar("REQBODY_PROCESSOR_ERROR", "0");
+    input.kind = body::BodyProcessorKind::kUrlEncoded;
   }
+  std::string content_type;
+  {
+    const Collection& headers = s.Set("REQUEST_HEADERS");
+    auto range = headers.equal_range("content-type");
+    if (range.first != range.second) {
+      content_type = range.first->second;
+      input.content_type = content_type;
+    }
+  }
+  input.body = s.request_body;
+  input.args_before = s.Set("ARGS").size();
+  body::BodySettings settings;
+  if (set.request_body_no_files_limit) {
+    settings.no_files_limit = static_cast<uint64_t>(*set.request_body_no_files_limit);
+  }
+  if (set.arguments_limit) settings.arguments_limit = static_cast<uint64_t>(*set.arguments_limit);
+  if (set.request_body_json_depth_limit) {
+    settings.json_depth_limit = static_cast<double>(*set.request_body_json_depth_limit);
+  }
+  s.body_result.Reset();
+  s.body_processor.Process(input, settings, &s.body_result);
+  const body::BodyResult& br = s.body_result;
+  s.xml = br.xml();
+  if (br.parse_urlencoded) s.ExtractArguments("POST", s.request_body);
+  for (const auto& a : br.args) {
+    s.Set("ARGS").emplace(std::string(a.name), std::string(a.value));
+    if (br.args_are_post) s.Set("ARGS_POST").emplace(std::string(a.name), std::string(a.value));
+  }
+  if (br.args_combined_size_added > 0) {
+    s.args_combined_size += static_cast<int64_t>(br.args_combined_size_added);
+    s.SetScalar("ARGS_COMBINED_SIZE", std::to_string(s.args_combined_size));
+  }
+  for (const auto& f : br.files) {
+    s.Set("FILES").emplace(std::string(f.name), std::string(f.filename));
+    s.Set("FILES_NAMES").emplace(std::string(f.name), std::string(f.name));
+    s.Set("FILES_SIZES").emplace(std::string(f.name), std::string(f.size));
+  }
+  if (br.files_combined_size.set) {
+    s.SetScalar("FILES_COMBINED_SIZE", br.files_combined_size.value);
+  }
+  for (const auto& n : br.multipart_names) {
+    s.Set("MULTIPART_NAME").emplace(std::string(n.name), std::string(n.value));
+  }
+  for (const auto& n : br.multipart_filenames) {
+    s.Set("MULTIPART_FILENAME").emplace(std::string(n.name), std::string(n.value));
+  }
+  for (const auto& n : br.multipart_part_headers) {
+    s.Set("MULTIPART_PART_HEADERS").emplace(std::string(n.name), std::string(n.value));
+  }
+  if (br.multipart.set) {
+    const auto& m = br.multipart;
+    const std::pair<const char*, int> flags[] = {
+        {"MULTIPART_STRICT_ERROR", m.strict_error},
+        {"MULTIPART_UNMATCHED_BOUNDARY", m.unmatched_boundary},
+        {"MULTIPART_DATA_BEFORE", m.data_before},
+        {"MULTIPART_DATA_AFTER", m.data_after},
+        {"MULTIPART_BOUNDARY_QUOTED", m.boundary_quoted},
+        {"MULTIPART_BOUNDARY_WHITESPACE", m.boundary_whitespace},
+        {"MULTIPART_HEADER_FOLDING", m.header_folding},
+        {"MULTIPART_LF_LINE", m.lf_line},
+        {"MULTIPART_CRLF_LF_LINES", m.crlf_lf_lines},
+        {"MULTIPART_MISSING_SEMICOLON", m.missing_semicolon},
+        {"MULTIPART_INVALID_QUOTING", m.invalid_quoting},
+        {"MULTIPART_INVALID_PART", m.invalid_part},
+        {"MULTIPART_INVALID_HEADER_FOLDING", m.invalid_header_folding},
+    };
+    for (const auto& [name, value] : flags) s.SetScalar(name, std::to_string(value));
+  }
+  const std::pair<const char*, const body::ScalarVar*> scalars[] = {
+      {"REQBODY_ERROR", &br.reqbody_error},
+      {"REQBODY_ERROR_MSG", &br.reqbody_error_msg},
+      {"REQBODY_PROCESSOR_ERROR", &br.reqbody_processor_error},
+      {"REQBODY_PROCESSOR_ERROR_MSG", &br.reqbody_processor_error_msg},
+  };
+  for (const auto& [name, var] : scalars) {
+    if (var->set) s.SetScalar(name, var->value);
+  }
+  if (br.inbound_data_error) s.SetScalar("INBOUND_DATA_ERROR", "1");
   if (!set.request_body_access) {
     if (!(s.body_access && *s.body_access)) return;
   } else if (s.body_access && !*s.body_access) {

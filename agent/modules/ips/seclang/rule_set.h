@@ -88,7 +88,9 @@ struct Rule {
   bool phase_set = false;
   std::vector<Transformation> transformations;  // after the last t:none
   bool transformations_reset = false;           // t:none seen (the defaults do not apply)
+  // The last disruptive action; kBlock when `block` is the only one.
   Disruptive disruptive = Disruptive::kNone;
+  bool block = false;  // `block` seen (it runs besides the rule's own disruptive action)
   std::optional<int> status;
   std::string redirect_url;
   std::string msg;
