@@ -29,3 +29,9 @@ ward_test(ips_replay_test
   DEPS ward::agent_harness ward::ips_core ward::common ward::testing PkgConfig::FMT
   LABELS integration)
 add_dependencies(ips_replay_test ward-agent)
+
+# The same suite with Ward's own SecLang evaluator (ips.engine: ward, issue #15).
+add_test(NAME ips_crs_conformance_ward
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_crs_conformance.py
+                 --agent $<TARGET_FILE:ward-agent> --engine ward)
+set_tests_properties(ips_crs_conformance_ward PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 600)
