@@ -63,14 +63,15 @@ struct Result {
 };
 
 Result RunSuite(const std::string& label, Mode mode, int pl, const std::string& setup,
-                const std::vector<HttpCase>& cases) {
+                const std::vector<HttpCase>& cases,
+                const agent::ips::WafEngine& ward_engine = WafEngineFor(WafEngineKind::kWard)) {
   IpsConfig config;
   config.mode = mode;
   config.crs.paranoia_level = pl;
   config.crs.setup_files = {kDir + "/" + setup};
   auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
   EXPECT_TRUE(modsec.has_value()) << modsec.error().ToString();
-  auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+  auto ward = ward_engine.Load(config, nullptr);
   EXPECT_TRUE(ward.has_value()) << ward.error().ToString();
   Result r;
   if (!modsec.has_value() || !ward.has_value()) return r;
@@ -137,6 +138,15 @@ TEST_F(CrsEquality, LoadsTheWholeSuite) {
 
 TEST_F(CrsEquality, Pl1Prevent) {
   Result r = RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases);
+  Check("PL1", r, ReadKnown());
+}
+
+// The same at PL1 with every optimisation of the evaluator switched off: no verdict changes.
+TEST_F(CrsEquality, Pl1PreventWithoutOptimisations) {
+  EvalOptions off;
+  off.transformation_cache = false;
+  const agent::ips::WardWafEngine plain(off);
+  Result r = RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases, plain);
   Check("PL1", r, ReadKnown());
 }
 

@@ -157,6 +157,7 @@ struct CRule {
   int phase = 2;
   std::vector<CVar> vars;
   std::vector<Transformation> transformations;  // defaults folded in
+  std::string chain_key;  // the chain as bytes plus a separator (transformation cache key prefix)
   // SecRuleUpdateTargetBy*: exclusions and additions.
   std::vector<CVar> update_exclusions;
   std::vector<CVar> update_additions;
@@ -215,6 +216,8 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
   for (Transformation t : r.transformations) {
     if (t != Transformation::kNone) out.transformations.push_back(t);
   }
+  for (Transformation t : out.transformations) out.chain_key.push_back(static_cast<char>(t));
+  out.chain_key.push_back(static_cast<char>(0xff));
   out.has_block = r.block || r.disruptive == Disruptive::kBlock;
   // Configuration-time exceptions.
   auto has_tag = [&](const std::string& tag) {
@@ -400,6 +403,7 @@ struct Transaction::State {
 
   OperatorScratch op_scratch;
   TransformScratch tf_scratch;
+  std::unordered_map<std::string, std::string> transform_cache;
   body::BodyProcessor body_processor;
   body::BodyResult body_result;
   const body::XmlDocument* xml = nullptr;
@@ -973,6 +977,7 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
     return false;
   };
 
+  const bool cache_on = rules->options.transformation_cache;
   bool matched = false;
   std::vector<Value> values;
   std::vector<std::string> stages;
@@ -983,18 +988,31 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
       if (excluded_value(val)) continue;
       // Transformations (multiMatch: the original and every changed stage).
       stages.clear();
-      std::string cur = val.value;
-      if (rule.multi_match) stages.push_back(cur);
-      std::string buf;
-      for (Transformation t : r.transformations) {
-        std::string_view res = Transform(t, cur, buf, rules->set->unicode_map.get());
-        if (res != std::string_view(cur)) {
-          std::string next(res);
-          cur.swap(next);
-          if (rule.multi_match) stages.push_back(cur);
+      if (!rule.multi_match && cache_on && !r.transformations.empty()) {
+        // Transformations are pure: one result per (chain, value) and transaction.
+        std::string key = r.chain_key;
+        key += val.value;
+        auto hit = transform_cache.find(key);
+        if (hit == transform_cache.end()) {
+          std::string out(
+              tf_scratch.Run(r.transformations, val.value, rules->set->unicode_map.get()));
+          hit = transform_cache.emplace(std::move(key), std::move(out)).first;
         }
+        stages.push_back(hit->second);
+      } else {
+        std::string cur = val.value;
+        if (rule.multi_match) stages.push_back(cur);
+        std::string buf;
+        for (Transformation t : r.transformations) {
+          std::string_view res = Transform(t, cur, buf, rules->set->unicode_map.get());
+          if (res != std::string_view(cur)) {
+            std::string next(res);
+            cur.swap(next);
+            if (rule.multi_match) stages.push_back(cur);
+          }
+        }
+        if (!rule.multi_match) stages.push_back(cur);
       }
-      if (!rule.multi_match) stages.push_back(cur);
       for (const std::string& input : stages) {
         bool ret = macro ? op.Evaluate(input, param, op_scratch) : op.Evaluate(input, op_scratch);
         // Captures (before negation, as the operators store them).
@@ -1206,6 +1224,9 @@ void Transaction::ProcessUri(std::string_view uri_in, std::string_view method,
   s.SetScalar("REQUEST_PROTOCOL", "HTTP/" + std::string(http_version));
   size_t q = decoded.find('?');
   s.uri_no_query_decoded = q == std::string::npos ? decoded : decoded.substr(0, q);
+  if (s.rules->options.fix_cve_2024_1019) {
+    s.uri_no_query_decoded = UriDecode(raw_q == std::string::npos ? uri_s : uri_s.substr(0, raw_q));
+  }
   std::string query;
   if (raw_q != std::string::npos) {
     query = uri_s.substr(raw_q + 1);

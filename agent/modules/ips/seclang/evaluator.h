@@ -43,8 +43,13 @@ class CompiledRules;
 
 // Switches for the optimisations (each may be turned off to show it changes no verdict).
 struct EvalOptions {
-  // Cache each (value, transformation chain) result within a rule evaluation.
+  // Cache each (transformation chain, value) result for the transaction: CRS applies a few
+  // dozen chains to the same values.
   bool transformation_cache = true;
+  // CVE-2024-1019: 3.0.9 takes REQUEST_FILENAME/BASENAME/PATH_INFO from the URI *after*
+  // %-decoding, up to the first '?', so `/a%3F/../b` hides the path from rules. Fixed (the path is
+  // the raw URI up to its first '?', then decoded — as libmodsecurity 3.0.12 does) unless false.
+  bool fix_cve_2024_1019 = true;
 };
 
 // Compiles `set`. Errors: InvalidArgument for what the evaluator cannot run (an unsupported
