@@ -1,6 +1,6 @@
 // In-process CPU per transaction of the two WAF engines behind the seam (waf.h), same requests,
 // same rules (Debian's CRS at PL1, prevent mode), same run: a plain GET and a 10-parameter GET.
-// Usage: ips_engine_cpu [iterations]   (prints µs of thread CPU per transaction)
+// Usage: ips_engine_cpu [iterations [libmodsecurity|ward]]   (µs of thread CPU per transaction)
 #include <time.h>
 
 #include <cstdio>
@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
       {"10-parameter GET", ten},
   };
   for (auto kind : {agent::ips::WafEngineKind::kLibModSecurity, agent::ips::WafEngineKind::kWard}) {
+    if (argc > 2 && agent::ips::WafEngineName(kind) != argv[2]) continue;
     const auto& engine = agent::ips::WafEngineFor(kind);
     double t0 = ThreadCpuUs();
     auto rules = engine.Load(config, nullptr);

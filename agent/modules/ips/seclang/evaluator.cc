@@ -16,16 +16,21 @@
 
 namespace ward::seclang {
 
+namespace {
+// tolower() of the "C" locale, inline: only A-Z change (libmodsecurity passes a plain char).
+inline int AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+}  // namespace
+
 size_t CiHash::operator()(const std::string& k) const {
   size_t h = 0;
-  for (char c : k) h += static_cast<size_t>(std::tolower(c));
+  for (char c : k) h += static_cast<size_t>(AsciiLower(c));
   return h;
 }
 
 bool CiEqual::operator()(const std::string& a, const std::string& b) const {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(a[i]) != std::tolower(b[i])) return false;
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
   }
   return true;
 }
@@ -118,7 +123,13 @@ class KeyRegex {
 };
 
 // A variable of a rule, resolved at compile time.
+// How a collection is resolved (decided once per variable, not per evaluation).
+enum class VarKind : uint8_t { kSet, kNames, kStore, kRule, kXml, kHighestSeverity, kEnv, kScalar };
+VarKind Classify(std::string_view collection, std::string* source);
+
 struct CVar {
+  VarKind kind = VarKind::kScalar;
+  std::string source;  // kSet/kNames: the collection holding the values
   VariableRef ref;
   std::string full_name;  // libmodsecurity's m_fullName ("ARGS:foo", "ARGS:regex(^a)", "TX")
   std::shared_ptr<KeyRegex> regex;
@@ -144,6 +155,7 @@ CVar MakeVar(const VariableRef& ref) {
   v.ref.exclude = false;
   v.full_name = FullName(ref);
   if (ref.key_is_regex) v.regex = std::make_shared<KeyRegex>(ref.key);
+  v.kind = Classify(ref.collection, &v.source);
   return v;
 }
 
@@ -362,6 +374,26 @@ bool IsStore(std::string_view c) {
          std::end(kStoreCollections);
 }
 
+VarKind Classify(std::string_view c, std::string* source) {
+  *source = std::string(c);
+  for (const auto& [proxy, base] : kNameProxies) {
+    if (c == proxy) {
+      *source = std::string(base);
+      return VarKind::kNames;
+    }
+  }
+  if (std::find(std::begin(kSetCollections), std::end(kSetCollections), c) !=
+      std::end(kSetCollections)) {
+    return VarKind::kSet;
+  }
+  if (IsStore(c)) return VarKind::kStore;
+  if (c == "RULE") return VarKind::kRule;
+  if (c == "XML") return VarKind::kXml;
+  if (c == "HIGHEST_SEVERITY") return VarKind::kHighestSeverity;
+  if (c == "ENV") return VarKind::kEnv;
+  return VarKind::kScalar;
+}
+
 }  // namespace
 
 struct Transaction::State {
@@ -474,16 +506,9 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     return false;
   };
   // AnchoredSetVariable (optionally seen through a name proxy).
-  std::string_view source = c;
-  bool names = false;
-  for (const auto& [proxy, base] : kNameProxies) {
-    if (c == proxy) {
-      source = base;
-      names = true;
-    }
-  }
-  const bool is_set = names || std::find(std::begin(kSetCollections), std::end(kSetCollections),
-                                         c) != std::end(kSetCollections);
+  const bool names = v.kind == VarKind::kNames;
+  const bool is_set = names || v.kind == VarKind::kSet;
+  const std::string& source = v.source;
   if (is_set) {
     auto f = sets.find(source);
     if (f == sets.end()) return;
@@ -516,7 +541,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     }
     return;
   }
-  if (IsStore(c)) {
+  if (v.kind == VarKind::kStore) {
     auto f = stores.find(c);
     if (f == stores.end()) return;
     const Collection& col = f->second;
@@ -541,7 +566,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
                std::make_move_iterator(tmp.rend()));
     return;
   }
-  if (c == "RULE" && (v.ref.key.empty() || v.regex != nullptr)) {
+  if (v.kind == VarKind::kRule && (v.ref.key.empty() || v.regex != nullptr)) {
     for (const char* k : {"id", "rev", "severity", "logdata", "msg"}) {
       if (v.regex != nullptr && !v.regex->Search(k)) continue;
       CVar one = MakeVar(VariableRef{"RULE", k, false, false, false});
@@ -549,7 +574,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     }
     return;
   }
-  if (c == "RULE") {
+  if (v.kind == VarKind::kRule) {
     const CRule* r = rule;
     std::string k = Upper(v.ref.key);
     std::string value;
@@ -577,7 +602,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     if (found) out.push_back(Value{v.ref.key, "RULE:" + v.ref.key, value});
     return;
   }
-  if (c == "XML") {
+  if (v.kind == VarKind::kXml) {
     // XML:<xpath> over the parsed body (seclang/body); nothing without an XML document.
     if (xml == nullptr || v.ref.key.empty()) return;
     std::vector<std::pair<std::string, std::string>> ns;
@@ -594,11 +619,11 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     }
     return;
   }
-  if (c == "HIGHEST_SEVERITY") {
+  if (v.kind == VarKind::kHighestSeverity) {
     out.push_back(Value{"", c, std::to_string(highest_severity)});
     return;
   }
-  if (c == "ENV") {
+  if (v.kind == VarKind::kEnv) {
     // The process environment, in name order (3.0.9 copies environ into a std::map); a
     // selector compares names exactly.
     std::map<std::string, std::string> env;
@@ -1213,6 +1238,11 @@ void Transaction::ProcessConnection(std::string_view client_ip, int client_port,
 void Transaction::ProcessUri(std::string_view uri_in, std::string_view method,
                              std::string_view http_version) {
   State& s = *s_;
+  // libmodsecurity's processURI takes C strings: each ends at its first NUL.
+  auto c_string = [](std::string_view v) { return v.substr(0, v.find('\0')); };
+  uri_in = c_string(uri_in);
+  method = c_string(method);
+  http_version = c_string(http_version);
   std::string uri_s(uri_in);
   size_t frag = uri_s.find('#');
   if (frag != std::string::npos) uri_s.resize(frag);
