@@ -92,6 +92,103 @@ int StoiOrZero(const std::string& s) {
   return static_cast<int>(v);
 }
 
+// libmodsecurity's utils::string::limitTo and toHexIfNeeded (log lines).
+std::string LimitTo(size_t amount, const std::string& str) {
+  if (str.size() <= amount) return str;
+  return str.substr(0, amount) + " (" + std::to_string(str.size() - amount) +
+         " characters omitted)";
+}
+
+std::string ToHexIfNeeded(std::string_view str, bool escape_spec) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(str.size());
+  for (char ch : str) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 32 || c > 126 || (escape_spec && (c == '"' || c == '\\'))) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+// A parameter with its macros removed (RunTimeString::evaluate without a transaction).
+std::string StripMacros(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("%{", i);
+    if (open == std::string_view::npos) break;
+    size_t close = text.find('}', open + 2);
+    if (close == std::string_view::npos) break;
+    out.append(text.substr(i, open - i));
+    i = close + 1;
+  }
+  out.append(text.substr(std::min(i, text.size())));
+  return out;
+}
+
+// The operator's name in libmodsecurity's messages (Operator::m_op).
+std::string_view LibraryOperatorName(OperatorKind k) {
+  switch (k) {
+    case OperatorKind::kRx:
+      return "Rx";
+    case OperatorKind::kPm:
+      return "Pm";
+    case OperatorKind::kPmFromFile:
+      return "PmFromFile";
+    case OperatorKind::kDetectSqli:
+      return "DetectSQLi";
+    case OperatorKind::kDetectXss:
+      return "DetectXSS";
+    case OperatorKind::kValidateByteRange:
+      return "ValidateByteRange";
+    case OperatorKind::kValidateUrlEncoding:
+      return "ValidateUrlEncoding";
+    case OperatorKind::kValidateUtf8Encoding:
+      return "ValidateUtf8Encoding";
+    case OperatorKind::kWithin:
+      return "Within";
+    case OperatorKind::kStrEq:
+      return "StrEq";
+    case OperatorKind::kContains:
+      return "Contains";
+    case OperatorKind::kContainsWord:
+      return "ContainsWord";
+    case OperatorKind::kEndsWith:
+      return "EndsWith";
+    case OperatorKind::kBeginsWith:
+      return "BeginsWith";
+    case OperatorKind::kEq:
+      return "Eq";
+    case OperatorKind::kGe:
+      return "Ge";
+    case OperatorKind::kGt:
+      return "Gt";
+    case OperatorKind::kLe:
+      return "Le";
+    case OperatorKind::kLt:
+      return "Lt";
+    case OperatorKind::kIpMatch:
+      return "IpMatch";
+    case OperatorKind::kIpMatchFromFile:
+      return "IpMatchFromFile";
+    case OperatorKind::kUnconditionalMatch:
+      return "UnconditionalMatch";
+    case OperatorKind::kNoMatch:
+      return "NoMatch";
+    case OperatorKind::kGeoLookup:
+      return "GeoLookup";
+    case OperatorKind::kRblHttpBl:
+      return "Rbl";
+  }
+  return "";
+}
+
 // A case-insensitive regex on collection keys (libmodsecurity's Utils::Regex(pattern, true)).
 class KeyRegex {
  public:
@@ -827,31 +924,24 @@ void Transaction::State::Log(Message& rm) {
   m.severity = rm.severity;
   m.variable = rm.variable;
   m.disruptive = rm.disruptive;
-  auto esc = [](std::string_view s) {
-    std::string o;
-    for (char c : s) {
-      if (c == '"' || c == '\\') o.push_back('\\');
-      o.push_back(c);
-    }
-    return o;
-  };
+  // RuleMessage::log: the match, then _details; the whole line through toHexIfNeeded.
   std::string line = rm.disruptive
                          ? "ModSecurity: Access denied with code " + std::to_string(it.status) +
                                " (phase " + std::to_string(rm.head ? rm.head->phase : 2) + "). "
                          : "ModSecurity: Warning. ";
   line += rm.match;
-  if (rm.head != nullptr) {
-    line += " [file \"" + esc(rm.head->where.file) + "\"] [line \"" +
-            std::to_string(rm.head->where.line) + "\"]";
-  }
+  line += " [file \"" + (rm.head ? rm.head->where.file : std::string()) + "\"] [line \"" +
+          std::to_string(rm.head ? rm.head->where.line : 0) + "\"]";
   line += " [id \"" + std::to_string(rm.id) + "\"] [rev \"" +
-          esc(rm.head ? rm.head->rev : std::string()) + "\"] [msg \"" + esc(rm.msg) +
-          "\"] [data \"" + esc(rm.data.substr(0, 200)) + "\"] [severity \"" +
-          std::to_string(rm.severity) + "\"] [ver \"" + esc(rm.head ? rm.head->ver : "") +
+          ToHexIfNeeded(rm.head ? rm.head->rev : std::string(), true) + "\"] [msg \"" + rm.msg +
+          "\"] [data \"" + ToHexIfNeeded(LimitTo(200, rm.data), true) + "\"] [severity \"" +
+          std::to_string(rm.severity) + "\"] [ver \"" +
+          ToHexIfNeeded(rm.head ? rm.head->ver : std::string(), true) +
           "\"] [maturity \"0\"] [accuracy \"0\"]";
-  for (const auto& t : rm.tags) line += " [tag \"" + esc(t) + "\"]";
-  line += " [hostname \"" + esc(server_ip) + "\"] [uri \"" +
-          esc(uri_no_query_decoded.substr(0, 200)) + "\"] [unique_id \"" + esc(unique_id) + "\"]";
+  for (const auto& t : rm.tags) line += " [tag \"" + ToHexIfNeeded(t, true) + "\"]";
+  line += " [hostname \"" + server_ip + "\"] [uri \"" + LimitTo(200, uri_no_query_decoded) +
+          "\"] [unique_id \"" + unique_id + "\"] [ref \"\"]";
+  line = ToHexIfNeeded(line, false);
   m.line = std::move(line);
   logs.push_back(std::move(m));
 }
@@ -1067,12 +1157,20 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
         if (!ret) continue;
         // Match message (the parameter as written or expanded, the value before transformation).
         {
-          std::string shown = val.value.substr(0, 100);
-          std::string name(OperatorName(op.kind()));
-          if (!name.empty()) name[0] = static_cast<char>(std::toupper(name[0]));
-          rm.match = "Matched \"Operator `" + name + "' with parameter `" +
-                     (macro ? param : op.param()).substr(0, 200) + "' against variable `" +
-                     val.key_with_collection + "' (Value: `" + shown + "' )";
+          // Operator::resolveMatchMessage: operators that take macros show the expansion, the
+          // others their parameter without macros (what RunTimeString gives without a
+          // transaction).
+          const OperatorKind k = op.kind();
+          const bool takes_macros = k == OperatorKind::kRx || k == OperatorKind::kGe ||
+                                    k == OperatorKind::kGt || k == OperatorKind::kLt ||
+                                    k == OperatorKind::kLe || k == OperatorKind::kEndsWith ||
+                                    k == OperatorKind::kWithin;
+          std::string shown_param = takes_macros ? (macro ? param : op.param())
+                                                 : (macro ? StripMacros(op.param()) : op.param());
+          rm.match = "Matched \"Operator `" + std::string(LibraryOperatorName(k)) +
+                     "' with parameter `" + LimitTo(200, shown_param) + "' against variable `" +
+                     val.key_with_collection + "' (Value: `" +
+                     LimitTo(100, ToHexIfNeeded(val.value, false)) + "' )";
           rm.variable = val.key_with_collection;
         }
         UpdateMatched(val.key_with_collection, input);
