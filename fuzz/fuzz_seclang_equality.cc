@@ -66,6 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string diff = ward::seclang::equality::Compare(a, b);
   if (!diff.empty()) {
     std::fprintf(stderr, "difference: %s\n", diff.c_str());
+    for (const auto& l : a.lines) std::fprintf(stderr, "libmodsecurity: %s\n", l.c_str());
+    for (const auto& l : b.lines) std::fprintf(stderr, "ward: %s\n", l.c_str());
     std::abort();
   }
   return 0;

@@ -273,7 +273,10 @@ Outcome Run(const agent::ips::WafRules& rules, const HttpCase& c) {
   }
   tx->Finish();
   Outcome o;
-  for (const auto& m : tx->matches()) o.ids.push_back(m.id);
+  for (const auto& m : tx->matches()) {
+    o.ids.push_back(m.id);
+    o.lines.push_back(m.line);
+  }
   o.scores = tx->anomaly_scores();
   o.intervention = tx->intervention();
   return o;

@@ -1167,10 +1167,16 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
                                     k == OperatorKind::kWithin;
           std::string shown_param = takes_macros ? (macro ? param : op.param())
                                                  : (macro ? StripMacros(op.param()) : op.param());
-          rm.match = "Matched \"Operator `" + std::string(LibraryOperatorName(k)) +
-                     "' with parameter `" + LimitTo(200, shown_param) + "' against variable `" +
-                     val.key_with_collection + "' (Value: `" +
-                     LimitTo(100, ToHexIfNeeded(val.value, false)) + "' )";
+          if (k == OperatorKind::kDetectSqli) {
+            rm.match = "detected SQLi using libinjection.";
+          } else if (k == OperatorKind::kDetectXss) {
+            rm.match = "detected XSS using libinjection.";
+          } else {
+            rm.match = "Matched \"Operator `" + std::string(LibraryOperatorName(k)) +
+                       "' with parameter `" + LimitTo(200, shown_param) + "' against variable `" +
+                       val.key_with_collection + "' (Value: `" +
+                       LimitTo(100, ToHexIfNeeded(val.value, false)) + "' )";
+          }
           rm.variable = val.key_with_collection;
         }
         UpdateMatched(val.key_with_collection, input);
