@@ -38,7 +38,7 @@ CrsCases LoadCrsCases(const std::string& dir);
 
 // What one exchange gave.
 struct Outcome {
-  std::vector<int64_t> ids;  // matched rule ids, in order
+  std::vector<int64_t> ids;        // matched rule ids, in order
   std::vector<std::string> lines;  // their log lines (diagnostics)
   agent::ips::AnomalyScores scores;
   agent::ips::Intervention intervention;
