@@ -123,6 +123,8 @@ Observed RunModsec(const BodyCase& c) {
   o.files = Read(t.m_variableFiles);
   o.files_names = Read(t.m_variableFilesNames);
   o.files_sizes = Read(t.m_variableFilesSizes);
+  o.files_tmp_content = Read(t.m_variableFilesTmpContent);
+  o.files_tmpnames = Read(t.m_variableFilesTmpNames);
   o.multipart_names = Read(t.m_variableMultipartName);
   o.multipart_filenames = Read(t.m_variableMultipartFileName);
   o.multipart_part_headers = Read(t.m_variableMultipartPartHeaders);
@@ -198,6 +200,7 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
     o.files.emplace_back(f.name, f.filename);
     o.files_names.emplace_back(f.name, f.name);
     o.files_sizes.emplace_back(f.name, f.size);
+    o.files_tmp_content.emplace_back(f.name, "");  // FileEntry's contract: no content kept
   }
   for (const auto& n : result->multipart_names) o.multipart_names.emplace_back(n.name, n.value);
   for (const auto& n : result->multipart_filenames) {
@@ -211,6 +214,7 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
   o.files = Sorted(std::move(o.files));
   o.files_names = Sorted(std::move(o.files_names));
   o.files_sizes = Sorted(std::move(o.files_sizes));
+  o.files_tmp_content = Sorted(std::move(o.files_tmp_content));
   o.multipart_names = Sorted(std::move(o.multipart_names));
   o.multipart_filenames = Sorted(std::move(o.multipart_filenames));
   o.multipart_part_headers = Sorted(std::move(o.multipart_part_headers));
@@ -220,8 +224,7 @@ Observed RunWard(const BodyCase& c, BodyProcessor* proc, BodyResult* result) {
   o.scalars["REQBODY_ERROR_MSG"] = scalar(result->reqbody_error_msg);
   o.scalars["REQBODY_PROCESSOR_ERROR"] = scalar(result->reqbody_processor_error);
   o.scalars["REQBODY_PROCESSOR_ERROR_MSG"] = scalar(result->reqbody_processor_error_msg);
-  o.scalars["INBOUND_DATA_ERROR"] =
-      (inbound_data_error || result->inbound_data_error) ? "1" : "0";
+  o.scalars["INBOUND_DATA_ERROR"] = (inbound_data_error || result->inbound_data_error) ? "1" : "0";
   o.scalars["FILES_COMBINED_SIZE"] = scalar(result->files_combined_size);
   // 3.0.9 writes ARGS_COMBINED_SIZE with std::to_string(double).
   if (!urlencoded) {
@@ -283,6 +286,8 @@ std::string Diff(const Observed& m, const Observed& w) {
   DiffPairs(out, "FILES", m.files, w.files);
   DiffPairs(out, "FILES_NAMES", m.files_names, w.files_names);
   DiffPairs(out, "FILES_SIZES", m.files_sizes, w.files_sizes);
+  DiffPairs(out, "FILES_TMP_CONTENT", m.files_tmp_content, w.files_tmp_content);
+  DiffPairs(out, "FILES_TMPNAMES", m.files_tmpnames, w.files_tmpnames);
   DiffPairs(out, "MULTIPART_NAME", m.multipart_names, w.multipart_names);
   DiffPairs(out, "MULTIPART_FILENAME", m.multipart_filenames, w.multipart_filenames);
   DiffPairs(out, "MULTIPART_PART_HEADERS", m.multipart_part_headers, w.multipart_part_headers);

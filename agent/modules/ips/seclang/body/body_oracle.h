@@ -36,6 +36,8 @@ struct Observed {
   Pairs files;
   Pairs files_names;
   Pairs files_sizes;
+  Pairs files_tmp_content;
+  Pairs files_tmpnames;
   Pairs multipart_names;
   Pairs multipart_filenames;
   Pairs multipart_part_headers;

@@ -34,9 +34,13 @@ class MultipartParser {
     std::string filename;
     uint64_t file_size = 0;
     std::string last_header_name;
-    std::vector<std::pair<std::string, std::string>> headers;  // case-insensitive names
+    // headers[0 .. nheaders) (case-insensitive names) and header_lines[0 .. nlines): the
+    // vectors keep their strings (and capacity) across parts and bodies.
+    std::vector<std::pair<std::string, std::string>> headers;
+    size_t nheaders = 0;
     std::string last_header_line;
     std::vector<std::string> header_lines;
+    size_t nlines = 0;
     unsigned int length = 0;
     void Clear();
   };
@@ -51,7 +55,8 @@ class MultipartParser {
   void ValidateQuotes(const char* data, char quote);
   std::pair<std::string, std::string>* FindHeader(std::string_view name);
   Part* NewPart();
-  static int CountBoundaryParams(const std::string& value);
+  int CountBoundaryParams(const std::string& value);
+  void AddHeaderLine();
 
   BodyResult* result_ = nullptr;
   std::string header_;
@@ -73,6 +78,16 @@ class MultipartParser {
   // Parts kept (names non-empty) are parts_[0 .. kept_); parts_ beyond are reused storage.
   std::vector<Part> parts_;
   size_t kept_ = 0;
+  // Scratch strings reused across calls (3.0.9's temporaries), so a warm parser allocates
+  // nothing for bodies like those it has seen.
+  std::string lower_;
+  std::string cd_name_;
+  std::string cd_value_;
+  std::string cd_filename_star_;
+  std::string header_value_;
+  std::string padded_;
+  std::string new_value_;
+  std::string header_name_;
 
   int flag_error_ = 0;
   int flag_data_before_ = 0;

@@ -64,6 +64,7 @@ void BodyResult::Reset() {
   multipart_part_headers.clear();
   multipart = {};
   multipart_unterminated_quote = false;
+  xml_amplification = false;
   reqbody_error = {};
   reqbody_error_msg = {};
   reqbody_processor_error = {};
@@ -82,6 +83,38 @@ xmlParserInputBufferPtr NoExternalEntity(const char* /*uri*/, xmlCharEncoding /*
   return nullptr;
 }
 void NullError(void* /*ctx*/, const char* /*msg*/, ...) {}
+
+// Whether the text under `node` (and its siblings), internal entity references expanded as
+// xmlNodeGetContent expands them, stays within `*budget` bytes; stops as soon as it does not,
+// so the walk costs at most the budget.
+bool ExpandsWithin(xmlNodePtr node, size_t* budget, int depth) {
+  if (depth > 1024) return false;
+  for (xmlNodePtr n = node; n != nullptr; n = n->next) {
+    switch (n->type) {
+      case XML_TEXT_NODE:
+      case XML_CDATA_SECTION_NODE: {
+        const auto len = static_cast<size_t>(xmlStrlen(n->content));
+        if (len > *budget) return false;
+        *budget -= len;
+        break;
+      }
+      case XML_ENTITY_REF_NODE: {
+        xmlEntityPtr ent = xmlGetDocEntity(n->doc, n->name);
+        if (ent != nullptr && !ExpandsWithin(ent->children, budget, depth + 1)) return false;
+        break;
+      }
+      case XML_ELEMENT_NODE:
+        for (xmlAttrPtr a = n->properties; a != nullptr; a = a->next) {
+          if (!ExpandsWithin(a->children, budget, depth + 1)) return false;
+        }
+        if (!ExpandsWithin(n->children, budget, depth + 1)) return false;
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -126,6 +159,56 @@ void XmlDocument::Evaluate(std::string_view xpath,
 
 namespace {
 
+// yajl's memory: bump allocation from blocks kept across bodies (rewound per body, nothing
+// freed), so a warm thread parses JSON without touching the heap. realloc copies unless the
+// size still fits; each allocation carries its size in the 16 bytes before it.
+class BumpHeap {
+ public:
+  void Reset() {
+    block_ = 0;
+    used_ = 0;
+  }
+  void* Malloc(size_t n) {
+    n = (n + 15) & ~static_cast<size_t>(15);
+    const size_t need = n + 16;
+    while (block_ < blocks_.size() && used_ + need > sizes_[block_]) {
+      ++block_;
+      used_ = 0;
+    }
+    if (block_ == blocks_.size()) {
+      const size_t size = std::max<size_t>(64 * 1024, need);
+      blocks_.push_back(std::make_unique<char[]>(size));
+      sizes_.push_back(size);
+      used_ = 0;
+    }
+    char* p = blocks_[block_].get() + used_;
+    std::memcpy(p, &n, sizeof n);
+    used_ += need;
+    return p + 16;
+  }
+  void* Realloc(void* old, size_t n) {
+    if (old == nullptr) return Malloc(n);
+    size_t old_n = 0;
+    std::memcpy(&old_n, static_cast<char*>(old) - 16, sizeof old_n);
+    if (n <= old_n) return old;
+    void* p = Malloc(n);
+    std::memcpy(p, old, old_n);
+    return p;
+  }
+
+  static void* YajlMalloc(void* ctx, size_t n) { return static_cast<BumpHeap*>(ctx)->Malloc(n); }
+  static void* YajlRealloc(void* ctx, void* p, size_t n) {
+    return static_cast<BumpHeap*>(ctx)->Realloc(p, n);
+  }
+  static void YajlFree(void* /*ctx*/, void* /*p*/) {}
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<size_t> sizes_;
+  size_t block_ = 0;
+  size_t used_ = 0;
+};
+
 class JsonParser {
  public:
   void Run(std::string_view body, const BodySettings& settings, size_t args_before,
@@ -150,7 +233,10 @@ class JsonParser {
                                               &JsonParser::OnEndMap,
                                               &JsonParser::OnStartArray,
                                               &JsonParser::OnEndArray};
-    yajl_handle h = yajl_alloc(&kCallbacks, nullptr, this);
+    heap_.Reset();
+    yajl_alloc_funcs funcs = {&BumpHeap::YajlMalloc, &BumpHeap::YajlRealloc, &BumpHeap::YajlFree,
+                              &heap_};
+    yajl_handle h = yajl_alloc(&kCallbacks, &funcs, this);
     yajl_config(h, yajl_allow_partial_values, 0);
     const auto* data = reinterpret_cast<const unsigned char*>(body.data());
     // 3.0.9 passes the size as an unsigned int.
@@ -180,15 +266,16 @@ class JsonParser {
 
   // 3.0.9's getCurrentKey(): "json" at the top, "" inside an array, "empty-key" for an empty
   // key in a map; a non-empty key is consumed.
-  std::string CurrentKey() {
+  // The view is valid until the next call.
+  std::string_view CurrentKey() {
     if (used_ == 0) return "json";
     if (current_key_.empty()) {
       if (containers_[used_ - 1].array) return "";
       return "empty-key";
     }
-    std::string ret = std::move(current_key_);
+    key_.swap(current_key_);  // both keep their capacity
     current_key_.clear();
-    return ret;
+    return key_;
   }
 
   int AddArgument(std::string_view value) {
@@ -214,10 +301,10 @@ class JsonParser {
   }
 
   int Push(bool array) {
-    std::string name = CurrentKey();
+    const std::string_view name = CurrentKey();
     if (containers_.size() <= used_) containers_.emplace_back();
     Container& c = containers_[used_++];
-    c.name = std::move(name);
+    c.name.assign(name);
     c.array = array;
     c.counter = 0;
     depth_++;
@@ -265,7 +352,9 @@ class JsonParser {
   std::vector<Container> containers_;
   size_t used_ = 0;
   std::string current_key_;
+  std::string key_;
   std::string path_;
+  BumpHeap heap_;
 };
 
 }  // namespace
@@ -276,6 +365,7 @@ struct BodyProcessor::State {
   MultipartParser multipart;
   JsonParser json;
   std::string error;
+  std::string message;
 };
 
 BodyProcessor::BodyProcessor() : state_(std::make_unique<State>()) {}
@@ -283,13 +373,17 @@ BodyProcessor::~BodyProcessor() = default;
 
 namespace {
 
+// The text an XML body may expand to through entities: 10x the body (libxml2's own
+// amplification factor), at least 1 MB.
+constexpr size_t kXmlExpansionFloor = 1024 * 1024;
+
 constexpr std::string_view kNoFilesLimitMsg =
     "Request body excluding files is bigger than the maximum expected.";
 
-void SetErrors(BodyResult* r, std::string_view prefix, const std::string& error) {
-  std::string msg(prefix);
-  msg += error;
-  const std::string_view m = r->Store(msg);
+void SetErrors(BodyResult* r, std::string_view prefix, const std::string& error,
+               std::string* scratch) {
+  scratch->assign(prefix).append(error);
+  const std::string_view m = r->Store(*scratch);
   r->reqbody_error = {true, "1"};
   r->reqbody_processor_error = {true, "1"};
   r->reqbody_error_msg = {true, m};
@@ -335,11 +429,21 @@ void BodyProcessor::Process(const BodyInput& input, const BodySettings& settings
         const int well_formed = ctx->wellFormed;
         xmlDocPtr doc = ctx->myDoc;
         xmlFreeParserCtxt(ctx);
+        // Entity amplification that libxml2 lets through (one large entity referenced many
+        // times: it checks loops and nesting, not this) would make every XML:/* value that
+        // large — 3.0.9 builds it; Ward refuses the document (a deliberate difference).
+        size_t budget = std::max<size_t>(kXmlExpansionFloor, 10 * input.body.size());
+        if (doc != nullptr && !ExpandsWithin(doc->children, &budget, 0)) {
+          xmlFreeDoc(doc);
+          doc = nullptr;
+          result->xml_amplification = true;
+          error = "XML: Failed parsing document (entity expansion over the limit).";
+        }
         if (doc != nullptr) result->xml_.reset(new XmlDocument(doc));
-        if (well_formed != 1) error = "XML: Failed parsing document.";
+        if (error.empty() && well_formed != 1) error = "XML: Failed parsing document.";
       }
       if (!error.empty()) {
-        SetErrors(result, "XML parsing error: ", error);
+        SetErrors(result, "XML parsing error: ", error, &state_->message);
       } else {
         SetNoErrors(result);
       }
@@ -349,7 +453,7 @@ void BodyProcessor::Process(const BodyInput& input, const BodySettings& settings
       if (no_files_exceeded) break;
       state_->json.Run(input.body, settings, input.args_before, result, &error);
       if (!error.empty() && !input.body.empty()) {
-        SetErrors(result, "JSON parsing error: ", error);
+        SetErrors(result, "JSON parsing error: ", error, &state_->message);
       } else {
         SetNoErrors(result);
       }
@@ -363,7 +467,7 @@ void BodyProcessor::Process(const BodyInput& input, const BodySettings& settings
       // 3.0.9 keeps the count in an int.
       const auto counted = static_cast<int>(static_cast<unsigned int>(no_files_length));
       if (!error.empty()) {
-        SetErrors(result, "Multipart parsing error: ", error);
+        SetErrors(result, "Multipart parsing error: ", error, &state_->message);
       } else if (settings.no_files_limit &&
                  static_cast<double>(counted) > static_cast<double>(*settings.no_files_limit)) {
         result->reqbody_error = {true, "1"};

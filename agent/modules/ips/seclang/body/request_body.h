@@ -10,7 +10,8 @@
 //   proc.Process(input, settings, &result);   // after phase 1, before phase 2
 // `result` then holds views into its own arena (valid until its next Reset()/Process()), and the
 // evaluator fills its collections from it. Buffers keep their capacity: a warm thread processes
-// a body of a size it has seen without heap allocation (XML excepted: libxml2 builds its tree).
+// multipart and JSON bodies without heap allocation (counted in allocation_test.cc; XML
+// excepted: libxml2 builds its tree).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ward::seclang::body {
@@ -26,7 +28,8 @@ namespace ward::seclang::body {
 // What libmodsecurity 3.0.9 chooses as the body processor: `ctl:requestBodyProcessor=XML|JSON`
 // (the "processor", which wins), else the request's Content-Type (multipart/form-data or
 // application/x-www-form-urlencoded, compared case-insensitively as a prefix; the last
-// Content-Type header decides), else `ctl:requestBodyProcessor=URLENCODED`.
+// Content-Type header decides), else `ctl:requestBodyProcessor=URLENCODED`. REQBODY_PROCESSOR
+// ("MULTIPART", "URLENCODED", "JSON", "XML") is the evaluator's to set as those steps happen.
 enum class BodyProcessorKind : uint8_t { kNone, kUrlEncoded, kMultipart, kJson, kXml };
 
 // The settings that change a body's result (from the rule set's directives).
@@ -43,12 +46,13 @@ struct BodySettings {
 // One request's input to Process().
 struct BodyInput {
   BodyProcessorKind kind = BodyProcessorKind::kNone;
-  // The Content-Type header's value as libmodsecurity resolves it (the first one sent); nullopt
-  // when the request has none. Multipart reads its boundary from it.
+  // The Content-Type header's value as 3.0.9 resolves it (REQUEST_HEADERS' resolveFirst
+  // ("Content-Type")); nullopt when the request has none. Multipart reads its boundary from it;
+  // a multipart body without it gives no MULTIPART_* flags and no error.
   std::optional<std::string_view> content_type;
-  // The body as kept after SecRequestBodyLimit (see RequestBodyLimiter).
+  // The body as kept after SecRequestBodyLimit (see AppendRequestBody below).
   std::string_view body;
-  // How many arguments ARGS already holds (the query string's), for SecArgumentsLimit.
+  // How many arguments ARGS already holds (the query string's), for SecArgumentsLimit (JSON).
   size_t args_before = 0;
 };
 
@@ -58,7 +62,8 @@ struct NameValue {
 };
 
 // One file part of a multipart body: FILES (name → filename), FILES_NAMES (name → name),
-// FILES_SIZES (name → size in decimal).
+// FILES_SIZES (name → size in decimal), FILES_TMP_CONTENT (name → "": 3.0.9 keeps the content
+// only with upload storage on, which Ward does not have). FILES_TMPNAMES stays empty.
 struct FileEntry {
   std::string_view name;
   std::string_view filename;
@@ -97,8 +102,8 @@ struct MultipartFlags {
 
 class XmlDocument;
 
-// Everything one body gives. Views point into this object's arena (or into BodyInput::body) and
-// stay valid until the next Reset()/Process() on it.
+// Everything one body gives. Views point into this object's arena (or to static text) and stay
+// valid until the next Reset()/Process() on it; nothing points into BodyInput::body.
 class BodyResult {
  public:
   BodyResult();
@@ -143,6 +148,13 @@ class BodyResult {
   // INBOUND_DATA_ERROR: "1" when this is true or AppendRequestBody said so, else "0" (3.0.9
   // sets "0" at the start of phase 2 when nothing set it before).
   bool inbound_data_error = false;
+
+  // The XML body's text with its entity references expanded exceeds max(1 MB, 10x the body)
+  // (one large entity referenced many times, which libxml2 2.9.14 accepts): 3.0.9 would give
+  // that whole text as XML:/*; Ward drops the document and sets REQBODY_ERROR with "XML parsing
+  // error: XML: Failed parsing document (entity expansion over the limit)." (deliberate
+  // difference, docs/ips.md).
+  bool xml_amplification = false;
 
   // The parsed XML document (kXml, when libxml2 produced one — also for a body that is not
   // well formed, as in 3.0.9); nullptr otherwise.
