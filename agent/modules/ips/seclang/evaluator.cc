@@ -1527,6 +1527,8 @@ void Transaction::ProcessRequestBody() {
     s.Set("FILES").emplace(std::string(f.name), std::string(f.filename));
     s.Set("FILES_NAMES").emplace(std::string(f.name), std::string(f.name));
     s.Set("FILES_SIZES").emplace(std::string(f.name), std::string(f.size));
+    // FILES_TMP_CONTENT: 3.0.9 keeps the content only with upload storage (Ward has none).
+    s.Set("FILES_TMP_CONTENT").emplace(std::string(f.name), std::string());
   }
   if (br.files_combined_size.set) {
     s.SetScalar("FILES_COMBINED_SIZE", br.files_combined_size.value);
