@@ -38,3 +38,8 @@ foreach(case crash_restart_open crash_restart_closed crash_then_no_ips clean_sto
                    $<TARGET_FILE:ward-agent> ${case})
   set_tests_properties(net_netns_${case} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 endforeach()
+# The same suite with Ward's own SecLang evaluator (ips.engine: ward, issue #15).
+add_test(NAME ips_crs_conformance_ward
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_crs_conformance.py
+                 --agent $<TARGET_FILE:ward-agent> --engine ward)
+set_tests_properties(ips_crs_conformance_ward PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 600)

@@ -5,6 +5,7 @@ oracle's runner (crs_ftw_min.py) sending raw requests over TCP. Compares every t
 results of Debian's nginx + libmodsecurity 3.0.9 + the same CRS.
 
   ips_crs_conformance.py --agent BUILD/bin/ward-agent [--subset K] [--port P] [--json OUT]
+                         [--engine libmodsecurity|ward]
 
 --subset K runs every K-th test file (CTest runs the whole suite: about 25 s wall).
 Exit 0 when every test the reference passes also passes here, or the difference is listed in
@@ -114,6 +115,8 @@ def main():
     ap.add_argument("--backend", default="nginx", choices=["nginx", "python"],
                     help="nginx: the reference's nginx without ModSecurity (same status codes for broken HTTP)")
     ap.add_argument("--json")
+    ap.add_argument("--engine", default="libmodsecurity", choices=["libmodsecurity", "ward"],
+                    help="ips.engine of the policy")
     a = ap.parse_args()
     if not os.path.isfile(RUNNER) or not os.path.isdir(ORACLE):
         print("setup: the CRS oracles are not at %s (set WARD_ORACLES)" % ORACLES)
@@ -129,13 +132,14 @@ def main():
         f.write("""agent:
   outputs: { stdout: false, file: false }
 ips:
+  engine: %s
   mode: detect
   %s
   ports: [%d]
   crs: { paranoia_level: 4, setup_files: [%s] }
   log_file: %s
   limits: { request_body: 13M }
-""" % (cap, port, os.path.join(HERE, "ips_crs_setup.conf"), log))
+""" % (a.engine, cap, port, os.path.join(HERE, "ips_crs_setup.conf"), log))
     procs = []
     try:
         if a.backend == "nginx":

@@ -33,6 +33,8 @@ std::string_view WafEngineName(WafEngineKind e) {
   switch (e) {
     case WafEngineKind::kLibModSecurity:
       return "libmodsecurity";
+    case WafEngineKind::kWard:
+      return "ward";
   }
   return "libmodsecurity";
 }
@@ -67,10 +69,13 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (const ConfigNode* n = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*n).status());
   if (const ConfigNode* n = section.Find("engine")) {
     WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*n));
-    if (s != WafEngineName(WafEngineKind::kLibModSecurity)) {
-      return n->Error(fmt::format("expected libmodsecurity, got \"{}\"", s));
+    if (s == WafEngineName(WafEngineKind::kLibModSecurity)) {
+      c.engine = WafEngineKind::kLibModSecurity;
+    } else if (s == WafEngineName(WafEngineKind::kWard)) {
+      c.engine = WafEngineKind::kWard;
+    } else {
+      return n->Error(fmt::format("expected libmodsecurity or ward, got \"{}\"", s));
     }
-    c.engine = WafEngineKind::kLibModSecurity;
   }
   if (const ConfigNode* n = section.Find("mode")) {
     WARD_ASSIGN_OR_RETURN(c.mode, ReadMode(*n));

@@ -1,7 +1,7 @@
 // The `ips` policy section: what traffic the host IPS inspects, how, and with which rules.
 //
 //   ips:
-//     engine: libmodsecurity       # the WAF rule engine (waf.h); the only one today
+//     engine: libmodsecurity       # the WAF rule engine (waf.h): libmodsecurity | ward
 //     mode: detect                 # detect | prevent
 //     ports: [80, 8080]            # TCP ports of local HTTP servers
 //     capture: nfqueue             # nfqueue (inline) | pcap (passive, detect only)
@@ -37,7 +37,7 @@ enum class Capture { kNfqueue, kPcap };
 enum class FailMode { kOpen, kClosed };
 // The WAF rule engine that runs the rules (waf.h, WafEngineFor()). Engines are listed here, in
 // the policy schema, so that validating a policy needs no engine library.
-enum class WafEngineKind { kLibModSecurity };
+enum class WafEngineKind { kLibModSecurity, kWard };
 
 struct RuleOverride {
   int64_t id = 0;
@@ -100,7 +100,7 @@ inline constexpr int kMaxThreads = 16;
 Result<IpsConfig> ParseIpsConfig(const ConfigNode& section);
 
 std::string_view ModeName(Mode m);
-// The `ips.engine` value naming an engine ("libmodsecurity").
+// The `ips.engine` value naming an engine ("libmodsecurity", "ward").
 std::string_view WafEngineName(WafEngineKind e);
 
 }  // namespace ward::agent::ips

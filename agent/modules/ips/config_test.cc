@@ -102,6 +102,11 @@ TEST(IpsConfig, EngineIsLibmodsecurityByDefaultAndByName) {
   ASSERT_TRUE(named.has_value()) << named.error().ToString();
   EXPECT_EQ(named->engine, WafEngineKind::kLibModSecurity);
   EXPECT_EQ(WafEngineName(named->engine), "libmodsecurity");
+  auto ward = Parse("ips: { engine: ward }");
+  ASSERT_TRUE(ward.has_value()) << ward.error().ToString();
+  EXPECT_EQ(ward->engine, WafEngineKind::kWard);
+  EXPECT_EQ(WafEngineName(ward->engine), "ward");
+  EXPECT_FALSE(Parse("ips: { engine: mod_security2 }").has_value());
 }
 
 TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/modules/ips/modsecurity_waf.h"
+#include "agent/modules/ips/seclang/ward_waf.h"
 
 namespace ward::agent::ips {
 namespace {
@@ -67,9 +68,12 @@ void WafLog::Write(std::string_view line) {
 
 const WafEngine& WafEngineFor(WafEngineKind kind) {
   static const ModSecurityEngine modsecurity;
+  static const WardWafEngine ward;
   switch (kind) {
     case WafEngineKind::kLibModSecurity:
       return modsecurity;
+    case WafEngineKind::kWard:
+      return ward;
   }
   return modsecurity;
 }

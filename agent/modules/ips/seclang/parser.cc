@@ -592,15 +592,20 @@ Status ApplyAction(Rule& rule, std::string_view action) {
     return no_value();
   } else if (is("log") || is("nolog")) {
     rule.log = is("log");
+    rule.save_message = is("log");
     return no_value();
   } else if (is("auditlog") || is("noauditlog")) {
     rule.auditlog = is("auditlog");
+    rule.save_message = is("auditlog");
     return no_value();
   } else if (is("pass")) {
     rule.disruptive = Disruptive::kPass;
     return no_value();
   } else if (is("block")) {
-    rule.disruptive = Disruptive::kBlock;
+    // `block` is not a disruptive action in libmodsecurity 3.0.9: it runs the phase's
+    // SecDefaultAction disruptive action beside the rule's own ("deny,block" keeps deny).
+    rule.block = true;
+    if (rule.disruptive == Disruptive::kNone) rule.disruptive = Disruptive::kBlock;
     return no_value();
   } else if (is("deny")) {
     rule.disruptive = Disruptive::kDeny;

@@ -88,7 +88,9 @@ struct Rule {
   bool phase_set = false;
   std::vector<Transformation> transformations;  // after the last t:none
   bool transformations_reset = false;           // t:none seen (the defaults do not apply)
+  // The last disruptive action; kBlock when `block` is the only one.
   Disruptive disruptive = Disruptive::kNone;
+  bool block = false;  // `block` seen (it runs besides the rule's own disruptive action)
   std::optional<int> status;
   std::string redirect_url;
   std::string msg;
@@ -100,6 +102,9 @@ struct Rule {
   bool multi_match = false;
   std::optional<bool> log;       // log / nolog
   std::optional<bool> auditlog;  // auditlog / noauditlog
+  // The last of log/nolog/auditlog/noauditlog as written: libmodsecurity 3.0.9 logs a match
+  // when it is log or auditlog (noauditlog suppresses the message as nolog does).
+  std::optional<bool> save_message;
   int skip = 0;
   std::string skip_after;
   std::vector<SetVar> setvars;
