@@ -2,8 +2,9 @@
 // the sign-in second step with a code computed here (RFC 6238), a wrong code refused; the
 // per-user time zone; the Tenants page for primary admins only (UI and direct URL); tenant
 // settings; audit-log filters answered by the server.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { createHmac } from 'node:crypto';
+import { fillSignIn, guard } from './helpers';
 import { call, must, readState } from './manager';
 
 const state = readState();
@@ -35,31 +36,11 @@ function totp(secret: string, steps = 0): string {
   return String(bin % 1_000_000).padStart(6, '0');
 }
 
-function guard(page: Page) {
-  const problems: string[] = [];
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`error: ${e.message}`));
-  return problems;
-}
-
-async function fillSignIn(page: Page, username: string, password: string) {
-  await page.goto(`${state.url}/`);
-  await page.getByLabel('User name').fill(username);
-  await page.getByLabel(/^Password$/).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
 test('TOTP: enrol, sign out, sign in with a computed code; a wrong code is refused', async ({ page }) => {
   const problems = guard(page);
   const who = { username: 'tara', password: 'totp user password 1' };
   await must(state.url, 'POST', '/api/v1/users', { bearer: state.apiKey, body: { username: who.username, role: 'operator', password: who.password } });
-  await fillSignIn(page, who.username, who.password);
+  await fillSignIn(page, who);
   await expect(page.getByTestId('who')).toHaveText(who.username);
 
   await page.getByRole('link', { name: 'Account' }).click();
@@ -77,7 +58,7 @@ test('TOTP: enrol, sign out, sign in with a computed code; a wrong code is refus
   await expect(page.getByTestId('totp-secret')).toHaveCount(0);
 
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await fillSignIn(page, who.username, who.password);
+  await fillSignIn(page, who);
   const code = page.getByLabel('Authentication code');
   await expect(code).toBeVisible();
   await expect(code).toBeFocused();
@@ -100,7 +81,7 @@ test('TOTP: enrol, sign out, sign in with a computed code; a wrong code is refus
 test('the time zone chosen beside the language is kept with the user', async ({ page }) => {
   const who = { username: 'zoe', password: 'time zone password 1' };
   await must(state.url, 'POST', '/api/v1/users', { bearer: state.apiKey, body: { username: who.username, role: 'auditor', password: who.password } });
-  await fillSignIn(page, who.username, who.password);
+  await fillSignIn(page, who);
   await expect(page.getByTestId('who')).toHaveText(who.username);
   const zone = page.getByLabel('Time zone', { exact: true });
   await expect(zone).toHaveValue('');
@@ -117,7 +98,7 @@ test('the time zone chosen beside the language is kept with the user', async ({ 
 
 test('tenants: primary admins create one with its first admin user, who never sees tenants', async ({ page, browser }) => {
   const problems = guard(page);
-  await fillSignIn(page, state.users.admin.username, state.users.admin.password);
+  await fillSignIn(page, state.users.admin);
   await expect(page.getByTestId('who')).toBeVisible();
   await page.getByRole('link', { name: 'Tenants' }).click();
   await expect(page.getByTestId('tenants')).toContainText('project-b');
@@ -135,7 +116,7 @@ test('tenants: primary admins create one with its first admin user, who never se
   // The new tenant's admin: no Tenants page (navigation or URL), own settings editable.
   const other = await browser.newContext();
   const p2 = await other.newPage();
-  await fillSignIn(p2, 'carla', password);
+  await fillSignIn(p2, { username: 'carla', password });
   await expect(p2.getByTestId('who')).toHaveText('carla');
   await expect(p2.getByRole('link', { name: 'Tenants' })).toHaveCount(0);
   await p2.goto(`${state.url}/tenants`);
@@ -161,7 +142,7 @@ test('tenants: primary admins create one with its first admin user, who never se
 test('audit log filters are answered by the server, newest first, paged by cursor', async ({ page }) => {
   // a refused call, newest of the failures
   expect((await call(state.url, 'DELETE', '/api/v1/policies/no-such-policy-c1', { bearer: state.apiKey })).status).toBe(404);
-  await fillSignIn(page, state.users.admin.username, state.users.admin.password);
+  await fillSignIn(page, state.users.admin);
   await expect(page.getByTestId('who')).toBeVisible();
   await page.goto(`${state.url}/admin`);
   const table = page.getByTestId('audit');
@@ -191,7 +172,7 @@ test('audit log filters are answered by the server, newest first, paged by curso
     expect((await call(state.url, 'DELETE', `/api/v1/policies/c1-page-${String(i).padStart(2, '0')}`, { bearer: d.admin_key.secret })).status).toBe(404);
   }
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await fillSignIn(page, 'dora', 'dora password 123');
+  await fillSignIn(page, { username: 'dora', password: 'dora password 123' });
   await expect(page.getByTestId('who')).toHaveText('dora');
   await page.goto(`${state.url}/admin`);
   await expect(table.locator('tbody tr').first()).toBeVisible();

@@ -1,50 +1,11 @@
 // Policies as YAML with key-and-line errors, version history with a diff, and alerts triage
 // (issue 14, console helper c3), in a real browser against the real manager of global-setup.
-import { expect, test, type Page } from '@playwright/test';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { axeViolations, guard, shoot, signIn } from './helpers';
 import { activateAgent, must, readState, sendEvents } from './manager';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const state = readState();
 const HOSTILE_RULE = '<img src=x onerror=alert(3)>';
-
-function guard(page: Page) {
-  const problems: string[] = [];
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`error: ${e.message}`));
-  return problems;
-}
-
-async function signIn(page: Page, who: { username: string; password: string }) {
-  await page.goto(`${state.url}/`);
-  await page.getByLabel(/User name|ユーザー名/).fill(who.username);
-  await page.getByLabel(/^(Password|パスワード)$/).fill(who.password);
-  await page.getByRole('button', { name: /^(Sign in|サインイン)$/ }).click();
-  await expect(page.getByTestId('who')).toHaveText(who.username);
-}
-
-// axe runs as an injected script, which the CSP forbids: only in the bypassing context below.
-async function axeViolations(page: Page) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const r = await (window as any).axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3) }));
-  });
-  return (violations as Array<{ id: string; impact: string }>).filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
-
-async function shoot(page: Page, name: string) {
-  const dir = process.env.WARD_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
-}
 
 test.describe.configure({ mode: 'serial' });
 

@@ -1,34 +1,13 @@
 // The console in a real browser against a real manager (e2e/global-setup.ts fills it).
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { request as httpsRequest, Agent } from 'node:https';
+import { guard, signIn } from './helpers';
 import { readState } from './manager';
 
 const HOSTILE_FILE = '/var/www/<img src=x onerror=alert(1)>.html';
 const HOSTILE_URL = '/search?q=<script>alert(2)</script>';
 
 const state = readState();
-
-// Every page fails its test on a dialog (alert from injected markup) or a CSP violation.
-function guard(page: Page) {
-  const problems: string[] = [];
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`error: ${e.message}`));
-  return problems;
-}
-
-async function signIn(page: Page, who: { username: string; password: string }) {
-  await page.goto(`${state.url}/`);
-  await page.getByLabel(/User name|ユーザー名/).fill(who.username);
-  await page.getByLabel(/^(Password|パスワード)$/).fill(who.password);
-  await page.getByRole('button', { name: /^(Sign in|サインイン)$/ }).click();
-  await expect(page.getByTestId('who')).toHaveText(who.username);
-}
 
 // Sends a request with only the given cookie (no browser), as an attacker holding it would.
 function withCookie(path: string, cookie: string): Promise<number> {

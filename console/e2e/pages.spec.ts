@@ -1,12 +1,9 @@
 // Every page, in English and Japanese: no serious or critical axe-core violation, and (with
 // WARD_SCREENSHOTS=<dir>) a 1366×768 screenshot of each for docs/console.md.
-import { expect, test, type Page } from '@playwright/test';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { axeViolations, shoot } from './helpers';
 import { readState } from './manager';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const state = readState();
 
 // axe is injected as a script, which the console's CSP forbids: this context bypasses the CSP
@@ -22,20 +19,6 @@ const PAGES = [
   { name: 'tenants', path: '/tenants', ready: 'tenants' },
   { name: 'account', path: '/account', ready: 'totp-state' },
 ];
-
-async function axeViolations(page: Page) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const r = await (window as any).axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3) }));
-  });
-  return (violations as Array<{ id: string; impact: string }>).filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
-
-async function shoot(page: Page, name: string) {
-  const dir = process.env.WARD_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
-}
 
 for (const lang of ['en', 'ja'] as const) {
   test(`every page passes axe-core (${lang})`, async ({ page }) => {

@@ -1,37 +1,12 @@
 // The Events page's live tail and export, the dashboard's server-side aggregates, and a
 // computer's own page with its commands, against the real manager (e2e/global-setup.ts). Named to
 // run after the other specs: it adds agents and events they would otherwise count.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { axeViolations, guard, shoot, signIn } from './helpers';
 import { activateAgent, must, readState, sendEvents } from './manager';
 
 const state = readState();
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
-
-function guard(page: Page) {
-  const problems: string[] = [];
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`error: ${e.message}`));
-  return problems;
-}
-
-async function signIn(page: Page, who: { username: string; password: string }) {
-  await page.goto(`${state.url}/`);
-  await page.getByLabel(/User name|ユーザー名/).fill(who.username);
-  await page.getByLabel(/^(Password|パスワード)$/).fill(who.password);
-  await page.getByRole('button', { name: /^(Sign in|サインイン)$/ }).click();
-  await expect(page.getByTestId('who')).toHaveText(who.username);
-  await page.getByLabel(/^(Language|言語)$/).selectOption('en');
-}
 
 // RFC 4180 records.
 function parseCsv(text: string): string[][] {
@@ -70,7 +45,7 @@ test.beforeAll(async () => {
 
 test('new events appear in the open Events page without reload, once each', async ({ page }) => {
   const problems = guard(page);
-  await signIn(page, state.users.admin);
+  await signIn(page, state.users.admin, 'en');
   await page.goto(`${state.url}/events`);
   await expect(page.getByTestId('events')).toBeVisible();
   await expect(page.getByTestId('tail-status')).toHaveText(/^Live/);
@@ -104,7 +79,7 @@ test('new events appear in the open Events page without reload, once each', asyn
 
 test('export of the current filter as CSV and NDJSON', async ({ page }) => {
   const problems = guard(page);
-  await signIn(page, state.users.auditor);
+  await signIn(page, state.users.auditor, 'en');
   await page.goto(`${state.url}/events?module=ips`);
   await expect(page.getByTestId('events')).toBeVisible();
   const want = await must(state.url, 'GET', '/api/v1/events?module=ips&order=desc&limit=1000', { bearer: state.apiKey });
@@ -128,7 +103,7 @@ test('the dashboard counts every event of the range on the server', async ({ pag
     ...Array.from({ length: 3 }, () => ({ module: 'autoheal', action: 'restored', severity: 2, path: '/var/www/index.html', minutesAgo: 2 })),
     { module: 'antimalware', action: 'quarantine', severity: 3, path: '/tmp/eicar.com', minutesAgo: 2 },
   ]);
-  await signIn(page, state.users.admin);
+  await signIn(page, state.users.admin, 'en');
   await page.goto(`${state.url}/?range=24h`);
   await expect(page.getByTestId('dash-heals')).toHaveText('3');
   await expect(page.getByTestId('dash-quarantines')).toHaveText('1');
@@ -162,7 +137,7 @@ test("a computer's page: facts, modules, policy, events, and a command run now w
     },
   });
   await sendEvents(state.url, a.credential, 'cmd', [{ module: 'integrity', action: 'modified', severity: 2, path: '/var/www/cmd-page.html', minutesAgo: 1 }]);
-  await signIn(page, state.users.operator);
+  await signIn(page, state.users.operator, 'en');
   await page.getByRole('navigation').getByRole('link', { name: 'Computers' }).click();
   await page.getByTestId('computers').getByRole('link', { name: `cmd-${hostile}` }).click();
   await expect(page).toHaveURL(new RegExp(`/computers/${a.agent_id}$`));
@@ -203,7 +178,7 @@ test("a computer's page: facts, modules, policy, events, and a command run now w
 });
 
 test('auditors see a computer but cannot run commands; another tenant gets not found', async ({ page }) => {
-  await signIn(page, state.users.auditor);
+  await signIn(page, state.users.auditor, 'en');
   await page.goto(`${state.url}/computers/${state.agents.web1}`);
   await expect(page.getByTestId('computer-name')).toHaveText('web-01');
   await expect(page.getByRole('button', { name: /Run/ })).toHaveCount(0);
@@ -216,18 +191,12 @@ test.describe('axe and screenshots of the computer page', () => {
   test.use({ bypassCSP: true });
   for (const lang of ['en', 'ja'] as const) {
     test(`computer page (${lang})`, async ({ page }) => {
-      await signIn(page, state.users.admin);
+      await signIn(page, state.users.admin, 'en');
       await page.getByLabel(/^(Language|言語)$/).selectOption(lang);
       await page.goto(`${state.url}/computers/${state.agents.web1}`);
       await expect(page.getByTestId('modules')).toBeVisible();
-      await page.addScriptTag({ path: AXE });
-      const violations = await page.evaluate(async () => {
-        const r = await (window as any).axe.run(document, { resultTypes: ['violations'] });
-        return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3) }));
-      });
-      expect((violations as Array<{ impact: string }>).filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
-      const dir = process.env.WARD_SCREENSHOTS;
-      if (dir) await page.screenshot({ path: join(dir, `computer-${lang}.png`), fullPage: false });
+      expect(await axeViolations(page)).toEqual([]);
+      await shoot(page, `computer-${lang}`);
       await page.getByLabel(/^(Language|言語)$/).selectOption('en');
     });
   }

@@ -1,6 +1,7 @@
 // Administration: users (/users), API keys (/apikeys), activation tokens (/activation-tokens)
 // with the install command, and the audit log (/audit). Secrets are shown once, as text.
 import { useEffect, useState } from 'preact/hooks';
+import { useAction } from '../action';
 import { api, isAdmin, me } from '../api';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -23,8 +24,7 @@ export function Admin() {
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [info, setInfo] = useState<Info | null>(null);
   const [secret, setSecret] = useState<{ label: string; value: string; command?: string } | null>(null);
-  const [error, setError] = useState('');
-  const [reload, setReload] = useState(0);
+  const { error, setError, reload, act } = useAction();
   const admin = isAdmin();
   const reader = role === 'admin' || role === 'auditor';
   useEffect(() => {
@@ -39,15 +39,6 @@ export function Admin() {
     }
     Promise.all(jobs).catch((e) => setError(String(e.message)));
   }, [reload]);
-  const act = async (f: () => Promise<void>) => {
-    setError('');
-    try {
-      await f();
-      setReload(reload + 1);
-    } catch (e) {
-      setError(String((e as Error).message));
-    }
-  };
   const policyName = new Map(policies.map((p) => [p.id, p.name]));
   return (
     <section>

@@ -3,6 +3,7 @@
 // reason in one request (PATCH /alerts: all or none). Who, when and why are shown per alert.
 import { useEffect, useState } from 'preact/hooks';
 import { api, canWrite, me } from '../api';
+import { SeverityBadge } from '../components/events';
 import { filterToSearch } from '../filters';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -171,7 +172,7 @@ export function Alerts() {
                     </td>
                   )}
                   <td>
-                    <span class={`sev sev${a.severity}`}>{t(`severity.${a.severity}` as Key)}</span>
+                    <SeverityBadge level={a.severity} />
                   </td>
                   <td class="subject">
                     <div>{a.title}</div>

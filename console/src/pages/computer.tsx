@@ -5,8 +5,9 @@
 // buttons. While a command waits for the agent, the page polls its state and shows the result.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, canWrite } from '../api';
+import { EventCells, EventHeadings } from '../components/events';
 import { filterToSearch } from '../filters';
-import { eventSubject, fieldText, formatTime, severityOf } from '../format';
+import { fieldText, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, route } from '../router';
 import type { Agent, Policy } from './types';
@@ -260,25 +261,16 @@ export function Computer() {
             <thead>
               <tr>
                 <th scope="col">{t('events.time')}</th>
-                <th scope="col">{t('events.module')}</th>
-                <th scope="col">{t('events.action')}</th>
-                <th scope="col">{t('events.severity')}</th>
-                <th scope="col">{t('events.subject')}</th>
+                <EventHeadings />
               </tr>
             </thead>
             <tbody>
-              {events.map((ev) => {
-                const sev = severityOf(ev);
-                return (
-                  <tr>
-                    <td>{formatTime(fieldText(ev, '@timestamp'), lang.value)}</td>
-                    <td>{fieldText(ev, 'event.module')}</td>
-                    <td>{fieldText(ev, 'event.action')}</td>
-                    <td>{sev === undefined ? '' : <span class={`sev sev${sev}`}>{t(`severity.${sev}` as Key)}</span>}</td>
-                    <td class="subject">{eventSubject(ev)}</td>
-                  </tr>
-                );
-              })}
+              {events.map((ev) => (
+                <tr>
+                  <td>{formatTime(fieldText(ev, '@timestamp'), lang.value)}</td>
+                  <EventCells ev={ev} />
+                </tr>
+              ))}
             </tbody>
           </table>
         )}

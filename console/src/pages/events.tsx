@@ -5,6 +5,7 @@
 // the whole filter as CSV or NDJSON.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
+import { EventCells, EventHeadings } from '../components/events';
 import {
   filterFromSearch,
   filterToApiQuery,
@@ -14,7 +15,7 @@ import {
   withoutCursor,
   type EventFilter,
 } from '../filters';
-import { eventSubject, fieldText, formatTime, severityOf } from '../format';
+import { fieldText, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { navigate, route } from '../router';
 import { canTail, exportHref, mergeTail, tailQuery, tailStart, type TailState } from '../tail';
@@ -187,15 +188,11 @@ export function Events() {
             <tr>
               <th scope="col">{t('events.time')}</th>
               <th scope="col">{t('events.host')}</th>
-              <th scope="col">{t('events.module')}</th>
-              <th scope="col">{t('events.action')}</th>
-              <th scope="col">{t('events.severity')}</th>
-              <th scope="col">{t('events.subject')}</th>
+              <EventHeadings />
             </tr>
           </thead>
           <tbody>
             {items.map((ev) => {
-              const sev = severityOf(ev);
               const id = fieldText(ev, 'event.id');
               return (
                 <tr key={id} data-event-id={id} class={fresh.has(id) ? 'fresh' : undefined}>
@@ -205,10 +202,7 @@ export function Events() {
                     </button>
                   </td>
                   <td>{fieldText(ev, 'agent.name') || fieldText(ev, 'host.name')}</td>
-                  <td>{fieldText(ev, 'event.module')}</td>
-                  <td>{fieldText(ev, 'event.action')}</td>
-                  <td>{sev === undefined ? '' : <span class={`sev sev${sev}`}>{t(`severity.${sev}` as Key)}</span>}</td>
-                  <td class="subject">{eventSubject(ev)}</td>
+                  <EventCells ev={ev} />
                 </tr>
               );
             })}

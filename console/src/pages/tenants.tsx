@@ -4,6 +4,7 @@
 // TenantSettings (on the Administration page): the caller's own tenant settings (GET/PATCH
 // /settings), editable by the tenant's admins.
 import { useEffect, useState } from 'preact/hooks';
+import { useAction } from '../action';
 import { api, ApiError, isAdmin } from '../api';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
@@ -28,9 +29,8 @@ interface Created extends Tenant {
 export function Tenants() {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
   const [denied, setDenied] = useState(false);
-  const [error, setError] = useState('');
+  const { error, setError, reload, act } = useAction();
   const [created, setCreated] = useState<{ name: string; username: string; password: string } | null>(null);
-  const [reload, setReload] = useState(0);
   const [form, setForm] = useState({ name: '', username: '', retention: '91' });
   useEffect(() => {
     api<{ items: Tenant[] }>('GET', '/tenants')
@@ -40,15 +40,6 @@ export function Tenants() {
         else setError(String(e.message));
       });
   }, [reload]);
-  const act = async (f: () => Promise<void>) => {
-    setError('');
-    try {
-      await f();
-      setReload(reload + 1);
-    } catch (e) {
-      setError(String((e as Error).message));
-    }
-  };
   if (denied) {
     return (
       <section>

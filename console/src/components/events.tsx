@@ -1,0 +1,31 @@
+// The columns every table of events shares (the Events page and a computer's latest events):
+// module, action, severity and subject, each shown as text, after the table's own first columns.
+import { eventSubject, fieldText, severityOf } from '../format';
+import { t, type Key } from '../i18n';
+
+export function SeverityBadge({ level }: { level: number }) {
+  return <span class={`sev sev${level}`}>{t(`severity.${level}` as Key)}</span>;
+}
+
+export function EventHeadings() {
+  return (
+    <>
+      <th scope="col">{t('events.module')}</th>
+      <th scope="col">{t('events.action')}</th>
+      <th scope="col">{t('events.severity')}</th>
+      <th scope="col">{t('events.subject')}</th>
+    </>
+  );
+}
+
+export function EventCells({ ev }: { ev: unknown }) {
+  const sev = severityOf(ev);
+  return (
+    <>
+      <td>{fieldText(ev, 'event.module')}</td>
+      <td>{fieldText(ev, 'event.action')}</td>
+      <td>{sev === undefined ? '' : <SeverityBadge level={sev} />}</td>
+      <td class="subject">{eventSubject(ev)}</td>
+    </>
+  );
+}
