@@ -41,25 +41,12 @@ target_compile_definitions(manager_process_test
 function(ward_manager_dialect_tests name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   foreach(dialect postgres mysql)
-    set(target ${name}_${dialect}_test)
-    add_executable(${target} ${ARG_SOURCES} manager_on_database.cc)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
-    target_link_libraries(${target} PRIVATE ward_warnings ${ARG_DEPS} GTest::gtest GTest::gmock
-                          GTest::gtest_main)
-    target_compile_definitions(${target} PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
-    gtest_discover_tests(${target}
-      TEST_PREFIX "${dialect}."
-      PROPERTIES LABELS integration FIXTURES_REQUIRED ward_databases
-      DISCOVERY_TIMEOUT 60)
-    # The environment is a list (split by PROPERTIES): set it once the tests are known, as
-    # ward_database_test does.
-    get_property(database_env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
-    set(env_file ${CMAKE_CURRENT_BINARY_DIR}/${target}_database_env.cmake)
-    file(WRITE ${env_file}
-         "foreach(t IN LISTS ${target}_TESTS)\n"
-         "  set_tests_properties(\"\${t}\" PROPERTIES ENVIRONMENT \"${database_env}\")\n"
-         "endforeach()\n")
-    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
+    ward_database_test(${name}_${dialect}_test
+      SOURCES ${ARG_SOURCES} manager_on_database.cc
+      DEPS ${ARG_DEPS}
+      PREFIX "${dialect}.")
+    target_compile_definitions(${name}_${dialect}_test
+      PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
   endforeach()
 endfunction()
 
