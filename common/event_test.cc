@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "common/json_path.h"
 #include "common/text.h"
 #include "testing/fake_clock.h"
 
@@ -215,6 +216,17 @@ TEST(Severity, NamesEveryLevel) {
   EXPECT_EQ(SeverityName(Severity::kMedium), "medium");
   EXPECT_EQ(SeverityName(Severity::kHigh), "high");
   EXPECT_EQ(SeverityName(Severity::kCritical), "critical");
+}
+
+TEST(JsonAt, WalksNestedObjectsAndGivesNullForAMissingOrNonObjectStep) {
+  const nlohmann::json doc = {{"url", {{"path", "/a"}}}, {"rule", {{"id", {"1", "2"}}}}, {"n", 3}};
+  EXPECT_EQ(JsonAt(doc, {"url", "path"}), "/a");
+  EXPECT_EQ(JsonAt(doc, {"rule", "id"}), nlohmann::json({"1", "2"}));
+  EXPECT_EQ(JsonAt(doc, {}), doc);
+  EXPECT_TRUE(JsonAt(doc, {"url", "query"}).is_null());
+  EXPECT_TRUE(JsonAt(doc, {"missing", "path"}).is_null());
+  EXPECT_TRUE(JsonAt(doc, {"n", "x"}).is_null());
+  EXPECT_TRUE(JsonAt(doc, {"rule", "id", "0"}).is_null());
 }
 
 }  // namespace

@@ -3,8 +3,8 @@ pkg_check_modules(WARD_MGR_HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(WARD_MGR_ZLIB REQUIRED IMPORTED_TARGET zlib)
 ward_library(manager_harness SOURCES manager_harness.cc
   DEPS ward::manager_server ward::manager_store ward::manager_store_testing ward::testing
-       GTest::gtest
-  PRIVATE_DEPS PkgConfig::WARD_MGR_HTTPLIB PkgConfig::WARD_MGR_ZLIB)
+       GTest::gtest PkgConfig::WARD_MGR_HTTPLIB
+  PRIVATE_DEPS PkgConfig::WARD_MGR_ZLIB)
 
 ward_test(manager_api_test
   SOURCES manager_api_test.cc
@@ -35,30 +35,25 @@ add_dependencies(manager_process_test ward-manager)
 target_compile_definitions(manager_process_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
 
-# The same API and agent suites on PostgreSQL and MariaDB (scratch databases on the test servers).
-foreach(dialect postgres mysql)
-  # Same test names as the SQLite run, so the tests get a prefix ("postgres.ManagerApi...").
-  add_executable(manager_api_${dialect}_test manager_api_test.cc manager_agent_test.cc
-                                             manager_on_database.cc)
-  target_include_directories(manager_api_${dialect}_test PRIVATE ${PROJECT_SOURCE_DIR})
-  target_link_libraries(manager_api_${dialect}_test PRIVATE ward_warnings ward::manager_harness
-                        PkgConfig::OPENSSL GTest::gtest GTest::gmock GTest::gtest_main)
-  target_compile_definitions(manager_api_${dialect}_test
-    PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
-  gtest_discover_tests(manager_api_${dialect}_test
-    TEST_PREFIX "${dialect}."
-    PROPERTIES LABELS integration FIXTURES_REQUIRED ward_databases
-    DISCOVERY_TIMEOUT 60)
-  # The environment is a list (split by PROPERTIES): set it once the tests are known, as
-  # ward_database_test does.
-  get_property(database_env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
-  set(env_file ${CMAKE_CURRENT_BINARY_DIR}/manager_api_${dialect}_test_database_env.cmake)
-  file(WRITE ${env_file}
-       "foreach(t IN LISTS manager_api_${dialect}_test_TESTS)\n"
-       "  set_tests_properties(\"\${t}\" PROPERTIES ENVIRONMENT \"${database_env}\")\n"
-       "endforeach()\n")
-  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
-endforeach()
+# The same suite on PostgreSQL and MariaDB: one executable per dialect over scratch databases on
+# the test servers of tests/databases.cmake. Same test names as the SQLite run, so the tests get a
+# prefix ("postgres.ManagerApi...").
+function(ward_manager_dialect_tests name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  foreach(dialect postgres mysql)
+    ward_database_test(${name}_${dialect}_test
+      SOURCES ${ARG_SOURCES} manager_on_database.cc
+      DEPS ${ARG_DEPS}
+      PREFIX "${dialect}.")
+    target_compile_definitions(${name}_${dialect}_test
+      PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
+  endforeach()
+endfunction()
+
+# The same API and agent suites on PostgreSQL and MariaDB.
+ward_manager_dialect_tests(manager_api
+  SOURCES manager_api_test.cc manager_agent_test.cc
+  DEPS ward::manager_harness PkgConfig::OPENSSL)
 
 # The web console's server side: embedded files, users, sessions, CSRF, throttling, init (issue #14).
 ward_test(manager_console_test
@@ -76,26 +71,9 @@ ward_test(manager_account_test
   DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB
   LABELS integration)
 # The same account suite on PostgreSQL and MariaDB ("postgres.ManagerAccount...").
-foreach(dialect postgres mysql)
-  add_executable(manager_account_${dialect}_test manager_account_test.cc manager_on_database.cc)
-  target_include_directories(manager_account_${dialect}_test PRIVATE ${PROJECT_SOURCE_DIR})
-  target_link_libraries(manager_account_${dialect}_test PRIVATE ward_warnings
-                        ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB GTest::gtest
-                        GTest::gmock GTest::gtest_main)
-  target_compile_definitions(manager_account_${dialect}_test
-    PRIVATE WARD_MANAGER_TEST_DIALECT="${dialect}")
-  gtest_discover_tests(manager_account_${dialect}_test
-    TEST_PREFIX "${dialect}."
-    PROPERTIES LABELS integration FIXTURES_REQUIRED ward_databases
-    DISCOVERY_TIMEOUT 60)
-  get_property(database_env GLOBAL PROPERTY WARD_TEST_DATABASE_ENV)
-  set(env_file ${CMAKE_CURRENT_BINARY_DIR}/manager_account_${dialect}_test_database_env.cmake)
-  file(WRITE ${env_file}
-       "foreach(t IN LISTS manager_account_${dialect}_test_TESTS)\n"
-       "  set_tests_properties(\"\${t}\" PROPERTIES ENVIRONMENT \"${database_env}\")\n"
-       "endforeach()\n")
-  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${env_file})
-endforeach()
+ward_manager_dialect_tests(manager_account
+  SOURCES manager_account_test.cc
+  DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB)
 # Policy versions, policy text (YAML/JSON with lines) and alerts over the REST API (issue 14, c3).
 ward_test(manager_c3_api_test
   SOURCES manager_c3_api_test.cc

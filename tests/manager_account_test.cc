@@ -11,33 +11,6 @@
 namespace ward::test {
 namespace {
 
-struct Answer {
-  int status = 0;
-  Json body;
-  std::string raw;
-  httplib::Headers headers;
-};
-
-Answer Send(ManagerHarness& m, const std::string& method, const std::string& path,
-            const httplib::Headers& headers, const std::string& body = "") {
-  httplib::SSLClient cli("127.0.0.1", m.port());
-  cli.set_ca_cert_path(m.cert().c_str());
-  cli.enable_server_certificate_verification(true);
-  const std::string type = "application/json";
-  httplib::Result res = method == "GET"     ? cli.Get(path, headers)
-                        : method == "POST"  ? cli.Post(path, headers, body, type)
-                        : method == "PATCH" ? cli.Patch(path, headers, body, type)
-                                            : cli.Delete(path, headers, body, type);
-  Answer a;
-  if (!res) return a;
-  a.status = res->status;
-  a.raw = res->body;
-  a.headers = res->headers;
-  a.body = Json::parse(res->body, nullptr, false);
-  if (a.body.is_discarded()) a.body = nullptr;
-  return a;
-}
-
 struct Browser {
   std::string cookie;
   std::string csrf;

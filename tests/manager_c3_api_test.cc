@@ -121,20 +121,26 @@ TEST(ManagerApiPolicyVersions, EverySavedVersionIsKeptAndReadable) {
   (void)b_id;
 }
 
+// The time and `event` fields of an IPS alert.
+Json IpsEvent(const std::string& id, std::chrono::system_clock::time_point at,
+              const std::string& action, int severity) {
+  return {{"@timestamp", FormatTimestamp(at)},
+          {"event",
+           {{"id", id},
+            {"kind", "alert"},
+            {"module", "ips"},
+            {"action", action},
+            {"severity", severity}}}};
+}
+
 // One NDJSON IPS event line: a blocked request matching `rule`.
 std::string IpsLine(const std::string& id, std::chrono::system_clock::time_point at,
                     const std::string& rule, const std::string& action = "blocked",
                     int severity = 3) {
-  Json e = {{"@timestamp", FormatTimestamp(at)},
-            {"event",
-             {{"id", id},
-              {"kind", "alert"},
-              {"module", "ips"},
-              {"action", action},
-              {"severity", severity}}},
-            {"rule", {{"id", {rule, "949110"}}}},
-            {"ips", {{"messages", {"SQL Injection Attack <script>", "Inbound Anomaly Score"}}}},
-            {"url", {{"original", "/search?q=1' OR 1=1--"}}}};
+  Json e = IpsEvent(id, at, action, severity);
+  e["rule"] = {{"id", {rule, "949110"}}};
+  e["ips"] = {{"messages", {"SQL Injection Attack <script>", "Inbound Anomaly Score"}}};
+  e["url"] = {{"original", "/search?q=1' OR 1=1--"}};
   return e.dump() + "\n";
 }
 
@@ -260,18 +266,12 @@ std::string IpsMatchLine(const std::string& id, std::chrono::system_clock::time_
   }
   m.push_back({{"id", "949110"}, {"variable", "TX:ANOMALY_SCORE"}, {"message", "score"}});
   ids.push_back("949110");
-  Json e = {{"@timestamp", FormatTimestamp(at)},
-            {"event",
-             {{"id", id},
-              {"kind", "alert"},
-              {"module", "ips"},
-              {"action", action},
-              {"severity", severity}}},
-            {"rule", {{"id", ids}}},
-            {"ips", {{"matches", m}}},
-            {"source", {{"ip", client}}},
-            {"http", {{"request", {{"method", "GET"}}}}},
-            {"url", {{"original", path + "?q=x"}, {"path", path}}}};
+  Json e = IpsEvent(id, at, action, severity);
+  e["rule"] = {{"id", ids}};
+  e["ips"] = {{"matches", m}};
+  e["source"] = {{"ip", client}};
+  e["http"] = {{"request", {{"method", "GET"}}}};
+  e["url"] = {{"original", path + "?q=x"}, {"path", path}};
   return e.dump() + "\n";
 }
 

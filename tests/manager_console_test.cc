@@ -15,37 +15,6 @@
 namespace ward::test {
 namespace {
 
-struct Answer {
-  int status = 0;
-  Json body;
-  httplib::Headers headers;
-  std::string raw;
-  std::string Header(const std::string& k) const {
-    auto it = headers.find(k);
-    return it == headers.end() ? "" : it->second;
-  }
-};
-
-Answer Send(ManagerHarness& m, const std::string& method, const std::string& path,
-            const httplib::Headers& headers, const std::string& body = "",
-            const std::string& type = "application/json") {
-  httplib::SSLClient cli("127.0.0.1", m.port());
-  cli.set_ca_cert_path(m.cert().c_str());
-  cli.enable_server_certificate_verification(true);
-  httplib::Result res = method == "GET"     ? cli.Get(path, headers)
-                        : method == "POST"  ? cli.Post(path, headers, body, type)
-                        : method == "PATCH" ? cli.Patch(path, headers, body, type)
-                                            : cli.Delete(path, headers, body, type);
-  Answer a;
-  if (!res) return a;
-  a.status = res->status;
-  a.headers = res->headers;
-  a.raw = res->body;
-  a.body = Json::parse(res->body, nullptr, false);
-  if (a.body.is_discarded()) a.body = nullptr;
-  return a;
-}
-
 // A signed-in browser: the cookie from Set-Cookie and the CSRF token from the answer.
 struct Browser {
   std::string cookie;

@@ -75,6 +75,25 @@ Reply Call(int port, const std::string& cert, const std::string& method, const s
   return r;
 }
 
+Answer Send(ManagerHarness& m, const std::string& method, const std::string& path,
+            const httplib::Headers& headers, const std::string& body, const std::string& type) {
+  httplib::SSLClient cli("127.0.0.1", m.port());
+  cli.set_ca_cert_path(m.cert().c_str());
+  cli.enable_server_certificate_verification(true);
+  httplib::Result res = method == "GET"     ? cli.Get(path, headers)
+                        : method == "POST"  ? cli.Post(path, headers, body, type)
+                        : method == "PATCH" ? cli.Patch(path, headers, body, type)
+                                            : cli.Delete(path, headers, body, type);
+  Answer a;
+  if (!res) return a;
+  a.status = res->status;
+  a.headers = res->headers;
+  a.raw = res->body;
+  a.body = Json::parse(res->body, nullptr, false);
+  if (a.body.is_discarded()) a.body = nullptr;
+  return a;
+}
+
 Json ValidPolicyDocument() {
   return Json::parse(R"({"integrity": {"paths": [{"path": "/var/www"}]}})");
 }

@@ -6,6 +6,8 @@
 // Time is a FakeClock the test moves (API-key expiry, token expiry, offline marking, retention).
 #pragma once
 
+#include <httplib.h>
+
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -95,6 +97,22 @@ class ManagerHarness {
   std::string primary_key_;
   std::string primary_tenant_;
 };
+
+// One browser-style HTTPS call (the console's cookie + CSRF headers rather than a bearer key),
+// with every answer header kept.
+struct Answer {
+  int status = 0;  // 0: no answer (connection error)
+  Json body;       // parsed JSON, or null
+  std::string raw;
+  httplib::Headers headers;
+  std::string Header(const std::string& k) const {
+    auto it = headers.find(k);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+Answer Send(ManagerHarness& m, const std::string& method, const std::string& path,
+            const httplib::Headers& headers, const std::string& body = "",
+            const std::string& type = "application/json");
 
 // A policy document the agent accepts.
 Json ValidPolicyDocument();

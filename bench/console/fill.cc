@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/xorshift.h"
 #include "common/clock.h"
 #include "common/event.h"
 #include "manager/store/store.h"
@@ -29,16 +30,7 @@ struct Options {
   int batch = 5000;
 };
 
-struct Rng {
-  uint64_t s = 0x9e3779b97f4a7c15ULL;
-  uint64_t Next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  int Below(int n) { return static_cast<int>(Next() % static_cast<uint64_t>(n)); }
-};
+using bench::Rng;
 
 const char* kDirs[] = {"/etc", "/usr/bin", "/var/www/html", "/srv/app/current",
                        "/home/deploy/.ssh"};

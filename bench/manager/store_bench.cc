@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/xorshift.h"
 #include "manager/store/scratch_database.h"
 #include "manager/store/soci_includes.h"
 #include "manager/store/store.h"
@@ -64,16 +65,7 @@ const char* kNames[] = {"passwd",      "shadow",          "index.php",
                         "config.yaml", "authorized_keys", "libcrypto.so.3",
                         "nginx.conf",  "app.jar",         "wp-login.php"};
 
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  int Below(int n) { return static_cast<int>(Next() % static_cast<uint64_t>(n)); }
-};
+using bench::Rng;
 
 std::string Hex(Rng& r, int n) {
   static const char* k = "0123456789abcdef";

@@ -222,6 +222,28 @@ ApiResult<int> ReadLimit(const HttpRequest& req, int def, int max) {
   return n;
 }
 
+std::optional<ApiError> ReadTextParam(const HttpRequest& req, const char* name,
+                                      std::optional<std::string>& out) {
+  auto v = QueryParam(req, name);
+  if (!v) return std::nullopt;
+  if (v->empty() || v->size() > 256) {
+    return BadRequest("invalid_query", name, fmt::format("{}: expected 1..256 bytes", name));
+  }
+  out = *v;
+  return std::nullopt;
+}
+
+std::optional<ApiError> ReadOrder(const HttpRequest& req, bool& descending) {
+  auto o = QueryParam(req, "order");
+  if (!o) return std::nullopt;
+  if (*o == "desc") {
+    descending = true;
+  } else if (*o != "asc") {
+    return BadRequest("invalid_query", "order", "order: expected asc or desc");
+  }
+  return std::nullopt;
+}
+
 namespace {
 std::string Checksum(std::string_view payload) {
   auto d = Sha256::Of(fmt::format("ward-cursor:{}", payload));
@@ -269,6 +291,19 @@ std::optional<std::pair<std::chrono::system_clock::time_point, std::string>> Dec
                             std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                 std::chrono::nanoseconds(ns))),
                         payload.substr(bar + 1));
+}
+
+std::optional<ApiError> ReadCursor(
+    const HttpRequest& req,
+    std::optional<std::pair<std::chrono::system_clock::time_point, std::string>>& out) {
+  auto c = QueryParam(req, "cursor");
+  if (!c) return std::nullopt;
+  auto decoded = DecodeCursor(*c);
+  if (!decoded) {
+    return BadRequest("invalid_pagination", "cursor", "cursor: not a cursor this API returned");
+  }
+  out = std::move(*decoded);
+  return std::nullopt;
 }
 
 }  // namespace ward::manager

@@ -65,11 +65,21 @@ std::optional<std::string> QueryParam(const HttpRequest& req, std::string_view n
 
 // "limit": 1..max, default `def`.
 ApiResult<int> ReadLimit(const HttpRequest& req, int def, int max);
+// A short text filter: absent leaves `out` as it is; present must be 1..256 bytes.
+std::optional<ApiError> ReadTextParam(const HttpRequest& req, const char* name,
+                                      std::optional<std::string>& out);
+// "order": asc (the default, leaves `descending` as it is) or desc (sets it).
+std::optional<ApiError> ReadOrder(const HttpRequest& req, bool& descending);
 
 // Opaque keyset cursors: (time, id) encoded as base64url text with a checksum, so a mangled
 // cursor is refused with 400 rather than silently restarting the walk.
 std::string EncodeCursor(std::chrono::system_clock::time_point t, const std::string& id);
 std::optional<std::pair<std::chrono::system_clock::time_point, std::string>> DecodeCursor(
     std::string_view cursor);
+// "cursor": absent leaves `out` as it is; present must be a cursor EncodeCursor made (else 400
+// invalid_pagination).
+std::optional<ApiError> ReadCursor(
+    const HttpRequest& req,
+    std::optional<std::pair<std::chrono::system_clock::time_point, std::string>>& out);
 
 }  // namespace ward::manager

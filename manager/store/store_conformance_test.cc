@@ -91,6 +91,17 @@ class StoreConformance : public ::testing::TestWithParam<Dialect> {
     return t;
   }
 
+  // A user of `t` (not stored yet: the test sets what it needs, then creates it).
+  User UserOf(const Tenant& t, const std::string& username) {
+    User u;
+    u.id = NewId("user");
+    u.tenant_id = t.id;
+    u.username = username;
+    u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    u.created_at = kT0;
+    return u;
+  }
+
   Agent MakeAgent(const Tenant& t, const std::string& hostname, bool online = true,
                   std::optional<TimePoint> last_seen = kT0) {
     Agent a;
@@ -1387,12 +1398,7 @@ TEST_P(StoreConformance, AuditSearchFiltersAndPagesBothWays) {
 
 TEST_P(StoreConformance, UserTimeZoneAndTotpRoundTripAndAStepIsUsedOnce) {
   Tenant a = MakeTenant("a"), b = MakeTenant("b");
-  User u;
-  u.id = NewId("user");
-  u.tenant_id = a.id;
-  u.username = "carol";
-  u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
-  u.created_at = kT0;
+  User u = UserOf(a, "carol");
   ASSERT_OK(store_->CreateUser(u));
   User got = OK(store_->GetUser(a.id, u.id));
   EXPECT_EQ(got.time_zone, "");
@@ -1448,14 +1454,9 @@ int ClosedPort() {
 
 TEST_P(StoreConformance, UsersAndSessionsAreUniqueScopedAndExpire) {
   Tenant a = MakeTenant("a"), b = MakeTenant("b");
-  User u;
-  u.id = NewId("user");
-  u.tenant_id = a.id;
-  u.username = "alice";
+  User u = UserOf(a, "alice");
   u.role = Role::kOperator;
-  u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
   u.language = "ja";
-  u.created_at = kT0;
   ASSERT_OK(store_->CreateUser(u));
   User dup = u;
   dup.id = NewId("user");

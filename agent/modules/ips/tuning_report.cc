@@ -6,20 +6,10 @@
 #include <ctime>
 #include <set>
 
+#include "common/json_path.h"
+
 namespace ward::agent::ips {
 namespace {
-
-const nlohmann::json& At(const nlohmann::json& j, std::initializer_list<const char*> path) {
-  static const nlohmann::json kNull;
-  const nlohmann::json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(k);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
-}
 
 std::string Str(const nlohmann::json& j) { return j.is_string() ? j.get<std::string>() : ""; }
 
@@ -67,17 +57,17 @@ TuningReport BuildTuningReport(std::istream& in, int64_t since_ms) {
       ++r.skipped_lines;
       continue;
     }
-    if (Str(At(e, {"event", "module"})) != "ips") continue;
-    std::string action = Str(At(e, {"event", "action"}));
+    if (Str(JsonAt(e, {"event", "module"})) != "ips") continue;
+    std::string action = Str(JsonAt(e, {"event", "action"}));
     if (action != "detected" && action != "blocked") continue;
-    if (since_ms > 0 && ParseTimestampMs(Str(At(e, {"@timestamp"}))) < since_ms) continue;
+    if (since_ms > 0 && ParseTimestampMs(Str(JsonAt(e, {"@timestamp"}))) < since_ms) continue;
     ++r.events;
-    const auto& matches = At(e, {"ips", "matches"});
+    const auto& matches = JsonAt(e, {"ips", "matches"});
     if (!matches.is_array()) continue;
-    std::string path = Str(At(e, {"url", "path"}));
-    std::string source = Str(At(e, {"source", "ip"}));
-    int score = At(e, {"ips", "anomaly_score"}).is_number_integer()
-                    ? At(e, {"ips", "anomaly_score"}).get<int>()
+    std::string path = Str(JsonAt(e, {"url", "path"}));
+    std::string source = Str(JsonAt(e, {"source", "ip"}));
+    int score = JsonAt(e, {"ips", "anomaly_score"}).is_number_integer()
+                    ? JsonAt(e, {"ips", "anomaly_score"}).get<int>()
                     : 0;
     std::set<std::string> scoring;
     for (const auto& m : matches) {

@@ -79,15 +79,8 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps) {
                 }
                 f.state = st;
               }
-              for (auto [name, out] : {std::pair{"agent", &f.agent_id}, {"module", &f.module}}) {
-                if (auto v = QueryParam(req, name)) {
-                  if (v->empty() || v->size() > 256) {
-                    return Err(BadRequest("invalid_query", name,
-                                          fmt::format("{}: expected 1..256 bytes", name)));
-                  }
-                  *out = *v;
-                }
-              }
+              if (auto e = ReadTextParam(req, "agent", f.agent_id)) return Err(*e);
+              if (auto e = ReadTextParam(req, "module", f.module)) return Err(*e);
               if (auto v = QueryParam(req, "min_severity")) {
                 f.min_severity = ParseSeverityParam(*v);
                 if (!f.min_severity) {
@@ -99,14 +92,7 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps) {
               auto limit = ReadLimit(req, 100, 1000);
               if (!limit) return Err(limit.error());
               f.limit = *limit;
-              if (auto c = QueryParam(req, "cursor")) {
-                auto before = DecodeCursor(*c);
-                if (!before) {
-                  return Err(BadRequest("invalid_pagination", "cursor",
-                                        "cursor: not a cursor this API returned"));
-                }
-                f.before = *before;
-              }
+              if (auto e = ReadCursor(req, f.before)) return Err(*e);
               auto list = deps.store.ListAlerts(p.tenant.id, f);
               if (!list) return Err(list.error());
               json items = json::array();

@@ -56,30 +56,14 @@ std::optional<ApiError> ReadAuditFilters(const HttpRequest& req, AuditQuery& q) 
   if (q.from && q.to && *q.from > *q.to) {
     return BadRequest("invalid_query", "from", "from: later than to");
   }
-  auto text = [&](const char* name, std::optional<std::string>& out) -> std::optional<ApiError> {
-    auto v = QueryParam(req, name);
-    if (!v) return std::nullopt;
-    if (v->empty() || v->size() > 256) {
-      return BadRequest("invalid_query", name, fmt::format("{}: expected 1..256 bytes", name));
-    }
-    out = *v;
-    return std::nullopt;
-  };
-  if (auto e = text("actor", q.actor)) return e;
-  if (auto e = text("method", q.method)) return e;
-  if (auto e = text("path", q.path)) return e;
+  if (auto e = ReadTextParam(req, "actor", q.actor)) return e;
+  if (auto e = ReadTextParam(req, "method", q.method)) return e;
+  if (auto e = ReadTextParam(req, "path", q.path)) return e;
   if (q.method) {
     for (char& c : *q.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   if (auto e = ReadAuditStatus(req, q)) return e;
-  if (auto o = QueryParam(req, "order")) {
-    if (*o == "desc") {
-      q.descending = true;
-    } else if (*o != "asc") {
-      return BadRequest("invalid_query", "order", "order: expected asc or desc");
-    }
-  }
-  return std::nullopt;
+  return ReadOrder(req, q.descending);
 }
 
 }  // namespace
@@ -96,13 +80,7 @@ void AddAuditRoutes(RouteTable& table, RouteDeps deps) {
               auto limit = ReadLimit(req, 100, 1000);
               if (!limit) return Err(limit.error());
               q.limit = *limit;
-              if (auto c = QueryParam(req, "cursor")) {
-                q.after = DecodeCursor(*c);
-                if (!q.after) {
-                  return Err(BadRequest("invalid_pagination", "cursor",
-                                        "cursor: not a cursor this API returned"));
-                }
-              }
+              if (auto e = ReadCursor(req, q.after)) return Err(*e);
               auto entries = deps.store.SearchAudit(p.tenant.id, q);
               if (!entries) return Err(entries.error());
               json items = json::array();

@@ -106,17 +106,6 @@ struct ExportCursor {
   }
 };
 
-std::optional<ApiError> ReadOrder(const HttpRequest& req, EventQuery& q) {
-  if (auto o = QueryParam(req, "order")) {
-    if (*o == "desc") {
-      q.descending = true;
-    } else if (*o != "asc") {
-      return BadRequest("invalid_query", "order", "order: expected asc or desc");
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void AddEventExportRoutes(RouteTable& table, RouteDeps deps) {
@@ -128,7 +117,7 @@ void AddEventExportRoutes(RouteTable& table, RouteDeps deps) {
               }
               EventQuery q;
               if (auto e = ReadEventFilters(req, q)) return Err(*e);
-              if (auto e = ReadOrder(req, q)) return Err(*e);
+              if (auto e = ReadOrder(req, q.descending)) return Err(*e);
               const std::string format = QueryParam(req, "format").value_or("csv");
               if (format != "csv" && format != "ndjson") {
                 return Err(BadRequest("invalid_query", "format", "format: expected csv or ndjson"));

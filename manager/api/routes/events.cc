@@ -44,19 +44,10 @@ std::optional<ApiError> ReadEventFilters(const HttpRequest& req, EventQuery& q) 
   if (q.from && q.to && *q.from > *q.to) {
     return BadRequest("invalid_query", "from", "from: later than to");
   }
-  auto small = [&](const char* name, std::optional<std::string>& out) -> std::optional<ApiError> {
-    auto v = QueryParam(req, name);
-    if (!v) return std::nullopt;
-    if (v->empty() || v->size() > 256) {
-      return BadRequest("invalid_query", name, fmt::format("{}: expected 1..256 bytes", name));
-    }
-    out = *v;
-    return std::nullopt;
-  };
-  if (auto e = small("agent", q.agent_id)) return e;
-  if (auto e = small("module", q.module)) return e;
-  if (auto e = small("action", q.action)) return e;
-  if (auto e = small("q", q.text)) return e;
+  if (auto e = ReadTextParam(req, "agent", q.agent_id)) return e;
+  if (auto e = ReadTextParam(req, "module", q.module)) return e;
+  if (auto e = ReadTextParam(req, "action", q.action)) return e;
+  if (auto e = ReadTextParam(req, "q", q.text)) return e;
   if (auto v = QueryParam(req, "min_severity")) {
     auto s = ParseSeverity(*v);
     if (!s) {
@@ -117,21 +108,8 @@ void AddEventRoutes(RouteTable& table, RouteDeps deps) {
               auto limit = ReadLimit(req, 100, 1000);
               if (!limit) return Err(limit.error());
               q.limit = *limit;
-              if (auto o = QueryParam(req, "order")) {
-                if (*o == "desc")
-                  q.descending = true;
-                else if (*o != "asc") {
-                  return Err(BadRequest("invalid_query", "order", "order: expected asc or desc"));
-                }
-              }
-              if (auto c = QueryParam(req, "cursor")) {
-                auto after = DecodeCursor(*c);
-                if (!after) {
-                  return Err(BadRequest("invalid_pagination", "cursor",
-                                        "cursor: not a cursor this API returned"));
-                }
-                q.after = *after;
-              }
+              if (auto e = ReadOrder(req, q.descending)) return Err(*e);
+              if (auto e = ReadCursor(req, q.after)) return Err(*e);
               auto events = deps.store.QueryEvents(p.tenant.id, q);
               if (!events) return Err(events.error());
               json items = json::array();

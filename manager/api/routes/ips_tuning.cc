@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/json_path.h"
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/api/views.h"
@@ -34,18 +35,6 @@ std::string Str(const json& v) {
   return "";
 }
 
-const json& At(const json& doc, std::initializer_list<const char*> path) {
-  static const json kNull;
-  const json* cur = &doc;
-  for (const char* k : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(k);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
-}
-
 struct Match {
   std::string id;
   std::string variable;
@@ -56,7 +45,7 @@ struct Match {
 // The tunable rule matches of one IPS event: ips.matches, else rule.id.
 std::vector<Match> MatchesOf(const json& doc) {
   std::vector<Match> out;
-  const json& matches = At(doc, {"ips", "matches"});
+  const json& matches = JsonAt(doc, {"ips", "matches"});
   if (matches.is_array()) {
     for (const auto& m : matches) {
       if (!m.is_object()) continue;
@@ -66,7 +55,7 @@ std::vector<Match> MatchesOf(const json& doc) {
     }
     return out;
   }
-  const json& ids = At(doc, {"rule", "id"});
+  const json& ids = JsonAt(doc, {"rule", "id"});
   for (const json& id : ids.is_array() ? ids : json::array({ids})) {
     std::string s = Str(id);
     if (!s.empty() && !IsEvaluationRule(s)) out.push_back({s, "", "", ""});
@@ -192,8 +181,8 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps) {
               ++ips_events;
               const bool would_block = e.action == "detected" && e.severity >= 2;
               if (would_block) ++would_block_total;
-              const std::string path = Str(At(e.doc, {"url", "path"}));
-              const std::string client = Str(At(e.doc, {"source", "ip"}));
+              const std::string path = Str(JsonAt(e.doc, {"url", "path"}));
+              const std::string client = Str(JsonAt(e.doc, {"source", "ip"}));
               std::vector<Match> matches = MatchesOf(e.doc);
               if (preview) {
                 size_t covered = 0;
@@ -214,15 +203,16 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps) {
                 if (!m.variable.empty()) ++r.targets[m.variable];
                 if (!path.empty()) ++r.paths[path];
                 if (r.samples.size() < kSamples) {
-                  r.samples.push_back({{"event_id", e.id},
-                                       {"at", TimeJson(e.timestamp)},
-                                       {"host", a.hostname},
-                                       {"client", client},
-                                       {"action", e.action},
-                                       {"method", Str(At(e.doc, {"http", "request", "method"}))},
-                                       {"url", Str(At(e.doc, {"url", "original"}))},
-                                       {"variable", m.variable},
-                                       {"data", m.data}});
+                  r.samples.push_back(
+                      {{"event_id", e.id},
+                       {"at", TimeJson(e.timestamp)},
+                       {"host", a.hostname},
+                       {"client", client},
+                       {"action", e.action},
+                       {"method", Str(JsonAt(e.doc, {"http", "request", "method"}))},
+                       {"url", Str(JsonAt(e.doc, {"url", "original"}))},
+                       {"variable", m.variable},
+                       {"data", m.data}});
                 }
               }
             }
