@@ -93,6 +93,21 @@ struct AnomalyScores {
 // Score a matched rule adds in the CRS (by severity), 0 for rules that do not score.
 int CrsScore(const RuleMatch& m);
 
+// --- Shared by the engines (one policy, whichever engine applies it) ---
+
+// Ward's own inbound blocking decision (see above): the CrsScore() of the matches whose rule is in
+// prevent mode reaches the policy's inbound threshold.
+bool WardScoreBlocks(const IpsConfig& config, std::span<const RuleMatch> matches);
+// The transaction's anomaly scores from the CRS variables tx.anomaly_score (`total`, which
+// includes the outbound score) and tx.outbound_anomaly_score; -1 for a variable that is not set
+// or not a number. Without tx.anomaly_score, inbound is the sum of CrsScore() over `matches`.
+AnomalyScores AnomalyScoresOf(int total, int outbound, std::span<const RuleMatch> matches);
+// The leading integer of a score variable's value, -1 when there is none.
+int ParseScore(const std::string& value);
+// A unique transaction id (UNIQUE_ID): `tag`, the agent's start time and pid, and a counter.
+// Engines make their own rather than each transaction seeding a random generator.
+std::string NextTransactionId(std::string_view tag);
+
 // Writes the engine's messages, one line each, to the policy's log_file. Thread-safe.
 class WafLog {
  public:
