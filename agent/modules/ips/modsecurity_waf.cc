@@ -185,8 +185,6 @@ class ModSecurityTransaction final : public WafTransaction {
  private:
   bool CheckIntervention() {
     if (intervention_.disruptive) return true;
-    const IpsConfig& config = rules_->config_;
-    const bool prevent = config.mode == Mode::kPrevent;
     modsecurity::ModSecurityIntervention it{};
     it.status = 200;
     bool disrupt = tx_->intervention(&it);
@@ -199,15 +197,9 @@ class ModSecurityTransaction final : public WafTransaction {
       std::free(it.log);
     }
     if (it.url != nullptr) std::free(it.url);
-    if (prevent && disrupt) {
-      intervention_ = {true, it.status, disrupting_rule};
-      return true;
-    }
-    if (prevent && rules_->ward_scoring_ && WardScoreBlocks(config, matches_)) {
-      intervention_ = {true, 403, 0};
-      return true;
-    }
-    return false;
+    intervention_ = DecideIntervention(rules_->config_, rules_->ward_scoring_,
+                                       {disrupt, it.status, disrupting_rule}, matches_);
+    return intervention_.disruptive;
   }
 
   std::shared_ptr<const ModSecurityRules> rules_;

@@ -43,12 +43,17 @@ int CrsScore(const RuleMatch& m) {
   }
 }
 
-bool WardScoreBlocks(const IpsConfig& config, std::span<const RuleMatch> matches) {
+Intervention DecideIntervention(const IpsConfig& config, bool ward_scoring,
+                                const Intervention& engine, std::span<const RuleMatch> matches) {
+  if (config.mode != Mode::kPrevent) return {};
+  if (engine.disruptive) return engine;
+  if (!ward_scoring) return {};
   int score = 0;
   for (const auto& m : matches) {
     if (config.RuleMode(m.id) == Mode::kPrevent) score += CrsScore(m);
   }
-  return score >= config.crs.inbound_anomaly_threshold;
+  if (score >= config.crs.inbound_anomaly_threshold) return {true, 403, 0};
+  return {};
 }
 
 AnomalyScores AnomalyScoresOf(int total, int outbound, std::span<const RuleMatch> matches) {

@@ -95,9 +95,12 @@ int CrsScore(const RuleMatch& m);
 
 // --- Shared by the engines (one policy, whichever engine applies it) ---
 
-// Ward's own inbound blocking decision (see above): the CrsScore() of the matches whose rule is in
-// prevent mode reaches the policy's inbound threshold.
-bool WardScoreBlocks(const IpsConfig& config, std::span<const RuleMatch> matches);
+// The intervention after a request phase (see "Blocking" above): none outside prevent mode; else
+// the engine's own disruption (`engine`), else, when Ward scores (`ward_scoring`: the policy
+// has detect-mode rules), 403 once the CrsScore() of the matches whose rule is in prevent mode
+// reaches the policy's inbound threshold.
+Intervention DecideIntervention(const IpsConfig& config, bool ward_scoring,
+                                const Intervention& engine, std::span<const RuleMatch> matches);
 // The transaction's anomaly scores from the CRS variables tx.anomaly_score (`total`, which
 // includes the outbound score) and tx.outbound_anomaly_score; -1 for a variable that is not set
 // or not a number. Without tx.anomaly_score, inbound is the sum of CrsScore() over `matches`.

@@ -102,18 +102,10 @@ class WardTransaction final : public WafTransaction {
   bool CheckIntervention() {
     Collect(true);
     if (intervention_.disruptive) return true;
-    const IpsConfig& config = rules_->config_;
-    const bool prevent = config.mode == Mode::kPrevent;
     const auto& it = tx_.intervention();
-    if (prevent && it.disruptive) {
-      intervention_ = {true, it.status, it.rule_id};
-      return true;
-    }
-    if (prevent && rules_->ward_scoring_ && WardScoreBlocks(config, matches_)) {
-      intervention_ = {true, 403, 0};
-      return true;
-    }
-    return false;
+    intervention_ = DecideIntervention(rules_->config_, rules_->ward_scoring_,
+                                       {it.disruptive, it.status, it.rule_id}, matches_);
+    return intervention_.disruptive;
   }
 
   std::shared_ptr<const WardRules> rules_;
