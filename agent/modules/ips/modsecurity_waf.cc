@@ -136,11 +136,11 @@ class ModSecurityTransaction final : public WafTransaction {
   }
 
   void AppendRequestBody(std::string_view bytes) override {
-    const uint64_t limit = rules_->config_.limits.request_body;
-    if (intervention_.disruptive || body_bytes_ >= limit) return;
-    size_t take = std::min<uint64_t>(bytes.size(), limit - body_bytes_);
-    body_bytes_ += take;
-    tx_->appendRequestBody(reinterpret_cast<const unsigned char*>(bytes.data()), take);
+    if (intervention_.disruptive) return;
+    auto take = WithinBodyLimit(bytes, rules_->config_.limits.request_body, &body_bytes_);
+    if (take) {
+      tx_->appendRequestBody(reinterpret_cast<const unsigned char*>(take->data()), take->size());
+    }
   }
 
   bool RequestBody() override {

@@ -56,6 +56,14 @@ Intervention DecideIntervention(const IpsConfig& config, bool ward_scoring,
   return {};
 }
 
+std::optional<std::string_view> WithinBodyLimit(std::string_view bytes, uint64_t limit,
+                                                uint64_t* taken) {
+  if (*taken >= limit) return std::nullopt;
+  const size_t take = std::min<uint64_t>(bytes.size(), limit - *taken);
+  *taken += take;
+  return bytes.substr(0, take);
+}
+
 AnomalyScores AnomalyScoresOf(int total, int outbound, std::span<const RuleMatch> matches) {
   // The CRS adds the outbound score into tx.anomaly_score at the end of phase 4 (959).
   AnomalyScores s{0, std::max(outbound, 0)};

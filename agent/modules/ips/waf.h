@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -101,6 +102,10 @@ int CrsScore(const RuleMatch& m);
 // reaches the policy's inbound threshold.
 Intervention DecideIntervention(const IpsConfig& config, bool ward_scoring,
                                 const Intervention& engine, std::span<const RuleMatch> matches);
+// What a request body limited to `limit` bytes still takes of `bytes` after `*taken` bytes (added
+// to `*taken`); nullopt once the limit is reached.
+std::optional<std::string_view> WithinBodyLimit(std::string_view bytes, uint64_t limit,
+                                                uint64_t* taken);
 // The transaction's anomaly scores from the CRS variables tx.anomaly_score (`total`, which
 // includes the outbound score) and tx.outbound_anomaly_score; -1 for a variable that is not set
 // or not a number. Without tx.anomaly_score, inbound is the sum of CrsScore() over `matches`.
