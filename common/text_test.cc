@@ -174,4 +174,28 @@ TEST(NormalizeAbsolutePath, ResolvesDotsAndSlashes) {
   EXPECT_EQ(NormalizeAbsolutePath("/a/.hidden/..x"), "/a/.hidden/..x");
 }
 
+TEST(HexDigitValue, HexDigitsOnly) {
+  EXPECT_EQ(HexDigitValue('0'), 0);
+  EXPECT_EQ(HexDigitValue('9'), 9);
+  EXPECT_EQ(HexDigitValue('a'), 10);
+  EXPECT_EQ(HexDigitValue('F'), 15);
+  EXPECT_EQ(HexDigitValue('g'), -1);
+  EXPECT_EQ(HexDigitValue('%'), -1);
+  EXPECT_EQ(HexDigitValue('\xC1'), -1);
+}
+
+TEST(UpperCase, LettersOnly) {
+  EXPECT_EQ(UpperCase("Request_Headers:x-1"), "REQUEST_HEADERS:X-1");
+  EXPECT_EQ(UpperCase(""), "");
+  EXPECT_EQ(UpperCase("\xE9t\xE9"), "\xE9T\xE9");
+}
+
+TEST(EqualsIgnoreCase, ComparesLettersWithoutCase) {
+  EXPECT_TRUE(EqualsIgnoreCase("DetectionOnly", "detectiononly"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+  EXPECT_FALSE(EqualsIgnoreCase("On", "Off"));
+  EXPECT_FALSE(EqualsIgnoreCase("on", "on "));
+  EXPECT_FALSE(EqualsIgnoreCase("[", "{"));
+}
+
 }  // namespace ward

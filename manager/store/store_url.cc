@@ -6,15 +6,10 @@
 #include <charconv>
 #include <vector>
 
+#include "common/text.h"
+
 namespace ward::manager {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 Result<std::string> PercentDecode(std::string_view s, std::string_view what) {
   std::string out;
@@ -26,7 +21,7 @@ Result<std::string> PercentDecode(std::string_view s, std::string_view what) {
     if (i + 2 >= s.size()) {
       return InvalidArgument(fmt::format("database URL: bad percent-encoding in {}", what));
     }
-    int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+    int hi = HexDigitValue(s[i + 1]), lo = HexDigitValue(s[i + 2]);
     if (hi < 0 || lo < 0) {
       return InvalidArgument(fmt::format("database URL: bad percent-encoding in {}", what));
     }

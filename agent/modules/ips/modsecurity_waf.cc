@@ -5,13 +5,9 @@
 #include <modsecurity/modsecurity.h>
 #include <modsecurity/rules_set.h>
 #include <modsecurity/transaction.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
-#include <ctime>
-#include <iterator>
 #include <vector>
 
 #include "agent/modules/ips/waf_config.h"
@@ -113,25 +109,9 @@ class ModSecurityRules final : public WafRules,
   bool ward_scoring_ = false;
 };
 
-// A unique transaction id (UNIQUE_ID): the agent's start time and pid, and a counter. Given to
-// libmodsecurity so that it does not make its own, which costs a std::random_device and a
-// freshly seeded std::mt19937 per transaction (about 1% of the CPU of a request).
-std::string NextTransactionId() {
-  static const std::string prefix =
-      fmt::format("{:x}{:x}-", static_cast<uint64_t>(std::time(nullptr)), ::getpid());
-  static std::atomic<uint64_t> counter{0};
-  std::string id = prefix;
-  fmt::format_to(std::back_inserter(id), "{:x}", counter.fetch_add(1, std::memory_order_relaxed));
-  return id;
-}
-
 int ReadScore(modsecurity::Transaction& tx, const std::string& var) {
-  if (auto v = tx.m_collections.m_tx_collection->resolveFirst(var)) {
-    char* end = nullptr;
-    long n = std::strtol(v->c_str(), &end, 10);
-    if (end != v->c_str()) return static_cast<int>(n);
-  }
-  return -1;
+  auto v = tx.m_collections.m_tx_collection->resolveFirst(var);
+  return v ? ParseScore(*v) : -1;
 }
 
 class ModSecurityTransaction final : public WafTransaction {
@@ -139,7 +119,7 @@ class ModSecurityTransaction final : public WafTransaction {
   ModSecurityTransaction(std::shared_ptr<const ModSecurityRules> rules, const Endpoints& ep,
                          modsecurity::ModSecurity* engine)
       : rules_(std::move(rules)), ep_(ep) {
-    std::string id = NextTransactionId();
+    std::string id = NextTransactionId("");
     tx_ = std::make_unique<modsecurity::Transaction>(engine, rules_->rules_.get(), id.data(), this);
     tx_->processConnection(ep_.src_ip.c_str(), ep_.src_port, ep_.dst_ip.c_str(), ep_.dst_port);
   }
@@ -156,11 +136,11 @@ class ModSecurityTransaction final : public WafTransaction {
   }
 
   void AppendRequestBody(std::string_view bytes) override {
-    const uint64_t limit = rules_->config_.limits.request_body;
-    if (intervention_.disruptive || body_bytes_ >= limit) return;
-    size_t take = std::min<uint64_t>(bytes.size(), limit - body_bytes_);
-    body_bytes_ += take;
-    tx_->appendRequestBody(reinterpret_cast<const unsigned char*>(bytes.data()), take);
+    if (intervention_.disruptive) return;
+    auto take = WithinBodyLimit(bytes, rules_->config_.limits.request_body, &body_bytes_);
+    if (take) {
+      tx_->appendRequestBody(reinterpret_cast<const unsigned char*>(take->data()), take->size());
+    }
   }
 
   bool RequestBody() override {
@@ -189,16 +169,8 @@ class ModSecurityTransaction final : public WafTransaction {
   const Intervention& intervention() const override { return intervention_; }
   std::span<const RuleMatch> matches() const override { return matches_; }
   AnomalyScores anomaly_scores() const override {
-    // The CRS adds the outbound score into tx.anomaly_score at the end of phase 4 (959).
-    int total = ReadScore(*tx_, "anomaly_score");
-    int outbound = ReadScore(*tx_, "outbound_anomaly_score");
-    AnomalyScores s{0, std::max(outbound, 0)};
-    if (total >= 0) {
-      s.inbound = std::max(total - s.outbound, 0);
-    } else {
-      for (const auto& m : matches_) s.inbound += CrsScore(m);
-    }
-    return s;
+    return AnomalyScoresOf(ReadScore(*tx_, "anomaly_score"),
+                           ReadScore(*tx_, "outbound_anomaly_score"), matches_);
   }
   const Endpoints& endpoints() const override { return ep_; }
   const RequestHead& request() const override { return request_; }
@@ -213,8 +185,6 @@ class ModSecurityTransaction final : public WafTransaction {
  private:
   bool CheckIntervention() {
     if (intervention_.disruptive) return true;
-    const IpsConfig& config = rules_->config_;
-    const bool prevent = config.mode == Mode::kPrevent;
     modsecurity::ModSecurityIntervention it{};
     it.status = 200;
     bool disrupt = tx_->intervention(&it);
@@ -227,21 +197,9 @@ class ModSecurityTransaction final : public WafTransaction {
       std::free(it.log);
     }
     if (it.url != nullptr) std::free(it.url);
-    if (prevent && disrupt) {
-      intervention_ = {true, it.status, disrupting_rule};
-      return true;
-    }
-    if (prevent && rules_->ward_scoring_) {
-      int score = 0;
-      for (const auto& m : matches_) {
-        if (config.RuleMode(m.id) == Mode::kPrevent) score += CrsScore(m);
-      }
-      if (score >= config.crs.inbound_anomaly_threshold) {
-        intervention_ = {true, 403, 0};
-        return true;
-      }
-    }
-    return false;
+    intervention_ = DecideIntervention(rules_->config_, rules_->ward_scoring_,
+                                       {disrupt, it.status, disrupting_rule}, matches_);
+    return intervention_.disruptive;
   }
 
   std::shared_ptr<const ModSecurityRules> rules_;

@@ -4,6 +4,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <ctime>
+#include <iterator>
+
 #include "agent/modules/ips/modsecurity_waf.h"
 #include "agent/modules/ips/seclang/ward_waf.h"
 
@@ -35,6 +41,55 @@ int CrsScore(const RuleMatch& m) {
     default:
       return 0;
   }
+}
+
+Intervention DecideIntervention(const IpsConfig& config, bool ward_scoring,
+                                const Intervention& engine, std::span<const RuleMatch> matches) {
+  if (config.mode != Mode::kPrevent) return {};
+  if (engine.disruptive) return engine;
+  if (!ward_scoring) return {};
+  int score = 0;
+  for (const auto& m : matches) {
+    if (config.RuleMode(m.id) == Mode::kPrevent) score += CrsScore(m);
+  }
+  if (score >= config.crs.inbound_anomaly_threshold) return {true, 403, 0};
+  return {};
+}
+
+std::optional<std::string_view> WithinBodyLimit(std::string_view bytes, uint64_t limit,
+                                                uint64_t* taken) {
+  if (*taken >= limit) return std::nullopt;
+  const size_t take = std::min<uint64_t>(bytes.size(), limit - *taken);
+  *taken += take;
+  return bytes.substr(0, take);
+}
+
+AnomalyScores AnomalyScoresOf(int total, int outbound, std::span<const RuleMatch> matches) {
+  // The CRS adds the outbound score into tx.anomaly_score at the end of phase 4 (959).
+  AnomalyScores s{0, std::max(outbound, 0)};
+  if (total >= 0) {
+    s.inbound = std::max(total - s.outbound, 0);
+  } else {
+    for (const auto& m : matches) s.inbound += CrsScore(m);
+  }
+  return s;
+}
+
+int ParseScore(const std::string& value) {
+  char* end = nullptr;
+  long n = std::strtol(value.c_str(), &end, 10);
+  if (end == value.c_str()) return -1;
+  return static_cast<int>(n);
+}
+
+std::string NextTransactionId(std::string_view tag) {
+  static const std::string stamp =
+      fmt::format("{:x}{:x}-", static_cast<uint64_t>(std::time(nullptr)), ::getpid());
+  static std::atomic<uint64_t> counter{0};
+  std::string id(tag);
+  id += stamp;
+  fmt::format_to(std::back_inserter(id), "{:x}", counter.fetch_add(1, std::memory_order_relaxed));
+  return id;
 }
 
 // --- WafLog ---

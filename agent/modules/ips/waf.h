@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,6 +93,28 @@ struct AnomalyScores {
 
 // Score a matched rule adds in the CRS (by severity), 0 for rules that do not score.
 int CrsScore(const RuleMatch& m);
+
+// --- Shared by the engines (one policy, whichever engine applies it) ---
+
+// The intervention after a request phase (see "Blocking" above): none outside prevent mode; else
+// the engine's own disruption (`engine`), else, when Ward scores (`ward_scoring`: the policy
+// has detect-mode rules), 403 once the CrsScore() of the matches whose rule is in prevent mode
+// reaches the policy's inbound threshold.
+Intervention DecideIntervention(const IpsConfig& config, bool ward_scoring,
+                                const Intervention& engine, std::span<const RuleMatch> matches);
+// What a request body limited to `limit` bytes still takes of `bytes` after `*taken` bytes (added
+// to `*taken`); nullopt once the limit is reached.
+std::optional<std::string_view> WithinBodyLimit(std::string_view bytes, uint64_t limit,
+                                                uint64_t* taken);
+// The transaction's anomaly scores from the CRS variables tx.anomaly_score (`total`, which
+// includes the outbound score) and tx.outbound_anomaly_score; -1 for a variable that is not set
+// or not a number. Without tx.anomaly_score, inbound is the sum of CrsScore() over `matches`.
+AnomalyScores AnomalyScoresOf(int total, int outbound, std::span<const RuleMatch> matches);
+// The leading integer of a score variable's value, -1 when there is none.
+int ParseScore(const std::string& value);
+// A unique transaction id (UNIQUE_ID): `tag`, the agent's start time and pid, and a counter.
+// Engines make their own rather than each transaction seeding a random generator.
+std::string NextTransactionId(std::string_view tag);
 
 // Writes the engine's messages, one line each, to the policy's log_file. Thread-safe.
 class WafLog {

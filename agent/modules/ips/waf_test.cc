@@ -310,5 +310,40 @@ TEST(Waf, TheLibmodsecurityEngineIsTheOneNamedByThePolicy) {
   EXPECT_EQ((*direct)->rule_count(), (*through_policy)->rule_count());
 }
 
+TEST(Waf, RequestBodyIsTakenUpToTheLimit) {
+  uint64_t taken = 0;
+  EXPECT_EQ(WithinBodyLimit("abcd", 6, &taken), "abcd");
+  EXPECT_EQ(WithinBodyLimit("efgh", 6, &taken), "ef");
+  EXPECT_EQ(taken, 6u);
+  EXPECT_EQ(WithinBodyLimit("ijkl", 6, &taken), std::nullopt);
+  EXPECT_EQ(WithinBodyLimit("", 6, &taken), std::nullopt);
+  uint64_t none = 0;
+  EXPECT_EQ(WithinBodyLimit("", 6, &none), "");
+}
+
+TEST(Waf, DecideInterventionOnlyInPreventMode) {
+  IpsConfig config;
+  const Intervention engine{true, 406, 942100};
+  RuleMatch critical;
+  critical.id = 942100;
+  critical.severity = 2;  // CrsScore 5
+  const std::vector<RuleMatch> matches = {critical};
+  config.mode = Mode::kDetect;
+  EXPECT_FALSE(DecideIntervention(config, true, engine, matches).disruptive);
+  config.mode = Mode::kPrevent;
+  const Intervention by_engine = DecideIntervention(config, true, engine, matches);
+  EXPECT_TRUE(by_engine.disruptive);
+  EXPECT_EQ(by_engine.status, 406);
+  EXPECT_EQ(by_engine.rule_id, 942100);
+  config.crs.inbound_anomaly_threshold = 5;
+  EXPECT_FALSE(DecideIntervention(config, false, Intervention{}, matches).disruptive);
+  const Intervention by_score = DecideIntervention(config, true, Intervention{}, matches);
+  EXPECT_TRUE(by_score.disruptive);
+  EXPECT_EQ(by_score.status, 403);
+  EXPECT_EQ(by_score.rule_id, 0);
+  config.crs.inbound_anomaly_threshold = 6;
+  EXPECT_FALSE(DecideIntervention(config, true, Intervention{}, matches).disruptive);
+}
+
 }  // namespace
 }  // namespace ward::agent::ips

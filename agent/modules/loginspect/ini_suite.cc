@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -133,6 +134,34 @@ bool RunUnitCheck(const std::shared_ptr<const Ruleset>& ruleset,
   // when rule, level and decoder were all given and matched), 1 otherwise.
   return r == rule && lv == level && d == decoder && !rule.empty() && !level.empty() &&
          !decoder.empty();
+}
+
+Result<IniSuiteResult> RunIniSuite(const std::shared_ptr<const Ruleset>& ruleset,
+                                   const std::filesystem::path& dir,
+                                   const std::function<void(const IniCase&)>& before_each) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".ini") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  IniSuiteResult r;
+  for (const auto& f : files) {
+    WARD_ASSIGN_OR_RETURN(std::vector<IniCase> cases, ReadIniCases(f));
+    for (const auto& k : cases) {
+      ++r.total;
+      if (before_each) before_each(k);
+      std::string got;
+      bool matched = RunUnitCheck(ruleset, k.lines, k.rule, k.level, k.decoder, &got);
+      if (matched == k.expect_match) {
+        ++r.passed;
+      } else {
+        r.failures +=
+            fmt::format("{} [{}] {}: expected {}{}:{}:{} got {}\n", k.file, k.section, k.name,
+                        k.expect_match ? "" : "not ", k.rule, k.level, k.decoder, got);
+      }
+    }
+  }
+  return r;
 }
 
 }  // namespace ward::agent::loginspect

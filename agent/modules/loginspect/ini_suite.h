@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,5 +33,18 @@ Result<std::vector<IniCase>> ReadIniCases(const std::filesystem::path& file);
 bool RunUnitCheck(const std::shared_ptr<const Ruleset>& ruleset,
                   const std::vector<std::string>& lines, const std::string& rule,
                   const std::string& level, const std::string& decoder, std::string* got);
+
+// Every case of the *.ini files in `dir` (files in name order) through RunUnitCheck():
+// how many give the expected outcome, how many there are, and one line per failing case
+// ("<file> [<section>] <name>: expected <rule>:<level>:<decoder> got <what matched>").
+struct IniSuiteResult {
+  int passed = 0;
+  int total = 0;
+  std::string failures;
+};
+// `before_each`, when given, is called with each case before it runs (debugging aid).
+Result<IniSuiteResult> RunIniSuite(const std::shared_ptr<const Ruleset>& ruleset,
+                                   const std::filesystem::path& dir,
+                                   const std::function<void(const IniCase&)>& before_each = {});
 
 }  // namespace ward::agent::loginspect

@@ -3,7 +3,6 @@
 // rule-60000 eventchannel rewrite. Asserts the pass count reached; the failing cases are
 // listed in testdata/loginspect/wazuh-v4.14.7-failures.txt (regenerate:
 // WARD_LOGINSPECT_FAILURES=path).
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -40,35 +39,15 @@ TEST(WazuhRuleset, IniSuitePassCount) {
   auto rs = Ruleset::Load(c);
   ASSERT_TRUE(rs.has_value()) << rs.error().ToString();
 
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(root / "testing/tests")) {
-    if (e.path().extension() == ".ini") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  int passed = 0;
-  int total = 0;
-  std::string failures;
-  for (const auto& f : files) {
-    auto cases = ReadIniCases(f);
-    ASSERT_TRUE(cases.has_value()) << cases.error().ToString();
-    for (const auto& k : *cases) {
-      ++total;
-      if (const char* dbg = std::getenv("WARD_LOGINSPECT_DEBUG"); dbg && k.section == dbg) {
-        Session s(*rs);
-        for (const auto& l : k.lines)
-          std::printf("%s\n", FormatLogtest(s.Process(l, "stdin", 1)).c_str());
-      }
-      std::string got;
-      bool matched = RunUnitCheck(*rs, k.lines, k.rule, k.level, k.decoder, &got);
-      if (matched == k.expect_match) {
-        ++passed;
-      } else {
-        failures +=
-            fmt::format("{} [{}] {}: expected {}{}:{}:{} got {}\n", k.file, k.section, k.name,
-                        k.expect_match ? "" : "not ", k.rule, k.level, k.decoder, got);
-      }
+  auto run = RunIniSuite(*rs, root / "testing/tests", [&](const IniCase& k) {
+    if (const char* dbg = std::getenv("WARD_LOGINSPECT_DEBUG"); dbg && k.section == dbg) {
+      Session s(*rs);
+      for (const auto& l : k.lines)
+        std::printf("%s\n", FormatLogtest(s.Process(l, "stdin", 1)).c_str());
     }
-  }
+  });
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  const std::string& failures = run->failures;
   if (const char* out = std::getenv("WARD_LOGINSPECT_FAILURES")) std::ofstream(out) << failures;
   // Every failing invocation must be a known one, listed with its reason in the tree.
   std::ifstream known_file(std::filesystem::path(src) /
@@ -83,8 +62,8 @@ TEST(WazuhRuleset, IniSuitePassCount) {
     EXPECT_NE(known.find(key + ":"), std::string::npos) << "new failure: " << line;
     start = nl + 1;
   }
-  std::printf("wazuh ruleset tests: %d of %d invocations pass\n", passed, total);
-  EXPECT_GE(passed, kMinimumPassing);
+  std::printf("wazuh ruleset tests: %d of %d invocations pass\n", run->passed, run->total);
+  EXPECT_GE(run->passed, kMinimumPassing);
 }
 
 // OSSEC's own ruleset tests (contrib/ossec-testing, ossec-hids master) with OSSEC's decoder.xml
@@ -104,34 +83,12 @@ TEST(OssecRuleset, IniSuitePassCount) {
   c.rule_excludes = {"policy_rules.xml"};
   auto rs = Ruleset::Load(c);
   ASSERT_TRUE(rs.has_value()) << rs.error().ToString();
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(root / "tests")) {
-    if (e.path().extension() == ".ini") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  int passed = 0;
-  int total = 0;
-  std::string failures;
-  for (const auto& f : files) {
-    auto cases = ReadIniCases(f);
-    ASSERT_TRUE(cases.has_value()) << cases.error().ToString();
-    for (const auto& k : *cases) {
-      ++total;
-      std::string got;
-      bool matched = RunUnitCheck(*rs, k.lines, k.rule, k.level, k.decoder, &got);
-      if (matched == k.expect_match) {
-        ++passed;
-      } else {
-        failures +=
-            fmt::format("{} [{}] {}: expected {}{}:{}:{} got {}\n", k.file, k.section, k.name,
-                        k.expect_match ? "" : "not ", k.rule, k.level, k.decoder, got);
-      }
-    }
-  }
+  auto run = RunIniSuite(*rs, root / "tests");
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
   if (const char* out = std::getenv("WARD_LOGINSPECT_OSSEC_FAILURES"))
-    std::ofstream(out) << failures;
-  std::printf("ossec ruleset tests: %d of %d invocations pass\n", passed, total);
-  EXPECT_GE(passed, kOssecMinimumPassing);
+    std::ofstream(out) << run->failures;
+  std::printf("ossec ruleset tests: %d of %d invocations pass\n", run->passed, run->total);
+  EXPECT_GE(run->passed, kOssecMinimumPassing);
 }
 
 }  // namespace

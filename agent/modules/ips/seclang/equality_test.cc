@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "agent/modules/ips/seclang/test_vectors.h"
 #include "agent/modules/ips/seclang/ward_waf.h"
 #include "agent/modules/ips/waf.h"
 #include "testing/temp_dir.h"
@@ -180,89 +181,67 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
   const ward::test::TempDir dir;
   Result r;
   int not_loaded = 0;
-  std::vector<std::filesystem::path> files;
-  for (const auto& e :
-       std::filesystem::directory_iterator(kOracles + "/modsecurity-3.0.9-regression")) {
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& path : files) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
-    if (doc.is_object()) doc = nlohmann::json::array({doc});
-    if (!doc.is_array()) continue;
-    int index = 0;
-    for (const auto& t : doc) {
-      ++index;
-      if (!t.is_object() || !t.contains("rules") || !t["rules"].is_array()) continue;
-      if (t.contains("enabled") && t["enabled"].is_number() && t["enabled"].get<int>() == 0) {
-        continue;
+  for (const auto& reg : test::LoadRegressionTests()) {
+    if (!reg.enabled) continue;
+    const nlohmann::json& t = reg.test;
+    const std::string id = reg.file_stem + "#" + std::to_string(reg.index);
+    const std::filesystem::path f =
+        dir.path() / (reg.file_stem + "_" + std::to_string(reg.index) + ".conf");
+    std::ofstream(f) << reg.rules;
+    IpsConfig config;
+    config.mode = Mode::kPrevent;
+    config.crs.enabled = false;
+    config.custom_rules = {f.string()};
+    auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
+    auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+    if (!modsec.has_value() || !ward.has_value()) {
+      ++not_loaded;
+      continue;
+    }
+    HttpCase c;
+    c.id = id;
+    const auto& req = t.value("request", nlohmann::json::object());
+    auto text_of = [&](const char* key, const char* def) {
+      if (!req.contains(key)) return std::string(def);
+      return req[key].is_string() ? req[key].get<std::string>() : req[key].dump();
+    };
+    c.head.method = text_of("method", "GET");
+    c.head.uri = text_of("uri", "/");
+    c.head.version = text_of("http_version", "1.1");
+    if (req.contains("headers") && req["headers"].is_object()) {
+      for (const auto& [k, v] : req["headers"].items()) {
+        c.head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
       }
-      const std::string id = path.stem().string() + "#" + std::to_string(index);
-      std::string text;
-      for (const auto& line : t["rules"]) {
-        if (line.is_string()) text += line.get<std::string>() + "\n";
+    }
+    if (req.contains("body") && req["body"].is_array()) {
+      for (const auto& line : req["body"]) {
+        if (line.is_string()) c.body += line.get<std::string>() + "\n";
       }
-      const std::filesystem::path f =
-          dir.path() / (path.stem().string() + "_" + std::to_string(index) + ".conf");
-      std::ofstream(f) << text;
-      IpsConfig config;
-      config.mode = Mode::kPrevent;
-      config.crs.enabled = false;
-      config.custom_rules = {f.string()};
-      auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
-      auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
-      if (!modsec.has_value() || !ward.has_value()) {
-        ++not_loaded;
-        continue;
-      }
-      HttpCase c;
-      c.id = id;
-      const auto& req = t.value("request", nlohmann::json::object());
-      auto text_of = [&](const char* key, const char* def) {
-        if (!req.contains(key)) return std::string(def);
-        return req[key].is_string() ? req[key].get<std::string>() : req[key].dump();
-      };
-      c.head.method = text_of("method", "GET");
-      c.head.uri = text_of("uri", "/");
-      c.head.version = text_of("http_version", "1.1");
-      if (req.contains("headers") && req["headers"].is_object()) {
-        for (const auto& [k, v] : req["headers"].items()) {
-          c.head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    if (t.contains("response") && t["response"].is_object()) {
+      const auto& resp = t["response"];
+      agent::ips::ResponseHead head;
+      head.status = 200;
+      if (resp.contains("headers") && resp["headers"].is_object()) {
+        for (const auto& [k, v] : resp["headers"].items()) {
+          head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
         }
       }
-      if (req.contains("body") && req["body"].is_array()) {
-        for (const auto& line : req["body"]) {
-          if (line.is_string()) c.body += line.get<std::string>() + "\n";
+      if (resp.contains("body") && resp["body"].is_array()) {
+        for (const auto& line : resp["body"]) {
+          if (line.is_string()) c.response_body += line.get<std::string>() + "\n";
         }
       }
-      if (t.contains("response") && t["response"].is_object()) {
-        const auto& resp = t["response"];
-        agent::ips::ResponseHead head;
-        head.status = 200;
-        if (resp.contains("headers") && resp["headers"].is_object()) {
-          for (const auto& [k, v] : resp["headers"].items()) {
-            head.headers.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
-          }
-        }
-        if (resp.contains("body") && resp["body"].is_array()) {
-          for (const auto& line : resp["body"]) {
-            if (line.is_string()) c.response_body += line.get<std::string>() + "\n";
-          }
-        }
-        c.response = head;
-      }
-      Outcome a = equality::Run(**modsec, c);
-      Outcome b = equality::Run(**ward, c);
-      ++r.total;
-      std::string diff = Compare(a, b);
-      if (diff.empty()) {
-        ++r.equal;
-      } else {
-        r.differences.emplace_back(id, diff);
-      }
+      c.response = head;
+    }
+    Outcome a = equality::Run(**modsec, c);
+    Outcome b = equality::Run(**ward, c);
+    ++r.total;
+    std::string diff = Compare(a, b);
+    if (diff.empty()) {
+      ++r.equal;
+    } else {
+      r.differences.emplace_back(id, diff);
     }
   }
   std::printf("[REG] %zu of %zu cases equal (%.2f%%), %d not loaded by one engine\n", r.equal,

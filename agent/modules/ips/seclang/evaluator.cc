@@ -1,6 +1,7 @@
 #include "agent/modules/ips/seclang/evaluator.h"
 
 #include "agent/modules/ips/seclang/body/request_body.h"
+#include "common/text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -37,30 +38,6 @@ bool CiEqual::operator()(const std::string& a, const std::string& b) const {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool EqNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // libmodsecurity's utils::uri_decode: %XX decoded where both digits are hex, nothing else.
 std::string UriDecode(std::string_view in) {
   std::string out;
@@ -68,8 +45,8 @@ std::string UriDecode(std::string_view in) {
   size_t i = 0;
   while (i + 2 < in.size()) {
     if (in[i] == '%') {
-      int a = HexValue(in[i + 1]);
-      int b = HexValue(in[i + 2]);
+      int a = HexDigitValue(in[i + 1]);
+      int b = HexDigitValue(in[i + 2]);
       if (a >= 0 && b >= 0) {
         out.push_back(static_cast<char>((a << 4) + b));
         i += 3;
@@ -303,11 +280,11 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
     CVar cv = MakeVar(v);
     for (const VariableRef* e : exclusions) {
       if (SameVariable(*e, v) && e->count == v.count) drop = true;
-      if (EqNoCase(e->collection, v.collection) && !e->key.empty()) {
+      if (EqualsIgnoreCase(e->collection, v.collection) && !e->key.empty()) {
         if (e->key_is_regex) {
           cv.exclude_regexes.push_back(std::make_shared<KeyRegex>(e->key));
         } else {
-          cv.exclude_keys.push_back(Upper(e->key));
+          cv.exclude_keys.push_back(UpperCase(e->key));
         }
       }
     }
@@ -673,7 +650,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
   }
   if (v.kind == VarKind::kRule) {
     const CRule* r = rule;
-    std::string k = Upper(v.ref.key);
+    std::string k = UpperCase(v.ref.key);
     std::string value;
     bool found = false;
     while (r != nullptr && !found) {
@@ -757,9 +734,9 @@ std::optional<std::string> Transaction::State::MacroValue(std::string_view name,
   if (sep == std::string_view::npos) sep = name.find('.');
   VariableRef ref;
   if (sep == std::string_view::npos) {
-    ref.collection = Upper(name);
+    ref.collection = UpperCase(name);
   } else {
-    ref.collection = Upper(name.substr(0, sep));
+    ref.collection = UpperCase(name.substr(0, sep));
     ref.key = std::string(name.substr(sep + 1));
     if (ref.key.size() >= 2 && ref.key.front() == '/' && ref.key.back() == '/') {
       ref.key = ref.key.substr(1, ref.key.size() - 2);
@@ -842,9 +819,9 @@ void Transaction::State::RunSetVar(const SetVar& sv, const CRule* rule) {
 void Transaction::State::RunCtl(const Ctl& c) {
   switch (c.kind) {
     case Ctl::Kind::kRuleEngine:
-      if (EqNoCase(c.value, "On")) {
+      if (EqualsIgnoreCase(c.value, "On")) {
         engine = EngineMode::kOn;
-      } else if (EqNoCase(c.value, "Off")) {
+      } else if (EqualsIgnoreCase(c.value, "Off")) {
         engine = EngineMode::kOff;
       } else {
         engine = EngineMode::kDetectionOnly;
@@ -895,10 +872,10 @@ void Transaction::State::RunCtl(const Ctl& c) {
       break;
     }
     case Ctl::Kind::kRequestBodyProcessor:
-      if (EqNoCase(c.value, "JSON")) {
+      if (EqualsIgnoreCase(c.value, "JSON")) {
         body_proc = BodyProc::kJson;
         SetScalar("REQBODY_PROCESSOR", "JSON");
-      } else if (EqNoCase(c.value, "XML")) {
+      } else if (EqualsIgnoreCase(c.value, "XML")) {
         body_proc = BodyProc::kXml;
         SetScalar("REQBODY_PROCESSOR", "XML");
       } else {
@@ -907,7 +884,7 @@ void Transaction::State::RunCtl(const Ctl& c) {
       }
       break;
     case Ctl::Kind::kRequestBodyAccess:
-      body_access = EqNoCase(c.value, "On") || EqNoCase(c.value, "true");
+      body_access = EqualsIgnoreCase(c.value, "On") || EqualsIgnoreCase(c.value, "true");
       break;
     case Ctl::Kind::kForceRequestBodyVariable:
     case Ctl::Kind::kAuditEngine:
@@ -1275,8 +1252,9 @@ bool UrlDecodeNonStrict(std::string_view in, std::string& out) {
   while (i < in.size()) {
     char c = in[i];
     if (c == '%') {
-      if (i + 2 < in.size() && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
-        out.push_back(static_cast<char>((HexValue(in[i + 1]) << 4) | HexValue(in[i + 2])));
+      if (i + 2 < in.size() && HexDigitValue(in[i + 1]) >= 0 && HexDigitValue(in[i + 2]) >= 0) {
+        out.push_back(
+            static_cast<char>((HexDigitValue(in[i + 1]) << 4) | HexDigitValue(in[i + 2])));
         i += 3;
       } else {
         out.push_back(c);
@@ -1397,11 +1375,11 @@ void Transaction::AddRequestHeader(std::string_view key_in, std::string_view val
   const std::string value(value_in);
   s.Set("REQUEST_HEADERS_NAMES").emplace(key, key);
   s.Set("REQUEST_HEADERS").emplace(key, value);
-  if (EqNoCase(key, "authorization")) {
+  if (EqualsIgnoreCase(key, "authorization")) {
     size_t sp = value.find(' ');
     s.SetScalar("AUTH_TYPE", value.substr(0, sp));
   }
-  if (EqNoCase(key, "cookie")) {
+  if (EqualsIgnoreCase(key, "cookie")) {
     // ssplit on ';' (getline: no trailing empty piece), whitespace after the last pair dropped.
     std::vector<std::string> cookies;
     size_t pos = 0;
@@ -1430,7 +1408,7 @@ void Transaction::AddRequestHeader(std::string_view key_in, std::string_view val
       s.Set("REQUEST_COOKIES").emplace(ckey, cval);
     }
   }
-  if (EqNoCase(key, "content-type")) {
+  if (EqualsIgnoreCase(key, "content-type")) {
     std::string l = value;
     for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (l.rfind("multipart/form-data", 0) == 0) {
@@ -1442,7 +1420,7 @@ void Transaction::AddRequestHeader(std::string_view key_in, std::string_view val
       s.SetScalar("REQBODY_PROCESSOR", "URLENCODED");
     }
   }
-  if (EqNoCase(key, "host")) {
+  if (EqualsIgnoreCase(key, "host")) {
     size_t colon = value.find(':');
     s.SetScalar("SERVER_NAME", value.substr(0, colon));
   }
@@ -1600,7 +1578,7 @@ void Transaction::AddResponseHeader(std::string_view key_in, std::string_view va
   const std::string value(value_in);
   s.Set("RESPONSE_HEADERS_NAMES").emplace(key, key);
   s.Set("RESPONSE_HEADERS").emplace(key, value);
-  if (EqNoCase(key, "content-type")) {
+  if (EqualsIgnoreCase(key, "content-type")) {
     size_t semi = value.find(';');
     if (!(semi == 0 && value.size() == 1))
       s.SetScalar("RESPONSE_CONTENT_TYPE", value.substr(0, semi));

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/text.h"
+
 namespace ward::seclang {
 namespace {
 
@@ -153,23 +155,6 @@ constexpr std::string_view kRecordedDirectives[] = {
     "SecCookieFormat",
 };
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 std::string_view Trim(std::string_view s) {
@@ -275,7 +260,7 @@ Result<std::vector<VariableRef>> ParseVariables(std::string_view text) {
     size_t colon = elem.find(':');
     const size_t dot = elem.find('.');
     if (dot < colon) colon = dot;  // collections take "TX.name" as "TX:name"
-    const std::string name = Upper(elem.substr(0, colon));
+    const std::string name = UpperCase(elem.substr(0, colon));
     const auto known = std::find_if(std::begin(kVariables), std::end(kVariables),
                                     [&](const VariableName& n) { return n.name == name; });
     if (known == std::end(kVariables)) {
@@ -376,7 +361,7 @@ Status CheckMacros(std::string_view s) {
     }
     const std::string_view inner = s.substr(pos + 2, end - pos - 2);
     const size_t dot = inner.find_first_of(".:");
-    const std::string name = Upper(inner.substr(0, dot));
+    const std::string name = UpperCase(inner.substr(0, dot));
     const bool known = std::any_of(std::begin(kVariables), std::end(kVariables),
                                    [&](const VariableName& n) { return n.name == name; });
     if (!known) return InvalidArgument("unknown variable in macro %{" + std::string(inner) + "}");
@@ -397,7 +382,7 @@ Result<SetVar> ParseSetVar(std::string_view v) {
   if (dot == std::string_view::npos) {
     return InvalidArgument("setvar needs collection.name: '" + std::string(v) + "'");
   }
-  sv.collection = Upper(target.substr(0, dot));
+  sv.collection = UpperCase(target.substr(0, dot));
   if (std::find(std::begin(kPersistentCollections), std::end(kPersistentCollections),
                 sv.collection) == std::end(kPersistentCollections)) {
     return InvalidArgument("setvar on unsupported collection " + sv.collection);
@@ -448,25 +433,25 @@ Result<Ctl> ParseCtl(std::string_view v) {
       {"auditLogParts", Ctl::Kind::kAuditLogParts},
   };
   for (const auto& c : kCtls) {
-    if (!EqualsNoCase(c.name, name)) continue;
+    if (!EqualsIgnoreCase(c.name, name)) continue;
     switch (c.kind) {
       case Ctl::Kind::kRuleEngine:
-        if (!EqualsNoCase(value, "On") && !EqualsNoCase(value, "Off") &&
-            !EqualsNoCase(value, "DetectionOnly")) {
+        if (!EqualsIgnoreCase(value, "On") && !EqualsIgnoreCase(value, "Off") &&
+            !EqualsIgnoreCase(value, "DetectionOnly")) {
           return InvalidArgument("ctl:ruleEngine takes On, Off or DetectionOnly");
         }
         break;
       case Ctl::Kind::kRequestBodyProcessor:
         // libmodsecurity 3.0.9 knows these three (not MULTIPART).
-        if (!EqualsNoCase(value, "XML") && !EqualsNoCase(value, "JSON") &&
-            !EqualsNoCase(value, "URLENCODED")) {
+        if (!EqualsIgnoreCase(value, "XML") && !EqualsIgnoreCase(value, "JSON") &&
+            !EqualsIgnoreCase(value, "URLENCODED")) {
           return InvalidArgument("ctl:requestBodyProcessor takes XML, JSON or URLENCODED");
         }
         break;
       case Ctl::Kind::kRequestBodyAccess:
       case Ctl::Kind::kForceRequestBodyVariable:
-        if (!EqualsNoCase(value, "On") && !EqualsNoCase(value, "Off") &&
-            !EqualsNoCase(value, "true") && !EqualsNoCase(value, "false")) {
+        if (!EqualsIgnoreCase(value, "On") && !EqualsIgnoreCase(value, "Off") &&
+            !EqualsIgnoreCase(value, "true") && !EqualsIgnoreCase(value, "false")) {
           return InvalidArgument("ctl:" + std::string(c.name) + " takes On or Off");
         }
         break;
@@ -501,7 +486,7 @@ std::optional<int> ParseSeverity(std::string_view v) {
   static constexpr std::string_view kNames[] = {"EMERGENCY", "ALERT",  "CRITICAL", "ERROR",
                                                 "WARNING",   "NOTICE", "INFO",     "DEBUG"};
   for (int i = 0; i < 8; ++i) {
-    if (EqualsNoCase(v, kNames[i])) return i;
+    if (EqualsIgnoreCase(v, kNames[i])) return i;
   }
   if (v.size() == 1 && v[0] >= '0' && v[0] <= '7') return v[0] - '0';
   return std::nullopt;
@@ -524,7 +509,7 @@ Status ApplyAction(Rule& rule, std::string_view action) {
     if (has_value) return InvalidArgument("action " + std::string(name) + " takes no value");
     return Status::Ok();
   };
-  auto is = [&](std::string_view n) { return EqualsNoCase(name, n); };
+  auto is = [&](std::string_view n) { return EqualsIgnoreCase(name, n); };
 
   if (is("id")) {
     const auto id = ParseInt(value);
@@ -532,11 +517,11 @@ Status ApplyAction(Rule& rule, std::string_view action) {
     rule.id = *id;
   } else if (is("phase")) {
     int phase = 0;
-    if (EqualsNoCase(value, "request")) {
+    if (EqualsIgnoreCase(value, "request")) {
       phase = 2;
-    } else if (EqualsNoCase(value, "response")) {
+    } else if (EqualsIgnoreCase(value, "response")) {
       phase = 4;
-    } else if (EqualsNoCase(value, "logging")) {
+    } else if (EqualsIgnoreCase(value, "logging")) {
       phase = 5;
     } else if (const auto p = ParseInt(value); p && *p >= 1 && *p <= 5) {
       phase = static_cast<int>(*p);
@@ -615,7 +600,7 @@ Status ApplyAction(Rule& rule, std::string_view action) {
     return no_value();
   } else if (is("allow")) {
     rule.disruptive = Disruptive::kAllow;
-    if (has_value && !EqualsNoCase(value, "phase") && !EqualsNoCase(value, "request")) {
+    if (has_value && !EqualsIgnoreCase(value, "phase") && !EqualsIgnoreCase(value, "request")) {
       return InvalidArgument("allow takes no value, 'phase' or 'request'");
     }
   } else if (is("redirect")) {
@@ -647,7 +632,7 @@ Status ApplyAction(Rule& rule, std::string_view action) {
       rule.expirevars.emplace_back(key, arg);
     } else if (is("initcol")) {
       if (eq == std::string::npos) return InvalidArgument("initcol takes collection=key");
-      rule.initcols.emplace_back(Upper(key), arg);
+      rule.initcols.emplace_back(UpperCase(key), arg);
     } else {
       rule.setenvs.emplace_back(key, arg);
     }
@@ -675,7 +660,7 @@ Status ApplyAction(Rule& rule, std::string_view action) {
 
 bool HasChain(const std::vector<std::string_view>& actions) {
   return std::any_of(actions.begin(), actions.end(), [](std::string_view a) {
-    return EqualsNoCase(Trim(a.substr(0, a.find(':'))), "chain");
+    return EqualsIgnoreCase(Trim(a.substr(0, a.find(':'))), "chain");
   });
 }
 
@@ -794,7 +779,7 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
   auto args_or = SplitArguments(text.substr(name_end));
   if (!args_or.has_value()) return fail(args_or.error());
   const std::vector<std::string>& args = *args_or;
-  auto is = [&](std::string_view n) { return EqualsNoCase(directive, n); };
+  auto is = [&](std::string_view n) { return EqualsIgnoreCase(directive, n); };
   auto want = [&](size_t min, size_t max) -> Status {
     if (args.size() < min || args.size() > max) {
       return InvalidArgument(
@@ -806,9 +791,9 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
   };
   auto on_off = [&](bool& out) -> Status {
     if (Status s = want(1, 1); !s.ok()) return s;
-    if (EqualsNoCase(args[0], "On")) {
+    if (EqualsIgnoreCase(args[0], "On")) {
       out = true;
-    } else if (EqualsNoCase(args[0], "Off")) {
+    } else if (EqualsIgnoreCase(args[0], "Off")) {
       out = false;
     } else {
       return InvalidArgument("expects On or Off, got '" + args[0] + "'");
@@ -914,8 +899,9 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
     }
     const bool disruptive = std::any_of(actions->begin(), actions->end(), [](std::string_view a) {
       const std::string_view n = Trim(a.substr(0, a.find(':')));
-      return EqualsNoCase(n, "pass") || EqualsNoCase(n, "deny") || EqualsNoCase(n, "drop") ||
-             EqualsNoCase(n, "allow") || EqualsNoCase(n, "redirect");
+      return EqualsIgnoreCase(n, "pass") || EqualsIgnoreCase(n, "deny") ||
+             EqualsIgnoreCase(n, "drop") || EqualsIgnoreCase(n, "allow") ||
+             EqualsIgnoreCase(n, "redirect");
     });
     if (!disruptive) {
       // `block` defers to the default: it cannot be the default (libmodsecurity refuses it).
@@ -930,11 +916,11 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
   }
   if (is("SecRuleEngine")) {
     if (Status s = want(1, 1); !s.ok()) return fail(s);
-    if (EqualsNoCase(args[0], "On")) {
+    if (EqualsIgnoreCase(args[0], "On")) {
       set_->engine = EngineMode::kOn;
-    } else if (EqualsNoCase(args[0], "Off")) {
+    } else if (EqualsIgnoreCase(args[0], "Off")) {
       set_->engine = EngineMode::kOff;
-    } else if (EqualsNoCase(args[0], "DetectionOnly")) {
+    } else if (EqualsIgnoreCase(args[0], "DetectionOnly")) {
       set_->engine = EngineMode::kDetectionOnly;
     } else {
       return fail(InvalidArgument("expects On, Off or DetectionOnly"));
@@ -968,7 +954,7 @@ Status RuleParser::ParseDirective(const Line& where, std::string_view text) {
   } else if (is("SecRequestBodyLimitAction") || is("SecResponseBodyLimitAction")) {
     s = want(1, 1);
     if (s.ok()) {
-      if (!EqualsNoCase(args[0], "Reject") && !EqualsNoCase(args[0], "ProcessPartial")) {
+      if (!EqualsIgnoreCase(args[0], "Reject") && !EqualsIgnoreCase(args[0], "ProcessPartial")) {
         s = InvalidArgument("expects Reject or ProcessPartial");
       } else {
         (is("SecRequestBodyLimitAction") ? set_->request_body_limit_action

@@ -6,8 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "agent/modules/ips/seclang/modsec_oracle.h"
 #include "agent/modules/ips/seclang/parser.h"
@@ -29,47 +27,30 @@ constexpr std::string_view kDeliberate[] = {
 TEST(SeclangRegressionRules, LoadWhereLibmodsecurityLoads) {
   const ward::test::TempDir dir;
   int both = 0, neither = 0, deliberate = 0, files = 0;
-  for (const auto& e :
-       std::filesystem::directory_iterator(test::OraclesDir() + "/modsecurity-3.0.9-regression")) {
-    if (e.path().extension() != ".json") continue;
-    std::ifstream in(e.path());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
-    if (doc.is_object()) doc = nlohmann::json::array({doc});
-    if (!doc.is_array()) continue;
-    int index = 0;
-    for (const auto& t : doc) {
-      ++index;
-      if (!t.is_object() || !t.contains("rules") || !t["rules"].is_array()) continue;
-      std::string text;
-      for (const auto& line : t["rules"]) {
-        if (line.is_string()) text += line.get<std::string>() + "\n";
-      }
-      const std::string name = e.path().stem().string() + "_" + std::to_string(index) + ".conf";
-      const std::filesystem::path f = dir.path() / name;
-      std::ofstream(f) << text;
-      ++files;
-      RuleParser parser;
-      Status s = parser.LoadFile(f);
-      if (s.ok()) {
-        auto set = parser.Finish();
-        if (!set.has_value()) s = set.error();
-      }
-      std::string error;
-      const bool library = test::ModsecLoadRules({f.string()}, &error) >= 0;
-      if (s.ok()) {
-        EXPECT_TRUE(library) << name << ": Ward loads what libmodsecurity refuses: " << error;
-        ++both;
-      } else if (!library) {
-        ++neither;
-      } else {
-        const bool known = std::any_of(
-            std::begin(kDeliberate), std::end(kDeliberate),
-            [&](std::string_view d) { return s.message().find(d) != std::string::npos; });
-        EXPECT_TRUE(known) << name << ": " << s.message();
-        ++deliberate;
-      }
+  for (const auto& reg : test::LoadRegressionTests()) {
+    const std::string name = reg.file_stem + "_" + std::to_string(reg.index) + ".conf";
+    const std::filesystem::path f = dir.path() / name;
+    std::ofstream(f) << reg.rules;
+    ++files;
+    RuleParser parser;
+    Status s = parser.LoadFile(f);
+    if (s.ok()) {
+      auto set = parser.Finish();
+      if (!set.has_value()) s = set.error();
+    }
+    std::string error;
+    const bool library = test::ModsecLoadRules({f.string()}, &error) >= 0;
+    if (s.ok()) {
+      EXPECT_TRUE(library) << name << ": Ward loads what libmodsecurity refuses: " << error;
+      ++both;
+    } else if (!library) {
+      ++neither;
+    } else {
+      const bool known =
+          std::any_of(std::begin(kDeliberate), std::end(kDeliberate),
+                      [&](std::string_view d) { return s.message().find(d) != std::string::npos; });
+      EXPECT_TRUE(known) << name << ": " << s.message();
+      ++deliberate;
     }
   }
   EXPECT_GT(files, 500);

@@ -43,6 +43,40 @@ void Json2Bin(std::string& s) {
 
 std::string OraclesDir() { return WARD_SECLANG_ORACLES; }
 
+std::vector<RegressionTest> LoadRegressionTests() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e :
+       std::filesystem::directory_iterator(OraclesDir() + "/modsecurity-3.0.9-regression")) {
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<RegressionTest> tests;
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (doc.is_object()) doc = nlohmann::json::array({doc});
+    if (!doc.is_array()) continue;
+    int index = 0;
+    for (const auto& t : doc) {
+      ++index;
+      if (!t.is_object() || !t.contains("rules") || !t["rules"].is_array()) continue;
+      RegressionTest r;
+      r.file_stem = path.stem().string();
+      r.index = index;
+      r.enabled =
+          !(t.contains("enabled") && t["enabled"].is_number() && t["enabled"].get<int>() == 0);
+      for (const auto& line : t["rules"]) {
+        if (line.is_string()) r.rules += line.get<std::string>() + "\n";
+      }
+      r.test = t;
+      tests.push_back(std::move(r));
+    }
+  }
+  return tests;
+}
+
 std::vector<std::string> CrsFiles() {
   namespace fs = std::filesystem;
   std::vector<std::string> files;

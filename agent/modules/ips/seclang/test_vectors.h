@@ -3,6 +3,7 @@
 // in inputs and outputs into bytes).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,18 @@ std::vector<std::string> CrsFiles();
 
 // The request lines and bodies (`uri:`/`data:`) of the CRS regression tests, as written.
 std::vector<std::string> CrsPayloads();
+
+// One test of libmodsecurity 3.0.9's own regression suite
+// (<oracles>/modsecurity-3.0.9-regression) that has rules.
+struct RegressionTest {
+  std::string file_stem;  // the JSON file's name without ".json"
+  int index = 0;          // 1-based position in that file (tests without rules counted too)
+  bool enabled = true;    // false when the test says "enabled": 0
+  std::string rules;      // its "rules" lines, each ending in "\n"
+  nlohmann::json test;    // the whole test (request, response, expectations)
+};
+
+// Every regression test with a "rules" array, files in name order. Unparsable files are skipped.
+std::vector<RegressionTest> LoadRegressionTests();
 
 }  // namespace ward::seclang::test

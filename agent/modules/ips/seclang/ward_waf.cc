@@ -1,13 +1,7 @@
 #include "agent/modules/ips/seclang/ward_waf.h"
 
-#include <fmt/format.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <ctime>
 #include <filesystem>
-#include <iterator>
 
 #include "agent/modules/ips/modsecurity_waf.h"
 #include "agent/modules/ips/seclang/parser.h"
@@ -29,27 +23,12 @@ class WardRules final : public WafRules, public std::enable_shared_from_this<War
   bool ward_scoring_ = false;
 };
 
-std::string NextId() {
-  static const std::string prefix =
-      fmt::format("w{:x}{:x}-", static_cast<uint64_t>(std::time(nullptr)), ::getpid());
-  static std::atomic<uint64_t> counter{0};
-  std::string id = prefix;
-  fmt::format_to(std::back_inserter(id), "{:x}", counter.fetch_add(1, std::memory_order_relaxed));
-  return id;
-}
-
-int ReadInt(const std::optional<std::string>& v) {
-  if (!v) return -1;
-  char* end = nullptr;
-  long n = std::strtol(v->c_str(), &end, 10);
-  if (end == v->c_str()) return -1;
-  return static_cast<int>(n);
-}
+int ReadInt(const std::optional<std::string>& v) { return v ? ParseScore(*v) : -1; }
 
 class WardTransaction final : public WafTransaction {
  public:
   WardTransaction(std::shared_ptr<const WardRules> rules, const Endpoints& ep)
-      : rules_(std::move(rules)), ep_(ep), tx_(rules_->rules_, NextId()) {
+      : rules_(std::move(rules)), ep_(ep), tx_(rules_->rules_, NextTransactionId("w")) {
     tx_.ProcessConnection(ep_.src_ip, ep_.src_port, ep_.dst_ip, ep_.dst_port);
   }
 
@@ -63,11 +42,9 @@ class WardTransaction final : public WafTransaction {
   }
 
   void AppendRequestBody(std::string_view bytes) override {
-    const uint64_t limit = rules_->config_.limits.request_body;
-    if (intervention_.disruptive || body_bytes_ >= limit) return;
-    size_t take = std::min<uint64_t>(bytes.size(), limit - body_bytes_);
-    body_bytes_ += take;
-    tx_.AppendRequestBody(bytes.substr(0, take));
+    if (intervention_.disruptive) return;
+    auto take = WithinBodyLimit(bytes, rules_->config_.limits.request_body, &body_bytes_);
+    if (take) tx_.AppendRequestBody(*take);
   }
 
   bool RequestBody() override {
@@ -98,15 +75,8 @@ class WardTransaction final : public WafTransaction {
   const Intervention& intervention() const override { return intervention_; }
   std::span<const RuleMatch> matches() const override { return matches_; }
   AnomalyScores anomaly_scores() const override {
-    int total = ReadInt(tx_.Tx("anomaly_score"));
-    int outbound = ReadInt(tx_.Tx("outbound_anomaly_score"));
-    AnomalyScores s{0, std::max(outbound, 0)};
-    if (total >= 0) {
-      s.inbound = std::max(total - s.outbound, 0);
-    } else {
-      for (const auto& m : matches_) s.inbound += CrsScore(m);
-    }
-    return s;
+    return AnomalyScoresOf(ReadInt(tx_.Tx("anomaly_score")),
+                           ReadInt(tx_.Tx("outbound_anomaly_score")), matches_);
   }
   const Endpoints& endpoints() const override { return ep_; }
   const RequestHead& request() const override { return request_; }
@@ -130,24 +100,10 @@ class WardTransaction final : public WafTransaction {
   bool CheckIntervention() {
     Collect(true);
     if (intervention_.disruptive) return true;
-    const IpsConfig& config = rules_->config_;
-    const bool prevent = config.mode == Mode::kPrevent;
     const auto& it = tx_.intervention();
-    if (prevent && it.disruptive) {
-      intervention_ = {true, it.status, it.rule_id};
-      return true;
-    }
-    if (prevent && rules_->ward_scoring_) {
-      int score = 0;
-      for (const auto& m : matches_) {
-        if (config.RuleMode(m.id) == Mode::kPrevent) score += CrsScore(m);
-      }
-      if (score >= config.crs.inbound_anomaly_threshold) {
-        intervention_ = {true, 403, 0};
-        return true;
-      }
-    }
-    return false;
+    intervention_ = DecideIntervention(rules_->config_, rules_->ward_scoring_,
+                                       {it.disruptive, it.status, it.rule_id}, matches_);
+    return intervention_.disruptive;
   }
 
   std::shared_ptr<const WardRules> rules_;

@@ -1,35 +1,13 @@
 // A warm BodyProcessor + BodyResult process multipart and JSON bodies without any heap
-// allocation — counted, not estimated: malloc, calloc and realloc are interposed for the whole
-// binary (glibc's own entry points do the work), so yajl's allocations count too. XML is not
-// covered: libxml2 builds a tree per document.
+// allocation — counted, not estimated (counting_malloc.h), so yajl's allocations count too. XML
+// is not covered: libxml2 builds a tree per document.
 #include <gtest/gtest.h>
 
 #include <cstddef>
 #include <string>
 
+#include "agent/modules/ips/seclang/body/counting_malloc.h"
 #include "agent/modules/ips/seclang/body/request_body.h"
-
-namespace {
-thread_local size_t t_allocations = 0;
-}  // namespace
-
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* malloc(size_t n) {
-  ++t_allocations;
-  return __libc_malloc(n);
-}
-void* calloc(size_t n, size_t m) {
-  ++t_allocations;
-  return __libc_calloc(n, m);
-}
-void* realloc(void* p, size_t n) {
-  ++t_allocations;
-  return __libc_realloc(p, n);
-}
-}
 
 namespace ward::seclang::body {
 namespace {
@@ -38,9 +16,9 @@ size_t AllocationsOfWarmRuns(const BodyInput& in, const BodySettings& settings) 
   BodyProcessor proc;
   BodyResult result;
   for (int i = 0; i < 3; ++i) proc.Process(in, settings, &result);
-  const size_t before = t_allocations;
+  const size_t before = AllocationCount();
   for (int i = 0; i < 10; ++i) proc.Process(in, settings, &result);
-  return t_allocations - before;
+  return AllocationCount() - before;
 }
 
 TEST(RequestBodyAllocations, WarmMultipartAllocatesNothing) {

@@ -8,32 +8,11 @@
 #include <string>
 
 #include "agent/modules/ips/seclang/body/body_oracle.h"
+#include "agent/modules/ips/seclang/body/counting_malloc.h"
 #include "agent/modules/ips/seclang/body/request_body.h"
 
-// Every heap allocation of the process is counted: malloc, calloc and realloc are interposed
-// (glibc's own entry points do the work), so C libraries (yajl, libxml2) count too.
-namespace {
-size_t g_allocations = 0;
-}  // namespace
-
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* malloc(size_t n) {
-  ++g_allocations;
-  return __libc_malloc(n);
-}
-void* calloc(size_t n, size_t m) {
-  ++g_allocations;
-  return __libc_calloc(n, m);
-}
-void* realloc(void* p, size_t n) {
-  ++g_allocations;
-  return __libc_realloc(p, n);
-}
-}
-
+// Every heap allocation of this (single) thread is counted (counting_malloc.h), C libraries
+// (yajl, libxml2) included.
 using namespace ward::seclang::body;
 
 namespace {
@@ -130,13 +109,13 @@ int main() {
     in.content_type = *c.content_type;
     in.body = c.body;
     for (int i = 0; i < 50; ++i) proc.Process(in, c.settings, &result);  // warm
-    const size_t before = g_allocations;
+    const size_t before = AllocationCount();
     const int n = 2000;
     const double ward = MicrosPer(n, [&] { proc.Process(in, c.settings, &result); });
-    const double allocs = static_cast<double>(g_allocations - before) / n;
-    const size_t before_modsec = g_allocations;
+    const double allocs = static_cast<double>(AllocationCount() - before) / n;
+    const size_t before_modsec = AllocationCount();
     const double modsec = MicrosPer(200, [&] { (void)test::RunModsec(c); });
-    const double modsec_allocs = static_cast<double>(g_allocations - before_modsec) / 200;
+    const double modsec_allocs = static_cast<double>(AllocationCount() - before_modsec) / 200;
     std::printf(
         "%-24s %6zu bytes  Ward %7.1f us %6.1f allocations | libmodsecurity "
         "transaction (no rules) %7.1f us %8.1f allocations\n",
