@@ -51,8 +51,11 @@ TEST(ManagerAgentApi, ActivationReturnsCredentialAndTheTokensPolicy) {
   EXPECT_EQ(g.body["policy_id"], pid);
   EXPECT_EQ(m.Get("/api/v1/activation-tokens/" + t.body["id"].get<std::string>(), k).body["uses"],
             1);
-  // The credential is stored only as a hash: it appears nowhere in the API.
-  EXPECT_EQ(g.raw.find(cred.substr(cred.rfind('_') + 1)), std::string::npos);
+  // The credential is stored only as a hash: its secret appears nowhere in the API. (The secret
+  // is base64url and may itself hold '_': it is what follows "wac_<id>_", not the last '_'.)
+  const std::string secret = cred.substr(("wac_" + id + "_").size());
+  ASSERT_GE(secret.size(), 32u);
+  EXPECT_EQ(g.raw.find(secret), std::string::npos);
   // Token without a policy: policy null.
   Reply t2 = m.Post("/api/v1/activation-tokens", k, Json::object());
   a = m.Post("/agent/v1/activate", "", Activation(t2.body["token"], "web-02", "machine-2"));
