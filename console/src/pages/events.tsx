@@ -3,7 +3,7 @@
 // tail (src/tail.ts) polls for newer events every few seconds while the first page is shown and
 // the user is not scrolled down, editing the filter or reading an event; the export links stream
 // the whole filter as CSV or NDJSON.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { EventCells, EventHeadings } from '../components/events';
 import {
@@ -228,7 +228,9 @@ export function Events() {
 
 function Drawer(props: { ev: unknown; onClose: () => void }) {
   const ref = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  // A layout effect: Escape is listened for before the drawer is painted, so a key pressed as soon
+  // as its content shows is never lost (a plain effect runs after paint).
+  useLayoutEffect(() => {
     ref.current?.focus();
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && props.onClose();
     addEventListener('keydown', onKey);
