@@ -4,15 +4,14 @@
 #include "agent/modules/autoheal/schema.h"
 #include "agent/modules/integrity/schema.h"
 #include "agent/modules/ips/schema.h"
+#include "agent/modules/loginspect/schema.h"
 
 namespace ward::agent {
 
 std::span<const ModuleSchema> ModuleSchemas() {
   static const ModuleSchema kSchemas[] = {
-      integrity::Schema(),
-      autoheal::Schema(),
-      antimalware::Schema(),
-      ips::Schema(),
+      integrity::Schema(), autoheal::Schema(),   antimalware::Schema(),
+      ips::Schema(),       loginspect::Schema(),
   };
   return kSchemas;
 }

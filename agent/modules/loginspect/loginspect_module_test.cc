@@ -1,0 +1,160 @@
+#include "agent/modules/loginspect/loginspect_module.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "testing/recording_sink.h"
+#include "testing/temp_dir.h"
+
+namespace ward::agent::loginspect {
+namespace {
+
+using test::TempDir;
+using test::WriteFile;
+using namespace std::chrono_literals;
+
+constexpr const char* kDecoders = R"(<decoder name="demo">
+  <program_name>^demo$</program_name>
+</decoder>
+<decoder name="demo-fields">
+  <parent>demo</parent>
+  <regex>login failed for (\S+) from (\S+)</regex>
+  <order>dstuser, srcip</order>
+</decoder>
+)";
+
+constexpr const char* kRules = R"(<group name="demo,">
+  <rule id="100001" level="10">
+    <decoded_as>demo</decoded_as>
+    <match>login failed</match>
+    <description>demo: $(dstuser) failed from $(srcip)</description>
+    <mitre><id>T1110</id></mitre>
+    <group>authentication_failed,</group>
+  </rule>
+</group>
+)";
+
+void Append(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::app | std::ios::binary);
+  f << text;
+}
+
+class LoginspectModuleTest : public ::testing::Test {
+ protected:
+  LoginspectModuleTest() {
+    WriteFile(tmp_.Sub("rules/r.xml"), kRules);
+    WriteFile(tmp_.Sub("decoders/d.xml"), kDecoders);
+    WriteFile(log_, "");
+  }
+  ~LoginspectModuleTest() override {
+    if (run_.joinable()) {
+      run_.request_stop();
+      run_.join();
+    }
+  }
+  Status Configure(const std::string& extra = "") {
+    std::string yaml = "default_ruleset: false\nrules: [" + tmp_.Sub("rules") + "]\ndecoders: [" +
+                       tmp_.Sub("decoders") + "]\nfiles: [" + log_ + "]\npoll_interval: 20ms\n" +
+                       extra;
+    auto node = ConfigNode::FromYaml(yaml, "policy.yaml");
+    if (!node) return node.error();
+    return module_->Configure(*node, *node);
+  }
+  void Start() {
+    run_ = std::jthread([this](std::stop_token st) { module_->Run(st); });
+    ASSERT_TRUE(sink_.WaitFor(
+        [](const ward::Event& e) { return e.GetString("event.action") == "ruleset_loaded"; }));
+  }
+
+  TempDir tmp_;
+  std::string log_ = tmp_.Sub("demo.log");
+  test::RecordingSink sink_;
+  RealClock clock_;
+  ModuleContext ctx_{sink_, RealFileSystem(), clock_, tmp_.Sub("state")};
+  std::unique_ptr<Module> module_ = Create(ctx_);
+  std::jthread run_;
+};
+
+TEST_F(LoginspectModuleTest, AnAlertCarriesTheRuleTheDecodedFieldsAndTheOriginalLine) {
+  ASSERT_TRUE(Configure().ok());
+  Start();
+  std::string line = "Dec  7 10:00:00 host demo[1]: login failed for b\xffob from 10.1.2.3";
+  Append(log_, "Dec  7 10:00:00 host demo[1]: nothing to see\n" + line + "\n");
+  auto e = sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("event.action") == "rule_matched"; });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->Module(), "loginspect");
+  EXPECT_EQ(e->GetString("event.kind"), "alert");
+  EXPECT_EQ(e->GetString("rule.id"), "100001");
+  EXPECT_EQ(e->Get("rule.level"), 10);
+  EXPECT_EQ(e->severity(), Severity::kHigh);
+  EXPECT_EQ(e->Get("rule.groups"), nlohmann::json({"demo", "authentication_failed"}));
+  EXPECT_EQ(e->Get("rule.mitre"), nlohmann::json({"T1110"}));
+  EXPECT_EQ(e->GetString("source.ip"), "10.1.2.3");
+  EXPECT_EQ(e->GetString("loginspect.decoder"), "demo");
+  EXPECT_EQ(e->GetString("log.file.path"), log_);
+  EXPECT_EQ(e->Get("log.offset"), 45);
+  // Invalid UTF-8 survives: the exact bytes are in event.original_base64.
+  EXPECT_TRUE(e->Has("event.original_base64"));
+  EXPECT_NE(e->GetString("rule.description").find("failed from 10.1.2.3"), std::string::npos);
+  // Only the one line matched.
+  size_t alerts = 0;
+  for (const auto& ev : sink_.Events()) alerts += ev.GetString("event.action") == "rule_matched";
+  EXPECT_EQ(alerts, 1u);
+}
+
+TEST_F(LoginspectModuleTest, MalformedXmlIsRefusedWithItsPositionAndThePreviousRulesStay) {
+  ASSERT_TRUE(Configure().ok());
+  Start();
+  WriteFile(tmp_.Sub("rules/r.xml"),
+            std::string(kRules) + "<group name=\"x,\">\n  <rule id=\"5\"\n");
+  Status s = Configure();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("r.xml:"), std::string::npos) << s.message();
+  ASSERT_TRUE(sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("event.action") == "ruleset_rejected"; }));
+  Append(log_, "Dec  7 10:00:00 host demo[1]: login failed for bob from 10.1.2.4\n");
+  auto e = sink_.WaitFor([](const ward::Event& e) {
+    return e.GetString("event.action") == "rule_matched" && e.GetString("source.ip") == "10.1.2.4";
+  });
+  EXPECT_TRUE(e);
+}
+
+TEST_F(LoginspectModuleTest, AReloadSwapsTheRulesWithoutLosingThePlaceInTheFile) {
+  ASSERT_TRUE(Configure().ok());
+  Start();
+  Append(log_, "Dec  7 10:00:00 host demo[1]: login failed for a from 10.0.0.1\n");
+  ASSERT_TRUE(
+      sink_.WaitFor([](const ward::Event& e) { return e.GetString("source.ip") == "10.0.0.1"; }));
+  std::string rules = kRules;
+  rules.replace(rules.find("level=\"10\""), 10, "level=\"4\"");
+  WriteFile(tmp_.Sub("rules/r.xml"), rules);
+  ASSERT_TRUE(Configure().ok());
+  ASSERT_TRUE(sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("event.action") == "ruleset_reloaded"; }));
+  Append(log_, "Dec  7 10:00:01 host demo[1]: login failed for a from 10.0.0.2\n");
+  auto e =
+      sink_.WaitFor([](const ward::Event& e) { return e.GetString("source.ip") == "10.0.0.2"; });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->Get("rule.level"), 4);
+  EXPECT_EQ(e->severity(), Severity::kLow);
+  size_t first = 0;
+  for (const auto& ev : sink_.Events()) first += ev.GetString("source.ip") == "10.0.0.1";
+  EXPECT_EQ(first, 1u);
+}
+
+TEST(SeverityOfLevel, FollowsTheDocumentedBands) {
+  EXPECT_EQ(SeverityOfLevel(0), Severity::kInfo);
+  EXPECT_EQ(SeverityOfLevel(3), Severity::kInfo);
+  EXPECT_EQ(SeverityOfLevel(4), Severity::kLow);
+  EXPECT_EQ(SeverityOfLevel(7), Severity::kMedium);
+  EXPECT_EQ(SeverityOfLevel(10), Severity::kHigh);
+  EXPECT_EQ(SeverityOfLevel(12), Severity::kHigh);
+  EXPECT_EQ(SeverityOfLevel(13), Severity::kCritical);
+  EXPECT_EQ(SeverityOfLevel(15), Severity::kCritical);
+}
+
+}  // namespace
+}  // namespace ward::agent::loginspect
