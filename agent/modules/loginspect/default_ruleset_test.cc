@@ -2,16 +2,13 @@
 // (default_ruleset_tests/), run the way Wazuh's runtests.py runs a ruleset's tests.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "agent/modules/loginspect/ini_suite.h"
 
 namespace ward::agent::loginspect {
 namespace {
 
 std::filesystem::path Here() {
-  const char* src = std::getenv("WARD_SOURCE_DIR");
-  return std::filesystem::path(src ? src : ".") / "agent/modules/loginspect";
+  return std::filesystem::path(WARD_LOGINSPECT_SOURCE_DIR) / "agent/modules/loginspect";
 }
 
 TEST(DefaultRuleset, LoadsWithoutWarnings) {

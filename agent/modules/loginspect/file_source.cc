@@ -70,15 +70,9 @@ struct FileSource::Reader {
   LineSplitter splitter;
   uint64_t head_len = 0;
   std::string head_hash;
-  uint64_t last_size = 0;
 
   Reader(int f, const struct stat& st, std::string n, uint64_t max_line, uint64_t offset)
-      : fd(f),
-        inode(st.st_ino),
-        dev(st.st_dev),
-        name(std::move(n)),
-        splitter(max_line, offset),
-        last_size(static_cast<uint64_t>(st.st_size)) {
+      : fd(f), inode(st.st_ino), dev(st.st_dev), name(std::move(n)), splitter(max_line, offset) {
     UpdateHead(static_cast<uint64_t>(st.st_size));
   }
   ~Reader() {
@@ -288,8 +282,9 @@ void FileSource::CheckRotation(Tail& t) {
   struct stat fst {};
   if (::fstat(cur.fd, &fst) != 0) return;
   uint64_t size = static_cast<uint64_t>(fst.st_size);
-  if (size == cur.last_size && size >= cur.splitter.offset()) return;
-  cur.last_size = size;
+  // Shorter than what was read: truncated. As long or longer: it may have been truncated and
+  // written again (even to the same size, within the file system's time granularity), so the
+  // first bytes tell (one read of at most kHeadBytes per look).
   if (size >= cur.splitter.offset() && cur.HeadStill()) return;
   // Truncated (copy-truncate), maybe already written again: the copy holds the rest.
   ++counters_.truncations;

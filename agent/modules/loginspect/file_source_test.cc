@@ -112,6 +112,25 @@ TEST_F(FileSourceTest, CopyTruncateLosesAndRepeatsNothing) {
   EXPECT_GE(src.counters().truncations, 1u);
 }
 
+TEST_F(FileSourceTest, CopyTruncateWrittenBackToTheSameSizeIsNoticed) {
+  Append(log_, "");
+  FileSource src(Spec(log_), 0, true);
+  Drain(src);
+  auto fixed = [](int from, int to) {
+    std::string s;
+    for (int i = from; i <= to; ++i) s += fmt::format("line {:03}\n", i);
+    return s;
+  };
+  Append(log_, fixed(1, 10));
+  EXPECT_EQ(Drain(src).size(), 10u);
+  fs::copy_file(log_, log_ + ".1");
+  ASSERT_EQ(::truncate(log_.c_str(), 0), 0);
+  Append(log_, fixed(11, 20));  // the same size as before, at once
+  std::vector<std::string> want;
+  for (int i = 11; i <= 20; ++i) want.push_back(fmt::format("line {:03}", i));
+  EXPECT_EQ(Drain(src), want);
+}
+
 TEST_F(FileSourceTest, ARestartResumesAtTheBookmark) {
   Append(log_, "");
   std::map<std::string, FileBookmark> saved;

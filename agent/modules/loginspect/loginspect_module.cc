@@ -184,6 +184,10 @@ class LoginspectModule final : public Module, public HealthReporter {
       }
       if (any) SaveBookmarks();
       UpdateCounters();
+      if (announce_) {
+        Emit(std::move(*announce_));
+        announce_.reset();
+      }
       if (more) continue;
       quiet = !any;
       Wait(stop);
@@ -383,12 +387,14 @@ class LoginspectModule final : public Module, public HealthReporter {
       std::lock_guard lock(mu_);
       rules_ = cur_->ruleset->rule_count();
     }
-    Emit(ward::Event::Make(ctx_.clock, "loginspect", "info",
-                           first ? "ruleset_loaded" : "ruleset_reloaded", Severity::kInfo)
-             .Set("loginspect.rules", cur_->ruleset->rule_count())
-             .Set("loginspect.decoders", cur_->ruleset->decoders().size())
-             .Set("loginspect.warnings", cur_->ruleset->warnings().size())
-             .Set("loginspect.files", cur_->config.files.size()));
+    // Announced once the sources were looked at (after this round's poll): from then on,
+    // whatever is appended to them is read.
+    announce_ = ward::Event::Make(ctx_.clock, "loginspect", "info",
+                                  first ? "ruleset_loaded" : "ruleset_reloaded", Severity::kInfo);
+    announce_->Set("loginspect.rules", cur_->ruleset->rule_count())
+        .Set("loginspect.decoders", cur_->ruleset->decoders().size())
+        .Set("loginspect.warnings", cur_->ruleset->warnings().size())
+        .Set("loginspect.files", cur_->config.files.size());
     StartWatcher();
   }
 
@@ -455,6 +461,7 @@ class LoginspectModule final : public Module, public HealthReporter {
   std::unique_ptr<JournalSource> journal_;
   std::unique_ptr<Session> journal_session_;
   uint64_t alerts_local_ = 0;
+  std::optional<ward::Event> announce_;
   std::unique_ptr<watch::PathFilter> filter_;
   std::unique_ptr<watch::Watcher> watcher_;
   std::jthread watcher_thread_;
