@@ -3,3 +3,4 @@
 ward_fuzzer(fuzz_loginspect_regex ward::loginspect_engine)
 ward_fuzzer(fuzz_loginspect_xml ward::loginspect_engine)
 ward_fuzzer(fuzz_loginspect_pipeline ward::loginspect_engine)
+ward_fuzzer(fuzz_loginspect_sources ward::loginspect)
