@@ -225,8 +225,13 @@ void FileSource::OpenTail(Tail& t) {
   } else if (!t.opened_once && first_poll_ && from_end_at_start_) {
     start = size;
   }
-  // A path that names a file another tail is reading (a glob matching rotated names): start
-  // where that reader is, so nothing is read twice.
+  // A path that names a file another tail is reading or has read to its end (a glob matching
+  // rotated names): start at its end, so nothing is read twice.
+  for (const auto& f : finished_) {
+    if (f.inode == static_cast<uint64_t>(st.st_ino) && f.dev == static_cast<uint64_t>(st.st_dev)) {
+      start = std::max(start, std::min(size, f.offset));
+    }
+  }
   for (const auto& [p, other] : tails_) {
     for (const Reader* r : {other->cur.get(), other->drain.get()}) {
       if (r != nullptr && other.get() != &t && r->inode == st.st_ino && r->dev == st.st_dev) {
@@ -236,6 +241,11 @@ void FileSource::OpenTail(Tail& t) {
   }
   t.cur = std::make_unique<Reader>(fd, st, t.path, spec_.max_line, start);
   t.opened_once = true;
+}
+
+void FileSource::Remember(const Reader& r) {
+  finished_.push_back({r.inode, r.dev, r.splitter.offset(), 0, {}});
+  if (finished_.size() > 64) finished_.erase(finished_.begin());
 }
 
 void FileSource::Emit(Tail& t, std::vector<Line>& lines, std::vector<SourceLine>& out, bool join) {
@@ -318,6 +328,7 @@ bool FileSource::ReadTail(Tail& t, size_t budget, std::vector<SourceLine>& out, 
     Emit(t, lines, out);
     if (t.joiner) t.joiner->Flush(lines);
     Emit(t, lines, out, /*join=*/false);
+    Remember(*t.drain);
     t.drain.reset();
   }
   if (!t.cur) {

@@ -86,6 +86,8 @@ class FileSource {
   // `join`: lines go through the multi-line joiner (false: they are whole records already).
   void Emit(Tail& t, std::vector<Line>& lines, std::vector<SourceLine>& out, bool join = true);
   void CheckRotation(Tail& t);
+  // A file read to its end (a rotated one): a glob that matches its new name starts there.
+  void Remember(const Reader& r);
   std::unique_ptr<Reader> FindSibling(const std::string& path, const FileBookmark& want,
                                       bool match_inode);
 
@@ -96,6 +98,7 @@ class FileSource {
   std::map<std::string, FileBookmark> restored_;
   std::map<std::string, std::unique_ptr<Tail>> tails_;
   std::vector<std::string> notices_;
+  std::vector<FileBookmark> finished_;  // the last files read to their end (inode, dev, offset)
   FileSourceCounters counters_;
 };
 

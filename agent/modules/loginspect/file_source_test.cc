@@ -204,6 +204,27 @@ TEST_F(FileSourceTest, GlobsFindNewFilesAndSkipCompressedRotations) {
   EXPECT_EQ(got, (std::vector<std::string>{"from a", "from b"}));
 }
 
+TEST_F(FileSourceTest, AGlobThatMatchesTheRotatedNamesReadsNothingTwice) {
+  Append(log_, "");
+  FileSource src(Spec(log_ + "*"), 0, true);
+  Drain(src);
+  Append(log_, Lines(1, 5));
+  auto got = Drain(src);
+  Append(log_, Lines(6, 8));
+  fs::rename(log_, log_ + ".1");
+  Append(log_, Lines(9, 10));
+  for (int i = 0; i < 3; ++i) {
+    for (auto& l : Drain(src)) got.push_back(l);
+  }
+  fs::rename(log_ + ".1", log_ + ".2");
+  fs::rename(log_, log_ + ".1");
+  Append(log_, Lines(11, 12));
+  for (int i = 0; i < 3; ++i) {
+    for (auto& l : Drain(src)) got.push_back(l);
+  }
+  EXPECT_EQ(got, Expect(1, 12));
+}
+
 TEST_F(FileSourceTest, ABurstOfOneHundredThousandLinesIsReadWithoutLossInBoundedSteps) {
   Append(log_, "");
   FileSource src(Spec(log_), 0, true);
