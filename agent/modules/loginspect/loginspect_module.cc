@@ -434,13 +434,23 @@ class LoginspectModule final : public Module, public HealthReporter {
     filter_.reset();
   }
 
+  // Until poll_interval passed, a notice from inotify, a new policy or stop. Notices closer than
+  // kCoalesce to the last look wait for it: a busy log directory (every write is a notice) costs
+  // at most one look per kCoalesce.
   void Wait(const std::stop_token& stop) {
-    auto deadline = ctx_.clock.SteadyNow() + cur_->config.poll_interval;
+    static constexpr auto kCoalesce = std::chrono::milliseconds(20);
+    auto now = ctx_.clock.SteadyNow();
+    auto deadline = now + cur_->config.poll_interval;
+    auto earliest = std::min(deadline, last_look_ + kCoalesce);
     std::unique_lock lock(mu_);
-    while (!stop.stop_requested() && !woken_ && !next_ && ctx_.clock.SteadyNow() < deadline) {
-      cv_.wait_for(lock, WaitBudget(ctx_.clock, deadline, std::chrono::milliseconds(100)));
+    while (!stop.stop_requested() && !next_) {
+      now = ctx_.clock.SteadyNow();
+      if (now >= deadline || (woken_ && now >= earliest)) break;
+      auto until = woken_ ? earliest : deadline;
+      cv_.wait_for(lock, WaitBudget(ctx_.clock, until, std::chrono::milliseconds(100)));
     }
     woken_ = false;
+    last_look_ = ctx_.clock.SteadyNow();
   }
 
   const ModuleContext& ctx_;
@@ -462,6 +472,7 @@ class LoginspectModule final : public Module, public HealthReporter {
   std::unique_ptr<Session> journal_session_;
   uint64_t alerts_local_ = 0;
   std::optional<ward::Event> announce_;
+  std::chrono::steady_clock::time_point last_look_{};
   std::unique_ptr<watch::PathFilter> filter_;
   std::unique_ptr<watch::Watcher> watcher_;
   std::jthread watcher_thread_;
