@@ -1,10 +1,12 @@
 #include "agent/modules/loginspect/loginspect_module.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <thread>
 
+#include "agent/core/health.h"
 #include "testing/recording_sink.h"
 #include "testing/temp_dir.h"
 
@@ -143,6 +145,59 @@ TEST_F(LoginspectModuleTest, AReloadSwapsTheRulesWithoutLosingThePlaceInTheFile)
   size_t first = 0;
   for (const auto& ev : sink_.Events()) first += ev.GetString("source.ip") == "10.0.0.1";
   EXPECT_EQ(first, 1u);
+}
+
+// Waits until the module's health counter `name` reaches `want` (a condition with a deadline).
+bool WaitForCounter(const Module& m, const std::string& name, uint64_t want) {
+  const auto* h = dynamic_cast<const HealthReporter*>(&m);
+  if (h == nullptr) return false;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto c = h->Health().counters;
+    if (c.contains(name) && c[name].get<uint64_t>() >= want) return true;
+    std::this_thread::sleep_for(5ms);  // polling another thread's counter
+  }
+  return false;
+}
+
+TEST_F(LoginspectModuleTest, ABurstOfOneHundredThousandLinesLosesNothing) {
+  ASSERT_TRUE(Configure().ok());
+  Start();
+  std::string burst;
+  for (int i = 0; i < 100000; ++i) {
+    burst +=
+        i % 10 == 0
+            ? fmt::format("Dec  7 10:00:00 host demo[1]: login failed for u{} from 10.9.0.1\n", i)
+            : fmt::format("Dec  7 10:00:00 host demo[1]: line {} of the burst\n", i);
+  }
+  Append(log_, burst);
+  ASSERT_TRUE(WaitForCounter(*module_, "lines", 100000));
+  ASSERT_TRUE(WaitForCounter(*module_, "alerts", 10000));
+  auto health = dynamic_cast<const HealthReporter&>(*module_).Health();
+  EXPECT_EQ(health.counters["lines"], 100000u);
+  EXPECT_EQ(health.counters["alerts"], 10000u);
+  EXPECT_EQ(health.counters["dropped_bytes"], 0u);
+  size_t alerts = 0;
+  for (const auto& ev : sink_.Events()) alerts += ev.GetString("event.action") == "rule_matched";
+  EXPECT_EQ(alerts, 10000u);
+}
+
+TEST_F(LoginspectModuleTest, OnlyAConfiguredBacklogBoundDropsAndItIsCountedAndReported) {
+  ASSERT_TRUE(Configure("max_backlog: 1M\n").ok());
+  std::string big;
+  while (big.size() < 3 * 1024 * 1024) {
+    big += "Dec  7 10:00:00 host demo[1]: padding padding padding padding padding\n";
+  }
+  Start();
+  // The burst appears at once (a file renamed into place: the module reads the new file from
+  // its start), so more than the bound is unread when the module looks.
+  WriteFile(tmp_.Sub("big.tmp"), big);
+  std::filesystem::rename(tmp_.Sub("big.tmp"), log_);
+  auto notice = sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("event.action") == "source_notice"; }, 30s);
+  ASSERT_TRUE(notice);
+  EXPECT_NE(notice->GetString("message").find("max_backlog"), std::string::npos);
+  ASSERT_TRUE(WaitForCounter(*module_, "dropped_bytes", 1));
 }
 
 TEST(SeverityOfLevel, FollowsTheDocumentedBands) {
