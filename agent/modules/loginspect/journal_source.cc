@@ -46,7 +46,6 @@ std::string FormatJournalLine(const std::map<std::string, std::string>& fields,
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  // Host and identifier come from the entry too: no space or '\n' may split the header.
   return line;
 }
 
@@ -83,18 +82,21 @@ Result<std::unique_ptr<JournalSource>> JournalSource::Open(
     std::string m = "SYSLOG_IDENTIFIER=" + i;
     WARD_RETURN_IF_ERROR(FromSd(sd_journal_add_match(j, m.data(), m.size()), "add_match"));
   }
-  if (cursor && !cursor->empty()) {
-    WARD_RETURN_IF_ERROR(FromSd(sd_journal_seek_cursor(j, cursor->c_str()), "seek_cursor"));
+  bool positioned = false;
+  if (cursor && !cursor->empty() && sd_journal_seek_cursor(j, cursor->c_str()) >= 0) {
     // The cursor's own entry was handed out before: step past it.
     if (sd_journal_next(j) > 0 && sd_journal_test_cursor(j, cursor->c_str()) <= 0) {
       sd_journal_previous(j);
     }
     s->cursor_ = *cursor;
-  } else if (spec.directory.empty()) {
+    positioned = true;
+  }
+  // No cursor, or one sd-journal cannot parse: the default start.
+  if (!positioned && spec.directory.empty()) {
     WARD_RETURN_IF_ERROR(FromSd(sd_journal_seek_tail(j), "seek_tail"));
     // seek_tail positions after the last entry only once a step was taken.
     sd_journal_previous(j);
-  } else {
+  } else if (!positioned) {
     WARD_RETURN_IF_ERROR(FromSd(sd_journal_seek_head(j), "seek_head"));
   }
   return s;

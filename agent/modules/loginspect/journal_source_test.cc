@@ -91,6 +91,14 @@ TEST_F(JournalSourceTest, ReadsEntriesAsLinesFiltersByUnitOrIdentifierAndResumes
   ASSERT_TRUE((*again)->Poll(100, out).has_value());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].line, "Dec  7 09:33:23 web1 sudo[4242]: later");
+
+  // A cursor sd-journal cannot parse (a damaged bookmark): a journal directory is read from its
+  // start rather than not at all.
+  auto damaged = JournalSource::Open(spec, std::string("not a cursor"));
+  ASSERT_TRUE(damaged.has_value()) << damaged.error().message();
+  out.clear();
+  ASSERT_TRUE((*damaged)->Poll(100, out).has_value());
+  EXPECT_EQ(out.size(), 3u);
 }
 
 }  // namespace

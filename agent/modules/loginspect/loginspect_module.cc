@@ -174,8 +174,11 @@ class LoginspectModule final : public Module, public HealthReporter {
         std::vector<JournalEntry> entries;
         auto r = journal_->Poll(kBatch, entries);
         if (!r) {
-          Notice(fmt::format("journal: {}", r.error().message()));
+          // Once per failing stretch, not at every look.
+          if (!journal_failing_) Notice(fmt::format("journal: {}", r.error().message()));
+          journal_failing_ = true;
         } else {
+          journal_failing_ = false;
           more = *r || more;
         }
         any = any || !entries.empty();
@@ -231,8 +234,8 @@ class LoginspectModule final : public Module, public HealthReporter {
   }
 
   // The common part of an alert event.
-  std::optional<ward::Event> Verdict(Session& session, const std::string& text,
-                                     std::string_view location) {
+  std::optional<ward::Event> AlertEvent(Session& session, const std::string& text,
+                                        std::string_view location) {
     auto v = session.Process(text, location, NowSeconds());
     if (!v.alert || v.rule == nullptr || !v.event) return std::nullopt;
     const Rule& r = *v.rule;
@@ -279,7 +282,7 @@ class LoginspectModule final : public Module, public HealthReporter {
   }
 
   void HandleFileLine(Session& session, const SourceLine& l) {
-    auto e = Verdict(session, l.text, l.path);
+    auto e = AlertEvent(session, l.text, l.path);
     if (!e) return;
     e->SetBytes("log.file.path", l.path);
     e->Set("log.offset", l.offset);
@@ -289,7 +292,7 @@ class LoginspectModule final : public Module, public HealthReporter {
   }
 
   void HandleJournalEntry(const JournalEntry& j) {
-    auto e = Verdict(*journal_session_, j.line, "journald");
+    auto e = AlertEvent(*journal_session_, j.line, "journald");
     if (!e) return;
     e->Set("loginspect.journal.cursor", j.cursor);
     for (const auto& [k, v] : j.fields) {
@@ -472,6 +475,7 @@ class LoginspectModule final : public Module, public HealthReporter {
   std::unique_ptr<Session> journal_session_;
   uint64_t alerts_local_ = 0;
   std::optional<ward::Event> announce_;
+  bool journal_failing_ = false;
   std::chrono::steady_clock::time_point last_look_{};
   std::unique_ptr<watch::PathFilter> filter_;
   std::unique_ptr<watch::Watcher> watcher_;
