@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "agent/modules/loginspect/loginspect_module.h"
 #include "agent/modules/loginspect/ruleset.h"
 
 namespace ward::agent {
@@ -22,7 +23,11 @@ struct LogtestOptions {
 
 int Logtest(const LogtestOptions& o) {
   loginspect::RulesetConfig config;
-  for (const auto& d : o.rules) {
+  std::vector<std::string> trees = o.rules;
+  // Nothing named: Ward's default ruleset, as the module loads it.
+  if (trees.empty() && o.decoders.empty())
+    trees.push_back(loginspect::DefaultRulesetDir().string());
+  for (const auto& d : trees) {
     std::filesystem::path p(d);
     std::error_code ec;
     if (std::filesystem::is_directory(p / "rules", ec)) {
@@ -77,7 +82,8 @@ void AddLoginspectCommands(CLI::App& app, CommonOptions& /*opt*/, int& rc) {
   auto o = std::make_shared<LogtestOptions>();
   auto* cmd = app.add_subcommand("logtest", "Run log lines from stdin through OSSEC/Wazuh rules");
   cmd->add_option("--rules", o->rules,
-                  "Rules directory (or a ruleset tree with rules/, decoders/)");
+                  "Rules directory (or a ruleset tree with rules/, decoders/); default: Ward's "
+                  "default ruleset");
   cmd->add_option("--decoders", o->decoders, "Decoders directory");
   cmd->add_option("--lists", o->lists, "CDB lists directory (etc/lists/...)");
   cmd->add_option("-U", o->unit, "RULE:LEVEL:DECODER expected for the last line");
