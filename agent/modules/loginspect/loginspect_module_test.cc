@@ -200,6 +200,38 @@ TEST_F(LoginspectModuleTest, OnlyAConfiguredBacklogBoundDropsAndItIsCountedAndRe
   ASSERT_TRUE(WaitForCounter(*module_, "dropped_bytes", 1));
 }
 
+TEST_F(LoginspectModuleTest, ARuleThatHitsItsRegexLimitIsReportedOnceAndStallsNothing) {
+  WriteFile(tmp_.Sub("rules/hostile.xml"), R"(<group name="hostile,">
+  <rule id="100050" level="5">
+    <regex type="pcre2">^(a+)+$</regex>
+    <description>catastrophic backtracking</description>
+  </rule>
+</group>
+)");
+  ASSERT_TRUE(Configure().ok());
+  Start();
+  std::string hostile = "Dec  7 10:00:00 host other: " + std::string(40, 'a') + "!\n";
+  Append(log_, hostile + hostile + hostile +
+                   "Dec  7 10:00:00 host demo[1]: login failed for z from 10.7.7.7\n");
+  // The line after the hostile ones is still evaluated.
+  ASSERT_TRUE(sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("source.ip") == "10.7.7.7"; }, 30s));
+  ASSERT_TRUE(sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("event.action") == "rule_limit_hit"; }, 30s));
+  // A fourth hostile line later: still no second report.
+  Append(log_, hostile + "Dec  7 10:00:00 host demo[1]: login failed for z from 10.7.7.8\n");
+  ASSERT_TRUE(sink_.WaitFor(
+      [](const ward::Event& e) { return e.GetString("source.ip") == "10.7.7.8"; }, 30s));
+  size_t reports = 0;
+  for (const auto& e : sink_.Events()) {
+    if (e.GetString("event.action") == "rule_limit_hit") {
+      ++reports;
+      EXPECT_EQ(e.GetString("rule.id"), "100050");
+    }
+  }
+  EXPECT_EQ(reports, 1u);
+}
+
 TEST(SeverityOfLevel, FollowsTheDocumentedBands) {
   EXPECT_EQ(SeverityOfLevel(0), Severity::kInfo);
   EXPECT_EQ(SeverityOfLevel(3), Severity::kInfo);
