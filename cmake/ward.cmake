@@ -21,6 +21,6 @@ function(ward_test name)
   endif()
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${ARG_LABELS}"
-               ENVIRONMENT "WARD_BINARY_DIR=${PROJECT_BINARY_DIR};WARD_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+               ENVIRONMENT "WARD_BINARY_DIR=${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
