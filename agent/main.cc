@@ -129,6 +129,10 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
          ModuleContext ctx{*queue,        RealFileSystem(), SystemClock(),
                            opt.state_dir, queue.get(),      &ledger};
          ctx.chains = chains.get();
+         if (managed) {
+           const auto& id = managed->identity();
+           ctx.manager_url = id.proxy.empty() ? id.manager_url : id.proxy;
+         }
          host = std::make_unique<ModuleHost>(ctx, specs);
          Status started = host->Start(policy);
          // What an agent that died left goes now (crash cleanup), also when no module will
