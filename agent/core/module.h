@@ -36,7 +36,7 @@ struct ModuleContext {
   net::ChainManager* chains = nullptr;
   // The URL the agent reaches its manager at (its proxy's when it uses one); "" when standalone.
   // The firewall never cuts it (docs/firewall.md, "Safety").
-  std::string manager_url;
+  std::string manager_url = {};
 };
 
 // Configure() runs before Run() and again on every policy update, possibly while Run()

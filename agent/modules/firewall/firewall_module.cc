@@ -370,6 +370,9 @@ void FirewallModule::CheckConfirm() {
   if (reached) {
     spdlog::info("firewall: the manager is reachable through the new rules");
     pending_.reset();
+    Event e = Event::Make(ctx_.clock, "firewall", "change", "rules_confirmed", Severity::kInfo);
+    e.Set("url.original", ctx_.manager_url);
+    Emit(std::move(e));
     return;
   }
   if (ctx_.clock.SteadyNow() < pending_->deadline) return;
@@ -621,9 +624,15 @@ Result<nlohmann::json> FirewallModule::RuleCounters() {
     if (!rule.contains("expr")) continue;
     for (const auto& ex : rule["expr"]) {
       if (!ex.contains("counter") || !ex["counter"].is_object()) continue;
+      const auto& counter = ex["counter"];
+      auto number = [&](const char* key) -> int64_t {
+        auto it = counter.find(key);
+        return it != counter.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+      };
       auto& c = out[id];
-      c["packets"] = c.value("packets", 0) + ex["counter"].value("packets", 0);
-      c["bytes"] = c.value("bytes", 0) + ex["counter"].value("bytes", 0);
+      if (!c.is_object()) c = {{"packets", 0}, {"bytes", 0}};
+      c["packets"] = c["packets"].get<int64_t>() + number("packets");
+      c["bytes"] = c["bytes"].get<int64_t>() + number("bytes");
     }
   }
   return out;
