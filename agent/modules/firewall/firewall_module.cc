@@ -184,6 +184,7 @@ class FirewallModule final : public Module, public HealthReporter, public Firewa
   // FirewallControl
   nlohmann::json BlockedAddresses() const override;
   Status Unblock(const std::string& address) override;
+  std::vector<std::string> UnblockAll() override;
   Result<nlohmann::json> RuleCounters() override;
 
  private:
@@ -611,6 +612,19 @@ Status FirewallModule::Unblock(const std::string& address) {
   return Status::Ok();
 }
 
+std::vector<std::string> FirewallModule::UnblockAll() {
+  std::vector<std::string> all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [addr, b] : blocked_) all.push_back(addr);
+  }
+  std::vector<std::string> removed;
+  for (const auto& a : all) {
+    if (Unblock(a).ok()) removed.push_back(a);
+  }
+  return removed;
+}
+
 Result<nlohmann::json> FirewallModule::RuleCounters() {
   if (!nft_) return open_error_;
   WARD_ASSIGN_OR_RETURN(nlohmann::json listing, nft_->ListTable(kTable));
@@ -658,18 +672,23 @@ FirewallControl* Control(const CommandContext& ctx) {
   return dynamic_cast<FirewallControl*>(ctx.module);
 }
 
+// Without a running firewall nothing is blocked: the list is empty, and so is "unblock all".
 Result<nlohmann::json> BlockedList(const CommandContext& ctx, const nlohmann::json& /*args*/) {
   FirewallControl* fw = Control(ctx);
-  if (!fw) return FailedPrecondition("the firewall module is not running");
-  return nlohmann::json{{"blocked", fw->BlockedAddresses()}};
+  return nlohmann::json{{"blocked", fw ? fw->BlockedAddresses() : nlohmann::json::array()},
+                        {"running", fw != nullptr}};
 }
 
 Result<nlohmann::json> UnblockCommand(const CommandContext& ctx, const nlohmann::json& args) {
   FirewallControl* fw = Control(ctx);
-  if (!fw) return FailedPrecondition("the firewall module is not running");
-  std::string address = args.at("address").get<std::string>();
-  WARD_RETURN_IF_ERROR(fw->Unblock(address));
-  return nlohmann::json{{"unblocked", address}};
+  auto address = args.find("address");
+  if (address == args.end() || !address->is_string()) {
+    return nlohmann::json{{"unblocked", fw ? fw->UnblockAll() : std::vector<std::string>{}}};
+  }
+  std::string a = address->get<std::string>();
+  if (!fw) return NotFound(fmt::format("{} is not blocked (the firewall is not running)", a));
+  WARD_RETURN_IF_ERROR(fw->Unblock(a));
+  return nlohmann::json{{"unblocked", {a}}};
 }
 
 }  // namespace

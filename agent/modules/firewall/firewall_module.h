@@ -28,6 +28,8 @@ class FirewallControl {
   virtual nlohmann::json BlockedAddresses() const = 0;
   // NotFound when `address` is not blocked.
   virtual Status Unblock(const std::string& address) = 0;
+  // Every blocked address; returns them.
+  virtual std::vector<std::string> UnblockAll() = 0;
   // {rule id: {packets, bytes}} read back from the kernel's counters.
   virtual Result<nlohmann::json> RuleCounters() = 0;
 };

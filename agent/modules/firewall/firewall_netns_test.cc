@@ -640,6 +640,13 @@ firewall:
   EXPECT_EQ(r->GetString("firewall.reason"), "removed");
   EXPECT_TRUE(Control().BlockedAddresses().empty());
   EXPECT_FALSE(Has(ShOrFail("nft list set inet ward blocked6"), "2001:db8::1"));
+
+  // firewall.unblock without an address removes every block.
+  loginspect("10.9.0.2", 12);
+  ASSERT_EQ(Control().BlockedAddresses().size(), 1u);
+  EXPECT_EQ(Control().UnblockAll(), std::vector<std::string>{"10.9.0.2"});
+  EXPECT_TRUE(Control().BlockedAddresses().empty());
+  EXPECT_EQ(Connect("10.9.0.2", "10.9.0.1", l.port()), 0);
 }
 
 TEST_F(FirewallNetns, CoexistsWithTheIpsNfqueueChains) {

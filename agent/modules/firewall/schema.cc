@@ -20,8 +20,9 @@ const ModuleSchema& Schema() {
   static constexpr CommandSpec kCommands[] = {
       {"firewall.blocked_list", "lists the addresses active response blocks, with their expiry",
        R"({"type": "object", "additionalProperties": false})"},
-      {"firewall.unblock", "removes an address from active response's block set",
-       R"({"type": "object", "additionalProperties": false, "required": ["address"],
+      {"firewall.unblock",
+       "removes an address (without one: every address) from active response's block set",
+       R"({"type": "object", "additionalProperties": false,
            "properties": {"address": {"type": "string", "minLength": 2, "maxLength": 64}}})"},
   };
   static constexpr std::string_view kFields[] = {"rule.id", "source.ip", "destination.ip"};
