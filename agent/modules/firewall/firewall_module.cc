@@ -699,6 +699,17 @@ std::unique_ptr<Module> Create(const ModuleContext& ctx) {
   return std::make_unique<FirewallModule>(ctx, std::move(*nft), Status::Ok());
 }
 
+Status RemoveLeftoverTable() {
+  WARD_ASSIGN_OR_RETURN(auto nft, Nftables::Open());
+  auto listed = nft->ListTable(kTable);
+  if (!listed) {
+    return listed.error().code() == StatusCode::kNotFound ? Status::Ok() : listed.error();
+  }
+  WARD_RETURN_IF_ERROR(nft->Run(RenderRemoval()));
+  spdlog::info("firewall: removed the nftables table (inet {}) an earlier agent left", kTable);
+  return Status::Ok();
+}
+
 std::span<const CommandHandler> Handlers() {
   static constexpr CommandHandler kHandlers[] = {
       {"firewall.blocked_list", &BlockedList},

@@ -20,6 +20,11 @@ std::unique_ptr<Module> Create(const ModuleContext& ctx);
 // The handlers of the commands Schema() declares (firewall.blocked_list, firewall.unblock).
 std::span<const CommandHandler> Handlers();
 
+// The crash cleanup of an agent whose policy no longer enables the firewall: removes the table a
+// killed agent left (`table inet ward`), if there is one. A running firewall module replaces it in
+// its own first transaction instead. Unavailable when nftables cannot be used.
+Status RemoveLeftoverTable();
+
 // What the commands and tests reach in a running firewall module. Thread-safe.
 class FirewallControl {
  public:

@@ -445,6 +445,26 @@ firewall:
   EXPECT_EQ(Connect("10.9.0.2", "10.9.0.1", l.port()), 0);
 }
 
+TEST_F(FirewallNetns, AKilledAgentsRulesAreRemovedWhenTheNewPolicyHasNoFirewall) {
+  EXPECT_TRUE(RemoveLeftoverTable().ok());  // nothing there: nothing created either
+  EXPECT_FALSE(Has(RunShell("nft list tables").output, "ward"));
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto doc = ConfigNode::FromYaml("firewall: {default: {inbound: deny}}\n", "p");
+    ModuleContext ctx{sink_, RealFileSystem(), clock_, dir_.path()};
+    auto m = Create(ctx);
+    if (!m->Configure(*doc->Find("firewall"), *doc).ok()) ::_exit(2);
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(Has(Table(), "default-inbound"));
+  // What `ward-agent run` calls when its policy enables no firewall.
+  ASSERT_TRUE(RemoveLeftoverTable().ok());
+  EXPECT_FALSE(Has(RunShell("nft list tables").output, "ward"));
+}
+
 TEST_F(FirewallNetns, ARuleSetThatCutsTheManagerOrAnSshSessionIsRefused) {
   Listener manager;
   manager_url_ = fmt::format("https://10.9.0.1:{}/", manager.port());
