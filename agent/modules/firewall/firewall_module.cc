@@ -192,7 +192,9 @@ class FirewallModule final : public Module, public HealthReporter, public Firewa
   std::vector<BlockedEntry> BlockedEntriesLocked() const;
   Status ApplyLocked(const FirewallConfig& config);
   void RemoveTable();
-  void Tick();
+  // Periodic work (commit confirmed, expiry, suppressed-event reports). `timed_out`: no packet
+  // came for 100 ms; between packets of a flood it runs when ctx.clock says 100 ms passed.
+  void Tick(bool timed_out);
   void CheckConfirm();
   void ExpireBlocks();
   void ReportSuppressed();
@@ -302,8 +304,8 @@ void FirewallModule::Run(std::stop_token stop) {
                                     [this](const LoggedPacket& p) { OnPacket(p); });
     std::stop_source local;
     std::stop_callback forward(stop, [&] { local.request_stop(); });
-    auto tick = [&] {
-      Tick();
+    auto tick = [&](bool timed_out) {
+      Tick(timed_out);
       std::lock_guard lock(mu_);
       if (config_ && config_->log_group != group) local.request_stop();  // reopen
     };
@@ -330,18 +332,18 @@ void FirewallModule::Run(std::stop_token stop) {
       std::unique_lock lock(m);
       while (!local.stop_requested()) {
         cv.wait_for(lock, local.get_token(), 100ms, [] { return false; });
-        tick();
+        tick(true);
       }
     }
   }
   RemoveTable();
 }
 
-void FirewallModule::Tick() {
+void FirewallModule::Tick(bool timed_out) {
   SteadyTime now = ctx_.clock.SteadyNow();
   {
     std::lock_guard lock(mu_);
-    if (now - last_tick_ < 100ms && now >= last_tick_) return;
+    if (!timed_out && now - last_tick_ < 100ms && now >= last_tick_) return;
     last_tick_ = now;
   }
   CheckConfirm();

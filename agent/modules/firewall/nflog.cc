@@ -184,20 +184,20 @@ int NflogReader::Callback(nflog_g_handle* /*g*/, ::nfgenmsg* /*msg*/, ::nflog_da
   return 0;
 }
 
-void NflogReader::Run(std::stop_token stop, const std::function<void()>& tick) {
+void NflogReader::Run(std::stop_token stop, const std::function<void(bool timed_out)>& tick) {
   alignas(8) char buf[65536];
   int fd = nflog_fd(h_);
   while (!stop.stop_requested()) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n > 0) {
       nflog_handle_packet(h_, buf, static_cast<int>(n));
-    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-               errno != ENOBUFS) {
-      tick();
-      ::usleep(10'000);
+      tick(false);
       continue;
     }
-    tick();
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOBUFS) {
+      ::usleep(10'000);  // an unexpected error: do not spin
+    }
+    tick(true);
   }
 }
 

@@ -41,8 +41,9 @@ struct LoggedPacket {
 Result<LoggedPacket> ParseLoggedPacket(std::string_view prefix, std::span<const uint8_t> packet);
 
 // Reads one NFLOG group. Open() binds it (AlreadyExists-like Unavailable when another reader
-// has it); Run() calls `on_packet` for every logged packet and `tick` at least every 100 ms,
-// until stop. Not thread-safe: one thread runs it.
+// has it); Run() calls `on_packet` for every logged packet and `tick` after each, and after
+// each 100 ms without one (`tick(true)`: a receive timeout), until stop. Not thread-safe: one
+// thread runs it.
 class NflogReader {
  public:
   using OnPacket = std::function<void(const LoggedPacket&)>;
@@ -51,7 +52,7 @@ class NflogReader {
   NflogReader(const NflogReader&) = delete;
   NflogReader& operator=(const NflogReader&) = delete;
 
-  void Run(std::stop_token stop, const std::function<void()>& tick);
+  void Run(std::stop_token stop, const std::function<void(bool timed_out)>& tick);
   uint64_t unparsed() const { return unparsed_; }
 
  private:
