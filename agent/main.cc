@@ -21,6 +21,7 @@
 #include "agent/modules/antimalware/cli.h"
 #include "agent/modules/autoheal/cli.h"
 #include "agent/modules/builtin.h"
+#include "agent/modules/firewall/firewall_module.h"
 #include "agent/modules/integrity/cli.h"
 #include "agent/modules/ips/cli.h"
 #include "agent/modules/loginspect/cli.h"
@@ -129,6 +130,10 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
          ModuleContext ctx{*queue,        RealFileSystem(), SystemClock(),
                            opt.state_dir, queue.get(),      &ledger};
          ctx.chains = chains.get();
+         if (managed) {
+           const auto& id = managed->identity();
+           ctx.manager_url = id.proxy.empty() ? id.manager_url : id.proxy;
+         }
          host = std::make_unique<ModuleHost>(ctx, specs);
          Status started = host->Start(policy);
          // What an agent that died left goes now (crash cleanup), also when no module will
@@ -137,6 +142,14 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
          if (chains) {
            Status cleaned = chains->RemoveLeftovers();
            if (!cleaned.ok()) spdlog::error("net: {}", cleaned.ToString());
+         }
+         // The firewall's nftables table (docs/firewall.md), when no firewall runs to replace it.
+         if (only_modules.empty()) {
+           auto running = host->Running();
+           if (std::find(running.begin(), running.end(), "firewall") == running.end()) {
+             Status cleaned = firewall::RemoveLeftoverTable();
+             if (!cleaned.ok()) spdlog::warn("firewall: {}", cleaned.ToString());
+           }
          }
          WARD_RETURN_IF_ERROR(started);
          if (host->Running().empty() && !managed) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <stop_token>
+#include <string>
 #include <string_view>
 
 #include "agent/core/change_ledger.h"
@@ -33,6 +34,9 @@ struct ModuleContext {
   // Ward's iptables chains, one owner for every module (agent/net); null in tests and commands
   // (a module that needs it then makes its own).
   net::ChainManager* chains = nullptr;
+  // The URL the agent reaches its manager at (its proxy's when it uses one); "" when standalone.
+  // The firewall never cuts it (docs/firewall.md, "Safety").
+  std::string manager_url = {};
 };
 
 // Configure() runs before Run() and again on every policy update, possibly while Run()

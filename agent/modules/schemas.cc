@@ -2,6 +2,7 @@
 
 #include "agent/modules/antimalware/schema.h"
 #include "agent/modules/autoheal/schema.h"
+#include "agent/modules/firewall/schema.h"
 #include "agent/modules/integrity/schema.h"
 #include "agent/modules/ips/schema.h"
 #include "agent/modules/loginspect/schema.h"
@@ -11,7 +12,7 @@ namespace ward::agent {
 std::span<const ModuleSchema> ModuleSchemas() {
   static const ModuleSchema kSchemas[] = {
       integrity::Schema(), autoheal::Schema(),   antimalware::Schema(),
-      ips::Schema(),       loginspect::Schema(),
+      ips::Schema(),       loginspect::Schema(), firewall::Schema(),
   };
   return kSchemas;
 }
