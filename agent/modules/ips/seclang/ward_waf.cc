@@ -28,7 +28,7 @@ int ReadInt(const std::optional<std::string>& v) { return v ? ParseScore(*v) : -
 class WardTransaction final : public WafTransaction {
  public:
   WardTransaction(std::shared_ptr<const WardRules> rules, const Endpoints& ep)
-      : rules_(std::move(rules)), ep_(ep), tx_(rules_->rules_, NextTransactionId("w")) {
+      : rules_(std::move(rules)), ep_(ep), id_(NextTransactionId("w")), tx_(rules_->rules_, id_) {
     tx_.ProcessConnection(ep_.src_ip, ep_.src_port, ep_.dst_ip, ep_.dst_port);
   }
 
@@ -79,6 +79,7 @@ class WardTransaction final : public WafTransaction {
                            ReadInt(tx_.Tx("outbound_anomaly_score")), matches_);
   }
   const Endpoints& endpoints() const override { return ep_; }
+  const std::string& id() const override { return id_; }
   const RequestHead& request() const override { return request_; }
   bool request_seen() const override { return request_seen_; }
 
@@ -108,6 +109,7 @@ class WardTransaction final : public WafTransaction {
 
   std::shared_ptr<const WardRules> rules_;
   Endpoints ep_;
+  std::string id_;
   seclang::Transaction tx_;
   RequestHead request_;
   bool request_seen_ = false;
