@@ -1,6 +1,7 @@
 #include "agent/modules/ips/seclang/evaluator.h"
 
 #include "agent/modules/ips/seclang/body/request_body.h"
+#include "agent/modules/ips/seclang/persistent.h"
 #include "common/text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -475,6 +476,11 @@ struct Transaction::State {
   std::string unique_id;
   std::map<std::string, Collection, std::less<>> sets;
   std::map<std::string, Collection, std::less<>> stores;
+  // Persistent collections (persistent.h): the caller's, else this transaction's own.
+  PersistentCollections* persistent = nullptr;
+  std::unique_ptr<PersistentCollections> own_persistent;
+  // Collection keys set by initcol/setsid/setuid/setrsc (IP, GLOBAL, RESOURCE, SESSION, USER).
+  std::map<std::string, std::string, std::less<>> collection_keys;
   std::map<std::string, std::string, std::less<>> scalars;
 
   EngineMode engine = EngineMode::kDetectionOnly;
@@ -550,6 +556,13 @@ struct Transaction::State {
   void RunDisruptive(const CRule& r, Disruptive d, Message& rm);
   void RunCtl(const Ctl& c);
   void RunSetVar(const SetVar& sv, const CRule* rule);
+  // --- persistent collections (IP, GLOBAL, RESOURCE, SESSION, USER) ---
+  PersistentCollections& Persistent();
+  // "<collection key>::<SecWebAppId>::": where `collection`'s entries live for this transaction.
+  std::string PersistentPrefix(std::string_view collection) const;
+  void RunPersistentSetVar(const SetVar& sv, const CRule* rule);
+  // initcol, setsid, setuid, setrsc, expirevar of a rule that matched.
+  void RunCollectionActions(const Rule& rule, const CRule* r);
   void Log(Message& rm);
   void UpdateMatched(const std::string& kwc, const std::string& value);
   void CleanMatched();
@@ -613,6 +626,22 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
       auto range = col.equal_range(v.ref.key);
       for (auto i = range.first; i != range.second; ++i) out.push_back(make(i->first, i->second));
     }
+    return;
+  }
+  if (v.kind == VarKind::kStore && c != "TX") {
+    // 3.0.9 looks up "<collection key>::<app>::<selector>" (a whole collection: the bare prefix),
+    // names the values by that key; a /regex/ selection finds nothing here (see docs/ips.md).
+    if (v.regex != nullptr) return;
+    const std::string key = PersistentPrefix(c) + v.ref.key;
+    const Collection& col = Persistent().Get(c);
+    std::vector<Value> tmp;
+    auto range = col.equal_range(key);
+    for (auto i = range.first; i != range.second; ++i) {
+      if (omit(key)) continue;
+      tmp.push_back(Value{key, c + ":" + key, i->second});
+    }
+    out.insert(out.end(), std::make_move_iterator(tmp.rbegin()),
+               std::make_move_iterator(tmp.rend()));
     return;
   }
   if (v.kind == VarKind::kStore) {
@@ -790,7 +819,79 @@ void Transaction::State::CleanMatched() {
 
 // --- actions ---
 
+PersistentCollections& Transaction::State::Persistent() {
+  if (persistent == nullptr) {
+    PersistentCollections::Options o;
+    if (rules->set->collection_timeout && *rules->set->collection_timeout > 0) {
+      o.default_timeout_s = *rules->set->collection_timeout;
+    }
+    own_persistent = std::make_unique<PersistentCollections>(o);
+    persistent = own_persistent.get();
+  }
+  return *persistent;
+}
+
+std::string Transaction::State::PersistentPrefix(std::string_view collection) const {
+  std::string_view app;
+  for (const auto& [directive, args] : rules->set->recorded) {
+    if (EqualsIgnoreCase(directive, "SecWebAppId")) app = args;
+  }
+  auto k = collection_keys.find(collection);
+  return PersistentCollections::Prefix(k == collection_keys.end() ? "" : k->second, app);
+}
+
+void Transaction::State::RunPersistentSetVar(const SetVar& sv, const CRule* rule) {
+  PersistentCollections& p = Persistent();
+  const std::string key = PersistentPrefix(sv.collection) + Expand(sv.name, rule);
+  if (sv.op == SetVar::Op::kDelete) {
+    p.Erase(sv.collection, key);
+    return;
+  }
+  std::string value = Expand(sv.value, rule);
+  if (sv.op == SetVar::Op::kAdd || sv.op == SetVar::Op::kSubtract) {
+    // The variable as a rule reads it: the last value of the key's range (3.0.9's l[0]).
+    int cur = 0;
+    const Collection& col = p.Get(sv.collection);
+    auto range = col.equal_range(key);
+    for (auto i = range.first; i != range.second; ++i) cur = StoiOrZero(i->second);
+    const int pre = StoiOrZero(value);
+    value = std::to_string(sv.op == SetVar::Op::kAdd ? cur + pre : cur - pre);
+  }
+  p.Store(sv.collection, key, value, rules->set->collection_timeout.value_or(0));
+}
+
+void Transaction::State::RunCollectionActions(const Rule& rule, const CRule* r) {
+  for (const auto& [collection, key] : rule.initcols) {
+    // 3.0.9 initialises ip, global and resource only.
+    if (collection == "IP" || collection == "GLOBAL" || collection == "RESOURCE") {
+      collection_keys[collection] = Expand(key, r);
+    }
+  }
+  auto set_key = [&](const std::string& text, const char* collection, const char* variable) {
+    if (text.empty()) return;
+    std::string v = Expand(text, r);
+    if (variable != nullptr) SetScalar(variable, v);
+    collection_keys[collection] = std::move(v);
+  };
+  set_key(rule.setsid, "SESSION", "SESSIONID");
+  set_key(rule.setuid, "USER", "USERID");
+  set_key(rule.setrsc, "RESOURCE", nullptr);
+  for (const auto& [variable, seconds] : rule.expirevars) {
+    // 3.0.9 loads expirevar and does nothing; Ward ends the entry (docs/ips.md).
+    const size_t dot = variable.find_first_of(".:");
+    if (dot == std::string::npos) continue;
+    const std::string collection = UpperCase(variable.substr(0, dot));
+    if (!PersistentCollections::IsPersistent(collection)) continue;
+    const std::string key = PersistentPrefix(collection) + Expand(variable.substr(dot + 1), r);
+    Persistent().ExpireIn(collection, key, StoiOrZero(Expand(seconds, r)));
+  }
+}
+
 void Transaction::State::RunSetVar(const SetVar& sv, const CRule* rule) {
+  if (PersistentCollections::IsPersistent(sv.collection)) {
+    RunPersistentSetVar(sv, rule);
+    return;
+  }
   Collection& col = Store(sv.collection);
   const std::string name = Expand(sv.name, rule);
   if (sv.op == SetVar::Op::kDelete) {
@@ -998,6 +1099,7 @@ void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
   if (rule.skip > 0) skip_next = rule.skip;
   if (!rule.skip_after.empty()) marker = rule.skip_after;
   for (const auto& c : rule.ctls) RunCtl(c);
+  RunCollectionActions(rule, &r);
   // `block` (a runtime action, before the rule's own disruptive one): the phase's default
   // disruptive action.
   if (r.has_block && !disruptive_done) RunDisruptive(r, Disruptive::kBlock, rm);
@@ -1304,6 +1406,11 @@ void Transaction::AddToCollection(std::string_view collection, std::string_view 
 
 void Transaction::SetScalar(std::string_view variable, std::string_view value) {
   s_->SetScalar(variable, value);
+}
+
+void Transaction::UsePersistentCollections(PersistentCollections* collections) {
+  s_->persistent = collections;
+  if (collections != nullptr) collections->Expire();
 }
 
 void Transaction::ProcessConnection(std::string_view client_ip, int client_port,

@@ -40,6 +40,7 @@ struct CiEqual {
 using Collection = std::unordered_multimap<std::string, std::string, CiHash, CiEqual>;
 
 class CompiledRules;
+class PersistentCollections;
 
 // Switches for the optimisations (each may be turned off to show it changes no verdict).
 struct EvalOptions {
@@ -81,6 +82,12 @@ class Transaction {
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
+
+  // The persistent collections (IP, GLOBAL, RESOURCE, SESSION, USER: persistent.h) this
+  // transaction reads and writes, owned by the caller and outliving the transaction (call before
+  // ProcessConnection; expired entries are removed then). Without, they live for this
+  // transaction only.
+  void UsePersistentCollections(PersistentCollections* collections);
 
   void ProcessConnection(std::string_view client_ip, int client_port, std::string_view server_ip,
                          int server_port);
