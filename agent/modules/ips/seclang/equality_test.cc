@@ -146,6 +146,7 @@ TEST_F(CrsEquality, Pl1Prevent) {
 TEST_F(CrsEquality, Pl1PreventWithoutOptimisations) {
   EvalOptions off;
   off.transformation_cache = false;
+  off.skip_empty_variables = false;
   const agent::ips::WardWafEngine plain(off);
   Result r = RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases, plain);
   Check("PL1", r, ReadKnown());

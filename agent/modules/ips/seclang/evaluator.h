@@ -29,15 +29,14 @@
 namespace ward::seclang {
 
 // libmodsecurity's collection key hash and equality (anchored_set_variable.h): the sum of the
-// lower-cased bytes, case-insensitive comparison. Using the same container with the same hash
-// gives the same iteration order.
+// lower-cased bytes, case-insensitive comparison. Using the same container (an
+// unordered_multimap) with the same hash gives the same iteration order.
 struct CiHash {
-  size_t operator()(const std::string& k) const;
+  size_t operator()(std::string_view k) const;
 };
 struct CiEqual {
-  bool operator()(const std::string& a, const std::string& b) const;
+  bool operator()(std::string_view a, std::string_view b) const;
 };
-using Collection = std::unordered_multimap<std::string, std::string, CiHash, CiEqual>;
 
 class CompiledRules;
 class PersistentCollections;
@@ -47,6 +46,9 @@ struct EvalOptions {
   // Cache each (transformation chain, value) result for the transaction: CRS applies a few
   // dozen chains to the same values.
   bool transformation_cache = true;
+  // Skip a rule whose variables are all collections (ARGS, REQUEST_COOKIES, FILES, ...) that are
+  // empty in this transaction, without resolving anything: it cannot match.
+  bool skip_empty_variables = true;
   // CVE-2024-1019: 3.0.9 takes REQUEST_FILENAME/BASENAME/PATH_INFO from the URI *after*
   // %-decoding, up to the first '?', so `/a%3F/../b` hides the path from rules. Fixed (the path is
   // the raw URI up to its first '?', then decoded — as libmodsecurity 3.0.12 does) unless false.

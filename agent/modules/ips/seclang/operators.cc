@@ -660,7 +660,11 @@ bool Operator::Evaluate(std::string_view input, std::string_view param,
         if (code == nullptr) return false;  // as the library: an invalid expansion never matches
       }
       uint32_t groups = 0;
-      pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+      if (has_macro_) {
+        pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+      } else {
+        groups = regex_->pairs - 1;
+      }
       if (scratch.match_pairs_ < groups + 1) {
         pcre2_match_data_free(static_cast<pcre2_match_data*>(scratch.match_data_));
         scratch.match_pairs_ = std::max<uint32_t>(groups + 1, 16);

@@ -45,16 +45,16 @@ std::string PersistentCollections::Id(std::string_view collection, std::string_v
   return id;
 }
 
-const Collection& PersistentCollections::Get(std::string_view collection) const {
-  static const Collection kEmpty;
+const PersistentMap& PersistentCollections::Get(std::string_view collection) const {
+  static const PersistentMap kEmpty;
   auto f = collections_.find(collection);
   return f == collections_.end() ? kEmpty : f->second;
 }
 
-Collection& PersistentCollections::Mutable(std::string_view collection) {
+PersistentMap& PersistentCollections::Mutable(std::string_view collection) {
   auto f = collections_.find(collection);
   if (f == collections_.end())
-    f = collections_.emplace(std::string(collection), Collection()).first;
+    f = collections_.emplace(std::string(collection), PersistentMap()).first;
   return f->second;
 }
 
@@ -69,6 +69,13 @@ void PersistentCollections::Remove(const std::string& id) {
   if (f != collections_.end()) f->second.erase(id.substr(nl + 1));
 }
 
+void PersistentCollections::Clear() {
+  collections_.clear();
+  meta_.clear();
+  by_expiry_.clear();
+  by_write_.clear();
+}
+
 void PersistentCollections::Expire() {
   const int64_t now = Now();
   while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
@@ -79,7 +86,7 @@ void PersistentCollections::Expire() {
 
 void PersistentCollections::Store(std::string_view collection, const std::string& key,
                                   const std::string& value, int64_t timeout_s) {
-  Collection& col = Mutable(collection);
+  PersistentMap& col = Mutable(collection);
   auto f = col.find(key);
   if (f != col.end()) {
     f->second = value;

@@ -29,6 +29,10 @@
 
 namespace ward::seclang {
 
+// One persistent collection: libmodsecurity's container (an unordered_multimap with its hash and
+// case-insensitive equality) owning its strings.
+using PersistentMap = std::unordered_multimap<std::string, std::string, CiHash, CiEqual>;
+
 class PersistentCollections {
  public:
   struct Options {
@@ -48,7 +52,7 @@ class PersistentCollections {
   // Removes the entries whose time is up (called when a transaction starts).
   void Expire();
   // The collection's entries (empty when none); valid until the next call that changes it.
-  const Collection& Get(std::string_view collection) const;
+  const PersistentMap& Get(std::string_view collection) const;
   // storeOrUpdateFirst: the first value of `key` becomes `value` (or the key is added); the
   // entry's expiry moves to now + `timeout_s` (<= 0: default_timeout_s).
   void Store(std::string_view collection, const std::string& key, const std::string& value,
@@ -60,6 +64,8 @@ class PersistentCollections {
   bool ExpireIn(std::string_view collection, const std::string& key, int64_t seconds);
 
   size_t size() const { return meta_.size(); }
+  // Forgets every entry.
+  void Clear();
   int64_t Now() const;
 
  private:
@@ -69,11 +75,11 @@ class PersistentCollections {
   };
   void Remove(const std::string& id);
   static std::string Id(std::string_view collection, std::string_view key);
-  Collection& Mutable(std::string_view collection);
+  PersistentMap& Mutable(std::string_view collection);
 
   Options options_;
   NowFn now_;
-  std::map<std::string, Collection, std::less<>> collections_;
+  std::map<std::string, PersistentMap, std::less<>> collections_;
   // Per entry ("COLLECTION\n" + lower-cased key): its expiry and write order.
   std::unordered_map<std::string, Meta> meta_;
   std::set<std::pair<int64_t, std::string>> by_expiry_;

@@ -12,7 +12,7 @@ class PersistentTest : public ::testing::Test {
   }
   static std::string Value(const PersistentCollections& p, std::string_view c,
                            const std::string& k) {
-    const Collection& col = p.Get(c);
+    const PersistentMap& col = p.Get(c);
     auto f = col.find(k);
     return f == col.end() ? "<none>" : f->second;
   }
