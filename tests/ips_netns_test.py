@@ -2,7 +2,8 @@
 """Inline IPS integration tests in network namespaces made here: client ns --veth-- server ns with
 nginx and the real ward-agent (ips, NFQUEUE). Run one case: ips_netns_test.py AGENT CASE.
 Cases: prevent, ipv6, detect, pcap, fail_open, fail_closed, robustness, rules_lifecycle, threads,
-answer, answer_ward (a blocked request answered with 403; libmodsecurity and ward engines).
+answer, answer_ward (a blocked request answered with 403; libmodsecurity and ward engines),
+prevent_ward (prevent with ips.engine: ward).
 Everything made here (namespaces, processes) is removed at the end, also on failure; iptables
 rules live inside the server namespace and vanish with it."""
 import json
@@ -206,8 +207,8 @@ class Lab:
         return self.agent is not None and self.agent.poll() is None
 
 
-def case_prevent(lab):
-    lab.start_agent("prevent")
+def case_prevent(lab, engine="libmodsecurity"):
+    lab.start_agent("prevent", extra="  engine: %s\n" % engine)
     for name, path in ATTACKS.items():
         code, rc = lab.curl(path)
         check(code != 200, "%s was answered %d in prevent mode" % (name, code))
@@ -594,7 +595,8 @@ def check_blocked_invariant(lab):
 CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
          "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle,
          "threads": case_threads, "answer": case_answer,
-         "answer_ward": lambda lab: case_answer(lab, "ward")}
+         "answer_ward": lambda lab: case_answer(lab, "ward"),
+         "prevent_ward": lambda lab: case_prevent(lab, "ward")}
 
 
 def run_case(make_lab, cases, after):
