@@ -3,7 +3,7 @@
 nginx and the real ward-agent (ips, NFQUEUE). Run one case: ips_netns_test.py AGENT CASE.
 Cases: prevent, ipv6, detect, pcap, fail_open, fail_closed, robustness, rules_lifecycle, threads,
 answer, answer_ward (a blocked request answered with 403; libmodsecurity and ward engines),
-prevent_ward (prevent with ips.engine: ward).
+prevent_ward (prevent with ips.engine: ward), persistent (IP counters across connections, both engines).
 Everything made here (namespaces, processes) is removed at the end, also on failure; iptables
 rules live inside the server namespace and vanish with it."""
 import json
@@ -573,6 +573,32 @@ def case_answer(lab, engine="libmodsecurity"):
     check(lab.agent_alive(), "agent died")
 
 
+def case_persistent(lab):
+    """Persistent collections through the real agent, both engines: a custom rule counts each
+    client's requests in IP (initcol by address) and denies from the 4th on; the count survives
+    from one connection to the next, another client is counted apart."""
+    custom = os.path.join(lab.dir, "counter.conf")
+    with open(custom, "w") as f:
+        # (initcol in its own rule: a rule's setvars run before its initcol, in 3.0.9 and Ward.)
+        f.write('SecAction "id:1234600,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR}"\n'
+                'SecAction "id:1234602,phase:1,pass,nolog,setvar:ip.hits=+1"\n'
+                'SecRule IP:hits "@gt 3" "id:1234601,phase:1,deny,log,msg:\'too many\'"\n')
+    for engine in ("libmodsecurity", "ward"):
+        lab.stop_agent()
+        lab.start_agent("prevent", extra="  engine: %s\n  threads: 1\n  crs: { enabled: false }\n"
+                        "  custom_rules: [%s]\n" % (engine, custom))
+        codes = [curl_answers(lab, ["/index.html?n=%d" % i])[1] for i in range(5)]
+        codes = [a[0][0] if a else 0 for a in codes]
+        check(codes == [200, 200, 200, 403, 403], "%s: codes per request %s; events %s" % (engine, codes, [(e["rule"]["id"], e["event"]["action"]) for e in lab.events()]))
+        rc, answers = curl_answers(lab, ["/index.html?other=1"], v6=True)
+        check(rc == 0 and answers and answers[0][0] == 200, "%s: the other client was not counted apart: %s" % (engine, answers))
+        got = lab.wait_events(lambda e: "1234601" in e.get("rule", {}).get("id", []), 2)
+        check(len(got) >= 2 and all(e["ips"].get("response") == "answered" for e in got),
+              "%s: events %s" % (engine, got))
+        # Each start has fresh collections: delete the events of this round for the next.
+        open(lab.events_path, "w").close()
+
+
 def check_blocked_invariant(lab):
     """An event may say `blocked` only when the bytes did not reach the server: no blocked
     request (by client address, port and URI) was served by nginx. (A request cut short by
@@ -596,7 +622,7 @@ CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pca
          "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle,
          "threads": case_threads, "answer": case_answer,
          "answer_ward": lambda lab: case_answer(lab, "ward"),
-         "prevent_ward": lambda lab: case_prevent(lab, "ward")}
+         "prevent_ward": lambda lab: case_prevent(lab, "ward"), "persistent": case_persistent}
 
 
 def run_case(make_lab, cases, after):
