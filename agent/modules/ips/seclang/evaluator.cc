@@ -272,11 +272,20 @@ struct ArenaAlloc {
   }
 };
 
+// A collection's value, with the numbers the transformation cache knows it (and its key) by in
+// this transaction (0: not transformed yet). Assigning a new value forgets them.
+struct Entry {
+  Entry() = default;
+  Entry(std::string_view v) : value(v) {}  // NOLINT: a value is an entry
+  std::string_view value;
+  mutable uint32_t tf_id = 0;
+  mutable uint32_t key_tf_id = 0;
+};
+
 // libmodsecurity's container for collections (see CiHash), keys and values views into the
 // transaction's arena (or the compiled rules).
-using Collection =
-    std::unordered_multimap<std::string_view, std::string_view, CiHash, CiEqual,
-                            ArenaAlloc<std::pair<const std::string_view, std::string_view>>>;
+using Collection = std::unordered_multimap<std::string_view, Entry, CiHash, CiEqual,
+                                           ArenaAlloc<std::pair<const std::string_view, Entry>>>;
 
 // ---------------------------------------------------------------------------------------------
 // Variables resolved to ids at compile time.
@@ -843,6 +852,13 @@ struct Value {
   // How libmodsecurity names it (its key with collection): "REQUEST_URI" (a scalar),
   // "ARGS:foo", or the key alone (a count: "&ARGS" gives "ARGS").
   Name name = Name::kCollectionKey;
+  // Where the transformation cache keeps this value's number; null: not cached (computed values
+  // such as counts and RULE fields).
+  uint32_t* tf_id = nullptr;
+  // Where the value lives (null: it cannot change, a key). A rule's setvar may replace a value
+  // while the rule still visits the one it read: the number then belongs to the new one, and
+  // the old value is transformed without the cache.
+  const std::string_view* source = nullptr;
 
   size_t NameSize() const {
     switch (name) {
@@ -902,26 +918,50 @@ struct Message {
   std::string_view value;     // before transformation
 };
 
-// The transformation cache's key: a chain prefix and the value it was applied to, by identity
-// (values live in the arena or the rules, unchanged for the whole transaction).
-struct TfKey {
-  uint32_t node;
-  const char* data;
-  size_t size;
-  bool operator==(const TfKey& o) const {
-    return node == o.node && data == o.data && size == o.size;
+// The transformation cache: (chain prefix, value) -> the prefix's result. A value gets a number
+// the first time it is transformed (kept beside it in its collection, see Entry), so a lookup is
+// an index into the prefix's row, not a hash: rules that follow each other read neighbouring
+// cells. Rows are kept by the thread's State and emptied per transaction by a generation
+// counter: a warm cache neither allocates nor clears memory.
+class TfCache {
+ public:
+  // Makes room for `nodes` prefixes and forgets every entry and number.
+  void Reset(size_t nodes) {
+    if (rows_.size() < nodes) rows_.resize(nodes);
+    next_id_ = 1;
+    if (++gen_ == 0) {  // wrapped: no cell may look current
+      for (auto& row : rows_) {
+        for (Cell& c : row) c.gen = 0;
+      }
+      gen_ = 1;
+    }
   }
-};
-struct TfKeyHash {
-  size_t operator()(const TfKey& k) const noexcept {
-    size_t h = reinterpret_cast<uintptr_t>(k.data) * 0x9e3779b97f4a7c15ULL;
-    h ^= (k.size + 0x7f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
-    h ^= static_cast<size_t>(k.node) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 29);
+  uint32_t Number(uint32_t* id) {
+    if (*id == 0) *id = next_id_++;
+    return *id;
   }
+  const std::string_view* Find(uint32_t node, uint32_t id) const {
+    const auto& row = rows_[node];
+    if (id >= row.size() || row[id].gen != gen_) return nullptr;
+    return &row[id].result;
+  }
+  void Insert(uint32_t node, uint32_t id, std::string_view result) {
+    auto& row = rows_[node];
+    if (id >= row.size()) {
+      row.resize(std::max<size_t>(64, std::max<size_t>(id + 1, row.size() * 2)));
+    }
+    row[id] = Cell{gen_, result};
+  }
+
+ private:
+  struct Cell {
+    uint32_t gen = 0;
+    std::string_view result;
+  };
+  std::vector<std::vector<Cell>> rows_;
+  uint32_t gen_ = 1;
+  uint32_t next_id_ = 1;
 };
-using TfCache = std::unordered_map<TfKey, std::string_view, TfKeyHash, std::equal_to<TfKey>,
-                                   ArenaAlloc<std::pair<const TfKey, std::string_view>>>;
 
 // Whether `a` starts with `prefix`, ASCII case-insensitively.
 bool StartsWithIgnoreCase(std::string_view a, std::string_view prefix) {
@@ -1017,6 +1057,7 @@ struct Transaction::State {
   std::string response_body;
   std::string unique_id;
   std::vector<std::string_view> scalars;  // by scalar id; empty when unset
+  std::vector<uint32_t> scalar_tf_ids;    // their numbers in the transformation cache
   std::vector<const CVar*> vars_scratch;
   std::vector<Value> values_scratch;
   std::vector<std::string_view> stages_scratch;
@@ -1025,7 +1066,15 @@ struct Transaction::State {
   int depth = 0;
   std::string tf_buf;
   std::vector<std::string_view> xml_values;
-  std::vector<const std::vector<std::string>*> msg_tags;  // the tags of the Message being built
+  std::vector<const std::vector<std::string>*> msg_tags;
+  TfCache transform_cache;  // this transaction's (Reset by Begin)
+  // MATCHED_VARS(_NAMES) updates not applied yet (few rules read them: they are applied, in
+  // order, when one does). An entry with a null name clears both.
+  struct MatchedOp {
+    std::string_view name;
+    std::string_view value;
+  };
+  std::vector<MatchedOp> matched_ops;  // the tags of the Message being built
   // Persistent collections (persistent.h): the caller's (UsePersistentCollections), else
   // own_persistent, emptied when a transaction first uses it. Collection keys by store index
   // (initcol, setsid, ...); persistent_key: scratch for "<key>::<app>::<name>".
@@ -1037,10 +1086,7 @@ struct Transaction::State {
   // --- one transaction's ---
   std::shared_ptr<const CompiledRules> rules;
   struct Data {
-    explicit Data(Arena* a)
-        : sets(MakeArray<kSetCount>(a)),
-          stores(MakeArray<kStoreCount>(a)),
-          transform_cache(ArenaAlloc<std::pair<const TfKey, std::string_view>>(a)) {}
+    explicit Data(Arena* a) : sets(MakeArray<kSetCount>(a)), stores(MakeArray<kStoreCount>(a)) {}
     template <size_t N>
     static std::array<Collection, N> MakeArray(Arena* a) {
       return [&]<size_t... I>(std::index_sequence<I...>) {
@@ -1050,7 +1096,6 @@ struct Transaction::State {
     }
     std::array<Collection, kSetCount> sets;
     std::array<Collection, kStoreCount> stores;
-    TfCache transform_cache;
 
     EngineMode engine = EngineMode::kDetectionOnly;
     std::optional<bool> body_access;  // ctl:requestBodyAccess
@@ -1087,7 +1132,10 @@ struct Transaction::State {
     rules = std::move(r);
     arena.Reset();
     d.emplace(&arena);
+    transform_cache.Reset(rules->tf_prefixes.size());
+    matched_ops.clear();
     scalars.assign(rules->scalars.size(), std::string_view());
+    scalar_tf_ids.assign(rules->scalars.size(), 0);
     request_body.clear();
     response_body.clear();
     unique_id.assign(id);
@@ -1105,11 +1153,12 @@ struct Transaction::State {
 
   // --- helpers ---
   Collection& Set(int id) { return d->sets[static_cast<size_t>(id)]; }
-  void SetScalar(int id, std::string_view value) {
-    scalars[static_cast<size_t>(id)] = arena.Copy(value);
-  }
+  void SetScalar(int id, std::string_view value) { SetScalarView(id, arena.Copy(value)); }
   // `value` already in the arena or the rules.
-  void SetScalarView(int id, std::string_view value) { scalars[static_cast<size_t>(id)] = value; }
+  void SetScalarView(int id, std::string_view value) {
+    scalars[static_cast<size_t>(id)] = value;
+    scalar_tf_ids[static_cast<size_t>(id)] = 0;
+  }
   std::string_view Scalar(int id) const { return scalars[static_cast<size_t>(id)]; }
 
   bool HasTag(const Rule& r, const std::string& tag) const {
@@ -1122,7 +1171,7 @@ struct Transaction::State {
 
   void EvaluatePhase(int phase);
   bool EvaluateRule(const CRule& r, Message& rm);
-  std::string_view TransformCached(const CRule& r, std::string_view value);
+  std::string_view TransformCached(const CRule& r, const Value& val);
   void ActionsIndependent(const CRule& r, Message& rm);
   void ActionsAfterFullMatch(const CRule& r, Message& rm);
   void RunDisruptive(const CRule& r, Disruptive d, Message& rm);
@@ -1139,6 +1188,7 @@ struct Transaction::State {
   void Log(Message& rm);
   void UpdateMatched(std::string_view kwc, std::string_view value);
   void CleanMatched();
+  void ApplyMatched();
   bool AddArgument(std::string_view origin, std::string_view key, std::string_view value);
   void ExtractArguments(std::string_view origin, std::string_view buf);
 };
@@ -1179,17 +1229,23 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
   // AnchoredSetVariable (optionally seen through a name proxy).
   const bool names = v.kind == VarKind::kNames;
   if (names || v.kind == VarKind::kSet) {
+    if (v.id == kMatchedVars || v.id == kMatchedVarsNames) ApplyMatched();
     const Collection& col = Set(v.id);
     if (col.empty()) return;
-    auto make = [&](std::string_view key, std::string_view value) {
-      return Value{c, key, names ? key : value, Value::Name::kCollectionKey};
+    auto make = [&](std::string_view key, const Entry& e) {
+      return Value{c,
+                   key,
+                   names ? key : e.value,
+                   Value::Name::kCollectionKey,
+                   names ? &e.key_tf_id : &e.tf_id,
+                   names ? nullptr : &e.value};
     };
     if (v.ref.key.empty() || v.regex != nullptr) {
       // Visited in reverse (3.0.9 inserts each value at the front).
       const size_t start = out.size();
-      for (const auto& [k, val] : col) {
+      for (const auto& [k, e] : col) {
         if (v.regex != nullptr && !v.regex->Search(k)) continue;
-        if (!omit(k)) out.push_back(make(k, val));
+        if (!omit(k)) out.push_back(make(k, e));
       }
       std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
     } else {
@@ -1221,16 +1277,17 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     if (v.id != kStoreTx && (v.ref.key.empty() || v.regex != nullptr)) return;
     const size_t start = out.size();
     if (v.ref.key.empty() || v.regex != nullptr) {
-      for (const auto& [k, val] : col) {
+      for (const auto& [k, e] : col) {
         if (v.regex != nullptr && !v.regex->Search(k)) continue;
         if (omit(k)) continue;
-        out.push_back(Value{c, k, val, Value::Name::kCollectionKey});
+        out.push_back(Value{c, k, e.value, Value::Name::kCollectionKey, &e.tf_id, &e.value});
       }
     } else {
       auto range = col.equal_range(v.ref.key);
       for (auto i = range.first; i != range.second; ++i) {
         if (omit(v.ref.key)) continue;
-        out.push_back(Value{c, v.ref.key, i->second, Value::Name::kCollectionKey});
+        out.push_back(Value{c, v.ref.key, i->second.value, Value::Name::kCollectionKey,
+                            &i->second.tf_id, &i->second.value});
       }
     }
     std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
@@ -1310,7 +1367,9 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
     return;
   }
   // Anchored scalar: always one value.
-  out.push_back(Value{c, "", Scalar(v.id), Value::Name::kCollection});
+  const auto sid = static_cast<size_t>(v.id);
+  out.push_back(
+      Value{c, "", scalars[sid], Value::Name::kCollection, &scalar_tf_ids[sid], &scalars[sid]});
 }
 
 void Transaction::State::Resolve(const CVar& v, const CRule* rule, std::vector<Value>& out) {
@@ -1349,15 +1408,44 @@ void Transaction::State::UpdateMatched(std::string_view kwc, std::string_view va
   value = arena.Copy(value);
   SetScalarView(kMatchedVar, value);
   SetScalarView(kMatchedVarName, kwc);
-  Set(kMatchedVars).emplace(kwc, value);
-  Set(kMatchedVarsNames).emplace(kwc, kwc);
+  if (kwc.data() == nullptr) kwc = std::string_view("", 0);  // null marks a clear
+  if (rules->options.lazy_matched_vars) {
+    matched_ops.push_back({kwc, value});
+  } else {
+    Set(kMatchedVars).emplace(kwc, value);
+    Set(kMatchedVarsNames).emplace(kwc, kwc);
+  }
 }
 
 void Transaction::State::CleanMatched() {
   SetScalarView(kMatchedVar, {});
   SetScalarView(kMatchedVarName, {});
+  if (rules->options.lazy_matched_vars) {
+    if (!matched_ops.empty() && matched_ops.back().name.data() != nullptr) {
+      matched_ops.push_back({});
+    } else if (matched_ops.empty() && !Set(kMatchedVars).empty()) {
+      matched_ops.push_back({});
+    }
+    return;
+  }
   if (!Set(kMatchedVars).empty()) Set(kMatchedVars).clear();
   if (!Set(kMatchedVarsNames).empty()) Set(kMatchedVarsNames).clear();
+}
+
+// Applies the pending MATCHED_VARS(_NAMES) updates in their order: the collections are then as
+// if each had been applied at once (a cleared multimap keeps its buckets, so the order of later
+// inserts depends on the whole history: nothing is dropped).
+void Transaction::State::ApplyMatched() {
+  for (const MatchedOp& op : matched_ops) {
+    if (op.name.data() == nullptr) {
+      if (!Set(kMatchedVars).empty()) Set(kMatchedVars).clear();
+      if (!Set(kMatchedVarsNames).empty()) Set(kMatchedVarsNames).clear();
+    } else {
+      Set(kMatchedVars).emplace(op.name, op.value);
+      Set(kMatchedVarsNames).emplace(op.name, op.name);
+    }
+  }
+  matched_ops.clear();
 }
 
 // --- actions ---
@@ -1452,7 +1540,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
     std::string_view last;
     bool any = false;
     for (auto i = range.first; i != range.second; ++i) {
-      last = i->second;
+      last = i->second.value;
       any = true;
     }
     if (any) cur = StoiOrZero(last);
@@ -1675,27 +1763,31 @@ void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
   }
 }
 
-// The rule's transformation chain on `value`, each prefix's result cached for the transaction:
-// rules sharing a chain, or its beginning, compute it once per value. Results are in the arena.
-std::string_view Transaction::State::TransformCached(const CRule& r, std::string_view value) {
+// The rule's transformation chain on `val`, each prefix's result cached for the transaction:
+// rules sharing a chain, or its beginning, compute it once per value. Results are in the arena
+// (or the value itself); a value the cache cannot number is transformed in the scratch.
+std::string_view Transaction::State::TransformCached(const CRule& r, const Value& val) {
+  const UnicodeMap* umap = rules->set->unicode_map.get();
+  const bool replaced = val.source != nullptr && (val.source->data() != val.value.data() ||
+                                                  val.source->size() != val.value.size());
+  if (val.tf_id == nullptr || replaced) return tf_scratch.Run(r.transformations, val.value, umap);
   const size_t n = r.transformations.size();
-  TfCache& cache = d->transform_cache;
+  TfCache& cache = transform_cache;
+  const uint32_t id = cache.Number(val.tf_id);
   // The longest prefix already computed for this value.
   size_t done = 0;
-  std::string_view cur = value;
+  std::string_view cur = val.value;
   for (size_t k = n; k > 0; --k) {
-    auto hit = cache.find(TfKey{r.tf_nodes[k - 1], value.data(), value.size()});
-    if (hit != cache.end()) {
+    if (const std::string_view* hit = cache.Find(r.tf_nodes[k - 1], id)) {
       done = k;
-      cur = hit->second;
+      cur = *hit;
       break;
     }
   }
   for (size_t k = done; k < n; ++k) {
-    std::string_view res =
-        Transform(r.transformations[k], cur, tf_buf, rules->set->unicode_map.get());
+    std::string_view res = Transform(r.transformations[k], cur, tf_buf, umap);
     if (res.data() != cur.data() || res.size() != cur.size()) cur = arena.Copy(res);
-    cache.emplace(TfKey{r.tf_nodes[k], value.data(), value.size()}, cur);
+    cache.Insert(r.tf_nodes[k], id, cur);
   }
   return cur;
 }
@@ -1724,6 +1816,7 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
     bool any = false;
     for (const auto* list : {&r.vars, &r.update_additions}) {
       for (const CVar& v : *list) {
+        if (v.id == kMatchedVars || v.id == kMatchedVarsNames) ApplyMatched();
         if (!Set(v.id).empty()) any = true;
       }
     }
@@ -1792,7 +1885,7 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
       if (r.transformations.empty()) {
         stages.push_back(val.value);
       } else if (!rule.multi_match && cache_on) {
-        stages.push_back(TransformCached(r, val.value));
+        stages.push_back(TransformCached(r, val));
       } else if (!rule.multi_match) {
         stages.push_back(tf_scratch.Run(r.transformations, val.value, umap));
       } else {
@@ -2016,7 +2109,7 @@ std::optional<std::string> Transaction::Tx(std::string_view name) const {
   const Collection& tx = s_->d->stores[kStoreTx];
   auto v = tx.find(name);
   if (v == tx.end()) return std::nullopt;
-  return std::string(v->second);
+  return std::string(v->second.value);
 }
 
 bool Transaction::AddArgument(std::string_view origin, std::string_view key,
@@ -2210,7 +2303,7 @@ void Transaction::ProcessRequestBody() {
   {
     const Collection& headers = s.Set(kRequestHeaders);
     auto range = headers.equal_range("content-type");
-    if (range.first != range.second) input.content_type = range.first->second;
+    if (range.first != range.second) input.content_type = range.first->second.value;
   }
   const std::string_view request_body = a.Copy(s.request_body);
   input.body = request_body;

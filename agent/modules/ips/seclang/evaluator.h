@@ -43,12 +43,15 @@ class PersistentCollections;
 
 // Switches for the optimisations (each may be turned off to show it changes no verdict).
 struct EvalOptions {
-  // Cache each (transformation chain, value) result for the transaction: CRS applies a few
-  // dozen chains to the same values.
+  // Cache each (transformation chain prefix, value) result for the transaction: CRS applies a
+  // few dozen chains, many sharing their first steps, to the same values.
   bool transformation_cache = true;
   // Skip a rule whose variables are all collections (ARGS, REQUEST_COOKIES, FILES, ...) that are
   // empty in this transaction, without resolving anything: it cannot match.
   bool skip_empty_variables = true;
+  // Keep MATCHED_VARS / MATCHED_VARS_NAMES updates as a list and apply them only when a rule
+  // reads either (few do): the same collections, in the same order, when read.
+  bool lazy_matched_vars = true;
   // CVE-2024-1019: 3.0.9 takes REQUEST_FILENAME/BASENAME/PATH_INFO from the URI *after*
   // %-decoding, up to the first '?', so `/a%3F/../b` hides the path from rules. Fixed (the path is
   // the raw URI up to its first '?', then decoded — as libmodsecurity 3.0.12 does) unless false.

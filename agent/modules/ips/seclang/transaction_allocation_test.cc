@@ -127,6 +127,7 @@ TEST(SeclangTransactionAllocation, AlsoWithTheOptimisationsOff) {
   EvalOptions off;
   off.transformation_cache = false;
   off.skip_empty_variables = false;
+  off.lazy_matched_vars = false;
   ExpectNoAllocationsWhenWarm(off);
 }
 
