@@ -281,9 +281,27 @@ struct Entry {
   mutable uint32_t key_tf_id = 0;
 };
 
+// A key whose CiHash is known (computed once, at compile time, for the keys rules name).
+struct HashedKey {
+  std::string_view key;
+  size_t hash;
+};
+// CiHash and CiEqual, also for a HashedKey (heterogeneous lookup).
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return CiHash{}(k); }
+  size_t operator()(const HashedKey& k) const { return k.hash; }
+};
+struct KeyEqual {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return CiEqual{}(a, b); }
+  bool operator()(const HashedKey& a, std::string_view b) const { return CiEqual{}(a.key, b); }
+  bool operator()(std::string_view a, const HashedKey& b) const { return CiEqual{}(a, b.key); }
+};
+
 // libmodsecurity's container for collections (see CiHash), keys and values views into the
 // transaction's arena (or the compiled rules).
-using Collection = std::unordered_multimap<std::string_view, Entry, CiHash, CiEqual,
+using Collection = std::unordered_multimap<std::string_view, Entry, KeyHash, KeyEqual,
                                            ArenaAlloc<std::pair<const std::string_view, Entry>>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -485,6 +503,7 @@ struct CVar {
   VarKind kind = VarKind::kScalar;
   int id = -1;  // kSet/kNames: the set holding the values; kStore: the store; kScalar: the scalar
   VariableRef ref;
+  size_t key_hash = 0;    // CiHash of ref.key
   std::string full_name;  // libmodsecurity's m_fullName ("ARGS:foo", "ARGS:regex(^a)", "TX")
   std::shared_ptr<KeyRegex> regex;
   // In-rule exclusions of keys of this collection (`!ARGS:foo`): string (case-insensitive) or
@@ -525,6 +544,7 @@ CVar MakeVar(const VariableRef& ref, ScalarNames& scalars) {
   v.ref = ref;
   v.ref.exclude = false;
   v.full_name = FullName(ref);
+  v.key_hash = CiHash{}(ref.key);
   if (ref.key_is_regex) v.regex = std::make_shared<KeyRegex>(ref.key);
   v.kind = Classify(ref.collection, scalars, &v.id);
   return v;
@@ -532,8 +552,9 @@ CVar MakeVar(const VariableRef& ref, ScalarNames& scalars) {
 
 // A text with macros (%{TX.score}), split once into literal pieces and variables.
 struct Macro {
-  std::string text;  // as written
-  bool has = false;  // holds a macro
+  std::string text;      // as written
+  size_t text_hash = 0;  // CiHash of text (a collection key without macros)
+  bool has = false;      // holds a macro
   struct Segment {
     std::string literal;  // before the variable
     int var = -1;         // index into vars, or -1 (the trailing literal)
@@ -547,6 +568,7 @@ struct Macro {
 Macro CompileMacro(std::string_view text, ScalarNames& scalars) {
   Macro m;
   m.text = std::string(text);
+  m.text_hash = CiHash{}(m.text);
   if (text.find("%{") == std::string_view::npos) return m;
   m.has = true;
   size_t i = 0;
@@ -1190,7 +1212,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
       }
       std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
     } else {
-      auto range = col.equal_range(v.ref.key);
+      auto range = col.equal_range(HashedKey{v.ref.key, v.key_hash});
       for (auto i = range.first; i != range.second; ++i) out.push_back(make(i->first, i->second));
     }
     return;
@@ -1208,7 +1230,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
         out.push_back(Value{c, k, e.value, Value::Name::kCollectionKey, &e.tf_id, &e.value});
       }
     } else {
-      auto range = col.equal_range(v.ref.key);
+      auto range = col.equal_range(HashedKey{v.ref.key, v.key_hash});
       for (auto i = range.first; i != range.second; ++i) {
         if (omit(v.ref.key)) continue;
         out.push_back(Value{c, v.ref.key, i->second.value, Value::Name::kCollectionKey,
@@ -1390,6 +1412,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
   if (sv.store < 0) return;  // a collection no variable reads
   Collection& col = d->stores[static_cast<size_t>(sv.store)];
   const std::string_view name = Expand(sv.name, rule);
+  const HashedKey key{name, sv.name.has ? CiHash{}(name) : sv.name.text_hash};
   if (sv.op == SetVar::Op::kDelete) {
     col.erase(name);
     return;
@@ -1398,7 +1421,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
   if (sv.op == SetVar::Op::kAdd || sv.op == SetVar::Op::kSubtract) {
     int pre = StoiOrZero(value);
     int cur = 0;
-    auto range = col.equal_range(name);
+    auto range = col.equal_range(key);
     // The variable is evaluated as TX:name (the first value, in resolution order).
     std::string_view last;
     bool any = false;
@@ -1409,7 +1432,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
     if (any) cur = StoiOrZero(last);
     value = arena.Number(sv.op == SetVar::Op::kAdd ? cur + pre : cur - pre);
   }
-  auto f = col.find(name);
+  auto f = col.find(key);
   if (f != col.end()) {
     f->second = value;
   } else {
