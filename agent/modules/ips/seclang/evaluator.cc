@@ -175,6 +175,10 @@ class KeyRegex {
   pcre2_code* code_ = nullptr;
 };
 
+// The empty value: never a null pointer (the C functions transformations and operators call, such
+// as memchr and memcpy, must not get one, even with a zero length).
+constexpr std::string_view kEmpty("", 0);
+
 // ---------------------------------------------------------------------------------------------
 // Per-transaction memory: a bump arena whose blocks are kept when it is rewound, so a warm
 // transaction copies into memory it already has. Nothing allocated from it is freed before the
@@ -193,7 +197,7 @@ class Arena {
     return Slow(n, align);
   }
   std::string_view Copy(std::string_view s) {
-    if (s.empty()) return {};
+    if (s.empty()) return kEmpty;
     char* d = Alloc(s.size());
     std::memcpy(d, s.data(), s.size());
     return {d, s.size()};
@@ -202,7 +206,7 @@ class Arena {
   std::string_view Concat(std::initializer_list<std::string_view> parts) {
     size_t n = 0;
     for (auto p : parts) n += p.size();
-    if (n == 0) return {};
+    if (n == 0) return kEmpty;
     char* d = Alloc(n);
     size_t o = 0;
     for (auto p : parts) {
@@ -216,7 +220,7 @@ class Arena {
     auto r = std::to_chars(buf, buf + sizeof(buf), v);
     return Copy(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
   }
-  // Rewinds; blocks beyond kKeep bytes in all are released (one huge request does not pin its
+  // Rewinds; blocks beyond kKeep bytes in all are released (one large request does not pin its
   // memory for ever).
   void Reset() {
     size_t kept = 0;
@@ -232,7 +236,7 @@ class Arena {
 
  private:
   static constexpr size_t kBlock = 64 * 1024;
-  static constexpr size_t kKeep = 4 * 1024 * 1024;
+  static constexpr size_t kKeep = 1024 * 1024;
   struct Block {
     std::unique_ptr<char[]> data;
     size_t size = 0;
@@ -276,7 +280,7 @@ struct ArenaAlloc {
 struct Entry {
   Entry() = default;
   Entry(std::string_view v) : value(v) {}  // NOLINT: a value is an entry
-  std::string_view value;
+  std::string_view value = kEmpty;
   mutable uint32_t tf_id = 0;
   mutable uint32_t key_tf_id = 0;
 };
@@ -904,9 +908,13 @@ struct Message {
 // counter: a warm cache neither allocates nor clears memory.
 class TfCache {
  public:
-  // Makes room for `nodes` prefixes and forgets every entry and number.
+  // Makes room for `nodes` prefixes and forgets every entry and number. Rows longer than
+  // kKeepCells are released (a request with thousands of values does not pin its rows).
   void Reset(size_t nodes) {
     if (rows_.size() < nodes) rows_.resize(nodes);
+    for (auto& row : rows_) {
+      if (row.size() > kKeepCells) std::vector<Cell>().swap(row);
+    }
     next_id_ = 1;
     if (++gen_ == 0) {  // wrapped: no cell may look current
       for (auto& row : rows_) {
@@ -937,6 +945,7 @@ class TfCache {
     uint32_t gen = 0;
     std::string_view result;
   };
+  static constexpr size_t kKeepCells = 2048;
   std::vector<std::vector<Cell>> rows_;
   uint32_t gen_ = 1;
   uint32_t next_id_ = 1;
@@ -976,7 +985,7 @@ int StoiOrZero(std::string_view s) {
 
 // libmodsecurity's utils::uri_decode into the arena: %XX decoded where both digits are hex.
 std::string_view UriDecodeIn(Arena& a, std::string_view in) {
-  if (in.empty()) return {};
+  if (in.empty()) return kEmpty;
   char* out = a.Alloc(in.size());
   size_t o = 0;
   size_t i = 0;
@@ -998,7 +1007,7 @@ std::string_view UriDecodeIn(Arena& a, std::string_view in) {
 
 // UrlDecodeNonStrict into the arena.
 std::string_view UrlDecodeNonStrictIn(Arena& a, std::string_view in, bool* invalid) {
-  if (in.empty()) return {};
+  if (in.empty()) return kEmpty;
   char* out = a.Alloc(in.size());
   size_t o = 0;
   size_t i = 0;
@@ -1106,7 +1115,7 @@ struct Transaction::State {
     d.emplace(&arena);
     transform_cache.Reset(rules->tf_prefixes.size());
     matched_ops.clear();
-    scalars.assign(rules->scalars.size(), std::string_view());
+    scalars.assign(rules->scalars.size(), kEmpty);
     scalar_tf_ids.assign(rules->scalars.size(), 0);
     request_body.clear();
     response_body.clear();
@@ -1163,7 +1172,7 @@ struct StatePool {
   std::vector<std::unique_ptr<Transaction::State>> free;
 };
 thread_local StatePool t_pool;
-constexpr size_t kPoolMax = 16;
+constexpr size_t kPoolMax = 8;
 
 }  // namespace
 
@@ -1333,7 +1342,7 @@ void Transaction::State::Resolve(const CVar& v, const CRule* rule, std::vector<V
 
 std::string_view Transaction::State::Expand(const Macro& m, const CRule* rule) {
   if (!m.has) return m.text;
-  if (depth >= kMaxDepth) return {};
+  if (depth >= kMaxDepth) return kEmpty;
   const int my = depth++;
   std::string& out = depth_text[my];
   out.clear();
@@ -1365,8 +1374,8 @@ void Transaction::State::UpdateMatched(std::string_view kwc, std::string_view va
 }
 
 void Transaction::State::CleanMatched() {
-  SetScalarView(kMatchedVar, {});
-  SetScalarView(kMatchedVarName, {});
+  SetScalarView(kMatchedVar, kEmpty);
+  SetScalarView(kMatchedVarName, kEmpty);
   if (rules->options.lazy_matched_vars) {
     if (!matched_ops.empty() && matched_ops.back().name.data() != nullptr) {
       matched_ops.push_back({});
@@ -1936,7 +1945,7 @@ void Transaction::State::ExtractArguments(std::string_view origin, std::string_v
         buf.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     size_t eq = piece.find('=');
     std::string_view k = piece.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
+    std::string_view v = eq == std::string_view::npos ? kEmpty : piece.substr(eq + 1);
     std::string_view key = UrlDecodeNonStrictIn(arena, k, &invalid);
     std::string_view value = UrlDecodeNonStrictIn(arena, v, &invalid);
     AddArgument(origin, key, value);
@@ -2105,8 +2114,7 @@ void Transaction::AddRequestHeader(std::string_view key_in, std::string_view val
       if (!c.empty()) {
         size_t eq = c.find('=');
         std::string_view ckey = eq == std::string_view::npos ? c : c.substr(0, eq);
-        std::string_view cval =
-            eq == std::string_view::npos ? std::string_view() : c.substr(eq + 1);
+        std::string_view cval = eq == std::string_view::npos ? kEmpty : c.substr(eq + 1);
         size_t ws = 0;
         while (ws < ckey.size() && std::isspace(static_cast<unsigned char>(ckey[ws]))) ++ws;
         ckey.remove_prefix(ws);
@@ -2217,7 +2225,7 @@ void Transaction::ProcessRequestBody() {
     s.Set(kFilesNames).emplace(name, name);
     s.Set(kFilesSizes).emplace(name, a.Copy(f.size));
     // FILES_TMP_CONTENT: 3.0.9 keeps the content only with upload storage (Ward has none).
-    s.Set(kFilesTmpContent).emplace(name, std::string_view());
+    s.Set(kFilesTmpContent).emplace(name, kEmpty);
   }
   if (br.files_combined_size.set) s.SetScalar(kFilesCombinedSize, br.files_combined_size.value);
   for (const auto& n : br.multipart_names) {
