@@ -176,6 +176,10 @@ class KeyRegex {
   pcre2_code* code_ = nullptr;
 };
 
+// The empty value: never a null pointer (the C functions transformations and operators call, such
+// as memchr and memcpy, must not get one, even with a zero length).
+constexpr std::string_view kEmpty("", 0);
+
 // ---------------------------------------------------------------------------------------------
 // Per-transaction memory: a bump arena whose blocks are kept when it is rewound, so a warm
 // transaction copies into memory it already has. Nothing allocated from it is freed before the
@@ -194,7 +198,7 @@ class Arena {
     return Slow(n, align);
   }
   std::string_view Copy(std::string_view s) {
-    if (s.empty()) return {};
+    if (s.empty()) return kEmpty;
     char* d = Alloc(s.size());
     std::memcpy(d, s.data(), s.size());
     return {d, s.size()};
@@ -203,7 +207,7 @@ class Arena {
   std::string_view Concat(std::initializer_list<std::string_view> parts) {
     size_t n = 0;
     for (auto p : parts) n += p.size();
-    if (n == 0) return {};
+    if (n == 0) return kEmpty;
     char* d = Alloc(n);
     size_t o = 0;
     for (auto p : parts) {
@@ -217,7 +221,7 @@ class Arena {
     auto r = std::to_chars(buf, buf + sizeof(buf), v);
     return Copy(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
   }
-  // Rewinds; blocks beyond kKeep bytes in all are released (one huge request does not pin its
+  // Rewinds; blocks beyond kKeep bytes in all are released (one large request does not pin its
   // memory for ever).
   void Reset() {
     size_t kept = 0;
@@ -233,7 +237,7 @@ class Arena {
 
  private:
   static constexpr size_t kBlock = 64 * 1024;
-  static constexpr size_t kKeep = 4 * 1024 * 1024;
+  static constexpr size_t kKeep = 1024 * 1024;
   struct Block {
     std::unique_ptr<char[]> data;
     size_t size = 0;
@@ -277,14 +281,32 @@ struct ArenaAlloc {
 struct Entry {
   Entry() = default;
   Entry(std::string_view v) : value(v) {}  // NOLINT: a value is an entry
-  std::string_view value;
+  std::string_view value = kEmpty;
   mutable uint32_t tf_id = 0;
   mutable uint32_t key_tf_id = 0;
 };
 
+// A key whose CiHash is known (computed once, at compile time, for the keys rules name).
+struct HashedKey {
+  std::string_view key;
+  size_t hash;
+};
+// CiHash and CiEqual, also for a HashedKey (heterogeneous lookup).
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return CiHash{}(k); }
+  size_t operator()(const HashedKey& k) const { return k.hash; }
+};
+struct KeyEqual {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return CiEqual{}(a, b); }
+  bool operator()(const HashedKey& a, std::string_view b) const { return CiEqual{}(a.key, b); }
+  bool operator()(std::string_view a, const HashedKey& b) const { return CiEqual{}(a, b.key); }
+};
+
 // libmodsecurity's container for collections (see CiHash), keys and values views into the
 // transaction's arena (or the compiled rules).
-using Collection = std::unordered_multimap<std::string_view, Entry, CiHash, CiEqual,
+using Collection = std::unordered_multimap<std::string_view, Entry, KeyHash, KeyEqual,
                                            ArenaAlloc<std::pair<const std::string_view, Entry>>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -486,6 +508,7 @@ struct CVar {
   VarKind kind = VarKind::kScalar;
   int id = -1;  // kSet/kNames: the set holding the values; kStore: the store; kScalar: the scalar
   VariableRef ref;
+  size_t key_hash = 0;    // CiHash of ref.key
   std::string full_name;  // libmodsecurity's m_fullName ("ARGS:foo", "ARGS:regex(^a)", "TX")
   std::shared_ptr<KeyRegex> regex;
   // In-rule exclusions of keys of this collection (`!ARGS:foo`): string (case-insensitive) or
@@ -526,6 +549,7 @@ CVar MakeVar(const VariableRef& ref, ScalarNames& scalars) {
   v.ref = ref;
   v.ref.exclude = false;
   v.full_name = FullName(ref);
+  v.key_hash = CiHash{}(ref.key);
   if (ref.key_is_regex) v.regex = std::make_shared<KeyRegex>(ref.key);
   v.kind = Classify(ref.collection, scalars, &v.id);
   return v;
@@ -533,8 +557,9 @@ CVar MakeVar(const VariableRef& ref, ScalarNames& scalars) {
 
 // A text with macros (%{TX.score}), split once into literal pieces and variables.
 struct Macro {
-  std::string text;  // as written
-  bool has = false;  // holds a macro
+  std::string text;      // as written
+  size_t text_hash = 0;  // CiHash of text (a collection key without macros)
+  bool has = false;      // holds a macro
   struct Segment {
     std::string literal;  // before the variable
     int var = -1;         // index into vars, or -1 (the trailing literal)
@@ -548,6 +573,7 @@ struct Macro {
 Macro CompileMacro(std::string_view text, ScalarNames& scalars) {
   Macro m;
   m.text = std::string(text);
+  m.text_hash = CiHash{}(m.text);
   if (text.find("%{") == std::string_view::npos) return m;
   m.has = true;
   size_t i = 0;
@@ -925,9 +951,13 @@ struct Message {
 // counter: a warm cache neither allocates nor clears memory.
 class TfCache {
  public:
-  // Makes room for `nodes` prefixes and forgets every entry and number.
+  // Makes room for `nodes` prefixes and forgets every entry and number. Rows longer than
+  // kKeepCells are released (a request with thousands of values does not pin its rows).
   void Reset(size_t nodes) {
     if (rows_.size() < nodes) rows_.resize(nodes);
+    for (auto& row : rows_) {
+      if (row.size() > kKeepCells) std::vector<Cell>().swap(row);
+    }
     next_id_ = 1;
     if (++gen_ == 0) {  // wrapped: no cell may look current
       for (auto& row : rows_) {
@@ -958,6 +988,7 @@ class TfCache {
     uint32_t gen = 0;
     std::string_view result;
   };
+  static constexpr size_t kKeepCells = 2048;
   std::vector<std::vector<Cell>> rows_;
   uint32_t gen_ = 1;
   uint32_t next_id_ = 1;
@@ -997,7 +1028,7 @@ int StoiOrZero(std::string_view s) {
 
 // libmodsecurity's utils::uri_decode into the arena: %XX decoded where both digits are hex.
 std::string_view UriDecodeIn(Arena& a, std::string_view in) {
-  if (in.empty()) return {};
+  if (in.empty()) return kEmpty;
   char* out = a.Alloc(in.size());
   size_t o = 0;
   size_t i = 0;
@@ -1019,7 +1050,7 @@ std::string_view UriDecodeIn(Arena& a, std::string_view in) {
 
 // UrlDecodeNonStrict into the arena.
 std::string_view UrlDecodeNonStrictIn(Arena& a, std::string_view in, bool* invalid) {
-  if (in.empty()) return {};
+  if (in.empty()) return kEmpty;
   char* out = a.Alloc(in.size());
   size_t o = 0;
   size_t i = 0;
@@ -1134,7 +1165,7 @@ struct Transaction::State {
     d.emplace(&arena);
     transform_cache.Reset(rules->tf_prefixes.size());
     matched_ops.clear();
-    scalars.assign(rules->scalars.size(), std::string_view());
+    scalars.assign(rules->scalars.size(), kEmpty);
     scalar_tf_ids.assign(rules->scalars.size(), 0);
     request_body.clear();
     response_body.clear();
@@ -1200,7 +1231,7 @@ struct StatePool {
   std::vector<std::unique_ptr<Transaction::State>> free;
 };
 thread_local StatePool t_pool;
-constexpr size_t kPoolMax = 16;
+constexpr size_t kPoolMax = 8;
 
 }  // namespace
 
@@ -1249,7 +1280,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
       }
       std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
     } else {
-      auto range = col.equal_range(v.ref.key);
+      auto range = col.equal_range(HashedKey{v.ref.key, v.key_hash});
       for (auto i = range.first; i != range.second; ++i) out.push_back(make(i->first, i->second));
     }
     return;
@@ -1283,7 +1314,7 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
         out.push_back(Value{c, k, e.value, Value::Name::kCollectionKey, &e.tf_id, &e.value});
       }
     } else {
-      auto range = col.equal_range(v.ref.key);
+      auto range = col.equal_range(HashedKey{v.ref.key, v.key_hash});
       for (auto i = range.first; i != range.second; ++i) {
         if (omit(v.ref.key)) continue;
         out.push_back(Value{c, v.ref.key, i->second.value, Value::Name::kCollectionKey,
@@ -1386,7 +1417,7 @@ void Transaction::State::Resolve(const CVar& v, const CRule* rule, std::vector<V
 
 std::string_view Transaction::State::Expand(const Macro& m, const CRule* rule) {
   if (!m.has) return m.text;
-  if (depth >= kMaxDepth) return {};
+  if (depth >= kMaxDepth) return kEmpty;
   const int my = depth++;
   std::string& out = depth_text[my];
   out.clear();
@@ -1418,8 +1449,8 @@ void Transaction::State::UpdateMatched(std::string_view kwc, std::string_view va
 }
 
 void Transaction::State::CleanMatched() {
-  SetScalarView(kMatchedVar, {});
-  SetScalarView(kMatchedVarName, {});
+  SetScalarView(kMatchedVar, kEmpty);
+  SetScalarView(kMatchedVarName, kEmpty);
   if (rules->options.lazy_matched_vars) {
     if (!matched_ops.empty() && matched_ops.back().name.data() != nullptr) {
       matched_ops.push_back({});
@@ -1527,6 +1558,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
   }
   Collection& col = d->stores[static_cast<size_t>(sv.store)];
   const std::string_view name = Expand(sv.name, rule);
+  const HashedKey key{name, sv.name.has ? CiHash{}(name) : sv.name.text_hash};
   if (sv.op == SetVar::Op::kDelete) {
     col.erase(name);
     return;
@@ -1535,7 +1567,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
   if (sv.op == SetVar::Op::kAdd || sv.op == SetVar::Op::kSubtract) {
     int pre = StoiOrZero(value);
     int cur = 0;
-    auto range = col.equal_range(name);
+    auto range = col.equal_range(key);
     // The variable is evaluated as TX:name (the first value, in resolution order).
     std::string_view last;
     bool any = false;
@@ -1546,7 +1578,7 @@ void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
     if (any) cur = StoiOrZero(last);
     value = arena.Number(sv.op == SetVar::Op::kAdd ? cur + pre : cur - pre);
   }
-  auto f = col.find(name);
+  auto f = col.find(key);
   if (f != col.end()) {
     f->second = value;
   } else {
@@ -2051,7 +2083,7 @@ void Transaction::State::ExtractArguments(std::string_view origin, std::string_v
         buf.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     size_t eq = piece.find('=');
     std::string_view k = piece.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
+    std::string_view v = eq == std::string_view::npos ? kEmpty : piece.substr(eq + 1);
     std::string_view key = UrlDecodeNonStrictIn(arena, k, &invalid);
     std::string_view value = UrlDecodeNonStrictIn(arena, v, &invalid);
     AddArgument(origin, key, value);
@@ -2225,8 +2257,7 @@ void Transaction::AddRequestHeader(std::string_view key_in, std::string_view val
       if (!c.empty()) {
         size_t eq = c.find('=');
         std::string_view ckey = eq == std::string_view::npos ? c : c.substr(0, eq);
-        std::string_view cval =
-            eq == std::string_view::npos ? std::string_view() : c.substr(eq + 1);
+        std::string_view cval = eq == std::string_view::npos ? kEmpty : c.substr(eq + 1);
         size_t ws = 0;
         while (ws < ckey.size() && std::isspace(static_cast<unsigned char>(ckey[ws]))) ++ws;
         ckey.remove_prefix(ws);
@@ -2337,7 +2368,7 @@ void Transaction::ProcessRequestBody() {
     s.Set(kFilesNames).emplace(name, name);
     s.Set(kFilesSizes).emplace(name, a.Copy(f.size));
     // FILES_TMP_CONTENT: 3.0.9 keeps the content only with upload storage (Ward has none).
-    s.Set(kFilesTmpContent).emplace(name, std::string_view());
+    s.Set(kFilesTmpContent).emplace(name, kEmpty);
   }
   if (br.files_combined_size.set) s.SetScalar(kFilesCombinedSize, br.files_combined_size.value);
   for (const auto& n : br.multipart_names) {

@@ -9,10 +9,16 @@
 // A Transaction is fed as libmodsecurity's is: connection, URI, headers, phase 1, body, phase 2,
 // response, phases 3-4, logging. Collections use libmodsecurity's own container (an unordered
 // multimap with its case-insensitive hash), so values are visited in the library's order — which
-// decides MATCHED_VAR, captures and macro values. Request bodies: URL-encoded here
-// (urlencoded.h); other processors fill the collections through BodyTarget (body_target.h).
+// decides MATCHED_VAR, captures and macro values. Request bodies: URL-encoded here; the other
+// processors (seclang/body) fill the collections through the same paths.
 //
-// Thread-safety: CompiledRules is immutable and shared; a Transaction belongs to one thread.
+// Cost (docs/ips.md, "The fast path"): variables, macros and transformation-chain prefixes are
+// resolved to ids at compile time; a transaction keeps its values as views into one arena and
+// caches transformation results per (chain prefix, value). Transaction states are reused per
+// thread, so a warm transaction that matches nothing makes no heap allocation.
+//
+// Thread-safety: CompiledRules is immutable and shared; a Transaction belongs to one thread at a
+// time (its state returns to the pool of the thread that destroys it).
 #pragma once
 
 #include <cstdint>
