@@ -8,6 +8,9 @@
 // start, so segments overlap, reorder and retransmit (with other bytes: the differing
 // retransmission check). The HTTP side covers HTTP/0.9 lines and the RFC 9112 framing checks. The
 // WAF runs a small rule set (the rules are not the target; our framing of requests is).
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,11 +25,26 @@ using namespace ward::net;
 
 namespace {
 
+// A rule set that blocks requests with "evil" in the URI or the body, so that prevent mode's
+// answers (403 to the client, the server reset, pending behind earlier responses) are driven too.
+std::string BlockingRules() {
+  char path[] = "/tmp/ward-fuzz-ips-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) __builtin_trap();
+  const std::string_view rules =
+      "SecRule REQUEST_URI \"@contains evil\" \"id:1,phase:1,deny,log\"\n"
+      "SecRule REQUEST_BODY \"@contains evil\" \"id:2,phase:2,deny,log\"\n";
+  if (write(fd, rules.data(), rules.size()) != static_cast<ssize_t>(rules.size())) __builtin_trap();
+  close(fd);
+  return path;
+}
+
 std::shared_ptr<const WafRules> Load(Mode mode) {
+  static const std::string rules = BlockingRules();
   IpsConfig c;
   c.mode = mode;
   c.crs.enabled = false;
-  c.custom_rules = {"/dev/null"};
+  c.custom_rules = {rules};
   c.limits.flow_buffer = 8192;
   c.limits.total_buffer = 65536;
   c.limits.max_flows = 4;
@@ -41,6 +59,17 @@ std::shared_ptr<const WafRules> Rules(bool detect) {
   static std::shared_ptr<const WafRules> prevent = Load(Mode::kPrevent);
   static std::shared_ptr<const WafRules> detect_rules = Load(Mode::kDetect);
   return detect ? detect_rules : prevent;
+}
+
+// What Ward sends itself: whole, well-formed TCP packets (checksums right), never together with
+// a reset decision, and a drop-free decision sends only re-sent answers or ACKs.
+void Check(const PacketDecision& d) {
+  if (d.send.empty()) return;
+  if (d.reset) __builtin_trap();
+  for (const std::string& p : d.send) {
+    auto s = DecodeIpTcp(p);
+    if (!s || !s->checksum_ok || s->src.v6 != d.send_v6) __builtin_trap();
+  }
 }
 
 }  // namespace
@@ -64,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view body = in.substr(0, len);
     in.remove_prefix(len);
     if (ctl & 0x40) {
-      engine.OnPacket(body, now++, size % 3 == 0);
+      Check(engine.OnPacket(body, now++, size % 3 == 0));
       continue;
     }
     const bool from_server = ctl & 1;
@@ -84,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string pkt =
         from_server ? BuildTcpPacket(server, 80, client, 40000, seq, ack, tcp, body, 65535, urgent)
                     : BuildTcpPacket(client, 40000, server, 80, seq, ack, tcp, body, 65535, urgent);
-    engine.OnPacket(pkt, now++);
+    Check(engine.OnPacket(pkt, now++));
     if (engine.buffered_bytes() > 65536) __builtin_trap();
     if (engine.flow_count() > 4 / static_cast<size_t>(shares)) __builtin_trap();
   }

@@ -43,3 +43,11 @@ add_test(NAME ips_crs_conformance_ward
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_crs_conformance.py
                  --agent $<TARGET_FILE:ward-agent> --engine ward)
 set_tests_properties(ips_crs_conformance_ward PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 600)
+# A blocked request answered with Ward's 403 (ips.block_status), both engines, and the prevent
+# case with Ward's own engine, persistent collections through the agent (issue #15).
+foreach(case answer answer_ward prevent_ward persistent)
+  add_test(NAME ips_netns_${case}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ips_netns_test.py
+                   $<TARGET_FILE:ward-agent> ${case})
+  set_tests_properties(ips_netns_${case} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+endforeach()

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Inline IPS integration tests in network namespaces made here: client ns --veth-- server ns with
 nginx and the real ward-agent (ips, NFQUEUE). Run one case: ips_netns_test.py AGENT CASE.
-Cases: prevent, ipv6, detect, pcap, fail_open, fail_closed, robustness, rules_lifecycle, threads.
+Cases: prevent, ipv6, detect, pcap, fail_open, fail_closed, robustness, rules_lifecycle, threads,
+answer, answer_ward (a blocked request answered with 403; libmodsecurity and ward engines),
+prevent_ward (prevent with ips.engine: ward), persistent (IP counters across connections, both engines).
 Everything made here (namespaces, processes) is removed at the end, also on failure; iptables
 rules live inside the server namespace and vanish with it."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -204,8 +207,8 @@ class Lab:
         return self.agent is not None and self.agent.poll() is None
 
 
-def case_prevent(lab):
-    lab.start_agent("prevent")
+def case_prevent(lab, engine="libmodsecurity"):
+    lab.start_agent("prevent", extra="  engine: %s\n" % engine)
     for name, path in ATTACKS.items():
         code, rc = lab.curl(path)
         check(code != 200, "%s was answered %d in prevent mode" % (name, code))
@@ -486,6 +489,116 @@ def case_threads(lab):
     check(lab.agent_alive(), "agent died")
 
 
+def curl_answers(lab, urls, v6=False, timeout=5):
+    """One curl for `urls` (keep-alive: one connection when it can). Returns (exit code,
+    [(status, new connections, body)]) per URL answered."""
+    host = "[%s]" % lab.server_ip6 if v6 else lab.server_ip
+    args = ["ip", "netns", "exec", lab.c, "curl", "-s", "-g", "--max-time", str(timeout),
+            "-w", "\n@@%{http_code} %{num_connects}@@\n"] + ["http://%s%s" % (host, u) for u in urls]
+    r = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    out, answers = r.stdout, []
+    while "@@" in out:
+        body, _, rest = out.partition("\n@@")
+        meta, _, out = rest.partition("@@\n")
+        code, conns = meta.split()
+        answers.append((int(code), int(conns), body))
+    return r.returncode, answers
+
+
+BLOCK_BODY = re.compile(r"^Request blocked by Ward \(transaction (\S+)\)\.$")
+
+
+def answered_event(lab, tid):
+    got = lab.wait_events(lambda e: e.get("transaction", {}).get("id") == tid, 1)
+    check(got, "no event for transaction %s: %s" % (tid, lab.events()[-3:]))
+    e = got[0]
+    check(e["event"]["action"] == "blocked", "event action %s" % e["event"]["action"])
+    check(e["ips"].get("response") == "answered", "event ips.response %s" % e["ips"].get("response"))
+    check(e["http"]["response"]["status_code"] == 403, "event status %s" % e["http"])
+    return e
+
+
+def server_connections_gone(lab):
+    """The server side was reset: nginx holds no connection waiting for the rest of a request."""
+    deadline = time.time() + 2
+    while True:
+        est = sh("ip", "netns", "exec", lab.s, "ss", "-Htn", "state", "established", "( sport = :80 )").stdout.strip()
+        if not est or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    check(not est, "server-side connections left open after blocking:\n" + est)
+
+
+def case_answer(lab, engine="libmodsecurity"):
+    """A blocked request gets Ward's 403 (the body names the transaction), cleanly: curl reads a
+    whole answer (exit 0); nginx never sees the request; the server side is reset."""
+    lab.start_agent("prevent", extra="  engine: %s\n" % engine)
+    attack = "/?id=1%27%20OR%20%271%27=%271%27%20--%20&marker=answer1"
+    rc, answers = curl_answers(lab, [attack])
+    check(rc == 0 and len(answers) == 1, "curl exit %d, answers %s" % (rc, answers))
+    code, _, body = answers[0]
+    check(code == 403, "the attack was answered %d: %r" % (code, body))
+    m = BLOCK_BODY.match(body.strip())
+    check(m, "the answer's body: %r" % body)
+    check("942100" not in body and "SQL" not in body, "rule details in the answer: %r" % body)
+    answered_event(lab, m.group(1))
+    server_connections_gone(lab)
+    # Keep-alive: a benign request, then an attack on the same connection: 200, then 403.
+    rc, answers = curl_answers(lab, ["/index.html", attack.replace("answer1", "answer2")])
+    check(rc == 0 and len(answers) == 2, "keep-alive: curl exit %d, answers %s" % (rc, answers))
+    check(answers[0][0] == 200 and answers[0][2].strip() == "hello", "keep-alive first: %s" % (answers[0],))
+    check(answers[1][0] == 403 and answers[1][1] == 0, "keep-alive second (status, new connections): %s" % (answers[1],))
+    m = BLOCK_BODY.match(answers[1][2].strip())
+    check(m, "keep-alive answer body: %r" % answers[1][2])
+    answered_event(lab, m.group(1))
+    # IPv6.
+    rc, answers = curl_answers(lab, [attack.replace("answer1", "answer3")], v6=True)
+    check(rc == 0 and answers and answers[0][0] == 403, "IPv6: curl exit %d, answers %s" % (rc, answers))
+    m = BLOCK_BODY.match(answers[0][2].strip())
+    check(m, "IPv6 answer body: %r" % answers[0][2])
+    check(":" in answered_event(lab, m.group(1))["source"]["ip"], "IPv6 event source")
+    server_connections_gone(lab)
+    log = lab.access_log()
+    for marker in ("answer1", "answer2", "answer3"):
+        check(marker not in log, "nginx received the blocked request %s:\n%s" % (marker, log))
+    check(lab.curl("/index.html?page=2")[0] == 200, "benign GET failed after the answers")
+    # block_status 0: no answer, both sides reset (curl: connection reset, no status).
+    lab.stop_agent()
+    lab.start_agent("prevent", extra="  engine: %s\n  block_status: 0\n" % engine)
+    rc, answers = curl_answers(lab, [attack.replace("answer1", "answer4")])
+    check(rc != 0 and (not answers or answers[0][0] == 0), "block_status 0: curl exit %d, %s" % (rc, answers))
+    got = lab.wait_events(lambda e: e["event"]["action"] == "blocked" and "answer4" in e["url"]["original"], 1)
+    check(got and got[0]["ips"].get("response") == "reset", "block_status 0 event: %s" % got)
+    check("answer4" not in lab.access_log(), "nginx received the blocked request answer4")
+    check(lab.agent_alive(), "agent died")
+
+
+def case_persistent(lab):
+    """Persistent collections through the real agent, both engines: a custom rule counts each
+    client's requests in IP (initcol by address) and denies from the 4th on; the count survives
+    from one connection to the next, another client is counted apart."""
+    custom = os.path.join(lab.dir, "counter.conf")
+    with open(custom, "w") as f:
+        # (initcol in its own rule: a rule's setvars run before its initcol, in 3.0.9 and Ward.)
+        f.write('SecAction "id:1234600,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR}"\n'
+                'SecAction "id:1234602,phase:1,pass,nolog,setvar:ip.hits=+1"\n'
+                'SecRule IP:hits "@gt 3" "id:1234601,phase:1,deny,log,msg:\'too many\'"\n')
+    for engine in ("libmodsecurity", "ward"):
+        lab.stop_agent()
+        lab.start_agent("prevent", extra="  engine: %s\n  threads: 1\n  crs: { enabled: false }\n"
+                        "  custom_rules: [%s]\n" % (engine, custom))
+        codes = [curl_answers(lab, ["/index.html?n=%d" % i])[1] for i in range(5)]
+        codes = [a[0][0] if a else 0 for a in codes]
+        check(codes == [200, 200, 200, 403, 403], "%s: codes per request %s; events %s" % (engine, codes, [(e["rule"]["id"], e["event"]["action"]) for e in lab.events()]))
+        rc, answers = curl_answers(lab, ["/index.html?other=1"], v6=True)
+        check(rc == 0 and answers and answers[0][0] == 200, "%s: the other client was not counted apart: %s" % (engine, answers))
+        got = lab.wait_events(lambda e: "1234601" in e.get("rule", {}).get("id", []), 2)
+        check(len(got) >= 2 and all(e["ips"].get("response") == "answered" for e in got),
+              "%s: events %s" % (engine, got))
+        # Each start has fresh collections: delete the events of this round for the next.
+        open(lab.events_path, "w").close()
+
+
 def check_blocked_invariant(lab):
     """An event may say `blocked` only when the bytes did not reach the server: no blocked
     request (by client address, port and URI) was served by nginx. (A request cut short by
@@ -507,7 +620,9 @@ def check_blocked_invariant(lab):
 
 CASES = {"prevent": case_prevent, "ipv6": case_ipv6, "detect": case_detect, "pcap": case_pcap, "fail_open": case_fail_open,
          "fail_closed": case_fail_closed, "robustness": case_robustness, "rules_lifecycle": case_rules_lifecycle,
-         "threads": case_threads}
+         "threads": case_threads, "answer": case_answer,
+         "answer_ward": lambda lab: case_answer(lab, "ward"),
+         "prevent_ward": lambda lab: case_prevent(lab, "ward"), "persistent": case_persistent}
 
 
 def run_case(make_lab, cases, after):

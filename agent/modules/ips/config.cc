@@ -64,8 +64,9 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(RequireMap(section));
   WARD_RETURN_IF_ERROR(CheckKeys(
-      section, {"enabled", "engine", "mode", "ports", "capture", "interface", "fail", "queue",
-                "threads", "crs", "rules", "exclusions", "custom_rules", "log_file", "limits"}));
+      section,
+      {"enabled", "engine", "mode", "ports", "capture", "interface", "fail", "queue", "threads",
+       "crs", "rules", "exclusions", "custom_rules", "log_file", "limits", "block_status"}));
   if (const ConfigNode* n = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*n).status());
   if (const ConfigNode* n = section.Find("engine")) {
     WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*n));
@@ -142,6 +143,14 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (c.capture == Capture::kPcap && c.mode == Mode::kPrevent) {
     return section.Find("mode")->Error(
         "prevent needs capture: nfqueue (pcap capture is passive and can only detect)");
+  }
+  if (const ConfigNode* n = section.Find("block_status")) {
+    WARD_ASSIGN_OR_RETURN(int64_t v, ReadInt(*n, 0, 599));
+    if (v != 0 && v < 400) {
+      return n->Error(fmt::format(
+          "expected an HTTP status 400-599 (or 0: reset the connection instead), got {}", v));
+    }
+    c.block_status = static_cast<int>(v);
   }
   if (const ConfigNode* crs = section.Find("crs")) {
     WARD_RETURN_IF_ERROR(RequireMap(*crs));

@@ -16,6 +16,8 @@
 //     exclusions: [ { id: 942430, target: "ARGS:comment", path: /blog/post } ]
 //     custom_rules: [/etc/ward/rules/*.conf]
 //     log_file: /var/log/ward/modsec.log   # ModSecurity-format lines, one per matched rule
+//     block_status: 403            # prevent: the status of the answer a blocked request gets
+//                                  # (400-599; 0: no answer, the connection is reset both ways)
 //     limits: { request_body: 128k, response_body: 64k, flow_buffer: 256k, total_buffer: 64M,
 //               max_flows: 16384, flow_timeout: 120s }
 // Thread-safety: plain values.
@@ -85,6 +87,9 @@ struct IpsConfig {
   std::vector<Exclusion> exclusions;
   std::vector<std::string> custom_rules;  // file names or glob patterns
   std::string log_file;
+  // Prevent mode: a blocked HTTP request is answered with this status (and a small body naming
+  // the transaction), the server side is reset; 0 = reset both sides without an answer.
+  int block_status = 403;
   Limits limits;
 
   // The mode a rule runs in (its override, else the policy's).

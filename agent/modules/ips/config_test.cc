@@ -66,6 +66,9 @@ TEST(IpsConfig, ErrorsNameTheKey) {
       {"ips: { threads: -1 }", "ips.threads"},
       {"ips: { capture: pcap, threads: 2 }", "ips.threads"},
       {"ips: { queue: 65534, threads: 4 }", "ips.queue"},
+      {"ips: { block_status: 200 }", "ips.block_status"},
+      {"ips: { block_status: 600 }", "ips.block_status"},
+      {"ips: { block_status: forbidden }", "ips.block_status"},
   };
   for (const auto& c : cases) {
     auto r = Parse(c.yaml);
@@ -107,6 +110,17 @@ TEST(IpsConfig, EngineIsLibmodsecurityByDefaultAndByName) {
   EXPECT_EQ(ward->engine, WafEngineKind::kWard);
   EXPECT_EQ(WafEngineName(ward->engine), "ward");
   EXPECT_FALSE(Parse("ips: { engine: mod_security2 }").has_value());
+}
+
+TEST(IpsConfig, BlockStatusIs403ByDefaultZeroMeansReset) {
+  auto absent = Parse("ips: { mode: prevent }");
+  ASSERT_TRUE(absent.has_value()) << absent.error().ToString();
+  EXPECT_EQ(absent->block_status, 403);
+  for (int v : {0, 400, 451, 599}) {
+    auto c = Parse("ips: { block_status: " + std::to_string(v) + " }");
+    ASSERT_TRUE(c.has_value()) << c.error().ToString();
+    EXPECT_EQ(c->block_status, v);
+  }
 }
 
 TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {

@@ -317,6 +317,7 @@ bool HttpConnection::Http09(std::string* resume) {
     FinishTransaction(std::move(current_));
     return true;
   }
+  untracked_responses_ = true;  // the answer has no head to parse
   waiting_.push_back(std::move(current_));
   if (waiting_.size() > kMaxWaiting) {
     auto t = std::move(waiting_.front());
@@ -438,7 +439,11 @@ bool HttpConnection::LenientRequest(std::string* resume) {
     current_->AppendRequestBody(chunked ? Dechunk(body) : std::string(body));
     block = current_->RequestBody();
   }
-  if (block) blocked_ = true;
+  if (block) {
+    blocked_ = true;
+  } else {
+    untracked_responses_ = true;
+  }
   FinishTransaction(std::move(current_));
   if (blocked_ || !framed || resume == nullptr) {
     if (!blocked_ && !framed && resume != nullptr && framing.kind == Framing::Kind::kClean) {
@@ -533,7 +538,8 @@ void HttpConnection::RestartRequestParser() {
 }
 
 void HttpConnection::ServerData(std::string_view data) {
-  if (blocked_) return;
+  // After a block the responses to the requests delivered before it still finish their
+  // transactions (the blocked request's answer waits for them: IpsEngine).
   while (!data.empty() && !resp_stopped_) {
     size_t n = http_parser_execute(&resp_, &ResponseSettings(), data.data(), data.size());
     auto err = HTTP_PARSER_ERRNO(&resp_);

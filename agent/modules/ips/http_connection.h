@@ -54,7 +54,8 @@ class HttpConnection {
   // Client-to-server bytes, in order. Returns true when these bytes completed a blocked request,
   // or the connection is refused (the caller must not deliver them).
   bool ClientData(std::string_view data);
-  // Server-to-client bytes, in order.
+  // Server-to-client bytes, in order (also after a block: the requests before it get their
+  // responses).
   void ServerData(std::string_view data);
   // The connection ended: finishes every transaction still open.
   void Close();
@@ -62,6 +63,11 @@ class HttpConnection {
   bool blocked() const { return blocked_; }
   // Prevent mode: the connection was refused for its framing or for bytes Ward cannot parse.
   bool refused() const { return refused_; }
+  // Requests whose response has not been seen yet (complete requests, oldest first).
+  size_t waiting() const { return waiting_.size(); }
+  // A request reached the server whose response Ward cannot pair with it (one read by the lenient
+  // parser, or HTTP/0.9): where the server's answers end is not known.
+  bool untracked_responses() const { return untracked_responses_; }
   // Bytes held for parsing (request head, response body).
   size_t buffered() const { return raw_head_.size() + resp_body_.size(); }
 
@@ -107,6 +113,7 @@ class HttpConnection {
   bool closing_ = false;
   bool upgrade_requested_ = false;  // a CONNECT or Upgrade request was seen
   bool switched_ = false;           // ... and the server answered 101 (2xx to CONNECT)
+  bool untracked_responses_ = false;
   AnomalyFn anomaly_;
   bool lenient_wait_ = false;  // gathering a refused head until its empty line
   uint64_t skip_ = 0;          // body bytes of a leniently framed request still to come

@@ -20,13 +20,15 @@ std::string Truncate(std::string_view s, size_t n) {
 }  // namespace
 
 struct IpsEngine::Flow {
-  Flow(std::shared_ptr<const WafRules> r, const Endpoints& ep, BufferBudget* budget, uint64_t limit,
-       HttpConnection::DoneFn done)
-      : rules(std::move(r)),
+  Flow(const FlowKey& k, std::shared_ptr<const WafRules> r, const Endpoints& ep,
+       BufferBudget* budget, uint64_t limit, HttpConnection::DoneFn done)
+      : key(k),
+        rules(std::move(r)),
         client(budget, limit),
         server(budget, limit),
         http(rules, ep, std::move(done)),
         ep(ep) {}
+  FlowKey key;
   std::shared_ptr<const WafRules> rules;
   TcpStream client;
   TcpStream server;
@@ -38,6 +40,15 @@ struct IpsEngine::Flow {
   bool client_fin = false;
   bool server_fin = false;
   bool blocked = false;
+  // The answer to a blocked request (prevent mode).
+  enum class Answer { kNone, kPending, kSent };
+  Answer answer = Answer::kNone;
+  std::unique_ptr<WafTransaction> held;  // the blocked transaction; its event says how it ended
+  uint32_t block_seq = 0;                // the client's bytes from here on were not delivered
+  int64_t pending_since_ms = 0;
+  std::string answer_packet;  // as sent, to send again when the client shows it lost it
+  uint32_t answer_end = 0;    // the server's sequence number after the answer and its FIN
+  int resends = 0;
   std::string scratch;
   uint64_t http_accounted = 0;  // bytes of http.buffered() counted in http_buffered_
 };
@@ -80,6 +91,7 @@ Event TransactionEvent(const Clock& clock, const WafTransaction& t, const IpsCon
   e.Set("ips.mode", ModeName(config.mode));
   if (blocked) e.Set("http.response.status_code", t.block_status() > 0 ? t.block_status() : 403);
   if (t.blocked() && delivered) e.Set("ips.reached_server", true);
+  e.Set("transaction.id", t.id());
   const Endpoints& ep = t.endpoints();
   e.Set("source.ip", ep.src_ip);
   e.Set("source.port", ep.src_port);
@@ -126,12 +138,157 @@ void IpsEngine::SetRules(std::shared_ptr<const WafRules> rules) {
   budget_.limit = std::max<uint64_t>(rules_->config().limits.total_buffer / shares_, 1);
 }
 
-void IpsEngine::Emit(std::unique_ptr<WafTransaction> t, bool delivered) {
+void IpsEngine::Emit(std::unique_ptr<WafTransaction> t, bool delivered, std::string_view response) {
   ++stats_.transactions;
   if (t->blocked() && !delivered) ++stats_.blocked;
+  if (response == "answered") ++stats_.answered;
   if (t->matches().empty() && !t->blocked()) return;
   ++stats_.events;
-  if (emit_) emit_(TransactionEvent(clock_, *t, rules_->config(), delivered));
+  if (!emit_) return;
+  Event e = TransactionEvent(clock_, *t, rules_->config(), delivered);
+  if (!response.empty()) e.Set("ips.response", std::string(response));
+  if (response == "answered") e.Set("http.response.status_code", rules_->config().block_status);
+  emit_(std::move(e));
+}
+
+namespace {
+
+constexpr int64_t kAnswerPendingMs = 2000;  // an answer waiting for earlier responses, at most
+constexpr int kMaxAnswerResends = 3;
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Content Too Large";
+    case 418:
+      return "I'm a teapot";
+    case 429:
+      return "Too Many Requests";
+    case 451:
+      return "Unavailable For Legal Reasons";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+// Serial-number arithmetic (RFC 1982): a before b.
+bool SeqBefore(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+
+}  // namespace
+
+std::string BlockAnswer(int status, std::string_view transaction_id, std::string_view version) {
+  std::string body = fmt::format("Request blocked by Ward (transaction {}).\n", transaction_id);
+  // An HTTP/0.9 client reads the body alone, as nginx answers it.
+  if (version == "0.9") return body;
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+      "Cache-Control: no-store\r\nConnection: close\r\n\r\n{}",
+      status, ReasonPhrase(status), body.size(), body);
+}
+
+void IpsEngine::OnBlocked(Flow& f, PacketDecision& d, size_t waiting_before, uint32_t block_seq,
+                          int64_t now_ms) {
+  f.block_seq = block_seq;
+  // The answer goes where the server's next byte would: only when Ward knows where that is and
+  // the server has not closed; and not when requests before the blocked one were in the dropped
+  // packet (their answers would be missing), nor after a request whose response Ward cannot
+  // frame (lenient parser, HTTP/0.9).
+  const bool can_answer = f.held != nullptr && !f.http.refused() && !f.http.untracked_responses() &&
+                          rules_->config().block_status != 0 && f.server.started() &&
+                          !f.server_fin && f.server.held() == 0 &&
+                          f.http.waiting() == waiting_before;
+  if (!can_answer) {
+    d.reset = true;
+    if (f.held) Emit(std::move(f.held), false, "reset");
+    return;
+  }
+  if (waiting_before > 0) {
+    // The server still owes responses to requests delivered before: answer after them.
+    f.answer = Flow::Answer::kPending;
+    f.pending_since_ms = now_ms;
+    return;
+  }
+  SendAnswer(f, d);
+}
+
+void IpsEngine::SendAnswer(Flow& f, PacketDecision& d) {
+  const FlowKey& k = f.key;
+  const std::string payload =
+      BlockAnswer(rules_->config().block_status, f.held->id(), f.held->request().version);
+  const uint32_t seq = f.server.next_seq();
+  f.answer_packet = net::BuildTcpPacket(k.server, k.server_port, k.client, k.client_port, seq,
+                                        f.client.next_seq(),
+                                        tcp_flag::kPsh | tcp_flag::kAck | tcp_flag::kFin, payload);
+  f.answer_end = seq + static_cast<uint32_t>(payload.size()) + 1;
+  f.answer = Flow::Answer::kSent;
+  d.reset = false;
+  d.send.push_back(f.answer_packet);
+  d.send.push_back(net::BuildTcpPacket(k.client, k.client_port, k.server, k.server_port,
+                                       f.block_seq, 0, tcp_flag::kRst, {}));
+  d.send_v6 = k.client.v6;
+  Emit(std::move(f.held), false, "answered");
+}
+
+void IpsEngine::GiveUpAnswer(Flow& f, PacketDecision& d, bool server_fin) {
+  const FlowKey& k = f.key;
+  f.answer = Flow::Answer::kNone;
+  d.send.push_back(net::BuildTcpPacket(k.client, k.client_port, k.server, k.server_port,
+                                       f.block_seq, 0, tcp_flag::kRst, {}));
+  d.send.push_back(net::BuildTcpPacket(k.server, k.server_port, k.client, k.client_port,
+                                       f.server.next_seq() + (server_fin ? 1 : 0),
+                                       f.client.next_seq(), tcp_flag::kRst | tcp_flag::kAck, {}));
+  d.send_v6 = k.client.v6;
+  if (f.held) Emit(std::move(f.held), false, "reset");
+}
+
+void IpsEngine::AfterAnswer(FlowMap::iterator it, PacketDecision& d, int64_t now_ms) {
+  Flow& f = *it->second;
+  const TcpSegment& seg = d.segment;
+  if (f.answer == Flow::Answer::kPending) {
+    if (now_ms - f.pending_since_ms > kAnswerPendingMs) GiveUpAnswer(f, d, false);
+    return;
+  }
+  if (f.answer != Flow::Answer::kSent) return;
+  if ((seg.flags & tcp_flag::kFin) != 0 && seg.ack == f.answer_end) {
+    // The client read the answer and closes: acknowledge its FIN for the server, which is gone.
+    const FlowKey& k = f.key;
+    d.send.push_back(net::BuildTcpPacket(
+        k.server, k.server_port, k.client, k.client_port, f.answer_end,
+        seg.seq + static_cast<uint32_t>(seg.payload.size()) + 1, tcp_flag::kAck, {}));
+    d.send_v6 = k.client.v6;
+    CloseFlow(it);
+    return;
+  }
+  if (SeqBefore(seg.ack, f.answer_end) && f.resends < kMaxAnswerResends) {
+    // The client has not acknowledged the answer (lost, or this crossed it): send it again.
+    ++f.resends;
+    d.send.push_back(f.answer_packet);
+    d.send_v6 = f.key.client.v6;
+  }
 }
 
 void IpsEngine::Anomaly(Flow& f, std::string_view kind, std::string_view reason,
@@ -166,6 +323,8 @@ void IpsEngine::Refuse(Flow& f, PacketDecision& d, std::string_view kind, std::s
 }
 
 void IpsEngine::CloseFlow(FlowMap::iterator it) {
+  // A blocked request whose answer was still waiting: the connection ends without it.
+  if (it->second->held) Emit(std::move(it->second->held), false, "reset");
   http_buffered_ -= it->second->http_accounted;
   it->second->http.Close();
   lru_.erase(it->second->lru);
@@ -231,10 +390,20 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms,
       }
     }
     Endpoints ep{key.client.ToString(), key.client_port, key.server.ToString(), key.server_port};
-    auto flow = std::make_unique<Flow>(rules_, ep, &budget_, config.limits.flow_buffer,
-                                       [this](std::unique_ptr<WafTransaction> t, bool delivered) {
-                                         Emit(std::move(t), delivered);
-                                       });
+    auto flow =
+        std::make_unique<Flow>(key, rules_, ep, &budget_, config.limits.flow_buffer,
+                               [this, key](std::unique_ptr<WafTransaction> t, bool delivered) {
+                                 if (t->blocked() && !delivered) {
+                                   // Its event waits until Ward knows how the client was told
+                                   // (OnBlocked).
+                                   auto f = flows_.find(key);
+                                   if (f != flows_.end() && !f->second->held) {
+                                     f->second->held = std::move(t);
+                                     return;
+                                   }
+                                 }
+                                 Emit(std::move(t), delivered);
+                               });
     Flow* fp = flow.get();
     flow->http.SetAnomalyHandler(
         [this, fp](std::string_view kind, std::string_view reason, bool refused) {
@@ -249,11 +418,14 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms,
   Flow& f = *it->second;
   f.last_ms = now_ms;
   lru_.splice(lru_.end(), lru_, f.lru);
-  if (f.blocked) {
+  if (f.blocked && (from_client || f.answer != Flow::Answer::kPending)) {
     // Nothing more is delivered on a blocked connection, except the resets Ward sends itself.
     d.drop = !((seg->flags & tcp_flag::kRst) != 0 && seg->payload.empty());
+    if (from_client && (seg->flags & tcp_flag::kRst) == 0) AfterAnswer(it, d, now_ms);
     return d;
   }
+  // (A blocked request whose answer waits: the server's packets are followed until it answered
+  // the requests before it.)
   TcpStream& stream = from_client ? f.client : f.server;
   if ((seg->flags & tcp_flag::kSyn) != 0) {
     // A SYN (or its retransmission) starts the stream; once data went through, a SYN cannot
@@ -341,14 +513,15 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms,
         }
       };
       if (from_client) {
+        const size_t waiting_before = f.http.waiting();
         bool blocked = f.http.ClientData(f.scratch);
         account();
         if (blocked) {
           f.blocked = true;
           d.drop = true;
-          d.reset = true;
           d.client_next = expected;  // the dropped packet's bytes were never delivered
           d.server_next = f.server.started() ? f.server.next_seq() : seg->ack;
+          if (prevent) OnBlocked(f, d, waiting_before, expected, now_ms);
           return d;
         }
       } else {
@@ -356,6 +529,15 @@ PacketDecision IpsEngine::OnPacket(std::string_view ip_packet, int64_t now_ms,
         account();
       }
     }
+  }
+  if (f.answer == Flow::Answer::kPending) {
+    // Only the server's packets get here: answer once it answered every request before.
+    if ((seg->flags & tcp_flag::kFin) != 0) {
+      GiveUpAnswer(f, d, true);
+    } else if (f.http.waiting() == 0 && f.server.held() == 0) {
+      SendAnswer(f, d);
+    }
+    return d;
   }
   if ((seg->flags & tcp_flag::kFin) != 0) {
     (from_client ? f.client_fin : f.server_fin) = true;

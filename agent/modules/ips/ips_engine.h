@@ -2,6 +2,14 @@
 // reassembles both directions (TcpStream), parses HTTP (HttpConnection) and runs the WAF; one
 // event per transaction with matched rules (event.action detected, or blocked in prevent mode).
 //
+// A blocked request (prevent mode) is answered: the packet completing it is dropped, the client
+// gets an HTTP answer with the policy's block_status (a small body naming the transaction id) at
+// the server's next sequence number, with FIN, and the server a RST where its stream stopped.
+// When requests delivered before it still wait for their responses, the answer waits for them
+// (the server's packets go on being followed); where TCP does not allow an answer (the server
+// closed, server bytes missing, undelivered requests before it in the same packet, block_status
+// 0, a refused connection) both sides are reset. The event says which (ips.response).
+//
 // Bounded: at most limits.max_flows flows (the least recently active is evicted), out-of-order
 // bytes per direction and in total; out-of-order bytes plus the HTTP bytes held for parsing
 // (request heads, response bodies) stay within limits.total_buffer (least recently active flows are
@@ -14,8 +22,10 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "agent/modules/ips/http_connection.h"
 #include "agent/modules/ips/tcp_stream.h"
@@ -33,8 +43,14 @@ namespace tcp_flag = net::tcp_flag;
 
 struct PacketDecision {
   bool drop = false;  // do not deliver this packet
-  // This packet completed a blocked request: the connection is to be reset both ways.
+  // The connection is to be reset both ways (client_next/server_next below; `segment` is the
+  // client's packet): a refused connection, or a blocked request that cannot be answered.
   bool reset = false;
+  // Packets Ward sends itself now (built whole; IPv6 when send_v6): a blocked request's answer
+  // to the client followed by the server's reset, an answer sent again, the ACK of the client's
+  // FIN after an answer, or the resets of an answer given up. Never together with `reset`.
+  std::vector<std::string> send;
+  bool send_v6 = false;
   TcpSegment segment;  // the decoded packet (valid while the packet buffer lives)
   // For the reset: the next sequence numbers of each side.
   uint32_t client_next = 0;
@@ -55,7 +71,12 @@ struct EngineStats {
   uint64_t transactions = 0;
   uint64_t events = 0;
   uint64_t blocked = 0;
+  uint64_t answered = 0;  // blocked requests answered (block_status), the others were reset
 };
+
+// The answer a blocked request gets: `status` with a small text body naming the transaction,
+// `Connection: close` (the body alone for an HTTP/0.9 request).
+std::string BlockAnswer(int status, std::string_view transaction_id, std::string_view version);
 
 // Builds the event for a finished transaction with matches (exposed for tests and replay).
 // `delivered`: the request reached the server (a transaction the WAF wanted to block once the
@@ -100,7 +121,19 @@ class IpsEngine {
   using FlowMap = std::map<FlowKey, std::unique_ptr<Flow>>;
 
   void CloseFlow(FlowMap::iterator it);
-  void Emit(std::unique_ptr<WafTransaction> t, bool delivered);
+  // `response`: for a blocked request, how the client was told (answered, reset), in the event.
+  void Emit(std::unique_ptr<WafTransaction> t, bool delivered, std::string_view response = {});
+  // Prevent mode, a request was blocked by the packet `d` (client bytes from `block_seq` on were
+  // not delivered; `waiting_before` requests were waiting for their response before it): answers
+  // it now, or once the server answered the requests before it, or resets both ways.
+  void OnBlocked(Flow& f, PacketDecision& d, size_t waiting_before, uint32_t block_seq,
+                 int64_t now_ms);
+  // Sends the held blocked transaction's answer to the client and resets the server.
+  void SendAnswer(Flow& f, PacketDecision& d);
+  // Gives up a pending answer: resets both ways (into d.send); `server_fin`: the server closed.
+  void GiveUpAnswer(Flow& f, PacketDecision& d, bool server_fin);
+  // A client packet on a connection whose blocked request was answered or is to be.
+  void AfterAnswer(FlowMap::iterator it, PacketDecision& d, int64_t now_ms);
   // Reports an evasion attempt or framing anomaly on `f` (once per kind and flow); `action`:
   // refused (connection reset), dropped (segment), detected.
   void Anomaly(Flow& f, std::string_view kind, std::string_view reason, std::string_view action);

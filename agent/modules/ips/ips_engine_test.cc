@@ -79,6 +79,7 @@ TEST_F(IpsEngineTest, DetectModeEmitsOneEventPerAttackTransactionWithItsFields) 
 TEST_F(IpsEngineTest, PreventModeDropsThePacketThatCompletesTheAttackAndEverythingAfter) {
   IpsConfig cfg;
   cfg.mode = Mode::kPrevent;
+  cfg.block_status = 0;  // no answer: reset both ways
   Init(cfg);
   Conversation c = Conv();
   Feed(c.Handshake());
@@ -100,6 +101,8 @@ TEST_F(IpsEngineTest, PreventModeDropsThePacketThatCompletesTheAttackAndEverythi
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].GetString("event.action"), "blocked");
   EXPECT_EQ(events_[0].Get("http.response.status_code").get<int>(), 403);
+  EXPECT_EQ(events_[0].GetString("ips.response"), "reset");
+  EXPECT_TRUE(d.back().send.empty());
   // Other connections are not affected.
   Conversation other = Conv(40001);
   Feed(other.Handshake());
@@ -224,6 +227,8 @@ TEST_F(IpsEngineTest, InPreventModeConflictingOverlapsAreDropped) {
                        {})});
   c.AdvanceClient(static_cast<uint32_t>(head.size() + first.size()));
   for (const auto& d : Feed(c.ClientSend(kSqli))) (void)d;
+  // (The answer, and so the event, waits for the first request's response.)
+  Feed(c.ServerSend(kOk));
   EXPECT_FALSE(events_.empty());
   EXPECT_EQ(events_.back().GetString("event.action"), "blocked");
 }
@@ -318,8 +323,12 @@ TEST_F(IpsEngineTest, AMalformedRequestDoesNotHideTheRequestsPipelinedAfterIt) {
       "POST /a b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" + std::string(kSqli);
   auto d = Feed(c.ClientSend(req, 12));
   EXPECT_TRUE(d.back().drop);
+  // The malformed POST before it reached the server, whose answer to it Ward cannot follow:
+  // no answer of Ward's, the connection is reset.
   EXPECT_TRUE(d.back().reset);
+  EXPECT_TRUE(d.back().send.empty());
   ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().GetString("ips.response"), "reset");
   EXPECT_EQ(events_.back().GetString("event.action"), "blocked");
   EXPECT_EQ(events_.back().GetString("url.original"), "/search?q=1%27%20OR%20%271%27=%271");
 }
@@ -334,6 +343,213 @@ TEST_F(IpsEngineTest, NonHttpPortsAndNonTcpPacketsPassUntouched) {
   EXPECT_FALSE(engine_->OnPacket("not a packet", now_ms_).drop);
   EXPECT_EQ(engine_->flow_count(), 0u);
   EXPECT_TRUE(events_.empty());
+}
+
+// --- Blocked requests answered (ips.block_status) ---
+
+struct Sent {
+  net::TcpSegment seg;
+  std::string bytes;  // keeps seg.payload valid
+};
+Sent Decode(const std::string& packet) {
+  Sent s{{}, packet};
+  auto d = net::DecodeIpTcp(s.bytes);
+  EXPECT_TRUE(d.has_value());
+  if (d) s.seg = *d;
+  return s;
+}
+
+constexpr uint32_t kClientIsn = 1000, kServerIsn = 50000;
+
+TEST_F(IpsEngineTest, ABlockedRequestIsAnsweredWith403AndTheServerIsReset) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  auto pkts = c.ClientSend(kSqli, 40);
+  auto d = Feed(pkts);
+  for (size_t i = 0; i + 1 < d.size(); ++i) EXPECT_TRUE(d[i].send.empty()) << i;
+  const PacketDecision& last = d.back();
+  EXPECT_TRUE(last.drop);
+  EXPECT_FALSE(last.reset);
+  EXPECT_FALSE(last.send_v6);
+  ASSERT_EQ(last.send.size(), 2u);
+  // First the answer to the client: from the server, at the server's next sequence number,
+  // acknowledging the whole request, with FIN.
+  Sent answer = Decode(last.send[0]);
+  EXPECT_EQ(answer.seg.src, Ipv4(10, 0, 0, 2));
+  EXPECT_EQ(answer.seg.sport, 80);
+  EXPECT_EQ(answer.seg.dst, Ipv4(10, 0, 0, 1));
+  EXPECT_EQ(answer.seg.dport, 40000);
+  EXPECT_EQ(answer.seg.seq, kServerIsn + 1);
+  EXPECT_EQ(answer.seg.ack, kClientIsn + 1 + kSqli.size());
+  EXPECT_EQ(answer.seg.flags, tcp_flag::kFin | tcp_flag::kPsh | tcp_flag::kAck);
+  EXPECT_TRUE(answer.seg.checksum_ok);
+  std::string_view body = answer.seg.payload;
+  EXPECT_TRUE(body.starts_with("HTTP/1.1 403 Forbidden\r\n")) << body;
+  EXPECT_NE(body.find("Connection: close\r\n"), std::string_view::npos);
+  // No rule details in the answer.
+  EXPECT_EQ(body.find("942100"), std::string_view::npos);
+  // Then the server's reset, where its stream stopped (the dropped packet's bytes).
+  Sent rst = Decode(last.send[1]);
+  EXPECT_EQ(rst.seg.src, Ipv4(10, 0, 0, 1));
+  EXPECT_EQ(rst.seg.dst, Ipv4(10, 0, 0, 2));
+  EXPECT_EQ(rst.seg.flags, tcp_flag::kRst);
+  EXPECT_EQ(rst.seg.seq, last.segment.seq);
+  ASSERT_EQ(events_.size(), 1u);
+  const Event& e = events_[0];
+  EXPECT_EQ(e.GetString("event.action"), "blocked");
+  EXPECT_EQ(e.GetString("ips.response"), "answered");
+  EXPECT_EQ(e.Get("http.response.status_code").get<int>(), 403);
+  const std::string id = e.GetString("transaction.id");
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(body.substr(body.find("\r\n\r\n") + 4),
+            "Request blocked by Ward (transaction " + id + ").\n");
+  EXPECT_EQ(engine_->stats().answered, 1u);
+  // The client retransmits the dropped segment (it crossed the answer): the answer again, at
+  // most three times.
+  for (int i = 0; i < 5; ++i) {
+    PacketDecision again = engine_->OnPacket(pkts.back(), now_ms_);
+    EXPECT_TRUE(again.drop);
+    EXPECT_EQ(again.send.size(), i < 3 ? 1u : 0u) << i;
+    if (!again.send.empty()) {
+      EXPECT_EQ(again.send[0], last.send[0]);
+    }
+  }
+  // The client read the answer and closes: Ward acknowledges its FIN and forgets the flow.
+  const uint32_t answer_end = kServerIsn + 1 + static_cast<uint32_t>(body.size()) + 1;
+  const uint32_t client_fin_seq = kClientIsn + 1 + static_cast<uint32_t>(kSqli.size());
+  PacketDecision fin = engine_->OnPacket(
+      BuildTcpPacket(Ipv4(10, 0, 0, 1), 40000, Ipv4(10, 0, 0, 2), 80, client_fin_seq, answer_end,
+                     tcp_flag::kFin | tcp_flag::kAck, {}),
+      now_ms_);
+  EXPECT_TRUE(fin.drop);
+  ASSERT_EQ(fin.send.size(), 1u);
+  Sent ack = Decode(fin.send[0]);
+  EXPECT_EQ(ack.seg.flags, tcp_flag::kAck);
+  EXPECT_EQ(ack.seg.seq, answer_end);
+  EXPECT_EQ(ack.seg.ack, client_fin_seq + 1);
+  EXPECT_EQ(engine_->flow_count(), 0u);
+}
+
+TEST_F(IpsEngineTest, TheAnswerFollowsTheResponsesOfTheRequestsBeforeIt) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  cfg.block_status = 418;
+  Init(cfg);
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  // Keep-alive: a benign request answered, then the attack: answered after the first response.
+  Feed(c.ClientSend(kBenign));
+  Feed(c.ServerSend(kOk));
+  auto d = Feed(c.ClientSend(kSqli));
+  ASSERT_EQ(d.back().send.size(), 2u);
+  Sent answer = Decode(d.back().send[0]);
+  EXPECT_EQ(answer.seg.seq, kServerIsn + 1 + kOk.size());
+  EXPECT_TRUE(answer.seg.payload.starts_with("HTTP/1.1 418 I'm a teapot\r\n"));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].Get("http.response.status_code").get<int>(), 418);
+
+  // Pipelined: the benign request reached the server in its own packet, the attack follows
+  // before the response: the attack's packet is dropped, the answer waits for the response.
+  events_.clear();
+  Conversation p = Conv(40002);
+  Feed(p.Handshake());
+  Feed(p.ClientSend(kBenign));
+  auto blocked = Feed(p.ClientSend(kSqli));
+  EXPECT_TRUE(blocked.back().drop);
+  EXPECT_FALSE(blocked.back().reset);
+  EXPECT_TRUE(blocked.back().send.empty());
+  EXPECT_TRUE(events_.empty());  // the event says how the client was told: not known yet
+  // The response arrives in two segments: the answer goes right after its last byte.
+  std::string ok(kOk);
+  auto first = Feed(p.ServerSend(ok.substr(0, 10)));
+  EXPECT_TRUE(first.back().send.empty());
+  auto rest = Feed(p.ServerSend(ok.substr(10)));
+  ASSERT_EQ(rest.back().send.size(), 2u);
+  EXPECT_EQ(Decode(rest.back().send[0]).seg.seq, kServerIsn + 1 + kOk.size());
+  EXPECT_EQ(Decode(rest.back().send[1]).seg.seq, kClientIsn + 1 + kBenign.size());
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].GetString("ips.response"), "answered");
+}
+
+TEST_F(IpsEngineTest, WhereTcpDoesNotAllowAnAnswerBothSidesAreReset) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  // A benign request and the attack in the same packet: the benign one never reached the
+  // server and would get the answer meant for the attack: reset.
+  Conversation c = Conv();
+  Feed(c.Handshake());
+  auto d = Feed(c.ClientSend(std::string(kBenign) + std::string(kSqli)));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].drop);
+  EXPECT_TRUE(d[0].reset);
+  EXPECT_TRUE(d[0].send.empty());
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].GetString("ips.response"), "reset");
+
+  // The server closes while the answer waits for its response: resets both ways.
+  events_.clear();
+  Conversation p = Conv(40004);
+  Feed(p.Handshake());
+  Feed(p.ClientSend(kBenign));
+  Feed(p.ClientSend(kSqli));
+  EXPECT_TRUE(events_.empty());
+  auto fin = engine_->OnPacket(
+      BuildTcpPacket(Ipv4(10, 0, 0, 2), 80, Ipv4(10, 0, 0, 1), 40004, kServerIsn + 1,
+                     kClientIsn + 1 + static_cast<uint32_t>(kBenign.size()),
+                     tcp_flag::kFin | tcp_flag::kAck | tcp_flag::kPsh, kOk),
+      now_ms_);
+  ASSERT_EQ(fin.send.size(), 2u);
+  Sent to_server = Decode(fin.send[0]);
+  EXPECT_EQ(to_server.seg.flags, tcp_flag::kRst);
+  EXPECT_EQ(to_server.seg.seq, kClientIsn + 1 + kBenign.size());
+  Sent to_client = Decode(fin.send[1]);
+  EXPECT_EQ(to_client.seg.flags, tcp_flag::kRst | tcp_flag::kAck);
+  EXPECT_EQ(to_client.seg.seq, kServerIsn + 1 + kOk.size() + 1);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].GetString("ips.response"), "reset");
+
+  // The server never answers the request before: the client's next retransmission after 2 s
+  // gives the answer up (resets).
+  events_.clear();
+  Conversation q = Conv(40006);
+  Feed(q.Handshake());
+  Feed(q.ClientSend(kBenign));
+  EXPECT_TRUE(Feed(q.ClientSend(kSqli)).back().send.empty());
+  EXPECT_TRUE(events_.empty());
+  now_ms_ += 2500;
+  auto late = engine_->OnPacket(q.ClientAt(-static_cast<int64_t>(kSqli.size()), kSqli), now_ms_);
+  EXPECT_TRUE(late.drop);
+  EXPECT_EQ(late.send.size(), 2u);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].GetString("ips.response"), "reset");
+}
+
+TEST_F(IpsEngineTest, ABlockedRequestIsAnsweredOverIpv6) {
+  IpsConfig cfg;
+  cfg.mode = Mode::kPrevent;
+  Init(cfg);
+  Conversation c(*net::ParseIp("fd00::1"), 40000, *net::ParseIp("fd00::2"), 80);
+  Feed(c.Handshake());
+  auto d = Feed(c.ClientSend(kSqli));
+  ASSERT_EQ(d.back().send.size(), 2u);
+  EXPECT_TRUE(d.back().send_v6);
+  Sent answer = Decode(d.back().send[0]);
+  EXPECT_EQ(answer.seg.src, *net::ParseIp("fd00::2"));
+  EXPECT_TRUE(answer.seg.checksum_ok);
+  EXPECT_TRUE(answer.seg.payload.starts_with("HTTP/1.1 403 Forbidden"));
+}
+
+TEST(BlockAnswer, NamesTheTransactionAndNothingElse) {
+  EXPECT_EQ(BlockAnswer(403, "w1-2", "1.1"),
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 44\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+            "Request blocked by Ward (transaction w1-2).\n");
+  EXPECT_EQ(BlockAnswer(403, "w1-2", "0.9"), "Request blocked by Ward (transaction w1-2).\n");
+  EXPECT_TRUE(BlockAnswer(599, "x", "1.0").starts_with("HTTP/1.1 599 Server Error\r\n"));
 }
 
 }  // namespace

@@ -260,6 +260,8 @@ class IpsModule final : public Module, public HealthReporter {
         // first): this is a copy and the answer is ignored.
         if (!prevent) return true;
         if (d.reset) SendResets(wp->sender, d);
+        // A blocked request's answer and the server's reset, in that order (ips_engine.h).
+        for (const std::string& p : d.send) wp->sender.Send(p, d.send_v6);
         return !d.drop;
       };
       WARD_ASSIGN_OR_RETURN(

@@ -118,9 +118,9 @@ class ModSecurityTransaction final : public WafTransaction {
  public:
   ModSecurityTransaction(std::shared_ptr<const ModSecurityRules> rules, const Endpoints& ep,
                          modsecurity::ModSecurity* engine)
-      : rules_(std::move(rules)), ep_(ep) {
-    std::string id = NextTransactionId("");
-    tx_ = std::make_unique<modsecurity::Transaction>(engine, rules_->rules_.get(), id.data(), this);
+      : rules_(std::move(rules)), ep_(ep), id_(NextTransactionId("")) {
+    tx_ =
+        std::make_unique<modsecurity::Transaction>(engine, rules_->rules_.get(), id_.data(), this);
     tx_->processConnection(ep_.src_ip.c_str(), ep_.src_port, ep_.dst_ip.c_str(), ep_.dst_port);
   }
   ~ModSecurityTransaction() override { tx_.reset(); }
@@ -173,6 +173,7 @@ class ModSecurityTransaction final : public WafTransaction {
                            ReadScore(*tx_, "outbound_anomaly_score"), matches_);
   }
   const Endpoints& endpoints() const override { return ep_; }
+  const std::string& id() const override { return id_; }
   const RequestHead& request() const override { return request_; }
   bool request_seen() const override { return request_seen_; }
 
@@ -205,6 +206,7 @@ class ModSecurityTransaction final : public WafTransaction {
   std::shared_ptr<const ModSecurityRules> rules_;
   std::unique_ptr<modsecurity::Transaction> tx_;
   Endpoints ep_;
+  std::string id_;
   RequestHead request_;
   bool request_seen_ = false;
   Intervention intervention_;

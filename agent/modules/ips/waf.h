@@ -154,6 +154,8 @@ class WafTransaction {
   // The request as given to RequestHeaders() (empty before).
   virtual const RequestHead& request() const = 0;
   virtual bool request_seen() const = 0;
+  // The transaction's unique id (UNIQUE_ID; NextTransactionId()).
+  virtual const std::string& id() const = 0;
 
   bool blocked() const { return intervention().disruptive; }
   int block_status() const { return intervention().status; }

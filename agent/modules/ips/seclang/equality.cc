@@ -254,7 +254,10 @@ CrsCases LoadCrsCases(const std::string& dir) {
 }
 
 Outcome Run(const agent::ips::WafRules& rules, const HttpCase& c) {
-  agent::ips::Endpoints ep{"192.0.2.10", 40000, "192.0.2.1", 80};
+  return Run(rules, c, agent::ips::Endpoints{"192.0.2.10", 40000, "192.0.2.1", 80});
+}
+
+Outcome Run(const agent::ips::WafRules& rules, const HttpCase& c, const agent::ips::Endpoints& ep) {
   auto tx = rules.Begin(ep);
   bool blocked = tx->RequestHeaders(c.head);
   if (!blocked) {

@@ -44,6 +44,9 @@ struct Outcome {
   agent::ips::Intervention intervention;
 };
 Outcome Run(const agent::ips::WafRules& rules, const HttpCase& c);
+// The same between given endpoints (sequences of transactions: persistent collections such as IP
+// are keyed by the client's address).
+Outcome Run(const agent::ips::WafRules& rules, const HttpCase& c, const agent::ips::Endpoints& ep);
 
 // Empty when equal, else what differs.
 std::string Compare(const Outcome& libmodsecurity, const Outcome& ward);

@@ -142,17 +142,30 @@ TEST_F(CrsEquality, Pl1Prevent) {
   Check("PL1", r, ReadKnown());
 }
 
-// The same at PL1 with every optimisation of the evaluator switched off: no verdict changes.
-TEST_F(CrsEquality, Pl1PreventWithoutOptimisations) {
+// Every optimisation of the evaluator switched off (EvalOptions).
+EvalOptions WithoutOptimisations() {
   EvalOptions off;
   off.transformation_cache = false;
-  const agent::ips::WardWafEngine plain(off);
+  off.skip_empty_variables = false;
+  off.lazy_matched_vars = false;
+  return off;
+}
+
+// The same at PL1 with every optimisation of the evaluator switched off: no verdict changes.
+TEST_F(CrsEquality, Pl1PreventWithoutOptimisations) {
+  const agent::ips::WardWafEngine plain(WithoutOptimisations());
   Result r = RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases, plain);
   Check("PL1", r, ReadKnown());
 }
 
 TEST_F(CrsEquality, Pl4Detect) {
   Result r = RunSuite("PL4", Mode::kDetect, 4, "crs-tests-pl4.conf", suite_->cases);
+  Check("PL4", r, ReadKnown());
+}
+
+TEST_F(CrsEquality, Pl4DetectWithoutOptimisations) {
+  const agent::ips::WardWafEngine plain(WithoutOptimisations());
+  Result r = RunSuite("PL4", Mode::kDetect, 4, "crs-tests-pl4.conf", suite_->cases, plain);
   Check("PL4", r, ReadKnown());
 }
 
@@ -177,7 +190,7 @@ TEST(RequestParser, SplitsHeadAndBody) {
 // case's rules as a custom rule file (no CRS), its request and response through both engines in
 // prevent mode. Cases one engine does not load are counted, not compared (the rule loading is
 // compared by seclang_crs_test).
-TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
+void RunRegression(const agent::ips::WafEngine& ward_engine) {
   const ward::test::TempDir dir;
   Result r;
   int not_loaded = 0;
@@ -193,7 +206,7 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
     config.crs.enabled = false;
     config.custom_rules = {f.string()};
     auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
-    auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+    auto ward = ward_engine.Load(config, nullptr);
     if (!modsec.has_value() || !ward.has_value()) {
       ++not_loaded;
       continue;
@@ -249,6 +262,14 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
               not_loaded);
   EXPECT_GT(r.total, 400u);
   Check("REG", r, ReadKnown());
+}
+
+TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
+  RunRegression(WafEngineFor(WafEngineKind::kWard));
+}
+
+TEST(RegressionEquality, SameOutcomeWithoutOptimisations) {
+  RunRegression(agent::ips::WardWafEngine(WithoutOptimisations()));
 }
 
 }  // namespace

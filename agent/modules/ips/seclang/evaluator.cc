@@ -1,6 +1,7 @@
 #include "agent/modules/ips/seclang/evaluator.h"
 
 #include "agent/modules/ips/seclang/body/request_body.h"
+#include "agent/modules/ips/seclang/persistent.h"
 #include "common/text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -8,12 +9,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <set>
+#include <span>
+#include <utility>
 
 namespace ward::seclang {
 
@@ -22,13 +28,13 @@ namespace {
 inline int AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 }  // namespace
 
-size_t CiHash::operator()(const std::string& k) const {
+size_t CiHash::operator()(std::string_view k) const {
   size_t h = 0;
   for (char c : k) h += static_cast<size_t>(AsciiLower(c));
   return h;
 }
 
-bool CiEqual::operator()(const std::string& a, const std::string& b) const {
+bool CiEqual::operator()(std::string_view a, std::string_view b) const {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
@@ -37,37 +43,6 @@ bool CiEqual::operator()(const std::string& a, const std::string& b) const {
 }
 
 namespace {
-
-// libmodsecurity's utils::uri_decode: %XX decoded where both digits are hex, nothing else.
-std::string UriDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  size_t i = 0;
-  while (i + 2 < in.size()) {
-    if (in[i] == '%') {
-      int a = HexDigitValue(in[i + 1]);
-      int b = HexDigitValue(in[i + 2]);
-      if (a >= 0 && b >= 0) {
-        out.push_back(static_cast<char>((a << 4) + b));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(in[i++]);
-  }
-  while (i < in.size()) out.push_back(in[i++]);
-  return out;
-}
-
-// std::stoi as libmodsecurity uses it: 0 when nothing is read or out of int range.
-int StoiOrZero(const std::string& s) {
-  const char* p = s.c_str();
-  errno = 0;
-  char* end = nullptr;
-  long v = std::strtol(p, &end, 10);
-  if (end == p || errno == ERANGE || v > INT_MAX || v < INT_MIN) return 0;
-  return static_cast<int>(v);
-}
 
 // libmodsecurity's utils::string::limitTo and toHexIfNeeded (log lines).
 std::string LimitTo(size_t amount, const std::string& str) {
@@ -183,28 +158,357 @@ class KeyRegex {
   KeyRegex(const KeyRegex&) = delete;
   KeyRegex& operator=(const KeyRegex&) = delete;
   bool ok() const { return code_ != nullptr; }
+  // Whether the regex matches somewhere in `s`. One match-data block per thread (one pair is
+  // enough to learn that it matched: PCRE2 returns 0, "ovector too small", on a match then).
   bool Search(std::string_view s) const {
     if (code_ == nullptr) return false;
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
-    int rc =
-        pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), 0, 0, md, nullptr);
-    pcre2_match_data_free(md);
-    return rc > 0;
+    struct Md {
+      pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+      ~Md() { pcre2_match_data_free(md); }
+    };
+    thread_local Md t_md;
+    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), 0, 0, t_md.md,
+                         nullptr);
+    return rc >= 0;
   }
 
  private:
   pcre2_code* code_ = nullptr;
 };
 
-// A variable of a rule, resolved at compile time.
+// The empty value: never a null pointer (the C functions transformations and operators call, such
+// as memchr and memcpy, must not get one, even with a zero length).
+constexpr std::string_view kEmpty("", 0);
+
+// ---------------------------------------------------------------------------------------------
+// Per-transaction memory: a bump arena whose blocks are kept when it is rewound, so a warm
+// transaction copies into memory it already has. Nothing allocated from it is freed before the
+// rewind: a view into it stays valid for the whole transaction, whatever is assigned later.
+
+class Arena {
+ public:
+  char* Alloc(size_t n, size_t align = 1) {
+    if (cur_ < blocks_.size()) {
+      size_t p = (pos_ + align - 1) & ~(align - 1);
+      if (p + n <= blocks_[cur_].size) {
+        pos_ = p + n;
+        return blocks_[cur_].data.get() + p;
+      }
+    }
+    return Slow(n, align);
+  }
+  std::string_view Copy(std::string_view s) {
+    if (s.empty()) return kEmpty;
+    char* d = Alloc(s.size());
+    std::memcpy(d, s.data(), s.size());
+    return {d, s.size()};
+  }
+  // The concatenation of `parts`.
+  std::string_view Concat(std::initializer_list<std::string_view> parts) {
+    size_t n = 0;
+    for (auto p : parts) n += p.size();
+    if (n == 0) return kEmpty;
+    char* d = Alloc(n);
+    size_t o = 0;
+    for (auto p : parts) {
+      if (!p.empty()) std::memcpy(d + o, p.data(), p.size());
+      o += p.size();
+    }
+    return {d, n};
+  }
+  std::string_view Number(int64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof(buf), v);
+    return Copy(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
+  }
+  // Rewinds; blocks beyond kKeep bytes in all are released (one large request does not pin its
+  // memory for ever).
+  void Reset() {
+    size_t kept = 0;
+    size_t i = 0;
+    for (; i < blocks_.size(); ++i) {
+      if (kept + blocks_[i].size > kKeep && i > 0) break;
+      kept += blocks_[i].size;
+    }
+    blocks_.resize(i);
+    cur_ = 0;
+    pos_ = 0;
+  }
+
+ private:
+  static constexpr size_t kBlock = 64 * 1024;
+  static constexpr size_t kKeep = 1024 * 1024;
+  struct Block {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+  };
+  char* Slow(size_t n, size_t align) {
+    for (size_t i = blocks_.empty() ? 0 : cur_ + 1; i < blocks_.size(); ++i) {
+      if (blocks_[i].size >= n + align) {
+        cur_ = i;
+        pos_ = 0;
+        return Alloc(n, align);
+      }
+    }
+    const size_t size = std::max(kBlock, n + align);
+    blocks_.push_back(Block{std::unique_ptr<char[]>(new char[size]), size});
+    cur_ = blocks_.size() - 1;
+    pos_ = 0;
+    return Alloc(n, align);
+  }
+  std::vector<Block> blocks_;
+  size_t cur_ = 0;
+  size_t pos_ = 0;
+};
+
+template <typename T>
+struct ArenaAlloc {
+  using value_type = T;
+  Arena* arena;
+  explicit ArenaAlloc(Arena* a) : arena(a) {}
+  template <typename U>
+  ArenaAlloc(const ArenaAlloc<U>& o) : arena(o.arena) {}  // NOLINT: allocator rebinding
+  T* allocate(size_t n) { return reinterpret_cast<T*>(arena->Alloc(n * sizeof(T), alignof(T))); }
+  void deallocate(T*, size_t) {}
+  template <typename U>
+  bool operator==(const ArenaAlloc<U>& o) const {
+    return arena == o.arena;
+  }
+};
+
+// A collection's value, with the numbers the transformation cache knows it (and its key) by in
+// this transaction (0: not transformed yet). Assigning a new value forgets them.
+struct Entry {
+  Entry() = default;
+  Entry(std::string_view v) : value(v) {}  // NOLINT: a value is an entry
+  std::string_view value = kEmpty;
+  mutable uint32_t tf_id = 0;
+  mutable uint32_t key_tf_id = 0;
+};
+
+// A key whose CiHash is known (computed once, at compile time, for the keys rules name).
+struct HashedKey {
+  std::string_view key;
+  size_t hash;
+};
+// CiHash and CiEqual, also for a HashedKey (heterogeneous lookup).
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return CiHash{}(k); }
+  size_t operator()(const HashedKey& k) const { return k.hash; }
+};
+struct KeyEqual {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return CiEqual{}(a, b); }
+  bool operator()(const HashedKey& a, std::string_view b) const { return CiEqual{}(a.key, b); }
+  bool operator()(std::string_view a, const HashedKey& b) const { return CiEqual{}(a, b.key); }
+};
+
+// libmodsecurity's container for collections (see CiHash), keys and values views into the
+// transaction's arena (or the compiled rules).
+using Collection = std::unordered_multimap<std::string_view, Entry, KeyHash, KeyEqual,
+                                           ArenaAlloc<std::pair<const std::string_view, Entry>>>;
+
+// ---------------------------------------------------------------------------------------------
+// Variables resolved to ids at compile time.
+
 // How a collection is resolved (decided once per variable, not per evaluation).
 enum class VarKind : uint8_t { kSet, kNames, kStore, kRule, kXml, kHighestSeverity, kEnv, kScalar };
-VarKind Classify(std::string_view collection, std::string* source);
+
+// Collections that are libmodsecurity AnchoredSetVariables; the index is the collection's id.
+constexpr std::string_view kSetCollections[] = {
+    "ARGS",
+    "ARGS_GET",
+    "ARGS_POST",
+    "REQUEST_HEADERS",
+    "REQUEST_HEADERS_NAMES",
+    "REQUEST_COOKIES",
+    "REQUEST_COOKIES_NAMES",
+    "RESPONSE_HEADERS",
+    "RESPONSE_HEADERS_NAMES",
+    "FILES",
+    "FILES_NAMES",
+    "FILES_SIZES",
+    "FILES_TMPNAMES",
+    "FILES_TMP_CONTENT",
+    "MULTIPART_PART_HEADERS",
+    "MULTIPART_NAME",
+    "MULTIPART_FILENAME",
+    "MATCHED_VARS",
+    "MATCHED_VARS_NAMES",
+    "GEO",
+    "ENV",
+};
+enum SetId : int {
+  kArgs,
+  kArgsGet,
+  kArgsPost,
+  kRequestHeaders,
+  kRequestHeadersNames,
+  kRequestCookies,
+  kRequestCookiesNames,
+  kResponseHeaders,
+  kResponseHeadersNames,
+  kFiles,
+  kFilesNames,
+  kFilesSizes,
+  kFilesTmpnames,
+  kFilesTmpContent,
+  kMultipartPartHeaders,
+  kMultipartName,
+  kMultipartFilename,
+  kMatchedVars,
+  kMatchedVarsNames,
+  kGeo,
+  kEnvSet,
+  kSetCount
+};
+static_assert(std::size(kSetCollections) == kSetCount);
+
+// Collections whose names are the keys of another (AnchoredSetVariableTranslationProxy).
+constexpr std::pair<std::string_view, int> kNameProxies[] = {
+    {"ARGS_NAMES", kArgs},
+    {"ARGS_GET_NAMES", kArgsGet},
+    {"ARGS_POST_NAMES", kArgsPost},
+};
+// Persistent-style collections (libmodsecurity's InMemoryPerProcess backend).
+constexpr std::string_view kStoreCollections[] = {"TX",   "IP",     "SESSION",
+                                                  "USER", "GLOBAL", "RESOURCE"};
+constexpr int kStoreTx = 0;
+constexpr int kStoreCount = static_cast<int>(std::size(kStoreCollections));
+
+// The scalars the evaluator itself sets; a rule's other scalars get ids after these.
+constexpr std::string_view kBuiltinScalars[] = {
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_PORT",
+    "SERVER_ADDR",
+    "SERVER_PORT",
+    "UNIQUE_ID",
+    "REQUEST_METHOD",
+    "REQUEST_LINE",
+    "REQUEST_PROTOCOL",
+    "QUERY_STRING",
+    "PATH_INFO",
+    "REQUEST_FILENAME",
+    "REQUEST_BASENAME",
+    "REQUEST_URI",
+    "REQUEST_URI_RAW",
+    "AUTH_TYPE",
+    "REQBODY_PROCESSOR",
+    "SERVER_NAME",
+    "URLENCODED_ERROR",
+    "ARGS_COMBINED_SIZE",
+    "MATCHED_VAR",
+    "MATCHED_VAR_NAME",
+    "INBOUND_DATA_ERROR",
+    "OUTBOUND_DATA_ERROR",
+    "FILES_COMBINED_SIZE",
+    "REQBODY_ERROR",
+    "REQBODY_ERROR_MSG",
+    "REQBODY_PROCESSOR_ERROR",
+    "REQBODY_PROCESSOR_ERROR_MSG",
+    "FULL_REQUEST",
+    "FULL_REQUEST_LENGTH",
+    "REQUEST_BODY",
+    "REQUEST_BODY_LENGTH",
+    "RESPONSE_CONTENT_TYPE",
+    "RESPONSE_STATUS",
+    "RESPONSE_PROTOCOL",
+    "RESPONSE_BODY",
+    "RESPONSE_CONTENT_LENGTH",
+    "MULTIPART_STRICT_ERROR",
+    "MULTIPART_UNMATCHED_BOUNDARY",
+    "MULTIPART_DATA_BEFORE",
+    "MULTIPART_DATA_AFTER",
+    "MULTIPART_BOUNDARY_QUOTED",
+    "MULTIPART_BOUNDARY_WHITESPACE",
+    "MULTIPART_HEADER_FOLDING",
+    "MULTIPART_LF_LINE",
+    "MULTIPART_CRLF_LF_LINES",
+    "MULTIPART_MISSING_SEMICOLON",
+    "MULTIPART_INVALID_QUOTING",
+    "MULTIPART_INVALID_PART",
+    "MULTIPART_INVALID_HEADER_FOLDING",
+};
+enum ScalarId : int {
+  kRemoteAddr,
+  kRemoteHost,
+  kRemotePort,
+  kServerAddr,
+  kServerPort,
+  kUniqueId,
+  kRequestMethod,
+  kRequestLine,
+  kRequestProtocol,
+  kQueryString,
+  kPathInfo,
+  kRequestFilename,
+  kRequestBasename,
+  kRequestUri,
+  kRequestUriRaw,
+  kAuthType,
+  kReqbodyProcessor,
+  kServerName,
+  kUrlencodedError,
+  kArgsCombinedSize,
+  kMatchedVar,
+  kMatchedVarName,
+  kInboundDataError,
+  kOutboundDataError,
+  kFilesCombinedSize,
+  kReqbodyError,
+  kReqbodyErrorMsg,
+  kReqbodyProcessorError,
+  kReqbodyProcessorErrorMsg,
+  kFullRequest,
+  kFullRequestLength,
+  kRequestBody,
+  kRequestBodyLength,
+  kResponseContentType,
+  kResponseStatus,
+  kResponseProtocol,
+  kResponseBody,
+  kResponseContentLength,
+  kMultipartStrictError,  // the 13 MULTIPART_* flags follow in BodyResult's order
+  kBuiltinScalarCount = kMultipartStrictError + 13,
+};
+static_assert(std::size(kBuiltinScalars) == kBuiltinScalarCount);
+
+int IndexOf(std::span<const std::string_view> names, std::string_view name) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Names of scalars: the built-in ones, then those rules name (ids fixed at compile time).
+class ScalarNames {
+ public:
+  int Find(std::string_view name) const {
+    int b = IndexOf(kBuiltinScalars, name);
+    if (b >= 0) return b;
+    auto f = extra_.find(name);
+    return f == extra_.end() ? -1 : f->second;
+  }
+  int Intern(std::string_view name) {
+    int id = Find(name);
+    if (id >= 0) return id;
+    id = kBuiltinScalarCount + static_cast<int>(extra_.size());
+    extra_.emplace(std::string(name), id);
+    return id;
+  }
+  size_t size() const { return kBuiltinScalarCount + extra_.size(); }
+
+ private:
+  std::map<std::string, int, std::less<>> extra_;
+};
 
 struct CVar {
   VarKind kind = VarKind::kScalar;
-  std::string source;  // kSet/kNames: the collection holding the values
+  int id = -1;  // kSet/kNames: the set holding the values; kStore: the store; kScalar: the scalar
   VariableRef ref;
+  size_t key_hash = 0;    // CiHash of ref.key
   std::string full_name;  // libmodsecurity's m_fullName ("ARGS:foo", "ARGS:regex(^a)", "TX")
   std::shared_ptr<KeyRegex> regex;
   // In-rule exclusions of keys of this collection (`!ARGS:foo`): string (case-insensitive) or
@@ -223,14 +527,103 @@ bool SameVariable(const VariableRef& a, const VariableRef& b) {
   return a.collection == b.collection && a.key == b.key && a.key_is_regex == b.key_is_regex;
 }
 
-CVar MakeVar(const VariableRef& ref) {
+VarKind Classify(std::string_view c, ScalarNames& scalars, int* id) {
+  for (const auto& [proxy, base] : kNameProxies) {
+    if (c == proxy) {
+      *id = base;
+      return VarKind::kNames;
+    }
+  }
+  if ((*id = IndexOf(kSetCollections, c)) >= 0) return VarKind::kSet;
+  if ((*id = IndexOf(kStoreCollections, c)) >= 0) return VarKind::kStore;
+  if (c == "RULE") return VarKind::kRule;
+  if (c == "XML") return VarKind::kXml;
+  if (c == "HIGHEST_SEVERITY") return VarKind::kHighestSeverity;
+  if (c == "ENV") return VarKind::kEnv;
+  *id = scalars.Intern(c);
+  return VarKind::kScalar;
+}
+
+CVar MakeVar(const VariableRef& ref, ScalarNames& scalars) {
   CVar v;
   v.ref = ref;
   v.ref.exclude = false;
   v.full_name = FullName(ref);
+  v.key_hash = CiHash{}(ref.key);
   if (ref.key_is_regex) v.regex = std::make_shared<KeyRegex>(ref.key);
-  v.kind = Classify(ref.collection, &v.source);
+  v.kind = Classify(ref.collection, scalars, &v.id);
   return v;
+}
+
+// A text with macros (%{TX.score}), split once into literal pieces and variables.
+struct Macro {
+  std::string text;      // as written
+  size_t text_hash = 0;  // CiHash of text (a collection key without macros)
+  bool has = false;      // holds a macro
+  struct Segment {
+    std::string literal;  // before the variable
+    int var = -1;         // index into vars, or -1 (the trailing literal)
+  };
+  std::vector<Segment> segments;
+  std::vector<CVar> vars;
+};
+
+// Splits `text` as the runtime expansion reads it: "%{" up to the next '}', the name split at
+// the first ':' (else '.') into collection and key, a key in slashes is a regex.
+Macro CompileMacro(std::string_view text, ScalarNames& scalars) {
+  Macro m;
+  m.text = std::string(text);
+  m.text_hash = CiHash{}(m.text);
+  if (text.find("%{") == std::string_view::npos) return m;
+  m.has = true;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("%{", i);
+    if (open == std::string_view::npos) {
+      m.segments.push_back({std::string(text.substr(i)), -1});
+      break;
+    }
+    size_t close = text.find('}', open + 2);
+    if (close == std::string_view::npos) {
+      m.segments.push_back({std::string(text.substr(i)), -1});
+      break;
+    }
+    std::string_view name = text.substr(open + 2, close - open - 2);
+    size_t sep = name.find(':');
+    if (sep == std::string_view::npos) sep = name.find('.');
+    VariableRef ref;
+    if (sep == std::string_view::npos) {
+      ref.collection = UpperCase(name);
+    } else {
+      ref.collection = UpperCase(name.substr(0, sep));
+      ref.key = std::string(name.substr(sep + 1));
+      if (ref.key.size() >= 2 && ref.key.front() == '/' && ref.key.back() == '/') {
+        ref.key = ref.key.substr(1, ref.key.size() - 2);
+        ref.key_is_regex = true;
+      }
+    }
+    m.segments.push_back({std::string(text.substr(i, open - i)), static_cast<int>(m.vars.size())});
+    m.vars.push_back(MakeVar(ref, scalars));
+    i = close + 1;
+  }
+  return m;
+}
+
+// A setvar with its store resolved and its name and value split into macros.
+struct CSetVar {
+  SetVar::Op op = SetVar::Op::kSet;
+  int store = -1;  // -1: a collection no rule can read
+  Macro name;
+  Macro value;
+};
+
+CSetVar CompileSetVar(const SetVar& sv, ScalarNames& scalars) {
+  CSetVar c;
+  c.op = sv.op;
+  c.store = IndexOf(kStoreCollections, sv.collection);
+  c.name = CompileMacro(sv.name, scalars);
+  c.value = CompileMacro(sv.value, scalars);
+  return c;
 }
 
 }  // namespace
@@ -243,7 +636,8 @@ struct CRule {
   int phase = 2;
   std::vector<CVar> vars;
   std::vector<Transformation> transformations;  // defaults folded in
-  std::string chain_key;  // the chain as bytes plus a separator (transformation cache key prefix)
+  // The transformation cache's id of each prefix of the chain (tf_nodes[i]: the first i + 1).
+  std::vector<uint32_t> tf_nodes;
   // SecRuleUpdateTargetBy*: exclusions and additions.
   std::vector<CVar> update_exclusions;
   std::vector<CVar> update_additions;
@@ -251,6 +645,26 @@ struct CRule {
   std::vector<const Rule*> action_updates;
   bool removed = false;  // SecRuleRemoveById/ByTag/ByMsg (heads only)
   bool has_block = false;
+  // Texts with macros, split once.
+  Macro op_param, msg, logdata, redirect;
+  std::vector<CSetVar> setvars;         // the rule's own
+  std::vector<CSetVar> update_setvars;  // those of SecRuleUpdateActionById, in order
+  // Persistent collections (persistent.h): initcol (store, key), setsid/setuid/setrsc (key, with
+  // the SESSIONID/USERID scalar, -1 for none), expirevar (store, name, seconds).
+  struct CollectionKey {
+    int store = -1;
+    int scalar = -1;
+    Macro key;
+  };
+  std::vector<CollectionKey> collection_keys;
+  struct ExpireVar {
+    int store = -1;
+    Macro name, seconds;
+  };
+  std::vector<ExpireVar> expirevars;
+  // Every variable reads a set (ARGS, REQUEST_COOKIES, ...), none counts: when they are all
+  // empty the rule cannot match (skipped without resolving anything).
+  bool only_sets = false;
 };
 
 class CompiledRules {
@@ -260,11 +674,47 @@ class CompiledRules {
   std::vector<std::unique_ptr<CRule>> phases[6];  // 1..5 used
   const Rule* defaults[6] = {};
   char separator = '&';
+  ScalarNames scalars;
+  std::map<std::string, uint32_t> tf_prefixes;  // transformation prefix (bytes) -> cache id
+  // Per phase: each SecMarker's positions in phases[p], ascending (skipAfter jumps there).
+  std::map<std::string, std::vector<size_t>, std::less<>> markers[6];
+  CVar all_request_headers;       // REQUEST_HEADERS, for FULL_REQUEST
+  std::vector<CVar> rule_fields;  // RULE:id, rev, severity, logdata, msg
 };
 
 namespace {
 
-Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int phase, CRule& out) {
+// initcol (ip, global and resource only, as 3.0.9), setsid, setuid, setrsc and expirevar on
+// persistent collections.
+void CompileCollectionActions(const Rule& r, ScalarNames& scalars, CRule& out) {
+  for (const auto& [collection, key] : r.initcols) {
+    if (collection == "IP" || collection == "GLOBAL" || collection == "RESOURCE") {
+      out.collection_keys.push_back(
+          {IndexOf(kStoreCollections, collection), -1, CompileMacro(key, scalars)});
+    }
+  }
+  auto set_key = [&](const std::string& text, std::string_view collection, const char* scalar) {
+    if (text.empty()) return;
+    out.collection_keys.push_back({IndexOf(kStoreCollections, collection),
+                                   scalar != nullptr ? scalars.Intern(scalar) : -1,
+                                   CompileMacro(text, scalars)});
+  };
+  set_key(r.setsid, "SESSION", "SESSIONID");
+  set_key(r.setuid, "USER", "USERID");
+  set_key(r.setrsc, "RESOURCE", nullptr);
+  for (const auto& [variable, seconds] : r.expirevars) {
+    const size_t dot = variable.find_first_of(".:");
+    if (dot == std::string::npos) continue;
+    const int store = IndexOf(kStoreCollections, UpperCase(variable.substr(0, dot)));
+    if (store <= kStoreTx) continue;  // TX ends with its transaction
+    out.expirevars.push_back(
+        {store, CompileMacro(variable.substr(dot + 1), scalars), CompileMacro(seconds, scalars)});
+  }
+}
+
+Status CompileRule(CompiledRules& c, const Rule& r, const CRule* parent, int phase, CRule& out) {
+  const RuleSet& set = *c.set;
+  ScalarNames& scalars = c.scalars;
   out.rule = &r;
   out.parent = parent;
   out.phase = phase;
@@ -277,7 +727,7 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
   for (const auto& v : r.variables) {
     if (v.exclude) continue;
     bool drop = false;
-    CVar cv = MakeVar(v);
+    CVar cv = MakeVar(v, scalars);
     for (const VariableRef* e : exclusions) {
       if (SameVariable(*e, v) && e->count == v.count) drop = true;
       if (EqualsIgnoreCase(e->collection, v.collection) && !e->key.empty()) {
@@ -302,8 +752,14 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
   for (Transformation t : r.transformations) {
     if (t != Transformation::kNone) out.transformations.push_back(t);
   }
-  for (Transformation t : out.transformations) out.chain_key.push_back(static_cast<char>(t));
-  out.chain_key.push_back(static_cast<char>(0xff));
+  {
+    std::string prefix;
+    for (Transformation t : out.transformations) {
+      prefix.push_back(static_cast<char>(t));
+      auto [it, fresh] = c.tf_prefixes.emplace(prefix, static_cast<uint32_t>(c.tf_prefixes.size()));
+      out.tf_nodes.push_back(it->second);
+    }
+  }
   out.has_block = r.block || r.disruptive == Disruptive::kBlock;
   // Configuration-time exceptions.
   auto has_tag = [&](const std::string& tag) {
@@ -312,9 +768,9 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
   auto add_updates = [&](const std::vector<VariableRef>& refs) {
     for (const auto& v : refs) {
       if (v.exclude) {
-        out.update_exclusions.push_back(MakeVar(v));
+        out.update_exclusions.push_back(MakeVar(v, scalars));
       } else {
-        out.update_additions.push_back(MakeVar(v));
+        out.update_additions.push_back(MakeVar(v, scalars));
       }
     }
   };
@@ -331,6 +787,9 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
     if (range.Contains(r.id) && upd != nullptr) {
       out.action_updates.push_back(upd.get());
       if (upd->disruptive == Disruptive::kBlock) out.has_block = true;
+      for (const auto& sv : upd->setvars) {
+        out.update_setvars.push_back(CompileSetVar(sv, scalars));
+      }
     }
   }
   if (parent == nullptr && r.kind != Rule::Kind::kMarker) {
@@ -344,12 +803,26 @@ Status CompileRule(const RuleSet& set, const Rule& r, const CRule* parent, int p
       if (has_tag(t)) out.removed = true;
     }
   }
+  if (r.op != nullptr) out.op_param = CompileMacro(r.op->param(), scalars);
+  out.msg = CompileMacro(r.msg, scalars);
+  out.logdata = CompileMacro(r.logdata, scalars);
+  out.redirect = CompileMacro(r.redirect_url, scalars);
+  for (const auto& sv : r.setvars) out.setvars.push_back(CompileSetVar(sv, scalars));
+  CompileCollectionActions(r, scalars, out);
+  out.only_sets = !out.vars.empty() || !out.update_additions.empty();
+  for (const auto* list : {&out.vars, &out.update_additions}) {
+    for (const CVar& v : *list) {
+      if (v.ref.count || (v.kind != VarKind::kSet && v.kind != VarKind::kNames)) {
+        out.only_sets = false;
+      }
+    }
+  }
   if (r.chained != nullptr) {
     out.child = std::make_unique<CRule>();
     // A chain member runs in its own phase's context (libmodsecurity keeps the phase it parsed,
     // 2 unless given); the head decides where the chain runs.
     int child_phase = r.chained->phase_set ? r.chained->phase : 2;
-    WARD_RETURN_IF_ERROR(CompileRule(set, *r.chained, &out, child_phase, *out.child));
+    WARD_RETURN_IF_ERROR(CompileRule(c, *r.chained, &out, child_phase, *out.child));
   }
   return Status::Ok();
 }
@@ -360,16 +833,24 @@ Result<std::shared_ptr<const CompiledRules>> Compile(std::unique_ptr<RuleSet> se
                                                      EvalOptions options) {
   auto c = std::make_shared<CompiledRules>();
   c->options = options;
-  if (!set->argument_separator.empty()) c->separator = set->argument_separator[0];
-  for (const auto& [phase, rule] : set->default_actions) {
+  c->set = std::move(set);
+  const RuleSet& rs = *c->set;
+  if (!rs.argument_separator.empty()) c->separator = rs.argument_separator[0];
+  for (const auto& [phase, rule] : rs.default_actions) {
     if (phase >= 1 && phase <= 5) c->defaults[phase] = rule.get();
   }
-  for (const auto& r : set->rules) {
+  c->all_request_headers =
+      MakeVar(VariableRef{"REQUEST_HEADERS", "", false, false, false}, c->scalars);
+  for (const char* k : {"id", "rev", "severity", "logdata", "msg"}) {
+    c->rule_fields.push_back(MakeVar(VariableRef{"RULE", k, false, false, false}, c->scalars));
+  }
+  for (const auto& r : rs.rules) {
     if (r->kind == Rule::Kind::kMarker) {
       // A marker is in every phase.
       for (int p = 1; p <= 5; ++p) {
         auto cr = std::make_unique<CRule>();
-        WARD_RETURN_IF_ERROR(CompileRule(*set, *r, nullptr, p, *cr));
+        WARD_RETURN_IF_ERROR(CompileRule(*c, *r, nullptr, p, *cr));
+        c->markers[p][r->marker].push_back(c->phases[p].size());
         c->phases[p].push_back(std::move(cr));
       }
       continue;
@@ -377,10 +858,9 @@ Result<std::shared_ptr<const CompiledRules>> Compile(std::unique_ptr<RuleSet> se
     int phase = r->phase;
     if (phase < 1 || phase > 5) phase = phase <= 0 ? 1 : 5;
     auto cr = std::make_unique<CRule>();
-    WARD_RETURN_IF_ERROR(CompileRule(*set, *r, nullptr, phase, *cr));
+    WARD_RETURN_IF_ERROR(CompileRule(*c, *r, nullptr, phase, *cr));
     c->phases[phase].push_back(std::move(cr));
   }
-  c->set = std::move(set);
   return std::shared_ptr<const CompiledRules>(std::move(c));
 }
 
@@ -389,150 +869,328 @@ Result<std::shared_ptr<const CompiledRules>> Compile(std::unique_ptr<RuleSet> se
 
 namespace {
 
+// One value a variable gives: views into the transaction's arena or the compiled rules.
 struct Value {
-  std::string key;                  // without the collection
-  std::string key_with_collection;  // "ARGS:foo", "REQUEST_URI"
-  std::string value;
+  enum class Name : uint8_t { kCollection, kCollectionKey, kKey };
+  std::string_view collection;
+  std::string_view key;  // without the collection
+  std::string_view value;
+  // How libmodsecurity names it (its key with collection): "REQUEST_URI" (a scalar),
+  // "ARGS:foo", or the key alone (a count: "&ARGS" gives "ARGS").
+  Name name = Name::kCollectionKey;
+  // Where the transformation cache keeps this value's number; null: not cached (computed values
+  // such as counts and RULE fields).
+  uint32_t* tf_id = nullptr;
+  // Where the value lives (null: it cannot change, a key). A rule's setvar may replace a value
+  // while the rule still visits the one it read: the number then belongs to the new one, and
+  // the old value is transformed without the cache.
+  const std::string_view* source = nullptr;
+
+  size_t NameSize() const {
+    switch (name) {
+      case Name::kCollection:
+        return collection.size();
+      case Name::kCollectionKey:
+        return collection.size() + 1 + key.size();
+      case Name::kKey:
+        return key.size();
+    }
+    return 0;
+  }
+  bool NameIs(std::string_view s) const {
+    switch (name) {
+      case Name::kCollection:
+        return s == collection;
+      case Name::kKey:
+        return s == key;
+      case Name::kCollectionKey:
+        return s.size() == collection.size() + 1 + key.size() &&
+               s.substr(0, collection.size()) == collection && s[collection.size()] == ':' &&
+               s.substr(collection.size() + 1) == key;
+    }
+    return false;
+  }
+  std::string_view NameIn(Arena& a) const {
+    switch (name) {
+      case Name::kCollection:
+        return collection;
+      case Name::kKey:
+        return key;
+      case Name::kCollectionKey:
+        return a.Concat({collection, ":", key});
+    }
+    return {};
+  }
 };
 
-// What libmodsecurity keeps in its RuleMessage for the match being logged.
+// What libmodsecurity keeps in its RuleMessage for the match being logged. Views into the arena
+// or the rules: the line is only written when the match is logged. The tags are the State's
+// `msg_tags` (one message is being built at a time).
 struct Message {
   int64_t id = 0;
   const Rule* head = nullptr;
-  std::string msg;
-  std::string data;
+  std::string_view msg;
+  std::string_view data;
   int severity = 0;
   bool save = true;
   bool disruptive = false;
-  std::string match;  // "Matched \"Operator ..."
-  std::string variable;
-  std::vector<std::string> tags;
+  // The last match: "Matched \"Operator `<op>' with parameter `<param>' against variable
+  // `<variable>' (Value: `<value>' )" (or libinjection's sentence).
+  bool matched = false;
+  OperatorKind op = OperatorKind::kRx;
+  std::string_view param;     // as shown: the expansion or the parameter as written
+  bool strip_macros = false;  // shown without its macros (operators that take none)
+  std::string_view variable;  // ARGS:id
+  std::string_view value;     // before transformation
 };
 
-// Collections that are libmodsecurity AnchoredSetVariables.
-constexpr std::string_view kSetCollections[] = {
-    "ARGS",
-    "ARGS_GET",
-    "ARGS_POST",
-    "REQUEST_HEADERS",
-    "REQUEST_HEADERS_NAMES",
-    "REQUEST_COOKIES",
-    "REQUEST_COOKIES_NAMES",
-    "RESPONSE_HEADERS",
-    "RESPONSE_HEADERS_NAMES",
-    "FILES",
-    "FILES_NAMES",
-    "FILES_SIZES",
-    "FILES_TMPNAMES",
-    "FILES_TMP_CONTENT",
-    "MULTIPART_PART_HEADERS",
-    "MULTIPART_NAME",
-    "MULTIPART_FILENAME",
-    "MATCHED_VARS",
-    "MATCHED_VARS_NAMES",
-    "GEO",
-    "ENV",
-};
-// Collections whose names are the keys of another (AnchoredSetVariableTranslationProxy).
-constexpr std::pair<std::string_view, std::string_view> kNameProxies[] = {
-    {"ARGS_NAMES", "ARGS"},
-    {"ARGS_GET_NAMES", "ARGS_GET"},
-    {"ARGS_POST_NAMES", "ARGS_POST"},
-};
-// Persistent-style collections (libmodsecurity's InMemoryPerProcess backend).
-constexpr std::string_view kStoreCollections[] = {"TX",   "IP",     "SESSION",
-                                                  "USER", "GLOBAL", "RESOURCE"};
-
-bool IsStore(std::string_view c) {
-  return std::find(std::begin(kStoreCollections), std::end(kStoreCollections), c) !=
-         std::end(kStoreCollections);
-}
-
-VarKind Classify(std::string_view c, std::string* source) {
-  *source = std::string(c);
-  for (const auto& [proxy, base] : kNameProxies) {
-    if (c == proxy) {
-      *source = std::string(base);
-      return VarKind::kNames;
+// The transformation cache: (chain prefix, value) -> the prefix's result. A value gets a number
+// the first time it is transformed (kept beside it in its collection, see Entry), so a lookup is
+// an index into the prefix's row, not a hash: rules that follow each other read neighbouring
+// cells. Rows are kept by the thread's State and emptied per transaction by a generation
+// counter: a warm cache neither allocates nor clears memory.
+class TfCache {
+ public:
+  // Makes room for `nodes` prefixes and forgets every entry and number. Rows longer than
+  // kKeepCells are released (a request with thousands of values does not pin its rows).
+  void Reset(size_t nodes) {
+    if (rows_.size() < nodes) rows_.resize(nodes);
+    for (auto& row : rows_) {
+      if (row.size() > kKeepCells) std::vector<Cell>().swap(row);
+    }
+    next_id_ = 1;
+    if (++gen_ == 0) {  // wrapped: no cell may look current
+      for (auto& row : rows_) {
+        for (Cell& c : row) c.gen = 0;
+      }
+      gen_ = 1;
     }
   }
-  if (std::find(std::begin(kSetCollections), std::end(kSetCollections), c) !=
-      std::end(kSetCollections)) {
-    return VarKind::kSet;
+  uint32_t Number(uint32_t* id) {
+    if (*id == 0) *id = next_id_++;
+    return *id;
   }
-  if (IsStore(c)) return VarKind::kStore;
-  if (c == "RULE") return VarKind::kRule;
-  if (c == "XML") return VarKind::kXml;
-  if (c == "HIGHEST_SEVERITY") return VarKind::kHighestSeverity;
-  if (c == "ENV") return VarKind::kEnv;
-  return VarKind::kScalar;
+  const std::string_view* Find(uint32_t node, uint32_t id) const {
+    const auto& row = rows_[node];
+    if (id >= row.size() || row[id].gen != gen_) return nullptr;
+    return &row[id].result;
+  }
+  void Insert(uint32_t node, uint32_t id, std::string_view result) {
+    auto& row = rows_[node];
+    if (id >= row.size()) {
+      row.resize(std::max<size_t>(64, std::max<size_t>(id + 1, row.size() * 2)));
+    }
+    row[id] = Cell{gen_, result};
+  }
+
+ private:
+  struct Cell {
+    uint32_t gen = 0;
+    std::string_view result;
+  };
+  static constexpr size_t kKeepCells = 2048;
+  std::vector<std::vector<Cell>> rows_;
+  uint32_t gen_ = 1;
+  uint32_t next_id_ = 1;
+};
+
+// Whether `a` starts with `prefix`, ASCII case-insensitively.
+bool StartsWithIgnoreCase(std::string_view a, std::string_view prefix) {
+  return a.size() >= prefix.size() && EqualsIgnoreCase(a.substr(0, prefix.size()), prefix);
 }
+
+bool IsCSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// std::stoi as libmodsecurity uses it (strtol base 10): 0 when nothing is read or out of int
+// range.
+int StoiOrZero(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && IsCSpace(s[i])) ++i;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    neg = s[i] == '-';
+    ++i;
+  }
+  int64_t v = 0;
+  bool any = false;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    any = true;
+    v = v * 10 + (s[i] - '0');
+    if (v > static_cast<int64_t>(INT_MAX) + 1) return 0;
+  }
+  if (!any) return 0;
+  if (neg) v = -v;
+  if (v > INT_MAX || v < INT_MIN) return 0;
+  return static_cast<int>(v);
+}
+
+// libmodsecurity's utils::uri_decode into the arena: %XX decoded where both digits are hex.
+std::string_view UriDecodeIn(Arena& a, std::string_view in) {
+  if (in.empty()) return kEmpty;
+  char* out = a.Alloc(in.size());
+  size_t o = 0;
+  size_t i = 0;
+  while (i + 2 < in.size()) {
+    if (in[i] == '%') {
+      int x = HexDigitValue(in[i + 1]);
+      int y = HexDigitValue(in[i + 2]);
+      if (x >= 0 && y >= 0) {
+        out[o++] = static_cast<char>((x << 4) + y);
+        i += 3;
+        continue;
+      }
+    }
+    out[o++] = in[i++];
+  }
+  while (i < in.size()) out[o++] = in[i++];
+  return {out, o};
+}
+
+// UrlDecodeNonStrict into the arena.
+std::string_view UrlDecodeNonStrictIn(Arena& a, std::string_view in, bool* invalid) {
+  if (in.empty()) return kEmpty;
+  char* out = a.Alloc(in.size());
+  size_t o = 0;
+  size_t i = 0;
+  while (i < in.size()) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 < in.size() && HexDigitValue(in[i + 1]) >= 0 && HexDigitValue(in[i + 2]) >= 0) {
+        out[o++] = static_cast<char>((HexDigitValue(in[i + 1]) << 4) | HexDigitValue(in[i + 2]));
+        i += 3;
+      } else {
+        out[o++] = c;
+        ++i;
+        *invalid = true;
+      }
+    } else {
+      out[o++] = c == '+' ? ' ' : c;
+      ++i;
+    }
+  }
+  return {out, o};
+}
+
+constexpr int kMaxDepth = 8;  // nested macro expansion (a RULE:logdata naming itself stops)
 
 }  // namespace
 
 struct Transaction::State {
-  std::shared_ptr<const CompiledRules> rules;
-  std::string unique_id;
-  std::map<std::string, Collection, std::less<>> sets;
-  std::map<std::string, Collection, std::less<>> stores;
-  std::map<std::string, std::string, std::less<>> scalars;
-
-  EngineMode engine = EngineMode::kDetectionOnly;
-  std::optional<bool> body_access;  // ctl:requestBodyAccess
-  enum class BodyType { kUnknown, kUrlEncoded, kMultipart };
-  enum class BodyProc { kUnknown, kJson, kXml };
-  BodyType body_type = BodyType::kUnknown;
-  BodyProc body_proc = BodyProc::kUnknown;
-  std::string request_body;
-  std::string response_body;
-  std::string uri_no_query_decoded;
-  std::string server_ip;
-  std::string client_ip;
-  int64_t args_combined_size = 0;
-  int highest_severity = 255;
-
-  // Runtime exceptions (ctl).
-  std::vector<int64_t> remove_ids;
-  std::vector<std::pair<int64_t, int64_t>> remove_ranges;
-  std::vector<std::string> remove_tags;
-  std::vector<std::pair<int64_t, std::string>> remove_target_by_id;
-  std::vector<std::pair<std::string, std::string>> remove_target_by_tag;
-
-  // Flow control.
-  std::optional<std::string> marker;
-  int skip_next = 0;
-  enum class Allow { kNone, kFromNowOn, kRequest, kPhase };
-  Allow allow = Allow::kNone;
-
-  EvalIntervention it;
-  std::vector<MatchLog> logs;
-
+  // --- kept from one transaction to the next (a State is reused by its thread) ---
+  Arena arena;
   OperatorScratch op_scratch;
   TransformScratch tf_scratch;
-  std::unordered_map<std::string, std::string> transform_cache;
   body::BodyProcessor body_processor;
   body::BodyResult body_result;
-  const body::XmlDocument* xml = nullptr;
+  std::string request_body;
+  std::string response_body;
+  std::string unique_id;
+  std::vector<std::string_view> scalars;  // by scalar id; empty when unset
+  std::vector<uint32_t> scalar_tf_ids;    // their numbers in the transformation cache
+  std::vector<const CVar*> vars_scratch;
+  std::vector<Value> values_scratch;
+  std::vector<std::string_view> stages_scratch;
+  std::vector<Value> depth_values[kMaxDepth];
+  std::string depth_text[kMaxDepth];
+  int depth = 0;
+  std::string tf_buf;
+  std::vector<std::string_view> xml_values;
+  std::vector<const std::vector<std::string>*> msg_tags;
+  TfCache transform_cache;  // this transaction's (Reset by Begin)
+  // MATCHED_VARS(_NAMES) updates not applied yet (few rules read them: they are applied, in
+  // order, when one does). An entry with a null name clears both.
+  struct MatchedOp {
+    std::string_view name;
+    std::string_view value;
+  };
+  std::vector<MatchedOp> matched_ops;  // the tags of the Message being built
+  // Persistent collections (persistent.h): the caller's (UsePersistentCollections), else
+  // own_persistent, emptied when a transaction first uses it. Collection keys by store index
+  // (initcol, setsid, ...); persistent_key: scratch for "<key>::<app>::<name>".
+  PersistentCollections* persistent = nullptr;
+  std::unique_ptr<PersistentCollections> own_persistent;
+  std::array<std::string, kStoreCount> collection_keys;
+  std::string persistent_key;
+
+  // --- one transaction's ---
+  std::shared_ptr<const CompiledRules> rules;
+  struct Data {
+    explicit Data(Arena* a) : sets(MakeArray<kSetCount>(a)), stores(MakeArray<kStoreCount>(a)) {}
+    template <size_t N>
+    static std::array<Collection, N> MakeArray(Arena* a) {
+      return [&]<size_t... I>(std::index_sequence<I...>) {
+        return std::array<Collection, N>{((void)I, Collection(ArenaAlloc<int>(a)))...};
+      }
+      (std::make_index_sequence<N>());
+    }
+    std::array<Collection, kSetCount> sets;
+    std::array<Collection, kStoreCount> stores;
+
+    EngineMode engine = EngineMode::kDetectionOnly;
+    std::optional<bool> body_access;  // ctl:requestBodyAccess
+    enum class BodyType { kUnknown, kUrlEncoded, kMultipart };
+    enum class BodyProc { kUnknown, kJson, kXml };
+    BodyType body_type = BodyType::kUnknown;
+    BodyProc body_proc = BodyProc::kUnknown;
+    std::string_view uri_no_query_decoded;
+    std::string_view server_ip;
+    std::string_view client_ip;
+    int64_t args_combined_size = 0;
+    int highest_severity = 255;
+
+    // Runtime exceptions (ctl).
+    std::vector<int64_t> remove_ids;
+    std::vector<std::pair<int64_t, int64_t>> remove_ranges;
+    std::vector<std::string> remove_tags;
+    std::vector<std::pair<int64_t, std::string>> remove_target_by_id;
+    std::vector<std::pair<std::string, std::string>> remove_target_by_tag;
+
+    // Flow control.
+    const std::string* marker = nullptr;  // skipAfter's marker (in the rules), null: none
+    int skip_next = 0;
+    enum class Allow { kNone, kFromNowOn, kRequest, kPhase };
+    Allow allow = Allow::kNone;
+
+    EvalIntervention it;
+    std::vector<MatchLog> logs;
+    const body::XmlDocument* xml = nullptr;
+  };
+  std::optional<Data> d;
+
+  void Begin(std::shared_ptr<const CompiledRules> r, std::string_view id) {
+    rules = std::move(r);
+    arena.Reset();
+    d.emplace(&arena);
+    transform_cache.Reset(rules->tf_prefixes.size());
+    matched_ops.clear();
+    scalars.assign(rules->scalars.size(), kEmpty);
+    scalar_tf_ids.assign(rules->scalars.size(), 0);
+    request_body.clear();
+    response_body.clear();
+    unique_id.assign(id);
+    depth = 0;
+    d->engine = rules->set->engine;
+    scalars[kUniqueId] = unique_id;
+    persistent = nullptr;
+    for (auto& k : collection_keys) k.clear();
+  }
+  void End() {
+    d.reset();
+    rules.reset();
+    arena.Reset();
+  }
 
   // --- helpers ---
-  Collection& Set(std::string_view name) {
-    auto it2 = sets.find(name);
-    if (it2 == sets.end()) it2 = sets.emplace(std::string(name), Collection()).first;
-    return it2->second;
+  Collection& Set(int id) { return d->sets[static_cast<size_t>(id)]; }
+  void SetScalar(int id, std::string_view value) { SetScalarView(id, arena.Copy(value)); }
+  // `value` already in the arena or the rules.
+  void SetScalarView(int id, std::string_view value) {
+    scalars[static_cast<size_t>(id)] = value;
+    scalar_tf_ids[static_cast<size_t>(id)] = 0;
   }
-  Collection& Store(std::string_view name) {
-    auto it2 = stores.find(name);
-    if (it2 == stores.end()) it2 = stores.emplace(std::string(name), Collection()).first;
-    return it2->second;
-  }
-  void SetScalar(std::string_view name, std::string_view value) {
-    scalars[std::string(name)] = std::string(value);
-  }
-  std::string Scalar(std::string_view name) const {
-    auto f = scalars.find(name);
-    return f == scalars.end() ? std::string() : f->second;
-  }
-  EngineMode Engine() const { return engine; }
+  std::string_view Scalar(int id) const { return scalars[static_cast<size_t>(id)]; }
 
   bool HasTag(const Rule& r, const std::string& tag) const {
     return std::find(r.tags.begin(), r.tags.end(), tag) != r.tags.end();
@@ -540,28 +1198,48 @@ struct Transaction::State {
 
   void Resolve(const CVar& v, const CRule* rule, std::vector<Value>& out);
   void ResolveBase(const CVar& v, const CRule* rule, std::vector<Value>& out);
-  std::string Expand(std::string_view text, const CRule* rule);
-  std::optional<std::string> MacroValue(std::string_view name, const CRule* rule);
+  std::string_view Expand(const Macro& m, const CRule* rule);
 
   void EvaluatePhase(int phase);
   bool EvaluateRule(const CRule& r, Message& rm);
+  std::string_view TransformCached(const CRule& r, const Value& val);
   void ActionsIndependent(const CRule& r, Message& rm);
   void ActionsAfterFullMatch(const CRule& r, Message& rm);
   void RunDisruptive(const CRule& r, Disruptive d, Message& rm);
   void RunCtl(const Ctl& c);
-  void RunSetVar(const SetVar& sv, const CRule* rule);
+  void RunSetVar(const CSetVar& sv, const CRule* rule);
+  // --- persistent collections (IP, GLOBAL, RESOURCE, SESSION, USER) ---
+  PersistentCollections& Persistent();
+  // persistent_key = "<collection key>::<SecWebAppId>::" + name: where 3.0.9 keeps `name`.
+  const std::string& PersistentKey(int store, std::string_view name);
+  void RunPersistentSetVar(const CSetVar& sv, const CRule* rule);
+  // initcol, setsid, setuid, setrsc, expirevar of a rule that matched.
+  void RunCollectionActions(const CRule& r);
+  void SetTx(std::string_view name, std::string_view value);
   void Log(Message& rm);
-  void UpdateMatched(const std::string& kwc, const std::string& value);
+  void UpdateMatched(std::string_view kwc, std::string_view value);
   void CleanMatched();
+  void ApplyMatched();
   bool AddArgument(std::string_view origin, std::string_view key, std::string_view value);
   void ExtractArguments(std::string_view origin, std::string_view buf);
 };
+
+namespace {
+
+// States kept per thread between transactions (their arenas and scratch buffers warm).
+struct StatePool {
+  std::vector<std::unique_ptr<Transaction::State>> free;
+};
+thread_local StatePool t_pool;
+constexpr size_t kPoolMax = 8;
+
+}  // namespace
 
 // --- variables ---
 
 void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vector<Value>& out) {
   const std::string& c = v.ref.collection;
-  auto omit = [&](const std::string& key) {
+  auto omit = [&](std::string_view key) {
     for (const auto& k : v.exclude_keys) {
       if (key.size() == k.size()) {
         bool eq = true;
@@ -581,69 +1259,74 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
   };
   // AnchoredSetVariable (optionally seen through a name proxy).
   const bool names = v.kind == VarKind::kNames;
-  const bool is_set = names || v.kind == VarKind::kSet;
-  const std::string& source = v.source;
-  if (is_set) {
-    auto f = sets.find(source);
-    if (f == sets.end()) return;
-    const Collection& col = f->second;
-    auto make = [&](const std::string& key, const std::string& value) {
-      Value val;
-      val.key = key;
-      val.key_with_collection = c + ":" + key;
-      val.value = names ? key : value;
-      return val;
+  if (names || v.kind == VarKind::kSet) {
+    if (v.id == kMatchedVars || v.id == kMatchedVarsNames) ApplyMatched();
+    const Collection& col = Set(v.id);
+    if (col.empty()) return;
+    auto make = [&](std::string_view key, const Entry& e) {
+      return Value{c,
+                   key,
+                   names ? key : e.value,
+                   Value::Name::kCollectionKey,
+                   names ? &e.key_tf_id : &e.tf_id,
+                   names ? nullptr : &e.value};
     };
-    if (v.ref.key.empty()) {
-      std::vector<Value> tmp;
-      for (const auto& [k, val] : col) {
-        if (!omit(k)) tmp.push_back(make(k, val));
+    if (v.ref.key.empty() || v.regex != nullptr) {
+      // Visited in reverse (3.0.9 inserts each value at the front).
+      const size_t start = out.size();
+      for (const auto& [k, e] : col) {
+        if (v.regex != nullptr && !v.regex->Search(k)) continue;
+        if (!omit(k)) out.push_back(make(k, e));
       }
-      out.insert(out.end(), std::make_move_iterator(tmp.rbegin()),
-                 std::make_move_iterator(tmp.rend()));
-    } else if (v.regex != nullptr) {
-      std::vector<Value> tmp;
-      for (const auto& [k, val] : col) {
-        if (!v.regex->Search(k)) continue;
-        if (!omit(k)) tmp.push_back(make(k, val));
-      }
-      out.insert(out.end(), std::make_move_iterator(tmp.rbegin()),
-                 std::make_move_iterator(tmp.rend()));
+      std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
     } else {
-      auto range = col.equal_range(v.ref.key);
+      auto range = col.equal_range(HashedKey{v.ref.key, v.key_hash});
       for (auto i = range.first; i != range.second; ++i) out.push_back(make(i->first, i->second));
     }
     return;
   }
+  if (v.kind == VarKind::kStore && v.id != kStoreTx) {
+    // 3.0.9 looks up "<collection key>::<app>::<selector>" (a whole collection: the bare prefix)
+    // and names the values by that key; a /regex/ selection finds nothing here (docs/ips.md).
+    if (v.regex != nullptr) return;
+    const PersistentMap& col = Persistent().Get(kStoreCollections[static_cast<size_t>(v.id)]);
+    if (col.empty()) return;
+    const std::string_view key = arena.Copy(PersistentKey(v.id, v.ref.key));
+    const size_t start = out.size();
+    auto range = col.equal_range(std::string(key));
+    for (auto i = range.first; i != range.second; ++i) {
+      if (omit(key)) continue;
+      out.push_back(Value{c, key, arena.Copy(i->second), Value::Name::kCollectionKey});
+    }
+    std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
+    return;
+  }
   if (v.kind == VarKind::kStore) {
-    auto f = stores.find(c);
-    if (f == stores.end()) return;
-    const Collection& col = f->second;
-    std::vector<Value> tmp;
+    const Collection& col = d->stores[static_cast<size_t>(v.id)];
     // 3.0.9 keys persistent collections (IP, SESSION, ...) by "<initcol key>::<name>" and
     // prefixes the selector the same way: a whole-collection or regex selection finds nothing.
-    if (c != "TX" && (v.ref.key.empty() || v.regex != nullptr)) return;
+    if (v.id != kStoreTx && (v.ref.key.empty() || v.regex != nullptr)) return;
+    const size_t start = out.size();
     if (v.ref.key.empty() || v.regex != nullptr) {
-      for (const auto& [k, val] : col) {
+      for (const auto& [k, e] : col) {
         if (v.regex != nullptr && !v.regex->Search(k)) continue;
         if (omit(k)) continue;
-        tmp.push_back(Value{k, c + ":" + k, val});
+        out.push_back(Value{c, k, e.value, Value::Name::kCollectionKey, &e.tf_id, &e.value});
       }
     } else {
-      auto range = col.equal_range(v.ref.key);
+      auto range = col.equal_range(HashedKey{v.ref.key, v.key_hash});
       for (auto i = range.first; i != range.second; ++i) {
         if (omit(v.ref.key)) continue;
-        tmp.push_back(Value{v.ref.key, c + ":" + v.ref.key, i->second});
+        out.push_back(Value{c, v.ref.key, i->second.value, Value::Name::kCollectionKey,
+                            &i->second.tf_id, &i->second.value});
       }
     }
-    out.insert(out.end(), std::make_move_iterator(tmp.rbegin()),
-               std::make_move_iterator(tmp.rend()));
+    std::reverse(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
     return;
   }
   if (v.kind == VarKind::kRule && (v.ref.key.empty() || v.regex != nullptr)) {
-    for (const char* k : {"id", "rev", "severity", "logdata", "msg"}) {
-      if (v.regex != nullptr && !v.regex->Search(k)) continue;
-      CVar one = MakeVar(VariableRef{"RULE", k, false, false, false});
+    for (const CVar& one : rules->rule_fields) {
+      if (v.regex != nullptr && !v.regex->Search(one.ref.key)) continue;
       ResolveBase(one, rule, out);
     }
     return;
@@ -651,34 +1334,34 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
   if (v.kind == VarKind::kRule) {
     const CRule* r = rule;
     std::string k = UpperCase(v.ref.key);
-    std::string value;
+    std::string_view value;
     bool found = false;
     while (r != nullptr && !found) {
       const Rule& rr = *r->rule;
       if (k == "ID" && rr.id != 0) {
-        value = std::to_string(rr.id);
+        value = arena.Number(rr.id);
         found = true;
       } else if (k == "MSG" && !rr.msg.empty()) {
         value = rr.msg;
         found = true;
       } else if (k == "SEVERITY" && rr.severity) {
-        value = std::to_string(*rr.severity);
+        value = arena.Number(*rr.severity);
         found = true;
       } else if (k == "REV" && !rr.rev.empty()) {
         value = rr.rev;
         found = true;
       } else if (k == "LOGDATA" && !rr.logdata.empty()) {
-        value = Expand(rr.logdata, r);
+        value = Expand(r->logdata, r);
         found = true;
       }
       r = r->parent;
     }
-    if (found) out.push_back(Value{v.ref.key, "RULE:" + v.ref.key, value});
+    if (found) out.push_back(Value{"RULE", v.ref.key, value, Value::Name::kCollectionKey});
     return;
   }
   if (v.kind == VarKind::kXml) {
     // XML:<xpath> over the parsed body (seclang/body); nothing without an XML document.
-    if (xml == nullptr || v.ref.key.empty()) return;
+    if (d->xml == nullptr || v.ref.key.empty()) return;
     std::vector<std::pair<std::string, std::string>> ns;
     for (const CRule* r = rule; r != nullptr; r = r->parent) {
       for (const auto& x : r->rule->xmlns) {
@@ -686,36 +1369,38 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
         if (eq != std::string::npos) ns.emplace_back(x.substr(0, eq), x.substr(eq + 1));
       }
     }
-    std::vector<std::string_view> values;
-    xml->Evaluate(v.ref.key, ns, &body_result, &values);
-    for (std::string_view val : values) {
-      out.push_back(Value{v.ref.key, "XML:" + v.ref.key, std::string(val)});
+    xml_values.clear();
+    d->xml->Evaluate(v.ref.key, ns, &body_result, &xml_values);
+    for (std::string_view val : xml_values) {
+      out.push_back(Value{"XML", v.ref.key, arena.Copy(val), Value::Name::kCollectionKey});
     }
     return;
   }
   if (v.kind == VarKind::kHighestSeverity) {
-    out.push_back(Value{"", c, std::to_string(highest_severity)});
+    out.push_back(Value{c, "", arena.Number(d->highest_severity), Value::Name::kCollection});
     return;
   }
   if (v.kind == VarKind::kEnv) {
     // The process environment, in name order (3.0.9 copies environ into a std::map); a
     // selector compares names exactly.
-    std::map<std::string, std::string> env;
+    std::map<std::string_view, std::string_view> env;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       std::string_view kv(*e);
       size_t eq = kv.find('=');
       if (eq == std::string_view::npos) continue;
-      env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+      env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
     }
     for (const auto& [k, val] : env) {
       if (!v.ref.key.empty() && k != v.ref.key) continue;
       if (omit(k)) continue;
-      out.push_back(Value{k, "ENV:" + k, val});
+      out.push_back(Value{"ENV", arena.Copy(k), arena.Copy(val), Value::Name::kCollectionKey});
     }
     return;
   }
   // Anchored scalar: always one value.
-  out.push_back(Value{"", c, Scalar(c)});
+  const auto sid = static_cast<size_t>(v.id);
+  out.push_back(
+      Value{c, "", scalars[sid], Value::Name::kCollection, &scalar_tf_ids[sid], &scalars[sid]});
 }
 
 void Transaction::State::Resolve(const CVar& v, const CRule* rule, std::vector<Value>& out) {
@@ -723,92 +1408,177 @@ void Transaction::State::Resolve(const CVar& v, const CRule* rule, std::vector<V
     ResolveBase(v, rule, out);
     return;
   }
-  std::vector<Value> tmp;
-  ResolveBase(v, rule, tmp);
-  out.push_back(Value{v.full_name, v.full_name, std::to_string(tmp.size())});
+  const size_t start = out.size();
+  ResolveBase(v, rule, out);
+  const size_t n = out.size() - start;
+  out.resize(start);
+  out.push_back(Value{"", v.full_name, arena.Number(static_cast<int64_t>(n)), Value::Name::kKey});
 }
 
-std::optional<std::string> Transaction::State::MacroValue(std::string_view name,
-                                                          const CRule* rule) {
-  size_t sep = name.find(':');
-  if (sep == std::string_view::npos) sep = name.find('.');
-  VariableRef ref;
-  if (sep == std::string_view::npos) {
-    ref.collection = UpperCase(name);
-  } else {
-    ref.collection = UpperCase(name.substr(0, sep));
-    ref.key = std::string(name.substr(sep + 1));
-    if (ref.key.size() >= 2 && ref.key.front() == '/' && ref.key.back() == '/') {
-      ref.key = ref.key.substr(1, ref.key.size() - 2);
-      ref.key_is_regex = true;
-    }
+std::string_view Transaction::State::Expand(const Macro& m, const CRule* rule) {
+  if (!m.has) return m.text;
+  if (depth >= kMaxDepth) return kEmpty;
+  const int my = depth++;
+  std::string& out = depth_text[my];
+  out.clear();
+  for (const auto& seg : m.segments) {
+    out.append(seg.literal);
+    if (seg.var < 0) continue;
+    std::vector<Value>& values = depth_values[my];
+    values.clear();
+    ResolveBase(m.vars[static_cast<size_t>(seg.var)], rule, values);
+    if (!values.empty()) out.append(values.front().value);
   }
-  CVar v = MakeVar(ref);
-  std::vector<Value> values;
-  ResolveBase(v, rule, values);
-  if (values.empty()) return std::nullopt;
-  return values.front().value;
-}
-
-std::string Transaction::State::Expand(std::string_view text, const CRule* rule) {
-  if (text.find("%{") == std::string_view::npos) return std::string(text);
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t open = text.find("%{", i);
-    if (open == std::string_view::npos) {
-      out.append(text.substr(i));
-      break;
-    }
-    size_t close = text.find('}', open + 2);
-    if (close == std::string_view::npos) {
-      out.append(text.substr(i));
-      break;
-    }
-    out.append(text.substr(i, open - i));
-    if (auto v = MacroValue(text.substr(open + 2, close - open - 2), rule)) out.append(*v);
-    i = close + 1;
-  }
-  return out;
+  --depth;
+  return arena.Copy(out);
 }
 
 // --- matched variables ---
 
-void Transaction::State::UpdateMatched(const std::string& kwc, const std::string& value) {
-  SetScalar("MATCHED_VAR", value);
-  SetScalar("MATCHED_VAR_NAME", kwc);
-  Set("MATCHED_VARS").emplace(kwc, value);
-  Set("MATCHED_VARS_NAMES").emplace(kwc, kwc);
+void Transaction::State::UpdateMatched(std::string_view kwc, std::string_view value) {
+  value = arena.Copy(value);
+  SetScalarView(kMatchedVar, value);
+  SetScalarView(kMatchedVarName, kwc);
+  if (kwc.data() == nullptr) kwc = std::string_view("", 0);  // null marks a clear
+  if (rules->options.lazy_matched_vars) {
+    matched_ops.push_back({kwc, value});
+  } else {
+    Set(kMatchedVars).emplace(kwc, value);
+    Set(kMatchedVarsNames).emplace(kwc, kwc);
+  }
 }
 
 void Transaction::State::CleanMatched() {
-  SetScalar("MATCHED_VAR", "");
-  SetScalar("MATCHED_VAR_NAME", "");
-  Set("MATCHED_VARS").clear();
-  Set("MATCHED_VARS_NAMES").clear();
+  SetScalarView(kMatchedVar, kEmpty);
+  SetScalarView(kMatchedVarName, kEmpty);
+  if (rules->options.lazy_matched_vars) {
+    if (!matched_ops.empty() && matched_ops.back().name.data() != nullptr) {
+      matched_ops.push_back({});
+    } else if (matched_ops.empty() && !Set(kMatchedVars).empty()) {
+      matched_ops.push_back({});
+    }
+    return;
+  }
+  if (!Set(kMatchedVars).empty()) Set(kMatchedVars).clear();
+  if (!Set(kMatchedVarsNames).empty()) Set(kMatchedVarsNames).clear();
+}
+
+// Applies the pending MATCHED_VARS(_NAMES) updates in their order: the collections are then as
+// if each had been applied at once (a cleared multimap keeps its buckets, so the order of later
+// inserts depends on the whole history: nothing is dropped).
+void Transaction::State::ApplyMatched() {
+  for (const MatchedOp& op : matched_ops) {
+    if (op.name.data() == nullptr) {
+      if (!Set(kMatchedVars).empty()) Set(kMatchedVars).clear();
+      if (!Set(kMatchedVarsNames).empty()) Set(kMatchedVarsNames).clear();
+    } else {
+      Set(kMatchedVars).emplace(op.name, op.value);
+      Set(kMatchedVarsNames).emplace(op.name, op.name);
+    }
+  }
+  matched_ops.clear();
 }
 
 // --- actions ---
 
-void Transaction::State::RunSetVar(const SetVar& sv, const CRule* rule) {
-  Collection& col = Store(sv.collection);
-  const std::string name = Expand(sv.name, rule);
+void Transaction::State::SetTx(std::string_view name, std::string_view value) {
+  Collection& col = d->stores[kStoreTx];
+  value = arena.Copy(value);
+  auto f = col.find(name);
+  if (f != col.end()) {
+    f->second = value;
+  } else {
+    col.emplace(arena.Copy(name), value);
+  }
+}
+
+PersistentCollections& Transaction::State::Persistent() {
+  if (persistent == nullptr) {
+    // No caller's collections: this transaction's own (they live for it only).
+    if (own_persistent == nullptr) {
+      own_persistent = std::make_unique<PersistentCollections>();
+    } else {
+      own_persistent->Clear();
+    }
+    persistent = own_persistent.get();
+  }
+  return *persistent;
+}
+
+const std::string& Transaction::State::PersistentKey(int store, std::string_view name) {
+  std::string_view app;
+  for (const auto& [directive, args] : rules->set->recorded) {
+    if (EqualsIgnoreCase(directive, "SecWebAppId")) app = args;
+  }
+  persistent_key.assign(collection_keys[static_cast<size_t>(store)]);
+  persistent_key.append("::").append(app).append("::").append(name);
+  return persistent_key;
+}
+
+void Transaction::State::RunPersistentSetVar(const CSetVar& sv, const CRule* rule) {
+  PersistentCollections& p = Persistent();
+  const std::string_view collection = kStoreCollections[static_cast<size_t>(sv.store)];
+  const std::string key = PersistentKey(sv.store, Expand(sv.name, rule));
+  if (sv.op == SetVar::Op::kDelete) {
+    p.Erase(collection, key);
+    return;
+  }
+  std::string_view value = Expand(sv.value, rule);
+  if (sv.op == SetVar::Op::kAdd || sv.op == SetVar::Op::kSubtract) {
+    // The variable as a rule reads it: the last value of the key's range (3.0.9's l[0]).
+    int cur = 0;
+    const PersistentMap& col = p.Get(collection);
+    auto range = col.equal_range(key);
+    for (auto i = range.first; i != range.second; ++i) cur = StoiOrZero(i->second);
+    const int pre = StoiOrZero(value);
+    value = arena.Number(sv.op == SetVar::Op::kAdd ? cur + pre : cur - pre);
+  }
+  p.Store(collection, key, std::string(value), rules->set->collection_timeout.value_or(0));
+}
+
+void Transaction::State::RunCollectionActions(const CRule& r) {
+  for (const auto& k : r.collection_keys) {
+    std::string_view v = Expand(k.key, &r);
+    if (k.scalar >= 0) SetScalar(k.scalar, v);
+    collection_keys[static_cast<size_t>(k.store)].assign(v);
+  }
+  for (const auto& e : r.expirevars) {
+    // 3.0.9 loads expirevar and does nothing; Ward ends the entry then (docs/ips.md).
+    const int64_t seconds = StoiOrZero(Expand(e.seconds, &r));
+    const std::string key = PersistentKey(e.store, Expand(e.name, &r));
+    Persistent().ExpireIn(kStoreCollections[static_cast<size_t>(e.store)], key, seconds);
+  }
+}
+
+void Transaction::State::RunSetVar(const CSetVar& sv, const CRule* rule) {
+  if (sv.store < 0) return;  // a collection no variable reads
+  if (sv.store != kStoreTx) {
+    RunPersistentSetVar(sv, rule);
+    return;
+  }
+  Collection& col = d->stores[static_cast<size_t>(sv.store)];
+  const std::string_view name = Expand(sv.name, rule);
+  const HashedKey key{name, sv.name.has ? CiHash{}(name) : sv.name.text_hash};
   if (sv.op == SetVar::Op::kDelete) {
     col.erase(name);
     return;
   }
-  std::string value = Expand(sv.value, rule);
+  std::string_view value = Expand(sv.value, rule);
   if (sv.op == SetVar::Op::kAdd || sv.op == SetVar::Op::kSubtract) {
     int pre = StoiOrZero(value);
     int cur = 0;
-    auto range = col.equal_range(name);
+    auto range = col.equal_range(key);
     // The variable is evaluated as TX:name (the first value, in resolution order).
-    std::vector<std::string> vals;
-    for (auto i = range.first; i != range.second; ++i) vals.push_back(i->second);
-    if (!vals.empty()) cur = StoiOrZero(vals.back());
-    value = std::to_string(sv.op == SetVar::Op::kAdd ? cur + pre : cur - pre);
+    std::string_view last;
+    bool any = false;
+    for (auto i = range.first; i != range.second; ++i) {
+      last = i->second.value;
+      any = true;
+    }
+    if (any) cur = StoiOrZero(last);
+    value = arena.Number(sv.op == SetVar::Op::kAdd ? cur + pre : cur - pre);
   }
-  auto f = col.find(name);
+  auto f = col.find(key);
   if (f != col.end()) {
     f->second = value;
   } else {
@@ -817,14 +1587,15 @@ void Transaction::State::RunSetVar(const SetVar& sv, const CRule* rule) {
 }
 
 void Transaction::State::RunCtl(const Ctl& c) {
+  Data& t = *d;
   switch (c.kind) {
     case Ctl::Kind::kRuleEngine:
       if (EqualsIgnoreCase(c.value, "On")) {
-        engine = EngineMode::kOn;
+        t.engine = EngineMode::kOn;
       } else if (EqualsIgnoreCase(c.value, "Off")) {
-        engine = EngineMode::kOff;
+        t.engine = EngineMode::kOff;
       } else {
-        engine = EngineMode::kDetectionOnly;
+        t.engine = EngineMode::kDetectionOnly;
       }
       break;
     case Ctl::Kind::kRuleRemoveById: {
@@ -839,10 +1610,10 @@ void Transaction::State::RunCtl(const Ctl& c) {
         if (!tok.empty()) {
           size_t dash = tok.find('-');
           if (dash != std::string::npos) {
-            remove_ranges.emplace_back(StoiOrZero(tok.substr(0, dash)),
-                                       StoiOrZero(tok.substr(dash + 1)));
+            t.remove_ranges.emplace_back(StoiOrZero(std::string_view(tok).substr(0, dash)),
+                                         StoiOrZero(std::string_view(tok).substr(dash + 1)));
           } else {
-            remove_ids.push_back(StoiOrZero(tok));
+            t.remove_ids.push_back(StoiOrZero(tok));
           }
         }
         if (end == std::string::npos) break;
@@ -851,7 +1622,7 @@ void Transaction::State::RunCtl(const Ctl& c) {
       break;
     }
     case Ctl::Kind::kRuleRemoveByTag:
-      remove_tags.push_back(c.value);
+      t.remove_tags.push_back(c.value);
       break;
     case Ctl::Kind::kRuleRemoveTargetById: {
       size_t semi = c.value.find(';');
@@ -859,7 +1630,8 @@ void Transaction::State::RunCtl(const Ctl& c) {
       std::string target = c.value.substr(semi + 1);
       size_t semi2 = target.find(';');
       if (semi2 != std::string::npos) target = target.substr(0, semi2);
-      remove_target_by_id.emplace_back(StoiOrZero(c.value.substr(0, semi)), target);
+      t.remove_target_by_id.emplace_back(StoiOrZero(std::string_view(c.value).substr(0, semi)),
+                                         target);
       break;
     }
     case Ctl::Kind::kRuleRemoveTargetByTag: {
@@ -868,23 +1640,23 @@ void Transaction::State::RunCtl(const Ctl& c) {
       std::string target = c.value.substr(semi + 1);
       size_t semi2 = target.find(';');
       if (semi2 != std::string::npos) target = target.substr(0, semi2);
-      remove_target_by_tag.emplace_back(c.value.substr(0, semi), target);
+      t.remove_target_by_tag.emplace_back(c.value.substr(0, semi), target);
       break;
     }
     case Ctl::Kind::kRequestBodyProcessor:
       if (EqualsIgnoreCase(c.value, "JSON")) {
-        body_proc = BodyProc::kJson;
-        SetScalar("REQBODY_PROCESSOR", "JSON");
+        t.body_proc = Data::BodyProc::kJson;
+        SetScalarView(kReqbodyProcessor, "JSON");
       } else if (EqualsIgnoreCase(c.value, "XML")) {
-        body_proc = BodyProc::kXml;
-        SetScalar("REQBODY_PROCESSOR", "XML");
+        t.body_proc = Data::BodyProc::kXml;
+        SetScalarView(kReqbodyProcessor, "XML");
       } else {
-        body_type = BodyType::kUrlEncoded;
-        SetScalar("REQBODY_PROCESSOR", "URLENCODED");
+        t.body_type = Data::BodyType::kUrlEncoded;
+        SetScalarView(kReqbodyProcessor, "URLENCODED");
       }
       break;
     case Ctl::Kind::kRequestBodyAccess:
-      body_access = EqualsIgnoreCase(c.value, "On") || EqualsIgnoreCase(c.value, "true");
+      t.body_access = EqualsIgnoreCase(c.value, "On") || EqualsIgnoreCase(c.value, "true");
       break;
     case Ctl::Kind::kForceRequestBodyVariable:
     case Ctl::Kind::kAuditEngine:
@@ -896,51 +1668,66 @@ void Transaction::State::RunCtl(const Ctl& c) {
 void Transaction::State::Log(Message& rm) {
   MatchLog m;
   m.id = rm.id;
-  m.msg = rm.msg;
-  m.data = rm.data;
+  m.msg = std::string(rm.msg);
+  m.data = std::string(rm.data);
   m.severity = rm.severity;
-  m.variable = rm.variable;
+  m.variable = std::string(rm.variable);
   m.disruptive = rm.disruptive;
+  std::string match;
+  if (!rm.matched) {
+  } else if (rm.op == OperatorKind::kDetectSqli) {
+    match = "detected SQLi using libinjection.";
+  } else if (rm.op == OperatorKind::kDetectXss) {
+    match = "detected XSS using libinjection.";
+  } else {
+    const std::string shown = rm.strip_macros ? StripMacros(rm.param) : std::string(rm.param);
+    match = "Matched \"Operator `" + std::string(LibraryOperatorName(rm.op)) +
+            "' with parameter `" + LimitTo(200, shown) + "' against variable `" +
+            std::string(rm.variable) + "' (Value: `" +
+            LimitTo(100, ToHexIfNeeded(rm.value, false)) + "' )";
+  }
   // RuleMessage::log: the match, then _details; the whole line through toHexIfNeeded.
   std::string line = rm.disruptive
-                         ? "ModSecurity: Access denied with code " + std::to_string(it.status) +
+                         ? "ModSecurity: Access denied with code " + std::to_string(d->it.status) +
                                " (phase " + std::to_string(rm.head ? rm.head->phase : 2) + "). "
                          : "ModSecurity: Warning. ";
-  line += rm.match;
+  line += match;
   line += " [file \"" + (rm.head ? rm.head->where.file : std::string()) + "\"] [line \"" +
           std::to_string(rm.head ? rm.head->where.line : 0) + "\"]";
   line += " [id \"" + std::to_string(rm.id) + "\"] [rev \"" +
-          ToHexIfNeeded(rm.head ? rm.head->rev : std::string(), true) + "\"] [msg \"" + rm.msg +
-          "\"] [data \"" + ToHexIfNeeded(LimitTo(200, rm.data), true) + "\"] [severity \"" +
+          ToHexIfNeeded(rm.head ? rm.head->rev : std::string(), true) + "\"] [msg \"" + m.msg +
+          "\"] [data \"" + ToHexIfNeeded(LimitTo(200, m.data), true) + "\"] [severity \"" +
           std::to_string(rm.severity) + "\"] [ver \"" +
           ToHexIfNeeded(rm.head ? rm.head->ver : std::string(), true) +
           "\"] [maturity \"0\"] [accuracy \"0\"]";
-  for (const auto& t : rm.tags) line += " [tag \"" + ToHexIfNeeded(t, true) + "\"]";
-  line += " [hostname \"" + server_ip + "\"] [uri \"" + LimitTo(200, uri_no_query_decoded) +
-          "\"] [unique_id \"" + unique_id + "\"] [ref \"\"]";
+  for (const auto* tags : msg_tags) {
+    for (const auto& t : *tags) line += " [tag \"" + ToHexIfNeeded(t, true) + "\"]";
+  }
+  line += " [hostname \"" + std::string(d->server_ip) + "\"] [uri \"" +
+          LimitTo(200, std::string(d->uri_no_query_decoded)) + "\"] [unique_id \"" + unique_id +
+          "\"] [ref \"\"]";
   line = ToHexIfNeeded(line, false);
   m.line = std::move(line);
-  logs.push_back(std::move(m));
+  d->logs.push_back(std::move(m));
 }
 
 void Transaction::State::ActionsIndependent(const CRule& r, Message& rm) {
-  for (const auto& sv : r.rule->setvars) RunSetVar(sv, &r);
-  for (const Rule* upd : r.action_updates) {
-    for (const auto& sv : upd->setvars) RunSetVar(sv, &r);
-  }
+  for (const auto& sv : r.setvars) RunSetVar(sv, &r);
+  for (const auto& sv : r.update_setvars) RunSetVar(sv, &r);
   if (r.rule->multi_match && r.rule->chained == nullptr) {
     if (r.rule->severity) {
       rm.severity = *r.rule->severity;
-      highest_severity = std::min(highest_severity, *r.rule->severity);
+      d->highest_severity = std::min(d->highest_severity, *r.rule->severity);
     }
-    if (!r.rule->logdata.empty()) rm.data = Expand(r.rule->logdata, &r);
-    if (!r.rule->msg.empty()) rm.msg = Expand(r.rule->msg, &r);
+    if (!r.rule->logdata.empty()) rm.data = Expand(r.logdata, &r);
+    if (!r.rule->msg.empty()) rm.msg = Expand(r.msg, &r);
   }
 }
 
-void Transaction::State::RunDisruptive(const CRule& r, Disruptive d, Message& rm) {
-  if (engine != EngineMode::kOn) return;
-  switch (d) {
+void Transaction::State::RunDisruptive(const CRule& r, Disruptive dis, Message& rm) {
+  EvalIntervention& it = d->it;
+  if (d->engine != EngineMode::kOn) return;
+  switch (dis) {
     case Disruptive::kNone:
     case Disruptive::kPass:
       return;
@@ -960,27 +1747,28 @@ void Transaction::State::RunDisruptive(const CRule& r, Disruptive d, Message& rm
       return;
     case Disruptive::kRedirect:
       if (it.status == 200 || it.status < 300 || it.status > 399) it.status = 302;
-      it.url = Expand(r.rule->redirect_url, &r);
+      it.url = std::string(Expand(r.redirect, &r));
       it.disruptive = true;
       it.rule_id = rm.id;
       rm.disruptive = true;
       return;
     case Disruptive::kAllow:
-      allow = Allow::kFromNowOn;
+      d->allow = Data::Allow::kFromNowOn;
       return;
   }
 }
 
 void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
   const Rule& rule = *r.rule;
+  EvalIntervention& it = d->it;
   bool disruptive_done = false;
   if (const Rule* def = rules->defaults[r.phase]) {
     // SecDefaultAction's non-disruptive actions run first (status, log/nolog, tags).
     if (def->status) it.status = *def->status;
     if (def->save_message) rm.save = *def->save_message;
-    for (const auto& t : def->tags) rm.tags.push_back(t);
+    if (!def->tags.empty()) msg_tags.push_back(&def->tags);
   }
-  for (const auto& t : rule.tags) rm.tags.push_back(t);
+  if (!rule.tags.empty()) msg_tags.push_back(&rule.tags);
   for (const Rule* upd : r.action_updates) {
     if (upd->save_message) rm.save = *upd->save_message;
     if (upd->status) it.status = *upd->status;
@@ -989,21 +1777,51 @@ void Transaction::State::ActionsAfterFullMatch(const CRule& r, Message& rm) {
   }
   if (rule.severity) {
     rm.severity = *rule.severity;
-    highest_severity = std::min(highest_severity, *rule.severity);
+    d->highest_severity = std::min(d->highest_severity, *rule.severity);
   }
-  if (!rule.logdata.empty()) rm.data = Expand(rule.logdata, &r);
-  if (!rule.msg.empty()) rm.msg = Expand(rule.msg, &r);
+  if (!rule.logdata.empty()) rm.data = Expand(r.logdata, &r);
+  if (!rule.msg.empty()) rm.msg = Expand(r.msg, &r);
   if (rule.save_message) rm.save = *rule.save_message;
   if (rule.status) it.status = *rule.status;
-  if (rule.skip > 0) skip_next = rule.skip;
-  if (!rule.skip_after.empty()) marker = rule.skip_after;
+  if (rule.skip > 0) d->skip_next = rule.skip;
+  if (!rule.skip_after.empty()) d->marker = &rule.skip_after;
   for (const auto& c : rule.ctls) RunCtl(c);
+  if (!r.collection_keys.empty() || !r.expirevars.empty()) RunCollectionActions(r);
   // `block` (a runtime action, before the rule's own disruptive one): the phase's default
   // disruptive action.
   if (r.has_block && !disruptive_done) RunDisruptive(r, Disruptive::kBlock, rm);
   if (!disruptive_done && rule.disruptive != Disruptive::kBlock) {
     RunDisruptive(r, rule.disruptive, rm);
   }
+}
+
+// The rule's transformation chain on `val`, each prefix's result cached for the transaction:
+// rules sharing a chain, or its beginning, compute it once per value. Results are in the arena
+// (or the value itself); a value the cache cannot number is transformed in the scratch.
+std::string_view Transaction::State::TransformCached(const CRule& r, const Value& val) {
+  const UnicodeMap* umap = rules->set->unicode_map.get();
+  const bool replaced = val.source != nullptr && (val.source->data() != val.value.data() ||
+                                                  val.source->size() != val.value.size());
+  if (val.tf_id == nullptr || replaced) return tf_scratch.Run(r.transformations, val.value, umap);
+  const size_t n = r.transformations.size();
+  TfCache& cache = transform_cache;
+  const uint32_t id = cache.Number(val.tf_id);
+  // The longest prefix already computed for this value.
+  size_t done = 0;
+  std::string_view cur = val.value;
+  for (size_t k = n; k > 0; --k) {
+    if (const std::string_view* hit = cache.Find(r.tf_nodes[k - 1], id)) {
+      done = k;
+      cur = *hit;
+      break;
+    }
+  }
+  for (size_t k = done; k < n; ++k) {
+    std::string_view res = Transform(r.transformations[k], cur, tf_buf, umap);
+    if (res.data() != cur.data() || res.size() != cur.size()) cur = arena.Copy(res);
+    cache.Insert(r.tf_nodes[k], id, cur);
+  }
+  return cur;
 }
 
 bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
@@ -1019,19 +1837,34 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
     }
     return true;
   }
-  for (int64_t id : remove_ids) {
+  for (int64_t id : d->remove_ids) {
     if (id == rule.id) return true;
   }
-  for (const auto& [a, b] : remove_ranges) {
+  for (const auto& [a, b] : d->remove_ranges) {
     if (a <= rule.id && b >= rule.id) return true;
   }
+  // Every variable is a set and all are empty: no value, no match (nothing else to do).
+  if (r.only_sets && rules->options.skip_empty_variables) {
+    bool any = false;
+    for (const auto* list : {&r.vars, &r.update_additions}) {
+      for (const CVar& v : *list) {
+        if (v.id == kMatchedVars || v.id == kMatchedVarsNames) ApplyMatched();
+        if (!Set(v.id).empty()) any = true;
+      }
+    }
+    if (!any) {
+      CleanMatched();
+      return false;
+    }
+  }
   const Operator& op = *rule.op;
-  std::string param;
   const bool macro = op.param_has_macro();
-  if (macro) param = Expand(op.param(), &r);
+  std::string_view param;
+  if (macro) param = Expand(r.op_param, &r);
 
   // getFinalVars
-  std::vector<const CVar*> vars;
+  std::vector<const CVar*>& vars = vars_scratch;
+  vars.clear();
   auto excluded_var = [&](const CVar& v) {
     for (const auto& e : r.update_exclusions) {
       if (e.ref.collection == v.ref.collection && e.ref.key == v.ref.key &&
@@ -1039,10 +1872,10 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
         return true;
       }
     }
-    for (const auto& [id, target] : remove_target_by_id) {
+    for (const auto& [id, target] : d->remove_target_by_id) {
       if (id == rule.id && target == v.full_name) return true;
     }
-    for (const auto& [tag, target] : remove_target_by_tag) {
+    for (const auto& [tag, target] : d->remove_target_by_tag) {
       if (HasTag(rule, tag) && target == v.full_name) return true;
     }
     return false;
@@ -1056,23 +1889,24 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
     for (const auto& e : r.update_exclusions) {
       if (e.regex != nullptr) {
         if (e.regex->Search(val.key)) return true;
-      } else if (val.key_with_collection == e.full_name) {
+      } else if (val.NameIs(e.full_name)) {
         return true;
       }
     }
-    for (const auto& [id, target] : remove_target_by_id) {
-      if (id == rule.id && target == val.key_with_collection) return true;
+    for (const auto& [id, target] : d->remove_target_by_id) {
+      if (id == rule.id && val.NameIs(target)) return true;
     }
-    for (const auto& [tag, target] : remove_target_by_tag) {
-      if (HasTag(rule, tag) && target == val.key_with_collection) return true;
+    for (const auto& [tag, target] : d->remove_target_by_tag) {
+      if (HasTag(rule, tag) && val.NameIs(target)) return true;
     }
     return false;
   };
 
   const bool cache_on = rules->options.transformation_cache;
+  const UnicodeMap* umap = rules->set->unicode_map.get();
   bool matched = false;
-  std::vector<Value> values;
-  std::vector<std::string> stages;
+  std::vector<Value>& values = values_scratch;
+  std::vector<std::string_view>& stages = stages_scratch;
   for (const CVar* v : vars) {
     values.clear();
     Resolve(*v, &r, values);
@@ -1080,51 +1914,43 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
       if (excluded_value(val)) continue;
       // Transformations (multiMatch: the original and every changed stage).
       stages.clear();
-      if (!rule.multi_match && cache_on && !r.transformations.empty()) {
-        // Transformations are pure: one result per (chain, value) and transaction.
-        std::string key = r.chain_key;
-        key += val.value;
-        auto hit = transform_cache.find(key);
-        if (hit == transform_cache.end()) {
-          std::string out(
-              tf_scratch.Run(r.transformations, val.value, rules->set->unicode_map.get()));
-          hit = transform_cache.emplace(std::move(key), std::move(out)).first;
-        }
-        stages.push_back(hit->second);
+      if (r.transformations.empty()) {
+        stages.push_back(val.value);
+      } else if (!rule.multi_match && cache_on) {
+        stages.push_back(TransformCached(r, val));
+      } else if (!rule.multi_match) {
+        stages.push_back(tf_scratch.Run(r.transformations, val.value, umap));
       } else {
-        std::string cur = val.value;
-        if (rule.multi_match) stages.push_back(cur);
-        std::string buf;
+        std::string_view cur = val.value;
+        stages.push_back(cur);
         for (Transformation t : r.transformations) {
-          std::string_view res = Transform(t, cur, buf, rules->set->unicode_map.get());
-          if (res != std::string_view(cur)) {
-            std::string next(res);
-            cur.swap(next);
-            if (rule.multi_match) stages.push_back(cur);
+          std::string_view res = Transform(t, cur, tf_buf, umap);
+          if (res != cur) {
+            cur = arena.Copy(res);
+            stages.push_back(cur);
           }
         }
-        if (!rule.multi_match) stages.push_back(cur);
       }
-      for (const std::string& input : stages) {
+      for (const std::string_view input : stages) {
         bool ret = macro ? op.Evaluate(input, param, op_scratch) : op.Evaluate(input, op_scratch);
         // Captures (before negation, as the operators store them).
         if (ret && rule.capture) {
           switch (op.kind()) {
             case OperatorKind::kRx:
               for (const auto& c : op_scratch.captures()) {
-                RunSetVar(SetVar{SetVar::Op::kSet, "TX", std::to_string(c.group),
-                                 input.substr(c.offset, c.length)},
-                          nullptr);
+                char num[16];
+                auto e = std::to_chars(num, num + sizeof(num), c.group);
+                SetTx(std::string_view(num, static_cast<size_t>(e.ptr - num)),
+                      input.substr(c.offset, c.length));
               }
               break;
             case OperatorKind::kPm:
             case OperatorKind::kPmFromFile:
             case OperatorKind::kDetectSqli:
-              RunSetVar(SetVar{SetVar::Op::kSet, "TX", "0", std::string(op_scratch.matched())},
-                        nullptr);
+              SetTx("0", op_scratch.matched());
               break;
             case OperatorKind::kDetectXss:
-              RunSetVar(SetVar{SetVar::Op::kSet, "TX", "0", input}, nullptr);
+              SetTx("0", input);
               break;
             default:
               break;
@@ -1132,6 +1958,7 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
         }
         if (rule.negated) ret = !ret;
         if (!ret) continue;
+        const std::string_view kwc = val.NameIn(arena);
         // Match message (the parameter as written or expanded, the value before transformation).
         {
           // Operator::resolveMatchMessage: operators that take macros show the expansion, the
@@ -1142,21 +1969,14 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
                                     k == OperatorKind::kGt || k == OperatorKind::kLt ||
                                     k == OperatorKind::kLe || k == OperatorKind::kEndsWith ||
                                     k == OperatorKind::kWithin;
-          std::string shown_param = takes_macros ? (macro ? param : op.param())
-                                                 : (macro ? StripMacros(op.param()) : op.param());
-          if (k == OperatorKind::kDetectSqli) {
-            rm.match = "detected SQLi using libinjection.";
-          } else if (k == OperatorKind::kDetectXss) {
-            rm.match = "detected XSS using libinjection.";
-          } else {
-            rm.match = "Matched \"Operator `" + std::string(LibraryOperatorName(k)) +
-                       "' with parameter `" + LimitTo(200, shown_param) + "' against variable `" +
-                       val.key_with_collection + "' (Value: `" +
-                       LimitTo(100, ToHexIfNeeded(val.value, false)) + "' )";
-          }
-          rm.variable = val.key_with_collection;
+          rm.matched = true;
+          rm.op = k;
+          rm.param = macro && takes_macros ? param : std::string_view(op.param());
+          rm.strip_macros = macro && !takes_macros;
+          rm.variable = kwc;
+          rm.value = val.value;
         }
-        UpdateMatched(val.key_with_collection, input);
+        UpdateMatched(kwc, input);
         ActionsIndependent(r, rm);
         if (rule.multi_match && rm.save) {
           Log(rm);
@@ -1164,7 +1984,8 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
           fresh.id = rm.id;
           fresh.head = rm.head;
           fresh.save = rm.save;
-          rm = std::move(fresh);
+          rm = fresh;
+          msg_tags.clear();
         }
         matched = true;
       }
@@ -1186,63 +2007,90 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
 }
 
 void Transaction::State::EvaluatePhase(int phase) {
-  if (allow == Allow::kFromNowOn && phase != 5) return;
-  if (allow == Allow::kRequest && phase <= 2) return;
-  allow = Allow::kNone;
-  for (const auto& cr : rules->phases[phase]) {
+  Data& t = *d;
+  if (t.allow == Data::Allow::kFromNowOn && phase != 5) return;
+  if (t.allow == Data::Allow::kRequest && phase <= 2) return;
+  t.allow = Data::Allow::kNone;
+  const auto& list = rules->phases[phase];
+  // While a skipAfter's marker is open, the rules up to its next SecMarker are passed over:
+  // jump there (a marker not in the rest of this phase stays open into the next one).
+  auto next_marker = [&](size_t from) {
+    auto f = rules->markers[phase].find(*t.marker);
+    if (f == rules->markers[phase].end()) return list.size();
+    auto pos = std::lower_bound(f->second.begin(), f->second.end(), from);
+    return pos == f->second.end() ? list.size() : *pos;
+  };
+  for (size_t i = t.marker != nullptr ? next_marker(0) : 0; i < list.size(); ++i) {
+    const auto& cr = list[i];
     const Rule& rule = *cr->rule;
-    if (marker && rule.kind != Rule::Kind::kMarker) continue;
     if (rule.kind == Rule::Kind::kMarker) {
-      if (marker && *marker == rule.marker) marker.reset();
+      if (t.marker != nullptr && *t.marker == rule.marker) t.marker = nullptr;
       continue;
     }
-    if (skip_next > 0) {
-      --skip_next;
+    if (t.skip_next > 0) {
+      --t.skip_next;
       continue;
     }
-    if (allow != Allow::kNone) continue;
+    if (t.allow != Data::Allow::kNone) continue;
     if (cr->removed) continue;
     bool removed = false;
-    for (const auto& t : remove_tags) {
-      if (HasTag(rule, t)) removed = true;
+    for (const auto& tag : t.remove_tags) {
+      if (HasTag(rule, tag)) removed = true;
     }
     if (removed) continue;
     Message rm;
     rm.id = rule.id;
     rm.head = &rule;
+    msg_tags.clear();
     EvaluateRule(*cr, rm);
-    if (it.disruptive) {
+    if (t.it.disruptive) {
       if (rm.disruptive) Log(rm);
       break;
     }
+    if (t.marker != nullptr) i = next_marker(i + 1) - 1;
   }
 }
 
 // --- arguments ---
 
+// `key` and `value` in the arena.
 bool Transaction::State::AddArgument(std::string_view origin, std::string_view key,
                                      std::string_view value) {
   const auto& set = *rules->set;
-  Collection& args = Set("ARGS");
+  Collection& args = Set(kArgs);
   if (set.arguments_limit && static_cast<int64_t>(args.size()) >= *set.arguments_limit) {
     return false;
   }
-  args.emplace(std::string(key), std::string(value));
+  args.emplace(key, value);
   if (origin == "GET") {
-    Set("ARGS_GET").emplace(std::string(key), std::string(value));
+    Set(kArgsGet).emplace(key, value);
   } else if (origin == "POST") {
-    Set("ARGS_POST").emplace(std::string(key), std::string(value));
+    Set(kArgsPost).emplace(key, value);
   }
-  args_combined_size += static_cast<int64_t>(key.size() + value.size());
-  SetScalar("ARGS_COMBINED_SIZE", std::to_string(args_combined_size));
+  d->args_combined_size += static_cast<int64_t>(key.size() + value.size());
+  SetScalarView(kArgsCombinedSize, arena.Number(d->args_combined_size));
   return true;
 }
 
+// ParseUrlEncoded (evaluator.h), decoding into the arena.
 void Transaction::State::ExtractArguments(std::string_view origin, std::string_view buf) {
-  bool invalid =
-      ParseUrlEncoded(buf, rules->separator,
-                      [&](std::string_view k, std::string_view v) { AddArgument(origin, k, v); });
-  if (invalid) SetScalar("URLENCODED_ERROR", "1");
+  bool invalid = false;
+  const char separator = rules->separator;
+  size_t pos = 0;
+  while (pos < buf.size()) {
+    size_t end = buf.find(separator, pos);
+    std::string_view piece =
+        buf.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    size_t eq = piece.find('=');
+    std::string_view k = piece.substr(0, eq);
+    std::string_view v = eq == std::string_view::npos ? kEmpty : piece.substr(eq + 1);
+    std::string_view key = UrlDecodeNonStrictIn(arena, k, &invalid);
+    std::string_view value = UrlDecodeNonStrictIn(arena, v, &invalid);
+    AddArgument(origin, key, value);
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  if (invalid) SetScalarView(kUrlencodedError, "1");
 }
 
 bool UrlDecodeNonStrict(std::string_view in, std::string& out) {
@@ -1271,163 +2119,175 @@ bool UrlDecodeNonStrict(std::string_view in, std::string& out) {
 
 // --- Transaction ---
 
-Transaction::Transaction(std::shared_ptr<const CompiledRules> rules, std::string unique_id)
-    : s_(std::make_unique<State>()) {
-  s_->rules = std::move(rules);
-  s_->unique_id = std::move(unique_id);
-  s_->engine = s_->rules->set->engine;
-  s_->SetScalar("UNIQUE_ID", s_->unique_id);
+Transaction::Transaction(std::shared_ptr<const CompiledRules> rules, std::string unique_id) {
+  if (!t_pool.free.empty()) {
+    s_ = std::move(t_pool.free.back());
+    t_pool.free.pop_back();
+  } else {
+    s_ = std::make_unique<State>();
+  }
+  s_->Begin(std::move(rules), unique_id);
 }
 
-Transaction::~Transaction() = default;
+Transaction::~Transaction() {
+  s_->End();
+  if (t_pool.free.size() < kPoolMax) t_pool.free.push_back(std::move(s_));
+}
 
-const EvalIntervention& Transaction::intervention() const { return s_->it; }
-const std::vector<MatchLog>& Transaction::matches() const { return s_->logs; }
+const EvalIntervention& Transaction::intervention() const { return s_->d->it; }
+const std::vector<MatchLog>& Transaction::matches() const { return s_->d->logs; }
 
 std::optional<std::string> Transaction::Tx(std::string_view name) const {
-  auto f = s_->stores.find("TX");
-  if (f == s_->stores.end()) return std::nullopt;
-  auto v = f->second.find(std::string(name));
-  if (v == f->second.end()) return std::nullopt;
-  return v->second;
+  const Collection& tx = s_->d->stores[kStoreTx];
+  auto v = tx.find(name);
+  if (v == tx.end()) return std::nullopt;
+  return std::string(v->second.value);
 }
 
 bool Transaction::AddArgument(std::string_view origin, std::string_view key,
                               std::string_view value) {
-  return s_->AddArgument(origin, key, value);
+  return s_->AddArgument(origin, s_->arena.Copy(key), s_->arena.Copy(value));
 }
 
 void Transaction::AddToCollection(std::string_view collection, std::string_view key,
                                   std::string_view value) {
-  s_->Set(collection).emplace(std::string(key), std::string(value));
+  const int id = IndexOf(kSetCollections, collection);
+  if (id < 0) return;  // no rule reads it
+  s_->Set(id).emplace(s_->arena.Copy(key), s_->arena.Copy(value));
 }
 
 void Transaction::SetScalar(std::string_view variable, std::string_view value) {
-  s_->SetScalar(variable, value);
+  const int id = s_->rules->scalars.Find(variable);
+  if (id >= 0) s_->SetScalar(id, value);  // else no rule reads it
+}
+
+void Transaction::UsePersistentCollections(PersistentCollections* collections) {
+  s_->persistent = collections;
+  if (collections != nullptr) collections->Expire();
 }
 
 void Transaction::ProcessConnection(std::string_view client_ip, int client_port,
                                     std::string_view server_ip, int server_port) {
-  s_->client_ip = std::string(client_ip);
-  s_->server_ip = std::string(server_ip);
-  s_->SetScalar("REMOTE_ADDR", client_ip);
-  s_->SetScalar("REMOTE_HOST", client_ip);
-  s_->SetScalar("REMOTE_PORT", std::to_string(client_port));
-  s_->SetScalar("SERVER_ADDR", server_ip);
-  s_->SetScalar("SERVER_PORT", std::to_string(server_port));
+  State& s = *s_;
+  s.d->client_ip = s.arena.Copy(client_ip);
+  s.d->server_ip = s.arena.Copy(server_ip);
+  s.SetScalarView(kRemoteAddr, s.d->client_ip);
+  s.SetScalarView(kRemoteHost, s.d->client_ip);
+  s.SetScalarView(kRemotePort, s.arena.Number(client_port));
+  s.SetScalarView(kServerAddr, s.d->server_ip);
+  s.SetScalarView(kServerPort, s.arena.Number(server_port));
 }
 
 void Transaction::ProcessUri(std::string_view uri_in, std::string_view method,
                              std::string_view http_version) {
   State& s = *s_;
+  Arena& a = s.arena;
   // libmodsecurity's processURI takes C strings: each ends at its first NUL.
   auto c_string = [](std::string_view v) { return v.substr(0, v.find('\0')); };
-  uri_in = c_string(uri_in);
-  method = c_string(method);
+  uri_in = a.Copy(c_string(uri_in));
+  method = a.Copy(c_string(method));
   http_version = c_string(http_version);
-  std::string uri_s(uri_in);
+  std::string_view uri_s = uri_in;
   size_t frag = uri_s.find('#');
-  if (frag != std::string::npos) uri_s.resize(frag);
+  if (frag != std::string_view::npos) uri_s = uri_s.substr(0, frag);
   size_t raw_q = uri_s.find('?');
-  std::string decoded = UriDecode(uri_s);
-  s.SetScalar("REQUEST_METHOD", method);
-  std::string line = std::string(method) + " " + std::string(uri_in);
-  s.SetScalar("REQUEST_LINE", line + " HTTP/" + std::string(http_version));
-  s.SetScalar("REQUEST_PROTOCOL", "HTTP/" + std::string(http_version));
+  std::string_view decoded = UriDecodeIn(a, uri_s);
+  s.SetScalarView(kRequestMethod, method);
+  s.SetScalarView(kRequestLine, a.Concat({method, " ", uri_in, " HTTP/", http_version}));
+  s.SetScalarView(kRequestProtocol, a.Concat({"HTTP/", http_version}));
   size_t q = decoded.find('?');
-  s.uri_no_query_decoded = q == std::string::npos ? decoded : decoded.substr(0, q);
+  s.d->uri_no_query_decoded = q == std::string_view::npos ? decoded : decoded.substr(0, q);
   if (s.rules->options.fix_cve_2024_1019) {
-    s.uri_no_query_decoded = UriDecode(raw_q == std::string::npos ? uri_s : uri_s.substr(0, raw_q));
+    s.d->uri_no_query_decoded =
+        UriDecodeIn(a, raw_q == std::string_view::npos ? uri_s : uri_s.substr(0, raw_q));
   }
-  std::string query;
-  if (raw_q != std::string::npos) {
+  std::string_view query;
+  if (raw_q != std::string_view::npos) {
     query = uri_s.substr(raw_q + 1);
-    s.SetScalar("QUERY_STRING", query);
+    s.SetScalarView(kQueryString, query);
   }
-  const std::string& path_info = s.uri_no_query_decoded;
-  s.SetScalar("PATH_INFO", path_info);
-  s.SetScalar("REQUEST_FILENAME", path_info);
+  const std::string_view path_info = s.d->uri_no_query_decoded;
+  s.SetScalarView(kPathInfo, path_info);
+  s.SetScalarView(kRequestFilename, path_info);
   size_t slash = path_info.find_last_of("/\\");
-  if (slash != std::string::npos && path_info.size() > slash + 1) {
-    s.SetScalar("REQUEST_BASENAME", path_info.substr(slash + 1));
+  if (slash != std::string_view::npos && path_info.size() > slash + 1) {
+    s.SetScalarView(kRequestBasename, path_info.substr(slash + 1));
   }
-  std::string parsed = decoded;
+  std::string_view parsed = decoded;
   if (!decoded.empty() && decoded[0] != '/') {
     size_t colon = decoded.find(':');
-    if (colon != std::string::npos) {
+    if (colon != std::string_view::npos) {
       size_t scheme = colon + 1;
       size_t nl = decoded.find("//", scheme);
-      if (nl != std::string::npos && nl == scheme) {
+      if (nl != std::string_view::npos && nl == scheme) {
         size_t netloc = nl + 2;
         size_t path = decoded.find('/', netloc);
-        if (path != std::string::npos) parsed = decoded.substr(path);
+        if (path != std::string_view::npos) parsed = decoded.substr(path);
       }
     }
   }
-  s.SetScalar("REQUEST_URI", parsed);
-  s.SetScalar("REQUEST_URI_RAW", uri_in);
+  s.SetScalarView(kRequestUri, parsed);
+  s.SetScalarView(kRequestUriRaw, uri_in);
   if (!query.empty()) s.ExtractArguments("GET", query);
 }
 
 void Transaction::AddRequestHeader(std::string_view key_in, std::string_view value_in) {
   State& s = *s_;
-  const std::string key(key_in);
-  const std::string value(value_in);
-  s.Set("REQUEST_HEADERS_NAMES").emplace(key, key);
-  s.Set("REQUEST_HEADERS").emplace(key, value);
+  const std::string_view key = s.arena.Copy(key_in);
+  const std::string_view value = s.arena.Copy(value_in);
+  s.Set(kRequestHeadersNames).emplace(key, key);
+  s.Set(kRequestHeaders).emplace(key, value);
   if (EqualsIgnoreCase(key, "authorization")) {
     size_t sp = value.find(' ');
-    s.SetScalar("AUTH_TYPE", value.substr(0, sp));
+    s.SetScalarView(kAuthType, value.substr(0, sp));
   }
   if (EqualsIgnoreCase(key, "cookie")) {
     // ssplit on ';' (getline: no trailing empty piece), whitespace after the last pair dropped.
-    std::vector<std::string> cookies;
     size_t pos = 0;
     while (pos < value.size()) {
       size_t end = value.find(';', pos);
-      cookies.push_back(
-          value.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
-      if (end == std::string::npos) break;
+      std::string_view c =
+          value.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+      const bool last = end == std::string_view::npos || end + 1 >= value.size();
+      if (last) {
+        while (!c.empty() && std::isspace(static_cast<unsigned char>(c.back()))) {
+          c.remove_suffix(1);
+        }
+      }
+      if (!c.empty()) {
+        size_t eq = c.find('=');
+        std::string_view ckey = eq == std::string_view::npos ? c : c.substr(0, eq);
+        std::string_view cval = eq == std::string_view::npos ? kEmpty : c.substr(eq + 1);
+        size_t ws = 0;
+        while (ws < ckey.size() && std::isspace(static_cast<unsigned char>(ckey[ws]))) ++ws;
+        ckey.remove_prefix(ws);
+        if (!ckey.empty()) {
+          s.Set(kRequestCookiesNames).emplace(ckey, ckey);
+          s.Set(kRequestCookies).emplace(ckey, cval);
+        }
+      }
+      if (end == std::string_view::npos) break;
       pos = end + 1;
-    }
-    if (!cookies.empty()) {
-      std::string& last = cookies.back();
-      while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back())))
-        last.pop_back();
-    }
-    for (const std::string& c : cookies) {
-      if (c.empty()) continue;
-      size_t eq = c.find('=');
-      std::string ckey = eq == std::string::npos ? c : c.substr(0, eq);
-      std::string cval = eq == std::string::npos ? std::string() : c.substr(eq + 1);
-      size_t ws = 0;
-      while (ws < ckey.size() && std::isspace(static_cast<unsigned char>(ckey[ws]))) ++ws;
-      ckey.erase(0, ws);
-      if (ckey.empty()) continue;
-      s.Set("REQUEST_COOKIES_NAMES").emplace(ckey, ckey);
-      s.Set("REQUEST_COOKIES").emplace(ckey, cval);
     }
   }
   if (EqualsIgnoreCase(key, "content-type")) {
-    std::string l = value;
-    for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (l.rfind("multipart/form-data", 0) == 0) {
-      s.body_type = State::BodyType::kMultipart;
-      s.SetScalar("REQBODY_PROCESSOR", "MULTIPART");
+    if (StartsWithIgnoreCase(value, "multipart/form-data")) {
+      s.d->body_type = State::Data::BodyType::kMultipart;
+      s.SetScalarView(kReqbodyProcessor, "MULTIPART");
     }
-    if (l.rfind("application/x-www-form-urlencoded", 0) == 0) {
-      s.body_type = State::BodyType::kUrlEncoded;
-      s.SetScalar("REQBODY_PROCESSOR", "URLENCODED");
+    if (StartsWithIgnoreCase(value, "application/x-www-form-urlencoded")) {
+      s.d->body_type = State::Data::BodyType::kUrlEncoded;
+      s.SetScalarView(kReqbodyProcessor, "URLENCODED");
     }
   }
   if (EqualsIgnoreCase(key, "host")) {
     size_t colon = value.find(':');
-    s.SetScalar("SERVER_NAME", value.substr(0, colon));
+    s.SetScalarView(kServerName, value.substr(0, colon));
   }
 }
 
 void Transaction::ProcessRequestHeaders() {
-  if (s_->engine == EngineMode::kOff) return;
+  if (s_->d->engine == EngineMode::kOff) return;
   s_->EvaluatePhase(1);
 }
 
@@ -1437,15 +2297,15 @@ void Transaction::AppendRequestBody(std::string_view bytes) {
   const int64_t limit = set.request_body_limit.value_or(0);
   const int64_t cur = static_cast<int64_t>(s.request_body.size());
   if (limit > 0 && limit < static_cast<int64_t>(bytes.size()) + cur) {
-    s.SetScalar("INBOUND_DATA_ERROR", "1");
+    s.SetScalarView(kInboundDataError, "1");
     if (set.request_body_limit_action == "ProcessPartial") {
       s.request_body.append(
           bytes.substr(0, static_cast<size_t>(std::max<int64_t>(0, limit - cur))));
       return;
     }
-    if (s.engine == EngineMode::kOn) {
-      s.it.status = 403;
-      s.it.disruptive = true;
+    if (s.d->engine == EngineMode::kOn) {
+      s.d->it.status = 403;
+      s.d->it.disruptive = true;
     }
     return;
   }
@@ -1454,32 +2314,31 @@ void Transaction::AppendRequestBody(std::string_view bytes) {
 
 void Transaction::ProcessRequestBody() {
   State& s = *s_;
-  if (s.engine == EngineMode::kOff) return;
+  State::Data& t = *s.d;
+  if (t.engine == EngineMode::kOff) return;
   const auto& set = *s.rules->set;
-  if (s.Scalar("INBOUND_DATA_ERROR").empty()) s.SetScalar("INBOUND_DATA_ERROR", "0");
+  Arena& a = s.arena;
+  if (s.Scalar(kInboundDataError).empty()) s.SetScalarView(kInboundDataError, "0");
   // The body processor 3.0.9 runs: ctl:requestBodyProcessor=XML|JSON first, then the
   // Content-Type's multipart or URL-encoded (seclang/body decides limits and error flags).
   body::BodyInput input;
-  if (s.body_proc == State::BodyProc::kXml) {
+  if (t.body_proc == State::Data::BodyProc::kXml) {
     input.kind = body::BodyProcessorKind::kXml;
-  } else if (s.body_proc == State::BodyProc::kJson) {
+  } else if (t.body_proc == State::Data::BodyProc::kJson) {
     input.kind = body::BodyProcessorKind::kJson;
-  } else if (s.body_type == State::BodyType::kMultipart) {
+  } else if (t.body_type == State::Data::BodyType::kMultipart) {
     input.kind = body::BodyProcessorKind::kMultipart;
-  } else if (s.body_type == State::BodyType::kUrlEncoded) {
+  } else if (t.body_type == State::Data::BodyType::kUrlEncoded) {
     input.kind = body::BodyProcessorKind::kUrlEncoded;
   }
-  std::string content_type;
   {
-    const Collection& headers = s.Set("REQUEST_HEADERS");
+    const Collection& headers = s.Set(kRequestHeaders);
     auto range = headers.equal_range("content-type");
-    if (range.first != range.second) {
-      content_type = range.first->second;
-      input.content_type = content_type;
-    }
+    if (range.first != range.second) input.content_type = range.first->second.value;
   }
-  input.body = s.request_body;
-  input.args_before = s.Set("ARGS").size();
+  const std::string_view request_body = a.Copy(s.request_body);
+  input.body = request_body;
+  input.args_before = s.Set(kArgs).size();
   body::BodySettings settings;
   if (set.request_body_no_files_limit) {
     settings.no_files_limit = static_cast<uint64_t>(*set.request_body_no_files_limit);
@@ -1491,105 +2350,112 @@ void Transaction::ProcessRequestBody() {
   s.body_result.Reset();
   s.body_processor.Process(input, settings, &s.body_result);
   const body::BodyResult& br = s.body_result;
-  s.xml = br.xml();
-  if (br.parse_urlencoded) s.ExtractArguments("POST", s.request_body);
-  for (const auto& a : br.args) {
-    s.Set("ARGS").emplace(std::string(a.name), std::string(a.value));
-    if (br.args_are_post) s.Set("ARGS_POST").emplace(std::string(a.name), std::string(a.value));
+  t.xml = br.xml();
+  if (br.parse_urlencoded) s.ExtractArguments("POST", request_body);
+  for (const auto& arg : br.args) {
+    const std::string_view name = a.Copy(arg.name);
+    const std::string_view value = a.Copy(arg.value);
+    s.Set(kArgs).emplace(name, value);
+    if (br.args_are_post) s.Set(kArgsPost).emplace(name, value);
   }
   if (br.args_combined_size_added > 0) {
-    s.args_combined_size += static_cast<int64_t>(br.args_combined_size_added);
-    s.SetScalar("ARGS_COMBINED_SIZE", std::to_string(s.args_combined_size));
+    t.args_combined_size += static_cast<int64_t>(br.args_combined_size_added);
+    s.SetScalarView(kArgsCombinedSize, a.Number(t.args_combined_size));
   }
   for (const auto& f : br.files) {
-    s.Set("FILES").emplace(std::string(f.name), std::string(f.filename));
-    s.Set("FILES_NAMES").emplace(std::string(f.name), std::string(f.name));
-    s.Set("FILES_SIZES").emplace(std::string(f.name), std::string(f.size));
+    const std::string_view name = a.Copy(f.name);
+    s.Set(kFiles).emplace(name, a.Copy(f.filename));
+    s.Set(kFilesNames).emplace(name, name);
+    s.Set(kFilesSizes).emplace(name, a.Copy(f.size));
     // FILES_TMP_CONTENT: 3.0.9 keeps the content only with upload storage (Ward has none).
-    s.Set("FILES_TMP_CONTENT").emplace(std::string(f.name), std::string());
+    s.Set(kFilesTmpContent).emplace(name, kEmpty);
   }
-  if (br.files_combined_size.set) {
-    s.SetScalar("FILES_COMBINED_SIZE", br.files_combined_size.value);
-  }
+  if (br.files_combined_size.set) s.SetScalar(kFilesCombinedSize, br.files_combined_size.value);
   for (const auto& n : br.multipart_names) {
-    s.Set("MULTIPART_NAME").emplace(std::string(n.name), std::string(n.value));
+    s.Set(kMultipartName).emplace(a.Copy(n.name), a.Copy(n.value));
   }
   for (const auto& n : br.multipart_filenames) {
-    s.Set("MULTIPART_FILENAME").emplace(std::string(n.name), std::string(n.value));
+    s.Set(kMultipartFilename).emplace(a.Copy(n.name), a.Copy(n.value));
   }
   for (const auto& n : br.multipart_part_headers) {
-    s.Set("MULTIPART_PART_HEADERS").emplace(std::string(n.name), std::string(n.value));
+    s.Set(kMultipartPartHeaders).emplace(a.Copy(n.name), a.Copy(n.value));
   }
   if (br.multipart.set) {
     const auto& m = br.multipart;
-    const std::pair<const char*, int> flags[] = {
-        {"MULTIPART_STRICT_ERROR", m.strict_error},
-        {"MULTIPART_UNMATCHED_BOUNDARY", m.unmatched_boundary},
-        {"MULTIPART_DATA_BEFORE", m.data_before},
-        {"MULTIPART_DATA_AFTER", m.data_after},
-        {"MULTIPART_BOUNDARY_QUOTED", m.boundary_quoted},
-        {"MULTIPART_BOUNDARY_WHITESPACE", m.boundary_whitespace},
-        {"MULTIPART_HEADER_FOLDING", m.header_folding},
-        {"MULTIPART_LF_LINE", m.lf_line},
-        {"MULTIPART_CRLF_LF_LINES", m.crlf_lf_lines},
-        {"MULTIPART_MISSING_SEMICOLON", m.missing_semicolon},
-        {"MULTIPART_INVALID_QUOTING", m.invalid_quoting},
-        {"MULTIPART_INVALID_PART", m.invalid_part},
-        {"MULTIPART_INVALID_HEADER_FOLDING", m.invalid_header_folding},
+    const int flags[] = {
+        m.strict_error,           m.unmatched_boundary,  m.data_before,     m.data_after,
+        m.boundary_quoted,        m.boundary_whitespace, m.header_folding,  m.lf_line,
+        m.crlf_lf_lines,          m.missing_semicolon,   m.invalid_quoting, m.invalid_part,
+        m.invalid_header_folding,
     };
-    for (const auto& [name, value] : flags) s.SetScalar(name, std::to_string(value));
+    for (size_t i = 0; i < std::size(flags); ++i) {
+      s.SetScalarView(kMultipartStrictError + static_cast<int>(i), a.Number(flags[i]));
+    }
   }
-  const std::pair<const char*, const body::ScalarVar*> scalars[] = {
-      {"REQBODY_ERROR", &br.reqbody_error},
-      {"REQBODY_ERROR_MSG", &br.reqbody_error_msg},
-      {"REQBODY_PROCESSOR_ERROR", &br.reqbody_processor_error},
-      {"REQBODY_PROCESSOR_ERROR_MSG", &br.reqbody_processor_error_msg},
+  const std::pair<int, const body::ScalarVar*> scalars[] = {
+      {kReqbodyError, &br.reqbody_error},
+      {kReqbodyErrorMsg, &br.reqbody_error_msg},
+      {kReqbodyProcessorError, &br.reqbody_processor_error},
+      {kReqbodyProcessorErrorMsg, &br.reqbody_processor_error_msg},
   };
-  for (const auto& [name, var] : scalars) {
-    if (var->set) s.SetScalar(name, var->value);
+  for (const auto& [id, var] : scalars) {
+    if (var->set) s.SetScalar(id, var->value);
   }
-  if (br.inbound_data_error) s.SetScalar("INBOUND_DATA_ERROR", "1");
+  if (br.inbound_data_error) s.SetScalarView(kInboundDataError, "1");
   if (!set.request_body_access) {
-    if (!(s.body_access && *s.body_access)) return;
-  } else if (s.body_access && !*s.body_access) {
+    if (!(t.body_access && *t.body_access)) return;
+  } else if (t.body_access && !*t.body_access) {
     return;
   }
-  std::string full;
   {
-    std::vector<Value> hs;
-    CVar v = MakeVar(VariableRef{"REQUEST_HEADERS", "", false, false, false});
-    s.ResolveBase(v, nullptr, hs);
-    for (const auto& h : hs) full += h.key + ": " + h.value + "\n";
+    std::vector<Value>& hs = s.values_scratch;
+    hs.clear();
+    s.ResolveBase(s.rules->all_request_headers, nullptr, hs);
+    size_t n = 2 + request_body.size();
+    for (const auto& h : hs) n += h.key.size() + 2 + h.value.size() + 1;
+    char* full = a.Alloc(n);
+    size_t o = 0;
+    auto put = [&](std::string_view p) {
+      if (!p.empty()) std::memcpy(full + o, p.data(), p.size());
+      o += p.size();
+    };
+    for (const auto& h : hs) {
+      put(h.key);
+      put(": ");
+      put(h.value);
+      put("\n");
+    }
+    put("\n\n");
+    put(request_body);
+    s.SetScalarView(kFullRequestLength, a.Number(static_cast<int64_t>(n)));
+    s.SetScalarView(kFullRequest, std::string_view(full, n));
   }
-  full += "\n\n";
-  full += s.request_body;
-  s.SetScalar("FULL_REQUEST_LENGTH", std::to_string(full.size()));
-  s.SetScalar("FULL_REQUEST", full);
-  if (!s.request_body.empty()) {
-    s.SetScalar("REQUEST_BODY", s.request_body);
-    s.SetScalar("REQUEST_BODY_LENGTH", std::to_string(s.request_body.size()));
+  if (!request_body.empty()) {
+    s.SetScalarView(kRequestBody, request_body);
+    s.SetScalarView(kRequestBodyLength, a.Number(static_cast<int64_t>(request_body.size())));
   }
   s.EvaluatePhase(2);
 }
 
 void Transaction::AddResponseHeader(std::string_view key_in, std::string_view value_in) {
   State& s = *s_;
-  const std::string key(key_in);
-  const std::string value(value_in);
-  s.Set("RESPONSE_HEADERS_NAMES").emplace(key, key);
-  s.Set("RESPONSE_HEADERS").emplace(key, value);
+  const std::string_view key = s.arena.Copy(key_in);
+  const std::string_view value = s.arena.Copy(value_in);
+  s.Set(kResponseHeadersNames).emplace(key, key);
+  s.Set(kResponseHeaders).emplace(key, value);
   if (EqualsIgnoreCase(key, "content-type")) {
     size_t semi = value.find(';');
-    if (!(semi == 0 && value.size() == 1))
-      s.SetScalar("RESPONSE_CONTENT_TYPE", value.substr(0, semi));
+    if (!(semi == 0 && value.size() == 1)) {
+      s.SetScalarView(kResponseContentType, value.substr(0, semi));
+    }
   }
 }
 
 void Transaction::ProcessResponseHeaders(int status, std::string_view protocol) {
   State& s = *s_;
-  s.SetScalar("RESPONSE_STATUS", std::to_string(status));
-  s.SetScalar("RESPONSE_PROTOCOL", protocol);
-  if (s.engine == EngineMode::kOff) return;
+  s.SetScalarView(kResponseStatus, s.arena.Number(status));
+  s.SetScalar(kResponseProtocol, protocol);
+  if (s.d->engine == EngineMode::kOff) return;
   s.EvaluatePhase(3);
 }
 
@@ -1599,7 +2465,7 @@ void Transaction::AppendResponseBody(std::string_view bytes) {
   const int64_t limit = set.response_body_limit.value_or(0);
   const int64_t cur = static_cast<int64_t>(s.response_body.size());
   if (limit > 0 && limit < static_cast<int64_t>(bytes.size()) + cur) {
-    s.SetScalar("OUTBOUND_DATA_ERROR", "1");
+    s.SetScalarView(kOutboundDataError, "1");
     s.response_body.append(bytes.substr(0, static_cast<size_t>(std::max<int64_t>(0, limit - cur))));
     return;
   }
@@ -1608,23 +2474,24 @@ void Transaction::AppendResponseBody(std::string_view bytes) {
 
 void Transaction::ProcessResponseBody() {
   State& s = *s_;
-  if (s.engine == EngineMode::kOff) return;
+  if (s.d->engine == EngineMode::kOff) return;
   const auto& set = *s.rules->set;
   if (!set.response_body_access) return;
-  const std::string ct = s.Scalar("RESPONSE_CONTENT_TYPE");
+  const std::string_view ct = s.Scalar(kResponseContentType);
   if (!set.response_body_mime_types.empty() &&
       std::find(set.response_body_mime_types.begin(), set.response_body_mime_types.end(), ct) ==
           set.response_body_mime_types.end()) {
     return;
   }
-  if (s.Scalar("OUTBOUND_DATA_ERROR").empty()) s.SetScalar("OUTBOUND_DATA_ERROR", "0");
-  s.SetScalar("RESPONSE_BODY", s.response_body);
-  s.SetScalar("RESPONSE_CONTENT_LENGTH", std::to_string(s.response_body.size()));
+  if (s.Scalar(kOutboundDataError).empty()) s.SetScalarView(kOutboundDataError, "0");
+  s.SetScalar(kResponseBody, s.response_body);
+  s.SetScalarView(kResponseContentLength,
+                  s.arena.Number(static_cast<int64_t>(s.response_body.size())));
   s.EvaluatePhase(4);
 }
 
 void Transaction::ProcessLogging() {
-  if (s_->engine == EngineMode::kOff) return;
+  if (s_->d->engine == EngineMode::kOff) return;
   s_->EvaluatePhase(5);
 }
 

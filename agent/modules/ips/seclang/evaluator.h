@@ -9,10 +9,16 @@
 // A Transaction is fed as libmodsecurity's is: connection, URI, headers, phase 1, body, phase 2,
 // response, phases 3-4, logging. Collections use libmodsecurity's own container (an unordered
 // multimap with its case-insensitive hash), so values are visited in the library's order — which
-// decides MATCHED_VAR, captures and macro values. Request bodies: URL-encoded here
-// (urlencoded.h); other processors fill the collections through BodyTarget (body_target.h).
+// decides MATCHED_VAR, captures and macro values. Request bodies: URL-encoded here; the other
+// processors (seclang/body) fill the collections through the same paths.
 //
-// Thread-safety: CompiledRules is immutable and shared; a Transaction belongs to one thread.
+// Cost (docs/ips.md, "The fast path"): variables, macros and transformation-chain prefixes are
+// resolved to ids at compile time; a transaction keeps its values as views into one arena and
+// caches transformation results per (chain prefix, value). Transaction states are reused per
+// thread, so a warm transaction that matches nothing makes no heap allocation.
+//
+// Thread-safety: CompiledRules is immutable and shared; a Transaction belongs to one thread at a
+// time (its state returns to the pool of the thread that destroys it).
 #pragma once
 
 #include <cstdint>
@@ -29,23 +35,29 @@
 namespace ward::seclang {
 
 // libmodsecurity's collection key hash and equality (anchored_set_variable.h): the sum of the
-// lower-cased bytes, case-insensitive comparison. Using the same container with the same hash
-// gives the same iteration order.
+// lower-cased bytes, case-insensitive comparison. Using the same container (an
+// unordered_multimap) with the same hash gives the same iteration order.
 struct CiHash {
-  size_t operator()(const std::string& k) const;
+  size_t operator()(std::string_view k) const;
 };
 struct CiEqual {
-  bool operator()(const std::string& a, const std::string& b) const;
+  bool operator()(std::string_view a, std::string_view b) const;
 };
-using Collection = std::unordered_multimap<std::string, std::string, CiHash, CiEqual>;
 
 class CompiledRules;
+class PersistentCollections;
 
 // Switches for the optimisations (each may be turned off to show it changes no verdict).
 struct EvalOptions {
-  // Cache each (transformation chain, value) result for the transaction: CRS applies a few
-  // dozen chains to the same values.
+  // Cache each (transformation chain prefix, value) result for the transaction: CRS applies a
+  // few dozen chains, many sharing their first steps, to the same values.
   bool transformation_cache = true;
+  // Skip a rule whose variables are all collections (ARGS, REQUEST_COOKIES, FILES, ...) that are
+  // empty in this transaction, without resolving anything: it cannot match.
+  bool skip_empty_variables = true;
+  // Keep MATCHED_VARS / MATCHED_VARS_NAMES updates as a list and apply them only when a rule
+  // reads either (few do): the same collections, in the same order, when read.
+  bool lazy_matched_vars = true;
   // CVE-2024-1019: 3.0.9 takes REQUEST_FILENAME/BASENAME/PATH_INFO from the URI *after*
   // %-decoding, up to the first '?', so `/a%3F/../b` hides the path from rules. Fixed (the path is
   // the raw URI up to its first '?', then decoded — as libmodsecurity 3.0.12 does) unless false.
@@ -81,6 +93,12 @@ class Transaction {
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
+
+  // The persistent collections (IP, GLOBAL, RESOURCE, SESSION, USER: persistent.h) this
+  // transaction reads and writes, owned by the caller and outliving the transaction (call before
+  // ProcessConnection; expired entries are removed then). Without, they live for this
+  // transaction only.
+  void UsePersistentCollections(PersistentCollections* collections);
 
   void ProcessConnection(std::string_view client_ip, int client_port, std::string_view server_ip,
                          int server_port);

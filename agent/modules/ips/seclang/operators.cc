@@ -532,6 +532,9 @@ Result<std::unique_ptr<Operator>> Operator::Create(std::string_view name, std::s
     case OperatorKind::kGt:
     case OperatorKind::kLe:
     case OperatorKind::kLt:
+      // Parsed once (used when the parameter is not a macro's expansion).
+      op->param_int_ = StoiOrZero(op->param_);
+      op->param_ll_ = Atoll(op->param_);
       return op;
     case OperatorKind::kDetectSqli:
     case OperatorKind::kDetectXss:
@@ -633,6 +636,8 @@ Result<std::unique_ptr<Operator>> Operator::Create(std::string_view name, std::s
 
 bool Operator::Evaluate(std::string_view input, std::string_view param,
                         OperatorScratch& scratch) const {
+  // The parameter as compiled (not a macro's expansion): what Create() parsed applies.
+  const bool own_param = param.data() == param_.data() && param.size() == param_.size();
   scratch.captures_.clear();
   scratch.matched_ = {};
   switch (kind_) {
@@ -660,7 +665,11 @@ bool Operator::Evaluate(std::string_view input, std::string_view param,
         if (code == nullptr) return false;  // as the library: an invalid expansion never matches
       }
       uint32_t groups = 0;
-      pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+      if (has_macro_) {
+        pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+      } else {
+        groups = regex_->pairs - 1;
+      }
       if (scratch.match_pairs_ < groups + 1) {
         pcre2_match_data_free(static_cast<pcre2_match_data*>(scratch.match_data_));
         scratch.match_pairs_ = std::max<uint32_t>(groups + 1, 16);
@@ -719,15 +728,15 @@ bool Operator::Evaluate(std::string_view input, std::string_view param,
     case OperatorKind::kBeginsWith:
       return input.size() >= param.size() && input.substr(0, param.size()) == param;
     case OperatorKind::kEq:
-      return StoiOrZero(param) == StoiOrZero(input);
+      return (own_param ? param_int_ : StoiOrZero(param)) == StoiOrZero(input);
     case OperatorKind::kGe:
-      return Atoll(input) >= Atoll(param);
+      return Atoll(input) >= (own_param ? param_ll_ : Atoll(param));
     case OperatorKind::kGt:
-      return Atoll(input) > Atoll(param);
+      return Atoll(input) > (own_param ? param_ll_ : Atoll(param));
     case OperatorKind::kLe:
-      return Atoll(input) <= Atoll(param);
+      return Atoll(input) <= (own_param ? param_ll_ : Atoll(param));
     case OperatorKind::kLt:
-      return Atoll(input) < Atoll(param);
+      return Atoll(input) < (own_param ? param_ll_ : Atoll(param));
     case OperatorKind::kIpMatch:
     case OperatorKind::kIpMatchFromFile:
       return ips_->Contains(input);

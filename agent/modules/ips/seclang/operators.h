@@ -121,6 +121,8 @@ class Operator {
   std::unique_ptr<PatternSet> patterns_;
   std::unique_ptr<IpSet> ips_;
   std::array<uint8_t, 32> byte_table_{};
+  int param_int_ = 0;       // @eq's parameter, parsed at creation
+  long long param_ll_ = 0;  // @ge @gt @le @lt's
 };
 
 // The name as the rule language spells it ("rx", "pmFromFile", ...).

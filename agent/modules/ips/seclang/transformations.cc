@@ -505,7 +505,8 @@ std::string_view Base64Decode(std::string_view input, std::string& out) {
     return m;
   }();
   const auto* src = reinterpret_cast<const u8*>(input.data());
-  const void* nul = std::memchr(input.data(), 0, input.size());
+  // (An empty view may have no data: memchr must not get a null pointer.)
+  const void* nul = input.empty() ? nullptr : std::memchr(input.data(), 0, input.size());
   const size_t slen = nul != nullptr
                           ? static_cast<size_t>(static_cast<const char*>(nul) - input.data())
                           : input.size();

@@ -5,10 +5,14 @@
 
 #include "agent/modules/ips/modsecurity_waf.h"
 #include "agent/modules/ips/seclang/parser.h"
+#include "agent/modules/ips/seclang/persistent.h"
 #include "agent/modules/ips/waf_config.h"
 
 namespace ward::agent::ips {
 namespace {
+
+// The persistent collections of the calling thread's WardThreadState, or null.
+seclang::PersistentCollections* ThreadCollections();
 
 class WardRules final : public WafRules, public std::enable_shared_from_this<WardRules> {
  public:
@@ -19,6 +23,9 @@ class WardRules final : public WafRules, public std::enable_shared_from_this<War
   IpsConfig config_;
   std::shared_ptr<WafLog> log_;
   std::shared_ptr<const seclang::CompiledRules> rules_;
+  // Persistent collections of transactions begun without a thread state (one thread only, as
+  // libmodsecurity's rule set's own engine object).
+  mutable seclang::PersistentCollections collections_;
   size_t rule_count_ = 0;
   bool ward_scoring_ = false;
 };
@@ -28,7 +35,9 @@ int ReadInt(const std::optional<std::string>& v) { return v ? ParseScore(*v) : -
 class WardTransaction final : public WafTransaction {
  public:
   WardTransaction(std::shared_ptr<const WardRules> rules, const Endpoints& ep)
-      : rules_(std::move(rules)), ep_(ep), tx_(rules_->rules_, NextTransactionId("w")) {
+      : rules_(std::move(rules)), ep_(ep), id_(NextTransactionId("w")), tx_(rules_->rules_, id_) {
+    seclang::PersistentCollections* own = ThreadCollections();
+    tx_.UsePersistentCollections(own != nullptr ? own : &rules_->collections_);
     tx_.ProcessConnection(ep_.src_ip, ep_.src_port, ep_.dst_ip, ep_.dst_port);
   }
 
@@ -79,6 +88,7 @@ class WardTransaction final : public WafTransaction {
                            ReadInt(tx_.Tx("outbound_anomaly_score")), matches_);
   }
   const Endpoints& endpoints() const override { return ep_; }
+  const std::string& id() const override { return id_; }
   const RequestHead& request() const override { return request_; }
   bool request_seen() const override { return request_seen_; }
 
@@ -108,6 +118,7 @@ class WardTransaction final : public WafTransaction {
 
   std::shared_ptr<const WardRules> rules_;
   Endpoints ep_;
+  std::string id_;
   seclang::Transaction tx_;
   RequestHead request_;
   bool request_seen_ = false;
@@ -189,7 +200,28 @@ Result<std::shared_ptr<const WafRules>> WardWafEngine::Load(const IpsConfig& con
 }
 
 namespace {
-class WardThreadState final : public WafThreadState {};
+
+class WardThreadState;
+thread_local WardThreadState* tls_ward_state = nullptr;
+
+// One engine thread's persistent collections (IP, GLOBAL, ...): per thread, as libmodsecurity's
+// are per engine object (docs/ips.md, "engine threads").
+class WardThreadState final : public WafThreadState {
+ public:
+  WardThreadState() : prev_(tls_ward_state) { tls_ward_state = this; }
+  ~WardThreadState() override { tls_ward_state = prev_; }
+  WardThreadState(const WardThreadState&) = delete;
+  WardThreadState& operator=(const WardThreadState&) = delete;
+  seclang::PersistentCollections collections;
+
+ private:
+  WardThreadState* prev_;
+};
+
+seclang::PersistentCollections* ThreadCollections() {
+  return tls_ward_state != nullptr ? &tls_ward_state->collections : nullptr;
+}
+
 }  // namespace
 
 std::unique_ptr<WafThreadState> WardWafEngine::NewThreadState() const {
