@@ -1306,6 +1306,10 @@ void Transaction::SetScalar(std::string_view variable, std::string_view value) {
   s_->SetScalar(variable, value);
 }
 
+void Transaction::RemoveTargetById(int64_t id, std::string target) {
+  s_->remove_target_by_id.emplace_back(id, std::move(target));
+}
+
 void Transaction::ProcessConnection(std::string_view client_ip, int client_port,
                                     std::string_view server_ip, int server_port) {
   s_->client_ip = std::string(client_ip);
