@@ -246,6 +246,10 @@ HttpResponse ConsoleSessions::HandleTotp(const HttpRequest& req, Caller& c) {
   }
   if (confirm) {
     c.user.totp_enabled = true;
+    // A pending secret an older manager stored in clear is sealed as it is turned on.
+    if (!SecretBox::IsSealed(c.user.totp_secret)) {
+      c.user.totp_secret = options_.secret_box->Seal(c.user.totp_secret);
+    }
   } else {
     c.user.totp_enabled = false;
     c.user.totp_secret.clear();
