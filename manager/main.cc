@@ -24,6 +24,7 @@
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
 #include "manager/auth/passwords.h"
+#include "manager/auth/secret_box.h"
 #include "manager/auth/secrets.h"
 #include "manager/jobs/jobs.h"
 #include "manager/services/bootstrap.h"
@@ -74,8 +75,18 @@ struct InitOptions {
   std::string tenant_name = "primary";
   std::string admin_user = "admin";
   std::string admin_password_file;  // "" = generate one and print it
+  std::string state_dir;            // "" = no key file now (`serve` creates it in its state dir)
   bool as_json = false;
 };
+
+// The key that seals secrets the manager stores (the users' TOTP secrets): <state dir>/manager.key.
+Result<std::shared_ptr<const SecretBox>> LoadSecretKey(const std::string& state_dir) {
+  bool created = false;
+  const std::filesystem::path file = std::filesystem::path(state_dir) / "manager.key";
+  WARD_ASSIGN_OR_RETURN(SecretBox box, SecretBox::LoadOrCreate(file, &created));
+  if (created) spdlog::info("created the manager's secret key {} (0600)", file.string());
+  return std::make_shared<const SecretBox>(box);
+}
 
 int Init(const InitOptions& o) {
   // The password is read before anything is created, so a bad file leaves no tenant behind.
@@ -87,6 +98,10 @@ int Init(const InitOptions& o) {
     auto p = ReadPasswordFile(o.admin_password_file);
     if (!p) return Fail(p.error().WithContext("--admin-password-file"));
     password = std::move(*p);
+  }
+  if (!o.state_dir.empty()) {
+    auto key = LoadSecretKey(o.state_dir);
+    if (!key) return Fail(key.error().WithContext("the manager's secret key"));
   }
   auto store = Store::Open(o.db);
   if (!store) return Fail(store.error().WithContext("open database"));
@@ -207,6 +222,11 @@ int Serve(const ServeOptions& o) {
          WARD_ASSIGN_OR_RETURN(store, OpenInitialised(o.db));
          return Status::Ok();
        }},
+      {"secret key",
+       [&]() -> Status {
+         WARD_ASSIGN_OR_RETURN(api_opt.sessions.secret_box, LoadSecretKey(o.state_dir));
+         return Status::Ok();
+       }},
       {"TLS certificate",
        [&]() -> Status {
          if (cert.empty()) {
@@ -283,6 +303,9 @@ int Run(int argc, char** argv) {
                    "read the admin's password (first line, 12..1024 bytes) instead of "
                    "generating one");
   init->add_flag("--json", io.as_json, "print the tenant id, key and admin password as JSON");
+  init->add_option("--state-dir", io.state_dir,
+                   "create the manager's secret key (manager.key, 0600) here; `serve` creates it "
+                   "in its --state-dir when missing");
   init->callback([&] { rc = Init(io); });
 
   ServeOptions so;
@@ -292,7 +315,9 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--tls-cert", so.tls_cert, "PEM certificate (default: self-signed)");
   serve->add_option("--tls-key", so.tls_key, "PEM private key");
-  serve->add_option("--state-dir", so.state_dir, "where the self-signed certificate lives")
+  serve
+      ->add_option("--state-dir", so.state_dir,
+                   "where the self-signed certificate and the secret key (manager.key) live")
       ->capture_default_str();
   serve->add_option("--body-limit", so.body_limit, "largest /api/v1 body (after gzip)")
       ->capture_default_str();

@@ -84,3 +84,12 @@ ward_test(manager_events_data_test
   SOURCES manager_events_data_test.cc
   DEPS ward::manager_harness PkgConfig::WARD_MGR_HTTPLIB PkgConfig::FMT
   LABELS integration)
+# Issue 14's remaining console features over the REST API (session 6, helper c1): a policy
+# assigned to an activation token, alerts naming the user.
+ward_test(manager_console_api_test
+  SOURCES manager_console_api_test.cc
+  DEPS ward::manager_harness ward::testing_shell PkgConfig::WARD_MGR_HTTPLIB
+  LABELS integration)
+add_dependencies(manager_console_api_test ward-manager)
+target_compile_definitions(manager_console_api_test
+  PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")

@@ -598,6 +598,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   std::map<std::string, Json> bodies = {
       {"/api/v1/tenants/{id}", {{"name", "stolen"}}},
       {"/api/v1/agents/{id}", {{"policy_id", nullptr}}},
+      {"/api/v1/activation-tokens/{id}", {{"policy_id", nullptr}}},
       {"/api/v1/agents/{id}/commands", {{"name", "integrity.check"}}},
       {"/api/v1/policies/{id}", {{"name", "stolen"}, {"document", ValidPolicyDocument()}}},
       {"/api/v1/users/{id}", {{"role", "admin"}}},

@@ -100,7 +100,7 @@ test('severe events become alerts; an operator acknowledges and resolves them in
   await page.getByTestId('alert-state').selectOption('acknowledged');
   const acked = page.getByTestId('alerts').locator('tr', { hasText: 'ips.blocked:999001' });
   await expect(acked).toContainText('looking into it');
-  await expect(acked).toContainText('user:');
+  await expect(acked).toContainText(`Acknowledged: ${c3.operator.username} · `); // by name, not user:<id>
   await acked.getByRole('checkbox').check();
   await page.getByRole('button', { name: 'Resolve' }).click();
   await expect(page.getByTestId('alert-notice')).toHaveText('1 alerts are now Resolved.');

@@ -33,7 +33,7 @@ export default async function globalSetup() {
     { module: 'integrity', action: 'modified', severity: 2, path: '/var/www/index.html', minutesAgo: 30 },
     { module: 'ips', action: 'detected', severity: 3, url: HOSTILE_URL, rule: { id: '941100', name: 'XSS Attack Detected via libinjection' }, minutesAgo: 20 },
     { module: 'ips', action: 'detected', severity: 3, url: '/?id=1 OR 1=1', rule: { id: '942100', name: 'SQL Injection Attack Detected via libinjection' }, minutesAgo: 15 },
-    { module: 'antimalware', action: 'quarantined', severity: 4, path: '/var/www/uploads/shell.php', minutesAgo: 10 },
+    { module: 'antimalware', action: 'quarantine', severity: 3, path: '/var/www/uploads/shell.php', minutesAgo: 10 },
   ]);
   await sendEvents(m.url, web2.credential, 'web-02', [
     { module: 'integrity', action: 'deleted', severity: 2, path: '/etc/nginx/nginx.conf', minutesAgo: 5 },

@@ -69,7 +69,7 @@ export async function startManager(bin: string): Promise<Manager> {
   writeFileSync(join(dir, 'admin-password'), `${adminPassword}\n`, { mode: 0o600 });
   const db = `sqlite:${join(dir, 'ward.db')}`;
   const init = JSON.parse(
-    execFileSync(bin, ['init', '--db', db, '--json', '--admin-password-file', join(dir, 'admin-password')], {
+    execFileSync(bin, ['init', '--db', db, '--json', '--state-dir', dir, '--admin-password-file', join(dir, 'admin-password')], {
       encoding: 'utf8',
     }),
   );

@@ -71,7 +71,7 @@ export function App() {
             </Link>
           ))}
         </nav>
-        <span class="who">
+        <span class="who" title={`${me.value.user.username} · ${me.value.tenant.name} · ${t(`role.${me.value.user.role}` as Key)}`}>
           <span data-testid="who">{me.value.user.username}</span> · {me.value.tenant.name} · {t(`role.${me.value.user.role}` as Key)}
         </span>
         <label class="lang">

@@ -134,7 +134,7 @@ const en = {
   'account.totp_on': 'On: signing in asks for a code from your authenticator app.',
   'account.totp_off': 'Off: signing in needs only your password.',
   'account.totp_start': 'Set up an authenticator app',
-  'account.totp_scan': 'Add this key to your authenticator app (type the secret, or open the URI), then enter the code it shows.',
+  'account.totp_scan': 'Scan the QR code with your authenticator app (or type the secret, or open the URI), then enter the code it shows.',
   'account.totp_secret': 'Secret',
   'account.totp_uri': 'URI',
   'account.totp_confirm': 'Turn on',
@@ -287,6 +287,21 @@ const en = {
   'computer.cmd.failed': 'failed',
   'computer.recent_events': 'Latest events',
   'computer.all_events': 'All events of this computer',
+  // --- s6-console (c1) ---
+  'account.totp_qr': 'QR code of the authenticator URI: scan it with the app',
+  'tokens.policy': 'Policy',
+  'tokens.no_policy': '(no policy)',
+  'tokens.assign': 'Assign',
+  'tokens.assigned': 'Activation token {name}: policy set to {policy}.',
+  'tokens.title': 'Activation tokens using this policy',
+  'tokens.none_use': 'No activation token assigns this policy.',
+  'tokens.assign_to': 'Assign this policy to an activation token',
+  'tokens.choose': 'Activation token',
+  'tokens.unnamed': '(unnamed token)',
+  'tokens.revoked': 'revoked',
+  'tuning.scope_prefix': 'this rule on one target under a path prefix',
+  'tuning.path_prefix': 'Path prefix',
+  'tuning.done_excluded_prefix': 'Rule {rule} excluded on {target} under {prefix}.',
 };
 
 export type Key = keyof typeof en;
@@ -420,7 +435,7 @@ const ja: Record<Key, string> = {
   'account.totp_on': '有効: サインイン時に認証アプリのコードを入力します。',
   'account.totp_off': '無効: サインインはパスワードのみです。',
   'account.totp_start': '認証アプリを設定する',
-  'account.totp_scan': 'このキーを認証アプリに登録し (シークレットを入力するか URI を開く)、表示されたコードを入力してください。',
+  'account.totp_scan': '認証アプリで QR コードを読み取り (またはシークレットを入力するか URI を開き)、表示されたコードを入力してください。',
   'account.totp_secret': 'シークレット',
   'account.totp_uri': 'URI',
   'account.totp_confirm': '有効にする',
@@ -573,6 +588,21 @@ const ja: Record<Key, string> = {
   'computer.cmd.failed': '失敗',
   'computer.recent_events': '最新のイベント',
   'computer.all_events': 'このコンピュータのすべてのイベント',
+  // --- s6-console (c1) ---
+  'account.totp_qr': '認証アプリ用 URI の QR コード: アプリで読み取ってください',
+  'tokens.policy': 'ポリシー',
+  'tokens.no_policy': '(ポリシーなし)',
+  'tokens.assign': '割り当て',
+  'tokens.assigned': 'アクティベーショントークン {name} のポリシーを {policy} に設定しました。',
+  'tokens.title': 'このポリシーを使うアクティベーショントークン',
+  'tokens.none_use': 'このポリシーを割り当てたアクティベーショントークンはありません。',
+  'tokens.assign_to': 'このポリシーをアクティベーショントークンに割り当てる',
+  'tokens.choose': 'アクティベーショントークン',
+  'tokens.unnamed': '(名前なし)',
+  'tokens.revoked': '失効済み',
+  'tuning.scope_prefix': 'パスのプレフィックス配下の特定の対象のみ',
+  'tuning.path_prefix': 'パスのプレフィックス',
+  'tuning.done_excluded_prefix': 'ルール {rule} を {prefix} 配下の {target} について除外しました。',
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ja };

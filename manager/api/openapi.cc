@@ -226,6 +226,7 @@ json Build() {
                "reasons: [string], counters: {...}} per running module (docs/agent-protocol.md)"}}},
             {"created_at", Time()}})},
       {"AgentUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
+      {"ActivationTokenUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
       {"Command",
        Obj({{"id", Str()},
             {"agent_id", Str()},
@@ -382,6 +383,11 @@ json Build() {
        {{"parameters", json::array({IdParam()})},
         {"get", Op("Get an activation token", "any",
                    Merge({{"200", Resp("token", Ref("ActivationToken"))}}, read))},
+        {"patch",
+         Op("Assign (or with null, clear) the policy of agents activated with the token from now "
+            "on (audit-logged)",
+            "admin, operator", Merge({{"200", Resp("updated", Ref("ActivationToken"))}}, write),
+            Ref("ActivationTokenUpdate"))},
         {"delete", Op("Revoke an activation token", "admin, operator",
                       Merge({{"204", Resp("revoked")}}, write))}}},
       {"/agents",
@@ -511,7 +517,14 @@ json Build() {
   json alert_state = {
       {"type", "object"},
       {"nullable", true},
-      {"properties", {{"by", NullableStr()}, {"at", Time()}, {"reason", NullableStr()}}}};
+      {"properties",
+       {{"by", NullableStr()},
+        {"by_name",
+         Merge(NullableStr(),
+               {{"description",
+                 "the user's (or API key's) name now; null when it was deleted (see `by`)"}})},
+        {"at", Time()},
+        {"reason", NullableStr()}}}};
   schemas["Alert"] =
       Obj({{"id", Str()},
            {"source", Str()},
@@ -575,14 +588,15 @@ json Build() {
           Merge({{"200", Resp("tuning report", {{"type", "object"}})}},
                 Errors({400, 401, 404, 429})),
           nullptr,
-          json::array(
-              {QueryParamSpec("policy", "policy id (default: every agent)"),
-               QueryParamSpec("from", "inclusive start (default: to - 7 days)", Time()),
-               QueryParamSpec("to", "exclusive end (default: now)", Time()),
-               QueryParamSpec("exclude_rule", "preview: the rule id to exclude"),
-               QueryParamSpec("exclude_target",
-                              "preview: only matches on this variable (ARGS:name)"),
-               QueryParamSpec("exclude_path", "preview: only requests whose path starts so")}))}};
+          json::array({QueryParamSpec("policy", "policy id (default: every agent)"),
+                       QueryParamSpec("from", "inclusive start (default: to - 7 days)", Time()),
+                       QueryParamSpec("to", "exclusive end (default: now)", Time()),
+                       QueryParamSpec("exclude_rule", "preview: the rule id to exclude"),
+                       QueryParamSpec("exclude_target",
+                                      "preview: only matches on this variable (ARGS:name)"),
+                       QueryParamSpec("exclude_path",
+                                      "preview: only requests under this path prefix (normalised "
+                                      "as the agent does: docs/ips.md)")}))}};
 
   return {
       {"openapi", "3.0.3"},

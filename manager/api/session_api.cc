@@ -47,7 +47,11 @@ ConsoleSessions::ConsoleSessions(Store& store, const Clock& clock, SessionOption
       clock_(clock),
       options_(options),
       user_limiter_(options.signin_per_user_per_minute, clock),
-      address_limiter_(options.signin_per_address_per_minute, clock) {}
+      address_limiter_(options.signin_per_address_per_minute, clock) {
+  if (!options_.secret_box) {
+    options_.secret_box = std::make_shared<const SecretBox>(SecretBox::Ephemeral());
+  }
+}
 
 void ConsoleSessions::AuditSignIn(const User& u, const HttpRequest& req, int status,
                                   std::string_view what) {
@@ -139,7 +143,21 @@ HttpResponse ConsoleSessions::SignIn(const HttpRequest& req) {
 
 std::optional<ApiError> ConsoleSessions::CheckTotp(const User& u, const std::string& code,
                                                    const HttpRequest& req) {
-  auto step = VerifyTotp(u.totp_secret, code, clock_.Now());
+  std::string secret = u.totp_secret;
+  if (SecretBox::IsSealed(secret)) {
+    auto open = options_.secret_box->Open(secret);
+    if (!open) {
+      spdlog::error("user {}: the TOTP secret does not open with this manager's key file: {}", u.id,
+                    open.error().ToString());
+      AuditSignIn(u, req, 401, "TOTP secret unreadable (manager key)");
+      return ApiError{401, "totp_invalid",
+                      "this second factor cannot be checked by this manager (its key file "
+                      "differs); an admin can turn it off",
+                      "totp_code"};
+    }
+    secret = std::move(*open);
+  }
+  auto step = VerifyTotp(secret, code, clock_.Now());
   if (!step) {
     AuditSignIn(u, req, 401, "wrong TOTP code");
     return ApiError{401, "totp_invalid", "wrong code", "totp_code"};
@@ -148,6 +166,16 @@ std::optional<ApiError> ConsoleSessions::CheckTotp(const User& u, const std::str
     if (s.code() != StatusCode::kFailedPrecondition) return FromStatus(s);
     AuditSignIn(u, req, 401, "TOTP code reused");
     return ApiError{401, "totp_invalid", "code already used; wait for the next one", "totp_code"};
+  }
+  if (!SecretBox::IsSealed(u.totp_secret)) {
+    // Stored in clear by an older manager: sealed now (the code proved it is the right one).
+    auto fresh = store_.GetUser(u.tenant_id, u.id);
+    if (fresh && fresh->totp_secret == u.totp_secret) {
+      fresh->totp_secret = options_.secret_box->Seal(secret);
+      if (Status s = store_.UpdateUser(*fresh); !s.ok()) {
+        spdlog::warn("user {}: sealing the TOTP secret: {}", u.id, s.ToString());
+      }
+    }
   }
   return std::nullopt;
 }
@@ -172,15 +200,15 @@ HttpResponse ConsoleSessions::HandleTotp(const HttpRequest& req, Caller& c) {
       return ErrorResponse(
           ApiError{409, "conflict", "the second factor is already on; turn it off first", ""});
     }
-    c.user.totp_secret = NewTotpSecret();
+    const std::string secret = NewTotpSecret();
+    c.user.totp_secret = options_.secret_box->Seal(secret);
     if (Status s = store_.UpdateUser(c.user); !s.ok()) return ErrorResponse(FromStatus(s));
     AuditSignIn(c.user, req, 201, "TOTP enrolment started");
-    HttpResponse r =
-        JsonResponse(201, {{"secret", c.user.totp_secret},
-                           {"uri", TotpUri("Ward", c.user.username, c.user.totp_secret)},
-                           {"digits", kTotpDigits},
-                           {"period", kTotpPeriodSeconds},
-                           {"algorithm", "SHA1"}});
+    HttpResponse r = JsonResponse(201, {{"secret", secret},
+                                        {"uri", TotpUri("Ward", c.user.username, secret)},
+                                        {"digits", kTotpDigits},
+                                        {"period", kTotpPeriodSeconds},
+                                        {"algorithm", "SHA1"}});
     r.headers.Add("Cache-Control", "no-store");
     return r;
   }
@@ -218,6 +246,10 @@ HttpResponse ConsoleSessions::HandleTotp(const HttpRequest& req, Caller& c) {
   }
   if (confirm) {
     c.user.totp_enabled = true;
+    // A pending secret an older manager stored in clear is sealed as it is turned on.
+    if (!SecretBox::IsSealed(c.user.totp_secret)) {
+      c.user.totp_secret = options_.secret_box->Seal(c.user.totp_secret);
+    }
   } else {
     c.user.totp_enabled = false;
     c.user.totp_secret.clear();

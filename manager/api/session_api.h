@@ -13,7 +13,9 @@
 //   POST   /api/v1/session/totp/disable  {"code"} → the factor is off (admins: PATCH /users/{id})
 // With the factor on, sign-in needs "totp_code" as well: without it the answer is 401
 // "totp_required" (the password was right), a wrong or reused code is 401 "totp_invalid" (in the
-// audit log, counted in the same throttle). A code is accepted once (Store::UseTotpStep).
+// audit log, counted in the same throttle). A code is accepted once (Store::UseTotpStep). The
+// secret is stored sealed with the manager's key (SessionOptions::secret_box); a secret stored in
+// clear by an older manager is still read, and sealed at its next successful use.
 //   DELETE /api/v1/session  → 204, the session row is deleted (the cookie no longer works)
 //
 // A session ends after `idle` without requests or `absolute` after sign-in, whichever is first.
@@ -23,12 +25,14 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
 #include "manager/api/http_types.h"
 #include "manager/auth/rate_limiter.h"
+#include "manager/auth/secret_box.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -38,6 +42,9 @@ struct SessionOptions {
   std::chrono::seconds absolute{12 * 3600};
   int signin_per_user_per_minute = 10;     // attempts per user name; 0 = unlimited
   int signin_per_address_per_minute = 30;  // attempts per client address; 0 = unlimited
+  // Seals the users' TOTP secrets in the database (manager/auth/secret_box.h); null: a key kept
+  // in memory only (tests), so secrets do not survive a restart.
+  std::shared_ptr<const SecretBox> secret_box;
 };
 
 class ConsoleSessions {

@@ -107,8 +107,9 @@ struct User {
   TimePoint created_at;
   // Schema version 3 (console settings and second factor):
   std::string time_zone;  // IANA name ("Asia/Tokyo"); "" = the browser's own
-  // TOTP (manager/auth/totp.h): the base32 secret, set at enrolment; `totp_enabled` once the
-  // user confirmed it with a first valid code. "" = no second factor.
+  // TOTP (manager/auth/totp.h): the base32 secret, set at enrolment, sealed with the manager's
+  // key ("sb1:…", manager/auth/secret_box.h; at most 255 bytes); `totp_enabled` once the user
+  // confirmed it with a first valid code. "" = no second factor.
   std::string totp_secret;
   bool totp_enabled = false;
   int64_t totp_last_step = 0;  // the step of the last code accepted (a code works once)
@@ -412,6 +413,10 @@ class Store {
   virtual Result<ActivationToken> GetActivationToken(const std::string& tenant_id,
                                                      const std::string& id) = 0;
   virtual Status RevokeActivationToken(const std::string& tenant_id, const std::string& id) = 0;
+  // Sets (or with nullopt clears) the policy agents activated with the token get; the token and
+  // the policy must both be `tenant_id`'s (kNotFound names which is missing). Revoked tokens too.
+  virtual Status SetActivationTokenPolicy(const std::string& tenant_id, const std::string& id,
+                                          const std::optional<std::string>& policy_id) = 0;
 
   // Agents.
   virtual Status CreateAgent(const Agent& a) = 0;

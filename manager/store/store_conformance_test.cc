@@ -1781,6 +1781,37 @@ TEST_P(StoreConformance, AlertStatesRecordWhoWhenWhyAndBulkChangesAreAllOrNothin
   EXPECT_EQ(o1.updated_at, kT0 + minutes(4));
 }
 
+TEST_P(StoreConformance, ActivationTokenPolicyIsChangedOnlyWithinItsTenant) {
+  Tenant t = MakeTenant("a");
+  Policy web = MakePolicy(t, "web");
+  Policy db = MakePolicy(t, "db");
+  ActivationToken tok;
+  tok.id = NewId("tok");
+  tok.tenant_id = t.id;
+  tok.token_hash = std::string(64, '5');
+  tok.policy_id = web.id;
+  tok.created_at = kT0;
+  ASSERT_OK(store_->CreateActivationToken(tok));
+
+  ASSERT_OK(store_->SetActivationTokenPolicy(t.id, tok.id, db.id));
+  EXPECT_EQ(OK(store_->GetActivationToken(t.id, tok.id)).policy_id, db.id);
+  EXPECT_EQ(OK(store_->UseActivationToken(tok.token_hash, kT0)).policy_id, db.id)
+      << "an agent activated now gets the new policy";
+  ASSERT_OK(store_->SetActivationTokenPolicy(t.id, tok.id, std::nullopt));
+  EXPECT_FALSE(OK(store_->GetActivationToken(t.id, tok.id)).policy_id.has_value());
+
+  Tenant other = MakeTenant("b");
+  Policy foreign = MakePolicy(other, "theirs");
+  Status s = store_->SetActivationTokenPolicy(t.id, tok.id, foreign.id);
+  EXPECT_EQ(CodeOf(s), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("policy"), std::string::npos);
+  EXPECT_EQ(CodeOf(store_->SetActivationTokenPolicy(other.id, tok.id, foreign.id)),
+            StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->SetActivationTokenPolicy(t.id, "tok-none", web.id)),
+            StatusCode::kNotFound);
+  EXPECT_FALSE(OK(store_->GetActivationToken(t.id, tok.id)).policy_id.has_value());
+}
+
 std::string BackendName(const ::testing::TestParamInfo<Dialect>& info) {
   return std::string(DialectName(info.param));
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "agent/modules/ips/path_prefix.h"
+
 namespace ward::agent::ips {
 namespace {
 
@@ -198,13 +200,15 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
     }
   }
   if (const ConfigNode* ex = section.Find("exclusions")) {
-    if (!ex->IsSequence()) return ex->Error("expected a list of { id, target, path }");
+    if (!ex->IsSequence()) {
+      return ex->Error("expected a list of { id, target, path or path_prefix }");
+    }
     if (ex->items().size() > 800) {
       return ex->Error("at most 800 exclusions (Ward's rule ids 1900100-1900899 carry them)");
     }
     for (const auto& item : ex->items()) {
       WARD_RETURN_IF_ERROR(RequireMap(item));
-      WARD_RETURN_IF_ERROR(CheckKeys(item, {"id", "target", "path"}));
+      WARD_RETURN_IF_ERROR(CheckKeys(item, {"id", "target", "path", "path_prefix"}));
       Exclusion e;
       const ConfigNode* id = item.Find("id");
       if (id == nullptr) return item.Error("missing required key \"id\"");
@@ -223,6 +227,15 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
           return p->Error(
               "expected a URL path starting with / (no quotes, commas, backslashes "
               "or spaces)");
+        }
+      }
+      if (const ConfigNode* p = item.Find("path_prefix")) {
+        if (item.Find("path") != nullptr) {
+          return p->Error("give either path (one exact path) or path_prefix, not both");
+        }
+        WARD_ASSIGN_OR_RETURN(e.path_prefix, ReadString(*p));
+        if (std::string why = ValidatePathPrefix(e.path_prefix); !why.empty()) {
+          return p->Error(why);
         }
       }
       c.exclusions.push_back(std::move(e));

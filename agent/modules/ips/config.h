@@ -13,7 +13,8 @@
 //     crs: { enabled: true, paranoia_level: 1, inbound_anomaly_threshold: 5,
 //            outbound_anomaly_threshold: 4, setup_files: [] }
 //     rules: [ { id: 942100, mode: detect }, { id: 920350, enabled: false } ]
-//     exclusions: [ { id: 942430, target: "ARGS:comment", path: /blog/post } ]
+//     exclusions: [ { id: 942430, target: "ARGS:comment", path: /blog/post },
+//                   { id: 942100, target: "ARGS:q", path_prefix: /api/ } ]
 //     custom_rules: [/etc/ward/rules/*.conf]
 //     log_file: /var/log/ward/modsec.log   # ModSecurity-format lines, one per matched rule
 //     block_status: 403            # prevent: the status of the answer a blocked request gets
@@ -51,6 +52,8 @@ struct Exclusion {
   int64_t id = 0;
   std::string target;  // "ARGS:comment", "REQUEST_COOKIES:session", ...
   std::string path;    // exact REQUEST_FILENAME; empty = every path
+  // Every path under this prefix, normalised as path_prefix.h says (not with `path`); empty = none.
+  std::string path_prefix;
 };
 
 struct CrsSettings {

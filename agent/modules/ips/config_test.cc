@@ -41,6 +41,22 @@ TEST(IpsConfig, ParsesTheDocumentedExample) {
   EXPECT_EQ(c->exclusions[0].path, "/blog/post");
 }
 
+TEST(IpsConfig, ExclusionPathPrefixIsReadAndMustBeCanonical) {
+  auto c = Parse(R"(ips:
+  exclusions:
+    - { id: 942100, target: "ARGS:q", path_prefix: /api/ }
+    - { id: 941100, target: "ARGS:body", path_prefix: /blog }
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  ASSERT_EQ(c->exclusions.size(), 2u);
+  EXPECT_EQ(c->exclusions[0].path_prefix, "/api/");
+  EXPECT_TRUE(c->exclusions[0].path.empty());
+  EXPECT_EQ(c->exclusions[1].path_prefix, "/blog");
+  auto bad = Parse("ips: { exclusions: [ { id: 1, target: ARGS:a, path_prefix: /a/./b } ] }");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("normalised"), std::string::npos) << bad.error().ToString();
+}
+
 TEST(IpsConfig, ErrorsNameTheKey) {
   struct Case {
     const char* yaml;
@@ -58,6 +74,16 @@ TEST(IpsConfig, ErrorsNameTheKey) {
       {"ips: { exclusions: [ { id: 1, target: \"ARGS:a\\\" ,deny\" } ] }",
        "ips.exclusions[0].target"},
       {"ips: { exclusions: [ { id: 1, target: ARGS:a, path: nope } ] }", "ips.exclusions[0].path"},
+      {"ips: { exclusions: [ { id: 1, target: ARGS:a, path_prefix: api/ } ] }",
+       "ips.exclusions[0].path_prefix"},
+      {"ips: { exclusions: [ { id: 1, target: ARGS:a, path_prefix: /api/../admin } ] }",
+       "ips.exclusions[0].path_prefix"},
+      {"ips: { exclusions: [ { id: 1, target: ARGS:a, path_prefix: \"/api%2f\" } ] }",
+       "ips.exclusions[0].path_prefix"},
+      {"ips: { exclusions: [ { id: 1, target: ARGS:a, path_prefix: //api } ] }",
+       "ips.exclusions[0].path_prefix"},
+      {"ips: { exclusions: [ { id: 1, target: ARGS:a, path: /a, path_prefix: /a } ] }",
+       "ips.exclusions[0].path_prefix"},
       {"ips: { custom_rules: [relative.conf] }", "ips.custom_rules[0]"},
       {"ips: { modes: detect }", "modes"},
       {"ips: { mode: prevent, capture: pcap }", "ips.mode"},

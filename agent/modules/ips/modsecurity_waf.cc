@@ -130,6 +130,9 @@ class ModSecurityTransaction final : public WafTransaction {
     request_ = head;
     request_seen_ = true;
     tx_->processURI(head.uri.c_str(), head.method.c_str(), head.version.c_str());
+    for (const Exclusion* e : PrefixExclusions(rules_->config_, head.uri)) {
+      tx_->m_ruleRemoveTargetById.emplace_back(static_cast<int>(e->id), e->target);
+    }
     for (const auto& [k, v] : head.headers) tx_->addRequestHeader(k, v);
     tx_->processRequestHeaders();
     return CheckIntervention();

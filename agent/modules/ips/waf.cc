@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "agent/modules/ips/modsecurity_waf.h"
+#include "agent/modules/ips/path_prefix.h"
 #include "agent/modules/ips/seclang/ward_waf.h"
 
 namespace ward::agent::ips {
@@ -120,6 +121,14 @@ void WafLog::Write(std::string_view line) {
 }
 
 // --- engines ---
+
+std::vector<const Exclusion*> PrefixExclusions(const IpsConfig& config, std::string_view uri) {
+  std::vector<const Exclusion*> out;
+  for (const Exclusion& e : config.exclusions) {
+    if (!e.path_prefix.empty() && PathPrefixMatches(uri, e.path_prefix)) out.push_back(&e);
+  }
+  return out;
+}
 
 const WafEngine& WafEngineFor(WafEngineKind kind) {
   static const ModSecurityEngine modsecurity;

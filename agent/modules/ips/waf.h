@@ -204,4 +204,9 @@ class WafEngine {
 // The engine of that kind (the one list of engines; nothing registers itself).
 const WafEngine& WafEngineFor(WafEngineKind kind);
 
+// The exclusions scoped to a path prefix (`path_prefix`, path_prefix.h) that cover the request
+// target `uri`, in policy order. Every engine removes their targets from their rules for that
+// transaction before phase 1, as `ctl:ruleRemoveTargetById` would. Pointers into `config`.
+std::vector<const Exclusion*> PrefixExclusions(const IpsConfig& config, std::string_view uri);
+
 }  // namespace ward::agent::ips

@@ -143,6 +143,7 @@ Result<WafConfigText> GenerateWafConfig(const IpsConfig& c) {
   }
   int64_t next_id = kWardIdBase + 100;
   for (const auto& e : c.exclusions) {
+    if (!e.path_prefix.empty()) continue;  // per request, before phase 1 (PrefixExclusions())
     if (e.path.empty()) {
       a += fmt::format("SecRuleUpdateTargetById {} \"!{}\"\n", e.id, e.target);
     } else {

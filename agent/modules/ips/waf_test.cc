@@ -101,12 +101,38 @@ TEST(Waf, DetectOnlyRuleInPreventModeIsReportedButDoesNotBlock) {
 
 TEST(Waf, ExclusionRemovesTheTargetOnThatPathOnly) {
   IpsConfig c;
-  c.exclusions.push_back({942100, "ARGS:comment", "/blog/post"});
+  c.exclusions.push_back({942100, "ARGS:comment", "/blog/post", ""});
   auto rules = Load(c);
   ASSERT_TRUE(rules);
   EXPECT_FALSE(Has(*RunGet(*rules, "/blog/post?comment=1%27%20OR%20%271%27=%271"), 942100));
   EXPECT_TRUE(Has(*RunGet(*rules, "/other?comment=1%27%20OR%20%271%27=%271"), 942100));
   EXPECT_TRUE(Has(*RunGet(*rules, "/blog/post?title=1%27%20OR%20%271%27=%271"), 942100));
+}
+
+// A path-prefix exclusion, through both engines: the target is removed from the rule for every
+// request whose normalised path is under the prefix, and for no spelling of a path outside it.
+TEST(Waf, PathPrefixExclusionCoversThePrefixOnlyInBothEngines) {
+  const std::string sqli = "1%27%20OR%20%271%27=%271";
+  for (WafEngineKind engine : {WafEngineKind::kLibModSecurity, WafEngineKind::kWard}) {
+    SCOPED_TRACE(std::string(WafEngineName(engine)));
+    IpsConfig c;
+    c.engine = engine;
+    c.exclusions.push_back({942100, "ARGS:q", "", "/api/"});
+    auto rules = Load(c);
+    ASSERT_TRUE(rules);
+    for (const std::string path : {"/api/search", "/api/v2/search", "//api/search",
+                                   "/static/../api/search", "/%61pi/search"}) {
+      EXPECT_FALSE(Has(*RunGet(*rules, path + "?q=" + sqli), 942100)) << path;
+    }
+    // Another parameter on the same path is still inspected.
+    EXPECT_TRUE(Has(*RunGet(*rules, "/api/search?other=" + sqli), 942100));
+    for (const std::string path :
+         {"/search", "/apix/search", "/API/search", "/api/../search", "/api/..%2fsearch",
+          "/api/%2e%2e/search", "/api/%252e%252e/search", "/api/..;/search", "/api/..%5csearch",
+          "/api/%uff0e%uff0e/search"}) {
+      EXPECT_TRUE(Has(*RunGet(*rules, path + "?q=" + sqli), 942100)) << path;
+    }
+  }
 }
 
 TEST(Waf, CustomRulesLoadAndABadFileIsNamedWithLibmodsecuritysMessage) {

@@ -1,10 +1,11 @@
 // Account: the signed-in user's own settings: time zone (PATCH /session {time_zone}) and the TOTP
 // second factor (POST /session/totp, /session/totp/confirm, /session/totp/disable). The secret is
-// shown once, as text, with its otpauth:// URI; it is never fetched again.
+// shown once, as text and as a QR code of its otpauth:// URI; it is never fetched again.
 import { useState } from 'preact/hooks';
 import { api, ApiError, me, type Me } from '../api';
 import { timeZones, userTimeZone } from '../format';
 import { t } from '../i18n';
+import { QrCode } from '../components/qr';
 
 interface Enrolment {
   secret: string;
@@ -97,6 +98,7 @@ export function Account() {
           <p>
             {t('account.totp_secret')}: <code data-testid="totp-secret">{enrolment.secret}</code>
           </p>
+          <QrCode text={enrolment.uri} label={t('account.totp_qr')} />
           <p>
             {t('account.totp_uri')}: <code data-testid="totp-uri">{enrolment.uri}</code>
           </p>

@@ -8,10 +8,10 @@ import { lang, t, type Key } from '../i18n';
 import type { Policy } from './types';
 import { AuditLog } from './audit';
 import { TenantSettings } from './tenants';
+import { TokenPolicySelect, type Token } from './policy_tokens';
 
 interface User { id: string; username: string; role: string; language: string; created_at: string }
 interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
-interface Token { id: string; name: string; policy_id: string | null; uses: number; max_uses: number | null; revoked: boolean; created_at: string }
 interface Info { tls_fingerprint: string }
 
 const ROLES = ['admin', 'operator', 'auditor'];
@@ -39,7 +39,6 @@ export function Admin() {
     }
     Promise.all(jobs).catch((e) => setError(String(e.message)));
   }, [reload]);
-  const policyName = new Map(policies.map((p) => [p.id, p.name]));
   return (
     <section>
       <h1>{t('admin.title')}</h1>
@@ -168,7 +167,9 @@ export function Admin() {
           {tokens.map((k) => (
             <tr>
               <td>{k.name}</td>
-              <td>{k.policy_id ? policyName.get(k.policy_id) ?? k.policy_id : t('common.none')}</td>
+              <td>
+                <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={setError} />
+              </td>
               <td>
                 {k.uses}
                 {k.max_uses !== null ? ` / ${k.max_uses}` : ''}

@@ -13,6 +13,7 @@ import type { Agent } from './types';
 type State = 'open' | 'acknowledged' | 'resolved';
 interface StateInfo {
   by: string | null;
+  by_name?: string | null; // the user's (or API key's) name; null once deleted: `by` is shown
   at: string;
   reason: string | null;
 }
@@ -91,7 +92,7 @@ export function Alerts() {
     setSelected(s);
   };
   const who = (i: StateInfo | null) =>
-    i ? `${i.by ?? ''} · ${formatTime(i.at, lang.value)}${i.reason ? ` · ${i.reason}` : ''}` : '';
+    i ? `${i.by_name ?? i.by ?? ''} · ${formatTime(i.at, lang.value)}${i.reason ? ` · ${i.reason}` : ''}` : '';
   return (
     <section>
       <h1>{t('alerts.title')}</h1>

@@ -8,6 +8,7 @@ import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { lineDiff, toYaml } from '../textdiff';
 import type { Policy } from './types';
+import { PolicyTokens } from './policy_tokens';
 
 type Format = 'yaml' | 'json';
 interface VersionInfo {
@@ -251,6 +252,7 @@ export function Policies() {
           </div>
         </form>
       )}
+      {editing !== null && editing !== 'new' && <PolicyTokens policy={editing} />}
       {history !== null && <History policy={history} onClose={() => setHistory(null)} />}
     </section>
   );

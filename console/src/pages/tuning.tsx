@@ -6,6 +6,7 @@
 // a policy edit too.
 import { useEffect, useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
+import { exclusionFor, prefixOf, previewParams, type Scope } from '../exclusions';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { navigate, route } from '../router';
@@ -60,8 +61,9 @@ export function Tuning() {
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [report, setReport] = useState<Report | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [scope, setScope] = useState<'rule' | 'target'>('target');
+  const [scope, setScope] = useState<Scope>('target');
   const [target, setTarget] = useState('');
+  const [prefix, setPrefix] = useState('');
   const [preview, setPreview] = useState<{ matched: number; suppressed: number } | null>(null);
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
@@ -96,14 +98,14 @@ export function Tuning() {
   const select = (r: RuleRow) => {
     setOpen(open === r.rule_id ? null : r.rule_id);
     setTarget(r.targets[0]?.value ?? '');
+    setPrefix(prefixOf(r.paths[0]?.value ?? '/'));
     setScope(r.targets.length > 0 ? 'target' : 'rule');
     setPreview(null);
     setNotice('');
   };
   const runPreview = async (rule: string) => {
     setError('');
-    const q = new URLSearchParams({ policy: policyId, from, exclude_rule: rule });
-    if (scope === 'target' && target) q.set('exclude_target', target);
+    const q = new URLSearchParams({ policy: policyId, from, ...previewParams(scope, rule, target, prefix) });
     try {
       const r = await api<Report>('GET', `/ips/tuning?${q.toString()}`);
       setPreview(r.preview ?? null);
@@ -131,8 +133,12 @@ export function Tuning() {
       (s) =>
         scope === 'rule'
           ? { ...s, rules: [...(s.rules ?? []).filter((r) => String(r.id) !== rule), { id: Number(rule), enabled: false }] }
-          : { ...s, exclusions: [...(s.exclusions ?? []), { id: Number(rule), target }] },
-      scope === 'rule' ? t('tuning.done_disabled', { rule }) : t('tuning.done_excluded', { rule, target }),
+          : { ...s, exclusions: [...(s.exclusions ?? []), exclusionFor(scope, rule, target, prefix)] },
+      scope === 'rule'
+        ? t('tuning.done_disabled', { rule })
+        : scope === 'prefix'
+          ? t('tuning.done_excluded_prefix', { rule, target, prefix })
+          : t('tuning.done_excluded', { rule, target }),
     );
   const preventRule = (rule: string) =>
     saveIps((s) => ({ ...s, rules: [...(s.rules ?? []).filter((r) => String(r.id) !== rule), { id: Number(rule), mode: 'prevent' }] }), t('tuning.done_rule_prevent', { rule }));
@@ -243,12 +249,20 @@ export function Tuning() {
                                     <input type="radio" name="scope" checked={scope === 'target'} onChange={() => (setScope('target'), setPreview(null))} /> {t('tuning.scope_target')}
                                   </label>
                                   <label>
+                                    <input type="radio" name="scope" value="prefix" checked={scope === 'prefix'} onChange={() => (setScope('prefix'), setPreview(null))} /> {t('tuning.scope_prefix')}
+                                  </label>
+                                  <label>
                                     <input type="radio" name="scope" checked={scope === 'rule'} onChange={() => (setScope('rule'), setPreview(null))} /> {t('tuning.scope_rule')}
                                   </label>
                                 </fieldset>
-                                {scope === 'target' && (
+                                {scope !== 'rule' && (
                                   <label>
                                     {t('tuning.target')} <input name="target" value={target} onInput={(e) => (setTarget((e.target as HTMLInputElement).value), setPreview(null))} />
+                                  </label>
+                                )}
+                                {scope === 'prefix' && (
+                                  <label>
+                                    {t('tuning.path_prefix')} <input name="path_prefix" value={prefix} onInput={(e) => (setPrefix((e.target as HTMLInputElement).value), setPreview(null))} />
                                   </label>
                                 )}
                                 <button type="button" onClick={() => void runPreview(r.rule_id)}>
@@ -257,7 +271,7 @@ export function Tuning() {
                                 {preview && (
                                   <span data-testid="tuning-preview">{t('tuning.preview_result', { matched: fmt.format(preview.matched), suppressed: fmt.format(preview.suppressed) })}</span>
                                 )}
-                                <button type="submit" disabled={preview === null || (scope === 'target' && !target)}>
+                                <button type="submit" disabled={preview === null || (scope !== 'rule' && !target) || (scope === 'prefix' && !prefix)}>
                                   {t('tuning.mark_fp')}
                                 </button>
                                 <button type="button" onClick={() => void preventRule(r.rule_id)}>

@@ -65,6 +65,37 @@ void AddActivationTokenRoutes(RouteTable& table, RouteDeps deps) {
               if (!t) return LookupError(t.error(), "activation token");
               return JsonResponse(200, ActivationTokenJson(*t));
             });
+  // Assigns (or with null, clears) the policy that agents activated with the token get from now
+  // on; agents already activated keep theirs.
+  table.Add(
+      "PATCH", "/api/v1/activation-tokens/{id}", Access::kWrite,
+      [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
+        if (auto e = CheckQuery(req, {})) return Err(*e);
+        auto body = ParseObjectBody(req.body);
+        if (!body) return Err(body.error());
+        if (auto e = CheckFields(*body, {{"policy_id", JsonType::kString, true, true, 1, 128}})) {
+          return Err(*e);
+        }
+        std::optional<std::string> pid;
+        if (!(*body)["policy_id"].is_null()) pid = (*body)["policy_id"].get<std::string>();
+        auto before = deps.store.GetActivationToken(p.tenant.id, path.at("id"));
+        if (!before) return LookupError(before.error(), "activation token");
+        if (Status s = deps.store.SetActivationTokenPolicy(p.tenant.id, path.at("id"), pid);
+            !s.ok()) {
+          if (s.code() == StatusCode::kNotFound && pid &&
+              s.message().find("policy") != std::string::npos) {
+            return Err(ApiError{404, "not_found", "policy_id: no such policy", "policy_id"});
+          }
+          return LookupError(s, "activation token");
+        }
+        p.audit["object_id"] = path.at("id");
+        p.audit["policy_id"] = pid ? json(*pid) : json(nullptr);
+        p.audit["previous_policy_id"] =
+            before->policy_id ? json(*before->policy_id) : json(nullptr);
+        auto t = deps.store.GetActivationToken(p.tenant.id, path.at("id"));
+        if (!t) return LookupError(t.error(), "activation token");
+        return JsonResponse(200, ActivationTokenJson(*t));
+      });
   table.Add("DELETE", "/api/v1/activation-tokens/{id}", Access::kWrite,
             [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
               if (auto e = CheckQuery(req, {})) return Err(*e);

@@ -2,6 +2,8 @@
 // → resolved, one at a time or in bulk.
 #include <fmt/format.h>
 
+#include <map>
+
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/api/views.h"
@@ -14,15 +16,41 @@ namespace {
 
 constexpr int kMaxBulk = 1000;
 
+// Who an alert's actor ("user:<id>", "apikey:<id>") is, by name: the tenant's users and API keys
+// as they are now, read once per request. A deleted user or key has no name (the id stays).
+class ActorNames {
+ public:
+  ActorNames() = default;
+  static Result<ActorNames> Load(Store& store, const std::string& tenant_id) {
+    ActorNames n;
+    auto users = store.ListUsers(tenant_id);
+    if (!users) return users.error();
+    for (const auto& u : *users) n.names_["user:" + u.id] = u.username;
+    auto keys = store.ListApiKeys(tenant_id);
+    if (!keys) return keys.error();
+    for (const auto& k : *keys) n.names_["apikey:" + k.id] = k.name;
+    return n;
+  }
+  json NameOf(const std::optional<std::string>& actor) const {
+    if (!actor) return nullptr;
+    auto it = names_.find(*actor);
+    return it == names_.end() ? json(nullptr) : json(it->second);
+  }
+
+ private:
+  std::map<std::string, std::string> names_;
+};
+
 json StateJson(const std::optional<std::string>& by, const std::optional<TimePoint>& at,
-               const std::optional<std::string>& reason) {
+               const std::optional<std::string>& reason, const ActorNames& names) {
   if (!at) return nullptr;
   return {{"by", by ? json(*by) : json(nullptr)},
+          {"by_name", names.NameOf(by)},
           {"at", TimeJson(at)},
           {"reason", reason ? json(*reason) : json(nullptr)}};
 }
 
-json AlertJson(const Alert& a) {
+json AlertJson(const Alert& a, const ActorNames& names) {
   return {{"id", a.id},
           {"source", a.source},
           {"rule_key", a.rule_key},
@@ -36,8 +64,9 @@ json AlertJson(const Alert& a) {
           {"last_seen", TimeJson(a.last_seen)},
           {"first_event_id", a.first_event_id},
           {"last_event_id", a.last_event_id},
-          {"acknowledged", StateJson(a.acknowledged_by, a.acknowledged_at, a.acknowledged_reason)},
-          {"resolved", StateJson(a.resolved_by, a.resolved_at, a.resolved_reason)},
+          {"acknowledged",
+           StateJson(a.acknowledged_by, a.acknowledged_at, a.acknowledged_reason, names)},
+          {"resolved", StateJson(a.resolved_by, a.resolved_at, a.resolved_reason, names)},
           {"updated_at", TimeJson(a.updated_at)}};
 }
 
@@ -95,8 +124,10 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps) {
               if (auto e = ReadCursor(req, f.before)) return Err(*e);
               auto list = deps.store.ListAlerts(p.tenant.id, f);
               if (!list) return Err(list.error());
+              auto names = ActorNames::Load(deps.store, p.tenant.id);
+              if (!names) return Err(names.error());
               json items = json::array();
-              for (const auto& a : *list) items.push_back(AlertJson(a));
+              for (const auto& a : *list) items.push_back(AlertJson(a, *names));
               json next = nullptr;
               if (static_cast<int>(list->size()) == f.limit && !list->empty()) {
                 next = EncodeCursor(list->back().last_seen, list->back().id);
@@ -132,8 +163,10 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps) {
         if (!t) return Err(t.error());
         auto changed = deps.store.TransitionAlerts(p.tenant.id, list, *t);
         if (!changed) return Err(changed.error());  // 404 names the unknown id
+        auto names = ActorNames::Load(deps.store, p.tenant.id);
+        if (!names) return Err(names.error());
         json items = json::array();
-        for (const auto& a : *changed) items.push_back(AlertJson(a));
+        for (const auto& a : *changed) items.push_back(AlertJson(a, *names));
         p.audit["state"] = AlertStateName(t->to);
         p.audit["count"] = list.size();
         return JsonResponse(200, {{"items", items}});
@@ -143,7 +176,9 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps) {
               if (auto e = CheckQuery(req, {})) return Err(*e);
               auto a = deps.store.GetAlert(p.tenant.id, path.at("id"));
               if (!a) return LookupError(a.error(), "alert");
-              return JsonResponse(200, AlertJson(*a));
+              auto names = ActorNames::Load(deps.store, p.tenant.id);
+              if (!names) return Err(names.error());
+              return JsonResponse(200, AlertJson(*a, *names));
             });
   table.Add(
       "PATCH", "/api/v1/alerts/{id}", Access::kWrite,
@@ -160,7 +195,9 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps) {
         if (!changed) return LookupError(changed.error(), "alert");
         p.audit["object_id"] = path.at("id");
         p.audit["state"] = AlertStateName(t->to);
-        return JsonResponse(200, AlertJson(changed->front()));
+        auto names = ActorNames::Load(deps.store, p.tenant.id);
+        if (!names) return Err(names.error());
+        return JsonResponse(200, AlertJson(changed->front(), *names));
       });
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "agent/modules/ips/path_prefix.h"
 #include "common/clock.h"
 #include "common/json_path.h"
 #include "manager/api/json_body.h"
@@ -63,13 +64,16 @@ std::vector<Match> MatchesOf(const json& doc) {
   return out;
 }
 
+// A proposed exclusion. The path prefix is matched by the agent's own code
+// (agent/modules/ips/path_prefix.h) on the request target the agent logged (`url.original`), so
+// the preview counts exactly what the agent would exclude.
 struct Exclusion {
   std::string rule;
   std::string target;       // "" = any variable
   std::string path_prefix;  // "" = any path
-  bool Covers(const Match& m, const std::string& path) const {
+  bool Covers(const Match& m, const std::string& url) const {
     return m.id == rule && (target.empty() || m.variable == target) &&
-           (path_prefix.empty() || path.starts_with(path_prefix));
+           (path_prefix.empty() || agent::ips::PathPrefixMatches(url, path_prefix));
   }
 };
 
@@ -135,9 +139,14 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps) {
           }
           preview = Exclusion{*r, QueryParam(req, "exclude_target").value_or(""),
                               QueryParam(req, "exclude_path").value_or("")};
-          if (preview->target.size() > 256 || preview->path_prefix.size() > 1024) {
-            return Err(BadRequest("invalid_query", "exclude_target",
-                                  "exclude_target/exclude_path: too long"));
+          if (preview->target.size() > 256) {
+            return Err(BadRequest("invalid_query", "exclude_target", "exclude_target: too long"));
+          }
+          if (!preview->path_prefix.empty()) {
+            if (std::string why = agent::ips::ValidatePathPrefix(preview->path_prefix);
+                !why.empty()) {
+              return Err(BadRequest("invalid_query", "exclude_path", "exclude_path: " + why));
+            }
           }
         } else if (QueryParam(req, "exclude_target") || QueryParam(req, "exclude_path")) {
           return Err(BadRequest("invalid_query", "exclude_rule",
@@ -182,11 +191,13 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps) {
               const bool would_block = e.action == "detected" && e.severity >= 2;
               if (would_block) ++would_block_total;
               const std::string path = Str(JsonAt(e.doc, {"url", "path"}));
+              std::string url = Str(JsonAt(e.doc, {"url", "original"}));
+              if (url.empty()) url = path;
               const std::string client = Str(JsonAt(e.doc, {"source", "ip"}));
               std::vector<Match> matches = MatchesOf(e.doc);
               if (preview) {
                 size_t covered = 0;
-                for (const Match& m : matches) covered += preview->Covers(m, path) ? 1 : 0;
+                for (const Match& m : matches) covered += preview->Covers(m, url) ? 1 : 0;
                 if (covered > 0) ++preview_matched;
                 if (covered > 0 && covered == matches.size()) ++preview_suppressed;
               }

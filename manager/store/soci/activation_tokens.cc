@@ -120,4 +120,19 @@ Status SociStore::RevokeActivationToken(const std::string& tenant_id, const std:
   });
 }
 
+Status SociStore::SetActivationTokenPolicy(const std::string& tenant_id, const std::string& id,
+                                           const std::optional<std::string>& policy_id) {
+  return RunStatus("set activation token policy", true, [&](soci::session& sql) -> Status {
+    WARD_RETURN_IF_ERROR(RequireRow(sql, "activation_tokens", tenant_id, id, "activation token"));
+    if (policy_id)
+      WARD_RETURN_IF_ERROR(RequireRow(sql, "policies", tenant_id, *policy_id, "policy"));
+    Params p;
+    Exec(sql,
+         fmt::format("UPDATE activation_tokens SET policy_id = {} WHERE tenant_id = {} AND id = {}",
+                     p.OptS(policy_id), p.S(tenant_id), p.S(id)),
+         p);
+    return Status::Ok();
+  });
+}
+
 }  // namespace ward::manager::soci_backend

@@ -80,6 +80,8 @@ class SociStore final : public Store {
                                              const std::string& id) override;
 
   Status RevokeActivationToken(const std::string& tenant_id, const std::string& id) override;
+  Status SetActivationTokenPolicy(const std::string& tenant_id, const std::string& id,
+                                  const std::optional<std::string>& policy_id) override;
 
   Status CreateAgent(const Agent& a) override;
 

@@ -51,7 +51,7 @@ Status SociStore::CreateUser(const User& u) {
   WARD_RETURN_IF_ERROR(CheckLen("user.password_hash", u.password_hash, kNameMax));
   WARD_RETURN_IF_ERROR(CheckId("user.language", u.language));
   WARD_RETURN_IF_ERROR(CheckLen("user.time_zone", u.time_zone, kIdMax));
-  WARD_RETURN_IF_ERROR(CheckLen("user.totp_secret", u.totp_secret, kIdMax));
+  WARD_RETURN_IF_ERROR(CheckLen("user.totp_secret", u.totp_secret, kNameMax));
   return RunStatus("create user", true, [&](soci::session& sql) -> Status {
     WARD_RETURN_IF_ERROR(GetTenantIn(sql, u.tenant_id, false).status());
     Params c;
@@ -112,7 +112,7 @@ Status SociStore::UpdateUser(const User& u) {
   WARD_RETURN_IF_ERROR(CheckLen("user.password_hash", u.password_hash, kNameMax));
   WARD_RETURN_IF_ERROR(CheckId("user.language", u.language));
   WARD_RETURN_IF_ERROR(CheckLen("user.time_zone", u.time_zone, kIdMax));
-  WARD_RETURN_IF_ERROR(CheckLen("user.totp_secret", u.totp_secret, kIdMax));
+  WARD_RETURN_IF_ERROR(CheckLen("user.totp_secret", u.totp_secret, kNameMax));
   return RunStatus("update user", true, [&](soci::session& sql) -> Status {
     WARD_RETURN_IF_ERROR(RequireRow(sql, "users", u.tenant_id, u.id, "user"));
     Params p;

@@ -2166,6 +2166,10 @@ void Transaction::UsePersistentCollections(PersistentCollections* collections) {
   if (collections != nullptr) collections->Expire();
 }
 
+void Transaction::RemoveTargetById(int64_t id, std::string target) {
+  s_->remove_target_by_id.emplace_back(id, std::move(target));
+}
+
 void Transaction::ProcessConnection(std::string_view client_ip, int client_port,
                                     std::string_view server_ip, int server_port) {
   State& s = *s_;

@@ -125,6 +125,10 @@ class Transaction {
   bool AddArgument(std::string_view origin, std::string_view key, std::string_view value);
   void AddToCollection(std::string_view collection, std::string_view key, std::string_view value);
   void SetScalar(std::string_view variable, std::string_view value);
+  // Removes `target` ("ARGS:q") from rule `id` for this transaction, as
+  // ctl:ruleRemoveTargetById=<id>;<target> does (the host's path-prefix exclusions, before phase
+  // 1).
+  void RemoveTargetById(int64_t id, std::string target);
 
   struct State;
 

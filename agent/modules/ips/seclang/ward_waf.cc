@@ -45,6 +45,9 @@ class WardTransaction final : public WafTransaction {
     request_ = head;
     request_seen_ = true;
     tx_.ProcessUri(head.uri, head.method, head.version);
+    for (const Exclusion* e : PrefixExclusions(rules_->config_, head.uri)) {
+      tx_.RemoveTargetById(e->id, e->target);
+    }
     for (const auto& [k, v] : head.headers) tx_.AddRequestHeader(k, v);
     tx_.ProcessRequestHeaders();
     return CheckIntervention();
