@@ -2167,7 +2167,7 @@ void Transaction::UsePersistentCollections(PersistentCollections* collections) {
 }
 
 void Transaction::RemoveTargetById(int64_t id, std::string target) {
-  s_->remove_target_by_id.emplace_back(id, std::move(target));
+  s_->d->remove_target_by_id.emplace_back(id, std::move(target));
 }
 
 void Transaction::ProcessConnection(std::string_view client_ip, int client_port,
