@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit fuzz bench-integrity format clean
+.PHONY: all deps build run test unit fuzz bench-integrity format clean package test-package
 
 all: build
 
@@ -22,6 +22,17 @@ build: deps $(BUILD_DIR)/Makefile
 run: deps $(BUILD_DIR)/Makefile
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target ward-agent ward-manager
 	scripts/demo-run
+
+# ward-agent_<version>_amd64.deb and ward-manager_<version>_amd64.deb in $(BUILD_DIR)/packages
+# (docs/packaging.md). Builds only the two programs, like `make run`.
+package: deps $(BUILD_DIR)/Makefile
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target ward-agent ward-manager
+	packaging/build-debs $(BUILD_DIR) $(BUILD_DIR)/packages
+
+# The packages' checks: lintian, systemd-analyze verify, the units' sandboxing, install, upgrade
+# with events flowing, remove, purge in a throw-away root (docs/packaging.md). .ci/run runs it.
+test-package: package
+	packaging/test-packages $(BUILD_DIR)
 
 # Every test through CTest, ending with CTest's summary.
 test: build

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,7 @@
 #include "agent/transport/managed.h"
 #include "agent/version.h"
 #include "common/log.h"
+#include "common/service_notify.h"
 #include "common/steps.h"
 
 namespace ward::agent {
@@ -52,11 +55,28 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
-// Waits for SIGINT/SIGTERM and returns it; every SIGHUP in between calls on_hup.
-int WaitForStopSignal(const sigset_t& set, const std::function<void()>& on_hup) {
+// Waits for SIGINT/SIGTERM and returns it; every SIGHUP in between calls on_hup. With a tick
+// interval (the watchdog's), on_tick runs at least that often: the main loop's health check.
+int WaitForStopSignal(const sigset_t& set, const std::function<void()>& on_hup,
+                      std::optional<std::chrono::milliseconds> tick = std::nullopt,
+                      const std::function<void()>& on_tick = {}) {
+  auto next_tick = std::chrono::steady_clock::now();
   for (;;) {
     int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
+    if (tick) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_tick) {
+        on_tick();
+        next_tick = now + *tick;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(next_tick - now);
+      timespec ts{.tv_sec = static_cast<time_t>(left.count() / 1000000000),
+                  .tv_nsec = static_cast<long>(left.count() % 1000000000)};
+      sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig < 0) continue;  // EAGAIN: time to tick; EINTR: again
+    } else if (sigwait(&set, &sig) != 0) {
+      continue;
+    }
     if (sig == SIGHUP) {
       on_hup();
       continue;
@@ -194,7 +214,15 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
     }
     queue->Emit(std::move(e));
   };
-  int sig = WaitForStopSignal(signals, reload);
+  // systemd (Type=notify, WatchdogSec=): ready now; the watchdog is pinged from this loop only
+  // while the event queue's dispatch thread is not stuck (docs/packaging.md).
+  NotifyReady(
+      fmt::format("{} module(s) running{}", host->Running().size(), managed ? ", managed" : ""));
+  StallDetector dispatch;
+  WatchdogGate watchdog({{"event queue dispatch",
+                          [&] { return dispatch.Healthy(queue->pending(), queue->delivered()); }}});
+  int sig = WaitForStopSignal(signals, reload, WatchdogPingInterval(), [&] { watchdog.Tick(); });
+  NotifyStopping();
   spdlog::info("signal {}: stopping", sig);
   emitter = {};
   if (managed) managed->Stop();  // first: no policy is applied to modules being stopped

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/config_node.h"
 #include "common/log.h"
+#include "common/service_notify.h"
 #include "common/steps.h"
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
@@ -187,6 +188,7 @@ int Serve(const ServeOptions& o) {
   std::unique_ptr<HttpsServer> server;
   std::unique_ptr<JobRunner> jobs;
   std::pair<std::string, int> listen;
+  int bound_port = 0;
   Status s = RunSteps({
       {"read options",
        [&]() -> Status {
@@ -257,8 +259,8 @@ int Serve(const ServeOptions& o) {
          front.body_timeout = body;
          front.keep_alive_timeout = idle;
          WARD_ASSIGN_OR_RETURN(server, HttpsServer::Create(*api, cert, key, front));
-         WARD_ASSIGN_OR_RETURN(int port, server->Start(listen.first, listen.second));
-         fmt::print("listening: https://{}:{}\n", listen.first, port);
+         WARD_ASSIGN_OR_RETURN(bound_port, server->Start(listen.first, listen.second));
+         fmt::print("listening: https://{}:{}\n", listen.first, bound_port);
          std::fflush(stdout);
          return Status::Ok();
        }},
@@ -273,9 +275,24 @@ int Serve(const ServeOptions& o) {
   });
   std::fflush(stdout);
   if (!s.ok()) return Fail(s);
+  // systemd (Type=notify, WatchdogSec=): ready now; the watchdog is pinged from this loop only
+  // while the database answers (docs/packaging.md).
+  NotifyReady(fmt::format("serving on {}:{}", listen.first, bound_port));
+  WatchdogGate watchdog({{"database", [&] { return store->SchemaVersion().has_value(); }}});
+  auto tick = WatchdogPingInterval();
   int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
+  for (;;) {
+    if (!tick) {
+      if (sigwait(&set, &sig) == 0) break;
+      continue;
+    }
+    watchdog.Tick();
+    timespec ts{.tv_sec = static_cast<time_t>(tick->count() / 1000),
+                .tv_nsec = static_cast<long>(tick->count() % 1000) * 1000000};
+    sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) break;
   }
+  NotifyStopping();
   spdlog::info("signal {}: stopping", sig);
   if (jobs) jobs->Stop();
   server->Stop();

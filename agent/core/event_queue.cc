@@ -71,6 +71,11 @@ void EventQueue::Emit(Event event) {
   cv_.notify_one();
 }
 
+uint64_t EventQueue::pending() {
+  std::lock_guard lock(mu_);
+  return queue_.size() + (taken_.load() - delivered_.load());
+}
+
 void EventQueue::Loop() {
   std::vector<Event> batch;
   for (;;) {
@@ -94,6 +99,7 @@ void EventQueue::Loop() {
       e.Set("ward.dropped_events", dropped);
       batch.push_back(std::move(e));
     }
+    taken_ += batch.size();
     for (auto& e : batch) {
       StampAgentFields(e, host_name_);
       for (auto& out : outputs_) out->Write(e);

@@ -58,6 +58,9 @@ class EventQueue final : public EventSink, public EventBus {
 
   uint64_t dropped() const { return dropped_total_.load(); }
   uint64_t delivered() const { return delivered_.load(); }
+  // Events waiting: queued, or taken by the dispatch thread and not yet through every output.
+  // With delivered(), what the agent's watchdog probe uses to tell a stuck dispatch thread.
+  uint64_t pending();
 
  private:
   void Loop();
@@ -72,6 +75,7 @@ class EventQueue final : public EventSink, public EventBus {
   uint64_t dropped_since_report_ = 0;
   std::atomic<uint64_t> dropped_total_{0};
   std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> taken_{0};  // events the dispatch thread took (incl. its own reports)
   std::vector<std::unique_ptr<Output>> outputs_;
   std::mutex sub_mu_;  // held while subscribers run, so Unsubscribe waits for a running call
   std::vector<std::pair<int, std::function<void(const Event&)>>> subscribers_;

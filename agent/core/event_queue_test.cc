@@ -253,6 +253,31 @@ TEST(EventQueue, FullQueueDropsWithoutBlockingCountsAndReportsTheDrops) {
   EXPECT_EQ(q.delivered(), 1 + kCapacity + 2);
 }
 
+// pending() counts the event a stuck output holds, not only the queued ones: the agent's
+// watchdog probe (StallDetector over pending/delivered) sees a dispatch thread stuck on its
+// last event even when nothing new arrives.
+TEST(EventQueue, PendingCountsQueuedAndInFlightEvents) {
+  test::FakeClock clock;
+  OutputLog log(/*gated=*/true);
+  EventQueue q(16, "host-a", clock);
+  q.AddOutput(std::make_unique<LogOutput>(log));
+  Cleanup cleanup([&] { log.OpenGate(); });
+  q.Start();
+  EXPECT_EQ(q.pending(), 0u);
+  q.Emit(Numbered(clock, 0));
+  ASSERT_TRUE(log.WaitForCount(1));  // taken, stuck inside the output
+  EXPECT_EQ(q.pending(), 1u);
+  EXPECT_EQ(q.delivered(), 0u);
+  q.Emit(Numbered(clock, 1));
+  q.Emit(Numbered(clock, 2));
+  EXPECT_EQ(q.pending(), 3u);
+  log.OpenGate();
+  ASSERT_TRUE(log.WaitForCount(3));
+  q.Stop();
+  EXPECT_EQ(q.pending(), 0u);
+  EXPECT_EQ(q.delivered(), 3u);
+}
+
 TEST(EventQueue, CallsSubscribersForEveryEventAfterOutputs) {
   test::FakeClock clock;
   OutputLog log;

@@ -2,6 +2,7 @@
 // agent emit N synthetic events (event.module "ward", event.action "debug_synthetic", severity low,
 // `ward.debug.seq` = 0..N-1) into its own event queue at R events per second (0 = as fast as the
 // queue takes them), for the transport's reliability tests and benchmarks (bench/transport/).
+// When it stops (all emitted, or the agent stopping) it logs "debug-emit: K event(s) emitted".
 #pragma once
 
 #include <stop_token>
