@@ -341,7 +341,8 @@ struct EventSummary {
 
 struct IngestResult {
   int accepted = 0;
-  int duplicates = 0;  // ids already stored for this tenant
+  int duplicates = 0;      // ids already stored for this tenant
+  int alerts_counted = 0;  // InsertEventsWithAlerts: signals counted into alerts
 };
 
 // Filters of Store::SearchAudit; every set field narrows the result.
@@ -461,6 +462,13 @@ class Store {
   // Events. InsertEvents stores a batch in one transaction; an id already stored for the tenant
   // is counted as a duplicate and not stored again.
   virtual Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) = 0;
+  // InsertEvents and RecordAlertSignals(signals, window) in one transaction: the events and the
+  // alerts they raise are stored together or not at all, so an answered batch has lost no alert
+  // and a resent one counts nothing twice. Invalid signals are kInvalidArgument and store
+  // nothing. (ingestion, docs/alerts.md "When it happens")
+  virtual Result<IngestResult> InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
+                                                      const std::vector<AlertSignal>& signals,
+                                                      std::chrono::seconds window) = 0;
   virtual Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
                                                        const EventQuery& q) = 0;
   // Counts per (bucket, module, severity) over the query's filters (after/limit ignored).

@@ -32,8 +32,19 @@ StoredEvent EventFrom(const Row& r) {
 }  // namespace
 
 Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& events) {
+  return InsertEventsWithAlerts(events, {}, std::chrono::seconds(0));
+}
+
+Result<IngestResult> SociStore::InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
+                                                       const std::vector<AlertSignal>& signals,
+                                                       std::chrono::seconds window) {
   IngestResult result;
-  if (events.empty()) return result;
+  WARD_RETURN_IF_ERROR(CheckSignals(signals));
+  if (events.empty()) {
+    if (signals.empty()) return result;
+    WARD_ASSIGN_OR_RETURN(result.alerts_counted, RecordAlertSignals(signals, window));
+    return result;
+  }
   std::set<long long> days;
   std::vector<long long> ts(events.size());
   std::vector<std::string> docs(events.size());
@@ -64,12 +75,16 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
       docs[i] = e.doc_text;
     }
   }
-  if (d_ == Dialect::kSqlite) return InsertEventsSqlite(events, ts, docs);
+  if (d_ == Dialect::kSqlite) return InsertEventsSqlite(events, ts, docs, signals, window);
   constexpr size_t kRowsPerStatement = 250;
   for (int attempt = 0;; ++attempt) {
     if (d_ == Dialect::kPostgres) WARD_RETURN_IF_ERROR(EnsurePartitions(days));
     auto r = Run("insert events", true, [&](soci::session& sql) -> Result<IngestResult> {
-      if (d_ == Dialect::kPostgres) return InsertEventsCopy(sql, events, ts, docs);
+      if (d_ == Dialect::kPostgres) {
+        IngestResult out = InsertEventsCopy(sql, events, ts, docs);
+        if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
+        return out;
+      }
       long long inserted = 0;
       for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
         size_t end = std::min(events.size(), start + kRowsPerStatement);
@@ -91,6 +106,7 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
       IngestResult out;
       out.accepted = static_cast<int>(inserted);
       out.duplicates = static_cast<int>(events.size()) - out.accepted;
+      if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
       return out;
     });
     // A partition dropped by another node's retention run: forget what we knew and retry once.
