@@ -295,7 +295,8 @@ struct StoredEvent {
   // When not empty, the document exactly as it is to be stored (the JSON text of `doc`, e.g. the
   // agent's validated NDJSON line): InsertEvents stores these bytes instead of serialising `doc`
   // again. It must be one JSON object in valid UTF-8 (InsertEvents checks it has no NUL byte and
-  // is not longer than 16 MiB); QueryEvents returns it parsed in `doc` and leaves this empty.
+  // is not longer than 16 MiB); QueryEvents returns it parsed in `doc` and leaves this empty
+  // (unless EventQuery::raw_docs).
   std::string doc_text;
 };
 
@@ -312,6 +313,9 @@ struct EventQuery {
   std::optional<std::pair<TimePoint, std::string>> after;
   bool descending = false;
   int limit = 100;  // callers cap it (API: 1..1000)
+  // QueryEvents: return each document as stored in `doc_text` and leave `doc` null (the export
+  // writes the text as it is or parses only the fields it needs).
+  bool raw_docs = false;
 };
 
 struct EventCount {

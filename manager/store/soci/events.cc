@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kEventCols =
     "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity";
 constexpr const char* kEventSig = "ssssssssii";
-StoredEvent EventFrom(const Row& r) {
+StoredEvent EventFrom(const Row& r, bool raw_doc) {
   StoredEvent e;
   e.id = r.S(0);
   e.tenant_id = r.S(1);
@@ -23,7 +23,11 @@ StoredEvent EventFrom(const Row& r) {
   e.action = r.S(4);
   e.path = r.S(5);
   e.rule = r.S(6);
-  e.doc = ParseJson(r.S(7), json());
+  if (raw_doc) {
+    e.doc_text = r.S(7);
+  } else {
+    e.doc = ParseJson(r.S(7), json());
+  }
   e.timestamp = FromMicros(r.I(8));
   e.severity = static_cast<int>(r.I(9));
   return e;
@@ -162,7 +166,7 @@ Result<std::vector<StoredEvent>> SociStore::QueryEvents(const std::string& tenan
     s += fmt::format(" LIMIT {}", limit);
     std::vector<StoredEvent> out;
     out.reserve(static_cast<size_t>(limit));
-    Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r)); });
+    Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r, q.raw_docs)); });
     return out;
   });
 }
