@@ -319,22 +319,13 @@ HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent
   }
   IngestResult stored;
   if (!batch.events.empty()) {
-    auto r = store_.InsertEvents(batch.events);
+    // Severe events become alerts (docs/alerts.md), in the same transaction as the events: an
+    // answered batch has lost no alert, and a resent one (its events now duplicates) counts
+    // nothing twice. Only the severe events are looked at again.
+    auto signals = AlertSignalsFor(batch.events, [] { return NewId(); });
+    auto r = store_.InsertEventsWithAlerts(batch.events, signals, options_.alert_window);
     if (!r) return StoreError(r.error());
     stored = *r;
-    // Severe events become alerts (docs/alerts.md). Only those events are looked at again. When
-    // the database is away the answer is 503 and the agent resends the batch: its events are
-    // then duplicates, and each event counts into an alert once. Any other failure is logged
-    // and does not hold the agent's events back.
-    auto signals = AlertSignalsFor(batch.events, [] { return NewId(); });
-    if (!signals.empty()) {
-      auto counted = store_.RecordAlertSignals(signals, options_.alert_window);
-      if (!counted && counted.error().code() == StatusCode::kUnavailable) {
-        return StoreError(counted.error());
-      }
-      if (!counted)
-        spdlog::error("alerts of agent {} not recorded: {}", agent.id, counted.error().ToString());
-    }
   }
   json rejected = json::array();
   for (const auto& rj : batch.rejected)

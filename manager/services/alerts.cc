@@ -37,9 +37,18 @@ std::string Cut(std::string s, size_t max) {
 }
 
 // The event's document: `doc`, or `doc_text` parsed (ingestion keeps the agent's line as text).
+// Only the top-level members an alert reads are kept (rule, ips, message): the rest of a parsed
+// line is skipped without being built.
 json DocOf(const StoredEvent& e) {
   if (e.doc.is_object()) return e.doc;
-  json doc = json::parse(e.doc_text, nullptr, /*allow_exceptions=*/false);
+  json::parser_callback_t keep = [](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key) {
+      const std::string& k = parsed.get_ref<const std::string&>();
+      return k == "rule" || k == "ips" || k == "message";
+    }
+    return true;
+  };
+  json doc = json::parse(e.doc_text, keep, /*allow_exceptions=*/false);
   return doc.is_object() ? doc : json::object();
 }
 

@@ -296,7 +296,8 @@ struct StoredEvent {
   // When not empty, the document exactly as it is to be stored (the JSON text of `doc`, e.g. the
   // agent's validated NDJSON line): InsertEvents stores these bytes instead of serialising `doc`
   // again. It must be one JSON object in valid UTF-8 (InsertEvents checks it has no NUL byte and
-  // is not longer than 16 MiB); QueryEvents returns it parsed in `doc` and leaves this empty.
+  // is not longer than 16 MiB); QueryEvents returns it parsed in `doc` and leaves this empty
+  // (unless EventQuery::raw_docs).
   std::string doc_text;
 };
 
@@ -313,6 +314,9 @@ struct EventQuery {
   std::optional<std::pair<TimePoint, std::string>> after;
   bool descending = false;
   int limit = 100;  // callers cap it (API: 1..1000)
+  // QueryEvents: return each document as stored in `doc_text` and leave `doc` null (the export
+  // writes the text as it is or parses only the fields it needs).
+  bool raw_docs = false;
 };
 
 struct EventCount {
@@ -342,7 +346,8 @@ struct EventSummary {
 
 struct IngestResult {
   int accepted = 0;
-  int duplicates = 0;  // ids already stored for this tenant
+  int duplicates = 0;      // ids already stored for this tenant
+  int alerts_counted = 0;  // InsertEventsWithAlerts: signals counted into alerts
 };
 
 // Filters of Store::SearchAudit; every set field narrows the result.
@@ -466,6 +471,13 @@ class Store {
   // Events. InsertEvents stores a batch in one transaction; an id already stored for the tenant
   // is counted as a duplicate and not stored again.
   virtual Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) = 0;
+  // InsertEvents and RecordAlertSignals(signals, window) in one transaction: the events and the
+  // alerts they raise are stored together or not at all, so an answered batch has lost no alert
+  // and a resent one counts nothing twice. Invalid signals are kInvalidArgument and store
+  // nothing. (ingestion, docs/alerts.md "When it happens")
+  virtual Result<IngestResult> InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
+                                                      const std::vector<AlertSignal>& signals,
+                                                      std::chrono::seconds window) = 0;
   virtual Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
                                                        const EventQuery& q) = 0;
   // Counts per (bucket, module, severity) over the query's filters (after/limit ignored).

@@ -1727,6 +1727,121 @@ TEST_P(StoreConformance, AlertsGroupPerRuleAndHostWithinTheWindowAndCountEachEve
   EXPECT_EQ(CodeOf(store_->GetAlert(t.id, "alert-e1")), StatusCode::kNotFound);
 }
 
+// A batch of many severe events over a few groups, some out of order, one group split by the
+// window, one event twice: stored with its alerts in one transaction, the alerts exactly as the
+// same signals recorded one at a time make them, and a re-delivered batch counts nothing twice.
+TEST_P(StoreConformance, IngestWithAlertsGroupsABatchAsOneSignalAtATimeAndCountsResentEventsOnce) {
+  Tenant t = MakeTenant("a");
+  Tenant ref = MakeTenant("ref");
+  Agent h1 = MakeAgent(t, "h1");
+  Agent h2 = MakeAgent(t, "h2");
+  const seconds window = hours(1);
+  std::vector<StoredEvent> events;
+  std::vector<AlertSignal> signals;
+  auto add = [&](const Agent& h, const std::string& rule, TimePoint ts, int severity) {
+    std::string id = fmt::format("ev-{:03}", events.size());
+    events.push_back(MakeEvent(t.id, h.id, ts, "ips", severity, id));
+    AlertSignal s = Signal(t.id, h.id, id, ts, rule, severity);
+    s.new_alert_id = fmt::format("alert-{}-{}", t.id, id);
+    signals.push_back(s);
+  };
+  for (int i = 0; i < 90; ++i) {
+    // Three rules on two hosts (6 groups), 40 minutes of events, every 7th a minute early.
+    TimePoint ts = kT0 + seconds(27 * i) - (i % 7 == 0 ? minutes(1) : minutes(0));
+    add(i % 2 == 0 ? h1 : h2, fmt::format("ips.blocked:94210{}", i % 3), ts, 3 + (i % 11 == 5));
+  }
+  // One group split by the window: two events 3 hours apart, then one between them.
+  add(h1, "autoheal.restored", kT0, 2);
+  add(h1, "autoheal.restored", kT0 + hours(3), 2);
+  add(h1, "autoheal.restored", kT0 + minutes(50), 2);
+  // The same event twice among the signals counts once.
+  signals.push_back(signals[4]);
+
+  IngestResult r = OK(store_->InsertEventsWithAlerts(events, signals, window));
+  EXPECT_EQ(r.accepted, 93);
+  EXPECT_EQ(r.duplicates, 0);
+  EXPECT_EQ(r.alerts_counted, 93);
+  EXPECT_EQ(CountAll(t.id), 93);
+
+  // The reference: the same signals, one call each, in another tenant.
+  for (const AlertSignal& s : signals) {
+    AlertSignal one = s;
+    one.tenant_id = ref.id;
+    one.agent_id = s.agent_id == h1.id ? "ref-h1" : "ref-h2";
+    one.new_alert_id = "ref-" + s.new_alert_id;
+    (void)OK(store_->RecordAlertSignals({one}, window));
+  }
+  AlertFilter all_filter;
+  all_filter.limit = 1000;
+  auto got = OK(store_->ListAlerts(t.id, all_filter));
+  auto want = OK(store_->ListAlerts(ref.id, all_filter));
+  ASSERT_EQ(got.size(), 8u) << "six rule/host groups, and the split group twice";
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE(got[i].rule_key);
+    EXPECT_EQ("ref-" + got[i].id, want[i].id);
+    EXPECT_EQ(got[i].rule_key, want[i].rule_key);
+    EXPECT_EQ(got[i].count, want[i].count);
+    EXPECT_EQ(got[i].severity, want[i].severity);
+    EXPECT_EQ(got[i].first_seen, want[i].first_seen);
+    EXPECT_EQ(got[i].last_seen, want[i].last_seen);
+    EXPECT_EQ(got[i].first_event_id, want[i].first_event_id);
+    EXPECT_EQ(got[i].last_event_id, want[i].last_event_id);
+    EXPECT_EQ(got[i].title, want[i].title);
+    EXPECT_EQ(got[i].updated_at, want[i].updated_at);
+  }
+  int64_t total = 0;
+  std::map<std::string, int64_t> per_rule;
+  for (const Alert& a : got) {
+    total += a.count;
+    per_rule[a.rule_key] += a.count;
+  }
+  EXPECT_EQ(total, 93);
+  EXPECT_EQ(per_rule.at("autoheal.restored"), 3);
+  Alert early = OK(store_->GetAlert(t.id, fmt::format("alert-{}-ev-090", t.id)));
+  EXPECT_EQ(early.count, 2) << "the event between counted into the first alert (within window)";
+  EXPECT_EQ(early.last_event_id, "ev-092");
+
+  // Re-delivered whole (new alert ids, as a retry computes them): nothing stored, nothing counted.
+  std::vector<AlertSignal> again = signals;
+  for (AlertSignal& s : again) s.new_alert_id += "-again";
+  r = OK(store_->InsertEventsWithAlerts(events, again, window));
+  EXPECT_EQ(r.accepted, 0);
+  EXPECT_EQ(r.duplicates, 93);
+  EXPECT_EQ(r.alerts_counted, 0);
+  auto after = OK(store_->ListAlerts(t.id, all_filter));
+  ASSERT_EQ(after.size(), got.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].count, got[i].count);
+
+  // Re-delivered in part, with new events: only the new ones count, into the open alerts.
+  std::vector<StoredEvent> mixed(events.begin(), events.begin() + 10);
+  std::vector<AlertSignal> mixed_signals(again.begin(), again.begin() + 10);
+  for (int i = 0; i < 4; ++i) {
+    std::string id = fmt::format("new-{}", i);
+    TimePoint ts = kT0 + minutes(45 + i);
+    mixed.push_back(MakeEvent(t.id, h1.id, ts, "ips", 3, id));
+    AlertSignal s = Signal(t.id, h1.id, id, ts, "ips.blocked:942100", 3);
+    s.new_alert_id = "alert-" + id;
+    mixed_signals.push_back(s);
+  }
+  r = OK(store_->InsertEventsWithAlerts(mixed, mixed_signals, window));
+  EXPECT_EQ(r.accepted, 4);
+  EXPECT_EQ(r.duplicates, 10);
+  EXPECT_EQ(r.alerts_counted, 4);
+  total = 0;
+  for (const Alert& a : OK(store_->ListAlerts(t.id, all_filter))) total += a.count;
+  EXPECT_EQ(total, 97);
+  EXPECT_EQ(OK(store_->ListAlerts(t.id, all_filter)).size(), 8u) << "no new alert opened";
+
+  // An invalid signal stores nothing: neither the events nor any alert.
+  std::vector<StoredEvent> bad_events = {MakeEvent(t.id, h1.id, kT0, "ips", 3, "bad-1")};
+  std::vector<AlertSignal> bad = {Signal(t.id, h1.id, "bad-1", kT0)};
+  bad[0].rule_key = std::string(300, 'r');
+  EXPECT_EQ(CodeOf(store_->InsertEventsWithAlerts(bad_events, bad, window)),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CountAll(t.id), 97);
+}
+
 TEST_P(StoreConformance, AlertStatesRecordWhoWhenWhyAndBulkChangesAreAllOrNothing) {
   Tenant t = MakeTenant("a");
   Tenant other = MakeTenant("b");

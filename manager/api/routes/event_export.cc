@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "manager/api/csv.h"
 #include "manager/api/json_body.h"
@@ -27,29 +30,79 @@ constexpr const char* kCsvColumns[] = {
     "event.module", "event.action", "event.severity", "rule.id",    "rule.name",
     "file.path",    "url.original", "source.ip",      "message"};
 
+// A CSV column's name, split once: the literal dotted key and its parts.
+struct ColumnPath {
+  std::string flat;
+  std::vector<std::string> parts;
+};
+
+const std::vector<ColumnPath>& CsvPaths() {
+  static const std::vector<ColumnPath> paths = [] {
+    std::vector<ColumnPath> out;
+    for (const char* c : kCsvColumns) {
+      ColumnPath p{c, {}};
+      std::string_view rest = c;
+      while (true) {
+        size_t dot = rest.find('.');
+        p.parts.emplace_back(rest.substr(0, dot));
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }();
+  return paths;
+}
+
 // A dotted field of an event document, as nested objects or as a literal dotted key; strings as
-// they are, other values as JSON text, absent as "".
-std::string FieldText(const json& doc, std::string_view path) {
-  const json* cur = &doc;
-  if (doc.is_object()) {
-    auto flat = doc.find(std::string(path));
-    if (flat != doc.end()) cur = &*flat;
-  }
-  if (cur == &doc) {
-    size_t start = 0;
-    while (true) {
-      if (!cur->is_object()) return "";
-      size_t dot = path.find('.', start);
-      auto it = cur->find(std::string(path.substr(start, dot - start)));
-      if (it == cur->end()) return "";
+// they are, other values as JSON text, absent as "". Written into `out` (no allocation when its
+// capacity suffices).
+void FieldText(const json& doc, const ColumnPath& path, std::string& out) {
+  out.clear();
+  if (!doc.is_object()) return;
+  const json* cur = nullptr;
+  auto flat = doc.find(path.flat);
+  if (flat != doc.end()) {
+    cur = &*flat;
+  } else {
+    cur = &doc;
+    for (const std::string& part : path.parts) {
+      if (!cur->is_object()) return;
+      auto it = cur->find(part);
+      if (it == cur->end()) return;
       cur = &*it;
-      if (dot == std::string_view::npos) break;
-      start = dot + 1;
     }
   }
-  if (cur->is_null()) return "";
-  if (cur->is_string()) return cur->get<std::string>();
-  return cur->dump(-1, ' ', false, json::error_handler_t::replace);
+  if (cur->is_null()) return;
+  if (cur->is_string()) {
+    out = cur->get_ref<const std::string&>();
+    return;
+  }
+  out = cur->dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Whether a top-level member of a stored document can hold a CSV column: the first part of a
+// column's dotted name, or the whole name as a literal dotted key.
+bool CsvRoot(const std::string& key) {
+  for (const char* c : kCsvColumns) {
+    std::string_view col = c;
+    if (key == col || key == col.substr(0, col.find('.'))) return true;
+  }
+  return false;
+}
+
+// A stored document parsed for the CSV columns only: every other top-level member is skipped by
+// the parser without being built (a document is ~1 KB; the columns are a fraction of it).
+json CsvDoc(const std::string& text) {
+  static const json::parser_callback_t keep = [](int depth, json::parse_event_t event,
+                                                 json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key) {
+      return CsvRoot(parsed.get_ref<const std::string&>());
+    }
+    return true;
+  };
+  return json::parse(text, keep, /*allow_exceptions=*/false);
 }
 
 struct ExportCursor {
@@ -62,19 +115,26 @@ struct ExportCursor {
   std::vector<StoredEvent> first;  // the first page, read before answering 200
   bool first_sent = false;
 
-  void Append(std::string& out, const std::vector<StoredEvent>& page) const {
+  // Pages are read with raw_docs: each document as stored (one line of JSON, valid UTF-8, as the
+  // store requires), written as it is for NDJSON, parsed for the CSV columns only.
+  void Append(std::string& out, const std::vector<StoredEvent>& page) {
     for (const auto& e : page) {
       if (csv) {
-        std::vector<std::string> fields;
-        fields.reserve(std::size(kCsvColumns));
-        for (const char* c : kCsvColumns) fields.push_back(FieldText(e.doc, c));
+        const json doc = e.doc_text.empty() ? e.doc : CsvDoc(e.doc_text);
+        const auto& paths = CsvPaths();
+        fields.resize(paths.size());
+        for (size_t i = 0; i < paths.size(); ++i) FieldText(doc, paths[i], fields[i]);
         AppendCsvRecord(out, fields);
+      } else if (!e.doc_text.empty()) {
+        out += e.doc_text;
+        out += '\n';
       } else {
         out += e.doc.dump(-1, ' ', false, json::error_handler_t::replace);
         out += '\n';
       }
     }
   }
+  std::vector<std::string> fields;  // one CSV record's cells, reused
   // Next page after `page`'s last event; false when `page` was the last.
   bool Advance(const std::vector<StoredEvent>& page) {
     if (static_cast<int>(page.size()) < q.limit || page.empty()) return false;
@@ -124,6 +184,7 @@ void AddEventExportRoutes(RouteTable& table, RouteDeps deps) {
               }
               const bool csv = format == "csv";
               q.limit = kFirstPage;
+              q.raw_docs = true;
               auto cursor = std::make_shared<ExportCursor>(deps.store, p.tenant.id, q, csv);
               // The first page before answering: a database error is still a proper 5xx.
               auto first = deps.store.QueryEvents(p.tenant.id, q);

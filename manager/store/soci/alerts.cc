@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include "manager/store/soci/soci_store.h"
 
@@ -98,70 +102,228 @@ Result<Alert> SociStore::GetAlertIn(soci::session& sql, const std::string& tenan
   return *out;
 }
 
+Status SociStore::CheckSignals(const std::vector<AlertSignal>& signals) {
+  for (size_t i = 0; i < signals.size(); ++i) WARD_RETURN_IF_ERROR(CheckSignal(i, signals[i]));
+  return Status::Ok();
+}
+
+// The signals, grouped: per tenant, one query finds the events already linked; one query loads
+// (and locks) the unresolved alerts that any signal of the batch could count into; each signal is
+// then counted in memory, in order, exactly as one statement per signal would have; and the
+// alerts touched are written back with one multi-row upsert, the links with one multi-row insert
+// (chunked). A batch costs a handful of statements however many severe events it holds.
+int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal>& signals,
+                               std::chrono::seconds window) {
+  const long long window_us = std::chrono::duration_cast<std::chrono::microseconds>(window).count();
+  constexpr size_t kChunk = 200;
+  int counted = 0;
+  std::map<std::string, std::vector<const AlertSignal*>> by_tenant;
+  for (const AlertSignal& s : signals) by_tenant[s.tenant_id].push_back(&s);
+  for (const auto& [tenant, all] : by_tenant) {
+    // Each event once: the first signal of an event id counts, later ones (in the batch or
+    // already linked) do not.
+    std::vector<const AlertSignal*> todo;
+    {
+      std::set<std::string> ids;
+      for (const AlertSignal* s : all) {
+        if (ids.insert(s->event_id).second) todo.push_back(s);
+      }
+      std::set<std::string> linked;
+      std::vector<std::string> id_list(ids.begin(), ids.end());
+      for (size_t start = 0; start < id_list.size(); start += kChunk) {
+        Params p;
+        std::string q =
+            fmt::format("SELECT event_id FROM alert_events WHERE tenant_id = {} AND event_id IN (",
+                        p.S(tenant));
+        for (size_t i = start; i < std::min(id_list.size(), start + kChunk); ++i) {
+          if (i != start) q += ", ";
+          q += p.S(id_list[i]);
+        }
+        q += ")";
+        Select(sql, q, p, "s", [&](const Row& r) { linked.insert(r.S(0)); });
+      }
+      if (!linked.empty()) {
+        std::erase_if(todo, [&](const AlertSignal* s) { return linked.count(s->event_id) > 0; });
+      }
+    }
+    if (todo.empty()) continue;
+
+    // The unresolved alerts any signal could count into (a superset: filtered per group below).
+    using Key = std::tuple<std::string, std::string, std::string>;  // source, rule_key, agent
+    std::set<std::string> sources, rules, agents;
+    long long min_ts = kMaxMicros, max_ts = 0;
+    for (const AlertSignal* s : todo) {
+      sources.insert(s->source);
+      rules.insert(s->rule_key);
+      agents.insert(s->agent_id);
+      min_ts = std::min(min_ts, Micros(s->timestamp));
+      max_ts = std::max(max_ts, Micros(s->timestamp));
+    }
+    struct Working {
+      Alert alert;
+      bool is_new = false;
+      bool dirty = false;
+    };
+    std::deque<Working> alerts;  // stable addresses
+    std::map<Key, std::vector<Working*>> groups;
+    {
+      std::set<Key> wanted;
+      for (const AlertSignal* s : todo) wanted.emplace(s->source, s->rule_key, s->agent_id);
+      auto in_list = [](Params& p, const std::set<std::string>& values) {
+        std::string out;
+        for (const std::string& v : values) {
+          if (!out.empty()) out += ", ";
+          out += p.S(v);
+        }
+        return out;
+      };
+      // The grouping index, always: left to itself the planner may walk (tenant_id, last_seen)
+      // over every recent alert of the tenant instead (SQLite did, and it grew with the table).
+      const char* dedup_index = d_ == Dialect::kSqlite  ? " INDEXED BY idx_alerts_dedup"
+                                : d_ == Dialect::kMysql ? " FORCE INDEX (idx_alerts_dedup)"
+                                                        : "";
+      std::vector<std::string> rule_list(rules.begin(), rules.end());
+      for (size_t start = 0; start < rule_list.size(); start += kChunk) {
+        std::set<std::string> chunk(rule_list.begin() + static_cast<std::ptrdiff_t>(start),
+                                    rule_list.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                            rule_list.size(), start + kChunk)));
+        Params q;
+        std::string text = fmt::format(
+            "SELECT {} FROM alerts{} WHERE tenant_id = {} AND source IN ({}) AND rule_key IN ({}) "
+            "AND agent_id IN ({}) AND state <> 2 AND last_seen >= {} AND first_seen <= {} "
+            "ORDER BY id{}",
+            kAlertCols, dedup_index, q.S(tenant), in_list(q, sources), in_list(q, chunk),
+            in_list(q, agents), q.I(min_ts - window_us), q.I(max_ts + window_us), ForUpdate());
+        Select(sql, text, q, kAlertSig, [&](const Row& r) {
+          Alert a = AlertFrom(r);
+          Key k{a.source, a.rule_key, a.agent_id};
+          if (wanted.count(k) == 0) return;
+          Working& w = alerts.emplace_back();
+          w.alert = std::move(a);
+          groups[k].push_back(&w);
+        });
+      }
+    }
+
+    // Count each signal as the one-statement-per-signal version did: into the newest (last_seen,
+    // then id) unresolved alert of its group with last_seen >= ts - window and first_seen <= ts +
+    // window, as left by the signals before it; else it opens one.
+    struct Link {
+      const AlertSignal* signal;
+      const Working* alert;
+    };
+    std::vector<Link> links;
+    links.reserve(todo.size());
+    for (const AlertSignal* s : todo) {
+      const long long ts = Micros(s->timestamp);
+      std::vector<Working*>& group = groups[Key{s->source, s->rule_key, s->agent_id}];
+      Working* best = nullptr;
+      for (Working* w : group) {
+        const Alert& a = w->alert;
+        if (Micros(a.last_seen) < ts - window_us || Micros(a.first_seen) > ts + window_us) {
+          continue;
+        }
+        if (best == nullptr || a.last_seen > best->alert.last_seen ||
+            (a.last_seen == best->alert.last_seen && a.id > best->alert.id)) {
+          best = w;
+        }
+      }
+      if (best != nullptr) {
+        Alert& a = best->alert;
+        if (s->timestamp >= a.last_seen) {
+          a.title = s->title;
+          a.last_seen = s->timestamp;
+          a.last_event_id = s->event_id;
+        }
+        if (s->timestamp < a.first_seen) {
+          a.first_seen = s->timestamp;
+          a.first_event_id = s->event_id;
+        }
+        a.severity = std::max(a.severity, s->severity);
+        a.count += 1;
+        a.updated_at = s->timestamp;
+        best->dirty = true;
+      } else {
+        Working& w = alerts.emplace_back();
+        w.is_new = true;
+        w.dirty = true;
+        Alert& a = w.alert;
+        a.id = s->new_alert_id;
+        a.tenant_id = tenant;
+        a.source = s->source;
+        a.rule_key = s->rule_key;
+        a.agent_id = s->agent_id;
+        a.module = s->module;
+        a.title = s->title;
+        a.severity = s->severity;
+        a.state = AlertState::kOpen;
+        a.count = 1;
+        a.first_seen = a.last_seen = a.updated_at = s->timestamp;
+        a.first_event_id = a.last_event_id = s->event_id;
+        group.push_back(&w);
+        best = &w;
+      }
+      links.push_back({s, best});
+    }
+
+    // Write back: every alert touched, new or counted into, in one upsert on its id (the rows
+    // that existed are locked by the SELECT above; state and triage fields are left alone).
+    std::vector<const Working*> dirty;
+    for (const Working& w : alerts) {
+      if (w.dirty) dirty.push_back(&w);
+    }
+    const std::string on_conflict =
+        d_ == Dialect::kMysql
+            ? " ON DUPLICATE KEY UPDATE event_count = VALUES(event_count), severity = "
+              "VALUES(severity), title = VALUES(title), first_seen = VALUES(first_seen), "
+              "last_seen = VALUES(last_seen), first_event_id = VALUES(first_event_id), "
+              "last_event_id = VALUES(last_event_id), updated_at = VALUES(updated_at)"
+            : " ON CONFLICT (id) DO UPDATE SET event_count = excluded.event_count, severity = "
+              "excluded.severity, title = excluded.title, first_seen = excluded.first_seen, "
+              "last_seen = excluded.last_seen, first_event_id = excluded.first_event_id, "
+              "last_event_id = excluded.last_event_id, updated_at = excluded.updated_at";
+    constexpr size_t kAlertRows = 100;
+    for (size_t start = 0; start < dirty.size(); start += kAlertRows) {
+      Params u;
+      std::string q = fmt::format("INSERT INTO alerts ({}) VALUES ", kAlertCols);
+      for (size_t i = start; i < std::min(dirty.size(), start + kAlertRows); ++i) {
+        const Alert& a = dirty[i]->alert;
+        if (i != start) q += ", ";
+        q += fmt::format(
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            u.S(a.id), u.S(a.tenant_id), u.S(a.source), u.S(a.rule_key), u.S(a.agent_id),
+            u.S(a.module), u.S(a.title), u.I(a.severity), u.I(AlertStateCode(a.state)),
+            u.I(a.count), u.I(Micros(a.first_seen)), u.I(Micros(a.last_seen)),
+            u.S(a.first_event_id), u.S(a.last_event_id), u.OptS(a.acknowledged_by),
+            u.OptI(OptMicros(a.acknowledged_at)), u.OptS(a.acknowledged_reason),
+            u.OptS(a.resolved_by), u.OptI(OptMicros(a.resolved_at)), u.OptS(a.resolved_reason),
+            u.I(Micros(a.updated_at)));
+      }
+      q += on_conflict;
+      Exec(sql, q, u);
+    }
+    for (size_t start = 0; start < links.size(); start += kChunk) {
+      Params l;
+      std::string q = "INSERT INTO alert_events (tenant_id, event_id, alert_id, ts) VALUES ";
+      for (size_t i = start; i < std::min(links.size(), start + kChunk); ++i) {
+        const Link& k = links[i];
+        if (i != start) q += ", ";
+        q += fmt::format("({}, {}, {}, {})", l.S(tenant), l.S(k.signal->event_id),
+                         l.S(k.alert->alert.id), l.I(Micros(k.signal->timestamp)));
+      }
+      Exec(sql, q, l);
+    }
+    counted += static_cast<int>(links.size());
+  }
+  return counted;
+}
+
 Result<int> SociStore::RecordAlertSignals(const std::vector<AlertSignal>& signals,
                                           std::chrono::seconds window) {
-  for (size_t i = 0; i < signals.size(); ++i) WARD_RETURN_IF_ERROR(CheckSignal(i, signals[i]));
+  WARD_RETURN_IF_ERROR(CheckSignals(signals));
   if (signals.empty()) return 0;
-  const long long window_us = std::chrono::duration_cast<std::chrono::microseconds>(window).count();
   return Run("record alert signals", true, [&](soci::session& sql) -> Result<int> {
-    int counted = 0;
-    for (const AlertSignal& s : signals) {
-      const long long ts = Micros(s.timestamp);
-      Params seen;
-      if (SelectInt(sql,
-                    fmt::format("SELECT COUNT(*) FROM alert_events WHERE tenant_id = {} AND "
-                                "event_id = {}",
-                                seen.S(s.tenant_id), seen.S(s.event_id)),
-                    seen, 0) > 0) {
-        continue;
-      }
-      Params q;
-      std::optional<Alert> open;
-      Select(sql,
-             fmt::format("SELECT {} FROM alerts WHERE tenant_id = {} AND source = {} AND "
-                         "rule_key = {} AND agent_id = {} AND state <> 2 AND last_seen >= {} AND "
-                         "first_seen <= {} ORDER BY last_seen DESC, id DESC LIMIT 1{}",
-                         kAlertCols, q.S(s.tenant_id), q.S(s.source), q.S(s.rule_key),
-                         q.S(s.agent_id), q.I(ts - window_us), q.I(ts + window_us), ForUpdate()),
-             q, kAlertSig, [&](const Row& r) { open = AlertFrom(r); });
-      std::string alert_id;
-      if (open) {
-        Alert& a = *open;
-        alert_id = a.id;
-        const bool newest = s.timestamp >= a.last_seen;
-        const bool oldest = s.timestamp < a.first_seen;
-        Params u;
-        Exec(sql,
-             fmt::format(
-                 "UPDATE alerts SET event_count = event_count + 1, severity = {}, "
-                 "title = {}, last_seen = {}, last_event_id = {}, first_seen = {}, "
-                 "first_event_id = {}, updated_at = {} WHERE tenant_id = {} AND id = {}",
-                 u.I(std::max(a.severity, s.severity)), u.S(newest ? s.title : a.title),
-                 u.I(newest ? ts : Micros(a.last_seen)), u.S(newest ? s.event_id : a.last_event_id),
-                 u.I(oldest ? ts : Micros(a.first_seen)),
-                 u.S(oldest ? s.event_id : a.first_event_id), u.I(ts), u.S(s.tenant_id), u.S(a.id)),
-             u);
-      } else {
-        alert_id = s.new_alert_id;
-        Params n;
-        Exec(sql,
-             fmt::format("INSERT INTO alerts ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 0, 1, "
-                         "{}, {}, {}, {}, NULL, NULL, NULL, NULL, NULL, NULL, {})",
-                         kAlertCols, n.S(s.new_alert_id), n.S(s.tenant_id), n.S(s.source),
-                         n.S(s.rule_key), n.S(s.agent_id), n.S(s.module), n.S(s.title),
-                         n.I(s.severity), n.I(ts), n.I(ts), n.S(s.event_id), n.S(s.event_id),
-                         n.I(ts)),
-             n);
-      }
-      Params l;
-      Exec(sql,
-           fmt::format("INSERT INTO alert_events (tenant_id, event_id, alert_id, ts) VALUES "
-                       "({}, {}, {}, {})",
-                       l.S(s.tenant_id), l.S(s.event_id), l.S(alert_id), l.I(ts)),
-           l);
-      ++counted;
-    }
-    return counted;
+    return RecordSignalsIn(sql, signals, window);
   });
 }
 

@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kEventCols =
     "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity";
 constexpr const char* kEventSig = "ssssssssii";
-StoredEvent EventFrom(const Row& r) {
+StoredEvent EventFrom(const Row& r, bool raw_doc) {
   StoredEvent e;
   e.id = r.S(0);
   e.tenant_id = r.S(1);
@@ -23,7 +23,11 @@ StoredEvent EventFrom(const Row& r) {
   e.action = r.S(4);
   e.path = r.S(5);
   e.rule = r.S(6);
-  e.doc = ParseJson(r.S(7), json());
+  if (raw_doc) {
+    e.doc_text = r.S(7);
+  } else {
+    e.doc = ParseJson(r.S(7), json());
+  }
   e.timestamp = FromMicros(r.I(8));
   e.severity = static_cast<int>(r.I(9));
   return e;
@@ -32,8 +36,19 @@ StoredEvent EventFrom(const Row& r) {
 }  // namespace
 
 Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& events) {
+  return InsertEventsWithAlerts(events, {}, std::chrono::seconds(0));
+}
+
+Result<IngestResult> SociStore::InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
+                                                       const std::vector<AlertSignal>& signals,
+                                                       std::chrono::seconds window) {
   IngestResult result;
-  if (events.empty()) return result;
+  WARD_RETURN_IF_ERROR(CheckSignals(signals));
+  if (events.empty()) {
+    if (signals.empty()) return result;
+    WARD_ASSIGN_OR_RETURN(result.alerts_counted, RecordAlertSignals(signals, window));
+    return result;
+  }
   std::set<long long> days;
   std::vector<long long> ts(events.size());
   std::vector<std::string> docs(events.size());
@@ -64,12 +79,16 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
       docs[i] = e.doc_text;
     }
   }
-  if (d_ == Dialect::kSqlite) return InsertEventsSqlite(events, ts, docs);
+  if (d_ == Dialect::kSqlite) return InsertEventsSqlite(events, ts, docs, signals, window);
   constexpr size_t kRowsPerStatement = 250;
   for (int attempt = 0;; ++attempt) {
     if (d_ == Dialect::kPostgres) WARD_RETURN_IF_ERROR(EnsurePartitions(days));
     auto r = Run("insert events", true, [&](soci::session& sql) -> Result<IngestResult> {
-      if (d_ == Dialect::kPostgres) return InsertEventsCopy(sql, events, ts, docs);
+      if (d_ == Dialect::kPostgres) {
+        IngestResult out = InsertEventsCopy(sql, events, ts, docs);
+        if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
+        return out;
+      }
       long long inserted = 0;
       for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
         size_t end = std::min(events.size(), start + kRowsPerStatement);
@@ -91,6 +110,7 @@ Result<IngestResult> SociStore::InsertEvents(const std::vector<StoredEvent>& eve
       IngestResult out;
       out.accepted = static_cast<int>(inserted);
       out.duplicates = static_cast<int>(events.size()) - out.accepted;
+      if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
       return out;
     });
     // A partition dropped by another node's retention run: forget what we knew and retry once.
@@ -146,7 +166,7 @@ Result<std::vector<StoredEvent>> SociStore::QueryEvents(const std::string& tenan
     s += fmt::format(" LIMIT {}", limit);
     std::vector<StoredEvent> out;
     out.reserve(static_cast<size_t>(limit));
-    Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r)); });
+    Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r, q.raw_docs)); });
     return out;
   });
 }

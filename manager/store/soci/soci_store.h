@@ -142,6 +142,9 @@ class SociStore final : public Store {
                                             const std::string& agent_id) override;
 
   Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) override;
+  Result<IngestResult> InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
+                                              const std::vector<AlertSignal>& signals,
+                                              std::chrono::seconds window) override;
   Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
                                                const EventQuery& q) override;
   Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id, const EventQuery& q,
@@ -202,6 +205,11 @@ class SociStore final : public Store {
                            bool lock);
 
   static void InsertPolicyVersion(soci::session& sql, const Policy& p);
+  static Status CheckSignals(const std::vector<AlertSignal>& signals);
+  // RecordAlertSignals' work inside the caller's write transaction (throws as SOCI does);
+  // returns how many signals were counted. REQUIRES: CheckSignals(signals) passed.
+  int RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal>& signals,
+                      std::chrono::seconds window);
   Result<Alert> GetAlertIn(soci::session& sql, const std::string& tenant_id, const std::string& id,
                            bool lock);
 
@@ -274,11 +282,15 @@ class SociStore final : public Store {
     const std::vector<StoredEvent>* events;
     const std::vector<long long>* ts;
     const std::vector<std::string>* docs;
+    const std::vector<AlertSignal>* signals;  // recorded in the batch's savepoint
+    std::chrono::seconds window;
     std::optional<Result<IngestResult>> result;
   };
   Result<IngestResult> InsertEventsSqlite(const std::vector<StoredEvent>& events,
                                           const std::vector<long long>& ts,
-                                          const std::vector<std::string>& docs);
+                                          const std::vector<std::string>& docs,
+                                          const std::vector<AlertSignal>& signals,
+                                          std::chrono::seconds window);
   std::vector<Result<IngestResult>> WriteSqliteGroup(const std::vector<PendingInsert*>& group);
   Status OpenSqliteWriter();
   void CloseSqliteWriter();

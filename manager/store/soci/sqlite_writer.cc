@@ -82,9 +82,11 @@ void SociStore::CloseSqliteWriter() {
 // back to its savepoint without touching the others.
 Result<IngestResult> SociStore::InsertEventsSqlite(const std::vector<StoredEvent>& events,
                                                    const std::vector<long long>& ts,
-                                                   const std::vector<std::string>& docs) {
+                                                   const std::vector<std::string>& docs,
+                                                   const std::vector<AlertSignal>& signals,
+                                                   std::chrono::seconds window) {
   constexpr size_t kMaxGroupEvents = 20'000;
-  PendingInsert me{&events, &ts, &docs, std::nullopt};
+  PendingInsert me{&events, &ts, &docs, &signals, window, std::nullopt};
   std::unique_lock lock(group_mu_);
   group_queue_.push_back(&me);
   while (!me.result.has_value()) {
@@ -167,6 +169,15 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
       sqlite_api::sqlite3_reset(ins);
       sqlite_api::sqlite3_clear_bindings(ins);
     }
+    int alerts_counted = 0;
+    if (st.ok() && !p->signals->empty()) {
+      // The batch's alerts, in its savepoint: stored with its events or not at all.
+      try {
+        alerts_counted = RecordSignalsIn(*sqlite_writer_, *p->signals, p->window);
+      } catch (const std::exception& e) {
+        st = Classify(d_, e, nullptr).status.WithContext("record alert signals");
+      }
+    }
     if (sqlite_api::sqlite3_get_autocommit(db) != 0) {
       // The error ended the whole transaction (e.g. disk full, I/O error): nothing of the group
       // was kept, so every batch gets the error.
@@ -187,6 +198,7 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
       IngestResult r;
       r.accepted = static_cast<int>(inserted);
       r.duplicates = static_cast<int>(p->events->size()) - r.accepted;
+      r.alerts_counted = alerts_counted;
       out.emplace_back(r);
     } else {
       out.emplace_back(st.WithContext("insert events"));
