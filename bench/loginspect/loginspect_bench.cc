@@ -7,6 +7,8 @@
 //
 // With --ossec-conf the rule files are loaded in the order of its <include> elements, as
 // ossec-analysisd does. --alerts writes one "rule_id<TAB>line" per alert, in input order.
+// The session clock is the wall clock (as ossec-logtest's), or --fixed-clock SECONDS for runs
+// whose alerts must not depend on speed (no timeframe expires).
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -69,7 +71,7 @@ std::vector<std::string> Includes(const std::string& conf) {
 int Usage() {
   std::fprintf(stderr,
                "usage: loginspect_bench (--wazuh TREE | --ossec-decoder FILE --ossec-rules DIR "
-               "--ossec-conf CONF) --corpus FILE [--alerts OUT] [--top N]\n");
+               "--ossec-conf CONF) --corpus FILE [--alerts OUT] [--top N] [--fixed-clock S]\n");
   return 2;
 }
 
@@ -78,6 +80,7 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string wazuh, ossec_decoder, ossec_rules, ossec_conf, corpus, alerts_out;
   int top = 0;
+  int64_t fixed_clock = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -94,6 +97,8 @@ int main(int argc, char** argv) {
       corpus = v;
     } else if (a == "--alerts") {
       alerts_out = v;
+    } else if (a == "--fixed-clock") {
+      fixed_clock = std::atoll(v.c_str());
     } else if (a == "--top") {
       top = std::atoi(v.c_str());
     } else {
@@ -148,9 +153,10 @@ int main(int argc, char** argv) {
     if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
     if (line.empty()) continue;
     ++lines;
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    int64_t now = fixed_clock != 0 ? fixed_clock
+                                   : std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
     auto v = session.Process(line, "stdin", now);
     if (!v.alert) continue;
     ++n_alerts;
@@ -159,8 +165,7 @@ int main(int argc, char** argv) {
       std::fprintf(alerts, "%d\t%.*s\n", v.rule->id, static_cast<int>(line.size()), line.data());
   }
   double run_cpu = CpuSeconds() - cpu1;
-  double run_wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall1).count();
+  double run_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall1).count();
   std::free(buf);
   std::fclose(in);
   if (alerts) std::fclose(alerts);

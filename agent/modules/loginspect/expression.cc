@@ -27,6 +27,9 @@ class Pcre2Pattern {
     auto p = std::make_shared<Pcre2Pattern>();
     p->code_ = code;
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+    uint32_t groups = 0;
+    (void)pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+    p->pairs_ = groups + 1;
     p->context_ = pcre2_match_context_create(nullptr);
     pcre2_set_match_limit(p->context_, kMatchLimit);
     pcre2_set_depth_limit(p->context_, kDepthLimit);
@@ -41,7 +44,14 @@ class Pcre2Pattern {
   }
 
   bool Match(const char* text, long* end, std::vector<std::string>* captures) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
+    // One match block per thread, reused: no allocation per line for the usual pattern.
+    struct Block {
+      pcre2_match_data* md = pcre2_match_data_create(kSharedPairs, nullptr);
+      ~Block() { pcre2_match_data_free(md); }
+    };
+    thread_local Block shared;
+    bool own = pairs_ > kSharedPairs || shared.md == nullptr;
+    pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(code_, nullptr) : shared.md;
     if (md == nullptr) return false;
     size_t len = std::char_traits<char>::length(text);
     int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_);
@@ -64,14 +74,16 @@ class Pcre2Pattern {
         }
       }
     }
-    pcre2_match_data_free(md);
+    if (own) pcre2_match_data_free(md);
     return ok;
   }
   bool limit_hit() const { return limit_hit_.load(std::memory_order_relaxed); }
 
  private:
+  static constexpr uint32_t kSharedPairs = 64;
   pcre2_code* code_ = nullptr;
   pcre2_match_context* context_ = nullptr;
+  uint32_t pairs_ = 1;  // capture groups + 1
   mutable std::atomic<bool> limit_hit_{false};
 };
 

@@ -71,6 +71,16 @@ struct ListLookup {
   std::shared_ptr<const std::map<std::string, std::string>> list;
 };
 
+// A field named by a same_*/different_* option, resolved when the rule is loaded so the context
+// search compares values without looking names up.
+struct FieldRef {
+  enum Kind : uint8_t { kStatic, kHostname, kProgramName, kLocation, kDynamic };
+  Kind kind = kDynamic;
+  int id = -1;  // kStatic: Event::StaticId(name)
+  std::string name;
+  static FieldRef Resolve(std::string_view name);
+};
+
 struct FieldCheck {
   std::string name;
   Expression expression;
@@ -103,6 +113,10 @@ struct Rule {
   std::string if_matched_group;
   std::vector<std::string> same;       // field names that must equal the previous events'
   std::vector<std::string> different;  // ... must differ
+  std::vector<FieldRef> same_refs;     // `same` and `different`, resolved
+  std::vector<FieldRef> different_refs;
+  bool same_needs_dynamic = false;       // some `same` name is neither static nor location
+  bool different_needs_dynamic = false;  // ... `different`
   bool if_fts = false;
   std::string compiled_rule;                // one of analysisd's built-in checks (compiled_rules/)
   std::optional<std::pair<int, int>> time;  // minutes of the day [from, to)
@@ -129,8 +143,11 @@ struct Event {
     std::string value;
     bool is_static = false;  // one of Eventinfo's fixed members (srcip, dstuser, ...)
   };
-  std::vector<DecodedField> fields;  // decoding order
-  int64_t time = 0;                  // seconds (session clock)
+  std::vector<DecodedField> fields;  // decoding order (add through Decoded / AddDynamic)
+  static constexpr int kStaticCount = 14;
+  int8_t static_slot[kStaticCount] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int dynamic_count = 0;
+  int64_t time = 0;  // seconds (session clock)
   const Rule* rule = nullptr;
   int matched = 0;  // level of the context rule that consumed this event (OSSEC's lf->matched)
   int firedtimes = 0;
@@ -142,7 +159,16 @@ struct Event {
   const std::string* Static(std::string_view name) const;
   // Stores `value` under `name`: a static field when the name is one, else a dynamic one.
   void Decoded(std::string_view name, std::string value);
-  static bool IsStaticName(std::string_view name);
+  // Stores a dynamic field even when `name` is a static one.
+  void AddDynamic(std::string name, std::string value);
+  static bool IsStaticName(std::string_view name) { return StaticId(name) >= 0; }
+  // 0..kStaticCount-1 for srcip dstip srcport dstport protocol action srcuser dstuser id status
+  // url data extra_data system_name, -1 otherwise.
+  static int StaticId(std::string_view name);
+  const std::string* StaticById(int id) const {
+    int8_t slot = static_slot[id];
+    return slot < 0 ? nullptr : &fields[static_cast<size_t>(slot)].value;
+  }
 };
 
 class Ruleset {

@@ -75,7 +75,7 @@ void JsonField(Event& ev, const std::string& key, std::string value) {
   if (key == "user" || key == "dstuser") return ev.Decoded("dstuser", std::move(value));
   if (key == "systemname") return ev.Decoded("system_name", std::move(value));
   if (key == "system_name") {
-    ev.fields.push_back(Event::DecodedField{key, std::move(value), false});
+    ev.AddDynamic(key, std::move(value));
     return;
   }
   ev.Decoded(key, std::move(value));
@@ -380,11 +380,27 @@ void Session::Decode(Event& ev) const {
 
 namespace {
 
-bool HasDynamic(const Event& ev) {
-  for (const auto& f : ev.fields) {
-    if (!f.is_static) return true;
+bool HasDynamic(const Event& ev) { return ev.dynamic_count > 0; }
+
+// AnyValue() of a name resolved at load time.
+const std::string* RefValue(const Event& ev, const FieldRef& f) {
+  switch (f.kind) {
+    case FieldRef::kStatic:
+      return ev.StaticById(f.id);
+    case FieldRef::kHostname:
+      return ev.hostname.empty() ? nullptr : &ev.hostname;
+    case FieldRef::kProgramName:
+      return ev.program_name ? &*ev.program_name : nullptr;
+    case FieldRef::kLocation:
+      return &ev.location;
+    case FieldRef::kDynamic:
+      break;
   }
-  return false;
+  return ev.Field(f.name);
+}
+
+std::string_view TypeOf(const Event& ev) {
+  return ev.decoder ? std::string_view(ev.decoder->type) : std::string_view("syslog");
 }
 
 const std::string* StaticValue(const Event& ev, const std::string& name) {
@@ -508,28 +524,27 @@ bool Session::CheckContext(Event& ev, const Rule& rule) {
   for (; it != list->rend(); ++it) {
     Event& prev = **it;
     if (ev.time - prev.time > rule.timeframe) return false;
-    if (global && (prev.decoder ? prev.decoder->type : std::string("syslog")) !=
-                      (ev.decoder ? ev.decoder->type : std::string("syslog")))
-      continue;
+    if (global && TypeOf(prev) != TypeOf(ev)) continue;
     bool ok = true;
-    bool dynamic_same = false;
-    for (const auto& f : rule.same) {
-      bool is_static = f == "location" || Event::IsStaticName(f);
-      if (!is_static) dynamic_same = true;
-      const std::string* a = AnyValue(ev, f);
-      const std::string* b = AnyValue(prev, f);
-      if (a == nullptr || b == nullptr || *a != *b) ok = false;
+    for (const FieldRef& f : rule.same_refs) {
+      const std::string* a = RefValue(ev, f);
+      const std::string* b = RefValue(prev, f);
+      if (a == nullptr || b == nullptr || *a != *b) {
+        ok = false;
+        break;
+      }
     }
-    if (dynamic_same && (!HasDynamic(ev) || !HasDynamic(prev))) ok = false;
-    bool dynamic_diff = false;
-    for (const auto& f : rule.different) {
-      bool is_static = f == "location" || Event::IsStaticName(f);
-      if (!is_static) dynamic_diff = true;
-      const std::string* a = AnyValue(ev, f);
-      const std::string* b = AnyValue(prev, f);
-      if (a != nullptr && b != nullptr && *a == *b) ok = false;
+    if (!ok) continue;
+    if (rule.same_needs_dynamic && (!HasDynamic(ev) || !HasDynamic(prev))) continue;
+    for (const FieldRef& f : rule.different_refs) {
+      const std::string* a = RefValue(ev, f);
+      const std::string* b = RefValue(prev, f);
+      if (a != nullptr && b != nullptr && *a == *b) {
+        ok = false;
+        break;
+      }
     }
-    if (dynamic_diff && !HasDynamic(ev) && !HasDynamic(prev)) ok = false;
+    if (rule.different_needs_dynamic && !HasDynamic(ev) && !HasDynamic(prev)) ok = false;
     if (!ok) continue;
     if (prev.matched >= rule.level) return false;
     if (count < needed - 1) {
