@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -224,15 +225,35 @@ class Session {
   bool CheckContext(Event& ev, const Rule& rule);
   bool Matches(const Rule& rule, const Expression& e, const char* text);
 
+  // One if_matched_sid / if_matched_group / global history: the newest kHistoryLimit alerts,
+  // plus, for each rule with same_* options that searches it, the events by the hash of their
+  // same_* values — so a frequency rule looks only at the events that can agree with this one
+  // instead of walking the whole history. An entry is live while the deque still holds it
+  // (seq >= first_seq()); dead entries are swept every kHistoryLimit pushes.
+  struct History {
+    struct Index {
+      const Rule* rule = nullptr;
+      std::unordered_map<uint64_t, std::vector<std::pair<uint64_t, Event*>>> buckets;
+    };
+    std::deque<std::shared_ptr<Event>> events;
+    uint64_t pushed = 0;     // seq of the next event
+    bool monotonic = true;   // times never went backwards (else the index is not used)
+    int64_t last_time = 0;
+    std::vector<Index> indexes;
+    uint64_t first_seq() const { return pushed - events.size(); }
+  };
+  void Push(History& h, const std::shared_ptr<Event>& ev);
+  History::Index& IndexFor(History& h, const Rule& rule);
+
   std::shared_ptr<const Ruleset> ruleset_;
-  std::map<int, std::deque<std::shared_ptr<Event>>> sid_history_;
-  std::map<std::string, std::deque<std::shared_ptr<Event>>> group_history_;
+  std::map<int, History> sid_history_;
+  std::map<std::string, History> group_history_;
   std::map<int, int64_t> ignored_since_;
   std::map<int, int> fired_;
   std::set<std::string> fts_seen_;
   std::set<int> limit_reported_;
   std::vector<int> limit_new_;
-  std::deque<std::shared_ptr<Event>> events_;  // every alert, for frequency without if_matched
+  History events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
 };
 

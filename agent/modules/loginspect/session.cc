@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "agent/modules/loginspect/ruleset.h"
@@ -399,6 +401,19 @@ const std::string* RefValue(const Event& ev, const FieldRef& f) {
   return ev.Field(f.name);
 }
 
+// The hash of an event's values of `refs`; false when one of them is missing (then no event
+// agrees with it).
+bool SameKey(const Event& ev, const std::vector<FieldRef>& refs, uint64_t* key) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const FieldRef& f : refs) {
+    const std::string* v = RefValue(ev, f);
+    if (v == nullptr) return false;
+    h ^= std::hash<std::string_view>{}(*v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  }
+  *key = h;
+  return true;
+}
+
 std::string_view TypeOf(const Event& ev) {
   return ev.decoder ? std::string_view(ev.decoder->type) : std::string_view("syslog");
 }
@@ -505,8 +520,48 @@ bool CompiledRule(const std::string& name, const Event& ev) {
 
 }  // namespace
 
+void Session::Push(History& h, const std::shared_ptr<Event>& ev) {
+  if (!h.events.empty() && ev->time < h.last_time) h.monotonic = false;
+  h.last_time = ev->time;
+  h.events.push_back(ev);
+  if (h.events.size() > kHistoryLimit) h.events.pop_front();
+  uint64_t seq = h.pushed++;
+  for (auto& index : h.indexes) {
+    uint64_t key = 0;
+    if (SameKey(*ev, index.rule->same_refs, &key)) index.buckets[key].emplace_back(seq, ev.get());
+  }
+  if (h.pushed % kHistoryLimit == 0) {
+    uint64_t first = h.first_seq();
+    for (auto& index : h.indexes) {
+      for (auto it = index.buckets.begin(); it != index.buckets.end();) {
+        auto& v = it->second;
+        size_t dead = 0;
+        while (dead < v.size() && v[dead].first < first) ++dead;
+        v.erase(v.begin(), v.begin() + static_cast<long>(dead));
+        it = v.empty() ? index.buckets.erase(it) : std::next(it);
+      }
+    }
+  }
+}
+
+Session::History::Index& Session::IndexFor(History& h, const Rule& rule) {
+  for (auto& index : h.indexes) {
+    if (index.rule == &rule) return index;
+  }
+  // First search by this rule: index what the history already holds.
+  auto& index = h.indexes.emplace_back();
+  index.rule = &rule;
+  uint64_t seq = h.first_seq();
+  for (const auto& e : h.events) {
+    uint64_t key = 0;
+    if (SameKey(*e, rule.same_refs, &key)) index.buckets[key].emplace_back(seq, e.get());
+    ++seq;
+  }
+  return index;
+}
+
 bool Session::CheckContext(Event& ev, const Rule& rule) {
-  const std::deque<std::shared_ptr<Event>>* list = nullptr;
+  History* list = nullptr;
   bool global = false;
   if (!rule.if_matched_sid.empty()) {
     list = &sid_history_[rule.if_matched_sid.front()];
@@ -519,42 +574,57 @@ bool Session::CheckContext(Event& ev, const Rule& rule) {
   int needed = rule.frequency > 2 ? rule.frequency - 1 : 1;  // stored as frequency - 2, then +1
   int count = 0;
   Event* first = nullptr;
-  auto it = list->rbegin();
-  if (global && it != list->rend()) ++it;  // Search_LastEvents starts after the newest event
-  for (; it != list->rend(); ++it) {
-    Event& prev = **it;
-    if (ev.time - prev.time > rule.timeframe) return false;
-    if (global && TypeOf(prev) != TypeOf(ev)) continue;
-    bool ok = true;
+  // One candidate, newest first: 0 go on, 1 fired, -1 stop (no match).
+  auto visit = [&](Event& prev) -> int {
+    if (ev.time - prev.time > rule.timeframe) return -1;
+    if (global && TypeOf(prev) != TypeOf(ev)) return 0;
     for (const FieldRef& f : rule.same_refs) {
       const std::string* a = RefValue(ev, f);
       const std::string* b = RefValue(prev, f);
-      if (a == nullptr || b == nullptr || *a != *b) {
-        ok = false;
-        break;
-      }
+      if (a == nullptr || b == nullptr || *a != *b) return 0;
     }
-    if (!ok) continue;
-    if (rule.same_needs_dynamic && (!HasDynamic(ev) || !HasDynamic(prev))) continue;
+    if (rule.same_needs_dynamic && (!HasDynamic(ev) || !HasDynamic(prev))) return 0;
     for (const FieldRef& f : rule.different_refs) {
       const std::string* a = RefValue(ev, f);
       const std::string* b = RefValue(prev, f);
-      if (a != nullptr && b != nullptr && *a == *b) {
-        ok = false;
-        break;
-      }
+      if (a != nullptr && b != nullptr && *a == *b) return 0;
     }
-    if (rule.different_needs_dynamic && !HasDynamic(ev) && !HasDynamic(prev)) ok = false;
-    if (!ok) continue;
-    if (prev.matched >= rule.level) return false;
+    if (rule.different_needs_dynamic && !HasDynamic(ev) && !HasDynamic(prev)) return 0;
+    if (prev.matched >= rule.level) return -1;
     if (count < needed - 1) {
       ++count;
       if (first == nullptr) first = &prev;
-      continue;
+      return 0;
     }
     ev.matched = rule.level;
     if (first != nullptr) first->matched = rule.level;
-    return true;
+    return 1;
+  };
+  if (!rule.same_refs.empty() && list->monotonic) {
+    // Only events with the same same_* values can pass; in a history whose times never go
+    // backwards, the first one beyond the timeframe among them ends the search exactly where
+    // the full walk would have ended it.
+    uint64_t key = 0;
+    if (!SameKey(ev, rule.same_refs, &key)) return false;
+    auto& index = IndexFor(*list, rule);
+    auto b = index.buckets.find(key);
+    if (b == index.buckets.end()) return false;
+    uint64_t live = list->first_seq();
+    uint64_t newest = list->pushed - 1;  // Search_LastEvents starts after the newest event
+    const auto& v = b->second;
+    for (auto it = v.rbegin(); it != v.rend(); ++it) {
+      if (it->first < live) break;
+      if (global && it->first == newest) continue;
+      int r = visit(*it->second);
+      if (r != 0) return r > 0;
+    }
+    return false;
+  }
+  auto it = list->events.rbegin();
+  if (global && it != list->events.rend()) ++it;  // Search_LastEvents starts after the newest
+  for (; it != list->events.rend(); ++it) {
+    int r = visit(**it);
+    if (r != 0) return r > 0;
   }
   return false;
 }
@@ -660,18 +730,14 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
       }
     }
     v.alert = true;
-    auto push = [](std::deque<std::shared_ptr<Event>>& h, const std::shared_ptr<Event>& e) {
-      h.push_back(e);
-      if (h.size() > kHistoryLimit) h.pop_front();
-    };
     if (r->keeps_sid_history) {
-      push(sid_history_[r->id], ev);
+      Push(sid_history_[r->id], ev);
     } else {
       for (const auto& g : r->groups) {
-        if (ruleset_->GroupKeepsHistory(g)) push(group_history_[g], ev);
+        if (ruleset_->GroupKeepsHistory(g)) Push(group_history_[g], ev);
       }
     }
-    push(events_, ev);
+    Push(events_, ev);
     break;
   }
   return v;
