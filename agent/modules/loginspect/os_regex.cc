@@ -4,6 +4,7 @@
 
 #include <array>
 #include <climits>
+#include <cstring>
 
 namespace ward::agent::loginspect {
 namespace {
@@ -95,6 +96,75 @@ bool StartsWithNoCase(const char* s, std::string_view p) {
   return true;
 }
 
+// The first case-insensitive occurrence of `needle` (lower-cased, not empty) in s[0, len):
+// memchr for the first byte in either case, then a comparison.
+const char* FindNoCase(const char* s, size_t len, std::string_view needle) {
+  if (needle.size() > len) return nullptr;
+  const auto first = static_cast<unsigned char>(needle[0]);
+  const bool letter = first >= 'a' && first <= 'z';
+  const char* end = s + (len - needle.size()) + 1;  // last start + 1
+  const char* p = s;
+  const char* next_lower = nullptr;
+  const char* next_upper = nullptr;
+  while (p < end) {
+    if (next_lower == nullptr || next_lower < p) {
+      next_lower = static_cast<const char*>(std::memchr(p, first, static_cast<size_t>(end - p)));
+      if (next_lower == nullptr) next_lower = end;
+    }
+    const char* hit = next_lower;
+    if (letter) {
+      if (next_upper == nullptr || next_upper < p) {
+        next_upper = static_cast<const char*>(
+            std::memchr(p, first - 32, static_cast<size_t>(end - p)));
+        if (next_upper == nullptr) next_upper = end;
+      }
+      if (next_upper < hit) hit = next_upper;
+    }
+    if (hit >= end) return nullptr;
+    if (StartsWithNoCase(hit + 1, needle.substr(1))) return hit;
+    p = hit + 1;
+  }
+  return nullptr;
+}
+
+// The longest run of literal bytes in a compiled sub-pattern that a match must consume
+// consecutively (docs in os_regex.h). Classes, their '+'/'*' and parentheses end a run; the
+// pattern's last byte is left out when it follows a class directly (the matcher may succeed
+// without it: Wazuh's "class followed by at most one byte" shortcut).
+std::string RequiredLiteral(const std::string& code) {
+  std::string best;
+  std::string run;
+  size_t n = code.size();
+  size_t i = 0;
+  bool after_class = false;
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(code[i]);
+    if (c == kBackslash) {
+      if (run.size() > best.size()) best = run;
+      run.clear();
+      i += 2;
+      after_class = true;
+      if (i < n && IsPlus(static_cast<unsigned char>(code[i]))) {
+        ++i;
+        after_class = false;
+      }
+      continue;
+    }
+    if (c == '(') {
+      if (run.size() > best.size()) best = run;
+      run.clear();
+      ++i;
+      after_class = false;
+      continue;
+    }
+    if (!(i + 1 == n && after_class)) run.push_back(static_cast<char>(c));
+    after_class = false;
+    ++i;
+  }
+  if (run.size() > best.size()) best = run;
+  return best;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -161,13 +231,7 @@ bool OsMatch::Match(const char* text) const {
         hit = len >= sub.text.size() && StartsWithNoCase(text + (len - sub.text.size()), sub.text);
         break;
       case Kind::kSubstring:
-        if (len >= sub.text.size()) {
-          const auto first = static_cast<unsigned char>(sub.text[0]);
-          for (size_t i = 0; i + sub.text.size() <= len && !hit; ++i) {
-            if (Lower(static_cast<unsigned char>(text[i])) != first) continue;
-            hit = StartsWithNoCase(text + i, sub.text);
-          }
-        }
+        hit = FindNoCase(text, len, sub.text) != nullptr;
         break;
     }
     if (hit) return !negate_;
@@ -230,6 +294,7 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
       if (piece[i] == '(') sub.parens.push_back(static_cast<long>(i));
     }
     if (!sub.parens.empty()) r.has_captures_ = true;
+    sub.required = RequiredLiteral(piece);
     sub.code = piece;
     sub.code.append(kPad, '\0');
     r.subs_.push_back(std::move(sub));
@@ -247,7 +312,12 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
   // when the caller ignores the captures.
   bool closure = has_captures_ && captures != nullptr;
   std::vector<long> marks;
+  size_t len = std::string::npos;
   for (const Sub& sub : subs_) {
+    if (!sub.required.empty()) {
+      if (len == std::string::npos) len = std::char_traits<char>::length(text);
+      if (FindNoCase(text, len, sub.required) == nullptr) continue;
+    }
     marks.assign(sub.parens.size(), kNoMatch);
     long r = Run(sub, s, closure ? &marks : nullptr);
     if (r == kNoMatch) continue;

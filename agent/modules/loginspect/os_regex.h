@@ -60,6 +60,9 @@ class OsRegex {
     std::vector<long> parens;  // offsets of '(' in `code`
     bool begin = false;
     bool end = false;
+    // The longest run of literal bytes (lower-cased) every match must contain, consecutively,
+    // somewhere in the text; a text without it is rejected without running the matcher.
+    std::string required;
   };
   long Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks) const;
 
