@@ -174,18 +174,19 @@ Status Expression::Append(std::string_view pattern) {
   return InvalidArgument("only IP lists take several entries");
 }
 
-bool Expression::Match(const char* text, long* end, std::vector<std::string>* captures) const {
+bool Expression::Match(const char* text, long* end, std::vector<std::string>* captures,
+                       const char* lowered) const {
   if (text == nullptr) return false;
   long local_end = -1;
   long* e = end != nullptr ? end : &local_end;
   bool hit = false;
   switch (type_) {
     case ExpressionType::kOsMatch:
-      hit = osmatch_->Match(text);
+      hit = osmatch_->Match(text, lowered);
       *e = -1;
       break;
     case ExpressionType::kOsRegex:
-      hit = osregex_->Execute(text, e, want_captures_ ? captures : nullptr);
+      hit = osregex_->Execute(text, e, want_captures_ ? captures : nullptr, lowered);
       break;
     case ExpressionType::kPcre2:
       hit = pcre2_->Match(text, e, captures);

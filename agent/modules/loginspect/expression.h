@@ -29,9 +29,10 @@ class Expression {
   Status Append(std::string_view pattern);
 
   // REQUIRES: `text` NUL-terminated. `end` (optional) receives OSSEC's end-of-match offset,
-  // `captures` (optional) the groups.
-  bool Match(const char* text, long* end = nullptr,
-             std::vector<std::string>* captures = nullptr) const;
+  // `captures` (optional) the groups. `lowered` (optional): `text` with A-Z lower-cased, same
+  // length — OS_Match/OS_Regex then search their literals in it with memmem/memchr.
+  bool Match(const char* text, long* end = nullptr, std::vector<std::string>* captures = nullptr,
+             const char* lowered = nullptr) const;
 
   ExpressionType type() const { return type_; }
   const std::string& raw() const { return raw_; }

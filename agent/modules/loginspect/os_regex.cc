@@ -114,8 +114,8 @@ const char* FindNoCase(const char* s, size_t len, std::string_view needle) {
     const char* hit = next_lower;
     if (letter) {
       if (next_upper == nullptr || next_upper < p) {
-        next_upper = static_cast<const char*>(
-            std::memchr(p, first - 32, static_cast<size_t>(end - p)));
+        next_upper =
+            static_cast<const char*>(std::memchr(p, first - 32, static_cast<size_t>(end - p)));
         if (next_upper == nullptr) next_upper = end;
       }
       if (next_upper < hit) hit = next_upper;
@@ -165,6 +165,26 @@ std::string RequiredLiteral(const std::string& code) {
   return best;
 }
 
+// For a '^' sub-pattern: the bytes its first token accepts at offset 0, or empty when it has no
+// such constraint (a class with '*', or nothing). A non-empty text whose first byte is not in it
+// cannot match: the matcher keeps no retry point before the first token and gives up.
+std::vector<bool> FirstBytes(const std::string& code) {
+  size_t i = 0;
+  if (i < code.size() && code[i] == '(') ++i;
+  if (i >= code.size()) return {};
+  std::vector<bool> ok(256, false);
+  auto c = static_cast<unsigned char>(code[i]);
+  if (c == kBackslash) {
+    if (i + 1 >= code.size()) return {};
+    auto id = static_cast<unsigned char>(code[i + 1]);
+    if (i + 2 < code.size() && code[i + 2] == '*') return {};
+    for (unsigned b = 0; b < 256; ++b) ok[b] = InClass(id, static_cast<unsigned char>(b));
+    return ok;
+  }
+  for (unsigned b = 0; b < 256; ++b) ok[b] = Lower(static_cast<unsigned char>(b)) == c;
+  return ok;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -212,26 +232,32 @@ Result<OsMatch> OsMatch::Compile(std::string_view pattern) {
   return m;
 }
 
-bool OsMatch::Match(const char* text) const {
+bool OsMatch::Match(const char* text, const char* lowered) const {
   if (text == nullptr) return false;
   size_t len = std::char_traits<char>::length(text);
   for (const Sub& sub : subs_) {
     bool hit = false;
+    const size_t n = sub.text.size();
     switch (sub.kind) {
       case Kind::kAll:
         hit = true;
         break;
       case Kind::kExact:
-        hit = len == sub.text.size() && StartsWithNoCase(text, sub.text);
+        hit = len == n && (lowered != nullptr ? std::memcmp(lowered, sub.text.data(), n) == 0
+                                              : StartsWithNoCase(text, sub.text));
         break;
       case Kind::kPrefix:
-        hit = StartsWithNoCase(text, sub.text);
+        hit = lowered != nullptr ? len >= n && std::memcmp(lowered, sub.text.data(), n) == 0
+                                 : StartsWithNoCase(text, sub.text);
         break;
       case Kind::kSuffix:
-        hit = len >= sub.text.size() && StartsWithNoCase(text + (len - sub.text.size()), sub.text);
+        hit = len >= n &&
+              (lowered != nullptr ? std::memcmp(lowered + (len - n), sub.text.data(), n) == 0
+                                  : StartsWithNoCase(text + (len - n), sub.text));
         break;
       case Kind::kSubstring:
-        hit = FindNoCase(text, len, sub.text) != nullptr;
+        hit = lowered != nullptr ? memmem(lowered, len, sub.text.data(), n) != nullptr
+                                 : FindNoCase(text, len, sub.text) != nullptr;
         break;
     }
     if (hit) return !negate_;
@@ -295,6 +321,7 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
     }
     if (!sub.parens.empty()) r.has_captures_ = true;
     sub.required = RequiredLiteral(piece);
+    if (sub.begin) sub.first_byte = FirstBytes(piece);
     sub.code = piece;
     sub.code.append(kPad, '\0');
     r.subs_.push_back(std::move(sub));
@@ -304,7 +331,8 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
   return r;
 }
 
-bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* captures) const {
+bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* captures,
+                      const char* lowered) const {
   if (text == nullptr) return false;
   const auto* s = reinterpret_cast<const unsigned char*>(text);
   // OSSEC tracks capture positions whenever the pattern has parentheses and substrings were
@@ -312,14 +340,17 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
   // when the caller ignores the captures.
   bool closure = has_captures_ && captures != nullptr;
   std::vector<long> marks;
-  size_t len = std::string::npos;
+  const size_t len = std::char_traits<char>::length(text);
   for (const Sub& sub : subs_) {
+    if (!sub.first_byte.empty() && len > 0 && !sub.first_byte[s[0]]) continue;
     if (!sub.required.empty()) {
-      if (len == std::string::npos) len = std::char_traits<char>::length(text);
-      if (FindNoCase(text, len, sub.required) == nullptr) continue;
+      bool found = lowered != nullptr
+                       ? memmem(lowered, len, sub.required.data(), sub.required.size()) != nullptr
+                       : FindNoCase(text, len, sub.required) != nullptr;
+      if (!found) continue;
     }
     marks.assign(sub.parens.size(), kNoMatch);
-    long r = Run(sub, s, closure ? &marks : nullptr);
+    long r = Run(sub, s, closure ? &marks : nullptr, lowered, len);
     if (r == kNoMatch) continue;
     *end = r;
     if (captures != nullptr) {
@@ -341,7 +372,8 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
 // compiled pattern, `st` the text; up to four (pt, st) retry points are kept for a '+'/'*'
 // class that handed over to what follows it; on a dead end the newest retry point is resumed,
 // else the scan restarts at the byte after the first byte of the failed attempt.
-long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks) const {
+long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks,
+                  const char* lowered, size_t len) const {
   const auto* pat = reinterpret_cast<const unsigned char*>(sub.code.data());
   auto mark = [&](long at, long value) {
     if (marks == nullptr) return;
@@ -369,6 +401,13 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
   for (st = 0; s[st] != '\0'; ++st) {
     if (lead_literal && pt == 0 && lead != Lower(s[st])) {
       r_code = kNoMatch;
+      if (lowered != nullptr) {
+        // Jump to the next byte that can start it; none: the pattern (led by a plain byte)
+        // cannot match what is left.
+        const void* q = std::memchr(lowered + st, lead, len - static_cast<size_t>(st));
+        if (q == nullptr) return kNoMatch;
+        st = static_cast<const char*>(q) - lowered - 1;
+      }
       continue;
     }
     if (pat[pt] == '\0') {

@@ -22,8 +22,9 @@ class OsMatch {
  public:
   static Result<OsMatch> Compile(std::string_view pattern);
   // REQUIRES: `text` NUL-terminated at text[size] (std::string::c_str()); bytes after an embedded
-  // NUL are not seen, as in OSSEC.
-  bool Match(const char* text) const;
+  // NUL are not seen, as in OSSEC. `lowered`, when given, is `text` with A-Z lower-cased (same
+  // length): the search then runs on it with memmem/memcmp.
+  bool Match(const char* text, const char* lowered = nullptr) const;
   const std::string& raw() const { return raw_; }
 
  private:
@@ -46,7 +47,9 @@ class OsRegex {
   // "end of match" pointer (the last byte consumed; may be -1 for an empty leading match) and,
   // when `captures` is given, fills it with the captured groups of the matching sub-pattern.
   // REQUIRES: `text` NUL-terminated.
-  bool Execute(const char* text, long* end, std::vector<std::string>* captures) const;
+  // `lowered` (optional): `text` with A-Z lower-cased, same length, to search literals fast.
+  bool Execute(const char* text, long* end, std::vector<std::string>* captures,
+               const char* lowered = nullptr) const;
   bool Match(const char* text) const {
     long end = 0;
     return Execute(text, &end, nullptr);
@@ -63,8 +66,11 @@ class OsRegex {
     // The longest run of literal bytes (lower-cased) every match must contain, consecutively,
     // somewhere in the text; a text without it is rejected without running the matcher.
     std::string required;
+    // '^' patterns whose first token needs a byte: the bytes it accepts (else empty).
+    std::vector<bool> first_byte;
   };
-  long Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks) const;
+  long Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks, const char* lowered,
+           size_t len) const;
 
   std::string raw_;
   std::vector<Sub> subs_;

@@ -223,7 +223,8 @@ class Session {
   void Decode(Event& ev) const;
   const Rule* Check(Event& ev, const Rule& rule);
   bool CheckContext(Event& ev, const Rule& rule);
-  bool Matches(const Rule& rule, const Expression& e, const char* text);
+  bool Matches(const Rule& rule, const Expression& e, const char* text,
+               const char* lowered = nullptr);
 
   // One if_matched_sid / if_matched_group / global history: the newest kHistoryLimit alerts,
   // plus, for each rule with same_* options that searches it, the events by the hash of their
@@ -236,8 +237,8 @@ class Session {
       std::unordered_map<uint64_t, std::vector<std::pair<uint64_t, Event*>>> buckets;
     };
     std::deque<std::shared_ptr<Event>> events;
-    uint64_t pushed = 0;     // seq of the next event
-    bool monotonic = true;   // times never went backwards (else the index is not used)
+    uint64_t pushed = 0;    // seq of the next event
+    bool monotonic = true;  // times never went backwards (else the index is not used)
     int64_t last_time = 0;
     std::vector<Index> indexes;
     uint64_t first_seq() const { return pushed - events.size(); }
@@ -255,6 +256,7 @@ class Session {
   std::vector<int> limit_new_;
   History events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
+  std::string lower_;  // the current event's log, A-Z lower-cased
 };
 
 // wazuh-logtest's three phases for one verdict.

@@ -288,6 +288,7 @@ void Session::PreDecode(Event& ev) const {
 
 void Session::Decode(Event& ev) const {
   const char* log = ev.log.c_str();
+  const char* low = lower_.c_str();
   const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();
   std::vector<std::string> caps;
   for (const DecoderNode& node : roots) {
@@ -298,7 +299,7 @@ void Session::Decode(Event& ev) const {
     }
     if (d->prematch) {
       long end = -1;
-      if (!d->prematch->Match(log, &end, nullptr)) continue;
+      if (!d->prematch->Match(log, &end, nullptr, low)) continue;
       pmatch = After(log, end);
     }
     ev.decoder = d;
@@ -313,7 +314,7 @@ void Session::Decode(Event& ev) const {
         if (c->prematch) {
           long base = (c->prematch_offset & kAfterParent) ? pmatch : 0;
           long end = -1;
-          if (c->prematch->Match(log + base, &end, nullptr)) {
+          if (c->prematch->Match(log + base, &end, nullptr, low + base)) {
             cmatch = base + After(log + base, end);
             ev.decoder = c;
             cur = c;
@@ -356,7 +357,7 @@ void Session::Decode(Event& ev) const {
           base = regex_prev < 0 ? cmatch : regex_prev;
         long end = -1;
         caps.clear();
-        if (!cur->regex->Match(log + base, &end, &caps)) {
+        if (!cur->regex->Match(log + base, &end, &caps, low + base)) {
           if (cur->get_next && !self && child + 1 < node.children.size()) {
             cur = node.children[++child];
             continue;
@@ -629,8 +630,9 @@ bool Session::CheckContext(Event& ev, const Rule& rule) {
   return false;
 }
 
-bool Session::Matches(const Rule& rule, const Expression& e, const char* text) {
-  if (e.Match(text)) return true;
+bool Session::Matches(const Rule& rule, const Expression& e, const char* text,
+                      const char* lowered) {
+  if (e.Match(text, nullptr, nullptr, lowered)) return true;
   // A PCRE2 pattern that gave up at its match/depth limit counts as no match; the rule is
   // reported once per session, not once per line.
   if (e.type() == ExpressionType::kPcre2 && e.limit_hit() && limit_reported_.insert(rule.id).second)
@@ -651,8 +653,8 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
     return nullptr;
   if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
-  if (rule.match && !Matches(rule, *rule.match, ev.log.c_str())) return nullptr;
-  if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str())) return nullptr;
+  if (rule.match && !Matches(rule, *rule.match, ev.log.c_str(), lower_.c_str())) return nullptr;
+  if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str(), lower_.c_str())) return nullptr;
   if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
   if (rule.if_fts) {
     // First time seen: only decoders with <fts> have a key; it is new once per session.
@@ -706,6 +708,11 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
   ev->full_log = std::string(line);
   ev->time = now;
   PreDecode(*ev);
+  // The log lower-cased once: OS_Match / OS_Regex search their literals in it.
+  lower_.assign(ev->log);
+  for (char& c : lower_) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
   Decode(*ev);
   Verdict v;
   v.event = ev;
