@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstring>
@@ -127,21 +128,24 @@ const char* FindNoCase(const char* s, size_t len, std::string_view needle) {
   return nullptr;
 }
 
-// The longest run of literal bytes in a compiled sub-pattern that a match must consume
-// consecutively (docs in os_regex.h). Classes, their '+'/'*' and parentheses end a run; the
-// pattern's last byte is left out when it follows a class directly (the matcher may succeed
-// without it: Wazuh's "class followed by at most one byte" shortcut).
-std::string RequiredLiteral(const std::string& code) {
-  std::string best;
+// The runs of literal bytes in a compiled sub-pattern that a match must consume consecutively
+// (docs in os_regex.h), longest first, at most four. Classes, their '+'/'*' and parentheses end a
+// run; the pattern's last byte is left out when it follows a class directly (the matcher may
+// succeed without it: Wazuh's "class followed by at most one byte" shortcut).
+std::vector<std::string> RequiredLiterals(const std::string& code) {
+  std::vector<std::string> runs;
   std::string run;
+  auto flush = [&] {
+    if (!run.empty()) runs.push_back(run);
+    run.clear();
+  };
   size_t n = code.size();
   size_t i = 0;
   bool after_class = false;
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(code[i]);
     if (c == kBackslash) {
-      if (run.size() > best.size()) best = run;
-      run.clear();
+      flush();
       i += 2;
       after_class = true;
       if (i < n && IsPlus(static_cast<unsigned char>(code[i]))) {
@@ -151,8 +155,7 @@ std::string RequiredLiteral(const std::string& code) {
       continue;
     }
     if (c == '(') {
-      if (run.size() > best.size()) best = run;
-      run.clear();
+      flush();
       ++i;
       after_class = false;
       continue;
@@ -161,8 +164,11 @@ std::string RequiredLiteral(const std::string& code) {
     after_class = false;
     ++i;
   }
-  if (run.size() > best.size()) best = run;
-  return best;
+  flush();
+  std::stable_sort(runs.begin(), runs.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  if (runs.size() > 4) runs.resize(4);
+  return runs;
 }
 
 // For a '^' sub-pattern: the bytes its first token accepts at offset 0, or empty when it has no
@@ -320,7 +326,7 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
       if (piece[i] == '(') sub.parens.push_back(static_cast<long>(i));
     }
     if (!sub.parens.empty()) r.has_captures_ = true;
-    sub.required = RequiredLiteral(piece);
+    sub.required = RequiredLiterals(piece);
     if (sub.begin) sub.first_byte = FirstBytes(piece);
     sub.code = piece;
     sub.code.append(kPad, '\0');
@@ -343,12 +349,13 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
   const size_t len = std::char_traits<char>::length(text);
   for (const Sub& sub : subs_) {
     if (!sub.first_byte.empty() && len > 0 && !sub.first_byte[s[0]]) continue;
-    if (!sub.required.empty()) {
-      bool found = lowered != nullptr
-                       ? memmem(lowered, len, sub.required.data(), sub.required.size()) != nullptr
-                       : FindNoCase(text, len, sub.required) != nullptr;
-      if (!found) continue;
+    bool found = true;
+    for (const std::string& lit : sub.required) {
+      found = lowered != nullptr ? memmem(lowered, len, lit.data(), lit.size()) != nullptr
+                                 : FindNoCase(text, len, lit) != nullptr;
+      if (!found) break;
     }
+    if (!found) continue;
     marks.assign(sub.parens.size(), kNoMatch);
     long r = Run(sub, s, closure ? &marks : nullptr, lowered, len);
     if (r == kNoMatch) continue;

@@ -63,9 +63,10 @@ class OsRegex {
     std::vector<long> parens;  // offsets of '(' in `code`
     bool begin = false;
     bool end = false;
-    // The longest run of literal bytes (lower-cased) every match must contain, consecutively,
-    // somewhere in the text; a text without it is rejected without running the matcher.
-    std::string required;
+    // Runs of literal bytes (lower-cased, longest first, at most four) every match must contain,
+    // each consecutively, somewhere in the text; a text without one of them is rejected
+    // without running the matcher.
+    std::vector<std::string> required;
     // '^' patterns whose first token needs a byte: the bytes it accepts (else empty).
     std::vector<bool> first_byte;
   };
