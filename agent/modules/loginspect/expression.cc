@@ -26,7 +26,8 @@ class Pcre2Pattern {
     }
     auto p = std::make_shared<Pcre2Pattern>();
     p->code_ = code;
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+    // Falls back to the interpreter when JIT is not available.
+    p->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     uint32_t groups = 0;
     (void)pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
     p->pairs_ = groups + 1;
@@ -54,7 +55,10 @@ class Pcre2Pattern {
     pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(code_, nullptr) : shared.md;
     if (md == nullptr) return false;
     size_t len = std::char_traits<char>::length(text);
-    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_);
+    // pcre2_jit_match: the JIT's fast path, without pcre2_match's per-call checks (same limits).
+    int rc =
+        jit_ ? pcre2_jit_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_)
+             : pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_);
     bool ok = rc > 0;
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_JIT_STACKLIMIT) {
@@ -84,6 +88,7 @@ class Pcre2Pattern {
   pcre2_code* code_ = nullptr;
   pcre2_match_context* context_ = nullptr;
   uint32_t pairs_ = 1;  // capture groups + 1
+  bool jit_ = false;
   mutable std::atomic<bool> limit_hit_{false};
 };
 

@@ -197,27 +197,28 @@ void Session::PreDecode(Event& ev) const {
   const std::string& full = ev.full_log;
   const char* p = full.c_str();
   size_t len = full.size();
-  ev.log = full;
+  // What ev.log becomes: a view of full_log, copied once at the end.
+  std::string_view log = full;
   size_t ts = TimestampLength(p, len);
   if (ts > 0) {
     ev.timestamp = full.substr(0, ts - 1);
     size_t pos = ts;
     if (pos < len && p[pos] == ' ') ++pos;
     size_t host = pos;
-    ev.log = full.substr(std::min(pos, len));
+    log = std::string_view(full).substr(std::min(pos, len));
     while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
     long rest = -1;
     if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
       // No hostname (Solaris): what stood there is the program name.
       ev.program_name = full.substr(host, pos - host);
-      ev.log = full.substr(pos + 2);
+      log = std::string_view(full).substr(pos + 2);
     } else if (pos >= len || p[pos] != ' ') {
       // Invalid hostname: the log stays after the timestamp.
     } else {
       ev.hostname = full.substr(host, pos - host);
       ++pos;
       size_t prog = pos;
-      ev.log = full.substr(pos);
+      log = std::string_view(full).substr(pos);
       while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
       auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
       if (at(pos) == ':') {
@@ -257,33 +258,33 @@ void Session::PreDecode(Event& ev) const {
         }
       }
       if (rest >= 0) {
-        std::string log = full.substr(std::min(static_cast<size_t>(rest), len));
+        log = std::string_view(full).substr(std::min(static_cast<size_t>(rest), len));
         if (log.rfind("[ID ", 0) == 0) {
           size_t close = log.find(']', 4);
           if (close != std::string::npos)
-            log = close + 2 <= log.size() ? log.substr(close + 2) : "";
+            log = close + 2 <= log.size() ? log.substr(close + 2) : std::string_view();
         }
-        ev.log = log;
       }
     }
   } else if (len + 1 > 28 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[13] == ':' &&
              p[16] == ':' && p[19] == ' ' && p[24] == ' ' && p[26] == ' ') {
-    ev.log = full.substr(25);  // xferlog
+    log = std::string_view(full).substr(25);  // xferlog
   } else if (len + 1 > 24 && p[2] == '/' && p[5] == '-' && p[8] == ':' && p[11] == ':' &&
              p[14] == '.' && p[21] == ' ') {
-    ev.log = full.substr(23);  // snort
+    log = std::string_view(full).substr(23);  // snort
   } else if (len + 1 > 28 && p[2] == '/' && p[5] == '/' && p[10] == '-' && p[13] == ':' &&
              p[16] == ':' && p[19] == '.' && p[26] == ' ') {
-    ev.log = full.substr(28);  // suricata
+    log = std::string_view(full).substr(28);  // suricata
   } else if (len + 1 > 27 && p[0] == '[' && p[4] == ' ' && p[8] == ' ' && p[11] == ' ' &&
              p[14] == ':' && p[17] == ':' && p[20] == ' ' && p[25] == ']') {
-    ev.log = full.substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
+    log = std::string_view(full).substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
   } else if (len + 1 > 32 && p[0] == '1' && Digit(p[1]) && Digit(p[2]) && Digit(p[3]) &&
              p[10] == '.' && Digit(p[13]) && p[14] == ' ' && (p[21] == ' ' || p[22] == ' ')) {
     size_t pos = 14;  // squid: 1140804070.368  11623 ...
     while (pos < len && p[pos] == ' ') ++pos;
-    ev.log = full.substr(pos);
+    log = std::string_view(full).substr(pos);
   }
+  ev.log.assign(log.data(), log.size());
 }
 
 void Session::Decode(Event& ev) const {
@@ -650,8 +651,7 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   const Decoder* d = ev.decoder;
   if (!rule.decoded_as.empty() && (d == nullptr || d->display_name != rule.decoded_as))
     return nullptr;
-  if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
-    return nullptr;
+  if (!rule.category.empty() && rule.category != TypeOf(ev)) return nullptr;
   if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
   if (rule.match && !Matches(rule, *rule.match, ev.log.c_str(), lower_.c_str())) return nullptr;
   if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str(), lower_.c_str())) return nullptr;
@@ -716,9 +716,10 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
   Decode(*ev);
   Verdict v;
   v.event = ev;
-  std::string type = ev->decoder ? ev->decoder->type : "syslog";
+  std::string_view type = TypeOf(*ev);
   for (const Rule* root : ruleset_->root_rules()) {
-    std::string cat = root->category.empty() ? "syslog" : root->category;
+    std::string_view cat =
+        root->category.empty() ? std::string_view("syslog") : std::string_view(root->category);
     if (cat != type) continue;
     const Rule* r = Check(*ev, *root);
     if (r == nullptr) continue;
