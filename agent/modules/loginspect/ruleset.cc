@@ -141,13 +141,15 @@ std::vector<std::filesystem::path> ListXml(const std::filesystem::path& dir,
 }
 
 // OSSEC 3.x's "<pcre2>", "<prematch_pcre2>", "<match_pcre2>", ...: the plain element with
-// type="pcre2".
+// type="pcre2", case-insensitive as OSSEC compiles them (OSPcre2_Compile(..., PCRE2_CASELESS)
+// in rules.c and decode-xml.c) — Wazuh's type="pcre2" is case-sensitive.
 XmlNode WithPcre2Suffix(const XmlNode& n) {
   constexpr std::string_view kSuffix = "_pcre2";
   if (n.name == "pcre2") {  // OSSEC's <pcre2>: a PCRE2 <regex>
     XmlNode out = n;
     out.name = "regex";
     out.attributes.emplace_back("type", "pcre2");
+    out.content = "(?i)" + out.content;
     return out;
   }
   if (n.name.size() <= kSuffix.size() ||
@@ -156,6 +158,7 @@ XmlNode WithPcre2Suffix(const XmlNode& n) {
   XmlNode out = n;
   out.name.resize(n.name.size() - kSuffix.size());
   out.attributes.emplace_back("type", "pcre2");
+  out.content = "(?i)" + out.content;
   return out;
 }
 
