@@ -503,7 +503,10 @@ class RulesetLoader {
       } else if (e == "group") {
         for (auto& g : Split(c.content, ",")) r->groups.push_back(g);
       } else if (e == "options") {
-        for (auto& o : Split(c.content, ",")) r->options.push_back(o);
+        for (auto& o : Split(c.content, ",")) {
+          if (Trim(o) == "no_log") r->no_log = true;
+          r->options.push_back(o);
+        }
       } else if (e == "mitre") {
         for (const XmlNode& m : c.children) {
           if (m.name == "id") r->mitre.push_back(Trim(m.content));

@@ -95,6 +95,7 @@ struct Rule {
   int ignore = 0;
   int maxsize = 0;  // matches only lines at least this long
   bool noalert = false;
+  bool no_log = false;  // options no_log: matches and feeds the histories, logs no alert
   std::string description;
   std::vector<std::string> groups;
   std::vector<std::string> options;
@@ -206,7 +207,7 @@ class Ruleset {
 struct Verdict {
   std::shared_ptr<Event> event;
   const Rule* rule = nullptr;  // last rule matched (any level); nullptr: none
-  bool alert = false;          // rule and level > 0 and not ignored
+  bool alert = false;          // rule and level > 0, not ignored, no options no_log
 };
 
 class Session {

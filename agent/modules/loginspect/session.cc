@@ -737,7 +737,8 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
         since = 0;
       }
     }
-    v.alert = true;
+    // options no_log: analysisd keeps the event in the histories but logs no alert.
+    v.alert = !r->no_log;
     if (r->keeps_sid_history) {
       Push(sid_history_[r->id], ev);
     } else {
