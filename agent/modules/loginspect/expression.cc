@@ -44,7 +44,8 @@ class Pcre2Pattern {
     if (code_ != nullptr) pcre2_code_free(code_);
   }
 
-  bool Match(const char* text, long* end, std::vector<std::string>* captures) const {
+  bool Match(const char* text, long* end, std::vector<std::string>* captures,
+             bool skip_unset) const {
     // One match block per thread, reused: no allocation per line for the usual pattern.
     struct Block {
       pcre2_match_data* md = pcre2_match_data_create(kSharedPairs, nullptr);
@@ -71,7 +72,7 @@ class Pcre2Pattern {
         captures->clear();
         for (int i = 1; i < rc; ++i) {
           if (ov[2 * i] == PCRE2_UNSET) {
-            captures->emplace_back();
+            if (!skip_unset) captures->emplace_back();
           } else {
             captures->emplace_back(text + ov[2 * i], ov[2 * i + 1] - ov[2 * i]);
           }
@@ -194,7 +195,7 @@ bool Expression::Match(const char* text, long* end, std::vector<std::string>* ca
       hit = osregex_->Execute(text, e, want_captures_ ? captures : nullptr, lowered);
       break;
     case ExpressionType::kPcre2:
-      hit = pcre2_->Match(text, e, captures);
+      hit = pcre2_->Match(text, e, captures, skip_unset_);
       break;
     case ExpressionType::kString:
       hit = raw_ == text;

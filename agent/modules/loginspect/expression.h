@@ -34,6 +34,10 @@ class Expression {
   bool Match(const char* text, long* end = nullptr, std::vector<std::string>* captures = nullptr,
              const char* lowered = nullptr) const;
 
+  // PCRE2: leave out the groups that did not take part in the match (OSSEC's OSPcre2_Execute);
+  // by default they are captured empty (Wazuh).
+  void SkipUnsetGroups() { skip_unset_ = true; }
+
   ExpressionType type() const { return type_; }
   const std::string& raw() const { return raw_; }
   bool negate() const { return negate_; }
@@ -52,6 +56,7 @@ class Expression {
   std::string raw_;
   bool negate_ = false;
   bool want_captures_ = false;
+  bool skip_unset_ = false;
   std::shared_ptr<const OsMatch> osmatch_;
   std::shared_ptr<const OsRegex> osregex_;
   std::shared_ptr<Pcre2Pattern> pcre2_;

@@ -142,13 +142,15 @@ std::vector<std::filesystem::path> ListXml(const std::filesystem::path& dir,
 
 // OSSEC 3.x's "<pcre2>", "<prematch_pcre2>", "<match_pcre2>", ...: the plain element with
 // type="pcre2", case-insensitive as OSSEC compiles them (OSPcre2_Compile(..., PCRE2_CASELESS)
-// in rules.c and decode-xml.c) — Wazuh's type="pcre2" is case-sensitive.
+// in rules.c and decode-xml.c) — Wazuh's type="pcre2" is case-sensitive — and, as OSSEC's
+// OSPcre2_Execute, captures only the groups that took part in the match.
 XmlNode WithPcre2Suffix(const XmlNode& n) {
   constexpr std::string_view kSuffix = "_pcre2";
   if (n.name == "pcre2") {  // OSSEC's <pcre2>: a PCRE2 <regex>
     XmlNode out = n;
     out.name = "regex";
     out.attributes.emplace_back("type", "pcre2");
+    out.attributes.emplace_back("ossec", "yes");
     out.content = "(?i)" + out.content;
     return out;
   }
@@ -158,6 +160,7 @@ XmlNode WithPcre2Suffix(const XmlNode& n) {
   XmlNode out = n;
   out.name.resize(n.name.size() - kSuffix.size());
   out.attributes.emplace_back("type", "pcre2");
+  out.attributes.emplace_back("ossec", "yes");
   out.content = "(?i)" + out.content;
   return out;
 }
@@ -214,6 +217,7 @@ class RulesetLoader {
     bool negate = false;
     if (const std::string* neg = n.Attribute("negate")) negate = *neg == "yes";
     auto e = Expression::Compile(type, n.content, negate, captures);
+    if (e && n.Attribute("ossec") != nullptr) e->SkipUnsetGroups();
     if (!e)
       return Bad(f, n,
                  fmt::format("{}: <{}>{}</{}>: {}", owner, n.name, n.content, n.name,

@@ -288,6 +288,7 @@ void Session::PreDecode(Event& ev) const {
 }
 
 void Session::Decode(Event& ev) const {
+  ev.fields.reserve(8);  // one allocation for the usual decoder's fields
   const char* log = ev.log.c_str();
   const char* low = lower_.c_str();
   const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();
