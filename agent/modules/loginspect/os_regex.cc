@@ -11,6 +11,7 @@ namespace ward::agent::loginspect {
 namespace {
 
 constexpr char kBackslash = '\\';
+bool g_prefilters = true;  // SetPrefiltersForTesting
 constexpr long kNoMatch = LONG_MIN;
 constexpr size_t kMaxPattern = 2048;  // OSSEC's OS_PATTERN_MAXSIZE
 constexpr size_t kPad = 16;           // zero bytes after a compiled pattern (look-ahead reads)
@@ -337,6 +338,8 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
   return r;
 }
 
+void OsRegex::SetPrefiltersForTesting(bool on) { g_prefilters = on; }
+
 bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* captures,
                       const char* lowered) const {
   if (text == nullptr) return false;
@@ -348,9 +351,10 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
   std::vector<long> marks;
   const size_t len = std::char_traits<char>::length(text);
   for (const Sub& sub : subs_) {
-    if (!sub.first_byte.empty() && len > 0 && !sub.first_byte[s[0]]) continue;
+    if (g_prefilters && !sub.first_byte.empty() && len > 0 && !sub.first_byte[s[0]]) continue;
     bool found = true;
-    for (const std::string& lit : sub.required) {
+    static const std::vector<std::string> kNone;
+    for (const std::string& lit : g_prefilters ? sub.required : kNone) {
       found = lowered != nullptr ? memmem(lowered, len, lit.data(), lit.size()) != nullptr
                                  : FindNoCase(text, len, lit) != nullptr;
       if (!found) break;
@@ -408,7 +412,7 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
   for (st = 0; s[st] != '\0'; ++st) {
     if (lead_literal && pt == 0 && lead != Lower(s[st])) {
       r_code = kNoMatch;
-      if (lowered != nullptr) {
+      if (lowered != nullptr && g_prefilters) {
         // Jump to the next byte that can start it; none: the pattern (led by a plain byte)
         // cannot match what is left.
         const void* q = std::memchr(lowered + st, lead, len - static_cast<size_t>(st));

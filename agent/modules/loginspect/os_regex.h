@@ -56,6 +56,9 @@ class OsRegex {
   }
   const std::string& raw() const { return raw_; }
   bool has_captures() const { return has_captures_; }
+  // Tests only: turns the literal / first-byte prefilters off (process-wide) so a test can
+  // check they never change a result.
+  static void SetPrefiltersForTesting(bool on);
 
  private:
   struct Sub {
