@@ -258,6 +258,8 @@ class Session {
   History events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
   std::string lower_;  // the current event's log, A-Z lower-cased
+  // program name -> indexes of the pname_roots() whose <program_name> matches it.
+  mutable std::unordered_map<std::string, std::vector<uint32_t>> pname_cache_;
 };
 
 // wazuh-logtest's three phases for one verdict.

@@ -19,6 +19,7 @@ constexpr int kAfterParent = 1;
 constexpr int kAfterPrematch = 2;
 constexpr int kAfterRegex = 4;
 constexpr size_t kHistoryLimit = 1024;
+constexpr size_t kProgramNameCacheLimit = 4096;
 
 // OSSEC's hostname/program-name bytes: letters, digits, - . / ( ) @ _
 bool ValidChar(unsigned char c) {
@@ -292,13 +293,28 @@ void Session::Decode(Event& ev) const {
   const char* log = ev.log.c_str();
   const char* low = lower_.c_str();
   const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();
+  // Which roots' <program_name> match depends on the program name only: computed once per name
+  // (a bounded cache), a line then tries only those roots, in order.
+  const std::vector<uint32_t>* by_name = nullptr;
+  if (ev.program_name) {
+    auto it = pname_cache_.find(*ev.program_name);
+    if (it == pname_cache_.end()) {
+      if (pname_cache_.size() >= kProgramNameCacheLimit) pname_cache_.clear();
+      std::vector<uint32_t> match;
+      for (uint32_t i = 0; i < roots.size(); ++i) {
+        const Decoder* d = roots[i].decoder;
+        if (d->program_name && d->program_name->Match(ev.program_name->c_str())) match.push_back(i);
+      }
+      it = pname_cache_.emplace(*ev.program_name, std::move(match)).first;
+    }
+    by_name = &it->second;
+  }
+  const size_t count = by_name != nullptr ? by_name->size() : roots.size();
   std::vector<std::string> caps;
-  for (const DecoderNode& node : roots) {
+  for (size_t k = 0; k < count; ++k) {
+    const DecoderNode& node = roots[by_name != nullptr ? (*by_name)[k] : k];
     const Decoder* d = node.decoder;
     long pmatch = 0;
-    if (ev.program_name) {
-      if (!d->program_name || !d->program_name->Match(ev.program_name->c_str())) continue;
-    }
     if (d->prematch) {
       long end = -1;
       if (!d->prematch->Match(log, &end, nullptr, low)) continue;
