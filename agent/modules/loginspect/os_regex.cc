@@ -140,11 +140,13 @@ std::vector<std::string> RequiredLiterals(const std::string& code) {
     if (!run.empty()) runs.push_back(run);
     run.clear();
   };
-  size_t n = code.size();
+  size_t n = code.find('\0');  // the matcher reads the pattern as a C string
+  if (n == std::string::npos) n = code.size();
   size_t i = 0;
   bool after_class = false;
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(code[i]);
+    if (c == '\0') break;  // the matcher reads the pattern as a C string: it ends here
     if (c == kBackslash) {
       flush();
       i += 2;
@@ -178,7 +180,7 @@ std::vector<std::string> RequiredLiterals(const std::string& code) {
 std::vector<bool> FirstBytes(const std::string& code) {
   size_t i = 0;
   if (i < code.size() && code[i] == '(') ++i;
-  if (i >= code.size()) return {};
+  if (i >= code.size() || code[i] == '\0') return {};
   std::vector<bool> ok(256, false);
   auto c = static_cast<unsigned char>(code[i]);
   if (c == kBackslash) {

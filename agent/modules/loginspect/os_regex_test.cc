@@ -125,6 +125,11 @@ TEST(OsRegex, PrefiltersNeverChangeAResult) {
   }
   EXPECT_GT(compiled, 5000);
   EXPECT_GT(matched, 1000);  // the patterns are not all trivially failing
+  // The matcher reads a pattern as a C string: literals after an embedded NUL are not required
+  // (found by fuzz_loginspect_regex).
+  auto nul = OsRegex::Compile(std::string("\\w+\0failed", 10));
+  ASSERT_TRUE(nul.has_value());
+  EXPECT_TRUE(nul->Match("c 123!!"));
 }
 
 }  // namespace
