@@ -94,6 +94,71 @@ TEST_F(EngineTest, FrequencyFiresOnTheNthEventFromTheSameSource) {
   EXPECT_EQ(t.Process(a, "stdin", 2000).rule->id, 101);
 }
 
+TEST_F(EngineTest, FrequencyCountsOnlyTheSameSourceAmongManyOthers) {
+  // The same_source_ip search goes through the per-history index: a burst from one address
+  // hidden among hundreds of others fires exactly on its third event, a fourth address does
+  // not borrow their counts, and a clock that goes backwards (index off) gives the same answer.
+  for (bool backwards : {false, true}) {
+    Session s(ruleset_);
+    auto line = [](int i) {
+      return "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.0." +
+             std::to_string(i / 250) + "." + std::to_string(i % 250) + " port 22";
+    };
+    const std::string target =
+        "Feb  9 11:44:56 host sshd[12]: Failed password for root from 192.0.2.7 port 22";
+    int64_t now = 5000;
+    if (backwards) s.Process(line(999), "stdin", now + 10);  // history times not monotonic
+    EXPECT_EQ(s.Process(target, "stdin", now).rule->id, 101);
+    for (int i = 0; i < 300; ++i) EXPECT_EQ(s.Process(line(i), "stdin", now).rule->id, 101);
+    EXPECT_EQ(s.Process(target, "stdin", now).rule->id, 101);
+    for (int i = 300; i < 600; ++i) EXPECT_EQ(s.Process(line(i), "stdin", now).rule->id, 101);
+    EXPECT_EQ(s.Process(target, "stdin", now).rule->id, 102) << "backwards=" << backwards;
+  }
+}
+
+TEST(RuleOptions, NoLogMatchesButRaisesNoAlert) {
+  test::TempDir dir;
+  Write(dir.path() / "rules/r.xml", R"(<group name="g,">
+  <rule id="1" level="0" noalert="1"><category>syslog</category></rule>
+  <rule id="60" level="3"><match>POST </match><options>no_log</options></rule>
+  <rule id="61" level="8" frequency="2" timeframe="60">
+    <if_matched_sid>60</if_matched_sid><description>two POSTs</description>
+  </rule>
+</group>)");
+  RulesetConfig c;
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  Session s(*r);
+  auto v = s.Process("POST /x", "stdin", 1);
+  ASSERT_NE(v.rule, nullptr);
+  EXPECT_EQ(v.rule->id, 60);
+  EXPECT_FALSE(v.alert);  // analysisd logs no alert for no_log ...
+  v = s.Process("POST /y", "stdin", 2);
+  ASSERT_NE(v.rule, nullptr);
+  EXPECT_EQ(v.rule->id, 61);  // ... but the event still counts in the rule's history
+  EXPECT_TRUE(v.alert);
+}
+
+TEST(OssecPcre2, ElementsAreCaseInsensitiveAsOssecCompilesThem) {
+  test::TempDir dir;
+  Write(dir.path() / "rules/r.xml", R"(<group name="g,">
+  <rule id="1" level="0" noalert="1"><category>syslog</category></rule>
+  <rule id="70" level="5"><pcre2>invalid user</pcre2></rule>
+  <rule id="71" level="6"><regex type="pcre2">^Out of Memory</regex></rule>
+</group>)");
+  RulesetConfig c;
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  Session s(*r);
+  auto v = s.Process("Invalid user oracle from 192.0.2.1", "stdin", 1);
+  ASSERT_NE(v.rule, nullptr);
+  EXPECT_EQ(v.rule->id, 70);  // OSSEC's <pcre2>: PCRE2_CASELESS
+  EXPECT_EQ(s.Process("Out of memory: Killed process 1", "stdin", 1).rule, nullptr)
+      << "Wazuh's type=\"pcre2\" stays case-sensitive";
+}
+
 TEST_F(EngineTest, JsonDecoderFlattensNestedFields) {
   Session s(ruleset_);
   auto v = s.Process(R"({"app": {"user": {"name": "alice"}, "n": 3}})", "stdin", 1);

@@ -26,7 +26,11 @@ class Pcre2Pattern {
     }
     auto p = std::make_shared<Pcre2Pattern>();
     p->code_ = code;
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+    // Falls back to the interpreter when JIT is not available.
+    p->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    uint32_t groups = 0;
+    (void)pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+    p->pairs_ = groups + 1;
     p->context_ = pcre2_match_context_create(nullptr);
     pcre2_set_match_limit(p->context_, kMatchLimit);
     pcre2_set_depth_limit(p->context_, kDepthLimit);
@@ -40,11 +44,22 @@ class Pcre2Pattern {
     if (code_ != nullptr) pcre2_code_free(code_);
   }
 
-  bool Match(const char* text, long* end, std::vector<std::string>* captures) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
+  bool Match(const char* text, long* end, std::vector<std::string>* captures,
+             bool skip_unset) const {
+    // One match block per thread, reused: no allocation per line for the usual pattern.
+    struct Block {
+      pcre2_match_data* md = pcre2_match_data_create(kSharedPairs, nullptr);
+      ~Block() { pcre2_match_data_free(md); }
+    };
+    thread_local Block shared;
+    bool own = pairs_ > kSharedPairs || shared.md == nullptr;
+    pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(code_, nullptr) : shared.md;
     if (md == nullptr) return false;
     size_t len = std::char_traits<char>::length(text);
-    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_);
+    // pcre2_jit_match: the JIT's fast path, without pcre2_match's per-call checks (same limits).
+    int rc =
+        jit_ ? pcre2_jit_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_)
+             : pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_);
     bool ok = rc > 0;
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_JIT_STACKLIMIT) {
@@ -57,21 +72,24 @@ class Pcre2Pattern {
         captures->clear();
         for (int i = 1; i < rc; ++i) {
           if (ov[2 * i] == PCRE2_UNSET) {
-            captures->emplace_back();
+            if (!skip_unset) captures->emplace_back();
           } else {
             captures->emplace_back(text + ov[2 * i], ov[2 * i + 1] - ov[2 * i]);
           }
         }
       }
     }
-    pcre2_match_data_free(md);
+    if (own) pcre2_match_data_free(md);
     return ok;
   }
   bool limit_hit() const { return limit_hit_.load(std::memory_order_relaxed); }
 
  private:
+  static constexpr uint32_t kSharedPairs = 64;
   pcre2_code* code_ = nullptr;
   pcre2_match_context* context_ = nullptr;
+  uint32_t pairs_ = 1;  // capture groups + 1
+  bool jit_ = false;
   mutable std::atomic<bool> limit_hit_{false};
 };
 
@@ -162,21 +180,22 @@ Status Expression::Append(std::string_view pattern) {
   return InvalidArgument("only IP lists take several entries");
 }
 
-bool Expression::Match(const char* text, long* end, std::vector<std::string>* captures) const {
+bool Expression::Match(const char* text, long* end, std::vector<std::string>* captures,
+                       const char* lowered) const {
   if (text == nullptr) return false;
   long local_end = -1;
   long* e = end != nullptr ? end : &local_end;
   bool hit = false;
   switch (type_) {
     case ExpressionType::kOsMatch:
-      hit = osmatch_->Match(text);
+      hit = osmatch_->Match(text, lowered);
       *e = -1;
       break;
     case ExpressionType::kOsRegex:
-      hit = osregex_->Execute(text, e, want_captures_ ? captures : nullptr);
+      hit = osregex_->Execute(text, e, want_captures_ ? captures : nullptr, lowered);
       break;
     case ExpressionType::kPcre2:
-      hit = pcre2_->Match(text, e, captures);
+      hit = pcre2_->Match(text, e, captures, skip_unset_);
       break;
     case ExpressionType::kString:
       hit = raw_ == text;

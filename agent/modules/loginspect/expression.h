@@ -29,9 +29,14 @@ class Expression {
   Status Append(std::string_view pattern);
 
   // REQUIRES: `text` NUL-terminated. `end` (optional) receives OSSEC's end-of-match offset,
-  // `captures` (optional) the groups.
-  bool Match(const char* text, long* end = nullptr,
-             std::vector<std::string>* captures = nullptr) const;
+  // `captures` (optional) the groups. `lowered` (optional): `text` with A-Z lower-cased, same
+  // length — OS_Match/OS_Regex then search their literals in it with memmem/memchr.
+  bool Match(const char* text, long* end = nullptr, std::vector<std::string>* captures = nullptr,
+             const char* lowered = nullptr) const;
+
+  // PCRE2: leave out the groups that did not take part in the match (OSSEC's OSPcre2_Execute);
+  // by default they are captured empty (Wazuh).
+  void SkipUnsetGroups() { skip_unset_ = true; }
 
   ExpressionType type() const { return type_; }
   const std::string& raw() const { return raw_; }
@@ -51,6 +56,7 @@ class Expression {
   std::string raw_;
   bool negate_ = false;
   bool want_captures_ = false;
+  bool skip_unset_ = false;
   std::shared_ptr<const OsMatch> osmatch_;
   std::shared_ptr<const OsRegex> osregex_;
   std::shared_ptr<Pcre2Pattern> pcre2_;

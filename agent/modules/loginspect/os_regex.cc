@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
+#include <cstring>
 
 namespace ward::agent::loginspect {
 namespace {
 
 constexpr char kBackslash = '\\';
+bool g_prefilters = true;  // SetPrefiltersForTesting
 constexpr long kNoMatch = LONG_MIN;
 constexpr size_t kMaxPattern = 2048;  // OSSEC's OS_PATTERN_MAXSIZE
 constexpr size_t kPad = 16;           // zero bytes after a compiled pattern (look-ahead reads)
@@ -95,6 +98,102 @@ bool StartsWithNoCase(const char* s, std::string_view p) {
   return true;
 }
 
+// The first case-insensitive occurrence of `needle` (lower-cased, not empty) in s[0, len):
+// memchr for the first byte in either case, then a comparison.
+const char* FindNoCase(const char* s, size_t len, std::string_view needle) {
+  if (needle.size() > len) return nullptr;
+  const auto first = static_cast<unsigned char>(needle[0]);
+  const bool letter = first >= 'a' && first <= 'z';
+  const char* end = s + (len - needle.size()) + 1;  // last start + 1
+  const char* p = s;
+  const char* next_lower = nullptr;
+  const char* next_upper = nullptr;
+  while (p < end) {
+    if (next_lower == nullptr || next_lower < p) {
+      next_lower = static_cast<const char*>(std::memchr(p, first, static_cast<size_t>(end - p)));
+      if (next_lower == nullptr) next_lower = end;
+    }
+    const char* hit = next_lower;
+    if (letter) {
+      if (next_upper == nullptr || next_upper < p) {
+        next_upper =
+            static_cast<const char*>(std::memchr(p, first - 32, static_cast<size_t>(end - p)));
+        if (next_upper == nullptr) next_upper = end;
+      }
+      if (next_upper < hit) hit = next_upper;
+    }
+    if (hit >= end) return nullptr;
+    if (StartsWithNoCase(hit + 1, needle.substr(1))) return hit;
+    p = hit + 1;
+  }
+  return nullptr;
+}
+
+// The runs of literal bytes in a compiled sub-pattern that a match must consume consecutively
+// (docs in os_regex.h), longest first, at most four. Classes, their '+'/'*' and parentheses end a
+// run; the pattern's last byte is left out when it follows a class directly (the matcher may
+// succeed without it: Wazuh's "class followed by at most one byte" shortcut).
+std::vector<std::string> RequiredLiterals(const std::string& code) {
+  std::vector<std::string> runs;
+  std::string run;
+  auto flush = [&] {
+    if (!run.empty()) runs.push_back(run);
+    run.clear();
+  };
+  size_t n = code.find('\0');  // the matcher reads the pattern as a C string
+  if (n == std::string::npos) n = code.size();
+  size_t i = 0;
+  bool after_class = false;
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(code[i]);
+    if (c == '\0') break;  // the matcher reads the pattern as a C string: it ends here
+    if (c == kBackslash) {
+      flush();
+      i += 2;
+      after_class = true;
+      if (i < n && IsPlus(static_cast<unsigned char>(code[i]))) {
+        ++i;
+        after_class = false;
+      }
+      continue;
+    }
+    if (c == '(') {
+      flush();
+      ++i;
+      after_class = false;
+      continue;
+    }
+    if (!(i + 1 == n && after_class)) run.push_back(static_cast<char>(c));
+    after_class = false;
+    ++i;
+  }
+  flush();
+  std::stable_sort(runs.begin(), runs.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  if (runs.size() > 4) runs.resize(4);
+  return runs;
+}
+
+// For a '^' sub-pattern: the bytes its first token accepts at offset 0, or empty when it has no
+// such constraint (a class with '*', or nothing). A non-empty text whose first byte is not in it
+// cannot match: the matcher keeps no retry point before the first token and gives up.
+std::vector<bool> FirstBytes(const std::string& code) {
+  size_t i = 0;
+  if (i < code.size() && code[i] == '(') ++i;
+  if (i >= code.size() || code[i] == '\0') return {};
+  std::vector<bool> ok(256, false);
+  auto c = static_cast<unsigned char>(code[i]);
+  if (c == kBackslash) {
+    if (i + 1 >= code.size()) return {};
+    auto id = static_cast<unsigned char>(code[i + 1]);
+    if (i + 2 < code.size() && code[i + 2] == '*') return {};
+    for (unsigned b = 0; b < 256; ++b) ok[b] = InClass(id, static_cast<unsigned char>(b));
+    return ok;
+  }
+  for (unsigned b = 0; b < 256; ++b) ok[b] = Lower(static_cast<unsigned char>(b)) == c;
+  return ok;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -142,32 +241,32 @@ Result<OsMatch> OsMatch::Compile(std::string_view pattern) {
   return m;
 }
 
-bool OsMatch::Match(const char* text) const {
+bool OsMatch::Match(const char* text, const char* lowered) const {
   if (text == nullptr) return false;
   size_t len = std::char_traits<char>::length(text);
   for (const Sub& sub : subs_) {
     bool hit = false;
+    const size_t n = sub.text.size();
     switch (sub.kind) {
       case Kind::kAll:
         hit = true;
         break;
       case Kind::kExact:
-        hit = len == sub.text.size() && StartsWithNoCase(text, sub.text);
+        hit = len == n && (lowered != nullptr ? std::memcmp(lowered, sub.text.data(), n) == 0
+                                              : StartsWithNoCase(text, sub.text));
         break;
       case Kind::kPrefix:
-        hit = StartsWithNoCase(text, sub.text);
+        hit = lowered != nullptr ? len >= n && std::memcmp(lowered, sub.text.data(), n) == 0
+                                 : StartsWithNoCase(text, sub.text);
         break;
       case Kind::kSuffix:
-        hit = len >= sub.text.size() && StartsWithNoCase(text + (len - sub.text.size()), sub.text);
+        hit = len >= n &&
+              (lowered != nullptr ? std::memcmp(lowered + (len - n), sub.text.data(), n) == 0
+                                  : StartsWithNoCase(text + (len - n), sub.text));
         break;
       case Kind::kSubstring:
-        if (len >= sub.text.size()) {
-          const auto first = static_cast<unsigned char>(sub.text[0]);
-          for (size_t i = 0; i + sub.text.size() <= len && !hit; ++i) {
-            if (Lower(static_cast<unsigned char>(text[i])) != first) continue;
-            hit = StartsWithNoCase(text + i, sub.text);
-          }
-        }
+        hit = lowered != nullptr ? memmem(lowered, len, sub.text.data(), n) != nullptr
+                                 : FindNoCase(text, len, sub.text) != nullptr;
         break;
     }
     if (hit) return !negate_;
@@ -230,6 +329,8 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
       if (piece[i] == '(') sub.parens.push_back(static_cast<long>(i));
     }
     if (!sub.parens.empty()) r.has_captures_ = true;
+    sub.required = RequiredLiterals(piece);
+    if (sub.begin) sub.first_byte = FirstBytes(piece);
     sub.code = piece;
     sub.code.append(kPad, '\0');
     r.subs_.push_back(std::move(sub));
@@ -239,7 +340,10 @@ Result<OsRegex> OsRegex::Compile(std::string_view pattern) {
   return r;
 }
 
-bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* captures) const {
+void OsRegex::SetPrefiltersForTesting(bool on) { g_prefilters = on; }
+
+bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* captures,
+                      const char* lowered) const {
   if (text == nullptr) return false;
   const auto* s = reinterpret_cast<const unsigned char*>(text);
   // OSSEC tracks capture positions whenever the pattern has parentheses and substrings were
@@ -247,9 +351,19 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
   // when the caller ignores the captures.
   bool closure = has_captures_ && captures != nullptr;
   std::vector<long> marks;
+  const size_t len = std::char_traits<char>::length(text);
   for (const Sub& sub : subs_) {
+    if (g_prefilters && !sub.first_byte.empty() && len > 0 && !sub.first_byte[s[0]]) continue;
+    bool found = true;
+    static const std::vector<std::string> kNone;
+    for (const std::string& lit : g_prefilters ? sub.required : kNone) {
+      found = lowered != nullptr ? memmem(lowered, len, lit.data(), lit.size()) != nullptr
+                                 : FindNoCase(text, len, lit) != nullptr;
+      if (!found) break;
+    }
+    if (!found) continue;
     marks.assign(sub.parens.size(), kNoMatch);
-    long r = Run(sub, s, closure ? &marks : nullptr);
+    long r = Run(sub, s, closure ? &marks : nullptr, lowered, len);
     if (r == kNoMatch) continue;
     *end = r;
     if (captures != nullptr) {
@@ -271,7 +385,8 @@ bool OsRegex::Execute(const char* text, long* end, std::vector<std::string>* cap
 // compiled pattern, `st` the text; up to four (pt, st) retry points are kept for a '+'/'*'
 // class that handed over to what follows it; on a dead end the newest retry point is resumed,
 // else the scan restarts at the byte after the first byte of the failed attempt.
-long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks) const {
+long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks,
+                  const char* lowered, size_t len) const {
   const auto* pat = reinterpret_cast<const unsigned char*>(sub.code.data());
   auto mark = [&](long at, long value) {
     if (marks == nullptr) return;
@@ -299,6 +414,13 @@ long OsRegex::Run(const Sub& sub, const unsigned char* s, std::vector<long>* mar
   for (st = 0; s[st] != '\0'; ++st) {
     if (lead_literal && pt == 0 && lead != Lower(s[st])) {
       r_code = kNoMatch;
+      if (lowered != nullptr && g_prefilters) {
+        // Jump to the next byte that can start it; none: the pattern (led by a plain byte)
+        // cannot match what is left.
+        const void* q = std::memchr(lowered + st, lead, len - static_cast<size_t>(st));
+        if (q == nullptr) return kNoMatch;
+        st = static_cast<const char*>(q) - lowered - 1;
+      }
       continue;
     }
     if (pat[pt] == '\0') {

@@ -22,8 +22,9 @@ class OsMatch {
  public:
   static Result<OsMatch> Compile(std::string_view pattern);
   // REQUIRES: `text` NUL-terminated at text[size] (std::string::c_str()); bytes after an embedded
-  // NUL are not seen, as in OSSEC.
-  bool Match(const char* text) const;
+  // NUL are not seen, as in OSSEC. `lowered`, when given, is `text` with A-Z lower-cased (same
+  // length): the search then runs on it with memmem/memcmp.
+  bool Match(const char* text, const char* lowered = nullptr) const;
   const std::string& raw() const { return raw_; }
 
  private:
@@ -46,13 +47,18 @@ class OsRegex {
   // "end of match" pointer (the last byte consumed; may be -1 for an empty leading match) and,
   // when `captures` is given, fills it with the captured groups of the matching sub-pattern.
   // REQUIRES: `text` NUL-terminated.
-  bool Execute(const char* text, long* end, std::vector<std::string>* captures) const;
+  // `lowered` (optional): `text` with A-Z lower-cased, same length, to search literals fast.
+  bool Execute(const char* text, long* end, std::vector<std::string>* captures,
+               const char* lowered = nullptr) const;
   bool Match(const char* text) const {
     long end = 0;
     return Execute(text, &end, nullptr);
   }
   const std::string& raw() const { return raw_; }
   bool has_captures() const { return has_captures_; }
+  // Tests only: turns the literal / first-byte prefilters off (process-wide) so a test can
+  // check they never change a result.
+  static void SetPrefiltersForTesting(bool on);
 
  private:
   struct Sub {
@@ -60,8 +66,15 @@ class OsRegex {
     std::vector<long> parens;  // offsets of '(' in `code`
     bool begin = false;
     bool end = false;
+    // Runs of literal bytes (lower-cased, longest first, at most four) every match must contain,
+    // each consecutively, somewhere in the text; a text without one of them is rejected
+    // without running the matcher.
+    std::vector<std::string> required;
+    // '^' patterns whose first token needs a byte: the bytes it accepts (else empty).
+    std::vector<bool> first_byte;
   };
-  long Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks) const;
+  long Run(const Sub& sub, const unsigned char* s, std::vector<long>* marks, const char* lowered,
+           size_t len) const;
 
   std::string raw_;
   std::vector<Sub> subs_;

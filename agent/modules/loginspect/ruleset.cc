@@ -25,30 +25,54 @@ const std::string* Event::Field(std::string_view name) const {
 }
 
 const std::string* Event::Static(std::string_view name) const {
-  for (const auto& f : fields) {
-    if (f.is_static && f.name == name) return &f.value;
-  }
-  return nullptr;
+  int id = StaticId(name);
+  return id < 0 ? nullptr : StaticById(id);
 }
 
-bool Event::IsStaticName(std::string_view n) {
-  return n == "srcip" || n == "dstip" || n == "srcport" || n == "dstport" || n == "protocol" ||
-         n == "action" || n == "srcuser" || n == "dstuser" || n == "id" || n == "status" ||
-         n == "url" || n == "data" || n == "extra_data" || n == "system_name";
+int Event::StaticId(std::string_view n) {
+  static constexpr std::string_view kNames[kStaticCount] = {
+      "srcip",   "dstip", "srcport", "dstport", "protocol", "action",     "srcuser",
+      "dstuser", "id",    "status",  "url",     "data",     "extra_data", "system_name"};
+  for (int i = 0; i < kStaticCount; ++i) {
+    if (kNames[i] == n) return i;
+  }
+  return -1;
 }
 
 void Event::Decoded(std::string_view name, std::string value) {
-  if (IsStaticName(name)) {
-    for (auto& f : fields) {
-      if (f.is_static && f.name == name) {
-        f.value = std::move(value);
-        return;
-      }
+  int id = StaticId(name);
+  if (id >= 0) {
+    int8_t slot = static_slot[id];
+    if (slot >= 0) {
+      fields[static_cast<size_t>(slot)].value = std::move(value);
+      return;
     }
+    static_slot[id] = static_cast<int8_t>(fields.size());
     fields.push_back(DecodedField{std::string(name), std::move(value), true});
     return;
   }
-  fields.push_back(DecodedField{std::string(name), std::move(value), false});
+  AddDynamic(std::string(name), std::move(value));
+}
+
+void Event::AddDynamic(std::string name, std::string value) {
+  fields.push_back(DecodedField{std::move(name), std::move(value), false});
+  ++dynamic_count;
+}
+
+FieldRef FieldRef::Resolve(std::string_view name) {
+  FieldRef f;
+  f.name = std::string(name);
+  if (name == "hostname") {
+    f.kind = kHostname;
+  } else if (name == "program_name") {
+    f.kind = kProgramName;
+  } else if (name == "location") {
+    f.kind = kLocation;
+  } else if (int id = Event::StaticId(name); id >= 0) {
+    f.kind = kStatic;
+    f.id = id;
+  }
+  return f;
 }
 
 const Rule* Ruleset::FindRule(int id) const {
@@ -117,13 +141,17 @@ std::vector<std::filesystem::path> ListXml(const std::filesystem::path& dir,
 }
 
 // OSSEC 3.x's "<pcre2>", "<prematch_pcre2>", "<match_pcre2>", ...: the plain element with
-// type="pcre2".
+// type="pcre2", case-insensitive as OSSEC compiles them (OSPcre2_Compile(..., PCRE2_CASELESS)
+// in rules.c and decode-xml.c) — Wazuh's type="pcre2" is case-sensitive — and, as OSSEC's
+// OSPcre2_Execute, captures only the groups that took part in the match.
 XmlNode WithPcre2Suffix(const XmlNode& n) {
   constexpr std::string_view kSuffix = "_pcre2";
   if (n.name == "pcre2") {  // OSSEC's <pcre2>: a PCRE2 <regex>
     XmlNode out = n;
     out.name = "regex";
     out.attributes.emplace_back("type", "pcre2");
+    out.attributes.emplace_back("ossec", "yes");
+    out.content = "(?i)" + out.content;
     return out;
   }
   if (n.name.size() <= kSuffix.size() ||
@@ -132,6 +160,8 @@ XmlNode WithPcre2Suffix(const XmlNode& n) {
   XmlNode out = n;
   out.name.resize(n.name.size() - kSuffix.size());
   out.attributes.emplace_back("type", "pcre2");
+  out.attributes.emplace_back("ossec", "yes");
+  out.content = "(?i)" + out.content;
   return out;
 }
 
@@ -187,6 +217,7 @@ class RulesetLoader {
     bool negate = false;
     if (const std::string* neg = n.Attribute("negate")) negate = *neg == "yes";
     auto e = Expression::Compile(type, n.content, negate, captures);
+    if (e && n.Attribute("ossec") != nullptr) e->SkipUnsetGroups();
     if (!e)
       return Bad(f, n,
                  fmt::format("{}: <{}>{}</{}>: {}", owner, n.name, n.content, n.name,
@@ -476,7 +507,10 @@ class RulesetLoader {
       } else if (e == "group") {
         for (auto& g : Split(c.content, ",")) r->groups.push_back(g);
       } else if (e == "options") {
-        for (auto& o : Split(c.content, ",")) r->options.push_back(o);
+        for (auto& o : Split(c.content, ",")) {
+          if (Trim(o) == "no_log") r->no_log = true;
+          r->options.push_back(o);
+        }
       } else if (e == "mitre") {
         for (const XmlNode& m : c.children) {
           if (m.name == "id") r->mitre.push_back(Trim(m.content));
@@ -524,6 +558,9 @@ class RulesetLoader {
         else
           return Bad(f, c, fmt::format("{}: unknown <{}>", owner, e));
         (same ? r->same : r->different).push_back(field);
+        (same ? r->same_refs : r->different_refs).push_back(FieldRef::Resolve(field));
+        if (field != "location" && !Event::IsStaticName(field))
+          (same ? r->same_needs_dynamic : r->different_needs_dynamic) = true;
       } else if (e == "if_fts") {
         r->if_fts = true;
       } else if (e == "time") {

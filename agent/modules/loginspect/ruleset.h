@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -71,6 +72,16 @@ struct ListLookup {
   std::shared_ptr<const std::map<std::string, std::string>> list;
 };
 
+// A field named by a same_*/different_* option, resolved when the rule is loaded so the context
+// search compares values without looking names up.
+struct FieldRef {
+  enum Kind : uint8_t { kStatic, kHostname, kProgramName, kLocation, kDynamic };
+  Kind kind = kDynamic;
+  int id = -1;  // kStatic: Event::StaticId(name)
+  std::string name;
+  static FieldRef Resolve(std::string_view name);
+};
+
 struct FieldCheck {
   std::string name;
   Expression expression;
@@ -84,6 +95,7 @@ struct Rule {
   int ignore = 0;
   int maxsize = 0;  // matches only lines at least this long
   bool noalert = false;
+  bool no_log = false;  // options no_log: matches and feeds the histories, logs no alert
   std::string description;
   std::vector<std::string> groups;
   std::vector<std::string> options;
@@ -103,6 +115,10 @@ struct Rule {
   std::string if_matched_group;
   std::vector<std::string> same;       // field names that must equal the previous events'
   std::vector<std::string> different;  // ... must differ
+  std::vector<FieldRef> same_refs;     // `same` and `different`, resolved
+  std::vector<FieldRef> different_refs;
+  bool same_needs_dynamic = false;       // some `same` name is neither static nor location
+  bool different_needs_dynamic = false;  // ... `different`
   bool if_fts = false;
   std::string compiled_rule;                // one of analysisd's built-in checks (compiled_rules/)
   std::optional<std::pair<int, int>> time;  // minutes of the day [from, to)
@@ -129,8 +145,11 @@ struct Event {
     std::string value;
     bool is_static = false;  // one of Eventinfo's fixed members (srcip, dstuser, ...)
   };
-  std::vector<DecodedField> fields;  // decoding order
-  int64_t time = 0;                  // seconds (session clock)
+  std::vector<DecodedField> fields;  // decoding order (add through Decoded / AddDynamic)
+  static constexpr int kStaticCount = 14;
+  int8_t static_slot[kStaticCount] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int dynamic_count = 0;
+  int64_t time = 0;  // seconds (session clock)
   const Rule* rule = nullptr;
   int matched = 0;  // level of the context rule that consumed this event (OSSEC's lf->matched)
   int firedtimes = 0;
@@ -142,7 +161,16 @@ struct Event {
   const std::string* Static(std::string_view name) const;
   // Stores `value` under `name`: a static field when the name is one, else a dynamic one.
   void Decoded(std::string_view name, std::string value);
-  static bool IsStaticName(std::string_view name);
+  // Stores a dynamic field even when `name` is a static one.
+  void AddDynamic(std::string name, std::string value);
+  static bool IsStaticName(std::string_view name) { return StaticId(name) >= 0; }
+  // 0..kStaticCount-1 for srcip dstip srcport dstport protocol action srcuser dstuser id status
+  // url data extra_data system_name, -1 otherwise.
+  static int StaticId(std::string_view name);
+  const std::string* StaticById(int id) const {
+    int8_t slot = static_slot[id];
+    return slot < 0 ? nullptr : &fields[static_cast<size_t>(slot)].value;
+  }
 };
 
 class Ruleset {
@@ -179,7 +207,7 @@ class Ruleset {
 struct Verdict {
   std::shared_ptr<Event> event;
   const Rule* rule = nullptr;  // last rule matched (any level); nullptr: none
-  bool alert = false;          // rule and level > 0 and not ignored
+  bool alert = false;          // rule and level > 0, not ignored, no options no_log
 };
 
 class Session {
@@ -196,18 +224,42 @@ class Session {
   void Decode(Event& ev) const;
   const Rule* Check(Event& ev, const Rule& rule);
   bool CheckContext(Event& ev, const Rule& rule);
-  bool Matches(const Rule& rule, const Expression& e, const char* text);
+  bool Matches(const Rule& rule, const Expression& e, const char* text,
+               const char* lowered = nullptr);
+
+  // One if_matched_sid / if_matched_group / global history: the newest kHistoryLimit alerts,
+  // plus, for each rule with same_* options that searches it, the events by the hash of their
+  // same_* values — so a frequency rule looks only at the events that can agree with this one
+  // instead of walking the whole history. An entry is live while the deque still holds it
+  // (seq >= first_seq()); dead entries are swept every kHistoryLimit pushes.
+  struct History {
+    struct Index {
+      const Rule* rule = nullptr;
+      std::unordered_map<uint64_t, std::vector<std::pair<uint64_t, Event*>>> buckets;
+    };
+    std::deque<std::shared_ptr<Event>> events;
+    uint64_t pushed = 0;    // seq of the next event
+    bool monotonic = true;  // times never went backwards (else the index is not used)
+    int64_t last_time = 0;
+    std::vector<Index> indexes;
+    uint64_t first_seq() const { return pushed - events.size(); }
+  };
+  void Push(History& h, const std::shared_ptr<Event>& ev);
+  History::Index& IndexFor(History& h, const Rule& rule);
 
   std::shared_ptr<const Ruleset> ruleset_;
-  std::map<int, std::deque<std::shared_ptr<Event>>> sid_history_;
-  std::map<std::string, std::deque<std::shared_ptr<Event>>> group_history_;
+  std::map<int, History> sid_history_;
+  std::map<std::string, History> group_history_;
   std::map<int, int64_t> ignored_since_;
   std::map<int, int> fired_;
   std::set<std::string> fts_seen_;
   std::set<int> limit_reported_;
   std::vector<int> limit_new_;
-  std::deque<std::shared_ptr<Event>> events_;  // every alert, for frequency without if_matched
+  History events_;  // every alert, for frequency without if_matched
   std::shared_ptr<Event> current_;
+  std::string lower_;  // the current event's log, A-Z lower-cased
+  // program name -> indexes of the pname_roots() whose <program_name> matches it.
+  mutable std::unordered_map<std::string, std::vector<uint32_t>> pname_cache_;
 };
 
 // wazuh-logtest's three phases for one verdict.

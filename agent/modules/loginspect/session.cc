@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "agent/modules/loginspect/ruleset.h"
@@ -17,6 +19,7 @@ constexpr int kAfterParent = 1;
 constexpr int kAfterPrematch = 2;
 constexpr int kAfterRegex = 4;
 constexpr size_t kHistoryLimit = 1024;
+constexpr size_t kProgramNameCacheLimit = 4096;
 
 // OSSEC's hostname/program-name bytes: letters, digits, - . / ( ) @ _
 bool ValidChar(unsigned char c) {
@@ -75,7 +78,7 @@ void JsonField(Event& ev, const std::string& key, std::string value) {
   if (key == "user" || key == "dstuser") return ev.Decoded("dstuser", std::move(value));
   if (key == "systemname") return ev.Decoded("system_name", std::move(value));
   if (key == "system_name") {
-    ev.fields.push_back(Event::DecodedField{key, std::move(value), false});
+    ev.AddDynamic(key, std::move(value));
     return;
   }
   ev.Decoded(key, std::move(value));
@@ -195,27 +198,28 @@ void Session::PreDecode(Event& ev) const {
   const std::string& full = ev.full_log;
   const char* p = full.c_str();
   size_t len = full.size();
-  ev.log = full;
+  // What ev.log becomes: a view of full_log, copied once at the end.
+  std::string_view log = full;
   size_t ts = TimestampLength(p, len);
   if (ts > 0) {
     ev.timestamp = full.substr(0, ts - 1);
     size_t pos = ts;
     if (pos < len && p[pos] == ' ') ++pos;
     size_t host = pos;
-    ev.log = full.substr(std::min(pos, len));
+    log = std::string_view(full).substr(std::min(pos, len));
     while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
     long rest = -1;
     if (pos + 1 < len && p[pos] == ':' && p[pos + 1] == ' ') {
       // No hostname (Solaris): what stood there is the program name.
       ev.program_name = full.substr(host, pos - host);
-      ev.log = full.substr(pos + 2);
+      log = std::string_view(full).substr(pos + 2);
     } else if (pos >= len || p[pos] != ' ') {
       // Invalid hostname: the log stays after the timestamp.
     } else {
       ev.hostname = full.substr(host, pos - host);
       ++pos;
       size_t prog = pos;
-      ev.log = full.substr(pos);
+      log = std::string_view(full).substr(pos);
       while (pos < len && ValidChar(static_cast<unsigned char>(p[pos]))) ++pos;
       auto at = [&](size_t i) { return i < len ? p[i] : '\0'; };
       if (at(pos) == ':') {
@@ -255,48 +259,65 @@ void Session::PreDecode(Event& ev) const {
         }
       }
       if (rest >= 0) {
-        std::string log = full.substr(std::min(static_cast<size_t>(rest), len));
+        log = std::string_view(full).substr(std::min(static_cast<size_t>(rest), len));
         if (log.rfind("[ID ", 0) == 0) {
           size_t close = log.find(']', 4);
           if (close != std::string::npos)
-            log = close + 2 <= log.size() ? log.substr(close + 2) : "";
+            log = close + 2 <= log.size() ? log.substr(close + 2) : std::string_view();
         }
-        ev.log = log;
       }
     }
   } else if (len + 1 > 28 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[13] == ':' &&
              p[16] == ':' && p[19] == ' ' && p[24] == ' ' && p[26] == ' ') {
-    ev.log = full.substr(25);  // xferlog
+    log = std::string_view(full).substr(25);  // xferlog
   } else if (len + 1 > 24 && p[2] == '/' && p[5] == '-' && p[8] == ':' && p[11] == ':' &&
              p[14] == '.' && p[21] == ' ') {
-    ev.log = full.substr(23);  // snort
+    log = std::string_view(full).substr(23);  // snort
   } else if (len + 1 > 28 && p[2] == '/' && p[5] == '/' && p[10] == '-' && p[13] == ':' &&
              p[16] == ':' && p[19] == '.' && p[26] == ' ') {
-    ev.log = full.substr(28);  // suricata
+    log = std::string_view(full).substr(28);  // suricata
   } else if (len + 1 > 27 && p[0] == '[' && p[4] == ' ' && p[8] == ' ' && p[11] == ' ' &&
              p[14] == ':' && p[17] == ':' && p[20] == ' ' && p[25] == ']') {
-    ev.log = full.substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
+    log = std::string_view(full).substr(27);  // [Fri Feb 11 18:06:35 2004] [warn]
   } else if (len + 1 > 32 && p[0] == '1' && Digit(p[1]) && Digit(p[2]) && Digit(p[3]) &&
              p[10] == '.' && Digit(p[13]) && p[14] == ' ' && (p[21] == ' ' || p[22] == ' ')) {
     size_t pos = 14;  // squid: 1140804070.368  11623 ...
     while (pos < len && p[pos] == ' ') ++pos;
-    ev.log = full.substr(pos);
+    log = std::string_view(full).substr(pos);
   }
+  ev.log.assign(log.data(), log.size());
 }
 
 void Session::Decode(Event& ev) const {
+  ev.fields.reserve(8);  // one allocation for the usual decoder's fields
   const char* log = ev.log.c_str();
+  const char* low = lower_.c_str();
   const auto& roots = ev.program_name ? ruleset_->pname_roots() : ruleset_->nopname_roots();
+  // Which roots' <program_name> match depends on the program name only: computed once per name
+  // (a bounded cache), a line then tries only those roots, in order.
+  const std::vector<uint32_t>* by_name = nullptr;
+  if (ev.program_name) {
+    auto it = pname_cache_.find(*ev.program_name);
+    if (it == pname_cache_.end()) {
+      if (pname_cache_.size() >= kProgramNameCacheLimit) pname_cache_.clear();
+      std::vector<uint32_t> match;
+      for (uint32_t i = 0; i < roots.size(); ++i) {
+        const Decoder* d = roots[i].decoder;
+        if (d->program_name && d->program_name->Match(ev.program_name->c_str())) match.push_back(i);
+      }
+      it = pname_cache_.emplace(*ev.program_name, std::move(match)).first;
+    }
+    by_name = &it->second;
+  }
+  const size_t count = by_name != nullptr ? by_name->size() : roots.size();
   std::vector<std::string> caps;
-  for (const DecoderNode& node : roots) {
+  for (size_t k = 0; k < count; ++k) {
+    const DecoderNode& node = roots[by_name != nullptr ? (*by_name)[k] : k];
     const Decoder* d = node.decoder;
     long pmatch = 0;
-    if (ev.program_name) {
-      if (!d->program_name || !d->program_name->Match(ev.program_name->c_str())) continue;
-    }
     if (d->prematch) {
       long end = -1;
-      if (!d->prematch->Match(log, &end, nullptr)) continue;
+      if (!d->prematch->Match(log, &end, nullptr, low)) continue;
       pmatch = After(log, end);
     }
     ev.decoder = d;
@@ -311,7 +332,7 @@ void Session::Decode(Event& ev) const {
         if (c->prematch) {
           long base = (c->prematch_offset & kAfterParent) ? pmatch : 0;
           long end = -1;
-          if (c->prematch->Match(log + base, &end, nullptr)) {
+          if (c->prematch->Match(log + base, &end, nullptr, low + base)) {
             cmatch = base + After(log + base, end);
             ev.decoder = c;
             cur = c;
@@ -354,7 +375,7 @@ void Session::Decode(Event& ev) const {
           base = regex_prev < 0 ? cmatch : regex_prev;
         long end = -1;
         caps.clear();
-        if (!cur->regex->Match(log + base, &end, &caps)) {
+        if (!cur->regex->Match(log + base, &end, &caps, low + base)) {
           if (cur->get_next && !self && child + 1 < node.children.size()) {
             cur = node.children[++child];
             continue;
@@ -380,11 +401,40 @@ void Session::Decode(Event& ev) const {
 
 namespace {
 
-bool HasDynamic(const Event& ev) {
-  for (const auto& f : ev.fields) {
-    if (!f.is_static) return true;
+bool HasDynamic(const Event& ev) { return ev.dynamic_count > 0; }
+
+// AnyValue() of a name resolved at load time.
+const std::string* RefValue(const Event& ev, const FieldRef& f) {
+  switch (f.kind) {
+    case FieldRef::kStatic:
+      return ev.StaticById(f.id);
+    case FieldRef::kHostname:
+      return ev.hostname.empty() ? nullptr : &ev.hostname;
+    case FieldRef::kProgramName:
+      return ev.program_name ? &*ev.program_name : nullptr;
+    case FieldRef::kLocation:
+      return &ev.location;
+    case FieldRef::kDynamic:
+      break;
   }
-  return false;
+  return ev.Field(f.name);
+}
+
+// The hash of an event's values of `refs`; false when one of them is missing (then no event
+// agrees with it).
+bool SameKey(const Event& ev, const std::vector<FieldRef>& refs, uint64_t* key) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const FieldRef& f : refs) {
+    const std::string* v = RefValue(ev, f);
+    if (v == nullptr) return false;
+    h ^= std::hash<std::string_view>{}(*v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  }
+  *key = h;
+  return true;
+}
+
+std::string_view TypeOf(const Event& ev) {
+  return ev.decoder ? std::string_view(ev.decoder->type) : std::string_view("syslog");
 }
 
 const std::string* StaticValue(const Event& ev, const std::string& name) {
@@ -489,8 +539,48 @@ bool CompiledRule(const std::string& name, const Event& ev) {
 
 }  // namespace
 
+void Session::Push(History& h, const std::shared_ptr<Event>& ev) {
+  if (!h.events.empty() && ev->time < h.last_time) h.monotonic = false;
+  h.last_time = ev->time;
+  h.events.push_back(ev);
+  if (h.events.size() > kHistoryLimit) h.events.pop_front();
+  uint64_t seq = h.pushed++;
+  for (auto& index : h.indexes) {
+    uint64_t key = 0;
+    if (SameKey(*ev, index.rule->same_refs, &key)) index.buckets[key].emplace_back(seq, ev.get());
+  }
+  if (h.pushed % kHistoryLimit == 0) {
+    uint64_t first = h.first_seq();
+    for (auto& index : h.indexes) {
+      for (auto it = index.buckets.begin(); it != index.buckets.end();) {
+        auto& v = it->second;
+        size_t dead = 0;
+        while (dead < v.size() && v[dead].first < first) ++dead;
+        v.erase(v.begin(), v.begin() + static_cast<long>(dead));
+        it = v.empty() ? index.buckets.erase(it) : std::next(it);
+      }
+    }
+  }
+}
+
+Session::History::Index& Session::IndexFor(History& h, const Rule& rule) {
+  for (auto& index : h.indexes) {
+    if (index.rule == &rule) return index;
+  }
+  // First search by this rule: index what the history already holds.
+  auto& index = h.indexes.emplace_back();
+  index.rule = &rule;
+  uint64_t seq = h.first_seq();
+  for (const auto& e : h.events) {
+    uint64_t key = 0;
+    if (SameKey(*e, rule.same_refs, &key)) index.buckets[key].emplace_back(seq, e.get());
+    ++seq;
+  }
+  return index;
+}
+
 bool Session::CheckContext(Event& ev, const Rule& rule) {
-  const std::deque<std::shared_ptr<Event>>* list = nullptr;
+  History* list = nullptr;
   bool global = false;
   if (!rule.if_matched_sid.empty()) {
     list = &sid_history_[rule.if_matched_sid.front()];
@@ -503,49 +593,64 @@ bool Session::CheckContext(Event& ev, const Rule& rule) {
   int needed = rule.frequency > 2 ? rule.frequency - 1 : 1;  // stored as frequency - 2, then +1
   int count = 0;
   Event* first = nullptr;
-  auto it = list->rbegin();
-  if (global && it != list->rend()) ++it;  // Search_LastEvents starts after the newest event
-  for (; it != list->rend(); ++it) {
-    Event& prev = **it;
-    if (ev.time - prev.time > rule.timeframe) return false;
-    if (global && (prev.decoder ? prev.decoder->type : std::string("syslog")) !=
-                      (ev.decoder ? ev.decoder->type : std::string("syslog")))
-      continue;
-    bool ok = true;
-    bool dynamic_same = false;
-    for (const auto& f : rule.same) {
-      bool is_static = f == "location" || Event::IsStaticName(f);
-      if (!is_static) dynamic_same = true;
-      const std::string* a = AnyValue(ev, f);
-      const std::string* b = AnyValue(prev, f);
-      if (a == nullptr || b == nullptr || *a != *b) ok = false;
+  // One candidate, newest first: 0 go on, 1 fired, -1 stop (no match).
+  auto visit = [&](Event& prev) -> int {
+    if (ev.time - prev.time > rule.timeframe) return -1;
+    if (global && TypeOf(prev) != TypeOf(ev)) return 0;
+    for (const FieldRef& f : rule.same_refs) {
+      const std::string* a = RefValue(ev, f);
+      const std::string* b = RefValue(prev, f);
+      if (a == nullptr || b == nullptr || *a != *b) return 0;
     }
-    if (dynamic_same && (!HasDynamic(ev) || !HasDynamic(prev))) ok = false;
-    bool dynamic_diff = false;
-    for (const auto& f : rule.different) {
-      bool is_static = f == "location" || Event::IsStaticName(f);
-      if (!is_static) dynamic_diff = true;
-      const std::string* a = AnyValue(ev, f);
-      const std::string* b = AnyValue(prev, f);
-      if (a != nullptr && b != nullptr && *a == *b) ok = false;
+    if (rule.same_needs_dynamic && (!HasDynamic(ev) || !HasDynamic(prev))) return 0;
+    for (const FieldRef& f : rule.different_refs) {
+      const std::string* a = RefValue(ev, f);
+      const std::string* b = RefValue(prev, f);
+      if (a != nullptr && b != nullptr && *a == *b) return 0;
     }
-    if (dynamic_diff && !HasDynamic(ev) && !HasDynamic(prev)) ok = false;
-    if (!ok) continue;
-    if (prev.matched >= rule.level) return false;
+    if (rule.different_needs_dynamic && !HasDynamic(ev) && !HasDynamic(prev)) return 0;
+    if (prev.matched >= rule.level) return -1;
     if (count < needed - 1) {
       ++count;
       if (first == nullptr) first = &prev;
-      continue;
+      return 0;
     }
     ev.matched = rule.level;
     if (first != nullptr) first->matched = rule.level;
-    return true;
+    return 1;
+  };
+  if (!rule.same_refs.empty() && list->monotonic) {
+    // Only events with the same same_* values can pass; in a history whose times never go
+    // backwards, the first one beyond the timeframe among them ends the search exactly where
+    // the full walk would have ended it.
+    uint64_t key = 0;
+    if (!SameKey(ev, rule.same_refs, &key)) return false;
+    auto& index = IndexFor(*list, rule);
+    auto b = index.buckets.find(key);
+    if (b == index.buckets.end()) return false;
+    uint64_t live = list->first_seq();
+    uint64_t newest = list->pushed - 1;  // Search_LastEvents starts after the newest event
+    const auto& v = b->second;
+    for (auto it = v.rbegin(); it != v.rend(); ++it) {
+      if (it->first < live) break;
+      if (global && it->first == newest) continue;
+      int r = visit(*it->second);
+      if (r != 0) return r > 0;
+    }
+    return false;
+  }
+  auto it = list->events.rbegin();
+  if (global && it != list->events.rend()) ++it;  // Search_LastEvents starts after the newest
+  for (; it != list->events.rend(); ++it) {
+    int r = visit(**it);
+    if (r != 0) return r > 0;
   }
   return false;
 }
 
-bool Session::Matches(const Rule& rule, const Expression& e, const char* text) {
-  if (e.Match(text)) return true;
+bool Session::Matches(const Rule& rule, const Expression& e, const char* text,
+                      const char* lowered) {
+  if (e.Match(text, nullptr, nullptr, lowered)) return true;
   // A PCRE2 pattern that gave up at its match/depth limit counts as no match; the rule is
   // reported once per session, not once per line.
   if (e.type() == ExpressionType::kPcre2 && e.limit_hit() && limit_reported_.insert(rule.id).second)
@@ -563,11 +668,10 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
   const Decoder* d = ev.decoder;
   if (!rule.decoded_as.empty() && (d == nullptr || d->display_name != rule.decoded_as))
     return nullptr;
-  if (!rule.category.empty() && rule.category != (d ? d->type : std::string("syslog")))
-    return nullptr;
+  if (!rule.category.empty() && rule.category != TypeOf(ev)) return nullptr;
   if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
-  if (rule.match && !Matches(rule, *rule.match, ev.log.c_str())) return nullptr;
-  if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str())) return nullptr;
+  if (rule.match && !Matches(rule, *rule.match, ev.log.c_str(), lower_.c_str())) return nullptr;
+  if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str(), lower_.c_str())) return nullptr;
   if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
   if (rule.if_fts) {
     // First time seen: only decoders with <fts> have a key; it is new once per session.
@@ -621,12 +725,18 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
   ev->full_log = std::string(line);
   ev->time = now;
   PreDecode(*ev);
+  // The log lower-cased once: OS_Match / OS_Regex search their literals in it.
+  lower_.assign(ev->log);
+  for (char& c : lower_) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
   Decode(*ev);
   Verdict v;
   v.event = ev;
-  std::string type = ev->decoder ? ev->decoder->type : "syslog";
+  std::string_view type = TypeOf(*ev);
   for (const Rule* root : ruleset_->root_rules()) {
-    std::string cat = root->category.empty() ? "syslog" : root->category;
+    std::string_view cat =
+        root->category.empty() ? std::string_view("syslog") : std::string_view(root->category);
     if (cat != type) continue;
     const Rule* r = Check(*ev, *root);
     if (r == nullptr) continue;
@@ -644,19 +754,16 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
         since = 0;
       }
     }
-    v.alert = true;
-    auto push = [](std::deque<std::shared_ptr<Event>>& h, const std::shared_ptr<Event>& e) {
-      h.push_back(e);
-      if (h.size() > kHistoryLimit) h.pop_front();
-    };
+    // options no_log: analysisd keeps the event in the histories but logs no alert.
+    v.alert = !r->no_log;
     if (r->keeps_sid_history) {
-      push(sid_history_[r->id], ev);
+      Push(sid_history_[r->id], ev);
     } else {
       for (const auto& g : r->groups) {
-        if (ruleset_->GroupKeepsHistory(g)) push(group_history_[g], ev);
+        if (ruleset_->GroupKeepsHistory(g)) Push(group_history_[g], ev);
       }
     }
-    push(events_, ev);
+    Push(events_, ev);
     break;
   }
   return v;

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Compares the alerts of ossec-logtest -a with loginspect_bench --alerts (bench/loginspect/README.md).
+
+usage: compare.py OSSEC_ALERTS WARD_ALERTS [--examples N]
+
+OSSEC_ALERTS is ossec-logtest -a's output (alert blocks: "** Alert ...", "Rule: N (level L) -> ...",
+optional field lines, the log line last); WARD_ALERTS has one "rule_id<TAB>line" per alert.
+Prints the totals, and each rule whose count differs with a few lines only one side alerted on
+(compared as multisets of (rule, line)).
+"""
+import argparse
+import collections
+import re
+
+RULE = re.compile(r"^Rule: (\d+) \(level (\d+)\)")
+
+
+def ossec_alerts(path):
+    out = []
+    with open(path, errors="surrogateescape") as f:
+        rule = None
+        last = None
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("** Alert "):
+                if rule is not None:
+                    out.append((rule, last))
+                rule, last = None, None
+                continue
+            m = RULE.match(line)
+            if m:
+                rule = int(m.group(1))
+                continue
+            if line:
+                last = line
+        if rule is not None:
+            out.append((rule, last))
+    return out
+
+
+def ward_alerts(path):
+    out = []
+    with open(path, errors="surrogateescape") as f:
+        for line in f:
+            rid, _, text = line.rstrip("\n").partition("\t")
+            out.append((int(rid), text))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ossec")
+    ap.add_argument("ward")
+    ap.add_argument("--examples", type=int, default=2)
+    a = ap.parse_args()
+    o = collections.Counter(ossec_alerts(a.ossec))
+    w = collections.Counter(ward_alerts(a.ward))
+    print("alerts: ossec-logtest %d, ward %d" % (sum(o.values()), sum(w.values())))
+    only_o = o - w
+    only_w = w - o
+    same = sum((o & w).values())
+    print("same (rule, line) alerts: %d; only ossec: %d; only ward: %d"
+          % (same, sum(only_o.values()), sum(only_w.values())))
+    by_rule = collections.defaultdict(lambda: [0, 0, [], []])
+    for (rid, text), n in only_o.items():
+        e = by_rule[rid]
+        e[0] += n
+        if len(e[2]) < a.examples:
+            e[2].append(text)
+    for (rid, text), n in only_w.items():
+        e = by_rule[rid]
+        e[1] += n
+        if len(e[3]) < a.examples:
+            e[3].append(text)
+    for rid in sorted(by_rule, key=lambda r: -(by_rule[r][0] + by_rule[r][1])):
+        e = by_rule[rid]
+        print("rule %d: only ossec %d, only ward %d" % (rid, e[0], e[1]))
+        for t in e[2]:
+            print("    ossec: %s" % t[:200])
+        for t in e[3]:
+            print("    ward:  %s" % t[:200])
+
+
+if __name__ == "__main__":
+    main()
