@@ -73,34 +73,6 @@ Result<std::shared_ptr<const Ruleset>> LoadRuleset(const LoginspectConfig& c) {
   return Ruleset::Load(rc);
 }
 
-// $(field) in a rule's description, as analysisd substitutes it.
-std::string Describe(const Rule& r, const loginspect::Event& ev) {
-  std::string out;
-  const std::string& d = r.description;
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (d[i] == '$' && i + 1 < d.size() && d[i + 1] == '(') {
-      size_t close = d.find(')', i);
-      if (close != std::string::npos) {
-        std::string name = d.substr(i + 2, close - i - 2);
-        const std::string* v = nullptr;
-        if (name == "user") {
-          v = ev.Static("dstuser");
-          if (v == nullptr) v = ev.Static("srcuser");
-        } else if (loginspect::Event::IsStaticName(name)) {
-          v = ev.Static(name);
-        } else {
-          v = ev.Field(name);
-        }
-        if (v != nullptr) out += *v;
-        i = close;
-        continue;
-      }
-    }
-    out.push_back(d[i]);
-  }
-  return out;
-}
-
 class LoginspectModule final : public Module, public HealthReporter {
  public:
   explicit LoginspectModule(const ModuleContext& ctx) : ctx_(ctx) {}
@@ -245,7 +217,7 @@ class LoginspectModule final : public Module, public HealthReporter {
     e.Set("event.kind", "alert");
     e.Set("rule.id", std::to_string(r.id));
     e.Set("rule.level", r.level);
-    e.SetBytes("rule.description", Describe(r, ev));
+    e.SetBytes("rule.description", DescribeRule(r, ev));
     e.Set("rule.groups", r.groups);
     if (!r.mitre.empty()) e.Set("rule.mitre", r.mitre);
     e.Set("loginspect.firedtimes", ev.firedtimes);

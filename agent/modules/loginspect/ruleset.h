@@ -263,6 +263,10 @@ class Session {
 };
 
 // wazuh-logtest's three phases for one verdict.
+// A rule's description with $(field) substituted from the event, as analysisd writes it ($(user)
+// is dstuser, else srcuser; static names from the static fields, others from dynamic ones).
+std::string DescribeRule(const Rule& r, const Event& ev);
+
 std::string FormatLogtest(const Verdict& v);
 
 }  // namespace ward::agent::loginspect

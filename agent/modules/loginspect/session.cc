@@ -769,8 +769,7 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
   return v;
 }
 
-namespace {
-std::string Describe(const Rule& r, const Event& ev) {
+std::string DescribeRule(const Rule& r, const Event& ev) {
   std::string out;
   const std::string& d = r.description;
   for (size_t i = 0; i < d.size(); ++i) {
@@ -788,7 +787,6 @@ std::string Describe(const Rule& r, const Event& ev) {
   }
   return out;
 }
-}  // namespace
 
 std::string FormatLogtest(const Verdict& v) {
   const Event& ev = *v.event;
@@ -809,7 +807,7 @@ std::string FormatLogtest(const Verdict& v) {
     const Rule& r = *v.rule;
     out += "\n**Phase 3: Completed filtering (rules).\n";
     out += fmt::format("\tid: '{}'\n\tlevel: '{}'\n\tdescription: '{}'\n", r.id, r.level,
-                       Describe(r, ev));
+                       DescribeRule(r, ev));
     std::string groups;
     for (const auto& g : r.groups) groups += (groups.empty() ? "'" : ", '") + g + "'";
     out += fmt::format("\tgroups: '[{}]'\n", groups);
