@@ -161,7 +161,9 @@ TEST(ManagerProcess, InitServeWithSelfSignedCertificateMigrateAndRetention) {
   out = RunToEnd({ManagerBinary(), "retention", "--db", db, "--run-now"}, dir, &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("deleted 0 events over 1 tenants"), std::string::npos) << out;
-  out = RunToEnd({ManagerBinary(), "serve", "--db", db, "--listen", "nonsense"}, dir, &rc);
+  out = RunToEnd({ManagerBinary(), "serve", "--db", db, "--listen", "nonsense", "--state-dir",
+                  dir.Sub("state")},
+                 dir, &rc);
   EXPECT_EQ(rc, 2);
   EXPECT_NE(out.find("--listen"), std::string::npos) << out;
 }
@@ -200,7 +202,10 @@ TEST_P(ManagerTwoNodes, BothServeRequestsAndOneRunsEachJob) {
     return std::make_unique<Process>(
         std::vector<std::string>{ManagerBinary(), "serve", "--db", db, "--listen", "127.0.0.1:0",
                                  "--tls-cert", tls->cert.string(), "--tls-key", tls->key.string(),
-                                 "--job-tick", "1s", "--lease-ttl", "4s"},
+                                 "--job-tick", "1s", "--lease-ttl", "4s",
+                                 // One state dir for both, as nodes on one database share
+                                 // manager.key (and never the host's /var/lib/ward-manager).
+                                 "--state-dir", dir.Sub("state")},
         dir.Sub(name + ".out"), dir.Sub(name + ".err"));
   };
   auto n1 = start("n1");
