@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -43,8 +44,10 @@ Result<SecretBox> SecretBox::LoadOrCreate(const std::filesystem::path& file, boo
     }
     Key key;
     randombytes_buf(key.data(), key.size());
-    std::string tmp = file.string() + ".tmp";
-    int w = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // A temporary name of this process's own: nodes sharing a state dir may start together, and
+    // one must never truncate or unlink the file another is about to link.
+    std::string tmp = file.string() + ".tmp.XXXXXX";
+    int w = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (w < 0) return Errno("create", tmp);
     bool ok = ::fchmod(w, 0600) == 0 &&
               ::write(w, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&

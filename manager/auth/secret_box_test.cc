@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "testing/temp_dir.h"
 
@@ -51,6 +55,44 @@ TEST(SecretBox, KeyFileIsCreatedOwnerOnlyAndReadBack) {
   ASSERT_TRUE(again.has_value());
   EXPECT_FALSE(created);
   EXPECT_EQ(*again->Open(sealed), "secret") << "the same key after a restart";
+}
+
+// Manager nodes sharing a state dir start at the same moment: each gets the one key that was
+// created, none fails (a shared temporary name made one node's unlink break another's link).
+TEST(SecretBox, NodesCreatingTheKeyTogetherAllGetTheSameKey) {
+  for (int round = 0; round < 20; ++round) {
+    test::TempDir dir;
+    const auto file = dir.path() / "state" / "manager.key";
+    constexpr int kNodes = 8;
+    std::vector<std::string> sealed(kNodes);
+    std::vector<std::string> errors(kNodes);
+    std::vector<std::thread> nodes;
+    for (int i = 0; i < kNodes; ++i) {
+      nodes.emplace_back([&, i] {
+        auto box = SecretBox::LoadOrCreate(file);
+        if (box) {
+          sealed[static_cast<size_t>(i)] = box->Seal("secret");
+        } else {
+          errors[static_cast<size_t>(i)] = box.error().ToString();
+        }
+      });
+    }
+    for (auto& t : nodes) t.join();
+    auto key = SecretBox::LoadOrCreate(file);
+    ASSERT_TRUE(key.has_value()) << key.error().ToString();
+    for (int i = 0; i < kNodes; ++i) {
+      ASSERT_EQ(errors[static_cast<size_t>(i)], "") << "node " << i << " round " << round;
+      auto opened = key->Open(sealed[static_cast<size_t>(i)]);
+      ASSERT_TRUE(opened.has_value()) << "node " << i << " sealed with another key";
+      EXPECT_EQ(*opened, "secret");
+    }
+    size_t files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(file.parent_path())) {
+      (void)e;
+      ++files;
+    }
+    EXPECT_EQ(files, 1u) << "no temporary file left beside the key";
+  }
 }
 
 TEST(SecretBox, RefusesKeyFilesOthersCanReadOrOfTheWrongSize) {
