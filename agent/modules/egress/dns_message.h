@@ -1,0 +1,64 @@
+// DNS messages (RFC 1035) as egress reads them from the wire: the question and the answers of a
+// UDP payload, names decompressed and lower-cased; and the NXDOMAIN reply egress puts in place of
+// an answer for a blocked name. Untrusted bytes: every length and every compression pointer is
+// checked (fuzz_egress_dns). Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ward::agent::egress {
+
+inline constexpr uint16_t kDnsTypeA = 1;
+inline constexpr uint16_t kDnsTypeCname = 5;
+inline constexpr uint16_t kDnsTypeAaaa = 28;
+inline constexpr uint8_t kDnsRcodeNxDomain = 3;
+
+struct DnsQuestion {
+  std::string name;  // lower case, no trailing dot ("" for the root)
+  uint16_t type = 0;
+  uint16_t klass = 0;
+};
+
+struct DnsRecord {
+  std::string name;
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  // A/AAAA: the address as text ("192.0.2.1", "2001:db8::1"); CNAME: the target name; else "".
+  std::string data;
+};
+
+struct DnsMessage {
+  uint16_t id = 0;
+  bool response = false;
+  uint8_t opcode = 0;
+  uint8_t rcode = 0;
+  std::vector<DnsQuestion> questions;
+  std::vector<DnsRecord> answers;  // the answer section only
+  size_t question_end = 0;         // offset of the first byte after the question section
+};
+
+// InvalidArgument naming what is wrong (truncated header, a label past the end, a pointer loop...).
+// Authority and additional sections are not read.
+Result<DnsMessage> ParseDnsMessage(std::string_view bytes);
+
+// The addresses the answers give for `message`'s first question's name, following CNAMEs (at most
+// 8 in a chain): pairs of (name asked, address). The CNAME targets are returned as well, so that a
+// flow to the address can be named by any of them.
+struct ResolvedName {
+  std::string name;                  // the question's name
+  std::string address;               // text
+  std::vector<std::string> aliases;  // CNAME targets on the way
+};
+std::vector<ResolvedName> ResolvedAddresses(const DnsMessage& message);
+
+// The reply that says "no such name" for `message` (a parsed query or response): the same id and
+// question section, QR set, RD copied, RA set, rcode 3 and no records. REQUIRES: `parsed` is
+// ParseDnsMessage(message).
+std::string NxDomainReply(std::string_view message, const DnsMessage& parsed);
+
+}  // namespace ward::agent::egress

@@ -1,0 +1,155 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "agent/modules/egress/dns_message.h"
+#include "agent/modules/egress/dns_test_util.h"
+#include "agent/modules/egress/first_payload.h"
+
+namespace ward::agent::egress {
+namespace {
+
+std::string ReadTestData(const std::string& name) {
+  std::ifstream in(std::string(WARD_EGRESS_SOURCE_DIR) + "/testdata/egress/" + name,
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(DnsMessage, ReadsQuestionAndAnswersWithCompression) {
+  std::string msg =
+      test::DnsResponse(0x1234, "WWW.Example.COM", kDnsTypeA,
+                        {{"cdn.example.net", ""}, {"", "192.0.2.10"}, {"", "192.0.2.11"}});
+  auto m = ParseDnsMessage(msg);
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  EXPECT_EQ(m->id, 0x1234);
+  EXPECT_TRUE(m->response);
+  ASSERT_EQ(m->questions.size(), 1u);
+  EXPECT_EQ(m->questions[0].name, "www.example.com");
+  ASSERT_EQ(m->answers.size(), 3u);
+  EXPECT_EQ(m->answers[0].type, kDnsTypeCname);
+  EXPECT_EQ(m->answers[0].data, "cdn.example.net");
+  EXPECT_EQ(m->answers[1].name, "cdn.example.net");
+  EXPECT_EQ(m->answers[1].data, "192.0.2.10");
+  auto names = ResolvedAddresses(*m);
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[0].name, "www.example.com");
+  EXPECT_EQ(names[0].address, "192.0.2.10");
+  EXPECT_EQ(names[1].address, "192.0.2.11");
+  ASSERT_EQ(names[0].aliases.size(), 1u);
+  EXPECT_EQ(names[0].aliases[0], "cdn.example.net");
+}
+
+TEST(DnsMessage, ReadsAaaaAnswers) {
+  std::string msg = test::DnsResponse(7, "v6.example", kDnsTypeAaaa, {{"", "2001:db8::5"}});
+  auto m = ParseDnsMessage(msg);
+  ASSERT_TRUE(m.has_value());
+  auto names = ResolvedAddresses(*m);
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].address, "2001:db8::5");
+}
+
+TEST(DnsMessage, RefusesTruncatedAndLoopingMessages) {
+  EXPECT_FALSE(ParseDnsMessage(std::string(11, '\0')).has_value());
+  std::string msg = test::DnsResponse(1, "a.example", kDnsTypeA, {{"", "192.0.2.1"}});
+  for (size_t n = 12; n < msg.size(); ++n) {
+    EXPECT_FALSE(ParseDnsMessage(msg.substr(0, n)).has_value()) << n;
+  }
+  // A question whose name is a pointer to itself.
+  std::string loop("\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01", 18);
+  auto m = ParseDnsMessage(loop);
+  ASSERT_FALSE(m.has_value());
+  EXPECT_NE(m.error().message().find("does not point back"), std::string::npos);
+  // A pointer forward (into the answer) is refused as well.
+  std::string fwd(
+      "\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x12\x00\x01\x00\x01"
+      "\x01x\x00",
+      21);
+  EXPECT_FALSE(ParseDnsMessage(fwd).has_value());
+}
+
+TEST(DnsMessage, NxDomainReplyKeepsIdAndQuestionAndDropsTheAnswers) {
+  std::string msg = test::DnsResponse(0xbeef, "blocked.example", kDnsTypeA, {{"", "192.0.2.9"}});
+  auto m = ParseDnsMessage(msg);
+  ASSERT_TRUE(m.has_value());
+  std::string nx = NxDomainReply(msg, *m);
+  auto r = ParseDnsMessage(nx);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->id, 0xbeef);
+  EXPECT_TRUE(r->response);
+  EXPECT_EQ(r->rcode, kDnsRcodeNxDomain);
+  ASSERT_EQ(r->questions.size(), 1u);
+  EXPECT_EQ(r->questions[0].name, "blocked.example");
+  EXPECT_TRUE(r->answers.empty());
+  EXPECT_EQ(nx.size(), m->question_end);
+}
+
+TEST(ClientHello, ReadsTheServerNameOfOpensslsClientHello) {
+  std::string hello = ReadTestData("client_hello_openssl.bin");
+  ASSERT_GT(hello.size(), 100u);
+  ClientHello ch;
+  ASSERT_EQ(ParseClientHello(hello, ch), Parsed::kFound);
+  EXPECT_EQ(ch.server_name, "blocked.example.org");
+  EXPECT_FALSE(ch.ech);
+}
+
+TEST(ClientHello, APrefixWithoutTheServerNameIsIncompleteNeverWrong) {
+  std::string hello = ReadTestData("client_hello_openssl.bin");
+  for (size_t n = 1; n < hello.size(); ++n) {
+    ClientHello ch;
+    Parsed p = ParseClientHello(hello.substr(0, n), ch);
+    ASSERT_NE(p, Parsed::kNotThis) << n;
+    if (p == Parsed::kFound) {
+      EXPECT_EQ(ch.server_name, "blocked.example.org") << n;
+    }
+  }
+}
+
+TEST(ClientHello, OtherBytesAreNotAClientHello) {
+  ClientHello ch;
+  EXPECT_EQ(ParseClientHello("GET / HTTP/1.1\r\n", ch), Parsed::kNotThis);
+  EXPECT_EQ(ParseClientHello(std::string("\x17\x03\x03\x00\x10", 5), ch), Parsed::kNotThis);
+  EXPECT_EQ(ParseClientHello(std::string("\x16\x03\x03\x00\x10\x02", 6), ch), Parsed::kNotThis);
+}
+
+TEST(ClientHello, SeesEncryptedClientHello) {
+  std::string hello = test::ClientHelloWith("outer.example", /*ech=*/true);
+  ClientHello ch;
+  ASSERT_EQ(ParseClientHello(hello, ch), Parsed::kFound);
+  EXPECT_EQ(ch.server_name, "outer.example");
+  EXPECT_TRUE(ch.ech);
+}
+
+TEST(HttpRequestHead, ReadsHostAndUrl) {
+  HttpRequestHead h;
+  ASSERT_EQ(
+      ParseHttpRequestHead("GET /a/b?c=1 HTTP/1.1\r\nUser-Agent: x\r\nhOST: Files.Example.COM:"
+                           "8080\r\n\r\n",
+                           h),
+      Parsed::kFound);
+  EXPECT_EQ(h.method, "GET");
+  EXPECT_EQ(h.host, "files.example.com");
+  EXPECT_EQ(h.target, "/a/b?c=1");
+  EXPECT_EQ(h.url, "http://files.example.com/a/b?c=1");
+}
+
+TEST(HttpRequestHead, AbsoluteFormNamesTheDestination) {
+  HttpRequestHead h;
+  ASSERT_EQ(ParseHttpRequestHead("GET http://X.example/p HTTP/1.1\r\n\r\n", h), Parsed::kFound);
+  EXPECT_EQ(h.host, "x.example");
+  EXPECT_EQ(h.url, "http://x.example/p");
+}
+
+TEST(HttpRequestHead, PartialHeadIsIncompleteAndOtherBytesAreNotHttp) {
+  HttpRequestHead h;
+  EXPECT_EQ(ParseHttpRequestHead("GET /x HTTP/1.1\r\nAccept: */*\r\n", h), Parsed::kIncomplete);
+  EXPECT_EQ(ParseHttpRequestHead("GET /x HT", h), Parsed::kIncomplete);
+  EXPECT_EQ(ParseHttpRequestHead(std::string("\x16\x03\x01", 3), h), Parsed::kNotThis);
+  EXPECT_EQ(ParseHttpRequestHead("SSH-2.0-OpenSSH_9.2\r\n", h), Parsed::kNotThis);
+}
+
+}  // namespace
+}  // namespace ward::agent::egress
