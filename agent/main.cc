@@ -23,6 +23,7 @@
 #include "agent/modules/antimalware/cli.h"
 #include "agent/modules/autoheal/cli.h"
 #include "agent/modules/builtin.h"
+#include "agent/modules/egress/egress_module.h"
 #include "agent/modules/firewall/firewall_module.h"
 #include "agent/modules/integrity/cli.h"
 #include "agent/modules/ips/cli.h"
@@ -169,6 +170,11 @@ int RunAgent(const CommonOptions& opt, std::vector<std::string_view> only_module
            if (std::find(running.begin(), running.end(), "firewall") == running.end()) {
              Status cleaned = firewall::RemoveLeftoverTable();
              if (!cleaned.ok()) spdlog::warn("firewall: {}", cleaned.ToString());
+           }
+           // Egress's table (docs/egress.md), likewise.
+           if (std::find(running.begin(), running.end(), "egress") == running.end()) {
+             Status cleaned = egress::RemoveLeftoverTable();
+             if (!cleaned.ok()) spdlog::warn("egress: {}", cleaned.ToString());
            }
          }
          WARD_RETURN_IF_ERROR(started);

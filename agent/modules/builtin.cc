@@ -4,6 +4,7 @@
 
 #include "agent/modules/antimalware/antimalware_module.h"
 #include "agent/modules/autoheal/autoheal_module.h"
+#include "agent/modules/egress/egress_module.h"
 #include "agent/modules/firewall/firewall_module.h"
 #include "agent/modules/integrity/integrity_module.h"
 #include "agent/modules/ips/ips_module.h"
@@ -16,6 +17,7 @@ std::span<const ModuleSpec> BuiltinModules() {
       {integrity::Schema(), &integrity::Create},     {autoheal::Schema(), &autoheal::Create},
       {antimalware::Schema(), &antimalware::Create}, {ips::Schema(), &ips::Create},
       {loginspect::Schema(), &loginspect::Create},   {firewall::Schema(), &firewall::Create},
+      {egress::Schema(), &egress::Create},
   };
   return kModules;
 }

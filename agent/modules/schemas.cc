@@ -2,6 +2,7 @@
 
 #include "agent/modules/antimalware/schema.h"
 #include "agent/modules/autoheal/schema.h"
+#include "agent/modules/egress/schema.h"
 #include "agent/modules/firewall/schema.h"
 #include "agent/modules/integrity/schema.h"
 #include "agent/modules/ips/schema.h"
@@ -11,8 +12,8 @@ namespace ward::agent {
 
 std::span<const ModuleSchema> ModuleSchemas() {
   static const ModuleSchema kSchemas[] = {
-      integrity::Schema(), autoheal::Schema(),   antimalware::Schema(),
-      ips::Schema(),       loginspect::Schema(), firewall::Schema(),
+      integrity::Schema(),  autoheal::Schema(), antimalware::Schema(), ips::Schema(),
+      loginspect::Schema(), firewall::Schema(), egress::Schema(),
   };
   return kSchemas;
 }

@@ -42,6 +42,16 @@ Result<std::unique_ptr<NfQueue>> NfQueue::Open(uint16_t queue, bool fail_open,
   return q;
 }
 
+Result<std::unique_ptr<NfQueue>> NfQueue::Open(uint16_t queue, bool fail_open,
+                                               VerdictHandler handler) {
+  WARD_ASSIGN_OR_RETURN(auto q, Open(queue, fail_open, VerdictFirst::kNone, Handler()));
+  q->verdict_handler_ = std::move(handler);
+  if (nfq_set_queue_flags(q->qh_, NFQA_CFG_F_UID_GID, NFQA_CFG_F_UID_GID) < 0) {
+    spdlog::warn("NFQUEUE {}: no uid/gid of packets ({})", queue, std::strerror(errno));
+  }
+  return q;
+}
+
 NfQueue::~NfQueue() {
   if (qh_ != nullptr) nfq_destroy_queue(qh_);
   if (h_ != nullptr) nfq_close(h_);
@@ -54,6 +64,32 @@ int NfQueue::Callback(nfq_q_handle* qh, ::nfgenmsg* /*msg*/, ::nfq_data* nfa, vo
   uint32_t id = ntohl(ph->packet_id);
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
+  if (self->verdict_handler_) {
+    PacketInfo info;
+    if (len > 0 && payload != nullptr) {
+      info.packet =
+          std::string_view(reinterpret_cast<const char*>(payload), static_cast<size_t>(len));
+    }
+    info.outbound = ph->hook == NF_INET_LOCAL_OUT;
+    uint32_t id_value = 0;
+    if (nfq_get_uid(nfa, &id_value) > 0) info.uid = id_value;
+    if (nfq_get_gid(nfa, &id_value) > 0) info.gid = id_value;
+    info.mark = nfq_get_nfmark(nfa);
+    Verdict v = self->verdict_handler_(info);
+    switch (v.kind) {
+      case Verdict::Kind::kDrop:
+        return nfq_set_verdict(qh, id, NF_DROP, 0, nullptr);
+      case Verdict::Kind::kRepeat:
+        return nfq_set_verdict2(qh, id, NF_REPEAT, v.mark, 0, nullptr);
+      case Verdict::Kind::kAccept:
+        break;
+    }
+    if (!v.replace.empty()) {
+      return nfq_set_verdict(qh, id, NF_ACCEPT, static_cast<uint32_t>(v.replace.size()),
+                             reinterpret_cast<const unsigned char*>(v.replace.data()));
+    }
+    return nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
+  }
   const uint32_t info = nfq_get_skbinfo(nfa);
   const bool verify =
       (info & NFQA_SKB_CSUM_NOTVERIFIED) != 0 && (info & NFQA_SKB_CSUMNOTREADY) == 0;

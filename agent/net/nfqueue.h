@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -39,6 +40,28 @@ class NfQueue {
   enum class VerdictFirst { kNone, kOutbound, kAll };
   static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open,
                                                VerdictFirst verdict_first, Handler handler);
+
+  // The richer form (egress): the handler sees where the packet is going and whose it is, and
+  // may accept, drop, replace the packet (a rewritten DNS answer) or set its mark and have the
+  // hook run again (NF_REPEAT: the module's rules then see the mark and save it in conntrack, so
+  // the flow's later packets bypass the queue).
+  struct PacketInfo {
+    std::string_view packet;      // the IP packet
+    bool outbound = false;        // from the OUTPUT hook
+    std::optional<uint32_t> uid;  // the local socket's owner (NFQA_UID), when the kernel knows
+    std::optional<uint32_t> gid;
+    uint32_t mark = 0;  // the packet's mark as it came
+  };
+  struct Verdict {
+    enum class Kind { kAccept, kDrop, kRepeat };
+    Kind kind = Kind::kAccept;
+    uint32_t mark = 0;    // kRepeat: the packet's new mark
+    std::string replace;  // kAccept: non-empty = the packet sent on instead (checksums right)
+  };
+  using VerdictHandler = std::function<Verdict(const PacketInfo&)>;
+  // REQUIRES: handler. The queue asks for uid/gid (NFQA_CFG_F_UID_GID).
+  static Result<std::unique_ptr<NfQueue>> Open(uint16_t queue, bool fail_open,
+                                               VerdictHandler handler);
   ~NfQueue();
   // Reads and handles packets until `stop` (checked every ~100 ms) or until idle(), called when
   // no packet came for 100 ms (a receive timeout) and otherwise whenever `clock` says 100 ms
@@ -51,6 +74,7 @@ class NfQueue {
   nfq_handle* h_ = nullptr;
   nfq_q_handle* qh_ = nullptr;
   Handler handler_;
+  VerdictHandler verdict_handler_;
   VerdictFirst verdict_first_ = VerdictFirst::kNone;
   std::string copy_;
 };

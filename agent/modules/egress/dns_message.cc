@@ -32,6 +32,7 @@ Status ReadName(std::string_view b, size_t& pos, std::string& out) {
     if ((len & 0xC0) == 0xC0) {
       if (at + 1 >= b.size()) return InvalidArgument("compression pointer past the end");
       size_t target = static_cast<size_t>(((len & 0x3F) << 8) | static_cast<uint8_t>(b[at + 1]));
+      if (target < 12) return InvalidArgument("compression pointer into the header");
       if (target >= lowest) {
         return InvalidArgument(fmt::format("compression pointer at {} does not point back", at));
       }

@@ -343,6 +343,14 @@ std::vector<Cidr> Reputation::BlockedCidrs(bool v6, SecurityLevel level) const {
   return out;
 }
 
+std::vector<Cidr> Reputation::AllowedCidrs(bool v6) const {
+  std::vector<Cidr> out;
+  for (const auto& [cidr, id] : cidrs_) {
+    if (cidr.v6 == v6 && lists_[id].allow) out.push_back(cidr);
+  }
+  return out;
+}
+
 size_t Reputation::MemoryBytes() const {
   size_t urls = 0;
   for (const auto& [host, v] : urls_) {

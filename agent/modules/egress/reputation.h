@@ -74,6 +74,8 @@ class Reputation {
 
   // The block lists' CIDRs whose risk `level` enforces, per family (for the kernel's sets).
   std::vector<Cidr> BlockedCidrs(bool v6, SecurityLevel level) const;
+  // The allow lists' CIDRs, per family.
+  std::vector<Cidr> AllowedCidrs(bool v6) const;
   size_t names() const { return block_names_.size() + allow_names_.size(); }
   size_t MemoryBytes() const;
 

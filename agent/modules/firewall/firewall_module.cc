@@ -23,6 +23,7 @@
 #include "agent/modules/firewall/nflog.h"
 #include "agent/modules/firewall/nft.h"
 #include "agent/modules/firewall/ruleset.h"
+#include "agent/net/socket_owner.h"
 
 namespace ward::agent::firewall {
 namespace {
@@ -69,66 +70,6 @@ bool Reachable(const Endpoint& e, std::chrono::milliseconds timeout) {
   }
   ::close(fd);
   return ok;
-}
-
-// The process owning the local socket of `p` (outbound: its source port), by socket inode.
-struct Owner {
-  int pid = 0;
-  std::string executable;
-};
-std::optional<Owner> SocketOwner(const LoggedPacket& p) {
-  if (p.protocol != "tcp" && p.protocol != "udp") return std::nullopt;
-  std::string inode;
-  for (std::string file : {p.protocol, p.protocol + "6"}) {
-    std::ifstream in("/proc/net/" + file);
-    std::string line;
-    std::getline(in, line);
-    while (std::getline(in, line)) {
-      char local[64] = {};
-      unsigned long ino = 0;
-      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-      if (std::sscanf(line.c_str(), " %*d: %63s %*s %*x %*s %*s %*s %*u %*u %lu", local, &ino) !=
-          2) {
-        continue;
-      }
-      const char* colon = std::strchr(local, ':');
-      unsigned port = 0;
-      if (!colon || std::sscanf(colon + 1, "%x", &port) != 1 || port != p.src_port) continue;
-      if (ino != 0) {
-        inode = fmt::format("socket:[{}]", ino);
-        break;
-      }
-    }
-    if (!inode.empty()) break;
-  }
-  if (inode.empty()) return std::nullopt;
-  DIR* proc = ::opendir("/proc");
-  if (!proc) return std::nullopt;
-  std::optional<Owner> found;
-  while (dirent* d = ::readdir(proc)) {
-    if (!std::isdigit(static_cast<unsigned char>(d->d_name[0]))) continue;
-    std::string fd_dir = fmt::format("/proc/{}/fd", d->d_name);
-    DIR* fds = ::opendir(fd_dir.c_str());
-    if (!fds) continue;
-    while (dirent* f = ::readdir(fds)) {
-      char target[64] = {};
-      std::string link = fd_dir + "/" + f->d_name;
-      ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-      if (n > 0 && inode == std::string_view(target, static_cast<size_t>(n))) {
-        Owner o;
-        o.pid = std::atoi(d->d_name);
-        char exe[4096] = {};
-        ssize_t m = ::readlink(fmt::format("/proc/{}/exe", d->d_name).c_str(), exe, sizeof exe - 1);
-        if (m > 0) o.executable.assign(exe, static_cast<size_t>(m));
-        found = o;
-        break;
-      }
-    }
-    ::closedir(fds);
-    if (found) break;
-  }
-  ::closedir(proc);
-  return found;
 }
 
 bool JsonMatches(const nlohmann::json& v, const std::string& want) {
@@ -481,7 +422,7 @@ void FirewallModule::OnPacket(const LoggedPacket& p) {
   e.Set("firewall.mode", ModeName(mode));
   if (outbound) {
     if (p.uid) e.Set("user.id", std::to_string(*p.uid));
-    if (auto owner = SocketOwner(p)) {
+    if (auto owner = net::SocketOwner(p.protocol, p.src_port)) {
       e.Set("process.pid", owner->pid);
       if (!owner->executable.empty()) e.SetBytes("process.executable", owner->executable);
     }

@@ -1,0 +1,61 @@
+// The `egress` policy section (docs/egress.md): web reputation by name on outbound traffic.
+//
+//   egress:
+//     mode: detect               # detect (report only) | prevent (NXDOMAIN, reset, 403)
+//     fail: open                 # open: traffic passes when the agent is not there | closed
+//     queue: 40                  # NFQUEUE number (the IPS uses 0.., keep them apart)
+//     security_level: medium     # low: dangerous | medium: + highly_suspicious | high: +
+//     suspicious http_ports: [80]           # outbound TCP ports whose first payload is an HTTP
+//     request tls_ports: [443]           # outbound TCP ports whose first payload is a TLS
+//     ClientHello dns: true                  # read DNS answers (UDP source port 53) block_page:
+//     true           # prevent: a blocked HTTP request gets a small 403 page lists: # feed files
+//     (the manager distributes them)
+//       - {name: urlhaus, format: urlhaus_csv, path: /var/lib/ward/feeds/urlhaus.csv,
+//          category: malware, risk: dangerous}
+//     block: [bad.example, "http://x.example/dl/", 203.0.113.0/24]
+//     allow: [good.bad.example]
+//
+// Parsed and validated without side effects (feed files are read by the module); part of
+// ward::egress_policy, which links no engine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/modules/egress/reputation.h"
+#include "common/config_node.h"
+#include "common/status.h"
+
+namespace ward::agent::egress {
+
+enum class Mode { kDetect, kPrevent };
+std::string_view ModeName(Mode m);
+
+struct FeedSpec {
+  std::string name;  // [A-Za-z0-9_.-]{1,64}, unique
+  FeedFormat format = FeedFormat::kDomains;
+  std::string path;
+  std::string category;
+  Risk risk = Risk::kDangerous;
+  bool allow = false;  // an allow list
+};
+
+struct EgressConfig {
+  Mode mode = Mode::kDetect;
+  bool fail_open = true;
+  uint16_t queue = 40;
+  SecurityLevel security_level = SecurityLevel::kMedium;
+  std::vector<uint16_t> http_ports = {80};
+  std::vector<uint16_t> tls_ports = {443};
+  bool dns = true;
+  bool block_page = true;
+  std::vector<FeedSpec> lists;
+  std::vector<std::string> block;  // domains, URL prefixes, CIDRs
+  std::vector<std::string> allow;
+  bool operator==(const EgressConfig&) const = default;
+};
+
+Result<EgressConfig> ParseEgressConfig(const ConfigNode& section);
+
+}  // namespace ward::agent::egress

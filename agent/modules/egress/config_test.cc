@@ -1,0 +1,76 @@
+#include "agent/modules/egress/config.h"
+
+#include <gtest/gtest.h>
+
+namespace ward::agent::egress {
+namespace {
+
+Result<EgressConfig> Parse(std::string_view yaml) {
+  auto doc = ConfigNode::FromYaml(yaml, "policy.yaml");
+  EXPECT_TRUE(doc.has_value());
+  return ParseEgressConfig(*doc->Find("egress"));
+}
+
+TEST(EgressConfig, ReadsEveryKey) {
+  auto c = Parse(R"(
+egress:
+  mode: prevent
+  fail: closed
+  queue: 77
+  security_level: high
+  http_ports: [80, 8080]
+  tls_ports: 443
+  dns: false
+  block_page: false
+  lists:
+    - {name: urlhaus, format: urlhaus_csv, path: /var/lib/ward/feeds/urlhaus.csv,
+       category: malware, risk: dangerous}
+    - {name: office, format: custom, path: /etc/ward/allow.txt, allow: true}
+  block: [bad.example, "http://x.example/dl/", 203.0.113.0/24]
+  allow: good.bad.example
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->mode, Mode::kPrevent);
+  EXPECT_FALSE(c->fail_open);
+  EXPECT_EQ(c->queue, 77);
+  EXPECT_EQ(c->security_level, SecurityLevel::kHigh);
+  EXPECT_EQ(c->http_ports, (std::vector<uint16_t>{80, 8080}));
+  EXPECT_EQ(c->tls_ports, (std::vector<uint16_t>{443}));
+  EXPECT_FALSE(c->dns);
+  EXPECT_FALSE(c->block_page);
+  ASSERT_EQ(c->lists.size(), 2u);
+  EXPECT_EQ(c->lists[0].format, FeedFormat::kUrlhausCsv);
+  EXPECT_EQ(c->lists[0].category, "malware");
+  EXPECT_TRUE(c->lists[1].allow);
+  EXPECT_EQ(c->block.size(), 3u);
+  EXPECT_EQ(c->allow, (std::vector<std::string>{"good.bad.example"}));
+}
+
+TEST(EgressConfig, DefaultsAreDetectAndFailOpen) {
+  auto c = Parse("egress: {}\n");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->mode, Mode::kDetect);
+  EXPECT_TRUE(c->fail_open);
+  EXPECT_EQ(c->security_level, SecurityLevel::kMedium);
+}
+
+TEST(EgressConfig, ErrorsNameTheKey) {
+  auto bad_entry = Parse("egress:\n  block: [ok.example, \"not a domain\"]\n");
+  ASSERT_FALSE(bad_entry.has_value());
+  EXPECT_NE(bad_entry.error().message().find("egress.block[1]"), std::string::npos)
+      << bad_entry.error().message();
+  auto bad_format = Parse("egress:\n  lists: [{name: x, format: csv, path: /x}]\n");
+  ASSERT_FALSE(bad_format.has_value());
+  EXPECT_NE(bad_format.error().message().find("format"), std::string::npos);
+  auto relative = Parse("egress:\n  lists: [{name: x, format: hosts, path: x}]\n");
+  ASSERT_FALSE(relative.has_value());
+  auto both = Parse("egress:\n  http_ports: [443]\n");
+  ASSERT_FALSE(both.has_value());
+  EXPECT_NE(both.error().message().find("443"), std::string::npos);
+  auto unknown = Parse("egress:\n  modes: detect\n");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message().find("modes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ward::agent::egress

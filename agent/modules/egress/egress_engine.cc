@@ -1,0 +1,339 @@
+#include "agent/modules/egress/egress_engine.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "agent/modules/egress/dns_message.h"
+#include "agent/modules/egress/first_payload.h"
+#include "agent/net/packet.h"
+
+namespace ward::agent::egress {
+namespace {
+
+constexpr size_t kMaxLearned = 65536;
+// Learned names live at least this long, whatever the answer's TTL (clients cache longer than
+// they are told), and at most a day.
+constexpr std::chrono::seconds kMinLearnedTtl{300};
+constexpr std::chrono::seconds kMaxLearnedTtl{86400};
+
+uint16_t Get16(std::string_view b, size_t at) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(b[at]) << 8) |
+                               static_cast<uint8_t>(b[at + 1]));
+}
+
+void Put16(std::string& b, size_t at, uint16_t v) {
+  b[at] = static_cast<char>(v >> 8);
+  b[at + 1] = static_cast<char>(v & 0xFF);
+}
+
+uint32_t SumWords(std::string_view b, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < b.size(); i += 2) sum += Get16(b, i);
+  if (b.size() % 2) sum += static_cast<uint32_t>(static_cast<uint8_t>(b.back())) << 8;
+  return sum;
+}
+
+uint16_t Fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(~sum & 0xFFFF);
+}
+
+std::string AddressText(std::string_view bytes, bool v6) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), text, sizeof text);
+  return text;
+}
+
+// The IP packet with its UDP payload replaced by `payload`: lengths and checksums recomputed.
+// REQUIRES: `l4` is the offset of a UDP header inside `packet` (no IPv6 extension headers).
+std::string WithUdpPayload(std::string_view packet, size_t l4, bool v6, std::string_view payload) {
+  std::string out(packet.substr(0, l4 + 8));
+  out += payload;
+  const uint16_t udp_len = static_cast<uint16_t>(8 + payload.size());
+  Put16(out, l4 + 4, udp_len);
+  Put16(out, l4 + 6, 0);
+  uint32_t sum = 0;
+  if (v6) {
+    Put16(out, 4, udp_len);  // payload length
+    sum = SumWords(std::string_view(out).substr(8, 32));
+  } else {
+    Put16(out, 2, static_cast<uint16_t>(out.size()));
+    Put16(out, 10, 0);
+    Put16(out, 10, Fold(SumWords(std::string_view(out).substr(0, l4))));
+    sum = SumWords(std::string_view(out).substr(12, 8));
+  }
+  sum += 17 + udp_len;
+  uint16_t c = Fold(SumWords(std::string_view(out).substr(l4), sum));
+  Put16(out, l4 + 6, c == 0 ? 0xFFFF : c);
+  return out;
+}
+
+std::string_view VerdictName(bool prevent) { return prevent ? "blocked" : "detected"; }
+
+constexpr std::string_view kBlockPage =
+    "<!doctype html><title>Blocked</title><h1>403 Blocked</h1>"
+    "<p>This address is blocked by the host's egress policy (Ward).</p>\n";
+
+}  // namespace
+
+Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config, FileSystem& fs) {
+  auto rules = std::make_shared<EgressRules>();
+  rules->config = config;
+  Reputation& r = rules->reputation;
+  for (const FeedSpec& f : config.lists) {
+    WARD_ASSIGN_OR_RETURN(std::string text, fs.ReadFile(f.path, uint64_t{512} << 20));
+    uint16_t id = r.AddList({f.name, f.category, f.risk, f.allow});
+    LoadStats st = r.Load(id, f.format, text);
+    std::string note = fmt::format("{}: {} names, {} URL prefixes, {} CIDRs", f.name, st.names,
+                                   st.url_prefixes, st.cidrs);
+    if (st.skipped > 0) {
+      note += fmt::format(", {} line(s) skipped (first: line {})", st.skipped, st.first_bad);
+    }
+    rules->feed_notes.push_back(std::move(note));
+  }
+  uint16_t block = r.AddList({"policy.block", "custom", Risk::kDangerous, false});
+  for (const std::string& e : config.block) WARD_RETURN_IF_ERROR(r.AddEntry(block, e));
+  uint16_t allow = r.AddList({"policy.allow", "custom", Risk::kDangerous, true});
+  for (const std::string& e : config.allow) WARD_RETURN_IF_ERROR(r.AddEntry(allow, e));
+  return std::shared_ptr<const EgressRules>(std::move(rules));
+}
+
+EgressEngine::EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock)
+    : rules_(std::move(rules)), clock_(clock) {}
+
+Decision EgressEngine::OnPacket(std::string_view packet, bool outbound,
+                                std::optional<uint32_t> uid) {
+  ++stats_.packets;
+  if (packet.empty()) return {};
+  const uint8_t version = static_cast<uint8_t>(packet[0]) >> 4;
+  size_t l4 = 0;
+  uint8_t proto = 0;
+  if (version == 4 && packet.size() >= 20) {
+    l4 = (static_cast<uint8_t>(packet[0]) & 0x0F) * 4u;
+    proto = static_cast<uint8_t>(packet[9]);
+    // Fragments (other than a whole datagram) are not read.
+    if ((Get16(packet, 6) & 0x3FFF) != 0 || l4 < 20) l4 = 0;
+  } else if (version == 6 && packet.size() >= 40) {
+    l4 = 40;
+    proto = static_cast<uint8_t>(packet[6]);
+  }
+  if (l4 == 0 || packet.size() < l4) {
+    ++stats_.malformed;
+    return {};
+  }
+  if (proto == 17 && !outbound) return OnDns(packet, l4, version == 6, uid);
+  if (proto == 6 && outbound) return OnTcp(packet, uid);
+  return {};
+}
+
+Decision EgressEngine::OnDns(std::string_view packet, size_t l4, bool v6,
+                             std::optional<uint32_t> /*uid*/) {
+  Decision d;
+  if (packet.size() < l4 + 8) {
+    ++stats_.malformed;
+    return d;
+  }
+  const uint16_t sport = Get16(packet, l4);
+  const uint16_t udp_len = Get16(packet, l4 + 4);
+  if (sport != 53 || udp_len < 8 || l4 + udp_len > packet.size()) {
+    ++stats_.malformed;
+    return d;
+  }
+  std::string_view payload = packet.substr(l4 + 8, udp_len - 8u);
+  auto msg = ParseDnsMessage(payload);
+  if (!msg || !msg->response || msg->questions.empty()) {
+    if (!msg) ++stats_.malformed;
+    return d;
+  }
+  ++stats_.dns_answers;
+  const EgressConfig& c = rules_->config;
+  const DnsQuestion& q = msg->questions.front();
+  // The names the answer speaks of: the question and the CNAME chain from it.
+  std::vector<std::string> names = {q.name};
+  auto resolved = ResolvedAddresses(*msg);
+  if (!resolved.empty()) {
+    for (const auto& a : resolved.front().aliases) names.push_back(a);
+  }
+  for (const std::string& name : names) {
+    auto n = NormalizeName(name);
+    if (!n) continue;
+    auto m = rules_->reputation.MatchName(*n);
+    if (!m || m->list->allow || !Enforced(m->list->risk, c.security_level)) continue;
+    const bool prevent = c.mode == Mode::kPrevent;
+    Event e = Event::Make(clock_, "egress", "network", VerdictName(prevent),
+                          prevent ? Severity::kHigh : Severity::kMedium);
+    e.Set("destination.domain", q.name);
+    if (name != q.name) e.Set("egress.alias", name);
+    e.Set("dns.question.name", q.name);
+    e.Set("network.protocol", "dns");
+    e.Set("network.transport", "udp");
+    e.Set("egress.learned_by", "dns");
+    e.Set("egress.list", m->list->name);
+    e.Set("egress.category", m->list->category);
+    e.Set("egress.risk", RiskName(m->list->risk));
+    e.Set("egress.entry", m->entry);
+    e.Set("egress.verdict", VerdictName(prevent));
+    e.Set("egress.mode", ModeName(c.mode));
+    e.Set("rule.id", "egress:" + m->list->name);
+    e.Set("source.ip", AddressText(packet.substr(v6 ? 8 : 12, v6 ? 16 : 4), v6));
+    d.transport = "udp";
+    d.local_port = Get16(packet, l4 + 2);
+    std::vector<std::string> addresses;
+    for (const auto& r : resolved) addresses.push_back(r.address);
+    if (!addresses.empty()) e.Set("egress.answers", addresses);
+    if (prevent) {
+      d.replace = WithUdpPayload(packet, l4, v6, NxDomainReply(payload, *msg));
+      e.Set("dns.response_code", "NXDOMAIN");
+      ++stats_.blocked;
+    } else {
+      ++stats_.detected;
+    }
+    d.event = std::move(e);
+    return d;
+  }
+  for (const auto& r : resolved) {
+    uint32_t ttl = 0;
+    for (const auto& a : msg->answers) {
+      if (a.data == r.address) ttl = a.ttl;
+    }
+    Remember(r.address, r.name, ttl);
+  }
+  return d;
+}
+
+void EgressEngine::Remember(const std::string& address, const std::string& name, uint32_t ttl) {
+  auto keep =
+      std::clamp<std::chrono::seconds>(std::chrono::seconds(ttl), kMinLearnedTtl, kMaxLearnedTtl);
+  auto expires = clock_.SteadyNow() + keep;
+  auto [it, inserted] = names_.try_emplace(address, Learned{name, expires});
+  if (!inserted) {
+    it->second = Learned{name, expires};
+    return;
+  }
+  learned_order_.push_back(address);
+  while (names_.size() > kMaxLearned && !learned_order_.empty()) {
+    names_.erase(learned_order_.front());
+    learned_order_.pop_front();
+  }
+}
+
+std::optional<std::string> EgressEngine::NameOf(const std::string& address) const {
+  auto it = names_.find(address);
+  if (it == names_.end() || it->second.expires < clock_.SteadyNow()) return std::nullopt;
+  return it->second.name;
+}
+
+Decision EgressEngine::OnTcp(std::string_view packet, std::optional<uint32_t> uid) {
+  Decision d;
+  auto seg = net::DecodeIpTcp(packet);
+  if (!seg) {
+    ++stats_.malformed;
+    return d;
+  }
+  // Packets without payload (the handshake's ACK) say nothing yet: the flow stays undecided.
+  if (seg->payload.empty()) return d;
+  const EgressConfig& c = rules_->config;
+  const bool http_port =
+      std::find(c.http_ports.begin(), c.http_ports.end(), seg->dport) != c.http_ports.end();
+  std::string name, url, learned_by;
+  bool ech = false;
+  ClientHello ch;
+  HttpRequestHead head;
+  Parsed tls = ParseClientHello(seg->payload, ch);
+  Parsed http =
+      tls == Parsed::kNotThis ? ParseHttpRequestHead(seg->payload, head) : Parsed::kNotThis;
+  if (tls == Parsed::kFound && !ch.server_name.empty()) {
+    name = ch.server_name;
+    ech = ch.ech;
+    learned_by = "sni";
+  } else if (http == Parsed::kFound && !head.host.empty()) {
+    name = head.host;
+    url = head.url;
+    learned_by = "http";
+  } else if (tls == Parsed::kIncomplete || http == Parsed::kIncomplete) {
+    return d;  // the name is in a later segment (up to the queue rules' packet cap)
+  }
+  const std::string dst = seg->dst.ToString();
+  std::optional<Match> m;
+  if (!url.empty()) {
+    m = rules_->reputation.MatchUrl(url);
+  } else if (!name.empty()) {
+    if (auto n = NormalizeName(name)) m = rules_->reputation.MatchName(*n);
+  }
+  bool by_address = false;
+  if (!m || !m->list->allow) {
+    // CIDR lists: the kernel drops in prevent mode; a flow seen here is reported.
+    if (auto a = rules_->reputation.MatchAddress(dst); a && (!m || a->list->allow)) {
+      m = a;
+      by_address = true;
+    }
+  }
+  if (name.empty()) {
+    ++stats_.flows_unnamed;
+    if (auto learned = NameOf(dst)) {
+      name = *learned;
+      learned_by = "dns";
+    }
+  } else {
+    ++stats_.flows_named;
+  }
+  d.verdict = Decision::Verdict::kMarkDecided;
+  if (!m || m->list->allow || !Enforced(m->list->risk, c.security_level)) return d;
+  // A name learned only from DNS never blocks: the address may be shared (a CDN).
+  const bool prevent = c.mode == Mode::kPrevent && (learned_by != "dns" || by_address);
+  Event e = Event::Make(clock_, "egress", "network", VerdictName(prevent),
+                        prevent ? Severity::kHigh : Severity::kMedium);
+  if (!name.empty()) e.Set("destination.domain", name);
+  if (!url.empty()) e.Set("url.original", url);
+  e.Set("destination.ip", dst);
+  e.Set("destination.port", seg->dport);
+  e.Set("source.ip", seg->src.ToString());
+  e.Set("source.port", seg->sport);
+  e.Set("network.transport", "tcp");
+  e.Set("network.protocol", learned_by == "sni"         ? "tls"
+                            : http_port || !url.empty() ? "http"
+                                                        : "tls");
+  e.Set("egress.learned_by", by_address ? std::string("ip") : learned_by);
+  if (learned_by == "sni") e.Set("tls.client.server_name", name);
+  if (ech) e.Set("egress.ech", true);
+  e.Set("egress.list", m->list->name);
+  e.Set("egress.category", m->list->category);
+  e.Set("egress.risk", RiskName(m->list->risk));
+  e.Set("egress.entry", m->entry);
+  e.Set("egress.verdict", VerdictName(prevent));
+  e.Set("egress.mode", ModeName(c.mode));
+  e.Set("rule.id", "egress:" + m->list->name);
+  if (uid) e.Set("user.id", std::to_string(*uid));
+  d.transport = "tcp";
+  d.local_port = seg->sport;
+  if (prevent) {
+    ++stats_.blocked;
+    d.verdict = Decision::Verdict::kDrop;
+    d.send_v6 = seg->src.v6;
+    const uint32_t client_next = seg->seq + static_cast<uint32_t>(seg->payload.size());
+    if (learned_by == "http" && c.block_page) {
+      std::string page = fmt::format(
+          "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: {}\r\n"
+          "Connection: close\r\nCache-Control: no-store\r\n\r\n{}",
+          kBlockPage.size(), kBlockPage);
+      d.send.push_back(net::BuildTcpPacket(
+          seg->dst, seg->dport, seg->src, seg->sport, seg->ack, client_next,
+          net::tcp_flag::kPsh | net::tcp_flag::kAck | net::tcp_flag::kFin, page));
+      e.Set("http.response.status_code", 403);
+    } else {
+      d.send.push_back(net::BuildTcpPacket(seg->dst, seg->dport, seg->src, seg->sport, seg->ack,
+                                           client_next, net::tcp_flag::kRst | net::tcp_flag::kAck,
+                                           {}));
+    }
+    d.send.push_back(net::BuildTcpPacket(seg->src, seg->sport, seg->dst, seg->dport, seg->seq, 0,
+                                         net::tcp_flag::kRst, {}));
+  } else {
+    ++stats_.detected;
+  }
+  d.event = std::move(e);
+  return d;
+}
+
+}  // namespace ward::agent::egress

@@ -1,0 +1,93 @@
+// EgressEngine: the decision on each packet egress's queue rules send to user space, without the
+// kernel (unit-tested with crafted packets, fuzzed with any bytes):
+//   - a DNS answer (UDP from port 53, inbound): its names are checked; a blocked name in prevent
+//     mode gets the answer rewritten to NXDOMAIN; the names of allowed answers are remembered
+//     per address (so a later flow to the address is named in events: "learned by dns");
+//   - the first payload of an outbound TCP flow to an HTTP or TLS port: the Host/URL or the SNI is
+//     checked; a blocked flow in prevent mode is dropped and reset (HTTP: a 403 page first), any
+//     other is marked decided so its later packets bypass the queue.
+// A destination address is never blocked because a blocked name once resolved to it (CDNs share
+// addresses): addresses are blocked only by CIDR lists, in the kernel.
+// Thread-safety: one engine per queue thread; SetRules() from the same thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/modules/egress/config.h"
+#include "agent/modules/egress/reputation.h"
+#include "common/clock.h"
+#include "common/event.h"
+#include "common/file_system.h"
+
+namespace ward::agent::egress {
+
+// The conntrack mark bit of flows egress has decided (their packets skip the queue).
+inline constexpr uint32_t kDecidedMark = 0x00400000;
+
+// A policy made ready: the config and its lists loaded.
+struct EgressRules {
+  EgressConfig config;
+  Reputation reputation;
+  std::vector<std::string> feed_notes;  // "urlhaus: 1234 URL prefixes, 2 lines skipped"
+};
+
+// Reads the policy's feed files (through `fs`) and its allow/block entries into one Reputation.
+// A feed that cannot be read fails the load, naming the file (the previous policy stays).
+Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config, FileSystem& fs);
+
+struct Decision {
+  enum class Verdict { kAccept, kDrop, kMarkDecided };
+  Verdict verdict = Verdict::kAccept;
+  std::string replace;            // kAccept: the packet to send on instead (rewritten DNS answer)
+  std::vector<std::string> send;  // crafted packets to send (RSTs, the 403 page), in order
+  bool send_v6 = false;
+  std::optional<Event> event;  // what to report (the module adds the process)
+  std::string transport;       // "tcp"/"udp": for the process lookup
+  uint16_t local_port = 0;
+};
+
+struct EngineStats {
+  uint64_t packets = 0;
+  uint64_t dns_answers = 0;
+  uint64_t flows_named = 0;    // flows decided by SNI/Host
+  uint64_t flows_unnamed = 0;  // flows decided without a name in the payload
+  uint64_t blocked = 0;
+  uint64_t detected = 0;
+  uint64_t malformed = 0;
+};
+
+class EgressEngine {
+ public:
+  EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock);
+  void SetRules(std::shared_ptr<const EgressRules> rules) { rules_ = std::move(rules); }
+  // `packet`: an IP packet from the queue; `outbound`: from the OUTPUT hook; `uid`: its socket's
+  // owner if known.
+  Decision OnPacket(std::string_view packet, bool outbound, std::optional<uint32_t> uid);
+  const EngineStats& stats() const { return stats_; }
+  // The name a DNS answer gave `address` (text), if one did and it has not expired.
+  std::optional<std::string> NameOf(const std::string& address) const;
+
+ private:
+  Decision OnDns(std::string_view packet, size_t l4, bool v6, std::optional<uint32_t> uid);
+  Decision OnTcp(std::string_view packet, std::optional<uint32_t> uid);
+  void Remember(const std::string& address, const std::string& name, uint32_t ttl);
+  std::shared_ptr<const EgressRules> rules_;
+  const Clock& clock_;
+  EngineStats stats_;
+  struct Learned {
+    std::string name;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, Learned> names_;  // address → name, at most kMaxLearned
+  std::deque<std::string> learned_order_;
+};
+
+}  // namespace ward::agent::egress

@@ -1,0 +1,290 @@
+#include "agent/modules/egress/egress_engine.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include "agent/modules/egress/dns_message.h"
+#include "agent/modules/egress/dns_test_util.h"
+#include "agent/modules/egress/kernel_rules.h"
+#include "agent/net/packet.h"
+#include "testing/fake_clock.h"
+
+namespace ward::agent::egress {
+namespace {
+
+using net::Ipv4;
+
+uint16_t Get16(std::string_view b, size_t at) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(b[at]) << 8) |
+                               static_cast<uint8_t>(b[at + 1]));
+}
+
+uint16_t Checksum(std::string_view b, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < b.size(); i += 2) sum += Get16(b, i);
+  if (b.size() % 2) sum += static_cast<uint32_t>(static_cast<uint8_t>(b.back())) << 8;
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(~sum & 0xFFFF);
+}
+
+// An IPv4/UDP packet from the resolver 10.0.0.53:53 to the client 10.0.0.2:40000.
+std::string UdpFromResolver(const std::string& dns) {
+  std::string p(20, '\0');
+  p[0] = 0x45;
+  uint16_t total = static_cast<uint16_t>(28 + dns.size());
+  p[2] = static_cast<char>(total >> 8);
+  p[3] = static_cast<char>(total & 0xFF);
+  p[8] = 64;
+  p[9] = 17;
+  const unsigned char src[4] = {10, 0, 0, 53}, dst[4] = {10, 0, 0, 2};
+  std::memcpy(p.data() + 12, src, 4);
+  std::memcpy(p.data() + 16, dst, 4);
+  uint16_t c = Checksum(p);
+  p[10] = static_cast<char>(c >> 8);
+  p[11] = static_cast<char>(c & 0xFF);
+  std::string udp = {0, 53, static_cast<char>(40000 >> 8), static_cast<char>(40000 & 0xFF)};
+  uint16_t ulen = static_cast<uint16_t>(8 + dns.size());
+  udp += {static_cast<char>(ulen >> 8), static_cast<char>(ulen & 0xFF), 0, 0};
+  return p + udp + dns;
+}
+
+std::shared_ptr<const EgressRules> Rules(Mode mode, std::vector<std::string> block,
+                                         std::vector<std::string> allow = {}) {
+  EgressConfig c;
+  c.mode = mode;
+  c.block = std::move(block);
+  c.allow = std::move(allow);
+  auto r = LoadRules(c, RealFileSystem());
+  EXPECT_TRUE(r.has_value());
+  return *r;
+}
+
+std::string Tcp(const std::string& payload, const std::string& dst = "192.0.2.5",
+                uint16_t dport = 443) {
+  return net::BuildTcpPacket(Ipv4(10, 0, 0, 2), 41000, *net::ParseIp(dst), dport, 1000, 5000,
+                             net::tcp_flag::kAck | net::tcp_flag::kPsh, payload);
+}
+
+TEST(EgressEngine, BlockedNameInPreventGetsNxDomainWithRightChecksums) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  std::string pkt = UdpFromResolver(
+      test::DnsResponse(0x4242, "www.Blocked.example", kDnsTypeA, {{"", "192.0.2.5"}}));
+  Decision d = engine.OnPacket(pkt, /*outbound=*/false, std::nullopt);
+  ASSERT_EQ(d.verdict, Decision::Verdict::kAccept);
+  ASSERT_FALSE(d.replace.empty());
+  const std::string& r = d.replace;
+  EXPECT_EQ(Checksum(std::string_view(r).substr(0, 20)), 0) << "IPv4 header checksum";
+  EXPECT_EQ(Get16(r, 2), r.size());
+  std::string pseudo = r.substr(12, 8) + std::string{0, 17} + r.substr(24, 2);
+  EXPECT_EQ(
+      Checksum(std::string_view(r).substr(20), 0) == 0 || Checksum(pseudo + r.substr(20)) == 0,
+      true)
+      << "UDP checksum";
+  auto m = ParseDnsMessage(std::string_view(r).substr(28));
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->id, 0x4242);
+  EXPECT_EQ(m->rcode, kDnsRcodeNxDomain);
+  EXPECT_TRUE(m->answers.empty());
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->Module(), "egress");
+  EXPECT_EQ(d.event->GetString("destination.domain"), "www.blocked.example");
+  EXPECT_EQ(d.event->GetString("egress.learned_by"), "dns");
+  EXPECT_EQ(d.event->GetString("egress.list"), "policy.block");
+  EXPECT_EQ(d.event->GetString("egress.entry"), "blocked.example");
+  EXPECT_EQ(d.event->GetString("egress.verdict"), "blocked");
+  EXPECT_EQ(d.event->GetString("dns.response_code"), "NXDOMAIN");
+  EXPECT_FALSE(engine.NameOf("192.0.2.5")) << "a blocked name's address is not remembered";
+}
+
+TEST(EgressEngine, DetectModeReportsWithoutChangingTheAnswer) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kDetect, {"blocked.example"}), clock);
+  Decision d = engine.OnPacket(
+      UdpFromResolver(test::DnsResponse(1, "blocked.example", kDnsTypeA, {{"", "192.0.2.5"}})),
+      false, std::nullopt);
+  EXPECT_TRUE(d.replace.empty());
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("egress.verdict"), "detected");
+  EXPECT_EQ(engine.stats().detected, 1u);
+}
+
+TEST(EgressEngine, ABlockedCnameTargetBlocksTheAnswer) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"tracker.example"}), clock);
+  Decision d = engine.OnPacket(
+      UdpFromResolver(test::DnsResponse(1, "innocent.example", kDnsTypeA,
+                                        {{"edge.tracker.example", ""}, {"", "192.0.2.7"}})),
+      false, std::nullopt);
+  ASSERT_TRUE(d.event);
+  EXPECT_FALSE(d.replace.empty());
+  EXPECT_EQ(d.event->GetString("egress.alias"), "edge.tracker.example");
+}
+
+TEST(EgressEngine, AllowedAnswersNameLaterFlows) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  Decision d = engine.OnPacket(
+      UdpFromResolver(test::DnsResponse(1, "ok.example", kDnsTypeA, {{"", "192.0.2.9"}})), false,
+      std::nullopt);
+  EXPECT_FALSE(d.event);
+  EXPECT_TRUE(d.replace.empty());
+  EXPECT_EQ(engine.NameOf("192.0.2.9"), "ok.example");
+  clock.Advance(std::chrono::hours(25));
+  EXPECT_FALSE(engine.NameOf("192.0.2.9")) << "learned names expire";
+}
+
+TEST(EgressEngine, BlockedSniIsDroppedAndResetBothWays) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  std::string hello = test::ClientHelloWith("api.blocked.example", false);
+  Decision d = engine.OnPacket(Tcp(hello), true, 1001u);
+  ASSERT_EQ(d.verdict, Decision::Verdict::kDrop);
+  ASSERT_EQ(d.send.size(), 2u);
+  auto to_client = net::DecodeIpTcp(d.send[0]);
+  ASSERT_TRUE(to_client);
+  EXPECT_EQ(to_client->dst.ToString(), "10.0.0.2");
+  EXPECT_EQ(to_client->dport, 41000);
+  EXPECT_EQ(to_client->seq, 5000u);
+  EXPECT_EQ(to_client->ack, 1000u + hello.size());
+  EXPECT_TRUE(to_client->flags & net::tcp_flag::kRst);
+  auto to_server = net::DecodeIpTcp(d.send[1]);
+  ASSERT_TRUE(to_server);
+  EXPECT_EQ(to_server->dst.ToString(), "192.0.2.5");
+  EXPECT_EQ(to_server->seq, 1000u);
+  EXPECT_TRUE(to_server->flags & net::tcp_flag::kRst);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("egress.learned_by"), "sni");
+  EXPECT_EQ(d.event->GetString("tls.client.server_name"), "api.blocked.example");
+  EXPECT_EQ(d.event->GetString("user.id"), "1001");
+  EXPECT_EQ(d.event->GetString("destination.ip"), "192.0.2.5");
+}
+
+TEST(EgressEngine, BlockedUrlGetsA403PageAndTheServerAReset) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"http://files.example/malware/"}), clock);
+  std::string req = "GET /malware/x.sh HTTP/1.1\r\nHost: files.example\r\n\r\n";
+  Decision d = engine.OnPacket(Tcp(req, "192.0.2.5", 80), true, std::nullopt);
+  ASSERT_EQ(d.verdict, Decision::Verdict::kDrop);
+  ASSERT_EQ(d.send.size(), 2u);
+  auto page = net::DecodeIpTcp(d.send[0]);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->payload.substr(0, 12), "HTTP/1.1 403");
+  EXPECT_TRUE(page->flags & net::tcp_flag::kFin);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("url.original"), "http://files.example/malware/x.sh");
+  EXPECT_EQ(d.event->GetString("egress.learned_by"), "http");
+  // Another path on the same host is not blocked: the list names a URL prefix.
+  Decision ok = engine.OnPacket(
+      Tcp("GET /index.html HTTP/1.1\r\nHost: files.example\r\n\r\n", "192.0.2.5", 80), true,
+      std::nullopt);
+  EXPECT_EQ(ok.verdict, Decision::Verdict::kMarkDecided);
+  EXPECT_FALSE(ok.event);
+}
+
+TEST(EgressEngine, ASharedAddressIsNeverBlockedForABlockedName) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  // The blocked name and an allowed one resolve to the same (CDN) address.
+  (void)engine.OnPacket(
+      UdpFromResolver(test::DnsResponse(1, "blocked.example", kDnsTypeA, {{"", "192.0.2.80"}})),
+      false, std::nullopt);
+  (void)engine.OnPacket(
+      UdpFromResolver(test::DnsResponse(2, "allowed.example", kDnsTypeA, {{"", "192.0.2.80"}})),
+      false, std::nullopt);
+  Decision tls = engine.OnPacket(Tcp(test::ClientHelloWith("allowed.example", false), "192.0.2.80"),
+                                 true, std::nullopt);
+  EXPECT_EQ(tls.verdict, Decision::Verdict::kMarkDecided);
+  EXPECT_FALSE(tls.event);
+  // A payload that names nothing (not TLS, not HTTP) to the shared address goes on.
+  Decision raw = engine.OnPacket(Tcp("\x01\x02\x03 binary", "192.0.2.80"), true, std::nullopt);
+  EXPECT_EQ(raw.verdict, Decision::Verdict::kMarkDecided);
+  EXPECT_FALSE(raw.event);
+  // The same address with the blocked SNI is blocked: the name decides, not the address.
+  Decision bad = engine.OnPacket(Tcp(test::ClientHelloWith("blocked.example", false), "192.0.2.80"),
+                                 true, std::nullopt);
+  EXPECT_EQ(bad.verdict, Decision::Verdict::kDrop);
+}
+
+TEST(EgressEngine, IncompleteClientHelloLeavesTheFlowUndecided) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  std::string hello = test::ClientHelloWith("blocked.example", false);
+  Decision d = engine.OnPacket(Tcp(hello.substr(0, 30)), true, std::nullopt);
+  EXPECT_EQ(d.verdict, Decision::Verdict::kAccept);
+  EXPECT_FALSE(d.event);
+  Decision ack = engine.OnPacket(Tcp(""), true, std::nullopt);
+  EXPECT_EQ(ack.verdict, Decision::Verdict::kAccept);
+}
+
+TEST(EgressEngine, AllowListWinsAndDetectNeverDrops) {
+  ward::test::FakeClock clock;
+  EgressEngine prevent(Rules(Mode::kPrevent, {"example.org"}, {"good.example.org"}), clock);
+  EXPECT_EQ(
+      prevent.OnPacket(Tcp(test::ClientHelloWith("good.example.org", false)), true, std::nullopt)
+          .verdict,
+      Decision::Verdict::kMarkDecided);
+  EXPECT_EQ(
+      prevent.OnPacket(Tcp(test::ClientHelloWith("bad.example.org", false)), true, std::nullopt)
+          .verdict,
+      Decision::Verdict::kDrop);
+  EgressEngine detect(Rules(Mode::kDetect, {"example.org"}), clock);
+  Decision d =
+      detect.OnPacket(Tcp(test::ClientHelloWith("bad.example.org", false)), true, std::nullopt);
+  EXPECT_EQ(d.verdict, Decision::Verdict::kMarkDecided);
+  EXPECT_TRUE(d.send.empty());
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("egress.verdict"), "detected");
+}
+
+TEST(EgressEngine, GarbageIsAcceptedAndCounted) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  for (std::string junk : {std::string("\x45"), std::string(20, '\x45'), std::string("\x60\x00"),
+                           UdpFromResolver("short")}) {
+    Decision d = engine.OnPacket(junk, false, std::nullopt);
+    EXPECT_EQ(d.verdict, Decision::Verdict::kAccept);
+    EXPECT_TRUE(d.replace.empty());
+  }
+  EXPECT_GE(engine.stats().malformed, 3u);
+}
+
+TEST(KernelRules, QueueOnlyTheFirstPacketsOfUndecidedFlows) {
+  EgressConfig c;
+  c.queue = 41;
+  auto rules = QueueRules(c);
+  std::string all;
+  for (const auto& r : rules) {
+    for (const auto& a : r.args) all += a + " ";
+    all += "\n";
+  }
+  EXPECT_NE(all.find("-m connmark --mark 0x400000/0x400000 -j RETURN"), std::string::npos) << all;
+  EXPECT_NE(all.find("-j CONNMARK --set-xmark 0x400000/0x400000"), std::string::npos);
+  EXPECT_NE(all.find("--dport 443 ! --syn -m connbytes --connbytes 0:8"), std::string::npos);
+  EXPECT_NE(all.find("--dport 80 "), std::string::npos);
+  EXPECT_NE(all.find("-p udp --sport 53 -j NFQUEUE --queue-num 41 --queue-bypass"),
+            std::string::npos);
+  c.fail_open = false;
+  c.dns = false;
+  all.clear();
+  for (const auto& r : QueueRules(c)) {
+    for (const auto& a : r.args) all += a + " ";
+  }
+  EXPECT_EQ(all.find("--queue-bypass"), std::string::npos);
+  EXPECT_EQ(all.find("udp"), std::string::npos);
+}
+
+TEST(KernelRules, CidrTableDropsOnlyInPrevent) {
+  auto prevent = Rules(Mode::kPrevent, {"203.0.113.0/24", "2001:db8:bad::/48"}, {"203.0.113.7"});
+  std::string t = CidrTableText(*prevent);
+  EXPECT_NE(t.find("table inet ward_egress {"), std::string::npos);
+  EXPECT_NE(t.find("elements = { 203.0.113.0/24 }"), std::string::npos) << t;
+  EXPECT_NE(t.find("elements = { 2001:db8:bad::/48 }"), std::string::npos) << t;
+  EXPECT_NE(t.find("elements = { 203.0.113.7/32 }"), std::string::npos) << t;
+  EXPECT_NE(t.find("ip daddr @block4 counter drop"), std::string::npos) << t;
+  auto detect = Rules(Mode::kDetect, {"203.0.113.0/24"});
+  t = CidrTableText(*detect);
+  EXPECT_EQ(t.find("drop"), std::string::npos) << t;
+}
+
+}  // namespace
+}  // namespace ward::agent::egress

@@ -1,0 +1,257 @@
+#include "agent/modules/egress/egress_module.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "agent/core/health.h"
+#include "agent/modules/egress/config.h"
+#include "agent/modules/egress/egress_engine.h"
+#include "agent/modules/egress/kernel_rules.h"
+#include "agent/modules/firewall/nft.h"
+#include "agent/net/chain_manager.h"
+#include "agent/net/nfqueue.h"
+#include "agent/net/socket_owner.h"
+#include "common/log.h"
+
+namespace ward::agent::egress {
+namespace {
+
+using net::NfQueue;
+
+// Settings that need the queue reopened and the iptables rules replaced; anything else (lists,
+// mode of the CIDR table, security level) is applied to the running queue.
+bool SameCapture(const EgressConfig& a, const EgressConfig& b) {
+  return a.queue == b.queue && a.fail_open == b.fail_open && a.http_ports == b.http_ports &&
+         a.tls_ports == b.tls_ports && a.dns == b.dns;
+}
+
+// Events are limited to this many a second (a host hammering a blocked name must not flood the
+// manager); the rest are counted, reported in the module's health.
+constexpr int kEventsPerSecond = 50;
+
+class EgressModule final : public Module, public HealthReporter {
+ public:
+  explicit EgressModule(const ModuleContext& ctx) : ctx_(ctx) {}
+
+  std::string_view Name() const override { return "egress"; }
+
+  ModuleHealth Health() const override {
+    std::lock_guard lock(health_mu_);
+    ModuleHealth h;
+    h.counters = {{"mode", mode_},
+                  {"names", names_},
+                  {"packets", stats_.packets},
+                  {"dns_answers", stats_.dns_answers},
+                  {"flows_named", stats_.flows_named},
+                  {"flows_unnamed", stats_.flows_unnamed},
+                  {"blocked", stats_.blocked},
+                  {"detected", stats_.detected},
+                  {"malformed", stats_.malformed},
+                  {"events_suppressed", suppressed_}};
+    if (!error_.empty()) h.Fail("egress failed: " + error_);
+    if (suppressed_ > 0) h.Degrade("event rate limit reached: some matches were only counted");
+    return h;
+  }
+
+  Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
+    WARD_ASSIGN_OR_RETURN(EgressConfig c, ParseEgressConfig(section));
+    WARD_ASSIGN_OR_RETURN(auto rules, LoadRules(c, ctx_.fs));
+    for (const std::string& note : rules->feed_notes) spdlog::info("egress: list {}", note);
+    spdlog::info("egress: {} names loaded ({} mode, security level {}, {} MB)",
+                 rules->reputation.names(), ModeName(c.mode), static_cast<int>(c.security_level),
+                 rules->reputation.MemoryBytes() >> 20);
+    std::lock_guard lock(mu_);
+    next_ = std::move(rules);
+    cv_.notify_all();
+    return Status::Ok();
+  }
+
+  void Run(std::stop_token stop) override {
+    std::shared_ptr<const EgressRules> rules;
+    {
+      std::lock_guard lock(mu_);
+      rules = std::move(next_);
+    }
+    while (rules && !stop.stop_requested()) {
+      Status s = RunQueue(rules, stop);
+      {
+        std::lock_guard hl(health_mu_);
+        error_ = s.ok() ? "" : s.ToString();
+      }
+      if (!s.ok()) {
+        spdlog::error("egress: {}", s.ToString());
+        Event e = Event::Make(ctx_.clock, "egress", "error", "capture_failed", Severity::kHigh);
+        e.Set("error.message", s.ToString());
+        ctx_.events.Emit(std::move(e));
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(5), [&] { return next_ != nullptr; });
+      }
+      std::lock_guard lock(mu_);
+      if (next_) rules = std::move(next_);
+    }
+  }
+
+ private:
+  Status RunQueue(std::shared_ptr<const EgressRules> rules, std::stop_token stop) {
+    const EgressConfig c = rules->config;
+    {
+      std::lock_guard hl(health_mu_);
+      mode_ = std::string(ModeName(c.mode));
+      names_ = rules->reputation.names();
+    }
+    WARD_ASSIGN_OR_RETURN(auto nft, firewall::Nftables::Open());
+    WARD_RETURN_IF_ERROR(nft->Run(CidrTableText(*rules)).WithContext("egress: nftables"));
+    EgressEngine engine(rules, ctx_.clock);
+    net::RawSender sender;
+    auto handler = [&](const NfQueue::PacketInfo& p) {
+      Decision d = engine.OnPacket(p.packet, p.outbound, p.uid);
+      for (const std::string& pkt : d.send) sender.Send(pkt, d.send_v6);
+      if (d.event) Report(std::move(*d.event), d);
+      NfQueue::Verdict v;
+      switch (d.verdict) {
+        case Decision::Verdict::kDrop:
+          v.kind = NfQueue::Verdict::Kind::kDrop;
+          break;
+        case Decision::Verdict::kMarkDecided:
+          v.kind = NfQueue::Verdict::Kind::kRepeat;
+          v.mark = p.mark | kDecidedMark;
+          break;
+        case Decision::Verdict::kAccept:
+          v.replace = std::move(d.replace);
+          break;
+      }
+      return v;
+    };
+    auto queue = NfQueue::Open(c.queue, c.fail_open, std::move(handler));
+    if (!queue) {
+      (void)nft->Run(RemoveTableText());
+      return queue.error().WithContext("egress");
+    }
+    std::unique_ptr<net::ChainManager> own_chains;
+    net::ChainManager* chains = ctx_.chains;
+    if (chains == nullptr) {
+      auto opened = net::ChainManager::Open();
+      if (!opened) {
+        (void)nft->Run(RemoveTableText());
+        return opened.error().WithContext("egress");
+      }
+      own_chains = std::move(*opened);
+      chains = own_chains.get();
+    }
+    auto cleanup = [&] {
+      chains->RemoveSlot(net::Slot::kEgress);
+      if (Status s = nft->Run(RemoveTableText()); !s.ok()) {
+        spdlog::warn("egress: removing table inet {}: {}", kTableName, s.ToString());
+      }
+    };
+    const auto queue_rules = QueueRules(c);
+    if (Status s = chains->Install(net::Family::kIpv4, net::Slot::kEgress, queue_rules); !s.ok()) {
+      cleanup();
+      return s.WithContext("egress");
+    }
+    if (Status s = chains->Install(net::Family::kIpv6, net::Slot::kEgress, queue_rules); !s.ok()) {
+      spdlog::warn("egress: IPv6 traffic is not inspected: {}", s.ToString());
+    }
+    spdlog::info("egress: inline on NFQUEUE {} ({} mode, fail {})", c.queue, ModeName(c.mode),
+                 c.fail_open ? "open" : "closed");
+    RulesApplied(*rules);
+    Status result = (*queue)->Run(stop, ctx_.clock, [&] {
+      {
+        std::lock_guard hl(health_mu_);
+        stats_ = engine.stats();
+      }
+      std::lock_guard lock(mu_);
+      if (!next_) return false;
+      if (!SameCapture(next_->config, c)) return true;  // RunQueue again with next_
+      // Lists, mode, security level: applied in place (a new CIDR table in one transaction).
+      if (Status s = nft->Run(CidrTableText(*next_)); !s.ok()) {
+        spdlog::error("egress: new lists not applied: {}", s.ToString());
+        next_.reset();
+        return false;
+      }
+      engine.SetRules(next_);
+      RulesApplied(*next_);
+      std::lock_guard hl(health_mu_);
+      mode_ = std::string(ModeName(next_->config.mode));
+      names_ = next_->reputation.names();
+      next_.reset();
+      return false;
+    });
+    {
+      std::lock_guard hl(health_mu_);
+      stats_ = engine.stats();
+    }
+    cleanup();
+    return result;
+  }
+
+  // The policy is in force (queue rules and CIDR table installed): an info event with its size.
+  void RulesApplied(const EgressRules& rules) {
+    const EgressConfig& c = rules.config;
+    Event e = Event::Make(ctx_.clock, "egress", "info", "rules_applied", Severity::kInfo);
+    e.Set("egress.mode", ModeName(c.mode));
+    e.Set("egress.fail", c.fail_open ? "open" : "closed");
+    e.Set("egress.queue", c.queue);
+    e.Set("egress.names", rules.reputation.names());
+    e.Set("egress.blocked_cidrs", rules.reputation.BlockedCidrs(false, c.security_level).size() +
+                                      rules.reputation.BlockedCidrs(true, c.security_level).size());
+    std::vector<std::string> lists;
+    for (const auto& note : rules.feed_notes) lists.push_back(note);
+    if (!lists.empty()) e.Set("egress.lists", lists);
+    ctx_.events.Emit(std::move(e));
+  }
+
+  void Report(Event e, const Decision& d) {
+    auto now = ctx_.clock.SteadyNow();
+    if (now - window_start_ >= std::chrono::seconds(1)) {
+      window_start_ = now;
+      window_events_ = 0;
+    }
+    if (++window_events_ > kEventsPerSecond) {
+      std::lock_guard hl(health_mu_);
+      ++suppressed_;
+      return;
+    }
+    // The process behind the flow: by socket inode (no eBPF program here); the event says so.
+    if (d.local_port != 0) {
+      if (auto owner = net::SocketOwner(d.transport, d.local_port)) {
+        e.Set("process.pid", owner->pid);
+        if (!owner->executable.empty()) e.SetBytes("process.executable", owner->executable);
+        if (!owner->systemd_unit.empty()) e.Set("systemd.unit", owner->systemd_unit);
+        e.Set("egress.attribution", "socket_inode");
+      } else {
+        e.Set("egress.attribution", "none");
+      }
+    }
+    ctx_.events.Emit(std::move(e));
+  }
+
+  ModuleContext ctx_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<const EgressRules> next_;
+  std::chrono::steady_clock::time_point window_start_{};
+  int window_events_ = 0;
+  mutable std::mutex health_mu_;
+  EngineStats stats_;
+  std::string mode_;
+  size_t names_ = 0;
+  uint64_t suppressed_ = 0;
+  std::string error_;
+};
+
+}  // namespace
+
+std::unique_ptr<Module> Create(const ModuleContext& ctx) {
+  return std::make_unique<EgressModule>(ctx);
+}
+
+Status RemoveLeftoverTable() {
+  WARD_ASSIGN_OR_RETURN(auto nft, firewall::Nftables::Open());
+  return nft->Run(RemoveTableText());
+}
+
+}  // namespace ward::agent::egress

@@ -1,0 +1,287 @@
+// The egress module against the real kernel: iptables NFQUEUE (Ward's egress slot), conntrack
+// marks, nftables interval sets, raw-socket resets, and real clients and servers — a small DNS
+// server, `openssl s_server` for TLS, an HTTP server, `curl` as the client. Each test runs in a
+// network namespace of its own (unshare(CLONE_NEWNET) of the test process: gtest_discover_tests
+// runs one test per process), so nothing on the host is touched and nothing is left behind when a
+// test fails.
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "agent/modules/egress/dns_message.h"
+#include "agent/modules/egress/dns_test_util.h"
+#include "agent/modules/egress/egress_module.h"
+#include "agent/modules/egress/test_servers.h"
+#include "common/file_system.h"
+#include "testing/fake_clock.h"
+#include "testing/recording_sink.h"
+#include "testing/shell.h"
+#include "testing/temp_dir.h"
+
+namespace ward::agent::egress {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Addr;
+using test::Background;
+using test::DnsServer;
+using test::HttpServer;
+using test::kCdn;
+using test::kResolver;
+using test::Lookup;
+using test::Resolve;
+using test::WaitForListener;
+using ward::test::RunShell;
+using ward::test::ShOrFail;
+
+// 0 when a TCP connection to ip:port is established within 500 ms, else the errno.
+int Connect(const std::string& ip, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Addr(ip, port);
+  int result = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    result = errno;
+    if (result == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, 500) != 1) {
+        result = ETIMEDOUT;
+      } else {
+        socklen_t l = sizeof result;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &l);
+      }
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
+struct CurlResult {
+  int exit_code = -1;
+  std::string output;  // "<http code> <body>"
+};
+// curl to `url` with `name` pinned to kCdn (no resolver involved), TLS certificates not checked.
+CurlResult Curl(const std::string& url, const std::string& name, uint16_t port) {
+  auto r =
+      RunShell(fmt::format("curl -sk --max-time 5 --resolve {}:{}:{} -w ' %{{http_code}}' {} 2>&1",
+                           name, port, kCdn, url));
+  return {r.exit_code, r.output};
+}
+
+class EgressNetns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET) needs root";
+    ShOrFail("ip link set lo up");
+    // Addresses beside 127.0.0.1 on `lo` (this kernel has no dummy interfaces).
+    ShOrFail(fmt::format(
+        "ip addr add 10.9.0.2/24 dev lo && ip addr add {}/24 dev lo && ip addr add {}/24 dev lo "
+        "&& ip addr add 10.9.0.97/24 dev lo && ip addr add 10.9.0.99/24 dev lo",
+        kResolver, kCdn));
+  }
+  void TearDown() override { StopModule(); }
+
+  void StartTls() {
+    ShOrFail(fmt::format(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=egress-test -keyout {0}/key.pem -out {0}/cert.pem 2>&1",
+        dir_.Str()));
+    tls_ = std::make_unique<Background>(
+        fmt::format("exec openssl s_server -quiet -www -accept {}:443 -cert {}/cert.pem -key "
+                    "{}/key.pem >/dev/null 2>&1",
+                    kCdn, dir_.Str(), dir_.Str()));
+    ASSERT_TRUE(WaitForListener(kCdn, 443, 5s)) << "openssl s_server did not start";
+  }
+
+  void StartModule(const std::string& egress_yaml) {
+    module_ = Create(ModuleContext{sink_, RealFileSystem(), clock_, dir_.path()});
+    auto doc = ConfigNode::FromYaml("egress:\n" + egress_yaml, "policy.yaml");
+    ASSERT_TRUE(doc.has_value()) << doc.error().ToString();
+    Status s = module_->Configure(*doc->Find("egress"), *doc);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    run_ = std::jthread([m = module_.get()](std::stop_token stop) { m->Run(stop); });
+    ASSERT_TRUE(WaitFor("rules_applied")) << "egress did not install its rules";
+  }
+  void StopModule() {
+    run_ = {};
+    module_.reset();
+  }
+  std::optional<Event> WaitFor(std::string_view action,
+                               std::function<bool(const Event&)> also = nullptr,
+                               std::chrono::milliseconds timeout = 5s) {
+    return sink_.WaitFor(
+        [&](const Event& e) {
+          return e.Module() == "egress" && e.GetString("event.action") == action &&
+                 (!also || also(e));
+        },
+        timeout);
+  }
+  static std::function<bool(const Event&)> LearnedBy(std::string how) {
+    return [how](const Event& e) { return e.GetString("egress.learned_by") == how; };
+  }
+
+  ward::test::TempDir dir_;
+  ward::test::RecordingSink sink_;
+  ward::test::FakeClock clock_;
+  std::unique_ptr<Module> module_;
+  std::jthread run_;
+  std::unique_ptr<Background> tls_;
+};
+
+const std::map<std::string, std::string> kNames = {
+    {"blocked.example", kCdn}, {"allowed.example", kCdn}, {"files.example", kCdn}};
+
+TEST_F(EgressNetns, PreventBlocksByDnsSniAndHostAndLetsTheSharedAddressServeOthers) {
+  DnsServer dns(kNames);
+  HttpServer http;
+  StartTls();
+  StartModule(R"(
+  mode: prevent
+  queue: 61
+  block: [blocked.example, "http://files.example/malware/"]
+)");
+  // DNS: the blocked name gets NXDOMAIN although the server answered; the other name resolves to
+  // the same (CDN) address.
+  Lookup blocked = Resolve("blocked.example");
+  EXPECT_EQ(blocked.rcode, kDnsRcodeNxDomain);
+  EXPECT_TRUE(blocked.addresses.empty());
+  Lookup allowed = Resolve("allowed.example");
+  EXPECT_EQ(allowed.rcode, 0);
+  EXPECT_EQ(allowed.addresses, std::vector<std::string>{kCdn});
+  auto dns_event = WaitFor("blocked", LearnedBy("dns"));
+  ASSERT_TRUE(dns_event);
+  EXPECT_EQ(dns_event->GetString("destination.domain"), "blocked.example");
+  EXPECT_EQ(dns_event->GetString("egress.list"), "policy.block");
+
+  // TLS: the blocked SNI is reset; the allowed one on the same address is served.
+  CurlResult bad = Curl("https://blocked.example/", "blocked.example", 443);
+  EXPECT_NE(bad.exit_code, 0) << bad.output;
+  CurlResult good = Curl("https://allowed.example/", "allowed.example", 443);
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_TRUE(good.output.ends_with(" 200")) << good.output;
+  auto sni = WaitFor("blocked", LearnedBy("sni"));
+  ASSERT_TRUE(sni);
+  EXPECT_EQ(sni->GetString("tls.client.server_name"), "blocked.example");
+  EXPECT_EQ(sni->GetString("destination.ip"), kCdn);
+  EXPECT_EQ(sni->GetString("user.id"), "0");
+  EXPECT_EQ(sni->GetString("egress.attribution"), "socket_inode");
+  EXPECT_NE(sni->GetString("process.executable").find("curl"), std::string::npos)
+      << sni->GetString("process.executable");
+
+  // HTTP: the blocked URL prefix gets the 403 page; another path on the host is served.
+  CurlResult page = Curl("http://files.example/malware/x.sh", "files.example", 80);
+  EXPECT_TRUE(page.output.ends_with(" 403")) << page.output;
+  EXPECT_NE(page.output.find("blocked by the host's egress policy"), std::string::npos);
+  CurlResult ok = Curl("http://files.example/index.html", "files.example", 80);
+  EXPECT_EQ(ok.output, "hello 200");
+  auto http_event = WaitFor("blocked", LearnedBy("http"));
+  ASSERT_TRUE(http_event);
+  EXPECT_EQ(http_event->GetString("url.original"), "http://files.example/malware/x.sh");
+  EXPECT_EQ(http_event->Get("http.response.status_code"), 403);
+}
+
+TEST_F(EgressNetns, DetectReportsEverythingAndBlocksNothing) {
+  DnsServer dns(kNames);
+  HttpServer http;
+  StartTls();
+  StartModule(R"(
+  mode: detect
+  queue: 62
+  block: [blocked.example, files.example]
+)");
+  Lookup blocked = Resolve("blocked.example");
+  EXPECT_EQ(blocked.rcode, 0);
+  EXPECT_EQ(blocked.addresses, std::vector<std::string>{kCdn});
+  CurlResult tls = Curl("https://blocked.example/", "blocked.example", 443);
+  EXPECT_EQ(tls.exit_code, 0) << tls.output;
+  CurlResult http_ = Curl("http://files.example/x", "files.example", 80);
+  EXPECT_EQ(http_.output, "hello 200");
+  for (std::string how : {"dns", "sni", "http"}) {
+    auto e = WaitFor("detected", LearnedBy(how));
+    ASSERT_TRUE(e) << how;
+    EXPECT_EQ(e->GetString("egress.verdict"), "detected");
+    EXPECT_EQ(e->GetString("egress.mode"), "detect");
+  }
+  EXPECT_FALSE(sink_.WaitFor(
+      [](const Event& e) { return e.GetString("event.action") == "blocked"; }, 100ms));
+}
+
+TEST_F(EgressNetns, OnlyTheFirstPacketsOfAFlowReachUserSpace) {
+  HttpServer http;
+  StartModule(R"(
+  queue: 63
+  dns: false
+)");
+  CurlResult big = Curl("http://files.example/big", "files.example", 80);
+  ASSERT_TRUE(big.output.ends_with(" 200")) << big.output.substr(0, 100);
+  // The client's ACKs of 2 MB are hundreds of packets; the queue saw the first few of them only,
+  // the rest went by the conntrack mark.
+  std::string counters = ShOrFail("iptables -t filter -L WARD_EGRESS_OUT -v -x -n");
+  int64_t queued = -1, bypassed = -1;
+  std::istringstream in(counters);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    int64_t pkts = 0;
+    if (!(f >> pkts)) continue;
+    if (line.find("NFQUEUE") != std::string::npos && line.find("dpt:80") != std::string::npos) {
+      queued = pkts;
+    }
+    if (line.find("RETURN") != std::string::npos && line.find("connmark") != std::string::npos) {
+      bypassed = pkts;
+    }
+  }
+  EXPECT_GE(queued, 1) << counters;
+  EXPECT_LE(queued, 3) << counters;
+  EXPECT_GT(bypassed, 50) << counters;
+}
+
+TEST_F(EgressNetns, DropCidrsAreEnforcedInTheKernelWithAllowCidrsFirst) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in any = Addr("0.0.0.0", 8080);
+  int on = 1;
+  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(::listen(listener, 64), 0);
+  ShOrFail(fmt::format("printf '10.9.0.96/28 ; SBL1\\n' > {}/drop.txt", dir_.Str()));
+  StartModule(fmt::format(R"(
+  mode: prevent
+  queue: 64
+  lists: [{{name: drop, format: spamhaus_drop, path: {}/drop.txt, category: hijacked}}]
+  allow: [10.9.0.99]
+)",
+                          dir_.Str()));
+  EXPECT_EQ(Connect("10.9.0.97", 8080), ETIMEDOUT);
+  EXPECT_EQ(Connect("10.9.0.99", 8080), 0);
+  EXPECT_EQ(Connect("10.9.0.2", 8080), 0);
+  std::string table = ShOrFail("nft list table inet ward_egress");
+  EXPECT_NE(table.find("10.9.0.96/28"), std::string::npos) << table;
+  ::close(listener);
+}
+
+TEST_F(EgressNetns, RulesAreRemovedOnStop) {
+  StartModule("  queue: 65\n  block: [203.0.113.0/24]\n");
+  EXPECT_NE(ShOrFail("iptables-save -t filter").find("WARD_EGRESS_OUT"), std::string::npos);
+  EXPECT_NE(ShOrFail("nft list tables").find("ward_egress"), std::string::npos);
+  StopModule();
+  EXPECT_EQ(ShOrFail("iptables-save -t filter").find("WARD_"), std::string::npos);
+  EXPECT_EQ(ShOrFail("ip6tables-save -t filter").find("WARD_"), std::string::npos);
+  EXPECT_EQ(ShOrFail("nft list tables").find("ward_egress"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ward::agent::egress

@@ -1,0 +1,90 @@
+#include "agent/modules/egress/kernel_rules.h"
+
+#include <fmt/format.h>
+
+namespace ward::agent::egress {
+namespace {
+
+std::string MarkMask() { return fmt::format("0x{:x}/0x{:x}", kDecidedMark, kDecidedMark); }
+
+std::string Elements(const std::vector<Cidr>& cidrs) {
+  std::string out;
+  for (const Cidr& c : cidrs) {
+    if (!out.empty()) out += ", ";
+    out += c.ToString();
+  }
+  return out;
+}
+
+void AddSet(std::string& out, std::string_view name, bool v6, const std::vector<Cidr>& cidrs) {
+  out += fmt::format("  set {} {{\n    type {}; flags interval; auto-merge;\n", name,
+                     v6 ? "ipv6_addr" : "ipv4_addr");
+  if (!cidrs.empty()) out += fmt::format("    elements = {{ {} }}\n", Elements(cidrs));
+  out += "  }\n";
+}
+
+}  // namespace
+
+std::vector<net::Rule> QueueRules(const EgressConfig& c) {
+  std::vector<net::Rule> out;
+  std::vector<std::string> target = {"-j", "NFQUEUE", "--queue-num", std::to_string(c.queue)};
+  if (c.fail_open) target.push_back("--queue-bypass");
+  // A packet egress answered with its mark (NF_REPEAT) puts the mark on the connection ...
+  out.push_back(
+      {net::Hook::kOutput,
+       {"-m", "mark", "--mark", MarkMask(), "-j", "CONNMARK", "--set-xmark", MarkMask()}});
+  // ... and every packet of a decided connection goes on.
+  out.push_back({net::Hook::kOutput, {"-m", "connmark", "--mark", MarkMask(), "-j", "RETURN"}});
+  std::vector<uint16_t> ports = c.http_ports;
+  ports.insert(ports.end(), c.tls_ports.begin(), c.tls_ports.end());
+  for (uint16_t port : ports) {
+    // The SYN carries no payload: only the packets after it, and only the first few.
+    std::vector<std::string> r = {"-p",
+                                  "tcp",
+                                  "--dport",
+                                  std::to_string(port),
+                                  "!",
+                                  "--syn",
+                                  "-m",
+                                  "connbytes",
+                                  "--connbytes",
+                                  fmt::format("0:{}", kQueuedPackets),
+                                  "--connbytes-dir",
+                                  "original",
+                                  "--connbytes-mode",
+                                  "packets"};
+    r.insert(r.end(), target.begin(), target.end());
+    out.push_back({net::Hook::kOutput, std::move(r)});
+  }
+  if (c.dns) {
+    std::vector<std::string> r = {"-p", "udp", "--sport", "53"};
+    r.insert(r.end(), target.begin(), target.end());
+    out.push_back({net::Hook::kInput, std::move(r)});
+  }
+  return out;
+}
+
+std::string CidrTableText(const EgressRules& rules) {
+  const SecurityLevel level = rules.config.security_level;
+  std::string out =
+      fmt::format("add table inet {0}\ndelete table inet {0}\ntable inet {0} {{\n", kTableName);
+  AddSet(out, "allow4", false, rules.reputation.AllowedCidrs(false));
+  AddSet(out, "allow6", true, rules.reputation.AllowedCidrs(true));
+  AddSet(out, "block4", false, rules.reputation.BlockedCidrs(false, level));
+  AddSet(out, "block6", true, rules.reputation.BlockedCidrs(true, level));
+  // Priority 10: after Ward's firewall (-10) and iptables' filter chains (0), where the IPS and
+  // egress queue rules are.
+  const std::string_view verdict = rules.config.mode == Mode::kPrevent ? " drop" : "";
+  out += "  chain output {\n    type filter hook output priority 10; policy accept;\n";
+  out += "    ip daddr @allow4 return\n    ip6 daddr @allow6 return\n";
+  out += fmt::format("    ip daddr @block4 counter{}\n    ip6 daddr @block6 counter{}\n", verdict,
+                     verdict);
+  out += "  }\n}\n";
+  return out;
+}
+
+std::string RemoveTableText() {
+  return fmt::format("add table inet {0}\ndelete table inet {0}\n", kTableName);
+}
+
+}  // namespace ward::agent::egress

@@ -1,0 +1,29 @@
+// What egress puts into the kernel, as text computed from the policy (pure; unit-tested):
+//   - its iptables rules in Ward's egress slot (agent/net/chain_manager.h, WARD_EGRESS_IN/_OUT):
+//     only the first packets of an outbound flow to an HTTP/TLS port reach the queue — a flow
+//     egress decided carries kDecidedMark in conntrack and skips it, and no flow is queued past
+//     its first kQueuedPackets packets — and DNS answers (UDP from port 53);
+//   - its nftables table (`table inet ward_egress`): the CIDR block lists as interval sets, dropped
+//     in prevent mode, counted in both modes, the allow CIDRs before them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/modules/egress/egress_engine.h"
+#include "agent/net/chain_manager.h"
+
+namespace ward::agent::egress {
+
+inline constexpr int kQueuedPackets = 8;
+inline constexpr std::string_view kTableName = "ward_egress";
+
+std::vector<net::Rule> QueueRules(const EgressConfig& config);
+
+// The libnftables input that replaces Ward's egress table whole, in one transaction (it is
+// created first so that the delete never fails).
+std::string CidrTableText(const EgressRules& rules);
+// The input that removes it.
+std::string RemoveTableText();
+
+}  // namespace ward::agent::egress
