@@ -108,8 +108,9 @@ class EgressModule final : public Module, public HealthReporter {
     net::RawSender sender;
     auto handler = [&](const NfQueue::PacketInfo& p) {
       Decision d = engine.OnPacket(p.packet, p.outbound, p.uid);
-      for (const std::string& pkt : d.send) sender.Send(pkt, d.send_v6);
+      // The report first: its process lookup needs the client's socket, which the resets close.
       if (d.event) Report(std::move(*d.event), d);
+      for (const std::string& pkt : d.send) sender.Send(pkt, d.send_v6);
       NfQueue::Verdict v;
       switch (d.verdict) {
         case Decision::Verdict::kDrop:

@@ -221,6 +221,8 @@ TEST_F(EgressNetns, DetectReportsEverythingAndBlocksNothing) {
 }
 
 TEST_F(EgressNetns, OnlyTheFirstPacketsOfAFlowReachUserSpace) {
+  // Ethernet-sized packets, so that 2 MB are many of them (lo's own MTU is 64 kB).
+  ShOrFail("ip link set lo mtu 1500");
   HttpServer http;
   StartModule(R"(
   queue: 63
