@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 names=${2:-1000000}
-cmake --build "$build" --target egress_names_bench >/dev/null
+requests=${REQUESTS:-5000}
+cmake --build "$build" --target egress_names_bench egress_latency_bench >/dev/null
 work=$(mktemp -d)
 trap 'kill $(cat "$work"/squid.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 chmod 755 "$work"
@@ -48,3 +49,31 @@ echo "== Squid $(/usr/sbin/squid -v | head -1 | awk '{print $4}') dstdomain ACL 
 printf 'start-up          %.3f s with the list, %.3f s without\n' "$full_s" "$empty_s"
 printf 'memory            %.1f MB RSS for the list (%d kB - %d kB)\n' \
   "$(echo "($full_rss - $empty_rss) / 1024" | bc -l)" "$full_rss" "$empty_rss"
+
+# New-connection latency (client → server on 10.9.1.80:80, one request per connection), in a
+# network namespace of our own: without Ward, with Ward's egress module (the same names loaded;
+# the destination's name is not listed), and through Squid with the dstdomain ACL.
+echo "== New-connection latency ($requests requests each)"
+cat > "$work/squid-lat.conf" <<CONF
+http_port 127.0.0.1:3128
+pid_filename $work/squid.pid
+cache_log $work/cache.log
+access_log none
+cache deny all
+shutdown_lifetime 0 seconds
+hosts_file $work/hosts
+acl blocked dstdomain "$work/acl.txt"
+http_access deny blocked
+http_access allow all
+CONF
+echo "10.9.1.80 allowed.example" > "$work/hosts"
+unshare -n bash -c "
+  set -e
+  ip link set lo up
+  '$build/bench/egress/egress_latency_bench' --mode none --requests $requests
+  '$build/bench/egress/egress_latency_bench' --mode ward --requests $requests --names $names
+  /usr/sbin/squid -N -f '$work/squid-lat.conf' >/dev/null 2>&1 &
+  until (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null; do sleep 0.05; done
+  '$build/bench/egress/egress_latency_bench' --mode proxy --proxy 3128 --requests $requests
+  kill %1; wait
+"

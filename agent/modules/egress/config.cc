@@ -91,7 +91,59 @@ Result<std::vector<std::string>> ReadEntries(const ConfigNode& node) {
   return entries;
 }
 
+Result<ServiceSpec> ReadService(const ConfigNode& node) {
+  WARD_RETURN_IF_ERROR(RequireMap(node));
+  WARD_RETURN_IF_ERROR(CheckKeys(node, {"id", "unit", "exe", "mode", "allow", "learn_for"}));
+  ServiceSpec s;
+  const ConfigNode* id = node.Find("id");
+  if (!id) return node.Error("a service needs an id");
+  WARD_ASSIGN_OR_RETURN(s.id, ReadString(*id));
+  if (!ValidListName(s.id)) return id->Error("expected 1-64 letters, digits, '_', '.' or '-'");
+  if (const ConfigNode* u = node.Find("unit")) {
+    WARD_ASSIGN_OR_RETURN(s.unit, ReadString(*u));
+  }
+  if (const ConfigNode* e = node.Find("exe")) {
+    WARD_ASSIGN_OR_RETURN(s.exe, ReadString(*e));
+    if (s.exe.empty() || s.exe.front() != '/') return e->Error("expected an absolute path");
+  }
+  if (s.unit.empty() == s.exe.empty()) {
+    return node.Error("a service is named by exactly one of unit and exe");
+  }
+  if (const ConfigNode* m = node.Find("mode")) {
+    WARD_ASSIGN_OR_RETURN(std::string ms, ReadString(*m));
+    if (ms == "learn") {
+      s.mode = ServiceMode::kLearn;
+    } else if (ms == "detect") {
+      s.mode = ServiceMode::kDetect;
+    } else if (ms == "prevent") {
+      s.mode = ServiceMode::kPrevent;
+    } else {
+      return m->Error(fmt::format("expected learn, detect or prevent, got \"{}\"", ms));
+    }
+  }
+  if (const ConfigNode* a = node.Find("allow")) {
+    WARD_ASSIGN_OR_RETURN(s.allow, ReadEntries(*a));
+  }
+  if (const ConfigNode* l = node.Find("learn_for")) {
+    WARD_ASSIGN_OR_RETURN(s.learn_for, ReadDuration(*l));
+    if (s.learn_for.count() <= 0) return l->Error("expected a duration above zero");
+  }
+  return s;
+}
+
 }  // namespace
+
+std::string_view ServiceModeName(ServiceMode m) {
+  switch (m) {
+    case ServiceMode::kLearn:
+      return "learn";
+    case ServiceMode::kDetect:
+      return "detect";
+    case ServiceMode::kPrevent:
+      return "prevent";
+  }
+  return "learn";
+}
 
 std::string_view ModeName(Mode m) { return m == Mode::kPrevent ? "prevent" : "detect"; }
 
@@ -99,9 +151,9 @@ Result<EgressConfig> ParseEgressConfig(const ConfigNode& section) {
   EgressConfig c;
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(RequireMap(section));
-  WARD_RETURN_IF_ERROR(
-      CheckKeys(section, {"enabled", "mode", "fail", "queue", "security_level", "http_ports",
-                          "tls_ports", "dns", "block_page", "lists", "block", "allow"}));
+  WARD_RETURN_IF_ERROR(CheckKeys(
+      section, {"enabled", "mode", "fail", "queue", "security_level", "http_ports", "tls_ports",
+                "dns", "block_page", "lists", "block", "allow", "services"}));
   if (const ConfigNode* e = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*e).status());
   if (const ConfigNode* m = section.Find("mode")) {
     WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*m));
@@ -173,6 +225,17 @@ Result<EgressConfig> ParseEgressConfig(const ConfigNode& section) {
   }
   if (const ConfigNode* a = section.Find("allow")) {
     WARD_ASSIGN_OR_RETURN(c.allow, ReadEntries(*a));
+  }
+  if (const ConfigNode* services = section.Find("services")) {
+    if (!services->IsSequence()) return services->Error("expected a sequence of services");
+    std::set<std::string> ids;
+    for (const ConfigNode& item : services->items()) {
+      WARD_ASSIGN_OR_RETURN(ServiceSpec s, ReadService(item));
+      if (!ids.insert(s.id).second) {
+        return item.Error(fmt::format("the service id \"{}\" is used twice", s.id));
+      }
+      c.services.push_back(std::move(s));
+    }
   }
   return c;
 }

@@ -14,11 +14,15 @@
 //          category: malware, risk: dangerous}
 //     block: [bad.example, "http://x.example/dl/", 203.0.113.0/24]
 //     allow: [good.bad.example]
+//     services:                  # per-service allow-lists (by systemd unit or executable)
+//       - {id: web, unit: nginx.service, mode: learn, learn_for: 1h}
+//       - {id: fetch, exe: /usr/bin/curl, mode: prevent, allow: [repo.example, 10.0.0.0/8]}
 //
 // Parsed and validated without side effects (feed files are read by the module); part of
 // ward::egress_policy, which links no engine.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +45,21 @@ struct FeedSpec {
   bool allow = false;  // an allow list
 };
 
+// learn: record what the service reaches and propose an allow-list after `learn_for`;
+// detect: report what its allow-list does not cover; prevent: reset it.
+enum class ServiceMode { kLearn, kDetect, kPrevent };
+std::string_view ServiceModeName(ServiceMode m);
+
+struct ServiceSpec {
+  std::string id;    // [A-Za-z0-9_.-]{1,64}, unique
+  std::string unit;  // a systemd unit ("nginx.service"), or
+  std::string exe;   // an executable's absolute path; exactly one of the two
+  ServiceMode mode = ServiceMode::kLearn;
+  std::vector<std::string> allow;  // domains (suffix), URL prefixes, CIDRs
+  std::chrono::milliseconds learn_for = std::chrono::hours(1);
+  bool operator==(const ServiceSpec&) const = default;
+};
+
 struct EgressConfig {
   Mode mode = Mode::kDetect;
   bool fail_open = true;
@@ -53,6 +72,7 @@ struct EgressConfig {
   std::vector<FeedSpec> lists;
   std::vector<std::string> block;  // domains, URL prefixes, CIDRs
   std::vector<std::string> allow;
+  std::vector<ServiceSpec> services;
   bool operator==(const EgressConfig&) const = default;
 };
 

@@ -46,6 +46,32 @@ egress:
   EXPECT_EQ(c->allow, (std::vector<std::string>{"good.bad.example"}));
 }
 
+TEST(EgressConfig, ReadsServices) {
+  auto c = Parse(R"(
+egress:
+  services:
+    - {id: web, unit: nginx.service, mode: learn, learn_for: 30m}
+    - {id: fetch, exe: /usr/bin/curl, mode: prevent, allow: [repo.example, 10.0.0.0/8]}
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  ASSERT_EQ(c->services.size(), 2u);
+  EXPECT_EQ(c->services[0].unit, "nginx.service");
+  EXPECT_EQ(c->services[0].mode, ServiceMode::kLearn);
+  EXPECT_EQ(c->services[0].learn_for, std::chrono::minutes(30));
+  EXPECT_EQ(c->services[1].exe, "/usr/bin/curl");
+  EXPECT_EQ(c->services[1].mode, ServiceMode::kPrevent);
+  EXPECT_EQ(c->services[1].allow.size(), 2u);
+  auto both = Parse("egress:\n  services: [{id: x, unit: a.service, exe: /bin/a}]\n");
+  ASSERT_FALSE(both.has_value());
+  EXPECT_NE(both.error().message().find("exactly one of unit and exe"), std::string::npos);
+  auto twice = Parse("egress:\n  services: [{id: x, exe: /bin/a}, {id: x, exe: /bin/b}]\n");
+  ASSERT_FALSE(twice.has_value());
+  auto bad = Parse("egress:\n  services: [{id: x, exe: /bin/a, allow: [\"no thing\"]}]\n");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("egress.services[0].allow[0]"), std::string::npos)
+      << bad.error().message();
+}
+
 TEST(EgressConfig, DefaultsAreDetectAndFailOpen) {
   auto c = Parse("egress: {}\n");
   ASSERT_TRUE(c.has_value());

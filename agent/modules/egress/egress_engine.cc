@@ -97,11 +97,41 @@ Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config,
   for (const std::string& e : config.block) WARD_RETURN_IF_ERROR(r.AddEntry(block, e));
   uint16_t allow = r.AddList({"policy.allow", "custom", Risk::kDangerous, true});
   for (const std::string& e : config.allow) WARD_RETURN_IF_ERROR(r.AddEntry(allow, e));
+  for (const ServiceSpec& spec : config.services) {
+    ServiceRules sr;
+    sr.spec = spec;
+    uint16_t id = sr.allow.AddList({"service:" + spec.id, "service", Risk::kDangerous, true});
+    for (const std::string& e : spec.allow) WARD_RETURN_IF_ERROR(sr.allow.AddEntry(id, e));
+    rules->services.push_back(std::move(sr));
+  }
   return std::shared_ptr<const EgressRules>(std::move(rules));
 }
 
-EgressEngine::EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock)
-    : rules_(std::move(rules)), clock_(clock) {}
+EgressEngine::EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock,
+                           OwnerLookup owner_lookup)
+    : rules_(std::move(rules)), clock_(clock), owner_lookup_(std::move(owner_lookup)) {}
+
+std::vector<Event> EgressEngine::TakeProposals() {
+  std::vector<Event> out;
+  const auto now = clock_.SteadyNow();
+  for (const ServiceRules& s : rules_->services) {
+    if (s.spec.mode != ServiceMode::kLearn) continue;
+    auto [it, inserted] = learning_.try_emplace(s.spec.id, Learning{now, {}, false});
+    Learning& l = it->second;
+    if (l.proposed || now - l.started < s.spec.learn_for) continue;
+    l.proposed = true;
+    Event e = Event::Make(clock_, "egress", "info", "allowlist_proposed", Severity::kLow);
+    e.Set("egress.service.id", s.spec.id);
+    if (!s.spec.unit.empty()) e.Set("systemd.unit", s.spec.unit);
+    if (!s.spec.exe.empty()) e.Set("process.executable", s.spec.exe);
+    e.Set("egress.proposed_allow",
+          std::vector<std::string>(l.destinations.begin(), l.destinations.end()));
+    e.Set("egress.learn_for_s",
+          std::chrono::duration_cast<std::chrono::seconds>(s.spec.learn_for).count());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
 
 Decision EgressEngine::OnPacket(std::string_view packet, bool outbound,
                                 std::optional<uint32_t> uid) {
@@ -280,7 +310,10 @@ Decision EgressEngine::OnTcp(std::string_view packet, std::optional<uint32_t> ui
     ++stats_.flows_named;
   }
   d.verdict = Decision::Verdict::kMarkDecided;
-  if (!m || m->list->allow || !Enforced(m->list->risk, c.security_level)) return d;
+  if (!m || m->list->allow || !Enforced(m->list->risk, c.security_level)) {
+    if (!rules_->services.empty()) CheckService(*seg, name, url, learned_by, d);
+    return d;
+  }
   // A name learned only from DNS never blocks: the address may be shared (a CDN).
   const bool prevent = c.mode == Mode::kPrevent && (learned_by != "dns" || by_address);
   Event e = Event::Make(clock_, "egress", "network", VerdictName(prevent),
@@ -310,30 +343,102 @@ Decision EgressEngine::OnTcp(std::string_view packet, std::optional<uint32_t> ui
   d.local_port = seg->sport;
   if (prevent) {
     ++stats_.blocked;
-    d.verdict = Decision::Verdict::kDrop;
-    d.send_v6 = seg->src.v6;
-    const uint32_t client_next = seg->seq + static_cast<uint32_t>(seg->payload.size());
-    if (learned_by == "http" && c.block_page) {
-      std::string page = fmt::format(
-          "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: {}\r\n"
-          "Connection: close\r\nCache-Control: no-store\r\n\r\n{}",
-          kBlockPage.size(), kBlockPage);
-      d.send.push_back(net::BuildTcpPacket(
-          seg->dst, seg->dport, seg->src, seg->sport, seg->ack, client_next,
-          net::tcp_flag::kPsh | net::tcp_flag::kAck | net::tcp_flag::kFin, page));
-      e.Set("http.response.status_code", 403);
-    } else {
-      d.send.push_back(net::BuildTcpPacket(seg->dst, seg->dport, seg->src, seg->sport, seg->ack,
-                                           client_next, net::tcp_flag::kRst | net::tcp_flag::kAck,
-                                           {}));
-    }
-    d.send.push_back(net::BuildTcpPacket(seg->src, seg->sport, seg->dst, seg->dport, seg->seq, 0,
-                                         net::tcp_flag::kRst, {}));
+    Block(*seg, learned_by == "http" && c.block_page, e, d);
   } else {
     ++stats_.detected;
   }
   d.event = std::move(e);
   return d;
+}
+
+void EgressEngine::Block(const net::TcpSegment& seg, bool page, Event& e, Decision& d) {
+  d.verdict = Decision::Verdict::kDrop;
+  d.send_v6 = seg.src.v6;
+  const uint32_t client_next = seg.seq + static_cast<uint32_t>(seg.payload.size());
+  if (page) {
+    std::string body = fmt::format(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: {}\r\n"
+        "Connection: close\r\nCache-Control: no-store\r\n\r\n{}",
+        kBlockPage.size(), kBlockPage);
+    d.send.push_back(
+        net::BuildTcpPacket(seg.dst, seg.dport, seg.src, seg.sport, seg.ack, client_next,
+                            net::tcp_flag::kPsh | net::tcp_flag::kAck | net::tcp_flag::kFin, body));
+    e.Set("http.response.status_code", 403);
+  } else {
+    d.send.push_back(net::BuildTcpPacket(seg.dst, seg.dport, seg.src, seg.sport, seg.ack,
+                                         client_next, net::tcp_flag::kRst | net::tcp_flag::kAck,
+                                         {}));
+  }
+  d.send.push_back(net::BuildTcpPacket(seg.src, seg.sport, seg.dst, seg.dport, seg.seq, 0,
+                                       net::tcp_flag::kRst, {}));
+}
+
+void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& name,
+                                const std::string& url, const std::string& learned_by,
+                                Decision& d) {
+  if (!owner_lookup_) return;
+  auto owner = owner_lookup_("tcp", seg.sport);
+  if (!owner) return;
+  const ServiceRules* svc = nullptr;
+  for (const ServiceRules& s : rules_->services) {
+    if ((!s.spec.unit.empty() && s.spec.unit == owner->systemd_unit) ||
+        (!s.spec.exe.empty() && s.spec.exe == owner->executable)) {
+      svc = &s;
+      break;
+    }
+  }
+  if (svc == nullptr) return;
+  d.owner = owner;
+  d.transport = "tcp";
+  d.local_port = seg.sport;
+  const std::string dst = seg.dst.ToString();
+  // What the flow is known by: its own name (SNI/Host) or, failing that, the name a DNS answer
+  // gave its address, or the address.
+  const std::string destination = name.empty() ? dst : name;
+  auto fill = [&](Event& e) {
+    e.Set("egress.service.id", svc->spec.id);
+    e.Set("egress.service.mode", ServiceModeName(svc->spec.mode));
+    if (!name.empty()) e.Set("destination.domain", name);
+    if (!url.empty()) e.Set("url.original", url);
+    e.Set("destination.ip", dst);
+    e.Set("destination.port", seg.dport);
+    e.Set("source.ip", seg.src.ToString());
+    e.Set("source.port", seg.sport);
+    e.Set("network.transport", "tcp");
+    e.Set("egress.learned_by", learned_by.empty() ? std::string("ip") : learned_by);
+  };
+  if (svc->spec.mode == ServiceMode::kLearn) {
+    auto [it, inserted] =
+        learning_.try_emplace(svc->spec.id, Learning{clock_.SteadyNow(), {}, false});
+    if (!it->second.destinations.insert(destination).second) return;
+    Event e = Event::Make(clock_, "egress", "info", "destination_learned", Severity::kInfo);
+    fill(e);
+    d.event = std::move(e);
+    return;
+  }
+  bool allowed = false;
+  if (!url.empty()) allowed = svc->allow.MatchUrl(url).has_value();
+  if (!allowed && !name.empty()) {
+    if (auto n = NormalizeName(name)) allowed = svc->allow.MatchName(*n).has_value();
+  }
+  if (!allowed) allowed = svc->allow.MatchAddress(dst).has_value();
+  if (allowed) return;
+  const bool prevent = svc->spec.mode == ServiceMode::kPrevent;
+  Event e = Event::Make(clock_, "egress", "network", VerdictName(prevent),
+                        prevent ? Severity::kHigh : Severity::kMedium);
+  fill(e);
+  e.Set("egress.list", "service:" + svc->spec.id);
+  e.Set("egress.category", "service_allowlist");
+  e.Set("egress.verdict", VerdictName(prevent));
+  e.Set("egress.mode", ServiceModeName(svc->spec.mode));
+  e.Set("rule.id", "egress:service:" + svc->spec.id);
+  if (prevent) {
+    ++stats_.blocked;
+    Block(seg, learned_by == "http" && rules_->config.block_page, e, d);
+  } else {
+    ++stats_.detected;
+  }
+  d.event = std::move(e);
 }
 
 }  // namespace ward::agent::egress

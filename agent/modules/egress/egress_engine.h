@@ -14,8 +14,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +26,8 @@
 
 #include "agent/modules/egress/config.h"
 #include "agent/modules/egress/reputation.h"
+#include "agent/net/packet.h"
+#include "agent/net/socket_owner.h"
 #include "common/clock.h"
 #include "common/event.h"
 #include "common/file_system.h"
@@ -32,10 +37,17 @@ namespace ward::agent::egress {
 // The conntrack mark bit of flows egress has decided (their packets skip the queue).
 inline constexpr uint32_t kDecidedMark = 0x00400000;
 
+// A service's allow-list, loaded.
+struct ServiceRules {
+  ServiceSpec spec;
+  Reputation allow;
+};
+
 // A policy made ready: the config and its lists loaded.
 struct EgressRules {
   EgressConfig config;
   Reputation reputation;
+  std::vector<ServiceRules> services;
   std::vector<std::string> feed_notes;  // "urlhaus: 1234 URL prefixes, 2 lines skipped"
 };
 
@@ -52,7 +64,12 @@ struct Decision {
   std::optional<Event> event;  // what to report (the module adds the process)
   std::string transport;       // "tcp"/"udp": for the process lookup
   uint16_t local_port = 0;
+  std::optional<net::SocketOwnerInfo> owner;  // when the engine looked it up already
 };
+
+// Finds the process behind a local port (net::SocketOwner in the agent, a fake in unit tests).
+using OwnerLookup =
+    std::function<std::optional<net::SocketOwnerInfo>(std::string_view transport, uint16_t port)>;
 
 struct EngineStats {
   uint64_t packets = 0;
@@ -66,12 +83,18 @@ struct EngineStats {
 
 class EgressEngine {
  public:
-  EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock);
+  // `owner_lookup` is used only when the policy has services (once per new flow then).
+  EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock,
+               OwnerLookup owner_lookup = nullptr);
   void SetRules(std::shared_ptr<const EgressRules> rules) { rules_ = std::move(rules); }
   // `packet`: an IP packet from the queue; `outbound`: from the OUTPUT hook; `uid`: its socket's
   // owner if known.
   Decision OnPacket(std::string_view packet, bool outbound, std::optional<uint32_t> uid);
   const EngineStats& stats() const { return stats_; }
+  // Learn mode: the `allowlist_proposed` events of services whose learning period ended since
+  // the last call (each service once while this engine runs). Call it now and then (the module:
+  // every 100 ms).
+  std::vector<Event> TakeProposals();
   // The name a DNS answer gave `address` (text), if one did and it has not expired.
   std::optional<std::string> NameOf(const std::string& address) const;
 
@@ -79,6 +102,10 @@ class EgressEngine {
   Decision OnDns(std::string_view packet, size_t l4, bool v6, std::optional<uint32_t> uid);
   Decision OnTcp(std::string_view packet, std::optional<uint32_t> uid);
   void Remember(const std::string& address, const std::string& name, uint32_t ttl);
+  // Per-service allow-lists for a flow the block lists let through: learns, reports or resets.
+  void CheckService(const net::TcpSegment& seg, const std::string& name, const std::string& url,
+                    const std::string& learned_by, Decision& d);
+  void Block(const net::TcpSegment& seg, bool page, Event& e, Decision& d);
   std::shared_ptr<const EgressRules> rules_;
   const Clock& clock_;
   EngineStats stats_;
@@ -88,6 +115,13 @@ class EgressEngine {
   };
   std::unordered_map<std::string, Learned> names_;  // address → name, at most kMaxLearned
   std::deque<std::string> learned_order_;
+  OwnerLookup owner_lookup_;
+  struct Learning {
+    std::chrono::steady_clock::time_point started;
+    std::set<std::string> destinations;
+    bool proposed = false;
+  };
+  std::map<std::string, Learning> learning_;  // by service id
 };
 
 }  // namespace ward::agent::egress

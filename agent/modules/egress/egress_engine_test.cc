@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/modules/egress/dns_message.h"
 #include "agent/modules/egress/dns_test_util.h"
 #include "agent/modules/egress/kernel_rules.h"
@@ -246,6 +248,107 @@ TEST(EgressEngine, GarbageIsAcceptedAndCounted) {
     EXPECT_TRUE(d.replace.empty());
   }
   EXPECT_GE(engine.stats().malformed, 3u);
+}
+
+std::shared_ptr<const EgressRules> ServiceRulesFor(ServiceMode mode,
+                                                   std::vector<std::string> allow = {}) {
+  EgressConfig c;
+  c.mode = Mode::kPrevent;
+  c.block = {"blocked.example"};
+  ServiceSpec s;
+  s.id = "fetch";
+  s.exe = "/usr/bin/fetcher";
+  s.mode = mode;
+  s.allow = std::move(allow);
+  s.learn_for = std::chrono::minutes(10);
+  c.services.push_back(s);
+  auto r = LoadRules(c, RealFileSystem());
+  EXPECT_TRUE(r.has_value());
+  return *r;
+}
+
+// Every local port belongs to /usr/bin/fetcher, except port 41001 (another program).
+std::optional<net::SocketOwnerInfo> FakeOwner(std::string_view, uint16_t port) {
+  net::SocketOwnerInfo o;
+  o.pid = 42;
+  o.executable = port == 41001 ? "/usr/bin/other" : "/usr/bin/fetcher";
+  return o;
+}
+
+std::string TcpFrom(uint16_t sport, const std::string& payload, const std::string& dst) {
+  return net::BuildTcpPacket(Ipv4(10, 0, 0, 2), sport, *net::ParseIp(dst), 443, 1000, 5000,
+                             net::tcp_flag::kAck | net::tcp_flag::kPsh, payload);
+}
+
+TEST(EgressServices, LearnRecordsDestinationsAndProposesAnAllowList) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(ServiceRulesFor(ServiceMode::kLearn), clock, &FakeOwner);
+  EXPECT_TRUE(engine.TakeProposals().empty());
+  Decision a =
+      engine.OnPacket(TcpFrom(41000, test::ClientHelloWith("repo.example", false), "192.0.2.5"),
+                      true, std::nullopt);
+  EXPECT_EQ(a.verdict, Decision::Verdict::kMarkDecided);
+  ASSERT_TRUE(a.event);
+  EXPECT_EQ(a.event->GetString("event.action"), "destination_learned");
+  EXPECT_EQ(a.event->GetString("egress.service.id"), "fetch");
+  ASSERT_TRUE(a.owner);
+  Decision again =
+      engine.OnPacket(TcpFrom(41002, test::ClientHelloWith("repo.example", false), "192.0.2.5"),
+                      true, std::nullopt);
+  EXPECT_FALSE(again.event) << "each destination is reported once";
+  (void)engine.OnPacket(TcpFrom(41003, "\x01binary", "198.51.100.9"), true, std::nullopt);
+  (void)engine.OnPacket(TcpFrom(41001, test::ClientHelloWith("other.example", false), "192.0.2.5"),
+                        true, std::nullopt);
+  EXPECT_TRUE(engine.TakeProposals().empty()) << "not before the learning period ends";
+  clock.Advance(std::chrono::minutes(11));
+  auto proposals = engine.TakeProposals();
+  ASSERT_EQ(proposals.size(), 1u);
+  EXPECT_EQ(proposals[0].GetString("event.action"), "allowlist_proposed");
+  EXPECT_EQ(proposals[0].Get("egress.proposed_allow"),
+            nlohmann::json({"198.51.100.9", "repo.example"}));
+  EXPECT_TRUE(engine.TakeProposals().empty()) << "proposed once";
+}
+
+TEST(EgressServices, PreventResetsWhatTheAllowListDoesNotCoverForThatServiceOnly) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(ServiceRulesFor(ServiceMode::kPrevent, {"repo.example", "198.51.100.0/24"}),
+                      clock, &FakeOwner);
+  EXPECT_EQ(engine
+                .OnPacket(TcpFrom(41000, test::ClientHelloWith("mirror.repo.example", false),
+                                  "192.0.2.5"),
+                          true, std::nullopt)
+                .verdict,
+            Decision::Verdict::kMarkDecided);
+  EXPECT_EQ(
+      engine.OnPacket(TcpFrom(41000, "\x01binary", "198.51.100.9"), true, std::nullopt).verdict,
+      Decision::Verdict::kMarkDecided);
+  Decision out =
+      engine.OnPacket(TcpFrom(41000, test::ClientHelloWith("exfil.example", false), "192.0.2.5"),
+                      true, std::nullopt);
+  EXPECT_EQ(out.verdict, Decision::Verdict::kDrop);
+  EXPECT_EQ(out.send.size(), 2u);
+  ASSERT_TRUE(out.event);
+  EXPECT_EQ(out.event->GetString("egress.list"), "service:fetch");
+  EXPECT_EQ(out.event->GetString("egress.verdict"), "blocked");
+  // Another program is not bound by the service's allow-list.
+  EXPECT_EQ(
+      engine
+          .OnPacket(TcpFrom(41001, test::ClientHelloWith("exfil.example", false), "192.0.2.5"),
+                    true, std::nullopt)
+          .verdict,
+      Decision::Verdict::kMarkDecided);
+}
+
+TEST(EgressServices, DetectReportsWithoutResetting) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(ServiceRulesFor(ServiceMode::kDetect, {"repo.example"}), clock, &FakeOwner);
+  Decision d =
+      engine.OnPacket(TcpFrom(41000, test::ClientHelloWith("exfil.example", false), "192.0.2.5"),
+                      true, std::nullopt);
+  EXPECT_EQ(d.verdict, Decision::Verdict::kMarkDecided);
+  EXPECT_TRUE(d.send.empty());
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("egress.verdict"), "detected");
 }
 
 TEST(KernelRules, QueueOnlyTheFirstPacketsOfUndecidedFlows) {

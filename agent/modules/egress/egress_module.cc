@@ -104,7 +104,9 @@ class EgressModule final : public Module, public HealthReporter {
     }
     WARD_ASSIGN_OR_RETURN(auto nft, firewall::Nftables::Open());
     WARD_RETURN_IF_ERROR(nft->Run(CidrTableText(*rules)).WithContext("egress: nftables"));
-    EgressEngine engine(rules, ctx_.clock);
+    EgressEngine engine(rules, ctx_.clock, [](std::string_view transport, uint16_t port) {
+      return net::SocketOwner(transport, port);
+    });
     net::RawSender sender;
     auto handler = [&](const NfQueue::PacketInfo& p) {
       Decision d = engine.OnPacket(p.packet, p.outbound, p.uid);
@@ -164,6 +166,7 @@ class EgressModule final : public Module, public HealthReporter {
         std::lock_guard hl(health_mu_);
         stats_ = engine.stats();
       }
+      for (Event& e : engine.TakeProposals()) ctx_.events.Emit(std::move(e));
       std::lock_guard lock(mu_);
       if (!next_) return false;
       if (!SameCapture(next_->config, c)) return true;  // RunQueue again with next_
@@ -197,6 +200,11 @@ class EgressModule final : public Module, public HealthReporter {
     e.Set("egress.fail", c.fail_open ? "open" : "closed");
     e.Set("egress.queue", c.queue);
     e.Set("egress.names", rules.reputation.names());
+    std::vector<std::string> services;
+    for (const auto& sr : rules.services) {
+      services.push_back(fmt::format("{}:{}", sr.spec.id, ServiceModeName(sr.spec.mode)));
+    }
+    if (!services.empty()) e.Set("egress.services", services);
     e.Set("egress.blocked_cidrs", rules.reputation.BlockedCidrs(false, c.security_level).size() +
                                       rules.reputation.BlockedCidrs(true, c.security_level).size());
     std::vector<std::string> lists;
@@ -218,7 +226,8 @@ class EgressModule final : public Module, public HealthReporter {
     }
     // The process behind the flow: by socket inode (no eBPF program here); the event says so.
     if (d.local_port != 0) {
-      if (auto owner = net::SocketOwner(d.transport, d.local_port)) {
+      auto owner = d.owner ? d.owner : net::SocketOwner(d.transport, d.local_port);
+      if (owner) {
         e.Set("process.pid", owner->pid);
         if (!owner->executable.empty()) e.SetBytes("process.executable", owner->executable);
         if (!owner->systemd_unit.empty()) e.Set("systemd.unit", owner->systemd_unit);

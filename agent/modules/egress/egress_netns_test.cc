@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -273,6 +274,54 @@ TEST_F(EgressNetns, DropCidrsAreEnforcedInTheKernelWithAllowCidrsFirst) {
   std::string table = ShOrFail("nft list table inet ward_egress");
   EXPECT_NE(table.find("10.9.0.96/28"), std::string::npos) << table;
   ::close(listener);
+}
+
+TEST_F(EgressNetns, PerServiceAllowListIsLearnedProposedAndThenEnforced) {
+  HttpServer http;
+  StartTls();
+  const std::string curl = ShOrFail("readlink -f \"$(command -v curl)\"");
+  StartModule(fmt::format(R"(
+  mode: prevent
+  queue: 66
+  dns: false
+  services: [{{id: fetch, exe: {}, mode: learn, learn_for: 1m}}]
+)",
+                          curl));
+  EXPECT_EQ(Curl("https://allowed.example/", "allowed.example", 443).exit_code, 0);
+  EXPECT_EQ(Curl("http://files.example/x", "files.example", 80).output, "hello 200");
+  auto learned = WaitFor("destination_learned", [](const Event& e) {
+    return e.GetString("destination.domain") == "files.example";
+  });
+  ASSERT_TRUE(learned);
+  EXPECT_EQ(learned->GetString("egress.service.id"), "fetch");
+  EXPECT_EQ(learned->GetString("process.executable"), curl);
+  // The learning period passes (the module's clock): the proposal is what curl reached.
+  clock_.Advance(std::chrono::minutes(2));
+  auto proposal = WaitFor("allowlist_proposed");
+  ASSERT_TRUE(proposal);
+  EXPECT_EQ(proposal->Get("egress.proposed_allow"),
+            nlohmann::json({"allowed.example", "files.example"}));
+  // Accepted without files.example, in prevent mode: the running queue takes it in place.
+  sink_.Clear();
+  auto doc = ConfigNode::FromYaml(fmt::format(R"(
+egress:
+  mode: prevent
+  queue: 66
+  dns: false
+  services: [{{id: fetch, exe: {}, mode: prevent, allow: [allowed.example]}}]
+)",
+                                              curl),
+                                  "policy.yaml");
+  ASSERT_TRUE(doc.has_value());
+  ASSERT_TRUE(module_->Configure(*doc->Find("egress"), *doc).ok());
+  ASSERT_TRUE(WaitFor("rules_applied"));
+  EXPECT_EQ(Curl("https://allowed.example/", "allowed.example", 443).exit_code, 0);
+  CurlResult out = Curl("http://files.example/x", "files.example", 80);
+  EXPECT_TRUE(out.output.ends_with(" 403")) << out.output;
+  auto blocked = WaitFor("blocked");
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->GetString("egress.list"), "service:fetch");
+  EXPECT_EQ(blocked->GetString("egress.service.id"), "fetch");
 }
 
 TEST_F(EgressNetns, RulesAreRemovedOnStop) {
