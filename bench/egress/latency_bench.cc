@@ -56,8 +56,7 @@ sockaddr_in Addr(const char* ip, uint16_t port) {
 }
 
 void Serve(int fd, std::atomic<bool>& stop) {
-  const std::string resp =
-      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+  const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
   while (!stop) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 100) != 1) continue;
@@ -129,7 +128,8 @@ int main(int argc, char** argv) {
   if (mode == "ward") {
     std::mt19937_64 rng(17);
     std::ofstream out(list);
-    for (size_t i = 0; i < names; ++i) out << fmt::format("n{:x}.blocked{}.example\n", rng(), i % 97);
+    for (size_t i = 0; i < names; ++i)
+      out << fmt::format("n{:x}.blocked{}.example\n", rng(), i % 97);
     out.close();
     module = ward::agent::egress::Create(ward::agent::ModuleContext{
         sink, ward::RealFileSystem(), ward::SystemClock(), std::filesystem::path("/tmp")});
@@ -172,9 +172,10 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) {
     return us.empty() ? 0.0 : us[std::min(us.size() - 1, static_cast<size_t>(p * us.size()))];
   };
-  std::printf("%-6s %zu requests (%zu failed): p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f us\n",
-              mode.c_str(), us.size(), failed, pct(0.50), pct(0.90), pct(0.99),
-              us.empty() ? 0.0 : us.back());
+  std::printf(
+      "%-6s %zu requests (%zu failed): p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f us\n",
+      mode.c_str(), us.size(), failed, pct(0.50), pct(0.90), pct(0.99),
+      us.empty() ? 0.0 : us.back());
   run = {};
   module.reset();
   stop = true;

@@ -37,7 +37,10 @@ CONF
   local t0; t0=$(date +%s.%N)
   /usr/sbin/squid -N -f "$work/squid.conf" >/dev/null 2>&1 &
   local pid=$!
-  until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.05; done
+  until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
+    kill -0 $pid 2>/dev/null || { echo "squid exited: see $work/cache.log" >&2; exit 1; }
+    sleep 0.05
+  done
   local t1; t1=$(date +%s.%N)
   local rss; rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true

@@ -18,6 +18,10 @@ constexpr size_t kMaxLearned = 65536;
 // they are told), and at most a day.
 constexpr std::chrono::seconds kMinLearnedTtl{300};
 constexpr std::chrono::seconds kMaxLearnedTtl{86400};
+// A first payload split over segments is held up to this size, for at most this many flows
+// (the oldest goes first).
+constexpr size_t kMaxHeldBytes = 8192;
+constexpr size_t kMaxPendingFlows = 1024;
 
 uint16_t Get16(std::string_view b, size_t at) {
   return static_cast<uint16_t>((static_cast<uint8_t>(b[at]) << 8) |
@@ -267,13 +271,54 @@ Decision EgressEngine::OnTcp(std::string_view packet, std::optional<uint32_t> ui
   const EgressConfig& c = rules_->config;
   const bool http_port =
       std::find(c.http_ports.begin(), c.http_ports.end(), seg->dport) != c.http_ports.end();
+  // The first payload so far: this packet's, or the segments held for this flow plus it (a
+  // ClientHello with large key shares, or a client that splits its request on purpose).
+  const std::string key =
+      fmt::format("{}|{}|{}|{}", seg->src.ToString(), seg->sport, seg->dst.ToString(), seg->dport);
+  std::string_view payload = seg->payload;
+  auto held = pending_.find(key);
+  if (held != pending_.end()) {
+    Pending& p = held->second;
+    const uint32_t seq = seg->seq;
+    const uint32_t len = static_cast<uint32_t>(seg->payload.size());
+    if (seq == p.next_seq) {
+      p.data.append(seg->payload);
+      p.next_seq += len;
+    } else if (static_cast<int32_t>(p.next_seq - seq) > 0 &&
+               static_cast<int32_t>(seq + len - p.next_seq) > 0) {
+      // A retransmission that also carries new bytes: append those.
+      p.data.append(seg->payload.substr(p.next_seq - seq));
+      p.next_seq = seq + len;
+    } else if (static_cast<int32_t>(p.next_seq - seq) >= 0) {
+      return d;  // a plain retransmission of what is held
+    }
+    // (a gap: the segments before it were lost; read what is held plus this one)
+    payload = p.data;
+  }
   std::string name, url, learned_by;
   bool ech = false;
   ClientHello ch;
   HttpRequestHead head;
-  Parsed tls = ParseClientHello(seg->payload, ch);
-  Parsed http =
-      tls == Parsed::kNotThis ? ParseHttpRequestHead(seg->payload, head) : Parsed::kNotThis;
+  Parsed tls = ParseClientHello(payload, ch);
+  Parsed http = tls == Parsed::kNotThis ? ParseHttpRequestHead(payload, head) : Parsed::kNotThis;
+  if ((tls == Parsed::kIncomplete || http == Parsed::kIncomplete) &&
+      payload.size() < kMaxHeldBytes && (tls != Parsed::kFound && http != Parsed::kFound)) {
+    // Hold what came (the packets themselves go on) until the name is complete.
+    if (held == pending_.end()) {
+      if (pending_.size() >= kMaxPendingFlows) {
+        pending_.erase(pending_order_.front());
+        pending_order_.pop_front();
+      }
+      pending_.emplace(key, Pending{std::string(seg->payload),
+                                    seg->seq + static_cast<uint32_t>(seg->payload.size())});
+      pending_order_.push_back(key);
+    }
+    return d;
+  }
+  if (held != pending_.end()) {
+    std::erase(pending_order_, key);
+    pending_.erase(held);
+  }
   if (tls == Parsed::kFound && !ch.server_name.empty()) {
     name = ch.server_name;
     ech = ch.ech;
@@ -282,8 +327,6 @@ Decision EgressEngine::OnTcp(std::string_view packet, std::optional<uint32_t> ui
     name = head.host;
     url = head.url;
     learned_by = "http";
-  } else if (tls == Parsed::kIncomplete || http == Parsed::kIncomplete) {
-    return d;  // the name is in a later segment (up to the queue rules' packet cap)
   }
   const std::string dst = seg->dst.ToString();
   std::optional<Match> m;

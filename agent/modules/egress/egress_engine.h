@@ -116,6 +116,13 @@ class EgressEngine {
   std::unordered_map<std::string, Learned> names_;  // address → name, at most kMaxLearned
   std::deque<std::string> learned_order_;
   OwnerLookup owner_lookup_;
+  // First payloads not complete yet, by flow ("src|sport|dst|dport"), in arrival order.
+  struct Pending {
+    std::string data;
+    uint32_t next_seq = 0;
+  };
+  std::unordered_map<std::string, Pending> pending_;
+  std::deque<std::string> pending_order_;
   struct Learning {
     std::chrono::steady_clock::time_point started;
     std::set<std::string> destinations;

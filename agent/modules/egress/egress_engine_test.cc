@@ -218,6 +218,30 @@ TEST(EgressEngine, IncompleteClientHelloLeavesTheFlowUndecided) {
   EXPECT_EQ(ack.verdict, Decision::Verdict::kAccept);
 }
 
+TEST(EgressEngine, AClientHelloSplitOverSegmentsIsReadWhole) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  std::string hello = test::ClientHelloWith("blocked.example", false);
+  auto part = [&](size_t from, size_t to) {
+    return net::BuildTcpPacket(Ipv4(10, 0, 0, 2), 41000, Ipv4(192, 0, 2, 5), 443,
+                               1000 + static_cast<uint32_t>(from), 5000, net::tcp_flag::kAck,
+                               hello.substr(from, to - from));
+  };
+  EXPECT_EQ(engine.OnPacket(part(0, 40), true, std::nullopt).verdict, Decision::Verdict::kAccept);
+  EXPECT_EQ(engine.OnPacket(part(0, 40), true, std::nullopt).verdict, Decision::Verdict::kAccept)
+      << "a retransmission";
+  EXPECT_EQ(engine.OnPacket(part(20, 60), true, std::nullopt).verdict, Decision::Verdict::kAccept)
+      << "overlapping, with new bytes";
+  Decision d = engine.OnPacket(part(60, hello.size()), true, std::nullopt);
+  ASSERT_EQ(d.verdict, Decision::Verdict::kDrop);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("tls.client.server_name"), "blocked.example");
+  // The reset to the server continues from the last segment, which it has not received.
+  auto to_server = net::DecodeIpTcp(d.send[1]);
+  ASSERT_TRUE(to_server);
+  EXPECT_EQ(to_server->seq, 1060u);
+}
+
 TEST(EgressEngine, AllowListWinsAndDetectNeverDrops) {
   ward::test::FakeClock clock;
   EgressEngine prevent(Rules(Mode::kPrevent, {"example.org"}, {"good.example.org"}), clock);
