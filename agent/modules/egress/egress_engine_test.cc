@@ -98,6 +98,70 @@ TEST(EgressEngine, BlockedNameInPreventGetsNxDomainWithRightChecksums) {
   EXPECT_FALSE(engine.NameOf("192.0.2.5")) << "a blocked name's address is not remembered";
 }
 
+// The same answer over IPv6 (from 2001:db8::53 to 2001:db8::2), UDP checksum filled in.
+std::string Udp6FromResolver(const std::string& dns) {
+  std::string p(40, '\0');
+  p[0] = 0x60;
+  uint16_t plen = static_cast<uint16_t>(8 + dns.size());
+  p[4] = static_cast<char>(plen >> 8);
+  p[5] = static_cast<char>(plen & 0xFF);
+  p[6] = 17;
+  p[7] = 64;
+  ::inet_pton(AF_INET6, "2001:db8::53", p.data() + 8);
+  ::inet_pton(AF_INET6, "2001:db8::2", p.data() + 24);
+  std::string udp = {0,
+                     53,
+                     static_cast<char>(40000 >> 8),
+                     static_cast<char>(40000 & 0xFF),
+                     static_cast<char>(plen >> 8),
+                     static_cast<char>(plen & 0xFF),
+                     0,
+                     0};
+  std::string pseudo =
+      p.substr(8, 32) +
+      std::string{0, 0, static_cast<char>(plen >> 8), static_cast<char>(plen & 0xFF), 0, 0, 0, 17};
+  uint16_t c = Checksum(pseudo + udp + dns);
+  udp[6] = static_cast<char>(c >> 8);
+  udp[7] = static_cast<char>(c & 0xFF);
+  return p + udp + dns;
+}
+
+TEST(EgressEngine, NxDomainOverIpv6HasAValidUdpChecksum) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  Decision d = engine.OnPacket(Udp6FromResolver(test::DnsResponse(
+                                   9, "blocked.example", kDnsTypeAaaa, {{"", "2001:db8::80"}})),
+                               false, std::nullopt);
+  ASSERT_FALSE(d.replace.empty());
+  const std::string& r = d.replace;
+  const uint16_t plen = Get16(r, 4);
+  EXPECT_EQ(plen + 40u, r.size());
+  std::string pseudo =
+      r.substr(8, 32) +
+      std::string{0, 0, static_cast<char>(plen >> 8), static_cast<char>(plen & 0xFF), 0, 0, 0, 17};
+  EXPECT_EQ(Checksum(pseudo + r.substr(40)), 0) << "UDP checksum over the IPv6 pseudo-header";
+  auto m = ParseDnsMessage(std::string_view(r).substr(48));
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->rcode, kDnsRcodeNxDomain);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("source.ip"), "2001:db8::53");
+}
+
+TEST(EgressEngine, BlockedSniOverIpv6IsResetWithIpv6Packets) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  std::string pkt = net::BuildTcpPacket(
+      *net::ParseIp("2001:db8::2"), 41000, *net::ParseIp("2001:db8::80"), 443, 1000, 5000,
+      net::tcp_flag::kAck, test::ClientHelloWith("blocked.example", false));
+  Decision d = engine.OnPacket(pkt, true, std::nullopt);
+  ASSERT_EQ(d.verdict, Decision::Verdict::kDrop);
+  EXPECT_TRUE(d.send_v6);
+  auto rst = net::DecodeIpTcp(d.send[0]);
+  ASSERT_TRUE(rst);
+  EXPECT_EQ(rst->dst.ToString(), "2001:db8::2");
+  EXPECT_TRUE(rst->checksum_ok);
+}
+
 TEST(EgressEngine, DetectModeReportsWithoutChangingTheAnswer) {
   ward::test::FakeClock clock;
   EgressEngine engine(Rules(Mode::kDetect, {"blocked.example"}), clock);
