@@ -69,6 +69,7 @@ struct EgressConfig {
   std::vector<uint16_t> tls_ports = {443};
   bool dns = true;
   bool block_page = true;
+  int log_group = 7001;
   std::vector<FeedSpec> lists;
   std::vector<std::string> block;  // domains, URL prefixes, CIDRs
   std::vector<std::string> allow;

@@ -5,11 +5,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "agent/core/health.h"
 #include "agent/modules/egress/config.h"
 #include "agent/modules/egress/egress_engine.h"
 #include "agent/modules/egress/kernel_rules.h"
+#include "agent/modules/firewall/nflog.h"
 #include "agent/modules/firewall/nft.h"
 #include "agent/net/chain_manager.h"
 #include "agent/net/nfqueue.h"
@@ -25,7 +27,7 @@ using net::NfQueue;
 // mode of the CIDR table, security level) is applied to the running queue.
 bool SameCapture(const EgressConfig& a, const EgressConfig& b) {
   return a.queue == b.queue && a.fail_open == b.fail_open && a.http_ports == b.http_ports &&
-         a.tls_ports == b.tls_ports && a.dns == b.dns;
+         a.tls_ports == b.tls_ports && a.dns == b.dns && a.log_group == b.log_group;
 }
 
 // Events are limited to this many a second (a host hammering a blocked name must not flood the
@@ -160,6 +162,21 @@ class EgressModule final : public Module, public HealthReporter {
     }
     spdlog::info("egress: inline on NFQUEUE {} ({} mode, fail {})", c.queue, ModeName(c.mode),
                  c.fail_open ? "open" : "closed");
+    // The kernel's CIDR drops, logged to NFLOG: their events (the firewall's reader and parser).
+    {
+      std::lock_guard lock(live_mu_);
+      live_ = rules;
+    }
+    std::jthread drops;
+    auto reader =
+        firewall::NflogReader::Open(static_cast<uint16_t>(c.log_group),
+                                    [this](const firewall::LoggedPacket& p) { OnCidrDrop(p); });
+    if (reader) {
+      drops =
+          std::jthread([r = std::move(*reader)](std::stop_token st) { r->Run(st, [](bool) {}); });
+    } else {
+      spdlog::warn("egress: no events of the kernel's CIDR drops: {}", reader.error().ToString());
+    }
     RulesApplied(*rules);
     Status result = (*queue)->Run(stop, ctx_.clock, [&] {
       {
@@ -177,6 +194,10 @@ class EgressModule final : public Module, public HealthReporter {
         return false;
       }
       engine.SetRules(next_);
+      {
+        std::lock_guard live(live_mu_);
+        live_ = next_;
+      }
       RulesApplied(*next_);
       std::lock_guard hl(health_mu_);
       mode_ = std::string(ModeName(next_->config.mode));
@@ -213,16 +234,55 @@ class EgressModule final : public Module, public HealthReporter {
     ctx_.events.Emit(std::move(e));
   }
 
-  void Report(Event e, const Decision& d) {
-    auto now = ctx_.clock.SteadyNow();
-    if (now - window_start_ >= std::chrono::seconds(1)) {
-      window_start_ = now;
-      window_events_ = 0;
+  // A packet to a block-listed CIDR the kernel dropped (prevent) or would have (detect).
+  void OnCidrDrop(const firewall::LoggedPacket& p) {
+    std::shared_ptr<const EgressRules> rules;
+    {
+      std::lock_guard lock(live_mu_);
+      rules = live_;
     }
-    if (++window_events_ > kEventsPerSecond) {
-      std::lock_guard hl(health_mu_);
-      ++suppressed_;
-      return;
+    if (!rules) return;
+    const bool prevent = p.kind == firewall::LogKind::kDenied;
+    Event e = Event::Make(ctx_.clock, "egress", "network", prevent ? "blocked" : "detected",
+                          prevent ? Severity::kHigh : Severity::kMedium);
+    e.Set("destination.ip", p.dst_ip);
+    if (p.dst_port) e.Set("destination.port", p.dst_port);
+    e.Set("source.ip", p.src_ip);
+    if (p.src_port) e.Set("source.port", p.src_port);
+    e.Set("network.transport", p.protocol);
+    e.Set("egress.learned_by", "ip");
+    if (auto m = rules->reputation.MatchAddress(p.dst_ip)) {
+      e.Set("egress.list", m->list->name);
+      e.Set("egress.category", m->list->category);
+      e.Set("egress.risk", RiskName(m->list->risk));
+      e.Set("egress.entry", m->entry);
+      e.Set("rule.id", "egress:" + m->list->name);
+    }
+    e.Set("egress.verdict", prevent ? "blocked" : "detected");
+    e.Set("egress.mode", prevent ? "prevent" : "detect");
+    e.Set("egress.enforced_in", "kernel");
+    if (p.uid) e.Set("user.id", std::to_string(*p.uid));
+    Decision d;
+    if (p.protocol == "tcp" || p.protocol == "udp") {
+      d.transport = p.protocol;
+      d.local_port = p.src_port;
+    }
+    Report(std::move(e), d);
+  }
+
+  void Report(Event e, const Decision& d) {
+    {
+      std::lock_guard lock(rate_mu_);
+      auto now = ctx_.clock.SteadyNow();
+      if (now - window_start_ >= std::chrono::seconds(1)) {
+        window_start_ = now;
+        window_events_ = 0;
+      }
+      if (++window_events_ > kEventsPerSecond) {
+        std::lock_guard hl(health_mu_);
+        ++suppressed_;
+        return;
+      }
     }
     // The process behind the flow: by socket inode (no eBPF program here); the event says so.
     if (d.local_port != 0) {
@@ -243,6 +303,9 @@ class EgressModule final : public Module, public HealthReporter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const EgressRules> next_;
+  std::mutex live_mu_;
+  std::shared_ptr<const EgressRules> live_;  // the rules in force, for the NFLOG thread
+  std::mutex rate_mu_;
   std::chrono::steady_clock::time_point window_start_{};
   int window_events_ = 0;
   mutable std::mutex health_mu_;

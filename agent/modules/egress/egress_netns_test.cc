@@ -273,6 +273,16 @@ TEST_F(EgressNetns, DropCidrsAreEnforcedInTheKernelWithAllowCidrsFirst) {
   EXPECT_EQ(Connect("10.9.0.2", 8080), 0);
   std::string table = ShOrFail("nft list table inet ward_egress");
   EXPECT_NE(table.find("10.9.0.96/28"), std::string::npos) << table;
+  // The kernel's drop is reported (NFLOG), with the list that holds the address.
+  auto drop = WaitFor("blocked", [](const Event& e) {
+    return e.GetString("egress.learned_by") == "ip" && e.GetString("destination.ip") == "10.9.0.97";
+  });
+  ASSERT_TRUE(drop);
+  EXPECT_EQ(drop->GetString("egress.list"), "drop");
+  EXPECT_EQ(drop->GetString("egress.category"), "hijacked");
+  EXPECT_EQ(drop->GetString("egress.entry"), "10.9.0.96/28");
+  EXPECT_EQ(drop->GetString("egress.enforced_in"), "kernel");
+  EXPECT_EQ(drop->Get("destination.port"), 8080);
   ::close(listener);
 }
 

@@ -74,11 +74,18 @@ std::string CidrTableText(const EgressRules& rules) {
   AddSet(out, "block6", true, rules.reputation.BlockedCidrs(true, level));
   // Priority 10: after Ward's firewall (-10) and iptables' filter chains (0), where the IPS and
   // egress queue rules are.
-  const std::string_view verdict = rules.config.mode == Mode::kPrevent ? " drop" : "";
+  // Each drop (or, in detect mode, each packet that would be dropped) is logged to user space for
+  // its event, at most 50 a second per family; the drop itself is not limited.
+  const bool prevent = rules.config.mode == Mode::kPrevent;
+  const std::string prefix = fmt::format("ward:{}:egress.cidr", prevent ? 'd' : 'w');
   out += "  chain output {\n    type filter hook output priority 10; policy accept;\n";
   out += "    ip daddr @allow4 return\n    ip6 daddr @allow6 return\n";
-  out += fmt::format("    ip daddr @block4 counter{}\n    ip6 daddr @block6 counter{}\n", verdict,
-                     verdict);
+  for (std::string_view family : {"ip", "ip6"}) {
+    const std::string set = family == "ip" ? "@block4" : "@block6";
+    out += fmt::format("    {} daddr {} limit rate 50/second log group {} prefix \"{}\"\n", family,
+                       set, rules.config.log_group, prefix);
+    out += fmt::format("    {} daddr {} counter{}\n", family, set, prevent ? " drop" : "");
+  }
   out += "  }\n}\n";
   return out;
 }
