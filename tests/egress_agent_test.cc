@@ -75,13 +75,16 @@ TEST_F(EgressAgent, KilledWithFailOpenTrafficFlowsWithinASecond) {
   EXPECT_EQ(Resolve("blocked.example").rcode, kDnsRcodeNxDomain);
   EXPECT_EQ(HttpStatus(), 403);
   agent->Kill();
+  // The first DNS answer after the kill passes untouched: the queue has no reader and the rule's
+  // --queue-bypass lets it through (timed from the kill to the answer; the tools below are not).
   auto killed = std::chrono::steady_clock::now();
-  EXPECT_TRUE(HasEgressRules()) << "the rules stay: fail-open is the kernel's --queue-bypass";
   auto lookup = Resolve("blocked.example");  // waits at most a second for the answer
+  auto answered = std::chrono::steady_clock::now() - killed;
   EXPECT_EQ(lookup.rcode, 0);
   EXPECT_EQ(lookup.addresses, std::vector<std::string>{kCdn});
+  EXPECT_LT(answered, seconds(1));
+  EXPECT_TRUE(HasEgressRules()) << "the rules stay: fail-open is the kernel's --queue-bypass";
   EXPECT_EQ(HttpStatus(), 200);
-  EXPECT_LT(std::chrono::steady_clock::now() - killed, seconds(1) + std::chrono::milliseconds(500));
 }
 
 TEST_F(EgressAgent, KilledWithFailClosedNothingPassesUntilTheNextAgent) {
