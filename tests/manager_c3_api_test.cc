@@ -275,6 +275,37 @@ std::string IpsMatchLine(const std::string& id, std::chrono::system_clock::time_
   return e.dump() + "\n";
 }
 
+// A log inspection match at level 10 (severity 3) becomes an alert titled with the rule's
+// description, keyed by the OSSEC/Wazuh rule id.
+TEST(ManagerApiAlerts, LogInspectionAlertsAreTitledWithTheRuleDescription) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  auto [agent, cred] = m.NewAgent(k, "web-01");
+  Json e = {{"@timestamp", FormatTimestamp(m.clock().Now())},
+            {"event",
+             {{"id", "li-1"},
+              {"kind", "alert"},
+              {"module", "loginspect"},
+              {"action", "rule_matched"},
+              {"severity", 3}}},
+            {"rule",
+             {{"id", "5712"},
+              {"level", 10},
+              {"description", "sshd: brute force trying to get access to the system. <b>"},
+              {"groups", {"syslog", "sshd", "authentication_failures"}}}},
+            {"source", {{"ip", "203.0.113.7"}}}};
+  ASSERT_EQ(m.Do("POST", "/agent/v1/events", cred, e.dump() + "\n", "application/x-ndjson", "gzip")
+                .status,
+            200);
+  Reply r = m.Get("/api/v1/alerts?module=loginspect", k);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["title"],
+            "sshd: brute force trying to get access to the system. <b>");
+  EXPECT_EQ(r.body["items"][0]["rule_key"], "loginspect.rule_matched:5712");
+  EXPECT_EQ(r.body["items"][0]["agent_id"], agent);
+}
+
 TEST(ManagerApiIpsTuning, AggregatesRulesAcrossHostsOfAPolicyAndPreviewsExclusions) {
   ManagerHarness m;
   const std::string k = m.primary_key();
