@@ -38,6 +38,9 @@ constexpr const char* kRules = R"(
   <rule id="110" level="3"><decoded_as>json</decoded_as><field name="a.b">\d+</field></rule>
   <rule id="111" level="4"><decoded_as>json</decoded_as><field name="x" type="pcre2">(a+)+$</field></rule>
   <rule id="120" level="6"><decoded_as>web</decoded_as><id>^4</id><url>select|union</url></rule>
+  <rule id="121" level="7"><if_sid>120</if_sid><srcgeoip>^JP</srcgeoip></rule>
+  <rule id="122" level="9" frequency="3" timeframe="60">
+    <if_matched_sid>101</if_matched_sid><same_srcgeoip /><description>$(srcgeoip)</description></rule>
 </group>
 )";
 
@@ -51,6 +54,8 @@ std::shared_ptr<const ward::agent::loginspect::Ruleset> Load() {
   ward::agent::loginspect::RulesetConfig c;
   c.decoder_dirs = {d / "decoders"};
   c.rule_dirs = {d / "rules"};
+  // srcgeoip/dstgeoip from decoded addresses (any bytes a line carries) through libmaxminddb.
+  c.geoip_db = WARD_GEOIP_FIXTURE;
   auto rs = ward::agent::loginspect::Ruleset::Load(c);
   if (!rs.has_value()) __builtin_trap();
   return *rs;

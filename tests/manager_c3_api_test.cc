@@ -275,6 +275,138 @@ std::string IpsMatchLine(const std::string& id, std::chrono::system_clock::time_
   return e.dump() + "\n";
 }
 
+// A log inspection match at level 10 (severity 3) becomes an alert titled with the rule's
+// description, keyed by the OSSEC/Wazuh rule id.
+TEST(ManagerApiAlerts, LogInspectionAlertsAreTitledWithTheRuleDescription) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  auto [agent, cred] = m.NewAgent(k, "web-01");
+  Json e = {{"@timestamp", FormatTimestamp(m.clock().Now())},
+            {"event",
+             {{"id", "li-1"},
+              {"kind", "alert"},
+              {"module", "loginspect"},
+              {"action", "rule_matched"},
+              {"severity", 3}}},
+            {"rule",
+             {{"id", "5712"},
+              {"level", 10},
+              {"description", "sshd: brute force trying to get access to the system. <b>"},
+              {"groups", {"syslog", "sshd", "authentication_failures"}}}},
+            {"source", {{"ip", "203.0.113.7"}}}};
+  ASSERT_EQ(m.Do("POST", "/agent/v1/events", cred, e.dump() + "\n", "application/x-ndjson", "gzip")
+                .status,
+            200);
+  Reply r = m.Get("/api/v1/alerts?module=loginspect", k);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["title"],
+            "sshd: brute force trying to get access to the system. <b>");
+  EXPECT_EQ(r.body["items"][0]["rule_key"], "loginspect.rule_matched:5712");
+  EXPECT_EQ(r.body["items"][0]["agent_id"], agent);
+}
+
+// Active response's blocks as the manager sees them: derived from the hosts' address_blocked /
+// address_unblocked events (expired, removed and other tenants' blocks are not listed); removal
+// queues the agent's firewall.unblock command.
+Json FirewallEvent(const std::string& id, std::chrono::system_clock::time_point at,
+                   const std::string& action, const std::string& address, int duration_s = 0) {
+  Json e = {{"@timestamp", FormatTimestamp(at)},
+            {"event",
+             {{"id", id},
+              {"kind", "event"},
+              {"module", "firewall"},
+              {"action", action},
+              {"severity", action == "address_blocked" ? 3 : 0}}},
+            {"source", {{"ip", address}}},
+            {"rule", {{"id", "ssh-brute"}}}};
+  if (action == "address_blocked") {
+    e["firewall"] = {
+        {"duration_s", duration_s}, {"mode", "prevent"}, {"cause", {{"module", "loginspect"}}}};
+  } else {
+    e["firewall"] = {{"reason", "removed"}};
+  }
+  return e;
+}
+
+TEST(ManagerApiBlockedAddresses, ListsActiveBlocksFromEventsAndUnblocksThroughACommand) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  const std::string auditor = m.NewKey(k, "auditor");
+  auto [agent, cred] = m.NewAgent(k, "web-01");
+  auto [agent2, cred2] = m.NewAgent(k, "web-02");
+  auto [other_tenant, other_key] = m.NewTenant("other");
+  auto [other_agent, other_cred] = m.NewAgent(other_key, "x-01");
+  const auto now = m.clock().Now();
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  auto post = [&](const std::string& c, const std::vector<Json>& events) {
+    std::string body;
+    for (const auto& e : events) body += e.dump() + "\n";
+    return m.Do("POST", "/agent/v1/events", c, body, "application/x-ndjson", "gzip").status;
+  };
+  ASSERT_EQ(
+      post(cred, {FirewallEvent("b-1", now - minutes(10), "address_blocked", "203.0.113.7", 3600),
+                  // expired an hour ago
+                  FirewallEvent("b-2", now - hours(2), "address_blocked", "198.51.100.2", 3600),
+                  // blocked, then removed
+                  FirewallEvent("b-3", now - minutes(30), "address_blocked", "198.51.100.3", 3600),
+                  FirewallEvent("u-3", now - minutes(20), "address_unblocked", "198.51.100.3"),
+                  // removed, then blocked again: active
+                  FirewallEvent("u-4", now - minutes(50), "address_unblocked", "2001:db8::4"),
+                  FirewallEvent("b-4", now - minutes(5), "address_blocked", "2001:db8::4", 600)}),
+      200);
+  ASSERT_EQ(
+      post(cred2, {FirewallEvent("b-5", now - minutes(1), "address_blocked", "203.0.113.7", 120)}),
+      200);
+  ASSERT_EQ(post(other_cred,
+                 {FirewallEvent("b-6", now - minutes(1), "address_blocked", "192.0.2.66", 3600)}),
+            200);
+
+  Reply r = m.Get("/api/v1/blocked-addresses", auditor);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 3u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["agent_id"], agent2);  // newest block first
+  EXPECT_EQ(r.body["items"][1]["address"], "2001:db8::4");
+  EXPECT_EQ(r.body["items"][1]["expires_at"], FormatTimestamp(now + minutes(5)));
+  EXPECT_EQ(r.body["items"][2]["address"], "203.0.113.7");
+  EXPECT_EQ(r.body["items"][2]["rule_id"], "ssh-brute");
+  EXPECT_EQ(r.body["items"][2]["cause_module"], "loginspect");
+  EXPECT_EQ(r.body["items"][2]["mode"], "prevent");
+  EXPECT_EQ(r.body["truncated"], false);
+  r = m.Get("/api/v1/blocked-addresses?agent=" + agent, k);
+  ASSERT_EQ(r.body["items"].size(), 2u) << r.raw;
+  // Time passes: the 10-minute block on 2001:db8::4 ends.
+  m.clock().Advance(minutes(6));
+  EXPECT_EQ(m.Get("/api/v1/blocked-addresses?agent=" + agent, k).body["items"].size(), 1u);
+  // The other tenant sees only its own.
+  r = m.Get("/api/v1/blocked-addresses", other_key);
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["address"], "192.0.2.66");
+  EXPECT_EQ(m.Get("/api/v1/blocked-addresses?window=1y", k).status, 400);
+
+  // Removal: a command for the agent, by operators and admins only.
+  EXPECT_EQ(m.Delete("/api/v1/agents/" + agent + "/blocked-addresses/203.0.113.7", auditor).status,
+            403);
+  EXPECT_EQ(m.Delete("/api/v1/agents/" + agent + "/blocked-addresses/not-an-ip", k).status, 400);
+  EXPECT_EQ(m.Delete("/api/v1/agents/" + other_agent + "/blocked-addresses/192.0.2.66", k).status,
+            404);
+  r = m.Delete("/api/v1/agents/" + agent + "/blocked-addresses/203.0.113.7", k);
+  ASSERT_EQ(r.status, 202) << r.raw;
+  EXPECT_EQ(r.body["command"]["name"], "firewall.unblock");
+  EXPECT_EQ(r.body["command"]["args"]["address"], "203.0.113.7");
+  r = m.Delete("/api/v1/agents/" + agent + "/blocked-addresses", k);
+  ASSERT_EQ(r.status, 202) << r.raw;
+  EXPECT_TRUE(r.body["command"]["args"].empty()) << r.raw;
+  r = m.Get("/api/v1/agents/" + agent + "/commands", k);
+  ASSERT_EQ(r.body["items"].size(), 2u) << r.raw;
+  // The agent's answer, an address_unblocked event, takes it off the list.
+  m.clock().Advance(std::chrono::seconds(1));
+  ASSERT_EQ(post(cred, {FirewallEvent("u-1", m.clock().Now(), "address_unblocked", "203.0.113.7")}),
+            200);
+  EXPECT_EQ(m.Get("/api/v1/blocked-addresses?agent=" + agent, k).body["items"].size(), 0u);
+}
+
 TEST(ManagerApiIpsTuning, AggregatesRulesAcrossHostsOfAPolicyAndPreviewsExclusions) {
   ManagerHarness m;
   const std::string k = m.primary_key();

@@ -598,6 +598,30 @@ json Build() {
                                       "preview: only requests under this path prefix (normalised "
                                       "as the agent does: docs/ips.md)")}))}};
 
+  paths["/blocked-addresses"] = {
+      {"get",
+       Op("Addresses active response blocks now on each host (from the hosts' address_blocked "
+          "and address_unblocked events; docs/firewall.md)",
+          "any",
+          Merge({{"200", Resp("blocked addresses", {{"type", "object"}})}},
+                Errors({400, 401, 429})),
+          nullptr,
+          json::array(
+              {QueryParamSpec("agent", "agent id (default: every host)"),
+               QueryParamSpec("window", "how far back to read events, 1m..90d, default 7d")}))}};
+  const json address_param = {
+      {"name", "address"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  paths["/agents/{id}/blocked-addresses"] = {
+      {"parameters", json::array({IdParam()})},
+      {"delete",
+       Op("Unblock every address on the host: queues the firewall.unblock command",
+          "admin, operator", Merge({{"202", Resp("queued", {{"type", "object"}})}}, write))}};
+  paths["/agents/{id}/blocked-addresses/{address}"] = {
+      {"parameters", json::array({IdParam(), address_param})},
+      {"delete",
+       Op("Unblock one address on the host: queues the firewall.unblock command", "admin, operator",
+          Merge({{"202", Resp("queued", {{"type", "object"}})}}, write))}};
+
   return {
       {"openapi", "3.0.3"},
       {"info",

@@ -44,7 +44,7 @@ json DocOf(const StoredEvent& e) {
   json::parser_callback_t keep = [](int depth, json::parse_event_t event, json& parsed) {
     if (depth == 1 && event == json::parse_event_t::key) {
       const std::string& k = parsed.get_ref<const std::string&>();
-      return k == "rule" || k == "ips" || k == "message";
+      return k == "rule" || k == "ips" || k == "message";  // rule: id, name, description
     }
     return true;
   };
@@ -78,6 +78,8 @@ std::string KeyFrom(const StoredEvent& e, const json& doc) {
 std::string TitleFrom(const StoredEvent& e, const json& doc) {
   std::string t = FirstString(doc, {"ips", "messages"});
   if (t.empty()) t = FirstString(doc, {"rule", "name"});
+  // Log inspection: the OSSEC/Wazuh rule's description, its fields already substituted.
+  if (t.empty()) t = FirstString(doc, {"rule", "description"});
   if (t.empty()) t = FirstString(doc, {"message"});
   if (t.empty()) t = e.module + " " + e.action;
   return Cut(std::move(t), 512);

@@ -17,6 +17,7 @@ struct LogtestOptions {
   std::vector<std::string> rules;
   std::vector<std::string> decoders;
   std::string lists;
+  std::string geoip_db;
   std::string unit;
   bool quiet = false;
 };
@@ -40,6 +41,7 @@ int Logtest(const LogtestOptions& o) {
   }
   for (const auto& d : o.decoders) config.decoder_dirs.push_back(d);
   if (!o.lists.empty()) config.lists_dir = o.lists;
+  config.geoip_db = o.geoip_db;
   auto loaded = loginspect::Ruleset::Load(config);
   if (!loaded) return Fail(loaded.error());
   std::string want_rule;
@@ -86,6 +88,8 @@ void AddLoginspectCommands(CLI::App& app, CommonOptions& /*opt*/, int& rc) {
                   "default ruleset");
   cmd->add_option("--decoders", o->decoders, "Decoders directory");
   cmd->add_option("--lists", o->lists, "CDB lists directory (etc/lists/...)");
+  cmd->add_option("--geoip-db", o->geoip_db,
+                  "MaxMind City database (.mmdb) for srcgeoip/dstgeoip (Wazuh's <geoipdb>)");
   cmd->add_option("-U", o->unit, "RULE:LEVEL:DECODER expected for the last line");
   cmd->add_flag("-q", o->quiet, "Print nothing");
   cmd->callback([o, &rc] { rc = Logtest(*o); });

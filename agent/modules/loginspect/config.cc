@@ -133,7 +133,7 @@ Result<LoginspectConfig> ParseLoginspectConfig(const ConfigNode& section) {
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(CheckKeys(
       section,
-      {"enabled", "default_ruleset", "rules", "decoders", "lists", "rule_exclude",
+      {"enabled", "default_ruleset", "rules", "decoders", "lists", "geoip_db", "rule_exclude",
        "decoder_exclude", "files", "journald", "poll_interval", "max_backlog", "on_backlog"}));
   if (const ConfigNode* n = section.Find("enabled")) {
     WARD_ASSIGN_OR_RETURN(c.enabled, ReadBool(*n));
@@ -150,6 +150,10 @@ Result<LoginspectConfig> ParseLoginspectConfig(const ConfigNode& section) {
   if (const ConfigNode* n = section.Find("lists")) {
     WARD_ASSIGN_OR_RETURN(c.lists_dir, ReadString(*n));
     WARD_RETURN_IF_ERROR(CheckAbsolute(*n, c.lists_dir));
+  }
+  if (const ConfigNode* n = section.Find("geoip_db")) {
+    WARD_ASSIGN_OR_RETURN(c.geoip_db, ReadString(*n));
+    WARD_RETURN_IF_ERROR(CheckAbsolute(*n, c.geoip_db));
   }
   if (const ConfigNode* n = section.Find("rule_exclude")) {
     WARD_ASSIGN_OR_RETURN(c.rule_excludes, ReadStringList(*n));

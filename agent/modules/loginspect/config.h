@@ -56,6 +56,7 @@ struct LoginspectConfig {
   std::vector<std::string> rule_dirs;
   std::vector<std::string> decoder_dirs;
   std::string lists_dir;
+  std::string geoip_db;  // MaxMind City .mmdb (absolute); empty: no srcgeoip/dstgeoip
   std::vector<std::string> rule_excludes;
   std::vector<std::string> decoder_excludes;
   std::vector<FileSpec> files;

@@ -60,6 +60,14 @@ TEST(LoginspectConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_FALSE(Parse("loginspect:\n  unknown: 1\n").has_value());
   EXPECT_FALSE(Parse("loginspect:\n  max_backlog: 10k\n").has_value());
   EXPECT_FALSE(Parse("loginspect:\n  files: [/x, /x]\n").has_value());
+
+  auto relative_geoip = Parse("loginspect:\n  geoip_db: GeoLite2-City.mmdb\n");
+  ASSERT_FALSE(relative_geoip.has_value());
+  EXPECT_NE(relative_geoip.error().message().find("geoip_db"), std::string::npos)
+      << relative_geoip.error().message();
+  auto geoip = Parse("loginspect:\n  geoip_db: /var/lib/GeoIP/GeoLite2-City.mmdb\n");
+  ASSERT_TRUE(geoip.has_value()) << geoip.error().ToString();
+  EXPECT_EQ(geoip->geoip_db, "/var/lib/GeoIP/GeoLite2-City.mmdb");
 }
 
 }  // namespace

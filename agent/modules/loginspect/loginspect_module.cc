@@ -68,6 +68,7 @@ Result<std::shared_ptr<const Ruleset>> LoadRuleset(const LoginspectConfig& c) {
   for (const auto& d : c.decoder_dirs) rc.decoder_dirs.emplace_back(d);
   for (const auto& d : c.rule_dirs) rc.rule_dirs.emplace_back(d);
   if (!c.lists_dir.empty()) rc.lists_dir = c.lists_dir;
+  rc.geoip_db = c.geoip_db;
   rc.rule_excludes = c.rule_excludes;
   rc.decoder_excludes = c.decoder_excludes;
   return Ruleset::Load(rc);

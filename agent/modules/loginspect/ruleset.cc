@@ -31,8 +31,8 @@ const std::string* Event::Static(std::string_view name) const {
 
 int Event::StaticId(std::string_view n) {
   static constexpr std::string_view kNames[kStaticCount] = {
-      "srcip",   "dstip", "srcport", "dstport", "protocol", "action",     "srcuser",
-      "dstuser", "id",    "status",  "url",     "data",     "extra_data", "system_name"};
+      "srcip", "dstip",  "srcport", "dstport", "protocol",   "action",      "srcuser",  "dstuser",
+      "id",    "status", "url",     "data",    "extra_data", "system_name", "srcgeoip", "dstgeoip"};
   for (int i = 0; i < kStaticCount; ++i) {
     if (kNames[i] == n) return i;
   }
@@ -195,6 +195,11 @@ class RulesetLoader {
         r->decoded_as = config_.rewrite_60000_decoded_as;
         r->category.clear();
       }
+    }
+    if (!config_.geoip_db.empty()) {
+      auto db = GeoIpDatabase::Open(config_.geoip_db);
+      if (!db) return db.error();
+      set_->geoip_ = std::move(*db);
     }
     BuildTree();
     return std::shared_ptr<const Ruleset>(set_);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "agent/modules/loginspect/expression.h"
+#include "agent/modules/loginspect/geoip.h"
 #include "common/status.h"
 
 namespace ward::agent::loginspect {
@@ -37,6 +38,9 @@ struct RulesetConfig {
   // Applied after loading, before the tree is built: replaces rule 60000's decoded_as/category
   // (runtests.py's Windows eventchannel rewrite). Empty: no change.
   std::string rewrite_60000_decoded_as;
+  // A MaxMind City database (geoip.h) for srcgeoip/dstgeoip; empty: those fields never exist
+  // (rules that test them do not match), as in analysisd without a <geoipdb>.
+  std::filesystem::path geoip_db;
 };
 
 struct Decoder {
@@ -146,8 +150,9 @@ struct Event {
     bool is_static = false;  // one of Eventinfo's fixed members (srcip, dstuser, ...)
   };
   std::vector<DecodedField> fields;  // decoding order (add through Decoded / AddDynamic)
-  static constexpr int kStaticCount = 14;
-  int8_t static_slot[kStaticCount] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  static constexpr int kStaticCount = 16;
+  int8_t static_slot[kStaticCount] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                      -1, -1, -1, -1, -1, -1, -1, -1};
   int dynamic_count = 0;
   int64_t time = 0;  // seconds (session clock)
   const Rule* rule = nullptr;
@@ -157,7 +162,7 @@ struct Event {
   // A dynamic field (OSSEC's FindField: the first one decoded with that name, any case).
   const std::string* Field(std::string_view name) const;
   // A static field: srcip dstip srcport dstport protocol action srcuser dstuser id status url
-  // data extra_data system_name (the last value decoded).
+  // data extra_data system_name srcgeoip dstgeoip (the last value decoded).
   const std::string* Static(std::string_view name) const;
   // Stores `value` under `name`: a static field when the name is one, else a dynamic one.
   void Decoded(std::string_view name, std::string value);
@@ -165,7 +170,7 @@ struct Event {
   void AddDynamic(std::string name, std::string value);
   static bool IsStaticName(std::string_view name) { return StaticId(name) >= 0; }
   // 0..kStaticCount-1 for srcip dstip srcport dstport protocol action srcuser dstuser id status
-  // url data extra_data system_name, -1 otherwise.
+  // url data extra_data system_name srcgeoip dstgeoip, -1 otherwise.
   static int StaticId(std::string_view name);
   const std::string* StaticById(int id) const {
     int8_t slot = static_slot[id];
@@ -190,6 +195,8 @@ class Ruleset {
     return history_groups_.count(group) != 0;
   }
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // The GeoIP database of RulesetConfig::geoip_db, or nullptr.
+  const GeoIpDatabase* geoip() const { return geoip_.get(); }
 
  private:
   friend class RulesetLoader;
@@ -201,6 +208,7 @@ class Ruleset {
   std::vector<Rule*> roots_;
   std::map<std::string, bool> history_groups_;
   std::vector<std::string> warnings_;
+  std::shared_ptr<const GeoIpDatabase> geoip_;
 };
 
 // The result of one line.
@@ -222,6 +230,9 @@ class Session {
  private:
   void PreDecode(Event& ev) const;
   void Decode(Event& ev) const;
+  // srcgeoip/dstgeoip from the decoded srcip/dstip (analysisd's fillData), when a database is
+  // loaded and the decoder did not set them itself.
+  void AddGeoIp(Event& ev) const;
   const Rule* Check(Event& ev, const Rule& rule);
   bool CheckContext(Event& ev, const Rule& rule);
   bool Matches(const Rule& rule, const Expression& e, const char* text,

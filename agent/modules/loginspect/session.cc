@@ -399,6 +399,20 @@ void Session::Decode(Event& ev) const {
   }
 }
 
+void Session::AddGeoIp(Event& ev) const {
+  static const int kSrcIp = Event::StaticId("srcip");
+  static const int kDstIp = Event::StaticId("dstip");
+  static const int kSrcGeo = Event::StaticId("srcgeoip");
+  static const int kDstGeo = Event::StaticId("dstgeoip");
+  for (auto [ip_id, geo_id] : {std::pair{kSrcIp, kSrcGeo}, std::pair{kDstIp, kDstGeo}}) {
+    const std::string* ip = ev.StaticById(ip_id);
+    if (ip == nullptr || ev.StaticById(geo_id) != nullptr) continue;
+    if (auto geo = ruleset_->geoip()->Lookup(*ip)) {
+      ev.Decoded(geo_id == kSrcGeo ? "srcgeoip" : "dstgeoip", std::move(*geo));
+    }
+  }
+}
+
 namespace {
 
 bool HasDynamic(const Event& ev) { return ev.dynamic_count > 0; }
@@ -731,6 +745,7 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
   }
   Decode(*ev);
+  if (ruleset_->geoip() != nullptr) AddGeoIp(*ev);
   Verdict v;
   v.event = ev;
   std::string_view type = TypeOf(*ev);

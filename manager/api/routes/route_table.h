@@ -94,6 +94,8 @@ void AddAuditRoutes(RouteTable& table, RouteDeps deps);      // /audit
 void AddUserRoutes(RouteTable& table, RouteDeps deps);       // /users (console users)
 void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
 void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
+// /blocked-addresses, /agents/{id}/blocked-addresses (active response)
+void AddBlockedAddressRoutes(RouteTable& table, RouteDeps deps);
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 
