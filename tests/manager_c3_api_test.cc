@@ -407,6 +407,98 @@ TEST(ManagerApiBlockedAddresses, ListsActiveBlocksFromEventsAndUnblocksThroughAC
   EXPECT_EQ(m.Get("/api/v1/blocked-addresses?agent=" + agent, k).body["items"].size(), 0u);
 }
 
+// Tenant-wide IP lists: a firewall policy names a list it does not define; the manager
+// validates it with the tenant's list merged in, sends the merged document to the hosts, and a
+// change of the list gives the policy a new version (the hosts get it at their next heartbeat).
+TEST(ManagerApiIpLists, PoliciesUseTenantListsAndAChangeReachesTheirHosts) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  const std::string auditor = m.NewKey(k, "auditor");
+  Reply r = m.Do("PUT", "/api/v1/ip-lists/office", k,
+                 Json{{"description", "HQ"}, {"entries", {"10.1.0.0/16", "2001:db8::/32"}}}.dump());
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["policies_updated"].size(), 0u);
+  // Bad input names what was wrong; nothing is stored.
+  r = m.Do("PUT", "/api/v1/ip-lists/office", k,
+           Json{{"entries", {"10.1.0.0/16", "10.1.0.1/16"}}}.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["field"], "entries[1]") << r.raw;
+  EXPECT_EQ(m.Do("PUT", "/api/v1/ip-lists/-bad", k, Json{{"entries", Json::array()}}.dump()).status,
+            400);
+  EXPECT_EQ(
+      m.Do("PUT", "/api/v1/ip-lists/x", auditor, Json{{"entries", Json::array()}}.dump()).status,
+      403);
+  EXPECT_EQ(m.Get("/api/v1/ip-lists/office", k).body["entries"].size(), 2u);
+
+  const Json doc = {{"firewall",
+                     {{"rules",
+                       {{{"id", "ssh-office"},
+                         {"direction", "inbound"},
+                         {"protocol", "tcp"},
+                         {"local_ports", 22},
+                         {"remote_lists", {"office"}},
+                         {"action", "allow"}}}}}}};
+  r = m.Post("/api/v1/policies", k, {{"name", "web"}, {"document", doc}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const std::string pid = r.body["id"];
+  // A list that exists nowhere is refused, naming it.
+  Json unknown = doc;
+  unknown["firewall"]["rules"][0]["remote_lists"] = {"nope"};
+  r = m.Post("/api/v1/policies", k, {{"name", "bad"}, {"document", unknown}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.raw.find("nope"), std::string::npos) << r.raw;
+  // The same through YAML text.
+  r = m.Post("/api/v1/policies", k,
+             {{"name", "text"},
+              {"document_text",
+               "firewall:\n  rules:\n    - {id: a, direction: in, remote_lists: [office], "
+               "action: deny}\n"}});
+  EXPECT_EQ(r.status, 201) << r.raw;
+
+  auto [agent, cred] = m.NewAgent(k, "web-01", pid);
+  auto heartbeat = [&](int version) {
+    return m.Post("/agent/v1/heartbeat", cred,
+                  {{"machine_id", "machine-1"},
+                   {"status", {{"version", "0.1.1"}, {"policy_version", version}}},
+                   {"command_results", Json::array()}});
+  };
+  Reply h = heartbeat(0);
+  ASSERT_EQ(h.status, 200) << h.raw;
+  EXPECT_EQ(h.body["policy"]["version"], 1);
+  EXPECT_EQ(h.body["policy"]["document"]["firewall"]["ip_lists"]["office"],
+            Json({"10.1.0.0/16", "2001:db8::/32"}))
+      << h.raw;
+  // The stored policy stays as written.
+  EXPECT_FALSE(
+      m.Get("/api/v1/policies/" + pid, k).body["document"]["firewall"].contains("ip_lists"));
+
+  m.clock().Advance(std::chrono::seconds(5));
+  r = m.Do("PUT", "/api/v1/ip-lists/office", k, Json{{"entries", {"10.9.0.0/16"}}}.dump());
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["policies_updated"].size(), 2u) << r.raw;  // "web" and "text"
+  h = heartbeat(1);
+  ASSERT_EQ(h.status, 200) << h.raw;
+  EXPECT_EQ(h.body["policy"]["version"], 2);
+  EXPECT_EQ(h.body["policy"]["document"]["firewall"]["ip_lists"]["office"], Json({"10.9.0.0/16"}));
+
+  // In use: not deleted. A policy's own list of the same name wins over the tenant's.
+  r = m.Delete("/api/v1/ip-lists/office", k);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.raw.find("web"), std::string::npos) << r.raw;
+  Json own = doc;
+  own["firewall"]["ip_lists"] = {{"office", {"192.0.2.0/24"}}};
+  r = m.Post("/api/v1/policies", k, {{"name", "own"}, {"document", own}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  r = m.Do("PUT", "/api/v1/ip-lists/office", k, Json{{"entries", {"10.8.0.0/16"}}}.dump());
+  EXPECT_EQ(r.body["policies_updated"].size(), 2u) << "not the policy with its own list";
+
+  // Other tenants see none of it.
+  auto [other, other_key] = m.NewTenant("other");
+  EXPECT_EQ(m.Get("/api/v1/ip-lists", other_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/ip-lists/office", other_key).status, 404);
+  EXPECT_EQ(m.Get("/api/v1/ip-lists", auditor).body["items"].size(), 1u);
+}
+
 TEST(ManagerApiIpsTuning, AggregatesRulesAcrossHostsOfAPolicyAndPreviewsExclusions) {
   ManagerHarness m;
   const std::string k = m.primary_key();

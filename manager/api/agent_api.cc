@@ -8,6 +8,7 @@
 #include "manager/api/views.h"
 #include "manager/auth/secrets.h"
 #include "manager/services/alerts.h"
+#include "manager/services/ip_lists.h"
 
 namespace ward::manager {
 
@@ -21,6 +22,16 @@ HttpResponse AgentError(int status, std::string code, std::string message, std::
 
 HttpResponse Unauthenticated(std::string message) {
   return AgentError(401, "unauthenticated", std::move(message));
+}
+
+// The tenant's IP lists the policy's firewall section names without defining them, merged in
+// (services/ip_lists.h): the agent gets a self-contained document.
+Status MergeTenantIpLists(Store& store, Policy& p) {
+  if (ExternalIpListNames(p.document).empty()) return Status::Ok();
+  auto lists = store.ListIpLists(p.tenant_id);
+  if (!lists) return lists.error();
+  p.document = WithTenantIpLists(p.document, *lists);
+  return Status::Ok();
 }
 
 // Agent-side store failures: 503 when the database is away (the agent retries), else 500.
@@ -178,6 +189,7 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   if (policy_id) {
     auto p = store_.GetPolicy(tenant_id, *policy_id);
     if (p) {
+      if (Status s = MergeTenantIpLists(store_, *p); !s.ok()) return StoreError(s);
       policy = std::move(*p);
     } else if (p.error().code() == StatusCode::kNotFound) {
       policy_id.reset();  // deleted since the token was made
@@ -292,7 +304,10 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
   if (agent.policy_id) {
     auto p = store_.GetPolicy(agent.tenant_id, *agent.policy_id);
     if (p) {
-      if (p->version != agent_version) out["policy"] = AgentPolicyJson(*p);
+      if (p->version != agent_version) {
+        if (Status s = MergeTenantIpLists(store_, *p); !s.ok()) return StoreError(s);
+        out["policy"] = AgentPolicyJson(*p);
+      }
     } else if (p.error().code() != StatusCode::kNotFound) {
       return StoreError(p.error());
     }

@@ -48,6 +48,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddAlertRoutes(*rest_, deps);
   AddIpsTuningRoutes(*rest_, deps);
   AddBlockedAddressRoutes(*rest_, deps);
+  AddIpListRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }

@@ -622,6 +622,32 @@ json Build() {
        Op("Unblock one address on the host: queues the firewall.unblock command", "admin, operator",
           Merge({{"202", Resp("queued", {{"type", "object"}})}}, write))}};
 
+  const json name_param = {
+      {"name", "name"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  const json ip_list = {{"type", "object"},
+                        {"properties",
+                         {{"name", {{"type", "string"}}},
+                          {"description", {{"type", "string"}}},
+                          {"entries", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+                          {"updated_at", {{"type", "string"}, {"format", "date-time"}}}}}};
+  paths["/ip-lists"] = {
+      {"get", Op("Tenant-wide IP lists that firewall policies name (docs/firewall.md)", "any",
+                 Merge({{"200", Resp("lists", {{"type", "object"}})}}, read))}};
+  paths["/ip-lists/{name}"] = {
+      {"parameters", json::array({name_param})},
+      {"get", Op("Get an IP list", "any", Merge({{"200", Resp("list", ip_list)}}, read))},
+      {"put",
+       Op("Create or replace an IP list; every policy that uses it gets a new version",
+          "admin, operator",
+          Merge({{"200", Resp("replaced", ip_list)}, {"201", Resp("created", ip_list)}}, write),
+          {{"type", "object"},
+           {"required", json::array({"entries"})},
+           {"properties",
+            {{"description", {{"type", "string"}}},
+             {"entries", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}})},
+      {"delete", Op("Delete an IP list (409 while a policy uses it)", "admin, operator",
+                    Merge({{"204", {{"description", "deleted"}}}}, write))}};
+
   return {
       {"openapi", "3.0.3"},
       {"info",

@@ -219,6 +219,15 @@ std::vector<std::string> V4(Dialect d) {
   return s;
 }
 
+// Tenant-wide IP lists (issue 17): named address lists that firewall policies reference by name
+// (docs/firewall.md "IP lists"); entries as a JSON array of CIDRs.
+std::vector<std::string> VIpLists(Dialect d) {
+  return Table(d, "ip_lists",
+               "tenant_id {ID} NOT NULL, name {NAME} NOT NULL, description {TEXT} NOT NULL, "
+               "entries {TEXT} NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, name)",
+               {});
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -228,6 +237,7 @@ const std::vector<Migration>& Migrations() {
       {"console users and sessions", &V2},
       {"console users' time zone and TOTP second factor", &V3},
       {"policy versions, alerts", &V4},
+      {"tenant-wide IP lists", &VIpLists},
   };
   return kMigrations;
 }

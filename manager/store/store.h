@@ -181,6 +181,16 @@ struct PolicyVersion {
   TimePoint saved_at;
 };
 
+// A tenant-wide IP list (issue 17, docs/firewall.md "IP lists"): a named list of addresses and
+// CIDRs (e.g. the office ranges) that every firewall policy of the tenant can name.
+struct IpList {
+  std::string tenant_id;
+  std::string name;  // 1..64 of [A-Za-z0-9_.-]
+  std::string description;
+  std::vector<std::string> entries;  // CIDRs / addresses, as written
+  TimePoint updated_at;
+};
+
 // Alerts (schema version 4, docs/alerts.md): severe events grouped per (source, rule_key,
 // agent) while the group is not resolved and its events come within the de-duplication window.
 enum class AlertState { kOpen, kAcknowledged, kResolved };
@@ -457,6 +467,15 @@ class Store {
                                                                 const std::string& policy_id) = 0;
   virtual Result<PolicyVersion> GetPolicyVersion(const std::string& tenant_id,
                                                  const std::string& policy_id, int version) = 0;
+
+  // ---- tenant-wide IP lists (issue 17) ----
+  // By name.
+  virtual Result<std::vector<IpList>> ListIpLists(const std::string& tenant_id) = 0;
+  virtual Result<IpList> GetIpList(const std::string& tenant_id, const std::string& name) = 0;
+  // Creates or replaces the list; returns true when it was created.
+  virtual Result<bool> PutIpList(const IpList& list) = 0;
+  // kNotFound when there is no such list.
+  virtual Status DeleteIpList(const std::string& tenant_id, const std::string& name) = 0;
 
   // Commands queued for agents.
   virtual Status QueueCommand(const Command& c) = 0;

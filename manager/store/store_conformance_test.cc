@@ -1931,6 +1931,49 @@ std::string BackendName(const ::testing::TestParamInfo<Dialect>& info) {
   return std::string(DialectName(info.param));
 }
 
+// ---- tenant-wide IP lists (issue 17) ----
+TEST_P(StoreConformance, IpListsArePerTenantCreatedReplacedAndDeleted) {
+  Tenant t = MakeTenant("acme");
+  Tenant other = MakeTenant("other");
+  IpList office{t.id,
+                "office",
+                "HQ and VPN",
+                {"10.1.0.0/16", "2001:db8::/32"},
+                TimePoint(std::chrono::seconds(1))};
+  EXPECT_TRUE(OK(store_->PutIpList(office)));
+  IpList admins{t.id, "admins", "", {"192.0.2.10"}, TimePoint(std::chrono::seconds(2))};
+  EXPECT_TRUE(OK(store_->PutIpList(admins)));
+  // The same name in another tenant is another list.
+  EXPECT_TRUE(OK(store_->PutIpList(IpList{other.id, "office", "", {"172.16.0.0/12"}, {}})));
+
+  auto lists = OK(store_->ListIpLists(t.id));
+  ASSERT_EQ(lists.size(), 2u);
+  EXPECT_EQ(lists[0].name, "admins");  // by name
+  EXPECT_EQ(lists[1].entries, (std::vector<std::string>{"10.1.0.0/16", "2001:db8::/32"}));
+  EXPECT_EQ(lists[1].description, "HQ and VPN");
+  EXPECT_EQ(lists[1].updated_at, TimePoint(std::chrono::seconds(1)));
+
+  office.entries = {"10.2.0.0/16"};
+  office.updated_at = TimePoint(std::chrono::seconds(3));
+  EXPECT_FALSE(OK(store_->PutIpList(office))) << "replaced, not created";
+  IpList got = OK(store_->GetIpList(t.id, "office"));
+  EXPECT_EQ(got.entries, (std::vector<std::string>{"10.2.0.0/16"}));
+  EXPECT_EQ(OK(store_->GetIpList(other.id, "office")).entries,
+            (std::vector<std::string>{"172.16.0.0/12"}));
+
+  EXPECT_OK(store_->DeleteIpList(t.id, "office"));
+  EXPECT_EQ(store_->DeleteIpList(t.id, "office").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetIpList(t.id, "office").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->ListIpLists(other.id)).size(), 1u);
+  EXPECT_EQ(store_->PutIpList(IpList{t.id, std::string(65, 'x'), "", {}, {}}).error().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->PutIpList(IpList{"no-such-tenant", "x", "", {}, {}}).error().code(),
+            StatusCode::kNotFound);
+  // A tenant's deletion takes its lists.
+  EXPECT_OK(store_->DeleteTenant(other.id));
+  EXPECT_EQ(OK(store_->ListIpLists(other.id)).size(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
                          ::testing::Values(Dialect::kSqlite, Dialect::kPostgres, Dialect::kMysql),
                          BackendName);

@@ -10,6 +10,7 @@
 #include "manager/api/routes/route_table.h"
 #include "manager/api/views.h"
 #include "manager/auth/secrets.h"
+#include "manager/services/ip_lists.h"
 
 namespace ward::manager {
 
@@ -87,8 +88,10 @@ std::optional<DocError> ValidateNode(ConfigNode node, std::string_view source) {
   return std::nullopt;
 }
 
-std::optional<DocError> ValidatePolicyDocument(const json& doc) {
-  auto node = ConfigNode::FromJson(doc, "document");
+// `lists`: the tenant's IP lists, merged into the firewall section where it names lists it does
+// not define (services/ip_lists.h), as the agent will receive it.
+std::optional<DocError> ValidatePolicyDocument(const json& doc, const std::vector<IpList>& lists) {
+  auto node = ConfigNode::FromJson(WithTenantIpLists(doc, lists), "document");
   if (!node) return DocError{BadRequest("invalid_policy", "document", node.error().message())};
   return ValidateNode(std::move(*node), "document");
 }
@@ -122,6 +125,7 @@ class JsonSyntax final : public nlohmann::json_sax<json> {
 // validated with the agent's own parser: errors name the key and the line. The document stored
 // is the parsed tree as JSON (comments are not kept).
 ApiResult<json> DocumentFromText(const std::string& text, std::string_view format,
+                                 const std::vector<IpList>& lists,
                                  std::optional<DocError>& failure) {
   constexpr std::string_view kSource = "document_text";
   if (format == "json") {
@@ -150,7 +154,7 @@ ApiResult<json> DocumentFromText(const std::string& text, std::string_view forma
     if (format == "json") {
       // Valid JSON the YAML reader refuses (tabs as indentation, ...): validate without lines.
       json doc = json::parse(text, nullptr, false);
-      if (auto e = ValidatePolicyDocument(doc)) {
+      if (auto e = ValidatePolicyDocument(doc, lists)) {
         failure = e;
         return json();
       }
@@ -167,6 +171,15 @@ ApiResult<json> DocumentFromText(const std::string& text, std::string_view forma
     return json();
   }
   json doc = node->ToJson();
+  if (!ExternalIpListNames(doc).empty()) {
+    // Tenant lists merged in: validated as the agent will get it (errors name the key, without
+    // the line).
+    if (auto e = ValidatePolicyDocument(doc, lists)) {
+      failure = e;
+      return json();
+    }
+    return doc;
+  }
   if (auto e = ValidateNode(std::move(*node), kSource)) {
     failure = e;
     return json();
@@ -176,7 +189,8 @@ ApiResult<json> DocumentFromText(const std::string& text, std::string_view forma
 
 // The document of a create/update body: "document" (a JSON object) or "document_text" (YAML or
 // JSON text, "document_format": "yaml" (default) or "json"). nullopt: neither was given.
-std::optional<json> BodyDocument(const json& body, std::optional<DocError>& failure) {
+std::optional<json> BodyDocument(const json& body, const std::vector<IpList>& lists,
+                                 std::optional<DocError>& failure) {
   const bool has_doc = body.contains("document");
   const bool has_text = body.contains("document_text");
   if (has_doc && has_text) {
@@ -191,7 +205,7 @@ std::optional<json> BodyDocument(const json& body, std::optional<DocError>& fail
           BadRequest("invalid_field", "document_format", "document_format: expected yaml or json")};
       return std::nullopt;
     }
-    auto doc = DocumentFromText(body["document_text"].get<std::string>(), format, failure);
+    auto doc = DocumentFromText(body["document_text"].get<std::string>(), format, lists, failure);
     if (failure) return std::nullopt;
     return *doc;
   }
@@ -201,7 +215,7 @@ std::optional<json> BodyDocument(const json& body, std::optional<DocError>& fail
     return std::nullopt;
   }
   if (has_doc) {
-    if (auto e = ValidatePolicyDocument(body["document"])) {
+    if (auto e = ValidatePolicyDocument(body["document"], lists)) {
       failure = e;
       return std::nullopt;
     }
@@ -242,8 +256,10 @@ void AddPolicyRoutes(RouteTable& table, RouteDeps deps) {
                                                {"document_format", JsonType::kString}})) {
                 return Err(*e);
               }
+              auto lists = deps.store.ListIpLists(p.tenant.id);
+              if (!lists) return Err(lists.error());
               std::optional<DocError> failure;
-              auto doc = BodyDocument(*body, failure);
+              auto doc = BodyDocument(*body, *lists, failure);
               if (failure) return DocErr(*failure);
               if (!doc) {
                 return Err(ApiError{400, "missing_field", "document: required", "document"});
@@ -280,8 +296,10 @@ void AddPolicyRoutes(RouteTable& table, RouteDeps deps) {
       return Err(*e);
     }
     std::string name = body->contains("name") ? (*body)["name"].get<std::string>() : pol->name;
+    auto lists = deps.store.ListIpLists(p.tenant.id);
+    if (!lists) return Err(lists.error());
     std::optional<DocError> failure;
-    auto new_doc = BodyDocument(*body, failure);
+    auto new_doc = BodyDocument(*body, *lists, failure);
     if (failure) return DocErr(*failure);
     if (put && !new_doc) {
       return Err(ApiError{400, "missing_field", "document: required", "document"});

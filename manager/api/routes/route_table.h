@@ -96,6 +96,7 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
 void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
 // /blocked-addresses, /agents/{id}/blocked-addresses (active response)
 void AddBlockedAddressRoutes(RouteTable& table, RouteDeps deps);
+void AddIpListRoutes(RouteTable& table, RouteDeps deps);  // /ip-lists (tenant-wide IP lists)
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 

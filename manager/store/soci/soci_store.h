@@ -120,6 +120,12 @@ class SociStore final : public Store {
   Result<PolicyVersion> GetPolicyVersion(const std::string& tenant_id, const std::string& policy_id,
                                          int version) override;
 
+  // ip_lists.cc
+  Result<std::vector<IpList>> ListIpLists(const std::string& tenant_id) override;
+  Result<IpList> GetIpList(const std::string& tenant_id, const std::string& name) override;
+  Result<bool> PutIpList(const IpList& list) override;
+  Status DeleteIpList(const std::string& tenant_id, const std::string& name) override;
+
   // alerts.cc
   Result<int> RecordAlertSignals(const std::vector<AlertSignal>& signals,
                                  std::chrono::seconds window) override;
