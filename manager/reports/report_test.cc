@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "manager/reports/i18n.h"
 #include "manager/reports/pci.h"
@@ -429,6 +430,27 @@ TEST_F(ReportTest, ThePeriodMustBeOrderedAndAtMost400Days) {
   req.from = kT0 - days(401);
   req.to = kT0;
   EXPECT_EQ(BuildReport(*store_, acme_, req, kEnd).error().code(), StatusCode::kInvalidArgument);
+}
+
+// WARD_REPORT_SAMPLES=DIR writes the seeded reports there (docs/reports.md's pictures come from
+// them through pdftoppm); without it the test only checks that every one renders.
+TEST_F(ReportTest, EveryKindFormatAndLanguageRenders) {
+  const char* samples = std::getenv("WARD_REPORT_SAMPLES");
+  for (auto kind : {ReportKind::kSummary, ReportKind::kPciDss}) {
+    for (auto lang : {Language::kEn, Language::kJa}) {
+      ReportData d = Build(kind, lang);
+      for (auto format : {ReportFormat::kHtml, ReportFormat::kCsv, ReportFormat::kPdf}) {
+        auto out = Render(d, format);
+        ASSERT_TRUE(out.has_value()) << out.error().ToString();
+        EXPECT_GT(out->size(), 500u);
+        if (samples != nullptr) {
+          test::WriteFile(fmt::format("{}/{}-{}{}", samples, KindName(kind), LanguageName(lang),
+                                      FileSuffix(format)),
+                          *out);
+        }
+      }
+    }
+  }
 }
 
 TEST(ReportMessages, EveryKeyTheReportsUseHasBothLanguages) {
