@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "common/clock.h"
-
 namespace ward::manager::reports {
 
 using json = nlohmann::json;
@@ -88,10 +86,10 @@ std::string Days(std::chrono::seconds s) {
 // The agent being offline at the end of the period is a reason on every host requirement.
 void CommonReasons(const Agent& a, const PciInputs& in, std::vector<Note>& reasons) {
   if (!a.last_seen || *a.last_seen < in.from) {
-    reasons.push_back({"reason.not_seen_in_period",
-                       a.last_seen ? FormatTimestamp(*a.last_seen) : std::string("-")});
+    reasons.push_back(
+        {"reason.not_seen_in_period", a.last_seen ? TimeText(*a.last_seen) : std::string("-")});
   } else if (!a.online) {
-    reasons.push_back({"reason.offline", FormatTimestamp(*a.last_seen)});
+    reasons.push_back({"reason.offline", TimeText(*a.last_seen)});
   }
 }
 
@@ -327,8 +325,8 @@ std::vector<PciRequirement> EvaluatePci(const PciInputs& in) {
       ++req.hosts_in_scope;
       std::vector<Note> reasons;
       if (!a.last_seen || *a.last_seen < in.from) {
-        reasons.push_back({"reason.not_seen_in_period",
-                           a.last_seen ? FormatTimestamp(*a.last_seen) : std::string("-")});
+        reasons.push_back(
+            {"reason.not_seen_in_period", a.last_seen ? TimeText(*a.last_seen) : std::string("-")});
       }
       if (reasons.empty()) {
         ++req.hosts_passing;

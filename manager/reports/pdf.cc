@@ -242,6 +242,7 @@ void ChartPerDay(Writer& w, const ReportData& d) {
     for (auto c : day.by_severity) sum += c;
     max = std::max(max, sum);
   }
+  max = (max + 3) / 4 * 4;  // four grid steps of whole numbers
   double left = kMargin + 34, top = w.y() + 6, width = kContentW - 34, bottom = top + kH;
   SetColor(cr, kRule);
   cairo_set_line_width(cr, 0.5);

@@ -51,8 +51,4 @@ Result<std::string> RenderPdf(const ReportData& data);
 // One of the three by format.
 Result<std::string> Render(const ReportData& data, ReportFormat format);
 
-// "2026-09-21 14:03" (UTC); "2026-09-21" for DayText.
-std::string TimeText(TimePoint t);
-std::string DayText(TimePoint t);
-
 }  // namespace ward::manager::reports

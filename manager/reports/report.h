@@ -141,6 +141,10 @@ struct ReportData {
   std::vector<PciRequirement> pci;  // filled for kPciDss (and summarised in the summary? no)
 };
 
+// "2026-09-21 14:03" (UTC); "2026-09-21" for DayText.
+std::string TimeText(TimePoint t);
+std::string DayText(TimePoint t);
+
 inline constexpr int kMaxFindings = 200;
 inline constexpr int kTopN = 10;
 

@@ -94,6 +94,7 @@ void AddAuditRoutes(RouteTable& table, RouteDeps deps);      // /audit
 void AddUserRoutes(RouteTable& table, RouteDeps deps);       // /users (console users)
 void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
 void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
+void AddReportRoutes(RouteTable& table, RouteDeps deps);     // /reports, /report-schedules
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 
