@@ -93,3 +93,9 @@ ward_test(manager_console_api_test
 add_dependencies(manager_console_api_test ward-manager)
 target_compile_definitions(manager_console_api_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+
+# Reports API and scheduled reports (issue #19, s7-reports; docs/reports.md).
+ward_test(manager_reports_api_test
+  SOURCES manager_reports_api_test.cc
+  DEPS ward::manager_harness ward::manager_reports
+  LABELS integration)

@@ -49,6 +49,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddIpsTuningRoutes(*rest_, deps);
   AddBlockedAddressRoutes(*rest_, deps);
   AddIpListRoutes(*rest_, deps);
+  AddReportRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }

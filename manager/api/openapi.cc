@@ -647,6 +647,82 @@ json Build() {
              {"entries", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}})},
       {"delete", Op("Delete an IP list (409 while a policy uses it)", "admin, operator",
                     Merge({{"204", {{"description", "deleted"}}}}, write))}};
+  // ---- s7-reports: reports and report schedules (docs/reports.md) ----
+  json kind = {{"type", "string"}, {"enum", {"summary", "pci_dss"}}};
+  json format = {{"type", "string"}, {"enum", {"pdf", "html", "csv"}}};
+  json language = {{"type", "string"}, {"enum", {"en", "ja"}}};
+  json frequency = {{"type", "string"}, {"enum", {"daily", "weekly", "monthly"}}};
+  schemas["Report"] = Obj({{"id", Str()},
+                           {"kind", kind},
+                           {"format", format},
+                           {"language", language},
+                           {"from", Time()},
+                           {"to", Time()},
+                           {"schedule_id", NullableStr()},
+                           {"created_by", Str()},
+                           {"created_at", Time()},
+                           {"size", Int()},
+                           {"download", Str()}});
+  schemas["ReportRequest"] = Obj(
+      {{"kind", kind},
+       {"format", Merge(format, {{"description", "default pdf"}})},
+       {"language", Merge(language, {{"description", "default: the user's language, else en"}})},
+       {"from", Merge(Time(), {{"description", "inclusive; default to - 7 days"}})},
+       {"to", Merge(Time(), {{"description", "exclusive; default now"}})}},
+      {"kind"});
+  json schedule = {{"name", Str()},
+                   {"frequency", frequency},
+                   {"kind", kind},
+                   {"format", format},
+                   {"language", language},
+                   {"recipients", {{"type", "array"}, {"items", Str()}, {"maxItems", 20}}},
+                   {"enabled", Bool()}};
+  schemas["ReportScheduleCreate"] = Obj(schedule, {"name", "frequency", "kind"});
+  schemas["ReportScheduleUpdate"] = Obj(schedule);
+  json schedule_view = schedule;
+  schedule_view["id"] = Str();
+  schedule_view["next_run_at"] = Time();
+  schedule_view["last_run_at"] = Merge(Time(), {{"nullable", true}});
+  schedule_view["last_report_id"] = NullableStr();
+  schedule_view["last_error"] = NullableStr();
+  schedule_view["created_at"] = Time();
+  schemas["ReportSchedule"] = Obj(schedule_view);
+  paths["/reports"] = {
+      {"get",
+       Op("Reports kept for download, newest first, with cursor pagination", "any",
+          Merge({{"200", Resp("a page of reports", Page(Ref("Report")))}}, Errors({400, 401, 429})),
+          nullptr,
+          json::array({QueryParamSpec("limit", "1..1000, default 100", Int()),
+                       QueryParamSpec("cursor", "next_cursor of the previous page")}))},
+      {"post", Op("Make a report now (summary or PCI DSS v4.0) and keep it for download", "any",
+                  Merge({{"201", Resp("the report made", Ref("Report"))}}, Errors({400, 401, 429})),
+                  Ref("ReportRequest"))}};
+  paths["/reports/{id}"] = {{"parameters", json::array({IdParam()})},
+                            {"get", Op("A report's metadata", "any",
+                                       Merge({{"200", Resp("report", Ref("Report"))}}, read))},
+                            {"delete", Op("Delete a kept report", "admin, operator",
+                                          Merge({{"204", Resp("deleted")}}, write))}};
+  paths["/reports/{id}/download"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("The report itself: application/pdf, text/html or text/csv (as an attachment)",
+                 "any", Merge({{"200", Resp("the report's bytes")}}, read))}};
+  paths["/report-schedules"] = {
+      {"get", Op("Report schedules", "any",
+                 Merge({{"200", Resp("schedules", List("ReportSchedule"))}}, read))},
+      {"post",
+       Op("Make a report every day, week (Mondays) or month (the 1st), 00:00 UTC, over "
+          "the period that just ended",
+          "admin, operator", Merge({{"201", Resp("created", Ref("ReportSchedule"))}}, write),
+          Ref("ReportScheduleCreate"))}};
+  paths["/report-schedules/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("A report schedule", "any",
+                 Merge({{"200", Resp("schedule", Ref("ReportSchedule"))}}, read))},
+      {"patch", Op("Change a report schedule", "admin, operator",
+                   Merge({{"200", Resp("changed", Ref("ReportSchedule"))}}, write),
+                   Ref("ReportScheduleUpdate"))},
+      {"delete", Op("Delete a report schedule (its reports are kept)", "admin, operator",
+                    Merge({{"204", Resp("deleted")}}, write))}};
 
   return {
       {"openapi", "3.0.3"},

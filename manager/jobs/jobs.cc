@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "manager/api/views.h"
+#include "manager/reports/schedules.h"
 
 namespace ward::manager {
 
@@ -139,6 +140,15 @@ void JobRunner::RunOnce() {
       last_cleanup_ = now;
     } else {
       spdlog::warn("job cleanup: {}", r.error().ToString());
+    }
+  }
+  // Scheduled reports (docs/reports.md): every tick, due schedules only.
+  if (Lease("reports")) {
+    auto r = reports::RunReportSchedules(store_, clock_, options_.report_mailer);
+    if (!r) {
+      spdlog::warn("job reports: {}", r.error().ToString());
+    } else if (r->made > 0 || r->failed > 0) {
+      spdlog::info("job reports ran on {}: {} made, {} failed", node_id_, r->made, r->failed);
     }
   }
 }

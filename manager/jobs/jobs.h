@@ -18,6 +18,10 @@
 #include "common/status.h"
 #include "manager/store/store.h"
 
+namespace ward::manager::reports {
+class ReportMailer;
+}
+
 namespace ward::manager {
 
 struct RetentionReport {
@@ -44,6 +48,9 @@ struct JobOptions {
   int retention_batch = 5000;
   // The cleanup job also deletes console sessions past their end or idle longer than this.
   std::chrono::seconds session_idle{30 * 60};
+  // Scheduled reports (manager/reports/schedules.h) are mailed through this when set; not
+  // owned, outlives the runner.
+  reports::ReportMailer* report_mailer = nullptr;
 };
 
 class JobRunner {

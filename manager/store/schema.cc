@@ -228,6 +228,27 @@ std::vector<std::string> VIpLists(Dialect d) {
                {});
 }
 
+// Reports (issue #19, s7-reports; docs/reports.md): reports kept for download (the content as
+// base64 text, LONGTEXT on MySQL) and report schedules.
+std::vector<std::string> VReports(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "reports",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, schedule_id {ID} NOT "
+                  "NULL, kind {ID} NOT NULL, format {ID} NOT NULL, language {ID} NOT NULL, "
+                  "period_from BIGINT NOT NULL, period_to BIGINT NOT NULL, created_by {NAME} NOT "
+                  "NULL, created_at BIGINT NOT NULL, size BIGINT NOT NULL, content {TEXT} NOT NULL",
+                  {{"idx_reports_tenant", "tenant_id, created_at, id"}}));
+  Append(s, Table(d, "report_schedules",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "frequency {ID} NOT NULL, kind {ID} NOT NULL, format {ID} NOT NULL, language "
+                  "{ID} NOT NULL, recipients {TEXT} NOT NULL, enabled INTEGER NOT NULL, "
+                  "next_run_at BIGINT NOT NULL, last_run_at BIGINT, last_report_id {ID} NOT NULL, "
+                  "last_error {TEXT} NOT NULL, created_at BIGINT NOT NULL, "
+                  "CONSTRAINT uq_report_schedules_name UNIQUE (tenant_id, name)",
+                  {{"idx_report_schedules_due", "enabled, next_run_at"}}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -238,6 +259,7 @@ const std::vector<Migration>& Migrations() {
       {"console users' time zone and TOTP second factor", &V3},
       {"policy versions, alerts", &V4},
       {"tenant-wide IP lists", &VIpLists},
+      {"reports and report schedules", &VReports},
   };
   return kMigrations;
 }

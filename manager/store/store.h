@@ -386,6 +386,44 @@ struct AuditEntry {
   TimePoint at;
 };
 
+// ---- Reports (issue #19, s7-reports; docs/reports.md) ----------------------------------------
+// A report made on demand or by a schedule, kept for download with its content (the rendered
+// HTML, CSV or PDF bytes, at most 8 MiB). kind/format/language as manager/reports/report.h names
+// them ("summary"/"pci_dss", "html"/"csv"/"pdf", "en"/"ja").
+struct StoredReport {
+  std::string id;
+  std::string tenant_id;
+  std::string schedule_id;  // "" when made on demand
+  std::string kind;
+  std::string format;
+  std::string language;
+  TimePoint period_from;
+  TimePoint period_to;
+  std::string created_by;  // the audit actor ("user:<id>", "apikey:<id>", "schedule:<id>")
+  TimePoint created_at;
+  int64_t size = 0;     // bytes of content (set by the store)
+  std::string content;  // empty in lists (ListReports)
+};
+
+// A report made every day, week (Mondays) or month (the 1st), at 00:00 UTC, over the period
+// that just ended; kept, and e-mailed to `recipients` when the manager can send mail.
+struct ReportSchedule {
+  std::string id;
+  std::string tenant_id;
+  std::string name;       // 1..255 bytes, unique in the tenant
+  std::string frequency;  // "daily", "weekly", "monthly"
+  std::string kind;
+  std::string format;
+  std::string language;
+  std::vector<std::string> recipients;  // e-mail addresses (may be empty)
+  bool enabled = true;
+  TimePoint next_run_at;  // the end of the next period
+  std::optional<TimePoint> last_run_at;
+  std::string last_report_id;  // "" before the first run
+  std::string last_error;      // "" when the last run worked
+  TimePoint created_at;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -574,6 +612,36 @@ class Store {
   virtual Status DeleteSession(const std::string& id) = 0;
   // Sessions past their absolute expiry or idle since before `idle_cutoff` are deleted.
   virtual Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) = 0;
+
+  // ---- Reports (issue #19, s7-reports; docs/reports.md) ----
+  // CreateReport stores the report with its content (kInvalidArgument over 8 MiB).
+  virtual Status CreateReport(const StoredReport& r) = 0;
+  // The tenant's reports, newest first, without their content; keyset pagination as alerts.
+  virtual Result<std::vector<StoredReport>> ListReports(
+      const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> before,
+      int limit) = 0;
+  // One report, with its content when `with_content`.
+  virtual Result<StoredReport> GetReport(const std::string& tenant_id, const std::string& id,
+                                         bool with_content) = 0;
+  virtual Status DeleteReport(const std::string& tenant_id, const std::string& id) = 0;
+  // Schedules: a taken name is kAlreadyExists. UpdateReportSchedule replaces every field but
+  // id, tenant_id and created_at.
+  virtual Status CreateReportSchedule(const ReportSchedule& s) = 0;
+  virtual Result<std::vector<ReportSchedule>> ListReportSchedules(const std::string& tenant_id) = 0;
+  virtual Result<ReportSchedule> GetReportSchedule(const std::string& tenant_id,
+                                                   const std::string& id) = 0;
+  virtual Status UpdateReportSchedule(const ReportSchedule& s) = 0;
+  virtual Status DeleteReportSchedule(const std::string& tenant_id, const std::string& id) = 0;
+  // Enabled schedules of every tenant whose next_run_at is at or before `now`, oldest first.
+  virtual Result<std::vector<ReportSchedule>> DueReportSchedules(TimePoint now, int limit) = 0;
+  // A scheduled run's outcome, in one transaction and only while the schedule's next_run_at is
+  // still `expected_next` (another node did not record this run first; else
+  // kFailedPrecondition and nothing is stored): stores `report` when it is set, and moves the
+  // schedule to `next`, last_run_at = `ran_at`, last_report_id, last_error = `error`.
+  virtual Status RecordScheduledRun(const std::string& tenant_id, const std::string& schedule_id,
+                                    TimePoint expected_next, TimePoint next, TimePoint ran_at,
+                                    const std::optional<StoredReport>& report,
+                                    const std::string& error) = 0;
 };
 
 }  // namespace ward::manager

@@ -97,6 +97,7 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
 // /blocked-addresses, /agents/{id}/blocked-addresses (active response)
 void AddBlockedAddressRoutes(RouteTable& table, RouteDeps deps);
 void AddIpListRoutes(RouteTable& table, RouteDeps deps);  // /ip-lists (tenant-wide IP lists)
+void AddReportRoutes(RouteTable& table, RouteDeps deps);  // /reports, /report-schedules
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 

@@ -43,6 +43,26 @@ class SociStore final : public Store {
     return lease.status();
   }
 
+  // Store: reports (issue #19, s7-reports; manager/store/soci/reports.cc)
+  Status CreateReport(const StoredReport& r) override;
+  Result<std::vector<StoredReport>> ListReports(
+      const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> before,
+      int limit) override;
+  Result<StoredReport> GetReport(const std::string& tenant_id, const std::string& id,
+                                 bool with_content) override;
+  Status DeleteReport(const std::string& tenant_id, const std::string& id) override;
+  Status CreateReportSchedule(const ReportSchedule& s) override;
+  Result<std::vector<ReportSchedule>> ListReportSchedules(const std::string& tenant_id) override;
+  Result<ReportSchedule> GetReportSchedule(const std::string& tenant_id,
+                                           const std::string& id) override;
+  Status UpdateReportSchedule(const ReportSchedule& s) override;
+  Status DeleteReportSchedule(const std::string& tenant_id, const std::string& id) override;
+  Result<std::vector<ReportSchedule>> DueReportSchedules(TimePoint now, int limit) override;
+  Status RecordScheduledRun(const std::string& tenant_id, const std::string& schedule_id,
+                            TimePoint expected_next, TimePoint next, TimePoint ran_at,
+                            const std::optional<StoredReport>& report,
+                            const std::string& error) override;
+
   // Store
   Result<int> SchemaVersion() override;
 
