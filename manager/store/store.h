@@ -317,6 +317,9 @@ struct EventQuery {
   // QueryEvents: return each document as stored in `doc_text` and leave `doc` null (the export
   // writes the text as it is or parses only the fields it needs).
   bool raw_docs = false;
+  // CountEvents/TopEventValues/SummarizeEvents: count from the events themselves, never from
+  // the hourly rollups (the same answer, slower; tests and checks compare the two).
+  bool from_events = false;
 };
 
 struct EventCount {

@@ -142,6 +142,7 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
   for (const PendingInsert* p : group) {
     Status st = SqliteExec(db, "SAVEPOINT ward_batch");
     long long inserted = 0;
+    RollupDelta rollup;
     for (size_t i = 0; st.ok() && i < p->events->size(); ++i) {
       const StoredEvent& e = (*p->events)[i];
       const std::string& doc = (*p->docs)[i];
@@ -162,12 +163,24 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
                                          SQLITE_STATIC));
       if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_step(ins);
       if (rc == SQLITE_DONE) {
-        inserted += sqlite_api::sqlite3_changes(db);
+        if (sqlite_api::sqlite3_changes(db) > 0) {
+          ++inserted;
+          rollup.Add(e.tenant_id, (*p->ts)[i], NoNul(e.module), e.severity, NoNul(e.action),
+                     NoNul(e.agent_id), NoNul(e.rule), NoNul(e.path), 1);
+        }
       } else {
         st = SqliteStatus(db, rc, fmt::format("event[{}]", i));
       }
       sqlite_api::sqlite3_reset(ins);
       sqlite_api::sqlite3_clear_bindings(ins);
+    }
+    if (st.ok() && !rollup.empty()) {
+      // The rows inserted, counted into the hourly rollups in the batch's savepoint.
+      try {
+        ApplyRollup(*sqlite_writer_, rollup);
+      } catch (const std::exception& e) {
+        st = Classify(d_, e, nullptr).status.WithContext("event rollups");
+      }
     }
     int alerts_counted = 0;
     if (st.ok() && !p->signals->empty()) {
