@@ -239,6 +239,18 @@ std::vector<std::string> VConsoleRollup(Dialect d) {
                   "module {ID} NOT NULL, value {NAME} NOT NULL, n BIGINT NOT NULL, "
                   "PRIMARY KEY (tenant_id, hour, field, module, value)",
                   {}));
+  // The ingest sequence: each tenant's events numbered in commit order (the counter row in
+  // ingest_seq is locked by the inserting transaction until it commits). Events stored before
+  // have 0.
+  Append(s, Table(d, "ingest_seq", "tenant_id {ID} NOT NULL PRIMARY KEY, seq BIGINT NOT NULL", {}));
+  if (d == Dialect::kMysql) {
+    s.push_back(
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS seq BIGINT NOT NULL DEFAULT 0, ADD INDEX IF "
+        "NOT EXISTS idx_events_seq (tenant_id, seq)");
+  } else {
+    s.push_back("ALTER TABLE events ADD COLUMN seq BIGINT NOT NULL DEFAULT 0");
+    s.push_back("CREATE INDEX IF NOT EXISTS idx_events_seq ON events (tenant_id, seq)");
+  }
   const std::string hour =
       d == Dialect::kMysql ? "(ts DIV 3600000000) * 3600000000" : "(ts / 3600000000) * 3600000000";
   auto bytes = [&](const std::string& col) {

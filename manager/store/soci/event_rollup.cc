@@ -23,6 +23,36 @@ void RollupDelta::Add(const std::string& tenant, long long ts, const std::string
   if (module != "ips") value(2, module, path);
 }
 
+std::map<std::string, long long> SociStore::ReserveSeq(soci::session& sql,
+                                                       const std::vector<StoredEvent>& events) {
+  std::map<std::string, long long> bases;
+  for (const StoredEvent& e : events) bases.emplace(e.tenant_id, 0);
+  const long long n = static_cast<long long>(events.size());
+  for (auto& [tenant, base] : bases) {
+    auto bump = [&] {
+      Params p;
+      return Exec(sql,
+                  fmt::format("UPDATE ingest_seq SET seq = seq + {} WHERE tenant_id = {}", p.I(n),
+                              p.S(tenant)),
+                  p);
+    };
+    if (bump() == 0) {
+      Params p;
+      Exec(sql,
+           fmt::format("{} INTO ingest_seq (tenant_id, seq) VALUES ({}, 0){}", InsertIgnore(),
+                       p.S(tenant), OnConflictIgnore()),
+           p);
+      bump();
+    }
+    Params p;
+    base =
+        SelectInt(sql, fmt::format("SELECT seq FROM ingest_seq WHERE tenant_id = {}", p.S(tenant)),
+                  p, n) -
+        n;
+  }
+  return bases;
+}
+
 void SociStore::ApplyRollup(soci::session& sql, const RollupDelta& d) {
   constexpr size_t kRows = 200;
   bool negative = false;

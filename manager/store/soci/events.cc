@@ -12,8 +12,8 @@ namespace ward::manager::soci_backend {
 namespace {
 
 constexpr const char* kEventCols =
-    "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity";
-constexpr const char* kEventSig = "ssssssssii";
+    "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity, seq";
+constexpr const char* kEventSig = "ssssssssiii";
 StoredEvent EventFrom(const Row& r, bool raw_doc) {
   StoredEvent e;
   e.id = r.S(0);
@@ -30,6 +30,7 @@ StoredEvent EventFrom(const Row& r, bool raw_doc) {
   }
   e.timestamp = FromMicros(r.I(8));
   e.severity = static_cast<int>(r.I(9));
+  e.seq = r.I(10);
   return e;
 }
 
@@ -91,20 +92,22 @@ Result<IngestResult> SociStore::InsertEventsWithAlerts(const std::vector<StoredE
       } else {
         // MariaDB's INSERT IGNORE ... RETURNING answers the rows inserted, not the ignored ones.
         long long inserted = 0;
+        const auto bases = ReserveSeq(sql, events);
         for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
           size_t end = std::min(events.size(), start + kRowsPerStatement);
           Params p;
           std::string q = fmt::format(
               "{} INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, "
-              "rule, doc) VALUES ",
+              "rule, doc, seq) VALUES ",
               InsertIgnore());
           for (size_t i = start; i < end; ++i) {
             const StoredEvent& e = events[i];
             if (i != start) q += ", ";
-            q +=
-                fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", p.S(e.tenant_id), p.S(e.id),
-                            p.S(e.agent_id), p.I(ts[i]), p.S(NoNul(e.module)), p.S(NoNul(e.action)),
-                            p.I(e.severity), p.S(NoNul(e.path)), p.S(NoNul(e.rule)), p.S(docs[i]));
+            q += fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})", p.S(e.tenant_id),
+                             p.S(e.id), p.S(e.agent_id), p.I(ts[i]), p.S(NoNul(e.module)),
+                             p.S(NoNul(e.action)), p.I(e.severity), p.S(NoNul(e.path)),
+                             p.S(NoNul(e.rule)), p.S(docs[i]),
+                             p.I(bases.at(e.tenant_id) + 1 + static_cast<long long>(i)));
           }
           q += OnConflictIgnore();
           q += " RETURNING tenant_id, ts, module, severity, action, agent_id, rule, path";
@@ -164,18 +167,30 @@ Result<std::vector<StoredEvent>> SociStore::QueryEvents(const std::string& tenan
   return Run("query events", false, [&](soci::session& sql) -> Result<std::vector<StoredEvent>> {
     Params p;
     std::string s = fmt::format("SELECT {} FROM events", kEventCols) + EventWhere(tenant_id, q, p);
-    if (q.after) {
+    if (q.after_seq) {
+      s += fmt::format(" AND seq > {} ORDER BY seq LIMIT {}", p.I(*q.after_seq), limit);
+    } else if (q.after) {
       long long at = Micros(q.after->first);
       const char* cmp = q.descending ? "<" : ">";
       s += fmt::format(" AND ts {}= {} AND (ts {} {} OR id {} {})", cmp, p.I(at), cmp, p.I(at), cmp,
                        p.S(q.after->second));
     }
-    s += q.descending ? " ORDER BY ts DESC, id DESC" : " ORDER BY ts, id";
-    s += fmt::format(" LIMIT {}", limit);
+    if (!q.after_seq) {
+      s += q.descending ? " ORDER BY ts DESC, id DESC" : " ORDER BY ts, id";
+      s += fmt::format(" LIMIT {}", limit);
+    }
     std::vector<StoredEvent> out;
     out.reserve(static_cast<size_t>(limit));
     Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r, q.raw_docs)); });
     return out;
+  });
+}
+
+Result<int64_t> SociStore::LatestEventSeq(const std::string& tenant_id) {
+  return Run("latest event seq", false, [&](soci::session& sql) -> Result<int64_t> {
+    Params p;
+    return static_cast<int64_t>(SelectInt(
+        sql, fmt::format("SELECT seq FROM ingest_seq WHERE tenant_id = {}", p.S(tenant_id)), p, 0));
   });
 }
 

@@ -128,11 +128,24 @@ IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<S
   if (failed) ThrowPq(conn, last_error, "COPY");
   // The rows inserted (not the duplicates) come back and are counted into the hourly rollups in
   // the same transaction. The stage empties at commit (a rollback empties it too).
+  // The ingest sequence numbers are reserved only now, so the counter row stays locked for the
+  // INSERT and the commit, not for the COPY: row i gets base + 1 + i.
+  std::string seq = "CASE tenant_id";
+  for (const auto& [tenant, base] : ReserveSeq(sql, events)) {
+    char* lit = PQescapeLiteral(conn, tenant.data(), tenant.size());
+    if (lit == nullptr) ThrowPq(conn, nullptr, "escape tenant id");
+    seq += fmt::format(" WHEN {} THEN {}", lit, base + 1);
+    PQfreemem(lit);
+  }
+  seq += " END + ord";
   res = PQexec(conn,
-               "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, "
-               "rule, doc) SELECT tenant_id, id, agent_id, ts, module, action, severity, path, "
-               "rule, doc FROM ward_events_stage2 ORDER BY ord ON CONFLICT DO NOTHING RETURNING "
-               "tenant_id, ts, module, severity, action, agent_id, rule, path");
+               fmt::format("INSERT INTO events (tenant_id, id, agent_id, ts, module, action, "
+                           "severity, path, rule, doc, seq) SELECT tenant_id, id, agent_id, ts, "
+                           "module, action, severity, path, rule, doc, {} FROM ward_events_stage2 "
+                           "ORDER BY ord ON CONFLICT DO NOTHING RETURNING tenant_id, ts, module, "
+                           "severity, action, agent_id, rule, path",
+                           seq)
+                   .c_str());
   if (PQresultStatus(res) != PGRES_TUPLES_OK) ThrowPq(conn, res, "insert events");
   const int rows = PQntuples(res);
   long long inserted = rows;

@@ -176,6 +176,7 @@ class SociStore final : public Store {
   Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
                                      int batch) override;
 
+  Result<int64_t> LatestEventSeq(const std::string& tenant_id) override;
   Status AppendAudit(const AuditEntry& e) override;
 
   Result<std::vector<AuditEntry>> QueryAudit(const std::string& tenant_id,
@@ -321,6 +322,11 @@ class SociStore final : public Store {
                                 const std::vector<std::string>& docs, RollupDelta& rollup);
   Result<int64_t> DeletePostgres(const std::string& tenant_id, long long cutoff, int batch);
   std::string EventWhere(const std::string& tenant_id, const EventQuery& q, Params& p) const;
+  // event_rollup.cc: reserves ingest sequence numbers for `events` (per tenant, in tenant order:
+  // the counter rows stay locked until the caller's transaction ends); returns each tenant's
+  // base: event i of the batch gets base + 1 + i.
+  std::map<std::string, long long> ReserveSeq(soci::session& sql,
+                                              const std::vector<StoredEvent>& events);
   // event_rollup.cc: writes `d` into the rollups inside the caller's write transaction (throws as
   // SOCI does); rows whose count fell to zero are deleted.
   void ApplyRollup(soci::session& sql, const RollupDelta& d);

@@ -75,9 +75,10 @@ Status SociStore::UpdateTenant(const Tenant& t) {
 Status SociStore::DeleteTenant(const std::string& id) {
   return RunStatus("delete tenant", true, [&](soci::session& sql) -> Status {
     WARD_RETURN_IF_ERROR(GetTenantIn(sql, id, true).status());
-    for (const char* table : {"events", "audit", "commands", "agents", "activation_tokens",
-                              "policies", "api_keys", "sessions", "users", "policy_versions",
-                              "alerts", "alert_events", "event_rollup", "event_rollup_values"}) {
+    for (const char* table :
+         {"events", "audit", "commands", "agents", "activation_tokens", "policies", "api_keys",
+          "sessions", "users", "policy_versions", "alerts", "alert_events", "event_rollup",
+          "event_rollup_values", "ingest_seq"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
