@@ -142,7 +142,15 @@ Result<std::vector<EventCount>> SociStore::CountEvents(const std::string& tenant
 std::vector<EventValueCount> SociStore::TopScan(soci::session& sql, const std::string& tenant_id,
                                                 const EventQuery& q, const char* col, int limit) {
   Params p;
-  std::string s = fmt::format("SELECT {}, COUNT(*) AS n FROM events", col) +
+  // A time range without an agent: the (tenant_id, ts) index. SQLite's planner otherwise walks
+  // (tenant_id, agent_id, ...) for the GROUP BY order, reading every event of the tenant (0.8 s
+  // instead of 0.1 s for the last hour of 1 M events ranked by agent).
+  std::string table = "events";
+  if (!q.agent_id && (q.from || q.to)) {
+    if (d_ == Dialect::kSqlite) table = "events INDEXED BY idx_events_time";
+    if (d_ == Dialect::kMysql) table = "events FORCE INDEX (idx_events_time)";
+  }
+  std::string s = fmt::format("SELECT {}, COUNT(*) AS n FROM {}", col, table) +
                   EventWhere(tenant_id, q, p) + fmt::format(" AND {} <> '' GROUP BY {}", col, col);
   if (limit > 0) s += fmt::format(" ORDER BY n DESC, {} LIMIT {}", col, limit);
   std::vector<EventValueCount> out;
