@@ -313,5 +313,57 @@ TEST(ManagerEventsAggregates, TopValuesAndSummaryCountEveryEventOfTheRange) {
   EXPECT_EQ(m.Get("/api/v1/events/summary", key_b).body["total"], 0);
 }
 
+// The live tail's cursor (docs/api.md, "Events"): after latest_seq, what arrives next in arrival
+// order, an event delivered late with an old @timestamp included.
+TEST(ManagerEventsTail, AfterSeqFollowsArrivalOrderIncludingLateEvents) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  auto [a1, c1] = m.NewAgent(k, "web-01");
+  std::vector<std::string> now;
+  for (int i = 0; i < 5; ++i) {
+    now.push_back(EventLine(fmt::format("now-{}", i), FormatTimestamp(kBase + minutes(60 + i)),
+                            "integrity", "modified", 2, "/etc/f"));
+  }
+  SendEvents(m, c1, now);
+  Reply r = m.Get("/api/v1/events?order=desc&limit=2", k);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_TRUE(r.body["latest_seq"].is_number_integer()) << r.raw;
+  const int64_t latest = r.body["latest_seq"];
+  EXPECT_GE(latest, 5);
+  // Two events, the first an hour older than every event shown: both follow, in arrival order.
+  SendEvents(m, c1,
+             {EventLine("late-0", FormatTimestamp(kBase), "integrity", "created", 3, "/etc/late"),
+              EventLine("next-0", FormatTimestamp(kBase + minutes(70)), "integrity", "modified", 2,
+                        "/etc/next")});
+  r = m.Get(fmt::format("/api/v1/events?after_seq={}", latest), k);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 2u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["event"]["id"], "late-0");
+  EXPECT_EQ(r.body["items"][1]["event"]["id"], "next-0");
+  const int64_t next = r.body["next_seq"];
+  EXPECT_GT(next, latest);
+  EXPECT_TRUE(r.body["next_cursor"].is_null());
+  EXPECT_EQ(r.body["latest_seq"], next);
+  // Paged by limit; the filters apply; nothing new: the same next_seq.
+  r = m.Get(fmt::format("/api/v1/events?after_seq={}&limit=1", latest), k);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["event"]["id"], "late-0");
+  r = m.Get(fmt::format("/api/v1/events?after_seq={}&q=/etc/next", latest), k);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["event"]["id"], "next-0");
+  r = m.Get(fmt::format("/api/v1/events?after_seq={}", next), k);
+  EXPECT_TRUE(r.body["items"].empty());
+  EXPECT_EQ(r.body["next_seq"], next);
+  // A resent batch stores nothing and shows nothing new.
+  SendEvents(m, c1, now);
+  r = m.Get(fmt::format("/api/v1/events?after_seq={}", next), k);
+  EXPECT_TRUE(r.body["items"].empty());
+  for (const char* bad : {"after_seq=-1", "after_seq=x", "after_seq=1&order=desc"}) {
+    EXPECT_EQ(m.Get(std::string("/api/v1/events?") + bad, k).status, 400) << bad;
+  }
+  std::string cursor = m.Get("/api/v1/events?limit=1", k).body["next_cursor"];
+  EXPECT_EQ(m.Get("/api/v1/events?after_seq=1&cursor=" + cursor, k).status, 400);
+}
+
 }  // namespace
 }  // namespace ward::test

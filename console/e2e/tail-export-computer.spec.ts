@@ -60,6 +60,14 @@ test('new events appear in the open Events page without reload, once each', asyn
   await expect(page.getByTestId('events').locator('tr', { hasText: marker2 })).toHaveCount(1);
   await expect(page.getByTestId('events').locator('tr', { hasText: marker })).toHaveCount(2); // its own row and marker2's (a longer path)
   await expect(page.getByTestId('events').locator('tbody tr').first()).toContainText(marker2);
+  // An event an agent delivers late (from its spool: two hours older than every row shown) is
+  // found by the tail too, because it follows the order events arrive in, not their time.
+  const late = `${marker}.late`;
+  await sendEvents(state.url, tailAgent.credential, 'tail-01', [{ module: 'integrity', action: 'modified', severity: 2, path: late, minutesAgo: 120 }]);
+  const lateRow = page.getByTestId('events').locator('tr', { hasText: late });
+  await expect(lateRow).toHaveCount(1);
+  await expect(lateRow).toHaveClass(/fresh/);
+  await expect(page.getByTestId('events').locator('tbody tr').first()).toContainText(late);
   const ids = await page.getByTestId('events').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-id')));
   expect(new Set(ids).size).toBe(ids.length);
   // The tail stops while the user edits the filter, and on request; it resumes with the button.

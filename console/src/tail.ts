@@ -1,27 +1,25 @@
 // Live tail of the Events page and the export links: pure functions over the filter and the rows,
 // unit-tested in tests/tail.test.ts.
 //
-// The tail polls GET /events for what is newer than the newest row shown: from that row's time,
-// oldest first, continuing through next_cursor when more than a page arrived, so a burst is read
-// completely (in order) rather than skipping to its newest page. Rows are keyed by event.id: one
-// already shown is never shown twice (events of the same second come back in every poll).
+// The tail follows the manager's ingest sequence (docs/console.md, "Live tail"): the first page
+// answers `latest_seq`, and each poll asks GET /events?after_seq=<last seen> for what was stored
+// since, in arrival order, continuing at once when a poll returned a full page, so a burst is
+// read completely and an event an agent delivers late (with an older @timestamp than the rows
+// shown) appears too. Rows are keyed by event.id: one already shown is never shown twice (an
+// event stored while the first page was read can be in both).
 import { filterToSearch, withoutCursor, type EventFilter } from './filters';
 import { fieldText } from './format';
 
 export interface TailState {
-  newest?: string; // @timestamp of the newest row shown (RFC 3339)
-  cursor?: string; // next_cursor of a poll that returned a full page
+  seq?: number; // the ingest sequence number read up to (latest_seq, then each poll's next_seq)
+  more?: boolean; // the last poll returned a full page: poll again at once
 }
 
 // The /events query of the next poll (without the leading '?').
 export function tailQuery(f: EventFilter, s: TailState, limit: number): string {
   const p = new URLSearchParams(filterToSearch(withoutCursor(f)));
-  let from = f.from;
-  if (s.newest && (!from || Date.parse(s.newest) > Date.parse(from))) from = s.newest;
-  if (from) p.set('from', from);
-  p.set('order', 'asc');
+  p.set('after_seq', String(s.seq ?? 0));
   p.set('limit', String(limit));
-  if (s.cursor) p.set('cursor', s.cursor);
   return p.toString();
 }
 
@@ -31,12 +29,14 @@ export function canTail(f: EventFilter): boolean {
   return !f.cursor && !f.to;
 }
 
-// Merges a poll's items (oldest first) into the rows (newest first): unseen ones go on top, the
-// list keeps at most `cap` rows. Returns the new rows, the ids added and the next tail state.
+// Merges a poll's items (in arrival order) into the rows (new ones on top): unseen ones go on
+// top, the last to arrive first; the list keeps at most `cap` rows. Returns the new rows, the
+// ids added and the next tail state.
 export function mergeTail(
   rows: unknown[],
   polled: unknown[],
-  nextCursor: string | null,
+  nextSeq: number | undefined,
+  limit: number,
   state: TailState,
   cap: number,
 ): { rows: unknown[]; added: string[]; state: TailState } {
@@ -50,26 +50,16 @@ export function mergeTail(
     fresh.push(ev);
     added.push(id);
   }
-  let newest = state.newest;
-  for (const ev of polled) {
-    const ts = fieldText(ev, '@timestamp');
-    if (ts && (!newest || Date.parse(ts) > Date.parse(newest))) newest = ts;
-  }
   return {
     rows: [...fresh.reverse(), ...rows].slice(0, cap),
     added,
-    state: { newest, cursor: nextCursor ?? undefined },
+    state: { seq: nextSeq ?? state.seq, more: polled.length >= limit },
   };
 }
 
-// The tail state that matches rows already shown (newest first).
-export function tailStart(rows: unknown[]): TailState {
-  let newest: string | undefined;
-  for (const ev of rows) {
-    const ts = fieldText(ev, '@timestamp');
-    if (ts && (!newest || Date.parse(ts) > Date.parse(newest))) newest = ts;
-  }
-  return { newest };
+// The tail state of a first page read with `latestSeq` (the answer's latest_seq).
+export function tailStart(latestSeq: number | undefined): TailState {
+  return { seq: latestSeq ?? 0 };
 }
 
 // GET /api/v1/events/export for the filter (every page of it: no cursor), newest first as the

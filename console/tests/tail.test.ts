@@ -4,35 +4,34 @@ import { canTail, exportHref, mergeTail, tailQuery, tailStart } from '../src/tai
 const ev = (id: string, ts: string) => ({ '@timestamp': ts, event: { id } });
 
 describe('live tail', () => {
-  it('polls from the newest row shown, oldest first, within the filter', () => {
-    const q = new URLSearchParams(tailQuery({ module: 'ips', from: '2026-01-01T00:00:00Z' }, { newest: '2026-01-02T00:00:00Z' }, 200));
-    expect(q.get('from')).toBe('2026-01-02T00:00:00Z');
+  it('polls for what was stored after the sequence number read, within the filter', () => {
+    const q = new URLSearchParams(tailQuery({ module: 'ips', from: '2026-01-01T00:00:00Z', cursor: 'page2' }, { seq: 42 }, 200));
+    expect(q.get('after_seq')).toBe('42');
     expect(q.get('module')).toBe('ips');
-    expect(q.get('order')).toBe('asc');
+    expect(q.get('from')).toBe('2026-01-01T00:00:00Z');
     expect(q.get('limit')).toBe('200');
     expect(q.has('cursor')).toBe(false);
+    expect(q.has('order')).toBe(false);
+    expect(new URLSearchParams(tailQuery({}, tailStart(undefined), 10)).get('after_seq')).toBe('0');
   });
-  it('keeps the filter start when it is later than the newest row, and follows a cursor', () => {
-    const q = new URLSearchParams(tailQuery({ from: '2026-03-01T00:00:00Z', cursor: 'page2' }, { newest: '2026-01-02T00:00:00Z', cursor: 'c1' }, 50));
-    expect(q.get('from')).toBe('2026-03-01T00:00:00Z');
-    expect(q.get('cursor')).toBe('c1');
-  });
-  it('never shows a row twice and puts new rows on top, newest first', () => {
+  it('never shows a row twice and puts new rows on top, the last to arrive first, whatever their time', () => {
     const rows = [ev('b', '2026-01-01T00:00:02Z'), ev('a', '2026-01-01T00:00:01Z')];
-    const polled = [ev('b', '2026-01-01T00:00:02Z'), ev('c', '2026-01-01T00:00:02Z'), ev('d', '2026-01-01T00:00:03Z')];
-    const m = mergeTail(rows, polled, null, tailStart(rows), 100);
+    // 'c' arrived late with an older @timestamp than every row shown: it is shown all the same.
+    const polled = [ev('b', '2026-01-01T00:00:02Z'), ev('c', '2025-12-31T23:00:00Z'), ev('d', '2026-01-01T00:00:03Z')];
+    const m = mergeTail(rows, polled, 17, 100, tailStart(10), 100);
     expect(m.added).toEqual(['c', 'd']);
     expect(m.rows.map((r) => (r as { event: { id: string } }).event.id)).toEqual(['d', 'c', 'b', 'a']);
-    expect(m.state).toEqual({ newest: '2026-01-01T00:00:03Z', cursor: undefined });
-    const again = mergeTail(m.rows, polled, null, m.state, 100);
+    expect(m.state).toEqual({ seq: 17, more: false });
+    const again = mergeTail(m.rows, polled, 17, 100, m.state, 100);
     expect(again.added).toEqual([]);
     expect(again.rows).toHaveLength(4);
   });
-  it('caps the rows and carries the cursor of a full page', () => {
+  it('caps the rows, says when a full page asks for another poll, keeps the seq of an empty poll', () => {
     const polled = Array.from({ length: 5 }, (_, i) => ev(`e${i}`, `2026-01-01T00:00:0${i}Z`));
-    const m = mergeTail([], polled, 'next', {}, 3);
+    const m = mergeTail([], polled, 9, 5, { seq: 4 }, 3);
     expect(m.rows).toHaveLength(3);
-    expect(m.state.cursor).toBe('next');
+    expect(m.state).toEqual({ seq: 9, more: true });
+    expect(mergeTail([], [], undefined, 5, { seq: 9 }, 3).state).toEqual({ seq: 9, more: false });
   });
   it('runs only on a first page without an end', () => {
     expect(canTail({})).toBe(true);

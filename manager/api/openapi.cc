@@ -283,6 +283,11 @@ json Build() {
   events_params.push_back(QueryParamSpec("limit", "1..1000, default 100",
                                          {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}));
   events_params.push_back(QueryParamSpec("cursor", "next_cursor of the previous page"));
+  events_params.push_back(QueryParamSpec(
+      "after_seq",
+      "live tail: the events stored after this ingest sequence number (latest_seq or next_seq "
+      "of an earlier answer), in arrival order; not with cursor or order=desc",
+      {{"type", "integer"}, {"minimum", 0}}));
   json export_params = event_filters;
   export_params.push_back(QueryParamSpec("format", "csv (default) or ndjson",
                                          {{"type", "string"}, {"enum", {"csv", "ndjson"}}}));
@@ -429,7 +434,23 @@ json Build() {
       {"/events",
        {{"get",
          Op("Query events, sorted by time, with cursor pagination", "any",
-            Merge({{"200", Resp("a page of events", Page(Ref("Event")))}}, Errors({400, 401, 429})),
+            Merge(
+                {{"200",
+                  Resp("a page of events",
+                       [] {
+                         json page = Page(Ref("Event"));
+                         page["properties"]["latest_seq"] = {
+                             {"type", "integer"},
+                             {"description",
+                              "the tenant's latest ingest sequence number, read before the page: "
+                              "pass as after_seq to follow what arrives next"}};
+                         page["properties"]["next_seq"] = {
+                             {"type", "integer"},
+                             {"description",
+                              "with after_seq: pass as after_seq for the next poll"}};
+                         return page;
+                       }())}},
+                Errors({400, 401, 429})),
             nullptr, events_params)}}},
       {"/events/counts",
        {{"get",

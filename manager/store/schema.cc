@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 namespace ward::manager {
 namespace {
 
@@ -249,6 +251,75 @@ std::vector<std::string> VReports(Dialect d) {
   return s;
 }
 
+// Dashboard rollups and the ingest sequence (issue 14, helper c1; docs/manager-store.md,
+// "Event rollups" and "Ingest sequence"). Hourly counts maintained by the store in the
+// transaction that inserts (or deletes) the events, backfilled here from the events already
+// stored. `event_rollup_values` holds the per-hour counts of rule (field 0, per module), agent
+// (field 1, module '') and path (field 2, per module, not for 'ips' whose paths are URLs);
+// a value longer than 255 bytes is counted under '' (the readers then count from the events).
+std::vector<std::string> VConsoleRollup(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "event_rollup",
+                  "tenant_id {ID} NOT NULL, hour BIGINT NOT NULL, module {ID} NOT NULL, "
+                  "severity INTEGER NOT NULL, action {NAME} NOT NULL, n BIGINT NOT NULL, "
+                  "PRIMARY KEY (tenant_id, hour, module, severity, action)",
+                  {}));
+  Append(s, Table(d, "event_rollup_values",
+                  "tenant_id {ID} NOT NULL, hour BIGINT NOT NULL, field INTEGER NOT NULL, "
+                  "module {ID} NOT NULL, value {NAME} NOT NULL, n BIGINT NOT NULL, "
+                  "PRIMARY KEY (tenant_id, hour, field, module, value)",
+                  {}));
+  // The ingest sequence: each tenant's events numbered in commit order (the counter row in
+  // ingest_seq is locked by the inserting transaction until it commits). Events stored before
+  // have 0.
+  Append(s, Table(d, "ingest_seq", "tenant_id {ID} NOT NULL PRIMARY KEY, seq BIGINT NOT NULL", {}));
+  if (d == Dialect::kMysql) {
+    s.push_back(
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS seq BIGINT NOT NULL DEFAULT 0, ADD INDEX IF "
+        "NOT EXISTS idx_events_seq (tenant_id, seq)");
+  } else {
+    s.push_back("ALTER TABLE events ADD COLUMN seq BIGINT NOT NULL DEFAULT 0");
+    s.push_back("CREATE INDEX IF NOT EXISTS idx_events_seq ON events (tenant_id, seq)");
+  }
+  const std::string hour =
+      d == Dialect::kMysql ? "(ts DIV 3600000000) * 3600000000" : "(ts / 3600000000) * 3600000000";
+  auto bytes = [&](const std::string& col) {
+    switch (d) {
+      case Dialect::kSqlite:
+        return "length(CAST(" + col + " AS BLOB))";
+      case Dialect::kPostgres:
+        return "octet_length(" + col + ")";
+      case Dialect::kMysql:
+        return "LENGTH(" + col + ")";
+    }
+    return col;
+  };
+  // MySQL DDL is not transactional: INSERT IGNORE makes a re-run after an interruption harmless
+  // (each INSERT ... SELECT is itself atomic in InnoDB).
+  const std::string ins = d == Dialect::kMysql ? "INSERT IGNORE" : "INSERT";
+  s.push_back(fmt::format(
+      "{0} INTO event_rollup (tenant_id, hour, module, severity, action, n) SELECT tenant_id, "
+      "{1}, module, severity, action, COUNT(*) FROM events GROUP BY tenant_id, {1}, module, "
+      "severity, action",
+      ins, hour));
+  s.push_back(fmt::format(
+      "{0} INTO event_rollup_values (tenant_id, hour, field, module, value, n) SELECT tenant_id, "
+      "{1}, 1, '', agent_id, COUNT(*) FROM events WHERE agent_id <> '' GROUP BY tenant_id, {1}, "
+      "agent_id",
+      ins, hour));
+  for (const auto& [field, col, where] :
+       {std::tuple{0, "rule", "rule <> ''"},
+        std::tuple{2, "path", "path <> '' AND module <> 'ips'"}}) {
+    std::string value = fmt::format("CASE WHEN {} > 255 THEN '' ELSE {} END", bytes(col), col);
+    s.push_back(fmt::format(
+        "{0} INTO event_rollup_values (tenant_id, hour, field, module, value, n) SELECT "
+        "tenant_id, {1}, {2}, module, {3}, COUNT(*) FROM events WHERE {4} GROUP BY tenant_id, "
+        "{1}, module, {3}",
+        ins, hour, field, value, where));
+  }
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -260,6 +331,7 @@ const std::vector<Migration>& Migrations() {
       {"policy versions, alerts", &V4},
       {"tenant-wide IP lists", &VIpLists},
       {"reports and report schedules", &VReports},
+      {"event rollups for the dashboard, ingest sequence", &VConsoleRollup},
   };
   return kMigrations;
 }

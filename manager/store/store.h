@@ -302,6 +302,9 @@ struct StoredEvent {
   int severity = 0;     // event.severity
   std::string path;     // file.path, else url.original ("" when none): free-text search
   std::string rule;     // rule.id / rule.name joined ("" when none): free-text search
+  // The tenant's ingest sequence: set by InsertEvents (increasing in commit order), read back
+  // by QueryEvents; 0 for events stored before it existed.
+  int64_t seq = 0;
   nlohmann::json doc;
   // When not empty, the document exactly as it is to be stored (the JSON text of `doc`, e.g. the
   // agent's validated NDJSON line): InsertEvents stores these bytes instead of serialising `doc`
@@ -327,6 +330,12 @@ struct EventQuery {
   // QueryEvents: return each document as stored in `doc_text` and leave `doc` null (the export
   // writes the text as it is or parses only the fields it needs).
   bool raw_docs = false;
+  // CountEvents/TopEventValues/SummarizeEvents: count from the events themselves, never from
+  // the hourly rollups (the same answer, slower; tests and checks compare the two).
+  bool from_events = false;
+  // QueryEvents: the events stored after ingest sequence number `after_seq` (arrival order, see
+  // LatestEventSeq), ascending by seq; `after` and `descending` must not be set with it.
+  std::optional<int64_t> after_seq;
 };
 
 struct EventCount {
@@ -556,6 +565,12 @@ class Store {
   // partitions where it can.)
   virtual Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
                                              int batch) = 0;
+
+  // Console live tail (issue 14): the tenant's latest ingest sequence number (0 when it has
+  // no events yet). Every event with a seq up to it is committed and visible, so a reader that
+  // takes it and then asks for after_seq = it misses no event stored later, whatever its
+  // @timestamp. (docs/manager-store.md, "Ingest sequence")
+  virtual Result<int64_t> LatestEventSeq(const std::string& tenant_id) = 0;
 
   // Audit log.
   virtual Status AppendAudit(const AuditEntry& e) = 0;

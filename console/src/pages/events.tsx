@@ -1,6 +1,7 @@
 // Events: one table for every module, filtered by the server (GET /events) with the filter in the
 // URL, cursor paging, and a drawer with the whole event. Every value is shown as text. A live
-// tail (src/tail.ts) polls for newer events every few seconds while the first page is shown and
+// tail (src/tail.ts) polls for events stored since (the ingest sequence, so late ones too) every
+// few seconds while the first page is shown and
 // the user is not scrolled down, editing the filter or reading an event; the export links stream
 // the whole filter as CSV or NDJSON.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -43,9 +44,9 @@ export function Events() {
     setItems(null);
     setFresh(new Set());
     setError('');
-    api<{ items: unknown[]; next_cursor: string | null }>('GET', `/events?${filterToApiQuery(filterFromSearch(key), PAGE)}`)
+    api<{ items: unknown[]; next_cursor: string | null; latest_seq?: number }>('GET', `/events?${filterToApiQuery(filterFromSearch(key), PAGE)}`)
       .then((r) => {
-        tail.current = tailStart(r.items);
+        tail.current = tailStart(r.latest_seq);
         setItems(r.items);
         setNext(r.next_cursor);
       })
@@ -69,16 +70,17 @@ export function Events() {
         return;
       }
       const asked = key;
-      api<{ items: unknown[]; next_cursor: string | null }>('GET', `/events?${tailQuery(filterFromSearch(key), tail.current, TAIL_PAGE)}`)
+      api<{ items: unknown[]; next_seq?: number }>('GET', `/events?${tailQuery(filterFromSearch(key), tail.current, TAIL_PAGE)}`)
         .then((r) => {
           if (stop || asked !== route.value.search) return;
+          const state = tail.current;
           setItems((rows) => {
-            const m = mergeTail(rows ?? [], r.items, r.next_cursor, tail.current, TAIL_CAP);
+            const m = mergeTail(rows ?? [], r.items, r.next_seq, TAIL_PAGE, state, TAIL_CAP);
             tail.current = m.state;
             if (m.added.length) setFresh((f) => new Set([...f, ...m.added]));
             return m.rows;
           });
-          timer = window.setTimeout(poll, r.next_cursor ? 0 : TAIL_MS);
+          timer = window.setTimeout(poll, r.items.length >= TAIL_PAGE ? 0 : TAIL_MS);
         })
         .catch(() => {
           if (!stop) timer = window.setTimeout(poll, TAIL_MS * 2);

@@ -1,6 +1,8 @@
 // Events: the search (keyset pagination) and the counts per time bucket, module and severity.
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "common/config_node.h"
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
@@ -97,29 +99,54 @@ void AddEventRoutes(RouteTable& table, RouteDeps deps) {
                                         {"bucket_s", bucket.count()},
                                         {"items", items}});
             });
-  table.Add("GET", "/api/v1/events", Access::kAny,
-            [deps](const HttpRequest& req, const PathParams&, Principal& p) {
-              if (auto e = CheckQuery(req, {"from", "to", "agent", "module", "min_severity",
-                                            "action", "q", "order", "limit", "cursor"})) {
-                return Err(*e);
-              }
-              EventQuery q;
-              if (auto e = ReadEventFilters(req, q)) return Err(*e);
-              auto limit = ReadLimit(req, 100, 1000);
-              if (!limit) return Err(limit.error());
-              q.limit = *limit;
-              if (auto e = ReadOrder(req, q.descending)) return Err(*e);
-              if (auto e = ReadCursor(req, q.after)) return Err(*e);
-              auto events = deps.store.QueryEvents(p.tenant.id, q);
-              if (!events) return Err(events.error());
-              json items = json::array();
-              for (const auto& e : *events) items.push_back(e.doc);
-              json next = nullptr;
-              if (static_cast<int>(events->size()) == q.limit && !events->empty()) {
-                next = EncodeCursor(events->back().timestamp, events->back().id);
-              }
-              return JsonResponse(200, {{"items", items}, {"next_cursor", next}});
-            });
+  table.Add(
+      "GET", "/api/v1/events", Access::kAny,
+      [deps](const HttpRequest& req, const PathParams&, Principal& p) {
+        if (auto e = CheckQuery(req, {"from", "to", "agent", "module", "min_severity", "action",
+                                      "q", "order", "limit", "cursor", "after_seq"})) {
+          return Err(*e);
+        }
+        EventQuery q;
+        if (auto e = ReadEventFilters(req, q)) return Err(*e);
+        auto limit = ReadLimit(req, 100, 1000);
+        if (!limit) return Err(limit.error());
+        q.limit = *limit;
+        if (auto e = ReadOrder(req, q.descending)) return Err(*e);
+        if (auto e = ReadCursor(req, q.after)) return Err(*e);
+        if (auto v = QueryParam(req, "after_seq")) {
+          // The live tail: events in the order they arrived (docs/api.md, "Events").
+          int64_t n = -1;
+          auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+          if (ec != std::errc() || end != v->data() + v->size() || n < 0) {
+            return Err(BadRequest("invalid_query", "after_seq",
+                                  "after_seq: expected a non-negative integer"));
+          }
+          if (q.after || q.descending) {
+            return Err(BadRequest("invalid_query", "after_seq",
+                                  "after_seq: not with cursor or order=desc"));
+          }
+          q.after_seq = n;
+        }
+        // Read before the page: an event stored meanwhile is in the page or after it.
+        auto latest = deps.store.LatestEventSeq(p.tenant.id);
+        if (!latest) return Err(latest.error());
+        auto events = deps.store.QueryEvents(p.tenant.id, q);
+        if (!events) return Err(events.error());
+        json items = json::array();
+        for (const auto& e : *events) items.push_back(e.doc);
+        json body = {{"items", items}, {"latest_seq", *latest}};
+        if (q.after_seq) {
+          body["next_seq"] = events->empty() ? *q.after_seq : events->back().seq;
+          body["next_cursor"] = nullptr;
+        } else {
+          json next = nullptr;
+          if (static_cast<int>(events->size()) == q.limit && !events->empty()) {
+            next = EncodeCursor(events->back().timestamp, events->back().id);
+          }
+          body["next_cursor"] = next;
+        }
+        return JsonResponse(200, body);
+      });
 }
 
 }  // namespace ward::manager

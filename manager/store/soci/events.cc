@@ -12,8 +12,8 @@ namespace ward::manager::soci_backend {
 namespace {
 
 constexpr const char* kEventCols =
-    "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity";
-constexpr const char* kEventSig = "ssssssssii";
+    "id, tenant_id, agent_id, module, action, path, rule, doc, ts, severity, seq";
+constexpr const char* kEventSig = "ssssssssiii";
 StoredEvent EventFrom(const Row& r, bool raw_doc) {
   StoredEvent e;
   e.id = r.S(0);
@@ -30,6 +30,7 @@ StoredEvent EventFrom(const Row& r, bool raw_doc) {
   }
   e.timestamp = FromMicros(r.I(8));
   e.severity = static_cast<int>(r.I(9));
+  e.seq = r.I(10);
   return e;
 }
 
@@ -84,32 +85,42 @@ Result<IngestResult> SociStore::InsertEventsWithAlerts(const std::vector<StoredE
   for (int attempt = 0;; ++attempt) {
     if (d_ == Dialect::kPostgres) WARD_RETURN_IF_ERROR(EnsurePartitions(days));
     auto r = Run("insert events", true, [&](soci::session& sql) -> Result<IngestResult> {
-      if (d_ == Dialect::kPostgres) {
-        IngestResult out = InsertEventsCopy(sql, events, ts, docs);
-        if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
-        return out;
-      }
-      long long inserted = 0;
-      for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
-        size_t end = std::min(events.size(), start + kRowsPerStatement);
-        Params p;
-        std::string q = fmt::format(
-            "{} INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, "
-            "doc) VALUES ",
-            InsertIgnore());
-        for (size_t i = start; i < end; ++i) {
-          const StoredEvent& e = events[i];
-          if (i != start) q += ", ";
-          q += fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", p.S(e.tenant_id), p.S(e.id),
-                           p.S(e.agent_id), p.I(ts[i]), p.S(NoNul(e.module)), p.S(NoNul(e.action)),
-                           p.I(e.severity), p.S(NoNul(e.path)), p.S(NoNul(e.rule)), p.S(docs[i]));
-        }
-        q += OnConflictIgnore();
-        inserted += Exec(sql, q, p);
-      }
+      RollupDelta rollup;
       IngestResult out;
-      out.accepted = static_cast<int>(inserted);
-      out.duplicates = static_cast<int>(events.size()) - out.accepted;
+      if (d_ == Dialect::kPostgres) {
+        out = InsertEventsCopy(sql, events, ts, docs, rollup);
+      } else {
+        // MariaDB's INSERT IGNORE ... RETURNING answers the rows inserted, not the ignored ones.
+        long long inserted = 0;
+        const auto bases = ReserveSeq(sql, events);
+        for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
+          size_t end = std::min(events.size(), start + kRowsPerStatement);
+          Params p;
+          std::string q = fmt::format(
+              "{} INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, "
+              "rule, doc, seq) VALUES ",
+              InsertIgnore());
+          for (size_t i = start; i < end; ++i) {
+            const StoredEvent& e = events[i];
+            if (i != start) q += ", ";
+            q += fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})", p.S(e.tenant_id),
+                             p.S(e.id), p.S(e.agent_id), p.I(ts[i]), p.S(NoNul(e.module)),
+                             p.S(NoNul(e.action)), p.I(e.severity), p.S(NoNul(e.path)),
+                             p.S(NoNul(e.rule)), p.S(docs[i]),
+                             p.I(bases.at(e.tenant_id) + 1 + static_cast<long long>(i)));
+          }
+          q += OnConflictIgnore();
+          q += " RETURNING tenant_id, ts, module, severity, action, agent_id, rule, path";
+          Select(sql, q, p, "sisissss", [&](const Row& r) {
+            ++inserted;
+            rollup.Add(r.S(0), r.I(1), r.S(2), static_cast<int>(r.I(3)), r.S(4), r.S(5), r.S(6),
+                       r.S(7), 1);
+          });
+        }
+        out.accepted = static_cast<int>(inserted);
+        out.duplicates = static_cast<int>(events.size()) - out.accepted;
+      }
+      if (!rollup.empty()) ApplyRollup(sql, rollup);
       if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
       return out;
     });
@@ -156,14 +167,18 @@ Result<std::vector<StoredEvent>> SociStore::QueryEvents(const std::string& tenan
   return Run("query events", false, [&](soci::session& sql) -> Result<std::vector<StoredEvent>> {
     Params p;
     std::string s = fmt::format("SELECT {} FROM events", kEventCols) + EventWhere(tenant_id, q, p);
-    if (q.after) {
+    if (q.after_seq) {
+      s += fmt::format(" AND seq > {} ORDER BY seq LIMIT {}", p.I(*q.after_seq), limit);
+    } else if (q.after) {
       long long at = Micros(q.after->first);
       const char* cmp = q.descending ? "<" : ">";
       s += fmt::format(" AND ts {}= {} AND (ts {} {} OR id {} {})", cmp, p.I(at), cmp, p.I(at), cmp,
                        p.S(q.after->second));
     }
-    s += q.descending ? " ORDER BY ts DESC, id DESC" : " ORDER BY ts, id";
-    s += fmt::format(" LIMIT {}", limit);
+    if (!q.after_seq) {
+      s += q.descending ? " ORDER BY ts DESC, id DESC" : " ORDER BY ts, id";
+      s += fmt::format(" LIMIT {}", limit);
+    }
     std::vector<StoredEvent> out;
     out.reserve(static_cast<size_t>(limit));
     Select(sql, s, p, kEventSig, [&](const Row& r) { out.push_back(EventFrom(r, q.raw_docs)); });
@@ -171,28 +186,11 @@ Result<std::vector<StoredEvent>> SociStore::QueryEvents(const std::string& tenan
   });
 }
 
-Result<std::vector<EventCount>> SociStore::CountEvents(const std::string& tenant_id,
-                                                       const EventQuery& q,
-                                                       std::chrono::seconds bucket) {
-  if (bucket.count() <= 0) return InvalidArgument("bucket must be at least 1 second");
-  long long b = std::chrono::duration_cast<std::chrono::microseconds>(bucket).count();
-  return Run("count events", false, [&](soci::session& sql) -> Result<std::vector<EventCount>> {
+Result<int64_t> SociStore::LatestEventSeq(const std::string& tenant_id) {
+  return Run("latest event seq", false, [&](soci::session& sql) -> Result<int64_t> {
     Params p;
-    std::string expr = d_ == Dialect::kMysql ? fmt::format("(ts DIV {}) * {}", b, b)
-                                             : fmt::format("(ts / {}) * {}", b, b);
-    std::string s =
-        fmt::format("SELECT {} AS bucket, module, severity, COUNT(*) FROM events", expr) +
-        EventWhere(tenant_id, q, p) + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
-    std::vector<EventCount> out;
-    Select(sql, s, p, "isii", [&](const Row& r) {
-      EventCount c;
-      c.bucket = FromMicros(r.I(0));
-      c.module = r.S(1);
-      c.severity = static_cast<int>(r.I(2));
-      c.count = r.I(3);
-      out.push_back(std::move(c));
-    });
-    return out;
+    return static_cast<int64_t>(SelectInt(
+        sql, fmt::format("SELECT seq FROM ingest_seq WHERE tenant_id = {}", p.S(tenant_id)), p, 0));
   });
 }
 
@@ -211,7 +209,8 @@ Result<int64_t> SociStore::DeleteEventsBefore(const std::string& tenant_id, Time
                   p.S(tenant_id), p.I(c), batch)
             : fmt::format("DELETE FROM events WHERE tenant_id = {} AND ts < {} LIMIT {}",
                           p.S(tenant_id), p.I(c), batch);
-    return static_cast<int64_t>(Exec(sql, q, p));
+    // The rollups lose what the batch deleted, in the same transaction.
+    return static_cast<int64_t>(DeleteEventsWithRollup(sql, q, p));
   });
 }
 

@@ -119,6 +119,14 @@ Result<int64_t> SociStore::DeletePostgres(const std::string& tenant_id, long lon
         if (others2) return int64_t{-1};
         (void)mine2;
         sql << fmt::format("DROP TABLE {}", name);
+        // Every event of the tenant in that day was in the partition: its rollup hours go too.
+        for (const char* table : {"event_rollup", "event_rollup_values"}) {
+          Params r;
+          Exec(sql,
+               fmt::format("DELETE FROM {} WHERE tenant_id = {} AND hour >= {} AND hour < {}",
+                           table, r.S(tenant_id), r.I(lo), r.I(hi)),
+               r);
+        }
         return static_cast<int64_t>(n);
       });
       if (!dropped.has_value()) return dropped;
@@ -130,12 +138,12 @@ Result<int64_t> SociStore::DeletePostgres(const std::string& tenant_id, long lon
     }
     auto n = Run("delete events", true, [&](soci::session& sql) -> Result<int64_t> {
       Params p;
-      return static_cast<int64_t>(
-          Exec(sql,
-               fmt::format("DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {0} WHERE "
-                           "tenant_id = {1} AND ts < {2} LIMIT {3}))",
-                           name, p.S(tenant_id), p.I(cutoff), batch),
-               p));
+      return static_cast<int64_t>(DeleteEventsWithRollup(
+          sql,
+          fmt::format("DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {0} WHERE "
+                      "tenant_id = {1} AND ts < {2} LIMIT {3}))",
+                      name, p.S(tenant_id), p.I(cutoff), batch),
+          p));
     });
     if (!n.has_value() || *n > 0) return n;
   }

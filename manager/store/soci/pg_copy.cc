@@ -65,17 +65,18 @@ long long PqCommand(PGconn* conn, const char* sql) {
 
 IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
                                          const std::vector<long long>& ts,
-                                         const std::vector<std::string>& docs) {
+                                         const std::vector<std::string>& docs,
+                                         RollupDelta& rollup) {
   PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
   // Per session (temporary tables are), emptied by every commit; IF NOT EXISTS makes it cheap
   // after the first batch.
   PqCommand(conn,
-            "CREATE TEMP TABLE IF NOT EXISTS ward_events_stage (tenant_id TEXT, id TEXT, "
-            "agent_id TEXT, ts BIGINT, module TEXT, action TEXT, severity INTEGER, path TEXT, "
-            "rule TEXT, doc TEXT) ON COMMIT DELETE ROWS");
+            "CREATE TEMP TABLE IF NOT EXISTS ward_events_stage2 (ord INTEGER, tenant_id TEXT, id "
+            "TEXT, agent_id TEXT, ts BIGINT, module TEXT, action TEXT, severity INTEGER, path "
+            "TEXT, rule TEXT, doc TEXT) ON COMMIT DELETE ROWS");
   PGresult* res = PQexec(conn,
-                         "COPY ward_events_stage (tenant_id, id, agent_id, ts, module, action, "
-                         "severity, path, rule, doc) FROM STDIN");
+                         "COPY ward_events_stage2 (ord, tenant_id, id, agent_id, ts, module, "
+                         "action, severity, path, rule, doc) FROM STDIN");
   if (PQresultStatus(res) != PGRES_COPY_IN) ThrowPq(conn, res, "COPY");
   PQclear(res);
   std::string buf;
@@ -88,6 +89,8 @@ IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<S
   };
   for (size_t i = 0; i < events.size(); ++i) {
     const StoredEvent& e = events[i];
+    buf += std::to_string(i);
+    buf += '\t';
     CopyField(buf, e.tenant_id);
     buf += '\t';
     CopyField(buf, e.id);
@@ -123,12 +126,35 @@ IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<S
     PQclear(res);
   }
   if (failed) ThrowPq(conn, last_error, "COPY");
-  long long inserted = PqCommand(
-      conn,
-      "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, doc) "
-      "SELECT tenant_id, id, agent_id, ts, module, action, severity, path, rule, doc FROM "
-      "ward_events_stage ON CONFLICT DO NOTHING");
-  // The batch's own transaction empties the stage at commit; a rollback empties it too.
+  // The rows inserted (not the duplicates) come back and are counted into the hourly rollups in
+  // the same transaction. The stage empties at commit (a rollback empties it too).
+  // The ingest sequence numbers are reserved only now, so the counter row stays locked for the
+  // INSERT and the commit, not for the COPY: row i gets base + 1 + i.
+  std::string seq = "CASE tenant_id";
+  for (const auto& [tenant, base] : ReserveSeq(sql, events)) {
+    char* lit = PQescapeLiteral(conn, tenant.data(), tenant.size());
+    if (lit == nullptr) ThrowPq(conn, nullptr, "escape tenant id");
+    seq += fmt::format(" WHEN {} THEN {}", lit, base + 1);
+    PQfreemem(lit);
+  }
+  seq += " END + ord";
+  res = PQexec(conn,
+               fmt::format("INSERT INTO events (tenant_id, id, agent_id, ts, module, action, "
+                           "severity, path, rule, doc, seq) SELECT tenant_id, id, agent_id, ts, "
+                           "module, action, severity, path, rule, doc, {} FROM ward_events_stage2 "
+                           "ORDER BY ord ON CONFLICT DO NOTHING RETURNING tenant_id, ts, module, "
+                           "severity, action, agent_id, rule, path",
+                           seq)
+                   .c_str());
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) ThrowPq(conn, res, "insert events");
+  const int rows = PQntuples(res);
+  long long inserted = rows;
+  for (int r = 0; r < rows; ++r) {
+    auto text = [&](int c) { return std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)); };
+    rollup.Add(text(0), std::atoll(PQgetvalue(res, r, 1)), text(2),
+               std::atoi(PQgetvalue(res, r, 3)), text(4), text(5), text(6), text(7), 1);
+  }
+  PQclear(res);
   IngestResult out;
   out.accepted = static_cast<int>(inserted);
   out.duplicates = static_cast<int>(events.size()) - out.accepted;

@@ -10,12 +10,14 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "manager/store/soci/binding.h"
@@ -29,6 +31,24 @@
 namespace ward::manager::soci_backend {
 
 using json = nlohmann::json;
+
+// Changes to the hourly rollups (event_rollup.cc; docs/manager-store.md, "Event rollups") of a
+// set of events inserted (+1) or deleted (-1), keyed in the order rows are locked.
+struct RollupDelta {
+  static constexpr long long kHour = 3'600'000'000LL;
+  // Rule, agent and path values longer than this are counted under '' (the readers then count
+  // from the events).
+  static constexpr size_t kMaxValue = 255;
+  // (tenant, hour, module, severity, action) -> n
+  std::map<std::tuple<std::string, long long, std::string, int, std::string>, long long> counts;
+  // (tenant, hour, field 0 rule / 1 agent / 2 path, module, value) -> n
+  std::map<std::tuple<std::string, long long, int, std::string, std::string>, long long> values;
+  // The columns as stored (NUL-free).
+  void Add(const std::string& tenant, long long ts, const std::string& module, int severity,
+           const std::string& action, const std::string& agent, const std::string& rule,
+           const std::string& path, long long n);
+  bool empty() const { return counts.empty() && values.empty(); }
+};
 
 class SociStore final : public Store {
  public:
@@ -182,6 +202,7 @@ class SociStore final : public Store {
   Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
                                      int batch) override;
 
+  Result<int64_t> LatestEventSeq(const std::string& tenant_id) override;
   Status AppendAudit(const AuditEntry& e) override;
 
   Result<std::vector<AuditEntry>> QueryAudit(const std::string& tenant_id,
@@ -321,11 +342,29 @@ class SociStore final : public Store {
   Status OpenSqliteWriter();
   void CloseSqliteWriter();
   // PostgreSQL events: COPY into a per-session staging table, then one INSERT ... SELECT.
+  // Adds the rows it inserted to `rollup`.
   IngestResult InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
                                 const std::vector<long long>& ts,
-                                const std::vector<std::string>& docs);
+                                const std::vector<std::string>& docs, RollupDelta& rollup);
   Result<int64_t> DeletePostgres(const std::string& tenant_id, long long cutoff, int batch);
   std::string EventWhere(const std::string& tenant_id, const EventQuery& q, Params& p) const;
+  // event_rollup.cc: reserves ingest sequence numbers for `events` (per tenant, in tenant order:
+  // the counter rows stay locked until the caller's transaction ends); returns each tenant's
+  // base: event i of the batch gets base + 1 + i.
+  std::map<std::string, long long> ReserveSeq(soci::session& sql,
+                                              const std::vector<StoredEvent>& events);
+  // event_rollup.cc: writes `d` into the rollups inside the caller's write transaction (throws as
+  // SOCI does); rows whose count fell to zero are deleted.
+  void ApplyRollup(soci::session& sql, const RollupDelta& d);
+  // Runs `delete_stmt` (a DELETE on events or one of its partitions, in the caller's write
+  // transaction) and takes the rows it deleted out of the rollups; returns how many it deleted.
+  long long DeleteEventsWithRollup(soci::session& sql, const std::string& delete_stmt, Params& p);
+  // event_aggregates.cc: the aggregates counted from the events themselves.
+  std::vector<EventCount> CountScan(soci::session& sql, const std::string& tenant_id,
+                                    const EventQuery& q, long long bucket_us);
+  std::vector<EventValueCount> TopScan(soci::session& sql, const std::string& tenant_id,
+                                       const EventQuery& q, const char* col, int limit);
+  EventSummary SummaryScan(soci::session& sql, const std::string& tenant_id, const EventQuery& q);
 
   SessionPool pool_;
   Dialect d_;

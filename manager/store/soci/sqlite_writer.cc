@@ -58,7 +58,7 @@ Status SociStore::OpenSqliteWriter() {
   (void)SqliteExec(db, "PRAGMA wal_autocheckpoint = 8192");
   const char* q =
       "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, "
-      "doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+      "doc, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
   int rc = sqlite_api::sqlite3_prepare_v3(db, q, -1, SQLITE_PREPARE_PERSISTENT, &sqlite_insert_,
                                           nullptr);
   if (rc != SQLITE_OK) {
@@ -142,6 +142,16 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
   for (const PendingInsert* p : group) {
     Status st = SqliteExec(db, "SAVEPOINT ward_batch");
     long long inserted = 0;
+    RollupDelta rollup;
+    std::map<std::string, long long> bases;
+    if (st.ok()) {
+      // The batch's ingest sequence numbers, reserved in its savepoint.
+      try {
+        bases = ReserveSeq(*sqlite_writer_, *p->events);
+      } catch (const std::exception& e) {
+        st = Classify(d_, e, nullptr).status.WithContext("ingest sequence");
+      }
+    }
     for (size_t i = 0; st.ok() && i < p->events->size(); ++i) {
       const StoredEvent& e = (*p->events)[i];
       const std::string& doc = (*p->docs)[i];
@@ -160,14 +170,28 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
       bind(BindText(ins, 9, e.rule, scratch[4]));
       bind(sqlite_api::sqlite3_bind_text(ins, 10, doc.data(), static_cast<int>(doc.size()),
                                          SQLITE_STATIC));
+      bind(sqlite_api::sqlite3_bind_int64(ins, 11,
+                                          bases[e.tenant_id] + 1 + static_cast<long long>(i)));
       if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_step(ins);
       if (rc == SQLITE_DONE) {
-        inserted += sqlite_api::sqlite3_changes(db);
+        if (sqlite_api::sqlite3_changes(db) > 0) {
+          ++inserted;
+          rollup.Add(e.tenant_id, (*p->ts)[i], NoNul(e.module), e.severity, NoNul(e.action),
+                     NoNul(e.agent_id), NoNul(e.rule), NoNul(e.path), 1);
+        }
       } else {
         st = SqliteStatus(db, rc, fmt::format("event[{}]", i));
       }
       sqlite_api::sqlite3_reset(ins);
       sqlite_api::sqlite3_clear_bindings(ins);
+    }
+    if (st.ok() && !rollup.empty()) {
+      // The rows inserted, counted into the hourly rollups in the batch's savepoint.
+      try {
+        ApplyRollup(*sqlite_writer_, rollup);
+      } catch (const std::exception& e) {
+        st = Classify(d_, e, nullptr).status.WithContext("event rollups");
+      }
     }
     int alerts_counted = 0;
     if (st.ok() && !p->signals->empty()) {
