@@ -219,6 +219,47 @@ std::vector<std::string> V4(Dialect d) {
   return s;
 }
 
+// SIEM forwarders (issue 19, helper s7-siem; docs/siem.md): the forwarders with their durable
+// cursors, and a position of each event in commit order that the cursors follow. SQLite: the
+// rowid (one writer at a time, so rowid order is commit order), indexed per tenant. PostgreSQL:
+// the id of the transaction that stored the event; a reader takes only events of transactions
+// older than its snapshot's xmin, all of which have ended. MySQL/MariaDB: an auto-increment
+// sequence and the time the row was stored; a reader takes rows at least 1 s old with a locking
+// read (it waits for rows of transactions still running).
+std::vector<std::string> VSiemForwarders(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "siem_forwarders",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "transport {ID} NOT NULL, host {NAME} NOT NULL, port INTEGER NOT NULL, "
+                  "format {ID} NOT NULL, facility INTEGER NOT NULL, min_severity INTEGER NOT "
+                  "NULL, enabled INTEGER NOT NULL, ca_pem {TEXT} NOT NULL, server_name {NAME} NOT "
+                  "NULL, tls_verify INTEGER NOT NULL, created_at BIGINT NOT NULL, updated_at "
+                  "BIGINT NOT NULL, cursor_pos BIGINT NOT NULL, cursor_id {ID} NOT NULL, "
+                  "flight_pos BIGINT NOT NULL, flight_id {ID} NOT NULL, sent BIGINT NOT NULL, "
+                  "skipped BIGINT NOT NULL, resent BIGINT NOT NULL, last_sent_at BIGINT, "
+                  "last_error {TEXT} NOT NULL, last_error_at BIGINT, "
+                  "CONSTRAINT uq_siem_forwarders_name UNIQUE (tenant_id, name)",
+                  {}));
+  switch (d) {
+    case Dialect::kSqlite:
+      s.push_back("CREATE INDEX IF NOT EXISTS idx_events_siem ON events (tenant_id)");
+      break;
+    case Dialect::kPostgres:
+      s.push_back(
+          "ALTER TABLE events ADD COLUMN IF NOT EXISTS txid BIGINT NOT NULL DEFAULT "
+          "(pg_current_xact_id()::text::bigint)");
+      s.push_back("CREATE INDEX IF NOT EXISTS idx_events_siem ON events (tenant_id, txid, id)");
+      break;
+    case Dialect::kMysql:
+      s.push_back(
+          "ALTER TABLE events ADD COLUMN seq BIGINT NOT NULL AUTO_INCREMENT, ADD COLUMN "
+          "stored_at TIMESTAMP(6) NOT NULL DEFAULT (SYSDATE(6)), ADD UNIQUE KEY "
+          "uq_events_seq (seq), ADD INDEX idx_events_siem (tenant_id, seq)");
+      break;
+  }
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -228,6 +269,7 @@ const std::vector<Migration>& Migrations() {
       {"console users and sessions", &V2},
       {"console users' time zone and TOTP second factor", &V3},
       {"policy versions, alerts", &V4},
+      {"SIEM forwarders and the events' commit order", &VSiemForwarders},
   };
   return kMigrations;
 }

@@ -376,6 +376,55 @@ struct AuditEntry {
   TimePoint at;
 };
 
+// SIEM forwarders (issue 19, docs/siem.md): per tenant, each a syslog receiver fed every event
+// of the tenant in the order they were stored, from a durable cursor.
+
+// A position in one tenant's event log, in the order events were committed: every event after
+// it is still to be forwarded. Opaque to callers (per database: SQLite's rowid, PostgreSQL's
+// transaction id + event id, MySQL's auto-increment sequence); {0, ""} is the beginning.
+struct SiemCursor {
+  int64_t pos = 0;
+  std::string id;
+  bool operator==(const SiemCursor&) const = default;
+};
+
+struct SiemForwarder {
+  std::string id;
+  std::string tenant_id;
+  std::string name;               // unique per tenant, 1..255 bytes
+  std::string transport = "tcp";  // udp, tcp, tls
+  std::string host;
+  int port = 514;
+  std::string format = "cef";  // cef, leef, json
+  int facility = 16;           // syslog facility 0..23 (16 = local0)
+  int min_severity = 0;        // events below are skipped (the cursor still moves past them)
+  bool enabled = true;
+  std::string ca_pem;       // TLS: receiver's CA certificates (PEM); "" = the system's
+  std::string server_name;  // TLS: name checked in the certificate; "" = host
+  bool tls_verify = true;
+  TimePoint created_at;
+  TimePoint updated_at;
+  // Progress (written by the forwarding job, read-only through the API):
+  SiemCursor cursor;
+  // The end of the batch being sent when the cursor last moved, or {0,""}: set before a batch is
+  // sent, cleared when the cursor passes it. Set when a sender starts means the events between
+  // cursor and in_flight may already have arrived once (a crash or broken connection): they are
+  // sent again and counted in `resent`.
+  SiemCursor in_flight;
+  int64_t sent = 0;     // events delivered (acknowledged by the receiver's TCP stack; UDP: sent)
+  int64_t skipped = 0;  // events below min_severity
+  int64_t resent = 0;   // events sent again after an interruption (possible duplicates)
+  std::optional<TimePoint> last_sent_at;
+  std::string last_error;  // "" after a success
+  std::optional<TimePoint> last_error_at;
+};
+
+// One event with its position.
+struct SiemEvent {
+  SiemCursor at;
+  StoredEvent event;  // doc_text set, doc null
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -555,6 +604,40 @@ class Store {
   virtual Status DeleteSession(const std::string& id) = 0;
   // Sessions past their absolute expiry or idle since before `idle_cutoff` are deleted.
   virtual Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) = 0;
+  // SIEM forwarders (issue 19, docs/siem.md). Create: kAlreadyExists for a taken name in the
+  // tenant; the forwarder's cursor is stored as given (see SiemLogEnd). Update changes the
+  // configuration (name .. tls_verify), never the progress.
+  virtual Status CreateSiemForwarder(const SiemForwarder& f) = 0;
+  virtual Result<SiemForwarder> GetSiemForwarder(const std::string& tenant_id,
+                                                 const std::string& id) = 0;
+  virtual Result<std::vector<SiemForwarder>> ListSiemForwarders(const std::string& tenant_id) = 0;
+  // Every tenant's (the forwarding job).
+  virtual Result<std::vector<SiemForwarder>> ListAllSiemForwarders() = 0;
+  virtual Status UpdateSiemForwarder(const SiemForwarder& f) = 0;
+  virtual Status DeleteSiemForwarder(const std::string& tenant_id, const std::string& id) = 0;
+  // The position after the tenant's newest committed event (a forwarder starting "now").
+  virtual Result<SiemCursor> SiemLogEnd(const std::string& tenant_id) = 0;
+  // Up to `limit` events of the tenant after `after`, in commit order; each event exactly once
+  // across calls that pass the previous call's last position. Events of transactions still
+  // running are not returned until every earlier one is visible (MySQL/MariaDB: a locking read, and
+  // events are held back until they are 1 s old, docs/siem.md).
+  virtual Result<std::vector<SiemEvent>> ReadSiemEvents(const std::string& tenant_id,
+                                                        const SiemCursor& after, int limit) = 0;
+  // Events of the tenant after `after` (the backlog), counting at most `cap`.
+  virtual Result<int64_t> CountSiemEvents(const std::string& tenant_id, const SiemCursor& after,
+                                          int64_t cap) = 0;
+  // Sets in_flight = `to` if the forwarder's cursor is still `from`; kFailedPrecondition
+  // otherwise (another node moved it: this one lost its lease).
+  virtual Status BeginSiemBatch(const std::string& tenant_id, const std::string& id,
+                                const SiemCursor& from, const SiemCursor& to) = 0;
+  // Moves the cursor from `from` to `to` (compare-and-set, kFailedPrecondition when it is no
+  // longer `from`), adds the counts, clears in_flight and last_error, sets last_sent_at = at.
+  virtual Status AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
+                                   const SiemCursor& from, const SiemCursor& to, int64_t sent,
+                                   int64_t skipped, int64_t resent, TimePoint at) = 0;
+  // Records why forwarding failed (cut to 1024 bytes); the cursor stays.
+  virtual Status RecordSiemError(const std::string& tenant_id, const std::string& id,
+                                 const std::string& error, TimePoint at) = 0;
 };
 
 }  // namespace ward::manager
