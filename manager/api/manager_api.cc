@@ -47,6 +47,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddUserRoutes(*rest_, deps);
   AddAlertRoutes(*rest_, deps);
   AddIpsTuningRoutes(*rest_, deps);
+  AddSiemForwarderRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }

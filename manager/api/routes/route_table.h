@@ -90,10 +90,11 @@ void AddPolicyRoutes(RouteTable& table, RouteDeps deps);           // /policies
 void AddEventRoutes(RouteTable& table, RouteDeps deps);            // /events, /events/counts
 // /events/export (streamed CSV/NDJSON), /events/top, /events/summary (routes/event_export.cc).
 void AddEventExportRoutes(RouteTable& table, RouteDeps deps);
-void AddAuditRoutes(RouteTable& table, RouteDeps deps);      // /audit
-void AddUserRoutes(RouteTable& table, RouteDeps deps);       // /users (console users)
-void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
-void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
+void AddAuditRoutes(RouteTable& table, RouteDeps deps);          // /audit
+void AddUserRoutes(RouteTable& table, RouteDeps deps);           // /users (console users)
+void AddAlertRoutes(RouteTable& table, RouteDeps deps);          // /alerts (triage)
+void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);      // /ips/tuning
+void AddSiemForwarderRoutes(RouteTable& table, RouteDeps deps);  // /siem-forwarders (issue 19)
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 
