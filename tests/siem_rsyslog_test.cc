@@ -540,7 +540,9 @@ TEST_F(SiemRsyslog, KillNineOfTheManagerLosesNothingAndCountsItsDuplicates) {
   r = test::Call(api_port, cert, "GET", "/api/v1/siem-forwarders/" + fwd + "/backlog", key);
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["backlog"], 0);
-  EXPECT_EQ(r.body["sent"].get<int64_t>(), static_cast<int64_t>(ids.size()) + f->resent);
+  // `sent` counts each event once per batch that moved the cursor: the batch in flight at the
+  // kill moved it only once, on the second node.
+  EXPECT_EQ(r.body["sent"].get<int64_t>(), static_cast<int64_t>(ids.size()));
   EXPECT_EQ(r.body["resent"].get<int64_t>(), f->resent);
 }
 
