@@ -31,6 +31,7 @@
 #include "manager/services/bootstrap.h"
 #include "manager/services/tls.h"
 #include "manager/services/users.h"
+#include "manager/siem/forwarding.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -187,6 +188,7 @@ int Serve(const ServeOptions& o) {
   std::unique_ptr<ManagerApi> api;
   std::unique_ptr<HttpsServer> server;
   std::unique_ptr<JobRunner> jobs;
+  std::unique_ptr<siem::SiemForwarding> siem_forwarding;
   std::pair<std::string, int> listen;
   int bound_port = 0;
   Status s = RunSteps({
@@ -272,6 +274,16 @@ int Serve(const ServeOptions& o) {
          jobs->Start();
          return Status::Ok();
        }},
+      {"start SIEM forwarding",
+       [&]() -> Status {
+         if (o.no_jobs) return Status::Ok();
+         siem::ForwardingOptions fo;
+         fo.lease_ttl = job_opt.lease_ttl;  // a dead node's forwarders move after --lease-ttl
+         siem_forwarding =
+             std::make_unique<siem::SiemForwarding>(*store, SystemClock(), fo, jobs->node_id());
+         siem_forwarding->Start();
+         return Status::Ok();
+       }},
   });
   std::fflush(stdout);
   if (!s.ok()) return Fail(s);
@@ -294,6 +306,7 @@ int Serve(const ServeOptions& o) {
   }
   NotifyStopping();
   spdlog::info("signal {}: stopping", sig);
+  if (siem_forwarding) siem_forwarding->Stop();
   if (jobs) jobs->Stop();
   server->Stop();
   return kExitOk;

@@ -578,6 +578,15 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   r = m.Get("/api/v1/alerts", b_key);
   ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
   std::string b_alert = r.body["items"][0]["id"];
+  // A SIEM forwarder of B (issue 19).
+  r = m.Post("/api/v1/siem-forwarders", b_key,
+             {{"name", "b-soc"},
+              {"transport", "tcp"},
+              {"host", "127.0.0.1"},
+              {"port", 6514},
+              {"format", "cef"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_forwarder = r.body["id"];
   // Tenant A's own policy, to try B's ids in A's references.
   std::string a_policy = m.NewPolicy(a_key, "a-policy");
   auto [a_agent, a_cred] = m.NewAgent(a_key, "a-host");
@@ -593,6 +602,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/policies/{id}/versions", b_policy},
       {"/api/v1/policies/{id}/versions/{version}", b_policy},
       {"/api/v1/alerts/{id}", b_alert},
+      {"/api/v1/siem-forwarders/{id}", b_forwarder},
+      {"/api/v1/siem-forwarders/{id}/backlog", b_forwarder},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -603,6 +614,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/policies/{id}", {{"name", "stolen"}, {"document", ValidPolicyDocument()}}},
       {"/api/v1/users/{id}", {{"role", "admin"}}},
       {"/api/v1/alerts/{id}", {{"state", "acknowledged"}}},
+      {"/api/v1/siem-forwarders/{id}", {{"enabled", false}}},
   };
   int walked = 0;
   std::set<std::string> patterns_seen;
@@ -637,6 +649,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(m.Get("/api/v1/events?agent=" + b_agent, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/events", a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/alerts", a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/siem-forwarders", a_key).body["items"].size(), 0u);
   r = m.Patch("/api/v1/alerts", a_key, {{"ids", {b_alert}}, {"state", "resolved"}});
   EXPECT_EQ(r.status, 404) << r.raw;
   // B's objects are untouched.

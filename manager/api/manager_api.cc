@@ -50,6 +50,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddBlockedAddressRoutes(*rest_, deps);
   AddIpListRoutes(*rest_, deps);
   AddReportRoutes(*rest_, deps);
+  AddSiemForwarderRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }

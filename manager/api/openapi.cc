@@ -744,6 +744,59 @@ json Build() {
                    Ref("ReportScheduleUpdate"))},
       {"delete", Op("Delete a report schedule (its reports are kept)", "admin, operator",
                     Merge({{"204", Resp("deleted")}}, write))}};
+  // ---- SIEM forwarders (issue 19, s7-siem; docs/siem.md) ----
+  json siem_config = {{"name", Str()},
+                      {"transport", {{"type", "string"}, {"enum", {"udp", "tcp", "tls"}}}},
+                      {"host", Str()},
+                      {"port", Merge(Int(), {{"minimum", 1}, {"maximum", 65535}})},
+                      {"format", {{"type", "string"}, {"enum", {"cef", "leef", "json"}}}},
+                      {"facility", Merge(Int(), {{"minimum", 0}, {"maximum", 23}})},
+                      {"min_severity", Merge(Int(), {{"minimum", 0}, {"maximum", 4}})},
+                      {"enabled", {{"type", "boolean"}}},
+                      {"ca_pem", NullableStr()},
+                      {"server_name", NullableStr()},
+                      {"tls_verify", {{"type", "boolean"}}}};
+  json siem_progress = {{"sent", Int()},
+                        {"skipped", Int()},
+                        {"resent", Int()},
+                        {"last_sent_at", Time()},
+                        {"last_error", NullableStr()},
+                        {"last_error_at", Time()},
+                        {"backlog", Int()},
+                        {"backlog_capped", {{"type", "boolean"}}}};
+  json siem_forwarder = siem_config;
+  siem_forwarder.update(siem_progress);
+  siem_forwarder["id"] = Str();
+  siem_forwarder["created_at"] = Time();
+  siem_forwarder["updated_at"] = Time();
+  schemas["SiemForwarder"] = Obj(siem_forwarder);
+  json siem_create = siem_config;
+  siem_create["start"] = {{"type", "string"}, {"enum", {"now", "oldest"}}};
+  schemas["SiemForwarderCreate"] =
+      Obj(siem_create, {"name", "transport", "host", "port", "format"});
+  schemas["SiemForwarderUpdate"] = Obj(siem_config);
+  json siem_backlog = siem_progress;
+  siem_backlog["id"] = Str();
+  schemas["SiemBacklog"] = Obj(siem_backlog);
+  paths["/siem-forwarders"] = {
+      {"get", Op("The tenant's SIEM forwarders with their progress and backlog", "any",
+                 Merge({{"200", Resp("forwarders", List("SiemForwarder"))}}, read))},
+      {"post", Op("Create a SIEM forwarder (syslog RFC 5424 over UDP/TCP/TLS; CEF, LEEF 2.0 or "
+                  "JSON); start now (default) or from the oldest stored event",
+                  "admin", Merge({{"201", Resp("created", Ref("SiemForwarder"))}}, write),
+                  Ref("SiemForwarderCreate"))}};
+  paths["/siem-forwarders/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("Get a SIEM forwarder", "any",
+                 Merge({{"200", Resp("forwarder", Ref("SiemForwarder"))}}, read))},
+      {"patch", Op("Change a SIEM forwarder's settings (its cursor stays)", "admin",
+                   Merge({{"200", Resp("changed", Ref("SiemForwarder"))}}, write),
+                   Ref("SiemForwarderUpdate"))},
+      {"delete", Op("Delete a SIEM forwarder", "admin", Merge({{"204", Resp("deleted")}}, write))}};
+  paths["/siem-forwarders/{id}/backlog"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("Events stored and not yet forwarded, and the forwarder's progress", "any",
+                 Merge({{"200", Resp("backlog", Ref("SiemBacklog"))}}, read))}};
 
   return {
       {"openapi", "3.0.3"},

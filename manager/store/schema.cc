@@ -320,6 +320,26 @@ std::vector<std::string> VConsoleRollup(Dialect d) {
   return s;
 }
 
+// SIEM forwarders (issue 19, helper s7-siem; docs/siem.md): the forwarders with their durable
+// cursors. The cursors follow the events' ingest sequence (events.seq, VConsoleRollup: numbered
+// per tenant in commit order), the same on every backend.
+std::vector<std::string> VSiemForwarders(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "siem_forwarders",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "transport {ID} NOT NULL, host {NAME} NOT NULL, port INTEGER NOT NULL, "
+                  "format {ID} NOT NULL, facility INTEGER NOT NULL, min_severity INTEGER NOT "
+                  "NULL, enabled INTEGER NOT NULL, ca_pem {TEXT} NOT NULL, server_name {NAME} NOT "
+                  "NULL, tls_verify INTEGER NOT NULL, created_at BIGINT NOT NULL, updated_at "
+                  "BIGINT NOT NULL, cursor_pos BIGINT NOT NULL, cursor_id {ID} NOT NULL, "
+                  "flight_pos BIGINT NOT NULL, flight_id {ID} NOT NULL, sent BIGINT NOT NULL, "
+                  "skipped BIGINT NOT NULL, resent BIGINT NOT NULL, last_sent_at BIGINT, "
+                  "last_error {TEXT} NOT NULL, last_error_at BIGINT, "
+                  "CONSTRAINT uq_siem_forwarders_name UNIQUE (tenant_id, name)",
+                  {}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -332,6 +352,7 @@ const std::vector<Migration>& Migrations() {
       {"tenant-wide IP lists", &VIpLists},
       {"reports and report schedules", &VReports},
       {"event rollups for the dashboard, ingest sequence", &VConsoleRollup},
+      {"SIEM forwarders and the events' commit order", &VSiemForwarders},
   };
   return kMigrations;
 }

@@ -96,8 +96,13 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
 void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
 // /blocked-addresses, /agents/{id}/blocked-addresses (active response)
 void AddBlockedAddressRoutes(RouteTable& table, RouteDeps deps);
-void AddIpListRoutes(RouteTable& table, RouteDeps deps);  // /ip-lists (tenant-wide IP lists)
-void AddReportRoutes(RouteTable& table, RouteDeps deps);  // /reports, /report-schedules
+void AddIpListRoutes(RouteTable& table, RouteDeps deps);         // /ip-lists (tenant-wide IP lists)
+void AddReportRoutes(RouteTable& table, RouteDeps deps);         // /reports, /report-schedules
+void AddAuditRoutes(RouteTable& table, RouteDeps deps);          // /audit
+void AddUserRoutes(RouteTable& table, RouteDeps deps);           // /users (console users)
+void AddAlertRoutes(RouteTable& table, RouteDeps deps);          // /alerts (triage)
+void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);      // /ips/tuning
+void AddSiemForwarderRoutes(RouteTable& table, RouteDeps deps);  // /siem-forwarders (issue 19)
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
 

@@ -231,6 +231,27 @@ class SociStore final : public Store {
   Status DeleteSession(const std::string& id) override;
   Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) override;
 
+  // siem.cc (SIEM forwarders, issue 19)
+  Status CreateSiemForwarder(const SiemForwarder& f) override;
+  Result<SiemForwarder> GetSiemForwarder(const std::string& tenant_id,
+                                         const std::string& id) override;
+  Result<std::vector<SiemForwarder>> ListSiemForwarders(const std::string& tenant_id) override;
+  Result<std::vector<SiemForwarder>> ListAllSiemForwarders() override;
+  Status UpdateSiemForwarder(const SiemForwarder& f) override;
+  Status DeleteSiemForwarder(const std::string& tenant_id, const std::string& id) override;
+  Result<SiemCursor> SiemLogEnd(const std::string& tenant_id) override;
+  Result<std::vector<SiemEvent>> ReadSiemEvents(const std::string& tenant_id,
+                                                const SiemCursor& after, int limit) override;
+  Result<int64_t> CountSiemEvents(const std::string& tenant_id, const SiemCursor& after,
+                                  int64_t cap) override;
+  Status BeginSiemBatch(const std::string& tenant_id, const std::string& id, const SiemCursor& from,
+                        const SiemCursor& to) override;
+  Status AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
+                           const SiemCursor& from, const SiemCursor& to, int64_t sent,
+                           int64_t skipped, int64_t resent, TimePoint at) override;
+  Status RecordSiemError(const std::string& tenant_id, const std::string& id,
+                         const std::string& error, TimePoint at) override;
+
  private:
   static int StateCode(CommandState s);
 
@@ -365,6 +386,8 @@ class SociStore final : public Store {
   std::vector<EventValueCount> TopScan(soci::session& sql, const std::string& tenant_id,
                                        const EventQuery& q, const char* col, int limit);
   EventSummary SummaryScan(soci::session& sql, const std::string& tenant_id, const EventQuery& q);
+  // siem.cc: the events after `after` in commit order (column and condition per dialect).
+  std::string SiemAfter(const SiemCursor& after, Params& p) const;
 
   SessionPool pool_;
   Dialect d_;

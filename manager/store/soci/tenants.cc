@@ -78,7 +78,8 @@ Status SociStore::DeleteTenant(const std::string& id) {
     for (const char* table :
          {"events", "audit", "commands", "agents", "activation_tokens", "policies", "api_keys",
           "sessions", "users", "policy_versions", "alerts", "alert_events", "ip_lists", "reports",
-          "report_schedules", "event_rollup", "event_rollup_values", "ingest_seq"}) {
+          "report_schedules", "event_rollup", "event_rollup_values", "ingest_seq",
+          "siem_forwarders"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
