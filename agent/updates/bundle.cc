@@ -12,17 +12,18 @@ namespace {
 
 using json = nlohmann::json;
 
-
 // Extensions each kind may carry (lower case, without the dot).
 bool ExtensionAllowed(std::string_view kind, std::string_view ext) {
   static constexpr std::string_view kClam[] = {
-      "cvd", "cld", "cud", "hdb", "hsb", "hdu", "hsu", "mdb", "msb", "mdu", "msu", "ndb",
-      "ndu", "ldb", "ldu", "idb", "cdb", "fp",  "sfp", "ign", "ign2", "pdb", "gdb", "wdb",
-      "ftm", "crb", "cbc", "cat", "imp", "pwdb", "info", "cfg"};
+      "cvd", "cld", "cud", "hdb", "hsb", "hdu", "hsu", "mdb",  "msb",  "mdu",  "msu",
+      "ndb", "ndu", "ldb", "ldu", "idb", "cdb", "fp",  "sfp",  "ign",  "ign2", "pdb",
+      "gdb", "wdb", "ftm", "crb", "cbc", "cat", "imp", "pwdb", "info", "cfg"};
   static constexpr std::string_view kYara[] = {"yar", "yara"};
   static constexpr std::string_view kCrs[] = {"conf", "data"};
   static constexpr std::string_view kRules[] = {"conf", "data", "xml", "yaml", "yml", "rules"};
-  auto in = [&](auto& list) { return std::find(std::begin(list), std::end(list), ext) != std::end(list); };
+  auto in = [&](auto& list) {
+    return std::find(std::begin(list), std::end(list), ext) != std::end(list);
+  };
   if (kind == "clamav") return in(kClam);
   if (kind == "yara") return in(kYara);
   if (kind == "crs") return in(kCrs);
@@ -37,7 +38,6 @@ bool IsLowerHex(std::string_view s, size_t n) {
 }
 
 }  // namespace
-
 
 Status CheckFileName(std::string_view kind, std::string_view name) {
   if (!IsKind(kind)) return InvalidArgument(fmt::format("unknown bundle kind '{}'", kind));
@@ -96,7 +96,8 @@ Result<Manifest> ParseManifest(std::string_view text) {
   Manifest m;
   WARD_ASSIGN_OR_RETURN(std::string format, str(doc, "format", "manifest: "));
   if (format != kManifestFormat) {
-    return InvalidArgument(fmt::format("manifest: format: '{}' is not {}", format, kManifestFormat));
+    return InvalidArgument(
+        fmt::format("manifest: format: '{}' is not {}", format, kManifestFormat));
   }
   WARD_ASSIGN_OR_RETURN(m.kind, str(doc, "kind", "manifest: "));
   if (!IsKind(m.kind)) return InvalidArgument(fmt::format("manifest: kind: unknown '{}'", m.kind));
@@ -116,7 +117,8 @@ Result<Manifest> ParseManifest(std::string_view text) {
   for (size_t i = 0; i < files->size(); ++i) {
     const json& f = (*files)[i];
     std::string where = fmt::format("manifest: files[{}].", i);
-    if (!f.is_object()) return InvalidArgument(fmt::format("manifest: files[{}]: not an object", i));
+    if (!f.is_object())
+      return InvalidArgument(fmt::format("manifest: files[{}]: not an object", i));
     FileEntry e;
     WARD_ASSIGN_OR_RETURN(e.name, str(f, "name", where));
     if (Status s = CheckFileName(m.kind, e.name); !s.ok()) {
@@ -130,8 +132,7 @@ Result<Manifest> ParseManifest(std::string_view text) {
       return InvalidArgument(fmt::format("{}sha256: not 64 lowercase hex digits", where));
     }
     auto size = f.find("size");
-    if (size == f.end() || !size->is_number_unsigned() ||
-        size->get<uint64_t>() > kMaxFileBytes) {
+    if (size == f.end() || !size->is_number_unsigned() || size->get<uint64_t>() > kMaxFileBytes) {
       return InvalidArgument(fmt::format("{}size: not an integer 0..4 GiB", where));
     }
     e.size = size->get<uint64_t>();

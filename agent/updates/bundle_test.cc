@@ -66,8 +66,8 @@ TEST(UpdateBundle, AnOldVersionCannotBeServedAsANewOne) {
 
 TEST(UpdateBundle, HostileFileNamesAreRefused) {
   for (const char* bad :
-       {"../x.hdb", "/etc/x.hdb", "a/b.hdb", ".hidden.hdb", "-rf.hdb", "x.sh", "current",
-        "x..hdb", "x.hdb\n", "x\\y.hdb", "", "x.hdb/", "v3", "a b.hdb"}) {
+       {"../x.hdb", "/etc/x.hdb", "a/b.hdb", ".hidden.hdb", "-rf.hdb", "x.sh", "current", "x..hdb",
+        "x.hdb\n", "x\\y.hdb", "", "x.hdb/", "v3", "a b.hdb"}) {
     EXPECT_FALSE(CheckFileName("clamav", bad).ok()) << bad;
   }
   EXPECT_TRUE(CheckFileName("clamav", "main.cvd").ok());
@@ -88,8 +88,7 @@ TEST(UpdateBundle, ManifestErrorsNameTheField) {
 
   m = OneFile();
   m.files.push_back(m.files[0]);
-  EXPECT_NE(ParseManifest(SerializeManifest(m)).error().message().find("twice"),
-            std::string::npos);
+  EXPECT_NE(ParseManifest(SerializeManifest(m)).error().message().find("twice"), std::string::npos);
   m = OneFile();
   m.files[0].sha256 = std::string(64, 'A');
   EXPECT_NE(ParseManifest(SerializeManifest(m)).error().message().find("files[0].sha256"),

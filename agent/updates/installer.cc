@@ -169,13 +169,13 @@ Result<StageReport> Installer::Stage(const Manifest& m, const FetchFn& fetch,
     auto bytes = fetch(f);
     if (!bytes) return fail(bytes.error().WithContext(fmt::format("fetch {}", f.name)));
     if (bytes->size() != f.size) {
-      return fail(DataLoss(fmt::format(
-          "file {}: {} bytes where the signed manifest says {} (truncated or changed)", f.name,
-          bytes->size(), f.size)));
+      return fail(DataLoss(
+          fmt::format("file {}: {} bytes where the signed manifest says {} (truncated or changed)",
+                      f.name, bytes->size(), f.size)));
     }
     if (std::string got = DigestHex(Sha256::Of(*bytes)); got != f.sha256) {
-      return fail(DataLoss(fmt::format(
-          "file {}: SHA-256 {} where the signed manifest says {}", f.name, got, f.sha256)));
+      return fail(DataLoss(fmt::format("file {}: SHA-256 {} where the signed manifest says {}",
+                                       f.name, got, f.sha256)));
     }
     if (Status s = WriteNewFile(dest, *bytes, 0600); !s.ok()) return fail(s);
     ++report.files_fetched;

@@ -40,11 +40,10 @@ Result<Offer> ParseOffer(const json& j) {
     auto kind = e.is_object() ? e.find("kind") : e.end();
     auto version = e.is_object() ? e.find("version") : e.end();
     if (!e.is_object() || kind == e.end() || !kind->is_string() ||
-        !IsKind(kind->get<std::string>()) || version == e.end() ||
-        !version->is_number_integer() || version->get<int64_t>() < 1) {
-      return InvalidArgument(
-          fmt::format("updates.bundles[{}]: expected {{\"kind\": <known kind>, \"version\": >= 1}}",
-                      i));
+        !IsKind(kind->get<std::string>()) || version == e.end() || !version->is_number_integer() ||
+        version->get<int64_t>() < 1) {
+      return InvalidArgument(fmt::format(
+          "updates.bundles[{}]: expected {{\"kind\": <known kind>, \"version\": >= 1}}", i));
     }
     o.bundles.emplace_back(kind->get<std::string>(), version->get<int64_t>());
   }
@@ -160,8 +159,8 @@ Status UpdateSync::ApplyOne(const PublicKey& key, const std::string& kind, int64
   return Status::Ok();
 }
 
-void UpdateSync::Report(const std::string& kind, int64_t version, int64_t previous,
-                        const Status& s, const StageReport*) {
+void UpdateSync::Report(const std::string& kind, int64_t version, int64_t previous, const Status& s,
+                        const StageReport*) {
   Event e = Event::Make(clock_, "ward", "change", s.ok() ? "update_applied" : "update_rejected",
                         s.ok() ? Severity::kInfo : Severity::kHigh);
   e.Set("ward.update.kind", kind);

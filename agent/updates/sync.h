@@ -32,7 +32,7 @@
 namespace ward::updates {
 
 struct Offer {
-  std::string key;  // base64
+  std::string key;                                       // base64
   std::vector<std::pair<std::string, int64_t>> bundles;  // kind, version
 };
 // The heartbeat reply's "updates" object; errors name the field.
