@@ -96,6 +96,9 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
 void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
+// /updates: update bundles (routes/updates.cc; docs/updates.md); `repo` may be null (503).
+class UpdateRepository;
+void AddUpdateRoutes(RouteTable& table, RouteDeps deps, UpdateRepository* repo);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 
