@@ -63,7 +63,20 @@ Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::
   }
 
   auto cached = LoadCachedPolicy(state_dir);
+  // A policy that uses update bundles this agent does not hold yet (managed:<kind>, just
+  // activated) waits: no module starts from it, and the first heartbeat, reporting no policy,
+  // gets it again with the bundles offered; they are installed before it is applied.
+  std::string missing;
   if (cached) {
+    updates::Installer installer(state_dir);
+    for (const auto& kind : updates::WantedKinds(cached->document)) {
+      if (installer.Current(kind) == 0) missing += (missing.empty() ? "" : ", ") + kind;
+    }
+  }
+  if (cached && !missing.empty()) {
+    spdlog::warn("policy v{} waits for the update bundles it uses ({}) from the manager",
+                 cached->version, missing);
+  } else if (cached) {
     auto p = ToPolicy(*cached, specs);
     if (p) {
       m->policy_ = std::move(*p);
