@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/modules/antimalware/antimalware_module.h"
+#include "agent/modules/antimalware/config.h"
 #include "agent/modules/antimalware/engine.h"
 #include "agent/updates/sync.h"
 #include "common/clock.h"
@@ -322,6 +323,23 @@ TEST(UpdateSync, AReloadThatFailsPutsThePreviousVersionBack) {
   EXPECT_EQ(Installer(tmp.path()).Current("clamav"), 1);
   EXPECT_EQ(ReadAll(ManagedDir(tmp.path(), "clamav") / "a.ndb"), "x");
   EXPECT_FALSE(fs::exists(UpdatesRoot(tmp.path()) / "clamav" / "v2"));
+}
+
+TEST(UpdateFormat, AntimalwarePoliciesNameManagedBundles) {
+  auto parse = [](std::string_view dbs) {
+    auto doc = ConfigNode::FromYaml(fmt::format("antimalware: {{databases: {}}}", dbs), "p.yaml");
+    return agent::antimalware::ParseAntimalwareConfig(*doc->Find("antimalware"));
+  };
+  auto ok = parse("[managed:clamav, managed:yara, /var/lib/clamav]");
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  auto resolved = agent::antimalware::ResolveDatabases(ok->databases, "/s");
+  EXPECT_EQ(resolved, (std::vector<std::string>{"/s/updates/clamav/current",
+                                                "/s/updates/yara/current", "/var/lib/clamav"}));
+  auto crs = parse("[managed:crs]");
+  ASSERT_FALSE(crs.has_value());
+  EXPECT_NE(crs.error().message().find("managed:clamav or managed:yara"), std::string::npos);
+  EXPECT_FALSE(parse("[managed:../../etc]").has_value());
+  EXPECT_FALSE(parse("[relative/dir]").has_value());
 }
 
 TEST(UpdateFormat, LibClamAvRefusesABrokenOrTruncatedCvd) {
