@@ -62,7 +62,8 @@ TEST(UpdateRepository, ImportingAnUnchangedDirectoryMakesNoVersion) {
   std::ofstream(tmp.path() / "clamav" / "daily.hdb") << "h1";
   std::ofstream(tmp.path() / "clamav" / "freshclam.dat") << "state";  // skipped
   std::vector<std::string> skipped;
-  auto r1 = (*repo)->ImportDirectory("clamav", tmp.path() / "clamav", SystemClock().Now(), &skipped);
+  auto r1 =
+      (*repo)->ImportDirectory("clamav", tmp.path() / "clamav", SystemClock().Now(), &skipped);
   ASSERT_TRUE(r1.has_value()) << r1.error().ToString();
   ASSERT_TRUE(r1->has_value());
   EXPECT_EQ((*r1)->manifest.version, 1);
