@@ -10,15 +10,19 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/config_node.h"
+#include "common/file_system.h"
 #include "common/log.h"
 #include "common/service_notify.h"
 #include "common/steps.h"
@@ -30,6 +34,7 @@
 #include "manager/jobs/jobs.h"
 #include "manager/services/bootstrap.h"
 #include "manager/services/tls.h"
+#include "manager/services/updates.h"
 #include "manager/services/users.h"
 #include "manager/siem/forwarding.h"
 #include "manager/store/store.h"
@@ -80,6 +85,27 @@ struct InitOptions {
   std::string state_dir;            // "" = no key file now (`serve` creates it in its state dir)
   bool as_json = false;
 };
+
+// The update bundles (docs/updates.md), signed with a key derived from manager.key.
+Result<std::shared_ptr<UpdateRepository>> OpenUpdates(const std::string& state_dir,
+                                                      const std::string& updates_dir,
+                                                      const SecretBox& box) {
+  const auto seed = box.DeriveKey("ward update bundle signing v1");
+  std::filesystem::path dir = updates_dir.empty() ? std::filesystem::path(state_dir) / "updates"
+                                                  : std::filesystem::path(updates_dir);
+  WARD_ASSIGN_OR_RETURN(auto repo, UpdateRepository::Open(dir, updates::KeyPairFromSeed(seed)));
+  return std::shared_ptr<UpdateRepository>(std::move(repo));
+}
+
+// Imports `dir` (freshclam's) as a new clamav bundle when it changed.
+void ImportClamAv(UpdateRepository& repo, const std::string& dir) {
+  auto r = repo.ImportDirectory("clamav", dir, SystemClock().Now());
+  if (!r) {
+    spdlog::error("import of {} as the clamav bundle: {}", dir, r.error().ToString());
+  } else if (*r) {
+    spdlog::info("imported {} as clamav bundle v{}", dir, (*r)->manifest.version);
+  }
+}
 
 // The key that seals secrets the manager stores (the users' TOTP secrets): <state dir>/manager.key.
 Result<std::shared_ptr<const SecretBox>> LoadSecretKey(const std::string& state_dir) {
@@ -163,6 +189,9 @@ struct ServeOptions {
   std::string session_max = "12h";
   int signin_rate_user = 10;
   int signin_rate_address = 30;
+  std::string updates_dir;  // "" = <state-dir>/updates
+  std::string
+      clamav_dir;  // "" = none; else imported as the clamav bundle at start and every minute
 };
 
 Result<std::chrono::seconds> Seconds(const std::string& flag, const std::string& v) {
@@ -231,6 +260,13 @@ int Serve(const ServeOptions& o) {
          WARD_ASSIGN_OR_RETURN(api_opt.sessions.secret_box, LoadSecretKey(o.state_dir));
          return Status::Ok();
        }},
+      {"update bundles",
+       [&]() -> Status {
+         WARD_ASSIGN_OR_RETURN(api_opt.updates, OpenUpdates(o.state_dir, o.updates_dir,
+                                                            *api_opt.sessions.secret_box));
+         if (!o.clamav_dir.empty()) ImportClamAv(*api_opt.updates, o.clamav_dir);
+         return Status::Ok();
+       }},
       {"TLS certificate",
        [&]() -> Status {
          if (cert.empty()) {
@@ -293,6 +329,20 @@ int Serve(const ServeOptions& o) {
   WatchdogGate watchdog({{"database", [&] { return store->SchemaVersion().has_value(); }}});
   auto tick = WatchdogPingInterval();
   int sig = 0;
+  // freshclam's directory is imported again every minute (a new version only when it changed).
+  std::jthread clamav_import;
+  if (!o.clamav_dir.empty()) {
+    clamav_import = std::jthread([&](std::stop_token stop) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      for (;;) {
+        std::unique_lock lock(m);
+        if (cv.wait_for(lock, stop, std::chrono::minutes(1), [] { return false; })) break;
+        if (stop.stop_requested()) break;
+        ImportClamAv(*api_opt.updates, o.clamav_dir);
+      }
+    });
+  }
   for (;;) {
     if (!tick) {
       if (sigwait(&set, &sig) == 0) break;
@@ -307,6 +357,10 @@ int Serve(const ServeOptions& o) {
   NotifyStopping();
   spdlog::info("signal {}: stopping", sig);
   if (siem_forwarding) siem_forwarding->Stop();
+  if (clamav_import.joinable()) {
+    clamav_import.request_stop();
+    clamav_import.join();
+  }
   if (jobs) jobs->Stop();
   server->Stop();
   return kExitOk;
@@ -404,6 +458,12 @@ int Run(int argc, char** argv) {
   serve->add_option("--retention-every", so.retention_every, "retention period")
       ->capture_default_str();
   serve->add_flag("--no-jobs", so.no_jobs, "serve requests only; run no background job");
+  serve->add_option("--updates-dir", so.updates_dir,
+                    "where update bundles are kept (default: <state-dir>/updates; share it "
+                    "between nodes)");
+  serve->add_option("--clamav-dir", so.clamav_dir,
+                    "a directory freshclam maintains: imported as the clamav update bundle at "
+                    "start and whenever it changes (checked every minute)");
   serve->callback([&] { rc = Serve(so); });
 
   auto* migrate = app.add_subcommand("migrate", "upgrade the schema to this build's version");
@@ -447,6 +507,63 @@ int Run(int argc, char** argv) {
     }
     fmt::print("deleted {} events over {} tenants\n", r->deleted, r->tenants);
   });
+
+  // ward-manager updates publish: files or a directory as a new version of a bundle.
+  auto* upd = app.add_subcommand("updates", "update bundles for agents (docs/updates.md)");
+  auto* publish = upd->add_subcommand(
+      "publish", "publish files (or the files of --from DIR) as a new version of a bundle");
+  std::string upd_state = "/var/lib/ward-manager", upd_dir, upd_kind, upd_from;
+  std::vector<std::string> upd_files;
+  publish->add_option("--state-dir", upd_state, "the manager's state dir (manager.key)")
+      ->capture_default_str();
+  publish->add_option("--updates-dir", upd_dir, "default: <state-dir>/updates");
+  publish->add_option("--kind", upd_kind, "clamav, yara, crs or rules")->required();
+  publish->add_option("--from", upd_from, "a directory: its files become the new version");
+  publish->add_option("files", upd_files, "files added to (or replaced in) the latest version");
+  publish->callback([&] {
+    auto key = LoadSecretKey(upd_state);
+    if (!key) {
+      rc = Fail(key.error().WithContext("the manager's secret key"));
+      return;
+    }
+    auto repo = OpenUpdates(upd_state, upd_dir, **key);
+    if (!repo) {
+      rc = Fail(repo.error());
+      return;
+    }
+    if (upd_from.empty() == upd_files.empty()) {
+      rc = Fail(InvalidArgument("give either --from DIR or files"));
+      return;
+    }
+    if (!upd_from.empty()) {
+      auto r = (*repo)->ImportDirectory(upd_kind, upd_from, SystemClock().Now());
+      if (!r) {
+        rc = Fail(r.error());
+      } else if (!*r) {
+        fmt::print("{}: unchanged\n", upd_kind);
+      } else {
+        fmt::print("{} v{}: {} file(s)\n", upd_kind, (*r)->manifest.version,
+                   (*r)->manifest.files.size());
+      }
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> files;
+    for (const auto& f : upd_files) {
+      auto bytes = RealFileSystem().ReadFile(f, updates::kMaxFileBytes);
+      if (!bytes) {
+        rc = Fail(bytes.error().WithContext(f));
+        return;
+      }
+      files.emplace_back(std::filesystem::path(f).filename().string(), std::move(*bytes));
+    }
+    auto b = (*repo)->Publish(upd_kind, files, false, SystemClock().Now());
+    if (!b) {
+      rc = Fail(b.error());
+      return;
+    }
+    fmt::print("{} v{}: {} file(s)\n", upd_kind, b->manifest.version, b->manifest.files.size());
+  });
+  upd->require_subcommand(1);
 
   app.parse_complete_callback([&] { InitLogging(log_level); });
   try {

@@ -308,6 +308,17 @@ bool Channel::Heartbeat(HttpsClient& client, uint64_t generation) {
     return true;
   }
   heartbeat_interval_s_ = parsed->heartbeat_interval_s;
+  if (!parsed->updates.is_null() && hooks_.apply_updates) {
+    const std::string credential = identity().credential;
+    auto post = [&](std::string_view path,
+                    std::string body) -> Result<std::pair<int, std::string>> {
+      auto r = client.Post(path, body, "application/json", false, credential);
+      if (!r) return r.error();
+      return std::make_pair(r->status, std::move(r->body));
+    };
+    hooks_.apply_updates(parsed->updates,
+                         parsed->policy ? parsed->policy->document : nlohmann::json(), post);
+  }
   if (parsed->has_policy && !parsed->policy) {
     spdlog::warn("the manager assigns this agent no policy; the last one stays in force");
   }

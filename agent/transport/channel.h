@@ -37,6 +37,13 @@ struct ChannelHooks {
   std::function<Status(const ManagedPolicy&)> apply_policy;
   // Runs a command; returns {"status": "ok"|"error"|"unsupported", "output": {...}}.
   std::function<nlohmann::json(const Command&)> run_command;
+  // The reply's "updates" (docs/updates.md), before its policy is applied: `incoming_policy` is
+  // that policy's document (null when none comes), `post` calls the manager on this thread's
+  // connection and returns (status, body).
+  std::function<void(const nlohmann::json& updates, const nlohmann::json& incoming_policy,
+                     const std::function<Result<std::pair<int, std::string>>(
+                         std::string_view path, std::string body)>& post)>
+      apply_updates;
 };
 
 struct ChannelOptions {

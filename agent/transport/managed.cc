@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "agent/core/health.h"
+#include "agent/modules/antimalware/engine.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
@@ -62,11 +63,25 @@ Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::
   }
 
   auto cached = LoadCachedPolicy(state_dir);
+  // A policy that uses update bundles this agent does not hold yet (managed:<kind>, just
+  // activated) waits: no module starts from it, and the first heartbeat, reporting no policy,
+  // gets it again with the bundles offered; they are installed before it is applied.
+  std::string missing;
   if (cached) {
+    updates::Installer installer(state_dir);
+    for (const auto& kind : updates::WantedKinds(cached->document)) {
+      if (installer.Current(kind) == 0) missing += (missing.empty() ? "" : ", ") + kind;
+    }
+  }
+  if (cached && !missing.empty()) {
+    spdlog::warn("policy v{} waits for the update bundles it uses ({}) from the manager",
+                 cached->version, missing);
+  } else if (cached) {
     auto p = ToPolicy(*cached, specs);
     if (p) {
       m->policy_ = std::move(*p);
       m->policy_version_ = cached->version;
+      m->policy_doc_ = cached->document;
     } else {
       spdlog::error("cached policy v{} is not valid here; starting without one: {}",
                     cached->version, p.error().ToString());
@@ -112,6 +127,18 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
   hooks.status = [this] { return StatusDoc(); };
   hooks.apply_policy = [this](const ManagedPolicy& p) { return ApplyPolicy(p, false); };
   hooks.run_command = [this](const Command& c) { return RunCommand(c); };
+  updates_ = std::make_unique<updates::UpdateSync>(
+      state_dir_, events, *clock_,
+      [](std::string_view kind, const std::filesystem::path& file) {
+        // libclamav's own verification of CVD/CLD files, libyara's compiler for rules.
+        return kind == "clamav" || kind == "yara" ? antimalware::VerifyDatabaseFile(file)
+                                                  : Status::Ok();
+      },
+      [this](std::string_view kind) { return ReloadKind(kind); });
+  hooks.apply_updates = [this](const nlohmann::json& offer, const nlohmann::json& incoming,
+                               const updates::PostFn& post) {
+    ApplyUpdates(offer, incoming, post);
+  };
   ChannelOptions co;
   co.state_dir = state_dir_;
   co.token = token_;
@@ -134,6 +161,7 @@ Status ManagedAgent::ApplyPolicy(const ManagedPolicy& p, bool from_cache) {
   if (applied.ok()) {
     policy_ = std::move(*next);
     policy_version_ = p.version;
+    policy_doc_ = p.document;
     spool_->set_max_bytes(policy_.agent().spool_max_size);
   }
   Event e =
@@ -151,6 +179,43 @@ Status ManagedAgent::ApplyPolicy(const ManagedPolicy& p, bool from_cache) {
   }
   if (events_ != nullptr) events_->Emit(std::move(e));
   return applied;
+}
+
+void ManagedAgent::ApplyUpdates(const nlohmann::json& offer, const nlohmann::json& incoming,
+                                const updates::PostFn& post) {
+  auto parsed = updates::ParseOffer(offer);
+  if (!parsed) {
+    spdlog::warn("heartbeat reply: {}", parsed.error().ToString());
+    return;
+  }
+  std::set<std::string> wanted = updates::WantedKinds(incoming);
+  {
+    std::lock_guard lock(host_mu_);
+    for (const auto& k : updates::WantedKinds(policy_doc_)) wanted.insert(k);
+  }
+  if (wanted.empty() || updates_ == nullptr) return;
+  updates_->Apply(*parsed, wanted, post);
+}
+
+Status ManagedAgent::ReloadKind(std::string_view kind) {
+  std::lock_guard lock(host_mu_);
+  if (host_ == nullptr) return Status::Ok();
+  std::vector<std::string> errors;
+  for (const auto& name : host_->Running()) {
+    if (!policy_doc_.is_object() || !policy_doc_.contains(name)) continue;
+    if (!updates::WantedKinds(policy_doc_[name]).contains(std::string(kind))) continue;
+    Module* m = host_->Find(name);
+    const PolicySection* section = policy_.Section(name);
+    if (m == nullptr || section == nullptr) continue;
+    // A module that cannot load the new files keeps what it runs (Module::Configure's contract).
+    if (Status s = m->Configure(*section, policy_.root()); !s.ok()) {
+      errors.push_back(s.WithContext(name).ToString());
+    }
+  }
+  if (errors.empty()) return Status::Ok();
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+  return FailedPrecondition(all);
 }
 
 Status ManagedAgent::Reload() {
@@ -211,6 +276,7 @@ nlohmann::json ManagedAgent::StatusDoc() const {
       s["integrity_baseline"] = std::move(b);
     }
   }
+  if (updates_ != nullptr) s["updates"] = updates_->StatusJson();
   return s;
 }
 

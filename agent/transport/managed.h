@@ -21,6 +21,7 @@
 #include "agent/transport/channel.h"
 #include "agent/transport/spool.h"
 #include "agent/transport/spool_output.h"
+#include "agent/updates/sync.h"
 
 namespace ward::agent::transport {
 
@@ -77,6 +78,11 @@ class ManagedAgent {
   Result<nlohmann::json> RunModuleCommand(const CommandRoute& route, const nlohmann::json& args);
   Result<nlohmann::json> ReloadCommand(const nlohmann::json& args);
   nlohmann::json StatusDoc() const;
+  // Update bundles (docs/updates.md): fetches what the policy in force, or the one arriving,
+  // refers to; ReloadKind reconfigures the running modules whose section names managed:<kind>.
+  void ApplyUpdates(const nlohmann::json& offer, const nlohmann::json& incoming_policy,
+                    const updates::PostFn& post);
+  Status ReloadKind(std::string_view kind);
 
   std::filesystem::path state_dir_;
   std::vector<ModuleSpec> specs_;
@@ -87,6 +93,8 @@ class ManagedAgent {
   std::unique_ptr<Spool> spool_;
   Policy policy_;
   int64_t policy_version_ = 0;
+  nlohmann::json policy_doc_;  // the document of policy_ (guarded by host_mu_)
+  std::unique_ptr<updates::UpdateSync> updates_;
   mutable std::mutex host_mu_;  // guards host_ calls and policy_
   ModuleHost* host_ = nullptr;
   EventSink* events_ = nullptr;

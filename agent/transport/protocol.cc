@@ -94,6 +94,7 @@ Result<HeartbeatReply> ParseHeartbeatReply(std::string_view body) {
       WARD_ASSIGN_OR_RETURN(r.policy, ParseManagedPolicy(*it, "heartbeat reply: policy"));
     }
   }
+  if (auto it = j.find("updates"); it != j.end() && it->is_object()) r.updates = *it;
   if (auto it = j.find("commands"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) return InvalidArgument("heartbeat reply: commands: not an array");
     if (it->size() > kMaxCommands) return InvalidArgument("heartbeat reply: commands: too many");

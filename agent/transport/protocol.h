@@ -40,6 +40,7 @@ struct HeartbeatReply {
   bool has_policy = false;              // the key was present
   std::optional<ManagedPolicy> policy;  // null when unassigned
   std::vector<Command> commands;
+  nlohmann::json updates;  // the "updates" object as sent (agent/updates/sync.h parses it); null
 };
 
 struct EventsReply {

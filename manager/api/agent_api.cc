@@ -1,6 +1,8 @@
 // The /agent/v1 half of ManagerApi (docs/agent-protocol.md).
 #include <fmt/format.h>
 
+#include <fstream>
+
 #include "common/log.h"
 #include "manager/api/event_batch.h"
 #include "manager/api/json_body.h"
@@ -9,6 +11,7 @@
 #include "manager/auth/secrets.h"
 #include "manager/services/alerts.h"
 #include "manager/services/ip_lists.h"
+#include "manager/services/updates.h"
 
 namespace ward::manager {
 
@@ -86,7 +89,11 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   const bool activate = req.path == "/agent/v1/activate";
   const bool heartbeat = req.path == "/agent/v1/heartbeat";
   const bool events = req.path == "/agent/v1/events";
-  if (!activate && !heartbeat && !events) return AgentError(404, "not_found", "no such resource");
+  const bool update =
+      req.path == "/agent/v1/updates/manifest" || req.path == "/agent/v1/updates/file";
+  if (!activate && !heartbeat && !events && !update) {
+    return AgentError(404, "not_found", "no such resource");
+  }
   if (req.method != "POST") {
     HttpResponse r = AgentError(405, "method_not_allowed", "method not allowed (allowed: POST)");
     r.headers.Add("Allow", "POST");
@@ -120,6 +127,7 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   }
   if (req.body_error) return ErrorResponse(*req.body_error);
   if (heartbeat) return Heartbeat(req, *agent, *tenant);
+  if (update) return UpdateCall(req);
   return IngestEvents(req, *agent);
 }
 
@@ -320,7 +328,64 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
   for (const auto& c : *commands)
     cmds.push_back({{"id", c.id}, {"name", c.name}, {"args", c.args}});
   out["commands"] = cmds;
+  // Update bundles (docs/updates.md): the latest version of each kind and the key they are
+  // signed with; the agent fetches what its policy uses.
+  if (options_.updates != nullptr) {
+    json bundles = json::array();
+    for (const auto& b : options_.updates->Latest()) {
+      bundles.push_back({{"kind", b.manifest.kind}, {"version", b.manifest.version}});
+    }
+    out["updates"] = {{"key", options_.updates->PublicKeyBase64()}, {"bundles", bundles}};
+  }
   return JsonResponse(200, out);
+}
+
+// POST /agent/v1/updates/manifest {"kind", "version"}: the signed manifest.
+// POST /agent/v1/updates/file {"kind", "sha256"}: a file's bytes, streamed.
+HttpResponse ManagerApi::UpdateCall(const HttpRequest& req) {
+  if (options_.updates == nullptr) return AgentError(404, "not_found", "no update bundles here");
+  auto body = ParseObjectBody(req.body);
+  if (!body) {
+    ApiError e = body.error();
+    e.code = "invalid";
+    return ErrorResponse(e);
+  }
+  const bool manifest = req.path == "/agent/v1/updates/manifest";
+  if (manifest) {
+    if (auto e = CheckKnown(*body, {{"kind", JsonType::kString}, {"version", JsonType::kInt}},
+                            {"kind", "version"})) {
+      return ErrorResponse(*e);
+    }
+    auto b = options_.updates->Get(Str(*body, "kind"), (*body)["version"].get<int64_t>());
+    if (!b) return AgentError(404, "not_found", b.error().message());
+    HttpResponse r;
+    r.content_type = std::string(kJsonContentType);
+    r.body = updates::SignedManifestToJson(b->signed_manifest);
+    return r;
+  }
+  if (auto e = CheckKnown(*body, {{"kind", JsonType::kString}, {"sha256", JsonType::kString}},
+                          {"kind", "sha256"})) {
+    return ErrorResponse(*e);
+  }
+  auto path = options_.updates->FilePath(Str(*body, "kind"), Str(*body, "sha256"));
+  if (!path) return AgentError(404, "not_found", "no such file in any bundle of that kind");
+  auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
+  if (!*file) return AgentError(404, "not_found", "no such file in any bundle of that kind");
+  HttpResponse r;
+  r.content_type = "application/octet-stream";
+  // Streamed in 1 MiB pieces: a 100 MB database to many agents at once holds no copy in memory.
+  r.stream = [file](std::string& out) -> Result<bool> {
+    char buf[1 << 16];
+    size_t n = 0;
+    while (n < (1 << 20) && *file) {
+      file->read(buf, sizeof buf);
+      out.append(buf, static_cast<size_t>(file->gcount()));
+      n += static_cast<size_t>(file->gcount());
+    }
+    if (file->bad()) return Unavailable("reading an update file failed");
+    return !file->eof();
+  };
+  return r;
 }
 
 HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent) {

@@ -52,12 +52,14 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddReportRoutes(*rest_, deps);
   AddSiemForwarderRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
+  AddUpdateRoutes(*rest_, deps, options_.updates.get());
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }
 
 ManagerApi::~ManagerApi() = default;
 
 size_t ManagerApi::BodyLimitFor(std::string_view path) const {
+  if (path.starts_with("/api/v1/updates/")) return options_.update_upload_limit;
   return path.starts_with("/agent/") ? options_.agent_body_limit : options_.body_limit;
 }
 
@@ -66,6 +68,8 @@ std::vector<std::pair<std::string, std::string>> ManagerApi::Routes() const {
   r.emplace_back("POST", "/agent/v1/activate");
   r.emplace_back("POST", "/agent/v1/heartbeat");
   r.emplace_back("POST", "/agent/v1/events");
+  r.emplace_back("POST", "/agent/v1/updates/manifest");
+  r.emplace_back("POST", "/agent/v1/updates/file");
   return r;
 }
 

@@ -29,6 +29,7 @@
 namespace ward::manager {
 
 class RouteTable;
+class UpdateRepository;
 struct Principal;
 
 struct ApiOptions {
@@ -45,6 +46,10 @@ struct ApiOptions {
   // Alerts (docs/alerts.md): severe events of one (rule, host) this close together count into
   // one alert.
   std::chrono::seconds alert_window{3600};
+  // Update bundles (docs/updates.md): offered in heartbeat replies, served on
+  // /agent/v1/updates/*, listed and uploaded on /api/v1/updates. Null: none.
+  std::shared_ptr<UpdateRepository> updates;
+  size_t update_upload_limit = size_t{512} << 20;  // PUT /api/v1/updates/... bodies
 };
 
 class ManagerApi {
@@ -79,6 +84,7 @@ class ManagerApi {
   HttpResponse Activate(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req, const Agent& agent, const Tenant& tenant);
   HttpResponse IngestEvents(const HttpRequest& req, const Agent& agent);
+  HttpResponse UpdateCall(const HttpRequest& req);
   void Audit(const Principal& p, const HttpRequest& req, const HttpResponse& res);
 
   Store& store_;

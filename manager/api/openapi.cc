@@ -797,6 +797,35 @@ json Build() {
       {"parameters", json::array({IdParam()})},
       {"get", Op("Events stored and not yet forwarded, and the forwarder's progress", "any",
                  Merge({{"200", Resp("backlog", Ref("SiemBacklog"))}}, read))}};
+  // Update bundles (routes/updates.cc, docs/updates.md).
+  schemas["UpdateBundle"] = Obj(
+      {{"kind", Str()},
+       {"version", Int()},
+       {"created", Str()},
+       {"files",
+        {{"type", "array"}, {"items", Obj({{"name", Str()}, {"sha256", Str()}, {"size", Int()}})}}},
+       {"bytes", Int()},
+       {"signature", Str()}});
+  schemas["UpdateBundles"] =
+      Obj({{"key", Str()}, {"bundles", {{"type", "array"}, {"items", Ref("UpdateBundle")}}}});
+  paths["/updates"] = {
+      {"get", Op("The update bundles: the latest version of each kind (all versions with "
+                 "all=true) and the manager's Ed25519 update key",
+                 "any", Merge({{"200", Resp("bundles", Ref("UpdateBundles"))}}, read), nullptr,
+                 json::array({QueryParamSpec("kind", "clamav, yara, crs or rules"),
+                              QueryParamSpec("all", "true: every version")}))}};
+  paths["/updates/{kind}/files/{name}"] = {
+      {"parameters",
+       json::array({{{"name", "kind"}, {"in", "path"}, {"required", true}, {"schema", Str()}},
+                    {{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", Str()}}})},
+      {"put", Op("Publish a file (the body, application/octet-stream) as a new version of the "
+                 "bundle: the latest version's files plus this one (only this one with "
+                 "replace_all=true)",
+                 "primary tenant's admin",
+                 Merge({{"201", Resp("new version", Ref("UpdateBundle"))}}, write), nullptr,
+                 json::array({QueryParamSpec("replace_all",
+                                             "true: the new version holds only "
+                                             "this file")}))}};
 
   return {
       {"openapi", "3.0.3"},

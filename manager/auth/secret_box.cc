@@ -135,4 +135,11 @@ Result<std::string> SecretBox::Open(std::string_view sealed) const {
   return plain;
 }
 
+SecretBox::Key SecretBox::DeriveKey(std::string_view purpose) const {
+  Key out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(purpose.data()),
+                     purpose.size(), key_.data(), key_.size());
+  return out;
+}
+
 }  // namespace ward::manager

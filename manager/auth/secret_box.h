@@ -40,6 +40,10 @@ class SecretBox {
   // is not a sealed value at all.
   Result<std::string> Open(std::string_view sealed) const;
   static bool IsSealed(std::string_view value) { return value.starts_with("sb1:"); }
+  // A 32-byte key for another purpose, derived from this one (BLAKE2b keyed with this key over
+  // `purpose`): e.g. the seed of the update-signing key (docs/updates.md), the same on every
+  // node sharing manager.key.
+  Key DeriveKey(std::string_view purpose) const;
 
  private:
   Key key_{};

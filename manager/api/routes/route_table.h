@@ -105,6 +105,9 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);      // /ips/tuning
 void AddSiemForwarderRoutes(RouteTable& table, RouteDeps deps);  // /siem-forwarders (issue 19)
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
+// /updates: update bundles (routes/updates.cc; docs/updates.md); `repo` may be null (503).
+class UpdateRepository;
+void AddUpdateRoutes(RouteTable& table, RouteDeps deps, UpdateRepository* repo);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 
