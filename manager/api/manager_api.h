@@ -30,6 +30,9 @@ namespace ward::manager {
 
 class RouteTable;
 struct Principal;
+namespace alerting {
+class AlertRuleBook;
+}
 
 struct ApiOptions {
   size_t body_limit = 10 * 1000 * 1000;        // /api/v1 bodies (decompressed); over it: 400
@@ -45,6 +48,9 @@ struct ApiOptions {
   // Alerts (docs/alerts.md): severe events of one (rule, host) this close together count into
   // one alert.
   std::chrono::seconds alert_window{3600};
+  // Alert rules (issue 19): how long a node keeps a tenant's rules before reading them again
+  // (changes made through this node apply at once).
+  std::chrono::seconds alert_rules_ttl{5};
 };
 
 class ManagerApi {
@@ -91,6 +97,7 @@ class ManagerApi {
   RateLimiter key_limiter_;
   RateLimiter tenant_limiter_;
   RateLimiter agent_limiter_;
+  std::unique_ptr<alerting::AlertRuleBook> alert_rules_;  // issue 19: evaluated at ingestion
 };
 
 }  // namespace ward::manager

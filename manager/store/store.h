@@ -247,6 +247,17 @@ struct AlertSignal {
   std::string module;
   std::string title;
   int severity = 0;
+  // Alert rules and notifications (issue 19): the de-duplication window of this signal's rule
+  // (0 = the call's window); the channels to notify when the signal opens a new alert, in the
+  // same transaction (the notification outbox); the rule those notifications count against for
+  // throttling (at most `throttle_max` opened-alert notifications per `throttle_period` and rule,
+  // 0 = unthrottled); `noticed_at` = when the manager received it (throttling and the outbox).
+  std::chrono::seconds window{0};
+  std::vector<std::string> notify;
+  std::string rule_id;
+  int throttle_max = 0;
+  std::chrono::seconds throttle_period{0};
+  TimePoint noticed_at{};
 };
 
 struct AlertFilter {
@@ -374,6 +385,93 @@ struct AuditEntry {
   int status = 0;      // HTTP status answered
   nlohmann::json detail = nlohmann::json::object();
   TimePoint at;
+};
+
+// ---- Alert rules, notification channels and the notification outbox (issue 19, s7-alerts) ----
+// docs/alerts.md. The rule's and channel's documents are validated by manager/alerting/ before
+// they reach the store; the store keeps them as JSON.
+
+// A tenant's alert rule: a filter over stored events, a de-duplication window, throttling and
+// the channels it notifies. Built-in defaults have ids "builtin.<name>": a stored row with such
+// an id overrides the default (enabled, channels, window, throttle).
+struct AlertRule {
+  std::string id;
+  std::string tenant_id;
+  std::string name;  // 1..255 bytes
+  bool enabled = true;
+  nlohmann::json spec = nlohmann::json::object();  // filter, window_s, throttle, channels
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+// Where notifications go: "webhook", "email" or "syslog", with its kind's settings (secrets
+// sealed). Failure counters are kept by the outbox (CompleteNotification).
+struct AlertChannel {
+  std::string id;
+  std::string tenant_id;
+  std::string name;  // 1..255 bytes, unique per tenant
+  std::string kind;
+  bool enabled = true;
+  nlohmann::json config = nlohmann::json::object();
+  int consecutive_failures = 0;
+  std::optional<TimePoint> failing_since;  // first failure of the current run of failures
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+enum class NotificationState { kPending, kSent, kFailed, kThrottled };
+
+// "pending", "sent", "failed", "throttled".
+inline std::string_view NotificationStateName(NotificationState s) {
+  switch (s) {
+    case NotificationState::kPending:
+      return "pending";
+    case NotificationState::kSent:
+      return "sent";
+    case NotificationState::kFailed:
+      return "failed";
+    case NotificationState::kThrottled:
+      return "throttled";
+  }
+  return "pending";
+}
+
+// One row of the outbox: an alert to be told to one channel. Written in the transaction that
+// opened the alert; claimed by one node at a time (claimed_by until claim_until), retried until
+// sent or given up.
+struct Notification {
+  std::string id;
+  std::string tenant_id;
+  std::string alert_id;
+  std::string channel_id;
+  std::string rule_id;
+  NotificationState state = NotificationState::kPending;
+  int attempts = 0;
+  TimePoint created_at;
+  TimePoint next_attempt_at;
+  std::optional<TimePoint> sent_at;
+  std::string last_error;
+};
+
+// One delivery attempt (the alert's delivery log).
+struct DeliveryAttempt {
+  std::string id;
+  std::string tenant_id;
+  std::string notification_id;
+  std::string alert_id;
+  std::string channel_id;
+  int attempt = 0;  // 1, 2, ...
+  TimePoint at;
+  bool ok = false;
+  int64_t duration_ms = 0;
+  std::string detail;  // "HTTP 200", "connect: Connection refused", ...
+};
+
+// What a delivery attempt came to (CompleteNotification).
+struct DeliveryOutcome {
+  DeliveryAttempt attempt;
+  // When !attempt.ok: the next try, or nullopt to give up (state failed).
+  std::optional<TimePoint> retry_at;
 };
 
 class Store {
@@ -555,6 +653,50 @@ class Store {
   virtual Status DeleteSession(const std::string& id) = 0;
   // Sessions past their absolute expiry or idle since before `idle_cutoff` are deleted.
   virtual Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) = 0;
+
+  // ---- Alert rules, channels, notification outbox (issue 19, s7-alerts; schema: VAlertRules) --
+  // Rules: kAlreadyExists for a taken id; kNotFound across tenants. Update replaces name,
+  // enabled and spec (and updated_at). Deleting a channel a rule names is allowed (the rule
+  // skips it).
+  virtual Status CreateAlertRule(const AlertRule& r) = 0;
+  virtual Result<AlertRule> GetAlertRule(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<AlertRule>> ListAlertRules(const std::string& tenant_id) = 0;
+  virtual Status UpdateAlertRule(const AlertRule& r) = 0;
+  virtual Status DeleteAlertRule(const std::string& tenant_id, const std::string& id) = 0;
+  // Channels: a taken name in the tenant is kAlreadyExists. Update replaces name, enabled and
+  // config. Delete also deletes its pending notifications (the log stays).
+  virtual Status CreateAlertChannel(const AlertChannel& c) = 0;
+  virtual Result<AlertChannel> GetAlertChannel(const std::string& tenant_id,
+                                               const std::string& id) = 0;
+  virtual Result<std::vector<AlertChannel>> ListAlertChannels(const std::string& tenant_id) = 0;
+  virtual Status UpdateAlertChannel(const AlertChannel& c) = 0;
+  virtual Status DeleteAlertChannel(const std::string& tenant_id, const std::string& id) = 0;
+  // Queues a notification of `alert_id` to `channel_id` (a test message, a re-send); both must
+  // be the tenant's (kNotFound names which).
+  virtual Status QueueNotification(const Notification& n) = 0;
+  // Claims up to `limit` pending notifications due at `now` (any tenant) that no node holds (or
+  // whose holder's claim expired: a node that died mid-delivery), for `holder` until now +
+  // lease, oldest due first. Several nodes may claim at once; each row goes to one of them.
+  virtual Result<std::vector<Notification>> ClaimNotifications(const std::string& holder,
+                                                               TimePoint now,
+                                                               std::chrono::seconds lease,
+                                                               int limit) = 0;
+  // Records one attempt in the delivery log and settles the notification (sent, retry at, or
+  // failed), and the channel's failure run (reset on success, +1 otherwise), in one
+  // transaction. Only while `holder` still holds the claim (else kFailedPrecondition and nothing
+  // is recorded: another node took it over). kNotFound when the channel was deleted meanwhile.
+  // Returns the channel after the change.
+  virtual Result<AlertChannel> CompleteNotification(const std::string& holder,
+                                                    const Notification& n,
+                                                    const DeliveryOutcome& outcome) = 0;
+  // An alert's notifications and delivery attempts (oldest first); kNotFound for another
+  // tenant's alert.
+  virtual Result<std::vector<Notification>> ListNotifications(const std::string& tenant_id,
+                                                              const std::string& alert_id) = 0;
+  virtual Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(
+      const std::string& tenant_id, const std::string& alert_id) = 0;
+  // Pending notifications of all tenants (the outbox's backlog; metrics and tests).
+  virtual Result<int64_t> CountPendingNotifications() = 0;
 };
 
 }  // namespace ward::manager
