@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     });
     int port = http->bind_to_any_port("127.0.0.1");
     http_thread = std::thread([&] { http->listen_after_bind(); });
-    http->wait_until_ready();
+    while (!http->is_running()) std::this_thread::yield();
     c.kind = "webhook";
     c.config = {{"url", fmt::format("http://127.0.0.1:{}/hook", port)}};
   } else {

@@ -204,12 +204,10 @@ const std::vector<EffectiveRule>& BuiltinDefaults() {
     d.push_back(Default("baseline_tampered", "Integrity baseline tampered",
                         Filter({"integrity"}, {"baseline_tampered"})));
     d.push_back(Default("ips_block", "IPS block", Filter({"ips"}, {"blocked"})));
-    d.push_back(
-        Default("agent_offline", "Agent offline", Filter({"manager"}, {"agent_offline"})));
+    d.push_back(Default("agent_offline", "Agent offline", Filter({"manager"}, {"agent_offline"})));
     d.push_back(Default("signatures_out_of_date", "Signatures out of date",
                         Filter({"antimalware"}, {"database_rejected", "signatures_out_of_date"})));
-    d.push_back(
-        Default("brute_force", "Brute force", Filter({"loginspect"}, {}, {"brute_force"})));
+    d.push_back(Default("brute_force", "Brute force", Filter({"loginspect"}, {}, {"brute_force"})));
     d.push_back(Default("severe", "Any high or critical event", Filter({}, {}, {}, 3)));
     return d;
   }();
