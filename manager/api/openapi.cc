@@ -627,7 +627,7 @@ json Build() {
   schemas["AlertChannel"] =
       Obj({{"id", Str()},
            {"name", Str()},
-           {"kind", {{"type", "string"}, {"enum", {"webhook", "email"}}}},
+           {"kind", {{"type", "string"}, {"enum", {"webhook", "email", "syslog"}}}},
            {"enabled", Bool()},
            {"config", Merge({{"type", "object"}},
                             {{"description", "secret/password shown as secret_set/password_set"}})},
@@ -637,7 +637,7 @@ json Build() {
            {"updated_at", Time()}});
   schemas["AlertChannelWrite"] =
       Obj({{"name", Str()},
-           {"kind", {{"type", "string"}, {"enum", {"webhook", "email"}}}},
+           {"kind", {{"type", "string"}, {"enum", {"webhook", "email", "syslog"}}}},
            {"enabled", Bool()},
            {"config", {{"type", "object"}}}},
           {"name", "config"});
