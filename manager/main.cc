@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/service_notify.h"
 #include "common/steps.h"
+#include "manager/alerting/notifier.h"
 #include "manager/api/manager_api.h"
 #include "manager/api/server.h"
 #include "manager/auth/passwords.h"
@@ -185,6 +186,7 @@ struct ServeOptions {
   std::string lease_ttl = "60s";
   std::string retention_every = "1h";
   bool no_jobs = false;
+  int notify_workers = 2;
   std::string session_idle = "30m";
   std::string session_max = "12h";
   int signin_rate_user = 10;
@@ -218,6 +220,7 @@ int Serve(const ServeOptions& o) {
   std::unique_ptr<HttpsServer> server;
   std::unique_ptr<JobRunner> jobs;
   std::unique_ptr<siem::SiemForwarding> siem_forwarding;
+  std::unique_ptr<alerting::Notifier> notifier;
   std::pair<std::string, int> listen;
   int bound_port = 0;
   Status s = RunSteps({
@@ -320,6 +323,19 @@ int Serve(const ServeOptions& o) {
          siem_forwarding->Start();
          return Status::Ok();
        }},
+      // Alert notifications (docs/alerts.md "Delivery"): every node drains the outbox, each
+      // notification claimed by one node at a time.
+      {"start notifier",
+       [&]() -> Status {
+         if (o.no_jobs || o.notify_workers <= 0) return Status::Ok();
+         alerting::NotifierOptions n;
+         n.workers = o.notify_workers;
+         notifier = std::make_unique<alerting::Notifier>(
+             *store, SystemClock(), n, MakeNodeId(),
+             alerting::Notifier::DefaultSenders(n.send_timeout), api_opt.sessions.secret_box);
+         notifier->Start();
+         return Status::Ok();
+       }},
   });
   std::fflush(stdout);
   if (!s.ok()) return Fail(s);
@@ -361,6 +377,7 @@ int Serve(const ServeOptions& o) {
     clamav_import.request_stop();
     clamav_import.join();
   }
+  if (notifier) notifier->Stop();
   if (jobs) jobs->Stop();
   server->Stop();
   return kExitOk;
@@ -464,6 +481,10 @@ int Run(int argc, char** argv) {
   serve->add_option("--clamav-dir", so.clamav_dir,
                     "a directory freshclam maintains: imported as the clamav update bundle at "
                     "start and whenever it changes (checked every minute)");
+  serve
+      ->add_option("--notify-workers", so.notify_workers,
+                   "threads delivering alert notifications (0: none on this node)")
+      ->capture_default_str();
   serve->callback([&] { rc = Serve(so); });
 
   auto* migrate = app.add_subcommand("migrate", "upgrade the schema to this build's version");

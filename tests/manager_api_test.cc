@@ -587,6 +587,21 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
               {"format", "cef"}});
   ASSERT_EQ(r.status, 201) << r.raw;
   std::string b_forwarder = r.body["id"];
+  // B's alert channel and rule (issue 19).
+  r = m.Post("/api/v1/alert-channels", b_key,
+             {{"name", "b-hook"},
+              {"kind", "webhook"},
+              {"config", {{"url", "https://127.0.0.1:9/hook"}, {"secret", "b-secret"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_channel = r.body["id"];
+  EXPECT_FALSE(r.body["config"].contains("secret"));
+  EXPECT_EQ(r.body["config"]["secret_set"], true);
+  r = m.Post("/api/v1/alert-rules", b_key,
+             {{"name", "b-rule"},
+              {"filter", {{"modules", {"ips"}}, {"hostnames", {"b-*"}}}},
+              {"channels", {b_channel}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_rule = r.body["id"];
   // Tenant A's own policy, to try B's ids in A's references.
   std::string a_policy = m.NewPolicy(a_key, "a-policy");
   auto [a_agent, a_cred] = m.NewAgent(a_key, "a-host");
@@ -604,6 +619,10 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/alerts/{id}", b_alert},
       {"/api/v1/siem-forwarders/{id}", b_forwarder},
       {"/api/v1/siem-forwarders/{id}/backlog", b_forwarder},
+      {"/api/v1/alerts/{id}/deliveries", b_alert},
+      {"/api/v1/alert-rules/{id}", b_rule},
+      {"/api/v1/alert-channels/{id}", b_channel},
+      {"/api/v1/alert-channels/{id}/notify", b_channel},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -615,6 +634,10 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/users/{id}", {{"role", "admin"}}},
       {"/api/v1/alerts/{id}", {{"state", "acknowledged"}}},
       {"/api/v1/siem-forwarders/{id}", {{"enabled", false}}},
+      {"/api/v1/alert-rules/{id}", {{"name", "stolen"}}},
+      {"/api/v1/alert-channels/{id}",
+       {{"name", "stolen"}, {"config", {{"url", "https://127.0.0.1:9/x"}}}}},
+      {"/api/v1/alert-channels/{id}/notify", {{"alert_id", b_alert}}},
   };
   int walked = 0;
   std::set<std::string> patterns_seen;
@@ -652,6 +675,17 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(m.Get("/api/v1/siem-forwarders", a_key).body["items"].size(), 0u);
   r = m.Patch("/api/v1/alerts", a_key, {{"ids", {b_alert}}, {"state", "resolved"}});
   EXPECT_EQ(r.status, 404) << r.raw;
+  // Alert rules and channels (issue 19): A lists only its own; B's channel in A's rule is unknown.
+  EXPECT_EQ(m.Get("/api/v1/alert-channels", a_key).body["items"].size(), 0u);
+  Reply a_rules = m.Get("/api/v1/alert-rules", a_key);
+  for (const auto& rule : a_rules.body["items"]) {
+    EXPECT_TRUE(rule["builtin"].get<bool>()) << rule.dump();
+  }
+  r = m.Post("/api/v1/alert-rules", a_key, {{"name", "a-rule"}, {"channels", {b_channel}}});
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.body["error"]["field"], "channels[0]");
+  EXPECT_EQ(m.Get("/api/v1/alert-rules/" + b_rule, b_key).body["name"], "b-rule");
+  EXPECT_EQ(m.Get("/api/v1/alert-channels/" + b_channel, b_key).body["name"], "b-hook");
   // B's objects are untouched.
   EXPECT_EQ(m.Get("/api/v1/policies/" + b_policy, b_key).body["name"], "b-policy");
   EXPECT_EQ(m.Get("/api/v1/policies/" + b_policy, b_key).body["version"], 1);
@@ -669,6 +703,83 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   (void)a_policy;
   (void)a_id;
   (void)a_cred;
+}
+
+// Issue 19: a tenant's own rule raises an alert of its own beside the built-in one, at ingestion,
+// and queues a notification to its channel in the same transaction; a disabled default raises
+// nothing; errors name the field.
+TEST(ManagerApi, AlertRulesRaiseTheirOwnAlertsAndQueueNotificationsAtIngestion) {
+  ManagerHarness m;
+  auto [t, key] = m.NewTenant("shop");
+  Reply r = m.Post("/api/v1/alert-channels", key,
+                   {{"name", "soc"},
+                    {"kind", "webhook"},
+                    {"config", {{"url", "https://127.0.0.1:9/hook"}, {"format", "slack"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string channel = r.body["id"];
+  r = m.Post("/api/v1/alert-rules", key,
+             {{"name", "web logins"},
+              {"filter", {{"modules", {"ips"}}, {"hostnames", {"web-*"}}}},
+              {"window_s", 600},
+              {"channels", {channel}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string rule = r.body["id"];
+  EXPECT_EQ(r.body["builtin"], false);
+  EXPECT_EQ(r.body["filter"]["hostnames"][0], "web-*");
+  r = m.Post("/api/v1/alert-rules", key, {{"name", "bad"}, {"filter", {{"modules", {1}}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["field"], "filter.modules[0]");
+  // The default for healed tampering: off.
+  r = m.Do("PUT", "/api/v1/alert-rules/builtin.tampering_healed", key,
+           Json{{"enabled", false}}.dump());
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["enabled"], false);
+  EXPECT_EQ(r.body["filter"]["actions"][0], "restored");
+  r = m.Do("PUT", "/api/v1/alert-rules/builtin.ips_block", key,
+           Json{{"filter", Json::object()}}.dump());
+  EXPECT_EQ(r.status, 400);
+
+  auto [web, web_cred] = m.NewAgent(key, "web-01", "", "m-web");
+  auto [db, db_cred] = m.NewAgent(key, "db-01", "", "m-db");
+  const std::string now = FormatTimestamp(m.clock().Now());
+  auto send = [&](const std::string& cred, const std::string& id, const std::string& module,
+                  const std::string& action, int severity, const std::string& path) {
+    Reply r =
+        m.Do("POST", "/agent/v1/events", cred, EventLine(id, now, module, action, severity, path),
+             "application/x-ndjson", "gzip");
+    EXPECT_EQ(r.body["accepted"].get<int>() + r.body["duplicates"].get<int>(), 1) << r.raw;
+    return r.status;
+  };
+  ASSERT_EQ(send(web_cred, "e-1", "ips", "blocked", 3, "/login.php"), 200);
+  ASSERT_EQ(send(db_cred, "e-2", "ips", "blocked", 3, "/login.php"), 200);         // not web-*
+  ASSERT_EQ(send(web_cred, "e-3", "autoheal", "restored", 2, "/var/www/a"), 200);  // default off
+  std::map<std::string, int> by_source;
+  std::string rule_alert;
+  Reply alerts = m.Get("/api/v1/alerts", key);
+  for (const auto& a : alerts.body["items"]) {
+    const std::string source = a["source"].get<std::string>();
+    by_source[source] += 1;
+    if (source == rule) rule_alert = a["id"].get<std::string>();
+  }
+  EXPECT_EQ(by_source["builtin"], 2) << m.Get("/api/v1/alerts", key).raw;  // both IPS blocks
+  EXPECT_EQ(by_source[rule], 1);                                           // only web-01's
+  EXPECT_EQ(by_source.size(), 2u);
+  ASSERT_FALSE(rule_alert.empty());
+  r = m.Get("/api/v1/alerts/" + rule_alert + "/deliveries", key);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["channel_id"], channel);
+  EXPECT_EQ(r.body["items"][0]["state"], "pending");
+  EXPECT_EQ(r.body["items"][0]["rule_id"], rule);
+  // Resent: nothing counts twice, nothing is queued twice.
+  ASSERT_EQ(send(web_cred, "e-1", "ips", "blocked", 3, "/login.php"), 200);
+  EXPECT_EQ(m.Get("/api/v1/alerts/" + rule_alert, key).body["count"], 1);
+  EXPECT_EQ(m.Get("/api/v1/alerts/" + rule_alert + "/deliveries", key).body["items"].size(), 1u);
+  // Deleting the override brings the default back.
+  EXPECT_EQ(m.Delete("/api/v1/alert-rules/builtin.tampering_healed", key).status, 204);
+  EXPECT_EQ(m.Get("/api/v1/alert-rules/builtin.tampering_healed", key).body["enabled"], true);
+  EXPECT_EQ(m.Delete("/api/v1/alert-rules/" + rule, key).status, 204);
+  EXPECT_EQ(m.Get("/api/v1/alert-rules/" + rule, key).status, 404);
 }
 
 }  // namespace

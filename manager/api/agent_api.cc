@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/log.h"
+#include "manager/alerting/rules.h"
 #include "manager/api/event_batch.h"
 #include "manager/api/json_body.h"
 #include "manager/api/manager_api.h"
@@ -402,7 +403,10 @@ HttpResponse ManagerApi::IngestEvents(const HttpRequest& req, const Agent& agent
     // Severe events become alerts (docs/alerts.md), in the same transaction as the events: an
     // answered batch has lost no alert, and a resent one (its events now duplicates) counts
     // nothing twice. Only the severe events are looked at again.
-    auto signals = AlertSignalsFor(batch.events, [] { return NewId(); });
+    // Alert rules (issue 19): the tenant's enabled built-in defaults and own rules, cached.
+    auto rules = alert_rules_->For(agent.tenant_id);
+    auto signals = alerting::SignalsFor(
+        batch.events, agent.hostname, *rules, [] { return NewId(); }, clock_.Now());
     auto r = store_.InsertEventsWithAlerts(batch.events, signals, options_.alert_window);
     if (!r) return StoreError(r.error());
     stored = *r;

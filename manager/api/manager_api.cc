@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/text.h"
+#include "manager/alerting/rules.h"
 #include "manager/api/openapi.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/auth/secrets.h"
@@ -32,6 +33,8 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
       tenant_limiter_(options.tenant_rate_per_minute, clock),
       agent_limiter_(options.agent_rate_per_minute, clock) {
   rest_ = std::make_unique<RouteTable>();
+  alert_rules_ =
+      std::make_unique<alerting::AlertRuleBook>(store_, clock_, options_.alert_rules_ttl);
   // The order matters where patterns overlap (Router: first match wins).
   const RouteDeps deps{store_, clock_};
   AddTenantRoutes(*rest_, deps);
@@ -53,6 +56,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddSiemForwarderRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   AddUpdateRoutes(*rest_, deps, options_.updates.get());
+  AddAlertingRoutes(*rest_, deps, *alert_rules_, options_.sessions.secret_box);
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }
 

@@ -31,6 +31,9 @@ namespace ward::manager {
 class RouteTable;
 class UpdateRepository;
 struct Principal;
+namespace alerting {
+class AlertRuleBook;
+}
 
 struct ApiOptions {
   size_t body_limit = 10 * 1000 * 1000;        // /api/v1 bodies (decompressed); over it: 400
@@ -50,6 +53,9 @@ struct ApiOptions {
   // /agent/v1/updates/*, listed and uploaded on /api/v1/updates. Null: none.
   std::shared_ptr<UpdateRepository> updates;
   size_t update_upload_limit = size_t{512} << 20;  // PUT /api/v1/updates/... bodies
+  // Alert rules (issue 19): how long a node keeps a tenant's rules before reading them again
+  // (changes made through this node apply at once).
+  std::chrono::seconds alert_rules_ttl{5};
 };
 
 class ManagerApi {
@@ -97,6 +103,7 @@ class ManagerApi {
   RateLimiter key_limiter_;
   RateLimiter tenant_limiter_;
   RateLimiter agent_limiter_;
+  std::unique_ptr<alerting::AlertRuleBook> alert_rules_;  // issue 19: evaluated at ingestion
 };
 
 }  // namespace ward::manager

@@ -826,6 +826,100 @@ json Build() {
                  json::array({QueryParamSpec("replace_all",
                                              "true: the new version holds only "
                                              "this file")}))}};
+  // ---- s7-alerts: alert rules, notification channels, delivery log (issue 19) ----
+  json strs = {{"type", "array"}, {"items", Str()}};
+  schemas["AlertRule"] = Obj(
+      {{"id", Merge(Str(), {{"description", "builtin.<name> for a built-in default"}})},
+       {"name", Str()},
+       {"builtin", Bool()},
+       {"enabled", Bool()},
+       {"filter", Obj({{"modules", strs},
+                       {"actions", strs},
+                       {"min_severity", Int()},
+                       {"rule_ids", strs},
+                       {"agents", strs},
+                       {"hostnames", Merge(strs, {{"description", "globs (* and ?)"}})},
+                       {"paths", Merge(strs, {{"description", "globs over file.path/url"}})},
+                       {"groups", strs}})},
+       {"window_s", Merge(Int(), {{"description", "de-duplication window; 0 = the manager's"}})},
+       {"throttle", Obj({{"max_alerts", Int()}, {"period_s", Int()}})},
+       {"channels", strs},
+       {"updated_at", NullableTime()}});
+  schemas["AlertRuleWrite"] = Obj({{"name", Str()},
+                                   {"enabled", Bool()},
+                                   {"filter", {{"type", "object"}}},
+                                   {"window_s", Int()},
+                                   {"throttle", {{"type", "object"}}},
+                                   {"channels", strs}},
+                                  {"name"});
+  schemas["AlertChannel"] =
+      Obj({{"id", Str()},
+           {"name", Str()},
+           {"kind", {{"type", "string"}, {"enum", {"webhook", "email", "syslog"}}}},
+           {"enabled", Bool()},
+           {"config", Merge({{"type", "object"}},
+                            {{"description", "secret/password shown as secret_set/password_set"}})},
+           {"consecutive_failures", Int()},
+           {"failing_since", NullableTime()},
+           {"created_at", Time()},
+           {"updated_at", Time()}});
+  schemas["AlertChannelWrite"] =
+      Obj({{"name", Str()},
+           {"kind", {{"type", "string"}, {"enum", {"webhook", "email", "syslog"}}}},
+           {"enabled", Bool()},
+           {"config", {{"type", "object"}}}},
+          {"name", "config"});
+  schemas["AlertDelivery"] =
+      Obj({{"id", Str()},
+           {"channel_id", Str()},
+           {"rule_id", Str()},
+           {"state", {{"type", "string"}, {"enum", {"pending", "sent", "failed", "throttled"}}}},
+           {"attempts", Int()},
+           {"created_at", Time()},
+           {"next_attempt_at", NullableTime()},
+           {"sent_at", NullableTime()},
+           {"last_error", Str()},
+           {"log", {{"type", "array"}, {"items", {{"type", "object"}}}}}});
+  paths["/alert-rules"] = {
+      {"get", Op("Alert rules: the built-in defaults (as overridden), then the tenant's own", "any",
+                 Merge({{"200", Resp("rules", List("AlertRule"))}}, read))},
+      {"post",
+       Op("Create an alert rule", "admin, operator",
+          Merge({{"201", Resp("created", Ref("AlertRule"))}}, write), Ref("AlertRuleWrite"))}};
+  paths["/alert-rules/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get",
+       Op("Get an alert rule", "any", Merge({{"200", Resp("rule", Ref("AlertRule"))}}, read))},
+      {"put", Op("Replace an alert rule (a built-in default: enabled, window, throttle, channels)",
+                 "admin, operator", Merge({{"200", Resp("rule", Ref("AlertRule"))}}, write),
+                 Ref("AlertRuleWrite"))},
+      {"delete", Op("Delete an alert rule (a built-in default: back to its defaults)",
+                    "admin, operator", Merge({{"204", Resp("deleted")}}, write))}};
+  paths["/alert-channels"] = {
+      {"get", Op("Notification channels", "any",
+                 Merge({{"200", Resp("channels", List("AlertChannel"))}}, read))},
+      {"post", Op("Create a notification channel (webhook or email)", "admin, operator",
+                  Merge({{"201", Resp("created", Ref("AlertChannel"))}}, write),
+                  Ref("AlertChannelWrite"))}};
+  paths["/alert-channels/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get",
+       Op("Get a channel", "any", Merge({{"200", Resp("channel", Ref("AlertChannel"))}}, read))},
+      {"put",
+       Op("Replace a channel (a secret left out keeps its value)", "admin, operator",
+          Merge({{"200", Resp("channel", Ref("AlertChannel"))}}, write), Ref("AlertChannelWrite"))},
+      {"delete", Op("Delete a channel and its pending notifications", "admin, operator",
+                    Merge({{"204", Resp("deleted")}}, write))}};
+  paths["/alert-channels/{id}/notify"] = {
+      {"parameters", json::array({IdParam()})},
+      {"post", Op("Queue a notification of an alert to this channel (a test or a re-send)",
+                  "admin, operator",
+                  Merge({{"202", Resp("queued", Obj({{"notification_id", Str()}}))}}, write),
+                  Obj({{"alert_id", Str()}}, {"alert_id"}))}};
+  paths["/alerts/{id}/deliveries"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("An alert's notifications and every delivery attempt", "any",
+                 Merge({{"200", Resp("deliveries", List("AlertDelivery"))}}, read))}};
 
   return {
       {"openapi", "3.0.3"},

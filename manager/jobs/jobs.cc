@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "common/event.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "manager/alerting/rules.h"
 #include "manager/api/views.h"
 #include "manager/reports/schedules.h"
 
@@ -33,7 +35,17 @@ Result<int> RunOfflineMarking(Store& store, const Clock& clock) {
   WARD_ASSIGN_OR_RETURN(auto agents, store.MarkOffline(now));
   for (const auto& a : agents) {
     StoredEvent e = ManagerAgentEvent(a, "agent_offline", 2, now);
-    auto r = store.InsertEvents({e});
+    // The built-in default "agent offline" (and any rule of the tenant) raises its alert and
+    // queues its notifications with the event (issue 19, docs/alerts.md).
+    std::vector<AlertSignal> signals;
+    auto rules = store.ListAlertRules(a.tenant_id);
+    auto channels = store.ListAlertChannels(a.tenant_id);
+    if (rules && channels) {
+      signals = alerting::SignalsFor(
+          {e}, a.hostname, alerting::CompileTenantRules(*rules, *channels),
+          [now] { return NewEventId(now); }, now);
+    }
+    auto r = store.InsertEventsWithAlerts({e}, signals, std::chrono::hours(1));
     if (!r) {
       spdlog::error("agent_offline event for {} not stored: {}", a.id, r.error().ToString());
     }

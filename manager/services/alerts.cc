@@ -87,6 +87,14 @@ std::string TitleFrom(const StoredEvent& e, const json& doc) {
 
 }  // namespace
 
+nlohmann::json AlertDocOf(const StoredEvent& e) { return DocOf(e); }
+std::string AlertRuleKeyOf(const StoredEvent& e, const nlohmann::json& doc) {
+  return KeyFrom(e, doc);
+}
+std::string AlertTitleOf(const StoredEvent& e, const nlohmann::json& doc) {
+  return TitleFrom(e, doc);
+}
+
 std::string AlertRuleKey(const StoredEvent& e) { return KeyFrom(e, DocOf(e)); }
 
 std::string AlertTitle(const StoredEvent& e) { return TitleFrom(e, DocOf(e)); }

@@ -25,6 +25,11 @@ std::string AlertRuleKey(const StoredEvent& e);
 // action (at most 512 bytes).
 std::string AlertTitle(const StoredEvent& e);
 
+// The same from a document already parsed with AlertDocOf (issue 19's rules parse it once).
+nlohmann::json AlertDocOf(const StoredEvent& e);  // `doc`, else the members alerts read
+std::string AlertRuleKeyOf(const StoredEvent& e, const nlohmann::json& doc);
+std::string AlertTitleOf(const StoredEvent& e, const nlohmann::json& doc);
+
 // One signal per alert-worthy event of `events`, each with a fresh id from `new_id`. Only those
 // events' documents are parsed (`doc`, else `doc_text`).
 std::vector<AlertSignal> AlertSignalsFor(const std::vector<StoredEvent>& events,

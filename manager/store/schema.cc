@@ -340,6 +340,41 @@ std::vector<std::string> VSiemForwarders(Dialect d) {
   return s;
 }
 
+// Alert rules, notification channels, the notification outbox and the delivery log (issue 19,
+// s7-alerts; docs/alerts.md). The outbox is written in the transaction that opens an alert and
+// drained by the manager's notifier (claims per row, so several nodes share the work).
+std::vector<std::string> VAlertRules(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "alert_rules",
+                  "tenant_id {ID} NOT NULL, id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "enabled INTEGER NOT NULL, spec {TEXT} NOT NULL, created_at BIGINT NOT NULL, "
+                  "updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, id)",
+                  {}));
+  Append(s, Table(d, "alert_channels",
+                  "tenant_id {ID} NOT NULL, id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "kind {ID} NOT NULL, enabled INTEGER NOT NULL, config {TEXT} NOT NULL, "
+                  "failures INTEGER NOT NULL, failing_since BIGINT, created_at BIGINT NOT NULL, "
+                  "updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, id), "
+                  "CONSTRAINT uq_alert_channels_name UNIQUE (tenant_id, name)",
+                  {}));
+  Append(s, Table(d, "alert_notifications",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, alert_id {ID} NOT NULL, "
+                  "channel_id {ID} NOT NULL, rule_id {ID} NOT NULL, state INTEGER NOT NULL, "
+                  "attempts INTEGER NOT NULL, created_at BIGINT NOT NULL, "
+                  "next_attempt_at BIGINT NOT NULL, sent_at BIGINT, last_error {TEXT} NOT NULL, "
+                  "claimed_by {NAME}, claim_until BIGINT",
+                  {{"idx_alert_notifications_due", "state, next_attempt_at"},
+                   {"idx_alert_notifications_alert", "tenant_id, alert_id"},
+                   {"idx_alert_notifications_rule", "tenant_id, rule_id, created_at"}}));
+  Append(s, Table(d, "alert_deliveries",
+                  "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, "
+                  "notification_id {ID} NOT NULL, alert_id {ID} NOT NULL, "
+                  "channel_id {ID} NOT NULL, attempt INTEGER NOT NULL, at BIGINT NOT NULL, "
+                  "ok INTEGER NOT NULL, duration_ms BIGINT NOT NULL, detail {TEXT} NOT NULL",
+                  {{"idx_alert_deliveries_alert", "tenant_id, alert_id, at"}}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -353,6 +388,7 @@ const std::vector<Migration>& Migrations() {
       {"reports and report schedules", &VReports},
       {"event rollups for the dashboard, ingest sequence", &VConsoleRollup},
       {"SIEM forwarders and the events' commit order", &VSiemForwarders},
+      {"alert rules, notification channels, outbox and delivery log", &VAlertRules},
   };
   return kMigrations;
 }

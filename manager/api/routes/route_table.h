@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -22,9 +23,13 @@
 #include "common/clock.h"
 #include "manager/api/http_types.h"
 #include "manager/api/router.h"
+#include "manager/auth/secret_box.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
+namespace alerting {
+class AlertRuleBook;
+}
 
 // The authenticated caller of one /api/v1 request.
 struct Principal {
@@ -108,6 +113,11 @@ void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprin
 // /updates: update bundles (routes/updates.cc; docs/updates.md); `repo` may be null (503).
 class UpdateRepository;
 void AddUpdateRoutes(RouteTable& table, RouteDeps deps, UpdateRepository* repo);
+
+// /alert-rules, /alert-channels, /alerts/{id}/deliveries (issue 19, routes/alert_rules.cc): rule
+// changes invalidate `rules`; channel secrets are sealed with `box` (may be null).
+void AddAlertingRoutes(RouteTable& table, RouteDeps deps, alerting::AlertRuleBook& rules,
+                       std::shared_ptr<const SecretBox> box);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

@@ -8,11 +8,20 @@
 #include <set>
 #include <tuple>
 
+#include "common/hash.h"
 #include "manager/store/soci/soci_store.h"
 
 namespace ward::manager::soci_backend {
 
 namespace {
+
+// The key an event is linked to an alert under (alert_events.event_id): the event id for the
+// built-in rules; for an alert rule (issue 19), a digest of (rule, event id), so one event can
+// count into a built-in alert and into each rule's alert once.
+std::string LinkKey(const AlertSignal& s) {
+  if (s.source == "builtin") return s.event_id;
+  return "r:" + DigestHex(Sha256::Of(s.source + '\n' + s.event_id)).substr(0, 40);
+}
 
 constexpr const char* kAlertCols =
     "id, tenant_id, source, rule_key, agent_id, module, title, severity, state, event_count, "
@@ -123,10 +132,12 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
     // Each event once: the first signal of an event id counts, later ones (in the batch or
     // already linked) do not.
     std::vector<const AlertSignal*> todo;
+    std::map<const AlertSignal*, std::string> link_of;
+    for (const AlertSignal* s : all) link_of[s] = LinkKey(*s);
     {
       std::set<std::string> ids;
       for (const AlertSignal* s : all) {
-        if (ids.insert(s->event_id).second) todo.push_back(s);
+        if (ids.insert(link_of[s]).second) todo.push_back(s);
       }
       std::set<std::string> linked;
       std::vector<std::string> id_list(ids.begin(), ids.end());
@@ -143,7 +154,7 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
         Select(sql, q, p, "s", [&](const Row& r) { linked.insert(r.S(0)); });
       }
       if (!linked.empty()) {
-        std::erase_if(todo, [&](const AlertSignal* s) { return linked.count(s->event_id) > 0; });
+        std::erase_if(todo, [&](const AlertSignal* s) { return linked.count(link_of[s]) > 0; });
       }
     }
     if (todo.empty()) continue;
@@ -152,7 +163,14 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
     using Key = std::tuple<std::string, std::string, std::string>;  // source, rule_key, agent
     std::set<std::string> sources, rules, agents;
     long long min_ts = kMaxMicros, max_ts = 0;
+    long long max_window_us = window_us;
+    auto window_of = [&](const AlertSignal* s) {
+      return s->window.count() > 0
+                 ? std::chrono::duration_cast<std::chrono::microseconds>(s->window).count()
+                 : window_us;
+    };
     for (const AlertSignal* s : todo) {
+      max_window_us = std::max(max_window_us, window_of(s));
       sources.insert(s->source);
       rules.insert(s->rule_key);
       agents.insert(s->agent_id);
@@ -193,7 +211,8 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
             "AND agent_id IN ({}) AND state <> 2 AND last_seen >= {} AND first_seen <= {} "
             "ORDER BY id{}",
             kAlertCols, dedup_index, q.S(tenant), in_list(q, sources), in_list(q, chunk),
-            in_list(q, agents), q.I(min_ts - window_us), q.I(max_ts + window_us), ForUpdate());
+            in_list(q, agents), q.I(min_ts - max_window_us), q.I(max_ts + max_window_us),
+            ForUpdate());
         Select(sql, text, q, kAlertSig, [&](const Row& r) {
           Alert a = AlertFrom(r);
           Key k{a.source, a.rule_key, a.agent_id};
@@ -214,13 +233,15 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
     };
     std::vector<Link> links;
     links.reserve(todo.size());
+    std::vector<std::pair<const AlertSignal*, std::string>> opened;
     for (const AlertSignal* s : todo) {
       const long long ts = Micros(s->timestamp);
+      const long long sig_window_us = window_of(s);
       std::vector<Working*>& group = groups[Key{s->source, s->rule_key, s->agent_id}];
       Working* best = nullptr;
       for (Working* w : group) {
         const Alert& a = w->alert;
-        if (Micros(a.last_seen) < ts - window_us || Micros(a.first_seen) > ts + window_us) {
+        if (Micros(a.last_seen) < ts - sig_window_us || Micros(a.first_seen) > ts + sig_window_us) {
           continue;
         }
         if (best == nullptr || a.last_seen > best->alert.last_seen ||
@@ -262,6 +283,7 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
         a.first_event_id = a.last_event_id = s->event_id;
         group.push_back(&w);
         best = &w;
+        opened.emplace_back(s, a.id);
       }
       links.push_back({s, best});
     }
@@ -308,11 +330,12 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
       for (size_t i = start; i < std::min(links.size(), start + kChunk); ++i) {
         const Link& k = links[i];
         if (i != start) q += ", ";
-        q += fmt::format("({}, {}, {}, {})", l.S(tenant), l.S(k.signal->event_id),
+        q += fmt::format("({}, {}, {}, {})", l.S(tenant), l.S(link_of[k.signal]),
                          l.S(k.alert->alert.id), l.I(Micros(k.signal->timestamp)));
       }
       Exec(sql, q, l);
     }
+    QueueOpenedIn(sql, tenant, opened);
     counted += static_cast<int>(links.size());
   }
   return counted;

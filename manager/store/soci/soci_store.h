@@ -216,6 +216,30 @@ class SociStore final : public Store {
 
   Status ReleaseLease(const std::string& name, const std::string& holder) override;
 
+  // alert_rules.cc (issue 19)
+  Status CreateAlertRule(const AlertRule& r) override;
+  Result<AlertRule> GetAlertRule(const std::string& tenant_id, const std::string& id) override;
+  Result<std::vector<AlertRule>> ListAlertRules(const std::string& tenant_id) override;
+  Status UpdateAlertRule(const AlertRule& r) override;
+  Status DeleteAlertRule(const std::string& tenant_id, const std::string& id) override;
+  Status CreateAlertChannel(const AlertChannel& c) override;
+  Result<AlertChannel> GetAlertChannel(const std::string& tenant_id,
+                                       const std::string& id) override;
+  Result<std::vector<AlertChannel>> ListAlertChannels(const std::string& tenant_id) override;
+  Status UpdateAlertChannel(const AlertChannel& c) override;
+  Status DeleteAlertChannel(const std::string& tenant_id, const std::string& id) override;
+  Status QueueNotification(const Notification& n) override;
+  Result<std::vector<Notification>> ClaimNotifications(const std::string& holder, TimePoint now,
+                                                       std::chrono::seconds lease,
+                                                       int limit) override;
+  Result<AlertChannel> CompleteNotification(const std::string& holder, const Notification& n,
+                                            const DeliveryOutcome& outcome) override;
+  Result<std::vector<Notification>> ListNotifications(const std::string& tenant_id,
+                                                      const std::string& alert_id) override;
+  Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(const std::string& tenant_id,
+                                                            const std::string& alert_id) override;
+  Result<int64_t> CountPendingNotifications() override;
+
   // users.cc
   Status CreateUser(const User& u) override;
   Result<User> GetUser(const std::string& tenant_id, const std::string& id) override;
@@ -280,6 +304,13 @@ class SociStore final : public Store {
                       std::chrono::seconds window);
   Result<Alert> GetAlertIn(soci::session& sql, const std::string& tenant_id, const std::string& id,
                            bool lock);
+  // alert_rules.cc (issue 19): channels inside a transaction; the outbox rows of alerts opened
+  // by RecordSignalsIn (with throttling), in its transaction.
+  Result<AlertChannel> GetChannelIn(soci::session& sql, const std::string& tenant_id,
+                                    const std::string& id, bool lock);
+  static void InsertNotificationIn(soci::session& sql, const Notification& n);
+  void QueueOpenedIn(soci::session& sql, const std::string& tenant,
+                     const std::vector<std::pair<const AlertSignal*, std::string>>& opened);
 
   Result<Policy> GetPolicyIn(soci::session& sql, const std::string& tenant_id,
                              const std::string& id, bool lock);

@@ -75,11 +75,29 @@ Status SociStore::UpdateTenant(const Tenant& t) {
 Status SociStore::DeleteTenant(const std::string& id) {
   return RunStatus("delete tenant", true, [&](soci::session& sql) -> Status {
     WARD_RETURN_IF_ERROR(GetTenantIn(sql, id, true).status());
-    for (const char* table :
-         {"events", "audit", "commands", "agents", "activation_tokens", "policies", "api_keys",
-          "sessions", "users", "policy_versions", "alerts", "alert_events", "ip_lists", "reports",
-          "report_schedules", "event_rollup", "event_rollup_values", "ingest_seq",
-          "siem_forwarders"}) {
+    for (const char* table : {"events",
+                              "audit",
+                              "commands",
+                              "agents",
+                              "activation_tokens",
+                              "policies",
+                              "api_keys",
+                              "sessions",
+                              "users",
+                              "policy_versions",
+                              "alerts",
+                              "alert_events",
+                              "ip_lists",
+                              "reports",
+                              "report_schedules",
+                              "event_rollup",
+                              "event_rollup_values",
+                              "ingest_seq",
+                              "siem_forwarders",
+                              "alert_rules",
+                              "alert_channels",
+                              "alert_notifications",
+                              "alert_deliveries"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
