@@ -93,3 +93,9 @@ ward_test(manager_console_api_test
 add_dependencies(manager_console_api_test ward-manager)
 target_compile_definitions(manager_console_api_test
   PRIVATE WARD_MANAGER_BINARY="$<TARGET_FILE:ward-manager>")
+
+# Fleet lifecycle, agent packages and deployment scripts (issue #18).
+ward_test(manager_deploy_test
+  SOURCES manager_deploy_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)
