@@ -1,9 +1,17 @@
 // Fleet lifecycle and deployment (issue #18): auto-scaling hosts that vanish are marked offline,
-// then removed with an event; a host re-created under the same name gets a new identity. Over
-// the real HTTPS front and a real SQLite store, with a FakeClock moved by the test.
+// then removed with an event; a host re-created under the same name gets a new identity; the
+// manager serves its agent packages and makes deployment scripts whose token activates and whose
+// pin matches the key it presents. Over the real HTTPS front and a real SQLite store, with a
+// FakeClock moved by the test. (The script run end to end on a host, through Squid: packaging/
+// test-packages.)
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <regex>
+
+#include "common/hash.h"
 #include "manager/jobs/jobs.h"
+#include "manager/services/packages.h"
 #include "tests/manager_harness.h"
 
 namespace ward::test {
@@ -104,6 +112,162 @@ TEST(FleetLifecycle, ZeroCleanupDaysKeepsOfflineAgentsForever) {
   EXPECT_EQ(*manager::RunInactiveAgentCleanup(m.store(), m.clock()), 0);
   EXPECT_EQ(m.Get("/api/v1/agents/" + id, k).body["status"], "offline");
   EXPECT_EQ(ManagerEvents(m, k, "agent_removed", id), 0u);
+}
+
+// A directory with a ward-agent "package" (an ar archive's magic is all the catalog checks).
+struct Packages {
+  Packages() {
+    test::WriteFile(dir.Sub("ward-agent_0.1.0_amd64.deb"), bytes);
+    auto c = manager::PackageCatalog::Load(dir.path());
+    WARD_CHECK(c.has_value());
+    catalog = std::make_shared<const manager::PackageCatalog>(std::move(*c));
+  }
+  manager::ApiOptions Options() const {
+    manager::ApiOptions o;
+    o.packages = catalog;
+    return o;
+  }
+  TempDir dir;
+  std::string bytes = "!<arch>\ndebian-binary   1712345678  0     0     100644  4         `\n2.0\n";
+  std::shared_ptr<const manager::PackageCatalog> catalog;
+};
+
+std::string TokenIn(const std::string& script) {
+  std::smatch m;
+  std::regex re("\nACTIVATION_TOKEN='(wat_[A-Za-z0-9_-]+)'\n");
+  return std::regex_search(script, m, re) ? m[1].str() : "";
+}
+
+TEST(DeploymentScripts, ANewTokenInTheScriptActivatesWithItsPolicy) {
+  Packages pk;
+  ManagerHarness m(pk.Options());
+  const std::string k = m.primary_key();
+  std::string pid = m.NewPolicy(k, "web");
+  const std::string url = "https://127.0.0.1:" + std::to_string(m.port());
+  Reply r = m.Post("/api/v1/deployment-scripts", k,
+                   {{"name", "asg web"},
+                    {"policy_id", pid},
+                    {"max_uses", 100},
+                    {"manager_url", url},
+                    {"proxy", "http://proxy.internal:3128"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["token_created"], true);
+  EXPECT_EQ(r.body["activation_token"]["policy_id"], pid);
+  EXPECT_EQ(r.body["activation_token"]["max_uses"], 100);
+  EXPECT_EQ(r.body["activation_token"].count("token"), 0u);  // the secret is in the script only
+  EXPECT_EQ(r.body["packages"][0]["file"], "ward-agent_0.1.0_amd64.deb");
+  EXPECT_EQ(r.body["packages"][0]["sha256"], DigestHex(Sha256::Of(pk.bytes)));
+  const std::string script = r.body["script"];
+  EXPECT_NE(script.find("MANAGER_URL='" + url + "'"), std::string::npos);
+  EXPECT_NE(script.find("PROXY=${WARD_PROXY-'http://proxy.internal:3128'}"), std::string::npos);
+  EXPECT_NE(script.find("MANAGER_PUBKEY_PIN='" + m.api().options().tls_pubkey_pin + "'"),
+            std::string::npos);
+  EXPECT_NE(script.find("MANAGER_FINGERPRINT='" + m.api().options().tls_fingerprint + "'"),
+            std::string::npos);
+  EXPECT_TRUE(r.body["cloud_init"].get<std::string>().starts_with("#cloud-config\n"));
+  // The token the script carries activates an agent with the policy.
+  std::string token = TokenIn(script);
+  ASSERT_FALSE(token.empty()) << script;
+  Reply a = m.Post("/agent/v1/activate", "",
+                   {{"token", token}, {"hostname", "web-07"}, {"machine_id", "i-07"}});
+  ASSERT_EQ(a.status, 201) << a.raw;
+  EXPECT_EQ(a.body["policy"]["id"], pid);
+  // The audit trail names the token, not its secret.
+  Reply audit = m.Get("/api/v1/audit?path=deployment-scripts", k);
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  ASSERT_EQ(audit.body["items"].size(), 1u);
+  EXPECT_EQ(audit.body["items"][0]["detail"]["object_id"], r.body["activation_token"]["id"]);
+  EXPECT_EQ(audit.raw.find(token), std::string::npos);
+}
+
+TEST(DeploymentScripts, AnExistingTokenIsUsedOnlyWhenThisTenantCanStillUseIt) {
+  Packages pk;
+  ManagerHarness m(pk.Options());
+  const std::string k = m.primary_key();
+  Reply t = m.Post("/api/v1/activation-tokens", k, {{"name", "fleet"}});
+  ASSERT_EQ(t.status, 201);
+  // No manager_url: the Host the caller reached.
+  Reply r = m.Post("/api/v1/deployment-scripts", k, {{"token", t.body["token"]}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["token_created"], false);
+  EXPECT_EQ(r.body["activation_token"]["id"], t.body["id"]);
+  EXPECT_EQ(r.body["manager_url"], "https://127.0.0.1:" + std::to_string(m.port()));
+  EXPECT_EQ(TokenIn(r.body["script"]), t.body["token"]);
+  EXPECT_EQ(m.Get("/api/v1/activation-tokens", k).body["items"].size(), 1u);  // none made
+  // Another tenant's token, a revoked one, garbage: 400 naming `token`, nothing made.
+  auto [other, other_key] = m.NewTenant("other");
+  Reply theirs = m.Post("/api/v1/activation-tokens", other_key, Json::object());
+  for (const std::string& bad :
+       {theirs.body["token"].get<std::string>(), std::string("wat_nope")}) {
+    Reply e = m.Post("/api/v1/deployment-scripts", k, {{"token", bad}});
+    EXPECT_EQ(e.status, 400) << e.raw;
+    EXPECT_EQ(e.body["error"]["field"], "token");
+  }
+  ASSERT_EQ(m.Delete("/api/v1/activation-tokens/" + t.body["id"].get<std::string>(), k).status,
+            204);
+  EXPECT_EQ(m.Post("/api/v1/deployment-scripts", k, {{"token", t.body["token"]}}).status, 400);
+  // Token options only go with a new token; bad URL and proxy are refused before any write.
+  EXPECT_EQ(
+      m.Post("/api/v1/deployment-scripts", k, {{"token", theirs.body["token"]}, {"max_uses", 2}})
+          .body["error"]["field"],
+      "max_uses");
+  Reply u = m.Post("/api/v1/deployment-scripts", k, {{"manager_url", "http://m:4119"}});
+  EXPECT_EQ(u.status, 400);
+  EXPECT_EQ(u.body["error"]["field"], "manager_url");
+  Reply pr = m.Post("/api/v1/deployment-scripts", k, {{"proxy", "socks5://p:1080"}});
+  EXPECT_EQ(pr.status, 400);
+  EXPECT_EQ(pr.body["error"]["field"], "proxy");
+  EXPECT_EQ(m.Get("/api/v1/activation-tokens", k).body["items"].size(), 1u);
+  // Auditors may not make scripts (they carry a token).
+  EXPECT_EQ(m.Post("/api/v1/deployment-scripts", m.NewKey(k, "auditor"), Json::object()).status,
+            403);
+}
+
+TEST(DeploymentScripts, WithoutAgentPackagesTheManagerSaysSo) {
+  ManagerHarness m;
+  Reply r = m.Post("/api/v1/deployment-scripts", m.primary_key(), Json::object());
+  EXPECT_EQ(r.status, 409) << r.raw;
+  EXPECT_NE(r.body["error"]["message"].get<std::string>().find("--packages-dir"),
+            std::string::npos);
+  EXPECT_EQ(m.Get("/agent/v1/packages", "").body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/agent/v1/packages/ward-agent_0.1.0_amd64.deb", "").status, 404);
+}
+
+// Runs curl as the deployment script does; returns its exit status.
+int Curl(const std::string& args) {
+  int st = std::system(("curl --fail --silent --insecure " + args + " 2>/dev/null").c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(AgentPackages, ServedWithoutACredentialAndOnlyByTheirExactName) {
+  Packages pk;
+  ManagerHarness m(pk.Options());
+  Reply list = m.Get("/agent/v1/packages", "");
+  ASSERT_EQ(list.status, 200) << list.raw;
+  ASSERT_EQ(list.body["items"].size(), 1u);
+  EXPECT_EQ(list.body["items"][0]["name"], "ward-agent");
+  EXPECT_EQ(list.body["items"][0]["size"], pk.bytes.size());
+  Reply get = m.Get("/agent/v1/packages/ward-agent_0.1.0_amd64.deb", "");
+  ASSERT_EQ(get.status, 200);
+  EXPECT_EQ(get.raw, pk.bytes);
+  for (const char* bad :
+       {"ward-agent_0.2.0_amd64.deb", "..%2fmanager.db", "../manager.db", "x/../ward-agent.deb"}) {
+    EXPECT_EQ(m.Get(std::string("/agent/v1/packages/") + bad, "").status, 404) << bad;
+  }
+  EXPECT_EQ(m.Post("/agent/v1/packages/ward-agent_0.1.0_amd64.deb", "", Json::object()).status,
+            405);
+  // curl with the pin the deployment script carries gets the package; with another pin, curl
+  // refuses the server (exit 90), although --insecure skips the CA check.
+  TempDir out;
+  const std::string url = "https://127.0.0.1:" + std::to_string(m.port()) +
+                          "/agent/v1/packages/ward-agent_0.1.0_amd64.deb";
+  EXPECT_EQ(Curl("--pinnedpubkey '" + m.api().options().tls_pubkey_pin + "' -o " +
+                 out.Sub("a.deb") + " " + url),
+            0);
+  EXPECT_EQ(test::ReadFileOrDie(out.Sub("a.deb")), pk.bytes);
+  EXPECT_EQ(Curl("--pinnedpubkey 'sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' -o " +
+                 out.Sub("b.deb") + " " + url),
+            90);
 }
 
 }  // namespace

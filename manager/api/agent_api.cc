@@ -72,6 +72,9 @@ std::string Str(const json& obj, const char* key) {
 }  // namespace
 
 HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
+  if (req.path == "/agent/v1/packages" || req.path.starts_with("/agent/v1/packages/")) {
+    return ServePackages(req);
+  }
   const bool activate = req.path == "/agent/v1/activate";
   const bool heartbeat = req.path == "/agent/v1/heartbeat";
   const bool events = req.path == "/agent/v1/events";
@@ -110,6 +113,41 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   if (req.body_error) return ErrorResponse(*req.body_error);
   if (heartbeat) return Heartbeat(req, *agent, *tenant);
   return IngestEvents(req, *agent);
+}
+
+HttpResponse ManagerApi::ServePackages(const HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    HttpResponse r = AgentError(405, "method_not_allowed", "method not allowed (allowed: GET)");
+    r.headers.Add("Allow", "GET, HEAD");
+    return r;
+  }
+  const PackageCatalog* catalog = options_.packages.get();
+  if (req.path == "/agent/v1/packages") {
+    json items = json::array();
+    if (catalog != nullptr) {
+      for (const auto& p : catalog->packages()) {
+        items.push_back({{"file", p.file},
+                         {"name", p.name},
+                         {"version", p.version},
+                         {"arch", p.arch},
+                         {"sha256", p.sha256},
+                         {"size", p.bytes->size()}});
+      }
+    }
+    return JsonResponse(200, {{"items", items}});
+  }
+  std::string_view file =
+      std::string_view(req.path).substr(std::string_view("/agent/v1/packages/").size());
+  const AgentPackage* p =
+      catalog != nullptr && IsPackageFileName(file) ? catalog->Find(file) : nullptr;
+  if (p == nullptr) return AgentError(404, "not_found", "no such package");
+  HttpResponse r;
+  r.content_type = "application/vnd.debian.binary-package";
+  r.body = *p->bytes;
+  r.headers.Add("ETag", "\"" + p->sha256 + "\"");
+  r.headers.Add("Content-Disposition", "attachment; filename=\"" + p->file + "\"");
+  r.headers.Add("X-Content-Type-Options", "nosniff");
+  return r;
 }
 
 HttpResponse ManagerApi::Activate(const HttpRequest& req) {

@@ -48,6 +48,8 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddAlertRoutes(*rest_, deps);
   AddIpsTuningRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
+  AddDeploymentRoutes(*rest_, deps,
+                      {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }
 
@@ -62,6 +64,8 @@ std::vector<std::pair<std::string, std::string>> ManagerApi::Routes() const {
   r.emplace_back("POST", "/agent/v1/activate");
   r.emplace_back("POST", "/agent/v1/heartbeat");
   r.emplace_back("POST", "/agent/v1/events");
+  r.emplace_back("GET", "/agent/v1/packages");
+  r.emplace_back("GET", "/agent/v1/packages/{file}");
   return r;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "common/clock.h"
 #include "manager/api/http_types.h"
 #include "manager/api/router.h"
+#include "manager/services/packages.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -96,6 +98,15 @@ void AddAlertRoutes(RouteTable& table, RouteDeps deps);      // /alerts (triage)
 void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps);  // /ips/tuning
 // /info: version and the TLS certificate's fingerprint (for install commands).
 void AddInfoRoutes(RouteTable& table, RouteDeps deps, std::string tls_fingerprint);
+
+// Deployment (issue #18, docs/deployment.md): what POST /api/v1/deployment-scripts needs besides
+// the store. `packages` may be null (the manager was started without --packages-dir: 409).
+struct DeploymentDeps {
+  std::shared_ptr<const PackageCatalog> packages;
+  std::string fingerprint;  // SHA-256 of the certificate (hex), pinned by ward-agent
+  std::string pubkey_pin;   // sha256//<base64> of its public key, pinned by curl
+};
+void AddDeploymentRoutes(RouteTable& table, RouteDeps deps, DeploymentDeps deployment);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 
