@@ -270,5 +270,64 @@ TEST(AgentPackages, ServedWithoutACredentialAndOnlyByTheirExactName) {
             90);
 }
 
+TEST(ActivationRules, TheFirstRuleMatchingTheHostsFactsAssignsItsPolicy) {
+  ManagerHarness m;
+  const std::string k = m.primary_key();
+  const std::string web = m.NewPolicy(k, "web"), lan = m.NewPolicy(k, "lan"),
+                    fallback = m.NewPolicy(k, "fallback");
+  Json rules = {
+      {{"name", "web servers"}, {"match", {{"hostname", "web-*"}}}, {"policy_id", web}},
+      {{"name", "loopback"}, {"match", {{"ip", "127.0.0.0/8"}}}, {"policy_id", lan}},
+      {{"name", "prod tag"}, {"match", {{"tags", {{"env", "prod"}}}}}, {"policy_id", web}}};
+  Reply put = m.Do("PUT", "/api/v1/activation-rules", k, Json{{"rules", rules}}.dump());
+  ASSERT_EQ(put.status, 200) << put.raw;
+  Reply get = m.Get("/api/v1/activation-rules", k);
+  ASSERT_EQ(get.status, 200);
+  EXPECT_EQ(get.body["rules"], rules);
+  Reply t = m.Post("/api/v1/activation-tokens", k, {{"policy_id", fallback}});
+  const std::string token = t.body["token"];
+  auto activate = [&](Json body) {
+    body["token"] = token;
+    body["machine_id"] = body["hostname"];
+    Reply a = m.Post("/agent/v1/activate", "", body);
+    EXPECT_EQ(a.status, 201) << a.raw;
+    return a.body["policy"].is_null() ? std::string() : a.body["policy"]["id"].get<std::string>();
+  };
+  // Host name first; then the address it reports, else the one it connects from (loopback here).
+  EXPECT_EQ(activate({{"hostname", "web-01"}}), web);
+  EXPECT_EQ(activate({{"hostname", "db-01"}}), lan);
+  EXPECT_EQ(activate({{"hostname", "db-02"}, {"ips", {"192.0.2.10"}}}), fallback);
+  EXPECT_EQ(activate({{"hostname", "db-03"},
+                      {"ips", {"192.0.2.11"}},
+                      {"cloud", {{"tags", {{"env", "prod"}}}}}}),
+            web);
+  // The audit entry of the activation names the rule.
+  Reply audit = m.Get("/api/v1/audit?path=/agent/v1/activate", k);
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  ASSERT_EQ(audit.body["items"].size(), 4u);
+  EXPECT_EQ(audit.body["items"][0]["detail"]["activation_rule"], "web servers");
+  EXPECT_FALSE(audit.body["items"][2]["detail"].contains("activation_rule"));
+  // Refused: a policy of no one, a malformed range, an auditor; nothing changes.
+  Reply bad = m.Do(
+      "PUT", "/api/v1/activation-rules", k,
+      Json{{"rules", {{{"name", "x"}, {"match", {{"os", "*"}}}, {"policy_id", "nope"}}}}}.dump());
+  EXPECT_EQ(bad.status, 404);
+  EXPECT_EQ(bad.body["error"]["field"], "rules[0].policy_id");
+  bad = m.Do(
+      "PUT", "/api/v1/activation-rules", k,
+      Json{{"rules", {{{"name", "x"}, {"match", {{"ip", "10.0.0.0/99"}}}, {"policy_id", web}}}}}
+          .dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["field"], "rules[0].match.ip");
+  EXPECT_EQ(m.Do("PUT", "/api/v1/activation-rules", m.NewKey(k, "auditor"),
+                 Json{{"rules", Json::array()}}.dump())
+                .status,
+            403);
+  EXPECT_EQ(m.Get("/api/v1/activation-rules", k).body["rules"], rules);
+  // Another tenant has none of them.
+  auto [other, other_key] = m.NewTenant("other");
+  EXPECT_EQ(m.Get("/api/v1/activation-rules", other_key).body["rules"], Json::array());
+}
+
 }  // namespace
 }  // namespace ward::test

@@ -7,6 +7,7 @@
 #include "manager/api/manager_api.h"
 #include "manager/api/views.h"
 #include "manager/auth/secrets.h"
+#include "manager/services/activation_rules.h"
 #include "manager/services/alerts.h"
 
 namespace ward::manager {
@@ -163,7 +164,9 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
                            {"machine_id", JsonType::kString},
                            {"agent_version", JsonType::kString},
                            {"os", JsonType::kString},
-                           {"clone_of", JsonType::kString}},
+                           {"clone_of", JsonType::kString},
+                           {"ips", JsonType::kArray},
+                           {"cloud", JsonType::kObject}},
                           {"hostname", "machine_id"})) {
     return ErrorResponse(*e);
   }
@@ -179,6 +182,7 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   std::string tenant_id;
   std::optional<std::string> policy_id;
   std::string how;
+  std::string matched_rule;  // the activation rule that chose the policy, if one did
   // A clone presents the credential of the agent it was copied from: same tenant and policy.
   std::string clone_of = Str(*body, "clone_of");
   if (!clone_of.empty()) {
@@ -205,6 +209,41 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
     tenant_id = t->tenant_id;
     policy_id = t->policy_id;
     how = fmt::format("token {}", t->id);
+    // Activation rules (docs/deployment.md): the first rule matching the host's facts assigns
+    // its policy over the token's. A clone keeps its original's policy instead.
+    auto rules_json = store_.GetActivationRules(tenant_id);
+    if (!rules_json) return StoreError(rules_json.error());
+    auto rules = ParseActivationRules(*rules_json);
+    if (rules && !rules->empty()) {
+      HostFacts facts;
+      facts.hostname = hostname;
+      facts.os = Str(*body, "os");
+      if (body->contains("ips") && (*body)["ips"].is_array()) {
+        for (const auto& ip : (*body)["ips"]) {
+          if (ip.is_string() && facts.ips.size() < 64) facts.ips.push_back(ip);
+        }
+      }
+      if (facts.ips.empty() && !req.remote_addr.empty()) facts.ips.push_back(req.remote_addr);
+      if (body->contains("cloud") && (*body)["cloud"].is_object() &&
+          (*body)["cloud"].contains("tags") && (*body)["cloud"]["tags"].is_object()) {
+        for (auto it = (*body)["cloud"]["tags"].begin(); it != (*body)["cloud"]["tags"].end();
+             ++it) {
+          if (it.value().is_string() && facts.tags.size() < 64) facts.tags[it.key()] = it.value();
+        }
+      }
+      if (const ActivationRule* r = FirstMatchingRule(*rules, facts)) {
+        auto p = store_.GetPolicy(tenant_id, r->policy_id);
+        if (p) {
+          policy_id = r->policy_id;
+          matched_rule = r->name;
+        } else if (p.error().code() != StatusCode::kNotFound) {
+          return StoreError(p.error());
+        } else {
+          spdlog::warn("activation rule '{}' of tenant {} names a deleted policy: ignored", r->name,
+                       tenant_id);
+        }
+      }
+    }
   }
   auto tenant = store_.GetTenant(tenant_id);
   if (!tenant) {
@@ -245,6 +284,7 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   audit.path = req.path;
   audit.status = 201;
   audit.detail = {{"object_id", a.id}, {"hostname", hostname}, {"via", how}};
+  if (!matched_rule.empty()) audit.detail["activation_rule"] = matched_rule;
   audit.at = now;
   if (Status s = store_.AppendAudit(audit); !s.ok()) {
     spdlog::error("audit of activation {} not stored: {}", a.id, s.ToString());

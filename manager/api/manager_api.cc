@@ -48,6 +48,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddAlertRoutes(*rest_, deps);
   AddIpsTuningRoutes(*rest_, deps);
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
+  AddActivationRuleRoutes(*rest_, deps);
   AddDeploymentRoutes(*rest_, deps,
                       {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);

@@ -631,6 +631,28 @@ json Build() {
                             {"arch", Str()},
                             {"sha256", Str()},
                             {"size", Int()}})}}}});
+  schemas["ActivationRules"] = Obj(
+      {{"rules",
+        {{"type", "array"},
+         {"items",
+          Obj({{"name", Str()},
+               {"match",
+                Obj({{"hostname",
+                      {{"type", "string"}, {"description", "shell glob, case-insensitive"}}},
+                     {"os", {{"type", "string"}, {"description", "shell glob, case-insensitive"}}},
+                     {"ip", {{"type", "string"}, {"description", "address or CIDR range (v4/v6)"}}},
+                     {"tags", {{"type", "object"}, {"description", "cloud tag name -> glob"}}}})},
+               {"policy_id", Str()}},
+              {"name", "match", "policy_id"})}}}},
+      {"rules"});
+  paths["/activation-rules"] = {
+      {"get", Op("The tenant's activation rules, in order", "any",
+                 Merge({{"200", Resp("rules", Ref("ActivationRules"))}}, read))},
+      {"put",
+       Op("Replace the activation rules: at activation the first rule whose conditions all match "
+          "the host's facts assigns its policy (over the token's)",
+          "admin, operator", Merge({{"200", Resp("rules", Ref("ActivationRules"))}}, write),
+          Ref("ActivationRules"))}};
   paths["/deployment-scripts"] = {
       {"post",
        Op("A deployment script for the tenant: downloads ward-agent from this manager (public key "

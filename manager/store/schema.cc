@@ -219,6 +219,15 @@ std::vector<std::string> V4(Dialect d) {
   return s;
 }
 
+// Activation rules (issue #18, docs/deployment.md): one ordered list per tenant, kept as the JSON
+// document the API was given.
+std::vector<std::string> VActivationRules(Dialect d) {
+  return Table(d, "activation_rules",
+               "tenant_id {ID} NOT NULL PRIMARY KEY, document {TEXT} NOT NULL, "
+               "updated_at BIGINT NOT NULL",
+               {});
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -228,6 +237,7 @@ const std::vector<Migration>& Migrations() {
       {"console users and sessions", &V2},
       {"console users' time zone and TOTP second factor", &V3},
       {"policy versions, alerts", &V4},
+      {"activation rules", &VActivationRules},
   };
   return kMigrations;
 }

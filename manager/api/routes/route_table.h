@@ -107,6 +107,8 @@ struct DeploymentDeps {
   std::string pubkey_pin;   // sha256//<base64> of its public key, pinned by curl
 };
 void AddDeploymentRoutes(RouteTable& table, RouteDeps deps, DeploymentDeps deployment);
+// /activation-rules: policy assignment at activation by host facts (docs/deployment.md).
+void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

@@ -77,7 +77,7 @@ Status SociStore::DeleteTenant(const std::string& id) {
     WARD_RETURN_IF_ERROR(GetTenantIn(sql, id, true).status());
     for (const char* table :
          {"events", "audit", "commands", "agents", "activation_tokens", "policies", "api_keys",
-          "sessions", "users", "policy_versions", "alerts", "alert_events"}) {
+          "sessions", "users", "policy_versions", "alerts", "alert_events", "activation_rules"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
