@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/version.h"
 #include "common/clock.h"
 #include "common/config_node.h"
 #include "common/file_system.h"
@@ -34,6 +35,7 @@
 #include "manager/auth/secrets.h"
 #include "manager/jobs/jobs.h"
 #include "manager/services/bootstrap.h"
+#include "manager/services/packages.h"
 #include "manager/services/tls.h"
 #include "manager/services/updates.h"
 #include "manager/services/users.h"
@@ -194,6 +196,7 @@ struct ServeOptions {
   std::string updates_dir;  // "" = <state-dir>/updates
   std::string
       clamav_dir;  // "" = none; else imported as the clamav bundle at start and every minute
+  std::string packages_dir;  // agent packages served on /agent/v1/packages (docs/deployment.md)
 };
 
 Result<std::chrono::seconds> Seconds(const std::string& flag, const std::string& v) {
@@ -283,6 +286,22 @@ int Serve(const ServeOptions& o) {
          WARD_ASSIGN_OR_RETURN(std::string fp, CertificateFingerprint(cert));
          fmt::print("fingerprint: {}\n", fp);
          api_opt.tls_fingerprint = fp;
+         WARD_ASSIGN_OR_RETURN(api_opt.tls_pubkey_pin, PublicKeyPin(cert));
+         return Status::Ok();
+       }},
+      {"agent packages",
+       [&]() -> Status {
+         if (o.packages_dir.empty()) return Status::Ok();
+         WARD_ASSIGN_OR_RETURN(auto catalog, PackageCatalog::Load(o.packages_dir));
+         for (const auto& p : catalog.packages()) {
+           spdlog::info("serving package {} (sha256 {})", p.file, p.sha256);
+         }
+         if (catalog.AgentPackages(agent::kVersion).empty()) {
+           spdlog::warn(
+               "--packages-dir {}: no ward-agent package; deployment scripts will be refused",
+               o.packages_dir);
+         }
+         api_opt.packages = std::make_shared<const PackageCatalog>(std::move(catalog));
          return Status::Ok();
        }},
       {"start server",
@@ -416,6 +435,9 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--tls-cert", so.tls_cert, "PEM certificate (default: self-signed)");
   serve->add_option("--tls-key", so.tls_key, "PEM private key");
+  serve->add_option("--packages-dir", so.packages_dir,
+                    "directory of the agent .deb packages served to deployment scripts "
+                    "(make package's output)");
   serve
       ->add_option("--state-dir", so.state_dir,
                    "where the self-signed certificate and the secret key (manager.key) live")

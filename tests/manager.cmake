@@ -99,3 +99,8 @@ ward_test(manager_reports_api_test
   SOURCES manager_reports_api_test.cc
   DEPS ward::manager_harness ward::manager_reports
   LABELS integration)
+# Fleet lifecycle, agent packages and deployment scripts (issue #18).
+ward_test(manager_deploy_test
+  SOURCES manager_deploy_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)

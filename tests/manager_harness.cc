@@ -126,6 +126,17 @@ ManagerHarness::ManagerHarness(manager::ApiOptions options)
   auto tls = manager::EnsureSelfSignedCertificate(dir_.path(), "test-host");
   WARD_CHECK(tls.has_value());
   cert_ = tls->cert.string();
+  // What `serve` gives the API from its certificate (GET /api/v1/info, deployment scripts).
+  if (options.tls_fingerprint.empty()) {
+    auto fp = manager::CertificateFingerprint(cert_);
+    WARD_CHECK(fp.has_value());
+    options.tls_fingerprint = *fp;
+  }
+  if (options.tls_pubkey_pin.empty()) {
+    auto pin = manager::PublicKeyPin(cert_);
+    WARD_CHECK(pin.has_value());
+    options.tls_pubkey_pin = *pin;
+  }
   api_ = std::make_unique<manager::ManagerApi>(*store_, clock_, options);
   auto server = manager::HttpsServer::Create(*api_, cert_, tls->key.string(), 4);
   WARD_CHECK(server.has_value());

@@ -10,6 +10,7 @@
 #include "manager/api/manager_api.h"
 #include "manager/api/views.h"
 #include "manager/auth/secrets.h"
+#include "manager/services/activation_rules.h"
 #include "manager/services/alerts.h"
 #include "manager/services/ip_lists.h"
 #include "manager/services/updates.h"
@@ -87,6 +88,9 @@ std::string Str(const json& obj, const char* key) {
 }  // namespace
 
 HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
+  if (req.path == "/agent/v1/packages" || req.path.starts_with("/agent/v1/packages/")) {
+    return ServePackages(req);
+  }
   const bool activate = req.path == "/agent/v1/activate";
   const bool heartbeat = req.path == "/agent/v1/heartbeat";
   const bool events = req.path == "/agent/v1/events";
@@ -132,6 +136,41 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   return IngestEvents(req, *agent);
 }
 
+HttpResponse ManagerApi::ServePackages(const HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    HttpResponse r = AgentError(405, "method_not_allowed", "method not allowed (allowed: GET)");
+    r.headers.Add("Allow", "GET, HEAD");
+    return r;
+  }
+  const PackageCatalog* catalog = options_.packages.get();
+  if (req.path == "/agent/v1/packages") {
+    json items = json::array();
+    if (catalog != nullptr) {
+      for (const auto& p : catalog->packages()) {
+        items.push_back({{"file", p.file},
+                         {"name", p.name},
+                         {"version", p.version},
+                         {"arch", p.arch},
+                         {"sha256", p.sha256},
+                         {"size", p.bytes->size()}});
+      }
+    }
+    return JsonResponse(200, {{"items", items}});
+  }
+  std::string_view file =
+      std::string_view(req.path).substr(std::string_view("/agent/v1/packages/").size());
+  const AgentPackage* p =
+      catalog != nullptr && IsPackageFileName(file) ? catalog->Find(file) : nullptr;
+  if (p == nullptr) return AgentError(404, "not_found", "no such package");
+  HttpResponse r;
+  r.content_type = "application/vnd.debian.binary-package";
+  r.body = *p->bytes;
+  r.headers.Add("ETag", "\"" + p->sha256 + "\"");
+  r.headers.Add("Content-Disposition", "attachment; filename=\"" + p->file + "\"");
+  r.headers.Add("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
 HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   auto body = ParseObjectBody(req.body);
   if (!body) {
@@ -145,7 +184,9 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
                            {"machine_id", JsonType::kString},
                            {"agent_version", JsonType::kString},
                            {"os", JsonType::kString},
-                           {"clone_of", JsonType::kString}},
+                           {"clone_of", JsonType::kString},
+                           {"ips", JsonType::kArray},
+                           {"cloud", JsonType::kObject}},
                           {"hostname", "machine_id"})) {
     return ErrorResponse(*e);
   }
@@ -161,6 +202,7 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   std::string tenant_id;
   std::optional<std::string> policy_id;
   std::string how;
+  std::string matched_rule;  // the activation rule that chose the policy, if one did
   // A clone presents the credential of the agent it was copied from: same tenant and policy.
   std::string clone_of = Str(*body, "clone_of");
   if (!clone_of.empty()) {
@@ -187,6 +229,41 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
     tenant_id = t->tenant_id;
     policy_id = t->policy_id;
     how = fmt::format("token {}", t->id);
+    // Activation rules (docs/deployment.md): the first rule matching the host's facts assigns
+    // its policy over the token's. A clone keeps its original's policy instead.
+    auto rules_json = store_.GetActivationRules(tenant_id);
+    if (!rules_json) return StoreError(rules_json.error());
+    auto rules = ParseActivationRules(*rules_json);
+    if (rules && !rules->empty()) {
+      HostFacts facts;
+      facts.hostname = hostname;
+      facts.os = Str(*body, "os");
+      if (body->contains("ips") && (*body)["ips"].is_array()) {
+        for (const auto& ip : (*body)["ips"]) {
+          if (ip.is_string() && facts.ips.size() < 64) facts.ips.push_back(ip);
+        }
+      }
+      if (facts.ips.empty() && !req.remote_addr.empty()) facts.ips.push_back(req.remote_addr);
+      if (body->contains("cloud") && (*body)["cloud"].is_object() &&
+          (*body)["cloud"].contains("tags") && (*body)["cloud"]["tags"].is_object()) {
+        for (auto it = (*body)["cloud"]["tags"].begin(); it != (*body)["cloud"]["tags"].end();
+             ++it) {
+          if (it.value().is_string() && facts.tags.size() < 64) facts.tags[it.key()] = it.value();
+        }
+      }
+      if (const ActivationRule* r = FirstMatchingRule(*rules, facts)) {
+        auto p = store_.GetPolicy(tenant_id, r->policy_id);
+        if (p) {
+          policy_id = r->policy_id;
+          matched_rule = r->name;
+        } else if (p.error().code() != StatusCode::kNotFound) {
+          return StoreError(p.error());
+        } else {
+          spdlog::warn("activation rule '{}' of tenant {} names a deleted policy: ignored", r->name,
+                       tenant_id);
+        }
+      }
+    }
   }
   auto tenant = store_.GetTenant(tenant_id);
   if (!tenant) {
@@ -228,6 +305,7 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   audit.path = req.path;
   audit.status = 201;
   audit.detail = {{"object_id", a.id}, {"hostname", hostname}, {"via", how}};
+  if (!matched_rule.empty()) audit.detail["activation_rule"] = matched_rule;
   audit.at = now;
   if (Status s = store_.AppendAudit(audit); !s.ok()) {
     spdlog::error("audit of activation {} not stored: {}", a.id, s.ToString());

@@ -36,6 +36,10 @@ std::optional<HttpResponse> ManagerApi::CheckBeforeBody(const HttpRequest& head)
   const bool agent = head.path.starts_with("/agent/v1/") || head.path == "/agent/v1";
   const bool rest = head.path.starts_with("/api/v1/") || head.path == "/api/v1";
   if (agent) {
+    // The packages take no body and no credential.
+    if (head.path == "/agent/v1/packages" || head.path.starts_with("/agent/v1/packages/")) {
+      return Handle(head);
+    }
     const bool activate = head.path == "/agent/v1/activate";
     const bool known =
         activate || head.path == "/agent/v1/heartbeat" || head.path == "/agent/v1/events" ||

@@ -57,6 +57,9 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddInfoRoutes(*rest_, deps, options_.tls_fingerprint);
   AddUpdateRoutes(*rest_, deps, options_.updates.get());
   AddAlertingRoutes(*rest_, deps, *alert_rules_, options_.sessions.secret_box);
+  AddActivationRuleRoutes(*rest_, deps);
+  AddDeploymentRoutes(*rest_, deps,
+                      {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
 }
 
@@ -74,6 +77,8 @@ std::vector<std::pair<std::string, std::string>> ManagerApi::Routes() const {
   r.emplace_back("POST", "/agent/v1/events");
   r.emplace_back("POST", "/agent/v1/updates/manifest");
   r.emplace_back("POST", "/agent/v1/updates/file");
+  r.emplace_back("GET", "/agent/v1/packages");
+  r.emplace_back("GET", "/agent/v1/packages/{file}");
   return r;
 }
 

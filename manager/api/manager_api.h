@@ -24,6 +24,7 @@
 #include "manager/api/session_api.h"
 #include "manager/auth/auth_failures.h"
 #include "manager/auth/rate_limiter.h"
+#include "manager/services/packages.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -56,6 +57,10 @@ struct ApiOptions {
   // Alert rules (issue 19): how long a node keeps a tenant's rules before reading them again
   // (changes made through this node apply at once).
   std::chrono::seconds alert_rules_ttl{5};
+  // Deployment (docs/deployment.md): the agent packages served on /agent/v1/packages (null: none)
+  // and the certificate's public key pin for deployment scripts (curl --pinnedpubkey).
+  std::shared_ptr<const PackageCatalog> packages;
+  std::string tls_pubkey_pin;
 };
 
 class ManagerApi {
@@ -88,6 +93,8 @@ class ManagerApi {
   HttpResponse HandleAuthorized(const HttpRequest& req, Principal p);
   HttpResponse HandleAgent(const HttpRequest& req);
   HttpResponse Activate(const HttpRequest& req);
+  // GET/HEAD /agent/v1/packages[/FILE] (no credential: the packages are the public software).
+  HttpResponse ServePackages(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req, const Agent& agent, const Tenant& tenant);
   HttpResponse IngestEvents(const HttpRequest& req, const Agent& agent);
   HttpResponse UpdateCall(const HttpRequest& req);

@@ -920,6 +920,73 @@ json Build() {
       {"parameters", json::array({IdParam()})},
       {"get", Op("An alert's notifications and every delivery attempt", "any",
                  Merge({{"200", Resp("deliveries", List("AlertDelivery"))}}, read))}};
+  // Deployment (issue #18, docs/deployment.md).
+  schemas["DeploymentScriptCreate"] = Obj(
+      {{"token",
+        {{"type", "string"},
+         {"description",
+          "an activation token of the tenant that can still be used; without it a new token is "
+          "made from name, policy_id, expires_at and max_uses"}}},
+       {"name", Str()},
+       {"policy_id", NullableStr()},
+       {"expires_at", NullableTime()},
+       {"max_uses", {{"type", "integer"}, {"nullable", true}}},
+       {"manager_url",
+        {{"type", "string"},
+         {"description", "https://HOST[:PORT] the hosts reach (default: https:// + Host header)"}}},
+       {"proxy",
+        {{"type", "string"},
+         {"nullable", true},
+         {"description", "http://[USER:PASS@]HOST:PORT"}}}});
+  schemas["DeploymentScript"] =
+      Obj({{"script", {{"type", "string"}, {"description", "POSIX sh; run as root on the host"}}},
+           {"cloud_init",
+            {{"type", "string"}, {"description", "#cloud-config user data running the script"}}},
+           {"activation_token", Ref("ActivationToken")},
+           {"token_created", Bool()},
+           {"manager_url", Str()},
+           {"proxy", NullableStr()},
+           {"packages",
+            {{"type", "array"},
+             {"items", Obj({{"file", Str()},
+                            {"version", Str()},
+                            {"arch", Str()},
+                            {"sha256", Str()},
+                            {"size", Int()}})}}}});
+  schemas["ActivationRules"] = Obj(
+      {{"rules",
+        {{"type", "array"},
+         {"items",
+          Obj({{"name", Str()},
+               {"match",
+                Obj({{"hostname",
+                      {{"type", "string"}, {"description", "shell glob, case-insensitive"}}},
+                     {"os", {{"type", "string"}, {"description", "shell glob, case-insensitive"}}},
+                     {"ip", {{"type", "string"}, {"description", "address or CIDR range (v4/v6)"}}},
+                     {"tags", {{"type", "object"}, {"description", "cloud tag name -> glob"}}}})},
+               {"policy_id", Str()}},
+              {"name", "match", "policy_id"})}}}},
+      {"rules"});
+  paths["/activation-rules"] = {
+      {"get", Op("The tenant's activation rules, in order", "any",
+                 Merge({{"200", Resp("rules", Ref("ActivationRules"))}}, read))},
+      {"put",
+       Op("Replace the activation rules: at activation the first rule whose conditions all match "
+          "the host's facts assigns its policy (over the token's)",
+          "admin, operator", Merge({{"200", Resp("rules", Ref("ActivationRules"))}}, write),
+          Ref("ActivationRules"))}};
+  paths["/deployment-scripts"] = {
+      {"post",
+       Op("A deployment script for the tenant: downloads ward-agent from this manager (public key "
+          "pinned, SHA-256 checked), installs, activates and starts it; safe to run twice. Also "
+          "as cloud-init user data. 409 when the manager serves no agent package "
+          "(--packages-dir). The agent packages themselves are served without a credential on "
+          "GET /agent/v1/packages and /agent/v1/packages/{file}",
+          "admin, operator",
+          Merge({{"200", Resp("script (existing token)", Ref("DeploymentScript"))},
+                 {"201", Resp("script and a new token", Ref("DeploymentScript"))}},
+                write),
+          Ref("DeploymentScriptCreate"))}};
 
   return {
       {"openapi", "3.0.3"},

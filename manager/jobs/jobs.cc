@@ -60,10 +60,29 @@ Result<int> RunInactiveAgentCleanup(Store& store, const Clock& clock) {
   const TimePoint now = clock.Now();
   for (const auto& t : tenants) {
     if (t.settings.inactive_agent_cleanup_days <= 0) continue;
-    WARD_ASSIGN_OR_RETURN(
-        int n, store.DeleteInactiveAgents(
-                   t.id, now - std::chrono::days(t.settings.inactive_agent_cleanup_days)));
+    const TimePoint cutoff = now - std::chrono::days(t.settings.inactive_agent_cleanup_days);
+    // The candidates first (for their events), then one transaction deletes whichever are still
+    // offline and old; an agent that came back in between is kept and gets no event.
+    AgentFilter offline;
+    offline.online = false;
+    WARD_ASSIGN_OR_RETURN(auto candidates, store.ListAgents(t.id, offline));
+    std::erase_if(candidates,
+                  [&](const Agent& a) { return a.last_seen.value_or(a.created_at) >= cutoff; });
+    WARD_ASSIGN_OR_RETURN(int n, store.DeleteInactiveAgents(t.id, cutoff));
     removed += n;
+    for (const auto& a : candidates) {
+      auto still = store.GetAgent(t.id, a.id);
+      if (still || still.error().code() != StatusCode::kNotFound) continue;
+      StoredEvent e = ManagerAgentEvent(a, "agent_removed", 1, now);
+      e.doc["ward"]["lifecycle"] = {{"reason", "inactive"},
+                                    {"cleanup_days", t.settings.inactive_agent_cleanup_days}};
+      auto r = store.InsertEvents({e});
+      if (!r) {
+        spdlog::error("agent_removed event for {} not stored: {}", a.id, r.error().ToString());
+      }
+      spdlog::info("agent {} ({}) of tenant {} removed: not seen for {} day(s)", a.id, a.hostname,
+                   t.id, t.settings.inactive_agent_cleanup_days);
+    }
   }
   return removed;
 }

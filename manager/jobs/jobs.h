@@ -37,7 +37,10 @@ Result<RetentionReport> RunRetention(Store& store, const Clock& clock, int batch
 // (event.module manager, severity 2) in each one's tenant. Returns how many were marked.
 Result<int> RunOfflineMarking(Store& store, const Clock& clock);
 
-// Removes offline agents of each tenant not seen for inactive_agent_cleanup_days (0 = never).
+// Removes offline agents of each tenant not seen for inactive_agent_cleanup_days (0 = never):
+// their credential stops working (the agent is deactivated), their queued commands go, and an
+// agent_removed event (event.module manager, severity 1, ward.lifecycle.reason "inactive") is
+// stored in the tenant for each. Their events stay until retention. Returns how many.
 Result<int> RunInactiveAgentCleanup(Store& store, const Clock& clock);
 
 struct JobOptions {

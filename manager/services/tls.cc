@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/hash.h"
+#include "common/text.h"
 
 namespace ward::manager {
 namespace {
@@ -137,6 +138,21 @@ Result<std::string> CertificateFingerprint(const std::filesystem::path& cert_pem
       Sha256::Of(std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(len)));
   OPENSSL_free(der);
   return DigestHex(digest);
+}
+
+Result<std::string> PublicKeyPin(const std::filesystem::path& cert_pem) {
+  FilePtr f(fopen(cert_pem.c_str(), "re"));
+  if (!f) return ErrnoStatus(errno, fmt::format("open {}", cert_pem.string()));
+  X509Ptr cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
+  if (!cert) return InvalidArgument(fmt::format("{}: no PEM certificate", cert_pem.string()));
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+  if (len <= 0) return OpenSslError("i2d_X509_PUBKEY");
+  auto digest =
+      Sha256::Of(std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  return "sha256//" + Base64Encode(std::string_view(reinterpret_cast<const char*>(digest.data()),
+                                                    digest.size()));
 }
 
 }  // namespace ward::manager

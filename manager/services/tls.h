@@ -27,4 +27,8 @@ Result<TlsFiles> EnsureSelfSignedCertificate(const std::filesystem::path& dir,
 // the PEM file).
 Result<std::string> CertificateFingerprint(const std::filesystem::path& cert_pem);
 
+// The certificate's public key as curl's --pinnedpubkey wants it: "sha256//" + base64 of the
+// SHA-256 of its SubjectPublicKeyInfo (DER). Deployment scripts pin the manager with it.
+Result<std::string> PublicKeyPin(const std::filesystem::path& cert_pem);
+
 }  // namespace ward::manager

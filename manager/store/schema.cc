@@ -375,6 +375,15 @@ std::vector<std::string> VAlertRules(Dialect d) {
   return s;
 }
 
+// Activation rules (issue #18, docs/deployment.md): one ordered list per tenant, kept as the JSON
+// document the API was given.
+std::vector<std::string> VActivationRules(Dialect d) {
+  return Table(d, "activation_rules",
+               "tenant_id {ID} NOT NULL PRIMARY KEY, document {TEXT} NOT NULL, "
+               "updated_at BIGINT NOT NULL",
+               {});
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -389,6 +398,7 @@ const std::vector<Migration>& Migrations() {
       {"event rollups for the dashboard, ingest sequence", &VConsoleRollup},
       {"SIEM forwarders and the events' commit order", &VSiemForwarders},
       {"alert rules, notification channels, outbox and delivery log", &VAlertRules},
+      {"activation rules", &VActivationRules},
   };
   return kMigrations;
 }

@@ -767,6 +767,13 @@ class Store {
   virtual Status UseTotpStep(const std::string& tenant_id, const std::string& user_id,
                              int64_t step) = 0;
 
+  // Activation rules (issue #18, docs/deployment.md): the tenant's ordered list as the JSON array
+  // the API checked (manager/services/activation_rules.h); [] when none was set.
+  virtual Result<nlohmann::json> GetActivationRules(const std::string& tenant_id) = 0;
+  // Replaces the whole list in one transaction. kNotFound without such a tenant.
+  virtual Status SetActivationRules(const std::string& tenant_id, const nlohmann::json& rules,
+                                    TimePoint now) = 0;
+
   // Console sessions.
   virtual Status CreateSession(const UserSession& s) = 0;
   virtual Result<UserSession> FindSessionByHash(const std::string& token_hash) = 0;

@@ -24,6 +24,7 @@
 #include "manager/api/http_types.h"
 #include "manager/api/router.h"
 #include "manager/auth/secret_box.h"
+#include "manager/services/packages.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -118,6 +119,17 @@ void AddUpdateRoutes(RouteTable& table, RouteDeps deps, UpdateRepository* repo);
 // changes invalidate `rules`; channel secrets are sealed with `box` (may be null).
 void AddAlertingRoutes(RouteTable& table, RouteDeps deps, alerting::AlertRuleBook& rules,
                        std::shared_ptr<const SecretBox> box);
+
+// Deployment (issue #18, docs/deployment.md): what POST /api/v1/deployment-scripts needs besides
+// the store. `packages` may be null (the manager was started without --packages-dir: 409).
+struct DeploymentDeps {
+  std::shared_ptr<const PackageCatalog> packages;
+  std::string fingerprint;  // SHA-256 of the certificate (hex), pinned by ward-agent
+  std::string pubkey_pin;   // sha256//<base64> of its public key, pinned by curl
+};
+void AddDeploymentRoutes(RouteTable& table, RouteDeps deps, DeploymentDeps deployment);
+// /activation-rules: policy assignment at activation by host facts (docs/deployment.md).
+void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

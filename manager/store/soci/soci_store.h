@@ -254,6 +254,10 @@ class SociStore final : public Store {
   Status TouchSession(const std::string& id, TimePoint last_seen) override;
   Status DeleteSession(const std::string& id) override;
   Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) override;
+  // Activation rules (soci/activation_rules.cc).
+  Result<nlohmann::json> GetActivationRules(const std::string& tenant_id) override;
+  Status SetActivationRules(const std::string& tenant_id, const nlohmann::json& rules,
+                            TimePoint now) override;
 
   // siem.cc (SIEM forwarders, issue 19)
   Status CreateSiemForwarder(const SiemForwarder& f) override;

@@ -97,7 +97,8 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "alert_rules",
                               "alert_channels",
                               "alert_notifications",
-                              "alert_deliveries"}) {
+                              "alert_deliveries",
+                              "activation_rules"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
