@@ -1048,7 +1048,7 @@ std::string_view UriDecodeIn(Arena& a, std::string_view in) {
   return {out, o};
 }
 
-// UrlDecodeNonStrict into the arena.
+// URL-decodes non-strictly as libmodsecurity's urldecode_nonstrict_inplace, into the arena.
 std::string_view UrlDecodeNonStrictIn(Arena& a, std::string_view in, bool* invalid) {
   if (in.empty()) return kEmpty;
   char* out = a.Alloc(in.size());
@@ -2072,7 +2072,10 @@ bool Transaction::State::AddArgument(std::string_view origin, std::string_view k
   return true;
 }
 
-// ParseUrlEncoded (evaluator.h), decoding into the arena.
+// The one application/x-www-form-urlencoded parser (query string and body), as libmodsecurity
+// 3.0.9's Transaction::extractArguments: split on SecArgumentSeparator (getline: no trailing
+// empty piece), then on the first '=', names and values URL-decoded non-strictly ('+' is a
+// space, an invalid %-escape kept and URLENCODED_ERROR set), decoded into the arena.
 void Transaction::State::ExtractArguments(std::string_view origin, std::string_view buf) {
   bool invalid = false;
   const char separator = rules->separator;
@@ -2091,30 +2094,6 @@ void Transaction::State::ExtractArguments(std::string_view origin, std::string_v
     pos = end + 1;
   }
   if (invalid) SetScalarView(kUrlencodedError, "1");
-}
-
-bool UrlDecodeNonStrict(std::string_view in, std::string& out) {
-  out.clear();
-  bool invalid = false;
-  size_t i = 0;
-  while (i < in.size()) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 < in.size() && HexDigitValue(in[i + 1]) >= 0 && HexDigitValue(in[i + 2]) >= 0) {
-        out.push_back(
-            static_cast<char>((HexDigitValue(in[i + 1]) << 4) | HexDigitValue(in[i + 2])));
-        i += 3;
-      } else {
-        out.push_back(c);
-        ++i;
-        invalid = true;
-      }
-    } else {
-      out.push_back(c == '+' ? ' ' : c);
-      ++i;
-    }
-  }
-  return invalid;
 }
 
 // --- Transaction ---
