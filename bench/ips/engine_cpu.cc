@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
   std::string multipart;
   auto part = [&](const std::string& disposition, const std::string& extra,
                   const std::string& content) {
-    multipart += "--" + boundary + "\r\nContent-Disposition: form-data; " + disposition +
-                 "\r\n" + extra + "\r\n" + content + "\r\n";
+    multipart += "--" + boundary + "\r\nContent-Disposition: form-data; " + disposition + "\r\n" +
+                 extra + "\r\n" + content + "\r\n";
   };
   part("name=\"title\"", "", "Quarterly report");
   part("name=\"description\"", "", "The figures of the third quarter, as agreed");
