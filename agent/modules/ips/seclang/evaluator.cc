@@ -1117,7 +1117,13 @@ struct Transaction::State {
   // --- one transaction's ---
   std::shared_ptr<const CompiledRules> rules;
   struct Data {
-    explicit Data(Arena* a) : sets(MakeArray<kSetCount>(a)), stores(MakeArray<kStoreCount>(a)) {}
+    // 3.0.9's containers are created with a reserve (AnchoredSetVariable: reserve(10), 11
+    // buckets; the TX collection, InMemoryPerProcess: reserve(1000)), and the bucket count
+    // decides the order in which a collection is visited (which value is MATCHED_VAR last).
+    explicit Data(Arena* a) : sets(MakeArray<kSetCount>(a)), stores(MakeArray<kStoreCount>(a)) {
+      for (Collection& c : sets) c.reserve(10);
+      stores[kStoreTx].reserve(1000);
+    }
     template <size_t N>
     static std::array<Collection, N> MakeArray(Arena* a) {
       return [&]<size_t... I>(std::index_sequence<I...>) {
