@@ -29,8 +29,17 @@ inline int AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 }  // namespace
 
 size_t CiHash::operator()(std::string_view k) const {
+  // MyHash: `h += tolower(c)` with `c` a (signed) char. glibc's tolower maps -128..-2 to
+  // 128..254 and leaves -1 (EOF): a byte >= 0x80 adds its unsigned value, 0xff adds -1.
   size_t h = 0;
-  for (char c : k) h += static_cast<size_t>(AsciiLower(c));
+  for (const char c : k) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == 0xff) {
+      h -= 1;
+    } else {
+      h += (u >= 'A' && u <= 'Z') ? static_cast<size_t>(u) + 32 : static_cast<size_t>(u);
+    }
+  }
   return h;
 }
 
