@@ -6,3 +6,4 @@ ward_fuzzer(fuzz_seclang_transformations ward::seclang ward_seclang_oracle)
 ward_fuzzer(fuzz_seclang_equality ward_seclang_equality ward::ips_core)
 # Request bodies (multipart, JSON, XML) compared with libmodsecurity 3.0.9 at every run.
 ward_fuzzer(fuzz_seclang_body ward::seclang_body ward_seclang_body_oracle)
+ward_fuzzer(fuzz_seclang_collections ward::seclang)

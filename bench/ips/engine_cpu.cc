@@ -1,8 +1,11 @@
 // In-process CPU per transaction of the two WAF engines behind the seam (waf.h), same requests,
 // same rules (Debian's CRS at PL1, prevent mode), same run: a plain GET, a 10-parameter GET, a
-// 1 KB URL-encoded POST and a 4 KB JSON POST.
-// Usage: ips_engine_cpu [iterations [libmodsecurity|ward|both [request-name-part]]]
-// (µs of thread CPU per transaction; "both" or no engine: both, and their ratio)
+// 1 KB URL-encoded POST, a 4 KB JSON POST, a 64 KB multipart upload, and the whole CRS 3.3
+// regression suite's requests as a mix (every stage of testdata/oracles/crs-3.3-tests, each once
+// per round; "CRS suite mix").
+// Usage: ips_engine_cpu [iterations [libmodsecurity|ward|both [request-name-part [crs-tests-dir]]]]
+// (µs of thread CPU per transaction; "both" or no engine: both, and their ratio; the mix runs
+// max(1, iterations / 300) rounds of the whole suite)
 #include <time.h>
 
 #include <algorithm>
@@ -50,6 +53,27 @@ int main(int argc, char** argv) {
             ",\"name\":\"item number " + std::to_string(i) + "\",\"tags\":[\"a\",\"b\"]}";
   }
   json += "]}";
+  // A 64 KB multipart/form-data upload: two text fields and a 64 KB file of printable text
+  // (deterministic, so that both engines and every run see the same bytes).
+  const std::string boundary = "----WardBenchBoundary7MA4YWxkTrZu0gW";
+  std::string file;
+  uint32_t seed = 15;
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_\n";
+  while (file.size() < 64 * 1024) {
+    seed = seed * 1103515245u + 12345u;
+    file += kAlphabet[(seed >> 16) % (sizeof(kAlphabet) - 1)];
+  }
+  std::string multipart;
+  auto part = [&](const std::string& disposition, const std::string& extra,
+                  const std::string& content) {
+    multipart += "--" + boundary + "\r\nContent-Disposition: form-data; " + disposition + "\r\n" +
+                 extra + "\r\n" + content + "\r\n";
+  };
+  part("name=\"title\"", "", "Quarterly report");
+  part("name=\"description\"", "", "The figures of the third quarter, as agreed");
+  part("name=\"upload\"; filename=\"report.txt\"", "Content-Type: text/plain\r\n", file);
+  multipart += "--" + boundary + "--\r\n";
   auto post = [&](const char* type, const std::string& body) {
     return "POST /submit HTTP/1.1\r\nContent-Type: " + std::string(type) +
            "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + head + body;
@@ -59,6 +83,7 @@ int main(int argc, char** argv) {
       {"10-parameter GET", ten},
       {"1 KB form POST", post("application/x-www-form-urlencoded", form)},
       {"4 KB JSON POST", post("application/json", json)},
+      {"64 KB multipart", post(("multipart/form-data; boundary=" + boundary).c_str(), multipart)},
   };
   struct Loaded {
     agent::ips::WafEngineKind kind;
@@ -109,6 +134,43 @@ int main(int argc, char** argv) {
       std::printf("%-15s %-17s %8.1f µs/transaction (%zu matches/tx)\n",
                   std::string(agent::ips::WafEngineName(engines[k].kind)).c_str(), name,
                   cpu[k] / total, matched[k] / static_cast<size_t>(total));
+    }
+    if (engines.size() == 2) {
+      std::printf("%-15s %-17s %8.1fx less CPU\n", "ratio", name, cpu[0] / cpu[1]);
+    }
+  }
+  // The CRS regression suite's requests as a mix: each round sends every stage once through
+  // one engine, then through the other.
+  const std::string crs_dir = argc > 4 ? argv[4] : WARD_CRS_TESTS;
+  if (argc <= 3 || std::string_view("CRS suite mix").find(argv[3]) != std::string_view::npos) {
+    const auto suite = seclang::equality::LoadCrsCases(crs_dir);
+    if (suite.cases.empty()) {
+      std::fprintf(stderr, "no CRS regression tests under %s\n", crs_dir.c_str());
+      return 1;
+    }
+    std::vector<double> cpu(engines.size(), 0.0);
+    std::vector<size_t> matched(engines.size(), 0);
+    for (auto& e : engines) {
+      for (size_t i = 0; i < 50 && i < suite.cases.size(); ++i) {
+        seclang::equality::Run(*e.rules, suite.cases[i]);  // warm
+      }
+    }
+    const int rounds = std::max(1, n / 300);
+    for (int round = 0; round < rounds; ++round) {
+      for (size_t k = 0; k < engines.size(); ++k) {
+        double start = ThreadCpuUs();
+        for (const auto& c : suite.cases) {
+          matched[k] += seclang::equality::Run(*engines[k].rules, c).ids.size();
+        }
+        cpu[k] += ThreadCpuUs() - start;
+      }
+    }
+    const double total = static_cast<double>(rounds) * static_cast<double>(suite.cases.size());
+    const char* name = "CRS suite mix";
+    for (size_t k = 0; k < engines.size(); ++k) {
+      std::printf("%-15s %-17s %8.1f µs/transaction (%zu transactions, %.2f matches/tx)\n",
+                  std::string(agent::ips::WafEngineName(engines[k].kind)).c_str(), name,
+                  cpu[k] / total, suite.cases.size(), static_cast<double>(matched[k]) / total);
     }
     if (engines.size() == 2) {
       std::printf("%-15s %-17s %8.1fx less CPU\n", "ratio", name, cpu[0] / cpu[1]);

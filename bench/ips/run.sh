@@ -8,6 +8,7 @@
 # Also prints the kernel (stime) part of CPU/request and the packets queued to the agent per
 # request (iptables counters). Environment:
 #   THREADS=N          ips.threads for the agent (default: the policy default, one per CPU)
+#   ENGINE=name        ips.engine for the agent: ward (default) or libmodsecurity
 #   PERF=get|post      perf profile of the agent (by stage, into $PERF_OUT, default
 #                      /tmp/ward-ips-perf.txt) and of the ModSecurity nginx worker ($PERF_OUT.modsec)
 #   KEEP_PERF=1        keep the agent's perf.data as $PERF_OUT.data
@@ -75,7 +76,7 @@ nginx -c "$W/nginx-modsec.conf"
 
 cat > "$W/policy.yaml" <<POL
 agent: { outputs: { stdout: false, file: false } }
-ips: { mode: prevent, capture: nfqueue, queue: 29, ports: [$PORT], fail: open,
+ips: { engine: ${ENGINE:-ward}, mode: prevent, capture: nfqueue, queue: 29, ports: [$PORT], fail: open,
        ${THREADS:+threads: $THREADS,} crs: { paranoia_level: 1 } }
 POL
 

@@ -1,7 +1,7 @@
 // The `ips` policy section: what traffic the host IPS inspects, how, and with which rules.
 //
 //   ips:
-//     engine: libmodsecurity       # the WAF rule engine (waf.h): libmodsecurity | ward
+//     engine: ward                 # the WAF rule engine (waf.h): ward | libmodsecurity
 //     mode: detect                 # detect | prevent
 //     ports: [80, 8080]            # TCP ports of local HTTP servers
 //     capture: nfqueue             # nfqueue (inline) | pcap (passive, detect only)
@@ -75,7 +75,7 @@ struct Limits {
 };
 
 struct IpsConfig {
-  WafEngineKind engine = WafEngineKind::kLibModSecurity;
+  WafEngineKind engine = WafEngineKind::kWard;
   Mode mode = Mode::kDetect;
   std::vector<uint16_t> ports{80};
   Capture capture = Capture::kNfqueue;

@@ -123,10 +123,11 @@ TEST(IpsConfig, EngineThreadsArePowersOfTwoOrOnePerCpu) {
   EXPECT_EQ(pcap->EngineThreads(), 1);
 }
 
-TEST(IpsConfig, EngineIsLibmodsecurityByDefaultAndByName) {
+// Ward's own engine is the default since the equality suite is green (issue #15).
+TEST(IpsConfig, EngineIsWardByDefaultAndByName) {
   auto absent = Parse("ips: { mode: detect }");
   ASSERT_TRUE(absent.has_value()) << absent.error().ToString();
-  EXPECT_EQ(absent->engine, WafEngineKind::kLibModSecurity);
+  EXPECT_EQ(absent->engine, WafEngineKind::kWard);
   auto named = Parse("ips: { engine: libmodsecurity }");
   ASSERT_TRUE(named.has_value()) << named.error().ToString();
   EXPECT_EQ(named->engine, WafEngineKind::kLibModSecurity);

@@ -16,6 +16,7 @@
 #include "agent/modules/ips/ips_engine.h"
 #include "agent/modules/ips/queue_rules.h"
 #include "agent/modules/ips/waf.h"
+#include "agent/modules/ips/waf_state_file.h"
 #include "agent/net/chain_manager.h"
 #include "agent/net/nfqueue.h"
 #include "agent/net/pcap_source.h"
@@ -194,6 +195,65 @@ class IpsModule final : public Module, public HealthReporter {
     Emit(std::move(e));
   }
 
+  // An engine thread's WAF state (waf_state_file.h): Ward's persistent collections kept across
+  // agent restarts in <state dir>/ips, restored when the thread starts, saved when they changed
+  // (at most once a minute) and when the thread stops. Engines whose state does not persist, or
+  // no state directory: nothing is read or written.
+  struct KeptWafState {
+    std::unique_ptr<WafThreadState> state;
+    int thread = 0;
+    uint64_t saved_changes = 0;
+    int64_t saved_ms = 0;
+  };
+  std::string WafStateDir() const {
+    return ctx_.state_dir.empty() ? std::string() : (ctx_.state_dir / "ips").string();
+  }
+  int64_t WallSeconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock.Now().time_since_epoch())
+        .count();
+  }
+  KeptWafState StartWafState(const IpsConfig& c, int thread, int threads, bool needed) {
+    KeptWafState k;
+    k.thread = thread;
+    const std::string dir = WafStateDir();
+    const bool persist = c.engine == WafEngineKind::kWard && !dir.empty();
+    if (!needed && !persist) return k;
+    k.state = WafEngineFor(c.engine).NewThreadState();
+    k.saved_ms = NowMs();
+    if (!persist) return k;
+    auto r = RestoreWafState(ctx_.fs, dir, thread, threads, *k.state, WallSeconds());
+    if (!r.has_value()) {
+      spdlog::error("ips: engine thread {}: {}; it starts with empty collections", thread,
+                    r.error().ToString());
+      return k;
+    }
+    for (const Status& bad : r->corrupt) {
+      spdlog::error("ips: engine thread {}: {}; it starts without them", thread, bad.ToString());
+      Event e = Event::Make(ctx_.clock, "ips", "error", "waf_state_corrupt", Severity::kMedium);
+      e.Set("error.message", bad.ToString());
+      Emit(std::move(e));
+    }
+    if (r->files > 0) {
+      spdlog::info("ips: engine thread {}: {} persistent collection entries restored", thread,
+                   r->entries);
+    }
+    k.saved_changes = k.state->changes();
+    return k;
+  }
+  void SaveKeptWafState(KeptWafState& k, bool stopping) {
+    if (k.state == nullptr || !k.state->persists() || WafStateDir().empty()) return;
+    const int64_t now = NowMs();
+    if (k.state->changes() == k.saved_changes) return;
+    if (!stopping && now - k.saved_ms < 60'000) return;
+    k.saved_ms = now;
+    k.saved_changes = k.state->changes();
+    if (Status s = SaveWafState(ctx_.fs, WafStateDir(), k.thread, *k.state, WallSeconds());
+        !s.ok()) {
+      spdlog::error("ips: engine thread {}: saving its persistent collections: {}", k.thread,
+                    s.ToString());
+    }
+  }
+
   void Publish(std::shared_ptr<const WafRules> rules) {
     std::lock_guard lock(mu_);
     live_ = std::move(rules);
@@ -207,6 +267,7 @@ class IpsModule final : public Module, public HealthReporter {
     WARD_ASSIGN_OR_RETURN(auto src, PcapSource::OpenLive(c.interface, c.ports));
     spdlog::info("ips: passive capture on {} (detect only)",
                  c.interface.empty() ? "any" : c.interface);
+    KeptWafState waf_state = StartWafState(c, 0, 1, false);
     IpsEngine engine(rules, ctx_.clock, [this](Event e) { Emit(std::move(e)); });
     Degraded degraded;
     int64_t last_expire = NowMs();
@@ -220,12 +281,14 @@ class IpsModule final : public Module, public HealthReporter {
       if (now - last_expire > 1000) {
         engine.Expire(now);
         ReportDegraded(engine, degraded);
+        SaveKeptWafState(waf_state, false);
         last_expire = now;
       }
       if (PollNewRules(c)) break;
       TakeNewRules(engine, &seen);
     }
     engine.CloseAll();
+    SaveKeptWafState(waf_state, true);
     return Status::Ok();
   }
 
@@ -292,10 +355,10 @@ class IpsModule final : public Module, public HealthReporter {
                  c.queue + n - 1, n, ModeName(c.mode),
                  c.fail == FailMode::kOpen ? "open" : "closed");
     std::stop_source halt;
-    auto run = [&](Worker& w, bool polls) {
-      // Several threads: each its own WAF engine state (libmodsecurity: persistent collections).
-      std::unique_ptr<WafThreadState> waf_state;
-      if (n > 1) waf_state = WafEngineFor(c.engine).NewThreadState();
+    auto run = [&](Worker& w, int index, bool polls) {
+      // Several threads: each its own WAF engine state (libmodsecurity: persistent collections);
+      // Ward's is also kept across restarts.
+      KeptWafState waf_state = StartWafState(c, index, n, n > 1);
       uint64_t seen = gen;
       int64_t last_expire = NowMs();
       w.result = w.queue->Run(stop, ctx_.clock, [&] {
@@ -310,6 +373,7 @@ class IpsModule final : public Module, public HealthReporter {
         if (now - last_expire > 1000) {
           w.engine->Expire(now);
           ReportDegraded(*w.engine, w.degraded);
+          SaveKeptWafState(waf_state, false);
           last_expire = now;
         }
         return false;
@@ -318,14 +382,15 @@ class IpsModule final : public Module, public HealthReporter {
       if (!w.result.ok()) halt.request_stop();
       // The flows' transactions end here, on their thread, while its WAF engine state lives.
       w.engine->CloseAll();
+      SaveKeptWafState(waf_state, true);
       const EngineStats& st = w.engine->stats();
       spdlog::info("ips: engine thread on NFQUEUE {}: {} packets, {} flows, {} transactions",
                    w.queue_num, st.packets, st.flows, st.transactions);
     };
     {
       std::vector<std::jthread> threads;
-      for (int i = 1; i < n; ++i) threads.emplace_back([&, i] { run(*workers[i], false); });
-      run(*workers[0], true);
+      for (int i = 1; i < n; ++i) threads.emplace_back([&, i] { run(*workers[i], i, false); });
+      run(*workers[0], 0, true);
       halt.request_stop();
     }
     chains->RemoveSlot(net::Slot::kIps);

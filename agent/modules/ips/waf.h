@@ -183,6 +183,17 @@ class WafRules {
 class WafThreadState {
  public:
   virtual ~WafThreadState() = default;
+  // What the state keeps across agent restarts (Ward: its persistent collections, IP, GLOBAL,
+  // ...; libmodsecurity keeps nothing, as in nginx): Save() gives its bytes, Restore() adds a
+  // Save()'s bytes to a new state — kDataLoss, changing nothing, for bytes that are not one.
+  // `wall_now_s`: seconds since the epoch. changes() moves with every change, so that a caller
+  // saves only when there is something new. Called on the state's own thread.
+  virtual bool persists() const { return false; }
+  virtual std::string Save(int64_t /*wall_now_s*/) const { return {}; }
+  virtual Result<size_t> Restore(std::string_view /*bytes*/, int64_t /*wall_now_s*/) {
+    return size_t{0};
+  }
+  virtual uint64_t changes() const { return 0; }
 };
 
 // A rule engine.

@@ -141,6 +141,7 @@ TEST(Waf, CustomRulesLoadAndABadFileIsNamedWithLibmodsecuritysMessage) {
   std::ofstream(good) << "SecRule ARGS:ward \"@streq canary\" "
                          "\"id:10001,phase:2,deny,status:403,log,msg:'canary'\"\n";
   IpsConfig c;
+  c.engine = WafEngineKind::kLibModSecurity;  // its message is what the error shows
   c.mode = Mode::kPrevent;
   c.crs.enabled = false;
   c.custom_rules = {(dir.path() / "*.conf").string()};
@@ -205,6 +206,7 @@ IpsConfig CountingConfig(const ward::test::TempDir& dir) {
          "SecRule IP:hits \"@ge 2\" \"id:1001,phase:1,deny,status:403,log,msg:'third'\"\n"
          "SecAction \"id:1002,phase:1,nolog,pass,setvar:ip.hits=+1\"\n";
   IpsConfig c;
+  c.engine = WafEngineKind::kLibModSecurity;  // its thread states (engine objects)
   c.mode = Mode::kPrevent;
   c.crs.enabled = false;
   c.custom_rules = {(dir.path() / "count.conf").string()};
@@ -329,6 +331,7 @@ TEST(Waf, TheLibmodsecurityEngineIsTheOneNamedByThePolicy) {
   EXPECT_EQ(e.kind(), WafEngineKind::kLibModSecurity);
   EXPECT_NE(dynamic_cast<const ModSecurityEngine*>(&e), nullptr);
   IpsConfig c;
+  c.engine = WafEngineKind::kLibModSecurity;
   auto direct = e.Load(c, nullptr);
   ASSERT_TRUE(direct.has_value()) << direct.error().ToString();
   auto through_policy = WafRules::Load(c);

@@ -11,8 +11,10 @@
 #include <gtest/gtest.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -167,6 +169,117 @@ TEST_F(CrsEquality, Pl4DetectWithoutOptimisations) {
   const agent::ips::WardWafEngine plain(WithoutOptimisations());
   Result r = RunSuite("PL4", Mode::kDetect, 4, "crs-tests-pl4.conf", suite_->cases, plain);
   Check("PL4", r, ReadKnown());
+}
+
+// A log line's match ("Matched ... against variable `X' (Value: ...) ... [data ...]"), without
+// what differs by engine on purpose: the client prefix, unique_id and ref.
+std::vector<std::string> Matches(const Outcome& o) {
+  std::vector<std::string> out;
+  for (const auto& l : o.lines) {
+    const size_t from = l.find("ModSecurity: ");
+    const size_t to = l.find(" [hostname ");
+    out.push_back(l.substr(from == std::string::npos ? 0 : from,
+                           to == std::string::npos ? std::string::npos : to - from));
+  }
+  return out;
+}
+
+// Requests the equality fuzzer (fuzz/fuzz_seclang_equality.cc) found differing, kept in
+// testdata/seclang-equality/*.req: each through both engines with the fuzzer's configuration
+// (Debian's CRS as installed, prevent mode) at PL1 and PL4, and equal now — including the log
+// lines, which show the value each match saw last (MATCHED_VAR).
+TEST(FuzzFoundEquality, EqualAtPl1AndPl4) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(kDir)) {
+    if (e.path().extension() == ".req") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_FALSE(files.empty());
+  for (int pl : {1, 4}) {
+    IpsConfig config;
+    config.mode = Mode::kPrevent;
+    config.crs.paranoia_level = pl;
+    auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
+    ASSERT_TRUE(modsec.has_value()) << modsec.error().ToString();
+    auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+    ASSERT_TRUE(ward.has_value()) << ward.error().ToString();
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      auto c = ParseRequest(bytes);
+      ASSERT_TRUE(c.has_value()) << f;
+      Outcome a = equality::Run(**modsec, *c);
+      Outcome b = equality::Run(**ward, *c);
+      EXPECT_EQ(Compare(a, b), "") << f.filename() << " at PL" << pl;
+      EXPECT_EQ(Matches(a), Matches(b)) << f.filename() << " at PL" << pl;
+      if (pl == 4) {
+        EXPECT_FALSE(a.ids.empty()) << f.filename() << ": the request matches nothing";
+      }
+    }
+  }
+}
+
+// The order in which both engines visit a collection's values (which decides MATCHED_VAR, the
+// last capture and a rule's log line): ARGS_NAMES, ARGS, REQUEST_HEADERS and TX:/regex/ gathered
+// value by value with setvar and shown in a log line. 3.0.9 creates its collections with a
+// reserve (11 buckets; TX 1,009), so keys whose hashes share a bucket at 13 but not at 11 buckets
+// ("a" and "n", " 1" and a 36-byte name) come in another order than in a fresh container; 40
+// arguments make the collection grow through several rehashes.
+TEST(CollectionOrder, ValuesAreVisitedInLibmodsecurityOrder) {
+  const ward::test::TempDir dir;
+  const auto f = dir.path() / "order.conf";
+  std::ofstream(f) << "SecRule ARGS_NAMES \"@rx .\" \"id:10,phase:2,pass,nolog,t:none,"
+                      "setvar:'tx.order_names=%{tx.order_names}|%{MATCHED_VAR}'\"\n"
+                      "SecRule ARGS \"@rx .\" \"id:11,phase:2,pass,nolog,t:none,"
+                      "setvar:'tx.order_values=%{tx.order_values}|%{MATCHED_VAR}'\"\n"
+                      "SecRule REQUEST_HEADERS \"@rx .\" \"id:12,phase:2,pass,nolog,t:none,"
+                      "setvar:'tx.order_headers=%{tx.order_headers}|%{MATCHED_VAR_NAME}'\"\n"
+                      "SecRule ARGS_NAMES \"@rx .\" \"id:13,phase:2,pass,nolog,t:none,"
+                      "setvar:'tx.%{MATCHED_VAR}=1'\"\n"
+                      "SecRule TX:/^[a-z0-9]+$/ \"@rx .\" \"id:14,phase:2,pass,nolog,t:none,"
+                      "setvar:'tx.order_tx=%{tx.order_tx}|%{MATCHED_VAR_NAME}'\"\n"
+                      "SecAction \"id:20,phase:2,pass,log,msg:'order',logdata:'%{tx.order_names} / "
+                      "%{tx.order_values} / %{tx.order_headers} / %{tx.order_tx}'\"\n";
+  IpsConfig config;
+  config.mode = Mode::kPrevent;
+  config.crs.enabled = false;
+  config.custom_rules = {f.string()};
+  auto modsec = WafEngineFor(WafEngineKind::kLibModSecurity).Load(config, nullptr);
+  ASSERT_TRUE(modsec.has_value()) << modsec.error().ToString();
+  auto ward = WafEngineFor(WafEngineKind::kWard).Load(config, nullptr);
+  ASSERT_TRUE(ward.has_value()) << ward.error().ToString();
+  std::string many = "/?";
+  for (int i = 0; i < 40; ++i) many += (i ? "&" : "") + fmt::format("k{}x{}=v{}", i, i * 7, i);
+  const std::string uris[] = {
+      "/?a=1&n=2",
+      "/?a=1&+1=1&n=2",
+      "/?a=1&+1=1&bbbbbbbbbbbbbbg=2",
+      "/?a=1&+1=1&bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbc=2",
+      "/?a=1%27+o&+1=1--&\x01\x0d"
+      "b9<script>aa/lert([id \"91)</~cript>",
+      many,
+  };
+  for (const auto& uri : uris) {
+    HttpCase c;
+    c.head.method = "GET";
+    c.head.uri = uri;
+    c.head.version = "1.1";
+    c.head.headers = {{"Host", "localhost"}, {"n", "1"}, {"a", "2"}, {"X-Long-Header-Name", "3"}};
+    const Outcome a = equality::Run(**modsec, c);
+    const Outcome b = equality::Run(**ward, c);
+    auto data = [](const Outcome& o) {
+      std::vector<std::string> out;
+      for (const auto& l : o.lines) {
+        const size_t p = l.find("[data ");
+        if (p != std::string::npos) out.push_back(l.substr(p, l.find("\"] [", p) - p));
+      }
+      return out;
+    };
+    ASSERT_EQ(data(a).size(), 1u) << uri;
+    EXPECT_EQ(data(a), data(b)) << uri;
+    EXPECT_EQ(Compare(a, b), "") << uri;
+  }
 }
 
 TEST(RequestParser, SplitsHeadAndBody) {

@@ -29,8 +29,17 @@ inline int AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 }  // namespace
 
 size_t CiHash::operator()(std::string_view k) const {
+  // MyHash: `h += tolower(c)` with `c` a (signed) char. glibc's tolower maps -128..-2 to
+  // 128..254 and leaves -1 (EOF): a byte >= 0x80 adds its unsigned value, 0xff adds -1.
   size_t h = 0;
-  for (char c : k) h += static_cast<size_t>(AsciiLower(c));
+  for (const char c : k) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == 0xff) {
+      h -= 1;
+    } else {
+      h += (u >= 'A' && u <= 'Z') ? static_cast<size_t>(u) + 32 : static_cast<size_t>(u);
+    }
+  }
   return h;
 }
 
@@ -1048,7 +1057,7 @@ std::string_view UriDecodeIn(Arena& a, std::string_view in) {
   return {out, o};
 }
 
-// UrlDecodeNonStrict into the arena.
+// URL-decodes non-strictly as libmodsecurity's urldecode_nonstrict_inplace, into the arena.
 std::string_view UrlDecodeNonStrictIn(Arena& a, std::string_view in, bool* invalid) {
   if (in.empty()) return kEmpty;
   char* out = a.Alloc(in.size());
@@ -1117,7 +1126,13 @@ struct Transaction::State {
   // --- one transaction's ---
   std::shared_ptr<const CompiledRules> rules;
   struct Data {
-    explicit Data(Arena* a) : sets(MakeArray<kSetCount>(a)), stores(MakeArray<kStoreCount>(a)) {}
+    // 3.0.9's containers are created with a reserve (AnchoredSetVariable: reserve(10), 11
+    // buckets; the TX collection, InMemoryPerProcess: reserve(1000)), and the bucket count
+    // decides the order in which a collection is visited (which value is MATCHED_VAR last).
+    explicit Data(Arena* a) : sets(MakeArray<kSetCount>(a)), stores(MakeArray<kStoreCount>(a)) {
+      for (Collection& c : sets) c.reserve(10);
+      stores[kStoreTx].reserve(1000);
+    }
     template <size_t N>
     static std::array<Collection, N> MakeArray(Arena* a) {
       return [&]<size_t... I>(std::index_sequence<I...>) {
@@ -2072,7 +2087,10 @@ bool Transaction::State::AddArgument(std::string_view origin, std::string_view k
   return true;
 }
 
-// ParseUrlEncoded (evaluator.h), decoding into the arena.
+// The one application/x-www-form-urlencoded parser (query string and body), as libmodsecurity
+// 3.0.9's Transaction::extractArguments: split on SecArgumentSeparator (getline: no trailing
+// empty piece), then on the first '=', names and values URL-decoded non-strictly ('+' is a
+// space, an invalid %-escape kept and URLENCODED_ERROR set), decoded into the arena.
 void Transaction::State::ExtractArguments(std::string_view origin, std::string_view buf) {
   bool invalid = false;
   const char separator = rules->separator;
@@ -2091,30 +2109,6 @@ void Transaction::State::ExtractArguments(std::string_view origin, std::string_v
     pos = end + 1;
   }
   if (invalid) SetScalarView(kUrlencodedError, "1");
-}
-
-bool UrlDecodeNonStrict(std::string_view in, std::string& out) {
-  out.clear();
-  bool invalid = false;
-  size_t i = 0;
-  while (i < in.size()) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 < in.size() && HexDigitValue(in[i + 1]) >= 0 && HexDigitValue(in[i + 2]) >= 0) {
-        out.push_back(
-            static_cast<char>((HexDigitValue(in[i + 1]) << 4) | HexDigitValue(in[i + 2])));
-        i += 3;
-      } else {
-        out.push_back(c);
-        ++i;
-        invalid = true;
-      }
-    } else {
-      out.push_back(c == '+' ? ' ' : c);
-      ++i;
-    }
-  }
-  return invalid;
 }
 
 // --- Transaction ---

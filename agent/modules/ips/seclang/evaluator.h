@@ -136,37 +136,4 @@ class Transaction {
   std::unique_ptr<State> s_;
 };
 
-// Parses `buf` as application/x-www-form-urlencoded (also the query string) as libmodsecurity
-// 3.0.9's Transaction::extractArguments does: split on `separator` (getline: no trailing empty
-// piece), then on the first '=', names and values URL-decoded non-strictly ('+' is a space).
-// Calls `add(name, value)` per argument; returns true when an invalid %-escape was seen.
-template <typename Add>
-bool ParseUrlEncoded(std::string_view buf, char separator, Add&& add);
-
-// URL-decodes non-strictly as libmodsecurity's urldecode_nonstrict_inplace. Returns whether an
-// invalid escape was seen.
-bool UrlDecodeNonStrict(std::string_view in, std::string& out);
-
-template <typename Add>
-bool ParseUrlEncoded(std::string_view buf, char separator, Add&& add) {
-  bool invalid = false;
-  std::string key;
-  std::string value;
-  size_t pos = 0;
-  while (pos < buf.size()) {
-    size_t end = buf.find(separator, pos);
-    std::string_view piece =
-        buf.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    size_t eq = piece.find('=');
-    std::string_view k = piece.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
-    invalid |= UrlDecodeNonStrict(k, key);
-    invalid |= UrlDecodeNonStrict(v, value);
-    add(std::string_view(key), std::string_view(value));
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
-  return invalid;
-}
-
 }  // namespace ward::seclang

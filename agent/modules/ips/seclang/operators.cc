@@ -5,6 +5,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -336,20 +337,85 @@ struct Operator::PatternSet {
     return std::string_view(patterns[node.text_pattern]).substr(0, node.text_length);
   }
 
+  // The library's search step, simulated: from `node` on `letter`, the node reached (>= 0) or
+  // ~node of the node whose text the library reports (a match ends the search).
+  int Step(int node, long letter) const {
+    int go_to = -1;
+    while (go_to < 0) {
+      go_to = Child(node, letter);
+      if (go_to >= 0 && nodes[static_cast<size_t>(go_to)].is_last) return ~go_to;
+      if (node == 0) break;
+      if (go_to < 0) node = nodes[static_cast<size_t>(node)].fail;
+    }
+    if (go_to >= 0) node = go_to;
+    if (nodes[static_cast<size_t>(node)].o_match >= 0) return ~node;
+    return node;
+  }
+
+  // Step() precomputed for every node and letter class (the letters the patterns use, and one
+  // class for every other byte, which never has a child): the search is then one table load per
+  // input byte. Built after Prepare().
+  std::array<uint16_t, 256> letter_class{};
+  size_t classes = 1;
+  std::vector<int32_t> table;
+  // The same table in 16 bits (a node, or 0x8000 | the reported node) when the automaton has
+  // fewer than 32,768 nodes, as every CRS set has: half the cache lines per step.
+  std::vector<uint16_t> table16;
+
+  void BuildTable() {
+    letter_class.fill(0);
+    std::array<long, 256> representative{};
+    classes = 1;
+    for (const Node& n : nodes) {
+      for (const auto& [letter, child] : n.children) {
+        (void)child;
+        const auto l = static_cast<size_t>(letter);
+        if (l < 256 && letter_class[l] == 0) {
+          letter_class[l] = static_cast<uint16_t>(classes);
+          representative[classes++] = letter;
+        }
+      }
+    }
+    // Upper-case ASCII letters share their lower-case letter's class (the library lowercases).
+    for (int c = 'A'; c <= 'Z'; ++c) {
+      letter_class[static_cast<size_t>(c)] = letter_class[static_cast<size_t>(c - 'A' + 'a')];
+    }
+    table.assign(nodes.size() * classes, 0);
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      // The class of bytes no pattern uses: no node has a child for them.
+      table[n * classes] = Step(static_cast<int>(n), -1);
+      for (size_t c = 1; c < classes; ++c) {
+        table[n * classes + c] = Step(static_cast<int>(n), representative[c]);
+      }
+    }
+    table16.clear();
+    if (nodes.size() < 0x8000) {
+      table16.resize(table.size());
+      for (size_t i = 0; i < table.size(); ++i) {
+        table16[i] = static_cast<uint16_t>(table[i] >= 0 ? table[i] : (0x8000 | ~table[i]));
+      }
+      table.clear();
+      table.shrink_to_fit();
+    }
+  }
+
   // Returns the node whose text the library reports, or -1.
   int Find(std::string_view input) const {
-    int node = 0;
-    for (const char ch : input) {
-      const long letter = ToLower(static_cast<u8>(ch));
-      int go_to = -1;
-      while (go_to < 0) {
-        go_to = Child(node, letter);
-        if (go_to >= 0 && nodes[static_cast<size_t>(go_to)].is_last) return go_to;
-        if (node == 0) break;
-        if (go_to < 0) node = nodes[static_cast<size_t>(node)].fail;
+    const size_t k = classes;
+    if (!table16.empty()) {
+      const uint16_t* t = table16.data();
+      size_t node = 0;
+      for (const char ch : input) {
+        node = t[node * k + letter_class[static_cast<u8>(ch)]];
+        if (node & 0x8000) return static_cast<int>(node & 0x7fff);
       }
-      if (go_to >= 0) node = go_to;
-      if (nodes[static_cast<size_t>(node)].o_match >= 0) return node;
+      return -1;
+    }
+    const int32_t* t = table.data();
+    int32_t node = 0;
+    for (const char ch : input) {
+      node = t[static_cast<size_t>(node) * k + letter_class[static_cast<u8>(ch)]];
+      if (node < 0) return ~node;
     }
     return -1;
   }
@@ -599,6 +665,7 @@ Result<std::unique_ptr<Operator>> Operator::Create(std::string_view name, std::s
         }
       }
       set->Prepare();
+      set->BuildTable();
       op->patterns_ = std::move(set);
       return op;
     }

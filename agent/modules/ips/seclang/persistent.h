@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "agent/modules/ips/seclang/evaluator.h"
+#include "common/status.h"
 
 namespace ward::seclang {
 
@@ -63,6 +64,20 @@ class PersistentCollections {
   // Expire()). False when there is no such entry.
   bool ExpireIn(std::string_view collection, const std::string& key, int64_t seconds);
 
+  // Kept across agent restarts (docs/ips.md, "persistent collections"): every entry in write
+  // order with its expiry as a wall-clock time (`wall_now_s`: seconds since the epoch now), in a
+  // versioned text form with length-prefixed keys and values:
+  //   "ward-ips-collections 1\n" "<entries>\n" then per entry
+  //   "<COLLECTION> <key bytes> <value bytes> <expires unix s>\n<key><value>\n", then "end\n".
+  std::string Serialize(int64_t wall_now_s) const;
+  // Adds the entries of a Serialize() text (after the ones already here, as later writes);
+  // entries whose time is up at `wall_now_s` are left out. A text that is not exactly that form
+  // (truncated, altered, another version) changes nothing and gives kDataLoss naming what and
+  // where. Returns the number of entries added.
+  Result<size_t> Restore(std::string_view text, int64_t wall_now_s);
+  // Counts every change (store, erase, expiry): a caller saves only when it moved.
+  uint64_t changes() const { return changes_; }
+
   size_t size() const { return meta_.size(); }
   // Forgets every entry.
   void Clear();
@@ -85,6 +100,7 @@ class PersistentCollections {
   std::set<std::pair<int64_t, std::string>> by_expiry_;
   std::set<std::pair<uint64_t, std::string>> by_write_;
   uint64_t writes_ = 0;
+  uint64_t changes_ = 0;
 };
 
 }  // namespace ward::seclang

@@ -217,6 +217,13 @@ class WardThreadState final : public WafThreadState {
   WardThreadState& operator=(const WardThreadState&) = delete;
   seclang::PersistentCollections collections;
 
+  bool persists() const override { return true; }
+  std::string Save(int64_t wall_now_s) const override { return collections.Serialize(wall_now_s); }
+  Result<size_t> Restore(std::string_view bytes, int64_t wall_now_s) override {
+    return collections.Restore(bytes, wall_now_s);
+  }
+  uint64_t changes() const override { return collections.changes(); }
+
  private:
   WardThreadState* prev_;
 };

@@ -6,8 +6,9 @@
 // libmodsecurity 3.0.9's semantics and reports every logged match as a RuleMatch with a log line
 // in libmodsecurity's format ("... [id \"942100\"] [msg \"...\"] ..."), the CRS anomaly scores
 // from TX, and the intervention; blocking follows the same policy as ModSecurityEngine (waf.h).
-// The evaluator keeps no persistent collections across transactions, so there is no per-thread
-// state. Thread-safety: as waf.h.
+// Persistent collections (IP, GLOBAL, ...) are kept per engine thread in its WafThreadState
+// (NewThreadState), which also saves and restores them across agent restarts
+// (waf_state_file.h). Thread-safety: as waf.h.
 #pragma once
 
 #include <memory>
