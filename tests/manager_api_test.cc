@@ -587,6 +587,14 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
               {"format", "cef"}});
   ASSERT_EQ(r.status, 201) << r.raw;
   std::string b_forwarder = r.body["id"];
+  // B's report and report schedule (issue 19).
+  r = m.Post("/api/v1/reports", b_key, {{"kind", "summary"}, {"format", "csv"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_report = r.body["id"];
+  r = m.Post("/api/v1/report-schedules", b_key,
+             {{"name", "b-weekly"}, {"frequency", "weekly"}, {"kind", "summary"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_schedule = r.body["id"];
   // B's alert channel and rule (issue 19).
   r = m.Post("/api/v1/alert-channels", b_key,
              {{"name", "b-hook"},
@@ -617,6 +625,11 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/policies/{id}/versions", b_policy},
       {"/api/v1/policies/{id}/versions/{version}", b_policy},
       {"/api/v1/alerts/{id}", b_alert},
+      {"/api/v1/agents/{id}/blocked-addresses", b_agent},
+      {"/api/v1/reports/{id}", b_report},
+      {"/api/v1/reports/{id}/download", b_report},
+      {"/api/v1/report-schedules/{id}", b_schedule},
+      {"/api/v1/agents/{id}/blocked-addresses/{address}", b_agent},
       {"/api/v1/siem-forwarders/{id}", b_forwarder},
       {"/api/v1/siem-forwarders/{id}/backlog", b_forwarder},
       {"/api/v1/alerts/{id}/deliveries", b_alert},
@@ -634,6 +647,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/users/{id}", {{"role", "admin"}}},
       {"/api/v1/alerts/{id}", {{"state", "acknowledged"}}},
       {"/api/v1/siem-forwarders/{id}", {{"enabled", false}}},
+      {"/api/v1/report-schedules/{id}", {{"enabled", false}}},
       {"/api/v1/alert-rules/{id}", {{"name", "stolen"}}},
       {"/api/v1/alert-channels/{id}",
        {{"name", "stolen"}, {"config", {{"url", "https://127.0.0.1:9/x"}}}}},

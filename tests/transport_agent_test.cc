@@ -158,10 +158,16 @@ TEST_F(TransportE2e, ManagedRunReportsAppliesPushedPolicyAndAnswersCommands) {
   auto agent = AgentProcess::Start({"run", "--state-dir", state});
   ASSERT_NE(agent, nullptr);
   ASSERT_TRUE(agent->WaitForEvent(Action("started"), 20s)) << agent->Stderr();
-  // Heartbeat: status with modules and the policy version.
-  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id).value("status", "") == "online"; }, 15s));
+  // Heartbeat: status with modules and the policy version (activation already reports the OS,
+  // so wait for the first heartbeat's report, not only for "online").
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto doc = AgentDoc(id);
+        return doc.value("status", "") == "online" && doc["report"].contains("modules");
+      },
+      15s));
   auto report = AgentDoc(id)["report"];
-  EXPECT_EQ(report["policy_version"], 1);
+  EXPECT_EQ(report["policy_version"], 1) << report.dump();
   EXPECT_EQ(report["modules"][0]["name"], "integrity");
   EXPECT_EQ(report["modules"][0]["state"], "running");
   EXPECT_TRUE(report["spool"].contains("depth"));
