@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "common/html_escape.h"
 #include "common/text.h"
 
 namespace ward::manager::alerting {
@@ -24,33 +25,6 @@ constexpr std::string_view kSeverityJa[] = {"情報", "低", "中", "高", "緊�
 std::string_view SeverityName(int s, bool ja) {
   int i = std::clamp(s, 0, 4);
   return ja ? kSeverityJa[i] : kSeverityEn[i];
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // Header values carry no line breaks (no header injection through a title or an address).
@@ -343,12 +317,12 @@ MailText RenderMail(const AlertMessage& m, std::string_view language) {
   t.subject = OneLine(t.subject);
   t.text = ja ? "Ward が新しいアラートを検知しました。\n\n" : "Ward raised a new alert.\n\n";
   t.html = "<!DOCTYPE html><html><body><p>" +
-           HtmlEscape(ja ? "Ward が新しいアラートを検知しました。" : "Ward raised a new alert.") +
+           HtmlEscaped(ja ? "Ward が新しいアラートを検知しました。" : "Ward raised a new alert.") +
            "</p><table>";
   for (const Line& l : lines) {
     t.text += fmt::format("{}: {}\n", l.label, l.value);
-    t.html += fmt::format("<tr><th align=\"left\">{}</th><td>{}</td></tr>", HtmlEscape(l.label),
-                          HtmlEscape(l.value));
+    t.html += fmt::format("<tr><th align=\"left\">{}</th><td>{}</td></tr>", HtmlEscaped(l.label),
+                          HtmlEscaped(l.value));
   }
   t.html += "</table></body></html>";
   return t;

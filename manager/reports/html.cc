@@ -1,36 +1,12 @@
 // The HTML writer: one self-contained page (inline CSS, no script, no external resource).
 #include <fmt/format.h>
 
+#include "common/html_escape.h"
 #include "manager/reports/render.h"
 
 namespace ward::manager::reports {
 
 namespace {
-
-// Escapes the five characters that matter in text and attribute values.
-void Escaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
 
 std::string_view StatusClass(int status) {
   static constexpr std::string_view kClasses[] = {"met", "partly", "notmet", "na"};
@@ -58,17 +34,17 @@ std::string RenderHtml(const ReportData& data) {
   out +=
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'\">\n<title>";
-  Escaped(out, doc.title);
+  AppendHtmlEscaped(out, doc.title);
   out += "</title>\n<style>";
   out += kStyle;
   out += "</style>\n</head>\n<body>\n<h1>";
-  Escaped(out, doc.title);
+  AppendHtmlEscaped(out, doc.title);
   out += "</h1>\n<dl class=\"meta\">\n";
   for (const auto& [label, value] : doc.meta) {
     out += "<dt>";
-    Escaped(out, label);
+    AppendHtmlEscaped(out, label);
     out += "</dt><dd>";
-    Escaped(out, value);
+    AppendHtmlEscaped(out, value);
     out += "</dd>\n";
   }
   out += "</dl>\n";
@@ -76,18 +52,18 @@ std::string RenderHtml(const ReportData& data) {
     out += "<section>\n<h2";
     if (s.status >= 0) out += fmt::format(" class=\"{}\"", StatusClass(s.status));
     out += ">";
-    Escaped(out, s.title);
+    AppendHtmlEscaped(out, s.title);
     out += "</h2>\n";
     for (const auto& p : s.paragraphs) {
       out += "<p>";
-      Escaped(out, p);
+      AppendHtmlEscaped(out, p);
       out += "</p>\n";
     }
     if (!s.table.header.empty()) {
       out += "<table>\n<thead><tr>";
       for (const auto& h : s.table.header) {
         out += "<th>";
-        Escaped(out, h);
+        AppendHtmlEscaped(out, h);
         out += "</th>";
       }
       out += "</tr></thead>\n<tbody>\n";
@@ -98,7 +74,7 @@ std::string RenderHtml(const ReportData& data) {
         for (size_t c = 0; c < row.size(); ++c) {
           bool numeric = c < s.table.numeric.size() && s.table.numeric[c];
           out += numeric ? "<td class=\"n\">" : "<td>";
-          Escaped(out, row[c]);
+          AppendHtmlEscaped(out, row[c]);
           out += "</td>";
         }
         out += "</tr>\n";
