@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +124,7 @@ def main():
         return 2
     files = test_files()[:: a.subset]
     port = a.port or free_port()
+    passed = False
     tmp = tempfile.mkdtemp(prefix="ward-ips-crs-")
     os.chmod(tmp, 0o755)  # nginx workers run as nobody
     log = os.path.join(tmp, "modsec.log")
@@ -194,7 +196,8 @@ ips:
             print("EXPLAINED %s: %s (%s)" % (tid, why, known[tid]))
         for tid, why in regressions:
             print("REGRESSION %s: %s" % (tid, why))
-        return 1 if regressions else 0
+        passed = not regressions
+        return 0 if passed else 1
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -211,6 +214,9 @@ ips:
                     pass
                 subprocess.run([tool, "-w", "-F", chain], capture_output=True)
                 subprocess.run([tool, "-w", "-X", chain], capture_output=True)
+        # The directory holds the logs a failure is read from: kept only when the run failed.
+        if passed:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,9 @@ class Lab:
         sh("ip", "netns", "exec", self.s, "sh", "-c", "kill $(cat %s/nginx.pid) 2>/dev/null" % self.dir, check_rc=False)
         sh("ip", "netns", "del", self.c, check_rc=False)
         sh("ip", "netns", "del", self.s, check_rc=False)
+        # The directory holds the logs a failure is read from: kept only when the block failed.
+        if exc[0] is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def start_agent(self, mode, fail="open", extra="", capture="nfqueue", ports="[80]"):
         policy = os.path.join(self.dir, "policy.yaml")

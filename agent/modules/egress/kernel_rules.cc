@@ -66,19 +66,34 @@ std::vector<net::Rule> QueueRules(const EgressConfig& c) {
 
 std::string CidrTableText(const EgressRules& rules) {
   const SecurityLevel level = rules.config.security_level;
-  std::string out =
-      fmt::format("add table inet {0}\ndelete table inet {0}\ntable inet {0} {{\n", kTableName);
-  AddSet(out, "allow4", false, rules.reputation.AllowedCidrs(false));
-  AddSet(out, "allow6", true, rules.reputation.AllowedCidrs(true));
-  AddSet(out, "block4", false, rules.reputation.BlockedCidrs(false, level));
-  AddSet(out, "block6", true, rules.reputation.BlockedCidrs(true, level));
+  struct Set {
+    std::string_view name;
+    bool v6;
+    std::vector<Cidr> cidrs;
+  };
+  const Set sets[] = {{"allow4", false, rules.reputation.AllowedCidrs(false)},
+                      {"allow6", true, rules.reputation.AllowedCidrs(true)},
+                      {"block4", false, rules.reputation.BlockedCidrs(false, level)},
+                      {"block6", true, rules.reputation.BlockedCidrs(true, level)}};
   // Priority 10: after Ward's firewall (-10) and iptables' filter chains (0), where the IPS and
   // egress queue rules are.
+  constexpr std::string_view kChain =
+      "  chain output {\n    type filter hook output priority 10; policy accept;\n";
+  // One transaction that keeps the table, its sets and its base chain and replaces what is in
+  // them: the kernel swaps a chain's rules at once, whereas a deleted and re-created table has a
+  // moment, under load, when neither the old chain nor the new one drops (docs/egress.md).
+  std::string out = fmt::format("table inet {} {{\n", kTableName);
+  for (const Set& set : sets) AddSet(out, set.name, set.v6, {});
+  out += fmt::format("{}  }}\n}}\n", kChain);
+  out += fmt::format("flush chain inet {} output\n", kTableName);
+  for (const Set& set : sets) out += fmt::format("flush set inet {} {}\n", kTableName, set.name);
+  out += fmt::format("table inet {} {{\n", kTableName);
+  for (const Set& set : sets) AddSet(out, set.name, set.v6, set.cidrs);
   // Each drop (or, in detect mode, each packet that would be dropped) is logged to user space for
   // its event, at most 50 a second per family; the drop itself is not limited.
   const bool prevent = rules.config.mode == Mode::kPrevent;
   const std::string prefix = fmt::format("ward:{}:egress.cidr", prevent ? 'd' : 'w');
-  out += "  chain output {\n    type filter hook output priority 10; policy accept;\n";
+  out += kChain;
   out += "    ip daddr @allow4 return\n    ip6 daddr @allow6 return\n";
   for (std::string_view family : {"ip", "ip6"}) {
     const std::string set = family == "ip" ? "@block4" : "@block6";

@@ -20,8 +20,9 @@ inline constexpr std::string_view kTableName = "ward_egress";
 
 std::vector<net::Rule> QueueRules(const EgressConfig& config);
 
-// The libnftables input that replaces Ward's egress table whole, in one transaction (it is
-// created first so that the delete never fails).
+// The libnftables input that replaces what is in Ward's egress table, in one transaction: the
+// table, its sets and its chain are kept (created when missing) and their contents replaced, so
+// no packet ever meets an empty chain.
 std::string CidrTableText(const EgressRules& rules);
 // The input that removes it.
 std::string RemoveTableText();

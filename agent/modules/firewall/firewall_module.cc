@@ -152,6 +152,7 @@ class FirewallModule final : public Module, public HealthReporter, public Firewa
   mutable std::mutex mu_;
   std::optional<FirewallConfig> config_;  // what is installed
   bool installed_ = false;
+  std::vector<std::string> installed_sets_;  // the address sets of the installed rule set
   // Commit confirmed: the rule set before the last change, until the manager is reached.
   struct Pending {
     std::optional<FirewallConfig> previous;
@@ -191,12 +192,14 @@ std::vector<BlockedEntry> FirewallModule::BlockedEntriesLocked() const {
 }
 
 Status FirewallModule::ApplyLocked(const FirewallConfig& config) {
-  Status s = nft_->Run(RenderRuleset(config, BlockedEntriesLocked()));
+  std::vector<std::string> sets;
+  Status s = nft_->Run(RenderRuleset(config, BlockedEntriesLocked(), installed_sets_, &sets));
   if (!s.ok()) {
     ++nft_errors_;
     return s;
   }
   installed_ = true;
+  installed_sets_ = std::move(sets);
   return Status::Ok();
 }
 
@@ -206,6 +209,7 @@ void FirewallModule::RemoveTable() {
   Status s = nft_->Run(RenderRemoval());
   if (!s.ok()) spdlog::error("firewall: removing table inet {}: {}", kTable, s.ToString());
   installed_ = false;
+  installed_sets_.clear();
 }
 
 Status FirewallModule::Configure(const PolicySection& section, const ConfigNode& /*document*/) {
@@ -323,7 +327,7 @@ void FirewallModule::CheckConfirm() {
   std::optional<FirewallConfig> previous = std::move(pending_->previous);
   pending_.reset();
   Status s = previous ? ApplyLocked(*previous) : nft_->Run(RenderRemoval());
-  if (!previous && s.ok()) installed_ = false;
+  if (!previous && s.ok()) installed_ = false, installed_sets_.clear();
   ++rollbacks_;
   Event e = Event::Make(ctx_.clock, "firewall", "change", "rules_rolled_back", Severity::kHigh);
   e.Set("message",

@@ -65,7 +65,16 @@ std::string RenderRemoval() {
   return fmt::format("table inet {0}\ndelete table inet {0}\n", kTable);
 }
 
-std::string RenderRuleset(const FirewallConfig& config, const std::vector<BlockedEntry>& blocked) {
+std::vector<std::string> RuleSetNames(const FirewallConfig& config) {
+  std::vector<std::string> names;
+  RenderRuleset(config, {}, {}, &names);
+  return names;
+}
+
+std::string RenderRuleset(const FirewallConfig& config, const std::vector<BlockedEntry>& blocked,
+                          const std::vector<std::string>& stale_sets,
+                          std::vector<std::string>* rule_sets) {
+  std::vector<std::string> set_names;
   std::string sets;
   std::string chains[2];  // inbound, outbound
   for (size_t i = 0; i < config.rules.size(); ++i) {
@@ -110,12 +119,14 @@ std::string RenderRuleset(const FirewallConfig& config, const std::vector<Blocke
       sets += fmt::format(
           "  set r{}_4 {{ type ipv4_addr; flags interval; auto-merge; elements = {{ {} }}; }}\n", i,
           v4);
+      set_names.push_back(fmt::format("r{}_4", i));
       chain += fmt::format("    {}ip {} @r{}_4 {}{}\n", common, side, i, proto, verdict);
     }
     if (!v6.empty() && r.protocol != Protocol::kIcmp) {
       sets += fmt::format(
           "  set r{}_6 {{ type ipv6_addr; flags interval; auto-merge; elements = {{ {} }}; }}\n", i,
           v6);
+      set_names.push_back(fmt::format("r{}_6", i));
       chain += fmt::format("    {}ip6 {} @r{}_6 {}{}\n", common, side, i, proto, verdict);
     }
   }
@@ -133,16 +144,47 @@ std::string RenderRuleset(const FirewallConfig& config, const std::vector<Blocke
                        std::max<int64_t>(config.active_response.max_blocked, 1),
                        elems.empty() ? "" : fmt::format(" elements = {{ {} }};", elems));
   };
-  std::string out =
-      fmt::format("table inet {0}\ndelete table inet {0}\ntable inet {0} {{\n", kTable);
+  auto base_chain = [](bool in) {
+    return fmt::format("  chain {0} {{\n    type filter hook {0} priority {1}; policy accept;\n",
+                       in ? "input" : "output", kPriority);
+  };
+  // One transaction in three parts. The table, its sets and its two base chains are declared
+  // (created when missing, unchanged when present); the chains and sets are flushed and the sets
+  // no rule uses any more deleted; then the sets are filled and the chains given their rules. The
+  // kernel swaps a chain's rules at once at commit, so no packet meets an empty or half-built
+  // chain. (Deleting and re-creating the table instead leaves a moment, under load, when the old
+  // chain is already empty and the new one not yet filled.)
+  std::string out = fmt::format("table inet {} {{\n", kTable);
+  out += block_set("blocked4", "ipv4_addr", "");
+  out += block_set("blocked6", "ipv6_addr", "");
+  // The stale sets are declared too, so that deleting them cannot fail when they are gone.
+  std::vector<std::string> stale;
+  for (const std::string& name : stale_sets) {
+    if (std::find(set_names.begin(), set_names.end(), name) == set_names.end()) {
+      stale.push_back(name);
+    }
+  }
+  for (const auto* names : {&set_names, &stale}) {
+    for (const std::string& name : *names) {
+      out += fmt::format("  set {} {{ type {}_addr; flags interval; auto-merge; }}\n", name,
+                         name.back() == '4' ? "ipv4" : "ipv6");
+    }
+  }
+  out += base_chain(true) + "  }\n" + base_chain(false) + "  }\n}\n";
+  out += fmt::format("flush chain inet {0} input\nflush chain inet {0} output\n", kTable);
+  out += fmt::format("flush set inet {0} blocked4\nflush set inet {0} blocked6\n", kTable);
+  for (const std::string& name : set_names) {
+    out += fmt::format("flush set inet {} {}\n", kTable, name);
+  }
+  for (const std::string& name : stale) out += fmt::format("delete set inet {} {}\n", kTable, name);
+  out += fmt::format("table inet {} {{\n", kTable);
   out += block_set("blocked4", "ipv4_addr", block4);
   out += block_set("blocked6", "ipv6_addr", block6);
   out += sets;
   std::string_view block_verdict = config.mode == Mode::kPrevent ? "drop" : "accept";
   for (int c = 0; c < 2; ++c) {
     bool in = c == 0;
-    out += fmt::format("  chain {} {{\n    type filter hook {} priority {}; policy accept;\n",
-                       in ? "input" : "output", in ? "input" : "output", kPriority);
+    out += base_chain(in);
     if (in) {
       out += fmt::format(
           "    ip saddr @blocked4 counter {0} comment \"ward-active-response\"\n"
@@ -164,6 +206,7 @@ std::string RenderRuleset(const FirewallConfig& config, const std::vector<Blocke
     out += "  }\n";
   }
   out += "}\n";
+  if (rule_sets) *rule_sets = std::move(set_names);
   return out;
 }
 

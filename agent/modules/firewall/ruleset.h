@@ -1,8 +1,8 @@
 // The nftables rule set the firewall installs (docs/firewall.md), as text for libnftables: a pure
 // function of the policy and of the addresses active response blocks, unit-tested. The text is
-// one transaction: it creates Ward's table if missing, deletes it and declares it whole again, so
-// a policy change replaces everything at once (no packet sees an empty or half-built table) and
-// whatever a killed agent left is replaced too.
+// one transaction: it creates Ward's table, sets and base chains if missing and replaces their
+// contents, so a policy change replaces every rule at once (no packet sees an empty or half-built
+// chain) and whatever a killed agent left is replaced too.
 #pragma once
 
 #include <chrono>
@@ -30,7 +30,14 @@ struct BlockedEntry {
 enum class LogKind { kDenied, kWouldDeny, kLogged };
 std::string LogPrefix(LogKind kind, std::string_view rule_id);
 
-std::string RenderRuleset(const FirewallConfig& config, const std::vector<BlockedEntry>& blocked);
+// `stale_sets`: the address sets the installed rule set has (from RuleSetNames of the policy
+// installed before); those the new one lacks are deleted in the same transaction. `rule_sets`,
+// when given, receives the names of the new rule set's address sets.
+std::string RenderRuleset(const FirewallConfig& config, const std::vector<BlockedEntry>& blocked,
+                          const std::vector<std::string>& stale_sets = {},
+                          std::vector<std::string>* rule_sets = nullptr);
+// The names of the address sets a policy's rules use ("r0_4", "r0_6", ...).
+std::vector<std::string> RuleSetNames(const FirewallConfig& config);
 
 // The text that removes Ward's table (also when it does not exist).
 std::string RenderRemoval();

@@ -17,17 +17,45 @@ bool Has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
 }
 
-TEST(FirewallRuleset, ReplacesTheWholeTableInOneTransaction) {
+TEST(FirewallRuleset, ReplacesTheRulesInOneTransactionKeepingTheChains) {
   std::string text = RenderRuleset(Config("firewall: {}\n"), {});
-  // Created if missing, deleted and declared again: one batch for libnftables.
-  EXPECT_EQ(text.rfind("table inet ward\ndelete table inet ward\ntable inet ward {\n", 0), 0u)
-      << text;
-  EXPECT_TRUE(Has(text, "type filter hook input priority -10; policy accept;")) << text;
+  // The table and its base chains are declared (created when missing), the chains and sets
+  // flushed, then filled: one batch for libnftables, and the table itself is never deleted.
+  EXPECT_EQ(text.rfind("table inet ward {\n", 0), 0u) << text;
+  EXPECT_FALSE(Has(text, "delete table")) << text;
+  size_t flush = text.find("flush chain inet ward input\nflush chain inet ward output\n");
+  ASSERT_NE(flush, std::string::npos) << text;
+  EXPECT_LT(text.find("type filter hook input priority -10; policy accept;"), flush);
+  EXPECT_LT(flush, text.find("default-inbound"));
   EXPECT_TRUE(Has(text, "type filter hook output priority -10; policy accept;")) << text;
   // Conntrack first: established and related traffic is accepted before any rule.
   EXPECT_LT(text.find("ct state established,related accept"), text.find("default-inbound"));
   EXPECT_TRUE(Has(text, "iifname \"lo\" accept")) << text;
   EXPECT_EQ(RenderRemoval(), "table inet ward\ndelete table inet ward\n");
+}
+
+TEST(FirewallRuleset, AddressSetsAreFlushedRefilledAndTheUnusedOnesDeleted) {
+  FirewallConfig two = Config(R"(
+firewall:
+  rules:
+    - {id: a, direction: inbound, remote: [10.0.0.0/8], action: allow}
+    - {id: b, direction: inbound, remote: ["2001:db8::/32"], action: deny}
+)");
+  std::vector<std::string> names;
+  std::string text = RenderRuleset(two, {}, {"r0_4", "r5_4"}, &names);
+  EXPECT_EQ(names, (std::vector<std::string>{"r0_4", "r1_6"}));
+  EXPECT_EQ(RuleSetNames(two), names);
+  EXPECT_TRUE(Has(text, "flush set inet ward r0_4\n")) << text;
+  EXPECT_TRUE(Has(text, "flush set inet ward r1_6\n")) << text;
+  EXPECT_TRUE(Has(text, "flush set inet ward blocked4\n")) << text;
+  // r5_4 is no longer used: declared first (so the delete cannot fail), deleted after the flush.
+  size_t declared = text.find("set r5_4 { type ipv4_addr; flags interval; auto-merge; }");
+  size_t deleted = text.find("delete set inet ward r5_4\n");
+  ASSERT_NE(declared, std::string::npos) << text;
+  ASSERT_NE(deleted, std::string::npos) << text;
+  EXPECT_LT(declared, deleted);
+  EXPECT_LT(text.find("flush chain inet ward input"), deleted);
+  EXPECT_FALSE(Has(text, "delete set inet ward r0_4")) << text;
 }
 
 TEST(FirewallRuleset, RulesBecomeMatchesInOrderWithTheirVerdicts) {
@@ -70,8 +98,8 @@ firewall:
                   "\"default-inbound\""))
       << text;
   EXPECT_TRUE(Has(text, "counter accept comment \"default-outbound\"")) << text;
-  // Inbound rules in the input chain, outbound ones in output.
-  size_t output = text.find("chain output");
+  // Inbound rules in the input chain, outbound ones in output (the filled chains come last).
+  size_t output = text.rfind("chain output");
   EXPECT_LT(text.find("comment \"ssh\""), output);
   EXPECT_GT(text.find("comment \"dns\""), output);
 }
