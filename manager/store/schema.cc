@@ -384,6 +384,12 @@ std::vector<std::string> VActivationRules(Dialect d) {
                {});
 }
 
+// Path rollups for integrity only (docs/manager-store.md, "Event rollups"): the rows other
+// modules' paths had are dropped; their top paths are counted from the events.
+std::vector<std::string> VRollupPathsIntegrity(Dialect) {
+  return {"DELETE FROM event_rollup_values WHERE field = 2 AND module <> 'integrity'"};
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -399,6 +405,7 @@ const std::vector<Migration>& Migrations() {
       {"SIEM forwarders and the events' commit order", &VSiemForwarders},
       {"alert rules, notification channels, outbox and delivery log", &VAlertRules},
       {"activation rules", &VActivationRules},
+      {"path rollups for integrity only", &VRollupPathsIntegrity},
   };
   return kMigrations;
 }

@@ -164,14 +164,16 @@ Result<std::vector<EventValueCount>> SociStore::TopEventValues(const std::string
   if (limit < 1 || limit > 1000) return InvalidArgument("limit: expected 1..1000");
   const char* col = Column(field);
   // Which rollup can answer: module and action are event_rollup columns; rules are kept per
-  // module, agents for every module at once, paths per module except 'ips' (URLs).
+  // module, agents for every module at once, paths for integrity only.
   bool counts = field == EventField::kModule || field == EventField::kAction;
   int vfield = field == EventField::kRule ? 0 : field == EventField::kAgent ? 1 : 2;
   bool usable = CountsFromRollup(q);
   if (!counts) {
     usable = usable && !q.min_severity && !q.action;
     if (field == EventField::kAgent) usable = usable && !q.module;
-    if (field == EventField::kPath) usable = usable && q.module && *q.module != "ips";
+    if (field == EventField::kPath) {
+      usable = usable && q.module && *q.module == RollupDelta::kPathModule;
+    }
   }
   std::optional<HourSplit> split;
   if (usable) split = SplitHours(q);

@@ -20,7 +20,7 @@ void RollupDelta::Add(const std::string& tenant, long long ts, const std::string
   };
   value(0, module, rule);
   value(1, std::string(), agent);
-  if (module != "ips") value(2, module, path);
+  if (module == kPathModule) value(2, module, path);
 }
 
 std::map<std::string, long long> SociStore::ReserveSeq(soci::session& sql,
