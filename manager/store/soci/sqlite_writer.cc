@@ -3,6 +3,8 @@
 // own savepoint.
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include "manager/store/soci/soci_store.h"
 
 namespace ward::manager::soci_backend {
@@ -59,19 +61,79 @@ Status SociStore::OpenSqliteWriter() {
   const char* q =
       "INSERT INTO events (tenant_id, id, agent_id, ts, module, action, severity, path, rule, "
       "doc, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
-  int rc = sqlite_api::sqlite3_prepare_v3(db, q, -1, SQLITE_PREPARE_PERSISTENT, &sqlite_insert_,
-                                          nullptr);
-  if (rc != SQLITE_OK) {
-    Status st = SqliteStatus(db, rc, "prepare event insert");
-    CloseSqliteWriter();
-    return st;
+  const char* rollup =
+      "INSERT INTO event_rollup (tenant_id, hour, module, severity, action, n) VALUES (?, ?, ?, ?, "
+      "?, ?) ON CONFLICT (tenant_id, hour, module, severity, action) DO UPDATE SET n = "
+      "event_rollup.n + excluded.n";
+  const char* values =
+      "INSERT INTO event_rollup_values (tenant_id, hour, field, module, value, n) VALUES (?, ?, ?, "
+      "?, ?, ?) ON CONFLICT (tenant_id, hour, field, module, value) DO UPDATE SET n = "
+      "event_rollup_values.n + excluded.n";
+  for (auto [sql, stmt, what] :
+       {std::tuple{q, &sqlite_insert_, "prepare event insert"},
+        std::tuple{rollup, &sqlite_rollup_, "prepare rollup upsert"},
+        std::tuple{values, &sqlite_rollup_values_, "prepare rollup values upsert"}}) {
+    int rc = sqlite_api::sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      Status st = SqliteStatus(db, rc, what);
+      CloseSqliteWriter();
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
+Status SociStore::ApplyRollupSqlite(const RollupDelta& d) {
+  auto* db = static_cast<soci::sqlite3_session_backend*>(sqlite_writer_->get_backend())->conn_;
+  std::string scratch;
+  auto step = [&](sqlite_api::sqlite3_stmt* st, const std::string& tenant, long long hour,
+                  auto&& bind_middle, long long n) -> Status {
+    int rc = BindText(st, 1, tenant, scratch);
+    if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_bind_int64(st, 2, hour);
+    if (rc == SQLITE_OK) rc = bind_middle(st);
+    if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_bind_int64(st, 6, n);
+    if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_step(st);
+    sqlite_api::sqlite3_reset(st);
+    sqlite_api::sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db, rc, "event rollup upsert");
+  };
+  // The strings are NUL-free already (RollupDelta keeps the columns as stored).
+  auto text = [](sqlite_api::sqlite3_stmt* st, int pos, const std::string& v) {
+    return sqlite_api::sqlite3_bind_text(st, pos, v.data(), static_cast<int>(v.size()),
+                                         SQLITE_STATIC);
+  };
+  for (const auto& [k, n] : d.counts) {
+    if (n == 0) continue;
+    WARD_RETURN_IF_ERROR(step(
+        sqlite_rollup_, std::get<0>(k), std::get<1>(k),
+        [&](sqlite_api::sqlite3_stmt* st) {
+          int rc = text(st, 3, std::get<2>(k));
+          if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_bind_int64(st, 4, std::get<3>(k));
+          if (rc == SQLITE_OK) rc = text(st, 5, std::get<4>(k));
+          return rc;
+        },
+        n));
+  }
+  for (const auto& [k, n] : d.values) {
+    if (n == 0) continue;
+    WARD_RETURN_IF_ERROR(step(
+        sqlite_rollup_values_, std::get<0>(k), std::get<1>(k),
+        [&](sqlite_api::sqlite3_stmt* st) {
+          int rc = sqlite_api::sqlite3_bind_int64(st, 3, std::get<2>(k));
+          if (rc == SQLITE_OK) rc = text(st, 4, std::get<3>(k));
+          if (rc == SQLITE_OK) rc = text(st, 5, std::get<4>(k));
+          return rc;
+        },
+        n));
   }
   return Status::Ok();
 }
 
 void SociStore::CloseSqliteWriter() {
-  if (sqlite_insert_ != nullptr) sqlite_api::sqlite3_finalize(sqlite_insert_);
-  sqlite_insert_ = nullptr;
+  for (auto* stmt : {&sqlite_insert_, &sqlite_rollup_, &sqlite_rollup_values_}) {
+    if (*stmt != nullptr) sqlite_api::sqlite3_finalize(*stmt);
+    *stmt = nullptr;
+  }
   sqlite_writer_.reset();
 }
 
@@ -186,12 +248,9 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
       sqlite_api::sqlite3_clear_bindings(ins);
     }
     if (st.ok() && !rollup.empty()) {
-      // The rows inserted, counted into the hourly rollups in the batch's savepoint.
-      try {
-        ApplyRollup(*sqlite_writer_, rollup);
-      } catch (const std::exception& e) {
-        st = Classify(d_, e, nullptr).status.WithContext("event rollups");
-      }
+      // The rows inserted, counted into the hourly rollups in the batch's savepoint (only
+      // positive counts here: the deletes go through ApplyRollup).
+      st = ApplyRollupSqlite(rollup);
     }
     int alerts_counted = 0;
     if (st.ok() && !p->signals->empty()) {
