@@ -202,6 +202,7 @@ class RulesetLoader {
       set_->geoip_ = std::move(*db);
     }
     BuildTree();
+    for (Rule* r : order_) IndexChildren(*r);
     return std::shared_ptr<const Ruleset>(set_);
   }
 
@@ -729,6 +730,25 @@ class RulesetLoader {
 
   static bool HasGroup(const Rule& r, const std::string& g) {
     return std::find(r.groups.begin(), r.groups.end(), g) != r.groups.end();
+  }
+
+  static void IndexChildren(Rule& r) {
+    constexpr size_t kMinChildren = 8;
+    if (r.children.size() < kMinChildren) return;
+    std::set<std::string> names;
+    for (const Rule* c : r.children) {
+      if (!c->decoded_as.empty()) names.insert(c->decoded_as);
+    }
+    if (names.empty()) return;
+    for (Rule* c : r.children) {
+      if (c->decoded_as.empty()) {
+        r.children_undecoded.push_back(c);
+        for (const auto& n : names) r.children_by_decoder[n].push_back(c);
+      } else {
+        r.children_by_decoder[c->decoded_as].push_back(c);
+      }
+    }
+    r.children_indexed = true;
   }
 
   void BuildTree() {
