@@ -6,6 +6,7 @@
 #include <pcre2.h>
 
 #include <array>
+#include <cstring>
 
 namespace ward::agent::loginspect {
 
@@ -55,13 +56,13 @@ class Pcre2Pattern {
       pcre2_match_data* md = pcre2_match_data_create(kSharedPairs, nullptr);
       ~Block() { pcre2_match_data_free(md); }
     };
-    thread_local Block shared;
+    // Cheap rejections, exact: (anchored) a first byte no match can start with, or shorter than
+    // any match. Most decoder prematches are anchored and tried on every line.
+    unsigned char first = static_cast<unsigned char>(text[0]);
+    if (has_first_bytes_ && first != 0 && !first_bytes_[first]) return false;
+    if (min_length_ > 0 && strnlen(text, min_length_) < min_length_) return false;
     size_t len = std::char_traits<char>::length(text);
-    // Cheap rejections, exact: shorter than any match, or (anchored) a first byte no match can
-    // start with. Most decoder prematches are anchored and tried on every line.
-    if (len < min_length_) return false;
-    if (has_first_bytes_ && len > 0 && !first_bytes_[static_cast<unsigned char>(text[0])])
-      return false;
+    thread_local Block shared;
     bool own = pairs_ > kSharedPairs || shared.md == nullptr;
     pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(code_, nullptr) : shared.md;
     if (md == nullptr) return false;

@@ -202,7 +202,14 @@ class RulesetLoader {
       set_->geoip_ = std::move(*db);
     }
     BuildTree();
-    for (Rule* r : order_) IndexChildren(*r);
+    for (Rule* r : order_) {
+      for (FieldCheck& c : r->static_checks) {
+        if (c.name == "user") continue;
+        c.ref = FieldRef::Resolve(c.name);
+        c.resolved = true;
+      }
+      IndexChildren(*r);
+    }
     return std::shared_ptr<const Ruleset>(set_);
   }
 
@@ -457,7 +464,7 @@ class RulesetLoader {
         if (fname == nullptr) return Bad(f, c, fmt::format("{}: <field> without a name", owner));
         auto ex = Expr(f, c, ExpressionType::kOsRegex, false, owner);
         if (!ex) return ex.error();
-        r->fields.push_back(FieldCheck{*fname, std::move(*ex)});
+        r->fields.push_back(FieldCheck{*fname, std::move(*ex), false, {}});
       } else if (e == "srcip" || e == "dstip") {
         bool appended = false;
         for (auto& sc : r->static_checks) {
@@ -470,7 +477,7 @@ class RulesetLoader {
         if (!appended) {
           auto ex = Expr(f, c, ExpressionType::kIpList, false, owner);
           if (!ex) return ex.error();
-          r->static_checks.push_back(FieldCheck{e, std::move(*ex)});
+          r->static_checks.push_back(FieldCheck{e, std::move(*ex), false, {}});
         }
       } else if (e == "srcport" || e == "dstport" || e == "user" || e == "url" || e == "id" ||
                  e == "status" || e == "hostname" || e == "program_name" || e == "extra_data" ||
@@ -480,7 +487,7 @@ class RulesetLoader {
         auto ex = Expr(f, c, e == "action" ? ExpressionType::kString : ExpressionType::kOsMatch,
                        false, owner);
         if (!ex) return ex.error();
-        r->static_checks.push_back(FieldCheck{e, std::move(*ex)});
+        r->static_checks.push_back(FieldCheck{e, std::move(*ex), false, {}});
       } else if (e == "if_sid") {
         for (auto& s : Split(c.content, ", ")) {
           int v = 0;

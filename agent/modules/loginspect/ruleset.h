@@ -89,6 +89,10 @@ struct FieldRef {
 struct FieldCheck {
   std::string name;
   Expression expression;
+  // Static checks: `name` resolved once by the loader (`user` stays a lookup by name: dstuser,
+  // else srcuser).
+  bool resolved = false;
+  FieldRef ref;
 };
 
 struct Rule {

@@ -680,7 +680,11 @@ std::vector<int> Session::TakeLimitReports() {
 
 bool Session::FieldsMatch(const Event& ev, const Rule& rule) {
   for (const FieldCheck& c : rule.static_checks) {
-    const std::string* v = StaticValue(ev, c.name);
+    // A name that is no static field, hostname, program_name nor location has no value here
+    // (StaticValue's answer); the others are read through their resolved reference.
+    const std::string* v = !c.resolved                        ? StaticValue(ev, c.name)
+                           : c.ref.kind == FieldRef::kDynamic ? nullptr
+                                                              : RefValue(ev, c.ref);
     if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return false;
   }
   for (const FieldCheck& c : rule.fields) {
