@@ -242,11 +242,16 @@ TEST(Pcre2Prefilter, AnchoredAndShortSubjectsGiveTheMatchersAnswers) {
       {"login\\.php", "GET /login.php", true},
       {"login\\.php", "login", false},
   };
-  for (const Case& c : cases) {
-    auto e = Expression::Compile(ExpressionType::kPcre2, c.pattern, false, false);
-    ASSERT_TRUE(e.has_value()) << c.pattern;
-    EXPECT_EQ(e->Match(c.text.c_str()), c.match) << c.pattern << " on '" << c.text << "'";
+  for (bool prefilters : {true, false}) {
+    Expression::SetPcre2PrefiltersForTesting(prefilters);
+    for (const Case& c : cases) {
+      auto e = Expression::Compile(ExpressionType::kPcre2, c.pattern, false, false);
+      ASSERT_TRUE(e.has_value()) << c.pattern;
+      EXPECT_EQ(e->Match(c.text.c_str()), c.match)
+          << c.pattern << " on '" << c.text << "', prefilters " << prefilters;
+    }
   }
+  Expression::SetPcre2PrefiltersForTesting(true);
 }
 
 // Children of a large rule node are looked up by the event's decoder; the first match in

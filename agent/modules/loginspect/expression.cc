@@ -10,6 +10,10 @@
 
 namespace ward::agent::loginspect {
 
+namespace {
+bool g_pcre2_prefilters = true;  // SetPcre2PrefiltersForTesting
+}  // namespace
+
 // PCRE2 with JIT; match and depth limits bound the work per line.
 class Pcre2Pattern {
  public:
@@ -59,8 +63,10 @@ class Pcre2Pattern {
     // Cheap rejections, exact: (anchored) a first byte no match can start with, or shorter than
     // any match. Most decoder prematches are anchored and tried on every line.
     unsigned char first = static_cast<unsigned char>(text[0]);
-    if (has_first_bytes_ && first != 0 && !first_bytes_[first]) return false;
-    if (min_length_ > 0 && strnlen(text, min_length_) < min_length_) return false;
+    if (g_pcre2_prefilters) {
+      if (has_first_bytes_ && first != 0 && !first_bytes_[first]) return false;
+      if (min_length_ > 0 && strnlen(text, min_length_) < min_length_) return false;
+    }
     size_t len = std::char_traits<char>::length(text);
     thread_local Block shared;
     bool own = pairs_ > kSharedPairs || shared.md == nullptr;
@@ -127,6 +133,8 @@ class Pcre2Pattern {
   bool jit_ = false;
   mutable std::atomic<bool> limit_hit_{false};
 };
+
+void Expression::SetPcre2PrefiltersForTesting(bool on) { g_pcre2_prefilters = on; }
 
 Result<ExpressionType> ParseExpressionType(std::string_view name) {
   if (name == "osmatch") return ExpressionType::kOsMatch;
