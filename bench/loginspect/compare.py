@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Compares the alerts of ossec-logtest -a with loginspect_bench --alerts (bench/loginspect/README.md).
 
-usage: compare.py OSSEC_ALERTS WARD_ALERTS [--examples N]
+usage: compare.py OSSEC_ALERTS WARD_ALERTS [--examples N] [--names A,B]
 
-OSSEC_ALERTS is ossec-logtest -a's output (alert blocks: "** Alert ...", "Rule: N (level L) -> ...",
-optional field lines, the log line last); WARD_ALERTS has one "rule_id<TAB>line" per alert.
+OSSEC_ALERTS is ossec-logtest -a's output or ossec-analysisd's alerts.log (alert blocks: "** Alert ...", "Rule: N (level L) -> ...",
+optional field lines, the log line last); WARD_ALERTS has one "rule_id<TAB>line" per alert (or is a second OSSEC alert file, recognised by
+its first line, to compare ossec-logtest with ossec-analysisd).
 Prints the totals, and each rule whose count differs with a few lines only one side alerted on
 (compared as multisets of (rule, line)).
 """
@@ -39,6 +40,9 @@ def ossec_alerts(path):
 
 
 def ward_alerts(path):
+    with open(path, errors="surrogateescape") as f:
+        if f.readline().startswith("** Alert "):
+            return ossec_alerts(path)
     out = []
     with open(path, errors="surrogateescape") as f:
         for line in f:
@@ -52,15 +56,17 @@ def main():
     ap.add_argument("ossec")
     ap.add_argument("ward")
     ap.add_argument("--examples", type=int, default=2)
+    ap.add_argument("--names", default="ossec,ward")
     a = ap.parse_args()
+    na, nb = a.names.split(",")
     o = collections.Counter(ossec_alerts(a.ossec))
     w = collections.Counter(ward_alerts(a.ward))
-    print("alerts: ossec-logtest %d, ward %d" % (sum(o.values()), sum(w.values())))
+    print("alerts: %s %d, %s %d" % (na, sum(o.values()), nb, sum(w.values())))
     only_o = o - w
     only_w = w - o
     same = sum((o & w).values())
-    print("same (rule, line) alerts: %d; only ossec: %d; only ward: %d"
-          % (same, sum(only_o.values()), sum(only_w.values())))
+    print("same (rule, line) alerts: %d; only %s: %d; only %s: %d"
+          % (same, na, sum(only_o.values()), nb, sum(only_w.values())))
     by_rule = collections.defaultdict(lambda: [0, 0, [], []])
     for (rid, text), n in only_o.items():
         e = by_rule[rid]
@@ -74,11 +80,11 @@ def main():
             e[3].append(text)
     for rid in sorted(by_rule, key=lambda r: -(by_rule[r][0] + by_rule[r][1])):
         e = by_rule[rid]
-        print("rule %d: only ossec %d, only ward %d" % (rid, e[0], e[1]))
+        print("rule %d: only %s %d, only %s %d" % (rid, na, e[0], nb, e[1]))
         for t in e[2]:
-            print("    ossec: %s" % t[:200])
+            print("    %s: %s" % (na, t[:200]))
         for t in e[3]:
-            print("    ward:  %s" % t[:200])
+            print("    %s: %s" % (nb, t[:200]))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "agent/modules/loginspect/expression.h"
 #include "agent/modules/loginspect/ruleset.h"
 #include "testing/temp_dir.h"
 
@@ -198,6 +199,101 @@ TEST(RulesetLoad, MalformedXmlNamesFileLineColumnAndRule) {
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("bad.xml:3:5: rule 7"), std::string::npos)
       << r.error().message();
+}
+
+// PCRE2 patterns skip the matcher for subjects shorter than any match and, when anchored, for a
+// first byte no match can start with: the answers must stay those of the matcher itself.
+TEST(Pcre2Prefilter, AnchoredAndShortSubjectsGiveTheMatchersAnswers) {
+  struct Case {
+    const char* pattern;
+    std::string text;
+    bool match;
+  };
+  const Case cases[] = {
+      {"(?i)^abc", "ABCdef", true},
+      {"(?i)^abc", "xabc", false},
+      {"(?i)^abc", "ab", false},
+      {"(?i)^abc", "", false},
+      {"^a|^b", "bz", true},
+      {"^a|^b", "cz", false},
+      {"^\\s*x", " x", true},
+      {"^\\s*x", "\tx", true},
+      {"^\\s*x", "x", true},
+      {"^\\s*x", "y x", false},
+      {"^(?:foo)?bar", "bar", true},
+      {"^(?:foo)?bar", "foobar", true},
+      {"^(?:foo)?bar", "xbar", false},
+      {"^", "", true},
+      {"^", "anything", true},
+      {"^$", "", true},
+      {"^$", "a", false},
+      {"^\\d{4}-", "2026-12", true},
+      {"^\\d{4}-", "a2026-", false},
+      {"^\\d{4}-", "202", false},
+      {"(?m)^x", "a\nx", true},  // multi-line: not anchored, every byte may start the subject
+      {"\\Aabc", "abc", true},
+      {"\\Aabc", "babc", false},
+      {"^(?=a)\\w+", "ab", true},
+      {"^(?=a)\\w+", "ba", false},
+      {"(?i)^[^a]", "B", true},
+      {"(?i)^[^a]", "A", false},
+      {"^\\xff", "\xff", true},
+      {"^\\xff", "\xfe", false},
+      {"login\\.php", "GET /login.php", true},
+      {"login\\.php", "login", false},
+  };
+  for (bool prefilters : {true, false}) {
+    Expression::SetPcre2PrefiltersForTesting(prefilters);
+    for (const Case& c : cases) {
+      auto e = Expression::Compile(ExpressionType::kPcre2, c.pattern, false, false);
+      ASSERT_TRUE(e.has_value()) << c.pattern;
+      EXPECT_EQ(e->Match(c.text.c_str()), c.match)
+          << c.pattern << " on '" << c.text << "', prefilters " << prefilters;
+    }
+  }
+  Expression::SetPcre2PrefiltersForTesting(true);
+}
+
+// Children of a large rule node are looked up by the event's decoder; the first match in
+// priority order (level, then load order) must stay the same among rules with and without
+// decoded_as.
+TEST(RuleTree, ManyChildrenKeepTheirPriorityAcrossDecoders) {
+  test::TempDir dir;
+  Write(dir.path() / "decoders/d.xml", R"(
+<decoder name="dec-a"><prematch>^A: </prematch></decoder>
+<decoder name="dec-b"><prematch>^B: </prematch></decoder>)");
+  Write(dir.path() / "rules/r.xml", R"(<group name="g,">
+  <rule id="1" level="0" noalert="1"><category>syslog</category></rule>
+  <rule id="10" level="3"><decoded_as>dec-a</decoded_as><match>x</match></rule>
+  <rule id="11" level="3"><decoded_as>dec-b</decoded_as><match>x</match></rule>
+  <rule id="12" level="5"><match>y</match></rule>
+  <rule id="13" level="7"><decoded_as>dec-a</decoded_as><match>y</match></rule>
+  <rule id="14" level="2"><decoded_as>dec-c</decoded_as><match>x</match></rule>
+  <rule id="15" level="2"><decoded_as>dec-c</decoded_as><match>y</match></rule>
+  <rule id="16" level="2"><decoded_as>dec-d</decoded_as><match>x</match></rule>
+  <rule id="17" level="2"><decoded_as>dec-d</decoded_as><match>y</match></rule>
+  <rule id="20" level="3"><match>x</match></rule>
+  <rule id="21" level="0"><decoded_as>dec-b</decoded_as><match>z</match></rule>
+  <rule id="22" level="9"><match>z</match></rule>
+</group>)");
+  RulesetConfig c;
+  c.decoder_dirs.push_back(dir.path() / "decoders");
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  Session s(*r);
+  auto id = [&](std::string_view line) {
+    auto v = s.Process(line, "stdin", 1);
+    return v.rule == nullptr ? -1 : v.rule->id;
+  };
+  EXPECT_EQ(id("A: x"), 10);  // level 3, loaded before 20
+  EXPECT_EQ(id("B: x"), 11);
+  EXPECT_EQ(id("C: x"), 20);  // no decoder: only the rules without decoded_as
+  EXPECT_EQ(id("A: y"), 13);  // level 7 before 12's 5
+  EXPECT_EQ(id("B: y"), 12);
+  EXPECT_EQ(id("Q: y"), 12);
+  EXPECT_EQ(id("B: z"), 21);  // level 0 counts as 99
+  EXPECT_EQ(id("A: z"), 22);
 }
 
 }  // namespace

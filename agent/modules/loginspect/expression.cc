@@ -5,7 +5,14 @@
 #include <fmt/format.h>
 #include <pcre2.h>
 
+#include <array>
+#include <cstring>
+
 namespace ward::agent::loginspect {
+
+namespace {
+bool g_pcre2_prefilters = true;  // SetPcre2PrefiltersForTesting
+}  // namespace
 
 // PCRE2 with JIT; match and depth limits bound the work per line.
 class Pcre2Pattern {
@@ -34,6 +41,8 @@ class Pcre2Pattern {
     p->context_ = pcre2_match_context_create(nullptr);
     pcre2_set_match_limit(p->context_, kMatchLimit);
     pcre2_set_depth_limit(p->context_, kDepthLimit);
+    (void)pcre2_pattern_info(code, PCRE2_INFO_MINLENGTH, &p->min_length_);
+    p->ComputeFirstBytes();
     return p;
   }
   Pcre2Pattern() = default;
@@ -51,11 +60,18 @@ class Pcre2Pattern {
       pcre2_match_data* md = pcre2_match_data_create(kSharedPairs, nullptr);
       ~Block() { pcre2_match_data_free(md); }
     };
+    // Cheap rejections, exact: (anchored) a first byte no match can start with, or shorter than
+    // any match. Most decoder prematches are anchored and tried on every line.
+    unsigned char first = static_cast<unsigned char>(text[0]);
+    if (g_pcre2_prefilters) {
+      if (has_first_bytes_ && first != 0 && !first_bytes_[first]) return false;
+      if (min_length_ > 0 && strnlen(text, min_length_) < min_length_) return false;
+    }
+    size_t len = std::char_traits<char>::length(text);
     thread_local Block shared;
     bool own = pairs_ > kSharedPairs || shared.md == nullptr;
     pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(code_, nullptr) : shared.md;
     if (md == nullptr) return false;
-    size_t len = std::char_traits<char>::length(text);
     // pcre2_jit_match: the JIT's fast path, without pcre2_match's per-call checks (same limits).
     int rc =
         jit_ ? pcre2_jit_match(code_, reinterpret_cast<PCRE2_SPTR>(text), len, 0, 0, md, context_)
@@ -85,13 +101,40 @@ class Pcre2Pattern {
   bool limit_hit() const { return limit_hit_.load(std::memory_order_relaxed); }
 
  private:
+  // For an anchored pattern (every alternative starts with ^ or \A; PCRE2 reports it in
+  // ALLOPTIONS), the bytes a match can start with: each byte is tried alone as a hard partial
+  // match — "no match" means no subject starting with it can match at offset 0, the only place
+  // an anchored pattern matches. Any other answer (match, partial, error) keeps the byte.
+  void ComputeFirstBytes() {
+    uint32_t options = 0;
+    if (pcre2_pattern_info(code_, PCRE2_INFO_ALLOPTIONS, &options) != 0 ||
+        (options & PCRE2_ANCHORED) == 0)
+      return;
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
+    if (md == nullptr) return;
+    bool any_excluded = false;
+    for (int b = 0; b < 256; ++b) {
+      unsigned char c = static_cast<unsigned char>(b);
+      int rc = pcre2_match(code_, &c, 1, 0, PCRE2_PARTIAL_HARD | PCRE2_NO_JIT, md, context_);
+      first_bytes_[b] = rc != PCRE2_ERROR_NOMATCH;
+      any_excluded = any_excluded || !first_bytes_[b];
+    }
+    pcre2_match_data_free(md);
+    has_first_bytes_ = any_excluded;
+  }
+
   static constexpr uint32_t kSharedPairs = 64;
   pcre2_code* code_ = nullptr;
   pcre2_match_context* context_ = nullptr;
-  uint32_t pairs_ = 1;  // capture groups + 1
+  uint32_t pairs_ = 1;       // capture groups + 1
+  uint32_t min_length_ = 0;  // PCRE2_INFO_MINLENGTH: no shorter subject matches
+  bool has_first_bytes_ = false;
+  std::array<bool, 256> first_bytes_{};
   bool jit_ = false;
   mutable std::atomic<bool> limit_hit_{false};
 };
+
+void Expression::SetPcre2PrefiltersForTesting(bool on) { g_pcre2_prefilters = on; }
 
 Result<ExpressionType> ParseExpressionType(std::string_view name) {
   if (name == "osmatch") return ExpressionType::kOsMatch;

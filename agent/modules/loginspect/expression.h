@@ -38,6 +38,10 @@ class Expression {
   // by default they are captured empty (Wazuh).
   void SkipUnsetGroups() { skip_unset_ = true; }
 
+  // Tests and fuzzing: turn PCRE2's cheap rejections (minimum length, anchored first byte) off
+  // to compare the results with and without them. Not thread-safe; on by default.
+  static void SetPcre2PrefiltersForTesting(bool on);
+
   ExpressionType type() const { return type_; }
   const std::string& raw() const { return raw_; }
   bool negate() const { return negate_; }

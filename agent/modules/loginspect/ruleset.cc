@@ -202,6 +202,14 @@ class RulesetLoader {
       set_->geoip_ = std::move(*db);
     }
     BuildTree();
+    for (Rule* r : order_) {
+      for (FieldCheck& c : r->static_checks) {
+        if (c.name == "user") continue;
+        c.ref = FieldRef::Resolve(c.name);
+        c.resolved = true;
+      }
+      IndexChildren(*r);
+    }
     return std::shared_ptr<const Ruleset>(set_);
   }
 
@@ -456,7 +464,7 @@ class RulesetLoader {
         if (fname == nullptr) return Bad(f, c, fmt::format("{}: <field> without a name", owner));
         auto ex = Expr(f, c, ExpressionType::kOsRegex, false, owner);
         if (!ex) return ex.error();
-        r->fields.push_back(FieldCheck{*fname, std::move(*ex)});
+        r->fields.push_back(FieldCheck{*fname, std::move(*ex), false, {}});
       } else if (e == "srcip" || e == "dstip") {
         bool appended = false;
         for (auto& sc : r->static_checks) {
@@ -469,7 +477,7 @@ class RulesetLoader {
         if (!appended) {
           auto ex = Expr(f, c, ExpressionType::kIpList, false, owner);
           if (!ex) return ex.error();
-          r->static_checks.push_back(FieldCheck{e, std::move(*ex)});
+          r->static_checks.push_back(FieldCheck{e, std::move(*ex), false, {}});
         }
       } else if (e == "srcport" || e == "dstport" || e == "user" || e == "url" || e == "id" ||
                  e == "status" || e == "hostname" || e == "program_name" || e == "extra_data" ||
@@ -479,7 +487,7 @@ class RulesetLoader {
         auto ex = Expr(f, c, e == "action" ? ExpressionType::kString : ExpressionType::kOsMatch,
                        false, owner);
         if (!ex) return ex.error();
-        r->static_checks.push_back(FieldCheck{e, std::move(*ex)});
+        r->static_checks.push_back(FieldCheck{e, std::move(*ex), false, {}});
       } else if (e == "if_sid") {
         for (auto& s : Split(c.content, ", ")) {
           int v = 0;
@@ -729,6 +737,25 @@ class RulesetLoader {
 
   static bool HasGroup(const Rule& r, const std::string& g) {
     return std::find(r.groups.begin(), r.groups.end(), g) != r.groups.end();
+  }
+
+  static void IndexChildren(Rule& r) {
+    constexpr size_t kMinChildren = 8;
+    if (r.children.size() < kMinChildren) return;
+    std::set<std::string> names;
+    for (const Rule* c : r.children) {
+      if (!c->decoded_as.empty()) names.insert(c->decoded_as);
+    }
+    if (names.empty()) return;
+    for (Rule* c : r.children) {
+      if (c->decoded_as.empty()) {
+        r.children_undecoded.push_back(c);
+        for (const auto& n : names) r.children_by_decoder[n].push_back(c);
+      } else {
+        r.children_by_decoder[c->decoded_as].push_back(c);
+      }
+    }
+    r.children_indexed = true;
   }
 
   void BuildTree() {

@@ -89,6 +89,10 @@ struct FieldRef {
 struct FieldCheck {
   std::string name;
   Expression expression;
+  // Static checks: `name` resolved once by the loader (`user` stays a lookup by name: dstuser,
+  // else srcuser).
+  bool resolved = false;
+  FieldRef ref;
 };
 
 struct Rule {
@@ -133,6 +137,14 @@ struct Rule {
   // Tree (set by the loader): children in evaluation order (level descending, load order).
   std::vector<Rule*> children;
   bool keeps_sid_history = false;  // some rule says if_matched_sid this
+  // Set by the loader for a rule with many children, some with decoded_as (the category
+  // templates hold every decoder's base rule): per decoded_as name, the children an event of that
+  // decoder can match (that name, or none) in `children`'s order; `children_undecoded` the ones
+  // without decoded_as (for any other decoder, or none). A child whose decoded_as differs fails
+  // first thing, so skipping it changes no verdict.
+  bool children_indexed = false;
+  std::unordered_map<std::string, std::vector<Rule*>> children_by_decoder;
+  std::vector<Rule*> children_undecoded;
 };
 
 // One line through the engine.
@@ -234,6 +246,8 @@ class Session {
   // loaded and the decoder did not set them itself.
   void AddGeoIp(Event& ev) const;
   const Rule* Check(Event& ev, const Rule& rule);
+  // The rule's static-field (<id>, <url>, <srcuser>, ...) and <field> conditions.
+  bool FieldsMatch(const Event& ev, const Rule& rule);
   bool CheckContext(Event& ev, const Rule& rule);
   bool Matches(const Rule& rule, const Expression& e, const char* text,
                const char* lowered = nullptr);

@@ -678,12 +678,33 @@ std::vector<int> Session::TakeLimitReports() {
   return out;
 }
 
+bool Session::FieldsMatch(const Event& ev, const Rule& rule) {
+  for (const FieldCheck& c : rule.static_checks) {
+    // A name that is no static field, hostname, program_name nor location has no value here
+    // (StaticValue's answer); the others are read through their resolved reference.
+    const std::string* v = !c.resolved                        ? StaticValue(ev, c.name)
+                           : c.ref.kind == FieldRef::kDynamic ? nullptr
+                                                              : RefValue(ev, c.ref);
+    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return false;
+  }
+  for (const FieldCheck& c : rule.fields) {
+    const std::string* v = ev.Field(c.name);
+    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return false;
+  }
+  return true;
+}
+
 const Rule* Session::Check(Event& ev, const Rule& rule) {
   const Decoder* d = ev.decoder;
   if (!rule.decoded_as.empty() && (d == nullptr || d->display_name != rule.decoded_as))
     return nullptr;
   if (!rule.category.empty() && rule.category != TypeOf(ev)) return nullptr;
   if (rule.maxsize > 0 && ev.log.size() < static_cast<size_t>(rule.maxsize)) return nullptr;
+  // The field conditions first (most are on short values, or fail at once when the decoder gave
+  // no such field; analysisd also tests id/program_name before the log), then the log-wide
+  // match/regex. The conditions have no side effects, so the order changes no verdict — except
+  // if_fts, which records the key when reached: with it, the original order is kept.
+  if (!rule.if_fts && !FieldsMatch(ev, rule)) return nullptr;
   if (rule.match && !Matches(rule, *rule.match, ev.log.c_str(), lower_.c_str())) return nullptr;
   if (rule.regex && !Matches(rule, *rule.regex, ev.log.c_str(), lower_.c_str())) return nullptr;
   if (!rule.compiled_rule.empty() && !CompiledRule(rule.compiled_rule, ev)) return nullptr;
@@ -697,14 +718,7 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
       if (v != nullptr) key += *v;
     }
     if (!fts_seen_.insert(key).second) return nullptr;
-  }
-  for (const FieldCheck& c : rule.static_checks) {
-    const std::string* v = StaticValue(ev, c.name);
-    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return nullptr;
-  }
-  for (const FieldCheck& c : rule.fields) {
-    const std::string* v = ev.Field(c.name);
-    if (v == nullptr || !Matches(rule, c.expression, v->c_str())) return nullptr;
+    if (!FieldsMatch(ev, rule)) return nullptr;
   }
   for (const ListLookup& l : rule.lists) {
     if (!ListMatch(ev, l)) return nullptr;
@@ -725,7 +739,15 @@ const Rule* Session::Check(Event& ev, const Rule& rule) {
       rule.timeframe > 0) {
     if (!CheckContext(ev, rule)) return nullptr;
   }
-  for (const Rule* child : rule.children) {
+  const std::vector<Rule*>* children = &rule.children;
+  if (rule.children_indexed) {
+    children = &rule.children_undecoded;
+    if (d != nullptr) {
+      auto it = rule.children_by_decoder.find(d->display_name);
+      if (it != rule.children_by_decoder.end()) children = &it->second;
+    }
+  }
+  for (const Rule* child : *children) {
     if (const Rule* r = Check(ev, *child)) return r;
   }
   if (rule.noalert) return nullptr;
