@@ -77,7 +77,7 @@ test.beforeAll(async () => {
   }
   const policy = await must(state.url, 'POST', '/api/v1/policies', {
     bearer: s8.key,
-    body: { name: 's8-egress', document: { egress: { mode: 'detect', services: [{ id: 'web', unit: 'nginx.service', mode: 'learn', learn_for: '1h' }] } } },
+    body: { name: 's8-egress', document: { egress: { mode: 'detect', services: [{ id: 'web', unit: 'nginx.service', mode: 'learn', learn_for: '1h' }, { id: 'backup', exe: '/usr/bin/rsync', mode: 'learn' }] } } },
   });
   s8.policy = policy.id;
   s8.web = await activateAgent(state.url, s8.key, 's8-web', policy.id);
@@ -268,6 +268,7 @@ test('reports: run now with the period checked at the field, download, schedules
   const rows = page.getByTestId('reports').locator('tbody tr');
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText('HTML · English');
+  await expect(rows.first()).toContainText(s8.operator.username); // user:<id> shown by name
   // The download is the report the API keeps, byte for byte; it names the tenant's hosts.
   const [download] = await Promise.all([page.waitForEvent('download'), rows.first().getByRole('link', { name: /^Download the Summary report/ }).click()]);
   const path = await download.path();
@@ -385,6 +386,7 @@ test('egress: a learned proposal accepted with one action; "add to allow-list" f
   await sendDocs(s8.web.credential, 's8-web', [
     { event: { module: 'egress', action: 'allowlist_proposed', severity: 0 }, egress: { service: { id: 'web' }, proposed_allow: ['old.example.com'], learn_for_s: 3600 } },
     { event: { module: 'egress', action: 'allowlist_proposed', severity: 0 }, egress: { service: { id: 'web' }, proposed_allow: ['cdn.example.net', 'api.example.com', '10.0.0.0/8'], learn_for_s: 3600 } },
+    { event: { module: 'egress', action: 'allowlist_proposed', severity: 0 }, egress: { service: { id: 'backup' }, proposed_allow: ['backup.example.net'], learn_for_s: 3600 } },
   ]);
   // Another host without the policy proposes for a service of the same id: not shown.
   await sendDocs(s8.fw.credential, 's8-fw', [{ event: { module: 'egress', action: 'allowlist_proposed', severity: 0 }, egress: { service: { id: 'web' }, proposed_allow: ['not-this-policy.example'] } }]);
@@ -400,10 +402,16 @@ test('egress: a learned proposal accepted with one action; "add to allow-list" f
   await web.getByRole('button', { name: 'Accept for web' }).click();
   await expect(page.getByTestId('egress-notice')).toHaveText('Accepted: 3 destinations allowed for web, now in prevent mode (policy version 2).');
   await expect(web).toContainText('prevent');
+  await expect(web.getByTestId('proposal-accepted')).toBeVisible();
+  await expect(web.getByRole('button', { name: 'Accept for web' })).toHaveCount(0);
+  // The other service is still learning, its proposal waiting.
+  await expect(box.locator('tr[data-service="backup"]').getByRole('button', { name: 'Accept for backup' })).toBeVisible();
   await expect(page.locator('textarea[name="document"]')).toHaveValue(/cdn\.example\.net/);
   let p = await must(state.url, 'GET', `/api/v1/policies/${s8.policy}`, { bearer: s8.key });
   expect(p.version).toBe(2);
   expect(p.document.egress.services[0]).toMatchObject({ id: 'web', mode: 'prevent', allow: ['10.0.0.0/8', 'api.example.com', 'cdn.example.net'] });
+  expect(p.document.egress.services[0].learn_for).toBeUndefined();
+  expect(p.document.egress.services[1]).toEqual({ id: 'backup', exe: '/usr/bin/rsync', mode: 'learn' });
 
   // An egress event of the service: its destination added from the event's drawer.
   await sendDocs(s8.web.credential, 's8-web', [
@@ -446,10 +454,28 @@ test('an auditor gets no accept or add-to-allow-list buttons', async ({ page }) 
   await expect(page.getByTestId('allow-from-event')).toHaveCount(0);
 });
 
+// What the pages look like in use: a rule of the tenant's own, a schedule and a PDF report.
+let seeded = false;
+async function seedForScreenshots() {
+  if (seeded) return;
+  seeded = true;
+  const channels = (await must(state.url, 'GET', '/api/v1/alert-channels', { bearer: s8.key })).items;
+  await must(state.url, 'POST', '/api/v1/alert-rules', {
+    bearer: s8.key,
+    body: { name: 'web logins', filter: { modules: ['ips'], actions: ['blocked'], hostnames: ['web-*'], paths: ['/login*'] }, window_s: 600, throttle: { max_alerts: 10, period_s: 3600 }, channels: [channels[0].id] },
+  });
+  await must(state.url, 'POST', '/api/v1/report-schedules', {
+    bearer: s8.key,
+    body: { name: 'weekly PCI', frequency: 'weekly', kind: 'pci_dss', format: 'pdf', language: 'ja', recipients: ['soc@example.com', 'audit@example.jp'] },
+  });
+  await must(state.url, 'POST', '/api/v1/reports', { bearer: s8.key, body: { kind: 'pci_dss', format: 'pdf', language: 'ja' } });
+}
+
 test.describe('screenshots and axe-core', () => {
   test.use({ bypassCSP: true });
   for (const lang of ['en', 'ja'] as const) {
     test(`the new pages pass axe-core and are shot (${lang})`, async ({ page }) => {
+      await seedForScreenshots();
       await signIn(page, s8.admin);
       await page.getByLabel(/^(Language|言語)$/).selectOption(lang);
       const pages: Array<{ url: string; ready: string; name: string; open?: (p: Page) => Promise<void> }> = [

@@ -62,6 +62,7 @@ export function EgressProposals({ policy, onSaved }: { policy: Policy; onSaved: 
         <tbody>
           {svc.map((s) => {
             const p = proposals?.find((x) => x.service === s.id);
+            const done = p !== undefined && s.mode !== 'learn' && p.allow.every((d) => s.allow.includes(d));
             return (
               <tr data-service={s.id}>
                 <td>
@@ -87,7 +88,8 @@ export function EgressProposals({ policy, onSaved }: { policy: Policy; onSaved: 
                 </td>
                 {writable && (
                   <td>
-                    {p && (
+                    {done && <span class="muted small" data-testid="proposal-accepted">{t('egress.all_allowed')}</span>}
+                    {p && !done && (
                       <span class="buttons">
                         <label>
                           <span class="sr-only">{t('egress.then_mode', { service: s.id })}</span>

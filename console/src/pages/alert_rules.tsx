@@ -266,7 +266,7 @@ function AlertRules() {
                 </td>
                 <td class="subject">{filterText(r.filter)}</td>
                 <td>
-                  {t('rules.window_value', { s: r.window_s })}
+                  {r.window_s > 0 ? t('rules.window_value', { s: r.window_s }) : t('rules.window_default')}
                   {r.throttle.max_alerts > 0 && <div class="muted small">{t('rules.throttle_value', { n: r.throttle.max_alerts, s: r.throttle.period_s })}</div>}
                 </td>
                 <td>{r.channels.length ? r.channels.map(channelName).join(', ') : <span class="muted">{t('rules.no_channels')}</span>}</td>
@@ -797,7 +797,7 @@ function Deliveries({ alertId }: { alertId: string }) {
             {items.map((d) => (
               <tr data-delivery={d.id}>
                 <td>{channelName(d.channel_id)}</td>
-                <td>{d.rule_id}</td>
+                <td>{d.rule_id === 'manual' ? t('deliveries.manual') : d.rule_id}</td>
                 <td>
                   <div data-testid="delivery-state">{t(`deliveries.state.${d.state}` as Key) || d.state}</div>
                   <div class="muted small">{t('deliveries.queued_at', { t: formatTime(d.created_at, lang.value) })}</div>

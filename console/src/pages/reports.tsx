@@ -61,6 +61,7 @@ export function Reports() {
   const [next, setNext] = useState<string | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [schedules, setSchedules] = useState<Schedule[]>([]);
+  const [users, setUsers] = useState<Map<string, string>>(new Map());
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
   const [reload, setReload] = useState(0);
@@ -96,6 +97,18 @@ export function Reports() {
       })
       .catch((e) => setError(t('common.error', { message: String(e.message) })));
   }, [reload, cursor]);
+  // Who made a report: `user:<id>` shown by name (the list of users is for admins and auditors; the
+  // signed-in user is always known), anything else as it is.
+  useEffect(() => {
+    api<{ items: Array<{ id: string; username: string }> }>('GET', '/users')
+      .then((u) => setUsers(new Map(u.items.map((x) => [x.id, x.username]))))
+      .catch(() => undefined);
+  }, []);
+  const actorName = (actor: string) => {
+    const id = actor.startsWith('user:') ? actor.slice(5) : '';
+    if (id && me.value?.user.id === id) return me.value.user.username;
+    return (id && users.get(id)) || actor;
+  };
   const scheduleName = (id: string | null) => (id ? schedules.find((s) => s.id === id)?.name ?? id : '');
 
   const runNow = async () => {
@@ -246,12 +259,12 @@ export function Reports() {
                 <td>{formatTime(r.created_at, lang.value)}</td>
                 <td>{t(`reports.kind.${r.kind}` as Key)}</td>
                 <td>
-                  {formatTime(r.from, lang.value)} – {formatTime(r.to, lang.value)}
+                  {formatTime(r.from, lang.value, 'UTC')} – {formatTime(r.to, lang.value, 'UTC')} UTC
                 </td>
                 <td>
                   {r.format.toUpperCase()} · {r.language === 'ja' ? '日本語' : 'English'}
                 </td>
-                <td>{r.schedule_id ? t('reports.by_schedule', { name: scheduleName(r.schedule_id) }) : r.created_by}</td>
+                <td>{r.schedule_id ? t('reports.by_schedule', { name: scheduleName(r.schedule_id) }) : actorName(r.created_by)}</td>
                 <td>{formatSize(r.size)}</td>
                 <td>
                   <span class="buttons">
