@@ -92,7 +92,7 @@ test.afterAll(async () => {
 
 async function goAlertsTab(page: Page, tab: RegExp) {
   await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: /^(Alerts|アラート)$/ }).click();
-  await page.getByRole('navigation', { name: /Alerts area|アラート関連/ }).getByRole('link', { name: tab }).click();
+  await page.getByTestId('alert-tabs').getByRole('link', { name: tab }).click();
 }
 
 test('channels: errors at the field, secrets write-only, a test notification delivered and in the log', async ({ page }) => {

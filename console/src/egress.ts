@@ -37,22 +37,16 @@ export function services(doc: Doc): Service[] {
     .filter((s) => s.id !== '');
 }
 
-// The newest proposal per service of the policy, from `allowlist_proposed` events (any order)
-// sent by the policy's hosts (`agents`: id → host name).
-export function latestProposals(doc: Doc, events: unknown[], agents: Map<string, string>): Proposal[] {
-  const ids = new Set(services(doc).map((s) => s.id));
-  const best = new Map<string, Proposal>();
-  for (const ev of events) {
-    if (field(ev, 'event.module') !== 'egress' || field(ev, 'event.action') !== 'allowlist_proposed') continue;
-    const agent = String(field(ev, 'agent.id') ?? '');
-    const service = String(field(ev, 'egress.service.id') ?? '');
-    if (!agents.has(agent) || !ids.has(service)) continue;
-    const at = String(field(ev, '@timestamp') ?? '');
-    const cur = best.get(service);
-    if (cur && cur.at >= at) continue;
-    best.set(service, { service, allow: [...new Set(strings(field(ev, 'egress.proposed_allow')))].sort(), agent_id: agent, host: agents.get(agent) ?? agent, at });
-  }
-  return [...best.values()].sort((a, b) => a.service.localeCompare(b.service));
+// GET /policies/{id}/egress-proposals: per service of the policy, the newest allow-list learn
+// mode proposed on one of the policy's hosts (null: none in the window).
+export interface ProposalsAnswer {
+  items: Array<{ service: string; mode: string; allow: string[]; proposal: { allow: string[]; agent_id: string; hostname: string; at: string; event_id: string } | null }>;
+  truncated: boolean;
+}
+export function proposalsOf(r: ProposalsAnswer): Proposal[] {
+  return r.items
+    .filter((i) => i.proposal !== null)
+    .map((i) => ({ service: i.service, allow: [...i.proposal!.allow], agent_id: i.proposal!.agent_id, host: i.proposal!.hostname, at: i.proposal!.at }));
 }
 
 // A copy of the document with `change` applied to the named service (null: to egress itself).

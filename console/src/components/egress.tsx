@@ -3,13 +3,13 @@
 // PATCH /policies/{id} with the whole document, so each is a new policy version.
 import { useEffect, useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
-import { acceptProposal, addToAllowList, destinationOf, hasEgress, latestProposals, serviceOf, services, type Proposal } from '../egress';
+import { acceptProposal, addToAllowList, destinationOf, hasEgress, proposalsOf, serviceOf, services, type Proposal, type ProposalsAnswer } from '../egress';
 import { field, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import type { Agent, Policy } from '../pages/types';
 
-// In the policy page: for each service of the policy's egress section, the newest
-// `allowlist_proposed` event of one of the policy's hosts.
+// In the policy page: for each service of the policy's egress section, the newest allow-list
+// learn mode proposed on one of the policy's hosts (GET /policies/{id}/egress-proposals).
 export function EgressProposals({ policy, onSaved }: { policy: Policy; onSaved: (p: Policy) => void }) {
   const svc = services(policy.document);
   const [proposals, setProposals] = useState<Proposal[] | null>(null);
@@ -19,12 +19,8 @@ export function EgressProposals({ policy, onSaved }: { policy: Policy; onSaved: 
   useEffect(() => {
     if (svc.length === 0) return;
     let live = true;
-    Promise.all([api<{ items: Agent[] }>('GET', '/agents'), api<{ items: unknown[] }>('GET', '/events?module=egress&action=allowlist_proposed&limit=1000')])
-      .then(([a, e]) => {
-        if (!live) return;
-        const mine = new Map(a.items.filter((x) => x.policy_id === policy.id).map((x) => [x.id, x.hostname]));
-        setProposals(latestProposals(policy.document, e.items, mine));
-      })
+    api<ProposalsAnswer>('GET', `/policies/${encodeURIComponent(policy.id)}/egress-proposals`)
+      .then((r) => live && setProposals(proposalsOf(r)))
       .catch((e) => live && setError(t('common.error', { message: String(e.message) })));
     return () => {
       live = false;

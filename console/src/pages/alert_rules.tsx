@@ -45,7 +45,8 @@ export interface Channel {
   updated_at: string;
 }
 
-// The tabs of the Alerts area.
+// The tabs of the Alerts area: links (each a URL), the current one marked with aria-current. Not a
+// second navigation landmark, so that the page keeps one `navigation` (the header's).
 export function AlertTabs({ current }: { current: 'alerts' | 'rules' | 'channels' }) {
   const tabs = [
     { id: 'alerts', href: '/alerts', key: 'nav.alerts' },
@@ -53,13 +54,13 @@ export function AlertTabs({ current }: { current: 'alerts' | 'rules' | 'channels
     { id: 'channels', href: '/alerts/channels', key: 'channels.title' },
   ] as const;
   return (
-    <nav class="tabs" aria-label={t('alerts.area')}>
+    <div class="tabs" data-testid="alert-tabs">
       {tabs.map((x) => (
         <Link href={x.href} class={x.id === current ? 'active' : ''} aria-current={x.id === current ? 'page' : undefined}>
           {t(x.key)}
         </Link>
       ))}
-    </nav>
+    </div>
   );
 }
 
