@@ -165,6 +165,12 @@ test('channels: errors at the field, secrets write-only, a test notification del
   await expect(log).toContainText('manual');
   await expect(log).toContainText('delivered');
   await expect(log).toContainText('HTTP 200');
+  // Sent again from the log, to the e-mail channel: a second delivery row at once.
+  await page.locator('select[name="channel"]').selectOption({ label: 'ops mail' });
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(page.getByTestId('deliveries-notice')).toHaveText('Queued for ops mail.');
+  await expect(log.locator('tbody tr')).toHaveCount(2);
+  await expect(log).toContainText('ops mail');
   expect(await page.locator('img[src="x"]').count()).toBe(0);
   expect(problems).toEqual([]);
 });

@@ -752,7 +752,24 @@ function Deliveries({ alertId }: { alertId: string }) {
   const [items, setItems] = useState<Delivery[] | null>(null);
   const [channels, setChannels] = useState<Channel[]>([]);
   const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [resendTo, setResendTo] = useState('');
   const [reload, setReload] = useState(0);
+  const writable = canWrite();
+  // Sends this alert to a channel again (or for the first time): POST /alert-channels/{id}/notify.
+  const resend = async () => {
+    setError('');
+    setNotice('');
+    const c = channels.find((x) => x.id === resendTo);
+    if (!c) return;
+    try {
+      await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: alertId });
+      setNotice(t('deliveries.resent', { name: c.name }));
+      setReload(reload + 1);
+    } catch (e) {
+      setError(t('common.error', { message: String((e as Error).message) }));
+    }
+  };
   useEffect(() => {
     const id = encodeURIComponent(alertId);
     Promise.all([api<Alert>('GET', `/alerts/${id}`), api<{ items: Delivery[] }>('GET', `/alerts/${id}/deliveries`), api<{ items: Channel[] }>('GET', '/alert-channels')])
@@ -778,7 +795,30 @@ function Deliveries({ alertId }: { alertId: string }) {
         <button type="button" onClick={() => setReload(reload + 1)}>
           {t('deliveries.refresh')}
         </button>
+        {writable && alert && channels.length > 0 && (
+          <form
+            class="inline"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void resend();
+            }}
+          >
+            <label>
+              {t('deliveries.resend_to')}
+              <select name="channel" value={resendTo} onChange={(e) => setResendTo((e.target as HTMLSelectElement).value)}>
+                <option value="">—</option>
+                {channels.map((c) => (
+                  <option value={c.id}>{c.name}</option>
+                ))}
+              </select>
+            </label>
+            <button type="submit" disabled={!resendTo}>
+              {t('deliveries.resend')}
+            </button>
+          </form>
+        )}
       </div>
+      {notice && <p role="status" class="ok" data-testid="deliveries-notice">{notice}</p>}
       {items === null ? (
         !error && <p>{t('common.loading')}</p>
       ) : items.length === 0 ? (
