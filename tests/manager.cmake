@@ -104,3 +104,8 @@ ward_test(manager_deploy_test
   SOURCES manager_deploy_test.cc
   DEPS ward::manager_harness
   LABELS integration)
+# A policy's egress proposals from learn mode (issue #17, s8-pages; docs/api.md).
+ward_test(manager_egress_proposals_test
+  SOURCES manager_egress_proposals_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)

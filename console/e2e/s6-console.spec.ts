@@ -62,7 +62,7 @@ test('the header stays on one line at 1366 px in English and Japanese (a primary
   await signIn(page, state.users.admin);
   for (const lang of ['en', 'ja'] as const) {
     await page.getByLabel(/^(Language|言語)$/).selectOption(lang);
-    await expect(page.getByRole('navigation').getByRole('link')).toHaveCount(9); // Tenants included
+    await expect(page.getByRole('navigation').getByRole('link')).toHaveCount(10); // Tenants and Reports included
     await expect(page.getByRole('button', { name: lang === 'en' ? 'Sign out' : 'サインアウト' })).toBeVisible();
     const l = await headerLayout(page);
     expect(l.signOut, `${lang}: Sign out on one line`).toBe(1);

@@ -15,6 +15,9 @@ import { timeZones, userTimeZone } from './format';
 import { Alerts } from './pages/alerts';
 import { Tuning } from './pages/tuning';
 import { Computer } from './pages/computer';
+import { AlertSettings } from './pages/alert_rules';
+import { Reports } from './pages/reports';
+import { BlockedAddresses } from './pages/blocked';
 
 const pages = [
   { path: '/', key: 'nav.dashboard', view: Dashboard },
@@ -23,6 +26,7 @@ const pages = [
   { path: '/policies', key: 'nav.policies', view: Policies },
   { path: '/alerts', key: 'nav.alerts', view: Alerts },
   { path: '/tuning', key: 'nav.tuning', view: Tuning },
+  { path: '/reports', key: 'nav.reports', view: Reports },
   { path: '/admin', key: 'nav.admin', view: Admin },
   { path: '/tenants', key: 'nav.tenants', view: Tenants, primaryAdmin: true },
   { path: '/account', key: 'nav.account', view: Account },
@@ -30,6 +34,8 @@ const pages = [
 // Pages under a navigation entry (highlighted as it): the path starts with `prefix`.
 const subpages = [
   { prefix: '/computers/', nav: '/computers', view: Computer },
+  { prefix: '/alerts/', nav: '/alerts', view: AlertSettings },
+  { prefix: '/network/', nav: '/computers', view: BlockedAddresses },
 ] as const;
 
 // Pages only primary-tenant admins see in the navigation (the API refuses everyone else anyway).

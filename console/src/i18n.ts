@@ -2,6 +2,7 @@
 // missing key would show the key itself, never undefined. {name} placeholders are replaced by
 // text (the result is always rendered as text, never as markup).
 import { signal } from '@preact/signals';
+import { s8en, s8ja } from './i18n_s8';
 
 export type Lang = 'en' | 'ja';
 
@@ -302,6 +303,7 @@ const en = {
   'tuning.scope_prefix': 'this rule on one target under a path prefix',
   'tuning.path_prefix': 'Path prefix',
   'tuning.done_excluded_prefix': 'Rule {rule} excluded on {target} under {prefix}.',
+  ...s8en,
 };
 
 export type Key = keyof typeof en;
@@ -603,6 +605,7 @@ const ja: Record<Key, string> = {
   'tuning.scope_prefix': 'パスのプレフィックス配下の特定の対象のみ',
   'tuning.path_prefix': 'パスのプレフィックス',
   'tuning.done_excluded_prefix': 'ルール {rule} を {prefix} 配下の {target} について除外しました。',
+  ...s8ja,
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ja };

@@ -24,6 +24,10 @@ std::string BearerToken(std::string_view header) {
 
 }  // namespace
 
+// /policies/{id}/egress-proposals (routes/egress_proposals.cc; declared here rather than in
+// route_table.h so that adding it rebuilds one file, not every route file).
+void AddEgressProposalRoutes(RouteTable& table, RouteDeps deps);
+
 ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
     : store_(store),
       clock_(clock),
@@ -58,6 +62,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddUpdateRoutes(*rest_, deps, options_.updates.get());
   AddAlertingRoutes(*rest_, deps, *alert_rules_, options_.sessions.secret_box);
   AddActivationRuleRoutes(*rest_, deps);
+  AddEgressProposalRoutes(*rest_, deps);
   AddDeploymentRoutes(*rest_, deps,
                       {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);

@@ -987,6 +987,19 @@ json Build() {
                  {"201", Resp("script and a new token", Ref("DeploymentScript"))}},
                 write),
           Ref("DeploymentScriptCreate"))}};
+  // Egress proposals of a policy's services (issue #17, s8-pages; docs/egress.md).
+  paths["/policies/{id}/egress-proposals"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get",
+       Op("The policy's egress services (mode, current allow-list) and, for each, the newest "
+          "allow-list that learn mode proposed on one of the policy's hosts (its "
+          "allowlist_proposed event); accept one by PATCHing the policy",
+          "any",
+          Merge({{"200", Resp("services and proposals", {{"type", "object"}})}},
+                Errors({400, 401, 404, 429})),
+          nullptr,
+          json::array(
+              {QueryParamSpec("window", "how far back to read events, 1m..400d, default 30d")}))}};
 
   return {
       {"openapi", "3.0.3"},

@@ -9,6 +9,7 @@ import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, navigate, route } from '../router';
 import type { Agent } from './types';
+import { AlertTabs } from './alert_rules';
 
 type State = 'open' | 'acknowledged' | 'resolved';
 interface StateInfo {
@@ -95,6 +96,7 @@ export function Alerts() {
     i ? `${i.by_name ?? i.by ?? ''} · ${formatTime(i.at, lang.value)}${i.reason ? ` · ${i.reason}` : ''}` : '';
   return (
     <section>
+      <AlertTabs current="alerts" />
       <h1>{t('alerts.title')}</h1>
       <div class="toolbar">
         <label>
@@ -178,6 +180,9 @@ export function Alerts() {
                   <td class="subject">
                     <div>{a.title}</div>
                     <div class="muted small">{a.rule_key}</div>
+                    <Link href={`/alerts/${encodeURIComponent(a.id)}/deliveries`} class="small">
+                      {t('alerts.deliveries')}
+                    </Link>
                   </td>
                   <td>
                     <Link href={events}>{host}</Link>

@@ -43,6 +43,9 @@ export function Computers() {
   return (
     <section>
       <h1>{t('computers.title')}</h1>
+      <p>
+        <Link href="/network/blocked-addresses">{t('blocked.link')}</Link>
+      </p>
       <div class="toolbar">
         <label>
           {t('computers.search')} <input type="search" value={search} onInput={(e) => set('search', (e.target as HTMLInputElement).value)} />

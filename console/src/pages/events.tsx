@@ -20,6 +20,7 @@ import { fieldText, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { navigate, route } from '../router';
 import { canTail, exportHref, mergeTail, tailQuery, tailStart, type TailState } from '../tail';
+import { AllowFromEvent } from '../components/egress';
 
 const MODULES = ['integrity', 'antimalware', 'ips', 'autoheal', 'ward', 'manager'];
 const PAGE = 50;
@@ -246,6 +247,7 @@ function Drawer(props: { ev: unknown; onClose: () => void }) {
           {t('common.close')}
         </button>
       </div>
+      <AllowFromEvent ev={props.ev} />
       <pre data-testid="event-json">{JSON.stringify(props.ev, null, 2)}</pre>
     </aside>
   );

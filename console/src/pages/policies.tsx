@@ -9,6 +9,7 @@ import { lang, t } from '../i18n';
 import { lineDiff, toYaml } from '../textdiff';
 import type { Policy } from './types';
 import { PolicyTokens } from './policy_tokens';
+import { EgressProposals } from '../components/egress';
 
 type Format = 'yaml' | 'json';
 interface VersionInfo {
@@ -253,6 +254,16 @@ export function Policies() {
         </form>
       )}
       {editing !== null && editing !== 'new' && <PolicyTokens policy={editing} />}
+      {editing !== null && editing !== 'new' && (
+        <EgressProposals
+          policy={editing}
+          onSaved={(p) => {
+            setEditing(p);
+            setText(docText(p.document, format));
+            setReload(reload + 1);
+          }}
+        />
+      )}
       {history !== null && <History policy={history} onClose={() => setHistory(null)} />}
     </section>
   );

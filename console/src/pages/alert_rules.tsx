@@ -1,0 +1,870 @@
+// Alert rules and channels (docs/alerts.md "Alert rules", "Channels"), and an alert's delivery log,
+// under the Alerts navigation entry: /alerts/rules, /alerts/channels, /alerts/<id>/deliveries.
+// Rules: the built-in defaults (shown first, their filter fixed) and the tenant's own; channels:
+// webhook, e-mail (SMTP) and syslog, whose secrets are write-only (the API answers `secret_set`).
+// Every API validation error is shown at the field it names.
+import { useEffect, useState } from 'preact/hooks';
+import { api, canWrite, me } from '../api';
+import { FieldError, errProps } from '../components/field';
+import { formError, otherError, splitList, type FormError } from '../fielderror';
+import { formatTime } from '../format';
+import { lang, t, type Key } from '../i18n';
+import { Link, route } from '../router';
+import type { Alert } from './alerts';
+
+export interface RuleFilter {
+  modules?: string[];
+  actions?: string[];
+  min_severity?: number;
+  rule_ids?: string[];
+  agents?: string[];
+  hostnames?: string[];
+  paths?: string[];
+  groups?: string[];
+}
+export interface AlertRule {
+  id: string;
+  name: string;
+  builtin: boolean;
+  enabled: boolean;
+  filter: RuleFilter;
+  window_s: number;
+  throttle: { max_alerts: number; period_s: number };
+  channels: string[];
+  updated_at: string | null;
+}
+export interface Channel {
+  id: string;
+  name: string;
+  kind: 'webhook' | 'email' | 'syslog';
+  enabled: boolean;
+  config: Record<string, unknown>;
+  consecutive_failures: number;
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+// The tabs of the Alerts area: links (each a URL), the current one marked with aria-current. Not a
+// second navigation landmark, so that the page keeps one `navigation` (the header's).
+export function AlertTabs({ current }: { current: 'alerts' | 'rules' | 'channels' }) {
+  const tabs = [
+    { id: 'alerts', href: '/alerts', key: 'nav.alerts' },
+    { id: 'rules', href: '/alerts/rules', key: 'rules.title' },
+    { id: 'channels', href: '/alerts/channels', key: 'channels.title' },
+  ] as const;
+  return (
+    <div class="tabs" data-testid="alert-tabs">
+      {tabs.map((x) => (
+        <Link href={x.href} class={x.id === current ? 'active' : ''} aria-current={x.id === current ? 'page' : undefined}>
+          {t(x.key)}
+        </Link>
+      ))}
+    </div>
+  );
+}
+
+// /alerts/<something>: which of the pages below.
+export function AlertSettings() {
+  const rest = route.value.path.slice('/alerts/'.length);
+  if (rest === 'rules') return <AlertRules />;
+  if (rest === 'channels') return <AlertChannels />;
+  const m = /^([^/]+)\/deliveries$/.exec(rest);
+  if (m) return <Deliveries alertId={decodeURIComponent(m[1])} />;
+  return (
+    <section>
+      <AlertTabs current="alerts" />
+      <p class="muted">{t('common.not_found')}</p>
+    </section>
+  );
+}
+
+function filterText(f: RuleFilter): string {
+  const parts: string[] = [];
+  const list = (k: keyof RuleFilter, key: Key) => {
+    const v = f[k];
+    if (Array.isArray(v) && v.length > 0) parts.push(`${t(key)}: ${v.join(', ')}`);
+  };
+  list('modules', 'rules.modules');
+  list('actions', 'rules.actions');
+  if (f.min_severity) parts.push(`${t('rules.min_severity')}: ${t(`severity.${f.min_severity}` as Key)}`);
+  list('rule_ids', 'rules.rule_ids');
+  list('hostnames', 'rules.hostnames');
+  list('agents', 'rules.agents');
+  list('paths', 'rules.paths');
+  list('groups', 'rules.groups');
+  return parts.length ? parts.join(' · ') : t('rules.every_event');
+}
+
+interface RuleForm {
+  name: string;
+  enabled: boolean;
+  modules: string;
+  actions: string;
+  min_severity: string;
+  rule_ids: string;
+  hostnames: string;
+  paths: string;
+  window_s: string;
+  max_alerts: string;
+  period_s: string;
+  channels: string[];
+}
+const emptyRule: RuleForm = {
+  name: '',
+  enabled: true,
+  modules: '',
+  actions: '',
+  min_severity: '0',
+  rule_ids: '',
+  hostnames: '',
+  paths: '',
+  window_s: '600',
+  max_alerts: '0',
+  period_s: '3600',
+  channels: [],
+};
+function ruleToForm(r: AlertRule): RuleForm {
+  const j = (v?: string[]) => (v ?? []).join(', ');
+  return {
+    name: r.name,
+    enabled: r.enabled,
+    modules: j(r.filter.modules),
+    actions: j(r.filter.actions),
+    min_severity: String(r.filter.min_severity ?? 0),
+    rule_ids: j(r.filter.rule_ids),
+    hostnames: j(r.filter.hostnames),
+    paths: j(r.filter.paths),
+    window_s: String(r.window_s),
+    max_alerts: String(r.throttle.max_alerts),
+    period_s: String(r.throttle.period_s),
+    channels: [...r.channels],
+  };
+}
+// A number as typed: sent as a number when it is one, else as typed so that the API names it.
+function num(s: string): number | string {
+  return /^-?\d+$/.test(s.trim()) ? Number(s.trim()) : s;
+}
+
+function AlertRules() {
+  const [rules, setRules] = useState<AlertRule[] | null>(null);
+  const [channels, setChannels] = useState<Channel[]>([]);
+  const [editing, setEditing] = useState<AlertRule | 'new' | null>(null);
+  const [form, setForm] = useState<RuleForm>(emptyRule);
+  const [err, setErr] = useState<FormError | null>(null);
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [reload, setReload] = useState(0);
+  useEffect(() => {
+    Promise.all([api<{ items: AlertRule[] }>('GET', '/alert-rules'), api<{ items: Channel[] }>('GET', '/alert-channels')])
+      .then(([r, c]) => {
+        setRules(r.items);
+        setChannels(c.items);
+      })
+      .catch((e) => setError(t('common.error', { message: String(e.message) })));
+  }, [reload]);
+  const writable = canWrite();
+  const channelName = (id: string) => channels.find((c) => c.id === id)?.name ?? id;
+  const open = (r: AlertRule | 'new') => {
+    setEditing(r);
+    setErr(null);
+    setNotice('');
+    setForm(r === 'new' ? emptyRule : ruleToForm(r));
+  };
+  const builtin = editing !== null && editing !== 'new' && editing.builtin;
+  const save = async () => {
+    setErr(null);
+    setNotice('');
+    const body: Record<string, unknown> = {
+      enabled: form.enabled,
+      // A built-in rule's 0 is the manager's alert window: left out, it stays so.
+      window_s: builtin && ['', '0'].includes(form.window_s.trim()) ? undefined : num(form.window_s),
+      throttle: { max_alerts: num(form.max_alerts), period_s: num(form.period_s) },
+      channels: form.channels,
+    };
+    if (!builtin) {
+      body.name = form.name;
+      const filter: Record<string, unknown> = {};
+      const lists = ['modules', 'actions', 'rule_ids', 'hostnames', 'paths'] as const;
+      for (const k of lists) {
+        const v = splitList(form[k]);
+        if (v.length) filter[k] = v;
+      }
+      if (form.min_severity !== '0') filter.min_severity = Number(form.min_severity);
+      body.filter = filter;
+    }
+    try {
+      const saved =
+        editing === 'new'
+          ? await api<AlertRule>('POST', '/alert-rules', body)
+          : await api<AlertRule>('PUT', `/alert-rules/${encodeURIComponent((editing as AlertRule).id)}`, body);
+      setNotice(t('rules.saved', { name: saved.name }));
+      setEditing(null);
+      setReload(reload + 1);
+    } catch (e) {
+      setErr(formError(e));
+    }
+  };
+  const run = async (f: () => Promise<void>, done: string) => {
+    setError('');
+    setNotice('');
+    try {
+      await f();
+      setNotice(done);
+      setReload(reload + 1);
+    } catch (e) {
+      setError(t('common.error', { message: String((e as Error).message) }));
+    }
+  };
+  const toggle = (r: AlertRule) =>
+    run(
+      () => api('PUT', `/alert-rules/${encodeURIComponent(r.id)}`, { ...(r.builtin ? {} : { name: r.name, filter: r.filter }), enabled: !r.enabled, window_s: r.window_s || undefined, throttle: r.throttle, channels: r.channels }),
+      t(r.enabled ? 'rules.disabled_notice' : 'rules.enabled_notice', { name: r.name }),
+    );
+  const set = (k: keyof RuleForm) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const text = (k: 'name' | 'modules' | 'actions' | 'rule_ids' | 'hostnames' | 'paths', field: string, label: Key, hint?: Key) => (
+    <label>
+      {t(label)}
+      <input name={k} value={form[k]} readOnly={!writable || builtin} onInput={set(k)} {...errProps(err, field, `rule-${k}`)} />
+      {hint && <span class="muted small">{t(hint)}</span>}
+      <FieldError err={err} name={field} id={`rule-${k}`} />
+    </label>
+  );
+  return (
+    <section>
+      <AlertTabs current="rules" />
+      <div class="title-row">
+        <h1>{t('rules.title')}</h1>
+        {writable && (
+          <button type="button" onClick={() => open('new')}>
+            {t('rules.new')}
+          </button>
+        )}
+      </div>
+      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
+      {error && <p role="alert" class="error">{error}</p>}
+      {notice && <p role="status" class="ok" data-testid="rules-notice">{notice}</p>}
+      {rules === null ? (
+        <p>{t('common.loading')}</p>
+      ) : (
+        <table data-testid="alert-rules">
+          <thead>
+            <tr>
+              <th scope="col">{t('common.name')}</th>
+              <th scope="col">{t('rules.filter')}</th>
+              <th scope="col">{t('rules.window')}</th>
+              <th scope="col">{t('rules.channels')}</th>
+              <th scope="col">{t('rules.state')}</th>
+              {writable && <th scope="col">{t('common.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {rules.map((r) => (
+              <tr data-rule={r.id}>
+                <td>
+                  <div>{r.name}</div>
+                  {r.builtin && <span class="badge info">{t('rules.builtin')}</span>}
+                </td>
+                <td class="subject">{filterText(r.filter)}</td>
+                <td>
+                  {r.window_s > 0 ? t('rules.window_value', { s: r.window_s }) : t('rules.window_default')}
+                  {r.throttle.max_alerts > 0 && <div class="muted small">{t('rules.throttle_value', { n: r.throttle.max_alerts, s: r.throttle.period_s })}</div>}
+                </td>
+                <td>{r.channels.length ? r.channels.map(channelName).join(', ') : <span class="muted">{t('rules.no_channels')}</span>}</td>
+                <td>{r.enabled ? t('rules.enabled') : t('rules.disabled')}</td>
+                {writable && (
+                  <td>
+                    <span class="buttons">
+                      <button type="button" class="link" onClick={() => open(r)}>
+                        {t('common.edit')}
+                      </button>
+                      <button type="button" class="link" onClick={() => void toggle(r)}>
+                        {r.enabled ? t('rules.disable') : t('rules.enable')}
+                      </button>
+                      {r.builtin ? (
+                        r.updated_at && (
+                          <button type="button" class="link" onClick={() => void run(() => api('DELETE', `/alert-rules/${encodeURIComponent(r.id)}`), t('rules.reset_notice', { name: r.name }))}>
+                            {t('rules.reset')}
+                          </button>
+                        )
+                      ) : (
+                        <button type="button" class="link" onClick={() => void run(() => api('DELETE', `/alert-rules/${encodeURIComponent(r.id)}`), t('rules.deleted', { name: r.name }))}>
+                          {t('common.delete')}
+                        </button>
+                      )}
+                    </span>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {editing !== null && (
+        <form
+          class="editor card"
+          data-testid="rule-form"
+          aria-label={editing === 'new' ? t('rules.new') : t('rules.edit', { name: form.name })}
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <h2>{editing === 'new' ? t('rules.new') : t('rules.edit', { name: form.name })}</h2>
+          {builtin && <p class="muted small">{t('rules.builtin_note')}</p>}
+          {text('name', 'name', 'common.name')}
+          <div class="grid2">
+            {text('modules', 'filter.modules', 'rules.modules', 'rules.list_hint')}
+            {text('actions', 'filter.actions', 'rules.actions', 'rules.list_hint')}
+            <label>
+              {t('rules.min_severity')}
+              <select name="min_severity" value={form.min_severity} disabled={builtin} onChange={set('min_severity')} {...errProps(err, 'filter.min_severity', 'rule-sev')}>
+                {[0, 1, 2, 3, 4].map((s) => (
+                  <option value={String(s)}>{s === 0 ? t('rules.any_severity') : t(`severity.${s}` as Key)}</option>
+                ))}
+              </select>
+              <FieldError err={err} name="filter.min_severity" id="rule-sev" />
+            </label>
+            {text('rule_ids', 'filter.rule_ids', 'rules.rule_ids', 'rules.list_hint')}
+            {text('hostnames', 'filter.hostnames', 'rules.hostnames', 'rules.pattern_hint')}
+            {text('paths', 'filter.paths', 'rules.paths', 'rules.pattern_hint')}
+          </div>
+          <div class="grid3">
+            <label>
+              {t('rules.window_s')}
+              <input name="window_s" inputMode="numeric" value={form.window_s} readOnly={!writable} onInput={set('window_s')} {...errProps(err, 'window_s', 'rule-window')} />
+              <FieldError err={err} name="window_s" id="rule-window" />
+            </label>
+            <label>
+              {t('rules.max_alerts')}
+              <input name="max_alerts" inputMode="numeric" value={form.max_alerts} readOnly={!writable} onInput={set('max_alerts')} {...errProps(err, 'throttle.max_alerts', 'rule-max')} />
+              <FieldError err={err} name="throttle.max_alerts" id="rule-max" />
+            </label>
+            <label>
+              {t('rules.period_s')}
+              <input name="period_s" inputMode="numeric" value={form.period_s} readOnly={!writable} onInput={set('period_s')} {...errProps(err, 'throttle.period_s', 'rule-period')} />
+              <FieldError err={err} name="throttle.period_s" id="rule-period" />
+            </label>
+          </div>
+          <fieldset class="checks" {...errProps(err, 'channels', 'rule-channels')}>
+            <legend>{t('rules.channels')}</legend>
+            {channels.length === 0 && <span class="muted small">{t('rules.no_channels_yet')}</span>}
+            {channels.map((c) => (
+              <label>
+                <input
+                  type="checkbox"
+                  checked={form.channels.includes(c.id)}
+                  onChange={() => setForm({ ...form, channels: form.channels.includes(c.id) ? form.channels.filter((x) => x !== c.id) : [...form.channels, c.id] })}
+                />{' '}
+                {c.name}
+              </label>
+            ))}
+            <FieldError err={err} name="channels" id="rule-channels" />
+          </fieldset>
+          <label class="row">
+            <input type="checkbox" name="enabled" checked={form.enabled} onChange={() => setForm({ ...form, enabled: !form.enabled })} /> {t('rules.enabled')}
+          </label>
+          {otherError(err, ['name', 'filter', 'window_s', 'throttle', 'channels']) && (
+            <p role="alert" class="error">
+              {otherError(err, ['name', 'filter', 'window_s', 'throttle', 'channels'])}
+            </p>
+          )}
+          {err && <p role="alert" class="sr-only">{err.message}</p>}
+          <div class="buttons">
+            {writable && <button type="submit">{t('common.save')}</button>}
+            <button type="button" onClick={() => setEditing(null)}>
+              {t('common.cancel')}
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}
+
+interface ChannelForm {
+  name: string;
+  kind: Channel['kind'];
+  enabled: boolean;
+  url: string;
+  format: string;
+  secret: string;
+  starttls: boolean;
+  username: string;
+  password: string;
+  from: string;
+  recipients: string; // "address language" a line
+  transport: string;
+  host: string;
+  port: string;
+  ca_pem: string;
+}
+const emptyChannel: ChannelForm = {
+  name: '',
+  kind: 'webhook',
+  enabled: true,
+  url: '',
+  format: 'json',
+  secret: '',
+  starttls: true,
+  username: '',
+  password: '',
+  from: '',
+  recipients: '',
+  transport: 'tcp',
+  host: '',
+  port: '514',
+  ca_pem: '',
+};
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
+}
+function channelToForm(c: Channel): ChannelForm {
+  const k = c.config;
+  const recips = Array.isArray(k.recipients) ? (k.recipients as Array<{ address?: unknown; language?: unknown }>) : [];
+  return {
+    ...emptyChannel,
+    name: c.name,
+    kind: c.kind,
+    enabled: c.enabled,
+    url: str(k.url),
+    format: str(k.format) || 'json',
+    starttls: k.starttls !== false,
+    username: str(k.username),
+    from: str(k.from),
+    recipients: recips.map((r) => `${str(r.address)} ${str(r.language) || 'en'}`).join('\n'),
+    transport: str(k.transport) || 'tcp',
+    host: str(k.host),
+    port: str(k.port) || '514',
+    ca_pem: str(k.ca_pem),
+  };
+}
+function formToConfig(f: ChannelForm): Record<string, unknown> {
+  const c: Record<string, unknown> = {};
+  if (f.kind === 'webhook') {
+    c.url = f.url;
+    c.format = f.format;
+    if (f.secret) c.secret = f.secret;
+  } else if (f.kind === 'email') {
+    c.url = f.url;
+    c.starttls = f.starttls;
+    if (f.username) c.username = f.username;
+    if (f.password) c.password = f.password;
+    c.from = f.from;
+    c.recipients = f.recipients
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [address, language] = l.split(/\s+/);
+        return language ? { address, language } : { address };
+      });
+  } else {
+    c.transport = f.transport;
+    c.host = f.host;
+    c.port = num(f.port);
+  }
+  if (f.ca_pem.trim()) c.ca_pem = f.ca_pem;
+  return c;
+}
+function target(c: Channel): string {
+  const k = c.config;
+  if (c.kind === 'syslog') return `${str(k.transport)}://${str(k.host)}:${str(k.port)}`;
+  if (c.kind === 'email') {
+    const r = Array.isArray(k.recipients) ? (k.recipients as Array<{ address?: unknown }>).map((x) => str(x.address)) : [];
+    return `${str(k.url)} → ${r.join(', ')}`;
+  }
+  return str(k.url);
+}
+
+function AlertChannels() {
+  const [channels, setChannels] = useState<Channel[] | null>(null);
+  const [latest, setLatest] = useState<Alert | null>(null);
+  const [editing, setEditing] = useState<Channel | 'new' | null>(null);
+  const [form, setForm] = useState<ChannelForm>(emptyChannel);
+  const [err, setErr] = useState<FormError | null>(null);
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [sent, setSent] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+  useEffect(() => {
+    Promise.all([api<{ items: Channel[] }>('GET', '/alert-channels'), api<{ items: Alert[] }>('GET', '/alerts?limit=1')])
+      .then(([c, a]) => {
+        setChannels(c.items);
+        setLatest(a.items[0] ?? null);
+      })
+      .catch((e) => setError(t('common.error', { message: String(e.message) })));
+  }, [reload]);
+  const writable = canWrite();
+  const open = (c: Channel | 'new') => {
+    setEditing(c);
+    setErr(null);
+    setNotice('');
+    setSent(null);
+    setForm(c === 'new' ? emptyChannel : channelToForm(c));
+  };
+  const save = async () => {
+    setErr(null);
+    setNotice('');
+    const body: Record<string, unknown> = { name: form.name, enabled: form.enabled, config: formToConfig(form) };
+    try {
+      const saved =
+        editing === 'new'
+          ? await api<Channel>('POST', '/alert-channels', { ...body, kind: form.kind })
+          : await api<Channel>('PUT', `/alert-channels/${encodeURIComponent((editing as Channel).id)}`, body);
+      setNotice(t('channels.saved', { name: saved.name }));
+      setEditing(null);
+      setReload(reload + 1);
+    } catch (e) {
+      setErr(formError(e));
+    }
+  };
+  const run = async (f: () => Promise<void>) => {
+    setError('');
+    setNotice('');
+    setSent(null);
+    try {
+      await f();
+    } catch (e) {
+      setError(t('common.error', { message: String((e as Error).message) }));
+    }
+  };
+  const sendTest = (c: Channel) =>
+    run(async () => {
+      if (!latest) return;
+      await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: latest.id });
+      setNotice(t('channels.test_queued', { name: c.name, alert: latest.title }));
+      setSent(latest.id);
+    });
+  const remove = (c: Channel) =>
+    run(async () => {
+      await api('DELETE', `/alert-channels/${encodeURIComponent(c.id)}`);
+      setNotice(t('channels.deleted', { name: c.name }));
+      setReload(reload + 1);
+    });
+  const set = (k: keyof ChannelForm) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const input = (k: 'name' | 'url' | 'username' | 'from' | 'host' | 'port', field: string, label: Key, hint?: Key) => (
+    <label>
+      {t(label)}
+      <input name={k} value={form[k]} readOnly={!writable} onInput={set(k)} {...errProps(err, field, `ch-${k}`)} />
+      {hint && <span class="muted small">{t(hint)}</span>}
+      <FieldError err={err} name={field} id={`ch-${k}`} />
+    </label>
+  );
+  const secretSet = editing !== null && editing !== 'new' && (editing.config.secret_set === true || editing.config.password_set === true);
+  const secret = (k: 'secret' | 'password', label: Key) => (
+    <label>
+      {t(label)}
+      <input
+        type="password"
+        name={k}
+        autoComplete="new-password"
+        value={form[k]}
+        readOnly={!writable}
+        placeholder={secretSet ? t('channels.secret_keep') : ''}
+        onInput={set(k)}
+        {...errProps(err, `config.${k}`, `ch-${k}`)}
+      />
+      <span class="muted small" data-testid={`${k}-state`}>
+        {secretSet ? t('channels.secret_is_set') : t('channels.secret_not_set')}
+      </span>
+      <FieldError err={err} name={`config.${k}`} id={`ch-${k}`} />
+    </label>
+  );
+  return (
+    <section>
+      <AlertTabs current="channels" />
+      <div class="title-row">
+        <h1>{t('channels.title')}</h1>
+        {writable && (
+          <button type="button" onClick={() => open('new')}>
+            {t('channels.new')}
+          </button>
+        )}
+      </div>
+      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
+      {error && <p role="alert" class="error">{error}</p>}
+      {notice && (
+        <p role="status" class="ok" data-testid="channels-notice">
+          {notice}{' '}
+          {sent && <Link href={`/alerts/${encodeURIComponent(sent)}/deliveries`}>{t('deliveries.open')}</Link>}
+        </p>
+      )}
+      {channels === null ? (
+        <p>{t('common.loading')}</p>
+      ) : channels.length === 0 ? (
+        <p class="muted" data-testid="channels-empty">{t('channels.none')}</p>
+      ) : (
+        <table data-testid="alert-channels">
+          <thead>
+            <tr>
+              <th scope="col">{t('common.name')}</th>
+              <th scope="col">{t('channels.kind')}</th>
+              <th scope="col">{t('channels.target')}</th>
+              <th scope="col">{t('channels.health')}</th>
+              <th scope="col">{t('rules.state')}</th>
+              {writable && <th scope="col">{t('common.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {channels.map((c) => (
+              <tr data-channel={c.id}>
+                <td>{c.name}</td>
+                <td>{t(`channels.kind.${c.kind}` as Key)}</td>
+                <td class="subject">{target(c)}</td>
+                <td>
+                  {c.consecutive_failures > 0 ? (
+                    <span class="badge warn">{t('channels.failing', { n: c.consecutive_failures, t: formatTime(c.failing_since, lang.value) })}</span>
+                  ) : (
+                    <span class="badge ok">{t('channels.ok')}</span>
+                  )}
+                </td>
+                <td>{c.enabled ? t('rules.enabled') : t('rules.disabled')}</td>
+                {writable && (
+                  <td>
+                    <span class="buttons">
+                      <button type="button" class="link" onClick={() => open(c)}>
+                        {t('common.edit')}
+                      </button>
+                      <button type="button" class="link" disabled={!latest} title={latest ? undefined : t('channels.test_no_alert')} onClick={() => void sendTest(c)}>
+                        {t('channels.test')}
+                      </button>
+                      <button type="button" class="link" onClick={() => void remove(c)}>
+                        {t('common.delete')}
+                      </button>
+                    </span>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {writable && !latest && channels !== null && channels.length > 0 && <p class="muted small">{t('channels.test_no_alert')}</p>}
+      {editing !== null && (
+        <form
+          class="editor card"
+          data-testid="channel-form"
+          aria-label={editing === 'new' ? t('channels.new') : t('channels.edit', { name: form.name })}
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <h2>{editing === 'new' ? t('channels.new') : t('channels.edit', { name: form.name })}</h2>
+          {input('name', 'name', 'common.name')}
+          <label>
+            {t('channels.kind')}
+            <select name="kind" value={form.kind} disabled={editing !== 'new'} onChange={(e) => setForm({ ...form, kind: (e.target as HTMLSelectElement).value as Channel['kind'] })}>
+              {(['webhook', 'email', 'syslog'] as const).map((k) => (
+                <option value={k}>{t(`channels.kind.${k}` as Key)}</option>
+              ))}
+            </select>
+          </label>
+          {form.kind === 'webhook' && (
+            <div class="grid2">
+              {input('url', 'config.url', 'channels.url', 'channels.url_hint_webhook')}
+              <label>
+                {t('channels.format')}
+                <select name="format" value={form.format} onChange={set('format')}>
+                  <option value="json">JSON</option>
+                  <option value="slack">Slack</option>
+                  <option value="teams">Teams</option>
+                </select>
+              </label>
+              {secret('secret', 'channels.secret')}
+            </div>
+          )}
+          {form.kind === 'email' && (
+            <div class="grid2">
+              {input('url', 'config.url', 'channels.smtp_url', 'channels.url_hint_smtp')}
+              <label class="row">
+                <input type="checkbox" name="starttls" checked={form.starttls} onChange={() => setForm({ ...form, starttls: !form.starttls })} /> {t('channels.starttls')}
+              </label>
+              {input('username', 'config.username', 'channels.username')}
+              {secret('password', 'channels.password')}
+              {input('from', 'config.from', 'channels.from')}
+              <label>
+                {t('channels.recipients')}
+                <textarea name="recipients" rows={3} value={form.recipients} readOnly={!writable} onInput={set('recipients')} {...errProps(err, 'config.recipients', 'ch-recipients')} />
+                <span class="muted small">{t('channels.recipients_hint')}</span>
+                <FieldError err={err} name="config.recipients" id="ch-recipients" />
+              </label>
+            </div>
+          )}
+          {form.kind === 'syslog' && (
+            <div class="grid3">
+              <label>
+                {t('channels.transport')}
+                <select name="transport" value={form.transport} onChange={set('transport')}>
+                  <option value="udp">UDP</option>
+                  <option value="tcp">TCP</option>
+                  <option value="tls">TLS</option>
+                </select>
+              </label>
+              {input('host', 'config.host', 'channels.host')}
+              {input('port', 'config.port', 'channels.port')}
+            </div>
+          )}
+          {form.kind !== 'syslog' || form.transport === 'tls' ? (
+            <label>
+              {t('channels.ca_pem')}
+              <textarea name="ca_pem" rows={2} value={form.ca_pem} readOnly={!writable} onInput={set('ca_pem')} {...errProps(err, 'config.ca_pem', 'ch-ca')} />
+              <FieldError err={err} name="config.ca_pem" id="ch-ca" />
+            </label>
+          ) : null}
+          <label class="row">
+            <input type="checkbox" name="enabled" checked={form.enabled} onChange={() => setForm({ ...form, enabled: !form.enabled })} /> {t('rules.enabled')}
+          </label>
+          {otherError(err, ['name', 'config.url', 'config.secret', 'config.password', 'config.username', 'config.from', 'config.recipients', 'config.host', 'config.port', 'config.ca_pem']) && (
+            <p role="alert" class="error">
+              {otherError(err, ['name', 'config.url', 'config.secret', 'config.password', 'config.username', 'config.from', 'config.recipients', 'config.host', 'config.port', 'config.ca_pem'])}
+            </p>
+          )}
+          {err && <p role="alert" class="sr-only">{err.message}</p>}
+          <div class="buttons">
+            {writable && <button type="submit">{t('common.save')}</button>}
+            <button type="button" onClick={() => setEditing(null)}>
+              {t('common.cancel')}
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}
+
+interface Delivery {
+  id: string;
+  channel_id: string;
+  rule_id: string;
+  state: string;
+  attempts: number;
+  created_at: string;
+  next_attempt_at: string | null;
+  sent_at: string | null;
+  last_error: string;
+  log: Array<{ attempt: number; at: string; ok: boolean; duration_ms: number; detail: string }>;
+}
+
+function Deliveries({ alertId }: { alertId: string }) {
+  const [alert, setAlert] = useState<Alert | null>(null);
+  const [items, setItems] = useState<Delivery[] | null>(null);
+  const [channels, setChannels] = useState<Channel[]>([]);
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [resendTo, setResendTo] = useState('');
+  const [reload, setReload] = useState(0);
+  const writable = canWrite();
+  // Sends this alert to a channel again (or for the first time): POST /alert-channels/{id}/notify.
+  const resend = async () => {
+    setError('');
+    setNotice('');
+    const c = channels.find((x) => x.id === resendTo);
+    if (!c) return;
+    try {
+      await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: alertId });
+      setNotice(t('deliveries.resent', { name: c.name }));
+      setReload(reload + 1);
+    } catch (e) {
+      setError(t('common.error', { message: String((e as Error).message) }));
+    }
+  };
+  useEffect(() => {
+    const id = encodeURIComponent(alertId);
+    Promise.all([api<Alert>('GET', `/alerts/${id}`), api<{ items: Delivery[] }>('GET', `/alerts/${id}/deliveries`), api<{ items: Channel[] }>('GET', '/alert-channels')])
+      .then(([a, d, c]) => {
+        setAlert(a);
+        setItems(d.items);
+        setChannels(c.items);
+      })
+      .catch((e) => setError(e.status === 404 ? t('deliveries.not_found') : t('common.error', { message: String(e.message) })));
+  }, [alertId, reload]);
+  const channelName = (id: string) => channels.find((c) => c.id === id)?.name ?? id;
+  return (
+    <section>
+      <AlertTabs current="alerts" />
+      <h1>{t('deliveries.title')}</h1>
+      {error && <p role="alert" class="error">{error}</p>}
+      {alert && (
+        <p data-testid="delivery-alert">
+          <strong>{alert.title}</strong> <span class="muted small">{alert.rule_key}</span> · {t('alerts.count')}: {alert.count} · {formatTime(alert.last_seen, lang.value)}
+        </p>
+      )}
+      <div class="toolbar">
+        <button type="button" onClick={() => setReload(reload + 1)}>
+          {t('deliveries.refresh')}
+        </button>
+        {writable && alert && channels.length > 0 && (
+          <form
+            class="inline"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void resend();
+            }}
+          >
+            <label>
+              {t('deliveries.resend_to')}
+              <select name="channel" value={resendTo} onChange={(e) => setResendTo((e.target as HTMLSelectElement).value)}>
+                <option value="">—</option>
+                {channels.map((c) => (
+                  <option value={c.id}>{c.name}</option>
+                ))}
+              </select>
+            </label>
+            <button type="submit" disabled={!resendTo}>
+              {t('deliveries.resend')}
+            </button>
+          </form>
+        )}
+      </div>
+      {notice && <p role="status" class="ok" data-testid="deliveries-notice">{notice}</p>}
+      {items === null ? (
+        !error && <p>{t('common.loading')}</p>
+      ) : items.length === 0 ? (
+        <p class="muted" data-testid="deliveries-empty">{t('deliveries.none')}</p>
+      ) : (
+        <table data-testid="deliveries">
+          <thead>
+            <tr>
+              <th scope="col">{t('deliveries.channel')}</th>
+              <th scope="col">{t('deliveries.rule')}</th>
+              <th scope="col">{t('rules.state')}</th>
+              <th scope="col">{t('deliveries.attempts')}</th>
+              <th scope="col">{t('deliveries.log')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((d) => (
+              <tr data-delivery={d.id}>
+                <td>{channelName(d.channel_id)}</td>
+                <td>{d.rule_id === 'manual' ? t('deliveries.manual') : d.rule_id}</td>
+                <td>
+                  <div data-testid="delivery-state">{t(`deliveries.state.${d.state}` as Key) || d.state}</div>
+                  <div class="muted small">{t('deliveries.queued_at', { t: formatTime(d.created_at, lang.value) })}</div>
+                  {d.sent_at && <div class="muted small">{t('deliveries.sent_at', { t: formatTime(d.sent_at, lang.value) })}</div>}
+                  {d.next_attempt_at && <div class="muted small">{t('deliveries.next_at', { t: formatTime(d.next_attempt_at, lang.value) })}</div>}
+                  {d.last_error && <div class="error small">{d.last_error}</div>}
+                </td>
+                <td>{d.attempts}</td>
+                <td>
+                  {d.log.length === 0 ? (
+                    <span class="muted">{t('deliveries.no_attempts')}</span>
+                  ) : (
+                    <ol class="attempts">
+                      {d.log.map((a) => (
+                        <li>
+                          {formatTime(a.at, lang.value)} · {a.ok ? t('deliveries.ok') : t('deliveries.failed')} · {a.duration_ms} ms · <span class="subject">{a.detail}</span>
+                        </li>
+                      ))}
+                    </ol>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
