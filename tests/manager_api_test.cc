@@ -636,6 +636,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/alert-rules/{id}", b_rule},
       {"/api/v1/alert-channels/{id}", b_channel},
       {"/api/v1/alert-channels/{id}/notify", b_channel},
+      {"/api/v1/policies/{id}/egress-proposals", b_policy},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
