@@ -70,7 +70,13 @@ Status CheckFileName(std::string_view kind, std::string_view name) {
 std::string SerializeManifest(const Manifest& m) {
   json files = json::array();
   for (const auto& f : m.files) {
-    files.push_back({{"name", f.name}, {"sha256", f.sha256}, {"size", f.size}});
+    json e = {{"name", f.name}, {"sha256", f.sha256}, {"size", f.size}};
+    if (f.delta) {
+      e["delta"] = {{"from_sha256", f.delta->from_sha256},
+                    {"sha256", f.delta->sha256},
+                    {"size", f.delta->size}};
+    }
+    files.push_back(std::move(e));
   }
   json doc = {{"format", std::string(kManifestFormat)},
               {"kind", m.kind},
@@ -136,6 +142,22 @@ Result<Manifest> ParseManifest(std::string_view text) {
       return InvalidArgument(fmt::format("{}size: not an integer 0..4 GiB", where));
     }
     e.size = size->get<uint64_t>();
+    if (auto d = f.find("delta"); d != f.end()) {
+      if (!d->is_object()) return InvalidArgument(fmt::format("{}delta: not an object", where));
+      Delta delta;
+      WARD_ASSIGN_OR_RETURN(delta.from_sha256, str(*d, "from_sha256", where + "delta."));
+      WARD_ASSIGN_OR_RETURN(delta.sha256, str(*d, "sha256", where + "delta."));
+      if (!IsLowerHex(delta.from_sha256, 64) || !IsLowerHex(delta.sha256, 64)) {
+        return InvalidArgument(fmt::format("{}delta: sha256s are 64 lowercase hex digits", where));
+      }
+      auto dsize = d->find("size");
+      if (dsize == d->end() || !dsize->is_number_unsigned() ||
+          dsize->get<uint64_t>() > kMaxFileBytes) {
+        return InvalidArgument(fmt::format("{}delta.size: not an integer 0..4 GiB", where));
+      }
+      delta.size = dsize->get<uint64_t>();
+      e.delta = std::move(delta);
+    }
     m.files.push_back(std::move(e));
   }
   return m;

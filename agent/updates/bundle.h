@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,10 +38,20 @@ inline constexpr uint64_t kMaxFileBytes = uint64_t{4} << 30;
 // why (path separators, "..", leading dot, characters, length, extension).
 Status CheckFileName(std::string_view kind, std::string_view name);
 
+// An incremental form of a file (docs/updates.md, "Incremental ClamAV updates"): a ClamAV
+// .cdiff that turns the file whose SHA-256 is `from_sha256` (a version before) into this one.
+struct Delta {
+  std::string from_sha256;  // the file it applies to
+  std::string sha256;       // the .cdiff itself
+  uint64_t size = 0;
+  auto operator<=>(const Delta&) const = default;
+};
+
 struct FileEntry {
   std::string name;
   std::string sha256;  // 64 lowercase hex digits
   uint64_t size = 0;
+  std::optional<Delta> delta;  // ClamAV .cld/.cud only
 };
 
 struct Manifest {
@@ -53,8 +64,8 @@ struct Manifest {
 // The manifest's canonical JSON text (what is signed).
 std::string SerializeManifest(const Manifest& m);
 // Parses and validates a manifest: format, kind, version ≥ 1, every name (CheckFileName), no
-// duplicate names, sha256 as 64 lowercase hex digits, sizes within kMaxFileBytes, at most
-// kMaxFiles files. Errors name the field ("files[2].name: ...").
+// duplicate names, sha256 (and a delta's) as 64 lowercase hex digits, sizes within kMaxFileBytes,
+// at most kMaxFiles files. Errors name the field ("files[2].name: ...").
 Result<Manifest> ParseManifest(std::string_view text);
 
 // ---- Ed25519 ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ Manifest OneFile() {
   m.kind = "clamav";
   m.version = 3;
   m.created = "2026-12-07T12:00:00Z";
-  m.files.push_back({"daily.hdb", std::string(64, 'a'), 68});
+  m.files.push_back({"daily.hdb", std::string(64, 'a'), 68, std::nullopt});
   return m;
 }
 

@@ -5,6 +5,11 @@
 // points <kind>/current at it (a symbolic link replaced atomically with rename(2)). A failure at
 // any step leaves the version in force untouched and removes what was staged.
 //
+// A file with a delta (a ClamAV cdiff, agent/updates/cdiff.h) whose `from_sha256` the version in
+// force holds is made by fetching the cdiff, applying it in memory to the held file and writing
+// the canonical container; it must come out with the manifest's size and SHA-256 exactly. Any
+// failure (fetch, a hash, a script that does not apply, another result) falls back to fetching
+// the whole file and is listed in StageReport::delta_fallbacks.
 // File names come from the network: each is checked again here (CheckFileName) and written with
 // O_EXCL|O_NOFOLLOW inside the staging directory, so nothing is ever written outside
 // <state_dir>/updates.
@@ -17,6 +22,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/updates/bundle.h"
 #include "common/status.h"
@@ -31,8 +37,12 @@ using FormatCheck = std::function<Status(std::string_view kind, const std::files
 struct StageReport {
   std::filesystem::path dir;  // <root>/<kind>/v<version>
   int files_fetched = 0;
-  int files_reused = 0;  // held already (same SHA-256 in the version in force)
+  int files_reused = 0;   // held already (same SHA-256 in the version in force)
+  int files_patched = 0;  // made from a held file and a fetched ClamAV cdiff (FileEntry::delta)
   uint64_t bytes_fetched = 0;
+  uint64_t bytes_patched = 0;  // the size of the files made from cdiffs (what they saved)
+  // Cdiffs that could not be used ("daily.cld: <why>"); each of those files was fetched whole.
+  std::vector<std::string> delta_fallbacks;
 };
 
 class Installer {

@@ -61,7 +61,7 @@ class FakeManager {
     Manifest m{kind, version, "2026-12-07T12:00:00Z", {}};
     for (const auto& [name, bytes] : files) {
       std::string sha = DigestHex(Sha256::Of(bytes));
-      m.files.push_back({name, sha, bytes.size()});
+      m.files.push_back({name, sha, bytes.size(), std::nullopt});
       blobs_[sha] = bytes;
     }
     SignedManifest s{SerializeManifest(m), ""};
@@ -224,7 +224,7 @@ TEST(UpdateInstaller, ATruncatedFileIsRefusedAndTheVersionInForceStays) {
 TEST(UpdateInstaller, HostileNamesNeverWriteOutsideTheStateDir) {
   test::TempDir tmp;
   Installer inst(tmp.path() / "state");
-  Manifest m{"clamav", 1, "x", {{"../../escape.hdb", std::string(64, 'a'), 1}}};
+  Manifest m{"clamav", 1, "x", {{"../../escape.hdb", std::string(64, 'a'), 1, std::nullopt}}};
   auto r = inst.Stage(
       m, [](const FileEntry&) -> Result<std::string> { return std::string("x"); }, nullptr);
   ASSERT_FALSE(r.has_value());

@@ -134,6 +134,15 @@ Status UpdateSync::ApplyOne(const PublicKey& key, const std::string& kind, int64
   };
   auto staged = installer_.Stage(m, fetch, check_);
   if (!staged) return staged.error();
+  for (const std::string& why : staged->delta_fallbacks) {
+    // The whole file was fetched instead: the update goes on, the operator learns why.
+    Event e = Event::Make(clock_, "ward", "change", "update_delta_refused", Severity::kMedium);
+    e.Set("ward.update.kind", kind);
+    e.Set("ward.update.version", version);
+    e.Set("error.message", why);
+    spdlog::warn("update {} v{}: cdiff not used, whole file fetched: {}", kind, version, why);
+    events_.Emit(std::move(e));
+  }
   retry = false;
   WARD_ASSIGN_OR_RETURN(int64_t previous, installer_.Activate(kind, version));
   Status reloaded = reload_ ? reload_(kind) : Status::Ok();
@@ -147,13 +156,15 @@ Status UpdateSync::ApplyOne(const PublicKey& key, const std::string& kind, int64
     return reloaded.WithContext("the modules could not load it; the previous version stays");
   }
   installer_.Prune(kind, previous);
-  spdlog::info("update {} v{} applied ({} files fetched, {} bytes; {} reused)", kind, version,
-               staged->files_fetched, staged->bytes_fetched, staged->files_reused);
+  spdlog::info("update {} v{} applied ({} files fetched, {} from cdiffs, {} bytes; {} reused)",
+               kind, version, staged->files_fetched, staged->files_patched, staged->bytes_fetched,
+               staged->files_reused);
   {
     std::lock_guard lock(mu_);
     status_[kind] = {{"version", version},
                      {"applied_at", FormatTimestamp(clock_.Now())},
                      {"files_fetched", staged->files_fetched},
+                     {"files_patched", staged->files_patched},
                      {"bytes_fetched", staged->bytes_fetched}};
   }
   return Status::Ok();

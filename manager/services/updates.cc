@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "agent/updates/cdiff.h"
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -55,6 +56,20 @@ std::string TempName(const fs::path& dir) {
   std::string n = ".tmp-";
   for (uint8_t b : r) n += fmt::format("{:02x}", b);
   return (dir / n).string();
+}
+
+// The part of a file name before its extension ("daily.cld" -> "daily").
+std::string_view Stem(std::string_view name) { return name.substr(0, name.rfind('.')); }
+
+// The canonical form of a ClamAV .cld/.cud (agent/updates/cdiff.h), or nullopt when `bytes` is
+// not one that parses (it is then published as it is, and never gets a delta).
+std::optional<std::string> CanonicalContainer(std::string_view name, std::string_view bytes) {
+  if (!updates::cdiff::IsRewritableContainer(name)) return std::nullopt;
+  auto db = updates::cdiff::ReadDatabase(bytes);
+  if (!db) return std::nullopt;
+  auto out = updates::cdiff::WriteCanonical(db->files);
+  if (!out) return std::nullopt;
+  return std::move(*out);
 }
 
 bool IsSha256Hex(std::string_view s) {
@@ -201,9 +216,18 @@ Result<UpdateBundle> UpdateRepository::Publish(
     }
   }
   std::vector<updates::FileEntry> entries;
+  // ClamAV .cld/.cud are published in canonical form, so that an agent applying a cdiff writes
+  // the very same bytes (docs/updates.md, "Incremental ClamAV updates").
+  std::map<std::string, std::string> canonical;
   for (const auto& [name, bytes] : files) {
-    updates::FileEntry e{name, "", bytes.size()};
-    WARD_RETURN_IF_ERROR(StoreBlob(bytes, &e.sha256));
+    std::string_view published = bytes;
+    if (kind == "clamav") {
+      if (auto c = CanonicalContainer(name, bytes)) published = canonical[name] = std::move(*c);
+    }
+    updates::FileEntry e;
+    e.name = name;
+    e.size = published.size();
+    WARD_RETURN_IF_ERROR(StoreBlob(published, &e.sha256));
     entries.push_back(std::move(e));
   }
   std::lock_guard lock(mu_);
@@ -212,6 +236,15 @@ Result<UpdateBundle> UpdateRepository::Publish(
   m.kind = std::string(kind);
   auto& versions = kinds_[m.kind].versions;
   if (!replace_all && !versions.empty()) m.files = versions.rbegin()->second.manifest.files;
+  for (auto& f : m.files) f.delta.reset();  // deltas lead from the version before only
+  if (!versions.empty()) {
+    const auto& previous = versions.rbegin()->second.manifest.files;
+    for (auto& e : entries) {
+      if (auto c = canonical.find(e.name); c != canonical.end()) {
+        e.delta = MakeDelta(previous, e, c->second);
+      }
+    }
+  }
   for (auto& e : entries) {
     auto it = std::find_if(m.files.begin(), m.files.end(),
                            [&](const updates::FileEntry& f) { return f.name == e.name; });
@@ -225,6 +258,41 @@ Result<UpdateBundle> UpdateRepository::Publish(
             [](const auto& a, const auto& b) { return a.name < b.name; });
   if (m.files.size() > updates::kMaxFiles) return InvalidArgument("too many files in one bundle");
   return Commit(std::move(m), now);
+}
+
+std::optional<updates::Delta> UpdateRepository::MakeDelta(
+    const std::vector<updates::FileEntry>& previous, const updates::FileEntry& entry,
+    std::string_view bytes) {
+  // The file of the version before with the same stem ("daily.cvd" before "daily.cld").
+  auto from = std::find_if(previous.begin(), previous.end(), [&](const updates::FileEntry& f) {
+    return updates::cdiff::IsContainer(f.name) && Stem(f.name) == Stem(entry.name);
+  });
+  if (from == previous.end() || from->sha256 == entry.sha256) return std::nullopt;
+  auto old_bytes = ReadWhole(dir_ / "blobs" / from->sha256, updates::kMaxFileBytes);
+  if (!old_bytes) return std::nullopt;
+  auto old_db = updates::cdiff::ReadDatabase(*old_bytes);
+  auto new_db = updates::cdiff::ReadDatabase(bytes);
+  if (!old_db || !new_db) return std::nullopt;
+  auto script = updates::cdiff::MakeScript(old_db->files, new_db->files);
+  if (!script) {
+    spdlog::info("update bundle clamav: no cdiff for {}: {}", entry.name, script.error().message());
+    return std::nullopt;
+  }
+  // Offered only when applying it as an agent does gives the published bytes exactly.
+  std::string cdiff =
+      updates::cdiff::WriteCdiff(*script, updates::cdiff::HeaderVersion(new_db->header));
+  auto applied = updates::cdiff::ScriptOf(cdiff);
+  std::map<std::string, std::string> files = old_db->files;
+  if (!applied || !updates::cdiff::ApplyScript(*applied, files).ok()) return std::nullopt;
+  auto rebuilt = updates::cdiff::WriteCanonical(files);
+  if (!rebuilt || *rebuilt != bytes || cdiff.size() >= bytes.size()) return std::nullopt;
+  updates::Delta d;
+  d.from_sha256 = from->sha256;
+  d.size = cdiff.size();
+  if (!StoreBlob(cdiff, &d.sha256).ok()) return std::nullopt;
+  spdlog::info("update bundle clamav: {} as a cdiff of {} bytes (whole file {} bytes)", entry.name,
+               cdiff.size(), bytes.size());
+  return d;
 }
 
 Result<std::optional<UpdateBundle>> UpdateRepository::ImportDirectory(
@@ -263,8 +331,12 @@ Result<std::optional<UpdateBundle>> UpdateRepository::ImportDirectory(
   for (size_t i = 0; same && i < files.size(); ++i) {
     auto it = std::find_if(latest.begin(), latest.end(),
                            [&](const auto& f) { return f.name == files[i].first; });
-    same = it != latest.end() && it->size == files[i].second.size() &&
-           it->sha256 == DigestHex(Sha256::Of(files[i].second));
+    // A .cld/.cud is compared in the form it is published in (canonical).
+    std::optional<std::string> c;
+    if (kind == "clamav") c = CanonicalContainer(files[i].first, files[i].second);
+    const std::string& published = c ? *c : files[i].second;
+    same = it != latest.end() && it->size == published.size() &&
+           it->sha256 == DigestHex(Sha256::Of(published));
   }
   if (same) return std::optional<UpdateBundle>();
   WARD_ASSIGN_OR_RETURN(UpdateBundle b, Publish(kind, files, true, now));
@@ -277,7 +349,9 @@ Result<fs::path> UpdateRepository::FilePath(std::string_view kind, std::string_v
   Refresh(kind);
   for (const auto& [v, b] : kinds_[std::string(kind)].versions) {
     for (const auto& f : b.manifest.files) {
-      if (f.sha256 == sha256) return dir_ / "blobs" / std::string(sha256);
+      if (f.sha256 == sha256 || (f.delta && f.delta->sha256 == sha256)) {
+        return dir_ / "blobs" / std::string(sha256);
+      }
     }
   }
   return NotFound("no such file");

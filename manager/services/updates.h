@@ -9,6 +9,9 @@
 //                             fsynced and renamed: a reader never sees half a file)
 //   <kind>/<version>.json     the signed manifest {"manifest": "...", "signature": "..."};
 //                             created with link(2), so two nodes never make the same version
+// ClamAV .cld/.cud files are stored in canonical form (agent/updates/cdiff.h), and a new one
+// whose version before held a .cvd/.cld/.cud of the same stem also gets a cdiff from it
+// (FileEntry::delta), offered only when applying it reproduces the published bytes.
 // A new version starts from the latest one's files (Publish adds or replaces files, or replaces
 // the set; ImportDirectory mirrors a directory such as the one freshclam maintains, and makes a
 // version only when something changed).
@@ -71,6 +74,10 @@ class UpdateRepository {
   void Refresh(std::string_view kind);
   Result<UpdateBundle> Commit(updates::Manifest m, std::chrono::system_clock::time_point now);
   Status StoreBlob(std::string_view bytes, std::string* sha256);
+  // A cdiff from the file of `previous` with entry's stem to `bytes` (canonical), stored as a
+  // blob; nullopt when none can be made that reproduces `bytes` exactly.
+  std::optional<updates::Delta> MakeDelta(const std::vector<updates::FileEntry>& previous,
+                                          const updates::FileEntry& entry, std::string_view bytes);
 
   std::filesystem::path dir_;
   updates::KeyPair key_;
