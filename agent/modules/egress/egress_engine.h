@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "agent/modules/egress/config.h"
+#include "agent/modules/egress/dns_message.h"
 #include "agent/modules/egress/reputation.h"
 #include "agent/net/packet.h"
 #include "agent/net/socket_owner.h"
@@ -100,6 +101,12 @@ class EgressEngine {
 
  private:
   Decision OnDns(std::string_view packet, size_t l4, bool v6, std::optional<uint32_t> uid);
+  // A segment of a DNS-over-TCP answer (inbound, from port 53; the TCP header at `l4`).
+  Decision OnDnsTcp(std::string_view packet, size_t l4);
+  // A DNS answer (UDP or TCP) from `server`: the event of a blocked name (counted), or nullopt
+  // after its addresses were remembered.
+  std::optional<Event> CheckDnsAnswer(const DnsMessage& msg, std::string_view transport,
+                                      const std::string& server);
   Decision OnTcp(std::string_view packet, std::optional<uint32_t> uid);
   void Remember(const std::string& address, const std::string& name, uint32_t ttl);
   // Per-service allow-lists for a flow the block lists let through: learns, reports or resets.
@@ -123,6 +130,9 @@ class EgressEngine {
   };
   std::unordered_map<std::string, Pending> pending_;
   std::deque<std::string> pending_order_;
+  // DNS-over-TCP answers being read, by flow ("server|client|client port"), in arrival order.
+  std::unordered_map<std::string, DnsTcpStream> dns_streams_;
+  std::deque<std::string> dns_stream_order_;
   struct Learning {
     std::chrono::steady_clock::time_point started;
     std::set<std::string> destinations;
