@@ -191,7 +191,7 @@ std::vector<DnsTcpStream::Message> DnsTcpStream::Add(uint32_t seq, std::string_v
       return out;
     }
     if (static_cast<uint32_t>(behind) >= len) return out;  // a retransmission of what was read
-    data.remove_prefix(static_cast<uint32_t>(behind));      // new bytes after old ones
+    data.remove_prefix(static_cast<uint32_t>(behind));     // new bytes after old ones
   }
   if (read_ + data.size() > kMaxBytes) data = data.substr(0, kMaxBytes - read_);
   buffer_.append(data);

@@ -119,11 +119,31 @@ Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config,
   for (const ServiceSpec& spec : config.services) {
     ServiceRules sr;
     sr.spec = spec;
-    uint16_t id = sr.allow.AddList({"service:" + spec.id, "service", Risk::kDangerous, true});
-    for (const std::string& e : spec.allow) WARD_RETURN_IF_ERROR(sr.allow.AddEntry(id, e));
+    std::map<PortRange, Reputation> groups;
+    for (const std::string& e : spec.allow) {
+      WARD_ASSIGN_OR_RETURN(EntryWithPorts split, SplitPorts(e));
+      Reputation& r = groups[split.ports.value_or(PortRange{})];
+      if (r.list_count() == 0) {
+        (void)r.AddList({"service:" + spec.id, "service", Risk::kDangerous, true});
+      }
+      WARD_RETURN_IF_ERROR(r.AddEntry(0, split.destination));
+    }
+    for (auto& [ports, r] : groups) sr.allow.emplace_back(ports, std::move(r));
     rules->services.push_back(std::move(sr));
   }
   return std::shared_ptr<const EgressRules>(std::move(rules));
+}
+
+bool ServiceRules::Allows(const std::string& url, const std::string& name,
+                          const std::string& address, uint16_t port) const {
+  const auto normalized = name.empty() ? std::nullopt : NormalizeName(name);
+  for (const auto& [ports, r] : allow) {
+    if (!ports.Contains(port)) continue;
+    if (!url.empty() && r.MatchUrl(url)) return true;
+    if (normalized && r.MatchName(*normalized)) return true;
+    if (r.MatchAddress(address)) return true;
+  }
+  return false;
 }
 
 EgressEngine::EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock,
@@ -213,8 +233,7 @@ Decision EgressEngine::OnDns(std::string_view packet, size_t l4, bool v6,
   return d;
 }
 
-std::optional<Event> EgressEngine::CheckDnsAnswer(const DnsMessage& msg,
-                                                  std::string_view transport,
+std::optional<Event> EgressEngine::CheckDnsAnswer(const DnsMessage& msg, std::string_view transport,
                                                   const std::string& server) {
   ++stats_.dns_answers;
   const EgressConfig& c = rules_->config;
@@ -332,8 +351,8 @@ Decision EgressEngine::OnDnsTcp(std::string_view packet, size_t l4) {
         d.send.push_back(net::BuildTcpPacket(seg->src, seg->sport, seg->dst, seg->dport, seg->seq,
                                              0, net::tcp_flag::kRst, {}));
         d.send.push_back(net::BuildTcpPacket(seg->dst, seg->dport, seg->src, seg->sport, seg->ack,
-                                             server_next,
-                                             net::tcp_flag::kRst | net::tcp_flag::kAck, {}));
+                                             server_next, net::tcp_flag::kRst | net::tcp_flag::kAck,
+                                             {}));
         e->Set("egress.reset", true);
         if (dns_streams_.contains(key)) {
           std::erase(dns_stream_order_, key);
@@ -547,7 +566,10 @@ void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& n
   const std::string dst = seg.dst.ToString();
   // What the flow is known by: its own name (SNI/Host) or, failing that, the name a DNS answer
   // gave its address, or the address.
-  const std::string destination = name.empty() ? dst : name;
+  // With the port, as an allow-list entry: "repo.example:443", "[2001:db8::1]:443".
+  const std::string destination = name.empty() && seg.dst.v6
+                                      ? fmt::format("[{}]:{}", dst, seg.dport)
+                                      : fmt::format("{}:{}", name.empty() ? dst : name, seg.dport);
   auto fill = [&](Event& e) {
     e.Set("egress.service.id", svc->spec.id);
     e.Set("egress.service.mode", ServiceModeName(svc->spec.mode));
@@ -569,13 +591,7 @@ void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& n
     d.event = std::move(e);
     return;
   }
-  bool allowed = false;
-  if (!url.empty()) allowed = svc->allow.MatchUrl(url).has_value();
-  if (!allowed && !name.empty()) {
-    if (auto n = NormalizeName(name)) allowed = svc->allow.MatchName(*n).has_value();
-  }
-  if (!allowed) allowed = svc->allow.MatchAddress(dst).has_value();
-  if (allowed) return;
+  if (svc->Allows(url, name, dst, seg.dport)) return;
   const bool prevent = svc->spec.mode == ServiceMode::kPrevent;
   Event e = Event::Make(clock_, "egress", "network", VerdictName(prevent),
                         prevent ? Severity::kHigh : Severity::kMedium);

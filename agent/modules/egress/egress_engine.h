@@ -39,9 +39,14 @@ namespace ward::agent::egress {
 inline constexpr uint32_t kDecidedMark = 0x00400000;
 
 // A service's allow-list, loaded.
+// A service's allow-list, loaded: one Reputation per port range its entries name (an entry
+// without ports is in the group of every port).
 struct ServiceRules {
   ServiceSpec spec;
-  Reputation allow;
+  std::vector<std::pair<PortRange, Reputation>> allow;
+  // Whether the allow-list covers `url` (may be ""), `name` (may be "") or `address`, on `port`.
+  bool Allows(const std::string& url, const std::string& name, const std::string& address,
+              uint16_t port) const;
 };
 
 // A policy made ready: the config and its lists loaded.

@@ -217,8 +217,8 @@ TEST(EgressEngineDnsTcp, ABlockedAnswerInOneSegmentIsRewrittenToNxDomainOfTheSam
   // An allowed answer first on the same connection (a client asks for A and AAAA, say), then
   // the blocked one, in one segment each.
   const std::string ok = test::DnsResponse(1, "fine.example", kDnsTypeA, {{"", "192.0.2.7"}});
-  const std::string bad = test::DnsResponse(
-      2, "www.blocked.example", kDnsTypeA, {{"", "192.0.2.5"}, {"", "192.0.2.6"}});
+  const std::string bad = test::DnsResponse(2, "www.blocked.example", kDnsTypeA,
+                                            {{"", "192.0.2.5"}, {"", "192.0.2.6"}});
   Decision d1 = engine.OnPacket(TcpFromResolver(5000, Framed(ok)), false, std::nullopt);
   EXPECT_EQ(d1.verdict, Decision::Verdict::kAccept);
   EXPECT_TRUE(d1.replace.empty());
@@ -257,10 +257,10 @@ TEST(EgressEngineDnsTcp, ABlockedAnswerSplitOverSegmentsResetsBothEnds) {
   const std::string flow =
       Framed(test::DnsResponse(9, "blocked.example", kDnsTypeA, {{"", "192.0.2.5"}}));
   // The handshake's SYN-ACK and the first part go on untouched.
-  Decision syn = engine.OnPacket(
-      net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2), 40000, 4999, 777,
-                          net::tcp_flag::kSyn | net::tcp_flag::kAck, {}),
-      false, std::nullopt);
+  Decision syn =
+      engine.OnPacket(net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2), 40000, 4999,
+                                          777, net::tcp_flag::kSyn | net::tcp_flag::kAck, {}),
+                      false, std::nullopt);
   EXPECT_EQ(syn.verdict, Decision::Verdict::kAccept);
   Decision first = engine.OnPacket(TcpFromResolver(5000, flow.substr(0, 20)), false, std::nullopt);
   EXPECT_EQ(first.verdict, Decision::Verdict::kAccept);
@@ -296,10 +296,12 @@ TEST(EgressEngineDnsTcp, DetectReportsAndChangesNothing) {
   ASSERT_TRUE(d.event);
   EXPECT_EQ(d.event->GetString("event.action"), "detected");
   // Other TCP traffic from port 53 that is not DNS is counted as malformed and passes.
-  Decision junk = engine.OnPacket(
-      net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2), 40001, 1, 1,
-                          net::tcp_flag::kAck, std::string("\x00\x03" "abc", 5)),
-      false, std::nullopt);
+  Decision junk = engine.OnPacket(net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2),
+                                                      40001, 1, 1, net::tcp_flag::kAck,
+                                                      std::string("\x00\x03"
+                                                                  "abc",
+                                                                  5)),
+                                  false, std::nullopt);
   EXPECT_EQ(junk.verdict, Decision::Verdict::kAccept);
   EXPECT_FALSE(junk.event);
   EXPECT_GE(engine.stats().malformed, 1u);
@@ -499,7 +501,7 @@ TEST(EgressServices, LearnRecordsDestinationsAndProposesAnAllowList) {
   ASSERT_EQ(proposals.size(), 1u);
   EXPECT_EQ(proposals[0].GetString("event.action"), "allowlist_proposed");
   EXPECT_EQ(proposals[0].Get("egress.proposed_allow"),
-            nlohmann::json({"198.51.100.9", "repo.example"}));
+            nlohmann::json({"198.51.100.9:443", "repo.example:443"}));
   EXPECT_TRUE(engine.TakeProposals().empty()) << "proposed once";
 }
 
@@ -531,6 +533,62 @@ TEST(EgressServices, PreventResetsWhatTheAllowListDoesNotCoverForThatServiceOnly
                     true, std::nullopt)
           .verdict,
       Decision::Verdict::kMarkDecided);
+}
+
+TEST(EgressServices, AllowListEntriesWithPortsCoverOnlyThosePorts) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(
+      ServiceRulesFor(ServiceMode::kPrevent, {"api.example:443", "198.51.100.0/24:5000-5999",
+                                              "[2001:db8::/32]:443", "any.example"}),
+      clock, &FakeOwner);
+  auto to = [&](const std::string& payload, const std::string& dst, uint16_t dport) {
+    return engine
+        .OnPacket(
+            net::BuildTcpPacket(
+                *net::ParseIp(dst.find(':') != std::string::npos ? "2001:db8:1::2" : "10.0.0.2"),
+                41000, *net::ParseIp(dst), dport, 1000, 5000,
+                net::tcp_flag::kAck | net::tcp_flag::kPsh, payload),
+            true, std::nullopt)
+        .verdict;
+  };
+  const auto allowed = Decision::Verdict::kMarkDecided;
+  const auto reset = Decision::Verdict::kDrop;
+  const std::string api = test::ClientHelloWith("api.example", false);
+  EXPECT_EQ(to(api, "192.0.2.5", 443), allowed);
+  EXPECT_EQ(to(api, "192.0.2.5", 8443), reset) << "the name on another port";
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 5000), allowed);
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 5999), allowed);
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 6000), reset);
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 4999), reset);
+  EXPECT_EQ(to("\x01binary", "2001:db8::7", 443), allowed);
+  EXPECT_EQ(to("\x01binary", "2001:db8::7", 80), reset);
+  const std::string any = test::ClientHelloWith("www.any.example", false);
+  EXPECT_EQ(to(any, "192.0.2.5", 443), allowed) << "no port: every port";
+  EXPECT_EQ(to(any, "192.0.2.5", 8443), allowed);
+}
+
+TEST(EgressServices, LearnProposesIpv6AddressesBracketedWithTheirPort) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(ServiceRulesFor(ServiceMode::kLearn), clock, &FakeOwner);
+  Decision d = engine.OnPacket(
+      net::BuildTcpPacket(*net::ParseIp("2001:db8:1::2"), 41000, *net::ParseIp("2001:db8::7"), 8443,
+                          1, 1, net::tcp_flag::kAck | net::tcp_flag::kPsh, "\x01binary"),
+      true, std::nullopt);
+  ASSERT_TRUE(d.event);
+  clock.Advance(std::chrono::minutes(11));
+  auto proposals = engine.TakeProposals();
+  ASSERT_EQ(proposals.size(), 1u);
+  const auto proposed = proposals[0].Get("egress.proposed_allow");
+  EXPECT_EQ(proposed, nlohmann::json({"[2001:db8::7]:8443"}));
+  // What is proposed is accepted as it is.
+  EgressConfig c;
+  ServiceSpec s;
+  s.id = "fetch";
+  s.exe = "/usr/bin/fetcher";
+  s.mode = ServiceMode::kPrevent;
+  s.allow = {proposed[0].get<std::string>()};
+  c.services.push_back(s);
+  EXPECT_TRUE(LoadRules(c, RealFileSystem()).has_value());
 }
 
 TEST(EgressServices, DetectReportsWithoutResetting) {
