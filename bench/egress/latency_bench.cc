@@ -216,7 +216,8 @@ int main(int argc, char** argv) {
       "%-6s %zu requests (%zu failed): p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f us; "
       "CPU %.0f ms per 1,000 connections\n",
       mode.c_str(), us.size(), failed, pct(0.50), pct(0.90), pct(0.99),
-      us.empty() ? 0.0 : us.back(), requests == 0 ? 0.0 : cpu * 1e6 / static_cast<double>(requests));
+      us.empty() ? 0.0 : us.back(),
+      requests == 0 ? 0.0 : cpu * 1e6 / static_cast<double>(requests));
   std::fflush(stdout);
   if (!then.empty() && std::system(then.c_str()) != 0) {
     std::fprintf(stderr, "--then failed: %s\n", then.c_str());
