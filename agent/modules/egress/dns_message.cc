@@ -184,6 +184,7 @@ std::vector<DnsTcpStream::Message> DnsTcpStream::Add(uint32_t seq, std::string_v
     buffer_seq_ = seq;
   }
   const uint32_t len = static_cast<uint32_t>(data.size());
+  const uint32_t first_new = next_seq_;
   if (seq != next_seq_) {
     const auto behind = static_cast<int32_t>(next_seq_ - seq);
     if (behind < 0) {
@@ -201,7 +202,9 @@ std::vector<DnsTcpStream::Message> DnsTcpStream::Add(uint32_t seq, std::string_v
   while (buffer_.size() - at >= 2) {
     const size_t n = U16(buffer_, at);
     if (buffer_.size() - at - 2 < n) break;
-    out.push_back({buffer_.substr(at + 2, n), buffer_seq_ + static_cast<uint32_t>(at + 2)});
+    const uint32_t message_seq = buffer_seq_ + static_cast<uint32_t>(at + 2);
+    out.push_back({buffer_.substr(at + 2, n), message_seq,
+                   static_cast<int32_t>(message_seq - first_new) >= 0});
     at += 2 + n;
   }
   buffer_.erase(0, at);

@@ -78,6 +78,9 @@ class DnsTcpStream {
   struct Message {
     std::string bytes;  // the DNS message, without its length
     uint32_t seq = 0;   // the sequence number of its first byte
+    // Every byte of it was new in this Add (none went on earlier, also not in a segment this one
+    // retransmits): only then may the segment's copy of it be rewritten.
+    bool fresh = false;
   };
   // A segment of the server's stream whose first byte has sequence number `seq` (the first
   // segment given starts the stream): the messages it completes, in order. Retransmitted bytes
@@ -85,6 +88,9 @@ class DnsTcpStream {
   std::vector<Message> Add(uint32_t seq, std::string_view data);
   // Nothing more will be read (the cap, a gap, or a message that would cross the cap).
   bool done() const { return done_; }
+  // The sequence number of the first byte not read yet (`seq` of the next Add when nothing was
+  // read): where the client's next expected byte is, for a reset.
+  uint32_t next_seq(uint32_t seq) const { return started_ ? next_seq_ : seq; }
 
  private:
   bool started_ = false;

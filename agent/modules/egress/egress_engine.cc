@@ -313,6 +313,8 @@ Decision EgressEngine::OnDnsTcp(std::string_view packet, size_t l4) {
     it = dns_streams_.emplace(key, DnsTcpStream{}).first;
     dns_stream_order_.push_back(key);
   }
+  // The client has every byte before this (the segments read so far went on).
+  const uint32_t client_expects = it->second.next_seq(seg->seq);
   std::vector<DnsTcpStream::Message> messages = it->second.Add(seg->seq, seg->payload);
   if (ends || it->second.done()) {
     std::erase(dns_stream_order_, key);
@@ -330,12 +332,14 @@ Decision EgressEngine::OnDnsTcp(std::string_view packet, size_t l4) {
     d.transport = "tcp";
     d.local_port = seg->dport;
     if (rules_->config.mode == Mode::kPrevent) {
-      // The answer wholly in this segment: rewritten in place to NXDOMAIN of the same length (the
-      // bytes after it keep their sequence numbers). Else (its start went on in an earlier
-      // segment, or no reply of that length exists): the segment is dropped and both ends reset.
+      // The answer wholly in this segment and new in it: rewritten in place to NXDOMAIN of the
+      // same length (the bytes after it keep their sequence numbers). Else (some of it went on in
+      // an earlier segment — also when this one retransmits them with the rest —, or no reply of
+      // that length exists): the segment is dropped and both ends reset.
       const uint32_t offset = m.seq - seg->seq;
       std::string reply;
-      if (offset < seg->payload.size() && m.bytes.size() <= seg->payload.size() - offset) {
+      if (m.fresh && offset < seg->payload.size() &&
+          m.bytes.size() <= seg->payload.size() - offset) {
         reply = NxDomainReplyOfSize(m.bytes, *msg, m.bytes.size());
       }
       if (!reply.empty()) {
@@ -348,8 +352,8 @@ Decision EgressEngine::OnDnsTcp(std::string_view packet, size_t l4) {
         d.verdict = Decision::Verdict::kDrop;
         d.send_v6 = seg->src.v6;
         const uint32_t server_next = seg->seq + static_cast<uint32_t>(seg->payload.size());
-        d.send.push_back(net::BuildTcpPacket(seg->src, seg->sport, seg->dst, seg->dport, seg->seq,
-                                             0, net::tcp_flag::kRst, {}));
+        d.send.push_back(net::BuildTcpPacket(seg->src, seg->sport, seg->dst, seg->dport,
+                                             client_expects, 0, net::tcp_flag::kRst, {}));
         d.send.push_back(net::BuildTcpPacket(seg->dst, seg->dport, seg->src, seg->sport, seg->ack,
                                              server_next, net::tcp_flag::kRst | net::tcp_flag::kAck,
                                              {}));

@@ -282,6 +282,18 @@ TEST(EgressEngineDnsTcp, ABlockedAnswerSplitOverSegmentsResetsBothEnds) {
   EXPECT_EQ(to_server->ack, 5000u + flow.size());
   ASSERT_TRUE(last.event);
   EXPECT_EQ(last.event->Get("egress.reset"), true);
+
+  // The server retransmits the first part together with the rest (a collapsed retransmission):
+  // the whole answer is in one segment, but its first bytes reached the client already, so it is
+  // reset too, never rewritten (the client would keep its old bytes and take the new ones after).
+  EgressEngine again(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  (void)again.OnPacket(TcpFromResolver(5000, flow.substr(0, 20)), false, std::nullopt);
+  Decision collapsed = again.OnPacket(TcpFromResolver(5000, flow), false, std::nullopt);
+  EXPECT_EQ(collapsed.verdict, Decision::Verdict::kDrop);
+  EXPECT_TRUE(collapsed.replace.empty());
+  ASSERT_EQ(collapsed.send.size(), 2u);
+  EXPECT_EQ(net::DecodeIpTcp(collapsed.send[0])->seq, 5020u)
+      << "the client's reset is at the byte it expects next, not at the retransmission's start";
 }
 
 TEST(EgressEngineDnsTcp, DetectReportsAndChangesNothing) {

@@ -154,6 +154,11 @@ TEST(DnsTcpStream, RetransmissionsAreReadOnceAndAGapEndsTheReading) {
   auto got = s.Add(105, flow.substr(5));                // overlapping, with the rest
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].bytes, a);
+  EXPECT_FALSE(got[0].fresh) << "its first bytes went on in the first segment";
+  DnsTcpStream whole;
+  auto one = whole.Add(100, flow);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_TRUE(one[0].fresh);
 
   DnsTcpStream gap;
   EXPECT_TRUE(gap.Add(100, flow.substr(0, 4)).empty());
