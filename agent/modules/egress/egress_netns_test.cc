@@ -233,6 +233,35 @@ TEST_F(EgressNetns, DnsOverTcpAnswersAreReadEvenWhenSplitAndBlockedNamesNeverRes
   EXPECT_EQ(reset->GetString("destination.domain"), "blocked.example");
 }
 
+TEST_F(EgressNetns, GlibcResolverOverTcpGetsNxDomainForABlockedName) {
+  test::DnsTcpServer dns(kNames);
+  StartModule("  mode: prevent\n  queue: 70\n  block: [blocked.example]\n");
+  // glibc's own resolver, told to use TCP (`options use-vc`), in a mount namespace of its own
+  // where /etc/resolv.conf names the test's server.
+  ShOrFail(fmt::format(
+      "printf 'nameserver {}\\noptions use-vc attempts:1 timeout:2\\n' > {}/resolv.conf", kResolver,
+      dir_.Str()));
+  auto lookup = [&](const std::string& name) {
+    return RunShell(fmt::format(
+        "unshare -m sh -c 'mount --bind {}/resolv.conf /etc/resolv.conf && getent ahostsv4 {}'",
+        dir_.Str(), name));
+  };
+  auto allowed = lookup("allowed.example");
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
+  EXPECT_NE(allowed.output.find(kCdn), std::string::npos) << allowed.output;
+  auto blocked = lookup("blocked.example");
+  EXPECT_EQ(blocked.exit_code, 2) << "getent: not found\n" << blocked.output;
+  EXPECT_EQ(blocked.output.find(kCdn), std::string::npos) << blocked.output;
+  auto e = WaitFor("blocked", [](const Event& ev) {
+    return ev.GetString("network.transport") == "tcp" &&
+           ev.GetString("dns.response_code") == "NXDOMAIN";
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->GetString("egress.attribution"), "socket_inode");
+  EXPECT_NE(e->GetString("process.executable").find("getent"), std::string::npos)
+      << e->GetString("process.executable");
+}
+
 TEST_F(EgressNetns, DnsOverTcpInDetectModeIsReportedAndAnswered) {
   test::DnsTcpServer dns(kNames);
   StartModule("  queue: 69\n  block: [blocked.example]\n");
