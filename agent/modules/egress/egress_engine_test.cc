@@ -251,6 +251,23 @@ TEST(EgressEngineDnsTcp, ABlockedAnswerInOneSegmentIsRewrittenToNxDomainOfTheSam
   EXPECT_EQ(engine.stats().dns_answers, 2u);
 }
 
+TEST(EgressEngineDnsTcp, NxDomainOverIpv6HasAValidTcpChecksum) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  const std::string pkt = net::BuildTcpPacket(
+      *net::ParseIp("2001:db8::53"), 53, *net::ParseIp("2001:db8::2"), 40000, 9, 777,
+      net::tcp_flag::kAck | net::tcp_flag::kPsh,
+      Framed(test::DnsResponse(4, "blocked.example", kDnsTypeAaaa, {{"", "2001:db8::5"}})));
+  Decision d = engine.OnPacket(pkt, false, std::nullopt);
+  ASSERT_EQ(d.replace.size(), pkt.size());
+  auto seg = net::DecodeIpTcp(d.replace);
+  ASSERT_TRUE(seg);
+  EXPECT_TRUE(seg->checksum_ok);
+  auto m = ParseDnsMessage(seg->payload.substr(2));
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->rcode, kDnsRcodeNxDomain);
+}
+
 TEST(EgressEngineDnsTcp, ABlockedAnswerSplitOverSegmentsResetsBothEnds) {
   ward::test::FakeClock clock;
   EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
