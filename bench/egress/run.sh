@@ -85,3 +85,7 @@ unshare -n bash -c "
 # Established-flow throughput with iperf3, Ward's egress rules in place and not (throughput.sh).
 echo "== Established-flow throughput (iperf3, one stream to port 443, Gbit/s)"
 unshare -n bench/egress/throughput.sh "$build" "$names"
+
+# The Squid anchor for throughput: a 2 GB HTTP download direct, with Ward, through Squid.
+echo "== HTTP download (2 GB from nginx, Gbit/s)"
+unshare -n bench/egress/download.sh "$build" "$names"
