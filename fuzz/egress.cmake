@@ -3,3 +3,5 @@
 ward_fuzzer(fuzz_egress_dns ward::egress_core)
 ward_fuzzer(fuzz_egress_first_payload ward::egress_core)
 ward_fuzzer(fuzz_egress_feeds ward::egress_core)
+# DNS over TCP: segments in any order into the reassembly, the padded NXDOMAIN reply.
+ward_fuzzer(fuzz_egress_dns_tcp ward::egress_core)

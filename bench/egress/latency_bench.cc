@@ -4,6 +4,13 @@
 // prints p50/p90/p99/max in microseconds.
 //
 //   egress_latency_bench --mode none|ward|proxy [--requests N] [--names N] [--proxy PORT]
+//                        [--proxy-pid PID] [--then COMMAND]
+//
+// Also printed: the CPU time the connections cost, per 1,000 connections (this process's user +
+// system time over the timed loop — client, server and, in ward mode, the module's queue thread —
+// plus, with --proxy-pid, the proxy's); the same number is the share of one core that 1,000 new
+// connections a second take. --then runs a shell command after the timed loop while the module (or
+// nothing, or the proxy) is still in place: run.sh measures iperf3 throughput with it.
 //
 // ward: the egress module runs in this process (prevent mode, fail open, NFQUEUE 90) with a
 // generated domain list of --names names (default 1,000,000) and the destination's name allowed
@@ -14,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +32,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,17 +104,46 @@ Clock::duration Request(const sockaddr_in& to, const std::string& request) {
   return ok && resp.find(" 200 ") != std::string::npos ? d : -d;
 }
 
+// CPU seconds (user + system) of this process, and of `pid` when it is not 0.
+double CpuSeconds(int pid) {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  double s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+             static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  if (pid != 0) {
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    size_t at = text.rfind(')');
+    if (at != std::string::npos) {
+      std::istringstream rest(text.substr(at + 2));
+      std::string field;
+      unsigned long long utime = 0, stime = 0;
+      for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+      }
+      s += static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = "none";
   size_t requests = 5000, names = 1'000'000;
   int proxy_port = 0;
+  int proxy_pid = 0;
+  std::string then;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--mode")) mode = argv[i + 1];
     if (!std::strcmp(argv[i], "--requests")) requests = std::stoull(argv[i + 1]);
     if (!std::strcmp(argv[i], "--names")) names = std::stoull(argv[i + 1]);
     if (!std::strcmp(argv[i], "--proxy")) proxy_port = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--proxy-pid")) proxy_pid = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--then")) then = argv[i + 1];
   }
   if (std::system("ip link set lo up && ip addr add 10.9.1.80/24 dev lo 2>/dev/null; true") != 0) {
     return 1;
@@ -160,6 +198,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 200; ++i) (void)Request(to, request);  // warm-up
   std::vector<double> us;
   size_t failed = 0;
+  const double cpu0 = CpuSeconds(proxy_pid);
   for (size_t i = 0; i < requests; ++i) {
     auto d = Request(to, request);
     if (d.count() < 0) {
@@ -172,10 +211,17 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) {
     return us.empty() ? 0.0 : us[std::min(us.size() - 1, static_cast<size_t>(p * us.size()))];
   };
+  const double cpu = CpuSeconds(proxy_pid) - cpu0;
   std::printf(
-      "%-6s %zu requests (%zu failed): p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f us\n",
+      "%-6s %zu requests (%zu failed): p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f us; "
+      "CPU %.0f ms per 1,000 connections\n",
       mode.c_str(), us.size(), failed, pct(0.50), pct(0.90), pct(0.99),
-      us.empty() ? 0.0 : us.back());
+      us.empty() ? 0.0 : us.back(),
+      requests == 0 ? 0.0 : cpu * 1e6 / static_cast<double>(requests));
+  std::fflush(stdout);
+  if (!then.empty() && std::system(then.c_str()) != 0) {
+    std::fprintf(stderr, "--then failed: %s\n", then.c_str());
+  }
   run = {};
   module.reset();
   stop = true;

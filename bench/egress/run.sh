@@ -77,6 +77,15 @@ unshare -n bash -c "
   '$build/bench/egress/egress_latency_bench' --mode ward --requests $requests --names $names
   /usr/sbin/squid -N -f '$work/squid-lat.conf' >/dev/null 2>&1 &
   until (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null; do sleep 0.05; done
-  '$build/bench/egress/egress_latency_bench' --mode proxy --proxy 3128 --requests $requests
+  '$build/bench/egress/egress_latency_bench' --mode proxy --proxy 3128 --requests $requests \
+    --proxy-pid \$!
   kill %1; wait
 "
+
+# Established-flow throughput with iperf3, Ward's egress rules in place and not (throughput.sh).
+echo "== Established-flow throughput (iperf3, one stream to port 443, Gbit/s)"
+unshare -n bench/egress/throughput.sh "$build" "$names"
+
+# The Squid anchor for throughput: a 2 GB HTTP download direct, with Ward, through Squid.
+echo "== HTTP download (2 GB from nginx, Gbit/s)"
+unshare -n bench/egress/download.sh "$build" "$names"

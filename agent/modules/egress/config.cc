@@ -78,13 +78,23 @@ Result<FeedSpec> ReadFeed(const ConfigNode& node) {
   return f;
 }
 
-Result<std::vector<std::string>> ReadEntries(const ConfigNode& node) {
+// Domains, URL prefixes and CIDRs; with `ports` (a service's allow-list) each may carry ports
+// ("api.example.com:443", "10.0.0.0/8:5000-5999", "[2001:db8::/32]:443").
+Result<std::vector<std::string>> ReadEntries(const ConfigNode& node, bool ports = false) {
   WARD_ASSIGN_OR_RETURN(auto entries, ReadStringList(node));
   Reputation probe;
   uint16_t id = probe.AddList({"probe", "probe", Risk::kDangerous, false});
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (Status s = probe.AddEntry(id, entries[i]); !s.ok()) {
-      const ConfigNode& at = node.IsSequence() ? node.items()[i] : node;
+    const ConfigNode& at = node.IsSequence() ? node.items()[i] : node;
+    auto split = SplitPorts(entries[i]);
+    if (!split) return at.Error(split.error().message());
+    if (split->ports && !ports) {
+      return at.Error(fmt::format(
+          "\"{}\": ports are part of a service's allow-list entries only (the firewall filters "
+          "by port)",
+          entries[i]));
+    }
+    if (Status s = probe.AddEntry(id, split->destination); !s.ok()) {
       return at.Error(s.message());
     }
   }
@@ -122,7 +132,7 @@ Result<ServiceSpec> ReadService(const ConfigNode& node) {
     }
   }
   if (const ConfigNode* a = node.Find("allow")) {
-    WARD_ASSIGN_OR_RETURN(s.allow, ReadEntries(*a));
+    WARD_ASSIGN_OR_RETURN(s.allow, ReadEntries(*a, /*ports=*/true));
   }
   if (const ConfigNode* l = node.Find("learn_for")) {
     WARD_ASSIGN_OR_RETURN(s.learn_for, ReadDuration(*l));

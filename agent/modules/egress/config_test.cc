@@ -1,5 +1,6 @@
 #include "agent/modules/egress/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace ward::agent::egress {
@@ -70,6 +71,39 @@ egress:
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message().find("egress.services[0].allow[0]"), std::string::npos)
       << bad.error().message();
+}
+
+TEST(EgressConfig, ServiceEntriesMayCarryPortsWithClearErrors) {
+  auto ok = Parse(R"(egress:
+  services:
+    - {id: db, exe: /usr/bin/app, mode: prevent,
+       allow: ["api.example.com:443", "10.0.0.0/8:5432", "10.0.0.0/8:5000-5999",
+               "[2001:db8::/32]:443", "2001:db8::/32", "https://repo.example:8443/x/"]}
+)");
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  EXPECT_EQ(ok->services[0].allow.size(), 6u);
+  const std::pair<std::string, std::string> bad[] = {
+      {"\"api.example.com:0\"", "is not a port"},
+      {"\"api.example.com:65536\"", "is not a port"},
+      {"\"api.example.com:\"", "is not a port"},
+      {"\"api.example.com:https\"", "is not a port"},
+      {"\"10.0.0.0/8:6000-5000\"", "the port range 6000-5000 is empty"},
+      {"\"[2001:db8::/32]443\"", "expected ':'"},
+      {"\"not a name:443\"", "neither a domain name"},
+  };
+  for (const auto& [entry, message] : bad) {
+    auto r =
+        Parse(fmt::format("egress:\n  services: [{{id: x, exe: /bin/a, allow: [{}]}}]\n", entry));
+    ASSERT_FALSE(r.has_value()) << entry;
+    EXPECT_NE(r.error().message().find("egress.services[0].allow[0]"), std::string::npos)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find(message), std::string::npos) << r.error().message();
+  }
+  // The policy's own lists take no ports: the firewall filters by port.
+  auto global = Parse("egress:\n  allow: [\"api.example.com:443\"]\n");
+  ASSERT_FALSE(global.has_value());
+  EXPECT_NE(global.error().message().find("egress.allow[0]"), std::string::npos);
+  EXPECT_NE(global.error().message().find("service's allow-list entries only"), std::string::npos);
 }
 
 TEST(EgressConfig, DefaultsAreDetectAndFailOpen) {

@@ -150,4 +150,71 @@ std::string NxDomainReply(std::string_view message, const DnsMessage& parsed) {
   return out;
 }
 
+std::string NxDomainReplyOfSize(std::string_view message, const DnsMessage& parsed, size_t size) {
+  std::string out = NxDomainReply(message, parsed);
+  if (out.size() == size) return out;
+  // An OPT record (root name, type 41, UDP size, extended rcode/flags 0, RDLENGTH) holding one
+  // Padding option (code 12) of zeros: 11 + 4 bytes at least.
+  constexpr size_t kOptOverhead = 15;
+  if (size > 65535 || size < out.size() + kOptOverhead) return "";
+  const size_t pad = size - out.size() - kOptOverhead;
+  auto put16 = [&out](size_t v) {
+    out.push_back(static_cast<char>((v >> 8) & 0xFF));
+    out.push_back(static_cast<char>(v & 0xFF));
+  };
+  out[10] = 0;
+  out[11] = 1;  // arcount
+  out.push_back(0);
+  put16(41);
+  put16(1232);
+  out.append(4, '\0');
+  put16(4 + pad);
+  put16(12);
+  put16(pad);
+  out.append(pad, '\0');
+  return out;
+}
+
+std::vector<DnsTcpStream::Message> DnsTcpStream::Add(uint32_t seq, std::string_view data) {
+  std::vector<Message> out;
+  if (done_ || data.empty()) return out;
+  if (!started_) {
+    started_ = true;
+    next_seq_ = seq;
+    buffer_seq_ = seq;
+  }
+  const uint32_t len = static_cast<uint32_t>(data.size());
+  const uint32_t first_new = next_seq_;
+  if (seq != next_seq_) {
+    const auto behind = static_cast<int32_t>(next_seq_ - seq);
+    if (behind < 0) {
+      done_ = true;  // a gap: the segment before this one has not been seen
+      return out;
+    }
+    if (static_cast<uint32_t>(behind) >= len) return out;  // a retransmission of what was read
+    data.remove_prefix(static_cast<uint32_t>(behind));     // new bytes after old ones
+  }
+  if (read_ + data.size() > kMaxBytes) data = data.substr(0, kMaxBytes - read_);
+  buffer_.append(data);
+  read_ += data.size();
+  next_seq_ += static_cast<uint32_t>(data.size());
+  size_t at = 0;
+  while (buffer_.size() - at >= 2) {
+    const size_t n = U16(buffer_, at);
+    if (buffer_.size() - at - 2 < n) break;
+    const uint32_t message_seq = buffer_seq_ + static_cast<uint32_t>(at + 2);
+    out.push_back({buffer_.substr(at + 2, n), message_seq,
+                   static_cast<int32_t>(message_seq - first_new) >= 0});
+    at += 2 + n;
+  }
+  buffer_.erase(0, at);
+  buffer_seq_ += static_cast<uint32_t>(at);
+  // The next message (or its length) is not whole, and will not be within the cap.
+  if (read_ >= kMaxBytes) done_ = true;
+  if (buffer_.size() >= 2 && read_ - buffer_.size() + 2 + U16(buffer_, 0) > kMaxBytes) {
+    done_ = true;
+  }
+  return out;
+}
+
 }  // namespace ward::agent::egress

@@ -61,4 +61,44 @@ std::vector<ResolvedName> ResolvedAddresses(const DnsMessage& message);
 // ParseDnsMessage(message).
 std::string NxDomainReply(std::string_view message, const DnsMessage& parsed);
 
+// The same reply made exactly `size` bytes long, for an answer rewritten in place inside a TCP
+// stream (where the bytes that follow keep their sequence numbers): NxDomainReply plus, when it is
+// shorter, an EDNS OPT record whose Padding option (RFC 7830) fills the rest. "" when no such
+// reply exists (`size` is shorter than NxDomainReply, or longer by 1 to 14 bytes: less than an OPT
+// record with an empty Padding option, or more than 65,535).
+std::string NxDomainReplyOfSize(std::string_view message, const DnsMessage& parsed, size_t size);
+
+// The answers of one DNS-over-TCP flow, read from the server's segments (RFC 7766: every message
+// is preceded by its length, 2 bytes, and may be cut anywhere by segment boundaries). Only the
+// first kMaxBytes of the flow are read; a gap (a segment not seen yet) ends the reading too.
+// Untrusted bytes (fuzz_egress_dns_tcp). Not thread-safe; one per flow.
+class DnsTcpStream {
+ public:
+  static constexpr size_t kMaxBytes = 8192;
+  struct Message {
+    std::string bytes;  // the DNS message, without its length
+    uint32_t seq = 0;   // the sequence number of its first byte
+    // Every byte of it was new in this Add (none went on earlier, also not in a segment this one
+    // retransmits): only then may the segment's copy of it be rewritten.
+    bool fresh = false;
+  };
+  // A segment of the server's stream whose first byte has sequence number `seq` (the first
+  // segment given starts the stream): the messages it completes, in order. Retransmitted bytes
+  // are not read twice.
+  std::vector<Message> Add(uint32_t seq, std::string_view data);
+  // Nothing more will be read (the cap, a gap, or a message that would cross the cap).
+  bool done() const { return done_; }
+  // The sequence number of the first byte not read yet (`seq` of the next Add when nothing was
+  // read): where the client's next expected byte is, for a reset.
+  uint32_t next_seq(uint32_t seq) const { return started_ ? next_seq_ : seq; }
+
+ private:
+  bool started_ = false;
+  bool done_ = false;
+  uint32_t next_seq_ = 0;  // the sequence number after the last byte read
+  std::string buffer_;     // read and not yet part of a whole message
+  uint32_t buffer_seq_ = 0;
+  size_t read_ = 0;  // bytes of the flow read so far
+};
+
 }  // namespace ward::agent::egress

@@ -74,6 +74,21 @@ std::string WithUdpPayload(std::string_view packet, size_t l4, bool v6, std::str
   return out;
 }
 
+// `packet` (IP + TCP, the TCP header at `l4`) with its TCP checksum recomputed.
+std::string WithTcpChecksum(std::string packet, size_t l4, bool v6) {
+  Put16(packet, l4 + 16, 0);
+  uint32_t sum = 0;
+  const size_t tcp_len = packet.size() - l4;
+  if (v6) {
+    sum = SumWords(std::string_view(packet).substr(8, 32));
+  } else {
+    sum = SumWords(std::string_view(packet).substr(12, 8));
+  }
+  sum += 6 + static_cast<uint32_t>(tcp_len);
+  Put16(packet, l4 + 16, Fold(SumWords(std::string_view(packet).substr(l4), sum)));
+  return packet;
+}
+
 std::string_view VerdictName(bool prevent) { return prevent ? "blocked" : "detected"; }
 
 constexpr std::string_view kBlockPage =
@@ -104,11 +119,31 @@ Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config,
   for (const ServiceSpec& spec : config.services) {
     ServiceRules sr;
     sr.spec = spec;
-    uint16_t id = sr.allow.AddList({"service:" + spec.id, "service", Risk::kDangerous, true});
-    for (const std::string& e : spec.allow) WARD_RETURN_IF_ERROR(sr.allow.AddEntry(id, e));
+    std::map<PortRange, Reputation> groups;
+    for (const std::string& e : spec.allow) {
+      WARD_ASSIGN_OR_RETURN(EntryWithPorts split, SplitPorts(e));
+      Reputation& r = groups[split.ports.value_or(PortRange{})];
+      if (r.list_count() == 0) {
+        (void)r.AddList({"service:" + spec.id, "service", Risk::kDangerous, true});
+      }
+      WARD_RETURN_IF_ERROR(r.AddEntry(0, split.destination));
+    }
+    for (auto& [ports, r] : groups) sr.allow.emplace_back(ports, std::move(r));
     rules->services.push_back(std::move(sr));
   }
   return std::shared_ptr<const EgressRules>(std::move(rules));
+}
+
+bool ServiceRules::Allows(const std::string& url, const std::string& name,
+                          const std::string& address, uint16_t port) const {
+  const auto normalized = name.empty() ? std::nullopt : NormalizeName(name);
+  for (const auto& [ports, r] : allow) {
+    if (!ports.Contains(port)) continue;
+    if (!url.empty() && r.MatchUrl(url)) return true;
+    if (normalized && r.MatchName(*normalized)) return true;
+    if (r.MatchAddress(address)) return true;
+  }
+  return false;
 }
 
 EgressEngine::EgressEngine(std::shared_ptr<const EgressRules> rules, const Clock& clock,
@@ -158,6 +193,10 @@ Decision EgressEngine::OnPacket(std::string_view packet, bool outbound,
     return {};
   }
   if (proto == 17 && !outbound) return OnDns(packet, l4, version == 6, uid);
+  if (proto == 6 && !outbound && packet.size() >= l4 + 2 && Get16(packet, l4) == 53 &&
+      rules_->config.dns) {
+    return OnDnsTcp(packet, l4);
+  }
   if (proto == 6 && outbound) return OnTcp(packet, uid);
   return {};
 }
@@ -181,12 +220,27 @@ Decision EgressEngine::OnDns(std::string_view packet, size_t l4, bool v6,
     if (!msg) ++stats_.malformed;
     return d;
   }
+  std::optional<Event> e =
+      CheckDnsAnswer(*msg, "udp", AddressText(packet.substr(v6 ? 8 : 12, v6 ? 16 : 4), v6));
+  if (!e) return d;
+  d.transport = "udp";
+  d.local_port = Get16(packet, l4 + 2);
+  if (rules_->config.mode == Mode::kPrevent) {
+    d.replace = WithUdpPayload(packet, l4, v6, NxDomainReply(payload, *msg));
+    e->Set("dns.response_code", "NXDOMAIN");
+  }
+  d.event = std::move(e);
+  return d;
+}
+
+std::optional<Event> EgressEngine::CheckDnsAnswer(const DnsMessage& msg, std::string_view transport,
+                                                  const std::string& server) {
   ++stats_.dns_answers;
   const EgressConfig& c = rules_->config;
-  const DnsQuestion& q = msg->questions.front();
+  const DnsQuestion& q = msg.questions.front();
   // The names the answer speaks of: the question and the CNAME chain from it.
   std::vector<std::string> names = {q.name};
-  auto resolved = ResolvedAddresses(*msg);
+  auto resolved = ResolvedAddresses(msg);
   if (!resolved.empty()) {
     for (const auto& a : resolved.front().aliases) names.push_back(a);
   }
@@ -202,7 +256,7 @@ Decision EgressEngine::OnDns(std::string_view packet, size_t l4, bool v6,
     if (name != q.name) e.Set("egress.alias", name);
     e.Set("dns.question.name", q.name);
     e.Set("network.protocol", "dns");
-    e.Set("network.transport", "udp");
+    e.Set("network.transport", std::string(transport));
     e.Set("egress.learned_by", "dns");
     e.Set("egress.list", m->list->name);
     e.Set("egress.category", m->list->category);
@@ -211,28 +265,107 @@ Decision EgressEngine::OnDns(std::string_view packet, size_t l4, bool v6,
     e.Set("egress.verdict", VerdictName(prevent));
     e.Set("egress.mode", ModeName(c.mode));
     e.Set("rule.id", "egress:" + m->list->name);
-    e.Set("source.ip", AddressText(packet.substr(v6 ? 8 : 12, v6 ? 16 : 4), v6));
-    d.transport = "udp";
-    d.local_port = Get16(packet, l4 + 2);
+    e.Set("source.ip", server);
     std::vector<std::string> addresses;
     for (const auto& r : resolved) addresses.push_back(r.address);
     if (!addresses.empty()) e.Set("egress.answers", addresses);
     if (prevent) {
-      d.replace = WithUdpPayload(packet, l4, v6, NxDomainReply(payload, *msg));
-      e.Set("dns.response_code", "NXDOMAIN");
       ++stats_.blocked;
     } else {
       ++stats_.detected;
     }
-    d.event = std::move(e);
-    return d;
+    return e;
   }
   for (const auto& r : resolved) {
     uint32_t ttl = 0;
-    for (const auto& a : msg->answers) {
+    for (const auto& a : msg.answers) {
       if (a.data == r.address) ttl = a.ttl;
     }
     Remember(r.address, r.name, ttl);
+  }
+  return std::nullopt;
+}
+
+Decision EgressEngine::OnDnsTcp(std::string_view packet, size_t l4) {
+  Decision d;
+  auto seg = net::DecodeIpTcp(packet);
+  if (!seg) {
+    ++stats_.malformed;
+    return d;
+  }
+  const std::string key =
+      fmt::format("{}|{}|{}", seg->src.ToString(), seg->dst.ToString(), seg->dport);
+  const bool ends = (seg->flags & (net::tcp_flag::kFin | net::tcp_flag::kRst)) != 0;
+  auto it = dns_streams_.find(key);
+  if (seg->payload.empty() || (seg->flags & net::tcp_flag::kRst) != 0) {
+    // The handshake and bare ACKs say nothing; a reset ends the flow.
+    if (ends && it != dns_streams_.end()) {
+      std::erase(dns_stream_order_, key);
+      dns_streams_.erase(it);
+    }
+    return d;
+  }
+  if (it == dns_streams_.end()) {
+    if (dns_streams_.size() >= kMaxPendingFlows) {
+      dns_streams_.erase(dns_stream_order_.front());
+      dns_stream_order_.pop_front();
+    }
+    it = dns_streams_.emplace(key, DnsTcpStream{}).first;
+    dns_stream_order_.push_back(key);
+  }
+  // The client has every byte before this (the segments read so far went on).
+  const uint32_t client_expects = it->second.next_seq(seg->seq);
+  std::vector<DnsTcpStream::Message> messages = it->second.Add(seg->seq, seg->payload);
+  if (ends || it->second.done()) {
+    std::erase(dns_stream_order_, key);
+    dns_streams_.erase(it);
+  }
+  for (const DnsTcpStream::Message& m : messages) {
+    auto msg = ParseDnsMessage(m.bytes);
+    if (!msg) {
+      ++stats_.malformed;
+      continue;
+    }
+    if (!msg->response || msg->questions.empty()) continue;
+    std::optional<Event> e = CheckDnsAnswer(*msg, "tcp", seg->src.ToString());
+    if (!e) continue;
+    d.transport = "tcp";
+    d.local_port = seg->dport;
+    if (rules_->config.mode == Mode::kPrevent) {
+      // The answer wholly in this segment and new in it: rewritten in place to NXDOMAIN of the
+      // same length (the bytes after it keep their sequence numbers). Else (some of it went on in
+      // an earlier segment — also when this one retransmits them with the rest —, or no reply of
+      // that length exists): the segment is dropped and both ends reset.
+      const uint32_t offset = m.seq - seg->seq;
+      std::string reply;
+      if (m.fresh && offset < seg->payload.size() &&
+          m.bytes.size() <= seg->payload.size() - offset) {
+        reply = NxDomainReplyOfSize(m.bytes, *msg, m.bytes.size());
+      }
+      if (!reply.empty()) {
+        const size_t at = static_cast<size_t>(seg->payload.data() - packet.data()) + offset;
+        std::string out(packet);
+        out.replace(at, reply.size(), reply);
+        d.replace = WithTcpChecksum(std::move(out), l4, seg->src.v6);
+        e->Set("dns.response_code", "NXDOMAIN");
+      } else {
+        d.verdict = Decision::Verdict::kDrop;
+        d.send_v6 = seg->src.v6;
+        const uint32_t server_next = seg->seq + static_cast<uint32_t>(seg->payload.size());
+        d.send.push_back(net::BuildTcpPacket(seg->src, seg->sport, seg->dst, seg->dport,
+                                             client_expects, 0, net::tcp_flag::kRst, {}));
+        d.send.push_back(net::BuildTcpPacket(seg->dst, seg->dport, seg->src, seg->sport, seg->ack,
+                                             server_next, net::tcp_flag::kRst | net::tcp_flag::kAck,
+                                             {}));
+        e->Set("egress.reset", true);
+        if (dns_streams_.contains(key)) {
+          std::erase(dns_stream_order_, key);
+          dns_streams_.erase(key);
+        }
+      }
+    }
+    d.event = std::move(e);
+    return d;
   }
   return d;
 }
@@ -437,7 +570,10 @@ void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& n
   const std::string dst = seg.dst.ToString();
   // What the flow is known by: its own name (SNI/Host) or, failing that, the name a DNS answer
   // gave its address, or the address.
-  const std::string destination = name.empty() ? dst : name;
+  // With the port, as an allow-list entry: "repo.example:443", "[2001:db8::1]:443".
+  const std::string destination = name.empty() && seg.dst.v6
+                                      ? fmt::format("[{}]:{}", dst, seg.dport)
+                                      : fmt::format("{}:{}", name.empty() ? dst : name, seg.dport);
   auto fill = [&](Event& e) {
     e.Set("egress.service.id", svc->spec.id);
     e.Set("egress.service.mode", ServiceModeName(svc->spec.mode));
@@ -459,13 +595,7 @@ void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& n
     d.event = std::move(e);
     return;
   }
-  bool allowed = false;
-  if (!url.empty()) allowed = svc->allow.MatchUrl(url).has_value();
-  if (!allowed && !name.empty()) {
-    if (auto n = NormalizeName(name)) allowed = svc->allow.MatchName(*n).has_value();
-  }
-  if (!allowed) allowed = svc->allow.MatchAddress(dst).has_value();
-  if (allowed) return;
+  if (svc->Allows(url, name, dst, seg.dport)) return;
   const bool prevent = svc->spec.mode == ServiceMode::kPrevent;
   Event e = Event::Make(clock_, "egress", "network", VerdictName(prevent),
                         prevent ? Severity::kHigh : Severity::kMedium);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "agent/modules/egress/config.h"
+#include "agent/modules/egress/dns_message.h"
 #include "agent/modules/egress/reputation.h"
 #include "agent/net/packet.h"
 #include "agent/net/socket_owner.h"
@@ -38,9 +39,14 @@ namespace ward::agent::egress {
 inline constexpr uint32_t kDecidedMark = 0x00400000;
 
 // A service's allow-list, loaded.
+// A service's allow-list, loaded: one Reputation per port range its entries name (an entry
+// without ports is in the group of every port).
 struct ServiceRules {
   ServiceSpec spec;
-  Reputation allow;
+  std::vector<std::pair<PortRange, Reputation>> allow;
+  // Whether the allow-list covers `url` (may be ""), `name` (may be "") or `address`, on `port`.
+  bool Allows(const std::string& url, const std::string& name, const std::string& address,
+              uint16_t port) const;
 };
 
 // A policy made ready: the config and its lists loaded.
@@ -100,6 +106,12 @@ class EgressEngine {
 
  private:
   Decision OnDns(std::string_view packet, size_t l4, bool v6, std::optional<uint32_t> uid);
+  // A segment of a DNS-over-TCP answer (inbound, from port 53; the TCP header at `l4`).
+  Decision OnDnsTcp(std::string_view packet, size_t l4);
+  // A DNS answer (UDP or TCP) from `server`: the event of a blocked name (counted), or nullopt
+  // after its addresses were remembered.
+  std::optional<Event> CheckDnsAnswer(const DnsMessage& msg, std::string_view transport,
+                                      const std::string& server);
   Decision OnTcp(std::string_view packet, std::optional<uint32_t> uid);
   void Remember(const std::string& address, const std::string& name, uint32_t ttl);
   // Per-service allow-lists for a flow the block lists let through: learns, reports or resets.
@@ -123,6 +135,9 @@ class EgressEngine {
   };
   std::unordered_map<std::string, Pending> pending_;
   std::deque<std::string> pending_order_;
+  // DNS-over-TCP answers being read, by flow ("server|client|client port"), in arrival order.
+  std::unordered_map<std::string, DnsTcpStream> dns_streams_;
+  std::deque<std::string> dns_stream_order_;
   struct Learning {
     std::chrono::steady_clock::time_point started;
     std::set<std::string> destinations;

@@ -199,6 +199,143 @@ TEST(EgressEngine, AllowedAnswersNameLaterFlows) {
   EXPECT_FALSE(engine.NameOf("192.0.2.9")) << "learned names expire";
 }
 
+// A segment of a DNS-over-TCP flow from the resolver 10.0.0.53:53 to the client 10.0.0.2:40000.
+std::string TcpFromResolver(uint32_t seq, std::string_view bytes, uint8_t flags = 0) {
+  return net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2), 40000, seq, 777,
+                             net::tcp_flag::kAck | net::tcp_flag::kPsh | flags, bytes);
+}
+
+std::string Framed(const std::string& message) {
+  std::string out = {static_cast<char>(message.size() >> 8),
+                     static_cast<char>(message.size() & 0xFF)};
+  return out + message;
+}
+
+TEST(EgressEngineDnsTcp, ABlockedAnswerInOneSegmentIsRewrittenToNxDomainOfTheSameLength) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  // An allowed answer first on the same connection (a client asks for A and AAAA, say), then
+  // the blocked one, in one segment each.
+  const std::string ok = test::DnsResponse(1, "fine.example", kDnsTypeA, {{"", "192.0.2.7"}});
+  const std::string bad = test::DnsResponse(2, "www.blocked.example", kDnsTypeA,
+                                            {{"", "192.0.2.5"}, {"", "192.0.2.6"}});
+  Decision d1 = engine.OnPacket(TcpFromResolver(5000, Framed(ok)), false, std::nullopt);
+  EXPECT_EQ(d1.verdict, Decision::Verdict::kAccept);
+  EXPECT_TRUE(d1.replace.empty());
+  EXPECT_FALSE(d1.event);
+  EXPECT_EQ(engine.NameOf("192.0.2.7"), "fine.example") << "learned over TCP as over UDP";
+
+  const std::string pkt = TcpFromResolver(5000 + static_cast<uint32_t>(ok.size() + 2), Framed(bad));
+  Decision d = engine.OnPacket(pkt, false, std::nullopt);
+  ASSERT_EQ(d.verdict, Decision::Verdict::kAccept);
+  ASSERT_EQ(d.replace.size(), pkt.size());
+  auto seg = net::DecodeIpTcp(d.replace);
+  ASSERT_TRUE(seg);
+  EXPECT_TRUE(seg->checksum_ok);
+  EXPECT_EQ(Checksum(std::string_view(d.replace).substr(0, 20)), 0) << "IPv4 header checksum";
+  ASSERT_EQ(seg->payload.size(), bad.size() + 2);
+  EXPECT_EQ(seg->payload.substr(0, 2), Framed(bad).substr(0, 2)) << "the length is kept";
+  auto m = ParseDnsMessage(seg->payload.substr(2));
+  ASSERT_TRUE(m.has_value()) << m.error().ToString();
+  EXPECT_EQ(m->id, 2);
+  EXPECT_EQ(m->rcode, kDnsRcodeNxDomain);
+  EXPECT_TRUE(m->answers.empty());
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("network.transport"), "tcp");
+  EXPECT_EQ(d.event->GetString("dns.response_code"), "NXDOMAIN");
+  EXPECT_EQ(d.event->GetString("destination.domain"), "www.blocked.example");
+  EXPECT_EQ(d.event->GetString("egress.learned_by"), "dns");
+  EXPECT_EQ(d.transport, "tcp");
+  EXPECT_EQ(d.local_port, 40000);
+  EXPECT_EQ(engine.stats().blocked, 1u);
+  EXPECT_EQ(engine.stats().dns_answers, 2u);
+}
+
+TEST(EgressEngineDnsTcp, NxDomainOverIpv6HasAValidTcpChecksum) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  const std::string pkt = net::BuildTcpPacket(
+      *net::ParseIp("2001:db8::53"), 53, *net::ParseIp("2001:db8::2"), 40000, 9, 777,
+      net::tcp_flag::kAck | net::tcp_flag::kPsh,
+      Framed(test::DnsResponse(4, "blocked.example", kDnsTypeAaaa, {{"", "2001:db8::5"}})));
+  Decision d = engine.OnPacket(pkt, false, std::nullopt);
+  ASSERT_EQ(d.replace.size(), pkt.size());
+  auto seg = net::DecodeIpTcp(d.replace);
+  ASSERT_TRUE(seg);
+  EXPECT_TRUE(seg->checksum_ok);
+  auto m = ParseDnsMessage(seg->payload.substr(2));
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->rcode, kDnsRcodeNxDomain);
+}
+
+TEST(EgressEngineDnsTcp, ABlockedAnswerSplitOverSegmentsResetsBothEnds) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  const std::string flow =
+      Framed(test::DnsResponse(9, "blocked.example", kDnsTypeA, {{"", "192.0.2.5"}}));
+  // The handshake's SYN-ACK and the first part go on untouched.
+  Decision syn =
+      engine.OnPacket(net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2), 40000, 4999,
+                                          777, net::tcp_flag::kSyn | net::tcp_flag::kAck, {}),
+                      false, std::nullopt);
+  EXPECT_EQ(syn.verdict, Decision::Verdict::kAccept);
+  Decision first = engine.OnPacket(TcpFromResolver(5000, flow.substr(0, 20)), false, std::nullopt);
+  EXPECT_EQ(first.verdict, Decision::Verdict::kAccept);
+  EXPECT_TRUE(first.replace.empty());
+  EXPECT_FALSE(first.event);
+  Decision last = engine.OnPacket(TcpFromResolver(5020, flow.substr(20)), false, std::nullopt);
+  ASSERT_EQ(last.verdict, Decision::Verdict::kDrop);
+  ASSERT_EQ(last.send.size(), 2u);
+  auto to_client = net::DecodeIpTcp(last.send[0]);
+  ASSERT_TRUE(to_client);
+  EXPECT_EQ(to_client->src.ToString(), "10.0.0.53");
+  EXPECT_EQ(to_client->dport, 40000);
+  EXPECT_EQ(to_client->seq, 5020u) << "where the client expects the server's next byte";
+  EXPECT_TRUE(to_client->flags & net::tcp_flag::kRst);
+  auto to_server = net::DecodeIpTcp(last.send[1]);
+  ASSERT_TRUE(to_server);
+  EXPECT_EQ(to_server->dst.ToString(), "10.0.0.53");
+  EXPECT_EQ(to_server->seq, 777u);
+  EXPECT_EQ(to_server->ack, 5000u + flow.size());
+  ASSERT_TRUE(last.event);
+  EXPECT_EQ(last.event->Get("egress.reset"), true);
+
+  // The server retransmits the first part together with the rest (a collapsed retransmission):
+  // the whole answer is in one segment, but its first bytes reached the client already, so it is
+  // reset too, never rewritten (the client would keep its old bytes and take the new ones after).
+  EgressEngine again(Rules(Mode::kPrevent, {"blocked.example"}), clock);
+  (void)again.OnPacket(TcpFromResolver(5000, flow.substr(0, 20)), false, std::nullopt);
+  Decision collapsed = again.OnPacket(TcpFromResolver(5000, flow), false, std::nullopt);
+  EXPECT_EQ(collapsed.verdict, Decision::Verdict::kDrop);
+  EXPECT_TRUE(collapsed.replace.empty());
+  ASSERT_EQ(collapsed.send.size(), 2u);
+  EXPECT_EQ(net::DecodeIpTcp(collapsed.send[0])->seq, 5020u)
+      << "the client's reset is at the byte it expects next, not at the retransmission's start";
+}
+
+TEST(EgressEngineDnsTcp, DetectReportsAndChangesNothing) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(Rules(Mode::kDetect, {"blocked.example"}), clock);
+  const std::string pkt = TcpFromResolver(
+      1, Framed(test::DnsResponse(3, "blocked.example", kDnsTypeA, {{"", "192.0.2.5"}})));
+  Decision d = engine.OnPacket(pkt, false, std::nullopt);
+  EXPECT_EQ(d.verdict, Decision::Verdict::kAccept);
+  EXPECT_TRUE(d.replace.empty());
+  EXPECT_TRUE(d.send.empty());
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->GetString("event.action"), "detected");
+  // Other TCP traffic from port 53 that is not DNS is counted as malformed and passes.
+  Decision junk = engine.OnPacket(net::BuildTcpPacket(Ipv4(10, 0, 0, 53), 53, Ipv4(10, 0, 0, 2),
+                                                      40001, 1, 1, net::tcp_flag::kAck,
+                                                      std::string("\x00\x03"
+                                                                  "abc",
+                                                                  5)),
+                                  false, std::nullopt);
+  EXPECT_EQ(junk.verdict, Decision::Verdict::kAccept);
+  EXPECT_FALSE(junk.event);
+  EXPECT_GE(engine.stats().malformed, 1u);
+}
+
 TEST(EgressEngine, BlockedSniIsDroppedAndResetBothWays) {
   ward::test::FakeClock clock;
   EgressEngine engine(Rules(Mode::kPrevent, {"blocked.example"}), clock);
@@ -393,7 +530,7 @@ TEST(EgressServices, LearnRecordsDestinationsAndProposesAnAllowList) {
   ASSERT_EQ(proposals.size(), 1u);
   EXPECT_EQ(proposals[0].GetString("event.action"), "allowlist_proposed");
   EXPECT_EQ(proposals[0].Get("egress.proposed_allow"),
-            nlohmann::json({"198.51.100.9", "repo.example"}));
+            nlohmann::json({"198.51.100.9:443", "repo.example:443"}));
   EXPECT_TRUE(engine.TakeProposals().empty()) << "proposed once";
 }
 
@@ -427,6 +564,62 @@ TEST(EgressServices, PreventResetsWhatTheAllowListDoesNotCoverForThatServiceOnly
       Decision::Verdict::kMarkDecided);
 }
 
+TEST(EgressServices, AllowListEntriesWithPortsCoverOnlyThosePorts) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(
+      ServiceRulesFor(ServiceMode::kPrevent, {"api.example:443", "198.51.100.0/24:5000-5999",
+                                              "[2001:db8::/32]:443", "any.example"}),
+      clock, &FakeOwner);
+  auto to = [&](const std::string& payload, const std::string& dst, uint16_t dport) {
+    return engine
+        .OnPacket(
+            net::BuildTcpPacket(
+                *net::ParseIp(dst.find(':') != std::string::npos ? "2001:db8:1::2" : "10.0.0.2"),
+                41000, *net::ParseIp(dst), dport, 1000, 5000,
+                net::tcp_flag::kAck | net::tcp_flag::kPsh, payload),
+            true, std::nullopt)
+        .verdict;
+  };
+  const auto allowed = Decision::Verdict::kMarkDecided;
+  const auto reset = Decision::Verdict::kDrop;
+  const std::string api = test::ClientHelloWith("api.example", false);
+  EXPECT_EQ(to(api, "192.0.2.5", 443), allowed);
+  EXPECT_EQ(to(api, "192.0.2.5", 8443), reset) << "the name on another port";
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 5000), allowed);
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 5999), allowed);
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 6000), reset);
+  EXPECT_EQ(to("\x01binary", "198.51.100.9", 4999), reset);
+  EXPECT_EQ(to("\x01binary", "2001:db8::7", 443), allowed);
+  EXPECT_EQ(to("\x01binary", "2001:db8::7", 80), reset);
+  const std::string any = test::ClientHelloWith("www.any.example", false);
+  EXPECT_EQ(to(any, "192.0.2.5", 443), allowed) << "no port: every port";
+  EXPECT_EQ(to(any, "192.0.2.5", 8443), allowed);
+}
+
+TEST(EgressServices, LearnProposesIpv6AddressesBracketedWithTheirPort) {
+  ward::test::FakeClock clock;
+  EgressEngine engine(ServiceRulesFor(ServiceMode::kLearn), clock, &FakeOwner);
+  Decision d = engine.OnPacket(
+      net::BuildTcpPacket(*net::ParseIp("2001:db8:1::2"), 41000, *net::ParseIp("2001:db8::7"), 8443,
+                          1, 1, net::tcp_flag::kAck | net::tcp_flag::kPsh, "\x01binary"),
+      true, std::nullopt);
+  ASSERT_TRUE(d.event);
+  clock.Advance(std::chrono::minutes(11));
+  auto proposals = engine.TakeProposals();
+  ASSERT_EQ(proposals.size(), 1u);
+  const auto proposed = proposals[0].Get("egress.proposed_allow");
+  EXPECT_EQ(proposed, nlohmann::json({"[2001:db8::7]:8443"}));
+  // What is proposed is accepted as it is.
+  EgressConfig c;
+  ServiceSpec s;
+  s.id = "fetch";
+  s.exe = "/usr/bin/fetcher";
+  s.mode = ServiceMode::kPrevent;
+  s.allow = {proposed[0].get<std::string>()};
+  c.services.push_back(s);
+  EXPECT_TRUE(LoadRules(c, RealFileSystem()).has_value());
+}
+
 TEST(EgressServices, DetectReportsWithoutResetting) {
   ward::test::FakeClock clock;
   EgressEngine engine(ServiceRulesFor(ServiceMode::kDetect, {"repo.example"}), clock, &FakeOwner);
@@ -454,6 +647,10 @@ TEST(KernelRules, QueueOnlyTheFirstPacketsOfUndecidedFlows) {
   EXPECT_NE(all.find("--dport 80 "), std::string::npos);
   EXPECT_NE(all.find("-p udp --sport 53 -j NFQUEUE --queue-num 41 --queue-bypass"),
             std::string::npos);
+  EXPECT_NE(all.find("-p tcp --sport 53 -m connbytes --connbytes 0:16 --connbytes-dir reply "
+                     "--connbytes-mode packets -j NFQUEUE --queue-num 41 --queue-bypass"),
+            std::string::npos)
+      << all;
   c.fail_open = false;
   c.dns = false;
   all.clear();
@@ -462,6 +659,7 @@ TEST(KernelRules, QueueOnlyTheFirstPacketsOfUndecidedFlows) {
   }
   EXPECT_EQ(all.find("--queue-bypass"), std::string::npos);
   EXPECT_EQ(all.find("udp"), std::string::npos);
+  EXPECT_EQ(all.find("--sport 53"), std::string::npos);
 }
 
 TEST(KernelRules, CidrTableDropsOnlyInPrevent) {

@@ -195,6 +195,85 @@ TEST_F(EgressNetns, PreventBlocksByDnsSniAndHostAndLetsTheSharedAddressServeOthe
   EXPECT_EQ(http_event->Get("http.response.status_code"), 403);
 }
 
+TEST_F(EgressNetns, DnsOverTcpAnswersAreReadEvenWhenSplitAndBlockedNamesNeverResolve) {
+  test::DnsTcpServer dns(kNames);
+  StartModule(R"(
+  mode: prevent
+  queue: 68
+  block: [blocked.example]
+)");
+  // One segment an answer: the blocked one is rewritten to NXDOMAIN in place, the other passes.
+  Lookup allowed = test::ResolveTcp("allowed.example");
+  EXPECT_EQ(allowed.rcode, 0);
+  EXPECT_EQ(allowed.addresses, std::vector<std::string>{kCdn});
+  Lookup blocked = test::ResolveTcp("blocked.example");
+  EXPECT_EQ(blocked.rcode, kDnsRcodeNxDomain);
+  EXPECT_TRUE(blocked.addresses.empty());
+  auto tcp = [](const Event& e) {
+    return e.GetString("network.transport") == "tcp" &&
+           e.GetString("dns.response_code") == "NXDOMAIN";
+  };
+  auto nx = WaitFor("blocked", tcp);
+  ASSERT_TRUE(nx);
+  EXPECT_EQ(nx->GetString("destination.domain"), "blocked.example");
+  EXPECT_EQ(nx->GetString("egress.learned_by"), "dns");
+  EXPECT_EQ(nx->GetString("source.ip"), kResolver);
+
+  // Answers cut over two segments: reassembled; the allowed one is whole, the blocked one's
+  // connection is reset before its last segment reaches the client.
+  dns.set_split(true);
+  Lookup allowed_split = test::ResolveTcp("allowed.example");
+  EXPECT_EQ(allowed_split.rcode, 0);
+  EXPECT_EQ(allowed_split.addresses, std::vector<std::string>{kCdn});
+  Lookup blocked_split = test::ResolveTcp("blocked.example");
+  EXPECT_EQ(blocked_split.rcode, -2) << "the connection is reset, no answer is read";
+  EXPECT_TRUE(blocked_split.addresses.empty());
+  auto reset = WaitFor("blocked", [](const Event& e) { return e.Get("egress.reset") == true; });
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->GetString("destination.domain"), "blocked.example");
+}
+
+TEST_F(EgressNetns, GlibcResolverOverTcpGetsNxDomainForABlockedName) {
+  test::DnsTcpServer dns(kNames);
+  StartModule("  mode: prevent\n  queue: 70\n  block: [blocked.example]\n");
+  // glibc's own resolver, told to use TCP (`options use-vc`), in a mount namespace of its own
+  // where /etc/resolv.conf names the test's server.
+  ShOrFail(fmt::format(
+      "printf 'nameserver {}\\noptions use-vc attempts:1 timeout:2\\n' > {}/resolv.conf", kResolver,
+      dir_.Str()));
+  auto lookup = [&](const std::string& name) {
+    return RunShell(fmt::format(
+        "unshare -m sh -c 'mount --bind {}/resolv.conf /etc/resolv.conf && getent ahostsv4 {}'",
+        dir_.Str(), name));
+  };
+  auto allowed = lookup("allowed.example");
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
+  EXPECT_NE(allowed.output.find(kCdn), std::string::npos) << allowed.output;
+  auto blocked = lookup("blocked.example");
+  EXPECT_EQ(blocked.exit_code, 2) << "getent: not found\n" << blocked.output;
+  EXPECT_EQ(blocked.output.find(kCdn), std::string::npos) << blocked.output;
+  auto e = WaitFor("blocked", [](const Event& ev) {
+    return ev.GetString("network.transport") == "tcp" &&
+           ev.GetString("dns.response_code") == "NXDOMAIN";
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->GetString("egress.attribution"), "socket_inode");
+  EXPECT_NE(e->GetString("process.executable").find("getent"), std::string::npos)
+      << e->GetString("process.executable");
+}
+
+TEST_F(EgressNetns, DnsOverTcpInDetectModeIsReportedAndAnswered) {
+  test::DnsTcpServer dns(kNames);
+  StartModule("  queue: 69\n  block: [blocked.example]\n");
+  Lookup blocked = test::ResolveTcp("blocked.example");
+  EXPECT_EQ(blocked.rcode, 0);
+  EXPECT_EQ(blocked.addresses, std::vector<std::string>{kCdn});
+  auto e = WaitFor("detected",
+                   [](const Event& ev) { return ev.GetString("network.transport") == "tcp"; });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->GetString("dns.question.name"), "blocked.example");
+}
+
 TEST_F(EgressNetns, DetectReportsEverythingAndBlocksNothing) {
   DnsServer dns(kNames);
   HttpServer http;
@@ -310,7 +389,7 @@ TEST_F(EgressNetns, PerServiceAllowListIsLearnedProposedAndThenEnforced) {
   auto proposal = WaitFor("allowlist_proposed");
   ASSERT_TRUE(proposal);
   EXPECT_EQ(proposal->Get("egress.proposed_allow"),
-            nlohmann::json({"allowed.example", "files.example"}));
+            nlohmann::json({"allowed.example:443", "files.example:80"}));
   // Accepted without files.example, in prevent mode: the running queue takes it in place.
   sink_.Clear();
   auto doc = ConfigNode::FromYaml(fmt::format(R"(
@@ -318,7 +397,7 @@ egress:
   mode: prevent
   queue: 66
   dns: false
-  services: [{{id: fetch, exe: {}, mode: prevent, allow: [allowed.example]}}]
+  services: [{{id: fetch, exe: {}, mode: prevent, allow: ["allowed.example:443"]}}]
 )",
                                               curl),
                                   "policy.yaml");
@@ -328,6 +407,9 @@ egress:
   EXPECT_EQ(Curl("https://allowed.example/", "allowed.example", 443).exit_code, 0);
   CurlResult out = Curl("http://files.example/x", "files.example", 80);
   EXPECT_TRUE(out.output.ends_with(" 403")) << out.output;
+  // The allowed name on a port its entry does not name: reset (443 only).
+  CurlResult other_port = Curl("http://allowed.example/x", "allowed.example", 80);
+  EXPECT_TRUE(other_port.output.ends_with(" 403")) << other_port.output;
   auto blocked = WaitFor("blocked");
   ASSERT_TRUE(blocked);
   EXPECT_EQ(blocked->GetString("egress.list"), "service:fetch");

@@ -60,6 +60,21 @@ std::vector<net::Rule> QueueRules(const EgressConfig& c) {
     std::vector<std::string> r = {"-p", "udp", "--sport", "53"};
     r.insert(r.end(), target.begin(), target.end());
     out.push_back({net::Hook::kInput, std::move(r)});
+    // DNS over TCP: the server's first packets (never marked decided: the engine accepts them).
+    std::vector<std::string> t = {"-p",
+                                  "tcp",
+                                  "--sport",
+                                  "53",
+                                  "-m",
+                                  "connbytes",
+                                  "--connbytes",
+                                  fmt::format("0:{}", kQueuedDnsTcpPackets),
+                                  "--connbytes-dir",
+                                  "reply",
+                                  "--connbytes-mode",
+                                  "packets"};
+    t.insert(t.end(), target.begin(), target.end());
+    out.push_back({net::Hook::kInput, std::move(t)});
   }
   return out;
 }

@@ -87,6 +87,106 @@ TEST(DnsMessage, NxDomainReplyKeepsIdAndQuestionAndDropsTheAnswers) {
   EXPECT_EQ(nx.size(), m->question_end);
 }
 
+TEST(DnsMessage, NxDomainReplyOfSizeIsPaddedToExactlyTheSizeAsked) {
+  std::string answer = test::DnsResponse(0x1234, "blocked.example", kDnsTypeA,
+                                         {{"", "192.0.2.1"}, {"", "192.0.2.2"}});
+  auto parsed = ParseDnsMessage(answer);
+  ASSERT_TRUE(parsed.has_value());
+  const size_t bare = NxDomainReply(answer, *parsed).size();
+  EXPECT_EQ(NxDomainReplyOfSize(answer, *parsed, bare), NxDomainReply(answer, *parsed));
+  for (size_t size = bare + 15; size < bare + 40; ++size) {
+    std::string r = NxDomainReplyOfSize(answer, *parsed, size);
+    ASSERT_EQ(r.size(), size);
+    auto m = ParseDnsMessage(r);
+    ASSERT_TRUE(m.has_value()) << m.error().ToString();
+    EXPECT_EQ(m->id, 0x1234);
+    EXPECT_EQ(m->rcode, kDnsRcodeNxDomain);
+    EXPECT_TRUE(m->answers.empty());
+    ASSERT_EQ(m->questions.size(), 1u);
+    EXPECT_EQ(m->questions[0].name, "blocked.example");
+    EXPECT_EQ(r[11], 1) << "one additional record: the OPT with the padding";
+    EXPECT_EQ(static_cast<uint8_t>(r[bare + 2]), 41) << "type OPT";
+  }
+  // Too short, or longer by less than an empty padding option: no such reply.
+  EXPECT_EQ(NxDomainReplyOfSize(answer, *parsed, bare - 1), "");
+  for (size_t size = bare + 1; size < bare + 15; ++size) {
+    EXPECT_EQ(NxDomainReplyOfSize(answer, *parsed, size), "") << size;
+  }
+}
+
+std::string Framed(const std::string& message) {
+  std::string out = {static_cast<char>(message.size() >> 8),
+                     static_cast<char>(message.size() & 0xFF)};
+  return out + message;
+}
+
+TEST(DnsTcpStream, ReassemblesMessagesCutAnywhere) {
+  const std::string a = test::DnsResponse(1, "a.example", kDnsTypeA, {{"", "192.0.2.1"}});
+  const std::string b = test::DnsResponse(2, "b.example", kDnsTypeA, {{"", "192.0.2.2"}});
+  const std::string flow = Framed(a) + Framed(b);
+  // Every pair of cut points, including inside the length prefixes.
+  for (size_t i = 0; i <= flow.size(); ++i) {
+    for (size_t j = i; j <= flow.size(); ++j) {
+      DnsTcpStream s;
+      const uint32_t isn = 0xFFFFFFF0u;  // sequence numbers wrap inside the flow
+      std::vector<DnsTcpStream::Message> got;
+      for (auto [from, to] : {std::pair{size_t{0}, i}, {i, j}, {j, flow.size()}}) {
+        for (auto& m : s.Add(isn + static_cast<uint32_t>(from), flow.substr(from, to - from))) {
+          got.push_back(std::move(m));
+        }
+      }
+      ASSERT_EQ(got.size(), 2u) << i << " " << j;
+      EXPECT_EQ(got[0].bytes, a);
+      EXPECT_EQ(got[0].seq, isn + 2);
+      EXPECT_EQ(got[1].bytes, b);
+      EXPECT_EQ(got[1].seq, isn + static_cast<uint32_t>(2 + a.size() + 2));
+      EXPECT_FALSE(s.done());
+    }
+  }
+}
+
+TEST(DnsTcpStream, RetransmissionsAreReadOnceAndAGapEndsTheReading) {
+  const std::string a = test::DnsResponse(1, "a.example", kDnsTypeA, {{"", "192.0.2.1"}});
+  const std::string flow = Framed(a);
+  DnsTcpStream s;
+  EXPECT_TRUE(s.Add(100, flow.substr(0, 10)).empty());
+  EXPECT_TRUE(s.Add(100, flow.substr(0, 10)).empty());  // the same segment again
+  auto got = s.Add(105, flow.substr(5));                // overlapping, with the rest
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].bytes, a);
+  EXPECT_FALSE(got[0].fresh) << "its first bytes went on in the first segment";
+  DnsTcpStream whole;
+  auto one = whole.Add(100, flow);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_TRUE(one[0].fresh);
+
+  DnsTcpStream gap;
+  EXPECT_TRUE(gap.Add(100, flow.substr(0, 4)).empty());
+  EXPECT_TRUE(gap.Add(110, flow.substr(10)).empty());
+  EXPECT_TRUE(gap.done());
+  EXPECT_TRUE(gap.Add(104, flow.substr(4)).empty()) << "nothing is read after the end";
+}
+
+TEST(DnsTcpStream, ReadsOnlyTheFirstKilobytesOfAFlow) {
+  const std::string a = test::DnsResponse(1, "a.example", kDnsTypeA, {{"", "192.0.2.1"}});
+  std::string flow;
+  while (flow.size() < DnsTcpStream::kMaxBytes * 2) flow += Framed(a);
+  DnsTcpStream s;
+  size_t messages = 0;
+  uint32_t seq = 7;
+  for (size_t at = 0; at < flow.size(); at += 1000) {
+    std::string_view piece = std::string_view(flow).substr(at, 1000);
+    messages += s.Add(seq, piece).size();
+    seq += static_cast<uint32_t>(piece.size());
+  }
+  EXPECT_TRUE(s.done());
+  EXPECT_EQ(messages, DnsTcpStream::kMaxBytes / (a.size() + 2));
+  // A message announced longer than the cap ends the reading at once.
+  DnsTcpStream big;
+  EXPECT_TRUE(big.Add(1, std::string("\xff\xff", 2) + "abc").empty());
+  EXPECT_TRUE(big.done());
+}
+
 TEST(ClientHello, ReadsTheServerNameOfOpensslsClientHello) {
   std::string hello = ReadTestData("client_hello_openssl.bin");
   ASSERT_GT(hello.size(), 100u);

@@ -361,4 +361,62 @@ size_t Reputation::MemoryBytes() const {
          cidrs_.capacity() * sizeof(cidrs_[0]);
 }
 
+namespace {
+
+std::optional<uint16_t> ReadPort(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  uint32_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (v < 1 || v > 65535) return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+
+}  // namespace
+
+Result<EntryWithPorts> SplitPorts(std::string_view entry) {
+  entry = Trim(entry);
+  EntryWithPorts out;
+  std::string_view ports;
+  if (entry.find("://") != std::string_view::npos) {
+    out.destination = std::string(entry);
+    return out;
+  }
+  if (!entry.empty() && entry.front() == '[') {
+    const size_t close = entry.find(']');
+    if (close == std::string_view::npos) {
+      return InvalidArgument(fmt::format("\"{}\": no ']' after the '['", entry));
+    }
+    out.destination = std::string(entry.substr(1, close - 1));
+    std::string_view rest = entry.substr(close + 1);
+    if (rest.empty()) return out;
+    if (rest.front() != ':') {
+      return InvalidArgument(fmt::format("\"{}\": expected ':' and ports after ']'", entry));
+    }
+    ports = rest.substr(1);
+  } else {
+    const size_t colon = entry.find(':');
+    if (colon == std::string_view::npos || entry.find(':', colon + 1) != std::string_view::npos) {
+      out.destination = std::string(entry);  // no port, or an IPv6 address without brackets
+      return out;
+    }
+    out.destination = std::string(entry.substr(0, colon));
+    ports = entry.substr(colon + 1);
+  }
+  const size_t dash = ports.find('-');
+  auto first = ReadPort(ports.substr(0, dash));
+  auto last = dash == std::string_view::npos ? first : ReadPort(ports.substr(dash + 1));
+  if (!first || !last) {
+    return InvalidArgument(fmt::format(
+        "\"{}\": \"{}\" is not a port (1-65535) or a port range (first-last)", entry, ports));
+  }
+  if (*first > *last) {
+    return InvalidArgument(fmt::format("\"{}\": the port range {} is empty", entry, ports));
+  }
+  out.ports = PortRange{*first, *last};
+  return out;
+}
+
 }  // namespace ward::agent::egress

@@ -58,6 +58,7 @@ class Reputation {
   // REQUIRES: fewer than 65,535 lists.
   uint16_t AddList(ListInfo info);
   const ListInfo& list(uint16_t id) const { return lists_[id]; }
+  size_t list_count() const { return lists_.size(); }
 
   // Reads `text` in `format` into list `id`.
   LoadStats Load(uint16_t id, FeedFormat format, std::string_view text);
@@ -89,6 +90,27 @@ class Reputation {
   std::map<std::string, std::vector<std::pair<std::string, uint16_t>>, std::less<>> urls_;
   std::vector<std::pair<Cidr, uint16_t>> cidrs_;
 };
+
+// The ports of a service allow-list entry (docs/egress.md, "Per-service allow-lists").
+struct PortRange {
+  uint16_t first = 1;
+  uint16_t last = 65535;
+  bool Contains(uint16_t port) const { return port >= first && port <= last; }
+  bool any() const { return first == 1 && last == 65535; }
+  bool operator==(const PortRange&) const = default;
+  auto operator<=>(const PortRange&) const = default;
+};
+
+// An entry split into its destination and ports: "api.example.com:443",
+// "10.0.0.0/8:5432", "10.0.0.0/8:5000-5999", "[2001:db8::/32]:443" (an IPv6 destination with a
+// port is bracketed); without a port ("api.example.com", "2001:db8::/32", a URL prefix, whose
+// port is in the URL) the ports are nullopt (any). InvalidArgument naming the entry for a port
+// that is not 1-65535, an empty range, or an empty port. The destination is not checked.
+struct EntryWithPorts {
+  std::string destination;
+  std::optional<PortRange> ports;
+};
+Result<EntryWithPorts> SplitPorts(std::string_view entry);
 
 // "HTTP://Example.COM:80/a" → "http://example.com/a": scheme and host lower case, the default
 // port dropped, a missing path becomes "/". nullopt when it is not an http(s) URL with a host.

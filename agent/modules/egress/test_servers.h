@@ -6,13 +6,17 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -97,6 +101,120 @@ inline Lookup Resolve(const std::string& name) {
         if (!r.data.empty()) out.addresses.push_back(r.data);
       }
     }
+  }
+  ::close(fd);
+  return out;
+}
+
+// A DNS server over TCP on kResolver:53 (RFC 7766 framing) answering A queries from a fixed table.
+// With set_split(true) each answer is sent in two segments (the first 20 bytes, then — once the
+// client has acknowledged them — the rest), as a server with a small MSS or a slow writer does.
+class DnsTcpServer {
+ public:
+  explicit DnsTcpServer(std::map<std::string, std::string> names) : names_(std::move(names)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    sockaddr_in a = Addr(kResolver, 53);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    thread_ = std::jthread([this](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 100) != 1) continue;
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        int one = 1;
+        ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        std::string in;
+        char buf[4096];
+        pollfd pc{c, POLLIN, 0};
+        while (::poll(&pc, 1, 2000) == 1) {
+          ssize_t n = ::recv(c, buf, sizeof buf, 0);
+          if (n <= 0) break;
+          in.append(buf, static_cast<size_t>(n));
+          while (in.size() >= 2) {
+            size_t len = (static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]);
+            if (in.size() < 2 + len) break;
+            Answer(c, in.substr(2, len));
+            in.erase(0, 2 + len);
+          }
+        }
+        ::close(c);
+      }
+    });
+  }
+  ~DnsTcpServer() {
+    thread_ = {};
+    ::close(fd_);
+  }
+  void set_split(bool split) { split_ = split; }
+
+ private:
+  void Answer(int c, const std::string& query) {
+    auto q = ParseDnsMessage(query);
+    if (!q || q->questions.empty()) return;
+    auto it = names_.find(q->questions[0].name);
+    std::vector<std::pair<std::string, std::string>> answers;
+    if (it != names_.end()) answers.push_back({"", it->second});
+    std::string r = DnsResponse(q->id, q->questions[0].name, kDnsTypeA, answers);
+    std::string framed = {static_cast<char>(r.size() >> 8), static_cast<char>(r.size() & 0xFF)};
+    framed += r;
+    if (!split_) {
+      ::send(c, framed.data(), framed.size(), MSG_NOSIGNAL);
+      return;
+    }
+    ::send(c, framed.data(), 20, MSG_NOSIGNAL);
+    // The first segment is acknowledged (nothing left in the send queue) before the rest goes.
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    int queued = 1;
+    while (::ioctl(c, SIOCOUTQ, &queued) == 0 && queued > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);  // polling a condition with a deadline
+    }
+    ::send(c, framed.data() + 20, framed.size() - 20, MSG_NOSIGNAL);
+  }
+
+  std::map<std::string, std::string> names_;
+  std::atomic<bool> split_ = false;
+  int fd_ = -1;
+  std::jthread thread_;
+};
+
+// What a client learns asking kResolver for `name` over TCP (rcode -1: no answer within 2 s,
+// -2: the connection was reset or closed before a whole answer).
+inline Lookup ResolveTcp(const std::string& name) {
+  Lookup out;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Addr(kResolver, 53);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return out;
+  }
+  std::string q = DnsQuery(0x5252, name, kDnsTypeA);
+  std::string framed = {static_cast<char>(q.size() >> 8), static_cast<char>(q.size() & 0xFF)};
+  framed += q;
+  ::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL);
+  std::string in;
+  char buf[4096];
+  pollfd p{fd, POLLIN, 0};
+  while (::poll(&p, 1, 2000) == 1) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      out.rcode = -2;
+      break;
+    }
+    in.append(buf, static_cast<size_t>(n));
+    if (in.size() < 2) continue;
+    size_t len = (static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]);
+    if (in.size() < 2 + len) continue;
+    if (auto m = ParseDnsMessage(std::string_view(in).substr(2, len))) {
+      out.rcode = m->rcode;
+      for (const auto& r : m->answers) {
+        if (!r.data.empty()) out.addresses.push_back(r.data);
+      }
+    }
+    break;
   }
   ::close(fd);
   return out;
