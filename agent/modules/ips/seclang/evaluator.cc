@@ -865,6 +865,7 @@ void BuildPrefilters(CompiledRules& c) {
         }
         const uint32_t chain = r->tf_nodes.empty() ? kNone : r->tf_nodes.back();
         for (CVar& v : r->vars) {
+          if (v.ref.count) continue;  // &VAR: a computed number, not the value
           const auto& wanted = c.options.regex_prefilter_variables;
           if (std::find(wanted.begin(), wanted.end(), v.ref.collection) == wanted.end()) continue;
           groups[{chain, v.ref.collection}].push_back({r, &v});
