@@ -4,12 +4,15 @@
 // difference outside the documented list (docs/ips.md, "Ward SecLang engine: the evaluator"):
 // a path holding an encoded '?' (%3F: CVE-2024-1019, which Ward fixes), and SecUploadDir file
 // storage (not used by the CRS). Input: raw request bytes (request line, headers, body).
+// WARD_FUZZ_PREFILTER=everywhere: Ward's @rx prefilter on every value of the variables CRS's
+// regexes read most, however short (by default only request bodies of 4 KB and more).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "agent/modules/ips/seclang/equality.h"
+#include "agent/modules/ips/seclang/ward_waf.h"
 #include "agent/modules/ips/waf.h"
 
 namespace {
@@ -28,8 +31,16 @@ Engines* Load() {
   auto e = new Engines;
   auto a = ward::agent::ips::WafEngineFor(ward::agent::ips::WafEngineKind::kLibModSecurity)
                .Load(config, nullptr);
-  auto b =
-      ward::agent::ips::WafEngineFor(ward::agent::ips::WafEngineKind::kWard).Load(config, nullptr);
+  ward::seclang::EvalOptions options;
+  if (const char* pf = std::getenv("WARD_FUZZ_PREFILTER");
+      pf && std::string_view(pf) == "everywhere") {
+    options.regex_prefilter_min_bytes = 0;
+    options.regex_prefilter_variables = {
+        "REQUEST_BODY",     "ARGS",         "ARGS_NAMES", "REQUEST_HEADERS", "REQUEST_COOKIES",
+        "REQUEST_FILENAME", "REQUEST_LINE", "XML"};
+  }
+  static const ward::agent::ips::WardWafEngine ward_engine(options);
+  auto b = ward_engine.Load(config, nullptr);
   if (!a.has_value() || !b.has_value()) {
     std::fprintf(stderr, "cannot load the CRS: %s\n",
                  (!a.has_value() ? a.error() : b.error()).ToString().c_str());

@@ -3,9 +3,10 @@
 // 1 KB URL-encoded POST, a 4 KB JSON POST, a 64 KB multipart upload, and the whole CRS 3.3
 // regression suite's requests as a mix (every stage of testdata/oracles/crs-3.3-tests, each once
 // per round; "CRS suite mix").
-// Usage: ips_engine_cpu [iterations [libmodsecurity|ward|both [request-name-part [crs-tests-dir]]]]
-// (µs of thread CPU per transaction; "both" or no engine: both, and their ratio; the mix runs
-// max(1, iterations / 300) rounds of the whole suite)
+// Usage: ips_engine_cpu [iterations [libmodsecurity|ward|both|all [request-name-part
+// [crs-tests-dir]]]] (µs of thread CPU per transaction; "both" or no engine: both, and their ratio;
+// "all" adds Ward with its @rx prefilter switched off, "ward-noprefilter", interleaved in the same
+// run; the mix runs max(1, iterations / 300) rounds of the whole suite)
 #include <time.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "agent/modules/ips/seclang/equality.h"
+#include "agent/modules/ips/seclang/ward_waf.h"
 #include "agent/modules/ips/waf.h"
 
 namespace {
@@ -25,6 +27,16 @@ double ThreadCpuUs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// libmodsecurity's CPU over each Ward variant's, when libmodsecurity ran (it is loaded first).
+template <typename Engines>
+void PrintRatios(const Engines& engines, const std::vector<double>& cpu, const char* name) {
+  if (engines.empty() || engines[0].name != "libmodsecurity") return;
+  for (size_t k = 1; k < engines.size(); ++k) {
+    const std::string label = engines.size() == 2 ? "ratio" : "ratio " + engines[k].name;
+    std::printf("%-16s %-17s %8.1fx less CPU\n", label.c_str(), name, cpu[0] / cpu[k]);
+  }
 }
 
 }  // namespace
@@ -86,17 +98,28 @@ int main(int argc, char** argv) {
       {"64 KB multipart", post(("multipart/form-data; boundary=" + boundary).c_str(), multipart)},
   };
   struct Loaded {
-    agent::ips::WafEngineKind kind;
+    std::string name;
     std::shared_ptr<const agent::ips::WafRules> rules;
     std::unique_ptr<agent::ips::WafThreadState> state;
   };
   std::vector<Loaded> engines;
-  for (auto kind : {agent::ips::WafEngineKind::kLibModSecurity, agent::ips::WafEngineKind::kWard}) {
-    if (argc > 2 && std::string_view(argv[2]) != "both" &&
-        agent::ips::WafEngineName(kind) != argv[2]) {
-      continue;
-    }
-    const auto& engine = agent::ips::WafEngineFor(kind);
+  seclang::EvalOptions no_prefilter;
+  no_prefilter.regex_prefilter = false;
+  const agent::ips::WardWafEngine ward_no_prefilter(no_prefilter);
+  const std::string_view which = argc > 2 ? argv[2] : "both";
+  struct Candidate {
+    std::string name;
+    const agent::ips::WafEngine* engine;
+  };
+  const Candidate candidates[] = {
+      {"libmodsecurity", &agent::ips::WafEngineFor(agent::ips::WafEngineKind::kLibModSecurity)},
+      {"ward", &agent::ips::WafEngineFor(agent::ips::WafEngineKind::kWard)},
+      {"ward-noprefilter", &ward_no_prefilter}};
+  for (const auto& [label, engine_ptr] : candidates) {
+    const bool wanted =
+        which == label || which == "all" || (which == "both" && label != "ward-noprefilter");
+    if (!wanted) continue;
+    const auto& engine = *engine_ptr;
     double t0 = ThreadCpuUs();
     auto rules = engine.Load(config, nullptr);
     double load_ms = (ThreadCpuUs() - t0) / 1000.0;
@@ -104,9 +127,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "load: %s\n", rules.error().ToString().c_str());
       return 1;
     }
-    std::printf("%-15s rule-set load %.0f ms CPU\n",
-                std::string(agent::ips::WafEngineName(kind)).c_str(), load_ms);
-    engines.push_back({kind, *rules, engine.NewThreadState()});
+    std::printf("%-16s rule-set load %.0f ms CPU\n", label.c_str(), load_ms);
+    engines.push_back({label, *rules, engine.NewThreadState()});
   }
   // Per request, the engines take turns in five rounds (n/5 transactions each), so that the
   // load of a shared machine falls on both alike; the ratio is libmodsecurity / Ward.
@@ -131,13 +153,10 @@ int main(int argc, char** argv) {
     }
     const double total = 5.0 * per_round;
     for (size_t k = 0; k < engines.size(); ++k) {
-      std::printf("%-15s %-17s %8.1f µs/transaction (%zu matches/tx)\n",
-                  std::string(agent::ips::WafEngineName(engines[k].kind)).c_str(), name,
-                  cpu[k] / total, matched[k] / static_cast<size_t>(total));
+      std::printf("%-16s %-17s %8.1f µs/transaction (%zu matches/tx)\n", engines[k].name.c_str(),
+                  name, cpu[k] / total, matched[k] / static_cast<size_t>(total));
     }
-    if (engines.size() == 2) {
-      std::printf("%-15s %-17s %8.1fx less CPU\n", "ratio", name, cpu[0] / cpu[1]);
-    }
+    PrintRatios(engines, cpu, name);
   }
   // The CRS regression suite's requests as a mix: each round sends every stage once through
   // one engine, then through the other.
@@ -168,13 +187,11 @@ int main(int argc, char** argv) {
     const double total = static_cast<double>(rounds) * static_cast<double>(suite.cases.size());
     const char* name = "CRS suite mix";
     for (size_t k = 0; k < engines.size(); ++k) {
-      std::printf("%-15s %-17s %8.1f µs/transaction (%zu transactions, %.2f matches/tx)\n",
-                  std::string(agent::ips::WafEngineName(engines[k].kind)).c_str(), name,
-                  cpu[k] / total, suite.cases.size(), static_cast<double>(matched[k]) / total);
+      std::printf("%-16s %-17s %8.1f µs/transaction (%zu transactions, %.2f matches/tx)\n",
+                  engines[k].name.c_str(), name, cpu[k] / total, suite.cases.size(),
+                  static_cast<double>(matched[k]) / total);
     }
-    if (engines.size() == 2) {
-      std::printf("%-15s %-17s %8.1fx less CPU\n", "ratio", name, cpu[0] / cpu[1]);
-    }
+    PrintRatios(engines, cpu, name);
   }
   return 0;
 }

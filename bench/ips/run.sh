@@ -15,6 +15,11 @@
 #   AGENT_ENV="K=V"    environment for the agent only (e.g. GLIBC_TUNABLES=...)
 #   HOST_HEADER=name   send this Host header (default: wrk's 127.0.0.1:PORT, which CRS 920350
 #                      flags as a numeric Host: 3 points, below the threshold, one event each)
+#   RATE=N             latency mode instead of wrk: an open-loop load at a fixed N requests/s
+#                      (ips_fixed_rate, built beside ips_engine_cpu; latency from each request's
+#                      due time) of a mix of 7 10-parameter GETs, 2 1 KB form POSTs and 1 JSON
+#                      POST in 10, SECONDS long after 2 s of warm-up, against the same three
+#                      setups; prints p50/p99 and Ward's p99 against ModSecurity's and nginx's
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${2:-10}
@@ -92,6 +97,30 @@ cpu_of() {  # pids -> total utime+stime ticks (SPLIT=1: "utime stime")
   if [ -n "${SPLIT:-}" ]; then echo "$u $k"; else echo $((u + k)); fi
 }
 nginx_pids() { local m; m=$(cat "$W/nginx-$1.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
+
+if [ -n "${RATE:-}" ]; then
+  GEN=$(cd "$BUILD" && pwd)/agent/modules/ips/seclang/ips_fixed_rate
+  printf "%-28s %s\n" setup "fixed-rate mix (ips_fixed_rate --rate $RATE --seconds $SECS)"
+  declare -A P50 P99
+  rate_case() {  # label port
+    local out; out=$("$GEN" --port "$2" --rate "$RATE" --seconds "$SECS" --warmup 2) || true
+    P50[$1]=$(echo "$out" | awk '{for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1)}')
+    P99[$1]=$(echo "$out" | awk '{for (i = 1; i < NF; i++) if ($i == "p99") print $(i + 1)}')
+    printf "%-28s %s\n" "$1" "$out"
+  }
+  rate_case "nginx (anchor)" $PORT
+  rate_case "nginx+modsecurity+crs" $MSPORT
+  env ${AGENT_ENV:-} "$AGENT" run --config "$W/policy.yaml" --state-dir "$W/state" --log-level info 2>"$W/agent.err" &
+  AGENT_PID=$!
+  for _ in $(seq 100); do iptables -w -S WARD_IPS_IN 2>/dev/null | grep -q NFQUEUE && break; sleep 0.1; done
+  rate_case "nginx+ward inline (prevent)" $PORT
+  kill $AGENT_PID; wait $AGENT_PID 2>/dev/null || true; AGENT_PID=""
+  awk -v a50="${P50[nginx (anchor)]}" -v a99="${P99[nginx (anchor)]}" \
+      -v m50="${P50[nginx+modsecurity+crs]}" -v m99="${P99[nginx+modsecurity+crs]}" \
+      -v w50="${P50[nginx+ward inline (prevent)]}" -v w99="${P99[nginx+ward inline (prevent)]}" \
+      'BEGIN{printf "p50/p99 ms: nginx %.3f/%.3f, +modsecurity %.3f/%.3f, +ward %.3f/%.3f; p99 modsecurity/ward %.1fx, ward - nginx %+.3f ms\n", a50, a99, m50, m99, w50, w99, (w99 > 0 ? m99 / w99 : 0), w99 - a99}'
+  exit 0
+fi
 
 GET_PATH="/index.html?a1=alpha&a2=bravo&a3=charlie&a4=delta&a5=echo&a6=foxtrot&a7=golf&a8=hotel&a9=india&a10=juliet"
 printf "%-28s %-5s %10s %9s %9s %12s\n" setup load req/s p50 p99 "cpu/req"

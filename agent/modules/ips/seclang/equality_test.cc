@@ -150,13 +150,33 @@ EvalOptions WithoutOptimisations() {
   off.transformation_cache = false;
   off.skip_empty_variables = false;
   off.lazy_matched_vars = false;
+  off.regex_prefilter = false;
   return off;
+}
+
+// The @rx prefilter on every value, however short, of every variable CRS's regexes read most
+// (by default only request bodies of 4 KB and more are prefiltered, which few test cases have):
+// a prefilter that ever ruled out a regex PCRE2 matches would change a verdict here.
+EvalOptions PrefilterEverywhere() {
+  EvalOptions on;
+  on.regex_prefilter_min_bytes = 0;
+  on.regex_prefilter_variables = {
+      "REQUEST_BODY",     "ARGS",         "ARGS_NAMES", "REQUEST_HEADERS", "REQUEST_COOKIES",
+      "REQUEST_FILENAME", "REQUEST_LINE", "XML"};
+  return on;
 }
 
 // The same at PL1 with every optimisation of the evaluator switched off: no verdict changes.
 TEST_F(CrsEquality, Pl1PreventWithoutOptimisations) {
   const agent::ips::WardWafEngine plain(WithoutOptimisations());
   Result r = RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases, plain);
+  Check("PL1", r, ReadKnown());
+}
+
+TEST_F(CrsEquality, Pl1PreventWithPrefilterOnEveryValue) {
+  const agent::ips::WardWafEngine everywhere(PrefilterEverywhere());
+  Result r =
+      RunSuite("PL1", Mode::kPrevent, 1, "crs-tests-pl1-prevent.conf", suite_->cases, everywhere);
   Check("PL1", r, ReadKnown());
 }
 
@@ -168,6 +188,12 @@ TEST_F(CrsEquality, Pl4Detect) {
 TEST_F(CrsEquality, Pl4DetectWithoutOptimisations) {
   const agent::ips::WardWafEngine plain(WithoutOptimisations());
   Result r = RunSuite("PL4", Mode::kDetect, 4, "crs-tests-pl4.conf", suite_->cases, plain);
+  Check("PL4", r, ReadKnown());
+}
+
+TEST_F(CrsEquality, Pl4DetectWithPrefilterOnEveryValue) {
+  const agent::ips::WardWafEngine everywhere(PrefilterEverywhere());
+  Result r = RunSuite("PL4", Mode::kDetect, 4, "crs-tests-pl4.conf", suite_->cases, everywhere);
   Check("PL4", r, ReadKnown());
 }
 
@@ -383,6 +409,10 @@ TEST(RegressionEquality, SameOutcomeAsLibmodsecurity) {
 
 TEST(RegressionEquality, SameOutcomeWithoutOptimisations) {
   RunRegression(agent::ips::WardWafEngine(WithoutOptimisations()));
+}
+
+TEST(RegressionEquality, SameOutcomeWithPrefilterOnEveryValue) {
+  RunRegression(agent::ips::WardWafEngine(PrefilterEverywhere()));
 }
 
 }  // namespace

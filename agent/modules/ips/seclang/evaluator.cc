@@ -2,6 +2,7 @@
 
 #include "agent/modules/ips/seclang/body/request_body.h"
 #include "agent/modules/ips/seclang/persistent.h"
+#include "agent/modules/ips/seclang/regex_prefilter.h"
 #include "common/text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -524,6 +525,10 @@ struct CVar {
   // regex.
   std::vector<std::string> exclude_keys;
   std::vector<std::shared_ptr<KeyRegex>> exclude_regexes;
+  // The @rx prefilter (CompiledRules::prefilters) of this variable of its rule — the group of
+  // (transformation chain, collection) — and the rule's pattern in it; -1: none.
+  int32_t pf_group = -1;
+  uint32_t pf_index = 0;
 };
 
 std::string FullName(const VariableRef& v) {
@@ -689,6 +694,9 @@ class CompiledRules {
   std::map<std::string, std::vector<size_t>, std::less<>> markers[6];
   CVar all_request_headers;       // REQUEST_HEADERS, for FULL_REQUEST
   std::vector<CVar> rule_fields;  // RULE:id, rev, severity, logdata, msg
+  // @rx prefilters, one per (transformation chain, collection) that @rx rules read
+  // (CVar::pf_group).
+  std::vector<std::unique_ptr<RegexPrefilter>> prefilters;
 };
 
 namespace {
@@ -836,6 +844,50 @@ Status CompileRule(CompiledRules& c, const Rule& r, const CRule* parent, int pha
   return Status::Ok();
 }
 
+// Groups the @rx rules (heads and chain members) that read one of the prefiltered variables by
+// (transformation chain, variable) — the chain decides the string the regex sees, so one scan of
+// a value serves every rule of the group — and builds one prefilter per group.
+void BuildPrefilters(CompiledRules& c) {
+  struct Member {
+    CRule* rule;
+    CVar* var;
+  };
+  std::map<std::pair<uint32_t, std::string>, std::vector<Member>> groups;
+  constexpr uint32_t kNone = UINT32_MAX;  // no transformation
+  for (int p = 1; p <= 5; ++p) {
+    for (auto& head : c.phases[p]) {
+      for (CRule* r = head.get(); r != nullptr; r = r->child.get()) {
+        const Rule& rule = *r->rule;
+        if (rule.kind != Rule::Kind::kRule || rule.op == nullptr) continue;
+        if (rule.op->kind() != OperatorKind::kRx || rule.op->param_has_macro() ||
+            rule.op->param().empty() || rule.multi_match) {
+          continue;
+        }
+        const uint32_t chain = r->tf_nodes.empty() ? kNone : r->tf_nodes.back();
+        for (CVar& v : r->vars) {
+          if (v.ref.count) continue;  // &VAR: a computed number, not the value
+          const auto& wanted = c.options.regex_prefilter_variables;
+          if (std::find(wanted.begin(), wanted.end(), v.ref.collection) == wanted.end()) continue;
+          groups[{chain, v.ref.collection}].push_back({r, &v});
+        }
+      }
+    }
+  }
+  for (auto& [key, members] : groups) {
+    std::vector<std::string> patterns;
+    for (const Member& m : members) patterns.push_back(m.rule->rule->op->param());
+    auto pf = RegexPrefilter::Build(patterns);
+    if (pf == nullptr) continue;
+    const auto group = static_cast<int32_t>(c.prefilters.size());
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (!pf->Covers(static_cast<uint32_t>(i))) continue;
+      members[i].var->pf_group = group;
+      members[i].var->pf_index = static_cast<uint32_t>(i);
+    }
+    c.prefilters.push_back(std::move(pf));
+  }
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const CompiledRules>> Compile(std::unique_ptr<RuleSet> set,
@@ -870,6 +922,7 @@ Result<std::shared_ptr<const CompiledRules>> Compile(std::unique_ptr<RuleSet> se
     WARD_RETURN_IF_ERROR(CompileRule(*c, *r, nullptr, phase, *cr));
     c->phases[phase].push_back(std::move(cr));
   }
+  if (c->options.regex_prefilter) BuildPrefilters(*c);
   return std::shared_ptr<const CompiledRules>(std::move(c));
 }
 
@@ -1108,6 +1161,17 @@ struct Transaction::State {
   std::vector<std::string_view> xml_values;
   std::vector<const std::vector<std::string>*> msg_tags;
   TfCache transform_cache;  // this transaction's (Reset by Begin)
+  // @rx prefilter results of this transaction: (group, value number) -> the scan's hit bits at
+  // pf_bits[offset...] (ok false: the scan failed, PCRE2 decides). Few entries (long values only).
+  struct PfEntry {
+    uint32_t group;
+    uint32_t id;
+    uint32_t offset;
+    bool ok;
+  };
+  std::vector<PfEntry> pf_entries;
+  std::vector<uint64_t> pf_bits;
+  PrefilterScratch pf_scratch;
   // MATCHED_VARS(_NAMES) updates not applied yet (few rules read them: they are applied, in
   // order, when one does). An entry with a null name clears both.
   struct MatchedOp {
@@ -1179,6 +1243,8 @@ struct Transaction::State {
     arena.Reset();
     d.emplace(&arena);
     transform_cache.Reset(rules->tf_prefixes.size());
+    pf_entries.clear();
+    pf_bits.clear();
     matched_ops.clear();
     scalars.assign(rules->scalars.size(), kEmpty);
     scalar_tf_ids.assign(rules->scalars.size(), 0);
@@ -1218,6 +1284,9 @@ struct Transaction::State {
   void EvaluatePhase(int phase);
   bool EvaluateRule(const CRule& r, Message& rm);
   std::string_view TransformCached(const CRule& r, const Value& val);
+  // True when the @rx prefilter proves that the regex of v's rule cannot match `input`, val
+  // transformed by the rule's chain (false: run the operator).
+  bool PrefilterRulesOut(const CVar& v, const Value& val, std::string_view input);
   void ActionsIndependent(const CRule& r, Message& rm);
   void ActionsAfterFullMatch(const CRule& r, Message& rm);
   void RunDisruptive(const CRule& r, Disruptive d, Message& rm);
@@ -1839,6 +1908,35 @@ std::string_view Transaction::State::TransformCached(const CRule& r, const Value
   return cur;
 }
 
+bool Transaction::State::PrefilterRulesOut(const CVar& v, const Value& val,
+                                           std::string_view input) {
+  if (v.pf_group < 0 || input.size() < rules->options.regex_prefilter_min_bytes) return false;
+  // The value's number in the transformation cache names it for this transaction; values
+  // without one (computed, or replaced since) are not prefiltered.
+  const bool replaced = val.source != nullptr && (val.source->data() != val.value.data() ||
+                                                  val.source->size() != val.value.size());
+  if (val.tf_id == nullptr || replaced) return false;
+  const uint32_t id = transform_cache.Number(val.tf_id);
+  const auto group = static_cast<uint32_t>(v.pf_group);
+  const RegexPrefilter& pf = *rules->prefilters[group];
+  const PfEntry* found = nullptr;
+  for (auto it = pf_entries.rbegin(); it != pf_entries.rend(); ++it) {
+    if (it->group == group && it->id == id) {
+      found = &*it;
+      break;
+    }
+  }
+  if (found == nullptr) {
+    const size_t offset = pf_bits.size();
+    pf_bits.resize(offset + pf.Words());
+    const bool ok = pf.Scan(input, pf_scratch, pf_bits.data() + offset);
+    pf_entries.push_back({group, id, static_cast<uint32_t>(offset), ok});
+    found = &pf_entries.back();
+  }
+  if (!found->ok) return false;
+  return ((pf_bits[found->offset + v.pf_index / 64] >> (v.pf_index % 64)) & 1) == 0;
+}
+
 bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
   const Rule& rule = *r.rule;
   // RuleWithActions::evaluate clears the operator's matched list (captures); nothing to do.
@@ -1947,7 +2045,10 @@ bool Transaction::State::EvaluateRule(const CRule& r, Message& rm) {
         }
       }
       for (const std::string_view input : stages) {
-        bool ret = macro ? op.Evaluate(input, param, op_scratch) : op.Evaluate(input, op_scratch);
+        bool ret = false;
+        if (!PrefilterRulesOut(*v, val, input)) {
+          ret = macro ? op.Evaluate(input, param, op_scratch) : op.Evaluate(input, op_scratch);
+        }
         // Captures (before negation, as the operators store them).
         if (ret && rule.capture) {
           switch (op.kind()) {

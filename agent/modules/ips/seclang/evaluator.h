@@ -58,6 +58,16 @@ struct EvalOptions {
   // Keep MATCHED_VARS / MATCHED_VARS_NAMES updates as a list and apply them only when a rule
   // reads either (few do): the same collections, in the same order, when read.
   bool lazy_matched_vars = true;
+  // @rx prefilter (regex_prefilter.h): the regexes of the rules that read one of
+  // `regex_prefilter_variables` through the same transformation chain, in one Hyperscan
+  // database; a value of at least `regex_prefilter_min_bytes` is scanned once per chain and
+  // PCRE2 runs only for the rules whose pattern may match. Shorter values go to PCRE2 directly
+  // (below ~4 KB a scan costs more than the few PCRE2-JIT calls it saves). Only the request body
+  // by default: each variable's databases are compiled at load, and CRS's ARGS or XML groups
+  // take ~3 s each (docs/ips.md, "The @rx prefilter").
+  bool regex_prefilter = true;
+  size_t regex_prefilter_min_bytes = 4096;
+  std::vector<std::string> regex_prefilter_variables = {"REQUEST_BODY"};
   // CVE-2024-1019: 3.0.9 takes REQUEST_FILENAME/BASENAME/PATH_INFO from the URI *after*
   // %-decoding, up to the first '?', so `/a%3F/../b` hides the path from rules. Fixed (the path is
   // the raw URI up to its first '?', then decoded — as libmodsecurity 3.0.12 does) unless false.
