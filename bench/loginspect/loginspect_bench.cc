@@ -27,6 +27,8 @@
 
 namespace {
 
+using ward::agent::loginspect::Compat;
+using ward::agent::loginspect::ParseCompat;
 using ward::agent::loginspect::Ruleset;
 using ward::agent::loginspect::RulesetConfig;
 using ward::agent::loginspect::Session;
@@ -71,7 +73,8 @@ std::vector<std::string> Includes(const std::string& conf) {
 int Usage() {
   std::fprintf(stderr,
                "usage: loginspect_bench (--wazuh TREE | --ossec-decoder FILE --ossec-rules DIR "
-               "--ossec-conf CONF) --corpus FILE [--alerts OUT] [--top N] [--fixed-clock S]\n");
+               "--ossec-conf CONF) --corpus FILE [--alerts OUT] [--top N] [--fixed-clock S] "
+               "[--compat wazuh|ossec]\n");
   return 2;
 }
 
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   std::string wazuh, ossec_decoder, ossec_rules, ossec_conf, corpus, alerts_out;
   int top = 0;
   int64_t fixed_clock = 0;
+  Compat compat = Compat::kWazuh;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -99,6 +103,8 @@ int main(int argc, char** argv) {
       alerts_out = v;
     } else if (a == "--fixed-clock") {
       fixed_clock = std::atoll(v.c_str());
+    } else if (a == "--compat") {
+      if (!ParseCompat(v, &compat)) return Usage();
     } else if (a == "--top") {
       top = std::atoi(v.c_str());
     } else {
@@ -139,7 +145,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::FILE* alerts = alerts_out.empty() ? nullptr : std::fopen(alerts_out.c_str(), "w");
-  Session session(*rs);
+  Session session(*rs, compat);
   std::map<int, long> by_rule;
   long lines = 0, n_alerts = 0;
   char* buf = nullptr;

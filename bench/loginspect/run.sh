@@ -78,6 +78,10 @@ WB=$BUILD/bench/loginspect/loginspect_bench
 $T -o "$S/ward-ossec.time" "$WB" --ossec-decoder "$ORACLE/ossec-hids/decoder.xml" \
   --ossec-rules "$ORACLE/ossec-hids/rules" --ossec-conf "$I/etc/ossec.conf" \
   --corpus "$S/corpus.log" --alerts "$S/ward-ossec.alerts" | tee "$S/ward-ossec.out"
+echo "== ward, OSSEC rules, OSSEC's correlation semantics (--compat ossec)"
+$T -o "$S/ward-ossec-compat.time" "$WB" --ossec-decoder "$ORACLE/ossec-hids/decoder.xml" \
+  --ossec-rules "$ORACLE/ossec-hids/rules" --ossec-conf "$I/etc/ossec.conf" --compat ossec \
+  --corpus "$S/corpus.log" --alerts "$S/ward-ossec-compat.alerts" | tee "$S/ward-ossec-compat.out"
 echo "== ward, Wazuh ruleset"
 $T -o "$S/ward-wazuh.time" "$WB" --wazuh "$ORACLE/wazuh-v4.14.7" --corpus "$S/corpus.log" \
   --alerts "$S/ward-wazuh.alerts" | tee "$S/ward-wazuh.out"
@@ -126,6 +130,10 @@ PY
 python3 "$ROOT/bench/loginspect/compare.py" --names ossec-analysisd,ward "$S/analysisd.alerts" \
   "$S/ward-ossec.alerts" > "$S/compare.txt"
 head -40 "$S/compare.txt"
+python3 "$ROOT/bench/loginspect/compare.py" --names ossec-analysisd,ward-compat-ossec \
+  "$S/analysisd.alerts" "$S/ward-ossec-compat.alerts" > "$S/compare-compat-ossec.txt"
+echo "== ossec-analysisd vs ward --compat ossec"
+head -3 "$S/compare-compat-ossec.txt"
 python3 "$ROOT/bench/loginspect/compare.py" --names ossec-logtest,ossec-analysisd "$S/ossec.alerts" \
   "$S/analysisd.alerts" > "$S/compare-logtest-analysisd.txt"
 echo "== ossec-logtest vs ossec-analysisd"

@@ -19,6 +19,7 @@ struct LogtestOptions {
   std::string lists;
   std::string geoip_db;
   std::string unit;
+  std::string compat = "wazuh";
   bool quiet = false;
 };
 
@@ -55,7 +56,10 @@ int Logtest(const LogtestOptions& o) {
     want_level = o.unit.substr(a + 1, b - a - 1);
     want_decoder = o.unit.substr(b + 1);
   }
-  loginspect::Session session(*loaded);
+  loginspect::Compat compat = loginspect::Compat::kWazuh;
+  if (!loginspect::ParseCompat(o.compat, &compat))
+    return Fail(InvalidArgument("--compat takes wazuh or ossec"));
+  loginspect::Session session(*loaded, compat);
   loginspect::Verdict last;
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -92,6 +96,8 @@ void AddLoginspectCommands(CLI::App& app, CommonOptions& /*opt*/, int& rc) {
                   "MaxMind City database (.mmdb) for srcgeoip/dstgeoip (Wazuh's <geoipdb>)");
   cmd->add_option("-U", o->unit, "RULE:LEVEL:DECODER expected for the last line");
   cmd->add_flag("-q", o->quiet, "Print nothing");
+  cmd->add_option("--compat", o->compat,
+                  "Correlation semantics: wazuh (default) or ossec (OSSEC 4.x's frequency rules)");
   cmd->callback([o, &rc] { rc = Logtest(*o); });
 }
 

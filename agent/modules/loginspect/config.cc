@@ -131,10 +131,10 @@ std::string_view LogFormatName(LogFormat f) {
 Result<LoginspectConfig> ParseLoginspectConfig(const ConfigNode& section) {
   LoginspectConfig c;
   if (section.IsNull()) return c;
-  WARD_RETURN_IF_ERROR(CheckKeys(
-      section,
-      {"enabled", "default_ruleset", "rules", "decoders", "lists", "geoip_db", "rule_exclude",
-       "decoder_exclude", "files", "journald", "poll_interval", "max_backlog", "on_backlog"}));
+  WARD_RETURN_IF_ERROR(
+      CheckKeys(section, {"enabled", "default_ruleset", "rules", "decoders", "lists", "geoip_db",
+                          "compat", "rule_exclude", "decoder_exclude", "files", "journald",
+                          "poll_interval", "max_backlog", "on_backlog"}));
   if (const ConfigNode* n = section.Find("enabled")) {
     WARD_ASSIGN_OR_RETURN(c.enabled, ReadBool(*n));
   }
@@ -154,6 +154,11 @@ Result<LoginspectConfig> ParseLoginspectConfig(const ConfigNode& section) {
   if (const ConfigNode* n = section.Find("geoip_db")) {
     WARD_ASSIGN_OR_RETURN(c.geoip_db, ReadString(*n));
     WARD_RETURN_IF_ERROR(CheckAbsolute(*n, c.geoip_db));
+  }
+  if (const ConfigNode* n = section.Find("compat")) {
+    WARD_ASSIGN_OR_RETURN(c.compat, ReadString(*n));
+    if (c.compat != "wazuh" && c.compat != "ossec")
+      return n->Error(fmt::format("compat must be \"wazuh\" or \"ossec\", not \"{}\"", c.compat));
   }
   if (const ConfigNode* n = section.Find("rule_exclude")) {
     WARD_ASSIGN_OR_RETURN(c.rule_excludes, ReadStringList(*n));

@@ -56,7 +56,8 @@ struct LoginspectConfig {
   std::vector<std::string> rule_dirs;
   std::vector<std::string> decoder_dirs;
   std::string lists_dir;
-  std::string geoip_db;  // MaxMind City .mmdb (absolute); empty: no srcgeoip/dstgeoip
+  std::string geoip_db;          // MaxMind City .mmdb (absolute); empty: no srcgeoip/dstgeoip
+  std::string compat = "wazuh";  // correlation semantics: "wazuh" or "ossec" (ParseCompat)
   std::vector<std::string> rule_excludes;
   std::vector<std::string> decoder_excludes;
   std::vector<FileSpec> files;

@@ -70,5 +70,17 @@ TEST(LoginspectConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_EQ(geoip->geoip_db, "/var/lib/GeoIP/GeoLite2-City.mmdb");
 }
 
+TEST(LoginspectConfig, CompatIsWazuhOrOssec) {
+  auto def = Parse("loginspect:\n  enabled: true\n");
+  ASSERT_TRUE(def.has_value()) << def.error().ToString();
+  EXPECT_EQ(def->compat, "wazuh");
+  auto ossec = Parse("loginspect:\n  compat: ossec\n");
+  ASSERT_TRUE(ossec.has_value()) << ossec.error().ToString();
+  EXPECT_EQ(ossec->compat, "ossec");
+  auto bad = Parse("loginspect:\n  compat: snort\n");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("compat"), std::string::npos) << bad.error().message();
+}
+
 }  // namespace
 }  // namespace ward::agent::loginspect

@@ -95,6 +95,50 @@ TEST_F(EngineTest, FrequencyFiresOnTheNthEventFromTheSameSource) {
   EXPECT_EQ(t.Process(a, "stdin", 2000).rule->id, 101);
 }
 
+TEST_F(EngineTest, OssecCompatFiresAtFrequencyPlusTwo) {
+  // Rule 102: frequency="3", if_matched_sid 101, same_source_ip. The same five lines: Wazuh's
+  // analysisd fires on the third, OSSEC's ossec-analysisd counts three earlier events and fires
+  // on the next one, i.e. on the fifth.
+  const char* a = "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.1.1.1 port 22";
+  Session wazuh(ruleset_);
+  Session ossec(ruleset_, Compat::kOssec);
+  std::vector<int> w, o;
+  for (int i = 0; i < 10; ++i) {
+    w.push_back(wazuh.Process(a, "stdin", 1000 + i).rule->id);
+    o.push_back(ossec.Process(a, "stdin", 1000 + i).rule->id);
+  }
+  EXPECT_EQ(w[2], 102);
+  EXPECT_EQ(w[0], 101);
+  EXPECT_EQ(w[1], 101);
+  // OSSEC: 5th fires (marking the 1st, and the 4th: the newest of the list); the 6th-9th stop at
+  // the matched 4th and need three newer ones again, so the 10th fires.
+  EXPECT_EQ(o, (std::vector<int>{101, 101, 101, 101, 102, 101, 101, 101, 101, 102}));
+  Compat c = Compat::kWazuh;
+  EXPECT_TRUE(ParseCompat("ossec", &c));
+  EXPECT_EQ(c, Compat::kOssec);
+  EXPECT_FALSE(ParseCompat("OSSEC4", &c));
+}
+
+TEST_F(EngineTest, OssecCompatStopsAtAMatchedEventOfAnySource) {
+  // OSSEC's Search_LastSids checks `matched >= level` before same_source_ip: once the rule fired
+  // for 10.1.1.1, the matched event ends every search, also one for another address; Wazuh
+  // skips events of other addresses first.
+  const char* a = "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.1.1.1 port 22";
+  const char* b = "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.9.9.9 port 22";
+  Session ossec(ruleset_, Compat::kOssec);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ossec.Process(b, "stdin", 1000).rule->id, 101);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ossec.Process(a, "stdin", 1000).rule->id, 101);
+  EXPECT_EQ(ossec.Process(a, "stdin", 1000).rule->id, 102);
+  EXPECT_EQ(ossec.Process(b, "stdin", 1000).rule->id, 101)
+      << "four earlier b's, but behind a match";
+
+  Session wazuh(ruleset_);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(wazuh.Process(b, "stdin", 1000).rule->id, 101);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(wazuh.Process(a, "stdin", 1000).rule->id, 101);
+  EXPECT_EQ(wazuh.Process(a, "stdin", 1000).rule->id, 102);
+  EXPECT_EQ(wazuh.Process(b, "stdin", 1000).rule->id, 102) << "Wazuh looks past the a's";
+}
+
 TEST_F(EngineTest, FrequencyCountsOnlyTheSameSourceAmongManyOthers) {
   // The same_source_ip search goes through the per-history index: a burst from one address
   // hidden among hundreds of others fires exactly on its third event, a fourth address does

@@ -119,8 +119,9 @@ Result<std::vector<IniCase>> ReadIniCases(const std::filesystem::path& file) {
 
 bool RunUnitCheck(const std::shared_ptr<const Ruleset>& ruleset,
                   const std::vector<std::string>& lines, const std::string& rule,
-                  const std::string& level, const std::string& decoder, std::string* got) {
-  Session session(ruleset);
+                  const std::string& level, const std::string& decoder, std::string* got,
+                  Compat compat) {
+  Session session(ruleset, compat);
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
@@ -138,7 +139,8 @@ bool RunUnitCheck(const std::shared_ptr<const Ruleset>& ruleset,
 
 Result<IniSuiteResult> RunIniSuite(const std::shared_ptr<const Ruleset>& ruleset,
                                    const std::filesystem::path& dir,
-                                   const std::function<void(const IniCase&)>& before_each) {
+                                   const std::function<void(const IniCase&)>& before_each,
+                                   Compat compat) {
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     if (e.path().extension() == ".ini") files.push_back(e.path());
@@ -151,7 +153,7 @@ Result<IniSuiteResult> RunIniSuite(const std::shared_ptr<const Ruleset>& ruleset
       ++r.total;
       if (before_each) before_each(k);
       std::string got;
-      bool matched = RunUnitCheck(ruleset, k.lines, k.rule, k.level, k.decoder, &got);
+      bool matched = RunUnitCheck(ruleset, k.lines, k.rule, k.level, k.decoder, &got, compat);
       if (matched == k.expect_match) {
         ++r.passed;
       } else {

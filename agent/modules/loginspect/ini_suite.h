@@ -32,7 +32,8 @@ Result<std::vector<IniCase>> ReadIniCases(const std::filesystem::path& file);
 // level and decoder name are the expected ones.
 bool RunUnitCheck(const std::shared_ptr<const Ruleset>& ruleset,
                   const std::vector<std::string>& lines, const std::string& rule,
-                  const std::string& level, const std::string& decoder, std::string* got);
+                  const std::string& level, const std::string& decoder, std::string* got,
+                  Compat compat = Compat::kWazuh);
 
 // Every case of the *.ini files in `dir` (files in name order) through RunUnitCheck():
 // how many give the expected outcome, how many there are, and one line per failing case
@@ -45,6 +46,7 @@ struct IniSuiteResult {
 // `before_each`, when given, is called with each case before it runs (debugging aid).
 Result<IniSuiteResult> RunIniSuite(const std::shared_ptr<const Ruleset>& ruleset,
                                    const std::filesystem::path& dir,
-                                   const std::function<void(const IniCase&)>& before_each = {});
+                                   const std::function<void(const IniCase&)>& before_each = {},
+                                   Compat compat = Compat::kWazuh);
 
 }  // namespace ward::agent::loginspect

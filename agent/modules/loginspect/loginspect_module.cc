@@ -48,6 +48,12 @@ namespace {
 constexpr size_t kBatch = 1000;
 constexpr const char* kJournalCursor = "journal";
 
+Compat CompatOf(const LoginspectConfig& c) {
+  Compat out = Compat::kWazuh;
+  ParseCompat(c.compat, &out);  // validated by ParseLoginspectConfig
+  return out;
+}
+
 struct Loaded {
   LoginspectConfig config;
   std::shared_ptr<const Ruleset> ruleset;
@@ -339,7 +345,7 @@ class LoginspectModule final : public Module, public HealthReporter {
       FileSrc fs;
       fs.source = std::make_unique<FileSource>(spec, cur_->config.max_backlog, true);
       fs.source->Restore(saved);
-      fs.session = std::make_unique<Session>(cur_->ruleset);
+      fs.session = std::make_unique<Session>(cur_->ruleset, CompatOf(cur_->config));
       files_src_.push_back(std::move(fs));
     }
     journal_.reset();
@@ -356,7 +362,7 @@ class LoginspectModule final : public Module, public HealthReporter {
         Degraded(fmt::format("journal: {}", j.error().message()));
       } else {
         journal_ = std::move(*j);
-        journal_session_ = std::make_unique<Session>(cur_->ruleset);
+        journal_session_ = std::make_unique<Session>(cur_->ruleset, CompatOf(cur_->config));
       }
     }
     {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -230,9 +231,27 @@ struct Verdict {
   bool alert = false;          // rule and level > 0, not ignored, no options no_log
 };
 
+// Whose correlation semantics a session follows (policy `loginspect.compat`, `logtest --compat`).
+// kWazuh (default): Wazuh 4.x's analysisd. kOssec: OSSEC 4.x's ossec-analysisd — a frequency
+// rule fires at the (frequency + 2)-th event, an already matched event in the searched list
+// ends the search before the same_* / different_* checks, the newest event of that list is
+// marked matched when the rule fires, if_matched_sid lists keep 128 events
+// (analysisd.sid_prev_matched_max), the global list 8192 (memory_size), and an ignore window
+// restarts at the event that ends it.
+enum class Compat { kWazuh, kOssec };
+
+// "wazuh" / "ossec"; false for any other name.
+bool ParseCompat(std::string_view name, Compat* out);
+
 class Session {
  public:
-  explicit Session(std::shared_ptr<const Ruleset> ruleset) : ruleset_(std::move(ruleset)) {}
+  explicit Session(std::shared_ptr<const Ruleset> ruleset, Compat compat = Compat::kWazuh)
+      : ruleset_(std::move(ruleset)), compat_(compat) {
+    if (compat_ == Compat::kOssec) {
+      events_.limit = kOssecEventListLimit;
+      events_.drop = 10;
+    }
+  }
   // `now` is the session clock in seconds (timeframe, ignore).
   Verdict Process(std::string_view line, std::string_view location, int64_t now);
   // Ids of rules whose PCRE2 pattern hit its match/depth limit since the last call; each rule
@@ -267,12 +286,21 @@ class Session {
     bool monotonic = true;  // times never went backwards (else the index is not used)
     int64_t last_time = 0;
     std::vector<Index> indexes;
+    size_t limit = 1024;  // events kept (the oldest are dropped beyond it)
+    size_t drop = 1;      // how many are dropped then (OSSEC's global list: 10)
     uint64_t first_seq() const { return pushed - events.size(); }
   };
   void Push(History& h, const std::shared_ptr<Event>& ev);
   History::Index& IndexFor(History& h, const Rule& rule);
 
+  bool CheckContextOssec(Event& ev, const Rule& rule, History& list, bool global);
+  History& SidHistory(int id);
+
+  static constexpr size_t kOssecSidListLimit = 128;     // analysisd.sid_prev_matched_max
+  static constexpr size_t kOssecEventListLimit = 8192;  // <memory_size> default
+
   std::shared_ptr<const Ruleset> ruleset_;
+  Compat compat_ = Compat::kWazuh;
   std::map<int, History> sid_history_;
   std::map<std::string, History> group_history_;
   std::map<int, int64_t> ignored_since_;

@@ -557,7 +557,9 @@ void Session::Push(History& h, const std::shared_ptr<Event>& ev) {
   if (!h.events.empty() && ev->time < h.last_time) h.monotonic = false;
   h.last_time = ev->time;
   h.events.push_back(ev);
-  if (h.events.size() > kHistoryLimit) h.events.pop_front();
+  if (h.events.size() > h.limit) {
+    for (size_t i = 0; i < h.drop && !h.events.empty(); ++i) h.events.pop_front();
+  }
   uint64_t seq = h.pushed++;
   for (auto& index : h.indexes) {
     uint64_t key = 0;
@@ -593,17 +595,83 @@ Session::History::Index& Session::IndexFor(History& h, const Rule& rule) {
   return index;
 }
 
+bool ParseCompat(std::string_view name, Compat* out) {
+  if (name == "wazuh") {
+    *out = Compat::kWazuh;
+  } else if (name == "ossec") {
+    *out = Compat::kOssec;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Session::History& Session::SidHistory(int id) {
+  auto [it, added] = sid_history_.try_emplace(id);
+  if (added && compat_ == Compat::kOssec) it->second.limit = kOssecSidListLimit;
+  return it->second;
+}
+
+// OSSEC 4.x's Search_LastSids / Search_LastGroups / Search_LastEvents (src/analysisd/
+// eventinfo.c): walk the list newest first; an event beyond the timeframe, or one already
+// matched by a rule of this level or above, ends the search before any other check; skip the
+// events whose same_* / different_* fields disagree (and, for the global list, another
+// category); count `frequency` agreeing events, and fire on the next one. When the rule fires,
+// this event, the one that completed the count and the newest event of the list are matched.
+bool Session::CheckContextOssec(Event& ev, const Rule& rule, History& list, bool global) {
+  if (list.events.empty()) return false;
+  Event& newest = *list.events.back();
+  int count = 0;
+  for (auto it = list.events.rbegin(); it != list.events.rend(); ++it) {
+    Event& prev = **it;
+    if (ev.time - prev.time > rule.timeframe) return false;
+    if (prev.matched >= rule.level) return false;
+    if (global && TypeOf(prev) != TypeOf(ev)) continue;
+    bool agree = true;
+    for (const FieldRef& f : rule.same_refs) {
+      const std::string* a = RefValue(ev, f);
+      const std::string* b = RefValue(prev, f);
+      if (a == nullptr || b == nullptr || *a != *b) {
+        agree = false;
+        break;
+      }
+    }
+    if (!agree) continue;
+    if (rule.same_needs_dynamic && (!HasDynamic(ev) || !HasDynamic(prev))) continue;
+    for (const FieldRef& f : rule.different_refs) {
+      const std::string* a = RefValue(ev, f);
+      const std::string* b = RefValue(prev, f);
+      if (a == nullptr || b == nullptr || *a == *b) {
+        agree = false;
+        break;
+      }
+    }
+    if (!agree) continue;
+    if (rule.different_needs_dynamic && !HasDynamic(ev) && !HasDynamic(prev)) continue;
+    if (count < rule.frequency) {
+      ++count;
+      continue;
+    }
+    ev.matched = rule.level;
+    prev.matched = rule.level;
+    newest.matched = rule.level;
+    return true;
+  }
+  return false;
+}
+
 bool Session::CheckContext(Event& ev, const Rule& rule) {
   History* list = nullptr;
   bool global = false;
   if (!rule.if_matched_sid.empty()) {
-    list = &sid_history_[rule.if_matched_sid.front()];
+    list = &SidHistory(rule.if_matched_sid.front());
   } else if (!rule.if_matched_group.empty()) {
     list = &group_history_[rule.if_matched_group];
   } else {
     list = &events_;
     global = true;
   }
+  if (compat_ == Compat::kOssec) return CheckContextOssec(ev, rule, *list, global);
   int needed = rule.frequency > 2 ? rule.frequency - 1 : 1;  // stored as frequency - 2, then +1
   int count = 0;
   Event* first = nullptr;
@@ -788,13 +856,14 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
       } else if (now - since < r->ignore) {
         break;
       } else {
-        since = 0;
+        // Wazuh forgets the window; OSSEC starts the next one at this event.
+        since = compat_ == Compat::kOssec ? now : 0;
       }
     }
     // options no_log: analysisd keeps the event in the histories but logs no alert.
     v.alert = !r->no_log;
     if (r->keeps_sid_history) {
-      Push(sid_history_[r->id], ev);
+      Push(SidHistory(r->id), ev);
     } else {
       for (const auto& g : r->groups) {
         if (ruleset_->GroupKeepsHistory(g)) Push(group_history_[g], ev);
