@@ -18,16 +18,29 @@ export function formatTime(iso: string | null | undefined, lang: Lang, timeZone:
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return new Intl.DateTimeFormat(lang === 'ja' ? 'ja-JP' : 'en-GB', {
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hour12: false,
-    timeZone,
-  }).format(d);
+  return timeFormat(lang, timeZone).format(d);
+}
+
+// One Intl.DateTimeFormat per language and zone: constructing one costs far more than formatting
+// with it (the dashboard formats a time per agent needing attention, the events table one per row).
+const formats = new Map<string, Intl.DateTimeFormat>();
+function timeFormat(lang: Lang, timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = `${lang}|${timeZone ?? ''}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang === 'ja' ? 'ja-JP' : 'en-GB', {
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hour12: false,
+      timeZone,
+    });
+    formats.set(key, f);
+  }
+  return f;
 }
 
 // Reads a dotted field of an event ("file.path"), tolerating both nested and flat keys.

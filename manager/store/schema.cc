@@ -390,6 +390,36 @@ std::vector<std::string> VRollupPathsIntegrity(Dialect) {
   return {"DELETE FROM event_rollup_values WHERE field = 2 AND module <> 'integrity'"};
 }
 
+// The IPS tuning view's side table (issue #14, s8-console; docs/manager-store.md, "IPS
+// matches"): one row per tunable rule match of every IPS detected/blocked event (ord 0 with
+// rule_id '' for an event with none), written by the store in the events' own transaction and
+// deleted with them. The rows of the events already stored are written by the store right after
+// this migration, under the migration lock, while `ips_matches_backfill` has its row (the
+// extraction is C++, manager/store/ips_matches.h, shared with ingestion: no JSON functions in
+// three SQL dialects that could count differently).
+std::vector<std::string> VIpsMatches(Dialect d) {
+  std::string str = d == Dialect::kPostgres ? "TEXT COLLATE \"C\""
+                    : d == Dialect::kMysql  ? "LONGTEXT"
+                                            : "TEXT";
+  std::string body =
+      "tenant_id {ID} NOT NULL, event_id {ID} NOT NULL, ord INTEGER NOT NULL, ts BIGINT NOT "
+      "NULL, agent_id {ID} NOT NULL, blocked INTEGER NOT NULL, would_block INTEGER NOT NULL, "
+      "n_matches INTEGER NOT NULL, first_of_rule INTEGER NOT NULL, rule_id STR NOT NULL, "
+      "variable STR NOT NULL, client STR NOT NULL, path STR NOT NULL, url STR NOT NULL, "
+      "PRIMARY KEY (tenant_id, event_id, ord)";
+  for (size_t pos = 0; (pos = body.find(" STR ", pos)) != std::string::npos;) {
+    body.replace(pos + 1, 3, str);
+    pos += str.size();
+  }
+  std::vector<std::string> s;
+  Append(s, Table(d, "ips_matches", body, {{"idx_ips_matches_time", "tenant_id, ts"}}));
+  Append(s, Table(d, "ips_matches_backfill", "pending INTEGER NOT NULL PRIMARY KEY", {}));
+  s.push_back(d == Dialect::kMysql
+                  ? "INSERT IGNORE INTO ips_matches_backfill (pending) VALUES (1)"
+                  : "INSERT INTO ips_matches_backfill (pending) VALUES (1) ON CONFLICT DO NOTHING");
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -406,6 +436,7 @@ const std::vector<Migration>& Migrations() {
       {"alert rules, notification channels, outbox and delivery log", &VAlertRules},
       {"activation rules", &VActivationRules},
       {"path rollups for integrity only", &VRollupPathsIntegrity},
+      {"IPS matches for the tuning view", &VIpsMatches},
   };
   return kMigrations;
 }

@@ -374,6 +374,49 @@ struct EventSummary {
   int64_t quarantines = 0;
 };
 
+// --- IPS tuning aggregate (issue #14, s8-console; manager/store/soci/ips_tuning.cc) ---
+// docs/manager-store.md, "IPS matches": counted by SQL over `ips_matches`, a side table with one
+// row per tunable match of every IPS detected/blocked event (IpsMatch), written in the events'
+// own transaction and purged with them.
+struct IpsTuningQuery {
+  TimePoint from;  // inclusive
+  TimePoint to;    // exclusive
+  // Only the events of agents assigned this policy (now); unset: every agent of the tenant.
+  // Events of agents that no longer exist are not counted either way.
+  std::optional<std::string> policy_id;
+  // Preview of an exclusion of this rule (on `exclude_target` when not empty): per request
+  // target, how many events it matches and how many it would suppress; the caller applies a
+  // path prefix to those targets.
+  std::optional<std::string> exclude_rule;
+  std::string exclude_target;
+  int top = 10;     // targets and paths per rule
+  int samples = 5;  // sample events per rule
+};
+struct IpsTuningRule {
+  std::string rule_id;
+  int64_t events = 0;  // events with this rule among their matches (once per event)
+  int64_t detected = 0;
+  int64_t blocked = 0;
+  int64_t would_block = 0;
+  int64_t clients = 0;                          // distinct non-empty source.ip
+  std::vector<std::string> hosts;               // host names, sorted
+  std::vector<EventValueCount> targets, paths;  // top `top`, count desc then value (bytes) asc
+  // The rule's first `samples` events by (@timestamp, id), whole, with the host name of each.
+  std::vector<StoredEvent> samples;
+  std::vector<std::string> sample_hosts;
+};
+struct IpsTuningPreviewRow {
+  std::string url;  // url.original, else url.path
+  int64_t matched = 0;
+  int64_t suppressed = 0;  // every tunable match of the event is the excluded one
+};
+struct IpsTuningAggregate {
+  int64_t events = 0;  // IPS detected + blocked events
+  int64_t would_block = 0;
+  std::vector<IpsTuningRule> rules;  // by rule id
+  std::vector<IpsTuningPreviewRow> preview;
+};
+
 struct IngestResult {
   int accepted = 0;
   int duplicates = 0;      // ids already stored for this tenant
@@ -889,6 +932,11 @@ class Store {
                                     TimePoint expected_next, TimePoint next, TimePoint ran_at,
                                     const std::optional<StoredReport>& report,
                                     const std::string& error) = 0;
+  // --- IPS tuning aggregate (issue #14, s8-console; manager/store/soci/ips_tuning.cc) ---
+  // The IPS tuning view's counts over [q.from, q.to) (IpsTuningQuery), several GROUP BYs over
+  // `ips_matches`. kNotFound never: an unknown policy simply has no agents.
+  virtual Result<IpsTuningAggregate> AggregateIpsTuning(const std::string& tenant_id,
+                                                        const IpsTuningQuery& q) = 0;
 };
 
 }  // namespace ward::manager

@@ -13,6 +13,9 @@ import { moduleStates, policyError, type Agent, type Policy } from './types';
 
 const RANGES = { '1h': [3600, '5m'], '24h': [86400, '1h'], '7d': [7 * 86400, '6h'] } as const;
 type Range = keyof typeof RANGES;
+// The first agents needing attention are listed; the rest are counted and linked to Computers
+// (a fleet with 2,000 agents offline would otherwise draw 2,000 rows before the page is usable).
+const ATTENTION_SHOWN = 20;
 const SEVERITY_COLORS = ['#6b7280', '#2563eb', '#ca8a04', '#ea580c', '#b91c1c'];
 
 interface Top {
@@ -45,23 +48,20 @@ export function Dashboard() {
   useEffect(() => {
     setError('');
     const f = `from=${encodeURIComponent(from)}`;
+    // All seven calls at once; each part of the page is drawn as soon as its own answers are in
+    // (the charts need not wait for the list of every agent).
+    const fail = (e: Error) => setError(String(e.message));
+    api<Counts>('GET', `/events/counts?${f}&bucket=${RANGES[range][1]}`).then(setCounts, fail);
     Promise.all([
-      api<Counts>('GET', `/events/counts?${f}&bucket=${RANGES[range][1]}`),
       api<Top>('GET', `/events/top?field=rule&limit=5&${f}`),
       api<Top>('GET', `/events/top?field=agent&limit=5&${f}`),
       api<Top>('GET', `/events/top?field=path&limit=5&module=integrity&${f}`),
-      api<Summary>('GET', `/events/summary?${f}`),
-      api<{ items: Agent[] }>('GET', '/agents'),
-      api<{ items: Policy[] }>('GET', '/policies'),
-    ])
-      .then(([c, rules, hosts, paths, s, a, p]) => {
-        setCounts(c);
-        setTops({ rules, hosts, paths });
-        setSummary(s);
-        setAgents(a.items);
-        setPolicies(p.items);
-      })
-      .catch((e) => setError(String(e.message)));
+    ]).then(([rules, hosts, paths]) => setTops({ rules, hosts, paths }), fail);
+    api<Summary>('GET', `/events/summary?${f}`).then(setSummary, fail);
+    Promise.all([api<{ items: Agent[] }>('GET', '/agents'), api<{ items: Policy[] }>('GET', '/policies')]).then(([a, p]) => {
+      setAgents(a.items);
+      setPolicies(p.items);
+    }, fail);
   }, [range]);
 
   const policyVersion = new Map(policies.map((p) => [p.id, p.version]));
@@ -148,13 +148,18 @@ export function Dashboard() {
             <p class="muted">{t('dash.attention.none')}</p>
           ) : (
             <ul class="plain" data-testid="attention">
-              {attention.map(({ agent, reasons }) => (
+              {attention.slice(0, ATTENTION_SHOWN).map(({ agent, reasons }) => (
                 <li>
                   <Link href={eventsLink({ agent: agent.id })}>{agent.hostname}</Link>{' '}
                   <span class="badge warn">{reasons.map((r) => t(r)).join(', ')}</span>{' '}
                   <span class="muted">{formatTime(agent.last_seen, lang.value)}</span>
                 </li>
               ))}
+              {attention.length > ATTENTION_SHOWN && (
+                <li>
+                  <Link href="/computers?sort=status">{t('dash.attention.more', { n: attention.length - ATTENTION_SHOWN })}</Link>
+                </li>
+              )}
             </ul>
           )}
         </div>

@@ -5,8 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <set>
 
 #include "agent/modules/ips/path_prefix.h"
 #include "common/clock.h"
@@ -14,6 +12,7 @@
 #include "manager/api/json_body.h"
 #include "manager/api/routes/route_table.h"
 #include "manager/api/views.h"
+#include "manager/store/ips_matches.h"
 
 namespace ward::manager {
 
@@ -21,48 +20,8 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int kMaxScanned = 200'000;  // events read per request; beyond: "truncated": true
 constexpr size_t kSamples = 5;
 constexpr size_t kTopN = 10;
-
-// The CRS's scoring and correlation rules fire because others did; they are not tuned.
-bool IsEvaluationRule(const std::string& id) {
-  return id == "949110" || id == "959100" || id == "980130" || id == "980140" || id == "980170";
-}
-
-std::string Str(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  return "";
-}
-
-struct Match {
-  std::string id;
-  std::string variable;
-  std::string message;
-  std::string data;
-};
-
-// The tunable rule matches of one IPS event: ips.matches, else rule.id.
-std::vector<Match> MatchesOf(const json& doc) {
-  std::vector<Match> out;
-  const json& matches = JsonAt(doc, {"ips", "matches"});
-  if (matches.is_array()) {
-    for (const auto& m : matches) {
-      if (!m.is_object()) continue;
-      Match x{Str(m.value("id", json())), Str(m.value("variable", json())),
-              Str(m.value("message", json())), Str(m.value("data", json()))};
-      if (!x.id.empty() && !IsEvaluationRule(x.id)) out.push_back(std::move(x));
-    }
-    return out;
-  }
-  const json& ids = JsonAt(doc, {"rule", "id"});
-  for (const json& id : ids.is_array() ? ids : json::array({ids})) {
-    std::string s = Str(id);
-    if (!s.empty() && !IsEvaluationRule(s)) out.push_back({s, "", "", ""});
-  }
-  return out;
-}
 
 // A proposed exclusion. The path prefix is matched by the agent's own code
 // (agent/modules/ips/path_prefix.h) on the request target the agent logged (`url.original`), so
@@ -71,32 +30,11 @@ struct Exclusion {
   std::string rule;
   std::string target;       // "" = any variable
   std::string path_prefix;  // "" = any path
-  bool Covers(const Match& m, const std::string& url) const {
-    return m.id == rule && (target.empty() || m.variable == target) &&
-           (path_prefix.empty() || agent::ips::PathPrefixMatches(url, path_prefix));
-  }
 };
 
-struct RuleStats {
-  std::string message;
-  int64_t events = 0;
-  int64_t detected = 0;
-  int64_t blocked = 0;
-  int64_t would_block = 0;  // detected at or over the anomaly threshold (severity 2)
-  std::set<std::string> hosts;
-  std::set<std::string> clients;
-  std::map<std::string, int64_t> targets;
-  std::map<std::string, int64_t> paths;
-  json samples = json::array();
-};
-
-json Top(const std::map<std::string, int64_t>& m) {
-  std::vector<std::pair<std::string, int64_t>> v(m.begin(), m.end());
-  std::stable_sort(v.begin(), v.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (v.size() > kTopN) v.resize(kTopN);
+json Top(const std::vector<EventValueCount>& v) {
   json out = json::array();
-  for (const auto& [k, n] : v) out.push_back({{"value", k}, {"count", n}});
+  for (const auto& c : v) out.push_back({{"value", c.value}, {"count", c.count}});
   return out;
 }
 
@@ -167,95 +105,79 @@ void AddIpsTuningRoutes(RouteTable& table, RouteDeps deps) {
         auto agents = deps.store.ListAgents(p.tenant.id, af);
         if (!agents) return Err(agents.error());
 
-        std::map<std::string, RuleStats> rules;
-        int64_t scanned = 0, would_block_total = 0, ips_events = 0;
+        // Counted in the database over the side table of IPS matches (docs/manager-store.md,
+        // "IPS matches"); only the path prefix of a preview is applied here, per request target,
+        // with the agent's own matcher.
+        IpsTuningQuery tq;
+        tq.from = begin;
+        tq.to = end;
+        tq.policy_id = af.policy_id;
+        tq.top = static_cast<int>(kTopN);
+        tq.samples = static_cast<int>(kSamples);
+        if (preview) {
+          tq.exclude_rule = preview->rule;
+          tq.exclude_target = preview->target;
+        }
+        auto agg = deps.store.AggregateIpsTuning(p.tenant.id, tq);
+        if (!agg) return Err(agg.error());
         int64_t preview_matched = 0, preview_suppressed = 0;
-        bool truncated = false;
-        for (const Agent& a : *agents) {
-          EventQuery q;
-          q.from = begin;
-          q.to = end;
-          q.agent_id = a.id;
-          q.module = "ips";
-          q.limit = 1000;
-          while (!truncated) {
-            auto page = deps.store.QueryEvents(p.tenant.id, q);
-            if (!page) return Err(page.error());
-            for (const StoredEvent& e : *page) {
-              if (++scanned > kMaxScanned) {
-                truncated = true;
-                break;
-              }
-              if (e.action != "detected" && e.action != "blocked") continue;
-              ++ips_events;
-              const bool would_block = e.action == "detected" && e.severity >= 2;
-              if (would_block) ++would_block_total;
-              const std::string path = Str(JsonAt(e.doc, {"url", "path"}));
-              std::string url = Str(JsonAt(e.doc, {"url", "original"}));
-              if (url.empty()) url = path;
-              const std::string client = Str(JsonAt(e.doc, {"source", "ip"}));
-              std::vector<Match> matches = MatchesOf(e.doc);
-              if (preview) {
-                size_t covered = 0;
-                for (const Match& m : matches) covered += preview->Covers(m, url) ? 1 : 0;
-                if (covered > 0) ++preview_matched;
-                if (covered > 0 && covered == matches.size()) ++preview_suppressed;
-              }
-              std::set<std::string> seen;
-              for (const Match& m : matches) {
-                if (!seen.insert(m.id).second) continue;
-                RuleStats& r = rules[m.id];
-                if (r.message.empty()) r.message = m.message;
-                ++r.events;
-                (e.action == "blocked" ? r.blocked : r.detected) += 1;
-                if (would_block) ++r.would_block;
-                r.hosts.insert(a.hostname);
-                if (!client.empty()) r.clients.insert(client);
-                if (!m.variable.empty()) ++r.targets[m.variable];
-                if (!path.empty()) ++r.paths[path];
-                if (r.samples.size() < kSamples) {
-                  r.samples.push_back(
-                      {{"event_id", e.id},
-                       {"at", TimeJson(e.timestamp)},
-                       {"host", a.hostname},
-                       {"client", client},
-                       {"action", e.action},
-                       {"method", Str(JsonAt(e.doc, {"http", "request", "method"}))},
-                       {"url", Str(JsonAt(e.doc, {"url", "original"}))},
-                       {"variable", m.variable},
-                       {"data", m.data}});
-                }
-              }
+        if (preview) {
+          for (const IpsTuningPreviewRow& row : agg->preview) {
+            if (!preview->path_prefix.empty() &&
+                !agent::ips::PathPrefixMatches(row.url, preview->path_prefix)) {
+              continue;
             }
-            if (truncated || static_cast<int>(page->size()) < q.limit) break;
-            q.after = std::make_pair(page->back().timestamp, page->back().id);
+            preview_matched += row.matched;
+            preview_suppressed += row.suppressed;
           }
-          if (truncated) break;
         }
         json items = json::array();
-        for (auto& [id, r] : rules) {
-          items.push_back(
-              {{"rule_id", id},
-               {"message", r.message},
-               {"events", r.events},
-               {"detected", r.detected},
-               {"blocked", r.blocked},
-               {"would_block", r.would_block},
-               {"hosts", json(std::vector<std::string>(r.hosts.begin(), r.hosts.end()))},
-               {"clients", r.clients.size()},
-               {"targets", Top(r.targets)},
-               {"paths", Top(r.paths)},
-               {"samples", r.samples}});
+        for (const IpsTuningRule& r : agg->rules) {
+          std::string message;
+          json samples = json::array();
+          for (size_t i = 0; i < r.samples.size(); ++i) {
+            const StoredEvent& e = r.samples[i];
+            // The event's first match of this rule: its variable, data and message.
+            IpsMatch m;
+            for (IpsMatch& x : TunableIpsMatches(e.doc)) {
+              if (x.id == r.rule_id) {
+                m = std::move(x);
+                break;
+              }
+            }
+            if (message.empty()) message = m.message;
+            samples.push_back({{"event_id", e.id},
+                               {"at", TimeJson(e.timestamp)},
+                               {"host", r.sample_hosts[i]},
+                               {"client", IpsString(JsonAt(e.doc, {"source", "ip"}))},
+                               {"action", e.action},
+                               {"method", IpsString(JsonAt(e.doc, {"http", "request", "method"}))},
+                               {"url", IpsString(JsonAt(e.doc, {"url", "original"}))},
+                               {"variable", m.variable},
+                               {"data", m.data}});
+          }
+          items.push_back({{"rule_id", r.rule_id},
+                           {"message", message},
+                           {"events", r.events},
+                           {"detected", r.detected},
+                           {"blocked", r.blocked},
+                           {"would_block", r.would_block},
+                           {"hosts", r.hosts},
+                           {"clients", r.clients},
+                           {"targets", Top(r.targets)},
+                           {"paths", Top(r.paths)},
+                           {"samples", samples}});
         }
+        // Most events first; ties by rule id (the store's order).
         std::stable_sort(items.begin(), items.end(), [](const json& a, const json& b) {
           return a["events"].get<int64_t>() > b["events"].get<int64_t>();
         });
         json out = {{"from", TimeJson(begin)},
                     {"to", TimeJson(end)},
                     {"agents", agents->size()},
-                    {"events", ips_events},
-                    {"would_block", would_block_total},
-                    {"truncated", truncated},
+                    {"events", agg->events},
+                    {"would_block", agg->would_block},
+                    {"truncated", false},
                     {"rules", items}};
         if (preview) {
           out["preview"] = {{"rule_id", preview->rule},

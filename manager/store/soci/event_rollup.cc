@@ -111,13 +111,17 @@ long long SociStore::DeleteEventsWithRollup(soci::session& sql, const std::strin
                                             Params& p) {
   RollupDelta d;
   long long deleted = 0;
+  std::vector<std::pair<std::string, std::string>> ips;  // (tenant, id): their IPS matches go too
   Select(
-      sql, delete_stmt + " RETURNING tenant_id, ts, module, severity, action, agent_id, rule, path",
-      p, "sisissss", [&](const Row& r) {
+      sql,
+      delete_stmt + " RETURNING tenant_id, ts, module, severity, action, agent_id, rule, path, id",
+      p, "sisisssss", [&](const Row& r) {
         ++deleted;
         d.Add(r.S(0), r.I(1), r.S(2), static_cast<int>(r.I(3)), r.S(4), r.S(5), r.S(6), r.S(7), -1);
+        if (r.S(2) == "ips") ips.emplace_back(r.S(0), r.S(8));
       });
   if (!d.empty()) ApplyRollup(sql, d);
+  if (!ips.empty()) DeleteIpsMatches(sql, ips);
   return deleted;
 }
 

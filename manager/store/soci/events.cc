@@ -87,8 +87,9 @@ Result<IngestResult> SociStore::InsertEventsWithAlerts(const std::vector<StoredE
     auto r = Run("insert events", true, [&](soci::session& sql) -> Result<IngestResult> {
       RollupDelta rollup;
       IngestResult out;
+      std::set<std::pair<std::string, std::string>> inserted_ips;  // (tenant, id)
       if (d_ == Dialect::kPostgres) {
-        out = InsertEventsCopy(sql, events, ts, docs, rollup);
+        out = InsertEventsCopy(sql, events, ts, docs, rollup, inserted_ips);
       } else {
         // MariaDB's INSERT IGNORE ... RETURNING answers the rows inserted, not the ignored ones.
         long long inserted = 0;
@@ -110,17 +111,29 @@ Result<IngestResult> SociStore::InsertEventsWithAlerts(const std::vector<StoredE
                              p.I(bases.at(e.tenant_id) + 1 + static_cast<long long>(i)));
           }
           q += OnConflictIgnore();
-          q += " RETURNING tenant_id, ts, module, severity, action, agent_id, rule, path";
-          Select(sql, q, p, "sisissss", [&](const Row& r) {
+          q += " RETURNING tenant_id, ts, module, severity, action, agent_id, rule, path, id";
+          Select(sql, q, p, "sisisssss", [&](const Row& r) {
             ++inserted;
             rollup.Add(r.S(0), r.I(1), r.S(2), static_cast<int>(r.I(3)), r.S(4), r.S(5), r.S(6),
                        r.S(7), 1);
+            if (r.S(2) == "ips") inserted_ips.emplace(r.S(0), r.S(8));
           });
         }
         out.accepted = static_cast<int>(inserted);
         out.duplicates = static_cast<int>(events.size()) - out.accepted;
       }
       if (!rollup.empty()) ApplyRollup(sql, rollup);
+      if (!inserted_ips.empty()) {
+        // The IPS matches of the rows inserted (the first of a batch's duplicates is the one
+        // stored), in the same transaction (ips_tuning.cc).
+        std::vector<IpsMatchRow> ips;
+        for (size_t i = 0; i < events.size(); ++i) {
+          if (events[i].module != "ips") continue;
+          if (inserted_ips.erase({events[i].tenant_id, events[i].id}) == 0) continue;
+          for (auto& row : IpsMatchRowsOf(events[i], ts[i], docs[i])) ips.push_back(std::move(row));
+        }
+        WriteIpsMatches(sql, ips);
+      }
       if (!signals.empty()) out.alerts_counted = RecordSignalsIn(sql, signals, window);
       return out;
     });

@@ -127,6 +127,12 @@ Result<int64_t> SociStore::DeletePostgres(const std::string& tenant_id, long lon
                            table, r.S(tenant_id), r.I(lo), r.I(hi)),
                r);
         }
+        // And the IPS matches of those events (ips_tuning.cc).
+        Params m;
+        Exec(sql,
+             fmt::format("DELETE FROM ips_matches WHERE tenant_id = {} AND ts >= {} AND ts < {}",
+                         m.S(tenant_id), m.I(lo), m.I(hi)),
+             m);
         return static_cast<int64_t>(n);
       });
       if (!dropped.has_value()) return dropped;

@@ -65,8 +65,8 @@ long long PqCommand(PGconn* conn, const char* sql) {
 
 IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
                                          const std::vector<long long>& ts,
-                                         const std::vector<std::string>& docs,
-                                         RollupDelta& rollup) {
+                                         const std::vector<std::string>& docs, RollupDelta& rollup,
+                                         std::set<std::pair<std::string, std::string>>& ips) {
   PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
   // Per session (temporary tables are), emptied by every commit; IF NOT EXISTS makes it cheap
   // after the first batch.
@@ -143,7 +143,7 @@ IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<S
                            "severity, path, rule, doc, seq) SELECT tenant_id, id, agent_id, ts, "
                            "module, action, severity, path, rule, doc, {} FROM ward_events_stage2 "
                            "ORDER BY ord ON CONFLICT DO NOTHING RETURNING tenant_id, ts, module, "
-                           "severity, action, agent_id, rule, path",
+                           "severity, action, agent_id, rule, path, id",
                            seq)
                    .c_str());
   if (PQresultStatus(res) != PGRES_TUPLES_OK) ThrowPq(conn, res, "insert events");
@@ -153,6 +153,7 @@ IngestResult SociStore::InsertEventsCopy(soci::session& sql, const std::vector<S
     auto text = [&](int c) { return std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)); };
     rollup.Add(text(0), std::atoll(PQgetvalue(res, r, 1)), text(2),
                std::atoi(PQgetvalue(res, r, 3)), text(4), text(5), text(6), text(7), 1);
+    if (text(2) == "ips") ips.emplace(text(0), text(8));
   }
   PQclear(res);
   IngestResult out;

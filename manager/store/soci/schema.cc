@@ -74,6 +74,16 @@ Status SociStore::Migrate() {
                        p.I(Micros(std::chrono::system_clock::now()))),
            p);
     }
+    // VIpsMatches left a marker: fill ips_matches from the events already stored, once, under
+    // the migration's lock (and, but on MySQL, in its transaction).
+    {
+      Params p;
+      if (SelectInt(sql, "SELECT COUNT(*) FROM ips_matches_backfill", p, 0) > 0) {
+        BackfillIpsMatches(sql);
+        Params q;
+        Exec(sql, "DELETE FROM ips_matches_backfill", q);
+      }
+    }
     if (d_ == Dialect::kMysql) {
       sql << "SELECT RELEASE_LOCK('ward_migrate')";
     } else {

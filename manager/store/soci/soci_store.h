@@ -54,6 +54,18 @@ struct RollupDelta {
   bool empty() const { return counts.empty() && values.empty(); }
 };
 
+// One row of `ips_matches` (ips_tuning.cc; docs/manager-store.md, "IPS matches"): one tunable
+// match of an IPS detected/blocked event, or its only row (ord 0, rule_id '') when it has none.
+struct IpsMatchRow {
+  std::string tenant_id, event_id, agent_id;
+  long long ts = 0;
+  int ord = 0;
+  int blocked = 0, would_block = 0;
+  int n_matches = 0;      // tunable matches of the event
+  int first_of_rule = 0;  // 1 on the first match of its rule in the event
+  std::string rule_id, variable, client, path, url;
+};
+
 class SociStore final : public Store {
  public:
   explicit SociStore(StoreUrl url) : pool_(std::move(url)), d_(pool_.url().dialect) {}
@@ -283,6 +295,9 @@ class SociStore final : public Store {
                            int64_t skipped, int64_t resent, TimePoint at) override;
   Status RecordSiemError(const std::string& tenant_id, const std::string& id,
                          const std::string& error, TimePoint at) override;
+  // Store: IPS tuning aggregate (issue #14, s8-console; ips_tuning.cc)
+  Result<IpsTuningAggregate> AggregateIpsTuning(const std::string& tenant_id,
+                                                const IpsTuningQuery& q) override;
 
  private:
   static int StateCode(CommandState s);
@@ -402,10 +417,11 @@ class SociStore final : public Store {
   Status OpenSqliteWriter();
   void CloseSqliteWriter();
   // PostgreSQL events: COPY into a per-session staging table, then one INSERT ... SELECT.
-  // Adds the rows it inserted to `rollup`.
+  // Adds the rows it inserted to `rollup`, and the (tenant, id) of the IPS ones to `ips`.
   IngestResult InsertEventsCopy(soci::session& sql, const std::vector<StoredEvent>& events,
                                 const std::vector<long long>& ts,
-                                const std::vector<std::string>& docs, RollupDelta& rollup);
+                                const std::vector<std::string>& docs, RollupDelta& rollup,
+                                std::set<std::pair<std::string, std::string>>& ips);
   Result<int64_t> DeletePostgres(const std::string& tenant_id, long long cutoff, int batch);
   std::string EventWhere(const std::string& tenant_id, const EventQuery& q, Params& p) const;
   // event_rollup.cc: reserves ingest sequence numbers for `events` (per tenant, in tenant order:
@@ -422,6 +438,16 @@ class SociStore final : public Store {
   // Runs `delete_stmt` (a DELETE on events or one of its partitions, in the caller's write
   // transaction) and takes the rows it deleted out of the rollups; returns how many it deleted.
   long long DeleteEventsWithRollup(soci::session& sql, const std::string& delete_stmt, Params& p);
+  // ips_tuning.cc: the `ips_matches` rows of one event (none unless an IPS detected/blocked
+  // event; `doc_text` is parsed when e.doc is not an object); writing them and deleting those of
+  // events inside the caller's write transaction (throw as SOCI does); the migration's backfill
+  // from the stored events (idempotent).
+  static std::vector<IpsMatchRow> IpsMatchRowsOf(const StoredEvent& e, long long ts,
+                                                 const std::string& doc_text);
+  void WriteIpsMatches(soci::session& sql, const std::vector<IpsMatchRow>& rows);
+  void DeleteIpsMatches(soci::session& sql,
+                        const std::vector<std::pair<std::string, std::string>>& ids);
+  void BackfillIpsMatches(soci::session& sql);
   // event_aggregates.cc: the aggregates counted from the events themselves.
   std::vector<EventCount> CountScan(soci::session& sql, const std::string& tenant_id,
                                     const EventQuery& q, long long bucket_us);

@@ -205,6 +205,7 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
     Status st = SqliteExec(db, "SAVEPOINT ward_batch");
     long long inserted = 0;
     RollupDelta rollup;
+    std::vector<IpsMatchRow> ips;
     std::map<std::string, long long> bases;
     if (st.ok()) {
       // The batch's ingest sequence numbers, reserved in its savepoint.
@@ -240,6 +241,9 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
           ++inserted;
           rollup.Add(e.tenant_id, (*p->ts)[i], NoNul(e.module), e.severity, NoNul(e.action),
                      NoNul(e.agent_id), NoNul(e.rule), NoNul(e.path), 1);
+          if (e.module == "ips") {
+            for (auto& row : IpsMatchRowsOf(e, (*p->ts)[i], doc)) ips.push_back(std::move(row));
+          }
         }
       } else {
         st = SqliteStatus(db, rc, fmt::format("event[{}]", i));
@@ -251,6 +255,14 @@ std::vector<Result<IngestResult>> SociStore::WriteSqliteGroup(
       // The rows inserted, counted into the hourly rollups in the batch's savepoint (only
       // positive counts here: the deletes go through ApplyRollup).
       st = ApplyRollupSqlite(rollup);
+    }
+    if (st.ok() && !ips.empty()) {
+      // The IPS matches of the rows inserted, in the batch's savepoint (ips_tuning.cc).
+      try {
+        WriteIpsMatches(*sqlite_writer_, ips);
+      } catch (const std::exception& e) {
+        st = Classify(d_, e, nullptr).status.WithContext("ips matches");
+      }
     }
     int alerts_counted = 0;
     if (st.ok() && !p->signals->empty()) {
