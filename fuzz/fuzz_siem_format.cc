@@ -1,6 +1,7 @@
 // SIEM formatters (manager/siem/format.h): any event document, and any bytes in its fields, give
 // CEF, LEEF and JSON messages that are one line of valid UTF-8 whose CEF/LEEF header has exactly
-// its fields (no unescaped '|' from a value).
+// its fields (no unescaped '|' from a value); and the forwarders' formatter (SiemFormatter,
+// simdjson on the stored text) writes exactly what AppendSiemMessage writes for the parsed text.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -55,6 +56,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   json doc = json::parse(text, nullptr, false);
   if (!doc.is_discarded()) Check(doc);
+  static ward::manager::siem::SiemFormatter fast;
+  for (SiemFormat f : {SiemFormat::kCef, SiemFormat::kLeef, SiemFormat::kJson}) {
+    std::string want;
+    ward::manager::siem::AppendSiemMessage(want, f, doc.is_discarded() ? json::object() : doc);
+    std::string got;
+    fast.Parse(text);
+    fast.Append(got, f);
+    if (got != want) __builtin_trap();
+  }
   // The raw bytes (possibly not UTF-8) in every mapped kind of place.
   std::string raw(text);
   Check({{"@timestamp", raw},

@@ -34,6 +34,7 @@
 #include "manager/auth/secret_box.h"
 #include "manager/auth/secrets.h"
 #include "manager/jobs/jobs.h"
+#include "manager/reports/mailer.h"
 #include "manager/services/bootstrap.h"
 #include "manager/services/packages.h"
 #include "manager/services/tls.h"
@@ -221,6 +222,7 @@ int Serve(const ServeOptions& o) {
   std::string cert = o.tls_cert, key = o.tls_key;
   std::unique_ptr<ManagerApi> api;
   std::unique_ptr<HttpsServer> server;
+  std::unique_ptr<reports::SmtpReportMailer> report_mailer;  // outlives `jobs`
   std::unique_ptr<JobRunner> jobs;
   std::unique_ptr<siem::SiemForwarding> siem_forwarding;
   std::unique_ptr<alerting::Notifier> notifier;
@@ -327,6 +329,10 @@ int Serve(const ServeOptions& o) {
       {"start jobs",
        [&]() -> Status {
          if (o.no_jobs) return Status::Ok();
+         // Scheduled reports go out through the tenant's e-mail channel (docs/reports.md).
+         report_mailer =
+             std::make_unique<reports::SmtpReportMailer>(*store, api_opt.sessions.secret_box);
+         job_opt.report_mailer = report_mailer.get();
          jobs = std::make_unique<JobRunner>(*store, SystemClock(), job_opt, MakeNodeId());
          spdlog::info("background jobs on node {}", jobs->node_id());
          jobs->Start();

@@ -53,7 +53,7 @@ StoredEvent MakeEvent(const std::string& tenant, const std::string& id, int i) {
 
 int main(int argc, char** argv) {
   std::string db, host = "127.0.0.1", format = "cef", anchor_file, wait_file;
-  int port = 0, events = 200'000, ingest_rate = 5'000, batch = 2000;
+  int port = 0, events = 200'000, ingest_rate = 5'000, batch = siem::ForwardingOptions{}.batch;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--db") db = v;

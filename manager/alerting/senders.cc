@@ -178,42 +178,7 @@ class EmailSender final : public Sender {
  private:
   SendResult SendOne(const json& config, const std::string& from,
                      const std::vector<std::string>& to, const std::string& message) {
-    CurlPtr c(curl_easy_init());
-    if (!c) return {false, false, "curl_easy_init failed"};
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_blob ca{};
-    CommonOptions(c.get(), config, timeout_, &ca);
-    std::string url = StringOr(config, "url", "");
-    curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
-    // STARTTLS is required unless the channel says otherwise (smtps:// is TLS from the start).
-    curl_easy_setopt(c.get(), CURLOPT_USE_SSL,
-                     config.value("starttls", true) ? static_cast<long>(CURLUSESSL_ALL)
-                                                    : static_cast<long>(CURLUSESSL_NONE));
-    std::string user = StringOr(config, "username", "");
-    std::string password = StringOr(config, "password", "");
-    if (!user.empty()) {
-      curl_easy_setopt(c.get(), CURLOPT_USERNAME, user.c_str());
-      curl_easy_setopt(c.get(), CURLOPT_PASSWORD, password.c_str());
-    }
-    std::string mail_from = "<" + OneLine(from) + ">";
-    curl_easy_setopt(c.get(), CURLOPT_MAIL_FROM, mail_from.c_str());
-    curl_slist* raw = nullptr;
-    for (const std::string& t : to) raw = curl_slist_append(raw, ("<" + OneLine(t) + ">").c_str());
-    SlistPtr rcpt(raw);
-    curl_easy_setopt(c.get(), CURLOPT_MAIL_RCPT, rcpt.get());
-    Upload up{message};
-    curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &ReadUpload);
-    curl_easy_setopt(c.get(), CURLOPT_READDATA, &up);
-    curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
-    CURLcode rc = curl_easy_perform(c.get());
-    if (rc == CURLE_OK) return {true, false, "250"};
-    long code = 0;
-    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &code);
-    bool permanent = rc == CURLE_LOGIN_DENIED || (code >= 500 && code < 600);
-    std::string detail = CurlError(rc, errbuf);
-    if (code != 0) detail = fmt::format("SMTP {}: {}", code, detail);
-    return {false, permanent, detail};
+    return SendMail(config, from, to, message, timeout_);
   }
 
   std::chrono::milliseconds timeout_;
@@ -330,6 +295,12 @@ MailText RenderMail(const AlertMessage& m, std::string_view language) {
 
 std::string MimeMessage(std::string_view from, const std::vector<std::string>& to,
                         const MailText& text, std::string_view message_id, TimePoint date) {
+  return MimeMessage(from, to, text, message_id, date, {});
+}
+
+std::string MimeMessage(std::string_view from, const std::vector<std::string>& to,
+                        const MailText& text, std::string_view message_id, TimePoint date,
+                        const std::vector<MailAttachment>& attachments) {
   auto wrap = [](const std::string& b64) {
     std::string out;
     for (size_t i = 0; i < b64.size(); i += 76) out += b64.substr(i, 76) + "\r\n";
@@ -348,6 +319,11 @@ std::string MimeMessage(std::string_view from, const std::vector<std::string>& t
   m += fmt::format("Date: {}\r\n", date_buf);
   m += fmt::format("Message-ID: <{}>\r\n", OneLine(message_id));
   m += "MIME-Version: 1.0\r\n";
+  const std::string mixed = boundary + "-mixed";
+  if (!attachments.empty()) {
+    m += fmt::format("Content-Type: multipart/mixed; boundary=\"{}\"\r\n\r\n", mixed);
+    m += fmt::format("--{}\r\n", mixed);
+  }
   m += fmt::format("Content-Type: multipart/alternative; boundary=\"{}\"\r\n\r\n", boundary);
   m += fmt::format(
       "--{}\r\nContent-Type: text/plain; charset=UTF-8\r\n"
@@ -358,7 +334,62 @@ std::string MimeMessage(std::string_view from, const std::vector<std::string>& t
       "Content-Transfer-Encoding: base64\r\n\r\n{}",
       boundary, wrap(Base64Encode(text.html)));
   m += fmt::format("--{}--\r\n", boundary);
+  if (attachments.empty()) return m;
+  for (const MailAttachment& a : attachments) {
+    std::string name;
+    for (char c : a.filename) {
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+      name += plain ? c : '_';
+    }
+    m += fmt::format(
+        "--{}\r\nContent-Type: {}; name=\"{}\"\r\nContent-Disposition: attachment; "
+        "filename=\"{}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        mixed, OneLine(a.content_type), name, name, wrap(Base64Encode(a.bytes)));
+  }
+  m += fmt::format("--{}--\r\n", mixed);
   return m;
+}
+
+SendResult SendMail(const json& config, const std::string& from, const std::vector<std::string>& to,
+                    const std::string& message, std::chrono::milliseconds timeout) {
+  InitCurl();
+  CurlPtr c(curl_easy_init());
+  if (!c) return {false, false, "curl_easy_init failed"};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_blob ca{};
+  CommonOptions(c.get(), config, timeout, &ca);
+  std::string url = StringOr(config, "url", "");
+  curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+  // STARTTLS is required unless the channel says otherwise (smtps:// is TLS from the start).
+  curl_easy_setopt(c.get(), CURLOPT_USE_SSL,
+                   config.value("starttls", true) ? static_cast<long>(CURLUSESSL_ALL)
+                                                  : static_cast<long>(CURLUSESSL_NONE));
+  std::string user = StringOr(config, "username", "");
+  std::string password = StringOr(config, "password", "");
+  if (!user.empty()) {
+    curl_easy_setopt(c.get(), CURLOPT_USERNAME, user.c_str());
+    curl_easy_setopt(c.get(), CURLOPT_PASSWORD, password.c_str());
+  }
+  std::string mail_from = "<" + OneLine(from) + ">";
+  curl_easy_setopt(c.get(), CURLOPT_MAIL_FROM, mail_from.c_str());
+  curl_slist* raw = nullptr;
+  for (const std::string& t : to) raw = curl_slist_append(raw, ("<" + OneLine(t) + ">").c_str());
+  SlistPtr rcpt(raw);
+  curl_easy_setopt(c.get(), CURLOPT_MAIL_RCPT, rcpt.get());
+  Upload up{message};
+  curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &ReadUpload);
+  curl_easy_setopt(c.get(), CURLOPT_READDATA, &up);
+  curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
+  CURLcode rc = curl_easy_perform(c.get());
+  if (rc == CURLE_OK) return {true, false, "250"};
+  long code = 0;
+  curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &code);
+  bool permanent = rc == CURLE_LOGIN_DENIED || (code >= 500 && code < 600);
+  std::string detail = CurlError(rc, errbuf);
+  if (code != 0) detail = fmt::format("SMTP {}: {}", code, detail);
+  return {false, permanent, detail};
 }
 
 std::optional<std::string> CheckChannelConfig(std::string_view kind, const json& c) {

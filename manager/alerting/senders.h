@@ -64,6 +64,23 @@ MailText RenderMail(const AlertMessage& m, std::string_view language);
 // A complete RFC 5322 message (multipart/alternative, UTF-8, base64 bodies, RFC 2047 subject).
 std::string MimeMessage(std::string_view from, const std::vector<std::string>& to,
                         const MailText& text, std::string_view message_id, TimePoint date);
+// A file attached to a message (scheduled reports, docs/reports.md).
+struct MailAttachment {
+  std::string filename;  // ASCII; anything else becomes '_'
+  std::string content_type;
+  std::string bytes;
+};
+// The same with attachments: multipart/mixed of the multipart/alternative text and each
+// attachment (base64). No attachments: exactly the message above.
+std::string MimeMessage(std::string_view from, const std::vector<std::string>& to,
+                        const MailText& text, std::string_view message_id, TimePoint date,
+                        const std::vector<MailAttachment>& attachments);
+// Sends one prepared `message` through the SMTP server of an e-mail channel's `config` (secrets
+// opened: url, starttls, username, password, ca_pem), envelope from `from` to `to`, as the
+// e-mail channel does. Thread-safe.
+SendResult SendMail(const nlohmann::json& config, const std::string& from,
+                    const std::vector<std::string>& to, const std::string& message,
+                    std::chrono::milliseconds timeout);
 
 // Validates a channel's configuration for `kind` ("webhook", "email"); the error names the field
 // ("config.url: ..."). Secrets are "secret" (webhook) and "password" (email).

@@ -50,6 +50,7 @@ Result<ScheduleRunReport> RunReportSchedules(Store& store, const Clock& clock, R
   for (const auto& s : *due) {
     TimePoint next = NextRun(s.frequency, now);
     std::optional<StoredReport> kept;
+    std::optional<ReportData> made;
     std::string error;
     auto tenant = store.GetTenant(s.tenant_id);
     ReportRequest req;
@@ -84,17 +85,33 @@ Result<ScheduleRunReport> RunReportSchedules(Store& store, const Clock& clock, R
           r.created_at = now;
           r.content = std::move(*bytes);
           kept = std::move(r);
+          made = std::move(*data);
         }
       }
     }
-    if (kept && mailer != nullptr && !s.recipients.empty()) {
-      Status sent = mailer->Send(*tenant, s, *kept);
-      if (!sent.ok()) error = "e-mail: " + sent.ToString();
-    }
+    // Recorded first: the node whose record succeeds is the one that sends the e-mail.
     Status st = store.RecordScheduledRun(s.tenant_id, s.id, s.next_run_at, next, now, kept, error);
     if (st.code() == StatusCode::kFailedPrecondition) continue;  // another node recorded it
     if (!st.ok()) return st;
     if (kept) ++out.made;
+    if (kept && mailer != nullptr && !s.recipients.empty()) {
+      Status sent = mailer->Send(*tenant, s, *kept, *made);
+      if (sent.ok()) {
+        ++out.mailed;
+      } else {
+        error = "e-mail: " + sent.ToString();
+        // The run is recorded: only its error is added (the schedule as it is now).
+        auto now_s = store.GetReportSchedule(s.tenant_id, s.id);
+        if (now_s.has_value() && now_s->last_report_id == kept->id) {
+          now_s->last_error = error;
+          Status upd = store.UpdateReportSchedule(*now_s);
+          if (!upd.ok()) {
+            spdlog::warn("report schedule {}: recording the e-mail error: {}", s.id,
+                         upd.ToString());
+          }
+        }
+      }
+    }
     if (!error.empty()) {
       ++out.failed;
       spdlog::warn("report schedule {} of tenant {}: {}", s.id, s.tenant_id, error);

@@ -1,8 +1,10 @@
 // Scheduled reports (docs/reports.md, "Schedules"): when a schedule is due, the report of the
-// period that just ended is made, kept (Store::RecordScheduledRun) and handed to a ReportMailer
-// when the manager has one. Run by the manager's job runner under the "reports" lease, so one
-// node of several makes each report; RecordScheduledRun refuses a run already recorded, so even
-// two nodes racing store it once.
+// period that just ended is made, kept (Store::RecordScheduledRun) and then handed to a
+// ReportMailer when the manager has one. Run by the manager's job runner under the "reports"
+// lease, so one node of several makes each report; RecordScheduledRun refuses a run already
+// recorded, and only the node whose record succeeded sends the e-mail: even two nodes racing, or
+// the job run again, send it once. A failed e-mail is recorded on the schedule (last_error) and
+// not sent again (the report is kept for download).
 // Thread-safety: the functions are safe to call concurrently (the store is).
 #pragma once
 
@@ -25,18 +27,20 @@ TimePoint NextRun(std::string_view frequency, TimePoint now);
 // The start of the period of `frequency` that ends at `end` (a NextRun value).
 TimePoint PeriodStart(std::string_view frequency, TimePoint end);
 
-// Sends a scheduled report to its recipients (the SMTP channel of the alerts, docs/alerts.md);
-// an error is recorded on the schedule (last_error) and the report is still kept.
+// Sends a scheduled report to its recipients (mailer.h: through the tenant's e-mail channel of
+// the alerts, docs/alerts.md); `report` is the kept one, `data` what it was rendered from (to
+// render it again in a recipient's language). An error is recorded on the schedule.
 class ReportMailer {
  public:
   virtual ~ReportMailer() = default;
   virtual Status Send(const Tenant& tenant, const ReportSchedule& schedule,
-                      const StoredReport& report) = 0;
+                      const StoredReport& report, const ReportData& data) = 0;
 };
 
 struct ScheduleRunReport {
   int made = 0;    // reports made and kept
-  int failed = 0;  // runs recorded with an error
+  int failed = 0;  // runs recorded with an error (an e-mail that failed included)
+  int mailed = 0;  // reports e-mailed
 };
 
 // Makes every due report (at most `limit` per call). `mailer` may be null (kept for download

@@ -1,11 +1,15 @@
 #include "manager/siem/format.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
+#include <memory>
 #include <vector>
 
 namespace ward::manager::siem {
@@ -75,33 +79,182 @@ const std::vector<FieldMap>& Fields() {
   return kFields;
 }
 
-const json& At(const json& doc, const std::vector<const char*>& path) {
-  static const json kNull;
-  const json* cur = &doc;
-  for (const char* k : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(k);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
+// Two views of one event document behind the same formatting code (so both give the same
+// bytes): a parsed nlohmann::json (AppendSiemMessage), and a simdjson DOM element parsed from the
+// stored text (SiemFormatter). A view's Value has: IsNull, IsString/Str, IsArray/Elements,
+// IsInteger/Int, and AppendScalarText (the JSON text of any other value).
+
+struct NlohmannValue {
+  const json* v;
+  bool IsNull() const { return v->is_null(); }
+  bool IsString() const { return v->is_string(); }
+  std::string_view Str() const { return v->get_ref<const std::string&>(); }
+  bool IsArray() const { return v->is_array(); }
+  bool IsInteger() const { return v->is_number_integer(); }
+  int64_t Int() const { return v->get<int64_t>(); }
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& e : *v) f(NlohmannValue{&e});
   }
-  return *cur;
+  bool ArrayEmpty() const { return v->empty(); }
+  NlohmannValue Front() const { return {&v->front()}; }
+  void AppendScalarText(std::string& out, bool& /*unsupported*/) const {
+    out += v->dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+};
+
+struct NlohmannDoc {
+  const json& doc;
+  mutable bool unsupported = false;  // never set: nlohmann formats every value
+  NlohmannValue At(std::initializer_list<const char*> p) const { return At(p.begin(), p.end()); }
+  NlohmannValue At(const std::vector<const char*>& p) const {
+    return At(p.data(), p.data() + p.size());
+  }
+  NlohmannValue At(const char* const* begin, const char* const* end) const {
+    static const json kNull;
+    const json* cur = &doc;
+    for (const char* const* k = begin; k != end; ++k) {
+      if (!cur->is_object()) return {&kNull};
+      auto it = cur->find(*k);
+      if (it == cur->end()) return {&kNull};
+      cur = &*it;
+    }
+    return {cur};
+  }
+};
+
+// Reads a simdjson result into `out` (left as it was on an error: the callers checked the type).
+template <typename R, typename T>
+void Get(R&& r, T& out) {
+  T v{};
+  if (std::forward<R>(r).get(v) == simdjson::SUCCESS) out = v;
 }
+
+struct SimdValue {
+  simdjson::dom::element v;  // a default element (no tape) stands for "missing": null
+  bool missing = false;
+  simdjson::dom::element_type Type() const { return v.type(); }
+  bool IsNull() const { return missing || Type() == simdjson::dom::element_type::NULL_VALUE; }
+  bool IsString() const { return !missing && Type() == simdjson::dom::element_type::STRING; }
+  std::string_view Str() const {
+    std::string_view s;
+    Get(v.get_string(), s);
+    return s;
+  }
+  bool IsArray() const { return !missing && Type() == simdjson::dom::element_type::ARRAY; }
+  bool IsInteger() const {
+    return !missing && (Type() == simdjson::dom::element_type::INT64 ||
+                        Type() == simdjson::dom::element_type::UINT64);
+  }
+  int64_t Int() const {
+    if (Type() == simdjson::dom::element_type::UINT64) {
+      uint64_t u = 0;
+      Get(v.get_uint64(), u);
+      return static_cast<int64_t>(u);  // as nlohmann's get<int64_t>() of an unsigned number
+    }
+    int64_t i = 0;
+    Get(v.get_int64(), i);
+    return i;
+  }
+  template <typename F>
+  void ForEach(F&& f) const {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return;
+    for (simdjson::dom::element e : a) f(SimdValue{e});
+  }
+  bool ArrayEmpty() const {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return true;
+    return a.begin() == a.end();
+  }
+  SimdValue Front() const {
+    simdjson::dom::array a;
+    Get(v.get_array(), a);
+    return {*a.begin()};
+  }
+  // Integers and booleans as nlohmann writes them; a float or an object: `unsupported` (the
+  // caller formats the event with nlohmann instead, whose number and key order it would not
+  // reproduce).
+  void AppendScalarText(std::string& out, bool& unsupported) const {
+    switch (Type()) {
+      case simdjson::dom::element_type::INT64: {
+        int64_t i = 0;
+        Get(v.get_int64(), i);
+        fmt::format_to(std::back_inserter(out), "{}", i);
+        return;
+      }
+      case simdjson::dom::element_type::UINT64: {
+        uint64_t u = 0;
+        Get(v.get_uint64(), u);
+        fmt::format_to(std::back_inserter(out), "{}", u);
+        return;
+      }
+      case simdjson::dom::element_type::BOOL: {
+        bool b = false;
+        Get(v.get_bool(), b);
+        out += b ? "true" : "false";
+        return;
+      }
+      default:
+        unsupported = true;
+        return;
+    }
+  }
+};
+
+struct SimdDoc {
+  simdjson::dom::element doc;
+  mutable bool unsupported = false;
+  // Objects with a key twice: the last one counts, as in nlohmann.
+  SimdValue At(std::initializer_list<const char*> p) const { return At(p.begin(), p.end()); }
+  SimdValue At(const std::vector<const char*>& p) const {
+    return At(p.data(), p.data() + p.size());
+  }
+  SimdValue At(const char* const* begin, const char* const* end) const {
+    simdjson::dom::element cur = doc;
+    for (const char* const* k = begin; k != end; ++k) {
+      simdjson::dom::object o;
+      if (cur.get_object().get(o) != simdjson::SUCCESS) return {{}, true};
+      bool found = false;
+      const std::string_view key(*k);
+      for (simdjson::dom::key_value_pair kv : o) {
+        if (kv.key.size() == key.size() && kv.key[0] == key[0] && kv.key == key) {
+          cur = kv.value;
+          found = true;
+        }
+      }
+      if (!found) return {{}, true};
+    }
+    return {cur};
+  }
+};
 
 // The text of a value: strings as they are, arrays joined with ",", other scalars as JSON.
-std::string Text(const json& v) {
-  if (v.is_string()) return v.get_ref<const std::string&>();
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& e : v) {
-      if (!out.empty()) out += ',';
-      out += Text(e);
-    }
-    return out;
+template <typename V>
+void AppendText(std::string& out, const V& v, bool& unsupported) {
+  if (v.IsString()) {
+    out += v.Str();
+    return;
   }
-  if (v.is_null()) return {};
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (v.IsArray()) {
+    bool first = true;
+    v.ForEach([&](const V& e) {
+      if (!first) out += ',';
+      first = false;
+      AppendText(out, e, unsupported);
+    });
+    return;
+  }
+  if (v.IsNull()) return;
+  v.AppendScalarText(out, unsupported);
 }
 
+template <typename V>
+std::string Text(const V& v, bool& unsupported) {
+  std::string out;
+  AppendText(out, v, unsupported);
+  return out;
+}
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
@@ -139,6 +292,18 @@ enum class Part { kCefHeader, kCefValue, kLeefHeader, kLeefValue };
 void AppendEscaped(std::string& out, std::string_view s, Part part) {
   const bool header = part == Part::kCefHeader || part == Part::kLeefHeader;
   for (size_t i = 0; i < s.size();) {
+    // A run of printable ASCII that no part escapes is copied at once.
+    size_t run = i;
+    while (run < s.size()) {
+      const auto b = static_cast<unsigned char>(s[run]);
+      if (b < 0x20 || b >= 0x7F || b == '\\' || b == '|' || b == '=') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const char c = s[i];
     const auto u = static_cast<unsigned char>(c);
     if (u >= 0x80) {
@@ -179,35 +344,69 @@ void AppendEscaped(std::string& out, std::string_view s, Part part) {
   }
 }
 
-int EventSeverity(const json& doc) {
-  const json& v = At(doc, {"event", "severity"});
-  if (v.is_number_integer()) return static_cast<int>(std::clamp<int64_t>(v.get<int64_t>(), 0, 4));
+template <typename D>
+int EventSeverity(const D& doc) {
+  auto v = doc.At({"event", "severity"});
+  if (v.IsInteger()) return static_cast<int>(std::clamp<int64_t>(v.Int(), 0, 4));
   return 0;
 }
 
 // A short human name for the event: its message, the rule's name or description, the first IPS
 // message, else the action.
-std::string EventName(const json& doc) {
-  for (const auto& path : std::initializer_list<std::vector<const char*>>{
-           {"message"}, {"rule", "name"}, {"rule", "description"}, {"ips", "messages"}}) {
-    const json& v = At(doc, path);
-    if (v.is_string() && !v.get_ref<const std::string&>().empty()) return v;
-    if (v.is_array() && !v.empty() && v.front().is_string()) return v.front();
+template <typename D>
+std::string EventName(const D& doc) {
+  static const std::vector<const char*> kPaths[] = {
+      {"message"}, {"rule", "name"}, {"rule", "description"}, {"ips", "messages"}};
+  for (const auto& path : kPaths) {
+    auto v = doc.At(path);
+    if (v.IsString() && !v.Str().empty()) return std::string(v.Str());
+    if (v.IsArray() && !v.ArrayEmpty() && v.Front().IsString()) return std::string(v.Front().Str());
   }
-  std::string action = Text(At(doc, {"event", "action"}));
+  std::string action = Text(doc.At({"event", "action"}), doc.unsupported);
   return action.empty() ? "event" : action;
 }
 
-std::string SignatureId(const json& doc) {
-  return fmt::format("{}:{}", Text(At(doc, {"event", "module"})),
-                     Text(At(doc, {"event", "action"})));
+template <typename D>
+std::string SignatureId(const D& doc) {
+  std::string out = Text(doc.At({"event", "module"}), doc.unsupported);
+  out += ':';
+  AppendText(out, doc.At({"event", "action"}), doc.unsupported);
+  return out;
 }
 
 // Milliseconds since the epoch of an ISO 8601 UTC time ("2026-11-25T21:03:14.476Z"), or -1.
-int64_t EpochMillis(const std::string& iso) {
-  int y, mo, d, h, mi;
-  double s;
-  if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%lfZ", &y, &mo, &d, &h, &mi, &s) != 6) return -1;
+int64_t EpochMillis(std::string_view iso_view) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+  double s = 0;
+  // The usual shape, "YYYY-MM-DDTHH:MM:SS[.fff]Z", is read directly (as sscanf reads it);
+  // anything else by sscanf.
+  auto digits = [&](size_t at, size_t n, int& v) {
+    v = 0;
+    for (size_t k = at; k < at + n; ++k) {
+      if (iso_view[k] < '0' || iso_view[k] > '9') return false;
+      v = v * 10 + (iso_view[k] - '0');
+    }
+    return true;
+  };
+  auto seconds = [&]() {
+    std::string_view sec = iso_view.substr(17, iso_view.size() - 18);
+    if (sec.size() < 2 || sec[0] < '0' || sec[0] > '9') return false;
+    for (char c : sec) {
+      if ((c < '0' || c > '9') && c != '.') return false;
+    }
+    auto [end, ec] = std::from_chars(sec.data(), sec.data() + sec.size(), s);
+    return ec == std::errc() && end == sec.data() + sec.size();
+  };
+  const bool usual = iso_view.size() >= 20 && iso_view.back() == 'Z' && digits(0, 4, y) &&
+                     iso_view[4] == '-' && digits(5, 2, mo) && iso_view[7] == '-' &&
+                     digits(8, 2, d) && iso_view[10] == 'T' && digits(11, 2, h) &&
+                     iso_view[13] == ':' && digits(14, 2, mi) && iso_view[16] == ':' && seconds();
+  if (!usual) {
+    const std::string iso(iso_view);
+    if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%lfZ", &y, &mo, &d, &h, &mi, &s) != 6) {
+      return -1;
+    }
+  }
   using namespace std::chrono;
   year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
   if (!ymd.ok()) return -1;
@@ -216,14 +415,18 @@ int64_t EpochMillis(const std::string& iso) {
          static_cast<int64_t>(s * 1000.0 + 0.5);
 }
 
-void AppendCef(std::string& out, const json& doc) {
+template <typename D>
+void AppendCef(std::string& out, const D& doc) {
+  bool& unsupported = doc.unsupported;
+  std::string text;
   out += "CEF:0|Ward|Ward|";
-  AppendEscaped(out, Text(At(doc, {"agent", "version"})), Part::kCefHeader);
+  AppendText(text, doc.At({"agent", "version"}), unsupported);
+  AppendEscaped(out, text, Part::kCefHeader);
   out += '|';
   AppendEscaped(out, SignatureId(doc), Part::kCefHeader);
   out += '|';
   AppendEscaped(out, EventName(doc), Part::kCefHeader);
-  out += fmt::format("|{}|", SiemSeverity(EventSeverity(doc)));
+  fmt::format_to(std::back_inserter(out), "|{}|", SiemSeverity(EventSeverity(doc)));
   bool first = true;
   auto add = [&](std::string_view key, std::string_view value) {
     if (!first) out += ' ';
@@ -232,22 +435,33 @@ void AppendCef(std::string& out, const json& doc) {
     out += '=';
     AppendEscaped(out, value, Part::kCefValue);
   };
-  const json& ts = At(doc, {"@timestamp"});
-  if (ts.is_string()) {
-    int64_t ms = EpochMillis(ts.get_ref<const std::string&>());
+  auto ts = doc.At({"@timestamp"});
+  if (ts.IsString()) {
+    int64_t ms = EpochMillis(ts.Str());
     if (ms >= 0) add("rt", std::to_string(ms));
   }
   for (const auto& f : Fields()) {
-    const json& v = At(doc, f.path);
-    if (v.is_null()) continue;
-    add(f.cef, Text(v));
-    if (f.cef_label != nullptr) add(std::string(f.cef) + "Label", f.cef_label);
+    auto v = doc.At(f.path);
+    if (v.IsNull()) continue;
+    text.clear();
+    AppendText(text, v, unsupported);
+    add(f.cef, text);
+    if (f.cef_label != nullptr) {
+      out += ' ';
+      out += f.cef;
+      out += "Label=";
+      AppendEscaped(out, f.cef_label, Part::kCefValue);
+    }
   }
 }
 
-void AppendLeef(std::string& out, const json& doc) {
+template <typename D>
+void AppendLeef(std::string& out, const D& doc) {
+  bool& unsupported = doc.unsupported;
+  std::string text;
   out += "LEEF:2.0|Ward|Ward|";
-  AppendEscaped(out, Text(At(doc, {"agent", "version"})), Part::kLeefHeader);
+  AppendText(text, doc.At({"agent", "version"}), unsupported);
+  AppendEscaped(out, text, Part::kLeefHeader);
   out += '|';
   AppendEscaped(out, SignatureId(doc), Part::kLeefHeader);
   out += "|x09|";
@@ -259,18 +473,29 @@ void AppendLeef(std::string& out, const json& doc) {
     out += '=';
     AppendEscaped(out, value, Part::kLeefValue);
   };
-  const json& ts = At(doc, {"@timestamp"});
-  if (ts.is_string()) {
-    add("devTime", ts.get_ref<const std::string&>());
+  auto ts = doc.At({"@timestamp"});
+  if (ts.IsString()) {
+    add("devTime", ts.Str());
     add("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX");
   }
   add("sev", std::to_string(SiemSeverity(EventSeverity(doc))));
   add("name", EventName(doc));
   for (const auto& f : Fields()) {
-    const json& v = At(doc, f.path);
-    if (v.is_null() || f.leef == nullptr) continue;
-    add(f.leef, Text(v));
+    auto v = doc.At(f.path);
+    if (v.IsNull() || f.leef == nullptr) continue;
+    text.clear();
+    AppendText(text, v, unsupported);
+    add(f.leef, text);
   }
+}
+
+// Bytes a stored text may hold that simdjson accepts and nlohmann refuses (raw control bytes):
+// such a text goes to nlohmann.
+bool HasControlBytes(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -308,15 +533,64 @@ int SiemSeverity(int event_severity) {
 void AppendSiemMessage(std::string& out, SiemFormat format, const nlohmann::json& doc) {
   switch (format) {
     case SiemFormat::kCef:
-      AppendCef(out, doc);
+      AppendCef(out, NlohmannDoc{doc});
       return;
     case SiemFormat::kLeef:
-      AppendLeef(out, doc);
+      AppendLeef(out, NlohmannDoc{doc});
       return;
     case SiemFormat::kJson:
       out += doc.dump(-1, ' ', false, json::error_handler_t::replace);
       return;
   }
+}
+
+}  // namespace ward::manager::siem
+
+namespace ward::manager::siem {
+
+struct SiemFormatter::Impl {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  bool parsed = false;  // `doc` holds the text given to Parse
+  std::string_view text;
+};
+
+SiemFormatter::SiemFormatter() : impl_(std::make_unique<Impl>()) {}
+SiemFormatter::~SiemFormatter() = default;
+
+void SiemFormatter::Parse(std::string_view doc_text) {
+  impl_->text = doc_text;
+  impl_->parsed = false;
+  if (HasControlBytes(doc_text)) return;
+  impl_->parsed =
+      impl_->parser.parse(doc_text.data(), doc_text.size()).get(impl_->doc) == simdjson::SUCCESS;
+}
+
+std::string SiemFormatter::HostName() {
+  if (impl_->parsed) {
+    auto v = SimdDoc{impl_->doc}.At({"host", "name"});
+    return v.IsString() ? std::string(v.Str()) : std::string();
+  }
+  json doc = json::parse(impl_->text, nullptr, false);
+  auto v = NlohmannDoc{doc}.At({"host", "name"});
+  return v.IsString() ? std::string(v.Str()) : std::string();
+}
+
+void SiemFormatter::Append(std::string& out, SiemFormat format) {
+  if (impl_->parsed && format != SiemFormat::kJson) {
+    const size_t mark = out.size();
+    SimdDoc doc{impl_->doc};
+    if (format == SiemFormat::kCef) {
+      AppendCef(out, doc);
+    } else {
+      AppendLeef(out, doc);
+    }
+    if (!doc.unsupported) return;
+    out.resize(mark);
+  }
+  json doc = json::parse(impl_->text, nullptr, false);
+  if (doc.is_discarded()) doc = json::object();
+  AppendSiemMessage(out, format, doc);
 }
 
 }  // namespace ward::manager::siem

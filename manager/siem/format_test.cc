@@ -229,6 +229,65 @@ TEST(SiemFormat, MissingAndOddlyTypedFieldsDoNotBreakTheMessage) {
   EXPECT_EQ(ParseLeef(leef).header.size(), 6u);
 }
 
+// The forwarders' formatter (simdjson, from the stored text) writes what AppendSiemMessage writes
+// for the parsed document, byte for byte, whatever the text holds.
+std::string Reference(SiemFormat f, const std::string& text) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) doc = json::object();
+  std::string out;
+  AppendSiemMessage(out, f, doc);
+  return out;
+}
+
+TEST(SiemFormatter, WritesWhatTheParsedDocumentGives) {
+  json odd = HostileEvent();
+  odd["event"]["severity"] = 18446744073709551615ULL;  // unsigned, beyond int64
+  odd["source"]["port"] = -0.0;
+  odd["file"]["size"] = 1.5e3;
+  odd["rule"]["level"] = true;
+  odd["http"] = {{"response", {{"status_code", json::array({1, json::array({"a", 2}), nullptr})}}}};
+  odd["integrity"] = {{"changed_attributes", {{"b", 1}, {"a", 2}}}};
+  const std::vector<std::string> texts = {
+      HostileEvent().dump(),
+      odd.dump(),
+      R"({"event":{"module":7,"severity":"high"},"message":{}})",
+      R"({"message":"first","message":"second","event":{"action":"a"},"event":{"severity":4}})",
+      R"({"rule":{"name":""},"ips":{"messages":["m1","m2"]},"event":{"severity":-3}})",
+      R"({"ips":{"messages":[]},"event":{"action":["x","y"]},"agent":{"version":1.0}})",
+      R"({"@timestamp":"not a time","host":{"name":5},"event":{"severity":2}})",
+      R"({"@timestamp":"2026-02-30T00:00:00Z","event":{"id":"\u0000\u001f\u00e6\n"}})",
+      R"({"message":"-0","source":{"port":-0},"destination":{"port":123456789012345678901234}})",
+      R"(  {"message" : "spaces", "url" : {"original" : "a\tb"}}  )",
+      "[1,2,3]",
+      "\"a string\"",
+      "null",
+      "",
+      "{\"message\":\"raw\x01control\"}",
+      "{\"message\":\"bad \xff utf-8\"}",
+      "{\"message\":\"lone \\ud800 surrogate\"}",
+      "{\"message\":\"trailing\"} x",
+      "{\"message\":\"unterminated",
+      "{\"a\":[[[[[[[[[[1]]]]]]]]]],\"message\":\"deep\"}",
+  };
+  SiemFormatter fast;
+  for (const std::string& text : texts) {
+    for (SiemFormat f : {SiemFormat::kCef, SiemFormat::kLeef, SiemFormat::kJson}) {
+      std::string out = "prefix:";
+      fast.Parse(text);
+      fast.Append(out, f);
+      EXPECT_EQ(out, "prefix:" + Reference(f, text)) << SiemFormatName(f) << " of " << text;
+    }
+    json doc = json::parse(text, nullptr, false);
+    std::string host;
+    if (doc.is_object() && doc.contains("host") && doc["host"].is_object() &&
+        doc["host"].contains("name") && doc["host"]["name"].is_string()) {
+      host = doc["host"]["name"];
+    }
+    fast.Parse(text);
+    EXPECT_EQ(fast.HostName(), host) << text;
+  }
+}
+
 TEST(SiemFormat, NamesParse) {
   SiemFormat f;
   EXPECT_TRUE(ParseSiemFormat("leef", f));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <future>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -57,6 +59,27 @@ std::string SiemSyslogMessage(const SiemForwarder& f, const StoredEvent& e) {
   return out;
 }
 
+void AppendSiemSyslogMessage(std::string& out, const SiemForwarder& f, const StoredEvent& e,
+                             SiemFormatter& formatter, std::string& scratch) {
+  if (e.doc_text.empty()) {
+    out += SiemSyslogMessage(f, e);
+    return;
+  }
+  formatter.Parse(e.doc_text);
+  SyslogHeader h;
+  h.facility = f.facility;
+  h.severity = SyslogSeverityFor(e.severity);
+  h.timestamp = e.timestamp;
+  h.hostname = formatter.HostName();
+  if (h.hostname.empty()) h.hostname = e.agent_id;
+  h.msgid = e.module;
+  SiemFormat format = SiemFormat::kCef;
+  ParseSiemFormat(f.format, format);
+  scratch.clear();
+  formatter.Append(scratch, format);
+  AppendRfc5424(out, h, scratch);
+}
+
 ForwarderPump::ForwarderPump(Store& store, const Clock& clock, SiemForwarder forwarder,
                              ForwardingOptions options)
     : store_(store), clock_(clock), f_(std::move(forwarder)), options_(options) {}
@@ -73,12 +96,18 @@ Result<int> ForwarderPump::Step() {
   if (suspect_) {
     // Start (or restart after a failure) from the database's view: the cursor, and a batch that
     // was in flight when the last sender stopped.
+    pending_.clear();
     WARD_ASSIGN_OR_RETURN(SiemForwarder now, store_.GetSiemForwarder(f_.tenant_id, f_.id));
     f_.cursor = now.cursor;
     f_.in_flight = now.in_flight;
   }
-  WARD_ASSIGN_OR_RETURN(auto events,
-                        store_.ReadSiemEvents(f_.tenant_id, f_.cursor, options_.batch));
+  // The batch: read by the previous Step (its in-flight mark is recorded already) or now.
+  std::vector<SiemEvent> events = std::move(pending_);
+  pending_.clear();
+  const bool begun = !events.empty();
+  if (!begun) {
+    WARD_ASSIGN_OR_RETURN(events, store_.ReadSiemEvents(f_.tenant_id, f_.cursor, options_.batch));
+  }
   if (events.empty()) return 0;
   const SiemCursor from = f_.cursor;
   const SiemCursor to = events.back().at;
@@ -93,31 +122,69 @@ Result<int> ForwarderPump::Step() {
     if (!s.has_value()) return Fail(s.error());
     sender_ = std::move(s).value();
   }
-  Status begun = store_.BeginSiemBatch(f_.tenant_id, f_.id, from, to);
-  if (!begun.ok()) return begun;
+  if (!begun) {
+    Status st = store_.BeginSiemBatch(f_.tenant_id, f_.id, from, to);
+    if (!st.ok()) return st;
+  }
   f_.in_flight = to;
   suspect_ = true;  // until the cursor moved past this batch
+  // The next batch is read on another thread while this one is formatted and sent, and before
+  // the cursor moves, so that the move and the next in-flight mark are one write transaction (on
+  // SQLite each write queues behind ingestion's group commits).
+  std::future<Result<std::vector<SiemEvent>>> next_read =
+      std::async(std::launch::async,
+                 [this, to] { return store_.ReadSiemEvents(f_.tenant_id, to, options_.batch); });
+  // Messages are formatted straight from the stored text and, on TCP/TLS, streamed in pieces of
+  // 256 KiB while the rest is formatted (the receiver works meanwhile).
+  constexpr size_t kChunk = 256 * 1024;
+  const bool datagrams = sender_->target().transport == SyslogTransport::kUdp;
   std::vector<std::string> messages;
-  messages.reserve(events.size());
+  std::string framed, message, scratch;
+  int64_t count = 0;
   int64_t skipped = 0;
+  Status sent = Status::Ok();
   for (const auto& e : events) {
     if (e.event.severity < f_.min_severity) {
       ++skipped;
       continue;
     }
-    messages.push_back(SiemSyslogMessage(f_, e.event));
+    message.clear();
+    AppendSiemSyslogMessage(message, f_, e.event, formatter_, scratch);
+    ++count;
+    if (datagrams) {
+      messages.push_back(message);
+      continue;
+    }
+    fmt::format_to(std::back_inserter(framed), "{} ", message.size());
+    framed += message;
+    if (framed.size() >= kChunk) {
+      sent = sender_->SendFramed(framed);
+      if (!sent.ok()) return Fail(sent);
+      framed.clear();
+    }
   }
-  Status sent = sender_->Send(messages);
+  if (datagrams) {
+    sent = sender_->Send(messages);
+  } else if (!framed.empty()) {
+    sent = sender_->SendFramed(framed);
+  }
   if (sent.ok()) sent = sender_->WaitAcknowledged();
+  auto next = next_read.get();
   if (!sent.ok()) return Fail(sent);
+  SiemCursor next_to;
+  if (next.has_value() && !next->empty()) next_to = next->back().at;
+  const TimePoint now = clock_.Now();
   Status moved =
-      store_.AdvanceSiemCursor(f_.tenant_id, f_.id, from, to, static_cast<int64_t>(messages.size()),
-                               skipped, resent, clock_.Now());
+      next_to == SiemCursor{}
+          ? store_.AdvanceSiemCursor(f_.tenant_id, f_.id, from, to, count, skipped, resent, now)
+          : store_.AdvanceSiemCursorAndBegin(f_.tenant_id, f_.id, from, to, count, skipped, resent,
+                                             now, next_to);
   if (!moved.ok()) return moved;
   f_.cursor = to;
-  f_.in_flight = {};
-  f_.sent += static_cast<int64_t>(messages.size());
+  f_.in_flight = next_to;
+  f_.sent += count;
   suspect_ = false;
+  if (next_to != SiemCursor{}) pending_ = std::move(*next);
   return static_cast<int>(events.size());
 }
 

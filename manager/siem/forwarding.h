@@ -6,7 +6,8 @@
 // (SyslogSender::WaitAcknowledged). A failure (receiver down, broken connection, manager killed)
 // leaves the cursor where it was, so the batch is sent again: events in it may then arrive twice,
 // and they are counted in SiemForwarder::resent. UDP cannot tell: there the cursor moves once the
-// datagrams are sent.
+// datagrams are sent. The next batch is read before the cursor moves, so that moving past one
+// batch and marking the next in flight are one write (Store::AdvanceSiemCursorAndBegin).
 //
 // Several manager nodes: each forwarder is forwarded by the one node holding its lease
 // ("siem:<forwarder id>", Store::TryAcquireLease); a node that dies loses it after lease_ttl and
@@ -24,16 +25,18 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "manager/siem/format.h"
 #include "manager/siem/syslog_sender.h"
 #include "manager/store/store.h"
 
 namespace ward::manager::siem {
 
 struct ForwardingOptions {
-  int batch = 2000;                                // events per read, send and cursor move
+  int batch = 10'000;                              // events per read, send and cursor move
   std::chrono::milliseconds idle_poll{250};        // wait when a forwarder has nothing to send
   std::chrono::milliseconds refresh{2000};         // forwarder list / configuration re-read
   std::chrono::seconds lease_ttl{30};              // a dead node's forwarders move after this
@@ -46,6 +49,10 @@ struct ForwardingOptions {
 // forwarder, severity from event.severity, the event's @timestamp, host.name as HOSTNAME,
 // APP-NAME "ward", MSGID event.module).
 std::string SiemSyslogMessage(const SiemForwarder& f, const StoredEvent& e);
+// The same message appended to `out`, formatted from e.doc_text with `formatter` (the
+// forwarders' path, format.h SiemFormatter); `scratch` is reused between calls.
+void AppendSiemSyslogMessage(std::string& out, const SiemForwarder& f, const StoredEvent& e,
+                             SiemFormatter& formatter, std::string& scratch);
 
 // Moves one forwarder's cursor forward, one batch per Step().
 class ForwarderPump {
@@ -69,7 +76,9 @@ class ForwarderPump {
   SiemForwarder f_;
   ForwardingOptions options_;
   std::unique_ptr<SyslogSender> sender_;
-  bool suspect_ = true;  // the last batch may have been sent in part: count a resend
+  SiemFormatter formatter_;
+  std::vector<SiemEvent> pending_;  // the next batch, its in-flight mark recorded
+  bool suspect_ = true;             // the last batch may have been sent in part: count a resend
 };
 
 class SiemForwarding {

@@ -187,6 +187,38 @@ TEST_P(SiemStore, CursorMovesOnlyFromWhereItIs) {
             StatusCode::kNotFound);
 }
 
+// The forwarder's one write per batch: the cursor moves past a batch and the next batch is
+// marked in flight together, compare-and-set as AdvanceSiemCursor.
+TEST_P(SiemStore, AdvanceAndBeginIsOneCompareAndSet) {
+  Tenant a = MakeTenant("a");
+  SiemForwarder f = Forwarder(a, "soc");
+  ASSERT_TRUE(store_->CreateSiemForwarder(f).ok());
+  const SiemCursor zero, one{10, "x"}, two{20, "y"}, three{30, "z"};
+  ASSERT_TRUE(store_->BeginSiemBatch(a.id, f.id, zero, one).ok());
+  ASSERT_TRUE(store_->AdvanceSiemCursorAndBegin(a.id, f.id, zero, one, 5, 1, 0, kT0, two).ok());
+  auto got = store_->GetSiemForwarder(a.id, f.id);
+  EXPECT_EQ(got->cursor, one);
+  EXPECT_EQ(got->in_flight, two);
+  EXPECT_EQ(got->sent, 5);
+  EXPECT_EQ(got->skipped, 1);
+  // A node that lost the race (the cursor is no longer `zero`) changes nothing.
+  EXPECT_EQ(store_->AdvanceSiemCursorAndBegin(a.id, f.id, zero, two, 9, 0, 0, kT0, three).code(),
+            StatusCode::kFailedPrecondition);
+  got = store_->GetSiemForwarder(a.id, f.id);
+  EXPECT_EQ(got->cursor, one);
+  EXPECT_EQ(got->in_flight, two);
+  EXPECT_EQ(got->sent, 5);
+  ASSERT_TRUE(store_->AdvanceSiemCursor(a.id, f.id, one, two, 3, 0, 2, kT0).ok());
+  got = store_->GetSiemForwarder(a.id, f.id);
+  EXPECT_EQ(got->cursor, two);
+  EXPECT_EQ(got->in_flight, SiemCursor{});
+  EXPECT_EQ(got->sent, 8);
+  EXPECT_EQ(got->resent, 2);
+  EXPECT_EQ(
+      store_->AdvanceSiemCursorAndBegin("tenant-b", f.id, two, three, 1, 0, 0, kT0, three).code(),
+      StatusCode::kNotFound);
+}
+
 // SQLite and PostgreSQL only: on MariaDB a reader running alongside four writers was seen to
 // pass over rows of batches that committed late (docs/siem.md, "Limits").
 class SiemStoreConcurrent : public SiemStore {};

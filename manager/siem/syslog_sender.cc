@@ -392,6 +392,14 @@ Status SyslogSender::Send(std::span<const std::string> messages) {
   return Status::Ok();
 }
 
+Status SyslogSender::SendFramed(std::string_view framed) {
+  if (target_.transport == SyslogTransport::kUdp) {
+    return InvalidArgument("syslog: octet-counted framing is for TCP and TLS");
+  }
+  WARD_RETURN_IF_ERROR(CheckPeerOpen());
+  return WriteAll(framed);
+}
+
 Status SyslogSender::WaitAcknowledged() {
   if (target_.transport == SyslogTransport::kUdp) return CheckPeerOpen();
   const SteadyTime deadline = std::chrono::steady_clock::now() + target_.timeout;

@@ -79,6 +79,10 @@ class SyslogSender {
   // kInvalidArgument on UDP and nothing is sent). kUnavailable when the connection broke or the
   // receiver closed it (detected before writing); the sender is then unusable: Connect again.
   Status Send(std::span<const std::string> messages);
+  // TCP and TLS: writes `framed`, messages already octet-counted ("<length> <message>" each),
+  // as Send would (callers stream a large batch in pieces while they format the rest).
+  // kInvalidArgument on UDP.
+  Status SendFramed(std::string_view framed);
 
   // TCP/TLS: waits until the receiver's TCP stack has acknowledged every byte sent so far;
   // kUnavailable when the connection broke or `timeout` passed first. UDP: Ok at once.

@@ -855,6 +855,12 @@ class Store {
   virtual Status AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
                                    const SiemCursor& from, const SiemCursor& to, int64_t sent,
                                    int64_t skipped, int64_t resent, TimePoint at) = 0;
+  // AdvanceSiemCursor and then BeginSiemBatch(to, next_to) in one write transaction (the
+  // forwarder read its next batch already): in_flight = `next_to` instead of cleared.
+  virtual Status AdvanceSiemCursorAndBegin(const std::string& tenant_id, const std::string& id,
+                                           const SiemCursor& from, const SiemCursor& to,
+                                           int64_t sent, int64_t skipped, int64_t resent,
+                                           TimePoint at, const SiemCursor& next_to) = 0;
   // Records why forwarding failed (cut to 1024 bytes); the cursor stays.
   virtual Status RecordSiemError(const std::string& tenant_id, const std::string& id,
                                  const std::string& error, TimePoint at) = 0;

@@ -250,16 +250,24 @@ Status SociStore::BeginSiemBatch(const std::string& tenant_id, const std::string
 Status SociStore::AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
                                     const SiemCursor& from, const SiemCursor& to, int64_t sent,
                                     int64_t skipped, int64_t resent, TimePoint at) {
+  return AdvanceSiemCursorAndBegin(tenant_id, id, from, to, sent, skipped, resent, at, {});
+}
+
+Status SociStore::AdvanceSiemCursorAndBegin(const std::string& tenant_id, const std::string& id,
+                                            const SiemCursor& from, const SiemCursor& to,
+                                            int64_t sent, int64_t skipped, int64_t resent,
+                                            TimePoint at, const SiemCursor& next_to) {
   return RunStatus("advance siem cursor", true, [&](soci::session& sql) -> Status {
     Params p;
     long long n = Exec(
         sql,
-        fmt::format("UPDATE siem_forwarders SET cursor_pos = {}, cursor_id = {}, flight_pos = 0, "
-                    "flight_id = '', sent = sent + {}, skipped = skipped + {}, resent = resent + "
+        fmt::format("UPDATE siem_forwarders SET cursor_pos = {}, cursor_id = {}, flight_pos = {}, "
+                    "flight_id = {}, sent = sent + {}, skipped = skipped + {}, resent = resent + "
                     "{}, last_sent_at = {}, last_error = '', last_error_at = NULL WHERE tenant_id "
                     "= {} AND id = {} AND cursor_pos = {} AND cursor_id = {}",
-                    p.I(to.pos), p.S(to.id), p.I(sent), p.I(skipped), p.I(resent), p.I(Micros(at)),
-                    p.S(tenant_id), p.S(id), p.I(from.pos), p.S(from.id)),
+                    p.I(to.pos), p.S(to.id), p.I(next_to.pos), p.S(next_to.id), p.I(sent),
+                    p.I(skipped), p.I(resent), p.I(Micros(at)), p.S(tenant_id), p.S(id),
+                    p.I(from.pos), p.S(from.id)),
         p);
     if (n == 0) {
       WARD_RETURN_IF_ERROR(RequireRow(sql, "siem_forwarders", tenant_id, id, "siem forwarder"));

@@ -293,6 +293,10 @@ class SociStore final : public Store {
   Status AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
                            const SiemCursor& from, const SiemCursor& to, int64_t sent,
                            int64_t skipped, int64_t resent, TimePoint at) override;
+  Status AdvanceSiemCursorAndBegin(const std::string& tenant_id, const std::string& id,
+                                   const SiemCursor& from, const SiemCursor& to, int64_t sent,
+                                   int64_t skipped, int64_t resent, TimePoint at,
+                                   const SiemCursor& next_to) override;
   Status RecordSiemError(const std::string& tenant_id, const std::string& id,
                          const std::string& error, TimePoint at) override;
   // Store: IPS tuning aggregate (issue #14, s8-console; ips_tuning.cc)
