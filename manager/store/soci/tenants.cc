@@ -98,7 +98,9 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "alert_channels",
                               "alert_notifications",
                               "alert_deliveries",
-                              "activation_rules"}) {
+                              "activation_rules",
+                              "agent_groups",
+                              "agent_group_members"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
