@@ -109,3 +109,9 @@ ward_test(manager_egress_proposals_test
   SOURCES manager_egress_proposals_test.cc
   DEPS ward::manager_harness
   LABELS integration)
+
+# Agent groups (issue #18, s8-upgrade): CRUD, membership, group policy, activation rules.
+ward_test(manager_groups_test
+  SOURCES manager_groups_test.cc
+  DEPS ward::manager_harness
+  LABELS integration)

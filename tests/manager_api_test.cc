@@ -610,6 +610,10 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
               {"channels", {b_channel}}});
   ASSERT_EQ(r.status, 201) << r.raw;
   std::string b_rule = r.body["id"];
+  // B's agent group (issue #18).
+  r = m.Post("/api/v1/agent-groups", b_key, {{"name", "b-webs"}, {"policy_id", b_policy}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_group = r.body["id"];
   // Tenant A's own policy, to try B's ids in A's references.
   std::string a_policy = m.NewPolicy(a_key, "a-policy");
   auto [a_agent, a_cred] = m.NewAgent(a_key, "a-host");
@@ -637,6 +641,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/alert-channels/{id}", b_channel},
       {"/api/v1/alert-channels/{id}/notify", b_channel},
       {"/api/v1/policies/{id}/egress-proposals", b_policy},
+      {"/api/v1/agent-groups/{id}", b_group},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -653,6 +658,7 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/alert-channels/{id}",
        {{"name", "stolen"}, {"config", {{"url", "https://127.0.0.1:9/x"}}}}},
       {"/api/v1/alert-channels/{id}/notify", {{"alert_id", b_alert}}},
+      {"/api/v1/agent-groups/{id}", {{"name", "stolen"}}},
   };
   int walked = 0;
   std::set<std::string> patterns_seen;
@@ -684,6 +690,21 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   r = m.Patch("/api/v1/agents/" + a_agent, a_key, {{"policy_id", b_policy}});
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(m.Get("/api/v1/agents?policy=" + b_policy, a_key).body["items"].size(), 0u);
+  // Agent groups: B's group is unknown in A's references and lists; B's group is untouched.
+  r = m.Patch("/api/v1/agents/" + a_agent, a_key, {{"group_id", b_group}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["error"]["field"], "group_id");
+  r = m.Post("/api/v1/agent-groups", a_key, {{"name", "a-webs"}, {"policy_id", b_policy}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["error"]["field"], "policy_id");
+  r = m.Do(
+      "PUT", "/api/v1/activation-rules", a_key,
+      Json{{"rules", {{{"name", "x"}, {"match", {{"os", "*"}}}, {"group_id", b_group}}}}}.dump());
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["error"]["field"], "rules[0].group_id");
+  EXPECT_EQ(m.Get("/api/v1/agent-groups", a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/agents?group=" + b_group, a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/agent-groups/" + b_group, b_key).body["name"], "b-webs");
   EXPECT_EQ(m.Get("/api/v1/events?agent=" + b_agent, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/events", a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/alerts", a_key).body["items"].size(), 0u);

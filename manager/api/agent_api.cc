@@ -202,7 +202,8 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   std::string tenant_id;
   std::optional<std::string> policy_id;
   std::string how;
-  std::string matched_rule;  // the activation rule that chose the policy, if one did
+  std::string matched_rule;             // the activation rule that chose the policy, if one did
+  std::optional<std::string> group_id;  // the agent group that rule puts the agent in
   // A clone presents the credential of the agent it was copied from: same tenant and policy.
   std::string clone_of = Str(*body, "clone_of");
   if (!clone_of.empty()) {
@@ -252,15 +253,33 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
         }
       }
       if (const ActivationRule* r = FirstMatchingRule(*rules, facts)) {
-        auto p = store_.GetPolicy(tenant_id, r->policy_id);
-        if (p) {
-          policy_id = r->policy_id;
-          matched_rule = r->name;
-        } else if (p.error().code() != StatusCode::kNotFound) {
-          return StoreError(p.error());
-        } else {
-          spdlog::warn("activation rule '{}' of tenant {} names a deleted policy: ignored", r->name,
-                       tenant_id);
+        // The rule's group (issue #18): joined after the agent is created; its policy applies
+        // when the rule names none.
+        std::optional<std::string> rule_policy = r->policy_id;
+        if (r->group_id) {
+          auto g = store_.GetAgentGroup(tenant_id, *r->group_id);
+          if (g) {
+            group_id = g->id;
+            matched_rule = r->name;
+            if (!rule_policy) rule_policy = g->policy_id;
+          } else if (g.error().code() != StatusCode::kNotFound) {
+            return StoreError(g.error());
+          } else {
+            spdlog::warn("activation rule '{}' of tenant {} names a deleted agent group: ignored",
+                         r->name, tenant_id);
+          }
+        }
+        if (rule_policy) {
+          auto p = store_.GetPolicy(tenant_id, *rule_policy);
+          if (p) {
+            policy_id = rule_policy;
+            matched_rule = r->name;
+          } else if (p.error().code() != StatusCode::kNotFound) {
+            return StoreError(p.error());
+          } else {
+            spdlog::warn("activation rule '{}' of tenant {} names a deleted policy: ignored",
+                         r->name, tenant_id);
+          }
         }
       }
     }
@@ -297,6 +316,14 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   if (body->contains("os") && (*body)["os"].is_string()) a.status = {{"os", Str(*body, "os")}};
   a.created_at = now;
   if (Status s = store_.CreateAgent(a); !s.ok()) return StoreError(s);
+  if (group_id) {
+    // The agent exists now: answering an error would make it activate again as another agent,
+    // so a failure to join is logged and the agent stays outside the group.
+    if (Status s = store_.SetAgentGroup(tenant_id, a.id, group_id, false, now); !s.ok()) {
+      spdlog::error("agent {} not put into group {}: {}", a.id, *group_id, s.ToString());
+      group_id.reset();
+    }
+  }
   AuditEntry audit;
   audit.id = NewId();
   audit.tenant_id = tenant_id;
@@ -306,6 +333,7 @@ HttpResponse ManagerApi::Activate(const HttpRequest& req) {
   audit.status = 201;
   audit.detail = {{"object_id", a.id}, {"hostname", hostname}, {"via", how}};
   if (!matched_rule.empty()) audit.detail["activation_rule"] = matched_rule;
+  if (group_id) audit.detail["group_id"] = *group_id;
   audit.at = now;
   if (Status s = store_.AppendAudit(audit); !s.ok()) {
     spdlog::error("audit of activation {} not stored: {}", a.id, s.ToString());
@@ -338,7 +366,8 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
   if (auto e = CheckKnown(status,
                           {{"version", JsonType::kString},
                            {"hostname", JsonType::kString},
-                           {"policy_version", JsonType::kInt}},
+                           {"policy_version", JsonType::kInt},
+                           {"policy_id", JsonType::kString}},
                           {})) {
     e->field = "status." + e->field;
     e->message = "status." + e->message;
@@ -391,7 +420,10 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
   if (agent.policy_id) {
     auto p = store_.GetPolicy(agent.tenant_id, *agent.policy_id);
     if (p) {
-      if (p->version != agent_version) {
+      // Another version, or (agents that report policy_id) another policy of the same version
+      // number: a new group's policy, or one assigned in place of another.
+      std::string reported_id = Str(status, "policy_id");
+      if (p->version != agent_version || (!reported_id.empty() && reported_id != p->id)) {
         if (Status s = MergeTenantIpLists(store_, *p); !s.ok()) return StoreError(s);
         out["policy"] = AgentPolicyJson(*p);
       }

@@ -224,8 +224,16 @@ json Build() {
               {"description",
                "the last heartbeat's status object; modules[].health = {state: ok|degraded|failed, "
                "reasons: [string], counters: {...}} per running module (docs/agent-protocol.md)"}}},
-            {"created_at", Time()}})},
-      {"AgentUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
+            {"created_at", Time()},
+            {"group_id", NullableStr()}})},
+      {"AgentUpdate",
+       Obj({{"policy_id", NullableStr()},
+            {"group_id",
+             {{"type", "string"},
+              {"nullable", true},
+              {"description",
+               "join this agent group (leaving any other; null: leave it); the agent gets the "
+               "group's policy unless policy_id is given too"}}}})},
       {"ActivationTokenUpdate", Obj({{"policy_id", NullableStr()}}, {"policy_id"})},
       {"Command",
        Obj({{"id", Str()},
@@ -401,11 +409,12 @@ json Build() {
             json::array({QueryParamSpec("status", "online or offline",
                                         {{"type", "string"}, {"enum", {"online", "offline"}}}),
                          QueryParamSpec("hostname", "exact host name"),
-                         QueryParamSpec("policy", "policy id")}))}}},
+                         QueryParamSpec("policy", "policy id"),
+                         QueryParamSpec("group", "agent group id")}))}}},
       {"/agents/{id}",
        {{"parameters", json::array({IdParam()})},
         {"get", Op("Get an agent", "any", Merge({{"200", Resp("agent", Ref("Agent"))}}, read))},
-        {"patch", Op("Assign (or with null, unassign) a policy", "admin, operator",
+        {"patch", Op("Assign (or with null, unassign) a policy and/or a group", "admin, operator",
                      Merge({{"200", Resp("updated", Ref("Agent"))}}, write), Ref("AgentUpdate"))},
         {"delete", Op("Delete an agent (its credential stops working)", "admin, operator",
                       Merge({{"204", Resp("deleted")}}, write))}}},
@@ -964,8 +973,12 @@ json Build() {
                      {"os", {{"type", "string"}, {"description", "shell glob, case-insensitive"}}},
                      {"ip", {{"type", "string"}, {"description", "address or CIDR range (v4/v6)"}}},
                      {"tags", {{"type", "object"}, {"description", "cloud tag name -> glob"}}}})},
-               {"policy_id", Str()}},
-              {"name", "match", "policy_id"})}}}},
+               {"policy_id", Str()},
+               {"group_id",
+                {{"type", "string"},
+                 {"description",
+                  "the agent joins this group; without policy_id it gets the group's policy"}}}},
+              {"name", "match"})}}}},
       {"rules"});
   paths["/activation-rules"] = {
       {"get", Op("The tenant's activation rules, in order", "any",
@@ -975,6 +988,43 @@ json Build() {
           "the host's facts assigns its policy (over the token's)",
           "admin, operator", Merge({{"200", Resp("rules", Ref("ActivationRules"))}}, write),
           Ref("ActivationRules"))}};
+  // Agent groups (issue #18, s8-upgrade).
+  schemas["AgentGroup"] = Obj({{"id", Str()},
+                               {"name", Str()},
+                               {"description", Str()},
+                               {"policy_id", NullableStr()},
+                               {"members", Int()},
+                               {"created_at", Time()},
+                               {"updated_at", Time()}});
+  schemas["AgentGroupCreate"] =
+      Obj({{"name", {{"type", "string"}, {"minLength", 1}, {"maxLength", 255}}},
+           {"description", {{"type", "string"}, {"maxLength", 1024}}},
+           {"policy_id", NullableStr()}},
+          {"name"});
+  schemas["AgentGroupUpdate"] =
+      Obj({{"name", {{"type", "string"}, {"minLength", 1}, {"maxLength", 255}}},
+           {"description", {{"type", "string"}, {"maxLength", 1024}}},
+           {"policy_id",
+            {{"type", "string"},
+             {"nullable", true},
+             {"description",
+              "assigned to every member at once (members_reassigned says how many "
+              "changed)"}}}});
+  paths["/agent-groups"] = {
+      {"get", Op("The tenant's agent groups, by name, with member counts", "any",
+                 Merge({{"200", Resp("groups", List("AgentGroup"))}}, read))},
+      {"post",
+       Op("Create an agent group (names are unique in the tenant: 409)", "admin, operator",
+          Merge({{"201", Resp("created", Ref("AgentGroup"))}}, write), Ref("AgentGroupCreate"))}};
+  paths["/agent-groups/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get",
+       Op("Get an agent group", "any", Merge({{"200", Resp("group", Ref("AgentGroup"))}}, read))},
+      {"patch",
+       Op("Change an agent group; a policy given is assigned to every member", "admin, operator",
+          Merge({{"200", Resp("updated", Ref("AgentGroup"))}}, write), Ref("AgentGroupUpdate"))},
+      {"delete", Op("Delete an agent group; its members leave it and keep their policy",
+                    "admin, operator", Merge({{"204", Resp("deleted")}}, write))}};
   paths["/deployment-scripts"] = {
       {"post",
        Op("A deployment script for the tenant: downloads ward-agent from this manager (public key "

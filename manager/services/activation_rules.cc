@@ -96,8 +96,9 @@ Result<std::vector<ActivationRule>> ParseActivationRules(const json& rules) {
     const json& r = rules[i];
     if (!r.is_object()) return Invalid(at, "expected an object");
     for (auto it = r.begin(); it != r.end(); ++it) {
-      if (it.key() != "name" && it.key() != "match" && it.key() != "policy_id") {
-        return Invalid(at + "." + it.key(), "unknown field (name, match, policy_id)");
+      if (it.key() != "name" && it.key() != "match" && it.key() != "policy_id" &&
+          it.key() != "group_id") {
+        return Invalid(at + "." + it.key(), "unknown field (name, match, policy_id, group_id)");
       }
     }
     ActivationRule rule;
@@ -106,12 +107,19 @@ Result<std::vector<ActivationRule>> ParseActivationRules(const json& rules) {
       return Invalid(at + ".name", "expected 1..200 bytes");
     }
     rule.name = r["name"];
-    if (!r.contains("policy_id") || !r["policy_id"].is_string() ||
-        r["policy_id"].get<std::string>().empty() ||
-        r["policy_id"].get<std::string>().size() > 128) {
-      return Invalid(at + ".policy_id", "expected a policy id");
+    auto id_field = [&](const char* key) -> Result<std::optional<std::string>> {
+      if (!r.contains(key)) return std::optional<std::string>();
+      if (!r[key].is_string() || r[key].get<std::string>().empty() ||
+          r[key].get<std::string>().size() > 128) {
+        return Invalid(at + "." + key, "expected an id of 1..128 bytes");
+      }
+      return std::optional<std::string>(r[key].get<std::string>());
+    };
+    WARD_ASSIGN_OR_RETURN(rule.policy_id, id_field("policy_id"));
+    WARD_ASSIGN_OR_RETURN(rule.group_id, id_field("group_id"));
+    if (!rule.policy_id && !rule.group_id) {
+      return Invalid(at + ".policy_id", "expected a policy id (or a group_id, or both)");
     }
-    rule.policy_id = r["policy_id"];
     if (!r.contains("match") || !r["match"].is_object() || r["match"].empty()) {
       return Invalid(at + ".match",
                      "expected an object with at least one of hostname, os, ip, tags");

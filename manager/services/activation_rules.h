@@ -31,11 +31,15 @@ struct ActivationRule {
   std::optional<std::string> os;            // glob
   std::optional<std::string> ip;            // CIDR ("10.0.0.0/8", "2001:db8::/32", or one address)
   std::map<std::string, std::string> tags;  // tag name -> glob
-  std::string policy_id;
+  // At least one of the two (issue #18, agent groups): the agent joins the group, and gets the
+  // rule's policy, else the group's (if it has one), else the token's.
+  std::optional<std::string> policy_id;
+  std::optional<std::string> group_id;
 };
 
 // Parses and checks {"rules": [...]}-style arrays: each rule an object {"name", "match":
-// {"hostname"?, "os"?, "ip"?, "tags"?}, "policy_id"}, with at least one condition, at most 100
+// {"hostname"?, "os"?, "ip"?, "tags"?}, "policy_id"?, "group_id"?} (at least one of the two ids),
+// with at least one condition, at most 100
 // rules. kInvalidArgument naming the element ("rules[2].match.ip: ...").
 Result<std::vector<ActivationRule>> ParseActivationRules(const nlohmann::json& rules);
 

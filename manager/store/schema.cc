@@ -420,6 +420,23 @@ std::vector<std::string> VIpsMatches(Dialect d) {
   return s;
 }
 
+// Agent groups (issue #18, s8-upgrade; docs/deployment.md "Agent groups"): a tenant's named
+// groups, optionally carrying a policy, and membership keyed by the agent (at most one group each).
+std::vector<std::string> VAgentGroups(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "agent_groups",
+                  "tenant_id {ID} NOT NULL, id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "description {TEXT} NOT NULL, policy_id {ID}, created_at BIGINT NOT NULL, "
+                  "updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, id), "
+                  "CONSTRAINT uq_agent_groups_name UNIQUE (tenant_id, name)",
+                  {}));
+  Append(s, Table(d, "agent_group_members",
+                  "tenant_id {ID} NOT NULL, agent_id {ID} NOT NULL, group_id {ID} NOT NULL, "
+                  "joined_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, agent_id)",
+                  {{"idx_agent_group_members_group", "tenant_id, group_id"}}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -437,6 +454,7 @@ const std::vector<Migration>& Migrations() {
       {"activation rules", &VActivationRules},
       {"path rollups for integrity only", &VRollupPathsIntegrity},
       {"IPS matches for the tuning view", &VIpsMatches},
+      {"agent groups", &VAgentGroups},
   };
   return kMigrations;
 }

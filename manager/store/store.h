@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -188,6 +189,21 @@ struct IpList {
   std::string name;  // 1..64 of [A-Za-z0-9_.-]
   std::string description;
   std::vector<std::string> entries;  // CIDRs / addresses, as written
+  TimePoint updated_at;
+};
+
+// ---- Agent groups (issue #18, s8-upgrade; docs/deployment.md "Agent groups") ----------------
+// A tenant's named group of agents; an agent is in at most one group. A group may carry a
+// policy: an agent that joins it gets that policy, and setting the group's policy assigns it to
+// every member (each in the same transaction).
+struct AgentGroup {
+  std::string id;
+  std::string tenant_id;
+  std::string name;         // 1..255 bytes, unique in the tenant
+  std::string description;  // at most 1024 bytes
+  std::optional<std::string> policy_id;
+  int64_t members = 0;  // read-only: agents in the group (set by Get/List)
+  TimePoint created_at;
   TimePoint updated_at;
 };
 
@@ -943,6 +959,33 @@ class Store {
   // `ips_matches`. kNotFound never: an unknown policy simply has no agents.
   virtual Result<IpsTuningAggregate> AggregateIpsTuning(const std::string& tenant_id,
                                                         const IpsTuningQuery& q) = 0;
+
+  // ---- Agent groups (issue #18, s8-upgrade; schema: VAgentGroups) ----
+  // kAlreadyExists for a name taken in the tenant; kNotFound naming what ("policy", "agent
+  // group", "agent") for an object not in the tenant. kInvalidArgument for over-long fields.
+  virtual Status CreateAgentGroup(const AgentGroup& g) = 0;
+  virtual Result<AgentGroup> GetAgentGroup(const std::string& tenant_id, const std::string& id) = 0;
+  // The tenant's groups by name, with their member counts.
+  virtual Result<std::vector<AgentGroup>> ListAgentGroups(const std::string& tenant_id) = 0;
+  // Replaces name, description, policy_id and updated_at. With `assign_policy` and a policy set,
+  // every member's policy becomes it in the same transaction (an agent whose policy was changed
+  // on its own since keeps it otherwise); returns how many members' policy changed.
+  virtual Result<int64_t> UpdateAgentGroup(const AgentGroup& g, bool assign_policy) = 0;
+  // Deletes the group; its members leave it and keep their policy. kFailedPrecondition is never
+  // returned (activation rules naming a deleted group skip it with a warning).
+  virtual Status DeleteAgentGroup(const std::string& tenant_id, const std::string& id) = 0;
+  // Moves the agent into `group_id` (out of any other group), or with nullopt out of its group.
+  // With `apply_policy` and a group that has a policy, the agent's policy becomes the group's in
+  // the same transaction. Both must be the tenant's (kNotFound names which).
+  virtual Status SetAgentGroup(const std::string& tenant_id, const std::string& agent_id,
+                               const std::optional<std::string>& group_id, bool apply_policy,
+                               TimePoint now) = 0;
+  // The group of one agent (nullopt: none); kNotFound when the agent is not the tenant's.
+  virtual Result<std::optional<std::string>> AgentGroupOf(const std::string& tenant_id,
+                                                          const std::string& agent_id) = 0;
+  // agent id -> group id for every agent of the tenant that is in a group.
+  virtual Result<std::map<std::string, std::string>> ListAgentGroupMembers(
+      const std::string& tenant_id) = 0;
 };
 
 }  // namespace ward::manager

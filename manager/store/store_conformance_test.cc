@@ -1980,5 +1980,182 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
 INSTANTIATE_TEST_SUITE_P(Backends, ServerStoreConformance,
                          ::testing::Values(Dialect::kPostgres, Dialect::kMysql), BackendName);
 
+// ---- Agent groups (issue #18, s8-upgrade) ----
+TEST_P(StoreConformance, AgentGroupsHoldAnAgentOnceAndHandTheirPolicyToMembers) {
+  Tenant t = MakeTenant("acme");
+  Tenant other = MakeTenant("other");
+  Policy web = MakePolicy(t, "web");
+  Policy db = MakePolicy(t, "db");
+  Policy foreign = MakePolicy(other, "theirs");
+  Agent a1 = MakeAgent(t, "web-01");
+  Agent a2 = MakeAgent(t, "web-02");
+  Agent loner = MakeAgent(t, "db-01");
+  Agent theirs = MakeAgent(other, "web-01");
+
+  auto group = [&](const Tenant& of, const std::string& name, std::optional<std::string> policy) {
+    AgentGroup g;
+    g.id = NewId("group");
+    g.tenant_id = of.id;
+    g.name = name;
+    g.description = "the " + name + " tier";
+    g.policy_id = std::move(policy);
+    g.created_at = kT0;
+    g.updated_at = kT0;
+    return g;
+  };
+  AgentGroup webs = group(t, "webs", web.id);
+  ASSERT_OK(store_->CreateAgentGroup(webs));
+  AgentGroup spare = group(t, "spare", std::nullopt);
+  ASSERT_OK(store_->CreateAgentGroup(spare));
+  // Names are unique per tenant; another tenant may use the same name; policies are the tenant's.
+  EXPECT_EQ(CodeOf(store_->CreateAgentGroup(group(t, "webs", std::nullopt))),
+            StatusCode::kAlreadyExists);
+  ASSERT_OK(store_->CreateAgentGroup(group(other, "webs", foreign.id)));
+  Status s = store_->CreateAgentGroup(group(t, "stolen", foreign.id));
+  EXPECT_EQ(CodeOf(s), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("policy"), std::string::npos) << s.ToString();
+  EXPECT_EQ(CodeOf(store_->CreateAgentGroup(group(t, std::string(256, 'x'), std::nullopt))),
+            StatusCode::kInvalidArgument);
+
+  // Joining a group with a policy gives the agent that policy (unless asked not to).
+  ASSERT_OK(store_->SetAgentGroup(t.id, a1.id, webs.id, true, kT0));
+  ASSERT_OK(store_->SetAgentGroup(t.id, a2.id, spare.id, true, kT0));
+  EXPECT_EQ(OK(store_->GetAgent(t.id, a1.id)).policy_id, web.id);
+  EXPECT_FALSE(OK(store_->GetAgent(t.id, a2.id)).policy_id.has_value());
+  // An agent is in at most one group: moving it leaves the other.
+  ASSERT_OK(store_->SetAgentGroup(t.id, a2.id, webs.id, false, kT0));
+  EXPECT_FALSE(OK(store_->GetAgent(t.id, a2.id)).policy_id.has_value()) << "apply_policy false";
+  EXPECT_EQ(OK(store_->AgentGroupOf(t.id, a2.id)), webs.id);
+  EXPECT_EQ(OK(store_->AgentGroupOf(t.id, loner.id)), std::nullopt);
+  EXPECT_EQ(OK(store_->GetAgentGroup(t.id, webs.id)).members, 2);
+  EXPECT_EQ(OK(store_->GetAgentGroup(t.id, spare.id)).members, 0);
+  auto members = OK(store_->ListAgentGroupMembers(t.id));
+  EXPECT_EQ(members, (std::map<std::string, std::string>{{a1.id, webs.id}, {a2.id, webs.id}}));
+  auto groups = OK(store_->ListAgentGroups(t.id));
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].name, "spare");  // by name
+  EXPECT_EQ(groups[1].name, "webs");
+  EXPECT_EQ(groups[1].description, "the webs tier");
+  EXPECT_EQ(groups[1].policy_id, web.id);
+  EXPECT_EQ(groups[1].members, 2);
+  EXPECT_EQ(groups[1].created_at, kT0);
+
+  // The group's new policy reaches every member in one change, and no one else.
+  webs.policy_id = db.id;
+  webs.name = "web tier";
+  webs.updated_at = kT0 + minutes(1);
+  EXPECT_EQ(OK(store_->UpdateAgentGroup(webs, true)), 2);
+  EXPECT_EQ(OK(store_->GetAgent(t.id, a1.id)).policy_id, db.id);
+  EXPECT_EQ(OK(store_->GetAgent(t.id, a2.id)).policy_id, db.id);
+  EXPECT_FALSE(OK(store_->GetAgent(t.id, loner.id)).policy_id.has_value());
+  AgentGroup got = OK(store_->GetAgentGroup(t.id, webs.id));
+  EXPECT_EQ(got.name, "web tier");
+  EXPECT_EQ(got.updated_at, kT0 + minutes(1));
+  EXPECT_EQ(OK(store_->UpdateAgentGroup(webs, true)), 0) << "members already have it";
+  // A member given another policy on its own keeps it through a rename, not a reassignment.
+  ASSERT_OK(store_->AssignPolicy(t.id, a1.id, std::nullopt));
+  EXPECT_EQ(OK(store_->UpdateAgentGroup(webs, false)), 0);
+  EXPECT_FALSE(OK(store_->GetAgent(t.id, a1.id)).policy_id.has_value());
+  EXPECT_EQ(OK(store_->UpdateAgentGroup(webs, true)), 1);
+  EXPECT_EQ(OK(store_->GetAgent(t.id, a1.id)).policy_id, db.id);
+  // A policy a group uses cannot be deleted.
+  EXPECT_EQ(CodeOf(store_->DeletePolicy(t.id, web.id)), StatusCode::kOk);
+  EXPECT_OK(store_->AssignPolicy(t.id, a1.id, std::nullopt));
+  EXPECT_OK(store_->AssignPolicy(t.id, a2.id, std::nullopt));
+  EXPECT_EQ(CodeOf(store_->DeletePolicy(t.id, db.id)), StatusCode::kFailedPrecondition);
+
+  // Across tenants nothing is found, nothing changes.
+  EXPECT_EQ(CodeOf(store_->GetAgentGroup(other.id, webs.id)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->SetAgentGroup(other.id, theirs.id, webs.id, true, kT0)),
+            StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->SetAgentGroup(t.id, theirs.id, webs.id, true, kT0)),
+            StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->AgentGroupOf(other.id, a1.id)), StatusCode::kNotFound);
+  AgentGroup hijack = webs;
+  hijack.tenant_id = other.id;
+  EXPECT_EQ(CodeOf(store_->UpdateAgentGroup(hijack, true)), StatusCode::kNotFound);
+  EXPECT_EQ(CodeOf(store_->DeleteAgentGroup(other.id, webs.id)), StatusCode::kNotFound);
+  webs.policy_id = foreign.id;
+  EXPECT_EQ(CodeOf(store_->UpdateAgentGroup(webs, true)), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->GetAgentGroup(t.id, webs.id)).policy_id, db.id);
+  EXPECT_TRUE(OK(store_->ListAgentGroupMembers(other.id)).empty());
+  EXPECT_EQ(OK(store_->ListAgentGroups(other.id)).size(), 1u);
+
+  // Leaving, a deleted agent, a deleted group: memberships go, policies stay.
+  ASSERT_OK(store_->SetAgentGroup(t.id, a2.id, std::nullopt, true, kT0));
+  EXPECT_EQ(OK(store_->AgentGroupOf(t.id, a2.id)), std::nullopt);
+  ASSERT_OK(store_->SetAgentGroup(t.id, loner.id, webs.id, true, kT0));
+  EXPECT_EQ(OK(store_->GetAgent(t.id, loner.id)).policy_id, db.id);
+  ASSERT_OK(store_->DeleteAgent(t.id, a1.id));
+  EXPECT_EQ(OK(store_->GetAgentGroup(t.id, webs.id)).members, 1);
+  ASSERT_OK(store_->DeleteAgentGroup(t.id, webs.id));
+  EXPECT_EQ(CodeOf(store_->GetAgentGroup(t.id, webs.id)), StatusCode::kNotFound);
+  EXPECT_EQ(OK(store_->AgentGroupOf(t.id, loner.id)), std::nullopt);
+  EXPECT_EQ(OK(store_->GetAgent(t.id, loner.id)).policy_id, db.id);
+  EXPECT_TRUE(OK(store_->ListAgentGroupMembers(t.id)).empty());
+  // A tenant's deletion takes its groups.
+  ASSERT_OK(store_->SetAgentGroup(other.id, theirs.id, OK(store_->ListAgentGroups(other.id))[0].id,
+                                  true, kT0));
+  ASSERT_OK(store_->DeleteTenant(other.id));
+  EXPECT_TRUE(OK(store_->ListAgentGroups(other.id)).empty());
+  EXPECT_TRUE(OK(store_->ListAgentGroupMembers(other.id)).empty());
+}
+
+// Two threads move agents between two groups while a third keeps changing one group's policy:
+// every agent ends in exactly one group, and every member of the group holds its final policy.
+TEST_P(StoreConformance, ConcurrentMovesAndPolicyChangesLeaveEveryMemberWithItsGroupsPolicy) {
+  Tenant t = MakeTenant("acme");
+  Policy p1 = MakePolicy(t, "p1");
+  Policy p2 = MakePolicy(t, "p2");
+  AgentGroup g1, g2;
+  for (auto* g : {&g1, &g2}) {
+    g->id = NewId("group");
+    g->tenant_id = t.id;
+    g->name = g->id;
+    g->policy_id = p1.id;
+    g->created_at = g->updated_at = kT0;
+    ASSERT_OK(store_->CreateAgentGroup(*g));
+  }
+  std::vector<Agent> agents;
+  for (int i = 0; i < 6; ++i) agents.push_back(MakeAgent(t, fmt::format("h{}", i)));
+  std::atomic<int> failures{0};
+  auto mover = [&](int offset) {
+    auto s = Open();
+    if (!s) return;
+    for (int round = 0; round < 10; ++round) {
+      for (size_t i = 0; i < agents.size(); ++i) {
+        const AgentGroup& g = (i + round + offset) % 2 ? g1 : g2;
+        if (!s->SetAgentGroup(t.id, agents[i].id, g.id, true, kT0).ok()) ++failures;
+      }
+    }
+  };
+  auto changer = [&] {
+    auto s = Open();
+    if (!s) return;
+    for (int round = 0; round < 20; ++round) {
+      AgentGroup g = g1;
+      g.policy_id = round % 2 ? p1.id : p2.id;
+      if (!s->UpdateAgentGroup(g, true).has_value()) ++failures;
+    }
+  };
+  std::thread m1(mover, 0), m2(mover, 1), c(changer);
+  m1.join();
+  m2.join();
+  c.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto members = OK(store_->ListAgentGroupMembers(t.id));
+  EXPECT_EQ(members.size(), agents.size());
+  const std::string g1_policy = *OK(store_->GetAgentGroup(t.id, g1.id)).policy_id;
+  for (const auto& a : agents) {
+    ASSERT_TRUE(members.count(a.id));
+    auto got = OK(store_->GetAgent(t.id, a.id));
+    const std::string want = members[a.id] == g1.id ? g1_policy : p1.id;
+    EXPECT_EQ(got.policy_id, want) << a.hostname;
+  }
+  EXPECT_EQ(OK(store_->GetAgentGroup(t.id, g1.id)).members +
+                OK(store_->GetAgentGroup(t.id, g2.id)).members,
+            static_cast<int64_t>(agents.size()));
+}
+
 }  // namespace
 }  // namespace ward::manager

@@ -33,11 +33,21 @@ void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps) {
           return Err(BadRequest("invalid_field", msg.substr(0, msg.find(':')), msg));
         }
         for (size_t i = 0; i < rules->size(); ++i) {
-          auto pol = deps.store.GetPolicy(p.tenant.id, (*rules)[i].policy_id);
-          if (!pol) {
-            if (pol.error().code() != StatusCode::kNotFound) return Err(pol.error());
-            std::string f = "rules[" + std::to_string(i) + "].policy_id";
-            return Err(ApiError{404, "not_found", f + ": no such policy", f});
+          if (const auto& pid = (*rules)[i].policy_id) {
+            auto pol = deps.store.GetPolicy(p.tenant.id, *pid);
+            if (!pol) {
+              if (pol.error().code() != StatusCode::kNotFound) return Err(pol.error());
+              std::string f = "rules[" + std::to_string(i) + "].policy_id";
+              return Err(ApiError{404, "not_found", f + ": no such policy", f});
+            }
+          }
+          if (const auto& gid = (*rules)[i].group_id) {
+            auto g = deps.store.GetAgentGroup(p.tenant.id, *gid);
+            if (!g) {
+              if (g.error().code() != StatusCode::kNotFound) return Err(g.error());
+              std::string f = "rules[" + std::to_string(i) + "].group_id";
+              return Err(ApiError{404, "not_found", f + ": no such agent group", f});
+            }
           }
         }
         if (Status s =

@@ -130,6 +130,8 @@ struct DeploymentDeps {
 void AddDeploymentRoutes(RouteTable& table, RouteDeps deps, DeploymentDeps deployment);
 // /activation-rules: policy assignment at activation by host facts (docs/deployment.md).
 void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps);
+// /agent-groups: named groups of agents, each with an optional policy (issue #18, s8-upgrade).
+void AddAgentGroupRoutes(RouteTable& table, RouteDeps deps);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

@@ -130,6 +130,11 @@ Status SociStore::DeleteAgent(const std::string& tenant_id, const std::string& i
          fmt::format("DELETE FROM commands WHERE tenant_id = {} AND agent_id = {}", c.S(tenant_id),
                      c.S(id)),
          c);
+    Params g;
+    Exec(sql,
+         fmt::format("DELETE FROM agent_group_members WHERE tenant_id = {} AND agent_id = {}",
+                     g.S(tenant_id), g.S(id)),
+         g);
     Params p;
     Exec(
         sql,
@@ -182,6 +187,11 @@ Result<int> SociStore::DeleteInactiveAgents(const std::string& tenant_id, TimePo
            fmt::format("DELETE FROM commands WHERE tenant_id = {} AND agent_id = {}",
                        c.S(tenant_id), c.S(id)),
            c);
+      Params g;
+      Exec(sql,
+           fmt::format("DELETE FROM agent_group_members WHERE tenant_id = {} AND agent_id = {}",
+                       g.S(tenant_id), g.S(id)),
+           g);
       Params d;
       Exec(sql,
            fmt::format("DELETE FROM agents WHERE tenant_id = {} AND id = {}", d.S(tenant_id),

@@ -94,6 +94,15 @@ Status SociStore::DeletePolicy(const std::string& tenant_id, const std::string& 
       return FailedPrecondition(fmt::format(
           "policy is in use by {} agent(s) and {} activation token(s)", agents, tokens));
     }
+    Params g;
+    long long groups = SelectInt(sql,
+                                 fmt::format("SELECT COUNT(*) FROM agent_groups WHERE "
+                                             "tenant_id = {} AND policy_id = {}",
+                                             g.S(tenant_id), g.S(id)),
+                                 g, 0);
+    if (groups > 0) {
+      return FailedPrecondition(fmt::format("policy is in use by {} agent group(s)", groups));
+    }
     Params v;
     Exec(sql,
          fmt::format("DELETE FROM policy_versions WHERE tenant_id = {} AND policy_id = {}",

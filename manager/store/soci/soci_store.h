@@ -303,6 +303,20 @@ class SociStore final : public Store {
   Result<IpsTuningAggregate> AggregateIpsTuning(const std::string& tenant_id,
                                                 const IpsTuningQuery& q) override;
 
+  // agent_groups.cc (issue #18, s8-upgrade)
+  Status CreateAgentGroup(const AgentGroup& g) override;
+  Result<AgentGroup> GetAgentGroup(const std::string& tenant_id, const std::string& id) override;
+  Result<std::vector<AgentGroup>> ListAgentGroups(const std::string& tenant_id) override;
+  Result<int64_t> UpdateAgentGroup(const AgentGroup& g, bool assign_policy) override;
+  Status DeleteAgentGroup(const std::string& tenant_id, const std::string& id) override;
+  Status SetAgentGroup(const std::string& tenant_id, const std::string& agent_id,
+                       const std::optional<std::string>& group_id, bool apply_policy,
+                       TimePoint now) override;
+  Result<std::optional<std::string>> AgentGroupOf(const std::string& tenant_id,
+                                                  const std::string& agent_id) override;
+  Result<std::map<std::string, std::string>> ListAgentGroupMembers(
+      const std::string& tenant_id) override;
+
  private:
   static int StateCode(CommandState s);
 

@@ -99,7 +99,9 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "alert_notifications",
                               "alert_deliveries",
                               "activation_rules",
-                              "ips_matches"}) {
+                              "ips_matches",
+                              "agent_groups",
+                              "agent_group_members"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
