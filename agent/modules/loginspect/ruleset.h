@@ -295,6 +295,9 @@ class Session {
 
   bool CheckContextOssec(Event& ev, const Rule& rule, History& list, bool global);
   History& SidHistory(int id);
+  History& GroupHistory(const std::string& group);
+  // OSSEC's Free_Eventinfo for an event the global list drops (compat ossec).
+  void ForgetOssec(const Event& e);
 
   static constexpr size_t kOssecSidListLimit = 128;     // analysisd.sid_prev_matched_max
   static constexpr size_t kOssecEventListLimit = 8192;  // <memory_size> default
