@@ -4,7 +4,7 @@
 usage: compare.py OSSEC_ALERTS WARD_ALERTS [--examples N] [--names A,B]
 
 OSSEC_ALERTS is ossec-logtest -a's output or ossec-analysisd's alerts.log (alert blocks: "** Alert ...", "Rule: N (level L) -> ...",
-optional field lines, the log line last); WARD_ALERTS has one "rule_id<TAB>line" per alert (or is a second OSSEC alert file, recognised by
+optional field lines, the log line, then for a frequency rule the earlier events it counted); WARD_ALERTS has one "rule_id<TAB>line" per alert (or is a second OSSEC alert file, recognised by
 its first line, to compare ossec-logtest with ossec-analysisd).
 Prints the totals, and each rule whose count differs with a few lines only one side alerted on
 (compared as multisets of (rule, line)).
@@ -14,28 +14,33 @@ import collections
 import re
 
 RULE = re.compile(r"^Rule: (\d+) \(level (\d+)\)")
+# The field lines analysisd writes between the rule line and the log line (alerts/log.c, OS_Log).
+FIELDS = ("Src IP: ", "Src Location: ", "Src Port: ", "Dst IP: ", "Dst Location: ", "Dst Port: ", "User: ")
 
 
 def ossec_alerts(path):
     out = []
     with open(path, errors="surrogateescape") as f:
         rule = None
-        last = None
+        log = None
         for line in f:
             line = line.rstrip("\n")
             if line.startswith("** Alert "):
                 if rule is not None:
-                    out.append((rule, last))
-                rule, last = None, None
+                    out.append((rule, log))
+                rule, log = None, None
                 continue
             m = RULE.match(line)
             if m:
                 rule = int(m.group(1))
                 continue
-            if line:
-                last = line
+            # The alert's own line is the first after the rule and its field lines; a frequency
+            # rule's alert then lists the earlier events that made the count (last_events), which
+            # are not the alerted line.
+            if rule is not None and log is None and line and not line.startswith(FIELDS):
+                log = line
         if rule is not None:
-            out.append((rule, last))
+            out.append((rule, log))
     return out
 
 

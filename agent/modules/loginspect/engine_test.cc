@@ -119,6 +119,74 @@ TEST_F(EngineTest, OssecCompatFiresAtFrequencyPlusTwo) {
   EXPECT_FALSE(ParseCompat("OSSEC4", &c));
 }
 
+// OSSEC's Free_Eventinfo: an event leaving the global list (8192 events, 10 dropped at a time)
+// leaves its if_matched_sid list if still there; if that 128-event list had already pushed it
+// out, OSSEC takes the if_matched_group branch instead and deletes the OLDEST event of each
+// group list its rule feeds, although the event never entered them. On ossec-analysisd's
+// benchmark corpus this keeps the authentication_failed list (rule 40111) short.
+TEST(OssecCompat, AnEventPushedOutOfItsSidListShortensGroupListsWhenItLeavesTheGlobalList) {
+  test::TempDir dir;
+  Write(dir.path() / "decoders/sshd.xml", R"(
+<decoder name="sshd">
+  <program_name>^sshd</program_name>
+</decoder>)");
+  Write(dir.path() / "rules/r.xml", R"(
+<group name="syslog,sshd,">
+  <rule id="100" level="0">
+    <decoded_as>sshd</decoded_as>
+    <description>sshd</description>
+  </rule>
+  <rule id="101" level="5">
+    <if_sid>100</if_sid>
+    <match>Failed password</match>
+    <description>failed password</description>
+    <group>authentication_failed,</group>
+  </rule>
+  <rule id="102" level="10" frequency="200" timeframe="120">
+    <if_matched_sid>101</if_matched_sid>
+    <description>gives 101 an if_matched_sid list (never fires: the list keeps 128)</description>
+  </rule>
+  <rule id="103" level="5">
+    <if_sid>100</if_sid>
+    <match>maximum authentication attempts</match>
+    <description>maximum attempts</description>
+    <group>authentication_failed,</group>
+  </rule>
+  <rule id="104" level="10" frequency="2" timeframe="120">
+    <if_matched_group>authentication_failed</if_matched_group>
+    <description>multiple authentication failures</description>
+  </rule>
+  <rule id="105" level="3">
+    <if_sid>100</if_sid>
+    <match>Accepted</match>
+    <description>accepted</description>
+  </rule>
+</group>)");
+  RulesetConfig c;
+  c.decoder_dirs.push_back(dir.path() / "decoders");
+  c.rule_dirs.push_back(dir.path() / "rules");
+  auto r = Ruleset::Load(c);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  const char* failed = "Feb  9 11:44:56 host sshd[12]: Failed password for root from 10.1.1.1";
+  const char* maximum = "Feb  9 11:44:56 host sshd[12]: error: maximum authentication attempts";
+  const char* accepted = "Feb  9 11:44:56 host sshd[12]: Accepted publickey for bob";
+  // `failures` events of 101, three of 103, then 8185 of 105: the global list then has dropped
+  // exactly the `failures` events of 101 (8192 + 10 per round) and none of 103.
+  auto fourth_maximum = [&](int failures) {
+    Session s(*r, Compat::kOssec);
+    for (int i = 0; i < failures; ++i) EXPECT_EQ(s.Process(failed, "stdin", 1000).rule->id, 101);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(s.Process(maximum, "stdin", 1000).rule->id, 103);
+    for (int i = 0; i < 8185; ++i) EXPECT_EQ(s.Process(accepted, "stdin", 1000).rule->id, 105);
+    return s.Process(maximum, "stdin", 1000).rule->id;
+  };
+  // 100 events of 101: all still in 101's list when dropped, the group list keeps its three
+  // events, and 104 fires on the fourth (frequency 2: two counted, fires on the next).
+  EXPECT_EQ(fourth_maximum(100), 104);
+  // 200: 72 had been pushed out of 101's list; each deletes the oldest group event, so the
+  // three are gone and the fourth raises only 103 (ossec-analysisd does the same).
+  EXPECT_EQ(fourth_maximum(200), 103);
+}
+
 TEST_F(EngineTest, OssecCompatStopsAtAMatchedEventOfAnySource) {
   // OSSEC's Search_LastSids checks `matched >= level` before same_source_ip: once the rule fired
   // for 10.1.1.1, the matched event ends every search, also one for another address; Wazuh

@@ -236,7 +236,8 @@ struct Verdict {
 // rule fires at the (frequency + 2)-th event, an already matched event in the searched list
 // ends the search before the same_* / different_* checks, the newest event of that list is
 // marked matched when the rule fires, if_matched_sid lists keep 128 events
-// (analysisd.sid_prev_matched_max), the global list 8192 (memory_size), and an ignore window
+// (analysisd.sid_prev_matched_max), the global list 8192 (memory_size) and what it drops
+// leaves the other lists as OSSEC's Free_Eventinfo does (ForgetOssec), and an ignore window
 // restarts at the event that ends it.
 enum class Compat { kWazuh, kOssec };
 
@@ -295,6 +296,9 @@ class Session {
 
   bool CheckContextOssec(Event& ev, const Rule& rule, History& list, bool global);
   History& SidHistory(int id);
+  History& GroupHistory(const std::string& group);
+  // OSSEC's Free_Eventinfo for an event the global list drops (compat ossec).
+  void ForgetOssec(const Event& e);
 
   static constexpr size_t kOssecSidListLimit = 128;     // analysisd.sid_prev_matched_max
   static constexpr size_t kOssecEventListLimit = 8192;  // <memory_size> default

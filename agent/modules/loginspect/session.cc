@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/printf.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -606,6 +607,40 @@ bool ParseCompat(std::string_view name, Compat* out) {
   return true;
 }
 
+Session::History& Session::GroupHistory(const std::string& group) {
+  auto [it, added] = group_history_.try_emplace(group);
+  // OSSEC's group lists have no bound of their own: the global list's trimming shortens them.
+  if (added && compat_ == Compat::kOssec) it->second.limit = kOssecEventListLimit;
+  return it->second;
+}
+
+// OSSEC 4.x's Free_Eventinfo for an event leaving the global list (src/analysisd/eventinfo.c):
+// if it is still in its rule's if_matched_sid list it leaves that list; otherwise, if its rule
+// feeds if_matched_group lists, the OLDEST event of each of them is deleted — also when the
+// event never entered them because its rule keeps an if_matched_sid list and the event had
+// already been pushed out of that list by its 128-event bound (OSSEC then clears the event's
+// node pointer and takes the group branch). Over a long run this shortens the group lists of
+// groups like authentication_failed to their newest few events, which decides when rules like
+// 40111 fire.
+void Session::ForgetOssec(const Event& e) {
+  const Rule* r = e.rule;
+  if (r == nullptr) return;
+  if (r->keeps_sid_history) {
+    auto& q = SidHistory(r->id).events;
+    for (auto it = q.begin(); it != q.end(); ++it) {
+      if (it->get() == &e) {
+        q.erase(it);
+        return;
+      }
+    }
+  }
+  for (const auto& g : r->groups) {
+    if (!ruleset_->GroupKeepsHistory(g)) continue;
+    auto& q = GroupHistory(g).events;
+    if (!q.empty()) q.pop_front();
+  }
+}
+
 Session::History& Session::SidHistory(int id) {
   auto [it, added] = sid_history_.try_emplace(id);
   if (added && compat_ == Compat::kOssec) it->second.limit = kOssecSidListLimit;
@@ -666,7 +701,7 @@ bool Session::CheckContext(Event& ev, const Rule& rule) {
   if (!rule.if_matched_sid.empty()) {
     list = &SidHistory(rule.if_matched_sid.front());
   } else if (!rule.if_matched_group.empty()) {
-    list = &group_history_[rule.if_matched_group];
+    list = &GroupHistory(rule.if_matched_group);
   } else {
     list = &events_;
     global = true;
@@ -866,10 +901,19 @@ Verdict Session::Process(std::string_view line, std::string_view location, int64
       Push(SidHistory(r->id), ev);
     } else {
       for (const auto& g : r->groups) {
-        if (ruleset_->GroupKeepsHistory(g)) Push(group_history_[g], ev);
+        if (ruleset_->GroupKeepsHistory(g)) Push(GroupHistory(g), ev);
       }
     }
-    Push(events_, ev);
+    if (compat_ == Compat::kOssec && events_.events.size() + 1 > events_.limit) {
+      // The events the global list drops now, then what OSSEC's Free_Eventinfo does with each.
+      size_t n = std::min(events_.drop, events_.events.size());
+      std::vector<std::shared_ptr<Event>> dropped(events_.events.begin(),
+                                                  events_.events.begin() + static_cast<long>(n));
+      Push(events_, ev);
+      for (const auto& e : dropped) ForgetOssec(*e);
+    } else {
+      Push(events_, ev);
+    }
     break;
   }
   return v;
