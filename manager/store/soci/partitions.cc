@@ -83,7 +83,11 @@ Result<int64_t> SociStore::DeletePostgres(const std::string& tenant_id, long lon
     if (!r.ok()) return r;
   }
   std::sort(parts.begin(), parts.end());
-  for (const auto& [day, name] : parts) {
+  for (const auto& part : parts) {
+    // Named copies, not structured bindings: the lambdas below capture them (clang 14, which
+    // builds the fuzzers, cannot capture a structured binding).
+    const long long day = part.first;
+    const std::string& name = part.second;
     long long lo = day * kMicrosPerDay, hi = (day + 1) * kMicrosPerDay;
     if (lo >= cutoff) break;
     if (hi <= cutoff) {
