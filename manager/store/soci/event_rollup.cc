@@ -28,7 +28,10 @@ std::map<std::string, long long> SociStore::ReserveSeq(soci::session& sql,
   std::map<std::string, long long> bases;
   for (const StoredEvent& e : events) bases.emplace(e.tenant_id, 0);
   const long long n = static_cast<long long>(events.size());
-  for (auto& [tenant, base] : bases) {
+  for (auto& entry : bases) {
+    // Named, not structured bindings: the lambda captures `tenant` (clang 14 builds the fuzzers).
+    const std::string& tenant = entry.first;
+    long long& base = entry.second;
     auto bump = [&] {
       Params p;
       return Exec(sql,

@@ -102,7 +102,9 @@ Status SociStore::ApplyRollupSqlite(const RollupDelta& d) {
     return sqlite_api::sqlite3_bind_text(st, pos, v.data(), static_cast<int>(v.size()),
                                          SQLITE_STATIC);
   };
-  for (const auto& [k, n] : d.counts) {
+  for (const auto& row : d.counts) {
+    const auto& k = row.first;  // not a structured binding: the lambda captures it (clang 14)
+    const long long n = row.second;
     if (n == 0) continue;
     WARD_RETURN_IF_ERROR(step(
         sqlite_rollup_, std::get<0>(k), std::get<1>(k),
@@ -114,7 +116,9 @@ Status SociStore::ApplyRollupSqlite(const RollupDelta& d) {
         },
         n));
   }
-  for (const auto& [k, n] : d.values) {
+  for (const auto& row : d.values) {
+    const auto& k = row.first;  // not a structured binding: the lambda captures it (clang 14)
+    const long long n = row.second;
     if (n == 0) continue;
     WARD_RETURN_IF_ERROR(step(
         sqlite_rollup_values_, std::get<0>(k), std::get<1>(k),
