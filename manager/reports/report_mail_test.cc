@@ -18,6 +18,7 @@
 #include "common/event.h"
 #include "common/text.h"
 #include "manager/alerting/notifier.h"
+#include "manager/alerting/smtp_server_testing.h"
 #include "manager/reports/mailer.h"
 #include "manager/reports/schedules.h"
 #include "manager/services/tls.h"
@@ -35,51 +36,7 @@ std::string ReadAll(const std::filesystem::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// testdata/alerting/smtp_server.py as a child process; stopped (stdin closed, then killed) on
-// destruction, also when the test failed.
-class SmtpServer {
- public:
-  SmtpServer(const TlsFiles& tls, const std::string& outdir, const std::string& password) {
-    int in[2], out[2];
-    if (::pipe(in) != 0 || ::pipe(out) != 0) return;
-    const std::string script = std::string(WARD_SOURCE_DIR) + "/testdata/alerting/smtp_server.py";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::close(in[1]);
-      ::close(out[0]);
-      ::execl("/usr/bin/python3", "python3", script.c_str(), tls.cert.c_str(), tls.key.c_str(),
-              outdir.c_str(), password.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
-    port_ = line.empty() ? 0 : std::stoi(line);
-  }
-  ~SmtpServer() {
-    if (stdin_ >= 0) ::close(stdin_);
-    if (pid_ > 0) {
-      for (int i = 0; i < 50; ++i) {
-        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-        std::this_thread::sleep_for(20ms);  // a bounded wait for the child's exit, not a sync
-      }
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int port_ = 0;
-};
+using testing::SmtpServer;
 
 // The decoded parts of a MIME message: content type (without parameters) → decoded body.
 std::multimap<std::string, std::string> Parts(const std::string& data) {
