@@ -65,12 +65,6 @@ std::string RenderRemoval() {
   return fmt::format("table inet {0}\ndelete table inet {0}\n", kTable);
 }
 
-std::vector<std::string> RuleSetNames(const FirewallConfig& config) {
-  std::vector<std::string> names;
-  RenderRuleset(config, {}, {}, &names);
-  return names;
-}
-
 std::string RenderRuleset(const FirewallConfig& config, const std::vector<BlockedEntry>& blocked,
                           const std::vector<std::string>& stale_sets,
                           std::vector<std::string>* rule_sets) {

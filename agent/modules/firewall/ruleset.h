@@ -30,14 +30,12 @@ struct BlockedEntry {
 enum class LogKind { kDenied, kWouldDeny, kLogged };
 std::string LogPrefix(LogKind kind, std::string_view rule_id);
 
-// `stale_sets`: the address sets the installed rule set has (from RuleSetNames of the policy
-// installed before); those the new one lacks are deleted in the same transaction. `rule_sets`,
-// when given, receives the names of the new rule set's address sets.
+// `stale_sets`: the address sets the installed rule set has (its `rule_sets` when it was
+// rendered); those the new one lacks are deleted in the same transaction. `rule_sets`, when
+// given, receives the names of the new rule set's address sets ("r0_4", "r0_6", ...).
 std::string RenderRuleset(const FirewallConfig& config, const std::vector<BlockedEntry>& blocked,
                           const std::vector<std::string>& stale_sets = {},
                           std::vector<std::string>* rule_sets = nullptr);
-// The names of the address sets a policy's rules use ("r0_4", "r0_6", ...).
-std::vector<std::string> RuleSetNames(const FirewallConfig& config);
 
 // The text that removes Ward's table (also when it does not exist).
 std::string RenderRemoval();
