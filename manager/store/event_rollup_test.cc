@@ -16,6 +16,7 @@
 #include "manager/store/scratch_database.h"
 #include "manager/store/soci_store.h"
 #include "manager/store/store.h"
+#include "manager/store/store_test_util.h"
 
 namespace ward::manager {
 namespace {
@@ -27,22 +28,6 @@ using std::chrono::seconds;
 
 // 2026-09-21T00:00:00Z.
 const TimePoint kDay0 = TimePoint(microseconds(1'789'948'800'000'000LL));
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    auto s_ = (expr);                                       \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
-  } while (0)
-
-template <typename T>
-T Ok(Result<T> r, const char* what) {
-  if (!r.has_value()) {
-    ADD_FAILURE() << what << ": " << r.error().ToString();
-    return T{};
-  }
-  return std::move(r).value();
-}
-#define OK(expr) Ok((expr), #expr)
 
 std::string Show(const std::vector<EventCount>& v) {
   std::string s;
