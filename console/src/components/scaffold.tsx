@@ -10,37 +10,41 @@ import { formError, otherError, type FormError } from '../fielderror';
 import { t } from '../i18n';
 import { errProps, FieldError } from './field';
 
-// A page's error line (role=alert), notice line (role=status) and reload counter. `run` does one
-// write: it clears both lines, then shows `done` (when given; `f` may set its own notice) and
-// reloads the page's data (unless `reload` is false), or shows why the write failed.
+// A page's error line (role=alert), notice line (role=status) and reload counter. `attempt` does
+// one write: it clears both lines, then shows why the write failed, if it did (`f` sets its own
+// notice); `run` also shows `done` (when given) and reloads the page's data after it.
 export function usePage() {
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
   const [reload, setReload] = useState(0);
   const refresh = () => setReload((n) => n + 1);
   const fail = (e: unknown) => setError(t('common.error', { message: String((e as Error).message) }));
-  const run = async (f: () => Promise<unknown>, done?: string, reloadAfter = true) => {
+  const attempt = async (f: () => Promise<unknown>) => {
     setError('');
     setNotice('');
     try {
       await f();
-      if (done !== undefined) setNotice(done);
-      if (reloadAfter) refresh();
     } catch (e) {
       fail(e);
     }
   };
-  return { error, setError, notice, setNotice, reload, refresh, fail, run };
+  const run = (f: () => Promise<unknown>, done?: string) =>
+    attempt(async () => {
+      await f();
+      if (done !== undefined) setNotice(done);
+      refresh();
+    });
+  return { error, setError, notice, setNotice, reload, refresh, fail, attempt, run };
 }
 export type Page = ReturnType<typeof usePage>;
 
-// Loads when `deps` change; an answer that arrives after a newer load started (or after the page
-// went away) is dropped.
-export function useLoad<T>(load: () => Promise<T>, then: (v: T) => void, fail: (e: { status?: number; message: string }) => void, deps: unknown[]) {
+// Loads when `deps` change (`load` answers null when there is nothing to load); an answer that
+// arrives after a newer load started (or after the page went away) is dropped.
+export function useLoad<T>(load: () => Promise<T> | null, then: (v: T) => void, fail: (e: { status?: number; message: string }) => void, deps: unknown[]) {
   useEffect(() => {
     let live = true;
     load()
-      .then((v) => live && then(v))
+      ?.then((v) => live && then(v))
       .catch((e) => live && fail(e));
     return () => {
       live = false;
@@ -127,7 +131,7 @@ export function Head({ cols }: { cols: Array<ComponentChildren | false> }) {
 // there is none (when given), else the table with one `row` per item.
 export function ListTable<T>(p: {
   items: T[] | null;
-  id: string;
+  id?: string;
   cols: Array<ComponentChildren | false>;
   row: (x: T) => VNode;
   empty?: string;

@@ -429,16 +429,12 @@ function AlertChannels() {
     });
   const sendTest = (c: Channel) => {
     setSent(null);
-    return page.run(
-      async () => {
-        if (!latest) return;
-        await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: latest.id });
-        page.setNotice(t('channels.test_queued', { name: c.name, alert: latest.title }));
-        setSent(latest.id);
-      },
-      undefined,
-      false,
-    );
+    return page.attempt(async () => {
+      if (!latest) return;
+      await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: latest.id });
+      page.setNotice(t('channels.test_queued', { name: c.name, alert: latest.title }));
+      setSent(latest.id);
+    });
   };
   const remove = (c: Channel) => {
     setSent(null);
@@ -604,15 +600,14 @@ function Deliveries({ alertId }: { alertId: string }) {
   const [resendTo, setResendTo] = useState('');
   const writable = canWrite();
   // Sends this alert to a channel again (or for the first time): POST /alert-channels/{id}/notify.
-  const resend = async () => {
-    const c = channels.find((x) => x.id === resendTo);
-    if (!c) {
-      page.setError('');
-      page.setNotice('');
-      return;
-    }
-    await page.run(() => api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: alertId }), t('deliveries.resent', { name: c.name }));
-  };
+  const resend = () =>
+    page.attempt(async () => {
+      const c = channels.find((x) => x.id === resendTo);
+      if (!c) return;
+      await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: alertId });
+      page.setNotice(t('deliveries.resent', { name: c.name }));
+      page.refresh();
+    });
   const id = encodeURIComponent(alertId);
   useLoad(
     () => Promise.all([api<Alert>('GET', `/alerts/${id}`), api<{ items: Delivery[] }>('GET', `/alerts/${id}/deliveries`), api<{ items: Channel[] }>('GET', '/alert-channels')]),
