@@ -9,6 +9,7 @@ import type { Policy } from './types';
 import { AuditLog } from './audit';
 import { TenantSettings } from './tenants';
 import { TokenPolicySelect, type Token } from './policy_tokens';
+import { Head } from '../components/scaffold';
 
 interface User { id: string; username: string; role: string; language: string; created_at: string }
 interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
@@ -60,15 +61,7 @@ export function Admin() {
 
       <h2>{t('admin.users')}</h2>
       <table data-testid="users">
-        <thead>
-          <tr>
-            <th scope="col">{t('admin.username')}</th>
-            <th scope="col">{t('common.role')}</th>
-            <th scope="col">{t('admin.language')}</th>
-            <th scope="col">{t('common.created')}</th>
-            {admin && <th scope="col">{t('common.actions')}</th>}
-          </tr>
-        </thead>
+        <Head cols={[t('admin.username'), t('common.role'), t('admin.language'), t('common.created'), admin && t('common.actions')]} />
         <tbody>
           {users.map((u) => (
             <tr>
@@ -107,14 +100,7 @@ export function Admin() {
         <>
           <h2>{t('admin.apikeys')}</h2>
           <table data-testid="apikeys">
-            <thead>
-              <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('common.role')}</th>
-                <th scope="col">{t('common.created')}</th>
-                {admin && <th scope="col">{t('common.actions')}</th>}
-              </tr>
-            </thead>
+            <Head cols={[t('common.name'), t('common.role'), t('common.created'), admin && t('common.actions')]} />
             <tbody>
               {keys.map((k) => (
                 <tr>
@@ -154,15 +140,7 @@ export function Admin() {
 
       <h2>{t('admin.tokens')}</h2>
       <table data-testid="tokens">
-        <thead>
-          <tr>
-            <th scope="col">{t('common.name')}</th>
-            <th scope="col">{t('admin.token_policy')}</th>
-            <th scope="col">{t('admin.uses')}</th>
-            <th scope="col">{t('common.created')}</th>
-            {admin && <th scope="col">{t('common.actions')}</th>}
-          </tr>
-        </thead>
+        <Head cols={[t('common.name'), t('admin.token_policy'), t('admin.uses'), t('common.created'), admin && t('common.actions')]} />
         <tbody>
           {tokens.map((k) => (
             <tr>

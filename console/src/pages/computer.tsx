@@ -11,6 +11,7 @@ import { fieldText, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, route } from '../router';
 import type { Agent, Policy } from './types';
+import { Head } from '../components/scaffold';
 
 interface Command {
   id: string;
@@ -170,14 +171,7 @@ export function Computer() {
           <p class="muted">{t('computer.no_modules')}</p>
         ) : (
           <table data-testid="modules">
-            <thead>
-              <tr>
-                <th scope="col">{t('computer.module')}</th>
-                <th scope="col">{t('computer.state')}</th>
-                <th scope="col">{t('computer.health')}</th>
-                <th scope="col">{t('computer.counters')}</th>
-              </tr>
-            </thead>
+            <Head cols={[t('computer.module'), t('computer.state'), t('computer.health'), t('computer.counters')]} />
             <tbody>
               {modulesOf(agent.report).map((m) => {
                 const h = text(m.health?.state);
@@ -224,14 +218,7 @@ export function Computer() {
           <p class="muted">{t('computer.no_commands')}</p>
         ) : (
           <table data-testid="commands">
-            <thead>
-              <tr>
-                <th scope="col">{t('common.created')}</th>
-                <th scope="col">{t('computer.command')}</th>
-                <th scope="col">{t('computer.state')}</th>
-                <th scope="col">{t('computer.result')}</th>
-              </tr>
-            </thead>
+            <Head cols={[t('common.created'), t('computer.command'), t('computer.state'), t('computer.result')]} />
             <tbody>
               {[...commands]
                 .sort((a, b) => b.created_at.localeCompare(a.created_at))

@@ -8,6 +8,7 @@ import { useAction } from '../action';
 import { api, ApiError, isAdmin } from '../api';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
+import { Head } from '../components/scaffold';
 
 interface Settings {
   event_retention_days: number;
@@ -75,18 +76,7 @@ export function Tenants() {
         </div>
       )}
       <table data-testid="tenants">
-        <thead>
-          <tr>
-            <th scope="col">{t('common.name')}</th>
-            <th scope="col">{t('tenants.state')}</th>
-            <th scope="col">{t('settings.retention')}</th>
-            <th scope="col">{t('settings.heartbeat')}</th>
-            <th scope="col">{t('tenants.created')}</th>
-            <th scope="col">
-              <span class="sr-only">{t('tenants.actions')}</span>
-            </th>
-          </tr>
-        </thead>
+        <Head cols={[t('common.name'), t('tenants.state'), t('settings.retention'), t('settings.heartbeat'), t('tenants.created'), <span class="sr-only">{t('tenants.actions')}</span>]} />
         <tbody>
           {(tenants ?? []).map((x) => (
             <tr>
