@@ -3,7 +3,7 @@
 // `run` for one write, a cancellable load, the list table with its loading and empty states, the
 // edit form with its field errors, the read-only note, the title row and the cursor pager. Each
 // renders exactly the markup the pages wrote themselves (roles, test ids, i18n keys).
-import type { ComponentChildren, JSX, VNode } from 'preact';
+import type { ButtonHTMLAttributes, ComponentChildren, JSX, VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { canWrite, me } from '../api';
 import { formError, otherError, type FormError } from '../fielderror';
@@ -102,7 +102,7 @@ export function TitleRow({ title, add, onAdd }: { title: string; add: string; on
 }
 
 // The error and notice lines; `children` follow the notice's text.
-export function Notes({ error, notice, id, children }: { error: string; notice: string; id?: string; children?: ComponentChildren }) {
+export function Notes({ error, notice, id, children }: { error: string; notice?: string; id?: string; children?: ComponentChildren }) {
   return (
     <>
       {error && <p role="alert" class="error">{error}</p>}
@@ -244,3 +244,9 @@ export function TextField(p: {
     </label>
   );
 }
+
+// A button that looks like a link (the actions in a table row).
+export function LinkButton(p: ButtonHTMLAttributes) {
+  return <button type="button" class="link" {...p} />;
+}
+

@@ -1,7 +1,6 @@
 // Administration: users (/users), API keys (/apikeys), activation tokens (/activation-tokens)
 // with the install command, and the audit log (/audit). Secrets are shown once, as text.
 import { useEffect, useState } from 'preact/hooks';
-import { useAction } from '../action';
 import { api, isAdmin, me } from '../api';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -9,7 +8,7 @@ import type { Policy } from './types';
 import { AuditLog } from './audit';
 import { TenantSettings } from './tenants';
 import { TokenPolicySelect, type Token } from './policy_tokens';
-import { Head } from '../components/scaffold';
+import { Head, LinkButton, Notes, usePage } from '../components/scaffold';
 
 interface User { id: string; username: string; role: string; language: string; created_at: string }
 interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
@@ -25,7 +24,8 @@ export function Admin() {
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [info, setInfo] = useState<Info | null>(null);
   const [secret, setSecret] = useState<{ label: string; value: string; command?: string } | null>(null);
-  const { error, setError, reload, act } = useAction();
+  const page = usePage();
+  const act = page.run;
   const admin = isAdmin();
   const reader = role === 'admin' || role === 'auditor';
   useEffect(() => {
@@ -38,13 +38,13 @@ export function Admin() {
     if (reader) {
       jobs.push(api<{ items: Key_[] }>('GET', '/apikeys').then((r) => setKeys(r.items)));
     }
-    Promise.all(jobs).catch((e) => setError(String(e.message)));
-  }, [reload]);
+    Promise.all(jobs).catch(page.fail);
+  }, [page.reload]);
   return (
     <section>
       <h1>{t('admin.title')}</h1>
       {!admin && <p class="muted">{t('common.readonly', { role: role ?? '' })}</p>}
-      {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
+      <Notes error={page.error} />
       {secret && (
         <div class="card secret" role="status">
           <p>{t('common.copy_once')} {secret.label}</p>
@@ -72,9 +72,9 @@ export function Admin() {
               {admin && (
                 <td>
                   {u.id !== me.value?.user.id && (
-                    <button type="button" class="link" onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
+                    <LinkButton onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
                       {t('common.delete')}
-                    </button>
+                    </LinkButton>
                   )}
                 </td>
               )}
@@ -112,9 +112,9 @@ export function Admin() {
                       {k.revoked ? (
                         t('common.revoked')
                       ) : (
-                        <button type="button" class="link" onClick={() => act(() => api('DELETE', `/apikeys/${encodeURIComponent(k.id)}`))}>
+                        <LinkButton onClick={() => act(() => api('DELETE', `/apikeys/${encodeURIComponent(k.id)}`))}>
                           {t('common.revoke')}
-                        </button>
+                        </LinkButton>
                       )}
                     </td>
                   )}
@@ -146,7 +146,7 @@ export function Admin() {
             <tr>
               <td>{k.name}</td>
               <td>
-                <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={setError} />
+                <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={(message) => page.setError(t('common.error', { message }))} />
               </td>
               <td>
                 {k.uses}
@@ -158,9 +158,9 @@ export function Admin() {
                   {k.revoked ? (
                     t('common.revoked')
                   ) : (
-                    <button type="button" class="link" onClick={() => act(() => api('DELETE', `/activation-tokens/${encodeURIComponent(k.id)}`))}>
+                    <LinkButton onClick={() => act(() => api('DELETE', `/activation-tokens/${encodeURIComponent(k.id)}`))}>
                       {t('common.revoke')}
-                    </button>
+                    </LinkButton>
                   )}
                 </td>
               )}

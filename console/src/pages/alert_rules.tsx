@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
 import { FieldError, errProps } from '../components/field';
-import { Editor, ListTable, Notes, ReadOnlyNote, TextField, TitleRow, useEditor, useLoad, usePage } from '../components/scaffold';
+import { Editor, LinkButton, ListTable, Notes, ReadOnlyNote, TextField, TitleRow, useEditor, useLoad, usePage } from '../components/scaffold';
 import { splitList } from '../fielderror';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -230,22 +230,22 @@ function AlertRules() {
             {writable && (
               <td>
                 <span class="buttons">
-                  <button type="button" class="link" onClick={() => ed.open(r)}>
+                  <LinkButton onClick={() => ed.open(r)}>
                     {t('common.edit')}
-                  </button>
-                  <button type="button" class="link" onClick={() => void toggle(r)}>
+                  </LinkButton>
+                  <LinkButton onClick={() => void toggle(r)}>
                     {r.enabled ? t('rules.disable') : t('rules.enable')}
-                  </button>
+                  </LinkButton>
                   {r.builtin ? (
                     r.updated_at && (
-                      <button type="button" class="link" onClick={() => void remove(r, 'rules.reset_notice')}>
+                      <LinkButton onClick={() => void remove(r, 'rules.reset_notice')}>
                         {t('rules.reset')}
-                      </button>
+                      </LinkButton>
                     )
                   ) : (
-                    <button type="button" class="link" onClick={() => void remove(r, 'rules.deleted')}>
+                    <LinkButton onClick={() => void remove(r, 'rules.deleted')}>
                       {t('common.delete')}
-                    </button>
+                    </LinkButton>
                   )}
                 </span>
               </td>
@@ -495,15 +495,15 @@ function AlertChannels() {
             {writable && (
               <td>
                 <span class="buttons">
-                  <button type="button" class="link" onClick={() => open(c)}>
+                  <LinkButton onClick={() => open(c)}>
                     {t('common.edit')}
-                  </button>
-                  <button type="button" class="link" disabled={!latest} title={latest ? undefined : t('channels.test_no_alert')} onClick={() => void sendTest(c)}>
+                  </LinkButton>
+                  <LinkButton disabled={!latest} title={latest ? undefined : t('channels.test_no_alert')} onClick={() => void sendTest(c)}>
                     {t('channels.test')}
-                  </button>
-                  <button type="button" class="link" onClick={() => void remove(c)}>
+                  </LinkButton>
+                  <LinkButton onClick={() => void remove(c)}>
                     {t('common.delete')}
-                  </button>
+                  </LinkButton>
                 </span>
               </td>
             )}
@@ -547,8 +547,8 @@ function AlertChannels() {
             <div class="grid2">
               {input('url', 'config.url', 'channels.smtp_url', 'channels.url_hint_smtp')}
               <label class="row">
-                <input type="checkbox" name="starttls" checked={form.starttls} onChange={() => setForm({ ...form, starttls: !form.starttls })} /> {t('channels.starttls')}
-              </label>
+            <input type="checkbox" name="starttls" checked={form.starttls} onChange={() => setForm({ ...form, starttls: !form.starttls })} /> {t('channels.starttls')}
+          </label>
               {input('username', 'config.username', 'channels.username')}
               {secret('password', 'channels.password')}
               {input('from', 'config.from', 'channels.from')}

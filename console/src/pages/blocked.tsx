@@ -5,7 +5,7 @@
 // host's `address_unblocked` event arrives, so until then the row says the removal is queued.
 import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
-import { ListTable, Notes, ReadOnlyNote, useLoad, usePage } from '../components/scaffold';
+import { LinkButton, ListTable, Notes, ReadOnlyNote, useLoad, usePage } from '../components/scaffold';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { Link, navigate, route } from '../router';
@@ -117,9 +117,9 @@ export function BlockedAddresses() {
                 {queued.has(key(b.agent_id, b.address)) ? (
                   <span class="muted" data-testid="removal-queued">{t('blocked.removal_queued')}</span>
                 ) : (
-                  <button type="button" class="link" aria-label={t('blocked.remove_one', { address: b.address, host: host(b.agent_id) })} onClick={() => void remove(b.agent_id, b.address)}>
+                  <LinkButton aria-label={t('blocked.remove_one', { address: b.address, host: host(b.agent_id) })} onClick={() => void remove(b.agent_id, b.address)}>
                     {t('blocked.remove')}
-                  </button>
+                  </LinkButton>
                 )}
               </td>
             )}

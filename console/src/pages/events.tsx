@@ -21,6 +21,7 @@ import { lang, t, type Key } from '../i18n';
 import { navigate, route } from '../router';
 import { canTail, exportHref, mergeTail, tailQuery, tailStart, type TailState } from '../tail';
 import { AllowFromEvent } from '../components/egress';
+import { LinkButton } from '../components/scaffold';
 
 const MODULES = ['integrity', 'antimalware', 'ips', 'autoheal', 'ward', 'manager'];
 const PAGE = 50;
@@ -200,9 +201,9 @@ export function Events() {
               return (
                 <tr key={id} data-event-id={id} class={fresh.has(id) ? 'fresh' : undefined}>
                   <td>
-                    <button type="button" class="link" onClick={() => setOpen(ev)}>
+                    <LinkButton onClick={() => setOpen(ev)}>
                       {formatTime(fieldText(ev, '@timestamp'), lang.value)}
-                    </button>
+                    </LinkButton>
                   </td>
                   <td>{fieldText(ev, 'agent.name') || fieldText(ev, 'host.name')}</td>
                   <EventCells ev={ev} />

@@ -4,7 +4,7 @@
 // (GET /policies/{id}/versions) and a line diff between two of them.
 import { useState } from 'preact/hooks';
 import { api, ApiError, canWrite } from '../api';
-import { Editor, ListTable, ReadOnlyNote, TitleRow, useLoad, usePage } from '../components/scaffold';
+import { Editor, LinkButton, ListTable, ReadOnlyNote, TitleRow, useLoad, usePage } from '../components/scaffold';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { lineDiff, toYaml } from '../textdiff';
@@ -173,12 +173,12 @@ export function Policies() {
             <td>{formatTime(p.updated_at, lang.value)}</td>
             <td>
               <span class="buttons">
-                <button type="button" class="link" onClick={() => open(p)}>
+                <LinkButton onClick={() => open(p)}>
                   {t('policies.edit')}
-                </button>
-                <button type="button" class="link" onClick={() => setHistory(p)}>
+                </LinkButton>
+                <LinkButton onClick={() => setHistory(p)}>
                   {t('policies.history')}
-                </button>
+                </LinkButton>
               </span>
             </td>
           </tr>

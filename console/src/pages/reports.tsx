@@ -4,7 +4,7 @@
 // plain link to /api/v1/reports/{id}/download (same origin, the session cookie).
 import { useState } from 'preact/hooks';
 import { api, canWrite, me } from '../api';
-import { Editor, FormErrors, ListTable, Notes, Pager, ReadOnlyNote, TextField, useEditor, useLoad, usePage } from '../components/scaffold';
+import { Editor, FormErrors, LinkButton, ListTable, Notes, Pager, ReadOnlyNote, TextField, useEditor, useLoad, usePage } from '../components/scaffold';
 import { formError, splitList, type FormError } from '../fielderror';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -226,9 +226,9 @@ export function Reports() {
                   {t('reports.download')}
                 </a>
                 {writable && (
-                  <button type="button" class="link" onClick={() => void page.run(() => api('DELETE', `/reports/${encodeURIComponent(r.id)}`), t('reports.deleted'))}>
+                  <LinkButton onClick={() => void page.run(() => api('DELETE', `/reports/${encodeURIComponent(r.id)}`), t('reports.deleted'))}>
                     {t('common.delete')}
-                  </button>
+                  </LinkButton>
                 )}
               </span>
             </td>
@@ -274,12 +274,12 @@ export function Reports() {
             {writable && (
               <td>
                 <span class="buttons">
-                  <button type="button" class="link" onClick={() => ed.open(s)}>
+                  <LinkButton onClick={() => ed.open(s)}>
                     {t('common.edit')}
-                  </button>
-                  <button type="button" class="link" onClick={() => void page.run(() => api('DELETE', `/report-schedules/${encodeURIComponent(s.id)}`), t('schedules.deleted', { name: s.name }))}>
+                  </LinkButton>
+                  <LinkButton onClick={() => void page.run(() => api('DELETE', `/report-schedules/${encodeURIComponent(s.id)}`), t('schedules.deleted', { name: s.name }))}>
                     {t('common.delete')}
-                  </button>
+                  </LinkButton>
                 </span>
               </td>
             )}

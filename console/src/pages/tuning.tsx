@@ -11,7 +11,7 @@ import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { navigate, route } from '../router';
 import type { Policy } from './types';
-import { Head, Notes, useLoad, usePage } from '../components/scaffold';
+import { Head, LinkButton, Notes, useLoad, usePage } from '../components/scaffold';
 
 interface Top {
   value: string;
@@ -202,9 +202,9 @@ export function Tuning() {
                       <td class="subject">{r.targets.map((x) => `${x.value} (${x.count})`).join(', ')}</td>
                       <td class="subject">{r.paths.map((x) => `${x.value} (${x.count})`).join(', ')}</td>
                       <td>
-                        <button type="button" class="link" aria-expanded={open === r.rule_id} onClick={() => select(r)}>
+                        <LinkButton aria-expanded={open === r.rule_id} onClick={() => select(r)}>
                           {t('tuning.details')}
-                        </button>
+                        </LinkButton>
                       </td>
                     </tr>
                     {open === r.rule_id && (
