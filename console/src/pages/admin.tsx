@@ -8,7 +8,7 @@ import type { Policy } from './types';
 import { AuditLog } from './audit';
 import { TenantSettings } from './tenants';
 import { TokenPolicySelect, type Token } from './policy_tokens';
-import { Head, LinkButton, Notes, usePage } from '../components/scaffold';
+import { LinkButton, ListTable, Notes, usePage } from '../components/scaffold';
 
 interface User { id: string; username: string; role: string; language: string; created_at: string }
 interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
@@ -40,6 +40,13 @@ export function Admin() {
     }
     Promise.all(jobs).catch(page.fail);
   }, [page.reload]);
+  // A key's or token's last cell: Revoke (admins), or that it is revoked.
+  const revokeCell = (k: { id: string; revoked: boolean }, path: string) =>
+    admin && (
+      <td>
+        {k.revoked ? t('common.revoked') : <LinkButton onClick={() => act(() => api('DELETE', `${path}/${encodeURIComponent(k.id)}`))}>{t('common.revoke')}</LinkButton>}
+      </td>
+    );
   return (
     <section>
       <h1>{t('admin.title')}</h1>
@@ -60,28 +67,28 @@ export function Admin() {
       )}
 
       <h2>{t('admin.users')}</h2>
-      <table data-testid="users">
-        <Head cols={[t('admin.username'), t('common.role'), t('admin.language'), t('common.created'), admin && t('common.actions')]} />
-        <tbody>
-          {users.map((u) => (
-            <tr>
-              <td>{u.username}</td>
-              <td>{t(`role.${u.role}` as Key)}</td>
-              <td>{u.language}</td>
-              <td>{formatTime(u.created_at, lang.value)}</td>
-              {admin && (
-                <td>
-                  {u.id !== me.value?.user.id && (
-                    <LinkButton onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
-                      {t('common.delete')}
-                    </LinkButton>
-                  )}
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <ListTable
+        items={users}
+        id="users"
+        cols={[t('admin.username'), t('common.role'), t('admin.language'), t('common.created'), admin && t('common.actions')]}
+        row={(u) => (
+          <tr>
+            <td>{u.username}</td>
+            <td>{t(`role.${u.role}` as Key)}</td>
+            <td>{u.language}</td>
+            <td>{formatTime(u.created_at, lang.value)}</td>
+            {admin && (
+              <td>
+                {u.id !== me.value?.user.id && (
+                  <LinkButton onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
+                    {t('common.delete')}
+                  </LinkButton>
+                )}
+              </td>
+            )}
+          </tr>
+        )}
+      />
       {admin && (
         <CreateForm
           label={t('admin.users')}
@@ -99,29 +106,19 @@ export function Admin() {
       {reader && (
         <>
           <h2>{t('admin.apikeys')}</h2>
-          <table data-testid="apikeys">
-            <Head cols={[t('common.name'), t('common.role'), t('common.created'), admin && t('common.actions')]} />
-            <tbody>
-              {keys.map((k) => (
-                <tr>
-                  <td>{k.name}</td>
-                  <td>{t(`role.${k.role}` as Key)}</td>
-                  <td>{formatTime(k.created_at, lang.value)}</td>
-                  {admin && (
-                    <td>
-                      {k.revoked ? (
-                        t('common.revoked')
-                      ) : (
-                        <LinkButton onClick={() => act(() => api('DELETE', `/apikeys/${encodeURIComponent(k.id)}`))}>
-                          {t('common.revoke')}
-                        </LinkButton>
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ListTable
+            items={keys}
+            id="apikeys"
+            cols={[t('common.name'), t('common.role'), t('common.created'), admin && t('common.actions')]}
+            row={(k) => (
+              <tr>
+                <td>{k.name}</td>
+                <td>{t(`role.${k.role}` as Key)}</td>
+                <td>{formatTime(k.created_at, lang.value)}</td>
+                {revokeCell(k, '/apikeys')}
+              </tr>
+            )}
+          />
           {admin && (
             <CreateForm
               label={t('admin.apikeys')}
@@ -139,35 +136,25 @@ export function Admin() {
       )}
 
       <h2>{t('admin.tokens')}</h2>
-      <table data-testid="tokens">
-        <Head cols={[t('common.name'), t('admin.token_policy'), t('admin.uses'), t('common.created'), admin && t('common.actions')]} />
-        <tbody>
-          {tokens.map((k) => (
-            <tr>
-              <td>{k.name}</td>
-              <td>
-                <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={(message) => page.setError(t('common.error', { message }))} />
-              </td>
-              <td>
-                {k.uses}
-                {k.max_uses !== null ? ` / ${k.max_uses}` : ''}
-              </td>
-              <td>{formatTime(k.created_at, lang.value)}</td>
-              {admin && (
-                <td>
-                  {k.revoked ? (
-                    t('common.revoked')
-                  ) : (
-                    <LinkButton onClick={() => act(() => api('DELETE', `/activation-tokens/${encodeURIComponent(k.id)}`))}>
-                      {t('common.revoke')}
-                    </LinkButton>
-                  )}
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <ListTable
+        items={tokens}
+        id="tokens"
+        cols={[t('common.name'), t('admin.token_policy'), t('admin.uses'), t('common.created'), admin && t('common.actions')]}
+        row={(k) => (
+          <tr>
+            <td>{k.name}</td>
+            <td>
+              <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={(message) => page.setError(t('common.error', { message }))} />
+            </td>
+            <td>
+              {k.uses}
+              {k.max_uses !== null ? ` / ${k.max_uses}` : ''}
+            </td>
+            <td>{formatTime(k.created_at, lang.value)}</td>
+            {revokeCell(k, '/activation-tokens')}
+          </tr>
+        )}
+      />
       {admin && (
         <CreateForm
           label={t('admin.tokens')}
