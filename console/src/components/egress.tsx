@@ -1,7 +1,7 @@
 // Egress in the console (issue #17): a policy's per-service proposals from learn mode, accepted
 // with one action, and "add to allow-list" from an egress event. Both write the policy through
 // PATCH /policies/{id} with the whole document, so each is a new policy version.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
 import { acceptProposal, addToAllowList, destinationOf, hasEgress, proposalsOf, serviceOf, services, type Proposal, type ProposalsAnswer } from '../egress';
 import { field, formatTime } from '../format';
@@ -105,17 +105,15 @@ export function AllowFromEvent({ ev }: { ev: unknown }) {
   const dest = destinationOf(ev);
   const [policy, setPolicy] = useState<Policy | null>(null);
   const page = usePage();
-  useEffect(() => {
-    if (!isEgress || !dest || !agentId || !canWrite()) return;
-    let live = true;
-    api<Agent>('GET', `/agents/${encodeURIComponent(agentId)}`)
-      .then((a) => (a.policy_id ? api<Policy>('GET', `/policies/${encodeURIComponent(a.policy_id)}`) : null))
-      .then((p) => live && setPolicy(p && hasEgress(p.document) ? p : null))
-      .catch(() => undefined); // no button: the drawer still shows the event
-    return () => {
-      live = false;
-    };
-  }, [agentId, dest]);
+  useLoad(
+    () =>
+      !isEgress || !dest || !agentId || !canWrite()
+        ? null
+        : api<Agent>('GET', `/agents/${encodeURIComponent(agentId)}`).then((a) => (a.policy_id ? api<Policy>('GET', `/policies/${encodeURIComponent(a.policy_id)}`) : null)),
+    (p) => setPolicy(p && hasEgress(p.document) ? p : null),
+    () => undefined, // no button: the drawer still shows the event
+    [agentId, dest],
+  );
   if (!isEgress || !dest || !policy) return null;
   const service = serviceOf(ev, policy.document);
   const where = service ? t('egress.where_service', { policy: policy.name, service }) : t('egress.where_policy', { policy: policy.name });
