@@ -1,12 +1,13 @@
 // Egress in the console (issue #17): a policy's per-service proposals from learn mode, accepted
 // with one action, and "add to allow-list" from an egress event. Both write the policy through
 // PATCH /policies/{id} with the whole document, so each is a new policy version.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
 import { acceptProposal, addToAllowList, destinationOf, hasEgress, proposalsOf, serviceOf, services, type Proposal, type ProposalsAnswer } from '../egress';
 import { field, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import type { Agent, Policy } from '../pages/types';
+import { Head, Notes, useLoad, usePage } from './scaffold';
 
 // In the policy page: for each service of the policy's egress section, the newest allow-list
 // learn mode proposed on one of the policy's hosts (GET /policies/{id}/egress-proposals).
@@ -14,47 +15,29 @@ export function EgressProposals({ policy, onSaved }: { policy: Policy; onSaved: 
   const svc = services(policy.document);
   const [proposals, setProposals] = useState<Proposal[] | null>(null);
   const [mode, setMode] = useState<Record<string, 'detect' | 'prevent'>>({});
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  useEffect(() => {
-    if (svc.length === 0) return;
-    let live = true;
-    api<ProposalsAnswer>('GET', `/policies/${encodeURIComponent(policy.id)}/egress-proposals`)
-      .then((r) => live && setProposals(proposalsOf(r)))
-      .catch((e) => live && setError(t('common.error', { message: String(e.message) })));
-    return () => {
-      live = false;
-    };
-  }, [policy.id, policy.version]);
+  const page = usePage();
+  useLoad(
+    () => (svc.length === 0 ? null : api<ProposalsAnswer>('GET', `/policies/${encodeURIComponent(policy.id)}/egress-proposals`)),
+    (r) => setProposals(proposalsOf(r)),
+    page.fail,
+    [policy.id, policy.version],
+  );
   if (svc.length === 0) return null;
-  const accept = async (p: Proposal) => {
-    setError('');
-    setNotice('');
-    try {
+  const accept = (p: Proposal) =>
+    page.attempt(async () => {
       const fresh = await api<Policy>('GET', `/policies/${encodeURIComponent(policy.id)}`);
       const m = mode[p.service] ?? 'detect';
       const saved = await api<Policy>('PATCH', `/policies/${encodeURIComponent(policy.id)}`, { document: acceptProposal(fresh.document, p.service, p.allow, m) });
-      setNotice(t('egress.accepted', { service: p.service, n: p.allow.length, mode: t(`egress.mode.${m}` as Key), v: saved.version }));
+      page.setNotice(t('egress.accepted', { service: p.service, n: p.allow.length, mode: t(`egress.mode.${m}` as Key), v: saved.version }));
       onSaved(saved);
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
+    });
   const writable = canWrite();
   return (
     <section class="card egress-proposals" aria-labelledby="egress-proposals-title" data-testid="egress-proposals">
       <h2 id="egress-proposals-title">{t('egress.proposals')}</h2>
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && <p role="status" class="ok" data-testid="egress-notice">{notice}</p>}
+      <Notes error={page.error} notice={page.notice} id="egress-notice" />
       <table>
-        <thead>
-          <tr>
-            <th scope="col">{t('egress.service')}</th>
-            <th scope="col">{t('egress.current')}</th>
-            <th scope="col">{t('egress.proposed')}</th>
-            {writable && <th scope="col">{t('common.actions')}</th>}
-          </tr>
-        </thead>
+        <Head cols={[t('egress.service'), t('egress.current'), t('egress.proposed'), writable && t('common.actions')]} />
         <tbody>
           {svc.map((s) => {
             const p = proposals?.find((x) => x.service === s.id);
@@ -121,47 +104,38 @@ export function AllowFromEvent({ ev }: { ev: unknown }) {
   const agentId = String(field(ev, 'agent.id') ?? '');
   const dest = destinationOf(ev);
   const [policy, setPolicy] = useState<Policy | null>(null);
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  useEffect(() => {
-    if (!isEgress || !dest || !agentId || !canWrite()) return;
-    let live = true;
-    api<Agent>('GET', `/agents/${encodeURIComponent(agentId)}`)
-      .then((a) => (a.policy_id ? api<Policy>('GET', `/policies/${encodeURIComponent(a.policy_id)}`) : null))
-      .then((p) => live && setPolicy(p && hasEgress(p.document) ? p : null))
-      .catch(() => undefined); // no button: the drawer still shows the event
-    return () => {
-      live = false;
-    };
-  }, [agentId, dest]);
+  const page = usePage();
+  useLoad(
+    () =>
+      !isEgress || !dest || !agentId || !canWrite()
+        ? null
+        : api<Agent>('GET', `/agents/${encodeURIComponent(agentId)}`).then((a) => (a.policy_id ? api<Policy>('GET', `/policies/${encodeURIComponent(a.policy_id)}`) : null)),
+    (p) => setPolicy(p && hasEgress(p.document) ? p : null),
+    () => undefined, // no button: the drawer still shows the event
+    [agentId, dest],
+  );
   if (!isEgress || !dest || !policy) return null;
   const service = serviceOf(ev, policy.document);
   const where = service ? t('egress.where_service', { policy: policy.name, service }) : t('egress.where_policy', { policy: policy.name });
-  const add = async () => {
-    setError('');
-    setNotice('');
-    try {
+  const add = () =>
+    page.attempt(async () => {
       const fresh = await api<Policy>('GET', `/policies/${encodeURIComponent(policy.id)}`);
       const r = addToAllowList(fresh.document, serviceOf(ev, fresh.document), dest);
       if (!r.added) {
-        setNotice(t('egress.already', { dest, where }));
+        page.setNotice(t('egress.already', { dest, where }));
         return;
       }
       const saved = await api<Policy>('PATCH', `/policies/${encodeURIComponent(policy.id)}`, { document: r.doc });
       setPolicy(saved);
-      setNotice(t('egress.added', { dest, where, v: saved.version }));
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
+      page.setNotice(t('egress.added', { dest, where, v: saved.version }));
+    });
   return (
     <div class="allow-from-event" data-testid="allow-from-event">
       <button type="button" onClick={() => void add()}>
         {t('egress.add_to_allow', { dest })}
       </button>
       <span class="muted small"> {where}</span>
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && <p role="status" class="ok" data-testid="allow-notice">{notice}</p>}
+      <Notes error={page.error} notice={page.notice} id="allow-notice" />
     </div>
   );
 }

@@ -7,15 +7,8 @@ export function SeverityBadge({ level }: { level: number }) {
   return <span class={`sev sev${level}`}>{t(`severity.${level}` as Key)}</span>;
 }
 
-export function EventHeadings() {
-  return (
-    <>
-      <th scope="col">{t('events.module')}</th>
-      <th scope="col">{t('events.action')}</th>
-      <th scope="col">{t('events.severity')}</th>
-      <th scope="col">{t('events.subject')}</th>
-    </>
-  );
+export function eventCols(): string[] {
+  return [t('events.module'), t('events.action'), t('events.severity'), t('events.subject')];
 }
 
 export function EventCells({ ev }: { ev: unknown }) {

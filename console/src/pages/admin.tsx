@@ -1,7 +1,6 @@
 // Administration: users (/users), API keys (/apikeys), activation tokens (/activation-tokens)
 // with the install command, and the audit log (/audit). Secrets are shown once, as text.
 import { useEffect, useState } from 'preact/hooks';
-import { useAction } from '../action';
 import { api, isAdmin, me } from '../api';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -9,6 +8,7 @@ import type { Policy } from './types';
 import { AuditLog } from './audit';
 import { TenantSettings } from './tenants';
 import { TokenPolicySelect, type Token } from './policy_tokens';
+import { LinkButton, ListTable, Notes, usePage } from '../components/scaffold';
 
 interface User { id: string; username: string; role: string; language: string; created_at: string }
 interface Key_ { id: string; name: string; role: string; revoked: boolean; created_at: string; expires_at: string | null }
@@ -24,7 +24,8 @@ export function Admin() {
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [info, setInfo] = useState<Info | null>(null);
   const [secret, setSecret] = useState<{ label: string; value: string; command?: string } | null>(null);
-  const { error, setError, reload, act } = useAction();
+  const page = usePage();
+  const act = page.run;
   const admin = isAdmin();
   const reader = role === 'admin' || role === 'auditor';
   useEffect(() => {
@@ -37,13 +38,20 @@ export function Admin() {
     if (reader) {
       jobs.push(api<{ items: Key_[] }>('GET', '/apikeys').then((r) => setKeys(r.items)));
     }
-    Promise.all(jobs).catch((e) => setError(String(e.message)));
-  }, [reload]);
+    Promise.all(jobs).catch(page.fail);
+  }, [page.reload]);
+  // A key's or token's last cell: Revoke (admins), or that it is revoked.
+  const revokeCell = (k: { id: string; revoked: boolean }, path: string) =>
+    admin && (
+      <td>
+        {k.revoked ? t('common.revoked') : <LinkButton onClick={() => act(() => api('DELETE', `${path}/${encodeURIComponent(k.id)}`))}>{t('common.revoke')}</LinkButton>}
+      </td>
+    );
   return (
     <section>
       <h1>{t('admin.title')}</h1>
       {!admin && <p class="muted">{t('common.readonly', { role: role ?? '' })}</p>}
-      {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
+      <Notes error={page.error} />
       {secret && (
         <div class="card secret" role="status">
           <p>{t('common.copy_once')} {secret.label}</p>
@@ -59,36 +67,28 @@ export function Admin() {
       )}
 
       <h2>{t('admin.users')}</h2>
-      <table data-testid="users">
-        <thead>
+      <ListTable
+        items={users}
+        id="users"
+        cols={[t('admin.username'), t('common.role'), t('admin.language'), t('common.created'), admin && t('common.actions')]}
+        row={(u) => (
           <tr>
-            <th scope="col">{t('admin.username')}</th>
-            <th scope="col">{t('common.role')}</th>
-            <th scope="col">{t('admin.language')}</th>
-            <th scope="col">{t('common.created')}</th>
-            {admin && <th scope="col">{t('common.actions')}</th>}
+            <td>{u.username}</td>
+            <td>{t(`role.${u.role}` as Key)}</td>
+            <td>{u.language}</td>
+            <td>{formatTime(u.created_at, lang.value)}</td>
+            {admin && (
+              <td>
+                {u.id !== me.value?.user.id && (
+                  <LinkButton onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
+                    {t('common.delete')}
+                  </LinkButton>
+                )}
+              </td>
+            )}
           </tr>
-        </thead>
-        <tbody>
-          {users.map((u) => (
-            <tr>
-              <td>{u.username}</td>
-              <td>{t(`role.${u.role}` as Key)}</td>
-              <td>{u.language}</td>
-              <td>{formatTime(u.created_at, lang.value)}</td>
-              {admin && (
-                <td>
-                  {u.id !== me.value?.user.id && (
-                    <button type="button" class="link" onClick={() => act(() => api('DELETE', `/users/${encodeURIComponent(u.id)}`))}>
-                      {t('common.delete')}
-                    </button>
-                  )}
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        )}
+      />
       {admin && (
         <CreateForm
           label={t('admin.users')}
@@ -106,36 +106,19 @@ export function Admin() {
       {reader && (
         <>
           <h2>{t('admin.apikeys')}</h2>
-          <table data-testid="apikeys">
-            <thead>
+          <ListTable
+            items={keys}
+            id="apikeys"
+            cols={[t('common.name'), t('common.role'), t('common.created'), admin && t('common.actions')]}
+            row={(k) => (
               <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('common.role')}</th>
-                <th scope="col">{t('common.created')}</th>
-                {admin && <th scope="col">{t('common.actions')}</th>}
+                <td>{k.name}</td>
+                <td>{t(`role.${k.role}` as Key)}</td>
+                <td>{formatTime(k.created_at, lang.value)}</td>
+                {revokeCell(k, '/apikeys')}
               </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
-                <tr>
-                  <td>{k.name}</td>
-                  <td>{t(`role.${k.role}` as Key)}</td>
-                  <td>{formatTime(k.created_at, lang.value)}</td>
-                  {admin && (
-                    <td>
-                      {k.revoked ? (
-                        t('common.revoked')
-                      ) : (
-                        <button type="button" class="link" onClick={() => act(() => api('DELETE', `/apikeys/${encodeURIComponent(k.id)}`))}>
-                          {t('common.revoke')}
-                        </button>
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            )}
+          />
           {admin && (
             <CreateForm
               label={t('admin.apikeys')}
@@ -153,43 +136,25 @@ export function Admin() {
       )}
 
       <h2>{t('admin.tokens')}</h2>
-      <table data-testid="tokens">
-        <thead>
+      <ListTable
+        items={tokens}
+        id="tokens"
+        cols={[t('common.name'), t('admin.token_policy'), t('admin.uses'), t('common.created'), admin && t('common.actions')]}
+        row={(k) => (
           <tr>
-            <th scope="col">{t('common.name')}</th>
-            <th scope="col">{t('admin.token_policy')}</th>
-            <th scope="col">{t('admin.uses')}</th>
-            <th scope="col">{t('common.created')}</th>
-            {admin && <th scope="col">{t('common.actions')}</th>}
+            <td>{k.name}</td>
+            <td>
+              <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={(message) => page.setError(t('common.error', { message }))} />
+            </td>
+            <td>
+              {k.uses}
+              {k.max_uses !== null ? ` / ${k.max_uses}` : ''}
+            </td>
+            <td>{formatTime(k.created_at, lang.value)}</td>
+            {revokeCell(k, '/activation-tokens')}
           </tr>
-        </thead>
-        <tbody>
-          {tokens.map((k) => (
-            <tr>
-              <td>{k.name}</td>
-              <td>
-                <TokenPolicySelect token={k} policies={policies} onSaved={(n) => setTokens(tokens.map((x) => (x.id === n.id ? n : x)))} onError={setError} />
-              </td>
-              <td>
-                {k.uses}
-                {k.max_uses !== null ? ` / ${k.max_uses}` : ''}
-              </td>
-              <td>{formatTime(k.created_at, lang.value)}</td>
-              {admin && (
-                <td>
-                  {k.revoked ? (
-                    t('common.revoked')
-                  ) : (
-                    <button type="button" class="link" onClick={() => act(() => api('DELETE', `/activation-tokens/${encodeURIComponent(k.id)}`))}>
-                      {t('common.revoke')}
-                    </button>
-                  )}
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        )}
+      />
       {admin && (
         <CreateForm
           label={t('admin.tokens')}

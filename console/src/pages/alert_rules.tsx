@@ -3,10 +3,11 @@
 // Rules: the built-in defaults (shown first, their filter fixed) and the tenant's own; channels:
 // webhook, e-mail (SMTP) and syslog, whose secrets are write-only (the API answers `secret_set`).
 // Every API validation error is shown at the field it names.
-import { useEffect, useState } from 'preact/hooks';
-import { api, canWrite, me } from '../api';
+import { useState } from 'preact/hooks';
+import { api, canWrite } from '../api';
 import { FieldError, errProps } from '../components/field';
-import { formError, otherError, splitList, type FormError } from '../fielderror';
+import { Editor, LinkButton, ListTable, Notes, ReadOnlyNote, TextField, TitleRow, useEditor, useLoad, usePage } from '../components/scaffold';
+import { splitList } from '../fielderror';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, route } from '../router';
@@ -147,170 +148,113 @@ function num(s: string): number | string {
 }
 
 function AlertRules() {
+  const page = usePage();
   const [rules, setRules] = useState<AlertRule[] | null>(null);
   const [channels, setChannels] = useState<Channel[]>([]);
-  const [editing, setEditing] = useState<AlertRule | 'new' | null>(null);
-  const [form, setForm] = useState<RuleForm>(emptyRule);
-  const [err, setErr] = useState<FormError | null>(null);
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  const [reload, setReload] = useState(0);
-  useEffect(() => {
-    Promise.all([api<{ items: AlertRule[] }>('GET', '/alert-rules'), api<{ items: Channel[] }>('GET', '/alert-channels')])
-      .then(([r, c]) => {
-        setRules(r.items);
-        setChannels(c.items);
-      })
-      .catch((e) => setError(t('common.error', { message: String(e.message) })));
-  }, [reload]);
+  const ed = useEditor<AlertRule, RuleForm>(page, (r) => (r === 'new' ? emptyRule : ruleToForm(r)));
+  const { editing, form, setForm, err, set } = ed;
+  useLoad(
+    () => Promise.all([api<{ items: AlertRule[] }>('GET', '/alert-rules'), api<{ items: Channel[] }>('GET', '/alert-channels')]),
+    ([r, c]) => {
+      setRules(r.items);
+      setChannels(c.items);
+    },
+    page.fail,
+    [page.reload],
+  );
   const writable = canWrite();
   const channelName = (id: string) => channels.find((c) => c.id === id)?.name ?? id;
-  const open = (r: AlertRule | 'new') => {
-    setEditing(r);
-    setErr(null);
-    setNotice('');
-    setForm(r === 'new' ? emptyRule : ruleToForm(r));
-  };
   const builtin = editing !== null && editing !== 'new' && editing.builtin;
-  const save = async () => {
-    setErr(null);
-    setNotice('');
-    const body: Record<string, unknown> = {
-      enabled: form.enabled,
-      // A built-in rule's 0 is the manager's alert window: left out, it stays so.
-      window_s: builtin && ['', '0'].includes(form.window_s.trim()) ? undefined : num(form.window_s),
-      throttle: { max_alerts: num(form.max_alerts), period_s: num(form.period_s) },
-      channels: form.channels,
-    };
-    if (!builtin) {
-      body.name = form.name;
-      const filter: Record<string, unknown> = {};
-      const lists = ['modules', 'actions', 'rule_ids', 'hostnames', 'paths'] as const;
-      for (const k of lists) {
-        const v = splitList(form[k]);
-        if (v.length) filter[k] = v;
+  const save = () =>
+    ed.save(async (editing) => {
+      const body: Record<string, unknown> = {
+        enabled: form.enabled,
+        // A built-in rule's 0 is the manager's alert window: left out, it stays so.
+        window_s: builtin && ['', '0'].includes(form.window_s.trim()) ? undefined : num(form.window_s),
+        throttle: { max_alerts: num(form.max_alerts), period_s: num(form.period_s) },
+        channels: form.channels,
+      };
+      if (!builtin) {
+        body.name = form.name;
+        const filter: Record<string, unknown> = {};
+        const lists = ['modules', 'actions', 'rule_ids', 'hostnames', 'paths'] as const;
+        for (const k of lists) {
+          const v = splitList(form[k]);
+          if (v.length) filter[k] = v;
+        }
+        if (form.min_severity !== '0') filter.min_severity = Number(form.min_severity);
+        body.filter = filter;
       }
-      if (form.min_severity !== '0') filter.min_severity = Number(form.min_severity);
-      body.filter = filter;
-    }
-    try {
       const saved =
         editing === 'new'
           ? await api<AlertRule>('POST', '/alert-rules', body)
-          : await api<AlertRule>('PUT', `/alert-rules/${encodeURIComponent((editing as AlertRule).id)}`, body);
-      setNotice(t('rules.saved', { name: saved.name }));
-      setEditing(null);
-      setReload(reload + 1);
-    } catch (e) {
-      setErr(formError(e));
-    }
-  };
-  const run = async (f: () => Promise<void>, done: string) => {
-    setError('');
-    setNotice('');
-    try {
-      await f();
-      setNotice(done);
-      setReload(reload + 1);
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
+          : await api<AlertRule>('PUT', `/alert-rules/${encodeURIComponent(editing.id)}`, body);
+      return t('rules.saved', { name: saved.name });
+    });
   const toggle = (r: AlertRule) =>
-    run(
+    page.run(
       () => api('PUT', `/alert-rules/${encodeURIComponent(r.id)}`, { ...(r.builtin ? {} : { name: r.name, filter: r.filter }), enabled: !r.enabled, window_s: r.window_s || undefined, throttle: r.throttle, channels: r.channels }),
       t(r.enabled ? 'rules.disabled_notice' : 'rules.enabled_notice', { name: r.name }),
     );
-  const set = (k: keyof RuleForm) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const remove = (r: AlertRule, done: Key) => page.run(() => api('DELETE', `/alert-rules/${encodeURIComponent(r.id)}`), t(done, { name: r.name }));
   const text = (k: 'name' | 'modules' | 'actions' | 'rule_ids' | 'hostnames' | 'paths', field: string, label: Key, hint?: Key) => (
-    <label>
-      {t(label)}
-      <input name={k} value={form[k]} readOnly={!writable || builtin} onInput={set(k)} {...errProps(err, field, `rule-${k}`)} />
-      {hint && <span class="muted small">{t(hint)}</span>}
-      <FieldError err={err} name={field} id={`rule-${k}`} />
-    </label>
+    <TextField label={t(label)} name={k} value={form[k]} readOnly={!writable || builtin} onInput={set(k)} err={err} field={field} id={`rule-${k}`} hint={hint && t(hint)} />
   );
+  const number = (k: 'window_s' | 'max_alerts' | 'period_s', field: string, label: Key, id: string) => (
+    <TextField label={t(label)} name={k} inputMode="numeric" value={form[k]} readOnly={!writable} onInput={set(k)} err={err} field={field} id={id} />
+  );
+  const title = editing === 'new' ? t('rules.new') : t('rules.edit', { name: form.name });
   return (
     <section>
       <AlertTabs current="rules" />
-      <div class="title-row">
-        <h1>{t('rules.title')}</h1>
-        {writable && (
-          <button type="button" onClick={() => open('new')}>
-            {t('rules.new')}
-          </button>
+      <TitleRow title={t('rules.title')} add={t('rules.new')} onAdd={() => ed.open('new')} />
+      <ReadOnlyNote />
+      <Notes error={page.error} notice={page.notice} id="rules-notice" />
+      <ListTable
+        items={rules}
+        id="alert-rules"
+        cols={[t('common.name'), t('rules.filter'), t('rules.window'), t('rules.channels'), t('rules.state'), writable && t('common.actions')]}
+        row={(r) => (
+          <tr data-rule={r.id}>
+            <td>
+              <div>{r.name}</div>
+              {r.builtin && <span class="badge info">{t('rules.builtin')}</span>}
+            </td>
+            <td class="subject">{filterText(r.filter)}</td>
+            <td>
+              {r.window_s > 0 ? t('rules.window_value', { s: r.window_s }) : t('rules.window_default')}
+              {r.throttle.max_alerts > 0 && <div class="muted small">{t('rules.throttle_value', { n: r.throttle.max_alerts, s: r.throttle.period_s })}</div>}
+            </td>
+            <td>{r.channels.length ? r.channels.map(channelName).join(', ') : <span class="muted">{t('rules.no_channels')}</span>}</td>
+            <td>{r.enabled ? t('rules.enabled') : t('rules.disabled')}</td>
+            {writable && (
+              <td>
+                <span class="buttons">
+                  <LinkButton onClick={() => ed.open(r)}>
+                    {t('common.edit')}
+                  </LinkButton>
+                  <LinkButton onClick={() => void toggle(r)}>
+                    {r.enabled ? t('rules.disable') : t('rules.enable')}
+                  </LinkButton>
+                  {r.builtin ? (
+                    r.updated_at && (
+                      <LinkButton onClick={() => void remove(r, 'rules.reset_notice')}>
+                        {t('rules.reset')}
+                      </LinkButton>
+                    )
+                  ) : (
+                    <LinkButton onClick={() => void remove(r, 'rules.deleted')}>
+                      {t('common.delete')}
+                    </LinkButton>
+                  )}
+                </span>
+              </td>
+            )}
+          </tr>
         )}
-      </div>
-      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && <p role="status" class="ok" data-testid="rules-notice">{notice}</p>}
-      {rules === null ? (
-        <p>{t('common.loading')}</p>
-      ) : (
-        <table data-testid="alert-rules">
-          <thead>
-            <tr>
-              <th scope="col">{t('common.name')}</th>
-              <th scope="col">{t('rules.filter')}</th>
-              <th scope="col">{t('rules.window')}</th>
-              <th scope="col">{t('rules.channels')}</th>
-              <th scope="col">{t('rules.state')}</th>
-              {writable && <th scope="col">{t('common.actions')}</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {rules.map((r) => (
-              <tr data-rule={r.id}>
-                <td>
-                  <div>{r.name}</div>
-                  {r.builtin && <span class="badge info">{t('rules.builtin')}</span>}
-                </td>
-                <td class="subject">{filterText(r.filter)}</td>
-                <td>
-                  {r.window_s > 0 ? t('rules.window_value', { s: r.window_s }) : t('rules.window_default')}
-                  {r.throttle.max_alerts > 0 && <div class="muted small">{t('rules.throttle_value', { n: r.throttle.max_alerts, s: r.throttle.period_s })}</div>}
-                </td>
-                <td>{r.channels.length ? r.channels.map(channelName).join(', ') : <span class="muted">{t('rules.no_channels')}</span>}</td>
-                <td>{r.enabled ? t('rules.enabled') : t('rules.disabled')}</td>
-                {writable && (
-                  <td>
-                    <span class="buttons">
-                      <button type="button" class="link" onClick={() => open(r)}>
-                        {t('common.edit')}
-                      </button>
-                      <button type="button" class="link" onClick={() => void toggle(r)}>
-                        {r.enabled ? t('rules.disable') : t('rules.enable')}
-                      </button>
-                      {r.builtin ? (
-                        r.updated_at && (
-                          <button type="button" class="link" onClick={() => void run(() => api('DELETE', `/alert-rules/${encodeURIComponent(r.id)}`), t('rules.reset_notice', { name: r.name }))}>
-                            {t('rules.reset')}
-                          </button>
-                        )
-                      ) : (
-                        <button type="button" class="link" onClick={() => void run(() => api('DELETE', `/alert-rules/${encodeURIComponent(r.id)}`), t('rules.deleted', { name: r.name }))}>
-                          {t('common.delete')}
-                        </button>
-                      )}
-                    </span>
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      />
       {editing !== null && (
-        <form
-          class="editor card"
-          data-testid="rule-form"
-          aria-label={editing === 'new' ? t('rules.new') : t('rules.edit', { name: form.name })}
-          onSubmit={(e) => {
-            e.preventDefault();
-            void save();
-          }}
-        >
-          <h2>{editing === 'new' ? t('rules.new') : t('rules.edit', { name: form.name })}</h2>
+        <Editor title={title} id="rule-form" onSave={() => void save()} onClose={ed.close} err={err} known={['name', 'filter', 'window_s', 'throttle', 'channels']}>
           {builtin && <p class="muted small">{t('rules.builtin_note')}</p>}
           {text('name', 'name', 'common.name')}
           <div class="grid2">
@@ -330,21 +274,9 @@ function AlertRules() {
             {text('paths', 'filter.paths', 'rules.paths', 'rules.pattern_hint')}
           </div>
           <div class="grid3">
-            <label>
-              {t('rules.window_s')}
-              <input name="window_s" inputMode="numeric" value={form.window_s} readOnly={!writable} onInput={set('window_s')} {...errProps(err, 'window_s', 'rule-window')} />
-              <FieldError err={err} name="window_s" id="rule-window" />
-            </label>
-            <label>
-              {t('rules.max_alerts')}
-              <input name="max_alerts" inputMode="numeric" value={form.max_alerts} readOnly={!writable} onInput={set('max_alerts')} {...errProps(err, 'throttle.max_alerts', 'rule-max')} />
-              <FieldError err={err} name="throttle.max_alerts" id="rule-max" />
-            </label>
-            <label>
-              {t('rules.period_s')}
-              <input name="period_s" inputMode="numeric" value={form.period_s} readOnly={!writable} onInput={set('period_s')} {...errProps(err, 'throttle.period_s', 'rule-period')} />
-              <FieldError err={err} name="throttle.period_s" id="rule-period" />
-            </label>
+            {number('window_s', 'window_s', 'rules.window_s', 'rule-window')}
+            {number('max_alerts', 'throttle.max_alerts', 'rules.max_alerts', 'rule-max')}
+            {number('period_s', 'throttle.period_s', 'rules.period_s', 'rule-period')}
           </div>
           <fieldset class="checks" {...errProps(err, 'channels', 'rule-channels')}>
             <legend>{t('rules.channels')}</legend>
@@ -364,19 +296,7 @@ function AlertRules() {
           <label class="row">
             <input type="checkbox" name="enabled" checked={form.enabled} onChange={() => setForm({ ...form, enabled: !form.enabled })} /> {t('rules.enabled')}
           </label>
-          {otherError(err, ['name', 'filter', 'window_s', 'throttle', 'channels']) && (
-            <p role="alert" class="error">
-              {otherError(err, ['name', 'filter', 'window_s', 'throttle', 'channels'])}
-            </p>
-          )}
-          {err && <p role="alert" class="sr-only">{err.message}</p>}
-          <div class="buttons">
-            {writable && <button type="submit">{t('common.save')}</button>}
-            <button type="button" onClick={() => setEditing(null)}>
-              {t('common.cancel')}
-            </button>
-          </div>
-        </form>
+        </Editor>
       )}
     </section>
   );
@@ -478,78 +398,50 @@ function target(c: Channel): string {
 }
 
 function AlertChannels() {
+  const page = usePage();
   const [channels, setChannels] = useState<Channel[] | null>(null);
   const [latest, setLatest] = useState<Alert | null>(null);
-  const [editing, setEditing] = useState<Channel | 'new' | null>(null);
-  const [form, setForm] = useState<ChannelForm>(emptyChannel);
-  const [err, setErr] = useState<FormError | null>(null);
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
   const [sent, setSent] = useState<string | null>(null);
-  const [reload, setReload] = useState(0);
-  useEffect(() => {
-    Promise.all([api<{ items: Channel[] }>('GET', '/alert-channels'), api<{ items: Alert[] }>('GET', '/alerts?limit=1')])
-      .then(([c, a]) => {
-        setChannels(c.items);
-        setLatest(a.items[0] ?? null);
-      })
-      .catch((e) => setError(t('common.error', { message: String(e.message) })));
-  }, [reload]);
+  const ed = useEditor<Channel, ChannelForm>(page, (c) => (c === 'new' ? emptyChannel : channelToForm(c)));
+  const { editing, form, setForm, err, set } = ed;
+  useLoad(
+    () => Promise.all([api<{ items: Channel[] }>('GET', '/alert-channels'), api<{ items: Alert[] }>('GET', '/alerts?limit=1')]),
+    ([c, a]) => {
+      setChannels(c.items);
+      setLatest(a.items[0] ?? null);
+    },
+    page.fail,
+    [page.reload],
+  );
   const writable = canWrite();
   const open = (c: Channel | 'new') => {
-    setEditing(c);
-    setErr(null);
-    setNotice('');
     setSent(null);
-    setForm(c === 'new' ? emptyChannel : channelToForm(c));
+    ed.open(c);
   };
-  const save = async () => {
-    setErr(null);
-    setNotice('');
-    const body: Record<string, unknown> = { name: form.name, enabled: form.enabled, config: formToConfig(form) };
-    try {
+  const save = () =>
+    ed.save(async (editing) => {
+      const body: Record<string, unknown> = { name: form.name, enabled: form.enabled, config: formToConfig(form) };
       const saved =
         editing === 'new'
           ? await api<Channel>('POST', '/alert-channels', { ...body, kind: form.kind })
-          : await api<Channel>('PUT', `/alert-channels/${encodeURIComponent((editing as Channel).id)}`, body);
-      setNotice(t('channels.saved', { name: saved.name }));
-      setEditing(null);
-      setReload(reload + 1);
-    } catch (e) {
-      setErr(formError(e));
-    }
-  };
-  const run = async (f: () => Promise<void>) => {
-    setError('');
-    setNotice('');
+          : await api<Channel>('PUT', `/alert-channels/${encodeURIComponent(editing.id)}`, body);
+      return t('channels.saved', { name: saved.name });
+    });
+  const sendTest = (c: Channel) => {
     setSent(null);
-    try {
-      await f();
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
-  const sendTest = (c: Channel) =>
-    run(async () => {
+    return page.attempt(async () => {
       if (!latest) return;
       await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: latest.id });
-      setNotice(t('channels.test_queued', { name: c.name, alert: latest.title }));
+      page.setNotice(t('channels.test_queued', { name: c.name, alert: latest.title }));
       setSent(latest.id);
     });
-  const remove = (c: Channel) =>
-    run(async () => {
-      await api('DELETE', `/alert-channels/${encodeURIComponent(c.id)}`);
-      setNotice(t('channels.deleted', { name: c.name }));
-      setReload(reload + 1);
-    });
-  const set = (k: keyof ChannelForm) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  };
+  const remove = (c: Channel) => {
+    setSent(null);
+    return page.run(() => api('DELETE', `/alert-channels/${encodeURIComponent(c.id)}`), t('channels.deleted', { name: c.name }));
+  };
   const input = (k: 'name' | 'url' | 'username' | 'from' | 'host' | 'port', field: string, label: Key, hint?: Key) => (
-    <label>
-      {t(label)}
-      <input name={k} value={form[k]} readOnly={!writable} onInput={set(k)} {...errProps(err, field, `ch-${k}`)} />
-      {hint && <span class="muted small">{t(hint)}</span>}
-      <FieldError err={err} name={field} id={`ch-${k}`} />
-    </label>
+    <TextField label={t(label)} name={k} value={form[k]} readOnly={!writable} onInput={set(k)} err={err} field={field} id={`ch-${k}`} hint={hint && t(hint)} />
   );
   const secretSet = editing !== null && editing !== 'new' && (editing.config.secret_set === true || editing.config.password_set === true);
   const secret = (k: 'secret' | 'password', label: Key) => (
@@ -571,87 +463,63 @@ function AlertChannels() {
       <FieldError err={err} name={`config.${k}`} id={`ch-${k}`} />
     </label>
   );
+  const title = editing === 'new' ? t('channels.new') : t('channels.edit', { name: form.name });
   return (
     <section>
       <AlertTabs current="channels" />
-      <div class="title-row">
-        <h1>{t('channels.title')}</h1>
-        {writable && (
-          <button type="button" onClick={() => open('new')}>
-            {t('channels.new')}
-          </button>
+      <TitleRow title={t('channels.title')} add={t('channels.new')} onAdd={() => open('new')} />
+      <ReadOnlyNote />
+      <Notes error={page.error} notice={page.notice} id="channels-notice">
+        {' '}
+        {sent && <Link href={`/alerts/${encodeURIComponent(sent)}/deliveries`}>{t('deliveries.open')}</Link>}
+      </Notes>
+      <ListTable
+        items={channels}
+        id="alert-channels"
+        empty={t('channels.none')}
+        emptyId="channels-empty"
+        cols={[t('common.name'), t('channels.kind'), t('channels.target'), t('channels.health'), t('rules.state'), writable && t('common.actions')]}
+        row={(c) => (
+          <tr data-channel={c.id}>
+            <td>{c.name}</td>
+            <td>{t(`channels.kind.${c.kind}` as Key)}</td>
+            <td class="subject">{target(c)}</td>
+            <td>
+              {c.consecutive_failures > 0 ? (
+                <span class="badge warn">{t('channels.failing', { n: c.consecutive_failures, t: formatTime(c.failing_since, lang.value) })}</span>
+              ) : (
+                <span class="badge ok">{t('channels.ok')}</span>
+              )}
+            </td>
+            <td>{c.enabled ? t('rules.enabled') : t('rules.disabled')}</td>
+            {writable && (
+              <td>
+                <span class="buttons">
+                  <LinkButton onClick={() => open(c)}>
+                    {t('common.edit')}
+                  </LinkButton>
+                  <LinkButton disabled={!latest} title={latest ? undefined : t('channels.test_no_alert')} onClick={() => void sendTest(c)}>
+                    {t('channels.test')}
+                  </LinkButton>
+                  <LinkButton onClick={() => void remove(c)}>
+                    {t('common.delete')}
+                  </LinkButton>
+                </span>
+              </td>
+            )}
+          </tr>
         )}
-      </div>
-      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && (
-        <p role="status" class="ok" data-testid="channels-notice">
-          {notice}{' '}
-          {sent && <Link href={`/alerts/${encodeURIComponent(sent)}/deliveries`}>{t('deliveries.open')}</Link>}
-        </p>
-      )}
-      {channels === null ? (
-        <p>{t('common.loading')}</p>
-      ) : channels.length === 0 ? (
-        <p class="muted" data-testid="channels-empty">{t('channels.none')}</p>
-      ) : (
-        <table data-testid="alert-channels">
-          <thead>
-            <tr>
-              <th scope="col">{t('common.name')}</th>
-              <th scope="col">{t('channels.kind')}</th>
-              <th scope="col">{t('channels.target')}</th>
-              <th scope="col">{t('channels.health')}</th>
-              <th scope="col">{t('rules.state')}</th>
-              {writable && <th scope="col">{t('common.actions')}</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {channels.map((c) => (
-              <tr data-channel={c.id}>
-                <td>{c.name}</td>
-                <td>{t(`channels.kind.${c.kind}` as Key)}</td>
-                <td class="subject">{target(c)}</td>
-                <td>
-                  {c.consecutive_failures > 0 ? (
-                    <span class="badge warn">{t('channels.failing', { n: c.consecutive_failures, t: formatTime(c.failing_since, lang.value) })}</span>
-                  ) : (
-                    <span class="badge ok">{t('channels.ok')}</span>
-                  )}
-                </td>
-                <td>{c.enabled ? t('rules.enabled') : t('rules.disabled')}</td>
-                {writable && (
-                  <td>
-                    <span class="buttons">
-                      <button type="button" class="link" onClick={() => open(c)}>
-                        {t('common.edit')}
-                      </button>
-                      <button type="button" class="link" disabled={!latest} title={latest ? undefined : t('channels.test_no_alert')} onClick={() => void sendTest(c)}>
-                        {t('channels.test')}
-                      </button>
-                      <button type="button" class="link" onClick={() => void remove(c)}>
-                        {t('common.delete')}
-                      </button>
-                    </span>
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      />
       {writable && !latest && channels !== null && channels.length > 0 && <p class="muted small">{t('channels.test_no_alert')}</p>}
       {editing !== null && (
-        <form
-          class="editor card"
-          data-testid="channel-form"
-          aria-label={editing === 'new' ? t('channels.new') : t('channels.edit', { name: form.name })}
-          onSubmit={(e) => {
-            e.preventDefault();
-            void save();
-          }}
+        <Editor
+          title={title}
+          id="channel-form"
+          onSave={() => void save()}
+          onClose={ed.close}
+          err={err}
+          known={['name', 'config.url', 'config.secret', 'config.password', 'config.username', 'config.from', 'config.recipients', 'config.host', 'config.port', 'config.ca_pem']}
         >
-          <h2>{editing === 'new' ? t('channels.new') : t('channels.edit', { name: form.name })}</h2>
           {input('name', 'name', 'common.name')}
           <label>
             {t('channels.kind')}
@@ -679,17 +547,12 @@ function AlertChannels() {
             <div class="grid2">
               {input('url', 'config.url', 'channels.smtp_url', 'channels.url_hint_smtp')}
               <label class="row">
-                <input type="checkbox" name="starttls" checked={form.starttls} onChange={() => setForm({ ...form, starttls: !form.starttls })} /> {t('channels.starttls')}
-              </label>
+            <input type="checkbox" name="starttls" checked={form.starttls} onChange={() => setForm({ ...form, starttls: !form.starttls })} /> {t('channels.starttls')}
+          </label>
               {input('username', 'config.username', 'channels.username')}
               {secret('password', 'channels.password')}
               {input('from', 'config.from', 'channels.from')}
-              <label>
-                {t('channels.recipients')}
-                <textarea name="recipients" rows={3} value={form.recipients} readOnly={!writable} onInput={set('recipients')} {...errProps(err, 'config.recipients', 'ch-recipients')} />
-                <span class="muted small">{t('channels.recipients_hint')}</span>
-                <FieldError err={err} name="config.recipients" id="ch-recipients" />
-              </label>
+              <TextField label={t('channels.recipients')} name="recipients" rows={3} value={form.recipients} readOnly={!writable} onInput={set('recipients')} err={err} field="config.recipients" id="ch-recipients" hint={t('channels.recipients_hint')} />
             </div>
           )}
           {form.kind === 'syslog' && (
@@ -706,29 +569,11 @@ function AlertChannels() {
               {input('port', 'config.port', 'channels.port')}
             </div>
           )}
-          {form.kind !== 'syslog' || form.transport === 'tls' ? (
-            <label>
-              {t('channels.ca_pem')}
-              <textarea name="ca_pem" rows={2} value={form.ca_pem} readOnly={!writable} onInput={set('ca_pem')} {...errProps(err, 'config.ca_pem', 'ch-ca')} />
-              <FieldError err={err} name="config.ca_pem" id="ch-ca" />
-            </label>
-          ) : null}
+          {form.kind !== 'syslog' || form.transport === 'tls' ? <TextField label={t('channels.ca_pem')} name="ca_pem" rows={2} value={form.ca_pem} readOnly={!writable} onInput={set('ca_pem')} err={err} field="config.ca_pem" id="ch-ca" /> : null}
           <label class="row">
             <input type="checkbox" name="enabled" checked={form.enabled} onChange={() => setForm({ ...form, enabled: !form.enabled })} /> {t('rules.enabled')}
           </label>
-          {otherError(err, ['name', 'config.url', 'config.secret', 'config.password', 'config.username', 'config.from', 'config.recipients', 'config.host', 'config.port', 'config.ca_pem']) && (
-            <p role="alert" class="error">
-              {otherError(err, ['name', 'config.url', 'config.secret', 'config.password', 'config.username', 'config.from', 'config.recipients', 'config.host', 'config.port', 'config.ca_pem'])}
-            </p>
-          )}
-          {err && <p role="alert" class="sr-only">{err.message}</p>}
-          <div class="buttons">
-            {writable && <button type="submit">{t('common.save')}</button>}
-            <button type="button" onClick={() => setEditing(null)}>
-              {t('common.cancel')}
-            </button>
-          </div>
-        </form>
+        </Editor>
       )}
     </section>
   );
@@ -748,51 +593,45 @@ interface Delivery {
 }
 
 function Deliveries({ alertId }: { alertId: string }) {
+  const page = usePage();
   const [alert, setAlert] = useState<Alert | null>(null);
   const [items, setItems] = useState<Delivery[] | null>(null);
   const [channels, setChannels] = useState<Channel[]>([]);
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
   const [resendTo, setResendTo] = useState('');
-  const [reload, setReload] = useState(0);
   const writable = canWrite();
   // Sends this alert to a channel again (or for the first time): POST /alert-channels/{id}/notify.
-  const resend = async () => {
-    setError('');
-    setNotice('');
-    const c = channels.find((x) => x.id === resendTo);
-    if (!c) return;
-    try {
+  const resend = () =>
+    page.attempt(async () => {
+      const c = channels.find((x) => x.id === resendTo);
+      if (!c) return;
       await api('POST', `/alert-channels/${encodeURIComponent(c.id)}/notify`, { alert_id: alertId });
-      setNotice(t('deliveries.resent', { name: c.name }));
-      setReload(reload + 1);
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
-  useEffect(() => {
-    const id = encodeURIComponent(alertId);
-    Promise.all([api<Alert>('GET', `/alerts/${id}`), api<{ items: Delivery[] }>('GET', `/alerts/${id}/deliveries`), api<{ items: Channel[] }>('GET', '/alert-channels')])
-      .then(([a, d, c]) => {
-        setAlert(a);
-        setItems(d.items);
-        setChannels(c.items);
-      })
-      .catch((e) => setError(e.status === 404 ? t('deliveries.not_found') : t('common.error', { message: String(e.message) })));
-  }, [alertId, reload]);
+      page.setNotice(t('deliveries.resent', { name: c.name }));
+      page.refresh();
+    });
+  const id = encodeURIComponent(alertId);
+  useLoad(
+    () => Promise.all([api<Alert>('GET', `/alerts/${id}`), api<{ items: Delivery[] }>('GET', `/alerts/${id}/deliveries`), api<{ items: Channel[] }>('GET', '/alert-channels')]),
+    ([a, d, c]) => {
+      setAlert(a);
+      setItems(d.items);
+      setChannels(c.items);
+    },
+    (e) => (e.status === 404 ? page.setError(t('deliveries.not_found')) : page.fail(e)),
+    [alertId, page.reload],
+  );
   const channelName = (id: string) => channels.find((c) => c.id === id)?.name ?? id;
   return (
     <section>
       <AlertTabs current="alerts" />
       <h1>{t('deliveries.title')}</h1>
-      {error && <p role="alert" class="error">{error}</p>}
+      {page.error && <p role="alert" class="error">{page.error}</p>}
       {alert && (
         <p data-testid="delivery-alert">
           <strong>{alert.title}</strong> <span class="muted small">{alert.rule_key}</span> · {t('alerts.count')}: {alert.count} · {formatTime(alert.last_seen, lang.value)}
         </p>
       )}
       <div class="toolbar">
-        <button type="button" onClick={() => setReload(reload + 1)}>
+        <button type="button" onClick={page.refresh}>
           {t('deliveries.refresh')}
         </button>
         {writable && alert && channels.length > 0 && (
@@ -818,53 +657,42 @@ function Deliveries({ alertId }: { alertId: string }) {
           </form>
         )}
       </div>
-      {notice && <p role="status" class="ok" data-testid="deliveries-notice">{notice}</p>}
-      {items === null ? (
-        !error && <p>{t('common.loading')}</p>
-      ) : items.length === 0 ? (
-        <p class="muted" data-testid="deliveries-empty">{t('deliveries.none')}</p>
-      ) : (
-        <table data-testid="deliveries">
-          <thead>
-            <tr>
-              <th scope="col">{t('deliveries.channel')}</th>
-              <th scope="col">{t('deliveries.rule')}</th>
-              <th scope="col">{t('rules.state')}</th>
-              <th scope="col">{t('deliveries.attempts')}</th>
-              <th scope="col">{t('deliveries.log')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((d) => (
-              <tr data-delivery={d.id}>
-                <td>{channelName(d.channel_id)}</td>
-                <td>{d.rule_id === 'manual' ? t('deliveries.manual') : d.rule_id}</td>
-                <td>
-                  <div data-testid="delivery-state">{t(`deliveries.state.${d.state}` as Key) || d.state}</div>
-                  <div class="muted small">{t('deliveries.queued_at', { t: formatTime(d.created_at, lang.value) })}</div>
-                  {d.sent_at && <div class="muted small">{t('deliveries.sent_at', { t: formatTime(d.sent_at, lang.value) })}</div>}
-                  {d.next_attempt_at && <div class="muted small">{t('deliveries.next_at', { t: formatTime(d.next_attempt_at, lang.value) })}</div>}
-                  {d.last_error && <div class="error small">{d.last_error}</div>}
-                </td>
-                <td>{d.attempts}</td>
-                <td>
-                  {d.log.length === 0 ? (
-                    <span class="muted">{t('deliveries.no_attempts')}</span>
-                  ) : (
-                    <ol class="attempts">
-                      {d.log.map((a) => (
-                        <li>
-                          {formatTime(a.at, lang.value)} · {a.ok ? t('deliveries.ok') : t('deliveries.failed')} · {a.duration_ms} ms · <span class="subject">{a.detail}</span>
-                        </li>
-                      ))}
-                    </ol>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <Notes error="" notice={page.notice} id="deliveries-notice" />
+      <ListTable
+        items={items}
+        loading={!page.error}
+        id="deliveries"
+        empty={t('deliveries.none')}
+        emptyId="deliveries-empty"
+        cols={[t('deliveries.channel'), t('deliveries.rule'), t('rules.state'), t('deliveries.attempts'), t('deliveries.log')]}
+        row={(d) => (
+          <tr data-delivery={d.id}>
+            <td>{channelName(d.channel_id)}</td>
+            <td>{d.rule_id === 'manual' ? t('deliveries.manual') : d.rule_id}</td>
+            <td>
+              <div data-testid="delivery-state">{t(`deliveries.state.${d.state}` as Key) || d.state}</div>
+              <div class="muted small">{t('deliveries.queued_at', { t: formatTime(d.created_at, lang.value) })}</div>
+              {d.sent_at && <div class="muted small">{t('deliveries.sent_at', { t: formatTime(d.sent_at, lang.value) })}</div>}
+              {d.next_attempt_at && <div class="muted small">{t('deliveries.next_at', { t: formatTime(d.next_attempt_at, lang.value) })}</div>}
+              {d.last_error && <div class="error small">{d.last_error}</div>}
+            </td>
+            <td>{d.attempts}</td>
+            <td>
+              {d.log.length === 0 ? (
+                <span class="muted">{t('deliveries.no_attempts')}</span>
+              ) : (
+                <ol class="attempts">
+                  {d.log.map((a) => (
+                    <li>
+                      {formatTime(a.at, lang.value)} · {a.ok ? t('deliveries.ok') : t('deliveries.failed')} · {a.duration_ms} ms · <span class="subject">{a.detail}</span>
+                    </li>
+                  ))}
+                </ol>
+              )}
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

@@ -1,9 +1,10 @@
 // Alerts triage (docs/alerts.md): severe events grouped per (rule, host), newest first
 // (GET /alerts, filters in the URL); select some and acknowledge, resolve or reopen them with a
 // reason in one request (PATCH /alerts: all or none). Who, when and why are shown per alert.
-import { useEffect, useState } from 'preact/hooks';
-import { api, canWrite, me } from '../api';
+import { useState } from 'preact/hooks';
+import { api, canWrite } from '../api';
 import { SeverityBadge } from '../components/events';
+import { ListTable, Notes, Pager, ReadOnlyNote, useLoad, usePage } from '../components/scaffold';
 import { filterToSearch } from '../filters';
 import { formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
@@ -40,49 +41,37 @@ export function Alerts() {
   const params = new URLSearchParams(route.value.search);
   const stateParam = params.get('state') ?? 'open';
   const state = stateParam === 'all' || STATES.includes(stateParam as State) ? stateParam : 'open';
+  const page = usePage();
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [hosts, setHosts] = useState<Map<string, string>>(new Map());
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [reason, setReason] = useState('');
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  const [reload, setReload] = useState(0);
-  useEffect(() => {
-    let live = true;
-    const q = new URLSearchParams({ limit: '100' });
-    if (state !== 'all') q.set('state', state);
-    if (cursor) q.set('cursor', cursor);
-    Promise.all([api<{ items: Alert[]; next_cursor: string | null }>('GET', `/alerts?${q.toString()}`), api<{ items: Agent[] }>('GET', '/agents')])
-      .then(([a, ag]) => {
-        if (!live) return; // a later filter or reload has asked again
-        setAlerts(a.items);
-        setNext(a.next_cursor);
-        setHosts(new Map(ag.items.map((x) => [x.id, x.hostname])));
-        setSelected(new Set());
-      })
-      .catch((e) => live && setError(String(e.message)));
-    return () => {
-      live = false;
-    };
-  }, [state, cursor, reload]);
+  const q = new URLSearchParams({ limit: '100' });
+  if (state !== 'all') q.set('state', state);
+  if (cursor) q.set('cursor', cursor);
+  useLoad(
+    () => Promise.all([api<{ items: Alert[]; next_cursor: string | null }>('GET', `/alerts?${q.toString()}`), api<{ items: Agent[] }>('GET', '/agents')]),
+    ([a, ag]) => {
+      setAlerts(a.items);
+      setNext(a.next_cursor);
+      setHosts(new Map(ag.items.map((x) => [x.id, x.hostname])));
+      setSelected(new Set());
+    },
+    (e) => page.setError(String(e.message)),
+    [state, cursor, page.reload],
+  );
   const setState = (s: string) => {
     setCursor(null);
     navigate(`/alerts?state=${encodeURIComponent(s)}`, true);
   };
-  const act = async (to: State) => {
-    setError('');
-    setNotice('');
-    try {
+  const act = (to: State) =>
+    page.run(async () => {
       const r = await api<{ items: Alert[] }>('PATCH', '/alerts', { ids: [...selected], state: to, reason: reason || null });
-      setNotice(t('alerts.changed', { n: r.items.length, state: t(`alerts.state.${to}` as Key) }));
+      page.setNotice(t('alerts.changed', { n: r.items.length, state: t(`alerts.state.${to}` as Key) }));
       setReason('');
-      setReload(reload + 1);
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
+    });
   const writable = canWrite();
   const rows = alerts ?? [];
   const allSelected = rows.length > 0 && rows.every((a) => selected.has(a.id));
@@ -109,7 +98,7 @@ export function Alerts() {
           </select>
         </label>
       </div>
-      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
+      <ReadOnlyNote />
       {writable && (
         <form
           class="alerts-actions"
@@ -135,86 +124,59 @@ export function Alerts() {
           </span>
         </form>
       )}
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && <p role="status" class="ok" data-testid="alert-notice">{notice}</p>}
-      {alerts === null ? (
-        <p>{t('common.loading')}</p>
-      ) : rows.length === 0 ? (
-        <p class="muted" data-testid="alerts-empty">{t('alerts.none')}</p>
-      ) : (
-        <table data-testid="alerts">
-          <thead>
-            <tr>
+      <Notes error={page.error} notice={page.notice} id="alert-notice" />
+      <ListTable
+        items={alerts}
+        id="alerts"
+        empty={t('alerts.none')}
+        emptyId="alerts-empty"
+        cols={[
+          writable && <input type="checkbox" aria-label={t('alerts.select_all')} checked={allSelected} onChange={() => setSelected(allSelected ? new Set() : new Set(rows.map((a) => a.id)))} />,
+          t('alerts.severity'),
+          t('alerts.alert'),
+          t('alerts.host'),
+          t('alerts.count'),
+          t('alerts.last_seen'),
+          t('alerts.state'),
+        ]}
+        row={(a) => {
+          const host = hosts.get(a.agent_id) ?? a.agent_id;
+          const events = `/events${filterToSearch({ agent: a.agent_id, module: a.module, from: a.first_seen })}`;
+          return (
+            <tr data-alert={a.id}>
               {writable && (
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    aria-label={t('alerts.select_all')}
-                    checked={allSelected}
-                    onChange={() => setSelected(allSelected ? new Set() : new Set(rows.map((a) => a.id)))}
-                  />
-                </th>
+                <td>
+                  <input type="checkbox" aria-label={t('alerts.select', { title: a.title })} checked={selected.has(a.id)} onChange={() => toggle(a.id)} />
+                </td>
               )}
-              <th scope="col">{t('alerts.severity')}</th>
-              <th scope="col">{t('alerts.alert')}</th>
-              <th scope="col">{t('alerts.host')}</th>
-              <th scope="col">{t('alerts.count')}</th>
-              <th scope="col">{t('alerts.last_seen')}</th>
-              <th scope="col">{t('alerts.state')}</th>
+              <td>
+                <SeverityBadge level={a.severity} />
+              </td>
+              <td class="subject">
+                <div>{a.title}</div>
+                <div class="muted small">{a.rule_key}</div>
+                <Link href={`/alerts/${encodeURIComponent(a.id)}/deliveries`} class="small">
+                  {t('alerts.deliveries')}
+                </Link>
+              </td>
+              <td>
+                <Link href={events}>{host}</Link>
+              </td>
+              <td>{a.count}</td>
+              <td>
+                {formatTime(a.last_seen, lang.value)}
+                <div class="muted small">{t('alerts.since', { t: formatTime(a.first_seen, lang.value) })}</div>
+              </td>
+              <td>
+                <div>{t(`alerts.state.${a.state}` as Key)}</div>
+                {a.acknowledged && <div class="muted small">{t('alerts.acked_by', { who: who(a.acknowledged) })}</div>}
+                {a.resolved && <div class="muted small">{t('alerts.resolved_by', { who: who(a.resolved) })}</div>}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((a) => {
-              const host = hosts.get(a.agent_id) ?? a.agent_id;
-              const events = `/events${filterToSearch({ agent: a.agent_id, module: a.module, from: a.first_seen })}`;
-              return (
-                <tr data-alert={a.id}>
-                  {writable && (
-                    <td>
-                      <input type="checkbox" aria-label={t('alerts.select', { title: a.title })} checked={selected.has(a.id)} onChange={() => toggle(a.id)} />
-                    </td>
-                  )}
-                  <td>
-                    <SeverityBadge level={a.severity} />
-                  </td>
-                  <td class="subject">
-                    <div>{a.title}</div>
-                    <div class="muted small">{a.rule_key}</div>
-                    <Link href={`/alerts/${encodeURIComponent(a.id)}/deliveries`} class="small">
-                      {t('alerts.deliveries')}
-                    </Link>
-                  </td>
-                  <td>
-                    <Link href={events}>{host}</Link>
-                  </td>
-                  <td>{a.count}</td>
-                  <td>
-                    {formatTime(a.last_seen, lang.value)}
-                    <div class="muted small">{t('alerts.since', { t: formatTime(a.first_seen, lang.value) })}</div>
-                  </td>
-                  <td>
-                    <div>{t(`alerts.state.${a.state}` as Key)}</div>
-                    {a.acknowledged && <div class="muted small">{t('alerts.acked_by', { who: who(a.acknowledged) })}</div>}
-                    {a.resolved && <div class="muted small">{t('alerts.resolved_by', { who: who(a.resolved) })}</div>}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
-      <div class="pager">
-        {cursor && (
-          <button type="button" onClick={() => setCursor(null)}>
-            {t('alerts.first_page')}
-          </button>
-        )}
-        {next && (
-          <button type="button" onClick={() => setCursor(next)}>
-            {t('alerts.next_page')}
-          </button>
-        )}
-      </div>
+          );
+        }}
+      />
+      <Pager cursor={cursor} next={next} go={setCursor} />
     </section>
   );
 }

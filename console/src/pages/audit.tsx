@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
+import { Head } from '../components/scaffold';
 
 interface Audit {
   id: string;
@@ -122,15 +123,7 @@ export function AuditLog() {
         </p>
       )}
       <table data-testid="audit" aria-labelledby="audit-title">
-        <thead>
-          <tr>
-            <th scope="col">{t('admin.when')}</th>
-            <th scope="col">{t('admin.actor')}</th>
-            <th scope="col">{t('admin.request')}</th>
-            <th scope="col">{t('admin.status')}</th>
-            <th scope="col">{t('audit.detail')}</th>
-          </tr>
-        </thead>
+        <Head cols={[t('admin.when'), t('admin.actor'), t('admin.request'), t('admin.status'), t('audit.detail')]} />
         <tbody>
           {rows.map((a) => (
             <tr>

@@ -3,8 +3,9 @@
 // removal — one address or every address of a host — queued as the agent's `firewall.unblock`
 // command (DELETE /agents/{id}/blocked-addresses[/{address}]); the address leaves the list when the
 // host's `address_unblocked` event arrives, so until then the row says the removal is queued.
-import { useEffect, useState } from 'preact/hooks';
-import { api, canWrite, me } from '../api';
+import { useState } from 'preact/hooks';
+import { api, canWrite } from '../api';
+import { LinkButton, ListTable, Notes, ReadOnlyNote, useLoad, usePage } from '../components/scaffold';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { Link, navigate, route } from '../router';
@@ -27,41 +28,30 @@ export function BlockedAddresses() {
   const [truncated, setTruncated] = useState(false);
   const [agents, setAgents] = useState<Agent[]>([]);
   const [queued, setQueued] = useState<Set<string>>(new Set());
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  const [reload, setReload] = useState(0);
-  useEffect(() => {
-    let live = true;
-    const q = agent ? `?agent=${encodeURIComponent(agent)}` : '';
-    Promise.all([api<{ items: Block[]; truncated: boolean }>('GET', `/blocked-addresses${q}`), api<{ items: Agent[] }>('GET', '/agents')])
-      .then(([b, a]) => {
-        if (!live) return;
-        setItems(b.items);
-        setTruncated(b.truncated);
-        setAgents(a.items);
-      })
-      .catch((e) => live && setError(t('common.error', { message: String(e.message) })));
-    return () => {
-      live = false;
-    };
-  }, [agent, reload]);
+  const page = usePage();
+  const q = agent ? `?agent=${encodeURIComponent(agent)}` : '';
+  useLoad(
+    () => Promise.all([api<{ items: Block[]; truncated: boolean }>('GET', `/blocked-addresses${q}`), api<{ items: Agent[] }>('GET', '/agents')]),
+    ([b, a]) => {
+      setItems(b.items);
+      setTruncated(b.truncated);
+      setAgents(a.items);
+    },
+    page.fail,
+    [agent, page.reload],
+  );
   const writable = canWrite();
   const host = (id: string) => agents.find((a) => a.id === id)?.hostname ?? id;
   const key = (agentId: string, address: string) => `${agentId} ${address}`;
-  const remove = async (agentId: string, address?: string) => {
-    setError('');
-    setNotice('');
-    try {
+  const remove = (agentId: string, address?: string) =>
+    page.attempt(async () => {
       const base = `/agents/${encodeURIComponent(agentId)}/blocked-addresses`;
       await api('DELETE', address ? `${base}/${encodeURIComponent(address)}` : base);
       const q = new Set(queued);
       for (const b of items ?? []) if (b.agent_id === agentId && (!address || b.address === address)) q.add(key(b.agent_id, b.address));
       setQueued(q);
-      setNotice(address ? t('blocked.queued_one', { address, host: host(agentId) }) : t('blocked.queued_all', { host: host(agentId) }));
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
-  };
+      page.setNotice(address ? t('blocked.queued_one', { address, host: host(agentId) }) : t('blocked.queued_all', { host: host(agentId) }));
+    });
   const rows = items ?? [];
   const hosts = [...new Set(rows.map((b) => b.agent_id))];
   return (
@@ -88,7 +78,7 @@ export function BlockedAddresses() {
             ))}
           </select>
         </label>
-        <button type="button" onClick={() => setReload(reload + 1)}>
+        <button type="button" onClick={page.refresh}>
           {t('deliveries.refresh')}
         </button>
         {writable &&
@@ -98,58 +88,44 @@ export function BlockedAddresses() {
             </button>
           ))}
       </div>
-      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && <p role="status" class="ok" data-testid="blocked-notice">{notice}</p>}
+      <ReadOnlyNote />
+      <Notes error={page.error} notice={page.notice} id="blocked-notice" />
       {truncated && <p class="error small">{t('blocked.truncated')}</p>}
-      {items === null ? (
-        <p>{t('common.loading')}</p>
-      ) : rows.length === 0 ? (
-        <p class="muted" data-testid="blocked-empty">{t('blocked.none')}</p>
-      ) : (
-        <table data-testid="blocked">
-          <thead>
-            <tr>
-              <th scope="col">{t('blocked.host')}</th>
-              <th scope="col">{t('blocked.address')}</th>
-              <th scope="col">{t('blocked.cause')}</th>
-              <th scope="col">{t('blocked.blocked_at')}</th>
-              <th scope="col">{t('blocked.expires_at')}</th>
-              {writable && <th scope="col">{t('common.actions')}</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((b) => (
-              <tr data-address={b.address}>
-                <td>
-                  <Link href={`/computers/${encodeURIComponent(b.agent_id)}`}>{host(b.agent_id)}</Link>
-                </td>
-                <td>{b.address}</td>
-                <td class="subject">
-                  {b.rule_id}
-                  <div class="muted small">
-                    {b.cause_module}
-                    {b.mode ? ` · ${b.mode}` : ''}
-                  </div>
-                </td>
-                <td>{formatTime(b.blocked_at, lang.value)}</td>
-                <td>{formatTime(b.expires_at, lang.value)}</td>
-                {writable && (
-                  <td>
-                    {queued.has(key(b.agent_id, b.address)) ? (
-                      <span class="muted" data-testid="removal-queued">{t('blocked.removal_queued')}</span>
-                    ) : (
-                      <button type="button" class="link" aria-label={t('blocked.remove_one', { address: b.address, host: host(b.agent_id) })} onClick={() => void remove(b.agent_id, b.address)}>
-                        {t('blocked.remove')}
-                      </button>
-                    )}
-                  </td>
+      <ListTable
+        items={items}
+        id="blocked"
+        empty={t('blocked.none')}
+        emptyId="blocked-empty"
+        cols={[t('blocked.host'), t('blocked.address'), t('blocked.cause'), t('blocked.blocked_at'), t('blocked.expires_at'), writable && t('common.actions')]}
+        row={(b) => (
+          <tr data-address={b.address}>
+            <td>
+              <Link href={`/computers/${encodeURIComponent(b.agent_id)}`}>{host(b.agent_id)}</Link>
+            </td>
+            <td>{b.address}</td>
+            <td class="subject">
+              {b.rule_id}
+              <div class="muted small">
+                {b.cause_module}
+                {b.mode ? ` · ${b.mode}` : ''}
+              </div>
+            </td>
+            <td>{formatTime(b.blocked_at, lang.value)}</td>
+            <td>{formatTime(b.expires_at, lang.value)}</td>
+            {writable && (
+              <td>
+                {queued.has(key(b.agent_id, b.address)) ? (
+                  <span class="muted" data-testid="removal-queued">{t('blocked.removal_queued')}</span>
+                ) : (
+                  <LinkButton aria-label={t('blocked.remove_one', { address: b.address, host: host(b.agent_id) })} onClick={() => void remove(b.agent_id, b.address)}>
+                    {t('blocked.remove')}
+                  </LinkButton>
                 )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+              </td>
+            )}
+          </tr>
+        )}
+      />
     </section>
   );
 }

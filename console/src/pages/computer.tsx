@@ -5,12 +5,13 @@
 // buttons. While a command waits for the agent, the page polls its state and shows the result.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, canWrite } from '../api';
-import { EventCells, EventHeadings } from '../components/events';
+import { EventCells, eventCols } from '../components/events';
 import { filterToSearch } from '../filters';
 import { fieldText, formatTime } from '../format';
 import { lang, t, type Key } from '../i18n';
 import { Link, route } from '../router';
 import type { Agent, Policy } from './types';
+import { ListTable } from '../components/scaffold';
 
 interface Command {
   id: string;
@@ -166,45 +167,35 @@ export function Computer() {
       </div>
       <div class="card">
         <h2>{t('computers.modules')}</h2>
-        {modulesOf(agent.report).length === 0 ? (
-          <p class="muted">{t('computer.no_modules')}</p>
-        ) : (
-          <table data-testid="modules">
-            <thead>
+        <ListTable
+          items={modulesOf(agent.report)}
+          id="modules"
+          empty={t('computer.no_modules')}
+          cols={[t('computer.module'), t('computer.state'), t('computer.health'), t('computer.counters')]}
+          row={(m) => {
+            const h = text(m.health?.state);
+            const reasons = Array.isArray(m.health?.reasons) ? (m.health?.reasons as unknown[]).map(text) : [];
+            return (
               <tr>
-                <th scope="col">{t('computer.module')}</th>
-                <th scope="col">{t('computer.state')}</th>
-                <th scope="col">{t('computer.health')}</th>
-                <th scope="col">{t('computer.counters')}</th>
+                <td>{m.name}</td>
+                <td>
+                  <span class={`badge ${m.state === 'running' ? 'ok' : 'warn'}`}>{m.state}</span>
+                </td>
+                <td>
+                  {h && <span class={`badge ${h === 'ok' ? 'ok' : 'warn'}`}>{h}</span>}
+                  {reasons.length > 0 && (
+                    <ul class="plain">
+                      {reasons.map((r) => (
+                        <li>{r}</li>
+                      ))}
+                    </ul>
+                  )}
+                </td>
+                <td class="subject">{m.health?.counters === undefined ? '' : text(m.health.counters)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {modulesOf(agent.report).map((m) => {
-                const h = text(m.health?.state);
-                const reasons = Array.isArray(m.health?.reasons) ? (m.health?.reasons as unknown[]).map(text) : [];
-                return (
-                  <tr>
-                    <td>{m.name}</td>
-                    <td>
-                      <span class={`badge ${m.state === 'running' ? 'ok' : 'warn'}`}>{m.state}</span>
-                    </td>
-                    <td>
-                      {h && <span class={`badge ${h === 'ok' ? 'ok' : 'warn'}`}>{h}</span>}
-                      {reasons.length > 0 && (
-                        <ul class="plain">
-                          {reasons.map((r) => (
-                            <li>{r}</li>
-                          ))}
-                        </ul>
-                      )}
-                    </td>
-                    <td class="subject">{m.health?.counters === undefined ? '' : text(m.health.counters)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
+            );
+          }}
+        />
       </div>
       <div class="card">
         <div class="title-row">
@@ -220,60 +211,40 @@ export function Computer() {
             </div>
           )}
         </div>
-        {commands.length === 0 ? (
-          <p class="muted">{t('computer.no_commands')}</p>
-        ) : (
-          <table data-testid="commands">
-            <thead>
-              <tr>
-                <th scope="col">{t('common.created')}</th>
-                <th scope="col">{t('computer.command')}</th>
-                <th scope="col">{t('computer.state')}</th>
-                <th scope="col">{t('computer.result')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...commands]
-                .sort((a, b) => b.created_at.localeCompare(a.created_at))
-                .map((c) => (
-                  <tr data-command={c.name}>
-                    <td>{formatTime(c.created_at, lang.value)}</td>
-                    <td>{c.name}</td>
-                    <td>
-                      <span class={`badge ${c.state === 'failed' ? 'warn' : c.state === 'completed' ? 'ok' : ''}`}>{t(`computer.cmd.${c.state}` as Key)}</span>
-                    </td>
-                    <td class="subject">{c.result === null || c.result === undefined ? '' : text(c.result)}</td>
-                  </tr>
-                ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={[...commands].sort((a, b) => b.created_at.localeCompare(a.created_at))}
+          id="commands"
+          empty={t('computer.no_commands')}
+          cols={[t('common.created'), t('computer.command'), t('computer.state'), t('computer.result')]}
+          row={(c) => (
+            <tr data-command={c.name}>
+              <td>{formatTime(c.created_at, lang.value)}</td>
+              <td>{c.name}</td>
+              <td>
+                <span class={`badge ${c.state === 'failed' ? 'warn' : c.state === 'completed' ? 'ok' : ''}`}>{t(`computer.cmd.${c.state}` as Key)}</span>
+              </td>
+              <td class="subject">{c.result === null || c.result === undefined ? '' : text(c.result)}</td>
+            </tr>
+          )}
+        />
       </div>
       <div class="card">
         <div class="title-row">
           <h2>{t('computer.recent_events')}</h2>
           <Link href={eventsHref}>{t('computer.all_events')}</Link>
         </div>
-        {events.length === 0 ? (
-          <p class="muted">{t('events.none')}</p>
-        ) : (
-          <table data-testid="computer-events">
-            <thead>
-              <tr>
-                <th scope="col">{t('events.time')}</th>
-                <EventHeadings />
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((ev) => (
-                <tr>
-                  <td>{formatTime(fieldText(ev, '@timestamp'), lang.value)}</td>
-                  <EventCells ev={ev} />
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={events}
+          id="computer-events"
+          empty={t('events.none')}
+          cols={[t('events.time'), ...eventCols()]}
+          row={(ev) => (
+            <tr>
+              <td>{formatTime(fieldText(ev, '@timestamp'), lang.value)}</td>
+              <EventCells ev={ev} />
+            </tr>
+          )}
+        />
       </div>
     </section>
   );

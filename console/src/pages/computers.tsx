@@ -1,12 +1,13 @@
 // Computers: every agent of the tenant (GET /agents) with status, heartbeat, version, policy;
 // search, status filter and sort in the URL; bulk policy assignment (PATCH /agents/{id}).
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
 import { filterToSearch } from '../filters';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { Link, navigate, route } from '../router';
 import { moduleStates, type Agent, type Policy } from './types';
+import { LinkButton, Notes, useLoad, usePage } from '../components/scaffold';
 
 type SortKey = 'hostname' | 'status' | 'version' | 'last_seen';
 
@@ -19,16 +20,16 @@ export function Computers() {
   const [policies, setPolicies] = useState<Policy[]>([]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [assign, setAssign] = useState('');
-  const [error, setError] = useState('');
-  const [reload, setReload] = useState(0);
-  useEffect(() => {
-    Promise.all([api<{ items: Agent[] }>('GET', `/agents${status ? `?status=${status}` : ''}`), api<{ items: Policy[] }>('GET', '/policies')])
-      .then(([a, p]) => {
-        setAgents(a.items);
-        setPolicies(p.items);
-      })
-      .catch((e) => setError(String(e.message)));
-  }, [status, reload]);
+  const page = usePage();
+  useLoad(
+    () => Promise.all([api<{ items: Agent[] }>('GET', `/agents${status ? `?status=${status}` : ''}`), api<{ items: Policy[] }>('GET', '/policies')]),
+    ([a, p]) => {
+      setAgents(a.items);
+      setPolicies(p.items);
+    },
+    page.fail,
+    [status, page.reload],
+  );
   const set = (k: string, v: string) => {
     const p = new URLSearchParams(route.value.search);
     if (v) p.set(k, v);
@@ -61,16 +62,13 @@ export function Computers() {
         {canWrite() && (
           <form
             class="inline"
-            onSubmit={async (e) => {
+            onSubmit={(e) => {
               e.preventDefault();
-              setError('');
-              try {
+              void page.attempt(async () => {
                 for (const id of selected) await api('PATCH', `/agents/${encodeURIComponent(id)}`, { policy_id: assign || null });
                 setSelected(new Set());
-                setReload(reload + 1);
-              } catch (err) {
-                setError(String((err as Error).message));
-              }
+                page.refresh();
+              });
             }}
           >
             <label>
@@ -88,7 +86,7 @@ export function Computers() {
           </form>
         )}
       </div>
-      {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
+      <Notes error={page.error} />
       {agents === null ? (
         <p>{t('common.loading')}</p>
       ) : rows.length === 0 ? (
@@ -100,9 +98,9 @@ export function Computers() {
               {canWrite() && <th scope="col"><span class="sr-only">✓</span></th>}
               {(['hostname', 'status', 'version', 'last_seen'] as SortKey[]).map((k) => (
                 <th scope="col" aria-sort={sort === k ? 'ascending' : undefined}>
-                  <button type="button" class="link" onClick={() => set('sort', k)}>
+                  <LinkButton onClick={() => set('sort', k)}>
                     {t(k === 'hostname' ? 'computers.hostname' : k === 'status' ? 'computers.status' : k === 'version' ? 'computers.version' : 'computers.last_seen')}
-                  </button>
+                  </LinkButton>
                 </th>
               ))}
               <th scope="col">{t('computers.policy')}</th>

@@ -6,7 +6,7 @@
 // the whole filter as CSV or NDJSON.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
-import { EventCells, EventHeadings } from '../components/events';
+import { EventCells, eventCols } from '../components/events';
 import {
   filterFromSearch,
   filterToApiQuery,
@@ -21,6 +21,7 @@ import { lang, t, type Key } from '../i18n';
 import { navigate, route } from '../router';
 import { canTail, exportHref, mergeTail, tailQuery, tailStart, type TailState } from '../tail';
 import { AllowFromEvent } from '../components/egress';
+import { LinkButton, ListTable } from '../components/scaffold';
 
 const MODULES = ['integrity', 'antimalware', 'ips', 'autoheal', 'ward', 'manager'];
 const PAGE = 50;
@@ -183,35 +184,25 @@ export function Events() {
         </a>
       </div>
       {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
-      {items === null && !error && <p>{t('common.loading')}</p>}
-      {items !== null && items.length === 0 && <p class="muted">{t('events.none')}</p>}
-      {items !== null && items.length > 0 && (
-        <table data-testid="events">
-          <thead>
-            <tr>
-              <th scope="col">{t('events.time')}</th>
-              <th scope="col">{t('events.host')}</th>
-              <EventHeadings />
+      <ListTable
+        items={items}
+        loading={!error}
+        id="events"
+        empty={t('events.none')}
+        cols={[t('events.time'), t('events.host'), ...eventCols()]}
+        row={(ev) => {
+          const id = fieldText(ev, 'event.id');
+          return (
+            <tr key={id} data-event-id={id} class={fresh.has(id) ? 'fresh' : undefined}>
+              <td>
+                <LinkButton onClick={() => setOpen(ev)}>{formatTime(fieldText(ev, '@timestamp'), lang.value)}</LinkButton>
+              </td>
+              <td>{fieldText(ev, 'agent.name') || fieldText(ev, 'host.name')}</td>
+              <EventCells ev={ev} />
             </tr>
-          </thead>
-          <tbody>
-            {items.map((ev) => {
-              const id = fieldText(ev, 'event.id');
-              return (
-                <tr key={id} data-event-id={id} class={fresh.has(id) ? 'fresh' : undefined}>
-                  <td>
-                    <button type="button" class="link" onClick={() => setOpen(ev)}>
-                      {formatTime(fieldText(ev, '@timestamp'), lang.value)}
-                    </button>
-                  </td>
-                  <td>{fieldText(ev, 'agent.name') || fieldText(ev, 'host.name')}</td>
-                  <EventCells ev={ev} />
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+          );
+        }}
+      />
       <div class="pager">
         {filter.cursor && (
           <button type="button" onClick={() => navigate(`/events${filterToSearch(withoutCursor(filter))}`)}>

@@ -2,8 +2,9 @@
 // document_text) or create (POST); the manager validates with the agent's own parser and the
 // error names the key and the line, shown beside the editor. History: every saved version
 // (GET /policies/{id}/versions) and a line diff between two of them.
-import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, canWrite, me } from '../api';
+import { useState } from 'preact/hooks';
+import { api, ApiError, canWrite } from '../api';
+import { Editor, LinkButton, ListTable, ReadOnlyNote, TitleRow, useLoad, usePage } from '../components/scaffold';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { lineDiff, toYaml } from '../textdiff';
@@ -30,21 +31,17 @@ function History({ policy, onClose }: { policy: Policy; onClose: () => void }) {
   const [texts, setTexts] = useState<[string, string] | null>(null);
   const [error, setError] = useState('');
   const base = `/policies/${encodeURIComponent(policy.id)}/versions`;
-  useEffect(() => {
-    api<{ items: VersionInfo[] }>('GET', base)
-      .then((r) => setVersions(r.items))
-      .catch((e) => setError(String(e.message)));
-  }, [policy.id, policy.version]);
-  useEffect(() => {
-    let live = true;
-    setTexts(null);
-    Promise.all([api<{ document: Record<string, unknown> }>('GET', `${base}/${from}`), api<{ document: Record<string, unknown> }>('GET', `${base}/${to}`)])
-      .then(([a, b]) => live && setTexts([toYaml(a.document), toYaml(b.document)]))
-      .catch((e) => live && setError(String(e.message)));
-    return () => {
-      live = false;
-    };
-  }, [policy.id, from, to]);
+  const fail = (e: { message: string }) => setError(String(e.message));
+  useLoad(() => api<{ items: VersionInfo[] }>('GET', base), (r) => setVersions(r.items), fail, [policy.id, policy.version]);
+  useLoad(
+    () => {
+      setTexts(null);
+      return Promise.all([api<{ document: Record<string, unknown> }>('GET', `${base}/${from}`), api<{ document: Record<string, unknown> }>('GET', `${base}/${to}`)]);
+    },
+    ([a, b]) => setTexts([toYaml(a.document), toYaml(b.document)]),
+    fail,
+    [policy.id, from, to],
+  );
   const diff = texts ? lineDiff(texts[0], texts[1]) : [];
   const changed = diff.filter((l) => l.kind !== 'same').length;
   return (
@@ -56,26 +53,19 @@ function History({ policy, onClose }: { policy: Policy; onClose: () => void }) {
         </button>
       </div>
       {error && <p role="alert" class="error">{error}</p>}
-      {versions && (
-        <table data-testid="policy-versions">
-          <thead>
-            <tr>
-              <th scope="col">{t('policies.version')}</th>
-              <th scope="col">{t('common.name')}</th>
-              <th scope="col">{t('policies.saved_at')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {versions.map((v) => (
-              <tr>
-                <td>v{v.version}</td>
-                <td>{v.name}</td>
-                <td>{formatTime(v.saved_at, lang.value)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        items={versions}
+        loading={false}
+        id="policy-versions"
+        cols={[t('policies.version'), t('common.name'), t('policies.saved_at')]}
+        row={(v) => (
+          <tr>
+            <td>v{v.version}</td>
+            <td>{v.name}</td>
+            <td>{formatTime(v.saved_at, lang.value)}</td>
+          </tr>
+        )}
+      />
       {versions && versions.length > 0 && (
         <div class="toolbar">
           <label>
@@ -120,14 +110,9 @@ export function Policies() {
   const [format, setFormat] = useState<Format>('yaml');
   const [name, setName] = useState('');
   const [text, setText] = useState('');
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  const [reload, setReload] = useState(0);
-  useEffect(() => {
-    api<{ items: Policy[] }>('GET', '/policies')
-      .then((r) => setList(r.items))
-      .catch((e) => setError(String(e.message)));
-  }, [reload]);
+  const page = usePage();
+  const { error, setError, notice, setNotice } = page;
+  useLoad(() => api<{ items: Policy[] }>('GET', '/policies'), (r) => setList(r.items), (e) => setError(String(e.message)), [page.reload]);
   const open = (p: Policy | 'new') => {
     setEditing(p);
     setError('');
@@ -164,7 +149,7 @@ export function Policies() {
       setNotice(t('policies.saved', { v: saved.version }));
       setEditing(saved);
       if (history && history.id === saved.id) setHistory(saved);
-      setReload(reload + 1);
+      page.refresh();
     } catch (e) {
       if (e instanceof ApiError && e.line) setError(t('policies.field_line', { field: e.field, line: e.line, message: e.message }));
       else if (e instanceof ApiError && e.field) setError(t('policies.field', { field: e.field, message: e.message }));
@@ -174,58 +159,33 @@ export function Policies() {
   const writable = canWrite();
   return (
     <section>
-      <div class="title-row">
-        <h1>{t('policies.title')}</h1>
-        {writable && (
-          <button type="button" onClick={() => open('new')}>
-            {t('policies.new')}
-          </button>
+      <TitleRow title={t('policies.title')} add={t('policies.new')} onAdd={() => open('new')} />
+      <ReadOnlyNote />
+      <ListTable
+        items={list}
+        id="policies"
+        empty={t('common.none')}
+        cols={[t('common.name'), t('policies.version'), t('policies.updated'), t('common.actions')]}
+        row={(p) => (
+          <tr>
+            <td>{p.name}</td>
+            <td>{p.version}</td>
+            <td>{formatTime(p.updated_at, lang.value)}</td>
+            <td>
+              <span class="buttons">
+                <LinkButton onClick={() => open(p)}>
+                  {t('policies.edit')}
+                </LinkButton>
+                <LinkButton onClick={() => setHistory(p)}>
+                  {t('policies.history')}
+                </LinkButton>
+              </span>
+            </td>
+          </tr>
         )}
-      </div>
-      {!writable && <p class="muted">{t('common.readonly', { role: me.value?.user.role ?? '' })}</p>}
-      {list === null ? (
-        <p>{t('common.loading')}</p>
-      ) : list.length === 0 ? (
-        <p class="muted">{t('common.none')}</p>
-      ) : (
-        <table data-testid="policies">
-          <thead>
-            <tr>
-              <th scope="col">{t('common.name')}</th>
-              <th scope="col">{t('policies.version')}</th>
-              <th scope="col">{t('policies.updated')}</th>
-              <th scope="col">{t('common.actions')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((p) => (
-              <tr>
-                <td>{p.name}</td>
-                <td>{p.version}</td>
-                <td>{formatTime(p.updated_at, lang.value)}</td>
-                <td>
-                  <span class="buttons">
-                    <button type="button" class="link" onClick={() => open(p)}>
-                      {t('policies.edit')}
-                    </button>
-                    <button type="button" class="link" onClick={() => setHistory(p)}>
-                      {t('policies.history')}
-                    </button>
-                  </span>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      />
       {editing !== null && (
-        <form
-          class="editor card"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void save();
-          }}
-        >
+        <Editor onSave={() => void save()} onClose={() => setEditing(null)} close={t('common.close')}>
           <label>
             {t('common.name')}
             <input name="name" value={name} readOnly={!writable} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
@@ -245,13 +205,7 @@ export function Policies() {
           </label>
           {error && <p role="alert" class="error" data-testid="policy-error">{error}</p>}
           {notice && <p role="status" class="ok">{notice}</p>}
-          <div class="buttons">
-            {writable && <button type="submit">{t('common.save')}</button>}
-            <button type="button" onClick={() => setEditing(null)}>
-              {t('common.close')}
-            </button>
-          </div>
-        </form>
+        </Editor>
       )}
       {editing !== null && editing !== 'new' && <PolicyTokens policy={editing} />}
       {editing !== null && editing !== 'new' && (
@@ -260,7 +214,7 @@ export function Policies() {
           onSaved={(p) => {
             setEditing(p);
             setText(docText(p.document, format));
-            setReload(reload + 1);
+            page.refresh();
           }}
         />
       )}

@@ -2,9 +2,9 @@
 // policy to the agents activated with them, and assigning it to another token, from the Policies
 // page; `TokenPolicySelect` is the same assignment as a select in the Administration page's token
 // table. Agents already activated keep their policy (the Computers page assigns those).
-import { useEffect, useState } from 'preact/hooks';
-import { useAction } from '../action';
+import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
+import { useLoad, usePage } from '../components/scaffold';
 import { t } from '../i18n';
 import type { Policy } from './types';
 
@@ -30,13 +30,8 @@ export function assignTokenPolicy(token: Token, policyId: string | null): Promis
 export function PolicyTokens({ policy }: { policy: Policy }) {
   const [tokens, setTokens] = useState<Token[] | null>(null);
   const [choice, setChoice] = useState('');
-  const [notice, setNotice] = useState('');
-  const { error, setError, reload, act } = useAction();
-  useEffect(() => {
-    api<{ items: Token[] }>('GET', '/activation-tokens')
-      .then((r) => setTokens(r.items))
-      .catch((e) => setError(String(e.message)));
-  }, [reload, policy.id]);
+  const page = usePage();
+  useLoad(() => api<{ items: Token[] }>('GET', '/activation-tokens'), (r) => setTokens(r.items), page.fail, [page.reload, policy.id]);
   if (tokens === null) return null;
   const using = tokens.filter((k) => k.policy_id === policy.id);
   const others = tokens.filter((k) => k.policy_id !== policy.id && !k.revoked);
@@ -63,10 +58,9 @@ export function PolicyTokens({ policy }: { policy: Policy }) {
             e.preventDefault();
             const k = others.find((x) => x.id === choice);
             if (!k) return;
-            setNotice('');
-            void act(async () => {
+            void page.run(async () => {
               await assignTokenPolicy(k, policy.id);
-              setNotice(t('tokens.assigned', { name: tokenLabel(k), policy: policy.name }));
+              page.setNotice(t('tokens.assigned', { name: tokenLabel(k), policy: policy.name }));
               setChoice('');
             });
           }}
@@ -83,8 +77,8 @@ export function PolicyTokens({ policy }: { policy: Policy }) {
           <button type="submit">{t('tokens.assign')}</button>
         </form>
       )}
-      {notice && <p role="status" class="ok" data-testid="token-notice">{notice}</p>}
-      {error && <p role="alert" class="error">{t('common.error', { message: error })}</p>}
+      {page.notice && <p role="status" class="ok" data-testid="token-notice">{page.notice}</p>}
+      {page.error && <p role="alert" class="error">{page.error}</p>}
     </div>
   );
 }

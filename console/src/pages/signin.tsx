@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, ApiError, me, type Me } from '../api';
 import { userTimeZone } from '../format';
 import { isLang, lang, t } from '../i18n';
+import { LinkButton } from '../components/scaffold';
 
 export function SignIn() {
   const [username, setUsername] = useState('');
@@ -82,9 +83,9 @@ export function SignIn() {
           {t('signin.submit')}
         </button>
         <p class="lang-choice">
-          <button type="button" class="link" onClick={() => (lang.value = lang.value === 'en' ? 'ja' : 'en')}>
+          <LinkButton onClick={() => (lang.value = lang.value === 'en' ? 'ja' : 'en')}>
             {lang.value === 'en' ? '日本語' : 'English'}
-          </button>
+          </LinkButton>
         </p>
       </form>
     </main>

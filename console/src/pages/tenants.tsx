@@ -3,11 +3,11 @@
 // API's refusal (403/404) and sees a notice, never another tenant.
 // TenantSettings (on the Administration page): the caller's own tenant settings (GET/PATCH
 // /settings), editable by the tenant's admins.
-import { useEffect, useState } from 'preact/hooks';
-import { useAction } from '../action';
+import { useState } from 'preact/hooks';
 import { api, ApiError, isAdmin } from '../api';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
+import { Head, Notes, useLoad, usePage } from '../components/scaffold';
 
 interface Settings {
   event_retention_days: number;
@@ -29,17 +29,16 @@ interface Created extends Tenant {
 export function Tenants() {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
   const [denied, setDenied] = useState(false);
-  const { error, setError, reload, act } = useAction();
+  const page = usePage();
+  const act = page.run;
   const [created, setCreated] = useState<{ name: string; username: string; password: string } | null>(null);
   const [form, setForm] = useState({ name: '', username: '', retention: '91' });
-  useEffect(() => {
-    api<{ items: Tenant[] }>('GET', '/tenants')
-      .then((r) => setTenants(r.items))
-      .catch((e) => {
-        if (e instanceof ApiError && (e.status === 403 || e.status === 404)) setDenied(true);
-        else setError(String(e.message));
-      });
-  }, [reload]);
+  useLoad(
+    () => api<{ items: Tenant[] }>('GET', '/tenants'),
+    (r) => setTenants(r.items),
+    (e) => (e instanceof ApiError && (e.status === 403 || e.status === 404) ? setDenied(true) : page.fail(e)),
+    [page.reload],
+  );
   if (denied) {
     return (
       <section>
@@ -53,11 +52,7 @@ export function Tenants() {
   return (
     <section>
       <h1>{t('tenants.title')}</h1>
-      {error && (
-        <p role="alert" class="error">
-          {t('common.error', { message: error })}
-        </p>
-      )}
+      <Notes error={page.error} />
       {created && (
         <div class="card secret" role="status">
           <p>
@@ -75,18 +70,7 @@ export function Tenants() {
         </div>
       )}
       <table data-testid="tenants">
-        <thead>
-          <tr>
-            <th scope="col">{t('common.name')}</th>
-            <th scope="col">{t('tenants.state')}</th>
-            <th scope="col">{t('settings.retention')}</th>
-            <th scope="col">{t('settings.heartbeat')}</th>
-            <th scope="col">{t('tenants.created')}</th>
-            <th scope="col">
-              <span class="sr-only">{t('tenants.actions')}</span>
-            </th>
-          </tr>
-        </thead>
+        <Head cols={[t('common.name'), t('tenants.state'), t('settings.retention'), t('settings.heartbeat'), t('tenants.created'), <span class="sr-only">{t('tenants.actions')}</span>]} />
         <tbody>
           {(tenants ?? []).map((x) => (
             <tr>
@@ -151,11 +135,7 @@ export function TenantSettings() {
   const [error, setError] = useState('');
   const [saved, setSaved] = useState(false);
   const admin = isAdmin();
-  useEffect(() => {
-    api<Settings>('GET', '/settings')
-      .then(setS)
-      .catch((e) => setError(String(e.message)));
-  }, []);
+  useLoad(() => api<Settings>('GET', '/settings'), setS, (e) => setError(String(e.message)), []);
   if (!s) return error ? <p role="alert" class="error">{t('common.error', { message: error })}</p> : null;
   const field = (name: keyof Settings, label: string, min: number, max: number) => (
     <label>

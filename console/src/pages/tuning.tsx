@@ -4,13 +4,14 @@
 // suppressed (GET /ips/tuning?exclude_rule=…), then the exclusion written into the policy (PATCH
 // /policies/{id}: a new version, in the audit log). Switching a rule or the policy to prevent is
 // a policy edit too.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, canWrite } from '../api';
 import { exclusionFor, prefixOf, previewParams, type Scope } from '../exclusions';
 import { formatTime } from '../format';
 import { lang, t } from '../i18n';
 import { navigate, route } from '../router';
 import type { Policy } from './types';
+import { Head, LinkButton, Notes, useLoad, usePage } from '../components/scaffold';
 
 interface Top {
   value: string;
@@ -65,31 +66,31 @@ export function Tuning() {
   const [target, setTarget] = useState('');
   const [prefix, setPrefix] = useState('');
   const [preview, setPreview] = useState<{ matched: number; suppressed: number } | null>(null);
-  const [error, setError] = useState('');
-  const [notice, setNotice] = useState('');
-  const [reload, setReload] = useState(0);
+  const page = usePage();
+  const { setError, setNotice } = page;
   const policy = policies.find((p) => p.id === policyId);
   const ips = (policy?.document as { ips?: Ips } | undefined)?.ips;
   const from = new Date(Date.now() - RANGES[range] * 3600_000).toISOString();
-  useEffect(() => {
-    api<{ items: Policy[] }>('GET', '/policies')
-      .then((r) => {
-        setPolicies(r.items);
-        if (!policyId && r.items.length > 0) set('policy', r.items[0].id);
-      })
-      .catch((e) => setError(String(e.message)));
-  }, [reload]);
-  useEffect(() => {
-    if (!policyId) return;
-    let live = true;
-    setReport(null);
-    api<Report>('GET', `/ips/tuning?policy=${encodeURIComponent(policyId)}&from=${encodeURIComponent(from)}`)
-      .then((r) => live && setReport(r))
-      .catch((e) => live && setError(String(e.message)));
-    return () => {
-      live = false;
-    };
-  }, [policyId, range, reload]);
+  const fail = (e: { message: string }) => setError(String(e.message));
+  useLoad(
+    () => api<{ items: Policy[] }>('GET', '/policies'),
+    (r) => {
+      setPolicies(r.items);
+      if (!policyId && r.items.length > 0) set('policy', r.items[0].id);
+    },
+    fail,
+    [page.reload],
+  );
+  useLoad(
+    () => {
+      if (!policyId) return null;
+      setReport(null);
+      return api<Report>('GET', `/ips/tuning?policy=${encodeURIComponent(policyId)}&from=${encodeURIComponent(from)}`);
+    },
+    setReport,
+    fail,
+    [policyId, range, page.reload],
+  );
   function set(k: string, v: string) {
     const p = new URLSearchParams(route.value.search);
     p.set(k, v);
@@ -116,17 +117,13 @@ export function Tuning() {
   // Saves a changed ips section as the policy's next version.
   const saveIps = async (change: (ips: Ips) => Ips, done: string) => {
     if (!policy || !ips) return;
-    setError('');
-    setNotice('');
     const document = { ...policy.document, ips: change(structuredClone(ips)) };
-    try {
+    await page.attempt(async () => {
       const saved = await api<Policy>('PATCH', `/policies/${encodeURIComponent(policy.id)}`, { document });
       setNotice(t('tuning.saved', { what: done, v: saved.version }));
       setOpen(null);
-      setReload(reload + 1);
-    } catch (e) {
-      setError(t('common.error', { message: String((e as Error).message) }));
-    }
+      page.refresh();
+    });
   };
   const exclude = (rule: string) =>
     saveIps(
@@ -176,8 +173,7 @@ export function Tuning() {
           </button>
         )}
       </div>
-      {error && <p role="alert" class="error">{error}</p>}
-      {notice && <p role="status" class="ok" data-testid="tuning-notice">{notice}</p>}
+      <Notes error={page.error} notice={page.notice} id="tuning-notice" />
       {report === null ? (
         policyId ? <p>{t('common.loading')}</p> : <p class="muted">{t('common.none')}</p>
       ) : (
@@ -190,18 +186,7 @@ export function Tuning() {
             <p class="muted">{t('tuning.no_rules')}</p>
           ) : (
             <table data-testid="tuning-rules">
-              <thead>
-                <tr>
-                  <th scope="col">{t('tuning.rule')}</th>
-                  <th scope="col">{t('tuning.events')}</th>
-                  <th scope="col">{t('tuning.would_block')}</th>
-                  <th scope="col">{t('tuning.hosts')}</th>
-                  <th scope="col">{t('tuning.clients')}</th>
-                  <th scope="col">{t('tuning.targets')}</th>
-                  <th scope="col">{t('tuning.paths')}</th>
-                  <th scope="col">{t('common.actions')}</th>
-                </tr>
-              </thead>
+              <Head cols={[t('tuning.rule'), t('tuning.events'), t('tuning.would_block'), t('tuning.hosts'), t('tuning.clients'), t('tuning.targets'), t('tuning.paths'), t('common.actions')]} />
               <tbody>
                 {report.rules.map((r) => (
                   <>
@@ -217,9 +202,9 @@ export function Tuning() {
                       <td class="subject">{r.targets.map((x) => `${x.value} (${x.count})`).join(', ')}</td>
                       <td class="subject">{r.paths.map((x) => `${x.value} (${x.count})`).join(', ')}</td>
                       <td>
-                        <button type="button" class="link" aria-expanded={open === r.rule_id} onClick={() => select(r)}>
+                        <LinkButton aria-expanded={open === r.rule_id} onClick={() => select(r)}>
                           {t('tuning.details')}
-                        </button>
+                        </LinkButton>
                       </td>
                     </tr>
                     {open === r.rule_id && (
