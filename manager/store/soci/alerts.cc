@@ -121,42 +121,6 @@ Status SociStore::CheckSignals(const std::vector<AlertSignal>& signals) {
 // then counted in memory, in order, exactly as one statement per signal would have; and the
 // alerts touched are written back with one multi-row upsert, the links with one multi-row insert
 // (chunked). A batch costs a handful of statements however many severe events it holds.
-// The alert links of a batch on SQLite: one prepared one-row insert stepped per link (parsing a
-// 200-row statement per chunk cost more than writing its rows). Throws as SOCI does.
-template <typename LinkAt>
-void InsertLinksSqlite(soci::session& sql, const std::string& tenant, size_t n, LinkAt&& at) {
-  auto* db = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
-  sqlite_api::sqlite3_stmt* st = nullptr;
-  auto fail = [&](int rc, const char* what) {
-    std::string msg = fmt::format("{}: {}", what, sqlite_api::sqlite3_errmsg(db));
-    sqlite_api::sqlite3_finalize(st);
-    throw soci::sqlite3_soci_error(msg, rc);
-  };
-  int rc = sqlite_api::sqlite3_prepare_v2(
-      db, "INSERT INTO alert_events (tenant_id, event_id, alert_id, ts) VALUES (?, ?, ?, ?)", -1,
-      &st, nullptr);
-  if (rc != SQLITE_OK) fail(rc, "prepare alert link insert");
-  // SQLITE_STATIC: every bound string outlives its step.
-  const sqlite_api::sqlite3_destructor_type kStatic = nullptr;
-  const std::string t = NoNul(tenant);
-  for (size_t i = 0; i < n; ++i) {
-    auto [event_id, signal, alert_id] = at(i);
-    const std::string e = NoNul(event_id), a = NoNul(alert_id);
-    rc = sqlite_api::sqlite3_bind_text(st, 1, t.data(), static_cast<int>(t.size()), kStatic);
-    if (rc == SQLITE_OK) {
-      rc = sqlite_api::sqlite3_bind_text(st, 2, e.data(), static_cast<int>(e.size()), kStatic);
-    }
-    if (rc == SQLITE_OK) {
-      rc = sqlite_api::sqlite3_bind_text(st, 3, a.data(), static_cast<int>(a.size()), kStatic);
-    }
-    if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_bind_int64(st, 4, Micros(signal.timestamp));
-    if (rc == SQLITE_OK) rc = sqlite_api::sqlite3_step(st);
-    if (rc != SQLITE_DONE) fail(rc, "insert alert link");
-    sqlite_api::sqlite3_reset(st);
-  }
-  sqlite_api::sqlite3_finalize(st);
-}
-
 int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal>& signals,
                                std::chrono::seconds window) {
   const long long window_us = std::chrono::duration_cast<std::chrono::microseconds>(window).count();
@@ -268,7 +232,6 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
       const Working* alert;
     };
     std::vector<Link> links;
-    bool links_written = false;
     links.reserve(todo.size());
     std::vector<std::pair<const AlertSignal*, std::string>> opened;
     for (const AlertSignal* s : todo) {
@@ -361,17 +324,13 @@ int SociStore::RecordSignalsIn(soci::session& sql, const std::vector<AlertSignal
       q += on_conflict;
       Exec(sql, q, u);
     }
-    if (d_ == Dialect::kSqlite) {
-      InsertLinksSqlite(sql, tenant, links.size(), [&](size_t i) {
-        return std::tuple<const std::string&, const AlertSignal&, const std::string&>{
-            link_of[links[i].signal], *links[i].signal, links[i].alert->alert.id};
-      });
-      links_written = true;
-    }
-    for (size_t start = 0; !links_written && start < links.size(); start += kChunk) {
+    // SQLite: one link per statement, prepared once by the session's statement cache (parsing
+    // a 200-row statement per chunk cost more than writing its rows); the servers: 200 a time.
+    const size_t link_rows = d_ == Dialect::kSqlite ? 1 : kChunk;
+    for (size_t start = 0; start < links.size(); start += link_rows) {
       Params l;
       std::string q = "INSERT INTO alert_events (tenant_id, event_id, alert_id, ts) VALUES ";
-      for (size_t i = start; i < std::min(links.size(), start + kChunk); ++i) {
+      for (size_t i = start; i < std::min(links.size(), start + link_rows); ++i) {
         const Link& k = links[i];
         if (i != start) q += ", ";
         q += fmt::format("({}, {}, {}, {})", l.S(tenant), l.S(link_of[k.signal]),

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "manager/store/soci/statement_cache.h"
 #include "manager/store/soci_includes.h"
 
 namespace ward::manager::soci_backend {
@@ -66,6 +67,9 @@ class Params {
       i = j - 1;
     }
   }
+  // The same for a statement prepared by PrepareSqlite: the j-th "?" takes value order[j].
+  // Strings are bound SQLITE_STATIC: they outlive the statement's run (reset before they go).
+  void BindSqlite(sqlite_api::sqlite3_stmt* st, const std::vector<int>& order) const;
 
  private:
   struct P {
@@ -93,6 +97,8 @@ class Row {
       }
     }
   }
+  // Reads the current row of a stepped SQLite statement.
+  void ReadSqlite(sqlite_api::sqlite3_stmt* st);
   bool Null(size_t k) const { return slots_[k].ind == soci::i_null; }
   std::string S(size_t k) const { return Null(k) ? std::string() : slots_[k].s; }
   long long I(size_t k) const { return Null(k) ? 0 : slots_[k].i; }
@@ -117,6 +123,26 @@ class Row {
 // position in text order), the others the ":pN" names.
 std::string ForBackend(soci::session& sql, const std::string& q);
 
+// A statement run on a SQLite session through its StatementCache: the cached prepared statement
+// (or, when the text is not cacheable or already running further up the stack, one prepared for
+// this run), `p` bound; reset and its bindings cleared (or finalized) on destruction, whatever
+// happened. Step() throws soci::sqlite3_soci_error as SOCI does.
+class SqliteRun {
+ public:
+  SqliteRun(StatementCache& cache, const std::string& q, const Params& p);
+  ~SqliteRun();
+  SqliteRun(const SqliteRun&) = delete;
+  SqliteRun& operator=(const SqliteRun&) = delete;
+  // true: a row is ready (st()); false: done.
+  bool Step();
+  sqlite_api::sqlite3_stmt* st() const { return st_; }
+
+ private:
+  StatementCache& cache_;
+  StatementCache::Entry* entry_ = nullptr;
+  sqlite_api::sqlite3_stmt* st_ = nullptr;
+};
+
 // Runs a statement that returns no rows; returns the number of rows it changed.
 long long Exec(soci::session& sql, const std::string& q, Params& p);
 
@@ -124,6 +150,14 @@ long long Exec(soci::session& sql, const std::string& q, Params& p);
 template <typename F>
 void Select(soci::session& sql, const std::string& q, Params& p, std::string_view sig, F&& each) {
   Row row(sig);
+  if (StatementCache* cache = CacheFor(sql); cache != nullptr) {
+    SqliteRun run(*cache, q, p);
+    while (run.Step()) {
+      row.ReadSqlite(run.st());
+      each(row);
+    }
+    return;
+  }
   soci::statement st(sql);
   row.Bind(st);
   p.Bind(st, q);

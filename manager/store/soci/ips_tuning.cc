@@ -55,7 +55,9 @@ std::vector<IpsMatchRow> SociStore::IpsMatchRowsOf(const StoredEvent& e, long lo
 }
 
 void SociStore::WriteIpsMatches(soci::session& sql, const std::vector<IpsMatchRow>& rows) {
-  constexpr size_t kRows = 200;
+  // SQLite: one row per statement, prepared once by the session's statement cache; the servers:
+  // 200 rows per statement (one round trip).
+  const size_t kRows = d_ == Dialect::kSqlite ? 1 : 200;
   for (size_t start = 0; start < rows.size(); start += kRows) {
     size_t end = std::min(rows.size(), start + kRows);
     Params p;

@@ -29,8 +29,8 @@ Result<SessionPool::Lease> SessionPool::Acquire() {
   return Lease(this, std::move(s).value());
 }
 
-Result<std::unique_ptr<soci::session>> SessionPool::Connect() {
-  auto s = std::make_unique<soci::session>();
+Result<SessionPtr> SessionPool::Connect() {
+  SessionPtr s(new soci::session());
   try {
     switch (url_.dialect) {
       case Dialect::kSqlite:
@@ -42,6 +42,8 @@ Result<std::unique_ptr<soci::session>> SessionPool::Connect() {
         // Index pages touched by ingestion must stay cached (the default is 2 MB).
         *s << "PRAGMA cache_size = -65536";
         *s << "PRAGMA mmap_size = 1073741824";
+        // Every repeated statement of this connection prepared once (binding.h).
+        AttachStatementCache(*s);
         break;
       case Dialect::kPostgres:
         s->open(soci::postgresql, url_.connect);
@@ -68,7 +70,7 @@ Result<std::unique_ptr<soci::session>> SessionPool::Connect() {
   return s;
 }
 
-void SessionPool::Release(std::unique_ptr<soci::session> s, bool broken) {
+void SessionPool::Release(SessionPtr s, bool broken) {
   std::lock_guard lock(mu_);
   if (broken) {
     --created_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "manager/store/soci/statement_cache.h"
 #include "manager/store/soci_includes.h"
 #include "manager/store/store_url.h"
 
@@ -21,7 +22,7 @@ class SessionPool {
 
   class Lease {
    public:
-    Lease(SessionPool* pool, std::unique_ptr<soci::session> s) : pool_(pool), s_(std::move(s)) {}
+    Lease(SessionPool* pool, SessionPtr s) : pool_(pool), s_(std::move(s)) {}
     Lease(Lease&& o) noexcept : pool_(o.pool_), s_(std::move(o.s_)), broken_(o.broken_) {}
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
@@ -32,7 +33,7 @@ class SessionPool {
 
    private:
     SessionPool* pool_;
-    std::unique_ptr<soci::session> s_;
+    SessionPtr s_;
     bool broken_ = false;
   };
 
@@ -42,17 +43,17 @@ class SessionPool {
 
   // A new connection outside the pool (the SQLite writer, admin statements), set up as pooled
   // ones are (SQLite pragmas, PostgreSQL message level, MySQL strict mode and READ COMMITTED).
-  Result<std::unique_ptr<soci::session>> Connect();
+  Result<SessionPtr> Connect();
 
   const StoreUrl& url() const { return url_; }
 
  private:
-  void Release(std::unique_ptr<soci::session> s, bool broken);
+  void Release(SessionPtr s, bool broken);
 
   StoreUrl url_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<soci::session>> free_;
+  std::vector<SessionPtr> free_;
   int created_ = 0;
 };
 

@@ -450,9 +450,6 @@ class SociStore final : public Store {
   // event_rollup.cc: writes `d` into the rollups inside the caller's write transaction (throws as
   // SOCI does); rows whose count fell to zero are deleted.
   void ApplyRollup(soci::session& sql, const RollupDelta& d);
-  // sqlite_writer.cc: the same for the SQLite writer's inserts, with its prepared upserts (`d`
-  // holds no negative counts).
-  Status ApplyRollupSqlite(const RollupDelta& d);
   // Runs `delete_stmt` (a DELETE on events or one of its partitions, in the caller's write
   // transaction) and takes the rows it deleted out of the rollups; returns how many it deleted.
   long long DeleteEventsWithRollup(soci::session& sql, const std::string& delete_stmt, Params& p);
@@ -482,14 +479,9 @@ class SociStore final : public Store {
   std::condition_variable group_cv_;
   std::deque<PendingInsert*> group_queue_;
   bool group_leader_ = false;
-  // The SQLite event writer (guarded by sqlite_write_mu_): its own connection and the insert
-  // statement, prepared once.
-  std::unique_ptr<soci::session> sqlite_writer_;
-  sqlite_api::sqlite3_stmt* sqlite_insert_ = nullptr;
-  // The rollup upserts of the writer, one row per step (prepared once: a multi-row statement
-  // re-parsed per batch cost more than the rows it wrote).
-  sqlite_api::sqlite3_stmt* sqlite_rollup_ = nullptr;
-  sqlite_api::sqlite3_stmt* sqlite_rollup_values_ = nullptr;
+  // The SQLite event writer (guarded by sqlite_write_mu_): its own connection; its statements
+  // are prepared once by the connection's statement cache (statement_cache.h).
+  SessionPtr sqlite_writer_;
   std::mutex partitions_mu_;
   std::set<long long> known_partitions_;
 };
