@@ -14,6 +14,15 @@ test('a tab whose session ended stops polling and shows the sign-in page', async
   const problems = guard(page);
   await page.clock.install();
   await signIn(page, state.users.admin);
+  // This browser's session, as a request from outside the page would present it.
+  const cookie = (await context.cookies()).find((c) => c.name === '__Host-ward_session');
+  expect(cookie).toBeDefined();
+  const headers = { Cookie: `${cookie!.name}=${cookie!.value}` };
+  const session = await call(state.url, 'GET', '/api/v1/session', { headers });
+  expect(session.status).toBe(200);
+  const csrf = { ...headers, 'X-Ward-CSRF': session.body.csrf_token };
+  // In English (other specs may have left the admin user in Japanese).
+  expect((await call(state.url, 'PATCH', '/api/v1/session', { headers: csrf, body: { language: 'en' } })).status).toBe(200);
   const firstPage = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/events' && r.status() === 200);
   await page.goto(`${state.url}/events`);
   await firstPage;
@@ -33,12 +42,7 @@ test('a tab whose session ended stops polling and shows the sign-in page', async
 
   // The session ends on the server while this browser keeps its cookie (as when it expires, or
   // the user signs out in another browser): sign out with the same cookie from outside the page.
-  const cookie = (await context.cookies()).find((c) => c.name === '__Host-ward_session');
-  expect(cookie).toBeDefined();
-  const headers = { Cookie: `${cookie!.name}=${cookie!.value}` };
-  const session = await call(state.url, 'GET', '/api/v1/session', { headers });
-  expect(session.status).toBe(200);
-  const out = await call(state.url, 'DELETE', '/api/v1/session', { headers: { ...headers, 'X-Ward-CSRF': session.body.csrf_token } });
+  const out = await call(state.url, 'DELETE', '/api/v1/session', { headers: csrf });
   expect(out.status).toBe(204);
 
   // The next poll is answered 401: the tab shows the sign-in page and says why.
