@@ -343,5 +343,38 @@ TEST(ManagerConsole, InitCreatesTheFirstAdminUser) {
       << gen.output;
 }
 
+// A tab left open after its session ended keeps its cookie; its 401s are not failed
+// authentications for the server's per-address throttle (30 a minute by default), so an office
+// behind one address is not throttled by idle tabs; a wrong API key still counts
+// (docs/console.md, "Expired sessions and the throttle").
+TEST(ManagerConsole, EndedSessionCookiesDoNotCountTowardTheFailedAuthenticationThrottle) {
+  ManagerHarness m;
+  NewUser(m, m.primary_key(), "olivia", "operator", "operator password");
+  Browser expired;
+  ASSERT_EQ(SignIn(m, "olivia", "operator password", &expired).status, 200);
+  m.clock().Advance(std::chrono::minutes(31));  // past the 30-minute idle expiry
+  Browser signed_out;
+  ASSERT_EQ(SignIn(m, "olivia", "operator password", &signed_out).status, 200);
+  ASSERT_EQ(Send(m, "DELETE", "/api/v1/session", With(signed_out, true)).status, 204);
+  // Twice the burst of 30 from each: every one a 401, never a 429.
+  for (int i = 0; i < 60; ++i) {
+    Answer a = Send(m, "GET", "/api/v1/events?after_seq=0", With(expired));
+    ASSERT_EQ(a.status, 401) << i << " " << a.raw;
+    Answer b = Send(m, "GET", "/api/v1/agents", With(signed_out));
+    ASSERT_EQ(b.status, 401) << i << " " << b.raw;
+  }
+  EXPECT_EQ(m.Get("/api/v1/agents", m.primary_key()).status, 200) << "address not throttled";
+  // A wrong API key is a guess: the first 30 are answered 401 (the whole burst is still there),
+  // and the address is throttled soon after (the bucket refills at 0.5 a second).
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(m.Get("/api/v1/agents", "wak_not-a-key").status, 401) << i;
+  }
+  int tries = 0;
+  while (m.Get("/api/v1/agents", "wak_not-a-key").status == 401 && tries < 200) ++tries;
+  EXPECT_LT(tries, 200) << "wrong keys are throttled";
+  EXPECT_EQ(Send(m, "GET", "/api/v1/agents", With(expired)).status, 429)
+      << "the throttled address is refused whatever it presents";
+}
+
 }  // namespace
 }  // namespace ward::test

@@ -1,20 +1,28 @@
 // Fills a manager database for the console benchmark (bench/console/README.md): `--agents`
 // agents with a heartbeat status and `--events` events spread over the last `--days` days, into
-// the primary tenant that `ward-manager init` made, through the store's bulk path
-// (Store::InsertEvents in batches, as the agent API does), not one HTTP call per event.
+// the primary tenant that `ward-manager init` made, without HTTP but otherwise as the agent API
+// ingests them: each agent's events are NDJSON lines as an agent sends them, parsed by the agent
+// API's own ParseEventBatch (so every search column and the stored document are what ingestion
+// makes), and stored by Store::InsertEvents — the store's batch ingest, which writes the hourly
+// rollups, `ips_matches` and the ingest sequence in the same transaction as the events — with
+// `--batch` events per transaction (default 20,000). The next batch is generated on a second
+// thread while the previous one is written. Not stored: the alerts ingestion would raise for
+// severe events (no rule engine here; the dashboard does not read them).
 //
-//   console_bench_fill --db sqlite:/tmp/ward.db --events 1000000 --agents 2000
+//   console_bench_fill --db sqlite:/tmp/ward.db --events 10000000 --agents 2000 [--batch 20000]
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <string>
 #include <vector>
 
 #include "bench/xorshift.h"
 #include "common/clock.h"
 #include "common/event.h"
+#include "manager/api/event_batch.h"
 #include "manager/store/store.h"
 
 namespace ward::manager {
@@ -27,7 +35,7 @@ struct Options {
   int64_t events = 100'000;
   int agents = 50;
   int days = 7;
-  int batch = 5000;
+  int batch = 20000;
 };
 
 using bench::Rng;
@@ -47,55 +55,57 @@ const Rule kRules[] = {{"942100", "SQL Injection Attack Detected via libinjectio
                        {"913100", "Found User-Agent associated with security scanner"},
                        {"949110", "Inbound Anomaly Score Exceeded"}};
 
-StoredEvent MakeEvent(Rng& r, const std::string& tenant, const std::vector<std::string>& agents,
-                      TimePoint ts) {
-  StoredEvent e;
-  e.tenant_id = tenant;
-  // A skewed fleet: a few noisy hosts, a long tail.
-  size_t a = r.Below(4) == 0 ? static_cast<size_t>(r.Below(10)) % agents.size()
-                             : static_cast<size_t>(r.Below(static_cast<int>(agents.size())));
-  e.agent_id = agents[a];
-  e.timestamp = ts;
-  e.id = NewEventId(ts);
+// One event of a skewed fleet (a few noisy hosts, a long tail) as the agent would send it: its
+// NDJSON line (no "agent" block: the manager adds it from the credential) and which agent.
+struct Line {
+  size_t agent = 0;
+  std::string text;
+};
+
+Line MakeLine(Rng& r, size_t agents, TimePoint ts) {
+  Line out;
+  out.agent = r.Below(4) == 0 ? static_cast<size_t>(r.Below(10)) % agents
+                              : static_cast<size_t>(r.Below(static_cast<int>(agents)));
+  const std::string id = NewEventId(ts);
+  const std::string host = fmt::format("web-{:04d}", out.agent);
   int kind = r.Below(100);
-  json doc = {{"@timestamp", FormatTimestamp(ts)},
-              {"agent", {{"id", e.agent_id}, {"name", fmt::format("web-{:04d}", a)}}},
-              {"host", {{"name", fmt::format("web-{:04d}", a)}}}};
+  json doc = {{"@timestamp", FormatTimestamp(ts)}, {"host", {{"name", host}}}};
+  std::string module, action, path;
+  int severity = 0;
   if (kind < 55) {
     const Rule& rule = kRules[std::min(r.Below(6), r.Below(6))];
-    e.module = "ips";
-    e.action = r.Below(5) == 0 ? "blocked" : "detected";
-    e.severity = 3;
-    e.rule = fmt::format("{} {}", rule.id, rule.name);
-    e.path = fmt::format("/search?q={:08x}", r.Next() & 0xffffffff);
+    module = "ips";
+    action = r.Below(5) == 0 ? "blocked" : "detected";
+    severity = 3;
+    path = fmt::format("/search?q={:08x}", r.Next() & 0xffffffff);
     doc["rule"] = {{"id", rule.id}, {"name", rule.name}};
-    doc["url"] = {{"original", e.path}};
+    doc["url"] = {{"original", path}};
     doc["source"] = {{"ip", fmt::format("203.0.113.{}", r.Below(254) + 1)}};
   } else {
-    e.path = fmt::format("{}/{}", kDirs[r.Below(5)], kNames[std::min(r.Below(8), r.Below(8))]);
-    doc["file"] = {{"path", e.path}, {"hash", {{"sha256", fmt::format("{:016x}", r.Next())}}}};
+    path = fmt::format("{}/{}", kDirs[r.Below(5)], kNames[std::min(r.Below(8), r.Below(8))]);
+    doc["file"] = {{"path", path}, {"hash", {{"sha256", fmt::format("{:016x}", r.Next())}}}};
     if (kind < 90) {
-      e.module = "integrity";
-      e.action = r.Below(3) == 0 ? "created" : "modified";
-      e.severity = 2;
+      module = "integrity";
+      action = r.Below(3) == 0 ? "created" : "modified";
+      severity = 2;
     } else if (kind < 96) {
-      e.module = "autoheal";
-      e.action = "restored";
-      e.severity = 2;
+      module = "autoheal";
+      action = "restored";
+      severity = 2;
     } else {
-      e.module = "antimalware";
-      e.action = "quarantine";
-      e.severity = 3;
+      module = "antimalware";
+      action = "quarantine";
+      severity = 3;
     }
   }
-  doc["event"] = {{"id", e.id},
+  doc["event"] = {{"id", id},
                   {"kind", "event"},
-                  {"module", e.module},
-                  {"action", e.action},
-                  {"severity", e.severity}};
-  doc["message"] = fmt::format("{} {} {}", e.module, e.action, e.path);
-  e.doc_text = doc.dump();
-  return e;
+                  {"module", module},
+                  {"action", action},
+                  {"severity", severity}};
+  doc["message"] = fmt::format("{} {} {}", module, action, path);
+  out.text = doc.dump();
+  return out;
 }
 
 int Run(const Options& o) {
@@ -150,28 +160,58 @@ int Run(const Options& o) {
   }
   const auto span =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::hours(24) * o.days);
+  // Events [start, start + n): oldest first, evenly spread, as agents would send them; grouped
+  // per agent (one NDJSON batch each, as each agent posts its own) and parsed as the agent API
+  // does.
+  auto make = [&](int64_t start, int64_t n) -> Result<std::vector<StoredEvent>> {
+    std::vector<std::string> per_agent(agents.size());
+    for (int64_t i = start; i < start + n; ++i) {
+      auto ts =
+          now - span + std::chrono::microseconds(span.count() * i / std::max<int64_t>(1, o.events));
+      Line l = MakeLine(r, agents.size(), std::chrono::time_point_cast<TimePoint::duration>(ts));
+      per_agent[l.agent] += l.text;
+      per_agent[l.agent] += '\n';
+    }
+    std::vector<StoredEvent> out;
+    out.reserve(static_cast<size_t>(n));
+    for (size_t a = 0; a < agents.size(); ++a) {
+      if (per_agent[a].empty()) continue;
+      ParsedBatch b = ParseEventBatch(per_agent[a],
+                                      BatchOwner{tenant, agents[a], fmt::format("web-{:04d}", a)});
+      if (!b.rejected.empty()) {
+        return InvalidArgument(
+            fmt::format("agent {} line {}: {}", a, b.rejected[0].line, b.rejected[0].error));
+      }
+      for (auto& e : b.events) out.push_back(std::move(e));
+    }
+    return out;
+  };
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<StoredEvent> batch;
-  batch.reserve(static_cast<size_t>(o.batch));
   int64_t done = 0;
-  for (int64_t i = 0; i < o.events; ++i) {
-    // Oldest first, evenly spread, as agents would send them.
-    auto ts =
-        now - span + std::chrono::microseconds(span.count() * i / std::max<int64_t>(1, o.events));
-    batch.push_back(
-        MakeEvent(r, tenant, agents, std::chrono::time_point_cast<TimePoint::duration>(ts)));
-    if (static_cast<int>(batch.size()) == o.batch || i + 1 == o.events) {
-      auto res = s.InsertEvents(batch);
-      if (!res) {
-        fmt::print(stderr, "insert: {}\n", res.error().ToString());
-        return 1;
-      }
-      done += res->accepted;
-      batch.clear();
-      if ((i + 1) % 1'000'000 < o.batch) {
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        fmt::print(stderr, "{} events, {:.0f}/s\n", done, static_cast<double>(done) / secs);
-      }
+  int64_t reported = 0;
+  auto next =
+      std::async(std::launch::async, make, int64_t{0}, std::min<int64_t>(o.batch, o.events));
+  for (int64_t start = 0; start < o.events; start += o.batch) {
+    auto batch = next.get();
+    if (!batch) {
+      fmt::print(stderr, "events: {}\n", batch.error().ToString());
+      return 1;
+    }
+    const int64_t following = start + o.batch;
+    if (following < o.events) {
+      next = std::async(std::launch::async, make, following,
+                        std::min<int64_t>(o.batch, o.events - following));
+    }
+    auto res = s.InsertEvents(*batch);
+    if (!res) {
+      fmt::print(stderr, "insert: {}\n", res.error().ToString());
+      return 1;
+    }
+    done += res->accepted;
+    if (done - reported >= 1'000'000) {
+      reported = done;
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      fmt::print(stderr, "{} events, {:.0f}/s\n", done, static_cast<double>(done) / secs);
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -46,7 +46,15 @@ init=$("$bin" init --db "$db" --json --admin-password-file "$dir/password")
 key=$(printf '%s' "$init" | node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).api_key))')
 user=$(printf '%s' "$init" | node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).admin_user))')
 echo "fill: $events events, $agents agents over $days days into $db" >&2
+fill_start=$(date +%s)
 "$fill" --db "$db" --events "$events" --agents "$agents" --days "$days" >&2
+echo "fill: $(($(date +%s) - fill_start)) s" >&2
+# The side tables the batch ingest wrote agree with the events: each dashboard aggregate of the
+# last 24 hours answered from the rollups and counted from the events, compared.
+agg="$build/manager/console_bench_aggregates"
+if [ -x "$agg" ]; then
+  "$agg" --db "$db" --runs 1 --range-hours 24 --verify 1 >&2
+fi
 "$bin" serve --db "$db" --listen 127.0.0.1:0 --state-dir "$dir" --threads 8 \
   --signin-rate-address 1000 >"$dir/serve.out" 2>"$dir/serve.err" &
 pid=$!

@@ -22,7 +22,7 @@ export async function call(
   url: string,
   method: string,
   path: string,
-  opts: { bearer?: string; body?: unknown; raw?: string; contentType?: string } = {},
+  opts: { bearer?: string; body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: any }> {
   const data = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   return new Promise((resolve, reject) => {
@@ -34,6 +34,7 @@ export async function call(
         headers: {
           ...(opts.bearer ? { Authorization: `Bearer ${opts.bearer}` } : {}),
           ...(data !== undefined ? { 'Content-Type': opts.contentType ?? 'application/json' } : {}),
+          ...(opts.headers ?? {}),
         },
       },
       (res) => {

@@ -25,6 +25,16 @@ export class ApiError extends Error {
 }
 
 export const me = signal<Me | null>(null);
+// True once a request of a signed-in console was answered 401 (the session expired or was signed
+// out elsewhere): the sign-in page says so. Every page stops its polling then (me is null, so
+// the page is unmounted, and each poll loop also stops on a 401 itself): an idle tab must not
+// keep calling the API with a dead cookie (docs/console.md, "Expired sessions").
+export const sessionEnded = signal(false);
+
+// True for an error that means the session is gone (the caller stops whatever it repeats).
+export function isSessionEnd(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 401;
+}
 
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
@@ -47,7 +57,10 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string; field?: string; line?: number } } | null)?.error;
     const retry = Number(res.headers.get('Retry-After') ?? '');
-    if (res.status === 401 && path !== '/session') me.value = null;
+    if (res.status === 401 && path !== '/session' && me.value) {
+      sessionEnded.value = true;
+      me.value = null;
+    }
     throw new ApiError(
       res.status,
       e?.code ?? 'error',

@@ -78,6 +78,11 @@ struct HttpResponse {
   HttpHeaders headers;       // besides Content-Type and Content-Length
   // Set by ErrorResponse: the error the body describes (for the audit trail and logs).
   std::optional<ApiError> error;
+  // A 401 counts as a failed authentication in the server's per-address throttle
+  // (ServerOptions::auth_failures_per_minute) unless this is false: ConsoleSessions clears it
+  // for a session cookie that names no live session (expired, signed out), which is a tab left
+  // open, not a guess (docs/console.md, "Expired sessions and the throttle").
+  bool counts_as_auth_failure = true;
   // A body too large to hold (an export): when set, `body` is ignored and the server sends the
   // answer with chunked transfer coding, calling `stream` on its worker thread until it is done.
   // Each call appends the next bytes to `out` (may append nothing) and returns true while more

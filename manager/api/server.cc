@@ -360,7 +360,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnChecked(std::optional<HttpResponse>& answer) {
     if (answer) {
-      if (answer->status == 401) f_.throttle.RecordFailure(key_);
+      if (answer->status == 401 && answer->counts_as_auth_failure) {
+        f_.throttle.RecordFailure(key_);
+      }
       return Refuse(*answer);
     }
     const bool agent = head_.path.starts_with("/agent/");
@@ -423,7 +425,9 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::error("{} {}: exception: {}", req.method, req.path, e.what());
         out = ErrorResponse({500, "internal", "internal error", ""});
       }
-      if (out.status == 401) self->f_.throttle.RecordFailure(self->key_);
+      if (out.status == 401 && out.counts_as_auth_failure) {
+        self->f_.throttle.RecordFailure(self->key_);
+      }
       if (out.stream && req.method != "HEAD") {
         self->Stream(out, version, keep && !req.body_error);
         return;

@@ -25,6 +25,16 @@ HttpResponse Unauthenticated(std::string message) {
   return r;
 }
 
+// A 401 for a session cookie that names no live session (expired, signed out, its user or
+// tenant gone): not a failed authentication for the per-address throttle. The cookie's secret
+// is 256 random bits, so it cannot be guessed by trying; it is a tab left open after its
+// session ended, and an office behind one address must not be throttled by its idle tabs.
+HttpResponse SessionEnded(std::string message) {
+  HttpResponse r = Unauthenticated(std::move(message));
+  r.counts_as_auth_failure = false;
+  return r;
+}
+
 json SessionJson(const ConsoleSessions::Caller& c, const std::string& csrf,
                  std::chrono::seconds idle) {
   TimePoint idle_end = c.session.last_seen + idle;
@@ -268,24 +278,24 @@ ConsoleSessions::Auth ConsoleSessions::Authenticate(const HttpRequest& req) {
     if (session.error().code() != StatusCode::kNotFound) {
       out.denied = ErrorResponse(FromStatus(session.error()));
     } else {
-      out.denied = Unauthenticated("not signed in (session ended)");
+      out.denied = SessionEnded("not signed in (session ended)");
     }
     return out;
   }
   const TimePoint now = clock_.Now();
   if (now >= session->expires_at || now - session->last_seen >= options_.idle) {
     (void)store_.DeleteSession(session->id);
-    out.denied = Unauthenticated("session expired; sign in again");
+    out.denied = SessionEnded("session expired; sign in again");
     return out;
   }
   auto user = store_.GetUser(session->tenant_id, session->user_id);
   auto tenant = store_.GetTenant(session->tenant_id);
   if (!user || !tenant) {
-    out.denied = Unauthenticated("not signed in (session ended)");
+    out.denied = SessionEnded("not signed in (session ended)");
     return out;
   }
   if (tenant->disabled) {
-    out.denied = Unauthenticated("tenant disabled");
+    out.denied = SessionEnded("tenant disabled");
     return out;
   }
   if (req.method != "GET" && req.method != "HEAD") {

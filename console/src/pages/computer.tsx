@@ -4,7 +4,7 @@
 // to the filtered Events page, and its commands (GET/POST /agents/{id}/commands) with "run now"
 // buttons. While a command waits for the agent, the page polls its state and shows the result.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, canWrite } from '../api';
+import { api, ApiError, canWrite, me } from '../api';
 import { EventCells, eventCols } from '../components/events';
 import { filterToSearch } from '../filters';
 import { fieldText, formatTime } from '../format';
@@ -77,7 +77,7 @@ export function Computer() {
 
   const pending = commands.some((c) => c.state === 'queued' || c.state === 'delivered');
   useEffect(() => {
-    if (!pending) return;
+    if (!pending || !me.value) return;
     const timer = window.setTimeout(() => setReload((r) => r + 1), POLL_MS);
     return () => clearTimeout(timer);
   }, [pending, commands]);

@@ -5,7 +5,7 @@
 // the user is not scrolled down, editing the filter or reading an event; the export links stream
 // the whole filter as CSV or NDJSON.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../api';
+import { api, isSessionEnd, me } from '../api';
 import { EventCells, eventCols } from '../components/events';
 import {
   filterFromSearch,
@@ -67,6 +67,7 @@ export function Events() {
     let stop = false;
     let timer = 0;
     const poll = () => {
+      if (stop || !me.value) return;
       if (document.visibilityState === 'hidden') {
         timer = window.setTimeout(poll, TAIL_MS);
         return;
@@ -84,8 +85,9 @@ export function Events() {
           });
           timer = window.setTimeout(poll, r.items.length >= TAIL_PAGE ? 0 : TAIL_MS);
         })
-        .catch(() => {
-          if (!stop) timer = window.setTimeout(poll, TAIL_MS * 2);
+        .catch((e) => {
+          // A 401: the session ended (the shell shows the sign-in page); never poll with it again.
+          if (!stop && !isSessionEnd(e)) timer = window.setTimeout(poll, TAIL_MS * 2);
         });
     };
     timer = window.setTimeout(poll, TAIL_MS);

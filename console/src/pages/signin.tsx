@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, ApiError, me, type Me } from '../api';
+import { api, ApiError, me, sessionEnded, type Me } from '../api';
 import { userTimeZone } from '../format';
 import { isLang, lang, t } from '../i18n';
 import { LinkButton } from '../components/scaffold';
@@ -26,6 +26,7 @@ export function SignIn() {
             const m = await api<Me>('POST', '/session', body);
             if (isLang(m.user.language)) lang.value = m.user.language;
             userTimeZone.value = m.user.time_zone ?? '';
+            sessionEnded.value = false;
             me.value = m;
           } catch (err) {
             if (err instanceof ApiError && err.code === 'totp_required') {
@@ -47,6 +48,11 @@ export function SignIn() {
         }}
       >
         <h1 id="signin-title">{t('signin.title')}</h1>
+        {sessionEnded.value && !error && (
+          <p class="muted" role="status" data-testid="session-ended">
+            {t('signin.session_ended')}
+          </p>
+        )}
         <label>
           {t('signin.username')}
           <input name="username" autocomplete="username" required value={username} onInput={(e) => setUsername((e.target as HTMLInputElement).value)} />
