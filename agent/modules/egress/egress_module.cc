@@ -55,6 +55,11 @@ class EgressModule final : public Module, public HealthReporter {
                   {"malformed", stats_.malformed},
                   {"events_suppressed", suppressed_},
                   {"attribution", attribution_}};
+    // The eBPF program and map ids while attached (`bpftool prog show id N`).
+    if (!ebpf_programs_.empty()) {
+      h.counters["ebpf_programs"] = ebpf_programs_;
+      h.counters["ebpf_map"] = ebpf_map_;
+    }
     if (!error_.empty()) h.Fail("egress failed: " + error_);
     if (suppressed_ > 0) h.Degrade("event rate limit reached: some matches were only counted");
     return h;
@@ -114,6 +119,10 @@ class EgressModule final : public Module, public HealthReporter {
     {
       std::lock_guard hl(health_mu_);
       attribution_ = attributor->ebpf() ? "ebpf" : "socket";
+      if (const ConnectTracker* t = attributor->tracker()) {
+        ebpf_programs_ = t->ProgramIds();
+        ebpf_map_ = t->MapId();
+      }
     }
     EgressEngine engine(rules, ctx_.clock,
                         [&attributor](const FlowKey& flow) -> std::optional<ProcessInfo> {
@@ -222,6 +231,8 @@ class EgressModule final : public Module, public HealthReporter {
       std::lock_guard hl(health_mu_);
       stats_ = engine.stats();
       attribution_.clear();
+      ebpf_programs_.clear();
+      ebpf_map_ = 0;
     }
     // The NFLOG thread ends before `attributor` goes (it reports through it).
     if (drops.joinable()) {
@@ -348,6 +359,8 @@ class EgressModule final : public Module, public HealthReporter {
   size_t names_ = 0;
   uint64_t suppressed_ = 0;
   std::string attribution_;  // "ebpf" or "socket" while a queue runs
+  std::vector<uint32_t> ebpf_programs_;
+  uint32_t ebpf_map_ = 0;
   std::string error_;
 };
 
