@@ -148,7 +148,15 @@ std::string ProcessAttributor::CgroupPath(uint64_t id) const {
     std::lock_guard lock(mu_);
     if (auto it = cgroup_paths_.find(id); it != cgroup_paths_.end()) return it->second;
   }
-  const std::string& root = tracker_->cgroup_root();
+  std::string path = LookUpCgroupPath(tracker_->cgroup_root(), id);
+  // Cached also when not found: cgroup ids are never reused, a gone cgroup stays gone.
+  std::lock_guard lock(mu_);
+  if (cgroup_paths_.size() >= kMaxCgroupPaths) cgroup_paths_.clear();
+  cgroup_paths_[id] = path;
+  return path;
+}
+
+std::string ProcessAttributor::LookUpCgroupPath(const std::string& root, uint64_t id) {
   Fd mount(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (mount.get() < 0) return "";
   alignas(file_handle) unsigned char buf[sizeof(file_handle) + sizeof(uint64_t)] = {};
@@ -163,11 +171,7 @@ std::string ProcessAttributor::CgroupPath(uint64_t id) const {
       std::filesystem::read_symlink(fmt::format("/proc/self/fd/{}", dir.get()), ec).string();
   if (ec || !full.starts_with(root)) return "";
   std::string path = full.substr(root.size());
-  if (path.empty()) path = "/";
-  std::lock_guard lock(mu_);
-  if (cgroup_paths_.size() >= kMaxCgroupPaths) cgroup_paths_.clear();
-  cgroup_paths_[id] = path;
-  return path;
+  return path.empty() ? "/" : path;
 }
 
 std::optional<ProcessInfo> ProcessAttributor::FromEbpf(const FlowKey& flow) const {

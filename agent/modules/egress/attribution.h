@@ -99,6 +99,7 @@ class ProcessAttributor {
   std::optional<ProcessInfo> FromEbpf(const FlowKey& flow) const;
   // The cgroup v2 path of `id` under the tracker's mount, "" when it is gone (cached).
   std::string CgroupPath(uint64_t id) const;
+  static std::string LookUpCgroupPath(const std::string& root, uint64_t id);
   std::unique_ptr<ConnectTracker> tracker_;
   std::string fallback_reason_;
   mutable std::mutex mu_;
