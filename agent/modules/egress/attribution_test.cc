@@ -75,6 +75,20 @@ class AttributionNetns : public ::testing::Test {
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
   }
+  // Listens on [::1] instead.
+  void ListenV6() {
+    ::close(listener_);
+    listener_ = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    ASSERT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(listener_, 8), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin6_port);
+    v6_ = true;
+  }
   void TearDown() override {
     if (child_ > 0) {
       ::kill(child_, SIGKILL);
@@ -106,8 +120,9 @@ class AttributionNetns : public ::testing::Test {
   // Starts bash in the test cgroup: it connects to the listener and sends a line, then (when
   // `wait_for_reply`) waits for a line back, else exits at once. Returns the accepted flow.
   FlowKey StartClient(bool wait_for_reply) {
-    const std::string script = fmt::format("exec 3<>/dev/tcp/127.0.0.1/{}; echo hello >&3{}", port_,
-                                           wait_for_reply ? "; read x <&3" : "");
+    const std::string script =
+        fmt::format("exec 3<>/dev/tcp/{}/{}; echo hello >&3{}", v6_ ? "::1" : "127.0.0.1", port_,
+                    wait_for_reply ? "; read x <&3" : "");
     const std::string procs = cgroup_.empty() ? "" : cgroup_ + "/cgroup.procs";
     child_ = ::fork();
     if (child_ == 0) {
@@ -121,13 +136,14 @@ class AttributionNetns : public ::testing::Test {
       ::execl("/bin/bash", "bash", "-c", script.c_str(), static_cast<char*>(nullptr));
       ::_exit(91);
     }
-    sockaddr_in peer{};
+    sockaddr_in6 peer{};  // large enough for both families; the port is at the same offset
     socklen_t len = sizeof peer;
     conn_ = ::accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     EXPECT_GE(conn_, 0);
     char line[6] = {};
     EXPECT_EQ(::recv(conn_, line, sizeof line, MSG_WAITALL), 6) << "the client's line";
-    return FlowKey{"tcp", Loopback(), Loopback(), ntohs(peer.sin_port), port_};
+    const net::IpAddress host = v6_ ? *net::ParseIp("::1") : Loopback();
+    return FlowKey{"tcp", host, host, ntohs(peer.sin6_port), port_};
   }
   int WaitChild() {
     int status = 0;
@@ -136,6 +152,7 @@ class AttributionNetns : public ::testing::Test {
     return status;
   }
 
+  bool v6_ = false;
   int listener_ = -1, conn_ = -1;
   uint16_t port_ = 0;
   pid_t child_ = 0;
@@ -184,6 +201,23 @@ TEST_F(AttributionNetns, AProcessInATestCgroupIsAttributedByEbpfWithPidExeAndUni
   ProcessInfo server =
       attributor_->Attribute(FlowKey{"tcp", Loopback(), Loopback(), port_, flow.local_port});
   EXPECT_NE(server.attribution, Attribution::kEbpf);
+  ASSERT_EQ(::send(conn_, "bye\n", 4, 0), 4);
+  int status = WaitChild();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST_F(AttributionNetns, AnIpv6ConnectIsAttributedByTheConnect6Program) {
+  AttachEbpf();
+  if (IsSkipped() || HasFatalFailure()) return;
+  ListenV6();
+  if (HasFatalFailure()) return;
+  FlowKey flow = StartClient(true);
+  ASSERT_TRUE(flow.local.v6);
+  ProcessInfo p = attributor_->Attribute(flow);
+  EXPECT_EQ(p.attribution, Attribution::kEbpf);
+  EXPECT_EQ(p.pid, child_);
+  EXPECT_EQ(p.comm, "bash");
+  EXPECT_EQ(p.systemd_unit, unit_);
   ASSERT_EQ(::send(conn_, "bye\n", 4, 0), 4);
   int status = WaitChild();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
