@@ -326,8 +326,14 @@ class EgressModule final : public Module, public HealthReporter {
       if (d.owner) {
         owner = *d.owner;
       } else {
-        std::lock_guard lock(live_mu_);
-        if (attributor_ != nullptr) owner = attributor_->Attribute(*d.flow);
+        // The attributor outlives every caller of Report (RunQueue joins the NFLOG thread before
+        // it goes), so the lookup — which may read /proc — runs without the lock.
+        const ProcessAttributor* attributor = nullptr;
+        {
+          std::lock_guard lock(live_mu_);
+          attributor = attributor_;
+        }
+        if (attributor != nullptr) owner = attributor->Attribute(*d.flow);
       }
       if (owner.attribution != Attribution::kNone) {
         e.Set("process.pid", owner.pid);
