@@ -3,10 +3,10 @@
 // calling connect() (TCP, and UDP sockets that connect) and records who it is under the socket's
 // cookie. It never changes the connect (returns 1: proceed). The agent finds the cookie of a
 // queued flow through sock_diag and reads the record — also after the process has exited.
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
 #include "connect_record.h"
+
+#include <bpf/bpf_helpers.h>
+#include <linux/bpf.h>
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -15,7 +15,7 @@ struct {
   __type(value, struct ward_connect_record);
 } ward_connects SEC(".maps");
 
-static __always_inline int record(struct bpf_sock_addr *ctx) {
+static __always_inline int record(struct bpf_sock_addr* ctx) {
   __u64 cookie = bpf_get_socket_cookie(ctx);
   struct ward_connect_record r = {};
   __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -31,9 +31,9 @@ static __always_inline int record(struct bpf_sock_addr *ctx) {
 }
 
 SEC("cgroup/connect4")
-int ward_connect4(struct bpf_sock_addr *ctx) { return record(ctx); }
+int ward_connect4(struct bpf_sock_addr* ctx) { return record(ctx); }
 
 SEC("cgroup/connect6")
-int ward_connect6(struct bpf_sock_addr *ctx) { return record(ctx); }
+int ward_connect6(struct bpf_sock_addr* ctx) { return record(ctx); }
 
 char LICENSE[] SEC("license") = "GPL";
