@@ -89,3 +89,9 @@ unshare -n bench/egress/throughput.sh "$build" "$names"
 # The Squid anchor for throughput: a 2 GB HTTP download direct, with Ward, through Squid.
 echo "== HTTP download (2 GB from nginx, Gbit/s)"
 unshare -n bench/egress/download.sh "$build" "$names"
+
+# What the eBPF process attribution adds to connect(), and the cost of naming a flow's process
+# (connect_bench.cc): the anchor (no program attached) in alternating rounds of the same run.
+echo "== connect() with and without egress's eBPF cgroup/connect4 program"
+unshare -n bash -c "ip link set lo up && '$build/bench/egress/egress_connect_bench' \
+  --connects ${CONNECTS:-20000} --rounds ${CONNECT_ROUNDS:-10} --lookups ${LOOKUPS:-1000}"

@@ -162,8 +162,9 @@ Result<EgressConfig> ParseEgressConfig(const ConfigNode& section) {
   if (section.IsNull()) return c;
   WARD_RETURN_IF_ERROR(RequireMap(section));
   WARD_RETURN_IF_ERROR(CheckKeys(
-      section, {"enabled", "mode", "fail", "queue", "security_level", "http_ports", "tls_ports",
-                "dns", "block_page", "lists", "block", "allow", "services", "log_group"}));
+      section,
+      {"enabled", "mode", "fail", "queue", "security_level", "http_ports", "tls_ports", "dns",
+       "block_page", "lists", "block", "allow", "services", "log_group", "attribution"}));
   if (const ConfigNode* e = section.Find("enabled")) WARD_RETURN_IF_ERROR(ReadBool(*e).status());
   if (const ConfigNode* m = section.Find("mode")) {
     WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*m));
@@ -219,6 +220,13 @@ Result<EgressConfig> ParseEgressConfig(const ConfigNode& section) {
   if (const ConfigNode* g = section.Find("log_group")) {
     WARD_ASSIGN_OR_RETURN(int64_t v, ReadInt(*g, 1, 65535));
     c.log_group = static_cast<int>(v);
+  }
+  if (const ConfigNode* a = section.Find("attribution")) {
+    WARD_ASSIGN_OR_RETURN(std::string s, ReadString(*a));
+    if (s != "auto" && s != "socket") {
+      return a->Error(fmt::format("expected auto or socket, got \"{}\"", s));
+    }
+    c.ebpf_attribution = s == "auto";
   }
   if (const ConfigNode* b = section.Find("block_page")) {
     WARD_ASSIGN_OR_RETURN(c.block_page, ReadBool(*b));

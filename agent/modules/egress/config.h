@@ -74,6 +74,9 @@ struct EgressConfig {
   std::vector<std::string> block;  // domains, URL prefixes, CIDRs
   std::vector<std::string> allow;
   std::vector<ServiceSpec> services;
+  // attribution: auto (eBPF cgroup/connect4/6 where the kernel allows, else the socket-inode
+  // lookup) | socket (the socket-inode lookup only).
+  bool ebpf_attribution = true;
   bool operator==(const EgressConfig&) const = default;
 };
 

@@ -132,5 +132,22 @@ TEST(EgressConfig, ErrorsNameTheKey) {
   EXPECT_NE(unknown.error().message().find("modes"), std::string::npos);
 }
 
+TEST(EgressConfig, AttributionIsAutoOrSocket) {
+  auto defaults = Parse("egress: {}\n");
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_TRUE(defaults->ebpf_attribution) << "eBPF where the kernel allows it, by default";
+  auto socket = Parse("egress:\n  attribution: socket\n");
+  ASSERT_TRUE(socket.has_value()) << socket.error().ToString();
+  EXPECT_FALSE(socket->ebpf_attribution);
+  auto auto_ = Parse("egress:\n  attribution: auto\n");
+  ASSERT_TRUE(auto_.has_value());
+  EXPECT_TRUE(auto_->ebpf_attribution);
+  auto bad = Parse("egress:\n  attribution: ebpf-only\n");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("egress.attribution"), std::string::npos)
+      << bad.error().message();
+  EXPECT_NE(bad.error().message().find("expected auto or socket"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ward::agent::egress

@@ -50,6 +50,14 @@ std::string AddressText(std::string_view bytes, bool v6) {
   return text;
 }
 
+// The IPv4/IPv6 address at `at` in `packet`. REQUIRES: the packet holds it (a checked header).
+net::IpAddress AddressAt(std::string_view packet, size_t at, bool v6) {
+  net::IpAddress a;
+  a.v6 = v6;
+  std::memcpy(a.bytes.data(), packet.data() + at, v6 ? 16 : 4);
+  return a;
+}
+
 // The IP packet with its UDP payload replaced by `payload`: lengths and checksums recomputed.
 // REQUIRES: `l4` is the offset of a UDP header inside `packet` (no IPv6 extension headers).
 std::string WithUdpPayload(std::string_view packet, size_t l4, bool v6, std::string_view payload) {
@@ -223,8 +231,8 @@ Decision EgressEngine::OnDns(std::string_view packet, size_t l4, bool v6,
   std::optional<Event> e =
       CheckDnsAnswer(*msg, "udp", AddressText(packet.substr(v6 ? 8 : 12, v6 ? 16 : 4), v6));
   if (!e) return d;
-  d.transport = "udp";
-  d.local_port = Get16(packet, l4 + 2);
+  d.flow = FlowKey{"udp", AddressAt(packet, v6 ? 24 : 16, v6), AddressAt(packet, v6 ? 8 : 12, v6),
+                   Get16(packet, l4 + 2), Get16(packet, l4)};
   if (rules_->config.mode == Mode::kPrevent) {
     d.replace = WithUdpPayload(packet, l4, v6, NxDomainReply(payload, *msg));
     e->Set("dns.response_code", "NXDOMAIN");
@@ -329,8 +337,7 @@ Decision EgressEngine::OnDnsTcp(std::string_view packet, size_t l4) {
     if (!msg->response || msg->questions.empty()) continue;
     std::optional<Event> e = CheckDnsAnswer(*msg, "tcp", seg->src.ToString());
     if (!e) continue;
-    d.transport = "tcp";
-    d.local_port = seg->dport;
+    d.flow = FlowKey{"tcp", seg->dst, seg->src, seg->dport, seg->sport};
     if (rules_->config.mode == Mode::kPrevent) {
       // The answer wholly in this segment and new in it: rewritten in place to NXDOMAIN of the
       // same length (the bytes after it keep their sequence numbers). Else (some of it went on in
@@ -515,8 +522,7 @@ Decision EgressEngine::OnTcp(std::string_view packet, std::optional<uint32_t> ui
   e.Set("egress.mode", ModeName(c.mode));
   e.Set("rule.id", "egress:" + m->list->name);
   if (uid) e.Set("user.id", std::to_string(*uid));
-  d.transport = "tcp";
-  d.local_port = seg->sport;
+  d.flow = FlowKey{"tcp", seg->src, seg->dst, seg->sport, seg->dport};
   if (prevent) {
     ++stats_.blocked;
     Block(*seg, learned_by == "http" && c.block_page, e, d);
@@ -553,7 +559,8 @@ void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& n
                                 const std::string& url, const std::string& learned_by,
                                 Decision& d) {
   if (!owner_lookup_) return;
-  auto owner = owner_lookup_("tcp", seg.sport);
+  const FlowKey flow{"tcp", seg.src, seg.dst, seg.sport, seg.dport};
+  auto owner = owner_lookup_(flow);
   if (!owner) return;
   const ServiceRules* svc = nullptr;
   for (const ServiceRules& s : rules_->services) {
@@ -565,8 +572,7 @@ void EgressEngine::CheckService(const net::TcpSegment& seg, const std::string& n
   }
   if (svc == nullptr) return;
   d.owner = owner;
-  d.transport = "tcp";
-  d.local_port = seg.sport;
+  d.flow = flow;
   const std::string dst = seg.dst.ToString();
   // What the flow is known by: its own name (SNI/Host) or, failing that, the name a DNS answer
   // gave its address, or the address.

@@ -24,11 +24,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/modules/egress/attribution.h"
 #include "agent/modules/egress/config.h"
 #include "agent/modules/egress/dns_message.h"
 #include "agent/modules/egress/reputation.h"
 #include "agent/net/packet.h"
-#include "agent/net/socket_owner.h"
 #include "common/clock.h"
 #include "common/event.h"
 #include "common/file_system.h"
@@ -67,15 +67,14 @@ struct Decision {
   std::string replace;            // kAccept: the packet to send on instead (rewritten DNS answer)
   std::vector<std::string> send;  // crafted packets to send (RSTs, the 403 page), in order
   bool send_v6 = false;
-  std::optional<Event> event;  // what to report (the module adds the process)
-  std::string transport;       // "tcp"/"udp": for the process lookup
-  uint16_t local_port = 0;
-  std::optional<net::SocketOwnerInfo> owner;  // when the engine looked it up already
+  std::optional<Event> event;        // what to report (the module adds the process)
+  std::optional<FlowKey> flow;       // the flow reported: for the process lookup
+  std::optional<ProcessInfo> owner;  // when the engine looked it up already
 };
 
-// Finds the process behind a local port (net::SocketOwner in the agent, a fake in unit tests).
-using OwnerLookup =
-    std::function<std::optional<net::SocketOwnerInfo>(std::string_view transport, uint16_t port)>;
+// Finds the process behind a flow (ProcessAttributor in the agent, a fake in unit tests); nullopt
+// when none is found.
+using OwnerLookup = std::function<std::optional<ProcessInfo>(const FlowKey& flow)>;
 
 struct EngineStats {
   uint64_t packets = 0;

@@ -245,8 +245,10 @@ TEST(EgressEngineDnsTcp, ABlockedAnswerInOneSegmentIsRewrittenToNxDomainOfTheSam
   EXPECT_EQ(d.event->GetString("dns.response_code"), "NXDOMAIN");
   EXPECT_EQ(d.event->GetString("destination.domain"), "www.blocked.example");
   EXPECT_EQ(d.event->GetString("egress.learned_by"), "dns");
-  EXPECT_EQ(d.transport, "tcp");
-  EXPECT_EQ(d.local_port, 40000);
+  ASSERT_TRUE(d.flow);
+  EXPECT_EQ(d.flow->transport, "tcp");
+  EXPECT_EQ(d.flow->local_port, 40000) << "the client's end: the answer's destination";
+  EXPECT_EQ(d.flow->remote_port, 53);
   EXPECT_EQ(engine.stats().blocked, 1u);
   EXPECT_EQ(engine.stats().dns_answers, 2u);
 }
@@ -493,10 +495,11 @@ std::shared_ptr<const EgressRules> ServiceRulesFor(ServiceMode mode,
 }
 
 // Every local port belongs to /usr/bin/fetcher, except port 41001 (another program).
-std::optional<net::SocketOwnerInfo> FakeOwner(std::string_view, uint16_t port) {
-  net::SocketOwnerInfo o;
+std::optional<ProcessInfo> FakeOwner(const FlowKey& flow) {
+  ProcessInfo o;
+  o.attribution = Attribution::kEbpf;
   o.pid = 42;
-  o.executable = port == 41001 ? "/usr/bin/other" : "/usr/bin/fetcher";
+  o.executable = flow.local_port == 41001 ? "/usr/bin/other" : "/usr/bin/fetcher";
   return o;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "agent/core/health.h"
+#include "agent/modules/egress/attribution.h"
 #include "agent/modules/egress/config.h"
 #include "agent/modules/egress/egress_engine.h"
 #include "agent/modules/egress/kernel_rules.h"
@@ -15,7 +16,6 @@
 #include "agent/modules/firewall/nft.h"
 #include "agent/net/chain_manager.h"
 #include "agent/net/nfqueue.h"
-#include "agent/net/socket_owner.h"
 #include "common/log.h"
 
 namespace ward::agent::egress {
@@ -27,7 +27,8 @@ using net::NfQueue;
 // mode of the CIDR table, security level) is applied to the running queue.
 bool SameCapture(const EgressConfig& a, const EgressConfig& b) {
   return a.queue == b.queue && a.fail_open == b.fail_open && a.http_ports == b.http_ports &&
-         a.tls_ports == b.tls_ports && a.dns == b.dns && a.log_group == b.log_group;
+         a.tls_ports == b.tls_ports && a.dns == b.dns && a.log_group == b.log_group &&
+         a.ebpf_attribution == b.ebpf_attribution;
 }
 
 // Events are limited to this many a second (a host hammering a blocked name must not flood the
@@ -52,7 +53,13 @@ class EgressModule final : public Module, public HealthReporter {
                   {"blocked", stats_.blocked},
                   {"detected", stats_.detected},
                   {"malformed", stats_.malformed},
-                  {"events_suppressed", suppressed_}};
+                  {"events_suppressed", suppressed_},
+                  {"attribution", attribution_}};
+    // The eBPF program and map ids while attached (`bpftool prog show id N`).
+    if (!ebpf_programs_.empty()) {
+      h.counters["ebpf_programs"] = ebpf_programs_;
+      h.counters["ebpf_map"] = ebpf_map_;
+    }
     if (!error_.empty()) h.Fail("egress failed: " + error_);
     if (suppressed_ > 0) h.Degrade("event rate limit reached: some matches were only counted");
     return h;
@@ -106,9 +113,23 @@ class EgressModule final : public Module, public HealthReporter {
     }
     WARD_ASSIGN_OR_RETURN(auto nft, firewall::Nftables::Open());
     WARD_RETURN_IF_ERROR(nft->Run(CidrTableText(*rules)).WithContext("egress: nftables"));
-    EgressEngine engine(rules, ctx_.clock, [](std::string_view transport, uint16_t port) {
-      return net::SocketOwner(transport, port);
-    });
+    // The process behind each flow: eBPF cgroup/connect4/6 (attached here, detached when this
+    // run ends), else the socket-inode lookup.
+    auto attributor = ProcessAttributor::Open(c.ebpf_attribution);
+    {
+      std::lock_guard hl(health_mu_);
+      attribution_ = attributor->ebpf() ? "ebpf" : "socket";
+      if (const ConnectTracker* t = attributor->tracker()) {
+        ebpf_programs_ = t->ProgramIds();
+        ebpf_map_ = t->MapId();
+      }
+    }
+    EgressEngine engine(rules, ctx_.clock,
+                        [&attributor](const FlowKey& flow) -> std::optional<ProcessInfo> {
+                          ProcessInfo p = attributor->Attribute(flow);
+                          if (p.attribution == Attribution::kNone) return std::nullopt;
+                          return p;
+                        });
     net::RawSender sender;
     auto handler = [&](const NfQueue::PacketInfo& p) {
       Decision d = engine.OnPacket(p.packet, p.outbound, p.uid);
@@ -166,6 +187,7 @@ class EgressModule final : public Module, public HealthReporter {
     {
       std::lock_guard lock(live_mu_);
       live_ = rules;
+      attributor_ = attributor.get();
     }
     std::jthread drops;
     auto reader =
@@ -208,6 +230,18 @@ class EgressModule final : public Module, public HealthReporter {
     {
       std::lock_guard hl(health_mu_);
       stats_ = engine.stats();
+      attribution_.clear();
+      ebpf_programs_.clear();
+      ebpf_map_ = 0;
+    }
+    // The NFLOG thread ends before `attributor` goes (it reports through it).
+    if (drops.joinable()) {
+      drops.request_stop();
+      drops.join();
+    }
+    {
+      std::lock_guard lock(live_mu_);
+      attributor_ = nullptr;
     }
     cleanup();
     return result;
@@ -263,9 +297,10 @@ class EgressModule final : public Module, public HealthReporter {
     e.Set("egress.enforced_in", "kernel");
     if (p.uid) e.Set("user.id", std::to_string(*p.uid));
     Decision d;
-    if (p.protocol == "tcp" || p.protocol == "udp") {
-      d.transport = p.protocol;
-      d.local_port = p.src_port;
+    auto src = net::ParseIp(p.src_ip);
+    auto dst = net::ParseIp(p.dst_ip);
+    if ((p.protocol == "tcp" || p.protocol == "udp") && src && dst) {
+      d.flow = FlowKey{p.protocol, *src, *dst, p.src_port, p.dst_port};
     }
     Report(std::move(e), d);
   }
@@ -284,17 +319,32 @@ class EgressModule final : public Module, public HealthReporter {
         return;
       }
     }
-    // The process behind the flow: by socket inode (no eBPF program here); the event says so.
-    if (d.local_port != 0) {
-      auto owner = d.owner ? d.owner : net::SocketOwner(d.transport, d.local_port);
-      if (owner) {
-        e.Set("process.pid", owner->pid);
-        if (!owner->executable.empty()) e.SetBytes("process.executable", owner->executable);
-        if (!owner->systemd_unit.empty()) e.Set("systemd.unit", owner->systemd_unit);
-        e.Set("egress.attribution", "socket_inode");
+    // The process behind the flow, and how it was found (process.attribution: ebpf, socket or
+    // none).
+    if (d.flow) {
+      ProcessInfo owner;
+      if (d.owner) {
+        owner = *d.owner;
       } else {
-        e.Set("egress.attribution", "none");
+        // The attributor outlives every caller of Report (RunQueue joins the NFLOG thread before
+        // it goes), so the lookup — which may read /proc — runs without the lock.
+        const ProcessAttributor* attributor = nullptr;
+        {
+          std::lock_guard lock(live_mu_);
+          attributor = attributor_;
+        }
+        if (attributor != nullptr) owner = attributor->Attribute(*d.flow);
       }
+      if (owner.attribution != Attribution::kNone) {
+        e.Set("process.pid", owner.pid);
+        if (owner.tid != 0) e.Set("process.thread.id", owner.tid);
+        if (!owner.comm.empty()) e.SetBytes("process.name", owner.comm);
+        if (!owner.executable.empty()) e.SetBytes("process.executable", owner.executable);
+        if (!owner.systemd_unit.empty()) e.Set("systemd.unit", owner.systemd_unit);
+        if (!owner.cgroup.empty()) e.SetBytes("systemd.cgroup", owner.cgroup);
+        if (owner.uid && !e.Has("user.id")) e.Set("user.id", std::to_string(*owner.uid));
+      }
+      e.Set("process.attribution", AttributionName(owner.attribution));
     }
     ctx_.events.Emit(std::move(e));
   }
@@ -304,7 +354,8 @@ class EgressModule final : public Module, public HealthReporter {
   std::condition_variable cv_;
   std::shared_ptr<const EgressRules> next_;
   std::mutex live_mu_;
-  std::shared_ptr<const EgressRules> live_;  // the rules in force, for the NFLOG thread
+  std::shared_ptr<const EgressRules> live_;        // the rules in force, for the NFLOG thread
+  const ProcessAttributor* attributor_ = nullptr;  // RunQueue's, while it runs
   std::mutex rate_mu_;
   std::chrono::steady_clock::time_point window_start_{};
   int window_events_ = 0;
@@ -313,6 +364,9 @@ class EgressModule final : public Module, public HealthReporter {
   std::string mode_;
   size_t names_ = 0;
   uint64_t suppressed_ = 0;
+  std::string attribution_;  // "ebpf" or "socket" while a queue runs
+  std::vector<uint32_t> ebpf_programs_;
+  uint32_t ebpf_map_ = 0;
   std::string error_;
 };
 

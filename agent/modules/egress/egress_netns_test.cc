@@ -18,12 +18,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "agent/core/health.h"
 #include "agent/modules/egress/dns_message.h"
 #include "agent/modules/egress/dns_test_util.h"
 #include "agent/modules/egress/egress_module.h"
@@ -49,6 +52,14 @@ using test::Resolve;
 using test::WaitForListener;
 using ward::test::RunShell;
 using ward::test::ShOrFail;
+
+// How flows are attributed to their process when the policy does not say (docs/egress.md,
+// "Attribution"): eBPF in a build with it (CI's), else by socket inode.
+#ifdef WARD_HAVE_EBPF
+constexpr std::string_view kAttribution = "ebpf";
+#else
+constexpr std::string_view kAttribution = "socket";
+#endif
 
 // 0 when a TCP connection to ip:port is established within 500 ms, else the errno.
 int Connect(const std::string& ip, uint16_t port) {
@@ -179,7 +190,7 @@ TEST_F(EgressNetns, PreventBlocksByDnsSniAndHostAndLetsTheSharedAddressServeOthe
   EXPECT_EQ(sni->GetString("tls.client.server_name"), "blocked.example");
   EXPECT_EQ(sni->GetString("destination.ip"), kCdn);
   EXPECT_EQ(sni->GetString("user.id"), "0");
-  EXPECT_EQ(sni->GetString("egress.attribution"), "socket_inode");
+  EXPECT_EQ(sni->GetString("process.attribution"), kAttribution);
   EXPECT_NE(sni->GetString("process.executable").find("curl"), std::string::npos)
       << sni->GetString("process.executable");
 
@@ -257,7 +268,7 @@ TEST_F(EgressNetns, GlibcResolverOverTcpGetsNxDomainForABlockedName) {
            ev.GetString("dns.response_code") == "NXDOMAIN";
   });
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->GetString("egress.attribution"), "socket_inode");
+  EXPECT_EQ(e->GetString("process.attribution"), kAttribution);
   EXPECT_NE(e->GetString("process.executable").find("getent"), std::string::npos)
       << e->GetString("process.executable");
 }
@@ -414,6 +425,133 @@ egress:
   ASSERT_TRUE(blocked);
   EXPECT_EQ(blocked->GetString("egress.list"), "service:fetch");
   EXPECT_EQ(blocked->GetString("egress.service.id"), "fetch");
+}
+
+// A cgroup of the test's (named like a systemd scope) under the cgroup2 mount, removed when the
+// test ends; processes started with Run() are put in it.
+class TestCgroup {
+ public:
+  TestCgroup() {
+    std::ifstream in("/proc/self/mounts");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string source, target, type;
+      fields >> source >> target >> type;
+      if (type == "cgroup2") {
+        root_ = target;
+        break;
+      }
+    }
+    unit_ = fmt::format("ward-egress-netns-{}.scope", ::getpid());
+    if (!root_.empty()) std::filesystem::create_directory(path());
+  }
+  ~TestCgroup() {
+    if (!root_.empty()) ::rmdir(path().c_str());
+  }
+  bool ok() const { return !root_.empty() && std::filesystem::is_directory(path()); }
+  std::string path() const { return root_ + "/" + unit_; }
+  const std::string& unit() const { return unit_; }
+  // `command` run by sh in the cgroup (it exits before the destructor removes the cgroup).
+  ward::test::ShellResult Run(const std::string& command) const {
+    return RunShell(
+        fmt::format("sh -c 'echo $$ > {}/cgroup.procs && exec {}' 2>&1", path(), command));
+  }
+
+ private:
+  std::string root_, unit_;
+};
+
+// Whether `bpftool <kind> show id <id>` stops finding it within 10 s. A program's id goes when its
+// last reference does (at once, when the agent closes its descriptors); a map's when the kernel
+// has freed the programs that used it — after an RCU grace period, in a work item — so the test
+// waits for that, with a deadline.
+bool BpfObjectGone(std::string_view kind, uint32_t id) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (RunShell(fmt::format("bpftool {} show id {} >/dev/null 2>&1", kind, id)).exit_code == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+nlohmann::json HealthCounters(Module& m) {
+  auto* h = dynamic_cast<HealthReporter*>(&m);
+  return h ? h->Health().counters : nlohmann::json();
+}
+
+TEST_F(EgressNetns, AServiceUnitIsAttributedByEbpfAndTheProgramIsDetachedOnStop) {
+#ifndef WARD_HAVE_EBPF
+  GTEST_SKIP() << "built without eBPF support (libbpf, clang, bpftool)";
+#endif
+  TestCgroup cgroup;
+  ASSERT_TRUE(cgroup.ok()) << "no cgroup2 mount to create " << cgroup.path() << " in";
+  HttpServer http;
+  const std::string curl = ShOrFail("readlink -f \"$(command -v curl)\"");
+  StartModule(fmt::format(R"(
+  queue: 73
+  dns: false
+  services: [{{id: scoped, unit: {}, mode: learn, learn_for: 1m}}]
+)",
+                          cgroup.unit()));
+  nlohmann::json health = HealthCounters(*module_);
+  ASSERT_EQ(health["attribution"], "ebpf") << health.dump();
+  const std::vector<uint32_t> programs = health["ebpf_programs"];
+  const uint32_t map = health["ebpf_map"];
+  ASSERT_EQ(programs.size(), 2u);
+  // curl in the unit's cgroup: the service (matched by its unit, known from the cgroup id the
+  // program recorded) learns the destination.
+  auto out =
+      cgroup.Run(fmt::format("curl -s --max-time 5 --resolve files.example:80:{} "
+                             "-w \" %{{http_code}}\" http://files.example/x",
+                             kCdn));
+  EXPECT_EQ(out.output, "hello 200");
+  // Outside the cgroup: not the service.
+  EXPECT_EQ(Curl("http://allowed.example/x", "allowed.example", 80).output, "hello 200");
+  auto learned = WaitFor("destination_learned");
+  ASSERT_TRUE(learned);
+  EXPECT_EQ(learned->GetString("destination.domain"), "files.example");
+  EXPECT_EQ(learned->GetString("egress.service.id"), "scoped");
+  EXPECT_EQ(learned->GetString("process.attribution"), "ebpf");
+  EXPECT_EQ(learned->GetString("systemd.unit"), cgroup.unit());
+  EXPECT_EQ(learned->GetString("systemd.cgroup"), "/" + cgroup.unit());
+  EXPECT_EQ(learned->GetString("process.name"), "curl");
+  EXPECT_GT(learned->Get("process.pid").get<int>(), 0);
+  EXPECT_EQ(learned->GetString("process.executable"), curl);
+  EXPECT_EQ(learned->GetString("user.id"), "0");
+  EXPECT_FALSE(WaitFor(
+      "destination_learned",
+      [](const Event& e) { return e.GetString("destination.domain") == "allowed.example"; }, 300ms))
+      << "allowed.example is not scoped's";
+  for (uint32_t id : programs) {
+    EXPECT_EQ(RunShell(fmt::format("bpftool prog show id {}", id)).exit_code, 0) << id;
+  }
+  StopModule();
+  for (uint32_t id : programs) {
+    EXPECT_TRUE(BpfObjectGone("prog", id)) << "program " << id << " left loaded after stop";
+  }
+  EXPECT_TRUE(BpfObjectGone("map", map)) << "map " << map << " left after stop";
+}
+
+TEST_F(EgressNetns, AttributionSocketInThePolicyUsesTheSocketInodeLookup) {
+  HttpServer http;
+  const std::string curl = ShOrFail("readlink -f \"$(command -v curl)\"");
+  StartModule(fmt::format(R"(
+  queue: 74
+  dns: false
+  attribution: socket
+  services: [{{id: fetch, exe: {}, mode: learn, learn_for: 1m}}]
+)",
+                          curl));
+  nlohmann::json health = HealthCounters(*module_);
+  EXPECT_EQ(health["attribution"], "socket") << health.dump();
+  EXPECT_FALSE(health.contains("ebpf_programs")) << health.dump();
+  EXPECT_EQ(Curl("http://files.example/x", "files.example", 80).output, "hello 200");
+  auto learned = WaitFor("destination_learned");
+  ASSERT_TRUE(learned);
+  EXPECT_EQ(learned->GetString("process.attribution"), "socket");
+  EXPECT_EQ(learned->GetString("process.executable"), curl);
+  EXPECT_FALSE(learned->Has("process.name")) << "comm is known to eBPF only";
 }
 
 TEST_F(EgressNetns, RulesAreRemovedOnStop) {
