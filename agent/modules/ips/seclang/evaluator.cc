@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
 #include <set>
 #include <span>
 #include <utility>
@@ -1159,6 +1160,22 @@ struct Transaction::State {
   int depth = 0;
   std::string tf_buf;
   std::vector<std::string_view> xml_values;
+  // XML:<xpath> results of this transaction (the document does not change once parsed): CRS
+  // names XML:/* beside ARGS in ~100 rules, and each evaluation costs an XPath context (libxml2
+  // registers every XPath function in a hash per context). Key: the XPath, then each xmlns
+  // action of the rule, NUL-separated; values in the arena with their transformation-cache slot.
+  struct XmlVal {
+    std::string_view value;
+    uint32_t tf_id;
+  };
+  struct XmlMemo {
+    std::string key;
+    XmlVal* vals = nullptr;
+    size_t count = 0;
+  };
+  std::vector<XmlMemo> xml_memo;  // the first xml_memo_used are this transaction's
+  size_t xml_memo_used = 0;
+  std::string xml_key;
   std::vector<const std::vector<std::string>*> msg_tags;
   TfCache transform_cache;  // this transaction's (Reset by Begin)
   // @rx prefilter results of this transaction: (group, value number) -> the scan's hit bits at
@@ -1246,6 +1263,7 @@ struct Transaction::State {
     pf_entries.clear();
     pf_bits.clear();
     matched_ops.clear();
+    xml_memo_used = 0;
     scalars.assign(rules->scalars.size(), kEmpty);
     scalar_tf_ids.assign(rules->scalars.size(), 0);
     request_body.clear();
@@ -1446,17 +1464,52 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
   if (v.kind == VarKind::kXml) {
     // XML:<xpath> over the parsed body (seclang/body); nothing without an XML document.
     if (d->xml == nullptr || v.ref.key.empty()) return;
-    std::vector<std::pair<std::string, std::string>> ns;
-    for (const CRule* r = rule; r != nullptr; r = r->parent) {
-      for (const auto& x : r->rule->xmlns) {
-        size_t eq = x.find('=');
-        if (eq != std::string::npos) ns.emplace_back(x.substr(0, eq), x.substr(eq + 1));
+    const bool memo = rules->options.memoise_xml;
+    XmlMemo* m = nullptr;
+    if (memo) {
+      xml_key.assign(v.ref.key);
+      for (const CRule* r = rule; r != nullptr; r = r->parent) {
+        for (const auto& x : r->rule->xmlns) {
+          xml_key += '\0';
+          xml_key += x;
+        }
+      }
+      for (size_t i = 0; i < xml_memo_used; ++i) {
+        if (xml_memo[i].key == xml_key) {
+          m = &xml_memo[i];
+          break;
+        }
       }
     }
-    xml_values.clear();
-    d->xml->Evaluate(v.ref.key, ns, &body_result, &xml_values);
-    for (std::string_view val : xml_values) {
-      out.push_back(Value{"XML", v.ref.key, arena.Copy(val), Value::Name::kCollectionKey});
+    if (m == nullptr) {
+      std::vector<std::pair<std::string, std::string>> ns;
+      for (const CRule* r = rule; r != nullptr; r = r->parent) {
+        for (const auto& x : r->rule->xmlns) {
+          size_t eq = x.find('=');
+          if (eq != std::string::npos) ns.emplace_back(x.substr(0, eq), x.substr(eq + 1));
+        }
+      }
+      xml_values.clear();
+      d->xml->Evaluate(v.ref.key, ns, &body_result, &xml_values);
+      if (!memo) {
+        for (std::string_view val : xml_values) {
+          out.push_back(Value{"XML", v.ref.key, arena.Copy(val), Value::Name::kCollectionKey});
+        }
+        return;
+      }
+      if (xml_memo_used == xml_memo.size()) xml_memo.emplace_back();
+      m = &xml_memo[xml_memo_used++];
+      m->key.assign(xml_key);
+      m->count = xml_values.size();
+      m->vals = reinterpret_cast<XmlVal*>(
+          arena.Alloc(sizeof(XmlVal) * std::max<size_t>(1, m->count), alignof(XmlVal)));
+      for (size_t i = 0; i < m->count; ++i) {
+        new (&m->vals[i]) XmlVal{arena.Copy(xml_values[i]), 0};
+      }
+    }
+    for (size_t i = 0; i < m->count; ++i) {
+      out.push_back(Value{"XML", v.ref.key, m->vals[i].value, Value::Name::kCollectionKey,
+                          &m->vals[i].tf_id});
     }
     return;
   }
