@@ -2542,6 +2542,7 @@ void Transaction::ProcessRequestBody() {
   s.body_processor.Process(input, settings, &s.body_result);
   const body::BodyResult& br = s.body_result;
   t.xml = br.xml();
+  s.xml_memo_used = 0;  // XML:<xpath> results belong to the document they were read from
   if (br.parse_urlencoded) s.ExtractArguments("POST", request_body);
   for (const auto& arg : br.args) {
     const std::string_view name = a.Copy(arg.name);
