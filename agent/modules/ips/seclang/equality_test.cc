@@ -151,6 +151,7 @@ EvalOptions WithoutOptimisations() {
   off.skip_empty_variables = false;
   off.lazy_matched_vars = false;
   off.regex_prefilter = false;
+  off.memoise_xml = false;
   return off;
 }
 

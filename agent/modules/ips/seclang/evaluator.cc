@@ -18,8 +18,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
 #include <set>
 #include <span>
+#include <unordered_map>
 #include <utility>
 
 namespace ward::seclang {
@@ -63,17 +65,23 @@ std::string LimitTo(size_t amount, const std::string& str) {
 
 std::string ToHexIfNeeded(std::string_view str, bool escape_spec) {
   static constexpr char kHex[] = "0123456789abcdef";
+  auto needs = [escape_spec](unsigned char c) {
+    return c < 32 || c > 126 || (escape_spec && (c == '"' || c == '\\'));
+  };
   std::string out;
   out.reserve(str.size());
-  for (char ch : str) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 32 || c > 126 || (escape_spec && (c == '"' || c == '\\'))) {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(ch);
-    }
+  size_t i = 0;
+  while (i < str.size()) {
+    // The run of bytes kept as they are, appended at once (log lines are mostly printable).
+    size_t j = i;
+    while (j < str.size() && !needs(static_cast<unsigned char>(str[j]))) ++j;
+    out.append(str.substr(i, j - i));
+    if (j == str.size()) break;
+    const auto c = static_cast<unsigned char>(str[j]);
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+    i = j + 1;
   }
   return out;
 }
@@ -692,6 +700,9 @@ class CompiledRules {
   std::map<std::string, uint32_t> tf_prefixes;  // transformation prefix (bytes) -> cache id
   // Per phase: each SecMarker's positions in phases[p], ascending (skipAfter jumps there).
   std::map<std::string, std::vector<size_t>, std::less<>> markers[6];
+  // Per phase: each rule's skipAfter string (by address) -> its marker's positions there (absent:
+  // the marker is not in that phase, or the string is not a compiled rule's).
+  std::unordered_map<const std::string*, const std::vector<size_t>*> marker_by_address[6];
   CVar all_request_headers;       // REQUEST_HEADERS, for FULL_REQUEST
   std::vector<CVar> rule_fields;  // RULE:id, rev, severity, logdata, msg
   // @rx prefilters, one per (transformation chain, collection) that @rx rules read
@@ -923,6 +934,15 @@ Result<std::shared_ptr<const CompiledRules>> Compile(std::unique_ptr<RuleSet> se
     c->phases[phase].push_back(std::move(cr));
   }
   if (c->options.regex_prefilter) BuildPrefilters(*c);
+  for (int p = 1; p <= 5; ++p) {
+    for (const auto& r : rs.rules) {
+      for (const Rule* x = r.get(); x != nullptr; x = x->chained.get()) {
+        if (x->skip_after.empty()) continue;
+        auto f = c->markers[p].find(x->skip_after);
+        if (f != c->markers[p].end()) c->marker_by_address[p].emplace(&x->skip_after, &f->second);
+      }
+    }
+  }
   return std::shared_ptr<const CompiledRules>(std::move(c));
 }
 
@@ -1159,6 +1179,22 @@ struct Transaction::State {
   int depth = 0;
   std::string tf_buf;
   std::vector<std::string_view> xml_values;
+  // XML:<xpath> results of this transaction (the document does not change once parsed): CRS
+  // names XML:/* beside ARGS in ~100 rules, and each evaluation costs an XPath context (libxml2
+  // registers every XPath function in a hash per context). Key: the XPath, then each xmlns
+  // action of the rule, NUL-separated; values in the arena with their transformation-cache slot.
+  struct XmlVal {
+    std::string_view value;
+    uint32_t tf_id;
+  };
+  struct XmlMemo {
+    std::string key;
+    XmlVal* vals = nullptr;
+    size_t count = 0;
+  };
+  std::vector<XmlMemo> xml_memo;  // the first xml_memo_used are this transaction's
+  size_t xml_memo_used = 0;
+  std::string xml_key;
   std::vector<const std::vector<std::string>*> msg_tags;
   TfCache transform_cache;  // this transaction's (Reset by Begin)
   // @rx prefilter results of this transaction: (group, value number) -> the scan's hit bits at
@@ -1246,6 +1282,7 @@ struct Transaction::State {
     pf_entries.clear();
     pf_bits.clear();
     matched_ops.clear();
+    xml_memo_used = 0;
     scalars.assign(rules->scalars.size(), kEmpty);
     scalar_tf_ids.assign(rules->scalars.size(), 0);
     request_body.clear();
@@ -1446,17 +1483,52 @@ void Transaction::State::ResolveBase(const CVar& v, const CRule* rule, std::vect
   if (v.kind == VarKind::kXml) {
     // XML:<xpath> over the parsed body (seclang/body); nothing without an XML document.
     if (d->xml == nullptr || v.ref.key.empty()) return;
-    std::vector<std::pair<std::string, std::string>> ns;
-    for (const CRule* r = rule; r != nullptr; r = r->parent) {
-      for (const auto& x : r->rule->xmlns) {
-        size_t eq = x.find('=');
-        if (eq != std::string::npos) ns.emplace_back(x.substr(0, eq), x.substr(eq + 1));
+    const bool memo = rules->options.memoise_xml;
+    XmlMemo* m = nullptr;
+    if (memo) {
+      xml_key.assign(v.ref.key);
+      for (const CRule* r = rule; r != nullptr; r = r->parent) {
+        for (const auto& x : r->rule->xmlns) {
+          xml_key += '\0';
+          xml_key += x;
+        }
+      }
+      for (size_t i = 0; i < xml_memo_used; ++i) {
+        if (xml_memo[i].key == xml_key) {
+          m = &xml_memo[i];
+          break;
+        }
       }
     }
-    xml_values.clear();
-    d->xml->Evaluate(v.ref.key, ns, &body_result, &xml_values);
-    for (std::string_view val : xml_values) {
-      out.push_back(Value{"XML", v.ref.key, arena.Copy(val), Value::Name::kCollectionKey});
+    if (m == nullptr) {
+      std::vector<std::pair<std::string, std::string>> ns;
+      for (const CRule* r = rule; r != nullptr; r = r->parent) {
+        for (const auto& x : r->rule->xmlns) {
+          size_t eq = x.find('=');
+          if (eq != std::string::npos) ns.emplace_back(x.substr(0, eq), x.substr(eq + 1));
+        }
+      }
+      xml_values.clear();
+      d->xml->Evaluate(v.ref.key, ns, &body_result, &xml_values);
+      if (!memo) {
+        for (std::string_view val : xml_values) {
+          out.push_back(Value{"XML", v.ref.key, arena.Copy(val), Value::Name::kCollectionKey});
+        }
+        return;
+      }
+      if (xml_memo_used == xml_memo.size()) xml_memo.emplace_back();
+      m = &xml_memo[xml_memo_used++];
+      m->key.assign(xml_key);
+      m->count = xml_values.size();
+      m->vals = reinterpret_cast<XmlVal*>(
+          arena.Alloc(sizeof(XmlVal) * std::max<size_t>(1, m->count), alignof(XmlVal)));
+      for (size_t i = 0; i < m->count; ++i) {
+        new (&m->vals[i]) XmlVal{arena.Copy(xml_values[i]), 0};
+      }
+    }
+    for (size_t i = 0; i < m->count; ++i) {
+      out.push_back(Value{"XML", v.ref.key, m->vals[i].value, Value::Name::kCollectionKey,
+                          &m->vals[i].tf_id});
     }
     return;
   }
@@ -2131,13 +2203,33 @@ void Transaction::State::EvaluatePhase(int phase) {
   // While a skipAfter's marker is open, the rules up to its next SecMarker are passed over:
   // jump there (a marker not in the rest of this phase stays open into the next one).
   auto next_marker = [&](size_t from) {
-    auto f = rules->markers[phase].find(*t.marker);
-    if (f == rules->markers[phase].end()) return list.size();
-    auto pos = std::lower_bound(f->second.begin(), f->second.end(), from);
-    return pos == f->second.end() ? list.size() : *pos;
+    // skipAfter's marker is a rule's string: found by its address (compiled), else by its text.
+    const std::vector<size_t>* positions = nullptr;
+    const auto& by_address = rules->marker_by_address[phase];
+    if (auto a = by_address.find(t.marker); a != by_address.end()) {
+      positions = a->second;
+    } else if (auto f = rules->markers[phase].find(*t.marker); f != rules->markers[phase].end()) {
+      positions = &f->second;
+    }
+    if (positions == nullptr) return list.size();
+    auto pos = std::lower_bound(positions->begin(), positions->end(), from);
+    return pos == positions->end() ? list.size() : *pos;
   };
   for (size_t i = t.marker != nullptr ? next_marker(0) : 0; i < list.size(); ++i) {
     const auto& cr = list[i];
+    // The rules are walked in order and each one's data (CRule, Rule, variables, operator) lives
+    // in its own heap blocks, cold when a transaction reaches it (its first load was the largest
+    // single cost of the CRS mix): fetch the next rules' ahead, one level of pointers per step —
+    // the CRule three ahead, its Rule and variables two ahead, its operator one ahead.
+    if (i + 3 < list.size()) __builtin_prefetch(list[i + 3].get());
+    if (i + 2 < list.size()) {
+      const CRule& c2 = *list[i + 2];
+      __builtin_prefetch(c2.rule);
+      __builtin_prefetch(c2.vars.data());
+    }
+    if (i + 1 < list.size() && list[i + 1]->rule->op != nullptr) {
+      __builtin_prefetch(list[i + 1]->rule->op.get());
+    }
     const Rule& rule = *cr->rule;
     if (rule.kind == Rule::Kind::kMarker) {
       if (t.marker != nullptr && *t.marker == rule.marker) t.marker = nullptr;
@@ -2450,6 +2542,7 @@ void Transaction::ProcessRequestBody() {
   s.body_processor.Process(input, settings, &s.body_result);
   const body::BodyResult& br = s.body_result;
   t.xml = br.xml();
+  s.xml_memo_used = 0;  // XML:<xpath> results belong to the document they were read from
   if (br.parse_urlencoded) s.ExtractArguments("POST", request_body);
   for (const auto& arg : br.args) {
     const std::string_view name = a.Copy(arg.name);

@@ -58,6 +58,10 @@ struct EvalOptions {
   // Keep MATCHED_VARS / MATCHED_VARS_NAMES updates as a list and apply them only when a rule
   // reads either (few do): the same collections, in the same order, when read.
   bool lazy_matched_vars = true;
+  // Evaluate each XML:<xpath> (with its rule's xmlns) once per transaction and give every rule
+  // that names it the same values (the parsed document does not change), numbered for the
+  // transformation cache.
+  bool memoise_xml = true;
   // @rx prefilter (regex_prefilter.h): the regexes of the rules that read one of
   // `regex_prefilter_variables` through the same transformation chain, in one Hyperscan
   // database; a value of at least `regex_prefilter_min_bytes` is scanned once per chain and
