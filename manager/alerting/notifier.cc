@@ -122,9 +122,14 @@ void Notifier::Wake() {
 }
 
 std::chrono::seconds Notifier::Backoff(int attempt) const {
-  const double base = static_cast<double>(options_.base_backoff.count());
-  double s = base * std::pow(2.0, std::min(attempt - 1, 30));
-  s = std::min(s, static_cast<double>(options_.max_backoff.count()));
+  return RetryBackoff(attempt, options_.base_backoff, options_.max_backoff);
+}
+
+std::chrono::seconds RetryBackoff(int attempt, std::chrono::seconds base_s,
+                                  std::chrono::seconds max) {
+  const double base = static_cast<double>(base_s.count());
+  double s = base * std::pow(2.0, std::min(std::max(attempt, 1) - 1, 30));
+  s = std::min(s, static_cast<double>(max.count()));
   thread_local std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.8, 1.2);
   return std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(s * jitter(rng))));

@@ -50,6 +50,11 @@ Result<nlohmann::json> OpenChannelSecrets(const nlohmann::json& config, const Se
 // The configuration as the API shows it: secrets replaced by "secret_set": true/false.
 nlohmann::json RedactChannelConfig(const nlohmann::json& config);
 
+// The retry delay after failed attempt number `attempt` (1, 2, ...): base * 2^(attempt-1), at
+// most `max`, ±20 % jitter, at least 1 s. Shared by the notifier and the report e-mail outbox
+// (manager/reports/mailer.h).
+std::chrono::seconds RetryBackoff(int attempt, std::chrono::seconds base, std::chrono::seconds max);
+
 class Notifier {
  public:
   // `senders` by channel kind ("webhook", "email"); `box` may be null.

@@ -692,7 +692,24 @@ json Build() {
                            {"created_by", Str()},
                            {"created_at", Time()},
                            {"size", Int()},
-                           {"download", Str()}});
+                           {"download", Str()},
+                           {"mails",
+                            {{"type", "array"},
+                             {"items", Ref("ReportMail")},
+                             {"description", "GET /reports/{id} only: its e-mails"}}}});
+  // s9-reportmail: a scheduled report's e-mail per language (docs/reports.md, "Delivery by
+  // e-mail").
+  schemas["ReportMail"] =
+      Obj({{"id", Str()},
+           {"language", language},
+           {"recipients", {{"type", "array"}, {"items", Str()}}},
+           {"state", {{"type", "string"}, {"enum", {"pending", "sent", "failed"}}}},
+           {"attempts", Int()},
+           {"queued_at", Time()},
+           {"next_attempt_at", Merge(NullableTime(), {{"description", "while pending"}})},
+           {"last_attempt_at", NullableTime()},
+           {"sent_at", NullableTime()},
+           {"last_error", NullableStr()}});
   schemas["ReportRequest"] = Obj(
       {{"kind", kind},
        {"format", Merge(format, {{"description", "default pdf"}})},
@@ -716,6 +733,10 @@ json Build() {
   schedule_view["last_report_id"] = NullableStr();
   schedule_view["last_error"] = NullableStr();
   schedule_view["created_at"] = Time();
+  schedule_view["last_mails"] = {
+      {"type", "array"},
+      {"items", Ref("ReportMail")},
+      {"description", "GET /report-schedules/{id} only: the e-mails of the last report"}};
   schemas["ReportSchedule"] = Obj(schedule_view);
   paths["/reports"] = {
       {"get",

@@ -89,33 +89,34 @@ Result<ScheduleRunReport> RunReportSchedules(Store& store, const Clock& clock, R
         }
       }
     }
-    // Recorded first: the node whose record succeeds is the one that sends the e-mail.
-    Status st = store.RecordScheduledRun(s.tenant_id, s.id, s.next_run_at, next, now, kept, error);
+    // The mails are composed before and queued with the run: only the node whose record
+    // succeeds queues them, and a run is never recorded without its mails.
+    std::vector<ReportMail> mails;
+    if (kept && mailer != nullptr && !s.recipients.empty()) {
+      auto composed = mailer->Compose(*tenant, s, *kept, *made, now);
+      if (composed) {
+        mails = std::move(*composed);
+      } else {
+        error = "e-mail: " + composed.error().ToString();
+      }
+    }
+    Status st = store.RecordScheduledRunWithMails(s.tenant_id, s.id, s.next_run_at, next, now, kept,
+                                                  error, mails);
     if (st.code() == StatusCode::kFailedPrecondition) continue;  // another node recorded it
     if (!st.ok()) return st;
     if (kept) ++out.made;
-    if (kept && mailer != nullptr && !s.recipients.empty()) {
-      Status sent = mailer->Send(*tenant, s, *kept, *made);
-      if (sent.ok()) {
-        ++out.mailed;
-      } else {
-        error = "e-mail: " + sent.ToString();
-        // The run is recorded: only its error is added (the schedule as it is now).
-        auto now_s = store.GetReportSchedule(s.tenant_id, s.id);
-        if (now_s.has_value() && now_s->last_report_id == kept->id) {
-          now_s->last_error = error;
-          Status upd = store.UpdateReportSchedule(*now_s);
-          if (!upd.ok()) {
-            spdlog::warn("report schedule {}: recording the e-mail error: {}", s.id,
-                         upd.ToString());
-          }
-        }
-      }
-    }
+    out.queued += static_cast<int>(mails.size());
     if (!error.empty()) {
       ++out.failed;
       spdlog::warn("report schedule {} of tenant {}: {}", s.id, s.tenant_id, error);
     }
+  }
+  if (mailer != nullptr) {
+    auto round = mailer->DeliverDue(clock);
+    if (!round) return round.error();
+    out.mailed = round->sent;
+    out.retrying = round->retrying;
+    out.given_up = round->given_up;
   }
   return out;
 }

@@ -437,6 +437,22 @@ std::vector<std::string> VAgentGroups(Dialect d) {
   return s;
 }
 
+// The report e-mail outbox (issue #19, s9-reportmail; docs/reports.md "Delivery by e-mail"): one
+// row per message of a scheduled report (per language), queued in the run's transaction and
+// drained by the reports job: `state` 0 pending, 1 sent, 2 failed; `message` the MIME text
+// (LONGTEXT on MySQL: a report's PDF is attached, up to 8 MiB before base64).
+std::vector<std::string> VReportMails(Dialect d) {
+  return Table(d, "report_mails",
+               "id {ID} NOT NULL PRIMARY KEY, tenant_id {ID} NOT NULL, schedule_id {ID} NOT NULL, "
+               "report_id {ID} NOT NULL, language {ID} NOT NULL, mail_from {TEXT} NOT NULL, "
+               "recipients {TEXT} NOT NULL, message {TEXT} NOT NULL, state INTEGER NOT NULL, "
+               "attempts INTEGER NOT NULL, created_at BIGINT NOT NULL, next_attempt_at BIGINT NOT "
+               "NULL, last_attempt_at BIGINT, sent_at BIGINT, last_error {TEXT} NOT NULL, "
+               "claimed_by {NAME}, claim_until BIGINT",
+               {{"idx_report_mails_due", "state, next_attempt_at"},
+                {"idx_report_mails_report", "tenant_id, report_id"}});
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -455,6 +471,7 @@ const std::vector<Migration>& Migrations() {
       {"path rollups for integrity only", &VRollupPathsIntegrity},
       {"IPS matches for the tuning view", &VIpsMatches},
       {"agent groups", &VAgentGroups},
+      {"report e-mail outbox", &VReportMails},
   };
   return kMigrations;
 }

@@ -639,6 +639,52 @@ struct DeliveryOutcome {
   std::optional<TimePoint> retry_at;
 };
 
+// ---- Report e-mail outbox (issue #19, s9-reportmail; docs/reports.md "Delivery by e-mail") ----
+// One message of a scheduled report to the recipients of one language, composed when the run is
+// recorded and queued in the same transaction (RecordScheduledRunWithMails); claimed by one node
+// at a time (a lease that expires when the node dies), retried with back-off until sent or given
+// up. `message` is the whole MIME message (Message-ID "<report id>.<language>@ward").
+enum class ReportMailState { kPending = 0, kSent = 1, kFailed = 2 };
+
+inline std::string_view ReportMailStateName(ReportMailState s) {
+  switch (s) {
+    case ReportMailState::kPending:
+      return "pending";
+    case ReportMailState::kSent:
+      return "sent";
+    case ReportMailState::kFailed:
+      return "failed";
+  }
+  return "pending";
+}
+
+struct ReportMail {
+  std::string id;
+  std::string tenant_id;
+  std::string schedule_id;
+  std::string report_id;
+  std::string language;                 // "en", "ja"
+  std::string mail_from;                // the envelope sender
+  std::vector<std::string> recipients;  // the envelope recipients
+  std::string message;                  // empty in lists (ListReportMails)
+  ReportMailState state = ReportMailState::kPending;
+  int attempts = 0;
+  TimePoint created_at;
+  TimePoint next_attempt_at;
+  std::optional<TimePoint> last_attempt_at;
+  std::optional<TimePoint> sent_at;
+  std::string last_error;  // the last failed attempt's answer ("" after a success)
+};
+
+// What a report mail's delivery attempt came to (CompleteReportMail).
+struct ReportMailOutcome {
+  TimePoint at;
+  bool ok = false;
+  std::string detail;  // "250", "SMTP 535: Login denied", "Couldn't connect to server", ...
+  // When !ok: the next try, or nullopt to give up (state failed).
+  std::optional<TimePoint> retry_at;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -986,6 +1032,32 @@ class Store {
   // agent id -> group id for every agent of the tenant that is in a group.
   virtual Result<std::map<std::string, std::string>> ListAgentGroupMembers(
       const std::string& tenant_id) = 0;
+
+  // ---- Report e-mail outbox (issue #19, s9-reportmail; manager/store/soci/report_mail.cc) ----
+  // RecordScheduledRun that also queues `mails` (each pending, due at its next_attempt_at) in
+  // the same transaction: the run and its mails are recorded together or not at all, and a
+  // second node recording the same run (kFailedPrecondition) queues nothing.
+  virtual Status RecordScheduledRunWithMails(
+      const std::string& tenant_id, const std::string& schedule_id, TimePoint expected_next,
+      TimePoint next, TimePoint ran_at, const std::optional<StoredReport>& report,
+      const std::string& error, const std::vector<ReportMail>& mails) = 0;
+  // Claims up to `limit` pending report mails due at `now` (any tenant, with their message) that
+  // no node holds or whose claim expired, for `holder` until now + lease, oldest due first. Each
+  // row goes to one of several nodes claiming at once.
+  virtual Result<std::vector<ReportMail>> ClaimReportMails(const std::string& holder, TimePoint now,
+                                                           std::chrono::seconds lease,
+                                                           int limit) = 0;
+  // Settles one attempt (attempts + 1; sent, retried at, or failed), only while `holder` still
+  // holds the claim (else kFailedPrecondition and nothing changes). A mail given up also sets
+  // its schedule's last_error to "e-mail: <detail>" while that schedule's last report is the
+  // mail's. Returns the mail after the change (without its message).
+  virtual Result<ReportMail> CompleteReportMail(const std::string& holder, const ReportMail& m,
+                                                const ReportMailOutcome& outcome) = 0;
+  // A report's mails (without their message), by language; kNotFound for another tenant's report.
+  virtual Result<std::vector<ReportMail>> ListReportMails(const std::string& tenant_id,
+                                                          const std::string& report_id) = 0;
+  // Pending report mails of all tenants (metrics and tests).
+  virtual Result<int64_t> CountPendingReportMails() = 0;
 };
 
 }  // namespace ward::manager

@@ -51,6 +51,27 @@ json ScheduleJson(const ReportSchedule& s) {
           {"created_at", TimeJson(s.created_at)}};
 }
 
+// A report's e-mails (docs/reports.md "Delivery by e-mail"): delivery state, attempts, the
+// last error, per language.
+json MailsJson(const std::vector<ReportMail>& mails) {
+  json out = json::array();
+  for (const ReportMail& m : mails) {
+    out.push_back(
+        {{"id", m.id},
+         {"language", m.language},
+         {"recipients", m.recipients},
+         {"state", ReportMailStateName(m.state)},
+         {"attempts", m.attempts},
+         {"queued_at", TimeJson(m.created_at)},
+         {"next_attempt_at",
+          m.state == ReportMailState::kPending ? TimeJson(m.next_attempt_at) : json(nullptr)},
+         {"last_attempt_at", TimeJson(m.last_attempt_at)},
+         {"sent_at", TimeJson(m.sent_at)},
+         {"last_error", m.last_error.empty() ? json(nullptr) : json(m.last_error)}});
+  }
+  return out;
+}
+
 // kind, format, language from a body into their names (checked); `field` names the wrong one.
 std::optional<ApiError> ReadReportChoice(const json& body, std::string& kind, std::string& format,
                                          std::string& language) {
@@ -185,7 +206,11 @@ void AddReportRunRoutes(RouteTable& table, RouteDeps deps) {
               if (auto e = CheckQuery(req, {})) return Err(*e);
               auto r = deps.store.GetReport(p.tenant.id, path.at("id"), false);
               if (!r) return LookupError(r.error(), "report");
-              return JsonResponse(200, ReportJson(*r));
+              auto mails = deps.store.ListReportMails(p.tenant.id, r->id);
+              if (!mails) return LookupError(mails.error(), "report");
+              json out = ReportJson(*r);
+              out["mails"] = MailsJson(*mails);
+              return JsonResponse(200, out);
             });
   table.Add("GET", "/api/v1/reports/{id}/download", Access::kAny,
             [deps](const HttpRequest& req, const PathParams& path, Principal& p) {
@@ -272,7 +297,18 @@ void AddScheduleRoutes(RouteTable& table, RouteDeps deps) {
               if (auto e = CheckQuery(req, {})) return Err(*e);
               auto s = deps.store.GetReportSchedule(p.tenant.id, path.at("id"));
               if (!s) return LookupError(s.error(), "report schedule");
-              return JsonResponse(200, ScheduleJson(*s));
+              json out = ScheduleJson(*s);
+              // The e-mails of the last report (deleted report: none).
+              out["last_mails"] = json::array();
+              if (!s->last_report_id.empty()) {
+                auto mails = deps.store.ListReportMails(p.tenant.id, s->last_report_id);
+                if (mails) {
+                  out["last_mails"] = MailsJson(*mails);
+                } else if (mails.error().code() != StatusCode::kNotFound) {
+                  return LookupError(mails.error(), "report schedule");
+                }
+              }
+              return JsonResponse(200, out);
             });
   table.Add(
       "PATCH", "/api/v1/report-schedules/{id}", Access::kWrite,

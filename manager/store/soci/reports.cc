@@ -280,7 +280,19 @@ Status SociStore::RecordScheduledRun(const std::string& tenant_id, const std::st
                                      TimePoint expected_next, TimePoint next, TimePoint ran_at,
                                      const std::optional<StoredReport>& report,
                                      const std::string& error) {
+  return RecordScheduledRunWithMails(tenant_id, schedule_id, expected_next, next, ran_at, report,
+                                     error, {});
+}
+
+Status SociStore::RecordScheduledRunWithMails(
+    const std::string& tenant_id, const std::string& schedule_id, TimePoint expected_next,
+    TimePoint next, TimePoint ran_at, const std::optional<StoredReport>& report,
+    const std::string& error, const std::vector<ReportMail>& mails) {
   if (report) WARD_RETURN_IF_ERROR(CheckReport(*report));
+  for (const ReportMail& m : mails) {
+    WARD_RETURN_IF_ERROR(CheckReportMail(m));
+    if (m.tenant_id != tenant_id) return InvalidArgument("mail.tenant_id: not the schedule's");
+  }
   return RunStatus("record scheduled report", true, [&](soci::session& sql) -> Status {
     Params p;
     long long n = Exec(
@@ -296,6 +308,7 @@ Status SociStore::RecordScheduledRun(const std::string& tenant_id, const std::st
           fmt::format("report schedule {}: this run was already recorded", schedule_id));
     }
     if (report) InsertReport(sql, *report);
+    for (const ReportMail& m : mails) InsertReportMail(sql, m);
     return Status::Ok();
   });
 }

@@ -317,6 +317,22 @@ class SociStore final : public Store {
   Result<std::map<std::string, std::string>> ListAgentGroupMembers(
       const std::string& tenant_id) override;
 
+  // report_mail.cc (issue #19, s9-reportmail): the report e-mail outbox
+  Status RecordScheduledRunWithMails(const std::string& tenant_id, const std::string& schedule_id,
+                                     TimePoint expected_next, TimePoint next, TimePoint ran_at,
+                                     const std::optional<StoredReport>& report,
+                                     const std::string& error,
+                                     const std::vector<ReportMail>& mails) override;
+  Result<std::vector<ReportMail>> ClaimReportMails(const std::string& holder, TimePoint now,
+                                                   std::chrono::seconds lease, int limit) override;
+  Result<ReportMail> CompleteReportMail(const std::string& holder, const ReportMail& m,
+                                        const ReportMailOutcome& outcome) override;
+  Result<std::vector<ReportMail>> ListReportMails(const std::string& tenant_id,
+                                                  const std::string& report_id) override;
+  Result<int64_t> CountPendingReportMails() override;
+  static Status CheckReportMail(const ReportMail& m);
+  static void InsertReportMail(soci::session& sql, const ReportMail& m);
+
  private:
   static int StateCode(CommandState s);
 

@@ -101,7 +101,8 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "activation_rules",
                               "ips_matches",
                               "agent_groups",
-                              "agent_group_members"}) {
+                              "agent_group_members",
+                              "report_mails"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
