@@ -3,10 +3,18 @@
 // 1 KB URL-encoded POST, a 4 KB JSON POST, a 64 KB multipart upload, and the whole CRS 3.3
 // regression suite's requests as a mix (every stage of testdata/oracles/crs-3.3-tests, each once
 // per round; "CRS suite mix").
-// Usage: ips_engine_cpu [iterations [libmodsecurity|ward|both|all [request-name-part
-// [crs-tests-dir]]]] (µs of thread CPU per transaction; "both" or no engine: both, and their ratio;
-// "all" adds Ward with its @rx prefilter switched off, "ward-noprefilter", interleaved in the same
-// run; the mix runs max(1, iterations / 300) rounds of the whole suite)
+// Usage: ips_engine_cpu [iterations [engines [request-name-part [crs-tests-dir]]]] (µs of thread
+// CPU per transaction). engines: libmodsecurity | ward | ward-noprefilter (Ward with its @rx
+// prefilter switched off) | both (the default: libmodsecurity and ward, and their ratio) | all
+// (both and ward-noprefilter) | a comma-separated list of those names, in which a name may repeat
+// (e.g. "ward,ward": an A/A run, whose difference is the tool's noise). The engines are
+// interleaved: per request class, rounds of n/rounds transactions each, the order of the engines
+// changing from round to round — all orders of up to three engines, else the rotations — so that
+// every engine is measured first, second, ... and right after each other engine equally often
+// (in a fixed order the engine measured right after libmodsecurity, whose working set evicts
+// Ward's from the caches, is always the same one); "by position" lines give each engine's CPU
+// per position. The mix runs every stage of the suite once per round, at least
+// iterations / 300 rounds and a multiple of the number of orders (6 with three engines).
 #include <time.h>
 
 #include <algorithm>
@@ -36,6 +44,21 @@ void PrintRatios(const Engines& engines, const std::vector<double>& cpu, const c
   for (size_t k = 1; k < engines.size(); ++k) {
     const std::string label = engines.size() == 2 ? "ratio" : "ratio " + engines[k].name;
     std::printf("%-16s %-17s %8.1fx less CPU\n", label.c_str(), name, cpu[0] / cpu[k]);
+  }
+}
+
+// With more than one engine: each engine's CPU per transaction by its position in the rounds
+// (1st, 2nd, ...): what the order costs (e.g. the caches left by the engine before it).
+template <typename Engines>
+void PrintPositions(const Engines& engines, const std::vector<std::vector<double>>& by_pos,
+                    double per_pos, const char* name) {
+  if (engines.size() < 2) return;
+  for (size_t k = 0; k < engines.size(); ++k) {
+    std::printf("%-16s %-17s by position:", engines[k].name.c_str(), name);
+    for (size_t pos = 0; pos < engines.size(); ++pos) {
+      std::printf(" %zu: %.1f", pos + 1, by_pos[k][pos] / per_pos);
+    }
+    std::printf(" µs\n");
   }
 }
 
@@ -99,6 +122,7 @@ int main(int argc, char** argv) {
   };
   struct Loaded {
     std::string name;
+    std::string base;  // the candidate's name (name without "#2", ...)
     std::shared_ptr<const agent::ips::WafRules> rules;
     std::unique_ptr<agent::ips::WafThreadState> state;
   };
@@ -115,11 +139,32 @@ int main(int argc, char** argv) {
       {"libmodsecurity", &agent::ips::WafEngineFor(agent::ips::WafEngineKind::kLibModSecurity)},
       {"ward", &agent::ips::WafEngineFor(agent::ips::WafEngineKind::kWard)},
       {"ward-noprefilter", &ward_no_prefilter}};
-  for (const auto& [label, engine_ptr] : candidates) {
-    const bool wanted =
-        which == label || which == "all" || (which == "both" && label != "ward-noprefilter");
-    if (!wanted) continue;
-    const auto& engine = *engine_ptr;
+  std::vector<std::string_view> wanted;
+  if (which == "both") {
+    wanted = {"libmodsecurity", "ward"};
+  } else if (which == "all") {
+    wanted = {"libmodsecurity", "ward", "ward-noprefilter"};
+  } else {
+    for (size_t pos = 0; pos <= which.size();) {
+      const size_t comma = std::min(which.find(',', pos), which.size());
+      wanted.push_back(which.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  }
+  for (const std::string_view name : wanted) {
+    const Candidate* found = nullptr;
+    for (const auto& c : candidates) {
+      if (c.name == name) found = &c;
+    }
+    if (found == nullptr) {
+      std::fprintf(stderr, "unknown engine '%.*s'\n", static_cast<int>(name.size()), name.data());
+      return 2;
+    }
+    // A repeated name gets "#2", "#3", ... (its own rule set and thread state).
+    size_t same = 1;
+    for (const auto& e : engines) same += e.base == found->name ? 1 : 0;
+    const std::string label = same == 1 ? found->name : found->name + "#" + std::to_string(same);
+    const auto& engine = *found->engine;
     double t0 = ThreadCpuUs();
     auto rules = engine.Load(config, nullptr);
     double load_ms = (ThreadCpuUs() - t0) / 1000.0;
@@ -128,38 +173,70 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::printf("%-16s rule-set load %.0f ms CPU\n", label.c_str(), load_ms);
-    engines.push_back({label, *rules, engine.NewThreadState()});
+    engines.push_back({label, found->name, *rules, engine.NewThreadState()});
   }
-  // Per request, the engines take turns in five rounds (n/5 transactions each), so that the
-  // load of a shared machine falls on both alike; the ratio is libmodsecurity / Ward.
+  const size_t k_engines = std::max<size_t>(1, engines.size());
+  // The orders the rounds take: every permutation of up to three engines (each engine is then
+  // measured in each position, and right after each other engine, equally often), else the
+  // rotations (each position equally often). Rounds: a multiple of their number, at least
+  // `min_rounds`; round r takes orders[r % orders.size()].
+  std::vector<std::vector<size_t>> orders;
+  {
+    std::vector<size_t> order(k_engines);
+    for (size_t k = 0; k < k_engines; ++k) order[k] = k;
+    if (k_engines <= 3) {
+      do orders.push_back(order);
+      while (std::next_permutation(order.begin(), order.end()));
+    } else {
+      for (size_t r = 0; r < k_engines; ++r) {
+        orders.push_back(order);
+        std::rotate(order.begin(), order.begin() + 1, order.end());
+      }
+    }
+  }
+  auto round_count = [&](int min_rounds) {
+    const size_t m = orders.size();
+    const size_t r = std::max<size_t>(static_cast<size_t>(std::max(1, min_rounds)), m);
+    return (r + m - 1) / m * m;
+  };
+  auto engine_at = [&](size_t round, size_t pos) { return orders[round % orders.size()][pos]; };
+  // Per request, the engines take turns in rotating order (see the usage above), so that the load
+  // of a shared machine and the caches left by the previous engine fall on all alike; the ratio
+  // is libmodsecurity / Ward.
   for (const auto& [name, bytes] : requests) {
     if (argc > 3 && std::string_view(name).find(argv[3]) == std::string_view::npos) continue;
     auto c = seclang::equality::ParseRequest(bytes);
     if (!c) return 1;
     std::vector<double> cpu(engines.size(), 0.0);
     std::vector<size_t> matched(engines.size(), 0);
+    std::vector<std::vector<double>> by_pos(engines.size(), std::vector<double>(engines.size()));
     for (auto& e : engines) {
       for (int i = 0; i < 20; ++i) seclang::equality::Run(*e.rules, *c);  // warm
     }
-    const int per_round = std::max(1, n / 5);
-    for (int round = 0; round < 5; ++round) {
-      for (size_t k = 0; k < engines.size(); ++k) {
+    const size_t rounds = round_count(5);
+    const int per_round = std::max(1, n / static_cast<int>(rounds));
+    for (size_t round = 0; round < rounds; ++round) {
+      for (size_t pos = 0; pos < engines.size(); ++pos) {
+        const size_t k = engine_at(round, pos);
         double start = ThreadCpuUs();
         for (int i = 0; i < per_round; ++i) {
           matched[k] += seclang::equality::Run(*engines[k].rules, *c).ids.size();
         }
-        cpu[k] += ThreadCpuUs() - start;
+        const double used = ThreadCpuUs() - start;
+        cpu[k] += used;
+        by_pos[k][pos] += used;
       }
     }
-    const double total = 5.0 * per_round;
+    const double total = static_cast<double>(rounds) * per_round;
     for (size_t k = 0; k < engines.size(); ++k) {
       std::printf("%-16s %-17s %8.1f µs/transaction (%zu matches/tx)\n", engines[k].name.c_str(),
                   name, cpu[k] / total, matched[k] / static_cast<size_t>(total));
     }
     PrintRatios(engines, cpu, name);
+    PrintPositions(engines, by_pos, total / static_cast<double>(k_engines), name);
   }
   // The CRS regression suite's requests as a mix: each round sends every stage once through
-  // one engine, then through the other.
+  // each engine, in the round's order.
   const std::string crs_dir = argc > 4 ? argv[4] : WARD_CRS_TESTS;
   if (argc <= 3 || std::string_view("CRS suite mix").find(argv[3]) != std::string_view::npos) {
     const auto suite = seclang::equality::LoadCrsCases(crs_dir);
@@ -169,19 +246,23 @@ int main(int argc, char** argv) {
     }
     std::vector<double> cpu(engines.size(), 0.0);
     std::vector<size_t> matched(engines.size(), 0);
+    std::vector<std::vector<double>> by_pos(engines.size(), std::vector<double>(engines.size()));
     for (auto& e : engines) {
       for (size_t i = 0; i < 50 && i < suite.cases.size(); ++i) {
         seclang::equality::Run(*e.rules, suite.cases[i]);  // warm
       }
     }
-    const int rounds = std::max(1, n / 300);
-    for (int round = 0; round < rounds; ++round) {
-      for (size_t k = 0; k < engines.size(); ++k) {
+    const size_t rounds = round_count(n / 300);
+    for (size_t round = 0; round < rounds; ++round) {
+      for (size_t pos = 0; pos < engines.size(); ++pos) {
+        const size_t k = engine_at(round, pos);
         double start = ThreadCpuUs();
         for (const auto& c : suite.cases) {
           matched[k] += seclang::equality::Run(*engines[k].rules, c).ids.size();
         }
-        cpu[k] += ThreadCpuUs() - start;
+        const double used = ThreadCpuUs() - start;
+        cpu[k] += used;
+        by_pos[k][pos] += used;
       }
     }
     const double total = static_cast<double>(rounds) * static_cast<double>(suite.cases.size());
@@ -192,6 +273,7 @@ int main(int argc, char** argv) {
                   static_cast<double>(matched[k]) / total);
     }
     PrintRatios(engines, cpu, name);
+    PrintPositions(engines, by_pos, total / static_cast<double>(k_engines), name);
   }
   return 0;
 }
