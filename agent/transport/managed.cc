@@ -81,6 +81,7 @@ Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::
     if (p) {
       m->policy_ = std::move(*p);
       m->policy_version_ = cached->version;
+      m->policy_id_ = cached->id;
       m->policy_doc_ = cached->document;
     } else {
       spdlog::error("cached policy v{} is not valid here; starting without one: {}",
@@ -144,6 +145,7 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
   co.token = token_;
   channel_ = std::make_unique<Channel>(identity_, co, *spool_, events, *clock_, std::move(hooks));
   channel_->set_policy_version(policy_version_);
+  channel_->set_policy_id(policy_id_);
   channel_->Start();
   wake_ = channel_.get();
 }
@@ -161,6 +163,7 @@ Status ManagedAgent::ApplyPolicy(const ManagedPolicy& p, bool from_cache) {
   if (applied.ok()) {
     policy_ = std::move(*next);
     policy_version_ = p.version;
+    policy_id_ = p.id;
     policy_doc_ = p.document;
     spool_->set_max_bytes(policy_.agent().spool_max_size);
   }

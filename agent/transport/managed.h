@@ -93,6 +93,7 @@ class ManagedAgent {
   std::unique_ptr<Spool> spool_;
   Policy policy_;
   int64_t policy_version_ = 0;
+  std::string policy_id_;      // of the policy in force ("" = none)
   nlohmann::json policy_doc_;  // the document of policy_ (guarded by host_mu_)
   std::unique_ptr<updates::UpdateSync> updates_;
   mutable std::mutex host_mu_;  // guards host_ calls and policy_

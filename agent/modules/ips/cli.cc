@@ -54,7 +54,7 @@ int Replay(const CommonOptions& opt, const ReplayOptions& r) {
     if (!l) return Fail(l.error());
     log = std::move(*l);
   }
-  auto rules = ips::WafRules::Load(*config, log);
+  auto rules = ips::WafRules::Load(ips::ResolveManaged(*config, opt.state_dir), log);
   if (!rules) return Fail(rules.error());
   auto src = net::PcapSource::OpenFile(r.file);
   if (!src) return Fail(src.error());

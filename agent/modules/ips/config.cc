@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "agent/modules/ips/path_prefix.h"
+#include "agent/updates/layout.h"
 
 namespace ward::agent::ips {
 namespace {
@@ -59,6 +60,18 @@ int IpsConfig::EngineThreads() const {
 
 bool IpsConfig::IsPort(uint16_t port) const {
   return std::find(ports.begin(), ports.end(), port) != ports.end();
+}
+
+IpsConfig ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir) {
+  if (updates::ManagedKind(c.crs.rules_dir) == "crs") {
+    c.crs.rules_dir = updates::ManagedDir(state_dir, "crs").string();
+  }
+  for (auto& r : c.custom_rules) {
+    if (updates::ManagedKind(r) == "rules") {
+      r = (updates::ManagedDir(state_dir, "rules") / "*.conf").string();
+    }
+  }
+  return c;
 }
 
 Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
@@ -157,7 +170,18 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (const ConfigNode* crs = section.Find("crs")) {
     WARD_RETURN_IF_ERROR(RequireMap(*crs));
     WARD_RETURN_IF_ERROR(CheckKeys(*crs, {"enabled", "paranoia_level", "inbound_anomaly_threshold",
-                                          "outbound_anomaly_threshold", "setup_files"}));
+                                          "outbound_anomaly_threshold", "setup_files", "rules"}));
+    if (const ConfigNode* n = crs->Find("rules")) {
+      WARD_ASSIGN_OR_RETURN(c.crs.rules_dir, ReadString(*n));
+      if (c.crs.rules_dir.starts_with(updates::kManagedPrefix)) {
+        if (updates::ManagedKind(c.crs.rules_dir) != "crs") {
+          return n->Error(
+              fmt::format("\"{}\": the CRS from an update bundle is managed:crs", c.crs.rules_dir));
+        }
+      } else if (c.crs.rules_dir.empty() || c.crs.rules_dir[0] != '/') {
+        return n->Error("expected an absolute directory or managed:crs");
+      }
+    }
     if (const ConfigNode* n = crs->Find("enabled")) {
       WARD_ASSIGN_OR_RETURN(c.crs.enabled, ReadBool(*n));
     }
@@ -244,7 +268,13 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (const ConfigNode* n = section.Find("custom_rules")) {
     WARD_ASSIGN_OR_RETURN(c.custom_rules, ReadStringList(*n));
     for (size_t i = 0; i < c.custom_rules.size(); ++i) {
-      if (c.custom_rules[i].empty() || c.custom_rules[i][0] != '/') {
+      const std::string& r = c.custom_rules[i];
+      if (r.starts_with(updates::kManagedPrefix)) {
+        if (updates::ManagedKind(r) != "rules") {
+          return (n->IsSequence() ? n->items()[i] : *n)
+              .Error(fmt::format("\"{}\": rule files from an update bundle are managed:rules", r));
+        }
+      } else if (r.empty() || r[0] != '/') {
         return (n->IsSequence() ? n->items()[i] : *n).Error("expected an absolute path or pattern");
       }
     }

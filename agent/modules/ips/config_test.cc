@@ -156,5 +156,31 @@ TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {
   EXPECT_NE(r.error().message().find("listed twice"), std::string::npos);
 }
 
+// Issue #18: the CRS and custom rule files may come from the manager's update bundles.
+TEST(IpsConfig, ManagedCrsAndRulesAreAcceptedAndResolvedUnderTheStateDir) {
+  auto c = Parse(
+      "ips: { crs: { rules: managed:crs }, custom_rules: [managed:rules, /etc/ward/x.conf] }");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(c->crs.rules_dir, "managed:crs");
+  IpsConfig r = ResolveManaged(*c, "/var/lib/ward");
+  EXPECT_EQ(r.crs.rules_dir, "/var/lib/ward/updates/crs/current");
+  EXPECT_EQ(r.custom_rules, (std::vector<std::string>{"/var/lib/ward/updates/rules/current/*.conf",
+                                                      "/etc/ward/x.conf"}));
+  // A directory of one's own stays; Debian's is the default.
+  EXPECT_EQ(ResolveManaged(*Parse("ips: { crs: { rules: /srv/crs } }"), "/s").crs.rules_dir,
+            "/srv/crs");
+  EXPECT_EQ(ResolveManaged(*Parse("ips: {}"), "/s").crs.rules_dir, "");
+  // Refused, naming the key: another kind, a relative directory.
+  for (const char* bad : {"ips: { crs: { rules: managed:clamav } }", "ips: { crs: { rules: crs } }",
+                          "ips: { custom_rules: [managed:crs] }"}) {
+    auto e = Parse(bad);
+    ASSERT_FALSE(e.has_value()) << bad;
+    EXPECT_NE(e.error().message().find(
+                  std::string(bad).find("custom") != std::string::npos ? "custom_rules" : "rules"),
+              std::string::npos)
+        << e.error().message();
+  }
+}
+
 }  // namespace
 }  // namespace ward::agent::ips
