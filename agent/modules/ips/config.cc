@@ -62,13 +62,33 @@ bool IpsConfig::IsPort(uint16_t port) const {
   return std::find(ports.begin(), ports.end(), port) != ports.end();
 }
 
-IpsConfig ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir) {
+namespace {
+
+// The directory "managed:<kind>" stands for, or kNotFound naming the reference and the key when
+// that bundle is not installed (yet): a missing bundle must never load as "no rules".
+Result<std::filesystem::path> InstalledBundle(const std::filesystem::path& state_dir,
+                                              std::string_view kind, std::string_view key) {
+  std::filesystem::path dir = updates::ManagedDir(state_dir, kind);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return NotFound(fmt::format(
+        "ips.{}: managed:{}: the \"{}\" update bundle is not installed on this agent ({} {})", key,
+        kind, kind, dir.string(), ec ? ec.message() : std::string("is not a directory")));
+  }
+  return dir;
+}
+
+}  // namespace
+
+Result<IpsConfig> ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir) {
   if (updates::ManagedKind(c.crs.rules_dir) == "crs") {
-    c.crs.rules_dir = updates::ManagedDir(state_dir, "crs").string();
+    WARD_ASSIGN_OR_RETURN(auto dir, InstalledBundle(state_dir, "crs", "crs.rules"));
+    c.crs.rules_dir = dir.string();
   }
   for (auto& r : c.custom_rules) {
     if (updates::ManagedKind(r) == "rules") {
-      r = (updates::ManagedDir(state_dir, "rules") / "*.conf").string();
+      WARD_ASSIGN_OR_RETURN(auto dir, InstalledBundle(state_dir, "rules", "custom_rules"));
+      r = (dir / "*.conf").string();
     }
   }
   return c;

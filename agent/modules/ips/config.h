@@ -119,8 +119,9 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section);
 // `c` with its references to update bundles (docs/updates.md) made paths under `state_dir`:
 // crs.rules "managed:crs" -> <state_dir>/updates/crs/current, and each custom_rules entry
 // "managed:rules" -> <state_dir>/updates/rules/current/*.conf. The module and the CLI call it
-// before loading rules; a bundle not installed yet then fails the load naming the path.
-IpsConfig ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir);
+// before loading rules. kNotFound when a referenced bundle is not installed: the message names
+// the key, the reference and the path ("ips.custom_rules: managed:rules: ... not installed").
+Result<IpsConfig> ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir);
 
 std::string_view ModeName(Mode m);
 // The `ips.engine` value naming an engine ("libmodsecurity", "ward").

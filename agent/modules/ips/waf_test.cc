@@ -407,7 +407,9 @@ TEST(Waf, ManagedCrsAndRulesComeFromTheInstalledUpdateBundles) {
     c.engine = engine;
     c.crs.rules_dir = "managed:crs";
     c.custom_rules = {"managed:rules"};
-    auto loaded = Load(ResolveManaged(c, state.path()));
+    auto resolved = ResolveManaged(c, state.path());
+    ASSERT_TRUE(resolved) << resolved.error().ToString();
+    auto loaded = Load(*resolved);
     ASSERT_TRUE(loaded);
     EXPECT_GT(loaded->rule_count(), 300u);
     auto sqli = RunGet(*loaded, "/?id=1%27%20OR%20%271%27=%271&ward=canary");
@@ -431,18 +433,25 @@ TEST(Waf, ManagedCrsAndRulesComeFromTheInstalledUpdateBundles) {
   fs::rename(crs / "current.new", crs / "current");
   IpsConfig c;
   c.crs.rules_dir = "managed:crs";
-  auto v2 = Load(ResolveManaged(c, state.path()));
+  auto resolved = ResolveManaged(c, state.path());
+  ASSERT_TRUE(resolved) << resolved.error().ToString();
+  auto v2 = Load(*resolved);
   ASSERT_TRUE(v2);
   EXPECT_TRUE(Has(*RunGet(*v2, "/?id=1%27%20OR%20%271%27=%271"), 942100));
 
-  // A bundle not installed: the load fails naming the key and the path (the policy in force
-  // stays, as for any failed Configure).
-  ward::test::TempDir empty;
-  auto missing = WafRules::Load(ResolveManaged(c, empty.path()));
-  ASSERT_FALSE(missing.has_value());
-  EXPECT_NE(missing.error().message().find("ips.crs.rules"), std::string::npos)
-      << missing.error().ToString();
-  EXPECT_NE(missing.error().message().find("updates/crs/current"), std::string::npos);
+  // A CRS bundle with no rule file in it: the load fails naming the key and the path (the
+  // policy in force stays, as for any failed Configure).
+  fs::create_directories(crs / "v3");
+  std::ofstream(crs / "v3" / "README.data") << "no rules\n";
+  fs::create_directory_symlink("v3", crs / "current.new");
+  fs::rename(crs / "current.new", crs / "current");
+  auto resolved3 = ResolveManaged(c, state.path());
+  ASSERT_TRUE(resolved3);
+  auto empty_bundle = WafRules::Load(*resolved3);
+  ASSERT_FALSE(empty_bundle.has_value());
+  EXPECT_NE(empty_bundle.error().message().find("ips.crs.rules"), std::string::npos)
+      << empty_bundle.error().ToString();
+  EXPECT_NE(empty_bundle.error().message().find("no .conf rule file"), std::string::npos);
 }
 
 }  // namespace
