@@ -7,6 +7,7 @@
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
+#include "agent/version.h"
 #include "common/file_system.h"
 #include "common/json_schema.h"
 #include "common/log.h"
@@ -136,6 +137,10 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
                                                   : Status::Ok();
       },
       [this](std::string_view kind) { return ReloadKind(kind); });
+  updates::UpgradeOptions uo;
+  uo.state_dir = state_dir_;
+  uo.running_version = std::string(kVersion);
+  upgrade_ = std::make_unique<updates::AgentUpgrade>(std::move(uo), events, *clock_);
   hooks.apply_updates = [this](const nlohmann::json& offer, const nlohmann::json& incoming,
                                const updates::PostFn& post) {
     ApplyUpdates(offer, incoming, post);
@@ -190,6 +195,14 @@ void ManagedAgent::ApplyUpdates(const nlohmann::json& offer, const nlohmann::jso
   if (!parsed) {
     spdlog::warn("heartbeat reply: {}", parsed.error().ToString());
     return;
+  }
+  if (auto p = offer.find("agent_package"); p != offer.end() && upgrade_ != nullptr) {
+    auto upgrade = updates::ParseUpgradeOffer(*p);
+    if (upgrade) {
+      upgrade_->Apply(*upgrade, parsed->key, post);
+    } else {
+      spdlog::warn("heartbeat reply: {}", upgrade.error().ToString());
+    }
   }
   std::set<std::string> wanted = updates::WantedKinds(incoming);
   {
@@ -280,6 +293,9 @@ nlohmann::json ManagedAgent::StatusDoc() const {
     }
   }
   if (updates_ != nullptr) s["updates"] = updates_->StatusJson();
+  if (upgrade_ != nullptr) {
+    if (auto u = upgrade_->StatusJson(); !u.empty()) s["upgrade"] = std::move(u);
+  }
   return s;
 }
 

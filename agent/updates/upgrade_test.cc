@@ -3,6 +3,7 @@
 // (a shell script standing in for dpkg, which records what it was given and where it ran).
 #include "agent/updates/upgrade.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -226,10 +227,10 @@ TEST_F(AgentUpgradeTest, ABadSignatureInstallsNothingIsReportedAndNotRetried) {
   up.Apply(*ParseUpgradeOffer(OfferJson(ManifestFor("0.4.0", deb), TestKey(9))),
            PublicKeyToBase64(TestKey(9).public_key), manager_.Post());
   EXPECT_EQ(manager_.calls, 0);
-  // The refused version is not tried again.
+  // The refused version is not tried again (until another one is offered).
   size_t events = sink_.Events().size();
-  up.Apply(*ParseUpgradeOffer(OfferJson(m, TestKey(9))), PublicKeyToBase64(key_.public_key),
-           manager_.Post());
+  up.Apply(*ParseUpgradeOffer(OfferJson(ManifestFor("0.4.0", deb), TestKey(9))),
+           PublicKeyToBase64(TestKey(9).public_key), manager_.Post());
   EXPECT_EQ(sink_.Events().size(), events);
 }
 

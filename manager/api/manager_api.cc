@@ -64,6 +64,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddActivationRuleRoutes(*rest_, deps);
   AddEgressProposalRoutes(*rest_, deps);
   AddAgentGroupRoutes(*rest_, deps);
+  AddAgentUpgradeRoutes(*rest_, deps);
   AddDeploymentRoutes(*rest_, deps,
                       {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);

@@ -101,7 +101,9 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "activation_rules",
                               "ips_matches",
                               "agent_groups",
-                              "agent_group_members"}) {
+                              "agent_group_members",
+                              "agent_upgrade_rollouts",
+                              "agent_upgrade_states"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
