@@ -142,7 +142,7 @@ TEST(AgentUpgrades, AGroupUpgradesInTwoWavesAndATimeoutStopsIt) {
   // The package over the agent channel: only with an agent credential, only ward-agent files.
   Reply pkg = m.Do("POST", "/agent/v1/upgrade/package", hosts[0].cred,
                    Json{{"file", "ward-agent_0.2.0_amd64.deb"}}.dump());
-  ASSERT_EQ(pkg.status, 200);
+  ASSERT_EQ(pkg.status, 200) << pkg.raw;
   EXPECT_EQ(pkg.raw, u.new_bytes);
   EXPECT_EQ(m.Do("POST", "/agent/v1/upgrade/package", hosts[0].cred,
                  Json{{"file", "../ward-agent_0.2.0_amd64.deb"}}.dump())

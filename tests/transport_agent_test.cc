@@ -52,8 +52,8 @@ class TransportE2e : public ::testing::Test {
     return {{"agent", {{"outputs", {{"file", false}}}}},
             {"integrity", {{"paths", paths}, {"schedule", "1h"}}}};
   }
-  std::string NewPolicy(const nlohmann::json& doc) {
-    auto [st, p] = manager_->Api("POST", "/api/v1/policies", {{"name", "p"}, {"document", doc}});
+  std::string NewPolicy(const nlohmann::json& doc, const std::string& name = "p") {
+    auto [st, p] = manager_->Api("POST", "/api/v1/policies", {{"name", name}, {"document", doc}});
     EXPECT_EQ(st, 201) << p.dump();
     return p.value("id", "");
   }
@@ -428,7 +428,7 @@ TEST_F(TransportE2e, AgentKilledUnderLoadLosesNothingItHadSpooled) {
 TEST_F(TransportE2e, AnAgentMovedIntoAGroupRunsTheGroupsPolicyOfTheSameVersion) {
   std::filesystem::create_directories(dir_.Sub("etc"));  // the second policy watches it
   const std::string first = NewPolicy(PolicyDoc({dir_.Sub("www")}));
-  const std::string second = NewPolicy(PolicyDoc({dir_.Sub("www"), dir_.Sub("etc")}));
+  const std::string second = NewPolicy(PolicyDoc({dir_.Sub("www"), dir_.Sub("etc")}), "group's");
   auto [gst, group] =
       manager_->Api("POST", "/api/v1/agent-groups", {{"name", "web"}, {"policy_id", second}});
   ASSERT_EQ(gst, 201) << group.dump();

@@ -84,6 +84,7 @@ std::vector<std::pair<std::string, std::string>> ManagerApi::Routes() const {
   r.emplace_back("POST", "/agent/v1/events");
   r.emplace_back("POST", "/agent/v1/updates/manifest");
   r.emplace_back("POST", "/agent/v1/updates/file");
+  r.emplace_back("POST", "/agent/v1/upgrade/package");
   r.emplace_back("GET", "/agent/v1/packages");
   r.emplace_back("GET", "/agent/v1/packages/{file}");
   return r;
