@@ -115,3 +115,9 @@ ward_test(manager_groups_test
   SOURCES manager_groups_test.cc
   DEPS ward::manager_harness
   LABELS integration)
+
+# Agent upgrades from the manager (issue #18, s9-upgrade): rollouts in waves, signed offers.
+ward_test(manager_upgrades_test
+  SOURCES manager_upgrades_test.cc
+  DEPS ward::manager_harness ward::update_bundle
+  LABELS integration)

@@ -614,6 +614,15 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   r = m.Post("/api/v1/agent-groups", b_key, {{"name", "b-webs"}, {"policy_id", b_policy}});
   ASSERT_EQ(r.status, 201) << r.raw;
   std::string b_group = r.body["id"];
+  // B's agent upgrade rollouts (issue #18, s9-upgrade).
+  ASSERT_EQ(m.Do("PUT", "/api/v1/agent-groups/" + b_group + "/upgrade", b_key,
+                 Json{{"version", "0.2.0"}}.dump())
+                .status,
+            200);
+  ASSERT_EQ(m.Do("PUT", "/api/v1/policies/" + b_policy + "/upgrade", b_key,
+                 Json{{"version", "0.2.0"}}.dump())
+                .status,
+            200);
   // Tenant A's own policy, to try B's ids in A's references.
   std::string a_policy = m.NewPolicy(a_key, "a-policy");
   auto [a_agent, a_cred] = m.NewAgent(a_key, "a-host");
@@ -642,6 +651,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/alert-channels/{id}/notify", b_channel},
       {"/api/v1/policies/{id}/egress-proposals", b_policy},
       {"/api/v1/agent-groups/{id}", b_group},
+      {"/api/v1/agent-groups/{id}/upgrade", b_group},
+      {"/api/v1/policies/{id}/upgrade", b_policy},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -659,6 +670,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
        {{"name", "stolen"}, {"config", {{"url", "https://127.0.0.1:9/x"}}}}},
       {"/api/v1/alert-channels/{id}/notify", {{"alert_id", b_alert}}},
       {"/api/v1/agent-groups/{id}", {{"name", "stolen"}}},
+      {"/api/v1/agent-groups/{id}/upgrade", {{"version", "0.2.0"}}},
+      {"/api/v1/policies/{id}/upgrade", {{"version", "0.2.0"}}},
   };
   int walked = 0;
   std::set<std::string> patterns_seen;
@@ -703,6 +716,9 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body["error"]["field"], "rules[0].group_id");
   EXPECT_EQ(m.Get("/api/v1/agent-groups", a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/agent-upgrades", a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/agent-upgrades", b_key).body["items"].size(), 2u);
+  EXPECT_EQ(m.Get("/api/v1/agent-groups/" + b_group + "/upgrade", b_key).body["version"], "0.2.0");
   EXPECT_EQ(m.Get("/api/v1/agents?group=" + b_group, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/agent-groups/" + b_group, b_key).body["name"], "b-webs");
   EXPECT_EQ(m.Get("/api/v1/events?agent=" + b_agent, a_key).body["items"].size(), 0u);

@@ -52,8 +52,8 @@ class TransportE2e : public ::testing::Test {
     return {{"agent", {{"outputs", {{"file", false}}}}},
             {"integrity", {{"paths", paths}, {"schedule", "1h"}}}};
   }
-  std::string NewPolicy(const nlohmann::json& doc) {
-    auto [st, p] = manager_->Api("POST", "/api/v1/policies", {{"name", "p"}, {"document", doc}});
+  std::string NewPolicy(const nlohmann::json& doc, const std::string& name = "p") {
+    auto [st, p] = manager_->Api("POST", "/api/v1/policies", {{"name", name}, {"document", doc}});
     EXPECT_EQ(st, 201) << p.dump();
     return p.value("id", "");
   }
@@ -420,6 +420,41 @@ TEST_F(TransportE2e, AgentKilledUnderLoadLosesNothingItHadSpooled) {
   EXPECT_FALSE(dup);
   // In order: what reached the spool is a prefix 0..n-1 of what was emitted.
   for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], static_cast<int64_t>(i));
+}
+
+// Issue #18, agent groups: a running agent moved into a group gets the group's policy at its next
+// heartbeat although both policies are at version 1 (the agent reports the id of the policy in
+// force beside its version), and applies it (policy_applied names it).
+TEST_F(TransportE2e, AnAgentMovedIntoAGroupRunsTheGroupsPolicyOfTheSameVersion) {
+  std::filesystem::create_directories(dir_.Sub("etc"));  // the second policy watches it
+  const std::string first = NewPolicy(PolicyDoc({dir_.Sub("www")}));
+  const std::string second = NewPolicy(PolicyDoc({dir_.Sub("www"), dir_.Sub("etc")}), "group's");
+  auto [gst, group] =
+      manager_->Api("POST", "/api/v1/agent-groups", {{"name", "web"}, {"policy_id", second}});
+  ASSERT_EQ(gst, 201) << group.dump();
+  auto [tid, token] = NewToken(first);
+  std::string state = dir_.Sub("agent");
+  ASSERT_EQ(Activate(state, token).exit_code, 0);
+  std::string id = AgentIdIn(state);
+  auto agent = AgentProcess::Start({"run", "--state-dir", state});
+  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(agent->WaitForEvent(Action("started"), 20s)) << agent->Stderr();
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id)["report"].value("policy_id", "") == first; }, 30s))
+      << AgentDoc(id).dump();
+
+  auto [pst, moved] =
+      manager_->Api("PATCH", "/api/v1/agents/" + id, {{"group_id", group.value("id", "")}});
+  ASSERT_EQ(pst, 200) << moved.dump();
+  EXPECT_EQ(moved.value("policy_id", ""), second);
+  ASSERT_TRUE(WaitFor([&] { return AgentDoc(id)["report"].value("policy_id", "") == second; }, 40s))
+      << AgentDoc(id).dump() << agent->Stderr();
+  EXPECT_EQ(AgentDoc(id)["report"].value("policy_version", 0), 1);
+  EXPECT_TRUE(agent->WaitForEvent(
+      [&](const Json& e) {
+        return StrField(e, "event.action") == "policy_applied" &&
+               StrField(e, "ward.policy.id") == second;
+      },
+      5s));
 }
 
 TEST_F(TransportE2e, RestartWithoutTheManagerRunsTheCachedPolicy) {

@@ -260,6 +260,7 @@ nlohmann::json Channel::BuildStatus() {
                    {"proxy_errors", counters_.proxy_errors.load()},
                    {"reactivations", counters_.reactivations.load()}};
   std::lock_guard lock(hb_mu_);
+  if (!policy_id_.empty()) s["policy_id"] = policy_id_;
   if (policy_error_) s["policy_error"] = *policy_error_;
   return s;
 }
@@ -322,20 +323,31 @@ bool Channel::Heartbeat(HttpsClient& client, uint64_t generation) {
   if (parsed->has_policy && !parsed->policy) {
     spdlog::warn("the manager assigns this agent no policy; the last one stays in force");
   }
-  bool changed = parsed->policy && parsed->policy->version != policy_version_.load() &&
-                 parsed->policy->version != failed_version_;
+  bool changed = false;
+  if (parsed->policy) {
+    // Another version, or another policy (same version number, other id): apply, unless it is
+    // the one that just failed.
+    std::lock_guard lock(hb_mu_);
+    const ManagedPolicy& p = *parsed->policy;
+    bool other = p.version != policy_version_.load() || (!p.id.empty() && p.id != policy_id_);
+    bool failed = p.version == failed_version_ && p.id == failed_id_;
+    changed = other && !failed;
+  }
   if (changed) {
     const ManagedPolicy& p = *parsed->policy;
     Status s = hooks_.apply_policy ? hooks_.apply_policy(p) : Status::Ok();
     std::lock_guard lock(hb_mu_);
     if (s.ok()) {
       policy_version_ = p.version;
+      policy_id_ = p.id;
       policy_error_.reset();
       failed_version_ = -1;
+      failed_id_.clear();
       Status cached = SaveCachedPolicy(options_.state_dir, p);
       if (!cached.ok()) spdlog::error("policy cache: {}", cached.ToString());
     } else {
       failed_version_ = p.version;
+      failed_id_ = p.id;
       policy_error_ = nlohmann::json{{"version", p.version}, {"message", s.ToString()}};
     }
   }

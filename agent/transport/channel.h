@@ -82,6 +82,12 @@ class Channel {
   Identity identity() const;
   int64_t policy_version() const { return policy_version_.load(); }
   void set_policy_version(int64_t v) { policy_version_ = v; }
+  // The id of the policy in force (reported as status.policy_id, so the manager also notices a
+  // switch to another policy that has the same version number, e.g. a new agent group's).
+  void set_policy_id(std::string id) {
+    std::lock_guard lock(hb_mu_);
+    policy_id_ = std::move(id);
+  }
 
   // The status document of the next heartbeat (exposed for tests).
   nlohmann::json BuildStatus();
@@ -126,6 +132,8 @@ class Channel {
   std::mutex hb_mu_;  // heartbeat thread state below
   std::optional<nlohmann::json> policy_error_;
   int64_t failed_version_ = -1;
+  std::string policy_id_;  // "" = none or unknown
+  std::string failed_id_;
   nlohmann::json command_results_ = nlohmann::json::array();
   std::atomic<int> heartbeat_interval_s_{60};
   std::atomic<bool> sender_failing_{false};

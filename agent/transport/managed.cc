@@ -7,6 +7,7 @@
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
+#include "agent/version.h"
 #include "common/file_system.h"
 #include "common/json_schema.h"
 #include "common/log.h"
@@ -81,6 +82,7 @@ Result<std::unique_ptr<ManagedAgent>> ManagedAgent::Open(const std::filesystem::
     if (p) {
       m->policy_ = std::move(*p);
       m->policy_version_ = cached->version;
+      m->policy_id_ = cached->id;
       m->policy_doc_ = cached->document;
     } else {
       spdlog::error("cached policy v{} is not valid here; starting without one: {}",
@@ -135,6 +137,10 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
                                                   : Status::Ok();
       },
       [this](std::string_view kind) { return ReloadKind(kind); });
+  updates::UpgradeOptions uo;
+  uo.state_dir = state_dir_;
+  uo.running_version = std::string(kVersion);
+  upgrade_ = std::make_unique<updates::AgentUpgrade>(std::move(uo), events, *clock_);
   hooks.apply_updates = [this](const nlohmann::json& offer, const nlohmann::json& incoming,
                                const updates::PostFn& post) {
     ApplyUpdates(offer, incoming, post);
@@ -144,6 +150,7 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
   co.token = token_;
   channel_ = std::make_unique<Channel>(identity_, co, *spool_, events, *clock_, std::move(hooks));
   channel_->set_policy_version(policy_version_);
+  channel_->set_policy_id(policy_id_);
   channel_->Start();
   wake_ = channel_.get();
 }
@@ -161,6 +168,7 @@ Status ManagedAgent::ApplyPolicy(const ManagedPolicy& p, bool from_cache) {
   if (applied.ok()) {
     policy_ = std::move(*next);
     policy_version_ = p.version;
+    policy_id_ = p.id;
     policy_doc_ = p.document;
     spool_->set_max_bytes(policy_.agent().spool_max_size);
   }
@@ -187,6 +195,14 @@ void ManagedAgent::ApplyUpdates(const nlohmann::json& offer, const nlohmann::jso
   if (!parsed) {
     spdlog::warn("heartbeat reply: {}", parsed.error().ToString());
     return;
+  }
+  if (auto p = offer.find("agent_package"); p != offer.end() && upgrade_ != nullptr) {
+    auto upgrade = updates::ParseUpgradeOffer(*p);
+    if (upgrade) {
+      upgrade_->Apply(*upgrade, parsed->key, post);
+    } else {
+      spdlog::warn("heartbeat reply: {}", upgrade.error().ToString());
+    }
   }
   std::set<std::string> wanted = updates::WantedKinds(incoming);
   {
@@ -277,6 +293,9 @@ nlohmann::json ManagedAgent::StatusDoc() const {
     }
   }
   if (updates_ != nullptr) s["updates"] = updates_->StatusJson();
+  if (upgrade_ != nullptr) {
+    if (auto u = upgrade_->StatusJson(); !u.empty()) s["upgrade"] = std::move(u);
+  }
   return s;
 }
 

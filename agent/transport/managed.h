@@ -22,6 +22,7 @@
 #include "agent/transport/spool.h"
 #include "agent/transport/spool_output.h"
 #include "agent/updates/sync.h"
+#include "agent/updates/upgrade.h"
 
 namespace ward::agent::transport {
 
@@ -93,9 +94,11 @@ class ManagedAgent {
   std::unique_ptr<Spool> spool_;
   Policy policy_;
   int64_t policy_version_ = 0;
+  std::string policy_id_;      // of the policy in force ("" = none)
   nlohmann::json policy_doc_;  // the document of policy_ (guarded by host_mu_)
   std::unique_ptr<updates::UpdateSync> updates_;
-  mutable std::mutex host_mu_;  // guards host_ calls and policy_
+  std::unique_ptr<updates::AgentUpgrade> upgrade_;  // agent upgrades (docs/updates.md)
+  mutable std::mutex host_mu_;                      // guards host_ calls and policy_
   ModuleHost* host_ = nullptr;
   EventSink* events_ = nullptr;
   std::unique_ptr<Channel> channel_;

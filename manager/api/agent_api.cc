@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "agent/updates/package.h"
 #include "common/log.h"
 #include "manager/alerting/rules.h"
 #include "manager/api/event_batch.h"
@@ -11,6 +12,7 @@
 #include "manager/api/views.h"
 #include "manager/auth/secrets.h"
 #include "manager/services/activation_rules.h"
+#include "manager/services/agent_upgrades.h"
 #include "manager/services/alerts.h"
 #include "manager/services/ip_lists.h"
 #include "manager/services/updates.h"
@@ -85,6 +87,54 @@ std::string Str(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The ward-agent package of `version` for the agent's architecture (status.arch, else amd64,
+// else the only one), or nullptr.
+const AgentPackage* UpgradePackage(const PackageCatalog* catalog, const std::string& version,
+                                   const std::string& arch) {
+  if (catalog == nullptr) return nullptr;
+  const AgentPackage* found = nullptr;
+  for (const auto& p : catalog->packages()) {
+    if (p.name != "ward-agent" || p.version != version) continue;
+    if (p.arch == (arch.empty() ? "amd64" : arch)) return &p;
+    if (found == nullptr) found = &p;
+  }
+  return arch.empty() ? found : nullptr;
+}
+
+// The heartbeat reply's updates.agent_package for `agent` (docs/updates.md "Agent upgrades"):
+// the signed manifest of its rollout's target package while the rollout offers it; null
+// otherwise. Progress (states, waves, events) is stored on the way.
+Result<json> UpgradeOffer(Store& store, const PackageCatalog* catalog, const UpdateRepository* keys,
+                          const Agent& agent, TimePoint now) {
+  WARD_ASSIGN_OR_RETURN(auto rollout, RolloutForAgent(store, agent));
+  if (!rollout) return json(nullptr);
+  std::string arch;
+  if (agent.status.is_object() && agent.status.contains("arch") &&
+      agent.status["arch"].is_string()) {
+    arch = agent.status["arch"].get<std::string>();
+  }
+  const AgentPackage* package = UpgradePackage(catalog, rollout->target_version, arch);
+  const bool can_offer = package != nullptr && keys != nullptr;
+  WARD_ASSIGN_OR_RETURN(RolloutPlan plan,
+                        EvaluateRollout(store, *rollout, now, &agent, can_offer ? agent.id : ""));
+  if (!plan.offer.contains(agent.id) || agent.version == rollout->target_version)
+    return json(nullptr);
+  if (!can_offer) {
+    spdlog::warn("agent {}: upgrade to {} not offered: {}", agent.id, rollout->target_version,
+                 keys == nullptr ? "the manager has no update key (--updates-dir)"
+                                 : "no ward-agent package of that version in --packages-dir");
+    return json(nullptr);
+  }
+  updates::PackageManifest m;
+  m.version = package->version;
+  m.arch = package->arch;
+  m.file = package->file;
+  m.sha256 = package->sha256;
+  m.size = package->bytes->size();
+  updates::SignedManifest sm = keys->SignText(updates::SerializePackageManifest(m));
+  return json{{"version", m.version}, {"manifest", sm.manifest}, {"signature", sm.signature}};
+}
+
 }  // namespace
 
 HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
@@ -96,7 +146,8 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   const bool events = req.path == "/agent/v1/events";
   const bool update =
       req.path == "/agent/v1/updates/manifest" || req.path == "/agent/v1/updates/file";
-  if (!activate && !heartbeat && !events && !update) {
+  const bool upgrade = req.path == "/agent/v1/upgrade/package";
+  if (!activate && !heartbeat && !events && !update && !upgrade) {
     return AgentError(404, "not_found", "no such resource");
   }
   if (req.method != "POST") {
@@ -133,6 +184,23 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   if (req.body_error) return ErrorResponse(*req.body_error);
   if (heartbeat) return Heartbeat(req, *agent, *tenant);
   if (update) return UpdateCall(req);
+  if (upgrade) {
+    // POST /agent/v1/upgrade/package {"file"}: a ward-agent package's bytes (docs/updates.md
+    // "Agent upgrades"; the agent checks them against the signed manifest of its offer).
+    auto body = ParseObjectBody(req.body);
+    if (!body) return AgentError(400, "invalid", body.error().message);
+    std::string file = Str(*body, "file");
+    const PackageCatalog* catalog = options_.packages.get();
+    const AgentPackage* p =
+        catalog != nullptr && IsPackageFileName(file) ? catalog->Find(file) : nullptr;
+    if (p == nullptr || p->name != "ward-agent") {
+      return AgentError(404, "not_found", "no such agent package");
+    }
+    HttpResponse r;
+    r.content_type = "application/vnd.debian.binary-package";
+    r.body = *p->bytes;
+    return r;
+  }
   return IngestEvents(req, *agent);
 }
 
@@ -447,6 +515,13 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
       bundles.push_back({{"kind", b.manifest.kind}, {"version", b.manifest.version}});
     }
     out["updates"] = {{"key", options_.updates->PublicKeyBase64()}, {"bundles", bundles}};
+  }
+  // Agent upgrades: the package of the rollout's target, signed with the same key.
+  auto offer = UpgradeOffer(store_, options_.packages.get(), options_.updates.get(), updated, now);
+  if (!offer) {
+    spdlog::error("agent {}: upgrade rollout: {}", agent.id, offer.error().ToString());
+  } else if (!offer->is_null() && out.contains("updates")) {
+    out["updates"]["agent_package"] = *offer;
   }
   return JsonResponse(200, out);
 }

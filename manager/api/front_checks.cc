@@ -43,7 +43,8 @@ std::optional<HttpResponse> ManagerApi::CheckBeforeBody(const HttpRequest& head)
     const bool activate = head.path == "/agent/v1/activate";
     const bool known =
         activate || head.path == "/agent/v1/heartbeat" || head.path == "/agent/v1/events" ||
-        head.path == "/agent/v1/updates/manifest" || head.path == "/agent/v1/updates/file";
+        head.path == "/agent/v1/updates/manifest" || head.path == "/agent/v1/updates/file" ||
+        head.path == "/agent/v1/upgrade/package";
     // 404 and 405 do not depend on the body.
     if (!known || head.method != "POST") return Handle(head);
     if (activate) return std::nullopt;  // the token is in the (small) body

@@ -64,6 +64,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddActivationRuleRoutes(*rest_, deps);
   AddEgressProposalRoutes(*rest_, deps);
   AddAgentGroupRoutes(*rest_, deps);
+  AddAgentUpgradeRoutes(*rest_, deps);
   AddDeploymentRoutes(*rest_, deps,
                       {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
@@ -83,6 +84,7 @@ std::vector<std::pair<std::string, std::string>> ManagerApi::Routes() const {
   r.emplace_back("POST", "/agent/v1/events");
   r.emplace_back("POST", "/agent/v1/updates/manifest");
   r.emplace_back("POST", "/agent/v1/updates/file");
+  r.emplace_back("POST", "/agent/v1/upgrade/package");
   r.emplace_back("GET", "/agent/v1/packages");
   r.emplace_back("GET", "/agent/v1/packages/{file}");
   return r;

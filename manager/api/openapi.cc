@@ -1046,6 +1046,57 @@ json Build() {
           Merge({{"200", Resp("updated", Ref("AgentGroup"))}}, write), Ref("AgentGroupUpdate"))},
       {"delete", Op("Delete an agent group; its members leave it and keep their policy",
                     "admin, operator", Merge({{"204", Resp("deleted")}}, write))}};
+  // Agent upgrades (issue #18, s9-upgrade; docs/updates.md "Agent upgrades").
+  schemas["UpgradeRollout"] =
+      Obj({{"scope", Str()},
+           {"scope_id", Str()},
+           {"version", Str()},
+           {"first_wave_percent", Int()},
+           {"timeout_s", Int()},
+           {"created_at", Time()},
+           {"second_wave_at", {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}},
+           {"stopped", {{"type", "boolean"}}},
+           {"stopped_reason", NullableStr()}});
+  schemas["UpgradeRolloutPut"] =
+      Obj({{"version", {{"type", "string"}, {"minLength", 1}, {"maxLength", 64}}},
+           {"first_wave_percent",
+            {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 100}}},
+           {"timeout_s",
+            {{"type", "integer"}, {"minimum", 30}, {"maximum", 604800}, {"default", 1800}}}},
+          {"version"});
+  schemas["AgentUpgradeState"] =
+      Obj({{"agent_id", Str()},
+           {"state",
+            {{"type", "string"},
+             {"enum", {"pending", "downloading", "installing", "done", "failed", "timed-out"}}}},
+           {"wave", Int()},
+           {"offered_at", {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}},
+           {"updated_at", Time()},
+           {"error", NullableStr()}});
+  schemas["UpgradeRolloutStatus"] = {
+      {"allOf",
+       json::array({Ref("UpgradeRollout"),
+                    Obj({{"agents", {{"type", "array"}, {"items", Ref("AgentUpgradeState")}}},
+                         {"counts", {{"type", "object"}}}})})}};
+  paths["/agent-upgrades"] = {
+      {"get", Op("The tenant's agent upgrade rollouts", "any",
+                 Merge({{"200", Resp("rollouts", List("UpgradeRollout"))}}, read))}};
+  for (const auto& [base, what] :
+       {std::pair<std::string, std::string>{"/agent-groups", "group"}, {"/policies", "policy"}}) {
+    paths[base + "/{id}/upgrade"] = {
+        {"parameters", json::array({IdParam()})},
+        {"get", Op("The agent upgrade rollout of this " + what + " and each agent's state", "any",
+                   Merge({{"200", Resp("rollout", Ref("UpgradeRolloutStatus"))}}, read))},
+        {"put",
+         Op("Set the target ward-agent version of this " + what +
+                "'s agents: offered to first_wave_percent of them, then to the rest once those "
+                "are back with it; a failure or an agent not back within timeout_s stops it. "
+                "Putting it again starts afresh",
+            "admin, operator", Merge({{"200", Resp("rollout", Ref("UpgradeRollout"))}}, write),
+            Ref("UpgradeRolloutPut"))},
+        {"delete", Op("Stop and remove the rollout (agents keep what they run)", "admin, operator",
+                      Merge({{"204", Resp("deleted")}}, write))}};
+  }
   paths["/deployment-scripts"] = {
       {"post",
        Op("A deployment script for the tenant: downloads ward-agent from this manager (public key "

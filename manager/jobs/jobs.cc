@@ -10,6 +10,7 @@
 #include "manager/alerting/rules.h"
 #include "manager/api/views.h"
 #include "manager/reports/schedules.h"
+#include "manager/services/agent_upgrades.h"
 
 namespace ward::manager {
 
@@ -181,6 +182,11 @@ void JobRunner::RunOnce() {
     } else if (r->made > 0 || r->failed > 0) {
       spdlog::info("job reports ran on {}: {} made, {} failed", node_id_, r->made, r->failed);
     }
+  }
+  // Agent upgrade rollouts (docs/updates.md "Agent upgrades"): agents that never came back.
+  if (Lease("upgrades")) {
+    auto r = RunUpgradeRollouts(store_, clock_);
+    if (!r) spdlog::warn("job upgrades: {}", r.error().ToString());
   }
 }
 

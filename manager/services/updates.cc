@@ -96,6 +96,11 @@ std::string UpdateRepository::PublicKeyBase64() const {
   return updates::PublicKeyToBase64(key_.public_key);
 }
 
+updates::SignedManifest UpdateRepository::SignText(std::string text) const {
+  std::string sig = updates::Sign(text, key_);
+  return {std::move(text), std::move(sig)};
+}
+
 void UpdateRepository::Refresh(std::string_view kind) {
   // REQUIRES: mu_ held.
   const fs::path kdir = dir_ / std::string(kind);

@@ -44,6 +44,8 @@ class UpdateRepository {
                                                         const updates::KeyPair& key);
 
   std::string PublicKeyBase64() const;
+  // `text` signed with the update key (agent package manifests, docs/updates.md "Agent upgrades").
+  updates::SignedManifest SignText(std::string text) const;
   // The latest version of every kind that has one.
   std::vector<UpdateBundle> Latest();
   // Every version of `kind` ("" = every kind), oldest first.

@@ -453,6 +453,27 @@ std::vector<std::string> VReportMails(Dialect d) {
                 {"idx_report_mails_report", "tenant_id, report_id"}});
 }
 
+// Agent upgrades from the manager (issue #18, s9-upgrade; docs/updates.md "Agent upgrades"): a
+// target agent version per agent group or policy rolled out in two waves, and each agent's
+// progress in the rollout it belongs to (keyed by the agent; `generation` is the rollout's
+// created_at, so a new rollout for the same scope starts every agent afresh).
+std::vector<std::string> VAgentUpgrades(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "agent_upgrade_rollouts",
+                  "tenant_id {ID} NOT NULL, scope {ID} NOT NULL, scope_id {ID} NOT NULL, "
+                  "target_version {ID} NOT NULL, first_wave_percent INTEGER NOT NULL, "
+                  "timeout_s BIGINT NOT NULL, created_at BIGINT NOT NULL, second_wave_at BIGINT, "
+                  "stopped_reason {TEXT}, PRIMARY KEY (tenant_id, scope, scope_id)",
+                  {}));
+  Append(s, Table(d, "agent_upgrade_states",
+                  "tenant_id {ID} NOT NULL, agent_id {ID} NOT NULL, scope {ID} NOT NULL, "
+                  "scope_id {ID} NOT NULL, generation BIGINT NOT NULL, target_version {ID} NOT "
+                  "NULL, state {ID} NOT NULL, wave INTEGER NOT NULL, offered_at BIGINT, "
+                  "updated_at BIGINT NOT NULL, error {TEXT}, PRIMARY KEY (tenant_id, agent_id)",
+                  {{"idx_agent_upgrade_states_scope", "tenant_id, scope, scope_id"}}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -472,6 +493,7 @@ const std::vector<Migration>& Migrations() {
       {"IPS matches for the tuning view", &VIpsMatches},
       {"agent groups", &VAgentGroups},
       {"report e-mail outbox", &VReportMails},
+      {"agent upgrade rollouts", &VAgentUpgrades},
   };
   return kMigrations;
 }

@@ -207,6 +207,38 @@ struct AgentGroup {
   TimePoint updated_at;
 };
 
+// ---- Agent upgrades (issue #18, s9-upgrade; docs/updates.md "Agent upgrades") ---------------
+// A target ward-agent version for the agents of one agent group ("group") or policy ("policy"),
+// rolled out in two waves: the first `first_wave_percent` of the members (by agent id), then the
+// rest once every first-wave agent is back with the target. An agent not back within
+// `timeout_s` of its offer, or whose install failed, stops the rollout (`stopped_reason`).
+struct UpgradeRollout {
+  std::string tenant_id;
+  std::string scope;     // "group" | "policy"
+  std::string scope_id;  // the agent group's or the policy's id
+  std::string target_version;
+  int first_wave_percent = 100;  // 1..100
+  int64_t timeout_s = 1800;
+  TimePoint created_at;  // also the rollout's generation
+  std::optional<TimePoint> second_wave_at;
+  std::optional<std::string> stopped_reason;
+};
+
+// One agent's progress in the rollout of its scope (generation = the rollout's created_at).
+struct AgentUpgradeState {
+  std::string tenant_id;
+  std::string agent_id;
+  std::string scope;
+  std::string scope_id;
+  TimePoint generation;
+  std::string target_version;
+  std::string state;  // pending, downloading, installing, done, failed, timed-out
+  int wave = 1;       // 1 or 2
+  std::optional<TimePoint> offered_at;
+  TimePoint updated_at;
+  std::optional<std::string> error;
+};
+
 // Alerts (schema version 4, docs/alerts.md): severe events grouped per (source, rule_key,
 // agent) while the group is not resolved and its events come within the de-duplication window.
 enum class AlertState { kOpen, kAcknowledged, kResolved };
@@ -1058,6 +1090,26 @@ class Store {
                                                           const std::string& report_id) = 0;
   // Pending report mails of all tenants (metrics and tests).
   virtual Result<int64_t> CountPendingReportMails() = 0;
+  // ---- Agent upgrades (issue #18, s9-upgrade; schema: VAgentUpgrades;
+  //      manager/store/soci/agent_upgrades.cc) ----
+  // Creates or replaces the rollout of (tenant, scope, scope_id). kNotFound naming the agent group
+  // or policy when it is not the tenant's; kInvalidArgument for a bad scope, version or percent.
+  virtual Status PutUpgradeRollout(const UpgradeRollout& r) = 0;
+  virtual Result<UpgradeRollout> GetUpgradeRollout(const std::string& tenant_id,
+                                                   const std::string& scope,
+                                                   const std::string& scope_id) = 0;
+  virtual Result<std::vector<UpgradeRollout>> ListUpgradeRollouts(const std::string& tenant_id) = 0;
+  virtual Status DeleteUpgradeRollout(const std::string& tenant_id, const std::string& scope,
+                                      const std::string& scope_id) = 0;
+  // Sets second_wave_at and stopped_reason of the rollout of that generation; kNotFound when it
+  // was replaced or deleted meanwhile.
+  virtual Status UpdateUpgradeRolloutProgress(const UpgradeRollout& r) = 0;
+  // Creates or replaces each agent's state (one transaction).
+  virtual Status PutAgentUpgradeStates(const std::string& tenant_id,
+                                       const std::vector<AgentUpgradeState>& states) = 0;
+  // The stored states of the agents in (tenant, scope, scope_id), any generation, by agent id.
+  virtual Result<std::vector<AgentUpgradeState>> ListAgentUpgradeStates(
+      const std::string& tenant_id, const std::string& scope, const std::string& scope_id) = 0;
 };
 
 }  // namespace ward::manager

@@ -54,7 +54,9 @@ int Replay(const CommonOptions& opt, const ReplayOptions& r) {
     if (!l) return Fail(l.error());
     log = std::move(*l);
   }
-  auto rules = ips::WafRules::Load(*config, log);
+  auto resolved = ips::ResolveManaged(*config, opt.state_dir);
+  if (!resolved) return Fail(resolved.error());
+  auto rules = ips::WafRules::Load(*resolved, log);
   if (!rules) return Fail(rules.error());
   auto src = net::PcapSource::OpenFile(r.file);
   if (!src) return Fail(src.error());

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "agent/modules/ips/path_prefix.h"
+#include "agent/updates/layout.h"
 
 namespace ward::agent::ips {
 namespace {
@@ -59,6 +60,38 @@ int IpsConfig::EngineThreads() const {
 
 bool IpsConfig::IsPort(uint16_t port) const {
   return std::find(ports.begin(), ports.end(), port) != ports.end();
+}
+
+namespace {
+
+// The directory "managed:<kind>" stands for, or kNotFound naming the reference and the key when
+// that bundle is not installed (yet): a missing bundle must never load as "no rules".
+Result<std::filesystem::path> InstalledBundle(const std::filesystem::path& state_dir,
+                                              std::string_view kind, std::string_view key) {
+  std::filesystem::path dir = updates::ManagedDir(state_dir, kind);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return NotFound(fmt::format(
+        "ips.{}: managed:{}: the \"{}\" update bundle is not installed on this agent ({} {})", key,
+        kind, kind, dir.string(), ec ? ec.message() : std::string("is not a directory")));
+  }
+  return dir;
+}
+
+}  // namespace
+
+Result<IpsConfig> ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir) {
+  if (updates::ManagedKind(c.crs.rules_dir) == "crs") {
+    WARD_ASSIGN_OR_RETURN(auto dir, InstalledBundle(state_dir, "crs", "crs.rules"));
+    c.crs.rules_dir = dir.string();
+  }
+  for (auto& r : c.custom_rules) {
+    if (updates::ManagedKind(r) == "rules") {
+      WARD_ASSIGN_OR_RETURN(auto dir, InstalledBundle(state_dir, "rules", "custom_rules"));
+      r = (dir / "*.conf").string();
+    }
+  }
+  return c;
 }
 
 Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
@@ -157,7 +190,18 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (const ConfigNode* crs = section.Find("crs")) {
     WARD_RETURN_IF_ERROR(RequireMap(*crs));
     WARD_RETURN_IF_ERROR(CheckKeys(*crs, {"enabled", "paranoia_level", "inbound_anomaly_threshold",
-                                          "outbound_anomaly_threshold", "setup_files"}));
+                                          "outbound_anomaly_threshold", "setup_files", "rules"}));
+    if (const ConfigNode* n = crs->Find("rules")) {
+      WARD_ASSIGN_OR_RETURN(c.crs.rules_dir, ReadString(*n));
+      if (c.crs.rules_dir.starts_with(updates::kManagedPrefix)) {
+        if (updates::ManagedKind(c.crs.rules_dir) != "crs") {
+          return n->Error(
+              fmt::format("\"{}\": the CRS from an update bundle is managed:crs", c.crs.rules_dir));
+        }
+      } else if (c.crs.rules_dir.empty() || c.crs.rules_dir[0] != '/') {
+        return n->Error("expected an absolute directory or managed:crs");
+      }
+    }
     if (const ConfigNode* n = crs->Find("enabled")) {
       WARD_ASSIGN_OR_RETURN(c.crs.enabled, ReadBool(*n));
     }
@@ -244,7 +288,13 @@ Result<IpsConfig> ParseIpsConfig(const ConfigNode& section) {
   if (const ConfigNode* n = section.Find("custom_rules")) {
     WARD_ASSIGN_OR_RETURN(c.custom_rules, ReadStringList(*n));
     for (size_t i = 0; i < c.custom_rules.size(); ++i) {
-      if (c.custom_rules[i].empty() || c.custom_rules[i][0] != '/') {
+      const std::string& r = c.custom_rules[i];
+      if (r.starts_with(updates::kManagedPrefix)) {
+        if (updates::ManagedKind(r) != "rules") {
+          return (n->IsSequence() ? n->items()[i] : *n)
+              .Error(fmt::format("\"{}\": rule files from an update bundle are managed:rules", r));
+        }
+      } else if (r.empty() || r[0] != '/') {
         return (n->IsSequence() ? n->items()[i] : *n).Error("expected an absolute path or pattern");
       }
     }

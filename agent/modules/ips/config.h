@@ -11,11 +11,14 @@
 //     threads: 0                   # engine threads = queues queue..queue+threads-1 (nfqueue);
 //                                  # 0: one per CPU (power of two, at most 8)
 //     crs: { enabled: true, paranoia_level: 1, inbound_anomaly_threshold: 5,
-//            outbound_anomaly_threshold: 4, setup_files: [] }
+//            outbound_anomaly_threshold: 4, setup_files: [],
+//            rules: managed:crs }   # the CRS rule files: Debian's (default), a directory, or the
+//                                   # manager's "crs" update bundle (docs/updates.md)
 //     rules: [ { id: 942100, mode: detect }, { id: 920350, enabled: false } ]
 //     exclusions: [ { id: 942430, target: "ARGS:comment", path: /blog/post },
 //                   { id: 942100, target: "ARGS:q", path_prefix: /api/ } ]
-//     custom_rules: [/etc/ward/rules/*.conf]
+//     custom_rules: [/etc/ward/rules/*.conf, managed:rules]  # managed:rules = every .conf file of
+//                                  # the manager's "rules" update bundle
 //     log_file: /var/log/ward/modsec.log   # ModSecurity-format lines, one per matched rule
 //     block_status: 403            # prevent: the status of the answer a blocked request gets
 //                                  # (400-599; 0: no answer, the connection is reset both ways)
@@ -26,6 +29,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +67,11 @@ struct CrsSettings {
   int outbound_anomaly_threshold = 4;
   // Rule files loaded after Ward's own settings and before the CRS (test harness setups).
   std::vector<std::string> setup_files;
+  // Where the CRS rule files (*.conf, with their *.data) are: "" = Debian's
+  // /usr/share/modsecurity-crs/rules, else an absolute directory, or "managed:crs" until
+  // ResolveManaged() turns it into the update bundle's directory. A crs-setup.conf there is
+  // loaded instead of Debian's /etc/modsecurity/crs/crs-setup.conf.
+  std::string rules_dir;
 };
 
 struct Limits {
@@ -106,6 +115,13 @@ struct IpsConfig {
 inline constexpr int kMaxThreads = 16;
 
 Result<IpsConfig> ParseIpsConfig(const ConfigNode& section);
+
+// `c` with its references to update bundles (docs/updates.md) made paths under `state_dir`:
+// crs.rules "managed:crs" -> <state_dir>/updates/crs/current, and each custom_rules entry
+// "managed:rules" -> <state_dir>/updates/rules/current/*.conf. The module and the CLI call it
+// before loading rules. kNotFound when a referenced bundle is not installed: the message names
+// the key, the reference and the path ("ips.custom_rules: managed:rules: ... not installed").
+Result<IpsConfig> ResolveManaged(IpsConfig c, const std::filesystem::path& state_dir);
 
 std::string_view ModeName(Mode m);
 // The `ips.engine` value naming an engine ("libmodsecurity", "ward").

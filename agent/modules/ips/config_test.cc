@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
+
+#include "testing/temp_dir.h"
 
 namespace ward::agent::ips {
 namespace {
@@ -154,6 +157,80 @@ TEST(IpsConfig, DuplicateRuleOverrideIsAnError) {
   auto r = Parse("ips: { rules: [ { id: 1, enabled: false }, { id: 1, mode: detect } ] }");
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("listed twice"), std::string::npos);
+}
+
+// Issue #18: the CRS and custom rule files may come from the manager's update bundles. One test
+// per resolution path: managed:crs, managed:rules, either one not installed, no reference.
+TEST(IpsConfig, ManagedCrsResolvesToTheInstalledCrsBundle) {
+  ward::test::TempDir state;
+  std::filesystem::create_directories(state.path() / "updates/crs/v3");
+  std::filesystem::create_directory_symlink("v3", state.path() / "updates/crs/current");
+  auto c = Parse("ips: { crs: { rules: managed:crs }, custom_rules: [/etc/ward/x.conf] }");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(c->crs.rules_dir, "managed:crs");
+  auto r = ResolveManaged(*c, state.path());
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->crs.rules_dir, (state.path() / "updates/crs/current").string());
+  EXPECT_EQ(r->custom_rules, std::vector<std::string>{"/etc/ward/x.conf"});
+}
+
+TEST(IpsConfig, ManagedRulesResolvesToTheConfFilesOfTheInstalledRulesBundle) {
+  ward::test::TempDir state;
+  std::filesystem::create_directories(state.path() / "updates/rules/v1");
+  std::filesystem::create_directory_symlink("v1", state.path() / "updates/rules/current");
+  auto c = Parse("ips: { custom_rules: [managed:rules, /etc/ward/x.conf] }");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  auto r = ResolveManaged(*c, state.path());
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->custom_rules,
+            (std::vector<std::string>{(state.path() / "updates/rules/current/*.conf").string(),
+                                      "/etc/ward/x.conf"}));
+  EXPECT_EQ(r->crs.rules_dir, "") << "Debian's CRS stays the default";
+}
+
+TEST(IpsConfig, AManagedBundleNotInstalledIsAnErrorNamingTheReference) {
+  ward::test::TempDir state;
+  // "rules" installed, "crs" not: the CRS reference fails, naming key, reference and path.
+  std::filesystem::create_directories(state.path() / "updates/rules/v1");
+  std::filesystem::create_directory_symlink("v1", state.path() / "updates/rules/current");
+  auto crs = ResolveManaged(*Parse("ips: { crs: { rules: managed:crs } }"), state.path());
+  ASSERT_FALSE(crs.has_value());
+  EXPECT_EQ(crs.error().code(), StatusCode::kNotFound);
+  for (const char* part :
+       {"ips.crs.rules", "managed:crs", "not installed", "updates/crs/current"}) {
+    EXPECT_NE(crs.error().message().find(part), std::string::npos) << crs.error().message();
+  }
+  // A glob over a missing directory must not silently load no rule: an error too.
+  ward::test::TempDir empty;
+  auto rules = ResolveManaged(*Parse("ips: { custom_rules: [managed:rules] }"), empty.path());
+  ASSERT_FALSE(rules.has_value());
+  for (const char* part : {"ips.custom_rules", "managed:rules", "not installed"}) {
+    EXPECT_NE(rules.error().message().find(part), std::string::npos) << rules.error().message();
+  }
+  // A dangling `current` (version directory gone) is not installed either.
+  std::filesystem::remove_all(state.path() / "updates/rules/v1");
+  EXPECT_FALSE(
+      ResolveManaged(*Parse("ips: { custom_rules: [managed:rules] }"), state.path()).has_value());
+}
+
+TEST(IpsConfig, PathsOfOnesOwnNeedNoBundleAndOtherKindsAreRefused) {
+  ward::test::TempDir empty;
+  auto own = ResolveManaged(*Parse("ips: { crs: { rules: /srv/crs } }"), empty.path());
+  ASSERT_TRUE(own.has_value());
+  EXPECT_EQ(own->crs.rules_dir, "/srv/crs");
+  auto none = ResolveManaged(*Parse("ips: {}"), empty.path());
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->crs.rules_dir, "");
+  // Refused at parse time, naming the key: another kind, a relative directory.
+  for (const char* bad : {"ips: { crs: { rules: managed:clamav } }", "ips: { crs: { rules: crs } }",
+                          "ips: { custom_rules: [managed:crs] }"}) {
+    auto e = Parse(bad);
+    ASSERT_FALSE(e.has_value()) << bad;
+    EXPECT_NE(e.error().message().find(
+                  std::string(bad).find("custom") != std::string::npos ? "custom_rules" : "rules"),
+              std::string::npos)
+        << e.error().message();
+  }
 }
 
 }  // namespace

@@ -74,7 +74,9 @@ class IpsModule final : public Module, public HealthReporter {
   }
 
   Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
-    WARD_ASSIGN_OR_RETURN(IpsConfig c, ParseIpsConfig(section));
+    WARD_ASSIGN_OR_RETURN(IpsConfig parsed, ParseIpsConfig(section));
+    // managed:crs / managed:rules: the update bundles this agent holds (docs/updates.md).
+    WARD_ASSIGN_OR_RETURN(IpsConfig c, ResolveManaged(std::move(parsed), ctx_.state_dir));
     std::shared_ptr<WafLog> log;
     if (!c.log_file.empty()) {
       std::lock_guard lock(mu_);

@@ -111,14 +111,23 @@ Result<WafConfigText> GenerateWafConfig(const IpsConfig& c) {
   WARD_ASSIGN_OR_RETURN(auto setup, ExpandPatterns(c.crs.setup_files, "crs.setup_files"));
   for (auto& f : setup) out.files.push_back(std::move(f));
   if (c.crs.enabled) {
-    out.files.push_back(kCrsSetup);
+    // Debian's CRS, another directory, or the manager's "crs" update bundle (ResolveManaged).
+    const std::filesystem::path dir = c.crs.rules_dir.empty() ? kCrsRulesDir : c.crs.rules_dir;
+    std::error_code ec;
+    const std::filesystem::path own_setup = dir / "crs-setup.conf";
+    const bool has_setup = std::filesystem::is_regular_file(own_setup, ec);
+    out.files.push_back(has_setup ? own_setup.string() : kCrsSetup);
     out.files.push_back(kCrsBefore);
     std::vector<std::string> rules;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(kCrsRulesDir, ec)) {
-      if (e.path().extension() == ".conf") rules.push_back(e.path().string());
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().extension() == ".conf" && e.path().filename() != "crs-setup.conf") {
+        rules.push_back(e.path().string());
+      }
     }
-    if (ec) return NotFound(fmt::format("{}: {}", kCrsRulesDir, ec.message()));
+    if (ec) return NotFound(fmt::format("ips.crs.rules: {}: {}", dir.string(), ec.message()));
+    if (rules.empty()) {
+      return NotFound(fmt::format("ips.crs.rules: {}: no .conf rule file", dir.string()));
+    }
     std::sort(rules.begin(), rules.end());
     for (auto& r : rules) out.files.push_back(std::move(r));
     out.files.push_back(kCrsAfter);

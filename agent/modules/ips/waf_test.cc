@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -372,6 +373,85 @@ TEST(Waf, DecideInterventionOnlyInPreventMode) {
   EXPECT_EQ(by_score.rule_id, 0);
   config.crs.inbound_anomaly_threshold = 6;
   EXPECT_FALSE(DecideIntervention(config, true, Intervention{}, matches).disruptive);
+}
+
+// Issue #18: "managed:crs" and "managed:rules" load the files of the update bundles the agent
+// holds (<state>/updates/<kind>/current, as agent/updates installs them): a CRS bundle without
+// the SQL injection rules detects no SQL injection although Debian's CRS would, the rules bundle's
+// canary rule fires, and a new version behind `current` is what the next load uses.
+TEST(Waf, ManagedCrsAndRulesComeFromTheInstalledUpdateBundles) {
+  namespace fs = std::filesystem;
+  ward::test::TempDir state;
+  const fs::path crs = state.path() / "updates" / "crs";
+  const fs::path rules = state.path() / "updates" / "rules";
+  fs::create_directories(crs / "v1");
+  fs::create_directories(rules / "v1");
+  size_t copied = 0;
+  for (const auto& e : fs::directory_iterator("/usr/share/modsecurity-crs/rules")) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("REQUEST-942-")) continue;  // no SQL injection rules in this bundle
+    if (e.path().extension() != ".conf" && e.path().extension() != ".data") continue;
+    fs::copy_file(e.path(), crs / "v1" / name);
+    ++copied;
+  }
+  ASSERT_GT(copied, 20u);
+  std::ofstream(rules / "v1" / "canary.conf") << "SecRule ARGS:ward \"@streq canary\" "
+                                                 "\"id:10001,phase:2,pass,log,msg:'canary'\"\n";
+  std::ofstream(rules / "v1" / "notes.yaml") << "not: a rule file\n";  // not *.conf: not loaded
+  fs::create_directory_symlink("v1", crs / "current");
+  fs::create_directory_symlink("v1", rules / "current");
+
+  for (WafEngineKind engine : {WafEngineKind::kWard, WafEngineKind::kLibModSecurity}) {
+    SCOPED_TRACE(std::string(WafEngineName(engine)));
+    IpsConfig c;
+    c.engine = engine;
+    c.crs.rules_dir = "managed:crs";
+    c.custom_rules = {"managed:rules"};
+    auto resolved = ResolveManaged(c, state.path());
+    ASSERT_TRUE(resolved) << resolved.error().ToString();
+    auto loaded = Load(*resolved);
+    ASSERT_TRUE(loaded);
+    EXPECT_GT(loaded->rule_count(), 300u);
+    auto sqli = RunGet(*loaded, "/?id=1%27%20OR%20%271%27=%271&ward=canary");
+    EXPECT_FALSE(Has(*sqli, 942100)) << "the bundle has no 942 rules";
+    EXPECT_TRUE(Has(*sqli, 10001));
+    auto xss = RunGet(*loaded, "/?q=%3Cscript%3Ealert(1)%3C/script%3E");
+    EXPECT_TRUE(Has(*xss, 941100)) << "the bundle's XSS rules are loaded";
+  }
+
+  // Version 2 of the CRS bundle (now with 942) becomes `current`: the next load detects SQLi.
+  fs::create_directories(crs / "v2");
+  for (const auto& e : fs::directory_iterator(crs / "v1")) {
+    fs::copy_file(e.path(), crs / "v2" / e.path().filename());
+  }
+  for (const auto& e : fs::directory_iterator("/usr/share/modsecurity-crs/rules")) {
+    if (e.path().filename().string().starts_with("REQUEST-942-")) {
+      fs::copy_file(e.path(), crs / "v2" / e.path().filename());
+    }
+  }
+  fs::create_directory_symlink("v2", crs / "current.new");
+  fs::rename(crs / "current.new", crs / "current");
+  IpsConfig c;
+  c.crs.rules_dir = "managed:crs";
+  auto resolved = ResolveManaged(c, state.path());
+  ASSERT_TRUE(resolved) << resolved.error().ToString();
+  auto v2 = Load(*resolved);
+  ASSERT_TRUE(v2);
+  EXPECT_TRUE(Has(*RunGet(*v2, "/?id=1%27%20OR%20%271%27=%271"), 942100));
+
+  // A CRS bundle with no rule file in it: the load fails naming the key and the path (the
+  // policy in force stays, as for any failed Configure).
+  fs::create_directories(crs / "v3");
+  std::ofstream(crs / "v3" / "README.data") << "no rules\n";
+  fs::create_directory_symlink("v3", crs / "current.new");
+  fs::rename(crs / "current.new", crs / "current");
+  auto resolved3 = ResolveManaged(c, state.path());
+  ASSERT_TRUE(resolved3);
+  auto empty_bundle = WafRules::Load(*resolved3);
+  ASSERT_FALSE(empty_bundle.has_value());
+  EXPECT_NE(empty_bundle.error().message().find("ips.crs.rules"), std::string::npos)
+      << empty_bundle.error().ToString();
+  EXPECT_NE(empty_bundle.error().message().find("no .conf rule file"), std::string::npos);
 }
 
 }  // namespace

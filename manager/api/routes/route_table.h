@@ -132,6 +132,8 @@ void AddDeploymentRoutes(RouteTable& table, RouteDeps deps, DeploymentDeps deplo
 void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps);
 // /agent-groups: named groups of agents, each with an optional policy (issue #18, s8-upgrade).
 void AddAgentGroupRoutes(RouteTable& table, RouteDeps deps);
+// /agent-upgrades, /agent-groups/{id}/upgrade, /policies/{id}/upgrade (issue #18, s9-upgrade).
+void AddAgentUpgradeRoutes(RouteTable& table, RouteDeps deps);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

@@ -316,6 +316,18 @@ class SociStore final : public Store {
                                                   const std::string& agent_id) override;
   Result<std::map<std::string, std::string>> ListAgentGroupMembers(
       const std::string& tenant_id) override;
+  // Agent upgrades (agent_upgrades.cc)
+  Status PutUpgradeRollout(const UpgradeRollout& r) override;
+  Result<UpgradeRollout> GetUpgradeRollout(const std::string& tenant_id, const std::string& scope,
+                                           const std::string& scope_id) override;
+  Result<std::vector<UpgradeRollout>> ListUpgradeRollouts(const std::string& tenant_id) override;
+  Status DeleteUpgradeRollout(const std::string& tenant_id, const std::string& scope,
+                              const std::string& scope_id) override;
+  Status UpdateUpgradeRolloutProgress(const UpgradeRollout& r) override;
+  Status PutAgentUpgradeStates(const std::string& tenant_id,
+                               const std::vector<AgentUpgradeState>& states) override;
+  Result<std::vector<AgentUpgradeState>> ListAgentUpgradeStates(
+      const std::string& tenant_id, const std::string& scope, const std::string& scope_id) override;
 
   // report_mail.cc (issue #19, s9-reportmail): the report e-mail outbox
   Status RecordScheduledRunWithMails(const std::string& tenant_id, const std::string& schedule_id,

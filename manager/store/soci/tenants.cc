@@ -102,7 +102,9 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "ips_matches",
                               "agent_groups",
                               "agent_group_members",
-                              "report_mails"}) {
+                              "report_mails",
+                              "agent_upgrade_rollouts",
+                              "agent_upgrade_states"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
