@@ -44,6 +44,8 @@ class UpdateRepository {
                                                         const updates::KeyPair& key);
 
   std::string PublicKeyBase64() const;
+  const std::filesystem::path& dir() const { return dir_; }
+  const updates::KeyPair& key() const { return key_; }
   // The latest version of every kind that has one.
   std::vector<UpdateBundle> Latest();
   // Every version of `kind` ("" = every kind), oldest first.

@@ -639,6 +639,24 @@ struct DeliveryOutcome {
   std::optional<TimePoint> retry_at;
 };
 
+// ---- Egress reputation feeds (issue #17, s9-feeds; schema: VEgressFeeds) ---------------------
+// A tenant's feed file (docs/egress.md "Managed feeds"), distributed to its agents in the tenant's
+// "feeds" update bundle as <name>.<extension of format>. A shared feed (only the primary tenant
+// sets it) goes to every tenant's agents as well.
+struct EgressFeed {
+  std::string id;
+  std::string tenant_id;
+  std::string name;    // 1..64 of [a-z0-9_-], unique in the tenant
+  std::string format;  // hosts | domains | urlhaus_csv | spamhaus_drop | custom
+  bool shared = false;
+  std::string sha256;   // of content
+  int64_t size = 0;     // bytes of content
+  int64_t entries = 0;  // names + URL prefixes + CIDRs read from it
+  std::string content;  // only from GetEgressFeed(..., true), and for writes
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -986,6 +1004,23 @@ class Store {
   // agent id -> group id for every agent of the tenant that is in a group.
   virtual Result<std::map<std::string, std::string>> ListAgentGroupMembers(
       const std::string& tenant_id) = 0;
+
+  // ---- Egress reputation feeds (issue #17, s9-feeds; schema: VEgressFeeds;
+  // store/soci/egress_feeds.cc) ----
+  // kAlreadyExists for a name taken in the tenant; kNotFound for an unknown tenant;
+  // kInvalidArgument for over-long fields (content: 32 MiB).
+  virtual Status CreateEgressFeed(const EgressFeed& f) = 0;
+  // kNotFound ("no such feed") for an id not in the tenant. Content only `with_content`.
+  virtual Result<EgressFeed> GetEgressFeed(const std::string& tenant_id, const std::string& id,
+                                           bool with_content) = 0;
+  // The tenant's feeds by name, without content.
+  virtual Result<std::vector<EgressFeed>> ListEgressFeeds(const std::string& tenant_id) = 0;
+  // Every tenant's shared feeds (tenant, name), without content.
+  virtual Result<std::vector<EgressFeed>> ListSharedEgressFeeds() = 0;
+  // Replaces format, shared, content, sha256, size, entries and updated_at of the feed
+  // (tenant_id, id); kNotFound when it is not the tenant's.
+  virtual Status UpdateEgressFeed(const EgressFeed& f) = 0;
+  virtual Status DeleteEgressFeed(const std::string& tenant_id, const std::string& id) = 0;
 };
 
 }  // namespace ward::manager

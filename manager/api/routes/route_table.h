@@ -132,6 +132,8 @@ void AddDeploymentRoutes(RouteTable& table, RouteDeps deps, DeploymentDeps deplo
 void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps);
 // /agent-groups: named groups of agents, each with an optional policy (issue #18, s8-upgrade).
 void AddAgentGroupRoutes(RouteTable& table, RouteDeps deps);
+// /feeds: egress reputation feeds distributed to the tenant's agents (issue #17, s9-feeds).
+void AddEgressFeedRoutes(RouteTable& table, RouteDeps deps);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

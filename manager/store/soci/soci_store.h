@@ -316,6 +316,14 @@ class SociStore final : public Store {
                                                   const std::string& agent_id) override;
   Result<std::map<std::string, std::string>> ListAgentGroupMembers(
       const std::string& tenant_id) override;
+  // egress_feeds.cc (issue #17, s9-feeds)
+  Status CreateEgressFeed(const EgressFeed& f) override;
+  Result<EgressFeed> GetEgressFeed(const std::string& tenant_id, const std::string& id,
+                                   bool with_content) override;
+  Result<std::vector<EgressFeed>> ListEgressFeeds(const std::string& tenant_id) override;
+  Result<std::vector<EgressFeed>> ListSharedEgressFeeds() override;
+  Status UpdateEgressFeed(const EgressFeed& f) override;
+  Status DeleteEgressFeed(const std::string& tenant_id, const std::string& id) override;
 
  private:
   static int StateCode(CommandState s);
