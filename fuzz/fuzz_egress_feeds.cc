@@ -1,6 +1,7 @@
 // Feed files as egress loads them (agent/modules/egress/reputation.h): the first byte chooses the
 // format (hosts, domains, URLhaus CSV, Spamhaus DROP, custom), the rest is the file. Every name the
-// load counted must then be found, and lookups of the same bytes must not fail.
+// load counted must then be found, and lookups of the same bytes must not fail; the strict check
+// of managed feeds (CheckFeed) refuses exactly what the load skipped a line of.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -27,5 +28,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)r.MatchAddress(first);
   (void)r.BlockedCidrs(false, SecurityLevel::kHigh);
   (void)r.BlockedCidrs(true, SecurityLevel::kLow);
+  // The strict check of managed feeds (manager upload, agent install) agrees with the load: it
+  // refuses exactly the files in which the load skipped a line (or that hold a NUL byte).
+  size_t entries = 0;
+  ward::Status s = CheckFeed(format, text, &entries);
+  const bool nul = text.find('\0') != std::string_view::npos;
+  if (s.ok() != (st.skipped == 0 && !nul)) __builtin_trap();
+  if (s.ok() && entries != st.names + st.url_prefixes + st.cidrs) __builtin_trap();
   return 0;
 }

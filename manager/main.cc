@@ -580,6 +580,10 @@ int Run(int argc, char** argv) {
       rc = Fail(repo.error());
       return;
     }
+    if (upd_kind == "feeds") {
+      rc = Fail(InvalidArgument("egress feeds are each tenant's: POST /api/v1/feeds"));
+      return;
+    }
     if (upd_from.empty() == upd_files.empty()) {
       rc = Fail(InvalidArgument("give either --from DIR or files"));
       return;

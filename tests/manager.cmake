@@ -121,3 +121,9 @@ ward_test(manager_upgrades_test
   SOURCES manager_upgrades_test.cc
   DEPS ward::manager_harness ward::update_bundle
   LABELS integration)
+
+# Egress reputation feeds: upload, tenancy, each tenant's signed feeds bundle (issue #17, s9-feeds).
+ward_test(manager_feeds_test
+  SOURCES manager_feeds_test.cc
+  DEPS ward::manager_harness ward::update_bundle
+  LABELS integration)

@@ -623,6 +623,10 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
                  Json{{"version", "0.2.0"}}.dump())
                 .status,
             200);
+  // B's egress feed (issue #17, s9-feeds).
+  r = m.Do("POST", "/api/v1/feeds?name=b-feed&format=domains", b_key, "b.example\n", "text/plain");
+  ASSERT_EQ(r.status, 201) << r.raw;
+  std::string b_feed = r.body["id"];
   // Tenant A's own policy, to try B's ids in A's references.
   std::string a_policy = m.NewPolicy(a_key, "a-policy");
   auto [a_agent, a_cred] = m.NewAgent(a_key, "a-host");
@@ -653,6 +657,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
       {"/api/v1/agent-groups/{id}", b_group},
       {"/api/v1/agent-groups/{id}/upgrade", b_group},
       {"/api/v1/policies/{id}/upgrade", b_policy},
+      {"/api/v1/feeds/{id}", b_feed},
+      {"/api/v1/feeds/{id}/content", b_feed},
   };
   // Bodies that would be valid for A's own objects, so only tenancy decides.
   std::map<std::string, Json> bodies = {
@@ -721,6 +727,8 @@ TEST(ManagerApi, CrossTenantWalkAnswers404OnEveryEndpointAndMethod) {
   EXPECT_EQ(m.Get("/api/v1/agent-groups/" + b_group + "/upgrade", b_key).body["version"], "0.2.0");
   EXPECT_EQ(m.Get("/api/v1/agents?group=" + b_group, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/agent-groups/" + b_group, b_key).body["name"], "b-webs");
+  EXPECT_EQ(m.Get("/api/v1/feeds", a_key).body["items"].size(), 0u);
+  EXPECT_EQ(m.Get("/api/v1/feeds/" + b_feed + "/content", b_key).raw, "b.example\n");
   EXPECT_EQ(m.Get("/api/v1/events?agent=" + b_agent, a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/events", a_key).body["items"].size(), 0u);
   EXPECT_EQ(m.Get("/api/v1/alerts", a_key).body["items"].size(), 0u);

@@ -4,6 +4,7 @@
 
 #include "agent/core/health.h"
 #include "agent/modules/antimalware/engine.h"
+#include "agent/modules/egress/reputation.h"
 #include "agent/modules/integrity/engine.h"
 #include "agent/modules/schemas.h"
 #include "agent/transport/activation.h"
@@ -133,6 +134,8 @@ void ManagedAgent::Start(ModuleHost& host, EventSink& events) {
       state_dir_, events, *clock_,
       [](std::string_view kind, const std::filesystem::path& file) {
         // libclamav's own verification of CVD/CLD files, libyara's compiler for rules.
+        // Egress feeds: read strictly (a line the format cannot read refuses the bundle).
+        if (kind == "feeds") return agent::egress::CheckFeedFile(file);
         return kind == "clamav" || kind == "yara" ? antimalware::VerifyDatabaseFile(file)
                                                   : Status::Ok();
       },

@@ -28,6 +28,10 @@ bool ExtensionAllowed(std::string_view kind, std::string_view ext) {
   if (kind == "yara") return in(kYara);
   if (kind == "crs") return in(kCrs);
   if (kind == "rules") return in(kRules);
+  if (kind == "feeds") {
+    return std::any_of(kFeedExtensions.begin(), kFeedExtensions.end(),
+                       [&](const FeedFormatExtension& f) { return f.extension == ext; });
+  }
   return false;
 }
 

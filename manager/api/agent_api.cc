@@ -14,6 +14,7 @@
 #include "manager/services/activation_rules.h"
 #include "manager/services/agent_upgrades.h"
 #include "manager/services/alerts.h"
+#include "manager/services/egress_feeds.h"
 #include "manager/services/ip_lists.h"
 #include "manager/services/updates.h"
 
@@ -183,7 +184,6 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
   }
   if (req.body_error) return ErrorResponse(*req.body_error);
   if (heartbeat) return Heartbeat(req, *agent, *tenant);
-  if (update) return UpdateCall(req);
   if (upgrade) {
     // POST /agent/v1/upgrade/package {"file"}: a ward-agent package's bytes (docs/updates.md
     // "Agent upgrades"; the agent checks them against the signed manifest of its offer).
@@ -201,6 +201,7 @@ HttpResponse ManagerApi::HandleAgent(const HttpRequest& req) {
     r.body = *p->bytes;
     return r;
   }
+  if (update) return UpdateCall(req, *agent);
   return IngestEvents(req, *agent);
 }
 
@@ -512,7 +513,18 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
   if (options_.updates != nullptr) {
     json bundles = json::array();
     for (const auto& b : options_.updates->Latest()) {
+      if (b.manifest.kind == "feeds") continue;  // each tenant's own (below)
       bundles.push_back({{"kind", b.manifest.kind}, {"version", b.manifest.version}});
+    }
+    // The tenant's own "feeds" bundle (egress reputation feeds, docs/egress.md "Managed feeds"),
+    // brought up to date with the store; a failure leaves it out of this reply only.
+    if (feeds_ != nullptr) {
+      auto fb = feeds_->Current(store_, agent.tenant_id, clock_.Now());
+      if (!fb) {
+        spdlog::warn("feeds bundle of tenant {}: {}", agent.tenant_id, fb.error().ToString());
+      } else if (*fb) {
+        bundles.push_back({{"kind", "feeds"}, {"version", (*fb)->manifest.version}});
+      }
     }
     out["updates"] = {{"key", options_.updates->PublicKeyBase64()}, {"bundles", bundles}};
   }
@@ -528,7 +540,7 @@ HttpResponse ManagerApi::Heartbeat(const HttpRequest& req, const Agent& agent,
 
 // POST /agent/v1/updates/manifest {"kind", "version"}: the signed manifest.
 // POST /agent/v1/updates/file {"kind", "sha256"}: a file's bytes, streamed.
-HttpResponse ManagerApi::UpdateCall(const HttpRequest& req) {
+HttpResponse ManagerApi::UpdateCall(const HttpRequest& req, const Agent& agent) {
   if (options_.updates == nullptr) return AgentError(404, "not_found", "no update bundles here");
   auto body = ParseObjectBody(req.body);
   if (!body) {
@@ -542,7 +554,12 @@ HttpResponse ManagerApi::UpdateCall(const HttpRequest& req) {
                             {"kind", "version"})) {
       return ErrorResponse(*e);
     }
-    auto b = options_.updates->Get(Str(*body, "kind"), (*body)["version"].get<int64_t>());
+    // "feeds": the agent's tenant's own bundle; never another tenant's.
+    const std::string kind = Str(*body, "kind");
+    const int64_t version = (*body)["version"].get<int64_t>();
+    auto b = kind == "feeds" ? (feeds_ != nullptr ? feeds_->Get(agent.tenant_id, version)
+                                                  : Result<UpdateBundle>(NotFound("no feeds")))
+                             : options_.updates->Get(kind, version);
     if (!b) return AgentError(404, "not_found", b.error().message());
     HttpResponse r;
     r.content_type = std::string(kJsonContentType);
@@ -553,7 +570,11 @@ HttpResponse ManagerApi::UpdateCall(const HttpRequest& req) {
                           {"kind", "sha256"})) {
     return ErrorResponse(*e);
   }
-  auto path = options_.updates->FilePath(Str(*body, "kind"), Str(*body, "sha256"));
+  const std::string kind = Str(*body, "kind");
+  auto path = kind == "feeds"
+                  ? (feeds_ != nullptr ? feeds_->FilePath(agent.tenant_id, Str(*body, "sha256"))
+                                       : Result<std::filesystem::path>(NotFound("no feeds")))
+                  : options_.updates->FilePath(kind, Str(*body, "sha256"));
   if (!path) return AgentError(404, "not_found", "no such file in any bundle of that kind");
   auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
   if (!*file) return AgentError(404, "not_found", "no such file in any bundle of that kind");

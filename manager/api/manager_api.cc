@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "common/text.h"
 #include "manager/alerting/rules.h"
@@ -9,6 +11,7 @@
 #include "manager/api/routes/route_table.h"
 #include "manager/auth/secrets.h"
 #include "manager/console/assets.h"
+#include "manager/services/egress_feeds.h"
 
 namespace ward::manager {
 
@@ -39,6 +42,10 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   rest_ = std::make_unique<RouteTable>();
   alert_rules_ =
       std::make_unique<alerting::AlertRuleBook>(store_, clock_, options_.alert_rules_ttl);
+  if (options_.updates != nullptr) {
+    feeds_ = std::make_unique<FeedBundles>(options_.updates->dir() / "tenant-feeds",
+                                           options_.updates->key());
+  }
   // The order matters where patterns overlap (Router: first match wins).
   const RouteDeps deps{store_, clock_};
   AddTenantRoutes(*rest_, deps);
@@ -65,6 +72,7 @@ ManagerApi::ManagerApi(Store& store, const Clock& clock, ApiOptions options)
   AddEgressProposalRoutes(*rest_, deps);
   AddAgentGroupRoutes(*rest_, deps);
   AddAgentUpgradeRoutes(*rest_, deps);
+  AddEgressFeedRoutes(*rest_, deps);
   AddDeploymentRoutes(*rest_, deps,
                       {options_.packages, options_.tls_fingerprint, options_.tls_pubkey_pin});
   sessions_ = std::make_unique<ConsoleSessions>(store_, clock_, options_.sessions);
@@ -74,6 +82,9 @@ ManagerApi::~ManagerApi() = default;
 
 size_t ManagerApi::BodyLimitFor(std::string_view path) const {
   if (path.starts_with("/api/v1/updates/")) return options_.update_upload_limit;
+  if (path == "/api/v1/feeds" || path.starts_with("/api/v1/feeds/")) {
+    return std::max(options_.body_limit, (size_t{32} << 20) + 1);  // a feed file: 32 MiB
+  }
   return path.starts_with("/agent/") ? options_.agent_body_limit : options_.body_limit;
 }
 

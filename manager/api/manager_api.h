@@ -31,6 +31,7 @@ namespace ward::manager {
 
 class RouteTable;
 class UpdateRepository;
+class FeedBundles;
 struct Principal;
 namespace alerting {
 class AlertRuleBook;
@@ -97,7 +98,7 @@ class ManagerApi {
   HttpResponse ServePackages(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req, const Agent& agent, const Tenant& tenant);
   HttpResponse IngestEvents(const HttpRequest& req, const Agent& agent);
-  HttpResponse UpdateCall(const HttpRequest& req);
+  HttpResponse UpdateCall(const HttpRequest& req, const Agent& agent);
   void Audit(const Principal& p, const HttpRequest& req, const HttpResponse& res);
 
   Store& store_;
@@ -111,6 +112,8 @@ class ManagerApi {
   RateLimiter tenant_limiter_;
   RateLimiter agent_limiter_;
   std::unique_ptr<alerting::AlertRuleBook> alert_rules_;  // issue 19: evaluated at ingestion
+  // Issue #17 (s9-feeds): each tenant's "feeds" bundle, beside options_.updates (null without).
+  std::unique_ptr<FeedBundles> feeds_;
 };
 
 }  // namespace ward::manager

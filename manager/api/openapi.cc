@@ -1123,6 +1123,48 @@ json Build() {
           json::array(
               {QueryParamSpec("window", "how far back to read events, 1m..400d, default 30d")}))}};
 
+  // Egress reputation feeds (issue #17, s9-feeds; docs/egress.md "Managed feeds").
+  schemas["EgressFeed"] =
+      Obj({{"id", Str()},
+           {"name", Str()},
+           {"format", Str()},
+           {"shared", Bool()},
+           {"file", Merge(Str(), {{"description", "the file's name in the feeds bundle"}})},
+           {"reference", Merge(Str(), {{"description", "managed:feeds/<name>, for a policy"}})},
+           {"sha256", Str()},
+           {"size", Int()},
+           {"entries", Int()},
+           {"created_at", Time()},
+           {"updated_at", Time()}});
+  json feed_body = {
+      {"required", true},
+      {"content",
+       {{"text/plain", {{"schema", {{"type", "string"}, {"description", "the feed file"}}}}}}}};
+  json feed_params = json::array(
+      {QueryParamSpec("format", "hosts, domains, urlhaus_csv, spamhaus_drop or custom"),
+       QueryParamSpec("shared", "true: every tenant's agents get it too (primary tenant only)")});
+  json feed_create_params = feed_params;
+  feed_create_params.push_back(QueryParamSpec("name", "1-64 of a-z, 0-9, '_', '-'"));
+  paths["/feeds"] = {
+      {"get", Op("The tenant's egress feeds, by name", "any",
+                 Merge({{"200", Resp("feeds", List("EgressFeed"))}}, read))},
+      {"post", Op("Upload a feed file (the body); read strictly: a line its format cannot read "
+                  "answers 400 naming the line (code invalid_feed) and nothing is stored",
+                  "admin, operator", Merge({{"201", Resp("created", Ref("EgressFeed"))}}, write),
+                  nullptr, feed_create_params)}};
+  paths["/feeds"]["post"]["requestBody"] = feed_body;
+  paths["/feeds/{id}"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("Get a feed", "any", Merge({{"200", Resp("feed", Ref("EgressFeed"))}}, read))},
+      {"put",
+       Op("Replace a feed's file (the body; checked as at upload)", "admin, operator",
+          Merge({{"200", Resp("replaced", Ref("EgressFeed"))}}, write), nullptr, feed_params)},
+      {"delete", Op("Delete a feed", "admin, operator", Merge({{"204", Resp("deleted")}}, write))}};
+  paths["/feeds/{id}"]["put"]["requestBody"] = feed_body;
+  paths["/feeds/{id}/content"] = {
+      {"parameters", json::array({IdParam()})},
+      {"get", Op("The feed file (text/plain)", "any", Merge({{"200", Resp("the file")}}, read))}};
+
   return {
       {"openapi", "3.0.3"},
       {"info",

@@ -46,6 +46,8 @@ class UpdateRepository {
   std::string PublicKeyBase64() const;
   // `text` signed with the update key (agent package manifests, docs/updates.md "Agent upgrades").
   updates::SignedManifest SignText(std::string text) const;
+  const std::filesystem::path& dir() const { return dir_; }
+  const updates::KeyPair& key() const { return key_; }
   // The latest version of every kind that has one.
   std::vector<UpdateBundle> Latest();
   // Every version of `kind` ("" = every kind), oldest first.

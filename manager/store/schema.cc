@@ -474,6 +474,21 @@ std::vector<std::string> VAgentUpgrades(Dialect d) {
   return s;
 }
 
+// Egress reputation feeds (issue #17, s9-feeds; docs/egress.md "Managed feeds"): a tenant's feed
+// files, their text in the row (at most 32 MiB each), distributed as the tenant's "feeds" bundle.
+std::vector<std::string> VEgressFeeds(Dialect d) {
+  std::vector<std::string> s;
+  Append(s, Table(d, "egress_feeds",
+                  "tenant_id {ID} NOT NULL, id {ID} NOT NULL, name {NAME} NOT NULL, "
+                  "format {NAME} NOT NULL, shared INTEGER NOT NULL, sha256 {ID} NOT NULL, "
+                  "size BIGINT NOT NULL, entries BIGINT NOT NULL, content {TEXT} NOT NULL, "
+                  "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+                  "PRIMARY KEY (tenant_id, id), "
+                  "CONSTRAINT uq_egress_feeds_name UNIQUE (tenant_id, name)",
+                  {}));
+  return s;
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -494,6 +509,7 @@ const std::vector<Migration>& Migrations() {
       {"agent groups", &VAgentGroups},
       {"report e-mail outbox", &VReportMails},
       {"agent upgrade rollouts", &VAgentUpgrades},
+      {"egress reputation feeds", &VEgressFeeds},
   };
   return kMigrations;
 }

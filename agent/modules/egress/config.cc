@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "agent/updates/layout.h"
+
 namespace ward::agent::egress {
 namespace {
 
@@ -42,19 +44,32 @@ Result<FeedSpec> ReadFeed(const ConfigNode& node) {
   if (!ValidListName(f.name)) {
     return name->Error("expected 1-64 letters, digits, '_', '.' or '-'");
   }
-  const ConfigNode* format = node.Find("format");
-  if (!format) return node.Error("a list needs a format");
-  WARD_ASSIGN_OR_RETURN(std::string fs, ReadString(*format));
-  auto ff = FeedFormatFromName(fs);
-  if (!ff) {
-    return format->Error(fmt::format(
-        "expected hosts, domains, urlhaus_csv, spamhaus_drop or custom, got \"{}\"", fs));
-  }
-  f.format = *ff;
   const ConfigNode* path = node.Find("path");
   if (!path) return node.Error("a list needs a path");
   WARD_ASSIGN_OR_RETURN(f.path, ReadString(*path));
-  if (f.path.empty() || f.path.front() != '/') return path->Error("expected an absolute path");
+  // A feed the manager distributes ("managed:feeds/<name>", docs/egress.md "Managed feeds"):
+  // the file of that name in the feeds bundle in force, its format said by its extension.
+  const bool managed = !updates::ManagedFeed(f.path).empty();
+  if (!managed && f.path.starts_with(updates::kManagedPrefix)) {
+    return path->Error(fmt::format(
+        "\"{}\": a managed feed is managed:feeds/<name> (1-64 of a-z, 0-9, '_', '-')", f.path));
+  }
+  if (!managed && (f.path.empty() || f.path.front() != '/')) {
+    return path->Error("expected an absolute path or managed:feeds/<name>");
+  }
+  const ConfigNode* format = node.Find("format");
+  if (!format && !managed) return node.Error("a list needs a format");
+  if (format) {
+    WARD_ASSIGN_OR_RETURN(std::string fs, ReadString(*format));
+    auto ff = FeedFormatFromName(fs);
+    if (!ff) {
+      return format->Error(fmt::format(
+          "expected hosts, domains, urlhaus_csv, spamhaus_drop or custom, got \"{}\"", fs));
+    }
+    f.format = *ff;
+  } else {
+    f.format_from_file = true;
+  }
   f.category = f.name;
   if (const ConfigNode* c = node.Find("category")) {
     WARD_ASSIGN_OR_RETURN(f.category, ReadString(*c));

@@ -39,7 +39,11 @@ std::string_view ModeName(Mode m);
 struct FeedSpec {
   std::string name;  // [A-Za-z0-9_.-]{1,64}, unique
   FeedFormat format = FeedFormat::kDomains;
+  // An absolute path, or "managed:feeds/<name>": the feed of that name in the feeds bundle the
+  // manager distributes (LoadRules' feeds_dir); its format is then the file's (format_from_file
+  // when the policy gives none; a format given must match the file's).
   std::string path;
+  bool format_from_file = false;
   std::string category;
   Risk risk = Risk::kDangerous;
   bool allow = false;  // an allow list

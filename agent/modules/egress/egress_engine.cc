@@ -9,6 +9,7 @@
 #include "agent/modules/egress/dns_message.h"
 #include "agent/modules/egress/first_payload.h"
 #include "agent/net/packet.h"
+#include "agent/updates/layout.h"
 
 namespace ward::agent::egress {
 namespace {
@@ -105,14 +106,53 @@ constexpr std::string_view kBlockPage =
 
 }  // namespace
 
-Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config, FileSystem& fs) {
+namespace {
+
+// A "managed:feeds/<name>" list: the bundle's file of that name (whichever format's extension it
+// has) and its format.
+Result<std::pair<std::string, FeedFormat>> ReadManagedFeed(const FeedSpec& f, std::string_view feed,
+                                                           FileSystem& fs,
+                                                           const std::filesystem::path& dir) {
+  if (dir.empty()) {
+    return FailedPrecondition(fmt::format(
+        "list {}: {}: managed feeds come with a manager (this agent has none)", f.name, f.path));
+  }
+  for (const auto& fe : updates::kFeedExtensions) {
+    std::filesystem::path file = dir / fmt::format("{}.{}", feed, fe.extension);
+    auto text = fs.ReadFile(file.string(), uint64_t{512} << 20);
+    if (!text && text.error().code() == StatusCode::kNotFound) continue;
+    if (!text) return text.error().WithContext(fmt::format("list {}", f.name));
+    FeedFormat format = *FeedFormatFromName(fe.format);
+    if (!f.format_from_file && format != f.format) {
+      return InvalidArgument(fmt::format("list {}: {} is a {} feed, the policy says another format",
+                                         f.name, f.path, fe.format));
+    }
+    return std::pair{std::move(*text), format};
+  }
+  return NotFound(fmt::format(
+      "list {}: {} is not in the feeds bundle in force (upload it with PUT /api/v1/feeds)", f.name,
+      f.path));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config, FileSystem& fs,
+                                                     const std::filesystem::path& feeds_dir) {
   auto rules = std::make_shared<EgressRules>();
   rules->config = config;
   Reputation& r = rules->reputation;
   for (const FeedSpec& f : config.lists) {
-    WARD_ASSIGN_OR_RETURN(std::string text, fs.ReadFile(f.path, uint64_t{512} << 20));
+    std::string text;
+    FeedFormat format = f.format;
+    if (std::string_view feed = updates::ManagedFeed(f.path); !feed.empty()) {
+      WARD_ASSIGN_OR_RETURN(auto read, ReadManagedFeed(f, feed, fs, feeds_dir));
+      text = std::move(read.first);
+      format = read.second;
+    } else {
+      WARD_ASSIGN_OR_RETURN(text, fs.ReadFile(f.path, uint64_t{512} << 20));
+    }
     uint16_t id = r.AddList({f.name, f.category, f.risk, f.allow});
-    LoadStats st = r.Load(id, f.format, text);
+    LoadStats st = r.Load(id, format, text);
     std::string note = fmt::format("{}: {} names, {} URL prefixes, {} CIDRs", f.name, st.names,
                                    st.url_prefixes, st.cidrs);
     if (st.skipped > 0) {

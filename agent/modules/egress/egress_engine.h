@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,7 +60,11 @@ struct EgressRules {
 
 // Reads the policy's feed files (through `fs`) and its allow/block entries into one Reputation.
 // A feed that cannot be read fails the load, naming the file (the previous policy stays).
-Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config, FileSystem& fs);
+// `feeds_dir`: the directory of the feeds bundle in force (<state>/updates/feeds/current), where
+// "managed:feeds/<name>" is the file <name>.<extension of its format>; empty: no managed feeds
+// (such a list fails the load).
+Result<std::shared_ptr<const EgressRules>> LoadRules(const EgressConfig& config, FileSystem& fs,
+                                                     const std::filesystem::path& feeds_dir = {});
 
 struct Decision {
   enum class Verdict { kAccept, kDrop, kMarkDecided };

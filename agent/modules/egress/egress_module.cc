@@ -16,6 +16,7 @@
 #include "agent/modules/firewall/nft.h"
 #include "agent/net/chain_manager.h"
 #include "agent/net/nfqueue.h"
+#include "agent/updates/layout.h"
 #include "common/log.h"
 
 namespace ward::agent::egress {
@@ -67,7 +68,8 @@ class EgressModule final : public Module, public HealthReporter {
 
   Status Configure(const PolicySection& section, const ConfigNode& /*document*/) override {
     WARD_ASSIGN_OR_RETURN(EgressConfig c, ParseEgressConfig(section));
-    WARD_ASSIGN_OR_RETURN(auto rules, LoadRules(c, ctx_.fs));
+    WARD_ASSIGN_OR_RETURN(auto rules,
+                          LoadRules(c, ctx_.fs, updates::ManagedDir(ctx_.state_dir, "feeds")));
     for (const std::string& note : rules->feed_notes) spdlog::info("egress: list {}", note);
     spdlog::info("egress: {} names loaded ({} mode, security level {}, {} MB)",
                  rules->reputation.names(), ModeName(c.mode), static_cast<int>(c.security_level),

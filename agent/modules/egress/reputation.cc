@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+
+#include "agent/updates/layout.h"
 
 namespace ward::agent::egress {
 namespace {
@@ -145,6 +149,47 @@ std::optional<Url> NormalizeUrl(std::string_view u) {
   if (path.front() != '/') out.text.push_back('/');
   out.text.append(path);
   return out;
+}
+
+Status CheckFeed(FeedFormat format, std::string_view text, size_t* entries) {
+  static constexpr std::string_view kNames[] = {"hosts", "domains", "urlhaus_csv", "spamhaus_drop",
+                                                "custom"};
+  if (text.find('\0') != std::string_view::npos) {
+    return InvalidArgument("a feed is text: this one has a NUL byte");
+  }
+  Reputation r;
+  uint16_t id = r.AddList({"check", "check", Risk::kDangerous, false});
+  LoadStats st = r.Load(id, format, text);
+  if (entries != nullptr) *entries = st.names + st.url_prefixes + st.cidrs;
+  if (st.skipped == 0) return Status::Ok();
+  std::string_view bad;
+  ForEachLine(text, [&](size_t number, std::string_view line) {
+    if (number == st.first_bad) bad = Trim(line);
+  });
+  std::string shown(bad.substr(0, 80));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return InvalidArgument(fmt::format("line {}: \"{}{}\" is not a {} entry ({} unreadable line{})",
+                                     st.first_bad, shown, bad.size() > 80 ? "..." : "",
+                                     kNames[static_cast<int>(format)], st.skipped,
+                                     st.skipped == 1 ? "" : "s"));
+}
+
+Status CheckFeedFile(const std::filesystem::path& file) {
+  const std::string name = file.filename().string();
+  auto [feed, format_name] = updates::FeedOfFile(name);
+  auto format = FeedFormatFromName(format_name);
+  if (feed.empty() || !format) {
+    return InvalidArgument(fmt::format("file {}: not a feed file name", name));
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return Unavailable(fmt::format("file {}: cannot be read", name));
+  if (Status s = CheckFeed(*format, text); !s.ok()) {
+    return InvalidArgument(fmt::format("file {}: {}", name, s.message()));
+  }
+  return Status::Ok();
 }
 
 uint16_t Reputation::AddList(ListInfo info) {

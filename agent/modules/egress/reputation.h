@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +33,16 @@ bool Enforced(Risk risk, SecurityLevel level);
 
 enum class FeedFormat { kHosts, kDomains, kUrlhausCsv, kSpamhausDrop, kCustom };
 std::optional<FeedFormat> FeedFormatFromName(std::string_view name);
+
+// The strict reading of a feed the manager distributes (docs/egress.md "Managed feeds"): where
+// Reputation::Load skips a line it cannot read, a feed offered for distribution is refused —
+// at upload on the manager, and again by the agent before it installs a bundle — with
+// InvalidArgument naming the first such line ("line 9: \"not a url\" is not a urlhaus_csv
+// entry (2 unreadable lines)"). `entries` (optional) receives the number of entries read.
+Status CheckFeed(FeedFormat format, std::string_view text, size_t* entries = nullptr);
+// The agent's check of a file of a "feeds" bundle before it is installed: the format its
+// extension names (agent/updates/layout.h), read strictly; errors name the file and the line.
+Status CheckFeedFile(const std::filesystem::path& file);
 
 struct ListInfo {
   std::string name;      // "urlhaus", "policy.block", ...

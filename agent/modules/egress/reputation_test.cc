@@ -152,5 +152,46 @@ TEST(NormalizeUrl, LowerCasesSchemeAndHostAndDropsDefaultPorts) {
   EXPECT_FALSE(NormalizeUrl("http:///path"));
 }
 
+// Managed feeds (docs/egress.md "Managed feeds"): a feed offered for distribution is read
+// strictly — the first line its format cannot read refuses it, named — on the manager at upload
+// and on the agent before a bundle is installed.
+TEST(CheckFeed, RefusesAFeedNamingItsFirstUnreadableLine) {
+  size_t entries = 0;
+  EXPECT_TRUE(CheckFeed(FeedFormat::kSpamhausDrop, "; DROP\n192.0.2.0/25 ; SBL1\n", &entries).ok());
+  EXPECT_EQ(entries, 1u);
+  // The sample DROP list's 300.1.2.0/24 (line 7) is no CIDR.
+  EXPECT_NE(CheckFeed(FeedFormat::kSpamhausDrop, ReadTestData("drop.txt"))
+                .message()
+                .find("line 7: \"300.1.2.0/24 ; SBL000004\""),
+            std::string::npos);
+  EXPECT_TRUE(CheckFeed(FeedFormat::kSpamhausDrop, ReadTestData("drop_v4.json")).ok());
+  EXPECT_TRUE(CheckFeed(FeedFormat::kSpamhausDrop, ReadTestData("dropv6.txt")).ok());
+  EXPECT_TRUE(CheckFeed(FeedFormat::kCustom, ReadTestData("custom.txt"), &entries).ok());
+  EXPECT_EQ(entries, 4u);
+  EXPECT_TRUE(CheckFeed(FeedFormat::kDomains, "# comment\n\nbad.example\n*.worse.example\n").ok());
+  EXPECT_TRUE(CheckFeed(FeedFormat::kDomains, "").ok());  // an empty feed is a feed
+
+  // The sample URLhaus dump has one line that is no URL (line 9), the hosts file one line with
+  // no name (line 11): both refused, the line named.
+  Status s = CheckFeed(FeedFormat::kUrlhausCsv, ReadTestData("urlhaus.csv"));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("line 9: "), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("not a urlhaus_csv entry (1 unreadable line)"), std::string::npos)
+      << s.message();
+  s = CheckFeed(FeedFormat::kHosts, ReadTestData("hosts"));
+  EXPECT_NE(s.message().find("line 11: "), std::string::npos) << s.message();
+
+  s = CheckFeed(FeedFormat::kDomains, "good.example\nnot a name\nalso bad!\n");
+  EXPECT_EQ(s.message(), "line 2: \"not a name\" is not a domains entry (2 unreadable lines)");
+  // A hosts file given as a CIDR list: every entry line is refused, the first named.
+  s = CheckFeed(FeedFormat::kSpamhausDrop, "0.0.0.0 ads.example\n");
+  EXPECT_NE(s.message().find("line 1: \"0.0.0.0 ads.example\""), std::string::npos);
+  // Binary bytes are shown as '?', long lines cut; NUL bytes refuse the file at once.
+  s = CheckFeed(FeedFormat::kCustom, "ok.example\n\x01\xff" + std::string(200, 'x') + "\n");
+  EXPECT_NE(s.message().find("line 2: \"??xxx"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("...\""), std::string::npos) << s.message();
+  EXPECT_FALSE(CheckFeed(FeedFormat::kDomains, std::string("a.example\n\0\n", 13)).ok());
+}
+
 }  // namespace
 }  // namespace ward::agent::egress

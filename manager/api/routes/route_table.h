@@ -134,6 +134,8 @@ void AddActivationRuleRoutes(RouteTable& table, RouteDeps deps);
 void AddAgentGroupRoutes(RouteTable& table, RouteDeps deps);
 // /agent-upgrades, /agent-groups/{id}/upgrade, /policies/{id}/upgrade (issue #18, s9-upgrade).
 void AddAgentUpgradeRoutes(RouteTable& table, RouteDeps deps);
+// /feeds: egress reputation feeds distributed to the tenant's agents (issue #17, s9-feeds).
+void AddEgressFeedRoutes(RouteTable& table, RouteDeps deps);
 
 // ---- helpers shared by the route files ---------------------------------------------------------
 

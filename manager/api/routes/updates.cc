@@ -66,6 +66,11 @@ void AddUpdateRoutes(RouteTable& table, RouteDeps deps, UpdateRepository* repo) 
               if (!updates::IsKind(kind)) {
                 return Err(BadRequest("invalid", "kind", "kind: one of clamav, yara, crs, rules"));
               }
+              if (kind == "feeds") {
+                return Err(BadRequest("invalid", "kind",
+                                      "kind: feeds are each tenant's, uploaded with POST "
+                                      "/api/v1/feeds"));
+              }
               if (Status s = updates::CheckFileName(kind, name); !s.ok()) {
                 return Err(BadRequest("invalid", "name", fmt::format("name: {}", s.message())));
               }

@@ -344,6 +344,14 @@ class SociStore final : public Store {
   Result<int64_t> CountPendingReportMails() override;
   static Status CheckReportMail(const ReportMail& m);
   static void InsertReportMail(soci::session& sql, const ReportMail& m);
+  // egress_feeds.cc (issue #17, s9-feeds)
+  Status CreateEgressFeed(const EgressFeed& f) override;
+  Result<EgressFeed> GetEgressFeed(const std::string& tenant_id, const std::string& id,
+                                   bool with_content) override;
+  Result<std::vector<EgressFeed>> ListEgressFeeds(const std::string& tenant_id) override;
+  Result<std::vector<EgressFeed>> ListSharedEgressFeeds() override;
+  Status UpdateEgressFeed(const EgressFeed& f) override;
+  Status DeleteEgressFeed(const std::string& tenant_id, const std::string& id) override;
 
  private:
   static int StateCode(CommandState s);

@@ -104,7 +104,8 @@ Status SociStore::DeleteTenant(const std::string& id) {
                               "agent_group_members",
                               "report_mails",
                               "agent_upgrade_rollouts",
-                              "agent_upgrade_states"}) {
+                              "agent_upgrade_states",
+                              "egress_feeds"}) {
       Params p;
       Exec(sql, fmt::format("DELETE FROM {} WHERE tenant_id = {}", table, p.S(id)), p);
     }
