@@ -715,440 +715,437 @@ struct ReportMailOutcome {
   std::string detail;  // "250", "SMTP 535: Login denied", "Couldn't connect to server", ...
   // When !ok: the next try, or nullopt to give up (state failed).
   std::optional<TimePoint> retry_at;
-  // ---- Egress reputation feeds (issue #17, s9-feeds; schema: VEgressFeeds) ---------------------
-  // A tenant's feed file (docs/egress.md "Managed feeds"), distributed to its agents in the
-  // tenant's "feeds" update bundle as <name>.<extension of format>. A shared feed (only the primary
-  // tenant sets it) goes to every tenant's agents as well.
-  struct EgressFeed {
-    std::string id;
-    std::string tenant_id;
-    std::string name;    // 1..64 of [a-z0-9_-], unique in the tenant
-    std::string format;  // hosts | domains | urlhaus_csv | spamhaus_drop | custom
-    bool shared = false;
-    std::string sha256;   // of content
-    int64_t size = 0;     // bytes of content
-    int64_t entries = 0;  // names + URL prefixes + CIDRs read from it
-    std::string content;  // only from GetEgressFeed(..., true), and for writes
-    TimePoint created_at;
-    TimePoint updated_at;
-  };
+};
 
-  class Store {
-   public:
-    virtual ~Store() = default;
+// ---- Egress reputation feeds (issue #17, s9-feeds; schema: VEgressFeeds) ---------------------
+// A tenant's feed file (docs/egress.md "Managed feeds"), distributed to its agents in the
+// tenant's "feeds" update bundle as <name>.<extension of format>. A shared feed (only the primary
+// tenant sets it) goes to every tenant's agents as well.
+struct EgressFeed {
+  std::string id;
+  std::string tenant_id;
+  std::string name;    // 1..64 of [a-z0-9_-], unique in the tenant
+  std::string format;  // hosts | domains | urlhaus_csv | spamhaus_drop | custom
+  bool shared = false;
+  std::string sha256;   // of content
+  int64_t size = 0;     // bytes of content
+  int64_t entries = 0;  // names + URL prefixes + CIDRs read from it
+  std::string content;  // only from GetEgressFeed(..., true), and for writes
+  TimePoint created_at;
+  TimePoint updated_at;
+};
 
-    // Opens "sqlite:PATH", "postgresql://user:pass@host:port/db" or
-    // "mysql://user:pass@host:port/db" (MariaDB counts as MySQL). Does not create or upgrade the
-    // schema.
-    static Result<std::unique_ptr<Store>> Open(const std::string& url);
+class Store {
+ public:
+  virtual ~Store() = default;
 
-    // Schema: versioned migrations, applied in order inside transactions; idempotent.
-    virtual Result<int> SchemaVersion() = 0;  // 0 = empty database
-    virtual Status Migrate() = 0;             // to the newest version this build knows
+  // Opens "sqlite:PATH", "postgresql://user:pass@host:port/db" or
+  // "mysql://user:pass@host:port/db" (MariaDB counts as MySQL). Does not create or upgrade the
+  // schema.
+  static Result<std::unique_ptr<Store>> Open(const std::string& url);
 
-    // Tenants.
-    virtual Status CreateTenant(const Tenant& t) = 0;
-    // Creates the tenant and its first API key in one transaction: both are stored or neither
-    // (a taken tenant name or key hash is kAlreadyExists and leaves nothing behind).
-    // REQUIRES: first_key.tenant_id == t.id (else kInvalidArgument).
-    virtual Status CreateTenantWithKey(const Tenant& t, const ApiKey& first_key) = 0;
-    virtual Result<Tenant> GetTenant(const std::string& id) = 0;
-    virtual Result<std::vector<Tenant>> ListTenants() = 0;
-    virtual Status UpdateTenant(const Tenant& t) = 0;  // name, disabled, settings
-    // Deletes the tenant and every row that belongs to it.
-    virtual Status DeleteTenant(const std::string& id) = 0;
+  // Schema: versioned migrations, applied in order inside transactions; idempotent.
+  virtual Result<int> SchemaVersion() = 0;  // 0 = empty database
+  virtual Status Migrate() = 0;             // to the newest version this build knows
 
-    // API keys. FindApiKeyByHash looks across tenants (authentication) and returns revoked and
-    // expired keys too; the caller decides.
-    virtual Status CreateApiKey(const ApiKey& k) = 0;
-    virtual Result<ApiKey> FindApiKeyByHash(const std::string& secret_hash) = 0;
-    virtual Result<ApiKey> GetApiKey(const std::string& tenant_id, const std::string& id) = 0;
-    virtual Result<std::vector<ApiKey>> ListApiKeys(const std::string& tenant_id) = 0;
-    virtual Status RevokeApiKey(const std::string& tenant_id, const std::string& id) = 0;
+  // Tenants.
+  virtual Status CreateTenant(const Tenant& t) = 0;
+  // Creates the tenant and its first API key in one transaction: both are stored or neither
+  // (a taken tenant name or key hash is kAlreadyExists and leaves nothing behind).
+  // REQUIRES: first_key.tenant_id == t.id (else kInvalidArgument).
+  virtual Status CreateTenantWithKey(const Tenant& t, const ApiKey& first_key) = 0;
+  virtual Result<Tenant> GetTenant(const std::string& id) = 0;
+  virtual Result<std::vector<Tenant>> ListTenants() = 0;
+  virtual Status UpdateTenant(const Tenant& t) = 0;  // name, disabled, settings
+  // Deletes the tenant and every row that belongs to it.
+  virtual Status DeleteTenant(const std::string& id) = 0;
 
-    // Activation tokens. UseActivationToken atomically checks (not revoked, not expired at `now`,
-    // uses < max_uses) and counts one use; kUnauthenticated when the token cannot be used.
-    virtual Status CreateActivationToken(const ActivationToken& t) = 0;
-    virtual Result<ActivationToken> UseActivationToken(const std::string& token_hash,
-                                                       TimePoint now) = 0;
-    virtual Result<std::vector<ActivationToken>> ListActivationTokens(
-        const std::string& tenant_id) = 0;
-    virtual Result<ActivationToken> GetActivationToken(const std::string& tenant_id,
-                                                       const std::string& id) = 0;
-    virtual Status RevokeActivationToken(const std::string& tenant_id, const std::string& id) = 0;
-    // Sets (or with nullopt clears) the policy agents activated with the token get; the token and
-    // the policy must both be `tenant_id`'s (kNotFound names which is missing). Revoked tokens too.
-    virtual Status SetActivationTokenPolicy(const std::string& tenant_id, const std::string& id,
-                                            const std::optional<std::string>& policy_id) = 0;
+  // API keys. FindApiKeyByHash looks across tenants (authentication) and returns revoked and
+  // expired keys too; the caller decides.
+  virtual Status CreateApiKey(const ApiKey& k) = 0;
+  virtual Result<ApiKey> FindApiKeyByHash(const std::string& secret_hash) = 0;
+  virtual Result<ApiKey> GetApiKey(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<ApiKey>> ListApiKeys(const std::string& tenant_id) = 0;
+  virtual Status RevokeApiKey(const std::string& tenant_id, const std::string& id) = 0;
 
-    // Agents.
-    virtual Status CreateAgent(const Agent& a) = 0;
-    virtual Result<Agent> FindAgentByCredentialHash(const std::string& credential_hash) = 0;
-    virtual Result<Agent> GetAgent(const std::string& tenant_id, const std::string& id) = 0;
-    virtual Result<std::vector<Agent>> ListAgents(const std::string& tenant_id,
-                                                  const AgentFilter& filter) = 0;
-    // Heartbeat: last_seen, online, version, hostname, status, applied_policy_version. Returns
-    // whether the agent was offline before (so the caller can raise agent_online).
-    virtual Result<bool> RecordHeartbeat(const Agent& a) = 0;
-    virtual Status AssignPolicy(const std::string& tenant_id, const std::string& agent_id,
-                                const std::optional<std::string>& policy_id) = 0;
-    virtual Status DeleteAgent(const std::string& tenant_id, const std::string& id) = 0;
-    // Marks offline every online agent (all tenants) whose last_seen is older than 3 x its
-    // tenant's heartbeat_interval_s at `now`; returns them (so the caller can raise agent_offline).
-    virtual Result<std::vector<Agent>> MarkOffline(TimePoint now) = 0;
-    // Deletes offline agents of `tenant_id` last seen before `cutoff`; returns how many.
-    virtual Result<int> DeleteInactiveAgents(const std::string& tenant_id, TimePoint cutoff) = 0;
-
-    // Policies.
-    virtual Status CreatePolicy(const Policy& p) = 0;
-    virtual Result<Policy> GetPolicy(const std::string& tenant_id, const std::string& id) = 0;
-    virtual Result<std::vector<Policy>> ListPolicies(const std::string& tenant_id) = 0;
-    // Replaces name and document and bumps version; returns the stored policy.
-    virtual Result<Policy> UpdatePolicy(const std::string& tenant_id, const std::string& id,
-                                        const std::string& name, const nlohmann::json& document,
-                                        TimePoint now) = 0;
-    // kFailedPrecondition while agents or activation tokens still use it.
-    virtual Status DeletePolicy(const std::string& tenant_id, const std::string& id) = 0;
-
-    // Saved versions of a policy, oldest first; kNotFound when the policy is not in the tenant.
-    virtual Result<std::vector<PolicyVersion>> ListPolicyVersions(const std::string& tenant_id,
-                                                                  const std::string& policy_id) = 0;
-    virtual Result<PolicyVersion> GetPolicyVersion(const std::string& tenant_id,
-                                                   const std::string& policy_id, int version) = 0;
-
-    // ---- tenant-wide IP lists (issue 17) ----
-    // By name.
-    virtual Result<std::vector<IpList>> ListIpLists(const std::string& tenant_id) = 0;
-    virtual Result<IpList> GetIpList(const std::string& tenant_id, const std::string& name) = 0;
-    // Creates or replaces the list; returns true when it was created.
-    virtual Result<bool> PutIpList(const IpList& list) = 0;
-    // kNotFound when there is no such list.
-    virtual Status DeleteIpList(const std::string& tenant_id, const std::string& name) = 0;
-
-    // Commands queued for agents.
-    virtual Status QueueCommand(const Command& c) = 0;
-    // Queued commands of the agent, marked delivered in the same transaction.
-    virtual Result<std::vector<Command>> TakeCommands(const std::string& tenant_id,
-                                                      const std::string& agent_id) = 0;
-    virtual Status CompleteCommand(const std::string& tenant_id, const std::string& agent_id,
-                                   const std::string& id, bool ok,
-                                   const nlohmann::json& result) = 0;
-    virtual Result<std::vector<Command>> ListCommands(const std::string& tenant_id,
-                                                      const std::string& agent_id) = 0;
-
-    // Events. InsertEvents stores a batch in one transaction; an id already stored for the tenant
-    // is counted as a duplicate and not stored again.
-    virtual Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) = 0;
-    // InsertEvents and RecordAlertSignals(signals, window) in one transaction: the events and the
-    // alerts they raise are stored together or not at all, so an answered batch has lost no alert
-    // and a resent one counts nothing twice. Invalid signals are kInvalidArgument and store
-    // nothing. (ingestion, docs/alerts.md "When it happens")
-    virtual Result<IngestResult> InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
-                                                        const std::vector<AlertSignal>& signals,
-                                                        std::chrono::seconds window) = 0;
-    virtual Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
-                                                         const EventQuery& q) = 0;
-    // Counts per (bucket, module, severity) over the query's filters (after/limit ignored).
-    virtual Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id,
-                                                        const EventQuery& q,
-                                                        std::chrono::seconds bucket) = 0;
-    // The `limit` (1..1000) most frequent non-empty values of `field` among the events matching
-    // the query's filters (after/descending/limit ignored), most frequent first, ties by value.
-    // Counts every matching event (a GROUP BY in the database), not a sample. kInvalidArgument
-    // for a limit outside 1..1000.
-    virtual Result<std::vector<EventValueCount>> TopEventValues(const std::string& tenant_id,
-                                                                const EventQuery& q,
-                                                                EventField field, int limit) = 0;
-    // Totals of the events matching the query's filters (after/descending/limit ignored).
-    virtual Result<EventSummary> SummarizeEvents(const std::string& tenant_id,
-                                                 const EventQuery& q) = 0;
-    // Deletes up to `batch` events of the tenant older than `cutoff`; returns how many. Called in
-    // a loop by the retention job so ingestion is never blocked for long. (PostgreSQL drops whole
-    // partitions where it can.)
-    virtual Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
-                                               int batch) = 0;
-
-    // Console live tail (issue 14): the tenant's latest ingest sequence number (0 when it has
-    // no events yet). Every event with a seq up to it is committed and visible, so a reader that
-    // takes it and then asks for after_seq = it misses no event stored later, whatever its
-    // @timestamp. (docs/manager-store.md, "Ingest sequence")
-    virtual Result<int64_t> LatestEventSeq(const std::string& tenant_id) = 0;
-
-    // Audit log.
-    virtual Status AppendAudit(const AuditEntry& e) = 0;
-    virtual Result<std::vector<AuditEntry>> QueryAudit(
-        const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> after,
-        int limit) = 0;
-    // The audit log of one tenant narrowed by `q` (console filters, GET /api/v1/audit).
-    virtual Result<std::vector<AuditEntry>> SearchAudit(const std::string& tenant_id,
-                                                        const AuditQuery& q) = 0;
-
-    // Leases for background jobs across manager nodes: true when `holder` now holds `name` until
-    // now + ttl (it was free, expired, or already held by `holder`).
-    virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,
-                                         TimePoint now, std::chrono::seconds ttl) = 0;
-    virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
-
-    // Alerts (schema version 4). RecordAlertSignals, in one transaction: a signal whose event is
-    // already linked to an alert of its tenant is skipped (a resent batch counts nothing twice);
-    // otherwise it counts into the newest unresolved alert of its (tenant, source, rule_key,
-    // agent) whose last_seen is at most `window` before the event, or opens a new alert. Returns
-    // how many signals were counted.
-    virtual Result<int> RecordAlertSignals(const std::vector<AlertSignal>& signals,
-                                           std::chrono::seconds window) = 0;
-    virtual Result<Alert> GetAlert(const std::string& tenant_id, const std::string& id) = 0;
-    virtual Result<std::vector<Alert>> ListAlerts(const std::string& tenant_id,
-                                                  const AlertFilter& filter) = 0;
-    // Moves every alert of `ids` to t.to in one transaction (all or none): open → acknowledged,
-    // open/acknowledged → resolved, acknowledged/resolved → open (reopen, clearing who/when/why
-    // of the later states). An alert already in t.to is left as it is. kNotFound naming the id
-    // for an alert not in the tenant; kFailedPrecondition for acknowledging a resolved alert.
-    virtual Result<std::vector<Alert>> TransitionAlerts(const std::string& tenant_id,
-                                                        const std::vector<std::string>& ids,
-                                                        const AlertTransition& t) = 0;
-
-    // Console users (schema version 2). CreateUser: a taken user name is kAlreadyExists (across
-    // tenants). DeleteUser also ends the user's sessions.
-    virtual Status CreateUser(const User& u) = 0;
-    virtual Result<User> GetUser(const std::string& tenant_id, const std::string& id) = 0;
-    virtual Result<User> FindUserByName(const std::string& username) = 0;
-    virtual Result<std::vector<User>> ListUsers(const std::string& tenant_id) = 0;
-    // role, password_hash, language, time_zone, totp_secret, totp_enabled (not totp_last_step)
-    virtual Status UpdateUser(const User& u) = 0;
-    virtual Status DeleteUser(const std::string& tenant_id, const std::string& id) = 0;
-    // Records that the user's TOTP code of `step` was accepted, atomically and only if `step` is
-    // later than the last one recorded: kFailedPrecondition when it is not (the code, or an older
-    // one, was already used: a replay), kNotFound without such a user. Safe across manager nodes.
-    virtual Status UseTotpStep(const std::string& tenant_id, const std::string& user_id,
-                               int64_t step) = 0;
-
-    // Activation rules (issue #18, docs/deployment.md): the tenant's ordered list as the JSON array
-    // the API checked (manager/services/activation_rules.h); [] when none was set.
-    virtual Result<nlohmann::json> GetActivationRules(const std::string& tenant_id) = 0;
-    // Replaces the whole list in one transaction. kNotFound without such a tenant.
-    virtual Status SetActivationRules(const std::string& tenant_id, const nlohmann::json& rules,
-                                      TimePoint now) = 0;
-
-    // Console sessions.
-    virtual Status CreateSession(const UserSession& s) = 0;
-    virtual Result<UserSession> FindSessionByHash(const std::string& token_hash) = 0;
-    virtual Status TouchSession(const std::string& id, TimePoint last_seen) = 0;
-    virtual Status DeleteSession(const std::string& id) = 0;
-    // Sessions past their absolute expiry or idle since before `idle_cutoff` are deleted.
-    virtual Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) = 0;
-    // SIEM forwarders (issue 19, docs/siem.md). Create: kAlreadyExists for a taken name in the
-    // tenant; the forwarder's cursor is stored as given (see SiemLogEnd). Update changes the
-    // configuration (name .. tls_verify), never the progress.
-    virtual Status CreateSiemForwarder(const SiemForwarder& f) = 0;
-    virtual Result<SiemForwarder> GetSiemForwarder(const std::string& tenant_id,
-                                                   const std::string& id) = 0;
-    virtual Result<std::vector<SiemForwarder>> ListSiemForwarders(const std::string& tenant_id) = 0;
-    // Every tenant's (the forwarding job).
-    virtual Result<std::vector<SiemForwarder>> ListAllSiemForwarders() = 0;
-    virtual Status UpdateSiemForwarder(const SiemForwarder& f) = 0;
-    virtual Status DeleteSiemForwarder(const std::string& tenant_id, const std::string& id) = 0;
-    // The position after the tenant's newest committed event (a forwarder starting "now").
-    virtual Result<SiemCursor> SiemLogEnd(const std::string& tenant_id) = 0;
-    // Up to `limit` events of the tenant after `after`, in commit order; each event exactly once
-    // across calls that pass the previous call's last position. Events of transactions still
-    // running are not returned until every earlier one is visible (MySQL/MariaDB: a locking read,
-    // and events are held back until they are 1 s old, docs/siem.md).
-    virtual Result<std::vector<SiemEvent>> ReadSiemEvents(const std::string& tenant_id,
-                                                          const SiemCursor& after, int limit) = 0;
-    // Events of the tenant after `after` (the backlog), counting at most `cap`.
-    virtual Result<int64_t> CountSiemEvents(const std::string& tenant_id, const SiemCursor& after,
-                                            int64_t cap) = 0;
-    // Sets in_flight = `to` if the forwarder's cursor is still `from`; kFailedPrecondition
-    // otherwise (another node moved it: this one lost its lease).
-    virtual Status BeginSiemBatch(const std::string& tenant_id, const std::string& id,
-                                  const SiemCursor& from, const SiemCursor& to) = 0;
-    // Moves the cursor from `from` to `to` (compare-and-set, kFailedPrecondition when it is no
-    // longer `from`), adds the counts, clears in_flight and last_error, sets last_sent_at = at.
-    virtual Status AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
-                                     const SiemCursor& from, const SiemCursor& to, int64_t sent,
-                                     int64_t skipped, int64_t resent, TimePoint at) = 0;
-    // AdvanceSiemCursor and then BeginSiemBatch(to, next_to) in one write transaction (the
-    // forwarder read its next batch already): in_flight = `next_to` instead of cleared.
-    virtual Status AdvanceSiemCursorAndBegin(const std::string& tenant_id, const std::string& id,
-                                             const SiemCursor& from, const SiemCursor& to,
-                                             int64_t sent, int64_t skipped, int64_t resent,
-                                             TimePoint at, const SiemCursor& next_to) = 0;
-    // Records why forwarding failed (cut to 1024 bytes); the cursor stays.
-    virtual Status RecordSiemError(const std::string& tenant_id, const std::string& id,
-                                   const std::string& error, TimePoint at) = 0;
-
-    // ---- Alert rules, channels, notification outbox (issue 19, s7-alerts; schema: VAlertRules) --
-    // Rules: kAlreadyExists for a taken id; kNotFound across tenants. Update replaces name,
-    // enabled and spec (and updated_at). Deleting a channel a rule names is allowed (the rule
-    // skips it).
-    virtual Status CreateAlertRule(const AlertRule& r) = 0;
-    virtual Result<AlertRule> GetAlertRule(const std::string& tenant_id, const std::string& id) = 0;
-    virtual Result<std::vector<AlertRule>> ListAlertRules(const std::string& tenant_id) = 0;
-    virtual Status UpdateAlertRule(const AlertRule& r) = 0;
-    virtual Status DeleteAlertRule(const std::string& tenant_id, const std::string& id) = 0;
-    // Channels: a taken name in the tenant is kAlreadyExists. Update replaces name, enabled and
-    // config. Delete also deletes its pending notifications (the log stays).
-    virtual Status CreateAlertChannel(const AlertChannel& c) = 0;
-    virtual Result<AlertChannel> GetAlertChannel(const std::string& tenant_id,
-                                                 const std::string& id) = 0;
-    virtual Result<std::vector<AlertChannel>> ListAlertChannels(const std::string& tenant_id) = 0;
-    virtual Status UpdateAlertChannel(const AlertChannel& c) = 0;
-    virtual Status DeleteAlertChannel(const std::string& tenant_id, const std::string& id) = 0;
-    // Queues a notification of `alert_id` to `channel_id` (a test message, a re-send); both must
-    // be the tenant's (kNotFound names which).
-    virtual Status QueueNotification(const Notification& n) = 0;
-    // Claims up to `limit` pending notifications due at `now` (any tenant) that no node holds (or
-    // whose holder's claim expired: a node that died mid-delivery), for `holder` until now +
-    // lease, oldest due first. Several nodes may claim at once; each row goes to one of them.
-    virtual Result<std::vector<Notification>> ClaimNotifications(const std::string& holder,
-                                                                 TimePoint now,
-                                                                 std::chrono::seconds lease,
-                                                                 int limit) = 0;
-    // Records one attempt in the delivery log and settles the notification (sent, retry at, or
-    // failed), and the channel's failure run (reset on success, +1 otherwise), in one
-    // transaction. Only while `holder` still holds the claim (else kFailedPrecondition and nothing
-    // is recorded: another node took it over). kNotFound when the channel was deleted meanwhile.
-    // Returns the channel after the change.
-    virtual Result<AlertChannel> CompleteNotification(const std::string& holder,
-                                                      const Notification& n,
-                                                      const DeliveryOutcome& outcome) = 0;
-    // An alert's notifications and delivery attempts (oldest first); kNotFound for another
-    // tenant's alert.
-    virtual Result<std::vector<Notification>> ListNotifications(const std::string& tenant_id,
-                                                                const std::string& alert_id) = 0;
-    virtual Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(
-        const std::string& tenant_id, const std::string& alert_id) = 0;
-    // Pending notifications of all tenants (the outbox's backlog; metrics and tests).
-    virtual Result<int64_t> CountPendingNotifications() = 0;
-
-    // ---- Reports (issue #19, s7-reports; docs/reports.md) ----
-    // CreateReport stores the report with its content (kInvalidArgument over 8 MiB).
-    virtual Status CreateReport(const StoredReport& r) = 0;
-    // The tenant's reports, newest first, without their content; keyset pagination as alerts.
-    virtual Result<std::vector<StoredReport>> ListReports(
-        const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> before,
-        int limit) = 0;
-    // One report, with its content when `with_content`.
-    virtual Result<StoredReport> GetReport(const std::string& tenant_id, const std::string& id,
-                                           bool with_content) = 0;
-    virtual Status DeleteReport(const std::string& tenant_id, const std::string& id) = 0;
-    // Schedules: a taken name is kAlreadyExists. UpdateReportSchedule replaces every field but
-    // id, tenant_id and created_at.
-    virtual Status CreateReportSchedule(const ReportSchedule& s) = 0;
-    virtual Result<std::vector<ReportSchedule>> ListReportSchedules(
-        const std::string& tenant_id) = 0;
-    virtual Result<ReportSchedule> GetReportSchedule(const std::string& tenant_id,
+  // Activation tokens. UseActivationToken atomically checks (not revoked, not expired at `now`,
+  // uses < max_uses) and counts one use; kUnauthenticated when the token cannot be used.
+  virtual Status CreateActivationToken(const ActivationToken& t) = 0;
+  virtual Result<ActivationToken> UseActivationToken(const std::string& token_hash,
+                                                     TimePoint now) = 0;
+  virtual Result<std::vector<ActivationToken>> ListActivationTokens(
+      const std::string& tenant_id) = 0;
+  virtual Result<ActivationToken> GetActivationToken(const std::string& tenant_id,
                                                      const std::string& id) = 0;
-    virtual Status UpdateReportSchedule(const ReportSchedule& s) = 0;
-    virtual Status DeleteReportSchedule(const std::string& tenant_id, const std::string& id) = 0;
-    // Enabled schedules of every tenant whose next_run_at is at or before `now`, oldest first.
-    virtual Result<std::vector<ReportSchedule>> DueReportSchedules(TimePoint now, int limit) = 0;
-    // A scheduled run's outcome, in one transaction and only while the schedule's next_run_at is
-    // still `expected_next` (another node did not record this run first; else
-    // kFailedPrecondition and nothing is stored): stores `report` when it is set, and moves the
-    // schedule to `next`, last_run_at = `ran_at`, last_report_id, last_error = `error`.
-    virtual Status RecordScheduledRun(const std::string& tenant_id, const std::string& schedule_id,
-                                      TimePoint expected_next, TimePoint next, TimePoint ran_at,
-                                      const std::optional<StoredReport>& report,
-                                      const std::string& error) = 0;
-    // --- IPS tuning aggregate (issue #14, s8-console; manager/store/soci/ips_tuning.cc) ---
-    // The IPS tuning view's counts over [q.from, q.to) (IpsTuningQuery), several GROUP BYs over
-    // `ips_matches`. kNotFound never: an unknown policy simply has no agents.
-    virtual Result<IpsTuningAggregate> AggregateIpsTuning(const std::string& tenant_id,
-                                                          const IpsTuningQuery& q) = 0;
+  virtual Status RevokeActivationToken(const std::string& tenant_id, const std::string& id) = 0;
+  // Sets (or with nullopt clears) the policy agents activated with the token get; the token and
+  // the policy must both be `tenant_id`'s (kNotFound names which is missing). Revoked tokens too.
+  virtual Status SetActivationTokenPolicy(const std::string& tenant_id, const std::string& id,
+                                          const std::optional<std::string>& policy_id) = 0;
 
-    // ---- Agent groups (issue #18, s8-upgrade; schema: VAgentGroups) ----
-    // kAlreadyExists for a name taken in the tenant; kNotFound naming what ("policy", "agent
-    // group", "agent") for an object not in the tenant. kInvalidArgument for over-long fields.
-    virtual Status CreateAgentGroup(const AgentGroup& g) = 0;
-    virtual Result<AgentGroup> GetAgentGroup(const std::string& tenant_id,
-                                             const std::string& id) = 0;
-    // The tenant's groups by name, with their member counts.
-    virtual Result<std::vector<AgentGroup>> ListAgentGroups(const std::string& tenant_id) = 0;
-    // Replaces name, description, policy_id and updated_at. With `assign_policy` and a policy set,
-    // every member's policy becomes it in the same transaction (an agent whose policy was changed
-    // on its own since keeps it otherwise); returns how many members' policy changed.
-    virtual Result<int64_t> UpdateAgentGroup(const AgentGroup& g, bool assign_policy) = 0;
-    // Deletes the group; its members leave it and keep their policy. kFailedPrecondition is never
-    // returned (activation rules naming a deleted group skip it with a warning).
-    virtual Status DeleteAgentGroup(const std::string& tenant_id, const std::string& id) = 0;
-    // Moves the agent into `group_id` (out of any other group), or with nullopt out of its group.
-    // With `apply_policy` and a group that has a policy, the agent's policy becomes the group's in
-    // the same transaction. Both must be the tenant's (kNotFound names which).
-    virtual Status SetAgentGroup(const std::string& tenant_id, const std::string& agent_id,
-                                 const std::optional<std::string>& group_id, bool apply_policy,
-                                 TimePoint now) = 0;
-    // The group of one agent (nullopt: none); kNotFound when the agent is not the tenant's.
-    virtual Result<std::optional<std::string>> AgentGroupOf(const std::string& tenant_id,
-                                                            const std::string& agent_id) = 0;
-    // agent id -> group id for every agent of the tenant that is in a group.
-    virtual Result<std::map<std::string, std::string>> ListAgentGroupMembers(
-        const std::string& tenant_id) = 0;
+  // Agents.
+  virtual Status CreateAgent(const Agent& a) = 0;
+  virtual Result<Agent> FindAgentByCredentialHash(const std::string& credential_hash) = 0;
+  virtual Result<Agent> GetAgent(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<Agent>> ListAgents(const std::string& tenant_id,
+                                                const AgentFilter& filter) = 0;
+  // Heartbeat: last_seen, online, version, hostname, status, applied_policy_version. Returns
+  // whether the agent was offline before (so the caller can raise agent_online).
+  virtual Result<bool> RecordHeartbeat(const Agent& a) = 0;
+  virtual Status AssignPolicy(const std::string& tenant_id, const std::string& agent_id,
+                              const std::optional<std::string>& policy_id) = 0;
+  virtual Status DeleteAgent(const std::string& tenant_id, const std::string& id) = 0;
+  // Marks offline every online agent (all tenants) whose last_seen is older than 3 x its
+  // tenant's heartbeat_interval_s at `now`; returns them (so the caller can raise agent_offline).
+  virtual Result<std::vector<Agent>> MarkOffline(TimePoint now) = 0;
+  // Deletes offline agents of `tenant_id` last seen before `cutoff`; returns how many.
+  virtual Result<int> DeleteInactiveAgents(const std::string& tenant_id, TimePoint cutoff) = 0;
 
-    // ---- Report e-mail outbox (issue #19, s9-reportmail; manager/store/soci/report_mail.cc) ----
-    // RecordScheduledRun that also queues `mails` (each pending, due at its next_attempt_at) in
-    // the same transaction: the run and its mails are recorded together or not at all, and a
-    // second node recording the same run (kFailedPrecondition) queues nothing.
-    virtual Status RecordScheduledRunWithMails(
-        const std::string& tenant_id, const std::string& schedule_id, TimePoint expected_next,
-        TimePoint next, TimePoint ran_at, const std::optional<StoredReport>& report,
-        const std::string& error, const std::vector<ReportMail>& mails) = 0;
-    // Claims up to `limit` pending report mails due at `now` (any tenant, with their message) that
-    // no node holds or whose claim expired, for `holder` until now + lease, oldest due first. Each
-    // row goes to one of several nodes claiming at once.
-    virtual Result<std::vector<ReportMail>> ClaimReportMails(const std::string& holder,
-                                                             TimePoint now,
-                                                             std::chrono::seconds lease,
-                                                             int limit) = 0;
-    // Settles one attempt (attempts + 1; sent, retried at, or failed), only while `holder` still
-    // holds the claim (else kFailedPrecondition and nothing changes). A mail given up also sets
-    // its schedule's last_error to "e-mail: <detail>" while that schedule's last report is the
-    // mail's. Returns the mail after the change (without its message).
-    virtual Result<ReportMail> CompleteReportMail(const std::string& holder, const ReportMail& m,
-                                                  const ReportMailOutcome& outcome) = 0;
-    // A report's mails (without their message), by language; kNotFound for another tenant's report.
-    virtual Result<std::vector<ReportMail>> ListReportMails(const std::string& tenant_id,
-                                                            const std::string& report_id) = 0;
-    // Pending report mails of all tenants (metrics and tests).
-    virtual Result<int64_t> CountPendingReportMails() = 0;
-    // ---- Agent upgrades (issue #18, s9-upgrade; schema: VAgentUpgrades;
-    //      manager/store/soci/agent_upgrades.cc) ----
-    // Creates or replaces the rollout of (tenant, scope, scope_id). kNotFound naming the agent
-    // group or policy when it is not the tenant's; kInvalidArgument for a bad scope, version or
-    // percent.
-    virtual Status PutUpgradeRollout(const UpgradeRollout& r) = 0;
-    virtual Result<UpgradeRollout> GetUpgradeRollout(const std::string& tenant_id,
-                                                     const std::string& scope,
-                                                     const std::string& scope_id) = 0;
-    virtual Result<std::vector<UpgradeRollout>> ListUpgradeRollouts(
-        const std::string& tenant_id) = 0;
-    virtual Status DeleteUpgradeRollout(const std::string& tenant_id, const std::string& scope,
-                                        const std::string& scope_id) = 0;
-    // Sets second_wave_at and stopped_reason of the rollout of that generation; kNotFound when it
-    // was replaced or deleted meanwhile.
-    virtual Status UpdateUpgradeRolloutProgress(const UpgradeRollout& r) = 0;
-    // Creates or replaces each agent's state (one transaction).
-    virtual Status PutAgentUpgradeStates(const std::string& tenant_id,
-                                         const std::vector<AgentUpgradeState>& states) = 0;
-    // The stored states of the agents in (tenant, scope, scope_id), any generation, by agent id.
-    virtual Result<std::vector<AgentUpgradeState>> ListAgentUpgradeStates(
-        const std::string& tenant_id, const std::string& scope, const std::string& scope_id) = 0;
-    // ---- Egress reputation feeds (issue #17, s9-feeds; schema: VEgressFeeds;
-    // store/soci/egress_feeds.cc) ----
-    // kAlreadyExists for a name taken in the tenant; kNotFound for an unknown tenant;
-    // kInvalidArgument for over-long fields (content: 32 MiB).
-    virtual Status CreateEgressFeed(const EgressFeed& f) = 0;
-    // kNotFound ("no such feed") for an id not in the tenant. Content only `with_content`.
-    virtual Result<EgressFeed> GetEgressFeed(const std::string& tenant_id, const std::string& id,
-                                             bool with_content) = 0;
-    // The tenant's feeds by name, without content.
-    virtual Result<std::vector<EgressFeed>> ListEgressFeeds(const std::string& tenant_id) = 0;
-    // Every tenant's shared feeds (tenant, name), without content.
-    virtual Result<std::vector<EgressFeed>> ListSharedEgressFeeds() = 0;
-    // Replaces format, shared, content, sha256, size, entries and updated_at of the feed
-    // (tenant_id, id); kNotFound when it is not the tenant's.
-    virtual Status UpdateEgressFeed(const EgressFeed& f) = 0;
-    virtual Status DeleteEgressFeed(const std::string& tenant_id, const std::string& id) = 0;
-  };
+  // Policies.
+  virtual Status CreatePolicy(const Policy& p) = 0;
+  virtual Result<Policy> GetPolicy(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<Policy>> ListPolicies(const std::string& tenant_id) = 0;
+  // Replaces name and document and bumps version; returns the stored policy.
+  virtual Result<Policy> UpdatePolicy(const std::string& tenant_id, const std::string& id,
+                                      const std::string& name, const nlohmann::json& document,
+                                      TimePoint now) = 0;
+  // kFailedPrecondition while agents or activation tokens still use it.
+  virtual Status DeletePolicy(const std::string& tenant_id, const std::string& id) = 0;
+
+  // Saved versions of a policy, oldest first; kNotFound when the policy is not in the tenant.
+  virtual Result<std::vector<PolicyVersion>> ListPolicyVersions(const std::string& tenant_id,
+                                                                const std::string& policy_id) = 0;
+  virtual Result<PolicyVersion> GetPolicyVersion(const std::string& tenant_id,
+                                                 const std::string& policy_id, int version) = 0;
+
+  // ---- tenant-wide IP lists (issue 17) ----
+  // By name.
+  virtual Result<std::vector<IpList>> ListIpLists(const std::string& tenant_id) = 0;
+  virtual Result<IpList> GetIpList(const std::string& tenant_id, const std::string& name) = 0;
+  // Creates or replaces the list; returns true when it was created.
+  virtual Result<bool> PutIpList(const IpList& list) = 0;
+  // kNotFound when there is no such list.
+  virtual Status DeleteIpList(const std::string& tenant_id, const std::string& name) = 0;
+
+  // Commands queued for agents.
+  virtual Status QueueCommand(const Command& c) = 0;
+  // Queued commands of the agent, marked delivered in the same transaction.
+  virtual Result<std::vector<Command>> TakeCommands(const std::string& tenant_id,
+                                                    const std::string& agent_id) = 0;
+  virtual Status CompleteCommand(const std::string& tenant_id, const std::string& agent_id,
+                                 const std::string& id, bool ok, const nlohmann::json& result) = 0;
+  virtual Result<std::vector<Command>> ListCommands(const std::string& tenant_id,
+                                                    const std::string& agent_id) = 0;
+
+  // Events. InsertEvents stores a batch in one transaction; an id already stored for the tenant
+  // is counted as a duplicate and not stored again.
+  virtual Result<IngestResult> InsertEvents(const std::vector<StoredEvent>& events) = 0;
+  // InsertEvents and RecordAlertSignals(signals, window) in one transaction: the events and the
+  // alerts they raise are stored together or not at all, so an answered batch has lost no alert
+  // and a resent one counts nothing twice. Invalid signals are kInvalidArgument and store
+  // nothing. (ingestion, docs/alerts.md "When it happens")
+  virtual Result<IngestResult> InsertEventsWithAlerts(const std::vector<StoredEvent>& events,
+                                                      const std::vector<AlertSignal>& signals,
+                                                      std::chrono::seconds window) = 0;
+  virtual Result<std::vector<StoredEvent>> QueryEvents(const std::string& tenant_id,
+                                                       const EventQuery& q) = 0;
+  // Counts per (bucket, module, severity) over the query's filters (after/limit ignored).
+  virtual Result<std::vector<EventCount>> CountEvents(const std::string& tenant_id,
+                                                      const EventQuery& q,
+                                                      std::chrono::seconds bucket) = 0;
+  // The `limit` (1..1000) most frequent non-empty values of `field` among the events matching
+  // the query's filters (after/descending/limit ignored), most frequent first, ties by value.
+  // Counts every matching event (a GROUP BY in the database), not a sample. kInvalidArgument
+  // for a limit outside 1..1000.
+  virtual Result<std::vector<EventValueCount>> TopEventValues(const std::string& tenant_id,
+                                                              const EventQuery& q, EventField field,
+                                                              int limit) = 0;
+  // Totals of the events matching the query's filters (after/descending/limit ignored).
+  virtual Result<EventSummary> SummarizeEvents(const std::string& tenant_id,
+                                               const EventQuery& q) = 0;
+  // Deletes up to `batch` events of the tenant older than `cutoff`; returns how many. Called in
+  // a loop by the retention job so ingestion is never blocked for long. (PostgreSQL drops whole
+  // partitions where it can.)
+  virtual Result<int64_t> DeleteEventsBefore(const std::string& tenant_id, TimePoint cutoff,
+                                             int batch) = 0;
+
+  // Console live tail (issue 14): the tenant's latest ingest sequence number (0 when it has
+  // no events yet). Every event with a seq up to it is committed and visible, so a reader that
+  // takes it and then asks for after_seq = it misses no event stored later, whatever its
+  // @timestamp. (docs/manager-store.md, "Ingest sequence")
+  virtual Result<int64_t> LatestEventSeq(const std::string& tenant_id) = 0;
+
+  // Audit log.
+  virtual Status AppendAudit(const AuditEntry& e) = 0;
+  virtual Result<std::vector<AuditEntry>> QueryAudit(
+      const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> after,
+      int limit) = 0;
+  // The audit log of one tenant narrowed by `q` (console filters, GET /api/v1/audit).
+  virtual Result<std::vector<AuditEntry>> SearchAudit(const std::string& tenant_id,
+                                                      const AuditQuery& q) = 0;
+
+  // Leases for background jobs across manager nodes: true when `holder` now holds `name` until
+  // now + ttl (it was free, expired, or already held by `holder`).
+  virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,
+                                       TimePoint now, std::chrono::seconds ttl) = 0;
+  virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
+
+  // Alerts (schema version 4). RecordAlertSignals, in one transaction: a signal whose event is
+  // already linked to an alert of its tenant is skipped (a resent batch counts nothing twice);
+  // otherwise it counts into the newest unresolved alert of its (tenant, source, rule_key,
+  // agent) whose last_seen is at most `window` before the event, or opens a new alert. Returns
+  // how many signals were counted.
+  virtual Result<int> RecordAlertSignals(const std::vector<AlertSignal>& signals,
+                                         std::chrono::seconds window) = 0;
+  virtual Result<Alert> GetAlert(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<Alert>> ListAlerts(const std::string& tenant_id,
+                                                const AlertFilter& filter) = 0;
+  // Moves every alert of `ids` to t.to in one transaction (all or none): open → acknowledged,
+  // open/acknowledged → resolved, acknowledged/resolved → open (reopen, clearing who/when/why
+  // of the later states). An alert already in t.to is left as it is. kNotFound naming the id
+  // for an alert not in the tenant; kFailedPrecondition for acknowledging a resolved alert.
+  virtual Result<std::vector<Alert>> TransitionAlerts(const std::string& tenant_id,
+                                                      const std::vector<std::string>& ids,
+                                                      const AlertTransition& t) = 0;
+
+  // Console users (schema version 2). CreateUser: a taken user name is kAlreadyExists (across
+  // tenants). DeleteUser also ends the user's sessions.
+  virtual Status CreateUser(const User& u) = 0;
+  virtual Result<User> GetUser(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<User> FindUserByName(const std::string& username) = 0;
+  virtual Result<std::vector<User>> ListUsers(const std::string& tenant_id) = 0;
+  // role, password_hash, language, time_zone, totp_secret, totp_enabled (not totp_last_step)
+  virtual Status UpdateUser(const User& u) = 0;
+  virtual Status DeleteUser(const std::string& tenant_id, const std::string& id) = 0;
+  // Records that the user's TOTP code of `step` was accepted, atomically and only if `step` is
+  // later than the last one recorded: kFailedPrecondition when it is not (the code, or an older
+  // one, was already used: a replay), kNotFound without such a user. Safe across manager nodes.
+  virtual Status UseTotpStep(const std::string& tenant_id, const std::string& user_id,
+                             int64_t step) = 0;
+
+  // Activation rules (issue #18, docs/deployment.md): the tenant's ordered list as the JSON array
+  // the API checked (manager/services/activation_rules.h); [] when none was set.
+  virtual Result<nlohmann::json> GetActivationRules(const std::string& tenant_id) = 0;
+  // Replaces the whole list in one transaction. kNotFound without such a tenant.
+  virtual Status SetActivationRules(const std::string& tenant_id, const nlohmann::json& rules,
+                                    TimePoint now) = 0;
+
+  // Console sessions.
+  virtual Status CreateSession(const UserSession& s) = 0;
+  virtual Result<UserSession> FindSessionByHash(const std::string& token_hash) = 0;
+  virtual Status TouchSession(const std::string& id, TimePoint last_seen) = 0;
+  virtual Status DeleteSession(const std::string& id) = 0;
+  // Sessions past their absolute expiry or idle since before `idle_cutoff` are deleted.
+  virtual Result<int64_t> DeleteExpiredSessions(TimePoint now, TimePoint idle_cutoff) = 0;
+  // SIEM forwarders (issue 19, docs/siem.md). Create: kAlreadyExists for a taken name in the
+  // tenant; the forwarder's cursor is stored as given (see SiemLogEnd). Update changes the
+  // configuration (name .. tls_verify), never the progress.
+  virtual Status CreateSiemForwarder(const SiemForwarder& f) = 0;
+  virtual Result<SiemForwarder> GetSiemForwarder(const std::string& tenant_id,
+                                                 const std::string& id) = 0;
+  virtual Result<std::vector<SiemForwarder>> ListSiemForwarders(const std::string& tenant_id) = 0;
+  // Every tenant's (the forwarding job).
+  virtual Result<std::vector<SiemForwarder>> ListAllSiemForwarders() = 0;
+  virtual Status UpdateSiemForwarder(const SiemForwarder& f) = 0;
+  virtual Status DeleteSiemForwarder(const std::string& tenant_id, const std::string& id) = 0;
+  // The position after the tenant's newest committed event (a forwarder starting "now").
+  virtual Result<SiemCursor> SiemLogEnd(const std::string& tenant_id) = 0;
+  // Up to `limit` events of the tenant after `after`, in commit order; each event exactly once
+  // across calls that pass the previous call's last position. Events of transactions still
+  // running are not returned until every earlier one is visible (MySQL/MariaDB: a locking read,
+  // and events are held back until they are 1 s old, docs/siem.md).
+  virtual Result<std::vector<SiemEvent>> ReadSiemEvents(const std::string& tenant_id,
+                                                        const SiemCursor& after, int limit) = 0;
+  // Events of the tenant after `after` (the backlog), counting at most `cap`.
+  virtual Result<int64_t> CountSiemEvents(const std::string& tenant_id, const SiemCursor& after,
+                                          int64_t cap) = 0;
+  // Sets in_flight = `to` if the forwarder's cursor is still `from`; kFailedPrecondition
+  // otherwise (another node moved it: this one lost its lease).
+  virtual Status BeginSiemBatch(const std::string& tenant_id, const std::string& id,
+                                const SiemCursor& from, const SiemCursor& to) = 0;
+  // Moves the cursor from `from` to `to` (compare-and-set, kFailedPrecondition when it is no
+  // longer `from`), adds the counts, clears in_flight and last_error, sets last_sent_at = at.
+  virtual Status AdvanceSiemCursor(const std::string& tenant_id, const std::string& id,
+                                   const SiemCursor& from, const SiemCursor& to, int64_t sent,
+                                   int64_t skipped, int64_t resent, TimePoint at) = 0;
+  // AdvanceSiemCursor and then BeginSiemBatch(to, next_to) in one write transaction (the
+  // forwarder read its next batch already): in_flight = `next_to` instead of cleared.
+  virtual Status AdvanceSiemCursorAndBegin(const std::string& tenant_id, const std::string& id,
+                                           const SiemCursor& from, const SiemCursor& to,
+                                           int64_t sent, int64_t skipped, int64_t resent,
+                                           TimePoint at, const SiemCursor& next_to) = 0;
+  // Records why forwarding failed (cut to 1024 bytes); the cursor stays.
+  virtual Status RecordSiemError(const std::string& tenant_id, const std::string& id,
+                                 const std::string& error, TimePoint at) = 0;
+
+  // ---- Alert rules, channels, notification outbox (issue 19, s7-alerts; schema: VAlertRules) --
+  // Rules: kAlreadyExists for a taken id; kNotFound across tenants. Update replaces name,
+  // enabled and spec (and updated_at). Deleting a channel a rule names is allowed (the rule
+  // skips it).
+  virtual Status CreateAlertRule(const AlertRule& r) = 0;
+  virtual Result<AlertRule> GetAlertRule(const std::string& tenant_id, const std::string& id) = 0;
+  virtual Result<std::vector<AlertRule>> ListAlertRules(const std::string& tenant_id) = 0;
+  virtual Status UpdateAlertRule(const AlertRule& r) = 0;
+  virtual Status DeleteAlertRule(const std::string& tenant_id, const std::string& id) = 0;
+  // Channels: a taken name in the tenant is kAlreadyExists. Update replaces name, enabled and
+  // config. Delete also deletes its pending notifications (the log stays).
+  virtual Status CreateAlertChannel(const AlertChannel& c) = 0;
+  virtual Result<AlertChannel> GetAlertChannel(const std::string& tenant_id,
+                                               const std::string& id) = 0;
+  virtual Result<std::vector<AlertChannel>> ListAlertChannels(const std::string& tenant_id) = 0;
+  virtual Status UpdateAlertChannel(const AlertChannel& c) = 0;
+  virtual Status DeleteAlertChannel(const std::string& tenant_id, const std::string& id) = 0;
+  // Queues a notification of `alert_id` to `channel_id` (a test message, a re-send); both must
+  // be the tenant's (kNotFound names which).
+  virtual Status QueueNotification(const Notification& n) = 0;
+  // Claims up to `limit` pending notifications due at `now` (any tenant) that no node holds (or
+  // whose holder's claim expired: a node that died mid-delivery), for `holder` until now +
+  // lease, oldest due first. Several nodes may claim at once; each row goes to one of them.
+  virtual Result<std::vector<Notification>> ClaimNotifications(const std::string& holder,
+                                                               TimePoint now,
+                                                               std::chrono::seconds lease,
+                                                               int limit) = 0;
+  // Records one attempt in the delivery log and settles the notification (sent, retry at, or
+  // failed), and the channel's failure run (reset on success, +1 otherwise), in one
+  // transaction. Only while `holder` still holds the claim (else kFailedPrecondition and nothing
+  // is recorded: another node took it over). kNotFound when the channel was deleted meanwhile.
+  // Returns the channel after the change.
+  virtual Result<AlertChannel> CompleteNotification(const std::string& holder,
+                                                    const Notification& n,
+                                                    const DeliveryOutcome& outcome) = 0;
+  // An alert's notifications and delivery attempts (oldest first); kNotFound for another
+  // tenant's alert.
+  virtual Result<std::vector<Notification>> ListNotifications(const std::string& tenant_id,
+                                                              const std::string& alert_id) = 0;
+  virtual Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(
+      const std::string& tenant_id, const std::string& alert_id) = 0;
+  // Pending notifications of all tenants (the outbox's backlog; metrics and tests).
+  virtual Result<int64_t> CountPendingNotifications() = 0;
+
+  // ---- Reports (issue #19, s7-reports; docs/reports.md) ----
+  // CreateReport stores the report with its content (kInvalidArgument over 8 MiB).
+  virtual Status CreateReport(const StoredReport& r) = 0;
+  // The tenant's reports, newest first, without their content; keyset pagination as alerts.
+  virtual Result<std::vector<StoredReport>> ListReports(
+      const std::string& tenant_id, std::optional<std::pair<TimePoint, std::string>> before,
+      int limit) = 0;
+  // One report, with its content when `with_content`.
+  virtual Result<StoredReport> GetReport(const std::string& tenant_id, const std::string& id,
+                                         bool with_content) = 0;
+  virtual Status DeleteReport(const std::string& tenant_id, const std::string& id) = 0;
+  // Schedules: a taken name is kAlreadyExists. UpdateReportSchedule replaces every field but
+  // id, tenant_id and created_at.
+  virtual Status CreateReportSchedule(const ReportSchedule& s) = 0;
+  virtual Result<std::vector<ReportSchedule>> ListReportSchedules(const std::string& tenant_id) = 0;
+  virtual Result<ReportSchedule> GetReportSchedule(const std::string& tenant_id,
+                                                   const std::string& id) = 0;
+  virtual Status UpdateReportSchedule(const ReportSchedule& s) = 0;
+  virtual Status DeleteReportSchedule(const std::string& tenant_id, const std::string& id) = 0;
+  // Enabled schedules of every tenant whose next_run_at is at or before `now`, oldest first.
+  virtual Result<std::vector<ReportSchedule>> DueReportSchedules(TimePoint now, int limit) = 0;
+  // A scheduled run's outcome, in one transaction and only while the schedule's next_run_at is
+  // still `expected_next` (another node did not record this run first; else
+  // kFailedPrecondition and nothing is stored): stores `report` when it is set, and moves the
+  // schedule to `next`, last_run_at = `ran_at`, last_report_id, last_error = `error`.
+  virtual Status RecordScheduledRun(const std::string& tenant_id, const std::string& schedule_id,
+                                    TimePoint expected_next, TimePoint next, TimePoint ran_at,
+                                    const std::optional<StoredReport>& report,
+                                    const std::string& error) = 0;
+  // --- IPS tuning aggregate (issue #14, s8-console; manager/store/soci/ips_tuning.cc) ---
+  // The IPS tuning view's counts over [q.from, q.to) (IpsTuningQuery), several GROUP BYs over
+  // `ips_matches`. kNotFound never: an unknown policy simply has no agents.
+  virtual Result<IpsTuningAggregate> AggregateIpsTuning(const std::string& tenant_id,
+                                                        const IpsTuningQuery& q) = 0;
+
+  // ---- Agent groups (issue #18, s8-upgrade; schema: VAgentGroups) ----
+  // kAlreadyExists for a name taken in the tenant; kNotFound naming what ("policy", "agent
+  // group", "agent") for an object not in the tenant. kInvalidArgument for over-long fields.
+  virtual Status CreateAgentGroup(const AgentGroup& g) = 0;
+  virtual Result<AgentGroup> GetAgentGroup(const std::string& tenant_id, const std::string& id) = 0;
+  // The tenant's groups by name, with their member counts.
+  virtual Result<std::vector<AgentGroup>> ListAgentGroups(const std::string& tenant_id) = 0;
+  // Replaces name, description, policy_id and updated_at. With `assign_policy` and a policy set,
+  // every member's policy becomes it in the same transaction (an agent whose policy was changed
+  // on its own since keeps it otherwise); returns how many members' policy changed.
+  virtual Result<int64_t> UpdateAgentGroup(const AgentGroup& g, bool assign_policy) = 0;
+  // Deletes the group; its members leave it and keep their policy. kFailedPrecondition is never
+  // returned (activation rules naming a deleted group skip it with a warning).
+  virtual Status DeleteAgentGroup(const std::string& tenant_id, const std::string& id) = 0;
+  // Moves the agent into `group_id` (out of any other group), or with nullopt out of its group.
+  // With `apply_policy` and a group that has a policy, the agent's policy becomes the group's in
+  // the same transaction. Both must be the tenant's (kNotFound names which).
+  virtual Status SetAgentGroup(const std::string& tenant_id, const std::string& agent_id,
+                               const std::optional<std::string>& group_id, bool apply_policy,
+                               TimePoint now) = 0;
+  // The group of one agent (nullopt: none); kNotFound when the agent is not the tenant's.
+  virtual Result<std::optional<std::string>> AgentGroupOf(const std::string& tenant_id,
+                                                          const std::string& agent_id) = 0;
+  // agent id -> group id for every agent of the tenant that is in a group.
+  virtual Result<std::map<std::string, std::string>> ListAgentGroupMembers(
+      const std::string& tenant_id) = 0;
+
+  // ---- Report e-mail outbox (issue #19, s9-reportmail; manager/store/soci/report_mail.cc) ----
+  // RecordScheduledRun that also queues `mails` (each pending, due at its next_attempt_at) in
+  // the same transaction: the run and its mails are recorded together or not at all, and a
+  // second node recording the same run (kFailedPrecondition) queues nothing.
+  virtual Status RecordScheduledRunWithMails(
+      const std::string& tenant_id, const std::string& schedule_id, TimePoint expected_next,
+      TimePoint next, TimePoint ran_at, const std::optional<StoredReport>& report,
+      const std::string& error, const std::vector<ReportMail>& mails) = 0;
+  // Claims up to `limit` pending report mails due at `now` (any tenant, with their message) that
+  // no node holds or whose claim expired, for `holder` until now + lease, oldest due first. Each
+  // row goes to one of several nodes claiming at once.
+  virtual Result<std::vector<ReportMail>> ClaimReportMails(const std::string& holder, TimePoint now,
+                                                           std::chrono::seconds lease,
+                                                           int limit) = 0;
+  // Settles one attempt (attempts + 1; sent, retried at, or failed), only while `holder` still
+  // holds the claim (else kFailedPrecondition and nothing changes). A mail given up also sets
+  // its schedule's last_error to "e-mail: <detail>" while that schedule's last report is the
+  // mail's. Returns the mail after the change (without its message).
+  virtual Result<ReportMail> CompleteReportMail(const std::string& holder, const ReportMail& m,
+                                                const ReportMailOutcome& outcome) = 0;
+  // A report's mails (without their message), by language; kNotFound for another tenant's report.
+  virtual Result<std::vector<ReportMail>> ListReportMails(const std::string& tenant_id,
+                                                          const std::string& report_id) = 0;
+  // Pending report mails of all tenants (metrics and tests).
+  virtual Result<int64_t> CountPendingReportMails() = 0;
+  // ---- Agent upgrades (issue #18, s9-upgrade; schema: VAgentUpgrades;
+  //      manager/store/soci/agent_upgrades.cc) ----
+  // Creates or replaces the rollout of (tenant, scope, scope_id). kNotFound naming the agent
+  // group or policy when it is not the tenant's; kInvalidArgument for a bad scope, version or
+  // percent.
+  virtual Status PutUpgradeRollout(const UpgradeRollout& r) = 0;
+  virtual Result<UpgradeRollout> GetUpgradeRollout(const std::string& tenant_id,
+                                                   const std::string& scope,
+                                                   const std::string& scope_id) = 0;
+  virtual Result<std::vector<UpgradeRollout>> ListUpgradeRollouts(const std::string& tenant_id) = 0;
+  virtual Status DeleteUpgradeRollout(const std::string& tenant_id, const std::string& scope,
+                                      const std::string& scope_id) = 0;
+  // Sets second_wave_at and stopped_reason of the rollout of that generation; kNotFound when it
+  // was replaced or deleted meanwhile.
+  virtual Status UpdateUpgradeRolloutProgress(const UpgradeRollout& r) = 0;
+  // Creates or replaces each agent's state (one transaction).
+  virtual Status PutAgentUpgradeStates(const std::string& tenant_id,
+                                       const std::vector<AgentUpgradeState>& states) = 0;
+  // The stored states of the agents in (tenant, scope, scope_id), any generation, by agent id.
+  virtual Result<std::vector<AgentUpgradeState>> ListAgentUpgradeStates(
+      const std::string& tenant_id, const std::string& scope, const std::string& scope_id) = 0;
+  // ---- Egress reputation feeds (issue #17, s9-feeds; schema: VEgressFeeds;
+  // store/soci/egress_feeds.cc) ----
+  // kAlreadyExists for a name taken in the tenant; kNotFound for an unknown tenant;
+  // kInvalidArgument for over-long fields (content: 32 MiB).
+  virtual Status CreateEgressFeed(const EgressFeed& f) = 0;
+  // kNotFound ("no such feed") for an id not in the tenant. Content only `with_content`.
+  virtual Result<EgressFeed> GetEgressFeed(const std::string& tenant_id, const std::string& id,
+                                           bool with_content) = 0;
+  // The tenant's feeds by name, without content.
+  virtual Result<std::vector<EgressFeed>> ListEgressFeeds(const std::string& tenant_id) = 0;
+  // Every tenant's shared feeds (tenant, name), without content.
+  virtual Result<std::vector<EgressFeed>> ListSharedEgressFeeds() = 0;
+  // Replaces format, shared, content, sha256, size, entries and updated_at of the feed
+  // (tenant_id, id); kNotFound when it is not the tenant's.
+  virtual Status UpdateEgressFeed(const EgressFeed& f) = 0;
+  virtual Status DeleteEgressFeed(const std::string& tenant_id, const std::string& id) = 0;
+};
 
 }  // namespace ward::manager
